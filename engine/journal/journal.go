@@ -1,0 +1,405 @@
+// Package journal is the cutover's crash-safe memory: an append-only JSON Lines file in the state
+// directory, one record per state change, each line carrying the SHA-256 of the line before it and
+// of its own content, fsynced before the change is acknowledged. A lock keeps a second process off
+// the same directory.
+//
+// A line is a JSON object whose last member is "hash", the hex SHA-256 of the line with that member
+// removed; "prev" is the hex SHA-256 of the whole previous line (64 zeros for the first). The head
+// hash of a journal is the SHA-256 of its last line.
+package journal
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// FileName is the journal's name inside the state directory.
+const FileName = "journal.jsonl"
+
+// Genesis is the prev value of the first record.
+const Genesis = "0000000000000000000000000000000000000000000000000000000000000000"
+
+const hashSuffixLen = len(`,"hash":"`) + 64 + len(`"}`)
+
+// Record is one journaled state change. Data is the type-specific payload.
+type Record struct {
+	Seq  uint64          `json:"seq"`
+	Time time.Time       `json:"time"`
+	Type string          `json:"type"`
+	Step string          `json:"step,omitempty"`
+	Data json.RawMessage `json:"data,omitempty"`
+	Prev string          `json:"prev"`
+	Hash string          `json:"hash"`
+}
+
+// body is what the record hash covers: every member but the hash, in a fixed order.
+type body struct {
+	Seq  uint64          `json:"seq"`
+	Time time.Time       `json:"time"`
+	Type string          `json:"type"`
+	Step string          `json:"step,omitempty"`
+	Data json.RawMessage `json:"data,omitempty"`
+	Prev string          `json:"prev"`
+}
+
+// Decode unmarshals the record's payload.
+func (r Record) Decode(v any) error {
+	if len(r.Data) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		return fmt.Errorf("journal record %d (%s): %w", r.Seq, r.Type, err)
+	}
+	return nil
+}
+
+// Options tune a journal.
+type Options struct {
+	// NoSync skips fsync. Only benchmarks and throwaway tests may set it: without fsync a power
+	// loss can lose acknowledged changes.
+	NoSync bool
+	// Command describes the holder in the lock file (for example "cutover run").
+	Command string
+}
+
+// Journal is an open journal holding the state directory's lock.
+type Journal struct {
+	mu     sync.Mutex
+	dir    string
+	path   string
+	f      *os.File
+	lock   *Lock
+	seq    uint64
+	head   string
+	noSync bool
+	broken error
+}
+
+// Torn describes an incomplete last line left by a crash in the middle of a write. It is dropped.
+type Torn struct {
+	Line  int
+	Bytes int
+}
+
+// OpenReport is what Open found.
+type OpenReport struct {
+	// Records are the journal's records in order, for replay.
+	Records []Record
+	// Torn is set when the last line was incomplete and has been dropped.
+	Torn *Torn
+	// StaleLock is set when the lock was taken over from a process that no longer holds it.
+	StaleLock *LockInfo
+	// Created is true when the journal did not exist before.
+	Created bool
+}
+
+// CorruptError says a journal line is not what was written: the first bad line and why.
+type CorruptError struct {
+	Path   string
+	Line   int
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Reason)
+}
+
+// Open creates the state directory if needed (0700), takes its lock, verifies the whole journal
+// and returns its records for replay. A torn last line is dropped and reported; any other damage
+// is a *CorruptError and the journal is not opened.
+func Open(dir string, opts Options) (*Journal, OpenReport, error) {
+	var rep OpenReport
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, rep, fmt.Errorf("create state directory: %w", err)
+	}
+	lock, stale, err := Acquire(dir, opts.Command)
+	if err != nil {
+		return nil, rep, err
+	}
+	rep.StaleLock = stale
+	j := &Journal{dir: dir, path: filepath.Join(dir, FileName), lock: lock, head: Genesis, noSync: opts.NoSync}
+	fail := func(err error) (*Journal, OpenReport, error) {
+		_ = lock.Release()
+		return nil, OpenReport{}, err
+	}
+
+	data, err := os.ReadFile(j.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		rep.Created = true
+	case err != nil:
+		return fail(fmt.Errorf("read journal: %w", err))
+	}
+	scan, err := scanAll(j.path, data)
+	if err != nil {
+		return fail(err)
+	}
+	rep.Records, rep.Torn = scan.records, scan.torn
+	j.seq, j.head = scan.seq, scan.head
+	if scan.torn != nil {
+		if err := os.Truncate(j.path, int64(scan.goodBytes)); err != nil {
+			return fail(fmt.Errorf("drop torn journal line: %w", err))
+		}
+	}
+	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fail(fmt.Errorf("open journal: %w", err))
+	}
+	j.f = f
+	if rep.Created && !opts.NoSync {
+		if err := syncDir(dir); err != nil {
+			_ = f.Close()
+			return fail(err)
+		}
+	}
+	return j, rep, nil
+}
+
+// Path is the journal file's path.
+func (j *Journal) Path() string { return j.path }
+
+// Dir is the state directory.
+func (j *Journal) Dir() string { return j.dir }
+
+// Head is the SHA-256 of the last line (Genesis when empty).
+func (j *Journal) Head() string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.head
+}
+
+// Seq is the sequence number of the last record.
+func (j *Journal) Seq() uint64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.seq
+}
+
+// Append writes one record and makes it durable before returning. Seq, Prev and Hash are filled
+// in. After a failed write the journal refuses further appends: the engine must stop rather than
+// carry on with state it could not record.
+func (j *Journal) Append(rec Record) (Record, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.broken != nil {
+		return Record{}, fmt.Errorf("journal unusable after an earlier write failure: %w", j.broken)
+	}
+	if j.f == nil {
+		return Record{}, errors.New("journal is closed")
+	}
+	rec.Seq = j.seq + 1
+	rec.Prev = j.head
+	line, hash, err := encode(rec)
+	if err != nil {
+		return Record{}, err
+	}
+	rec.Hash = hash
+	if _, err := j.f.Write(line); err != nil {
+		j.broken = err
+		return Record{}, fmt.Errorf("write journal: %w", err)
+	}
+	if !j.noSync {
+		if err := j.f.Sync(); err != nil {
+			j.broken = err
+			return Record{}, fmt.Errorf("fsync journal: %w", err)
+		}
+	}
+	sum := sha256.Sum256(line[:len(line)-1])
+	j.seq, j.head = rec.Seq, hex.EncodeToString(sum[:])
+	return rec, nil
+}
+
+// Close closes the file and releases the lock.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var errs []error
+	if j.f != nil {
+		errs = append(errs, j.f.Close())
+		j.f = nil
+	}
+	if j.lock != nil {
+		errs = append(errs, j.lock.Release())
+		j.lock = nil
+	}
+	return errors.Join(errs...)
+}
+
+// encode renders a record as one line (with its newline) and returns the record hash.
+func encode(rec Record) ([]byte, string, error) {
+	b, err := json.Marshal(body{Seq: rec.Seq, Time: rec.Time.UTC(), Type: rec.Type, Step: rec.Step, Data: rec.Data, Prev: rec.Prev})
+	if err != nil {
+		return nil, "", fmt.Errorf("encode journal record: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	hash := hex.EncodeToString(sum[:])
+	line := make([]byte, 0, len(b)+hashSuffixLen+1)
+	line = append(line, b[:len(b)-1]...)
+	line = append(line, `,"hash":"`...)
+	line = append(line, hash...)
+	line = append(line, '"', '}', '\n')
+	return line, hash, nil
+}
+
+type scanResult struct {
+	records   []Record
+	torn      *Torn
+	goodBytes int
+	seq       uint64
+	head      string
+}
+
+// scanAll verifies every complete line and notes a torn tail.
+func scanAll(path string, data []byte) (scanResult, error) {
+	res := scanResult{head: Genesis}
+	lineNo := 0
+	for off := 0; off < len(data); {
+		nl := bytes.IndexByte(data[off:], '\n')
+		if nl < 0 {
+			res.torn = &Torn{Line: lineNo + 1, Bytes: len(data) - off}
+			break
+		}
+		lineNo++
+		line := data[off : off+nl]
+		rec, err := checkLine(line, lineNo, res.head)
+		if err != nil {
+			return res, &CorruptError{Path: path, Line: lineNo, Reason: err.Error()}
+		}
+		sum := sha256.Sum256(line)
+		res.head = hex.EncodeToString(sum[:])
+		res.seq = rec.Seq
+		res.records = append(res.records, rec)
+		off += nl + 1
+		res.goodBytes = off
+	}
+	return res, nil
+}
+
+// checkLine verifies one line against its own hash and the previous line's.
+func checkLine(line []byte, lineNo int, prevHead string) (Record, error) {
+	var rec Record
+	if len(line) < hashSuffixLen+2 || !bytes.HasSuffix(line, []byte(`"}`)) ||
+		!bytes.HasPrefix(line[len(line)-hashSuffixLen:], []byte(`,"hash":"`)) {
+		return rec, errors.New("malformed: the line does not end with its hash (it was edited or is not a cutover journal line)")
+	}
+	want := string(line[len(line)-hashSuffixLen+len(`,"hash":"`) : len(line)-2])
+	b := make([]byte, 0, len(line)-hashSuffixLen+1)
+	b = append(b, line[:len(line)-hashSuffixLen]...)
+	b = append(b, '}')
+	sum := sha256.Sum256(b)
+	if hex.EncodeToString(sum[:]) != want {
+		return rec, errors.New("modified: the line's content does not match its hash (it was edited after it was written)")
+	}
+	if err := json.Unmarshal(line, &rec); err != nil {
+		return rec, fmt.Errorf("not valid JSON: %v", err)
+	}
+	if rec.Prev != prevHead {
+		if lineNo == 1 {
+			return rec, errors.New("chain broken: the first line does not start the chain (lines were removed from the start)")
+		}
+		return rec, fmt.Errorf("chain broken: the line does not follow line %d (a line before it was removed, inserted, reordered or edited)", lineNo-1)
+	}
+	if rec.Seq != uint64(lineNo) {
+		return rec, fmt.Errorf("sequence number %d where %d was expected", rec.Seq, lineNo)
+	}
+	return rec, nil
+}
+
+// Report is the result of verifying a journal file.
+type Report struct {
+	Path    string
+	Records int
+	Head    string
+	First   time.Time
+	Last    time.Time
+	Torn    *Torn
+	// Bad is the first bad line, or nil when the journal verifies.
+	Bad *CorruptError
+}
+
+// OK reports whether the journal verified (a torn last line is tolerated).
+func (r Report) OK() bool { return r.Bad == nil }
+
+// Verify checks a journal file without taking the lock, reading it as a stream.
+func Verify(path string) (Report, error) {
+	rep := Report{Path: path, Head: Genesis}
+	f, err := os.Open(path)
+	if err != nil {
+		return rep, fmt.Errorf("open journal: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<16)
+	lineNo := 0
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(line) > 0 && line[len(line)-1] != '\n' {
+			rep.Torn = &Torn{Line: lineNo + 1, Bytes: len(line)}
+			break
+		}
+		if len(line) > 0 {
+			lineNo++
+			line = line[:len(line)-1]
+			rec, cerr := checkLine(line, lineNo, rep.Head)
+			if cerr != nil {
+				rep.Bad = &CorruptError{Path: path, Line: lineNo, Reason: cerr.Error()}
+				return rep, nil
+			}
+			sum := sha256.Sum256(line)
+			rep.Head = hex.EncodeToString(sum[:])
+			rep.Records++
+			if rep.First.IsZero() {
+				rep.First = rec.Time
+			}
+			rep.Last = rec.Time
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return rep, fmt.Errorf("read journal: %w", err)
+		}
+	}
+	return rep, nil
+}
+
+// ReadAll reads and verifies a journal without taking the lock (for reports and baselines). A bad
+// line is a *CorruptError; a torn tail is dropped.
+func ReadAll(path string) ([]Record, *Torn, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read journal: %w", err)
+	}
+	res, err := scanAll(path, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.records, res.torn, nil
+}
+
+// Describe explains a journal problem in the words an operator needs, including how to continue.
+func Describe(err error) string {
+	var ce *CorruptError
+	if !errors.As(err, &ce) {
+		return err.Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "the journal cannot be trusted: %s\n", ce.Error())
+	b.WriteString("cutover will not resume from a journal that was changed after it was written.\n")
+	b.WriteString("To continue:\n")
+	fmt.Fprintf(&b, "  - inspect it: cutover journal verify --state %s\n", filepath.Dir(ce.Path))
+	b.WriteString("  - restore the journal from a backup copy, or\n")
+	b.WriteString("  - keep the evidence: move the state directory aside and start again with --state NEWDIR,\n")
+	b.WriteString("    marking the steps that were already done with `cutover step done ID --reason ...`.")
+	return b.String()
+}

@@ -1,0 +1,133 @@
+package journal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// LockFileName is the lock's name inside the state directory.
+const LockFileName = "lock"
+
+// LockInfo says who holds (or held) a state directory.
+type LockInfo struct {
+	Host    string    `json:"host"`
+	PID     int       `json:"pid"`
+	Command string    `json:"command,omitempty"`
+	Since   time.Time `json:"since"`
+}
+
+func (i LockInfo) String() string {
+	cmd := i.Command
+	if cmd == "" {
+		cmd = "cutover"
+	}
+	return fmt.Sprintf("%s (pid %d on host %s, since %s)", cmd, i.PID, i.Host, i.Since.Local().Format("2006-01-02 15:04:05"))
+}
+
+// LockedError says another live process holds the state directory.
+type LockedError struct {
+	Dir    string
+	Holder *LockInfo
+}
+
+func (e *LockedError) Error() string {
+	if e.Holder == nil {
+		return fmt.Sprintf("state directory %s is in use by another cutover process (its lock file %s names no holder)", e.Dir, filepath.Join(e.Dir, LockFileName))
+	}
+	return fmt.Sprintf("state directory %s is in use by %s; only one engine may run on a state directory — join that cockpit instead, or stop it first", e.Dir, e.Holder)
+}
+
+// ErrLocked matches a *LockedError with errors.Is.
+var ErrLocked = errors.New("state directory locked")
+
+// Is makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// Lock is a held state-directory lock. The operating system releases it when the process dies, so a
+// crash never leaves a lock that blocks the next start; the file keeps the last holder's details.
+type Lock struct {
+	f *os.File
+}
+
+// Acquire takes the state directory's lock. When a previous holder died without releasing it, the
+// lock is taken over and its details are returned as stale.
+func Acquire(dir, command string) (*Lock, *LockInfo, error) {
+	path := filepath.Join(dir, LockFileName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := tryLock(f); err != nil {
+		holder := readInfo(f)
+		_ = f.Close()
+		if errors.Is(err, errWouldBlock) {
+			return nil, nil, &LockedError{Dir: dir, Holder: holder}
+		}
+		return nil, nil, fmt.Errorf("lock state directory: %w", err)
+	}
+	stale := readInfo(f)
+	host, _ := os.Hostname()
+	info := LockInfo{Host: host, PID: os.Getpid(), Command: command, Since: time.Now().UTC()}
+	b, _ := json.Marshal(info)
+	if err := f.Truncate(0); err == nil {
+		_, err = f.WriteAt(append(b, '\n'), 0)
+		if err == nil {
+			err = f.Sync()
+		}
+		if err != nil {
+			_ = unlock(f)
+			_ = f.Close()
+			return nil, nil, fmt.Errorf("write lock file: %w", err)
+		}
+	}
+	return &Lock{f: f}, stale, nil
+}
+
+// Release clears the holder's details and releases the lock.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	_ = l.f.Truncate(0)
+	err := errors.Join(unlock(l.f), l.f.Close())
+	l.f = nil
+	return err
+}
+
+func readInfo(f *os.File) *LockInfo {
+	b, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<16))
+	if err != nil || len(strings.TrimSpace(string(b))) == 0 {
+		return nil
+	}
+	var info LockInfo
+	if json.Unmarshal(b, &info) != nil {
+		return nil
+	}
+	return &info
+}
+
+// ReadHolder returns the details in a state directory's lock file and whether a live process holds
+// it now.
+func ReadHolder(dir string) (*LockInfo, bool, error) {
+	path := filepath.Join(dir, LockFileName)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("open lock file: %w", err)
+	}
+	defer f.Close()
+	info := readInfo(f)
+	if err := tryLock(f); err != nil {
+		return info, errors.Is(err, errWouldBlock), nil
+	}
+	_ = unlock(f)
+	return info, false, nil
+}

@@ -1,0 +1,259 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
+
+	"cutover/engine/clock"
+	"cutover/engine/runbook"
+)
+
+// Kind is a kind of step: manual, gate, command, wait, and the cutover-specific kinds. A kind
+// decodes and checks a step's `with:` block when the runbook is loaded, and produces the Action
+// that runs the step.
+type Kind interface {
+	// Name is the word used in `kind:`.
+	Name() string
+	// Mode says how steps of this kind complete.
+	Mode() Mode
+	// Decode checks a step's settings and returns its action. Problems go through d, positioned.
+	Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) Action
+}
+
+// Action is a decoded step: it can say exactly what it will do.
+type Action interface {
+	// Describe says what the step will do, for logs and the confirmation dialog.
+	Describe() string
+}
+
+// VarDescriber is an Action whose description depends on the run's placeholders ({state_dir},
+// {step}…); front ends see the expanded text.
+type VarDescriber interface {
+	DescribeWith(vars map[string]string) string
+}
+
+// describe is what the step will do, with placeholders expanded where the action supports it.
+func (e *Engine) describe(def *runbook.Step, attempt int) string {
+	a := def.Spec.(Action)
+	if vd, ok := a.(VarDescriber); ok {
+		vars := e.templateVars(def.ID, attempt)
+		vars["self"] = "cutover"
+		return vd.DescribeWith(vars)
+	}
+	return a.Describe()
+}
+
+// Runner is an Action that does work (ModeAuto kinds). Run returns nil on success; the error
+// otherwise says what went wrong. Wrap it with Permanent when retrying cannot help.
+type Runner interface {
+	Action
+	Run(ctx context.Context, run *Run) error
+}
+
+// Resumer is a Runner that can pick up an attempt a crash or stop interrupted, from the references
+// it recorded with Run.Record (a deadline, an operation id). Steps whose action is not a Resumer are
+// re-run when idempotent and otherwise marked interrupted.
+type Resumer interface {
+	Runner
+	Resume(ctx context.Context, run *Run) error
+}
+
+// Rerunnable is an Action that is always safe to run again after an interruption (a wait, a
+// read-only check), whatever the step's idempotent setting says.
+type Rerunnable interface {
+	Rerunnable() bool
+}
+
+// Cleaner is a Runner that leaves something behind when interrupted (a process group); Cleanup is
+// called with the attempt's recorded references before the step is re-run or marked interrupted,
+// and returns a note for the log ("" when there was nothing to clean).
+type Cleaner interface {
+	Runner
+	Cleanup(ref map[string]string) string
+}
+
+// permanent marks an error that retrying cannot fix.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// Permanent wraps err so the step fails at once instead of using its retries.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanent{err}
+}
+
+// IsPermanent reports whether err was wrapped by Permanent.
+func IsPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p)
+}
+
+// Registry is the set of known step kinds. It satisfies runbook.Kinds.
+type Registry struct {
+	mu    sync.RWMutex
+	kinds map[string]Kind
+}
+
+// NewRegistry returns a registry holding the given kinds.
+func NewRegistry(kinds ...Kind) *Registry {
+	r := &Registry{kinds: map[string]Kind{}}
+	for _, k := range kinds {
+		r.Register(k)
+	}
+	return r
+}
+
+// BuiltinKinds returns the kinds every runbook may use: manual, gate, command and wait.
+func BuiltinKinds() []Kind {
+	return []Kind{ManualKind{}, GateKind{}, CommandKind{}, WaitKind{}}
+}
+
+// Register adds a kind, replacing one of the same name.
+func (r *Registry) Register(k Kind) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.kinds[k.Name()] = k
+}
+
+// Kind returns the kind with the given name.
+func (r *Registry) Kind(name string) (Kind, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	k, ok := r.kinds[name]
+	return k, ok
+}
+
+// Lookup implements runbook.Kinds.
+func (r *Registry) Lookup(name string) (runbook.KindDecoder, bool) {
+	k, ok := r.Kind(name)
+	if !ok {
+		return nil, false
+	}
+	return kindDecoder{k}, true
+}
+
+// Names lists the kinds alphabetically.
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.kinds))
+	for n := range r.kinds {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// IsGate reports whether steps of the named kind are gates.
+func (r *Registry) IsGate(name string) bool {
+	k, ok := r.Kind(name)
+	return ok && k.Mode() == ModeGate
+}
+
+type kindDecoder struct{ k Kind }
+
+func (kd kindDecoder) DecodeWith(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) any {
+	a := kd.k.Decode(d, s, with)
+	if a == nil {
+		return nil
+	}
+	if kd.k.Mode() == ModeAuto {
+		if _, ok := a.(Runner); !ok {
+			d.ErrorAt(s.Pos, fmt.Sprintf("step %q", s.ID), "kind %s cannot run (internal error: its action is not a Runner)", kd.k.Name())
+			return nil
+		}
+	}
+	return a
+}
+
+// Run is what a running step sees of the engine: its step, its attempt, logging, progress, the
+// clock, and the journal for external references.
+type Run struct {
+	Step    *runbook.Step
+	Attempt int
+	e       *Engine
+	ref     map[string]string
+	message string
+}
+
+// SetMessage sets the one-line result shown when the step succeeds ("3 AOS stopped").
+func (r *Run) SetMessage(msg string) { r.message = msg }
+
+// Clock is the engine's clock.
+func (r *Run) Clock() clock.Clock { return r.e.clock }
+
+// Logf writes an info line for the step.
+func (r *Run) Logf(format string, args ...any) {
+	r.e.logs.add(LevelInfo, r.Step.ID, "", fmt.Sprintf(format, args...))
+}
+
+// Warnf writes a warning line for the step.
+func (r *Run) Warnf(format string, args ...any) {
+	r.e.logs.add(LevelWarn, r.Step.ID, "", fmt.Sprintf(format, args...))
+}
+
+// Output writes one line the step's process printed on stream ("stdout" or "stderr").
+func (r *Run) Output(stream, line string) {
+	r.e.logs.add(LevelInfo, r.Step.ID, stream, line)
+	r.e.noteOutput(r.Step.ID, r.Attempt, line)
+}
+
+// Progress reports how far the step has got (delivered to front ends, newest wins).
+func (r *Run) Progress(p Progress) {
+	r.e.bus.Publish(StepProgress{Step: r.Step.ID, At: r.e.clock.Now(), Progress: p})
+}
+
+// Record journals references to something started outside the engine (a process, an LCS
+// operation, a deadline) before the step waits for it. It returns once the record is durable.
+func (r *Run) Record(ref map[string]string) error {
+	if err := r.e.recordExternal(r.Step.ID, r.Attempt, ref); err != nil {
+		return err
+	}
+	if r.ref == nil {
+		r.ref = map[string]string{}
+	}
+	for k, v := range ref {
+		r.ref[k] = v
+	}
+	return nil
+}
+
+// Ref returns the references recorded for this attempt (including those replayed after a restart).
+func (r *Run) Ref() map[string]string {
+	out := make(map[string]string, len(r.ref))
+	for k, v := range r.ref {
+		out[k] = v
+	}
+	return out
+}
+
+// Vars are the placeholders available to argv templates: {step}, {attempt}, {state_dir},
+// {runbook_dir} and {self} (this cutover executable).
+func (r *Run) Vars() map[string]string {
+	return r.e.templateVars(r.Step.ID, r.Attempt)
+}
+
+// TemplateVarNames lists the placeholders Run.Vars provides, for load-time template checks.
+func TemplateVarNames() []string {
+	return []string{"step", "attempt", "state_dir", "runbook_dir", "self"}
+}
+
+func (e *Engine) templateVars(step string, attempt int) map[string]string {
+	return map[string]string{
+		"step":        step,
+		"attempt":     strconv.Itoa(attempt),
+		"state_dir":   e.stateDir,
+		"runbook_dir": e.rb.Dir,
+		"self":        e.self,
+	}
+}

@@ -1,0 +1,13 @@
+package engine
+
+import "time"
+
+// procGroup is a started command and every process it spawned.
+type procGroup interface {
+	// Terminate asks the group to stop and kills it after grace.
+	Terminate(grace time.Duration)
+	// Kill ends the group at once.
+	Kill()
+	// Close releases what the group holds.
+	Close()
+}

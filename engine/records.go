@@ -1,0 +1,158 @@
+package engine
+
+import "time"
+
+// RecordType names a kind of journal record. Each is one state change; replaying them in order
+// rebuilds the run exactly.
+type RecordType string
+
+// Journal record types.
+const (
+	RecRunOpened      RecordType = "run.opened"
+	RecEngineStarted  RecordType = "engine.started"
+	RecEngineStopped  RecordType = "engine.stopped"
+	RecRunbookChanged RecordType = "runbook.changed"
+	RecRunPaused      RecordType = "run.paused"
+	RecRunResumed     RecordType = "run.resumed"
+	RecRunFinished    RecordType = "run.finished"
+
+	RecAwaiting       RecordType = "step.awaiting"
+	RecApproved       RecordType = "step.approved"
+	RecConfirmRefused RecordType = "step.confirm-refused"
+	RecDeclined       RecordType = "step.declined"
+	RecStarted        RecordType = "step.started"
+	RecExternal       RecordType = "step.external"
+	RecSucceeded      RecordType = "step.succeeded"
+	RecFailed         RecordType = "step.failed"
+	RecInterrupted    RecordType = "step.interrupted"
+	RecSkipped        RecordType = "step.skipped"
+	RecDoneByHand     RecordType = "step.done-by-hand"
+	RecRetry          RecordType = "step.retry"
+)
+
+// RunOpened is the first record of a journal.
+type RunOpened struct {
+	Runbook     string `json:"runbook"`
+	RunbookHash string `json:"runbook_hash"`
+	Name        string `json:"name"`
+	Environment string `json:"environment,omitempty"`
+	Rehearsal   bool   `json:"rehearsal,omitempty"`
+	Steps       int    `json:"steps"`
+}
+
+// EngineStarted is written every time an engine takes over the journal.
+type EngineStarted struct {
+	Host        string `json:"host"`
+	PID         int    `json:"pid"`
+	Version     string `json:"version,omitempty"`
+	RunbookHash string `json:"runbook_hash"`
+	Resumed     bool   `json:"resumed"`
+	// Torn reports that a torn last line left by a crash was dropped.
+	Torn string `json:"torn,omitempty"`
+	// AutoConfirm is set when confirmations are given automatically (rehearsal --yes).
+	AutoConfirm bool `json:"auto_confirm,omitempty"`
+}
+
+// EngineStopped is written when an engine stops cleanly.
+type EngineStopped struct {
+	Reason string `json:"reason"`
+	// InFlight lists the steps that were still running; they are resumed, re-run or marked
+	// interrupted on the next start, exactly as after a crash.
+	InFlight []string `json:"in_flight,omitempty"`
+}
+
+// RunbookChanged records that the runbook file differs from the one the run started with.
+type RunbookChanged struct {
+	OldHash string `json:"old_hash"`
+	NewHash string `json:"new_hash"`
+}
+
+// RunPaused / RunResumed say who paused or resumed the run and why.
+type RunPaused struct {
+	Actor  Actor  `json:"actor"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// RunFinished is written once every step has succeeded or been skipped.
+type RunFinished struct {
+	Succeeded int `json:"succeeded"`
+	Skipped   int `json:"skipped"`
+}
+
+// Awaiting opens a confirmation request. Its record sequence number is the request id.
+type Awaiting struct {
+	Action    string `json:"action"`
+	Needed    int    `json:"needed"`
+	Reconfirm bool   `json:"reconfirm,omitempty"`
+}
+
+// Approved is one operator's confirmation.
+type Approved struct {
+	Request uint64 `json:"request"`
+	Actor   Actor  `json:"actor"`
+	Count   int    `json:"count"`
+	Needed  int    `json:"needed"`
+	// Auto is set when the approval was given automatically (a rehearsal run with --yes); it
+	// satisfies the request on its own.
+	Auto bool `json:"auto,omitempty"`
+}
+
+// ConfirmRefused is an attempt to confirm that was turned away (kept as evidence).
+type ConfirmRefused struct {
+	Request uint64 `json:"request"`
+	Actor   Actor  `json:"actor"`
+	Reason  string `json:"reason"`
+}
+
+// Declined is a no-go: an operator refused the step.
+type Declined struct {
+	Request uint64 `json:"request"`
+	Actor   Actor  `json:"actor"`
+	Reason  string `json:"reason"`
+}
+
+// Started begins an attempt. It is journaled before the step does anything.
+type Started struct {
+	Attempt int    `json:"attempt"`
+	Action  string `json:"action,omitempty"`
+}
+
+// External records what an attempt started outside the process (a process id, an operation id, a
+// deadline) before the engine waits for it, so a restart resumes instead of starting it again.
+type External struct {
+	Attempt int               `json:"attempt"`
+	Ref     map[string]string `json:"ref"`
+}
+
+// Succeeded ends a step well.
+type Succeeded struct {
+	Attempt int    `json:"attempt"`
+	Message string `json:"message,omitempty"`
+	// Actor is set when a person completed it (a manual step, a gate).
+	Actor *Actor `json:"actor,omitempty"`
+}
+
+// Failed ends an attempt badly. With RetryAt set another attempt follows at that time.
+type Failed struct {
+	Attempt int        `json:"attempt"`
+	Error   string     `json:"error"`
+	RetryAt *time.Time `json:"retry_at,omitempty"`
+	// AbortedBy is set when an operator stopped the step.
+	AbortedBy *Actor `json:"aborted_by,omitempty"`
+	// Output is the last lines the step printed.
+	Output []string `json:"output,omitempty"`
+}
+
+// Interrupted says an attempt was cut off by a crash or a stop. Rerun tells whether it will be run
+// again (idempotent steps) or waits for an operator.
+type Interrupted struct {
+	Attempt int    `json:"attempt"`
+	Reason  string `json:"reason"`
+	Rerun   bool   `json:"rerun"`
+}
+
+// ByActor is an operator action with a reason: a skip, a step done by hand, a retry.
+type ByActor struct {
+	Actor  Actor  `json:"actor"`
+	Reason string `json:"reason,omitempty"`
+}

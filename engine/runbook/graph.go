@@ -1,0 +1,251 @@
+package runbook
+
+import (
+	"container/heap"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// graph checks the dependencies: every `after:` names an existing step, no step waits for itself,
+// and there are no cycles (each cycle is named step by step).
+func (p *parser) graph() {
+	rb := p.rb
+	d := &p.d
+	for _, s := range rb.Steps {
+		where := fmt.Sprintf("step %q", s.ID)
+		seen := map[string]bool{}
+		for i, dep := range s.After {
+			pos := s.Pos
+			if i < len(s.afterPos) {
+				pos = s.afterPos[i]
+			}
+			switch {
+			case dep == s.ID:
+				d.ErrorAt(pos, where, "after: a step cannot wait for itself")
+			case seen[dep]:
+				d.ErrorAt(pos, where, "after: %q is listed twice", dep)
+			default:
+				if _, ok := rb.byID[dep]; !ok {
+					if hint := suggest(dep, stepIDs(rb)); hint != "" {
+						d.ErrorAt(pos, where, "after: no step has id %q (did you mean %q?)", dep, hint)
+					} else {
+						d.ErrorAt(pos, where, "after: no step has id %q", dep)
+					}
+				}
+			}
+			seen[dep] = true
+		}
+	}
+	// Depth-first search for back edges; each one closes a cycle.
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stack []string
+	var visit func(s *Step)
+	visit = func(s *Step) {
+		color[s.ID] = grey
+		stack = append(stack, s.ID)
+		for i, dep := range s.After {
+			ds, ok := rb.byID[dep]
+			if !ok || dep == s.ID {
+				continue
+			}
+			switch color[dep] {
+			case white:
+				visit(ds)
+			case grey:
+				start := len(stack) - 1
+				for stack[start] != dep {
+					start--
+				}
+				cycle := append(append([]string(nil), stack[start:]...), dep)
+				pos := s.Pos
+				if i < len(s.afterPos) {
+					pos = s.afterPos[i]
+				}
+				d.ErrorAt(pos, fmt.Sprintf("step %q", s.ID), "dependency cycle: %s (each waits for the next)", strings.Join(cycle, " → "))
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[s.ID] = black
+	}
+	for _, s := range rb.Steps {
+		if color[s.ID] == white {
+			visit(s)
+		}
+	}
+}
+
+func stepIDs(rb *Runbook) []string {
+	ids := make([]string, 0, len(rb.Steps))
+	for _, s := range rb.Steps {
+		ids = append(ids, s.ID)
+	}
+	return ids
+}
+
+// Summary is what `cutover check` reports about a valid runbook.
+type Summary struct {
+	Steps        int
+	PerPhase     []PhaseCount
+	Destructive  []string
+	Approvals    []StepApprovals
+	CriticalPath []string
+	// CriticalDuration is the planned duration of the longest dependency chain.
+	CriticalDuration time.Duration
+	// Unplanned counts steps without a planned duration (they count as zero).
+	Unplanned int
+	// DowntimePath and DowntimeDuration are the critical path from the step that begins the
+	// downtime (when the runbook names one).
+	DowntimePath     []string
+	DowntimeDuration time.Duration
+}
+
+// PhaseCount is the number of steps in one phase.
+type PhaseCount struct {
+	Phase string
+	Steps int
+}
+
+// StepApprovals names a step that needs confirmation and how many operators must give it.
+type StepApprovals struct {
+	ID        string
+	Approvals int
+}
+
+// Summarize computes the check summary. isGate tells which kinds are gates (always confirmed).
+func (r *Runbook) Summarize(isGate func(kind string) bool) Summary {
+	sum := Summary{Steps: len(r.Steps)}
+	counts := map[string]int{}
+	for _, s := range r.Steps {
+		counts[s.Phase]++
+		if s.Destructive {
+			sum.Destructive = append(sum.Destructive, s.ID)
+		}
+		if s.NeedsConfirmation(isGate(s.Kind)) {
+			sum.Approvals = append(sum.Approvals, StepApprovals{ID: s.ID, Approvals: s.RequiredApprovals()})
+		}
+		if s.Planned == 0 {
+			sum.Unplanned++
+		}
+	}
+	for _, ph := range r.Phases {
+		sum.PerPhase = append(sum.PerPhase, PhaseCount{Phase: ph, Steps: counts[ph]})
+	}
+	planned := func(s *Step) time.Duration { return s.Planned }
+	sum.CriticalPath, sum.CriticalDuration = r.CriticalPath(planned)
+	if r.Downtime != nil && r.Downtime.BeginsWith != "" {
+		sum.DowntimePath, sum.DowntimeDuration = r.criticalPathFrom(r.Downtime.BeginsWith, planned)
+	}
+	return sum
+}
+
+// CriticalPath returns the longest chain of dependent steps by the given duration and its length.
+// The runbook must be acyclic (Parse guarantees it).
+func (r *Runbook) CriticalPath(dur func(*Step) time.Duration) ([]string, time.Duration) {
+	return r.criticalPathFrom("", dur)
+}
+
+// criticalPathFrom is CriticalPath restricted to the steps that (transitively) follow from, and
+// from itself; from == "" means every step.
+func (r *Runbook) criticalPathFrom(from string, dur func(*Step) time.Duration) ([]string, time.Duration) {
+	finish := map[string]time.Duration{}
+	prev := map[string]string{}
+	in := func(id string) bool { return true }
+	if from != "" {
+		reach := map[string]bool{from: true}
+		for _, id := range r.TopoOrder() {
+			for _, dep := range r.byID[id].After {
+				if reach[dep] {
+					reach[id] = true
+				}
+			}
+		}
+		in = func(id string) bool { return reach[id] }
+	}
+	for _, id := range r.TopoOrder() {
+		if !in(id) {
+			continue
+		}
+		s := r.byID[id]
+		var start time.Duration
+		for _, dep := range s.After {
+			if !in(dep) {
+				continue
+			}
+			if f := finish[dep]; prev[id] == "" || f > start {
+				start, prev[id] = f, dep
+			}
+		}
+		finish[id] = start + dur(s)
+	}
+	var end string
+	var best time.Duration = -1
+	for _, s := range r.Steps {
+		if _, ok := finish[s.ID]; ok && finish[s.ID] > best {
+			end, best = s.ID, finish[s.ID]
+		}
+	}
+	var path []string
+	for id := end; id != ""; id = prev[id] {
+		path = append(path, id)
+	}
+	for i, j := 0, len(path)-1; i < j; i, j = i+1, j-1 {
+		path[i], path[j] = path[j], path[i]
+	}
+	return path, max(best, 0)
+}
+
+// TopoOrder lists step ids so that every step follows the steps it waits for; among independent
+// steps the runbook's order is kept.
+func (r *Runbook) TopoOrder() []string {
+	index := map[string]int{}
+	for i, s := range r.Steps {
+		index[s.ID] = i
+	}
+	indeg := map[string]int{}
+	children := map[string][]string{}
+	for _, s := range r.Steps {
+		for _, dep := range s.After {
+			if _, ok := r.byID[dep]; ok {
+				indeg[s.ID]++
+				children[dep] = append(children[dep], s.ID)
+			}
+		}
+	}
+	ready := &indexHeap{}
+	for i, s := range r.Steps {
+		if indeg[s.ID] == 0 {
+			heap.Push(ready, i)
+		}
+	}
+	out := make([]string, 0, len(r.Steps))
+	for ready.Len() > 0 {
+		id := r.Steps[heap.Pop(ready).(int)].ID
+		out = append(out, id)
+		for _, c := range children[id] {
+			if indeg[c]--; indeg[c] == 0 {
+				heap.Push(ready, index[c])
+			}
+		}
+	}
+	return out
+}
+
+// indexHeap is a min-heap of step positions in the runbook.
+type indexHeap []int
+
+func (h indexHeap) Len() int           { return len(h) }
+func (h indexHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h indexHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *indexHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *indexHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

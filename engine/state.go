@@ -1,0 +1,256 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"cutover/engine/journal"
+	"cutover/engine/runbook"
+)
+
+// StepState is where a step is in its life.
+type StepState int
+
+// Step states. Pending steps wait for their dependencies; Ready ones may start; Awaiting ones need
+// an operator's typed confirmation; Retrying ones failed and wait for their next attempt.
+const (
+	StatePending StepState = iota
+	StateReady
+	StateAwaiting
+	StateRunning
+	StateRetrying
+	StateSucceeded
+	StateFailed
+	StateSkipped
+)
+
+var stateWords = [...]string{"pending", "ready", "awaiting", "running", "retrying", "succeeded", "failed", "skipped"}
+
+// String is the state as one word.
+func (s StepState) String() string {
+	if int(s) < len(stateWords) {
+		return stateWords[s]
+	}
+	return fmt.Sprintf("state(%d)", int(s))
+}
+
+// Done reports whether the state lets dependent steps go ahead (succeeded or skipped).
+func (s StepState) Done() bool { return s == StateSucceeded || s == StateSkipped }
+
+// Terminal reports whether nothing more happens to the step without an operator.
+func (s StepState) Terminal() bool { return s.Done() || s == StateFailed }
+
+// MarshalText writes the state as its word.
+func (s StepState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Approval is one operator's confirmation of a step.
+type Approval struct {
+	Actor Actor     `json:"actor"`
+	At    time.Time `json:"at"`
+}
+
+// stepRT is the engine's live record of one step. Everything in it except the runtime fields at the
+// end is rebuilt from the journal by apply.
+type stepRT struct {
+	def  *runbook.Step
+	kind Kind
+
+	state   StepState // Pending covers Ready: readiness is derived from the dependencies
+	attempt int
+
+	request   uint64 // open confirmation request (the Awaiting record's sequence number)
+	asked     time.Time
+	action    string
+	needed    int
+	approvals []Approval
+	approved  bool // the current request is satisfied
+	confirmed []Approval
+
+	firstStarted time.Time
+	started      time.Time
+	finished     time.Time
+	retryAt      time.Time
+
+	lastError string
+	message   string
+	output    []string
+	byHand    bool
+	by        *Actor
+	reason    string
+	ext       map[string]string
+
+	// runtime only
+	cancel  context.CancelCauseFunc
+	running bool
+	recent  []LogLine
+}
+
+// runState is the whole run as rebuilt from the journal.
+type runState struct {
+	steps     map[string]*stepRT
+	order     []*stepRT
+	opened    time.Time
+	finished  time.Time
+	paused    bool
+	pausedBy  *Actor
+	pauseWhy  string
+	starts    int
+	lastEvent time.Time
+}
+
+// apply folds one journal record into the state. It is used both live (after the record is
+// durable) and when replaying a journal, so the two can never disagree.
+func (r *runState) apply(rec journal.Record) error {
+	r.lastEvent = rec.Time
+	var st *stepRT
+	if rec.Step != "" {
+		st = r.steps[rec.Step]
+		if st == nil {
+			return fmt.Errorf("journal record %d (%s) names step %q, which the runbook no longer has; restore the step or start a new run with a fresh --state directory", rec.Seq, rec.Type, rec.Step)
+		}
+	}
+	switch RecordType(rec.Type) {
+	case RecRunOpened:
+		r.opened = rec.Time
+	case RecEngineStarted:
+		r.starts++
+	case RecEngineStopped, RecRunbookChanged:
+	case RecRunPaused:
+		var p RunPaused
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		r.paused, r.pausedBy, r.pauseWhy = true, &p.Actor, p.Reason
+	case RecRunResumed:
+		r.paused, r.pausedBy, r.pauseWhy = false, nil, ""
+	case RecRunFinished:
+		r.finished = rec.Time
+	case RecAwaiting:
+		var p Awaiting
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		st.state, st.asked, st.action = StateAwaiting, rec.Time, p.Action
+		st.request, st.needed, st.approvals, st.approved = rec.Seq, p.Needed, nil, false
+	case RecApproved:
+		var p Approved
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		st.approvals = append(st.approvals, Approval{Actor: p.Actor, At: rec.Time})
+		if len(st.approvals) >= st.needed || p.Auto {
+			st.approved = true
+			st.confirmed = append([]Approval(nil), st.approvals...)
+			st.state = StatePending
+		}
+	case RecConfirmRefused:
+	case RecDeclined:
+		var p Declined
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		st.state, st.finished = StateFailed, rec.Time
+		st.lastError = fmt.Sprintf("no-go from %s: %s", p.Actor.Name, p.Reason)
+		st.request, st.approvals, st.approved = 0, nil, false
+		st.by, st.reason = &p.Actor, p.Reason
+	case RecStarted:
+		var p Started
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		st.state, st.attempt, st.started = StateRunning, p.Attempt, rec.Time
+		if st.firstStarted.IsZero() {
+			st.firstStarted = rec.Time
+		}
+		st.ext, st.retryAt, st.output = nil, time.Time{}, nil
+	case RecExternal:
+		var p External
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		if st.ext == nil {
+			st.ext = map[string]string{}
+		}
+		for k, v := range p.Ref {
+			st.ext[k] = v
+		}
+	case RecSucceeded:
+		var p Succeeded
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		st.state, st.finished, st.message, st.lastError = StateSucceeded, rec.Time, p.Message, ""
+		if p.Actor != nil {
+			st.by = p.Actor
+		}
+	case RecFailed:
+		var p Failed
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		st.lastError, st.output = p.Error, p.Output
+		if p.RetryAt != nil {
+			st.state, st.retryAt = StateRetrying, *p.RetryAt
+		} else {
+			st.state, st.finished = StateFailed, rec.Time
+		}
+		if p.AbortedBy != nil {
+			st.by = p.AbortedBy
+		}
+	case RecInterrupted:
+		var p Interrupted
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		if p.Rerun {
+			st.state = StatePending
+		} else {
+			st.state, st.finished = StateFailed, rec.Time
+			st.lastError = p.Reason
+		}
+	case RecSkipped, RecDoneByHand:
+		var p ByActor
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		st.by, st.reason, st.finished = &p.Actor, p.Reason, rec.Time
+		st.request, st.approvals = 0, nil
+		if RecordType(rec.Type) == RecSkipped {
+			st.state = StateSkipped
+		} else {
+			st.state, st.byHand = StateSucceeded, true
+		}
+	case RecRetry:
+		var p ByActor
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		keep := st.state == StateRetrying
+		st.state, st.retryAt, st.finished, st.by, st.reason = StatePending, time.Time{}, time.Time{}, &p.Actor, p.Reason
+		if !keep {
+			st.request, st.approvals, st.approved = 0, nil, false
+		}
+	default:
+		return fmt.Errorf("journal record %d has type %q, which this version of cutover does not know (was it written by a newer version?)", rec.Seq, rec.Type)
+	}
+	return nil
+}
+
+// depsDone reports whether every dependency of st has succeeded or been skipped.
+func (r *runState) depsDone(st *stepRT) bool {
+	for _, dep := range st.def.After {
+		if d := r.steps[dep]; d == nil || !d.state.Done() {
+			return false
+		}
+	}
+	return true
+}
+
+// viewState is the state shown to people: a pending step whose dependencies are done is ready.
+func (r *runState) viewState(st *stepRT) StepState {
+	if st.state == StatePending && r.depsDone(st) {
+		return StateReady
+	}
+	return st.state
+}

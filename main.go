@@ -1,0 +1,503 @@
+// Command cutover is a terminal cockpit for the go-live cutover of a Dynamics AX 2012 → Dynamics 365
+// Finance & Operations upgrade: a background engine runs the cutover runbook, front ends show it,
+// and destructive steps wait for typed, attributed confirmations.
+//
+// This file is the composition root: it parses flags, wires the engine to its front ends, and
+// picks one. The logic lives in engine/, sql/, lcs/ and tui/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"cutover/engine"
+	"cutover/engine/journal"
+	"cutover/engine/runbook"
+	"cutover/lcs"
+	"cutover/tui"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit codes shared by the commands.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+	hidden  bool
+}
+
+func commands() []command {
+	return []command{
+		{name: "init", summary: "write a commented cutover.yaml following Microsoft's go-live sequence", run: cmdInit},
+		{name: "check", summary: "validate a runbook and summarize it", run: cmdCheck},
+		{name: "run", summary: "run the cutover (headless: one line per event)", run: cmdRun},
+		{name: "demo", summary: "run a whole simulated cutover on this machine", run: cmdDemo},
+		{name: "step", summary: "done|skip|retry a step while no cockpit is running", run: cmdStep},
+		{name: "journal", summary: "verify or show the journal", run: cmdJournal},
+		{name: "version", summary: "print the version", run: cmdVersion},
+		{name: "demo-task", summary: "a simulated task used by the demo runbook", run: cmdDemoTask, hidden: true},
+	}
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(args[1:], stdin, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "cutover: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "cutover — the cockpit for an AX 2012 → Dynamics 365 go-live cutover")
+	fmt.Fprintln(w, "\nUsage: cutover COMMAND [flags]\n\nCommands:")
+	for _, c := range commands() {
+		if !c.hidden {
+			fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		}
+	}
+	fmt.Fprintln(w, "\nStart with:  cutover demo          (a simulated cutover, nothing to install)")
+	fmt.Fprintln(w, "             cutover init && cutover check")
+	fmt.Fprintln(w, "Run `cutover COMMAND -h` for a command's flags.")
+}
+
+// newFlags returns a flag set that prints its usage to stderr and does not exit.
+func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: cutover %s %s\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags; it returns false (with the exit code) when the command should stop.
+func parse(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+// registry is every step kind this build knows.
+func registry() *engine.Registry {
+	return engine.NewRegistry(engine.BuiltinKinds()...)
+}
+
+func parseOptions() runbook.Options {
+	return runbook.Options{Kinds: registry(), Regions: lcs.RegionNames()}
+}
+
+// loadRunbook reads a runbook and prints its problems.
+func loadRunbook(path string, stderr io.Writer) (*runbook.Runbook, bool) {
+	rb, err := runbook.Load(path, parseOptions())
+	if err != nil {
+		var ps runbook.Problems
+		if errors.As(err, &ps) {
+			fmt.Fprintln(stderr, ps.Error())
+			fmt.Fprintf(stderr, "%s: %d problem(s); nothing was run\n", path, len(ps))
+		} else {
+			fmt.Fprintf(stderr, "cutover: %v\n", err)
+		}
+		return nil, false
+	}
+	return rb, true
+}
+
+// stateDirFor is the default state directory: .cutover beside the runbook.
+func stateDirFor(runbookPath, flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return filepath.Join(filepath.Dir(runbookPath), ".cutover")
+}
+
+func cmdVersion(_ []string, _ io.Reader, stdout, _ io.Writer) int {
+	fmt.Fprintln(stdout, "cutover", version)
+	return exitOK
+}
+
+func cmdInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("init", "[DIR]", stderr)
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	dir := "."
+	if fs.NArg() > 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	if fs.NArg() == 1 {
+		dir = fs.Arg(0)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "cutover init: %v\n", err)
+		return exitFail
+	}
+	path := filepath.Join(dir, runbook.DefaultFile)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			fmt.Fprintf(stderr, "cutover init: %s already exists; it was left untouched (remove or rename it to start over)\n", path)
+		} else {
+			fmt.Fprintf(stderr, "cutover init: %v\n", err)
+		}
+		return exitFail
+	}
+	_, werr := f.Write(runbook.Template())
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		fmt.Fprintf(stderr, "cutover init: write %s: %v\n", path, werr)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "wrote %s: Microsoft's go-live sequence with the Data Migration Toolkit's step names.\n", path)
+	fmt.Fprintln(stdout, "Edit the AOS hosts, LCS ids and downtime window, then: cutover check -f "+path)
+	return exitOK
+}
+
+func cmdCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("check", "[-f FILE]", stderr)
+	file := fs.String("f", runbook.DefaultFile, "runbook `FILE`")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	rb, ok := loadRunbook(*file, stderr)
+	if !ok {
+		return exitFail
+	}
+	printSummary(stdout, rb)
+	return exitOK
+}
+
+func printSummary(w io.Writer, rb *runbook.Runbook) {
+	reg := registry()
+	sum := rb.Summarize(reg.IsGate)
+	kind := "runbook"
+	if rb.Rehearsal {
+		kind = "rehearsal runbook"
+	}
+	fmt.Fprintf(w, "%s: %s %q is valid\n", rb.File, kind, rb.Name)
+	if rb.Environment != "" {
+		fmt.Fprintf(w, "  environment:  %s\n", rb.Environment)
+	}
+	fmt.Fprintf(w, "  steps:        %d\n", sum.Steps)
+	for _, p := range sum.PerPhase {
+		fmt.Fprintf(w, "    %-28s %d\n", p.Phase, p.Steps)
+	}
+	if len(sum.Destructive) > 0 {
+		fmt.Fprintf(w, "  destructive:  %s\n", strings.Join(sum.Destructive, ", "))
+	} else {
+		fmt.Fprintln(w, "  destructive:  none")
+	}
+	if len(sum.Approvals) > 0 {
+		parts := make([]string, len(sum.Approvals))
+		for i, a := range sum.Approvals {
+			parts[i] = fmt.Sprintf("%s (%d)", a.ID, a.Approvals)
+		}
+		fmt.Fprintf(w, "  confirmations: %s\n", strings.Join(parts, ", "))
+	}
+	fmt.Fprintf(w, "  critical path: %s planned (%s)\n", runbook.FormatDuration(sum.CriticalDuration), strings.Join(sum.CriticalPath, " → "))
+	if sum.Unplanned > 0 {
+		fmt.Fprintf(w, "  note: %d step(s) have no planned duration and count as zero\n", sum.Unplanned)
+	}
+	if dt := rb.Downtime; dt != nil && dt.Budget > 0 {
+		need, from := sum.CriticalDuration, "the whole runbook"
+		if dt.BeginsWith != "" {
+			need, from = sum.DowntimeDuration, "from "+dt.BeginsWith
+		}
+		verdict := "fits in"
+		if need > dt.Budget {
+			verdict = "EXCEEDS"
+		}
+		fmt.Fprintf(w, "  downtime:     %s planned %s, which %s the %s budget\n", runbook.FormatDuration(need), from, verdict, runbook.FormatDuration(dt.Budget))
+	}
+}
+
+// runFlags are the flags shared by run and demo.
+type runFlags struct {
+	state    *string
+	headless *bool
+	yes      *bool
+	as       *string
+}
+
+func addRunFlags(fs *flag.FlagSet) runFlags {
+	return runFlags{
+		state:    fs.String("state", "", "state `DIR` (journal, lock, log); default .cutover beside the runbook"),
+		headless: fs.Bool("headless", false, "print one line per event instead of the cockpit"),
+		yes:      fs.Bool("yes", false, "confirm steps automatically (only for rehearsal runbooks)"),
+		as:       fs.String("as", "", "operator `NAME` to record (default: your login name)"),
+	}
+}
+
+func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("run", "[-f FILE] [--state DIR] [--headless] [--yes]", stderr)
+	file := fs.String("f", runbook.DefaultFile, "runbook `FILE`")
+	rf := addRunFlags(fs)
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	rb, ok := loadRunbook(*file, stderr)
+	if !ok {
+		return exitFail
+	}
+	return runEngine(rb, stateDirFor(*file, *rf.state), rf, stdin, stdout, stderr)
+}
+
+// runEngine opens the engine on a state directory and drives it with a front end.
+func runEngine(rb *runbook.Runbook, stateDir string, rf runFlags, stdin io.Reader, stdout, stderr io.Writer) int {
+	e, err := engine.New(rb, engine.Options{
+		StateDir: stateDir, Kinds: registry(), AutoConfirm: *rf.yes, Version: version, Command: "cutover run",
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover: %v\n", err)
+		return exitFail
+	}
+	if err := e.Open(); err != nil {
+		fmt.Fprintf(stderr, "cutover: %s\n", journal.Describe(err))
+		return exitFail
+	}
+	interactive := isTerminal(stdin) && isTerminal(stdout)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := e.Start(ctx); err != nil {
+		fmt.Fprintf(stderr, "cutover: %v\n", err)
+		_ = e.Stop("start failed")
+		return exitFail
+	}
+	code := tui.RunHeadless(ctx, e, tui.HeadlessOptions{
+		Out: stdout, In: stdin, Interactive: interactive, Interrupts: sigs,
+		Actor: engine.LocalOperator(*rf.as, ttyName(stdin)),
+	})
+	reason := "run ended"
+	if code == tui.ExitInterrupted {
+		reason = "interrupted by the operator"
+	}
+	if err := e.Stop(reason); err != nil {
+		fmt.Fprintf(stderr, "cutover: stopping: %v\n", err)
+		if code == exitOK {
+			code = exitFail
+		}
+	}
+	return code
+}
+
+func isTerminal(f any) bool {
+	if fd, ok := f.(interface{ Fd() uintptr }); ok {
+		return term.IsTerminal(int(fd.Fd()))
+	}
+	return false
+}
+
+func ttyName(f any) string {
+	if n, ok := f.(interface{ Name() string }); ok && isTerminal(f) {
+		return n.Name()
+	}
+	return ""
+}
+
+func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("demo", "[--headless] [--yes] [--state DIR]", stderr)
+	rf := addRunFlags(fs)
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	dir := *rf.state
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "cutover-demo-")
+		if err != nil {
+			fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+			return exitFail
+		}
+		dir = tmp
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+		return exitFail
+	}
+	path := filepath.Join(dir, "demo.yaml")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if err := os.WriteFile(path, runbook.DemoRunbook(), 0o600); err != nil {
+			fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+			return exitFail
+		}
+	}
+	rb, ok := loadRunbook(path, stderr)
+	if !ok {
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "demo: runbook and state in %s (resume with --state %s)\n", dir, dir)
+	code := runEngine(rb, filepath.Join(dir, "state"), rf, stdin, stdout, stderr)
+	return code
+}
+
+func cmdStep(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("step", "done|skip|retry ID [--reason TEXT] [-f FILE] [--state DIR]", stderr)
+	file := fs.String("f", runbook.DefaultFile, "runbook `FILE`")
+	state := fs.String("state", "", "state `DIR`; default .cutover beside the runbook")
+	reason := fs.String("reason", "", "why (required for done and skip)")
+	as := fs.String("as", "", "operator `NAME` to record (default: your login name)")
+	if len(args) < 2 {
+		fs.Usage()
+		return exitUsage
+	}
+	verb, id := args[0], args[1]
+	if code, ok := parse(fs, args[2:]); !ok {
+		return code
+	}
+	rb, ok := loadRunbook(*file, stderr)
+	if !ok {
+		return exitFail
+	}
+	e, err := engine.New(rb, engine.Options{StateDir: stateDirFor(*file, *state), Kinds: registry(), Version: version, Command: "cutover step " + verb})
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover: %v\n", err)
+		return exitFail
+	}
+	if err := e.Open(); err != nil {
+		fmt.Fprintf(stderr, "cutover: %s\n", journal.Describe(err))
+		return exitFail
+	}
+	defer e.Stop("step " + verb)
+	actor := engine.LocalOperator(*as, "")
+	switch verb {
+	case "done":
+		err = e.MarkDone(id, actor, *reason)
+	case "skip":
+		err = e.Skip(id, actor, *reason)
+	case "retry":
+		err = e.Retry(id, actor)
+	default:
+		fmt.Fprintf(stderr, "cutover step: unknown action %q (use done, skip or retry)\n", verb)
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover step %s %s: %v\n", verb, id, err)
+		return exitFail
+	}
+	st, _ := e.Snapshot().Step(id)
+	fmt.Fprintf(stdout, "%s: %s (journaled as %s)\n", id, st.State, actor)
+	return exitOK
+}
+
+func cmdJournal(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (args[0] != "verify" && args[0] != "show") {
+		fmt.Fprintln(stderr, "Usage: cutover journal verify|show [-f FILE | --state DIR | JOURNAL]")
+		return exitUsage
+	}
+	verb := args[0]
+	fs := newFlags("journal "+verb, "[-f FILE | --state DIR | JOURNAL]", stderr)
+	file := fs.String("f", runbook.DefaultFile, "runbook `FILE` (its state directory holds the journal)")
+	state := fs.String("state", "", "state `DIR`")
+	if code, ok := parse(fs, args[1:]); !ok {
+		return code
+	}
+	path := filepath.Join(stateDirFor(*file, *state), journal.FileName)
+	if fs.NArg() == 1 {
+		path = fs.Arg(0)
+	}
+	if verb == "show" {
+		return showJournal(path, stdout, stderr)
+	}
+	rep, err := journal.Verify(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover journal verify: %v\n", err)
+		return exitFail
+	}
+	if rep.Torn != nil {
+		fmt.Fprintf(stdout, "%s: line %d is incomplete (%d bytes, a crash during a write); it is ignored and dropped on the next start\n", path, rep.Torn.Line, rep.Torn.Bytes)
+	}
+	if rep.Bad != nil {
+		fmt.Fprintf(stdout, "%s: FAILED at line %d: %s\n", path, rep.Bad.Line, rep.Bad.Reason)
+		fmt.Fprintf(stdout, "  %d line(s) before it verify; everything from line %d on cannot be trusted\n", rep.Bad.Line-1, rep.Bad.Line)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "%s: OK, %d records hash-chained", path, rep.Records)
+	if rep.Records > 0 {
+		fmt.Fprintf(stdout, " from %s to %s", rep.First.Local().Format(time.DateTime), rep.Last.Local().Format(time.DateTime))
+	}
+	fmt.Fprintf(stdout, "\n  head sha256 %s\n", rep.Head)
+	return exitOK
+}
+
+func showJournal(path string, stdout, stderr io.Writer) int {
+	recs, torn, err := journal.ReadAll(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover journal show: %s\n", journal.Describe(err))
+		return exitFail
+	}
+	for _, r := range recs {
+		data := string(r.Data)
+		if len(data) > 160 {
+			data = data[:157] + "..."
+		}
+		fmt.Fprintf(stdout, "%5d %s %-22s %-24s %s\n", r.Seq, r.Time.Local().Format("2006-01-02 15:04:05"), r.Type, r.Step, data)
+	}
+	if torn != nil {
+		fmt.Fprintf(stdout, "(line %d incomplete: %d bytes)\n", torn.Line, torn.Bytes)
+	}
+	return exitOK
+}
+
+// cmdDemoTask is a stand-in for real work in the demo runbook: it prints progress lines, can fail
+// its first attempts, and works the same on every operating system.
+func cmdDemoTask(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("demo-task", "--name TEXT [--steps N] [--interval D] [--fail-attempts N]", stderr)
+	name := fs.String("name", "task", "what the task pretends to do")
+	steps := fs.Int("steps", 3, "progress lines to print")
+	interval := fs.Duration("interval", 200*time.Millisecond, "time between lines")
+	failAttempts := fs.Int("fail-attempts", 0, "fail this many first attempts (reads CUTOVER_ATTEMPT)")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	attempt := 1
+	fmt.Sscan(os.Getenv("CUTOVER_ATTEMPT"), &attempt)
+	for i := 1; i <= *steps; i++ {
+		fmt.Fprintf(stdout, "%s: %d/%d\n", *name, i, *steps)
+		time.Sleep(*interval)
+	}
+	if attempt <= *failAttempts {
+		fmt.Fprintf(stderr, "%s: simulated failure on attempt %d\n", *name, attempt)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "%s: done\n", *name)
+	return exitOK
+}

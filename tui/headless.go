@@ -1,0 +1,440 @@
+// Package tui holds cutover's front ends over the engine: the headless printer (one line per
+// event, prompts on a terminal), and the interactive cockpit and its SSH server.
+package tui
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"cutover/engine"
+	"cutover/engine/runbook"
+)
+
+// HeadlessOptions configure the headless front end.
+type HeadlessOptions struct {
+	Out io.Writer
+	// In is read for confirmations and manual steps when Interactive is set.
+	In          io.Reader
+	Interactive bool
+	// Actor is who answers the prompts.
+	Actor engine.Actor
+	// Interrupts delivers Ctrl-C: the first drains (running steps finish, nothing new starts), the
+	// second stops at once (running commands are killed and resumed or re-run on the next start).
+	Interrupts <-chan os.Signal
+	// Local formats times in this zone (time.Local when nil).
+	Local *time.Location
+}
+
+// Exit codes of a headless run.
+const (
+	ExitCompleted   = 0
+	ExitFailed      = 1
+	ExitInterrupted = 3
+)
+
+// prompt is an open question to the operator.
+type prompt struct {
+	step    string
+	request uint64
+	manual  bool
+}
+
+// headless prints one line per event and, on a terminal, asks the operator what the run needs.
+type headless struct {
+	e       *engine.Engine
+	opt     HeadlessOptions
+	w       *bufio.Writer
+	prompts []prompt
+	asked   map[string]uint64
+	told    map[string]bool
+	current *prompt
+	lines   chan string
+	idWidth int
+}
+
+// RunHeadless drives a started engine until the run completes, is blocked by a failure, or the
+// operator interrupts it. It returns the process exit code.
+func RunHeadless(ctx context.Context, e *engine.Engine, opt HeadlessOptions) int {
+	if opt.Local == nil {
+		opt.Local = time.Local
+	}
+	h := &headless{e: e, opt: opt, w: bufio.NewWriter(opt.Out), asked: map[string]uint64{}, told: map[string]bool{}}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	snap, events := e.Subscribe(ctx)
+	h.idWidth = 10
+	for _, st := range snap.Steps {
+		h.idWidth = max(h.idWidth, len(st.ID))
+	}
+	h.header(snap)
+	h.catchUp(snap)
+	if opt.Interactive && opt.In != nil {
+		h.lines = make(chan string)
+		go readLines(ctx, opt.In, h.lines)
+	}
+	interrupts := 0
+	for {
+		h.reconcile(e.Snapshot())
+		h.flush()
+		if code, done := h.finished(e.Snapshot(), interrupts > 0); done {
+			return code
+		}
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return h.closed()
+			}
+			if _, resync := ev.(engine.Resync); resync {
+				snap, events = e.Subscribe(ctx)
+				h.catchUp(snap)
+				continue
+			}
+			h.event(ev)
+		case line, ok := <-h.lines:
+			if !ok {
+				h.lines = nil
+				continue
+			}
+			h.answer(line)
+		case <-opt.Interrupts:
+			interrupts++
+			if interrupts == 1 {
+				e.Drain()
+				running := e.Running()
+				if len(running) == 0 {
+					h.printf("interrupted: nothing is running; stopping\n")
+				} else {
+					h.printf("interrupted: no new steps will start; waiting for %s to finish (Ctrl-C again to stop them now)\n", strings.Join(running, ", "))
+				}
+				continue
+			}
+			h.printf("stopping now: running steps are cut off and will be resumed or re-run on the next start\n")
+			h.flush()
+			return ExitInterrupted
+		case <-ctx.Done():
+			return ExitInterrupted
+		}
+	}
+}
+
+func readLines(ctx context.Context, r io.Reader, out chan<- string) {
+	defer close(out)
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		select {
+		case out <- sc.Text():
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (h *headless) printf(format string, args ...any) { fmt.Fprintf(h.w, format, args...) }
+
+func (h *headless) flush() { _ = h.w.Flush() }
+
+func (h *headless) stamp(t time.Time) string { return t.In(h.opt.Local).Format("15:04:05") }
+
+func (h *headless) header(s engine.Snapshot) {
+	r := s.Run
+	env := ""
+	if r.Environment != "" {
+		env = " (" + r.Environment + ")"
+	}
+	kind := "cutover"
+	if r.Rehearsal {
+		kind = "rehearsal"
+	}
+	h.printf("%s %q%s: %d steps, state in %s\n", kind, r.Name, env, len(s.Steps), r.StateDir)
+	if r.Starts > 1 {
+		h.printf("resumed from the journal (start %d)\n", r.Starts)
+	}
+	if r.AutoConfirm {
+		h.printf("--yes: confirmations and manual steps are answered automatically (rehearsal)\n")
+	}
+}
+
+// catchUp prints the steps that are already past pending, so a resumed run shows where it stands.
+func (h *headless) catchUp(s engine.Snapshot) {
+	for _, st := range s.Steps {
+		if st.State != engine.StatePending && st.State != engine.StateReady {
+			h.stepLine(s.At, st)
+		}
+	}
+}
+
+func (h *headless) event(ev engine.Event) {
+	switch ev := ev.(type) {
+	case engine.StepChanged:
+		switch ev.Record {
+		case engine.RecExternal, engine.RecConfirmRefused:
+			return
+		case engine.RecApproved:
+			if ev.Step.State != engine.StateAwaiting {
+				h.line(ev.At, ev.Step.ID, "confirmed", "by "+approvalNames(ev.Step.ConfirmedBy))
+				return
+			}
+		}
+		h.stepLine(ev.At, ev.Step)
+	case engine.RunChanged:
+		if ev.Run.Paused {
+			h.line(ev.At, "(run)", "paused", "by "+nameOf(ev.Run.PausedBy)+": "+ev.Run.PauseReason)
+		}
+		if ev.Run.Halted != "" {
+			h.line(ev.At, "(run)", "HALTED", ev.Run.Halted)
+		}
+	case engine.LogBatch:
+		if ev.Dropped > 0 {
+			h.printf("… %d log lines not shown (they are in %s)\n", ev.Dropped, engine.LogFileName)
+		}
+		for _, l := range ev.Lines {
+			switch {
+			case l.Stream != "":
+				h.printf("%s  %-*s │ %s\n", h.stamp(l.Time), h.idWidth, l.Step, l.Msg)
+			case l.Step == "":
+				h.printf("%s  %-*s %s\n", h.stamp(l.Time), h.idWidth, "(cutover)", l.Msg)
+			}
+		}
+	}
+}
+
+func nameOf(a *engine.Actor) string {
+	if a == nil {
+		return "?"
+	}
+	return a.Name
+}
+
+// stepLine prints one step transition: time, step, state, message.
+func (h *headless) stepLine(at time.Time, st engine.StepView) {
+	msg := ""
+	switch st.State {
+	case engine.StateRunning:
+		msg = firstLine(st.Action)
+		if st.Attempt > 1 {
+			msg = fmt.Sprintf("attempt %d of %d: %s", st.Attempt, st.MaxAttempts, msg)
+		}
+		if st.Mode == engine.ModeManual {
+			msg = "in the operator's hands: " + firstLine(st.Action)
+		}
+	case engine.StateAwaiting:
+		c := st.Confirmation
+		msg = fmt.Sprintf("needs %d confirmation(s), %d given: type %q", c.Needed, len(c.Approvals), c.Phrase)
+		if len(c.Approvals) > 0 {
+			msg += " (approved by " + approvalNames(c.Approvals) + ")"
+		}
+	case engine.StateSucceeded:
+		msg = st.Message
+		if st.ByHand {
+			msg = fmt.Sprintf("done by hand by %s: %s", nameOf(st.By), st.Reason)
+		}
+		if !st.FirstStarted.IsZero() && !st.Finished.IsZero() {
+			msg = strings.TrimSpace(msg + " [" + runbook.FormatDuration(st.Finished.Sub(st.FirstStarted)) + "]")
+		}
+	case engine.StateFailed:
+		msg = st.LastError
+	case engine.StateRetrying:
+		msg = fmt.Sprintf("%s; attempt %d of %d at %s", st.LastError, st.Attempt+1, st.MaxAttempts, h.stamp(st.RetryAt))
+	case engine.StateSkipped:
+		msg = fmt.Sprintf("by %s: %s", nameOf(st.By), st.Reason)
+	case engine.StateReady:
+		msg = "dependencies done"
+		if st.By != nil && st.Reason == "" {
+			msg = "retry requested by " + st.By.Name
+		}
+	case engine.StatePending:
+		return
+	}
+	h.line(at, st.ID, st.State.String(), msg)
+}
+
+// line prints time, step, state and message in aligned columns.
+func (h *headless) line(at time.Time, id, state, msg string) {
+	h.printf("%s  %-*s %-10s %s\n", h.stamp(at), h.idWidth, id, state, msg)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func approvalNames(as []engine.Approval) string {
+	names := make([]string, len(as))
+	for i, a := range as {
+		names[i] = a.Actor.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// reconcile keeps the prompt queue in step with what the run needs from an operator.
+func (h *headless) reconcile(s engine.Snapshot) {
+	want := map[string]prompt{}
+	for _, st := range s.Steps {
+		switch {
+		case st.State == engine.StateAwaiting:
+			want[st.ID] = prompt{step: st.ID, request: st.Confirmation.Request}
+		case st.State == engine.StateRunning && st.Mode == engine.ModeManual:
+			want[st.ID] = prompt{step: st.ID, manual: true}
+		}
+	}
+	keep := h.prompts[:0]
+	for _, p := range h.prompts {
+		if w, ok := want[p.step]; ok && w.request == p.request {
+			keep = append(keep, p)
+			delete(want, p.step)
+		}
+	}
+	h.prompts = keep
+	for _, st := range s.Steps {
+		if p, ok := want[st.ID]; ok {
+			h.prompts = append(h.prompts, p)
+		}
+	}
+	if h.current != nil && (len(h.prompts) == 0 || h.prompts[0] != *h.current) {
+		h.current = nil
+	}
+	if len(h.prompts) == 0 {
+		return
+	}
+	if !h.opt.Interactive || h.opt.In == nil {
+		for _, p := range h.prompts {
+			key := fmt.Sprintf("%s/%d/%v", p.step, p.request, p.manual)
+			if !h.told[key] {
+				h.told[key] = true
+				what := "its confirmation"
+				if p.manual {
+					what = "an operator to mark it done"
+				}
+				h.printf("          %-*s waiting for %s (no terminal here: answer from the cockpit, or run cutover on a terminal)\n", h.idWidth, p.step, what)
+			}
+		}
+		return
+	}
+	if h.current == nil {
+		p := h.prompts[0]
+		h.current = &p
+		h.ask(s, p)
+	}
+}
+
+// ask shows the operator what the step needs and how to answer.
+func (h *headless) ask(s engine.Snapshot, p prompt) {
+	st, ok := s.Step(p.step)
+	if !ok {
+		return
+	}
+	if p.manual {
+		h.printf("\n── manual step %s: %s\n", st.ID, st.Title)
+		for _, l := range strings.Split(st.Action, "\n") {
+			h.printf("   %s\n", l)
+		}
+		h.printf("   type done (or done: note) when finished, skip: reason to skip it\n> ")
+		return
+	}
+	c := st.Confirmation
+	tag := ""
+	if st.Destructive {
+		tag = " (DESTRUCTIVE)"
+	}
+	h.printf("\n── confirmation needed%s: %s — %s\n", tag, st.ID, st.Title)
+	if s.Run.Environment != "" {
+		h.printf("   environment: %s\n", s.Run.Environment)
+	}
+	for i, l := range strings.Split(c.Action, "\n") {
+		label := "   what: "
+		if i > 0 {
+			label = "         "
+		}
+		h.printf("%s%s\n", label, l)
+	}
+	h.printf("   approvals: %d of %d", len(c.Approvals), c.Needed)
+	if len(c.Approvals) > 0 {
+		h.printf(" (by %s)", approvalNames(c.Approvals))
+	}
+	h.printf("\n   type %q to confirm as %s, or no: reason for a no-go\n> ", c.Phrase, h.opt.Actor.Name)
+}
+
+// answer applies what the operator typed to the current prompt.
+func (h *headless) answer(line string) {
+	if h.current == nil {
+		return
+	}
+	p := *h.current
+	text := strings.TrimSpace(line)
+	lower := strings.ToLower(text)
+	var err error
+	switch {
+	case text == "":
+		h.printf("   (still waiting)\n> ")
+		return
+	case p.manual && (lower == "done" || strings.HasPrefix(lower, "done:")):
+		err = h.e.MarkDone(p.step, h.opt.Actor, strings.TrimSpace(text[4:]))
+	case strings.HasPrefix(lower, "skip:"):
+		err = h.e.Skip(p.step, h.opt.Actor, strings.TrimSpace(text[5:]))
+	case !p.manual && strings.HasPrefix(lower, "no:"):
+		err = h.e.Decline(p.step, p.request, h.opt.Actor, strings.TrimSpace(text[3:]))
+	case !p.manual:
+		var res engine.ConfirmResult
+		res, err = h.e.Confirm(p.step, p.request, h.opt.Actor, text)
+		if err == nil && !res.Satisfied {
+			h.printf("   confirmed by you (%d of %d); another operator must confirm from their own session\n", res.Count, res.Needed)
+		}
+	default:
+		h.printf("   type done, done: note, or skip: reason\n> ")
+		return
+	}
+	if err != nil {
+		h.printf("   %v\n> ", err)
+		return
+	}
+	h.current = nil
+	h.prompts = h.prompts[1:]
+}
+
+// finished decides whether the headless run is over.
+func (h *headless) finished(s engine.Snapshot, interrupted bool) (int, bool) {
+	switch s.Run.Outcome {
+	case engine.OutcomeCompleted:
+		h.printf("run completed: every step succeeded or was skipped (journal head %s)\n", short(s.Run.JournalHead))
+		h.flush()
+		return ExitCompleted, true
+	case engine.OutcomeBlocked:
+		var failed []string
+		for _, st := range s.Steps {
+			if st.State == engine.StateFailed {
+				failed = append(failed, st.ID)
+			}
+		}
+		h.printf("run blocked: %s failed and nothing else can run; fix the cause, then retry (cutover step retry ID), skip or mark it done, and run again\n", strings.Join(failed, ", "))
+		h.flush()
+		return ExitFailed, true
+	case engine.OutcomeHalted:
+		h.flush()
+		return ExitFailed, true
+	}
+	if interrupted && len(h.e.Running()) == 0 {
+		h.printf("stopped: nothing is running; start again to continue where it stopped\n")
+		h.flush()
+		return ExitInterrupted, true
+	}
+	return 0, false
+}
+
+func (h *headless) closed() int {
+	h.flush()
+	return ExitInterrupted
+}
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16]
+	}
+	return h
+}
