@@ -1,0 +1,384 @@
+package tdssim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// RequestKind says how a request arrived on the wire.
+type RequestKind int
+
+const (
+	// RequestBatch is a SQLBatch message: plain SQL text, no parameters.
+	RequestBatch RequestKind = iota + 1
+	// RequestRPC is an RPC message: sp_executesql (SQL holds the
+	// statement) or a procedure called by name (Proc holds the name).
+	RequestRPC
+	// RequestTransaction is a Transaction Manager message (BeginTx,
+	// Commit, Rollback). It is answered by the server itself and never
+	// reaches the Handler; it is visible to fault rules, which see SQL as
+	// "BEGIN TRANSACTION", "COMMIT TRANSACTION" or "ROLLBACK TRANSACTION".
+	RequestTransaction
+)
+
+// String returns the kind's name.
+func (k RequestKind) String() string {
+	switch k {
+	case RequestBatch:
+		return "batch"
+	case RequestRPC:
+		return "rpc"
+	case RequestTransaction:
+		return "transaction"
+	default:
+		return fmt.Sprintf("RequestKind(%d)", int(k))
+	}
+}
+
+// Param is one decoded RPC parameter.
+type Param struct {
+	// Name is the parameter name without the leading '@'; empty for
+	// positional arguments of a procedure called by name.
+	Name string
+	// Value is nil, int64, float64, bool, string, []byte or time.Time.
+	// DECIMAL, NUMERIC and MONEY arrive as their decimal string, and
+	// UNIQUEIDENTIFIER as its canonical string form.
+	Value any
+	// Output reports that the client passed the parameter as OUTPUT.
+	Output bool
+}
+
+// Request is one client request handed to a Handler.
+type Request struct {
+	// Kind says whether this was a SQL batch or an RPC.
+	Kind RequestKind
+	// SQL is the batch text, or the sp_executesql statement.
+	SQL string
+	// Proc is the procedure name when the RPC was called by name (or a
+	// well-known procedure id other than sp_executesql, e.g. "sp_prepare").
+	Proc string
+	// ParamDecl is the sp_executesql declaration list, e.g. "@p1 bigint".
+	ParamDecl string
+	// Params are the RPC parameters in wire order (sp_executesql's own
+	// statement and declaration parameters are not included).
+	Params []Param
+	// Session describes the connection the request arrived on.
+	Session *Session
+
+	ctx context.Context
+}
+
+// Context returns the request context. It is cancelled when the client
+// sends ATTENTION (query cancel or deadline), when the connection drops,
+// or when the server is closed.
+func (r *Request) Context() context.Context {
+	if r.ctx == nil {
+		return context.Background()
+	}
+	return r.ctx
+}
+
+// Param returns the value of the named parameter. The name is matched
+// case-insensitively with or without a leading '@'.
+func (r *Request) Param(name string) (any, bool) {
+	name = strings.TrimPrefix(name, "@")
+	for _, p := range r.Params {
+		if strings.EqualFold(p.Name, name) {
+			return p.Value, true
+		}
+	}
+	return nil, false
+}
+
+// Args returns the parameter values in wire order.
+func (r *Request) Args() []any {
+	out := make([]any, len(r.Params))
+	for i, p := range r.Params {
+		out[i] = p.Value
+	}
+	return out
+}
+
+// Normalized returns NormalizeSQL(r.SQL).
+func (r *Request) Normalized() string { return NormalizeSQL(r.SQL) }
+
+// TLSMode says how a connection is encrypted.
+type TLSMode int
+
+const (
+	// TLSNone is a plaintext connection (client sent or got ENCRYPT_NOT_SUP).
+	TLSNone TLSMode = iota
+	// TLSLoginOnly encrypts only the LOGIN7 packet (ENCRYPT_OFF).
+	TLSLoginOnly
+	// TLSFull encrypts the whole session (ENCRYPT_ON / ENCRYPT_REQ).
+	TLSFull
+	// TLSStrict is TDS 8.0: TLS before PRELOGIN (encrypt=strict).
+	TLSStrict
+)
+
+// String returns the mode's name.
+func (m TLSMode) String() string {
+	switch m {
+	case TLSNone:
+		return "none"
+	case TLSLoginOnly:
+		return "login-only"
+	case TLSFull:
+		return "full"
+	case TLSStrict:
+		return "strict"
+	default:
+		return fmt.Sprintf("TLSMode(%d)", int(m))
+	}
+}
+
+// Session describes one logged-in client connection. The exported fields
+// are set at login and never change afterwards, so they may be read from
+// any goroutine. The key/value store is goroutine-safe.
+type Session struct {
+	// SPID is the server process id assigned to the connection.
+	SPID uint16
+	// User is the SQL login name from LOGIN7.
+	User string
+	// Database is the database requested at login (or the default).
+	Database string
+	// AppName is the client's "app name".
+	AppName string
+	// HostName is the client's workstation name.
+	HostName string
+	// PacketSize is the negotiated packet size.
+	PacketSize int
+	// TLS is the encryption mode of the connection.
+	TLS TLSMode
+	// RemoteAddr is the client's address.
+	RemoteAddr net.Addr
+	// Connected is when the connection was accepted.
+	Connected time.Time
+
+	mu     sync.Mutex
+	values map[string]any
+	tranID atomic.Uint64
+	resets atomic.Int64
+}
+
+// Get returns a value from the per-connection key/value store.
+func (s *Session) Get(key string) (any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.values[key]
+	return v, ok
+}
+
+// Set stores a value in the per-connection key/value store.
+func (s *Session) Set(key string, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.values == nil {
+		s.values = make(map[string]any)
+	}
+	s.values[key] = v
+}
+
+// Delete removes a key from the per-connection key/value store.
+func (s *Session) Delete(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.values, key)
+}
+
+// InTransaction reports whether a BeginTx transaction is open.
+func (s *Session) InTransaction() bool { return s.tranID.Load() != 0 }
+
+// Resets returns how many times the client reset the session (the
+// RESETCONNECTION bit, sent when database/sql reuses a pooled connection).
+func (s *Session) Resets() int64 { return s.resets.Load() }
+
+// Handler answers requests. ServeTDS runs on the connection's goroutine,
+// one request at a time per connection, concurrently across connections.
+// It returns either a Result or an error; a *Error is sent as is, any
+// other error as error 50000, class 16, with the error's text.
+type Handler interface {
+	ServeTDS(req *Request) (*Result, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(req *Request) (*Result, error)
+
+// ServeTDS calls f(req).
+func (f HandlerFunc) ServeTDS(req *Request) (*Result, error) { return f(req) }
+
+// Row is one result row; values are matched to columns by position.
+type Row []any
+
+// ResultSet is one result set: column metadata plus rows, either as a slice
+// or as an iterator for long or slow results.
+type ResultSet struct {
+	// Columns describes the result columns; at least one is required.
+	Columns []Column
+	// Rows holds the rows when Iter is nil.
+	Rows []Row
+	// Iter, when non-nil, streams the rows instead of Rows. Yielding a
+	// non-nil error ends the result with that error. The server stops
+	// iterating (yield returns false) when the request is cancelled.
+	Iter iter.Seq2[Row, error]
+	// FlushEachRow sends every row to the client as soon as it is
+	// encoded instead of waiting for a full packet (for trickling
+	// iterators whose consumers must see rows as they come).
+	FlushEachRow bool
+}
+
+// Message is an informational message sent as an INFO token (PRINT,
+// "Changed database context", ...).
+type Message struct {
+	Number int32
+	State  uint8
+	Class  uint8
+	Text   string
+}
+
+// Result is a handler's successful answer.
+type Result struct {
+	// Sets are the result sets, in order.
+	Sets []ResultSet
+	// RowsAffected is reported (DONE with COUNT) when there are no Sets,
+	// and in addition to them when positive. Negative means "no count",
+	// as after SET NOCOUNT ON.
+	RowsAffected int64
+	// Messages are sent as INFO tokens before any result set.
+	Messages []Message
+	// ReturnStatus, when set, is sent as RETURNSTATUS. RPC responses
+	// always carry one (0 by default), as SQL Server does.
+	ReturnStatus *int32
+}
+
+// Rows returns a Result with one result set.
+func Rows(cols []Column, rows ...Row) *Result {
+	return &Result{Sets: []ResultSet{{Columns: cols, Rows: rows}}}
+}
+
+// Stream returns a Result with one streamed result set.
+func Stream(cols []Column, seq iter.Seq2[Row, error]) *Result {
+	return &Result{Sets: []ResultSet{{Columns: cols, Iter: seq}}}
+}
+
+// Affected returns a Result that only reports n rows affected.
+func Affected(n int64) *Result { return &Result{RowsAffected: n} }
+
+// NoCount returns a Result with no rows and no row count (a bare DONE).
+func NoCount() *Result { return &Result{RowsAffected: -1} }
+
+// Scalar returns a one-row, one-column result with an unnamed column whose
+// type is inferred from v (see InferType).
+func Scalar(v any) *Result {
+	return Table([]string{""}, Row{v})
+}
+
+// Table returns a one-set Result whose column types are inferred from the
+// first non-nil value of each column (see InferType). All columns are
+// nullable; NVARCHAR widths cover the longest value.
+func Table(names []string, rows ...Row) *Result {
+	cols := make([]Column, len(names))
+	for i, name := range names {
+		cols[i] = Column{Name: name, Nullable: true, Type: TypeNVarChar, Size: 1}
+		for _, r := range rows {
+			if i < len(r) && r[i] != nil {
+				cols[i].Type = InferType(r[i])
+				break
+			}
+		}
+		if cols[i].Type == TypeNVarChar {
+			longest := 1
+			for _, r := range rows {
+				if i < len(r) {
+					if s, ok := r[i].(string); ok && ucs2Len(s) > longest {
+						longest = ucs2Len(s)
+					}
+				}
+			}
+			if longest > maxNVarChar {
+				cols[i].Type = TypeNVarCharMax
+			} else {
+				cols[i].Size = longest
+			}
+		}
+	}
+	return Rows(cols, rows...)
+}
+
+// Error is a SQL Server error. Returned from a Handler (or configured in a
+// fault rule) it is sent as an ERROR token followed by DONE with the error
+// bit; the driver surfaces it as mssql.Error with the same Number, State,
+// Class and Message. Errors of class 20 or more also end the connection,
+// as on a real server.
+type Error struct {
+	Number  int32
+	State   uint8
+	Class   uint8
+	Message string
+	// Proc and Line are optional context shown by the driver.
+	Proc string
+	Line int32
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	return fmt.Sprintf("tdssim: SQL error %d, class %d, state %d: %s", e.Number, e.Class, e.State, e.Message)
+}
+
+// DeadlockError is error 1205 (deadlock victim, class 13).
+func DeadlockError() *Error {
+	return &Error{Number: 1205, State: 51, Class: 13, Message: "Transaction (Process ID 0) was deadlocked on lock resources with another process and has been chosen as the deadlock victim. Rerun the transaction."}
+}
+
+// LockTimeoutError is error 1222 (lock request time-out, class 16).
+func LockTimeoutError() *Error {
+	return &Error{Number: 1222, State: 56, Class: 16, Message: "Lock request time out period exceeded."}
+}
+
+// LoginFailedError is error 18456 (login failed, class 14).
+func LoginFailedError(user string) *Error {
+	return &Error{Number: 18456, State: 1, Class: 14, Message: fmt.Sprintf("Login failed for user '%s'.", user)}
+}
+
+// CannotOpenDatabaseError is error 4060 (cannot open database, class 11).
+func CannotOpenDatabaseError(database string) *Error {
+	return &Error{Number: 4060, State: 1, Class: 11, Message: fmt.Sprintf("Cannot open database \"%s\" requested by the login. The login failed.", database)}
+}
+
+// AzureTransientError is Azure SQL error 40613 (database not currently
+// available, class 17), the classic transient error.
+func AzureTransientError(database string) *Error {
+	return &Error{Number: 40613, State: 1, Class: 17, Message: fmt.Sprintf("Database '%s' on server 'tdssim' is not currently available. Please retry the connection later.", database)}
+}
+
+// PermissionDeniedError is error 229 (permission denied, class 14).
+func PermissionDeniedError(permission, object string) *Error {
+	return &Error{Number: 229, State: 5, Class: 14, Message: fmt.Sprintf("The %s permission was denied on the object '%s', database 'master', schema 'dbo'.", permission, object)}
+}
+
+// InvalidObjectError is error 208 (invalid object name, class 16).
+func InvalidObjectError(name string) *Error {
+	return &Error{Number: 208, State: 1, Class: 16, Message: fmt.Sprintf("Invalid object name '%s'.", name)}
+}
+
+// SevereErrorDefault is the error sent by the SevereError fault when the
+// rule does not name one.
+func SevereErrorDefault() *Error {
+	return &Error{Number: 0, State: 0, Class: 20, Message: "A severe error occurred on the current command.  The results, if any, should be discarded."}
+}
+
+// asSQLError converts any error to a *Error (50000, class 16 for foreign ones).
+func asSQLError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) && e != nil {
+		return e
+	}
+	return &Error{Number: 50000, State: 1, Class: 16, Message: err.Error()}
+}

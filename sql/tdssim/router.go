@@ -1,0 +1,256 @@
+package tdssim
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"unicode"
+)
+
+// NormalizeSQL canonicalises SQL text for matching: comments (-- and
+// nested /* */) are removed, whitespace runs become one space, everything
+// outside string literals is lower-cased, "WITH (NOLOCK)" hints are
+// dropped, and leading/trailing spaces and semicolons are trimmed. String
+// literals ('...'), quoted identifiers ("..." and [...]) keep their
+// content and case (identifiers are lower-cased too).
+func NormalizeSQL(sql string) string {
+	var b strings.Builder
+	b.Grow(len(sql))
+	space := false // a space is pending
+	emit := func(r rune) {
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	rs := []rune(sql)
+	for i := 0; i < len(rs); i++ {
+		c := rs[i]
+		switch {
+		case c == '-' && i+1 < len(rs) && rs[i+1] == '-':
+			for i < len(rs) && rs[i] != '\n' {
+				i++
+			}
+			space = true
+		case c == '/' && i+1 < len(rs) && rs[i+1] == '*':
+			depth := 0
+			for ; i < len(rs); i++ {
+				if rs[i] == '/' && i+1 < len(rs) && rs[i+1] == '*' {
+					depth++
+					i++
+				} else if rs[i] == '*' && i+1 < len(rs) && rs[i+1] == '/' {
+					depth--
+					i++
+					if depth == 0 {
+						break
+					}
+				}
+			}
+			space = true
+		case unicode.IsSpace(c):
+			space = true
+		case c == '\'':
+			emit(c)
+			for i++; i < len(rs); i++ {
+				b.WriteRune(rs[i])
+				if rs[i] == '\'' {
+					if i+1 < len(rs) && rs[i+1] == '\'' {
+						i++
+						b.WriteRune('\'')
+						continue
+					}
+					break
+				}
+			}
+		case c == '"' || c == '[':
+			closer := '"'
+			if c == '[' {
+				closer = ']'
+			}
+			emit(c)
+			for i++; i < len(rs); i++ {
+				b.WriteRune(unicode.ToLower(rs[i]))
+				if rs[i] == closer {
+					if i+1 < len(rs) && rs[i+1] == closer {
+						i++
+						b.WriteRune(closer)
+						continue
+					}
+					break
+				}
+			}
+		default:
+			emit(unicode.ToLower(c))
+		}
+	}
+	s := stripNoLock(b.String())
+	return strings.TrimRight(strings.TrimSpace(s), "; ")
+}
+
+// stripNoLock removes "with (nolock)" hints (already lower-cased and
+// single-spaced) that are outside string literals.
+func stripNoLock(s string) string {
+	for from := 0; ; {
+		i := strings.Index(s[from:], "with")
+		if i < 0 {
+			return s
+		}
+		i += from
+		j := i + len("with")
+		if i > 0 && isIdentChar(s[i-1]) {
+			from = j
+			continue
+		}
+		k := j
+		skip := func() {
+			if k < len(s) && s[k] == ' ' {
+				k++
+			}
+		}
+		skip()
+		ok := strings.HasPrefix(s[k:], "(")
+		if ok {
+			k++
+			skip()
+			ok = strings.HasPrefix(s[k:], "nolock")
+		}
+		if ok {
+			k += len("nolock")
+			skip()
+			ok = strings.HasPrefix(s[k:], ")")
+		}
+		if !ok || strings.Count(s[:i], "'")%2 != 0 {
+			from = j
+			continue
+		}
+		k++
+		start := i
+		if start > 0 && s[start-1] == ' ' {
+			start--
+		}
+		s = s[:start] + s[k:]
+		from = start
+	}
+}
+
+func isIdentChar(c byte) bool {
+	return c == '_' || c == '@' || c == '#' || c == '$' ||
+		(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+}
+
+// normalizeProc canonicalises a procedure name: brackets removed,
+// lower-cased.
+func normalizeProc(name string) string {
+	return strings.ToLower(strings.NewReplacer("[", "", "]", "").Replace(strings.TrimSpace(name)))
+}
+
+type route struct {
+	prefix string
+	re     *regexp.Regexp
+	h      HandlerFunc
+}
+
+// Router is a Handler that dispatches on normalised SQL text (exact text,
+// prefix or regular expression, see NormalizeSQL) and on procedure names.
+// Unknown SQL gets error 208 and unknown procedures error 2812, so gaps in
+// a simulation fail loudly. Routes may be added while serving.
+type Router struct {
+	mu       sync.RWMutex
+	exact    map[string]HandlerFunc
+	patterns []route
+	procs    map[string]HandlerFunc
+	fallback HandlerFunc
+}
+
+// NewRouter returns an empty Router.
+func NewRouter() *Router {
+	return &Router{exact: map[string]HandlerFunc{}, procs: map[string]HandlerFunc{}}
+}
+
+// Exact routes SQL whose normalised text equals NormalizeSQL(sql).
+func (rt *Router) Exact(sql string, h HandlerFunc) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.exact[NormalizeSQL(sql)] = h
+}
+
+// Prefix routes SQL whose normalised text starts with NormalizeSQL(prefix).
+// Prefix and Regexp routes are tried in registration order after exact
+// matches.
+func (rt *Router) Prefix(prefix string, h HandlerFunc) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.patterns = append(rt.patterns, route{prefix: NormalizeSQL(prefix), h: h})
+}
+
+// Regexp routes SQL whose normalised text matches re.
+func (rt *Router) Regexp(re *regexp.Regexp, h HandlerFunc) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.patterns = append(rt.patterns, route{re: re, h: h})
+}
+
+// Proc routes RPCs calling the named procedure. Names are compared without
+// brackets and case-insensitively; a call to "db.dbo.name" also matches a
+// route registered as "name" when no route has the full name.
+func (rt *Router) Proc(name string, h HandlerFunc) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.procs[normalizeProc(name)] = h
+}
+
+// Fallback sets the handler for requests no route matches (instead of the
+// 208 / 2812 errors).
+func (rt *Router) Fallback(h HandlerFunc) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.fallback = h
+}
+
+// ServeTDS implements Handler.
+func (rt *Router) ServeTDS(req *Request) (*Result, error) {
+	h, err := rt.lookup(req)
+	if err != nil {
+		return nil, err
+	}
+	return h(req)
+}
+
+func (rt *Router) lookup(req *Request) (HandlerFunc, error) {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	if req.Proc != "" {
+		name := normalizeProc(req.Proc)
+		if h, ok := rt.procs[name]; ok {
+			return h, nil
+		}
+		if i := strings.LastIndexByte(name, '.'); i >= 0 {
+			if h, ok := rt.procs[name[i+1:]]; ok {
+				return h, nil
+			}
+		}
+		if rt.fallback != nil {
+			return rt.fallback, nil
+		}
+		return nil, &Error{Number: 2812, State: 62, Class: 16, Message: fmt.Sprintf("Could not find stored procedure '%s'.", req.Proc)}
+	}
+	n := NormalizeSQL(req.SQL)
+	if h, ok := rt.exact[n]; ok {
+		return h, nil
+	}
+	for _, r := range rt.patterns {
+		if (r.re != nil && r.re.MatchString(n)) || (r.re == nil && strings.HasPrefix(n, r.prefix)) {
+			return r.h, nil
+		}
+	}
+	if rt.fallback != nil {
+		return rt.fallback, nil
+	}
+	shown := n
+	if len(shown) > 200 {
+		shown = shown[:200] + "..."
+	}
+	return nil, &Error{Number: 208, State: 1, Class: 16, Message: fmt.Sprintf("Invalid object name 'tdssim: no route for SQL: %s'.", shown)}
+}
