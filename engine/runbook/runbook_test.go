@@ -1,0 +1,376 @@
+package runbook_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"cutover/engine/runbook"
+)
+
+// testKinds is a minimal kind set: manual and gate accept anything under with:, "strict" knows
+// only `size` and requires it.
+type testKinds struct{}
+
+type anyKind struct{}
+
+func (anyKind) DecodeWith(*runbook.Decoder, *runbook.Step, *yaml.Node) any { return struct{}{} }
+
+type strictKind struct{}
+
+func (strictKind) DecodeWith(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) any {
+	where := "step \"" + s.ID + "\" with"
+	present := d.Fields(with, where, map[string]runbook.Field{
+		"size": func(v *yaml.Node) { d.Int(v, where, "size", 1, 10) },
+	})
+	if with != nil {
+		d.Require(with, where, present, "size")
+	}
+	return struct{}{}
+}
+
+func (testKinds) Lookup(k string) (runbook.KindDecoder, bool) {
+	switch k {
+	case "manual", "gate", "command", "wait":
+		return anyKind{}, true
+	case "strict":
+		return strictKind{}, true
+	}
+	return nil, false
+}
+
+func (testKinds) Names() []string { return []string{"command", "gate", "manual", "strict", "wait"} }
+
+func opts(env map[string]string) runbook.Options {
+	return runbook.Options{
+		Kinds:     testKinds{},
+		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Regions:   []string{"eu", "global", "uae"},
+	}
+}
+
+func parse(t *testing.T, src string, env map[string]string) (*runbook.Runbook, runbook.Problems) {
+	t.Helper()
+	rb, err := runbook.Parse("cutover.yaml", []byte(src), opts(env))
+	if err == nil {
+		return rb, nil
+	}
+	var ps runbook.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("Parse returned %T %v, want Problems", err, err)
+	}
+	return nil, ps
+}
+
+func problemStrings(ps runbook.Problems) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+// TestBadRunbookReportsEveryProblem is the acceptance case: an unknown key, a duplicate id, a
+// cycle, a dangling dependency and an inline password, all reported at once with line:col.
+func TestBadRunbookReportsEveryProblem(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/bad-runbook.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = runbook.Parse("bad-runbook.yaml", data, opts(nil))
+	var ps runbook.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("want Problems, got %v", err)
+	}
+	want := []string{
+		`bad-runbook.yaml:8:15: connections.source: password: inline passwords are refused; put the secret in an environment variable (password_env), a file readable only by you (password_file), or use Entra ID (auth: entra-…)`,
+		`bad-runbook.yaml:17:5: step "aos-stop": unknown key "confrim" (did you mean "confirm"?)`,
+		`bad-runbook.yaml:19:9: duplicate step id "preflight" (first defined at line 10)`,
+		`bad-runbook.yaml:29:13: step "validate": dependency cycle: drain → validate → drain (each waits for the next)`,
+		`bad-runbook.yaml:29:20: step "validate": after: no step has id "remove-replication"`,
+	}
+	if got := problemStrings(ps); !reflect.DeepEqual(got, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestTemplatePassesCheck(t *testing.T) {
+	rb, err := runbook.Parse("cutover.yaml", runbook.Template(), opts(nil))
+	if err != nil {
+		t.Fatalf("the init template must pass check:\n%v", err)
+	}
+	if len(rb.Steps) < 19 {
+		t.Fatalf("template has %d steps, want Microsoft's full sequence", len(rb.Steps))
+	}
+	for _, id := range []string{"preflight", "replication-healthy", "downtime-go", "hold-batch", "stop-integrations",
+		"aos-stop", "rollback-backup", "replication-drain", "toolkit-nopk", "validate-counts",
+		"toolkit-remove-replication", "toolkit-replicated", "trigger-upgrade", "watch-upgrade",
+		"point-of-no-return", "production-refresh", "signoff", "reconfigure", "smoke-tests", "reopen"} {
+		if _, ok := rb.Step(id); !ok {
+			t.Errorf("template lacks step %q", id)
+		}
+	}
+	for _, id := range []string{"aos-stop", "toolkit-remove-replication", "production-refresh"} {
+		if s, _ := rb.Step(id); s == nil || !s.Destructive {
+			t.Errorf("%s must be destructive", id)
+		}
+	}
+	if s, _ := rb.Step("production-refresh"); s.RequiredApprovals() != 2 {
+		t.Errorf("the production refresh needs two approvals, got %d", s.RequiredApprovals())
+	}
+	if _, err := runbook.Parse("demo.yaml", runbook.DemoRunbook(), opts(nil)); err != nil {
+		t.Fatalf("demo runbook: %v", err)
+	}
+}
+
+func TestProblemsEachAlone(t *testing.T) {
+	head := "name: t\nsteps:\n"
+	cases := []struct {
+		name string
+		src  string
+		env  map[string]string
+		want string
+	}{
+		{"unknown top key", "name: t\nstep:\n  - {id: a, title: A, kind: manual}\n", nil,
+			`cutover.yaml:2:1: unknown key "step" (did you mean "steps"?)`},
+		{"unknown kind", head + "  - id: a\n    title: A\n    kind: manaul\n", nil,
+			`cutover.yaml:5:11: step "a": unknown kind "manaul" (did you mean "manual"?)`},
+		{"unknown kind far off", head + "  - {id: a, title: A, kind: teleport}\n", nil,
+			`cutover.yaml:3:29: step "a": unknown kind "teleport" (known kinds: command, gate, manual, strict, wait)`},
+		{"bad duration", head + "  - {id: a, title: A, kind: manual, planned: 5 minutes}\n", nil,
+			`cutover.yaml:3:46: step "a": planned: "5 minutes" is not a duration (use e.g. 15m, 1h30m or 2d)`},
+		{"negative duration", head + "  - {id: a, title: A, kind: manual, timeout: -5m}\n", nil,
+			`cutover.yaml:3:46: step "a": timeout: "-5m": a duration cannot be negative`},
+		{"missing env", "name: t\nconnections:\n  target:\n    server: x.database.windows.net\n    database: db\n    user: u\n    password_env: TARGET_PW\nsteps:\n  - {id: a, title: A, kind: manual}\n", nil,
+			`cutover.yaml:7:19: connections.target: password_env: environment variable TARGET_PW is not set (export it in the shell that runs cutover)`},
+		{"missing required", head + "  - {id: a, kind: manual}\n", nil,
+			`cutover.yaml:3:5: step "a": missing required key "title"`},
+		{"self dependency", head + "  - {id: a, title: A, kind: manual, after: a}\n", nil,
+			`cutover.yaml:3:44: step "a": after: a step cannot wait for itself`},
+		{"dangling near miss", head + "  - {id: aos-stop, title: A, kind: manual}\n  - {id: b, title: B, kind: manual, after: aos-stp}\n", nil,
+			`cutover.yaml:4:44: step "b": after: no step has id "aos-stp" (did you mean "aos-stop"?)`},
+		{"bad id", head + "  - {id: 'a b', title: A, kind: manual}\n", nil,
+			`cutover.yaml:3:10: step "a b": id: "a b" may only use letters, digits, '.', '_' and '-' (and start with a letter or digit)`},
+		{"encrypt disable remote", "name: t\nconnections:\n  source:\n    server: AXSQL01\n    database: AX\n    auth: windows\n    encrypt: disable\nsteps:\n  - {id: a, title: A, kind: manual}\n", nil,
+			`cutover.yaml:7:14: connections.source: encrypt: disable is only allowed for a server on this machine (127.0.0.1, ::1, localhost); "AXSQL01" must be reached with encrypt: true or strict`},
+		{"lcs region", "name: t\nlcs:\n  project_id: '1'\n  region: europe\n  client_id: x\nsteps:\n  - {id: a, title: A, kind: manual}\n", nil,
+			`cutover.yaml:4:11: lcs: region: unknown LCS region "europe" (use one of eu, global, uae)`},
+		{"lcs inline secret", "name: t\nlcs:\n  project_id: '1'\n  auth: client-secret\n  client_id: x\n  client_secret: s3cret\nsteps:\n  - {id: a, title: A, kind: manual}\n", nil,
+			`cutover.yaml:6:18: lcs: client_secret: inline secrets are refused; use client_secret_env or client_secret_file`},
+		{"kind with problems", head + "  - id: a\n    title: A\n    kind: strict\n    with: {size: 99, colour: red}\n", nil,
+			`cutover.yaml:6:18: step "a" with: size: 99 is out of range (1 to 10)`},
+		{"yaml syntax", "name: t\nsteps:\n  - id: a\n   title: bad indent\n", nil,
+			`cutover.yaml:2:1: YAML syntax: did not find expected '-' indicator`},
+		{"downtime ref", "name: t\ndowntime: {budget: 8h, begins_with: nope}\nsteps:\n  - {id: a, title: A, kind: manual}\n", nil,
+			`cutover.yaml:2:11: downtime: begins_with: no step has id "nope"`},
+		{"empty", "", nil, `cutover.yaml:1:1: the runbook is empty (start from ` + "`cutover init`" + `)`},
+		{"two documents", "name: t\nsteps: [{id: a, title: A, kind: manual}]\n---\nname: u\n", nil,
+			`cutover.yaml:3:1: YAML syntax: a runbook is one YAML document; remove the second ` + "`---`" + ` document`},
+		{"approvals range", head + "  - {id: a, title: A, kind: gate, approvals: 0}\n", nil,
+			`cutover.yaml:3:46: step "a": approvals: 0 is out of range (1 to 10)`},
+		{"aos template", "name: t\naos:\n  stop: [sc.exe, '\\\\{hots}', stop]\n  query: [sc.exe]\n  stopped_pattern: STOPPED\n  instances: [{host: h, service: AOS60$01}]\nsteps:\n  - {id: a, title: A, kind: manual}\n", nil,
+			`cutover.yaml:3:9: aos: stop: "\\\\{hots}": unknown placeholder {hots} (available: {host} {service})`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, ps := parse(t, c.src, c.env)
+			got := problemStrings(ps)
+			for _, g := range got {
+				if g == c.want {
+					return
+				}
+			}
+			t.Errorf("want problem\n  %s\ngot\n  %s", c.want, strings.Join(got, "\n  "))
+		})
+	}
+}
+
+func TestSecretsFromEnvAndFile(t *testing.T) {
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwFile, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := "name: t\nconnections:\n  source:\n    server: AXSQL01\n    database: AX\n    user: u\n    password_env: SRC_PW\n" +
+		"  target:\n    server: t.database.windows.net\n    database: db\n    user: u\n    password_file: " + pwFile + "\n" +
+		"steps:\n  - {id: a, title: A, kind: manual}\n"
+	rb, ps := parse(t, src, map[string]string{"SRC_PW": "secret"})
+	if ps != nil {
+		t.Fatalf("unexpected problems: %v", ps)
+	}
+	if rb.Connections.Source.PasswordEnv != "SRC_PW" || rb.Connections.Target.PasswordFile != pwFile {
+		t.Fatalf("connections not decoded: %+v %+v", rb.Connections.Source, rb.Connections.Target)
+	}
+	if rb.Connections.Source.Encrypt != runbook.EncryptTrue {
+		t.Errorf("encryption must default to true, got %q", rb.Connections.Source.Encrypt)
+	}
+	// The secret never lands in the runbook value.
+	if strings.Contains(strings.ToLower(rb.Hash), "secret") {
+		t.Fatal("impossible")
+	}
+}
+
+func TestDefaultsAndMergeKeys(t *testing.T) {
+	src := `name: t
+defaults: {timeout: 5m, retries: 2, retry_backoff: 3s}
+x-common: &common
+  kind: command
+  phase: Shutdown
+  idempotent: true
+steps:
+  - id: a
+    title: A
+    <<: *common
+    retries: 0
+  - {id: b, title: B, kind: manual, after: a, planned: 1h30m}
+  - {id: c, title: C, kind: manual, after: [a], planned: 2d}
+`
+	// x-common is not a known key: anchors must live somewhere valid, so this is reported...
+	_, ps := parse(t, src, nil)
+	if len(ps) != 1 || !strings.Contains(ps[0].Msg, `unknown key "x-common"`) {
+		t.Fatalf("want only the x-common problem, got %v", ps)
+	}
+	// ...while anchors defined inside a step are fine.
+	src = strings.Replace(src, "x-common: &common\n  kind: command\n  phase: Shutdown\n  idempotent: true\n", "", 1)
+	src = strings.Replace(src, "  - id: a\n    title: A\n    <<: *common\n", "  - id: z\n    title: Z\n    kind: manual\n    with: &common\n      a: 1\n  - id: a\n    title: A\n    kind: command\n    with: {<<: *common, b: 2}\n", 1)
+	rb, ps := parse(t, src, nil)
+	if ps != nil {
+		t.Fatalf("problems: %v", ps)
+	}
+	a, _ := rb.Step("a")
+	if a.Timeout != 5*time.Minute || a.Retries != 0 || a.RetryBackoff != 3*time.Second {
+		t.Errorf("defaults: timeout %v retries %d backoff %v", a.Timeout, a.Retries, a.RetryBackoff)
+	}
+	b, _ := rb.Step("b")
+	if b.Retries != 2 || b.Phase != "Cutover" {
+		t.Errorf("b: retries %d phase %q", b.Retries, b.Phase)
+	}
+	c, _ := rb.Step("c")
+	if c.Planned != 48*time.Hour || !reflect.DeepEqual(c.After, []string{"a"}) {
+		t.Errorf("c: planned %v after %v", c.Planned, c.After)
+	}
+}
+
+func TestCriticalPathAndOrder(t *testing.T) {
+	src := `name: t
+downtime: {budget: 10h, begins_with: stop}
+steps:
+  - {id: prep, title: P, kind: manual, planned: 5h}
+  - {id: stop, title: S, kind: manual, planned: 1h, after: prep}
+  - {id: short, title: X, kind: manual, planned: 10m, after: stop}
+  - {id: long, title: L, kind: manual, planned: 3h, after: stop}
+  - {id: end, title: E, kind: gate, planned: 5m, after: [short, long]}
+  - {id: side, title: Side, kind: manual, planned: 1h}
+`
+	rb, ps := parse(t, src, nil)
+	if ps != nil {
+		t.Fatal(ps)
+	}
+	sum := rb.Summarize(func(k string) bool { return k == "gate" })
+	if want := []string{"prep", "stop", "long", "end"}; !reflect.DeepEqual(sum.CriticalPath, want) {
+		t.Errorf("critical path %v, want %v", sum.CriticalPath, want)
+	}
+	if sum.CriticalDuration != 9*time.Hour+5*time.Minute {
+		t.Errorf("critical duration %v", sum.CriticalDuration)
+	}
+	if sum.DowntimeDuration != 4*time.Hour+5*time.Minute || sum.DowntimePath[0] != "stop" {
+		t.Errorf("downtime path %v %v", sum.DowntimePath, sum.DowntimeDuration)
+	}
+	if len(sum.Approvals) != 1 || sum.Approvals[0].ID != "end" {
+		t.Errorf("approvals %v", sum.Approvals)
+	}
+	order := rb.TopoOrder()
+	pos := map[string]int{}
+	for i, id := range order {
+		pos[id] = i
+	}
+	for _, s := range rb.Steps {
+		for _, dep := range s.After {
+			if pos[dep] > pos[s.ID] {
+				t.Errorf("%s ordered before its dependency %s: %v", s.ID, dep, order)
+			}
+		}
+	}
+	if order[0] != "prep" {
+		t.Errorf("runbook order must be kept among independent steps: %v", order)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"90s": 90 * time.Second, "15m": 15 * time.Minute,
+		"1h30m": 90 * time.Minute, "2d": 48 * time.Hour, "1d12h": 36 * time.Hour, "0s": 0} {
+		got, err := runbook.ParseDuration(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "d", "1x", "-1h", "1d-2h", "five"} {
+		if _, err := runbook.ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", bad)
+		}
+	}
+	for d, want := range map[time.Duration]string{45 * time.Second: "45s", 12 * time.Minute: "12m",
+		65 * time.Minute: "1h05m", 51 * time.Hour: "2d03h", 90 * time.Second: "1m30s"} {
+		if got := runbook.FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestTemplates(t *testing.T) {
+	got, err := runbook.Expand(`\\{host} stop {service} {{literal}}`, map[string]string{"host": "AOS1", "service": "AOS60$01"})
+	if err != nil || got != `\\AOS1 stop AOS60$01 {literal}` {
+		t.Fatalf("Expand = %q, %v", got, err)
+	}
+	for _, bad := range []string{"{nope}", "{unclosed", "stray}"} {
+		if err := runbook.CheckTemplate(bad, "host"); err == nil {
+			t.Errorf("CheckTemplate(%q) accepted", bad)
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := runbook.Load(filepath.Join(t.TempDir(), "cutover.yaml"), opts(nil))
+	if err == nil || !strings.Contains(err.Error(), "cutover init") || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("want a helpful not-found error, got %v", err)
+	}
+}
+
+// FuzzParse feeds arbitrary bytes to the parser: it must never panic, and whatever it accepts must
+// be internally consistent (known dependencies, acyclic order covering every step).
+func FuzzParse(f *testing.F) {
+	f.Add(runbook.Template())
+	f.Add(runbook.DemoRunbook())
+	if b, err := os.ReadFile("../../testdata/bad-runbook.yaml"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("name: t\nsteps: [{id: a, title: A, kind: manual, after: [b]}, {id: b, title: B, kind: gate, after: a}]"))
+	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("name: t\nsteps:\n  - <<: [*a]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rb, err := runbook.Parse("fuzz.yaml", data, opts(nil))
+		if err != nil {
+			var ps runbook.Problems
+			if errors.As(err, &ps) && len(ps) == 0 {
+				t.Fatal("empty problem list returned as an error")
+			}
+			return
+		}
+		if len(rb.TopoOrder()) != len(rb.Steps) {
+			t.Fatalf("accepted a runbook whose order misses steps")
+		}
+		for _, s := range rb.Steps {
+			for _, dep := range s.After {
+				if _, ok := rb.Step(dep); !ok {
+					t.Fatalf("accepted a dangling dependency %q", dep)
+				}
+			}
+		}
+	})
+}
