@@ -1,0 +1,183 @@
+package tdssim
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestAttentionSlowQuery cancels a query that only ends when cancelled,
+// by deadline and by explicit cancel. The server acknowledges both. Note
+// the driver itself discards the connection after context.DeadlineExceeded
+// (it implements net.Error, which checkBadConn treats as fatal), but
+// keeps it after context.Canceled.
+func TestAttentionSlowQuery(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		causes := make(chan error, 1)
+		started := make(chan struct{}, 1)
+		rt := echoRouter()
+		rt.Exact("exec slow", func(r *Request) (*Result, error) {
+			started <- struct{}{}
+			<-r.Context().Done()
+			causes <- context.Cause(r.Context())
+			return nil, r.Context().Err()
+		})
+		e := newEnv(t, m, Config{Handler: rt})
+		e.db.SetMaxOpenConns(1)
+		mustPing(t, e.db)
+
+		ctx, cancel := context.WithTimeout(ctxT(t), 150*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := e.db.ExecContext(ctx, "exec slow")
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("want DeadlineExceeded, got %T %v", err, err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("cancel took %v (attention not acknowledged?)", d)
+		}
+		<-started
+		if c := <-causes; !errors.Is(c, errAttention) {
+			t.Fatalf("handler context cause = %v", c)
+		}
+		mustPing(t, e.db)
+		if st := e.srv.Stats(); st.Attentions != 1 || st.AttentionAcks != 1 {
+			t.Fatalf("stats = %+v", st)
+		}
+
+		conns := e.srv.Stats().Connections
+		ctx2, cancel2 := context.WithCancel(ctxT(t))
+		go func() {
+			<-started
+			cancel2()
+		}()
+		_, err = e.db.ExecContext(ctx2, "exec slow")
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("want Canceled, got %T %v", err, err)
+		}
+		<-causes
+		mustPing(t, e.db)
+		if st := e.srv.Stats(); st.Attentions != 2 || st.AttentionAcks != 2 || st.Connections != conns {
+			t.Fatalf("after cancel the connection must be reused: %+v (had %d connections)", st, conns)
+		}
+	})
+}
+
+func TestAttentionMidStreamCancel(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		stopped := make(chan int, 1)
+		rt := echoRouter()
+		rt.Exact("select * from trickle", func(r *Request) (*Result, error) {
+			return &Result{Sets: []ResultSet{{
+				Columns:      []Column{{Name: "n", Type: TypeInt}},
+				FlushEachRow: true,
+				Iter: func(yield func(Row, error) bool) {
+					for i := 0; ; i++ {
+						if !yield(Row{i}, nil) {
+							stopped <- i
+							return
+						}
+						if i >= 2 { // then trickle: wait for the cancel
+							<-r.Context().Done()
+						}
+					}
+				},
+			}}}, nil
+		})
+		e := newEnv(t, m, Config{Handler: rt})
+		e.db.SetMaxOpenConns(1)
+		ctx, cancel := context.WithCancel(ctxT(t))
+		rows, err := e.db.QueryContext(ctx, "select * from trickle")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			var n int
+			if !rows.Next() {
+				t.Fatalf("row %d: %v", i, rows.Err())
+			}
+			if err := rows.Scan(&n); err != nil || n != i {
+				t.Fatalf("row %d = %d %v", i, n, err)
+			}
+		}
+		cancel()
+		for rows.Next() {
+		}
+		if err := rows.Err(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("rows.Err() = %v", err)
+		}
+		rows.Close()
+		if n := <-stopped; n != 3 {
+			t.Fatalf("iterator stopped at %d", n)
+		}
+		mustPing(t, e.db)
+		if st := e.srv.Stats(); st.Connections != 1 || st.Attentions != st.AttentionAcks {
+			t.Fatalf("stats = %+v", st)
+		}
+	})
+}
+
+// TestAttentionEarlyCloseLoop exercises the late-attention path: QueryRow
+// reads one row of twenty and closes, which cancels the query after the
+// server has already sent the whole response. Each such ATTENTION needs a
+// standalone DONE(ATTN); one missing acknowledgement costs a 5 s stall.
+func TestAttentionEarlyCloseLoop(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		e := newEnv(t, m, Config{Handler: echoRouter()})
+		e.db.SetMaxOpenConns(1)
+		ctx := ctxT(t)
+		start := time.Now()
+		const loops = 300
+		for i := range loops {
+			var n int64
+			if err := e.db.QueryRowContext(ctx, "select n from numbers").Scan(&n); err != nil || n != 0 {
+				t.Fatalf("loop %d: %d %v", i, n, err)
+			}
+			rows, err := e.db.QueryContext(ctx, "select n from numbers")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows.Next()
+			if err := rows.Close(); err != nil {
+				t.Fatalf("loop %d close: %v", i, err)
+			}
+		}
+		elapsed := time.Since(start)
+		st := e.srv.Stats()
+		t.Logf("%d queries in %v, %d attentions, %d acks", 2*loops, elapsed, st.Attentions, st.AttentionAcks)
+		if elapsed > 4*time.Second {
+			t.Fatalf("took %v: an attention was not acknowledged", elapsed)
+		}
+		if st.Attentions == 0 || st.Attentions != st.AttentionAcks || st.Connections != 1 {
+			t.Fatalf("stats = %+v", st)
+		}
+	})
+}
+
+// TestAttentionIgnored is the "server stuck" case: the request hangs and
+// ATTENTION is ignored, so the driver gives up after its 5 s drain with a
+// StreamError and discards the connection; the pool then recovers.
+func TestAttentionIgnored(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		e := newEnv(t, m, Config{Handler: echoRouter()})
+		sql := regexpMust(`^select @@spid$`)
+		e.srv.Faults().MustAdd(Rule{SQL: sql, Action: FaultHang, FirstN: 1})
+		e.srv.Faults().MustAdd(Rule{SQL: sql, Action: FaultIgnoreAttention, FirstN: 1})
+		ctx, cancel := context.WithTimeout(ctxT(t), 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		var spid int
+		err := e.db.QueryRowContext(ctx, "select @@spid").Scan(&spid)
+		if !isStreamErr(err) {
+			t.Fatalf("want StreamError, got %T %v", err, err)
+		}
+		if d := time.Since(start); d < 5*time.Second {
+			t.Fatalf("driver gave up after %v, before its drain timeout", d)
+		}
+		mustPing(t, e.db)
+		if st := e.srv.Stats(); st.Attentions < 1 || st.AttentionAcks != 0 {
+			t.Fatalf("stats = %+v", st)
+		}
+	})
+}
