@@ -684,7 +684,7 @@ func (r *response) result(res *Result) {
 			rs = *res.ReturnStatus
 		}
 		r.mw.buf = appendReturnStatus(r.mw.buf, rs)
-		final = &doneToken{tok: tokDoneProc}
+		final = &doneToken{tok: tokDoneProc, curCmd: cmdExecute}
 	} else {
 		if res.ReturnStatus != nil {
 			r.mw.buf = appendReturnStatus(r.mw.buf, *res.ReturnStatus)
@@ -786,11 +786,11 @@ func (r *response) fail(e *Error, severe bool) {
 	if severe {
 		status |= doneSrvError
 	}
-	tok := tokDone
+	d := doneToken{tok: tokDone, status: status}
 	if r.rpc {
-		tok = tokDoneProc
+		d.tok, d.curCmd = tokDoneProc, cmdExecute
 	}
-	r.end(&doneToken{tok: tok, status: status})
+	r.end(&d)
 	if severe {
 		r.c.close(errSevere)
 	}

@@ -277,19 +277,19 @@ func clampPacketSize(n uint32) int {
 	return int(n)
 }
 
-// loginReply builds the successful login response: ENVCHANGE database,
-// INFO 5701, ENVCHANGE collation, ENVCHANGE language, INFO 5703,
-// LOGINACK, ENVCHANGE packet size, DONE.
+// loginReply builds the successful login response, in the order of the
+// MS-TDS 4.4 example: ENVCHANGE database, INFO 5701, ENVCHANGE collation,
+// ENVCHANGE language, ENVCHANGE packet size, INFO 5703, LOGINACK, DONE.
 func loginReply(database string, packetSize int, server string, progVer [4]byte) []byte {
 	var b []byte
 	b = appendEnvChangeString(b, envDatabase, database, "master")
-	b = appendMessage(b, tokInfo, 5701, 2, 0, fmt.Sprintf("Changed database context to '%s'.", database), server, "", 1)
+	b = appendMessage(b, tokInfo, 5701, 2, 0, fmt.Sprintf("Changed database context to '%s'.", database), server, "", 0)
 	b = appendEnvChangeBytes(b, envSQLCollation, []byte(collationLatin1), nil)
 	b = appendEnvChangeString(b, envLanguage, "us_english", "")
-	b = appendMessage(b, tokInfo, 5703, 1, 0, "Changed language setting to us_english.", server, "", 1)
-	b = appendLoginAck(b, tdsVersion74, "Microsoft SQL Server", progVer)
 	size := strconv.Itoa(packetSize)
 	b = appendEnvChangeString(b, envPacketSize, size, size)
+	b = appendMessage(b, tokInfo, 5703, 1, 0, "Changed language setting to us_english.", server, "", 0)
+	b = appendLoginAck(b, tdsVersion74, "Microsoft SQL Server", progVer)
 	return appendDone(b, doneToken{tok: tokDone})
 }
 

@@ -131,7 +131,7 @@ func stripNoLock(s string) string {
 			start--
 		}
 		s = s[:start] + s[k:]
-		from = start
+		from = 0 // a removal can complete an enclosing hint: rescan
 	}
 }
 

@@ -32,9 +32,9 @@ const (
 
 // DONE CurCmd values (undocumented but stable).
 const (
-	cmdNone   uint16 = 0x00
-	cmdSelect uint16 = 0xC1
-	cmdUpdate uint16 = 0xC5
+	cmdSelect  uint16 = 0xC1
+	cmdUpdate  uint16 = 0xC5
+	cmdExecute uint16 = 0xE0
 )
 
 // ENVCHANGE types (MS-TDS 2.2.7.9).
