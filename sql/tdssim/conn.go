@@ -42,7 +42,7 @@ type conn struct {
 	raw  *bufferedConn
 	pr   *packetReader
 	pw   *packetWriter
-	log  *slog.Logger
+	log  *slog.Logger // set once in newConn; read from any goroutine
 	spid uint16
 	sess atomic.Pointer[Session]
 
@@ -232,7 +232,7 @@ func (c *conn) login() error {
 		}
 		c.log.Info("tdssim: login rejected", "user", l.userName, "database", db, "app", l.appName, "number", e.Number, "reason", authErr)
 		_ = c.writeMessage(loginFailure(e, cfg.ServerName), size)
-		return fmt.Errorf("%w: %v", errLoginDone, authErr)
+		return fmt.Errorf("%w: %w", errLoginDone, authErr)
 	}
 	sess := &Session{
 		SPID:       c.spid,
@@ -250,8 +250,7 @@ func (c *conn) login() error {
 	}
 	c.sess.Store(sess)
 	c.srv.st.logins.Add(1)
-	c.log = c.log.With("user", l.userName, "database", db)
-	c.log.Info("tdssim: login", "app", l.appName, "tls", c.tlsMode.String(), "packet_size", size)
+	c.log.Info("tdssim: login", "user", l.userName, "database", db, "app", l.appName, "tls", c.tlsMode.String(), "packet_size", size)
 	_ = c.nc.SetDeadline(time.Time{})
 	return nil
 }

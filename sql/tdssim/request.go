@@ -106,8 +106,11 @@ func decodeRPC(data []byte) (*Request, error) {
 	}
 	var params []Param
 	for r.remaining() > 0 {
-		if b, _ := r.peek(); b == 0x80 || b == 0xFF {
-			break // batch separator: further RPCs are ignored
+		if b, _ := r.peek(); b == 0xFF || b == 0xFE {
+			// BatchFlag / NoExecFlag (TDS 7.2+; unambiguous, since a
+			// parameter name has at most 128 characters): further RPCs
+			// in the same message are ignored; the driver never sends them.
+			break
 		}
 		name := r.bVarChar()
 		status := r.u8()

@@ -425,4 +425,5 @@ type bufferedConn struct {
 	r *bufio.Reader
 }
 
+// Read reads through the buffer.
 func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }

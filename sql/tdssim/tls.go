@@ -76,6 +76,8 @@ type handshakeConn struct {
 	passthrough bool
 }
 
+// Read returns handshake bytes from PRELOGIN packets, first flushing any
+// pending outgoing handshake bytes.
 func (h *handshakeConn) Read(b []byte) (int, error) {
 	if h.passthrough {
 		return h.Conn.Read(b)
@@ -98,6 +100,7 @@ func (h *handshakeConn) Read(b []byte) (int, error) {
 	return n, nil
 }
 
+// Write buffers outgoing handshake bytes until the next Read or flush.
 func (h *handshakeConn) Write(b []byte) (int, error) {
 	if h.passthrough {
 		return h.Conn.Write(b)

@@ -1,0 +1,51 @@
+// Package tdssim is a small SQL Server simulator: a TDS 7.4 server that
+// the real driver github.com/microsoft/go-mssqldb talks to over TCP. It
+// stands in for the AX 2012 SQL Server, the replication distributor and
+// Azure SQL in tests and in the offline demo, so the application's own
+// data layer, SQL text and driver are exercised unchanged.
+//
+// # Serving
+//
+// A Server answers PRELOGIN, LOGIN7 (with an optional Auth hook), SQL
+// batches, RPCs (sp_executesql and procedures called by name, with full
+// parameter decoding) and Transaction Manager requests (BeginTx, Commit,
+// Rollback). Requests go to a Handler, usually a Router:
+//
+//	rt := tdssim.NewRouter()
+//	rt.Exact("select name from sys.databases", func(r *tdssim.Request) (*tdssim.Result, error) {
+//		return tdssim.Rows([]tdssim.Column{{Name: "name", Type: tdssim.TypeNVarChar, Size: 128}},
+//			tdssim.Row{"master"}, tdssim.Row{"AXDB"}), nil
+//	})
+//	srv := tdssim.New(tdssim.Config{Handler: rt})
+//	_ = srv.Listen("127.0.0.1:0")
+//	defer srv.Close()
+//	db, _ := sql.Open("sqlserver", srv.DSN("AXDB"))
+//
+// "select 1" (db.Ping) and SET-only batches are answered by built-ins.
+// Unknown SQL gets error 208 from the Router so gaps fail loudly.
+//
+// # Encryption
+//
+// With Config.TLS set (SelfSignedTLS makes one and writes the certificate
+// PEM), a client using encrypt=true&certificate=<pem> gets a full TLS
+// session, a client without an encrypt option gets login-only TLS, and
+// encrypt=disable stays plaintext. encrypt=strict (TDS 8.0) works too.
+// Without Config.TLS the server answers ENCRYPT_NOT_SUP and encrypt=true
+// clients fail with "server does not support encryption".
+//
+// # Cancellation
+//
+// The request context is cancelled when the client sends ATTENTION
+// (context cancel or deadline). Every ATTENTION is acknowledged exactly
+// once: inside the running response or, when it arrives after the
+// response was complete (the common case after an early rows.Close()), as
+// a standalone DONE(ATTN) message.
+//
+// # Faults
+//
+// Server.Faults holds runtime fault rules (delays, SQL errors, severe
+// errors, dropped connections, hangs, ignored attentions, garbage tokens,
+// refused connections), matched by phase, SQL, procedure, user and
+// database and fired on the first N, every Nth, with a seeded probability
+// or after a time. See FaultAction for what the driver reports for each.
+package tdssim
