@@ -884,7 +884,8 @@ func (e *Engine) outcomeLocked() Outcome {
 			return OutcomeBlocked
 		}
 	}
-	return OutcomeCompleted
+	// Every step is done; the run is completed once run.finished is journaled.
+	return OutcomeRunning
 }
 
 func (e *Engine) viewLocked(st *stepRT) StepView {

@@ -6,9 +6,10 @@ import (
 	"strings"
 )
 
-// Placeholders in argv templates are written {name}; {{ and }} stand for literal braces. This is
-// deliberately tiny: a command line such as `sc.exe \\{host} stop {service}` must read exactly as
-// it will run.
+// Placeholders in argv templates are written {name}, a lower-case name; {{ and }} stand for literal
+// braces. Anything else in braces ({ echo hi; }, ${HOME}) is left as written, so shell lines read as
+// they will run. This is deliberately tiny: `sc.exe \\{host} stop {service}` must read exactly
+// as it runs.
 
 // CheckTemplate reports a malformed template or a placeholder outside allowed.
 func CheckTemplate(t string, allowed ...string) error {
@@ -48,24 +49,37 @@ func expand(t string, lookup func(string) (string, bool), names []string) (strin
 			b.WriteByte('}')
 			i++
 		case c == '{':
-			end := strings.IndexByte(t[i+1:], '}')
-			if end < 0 {
-				return "", fmt.Errorf("%q: unclosed '{' (write {{ for a literal brace)", t)
-			}
-			name := t[i+1 : i+1+end]
-			v, ok := lookup(name)
+			name, ok := placeholderAt(t[i+1:])
 			if !ok {
-				return "", fmt.Errorf("%q: unknown placeholder {%s} (available: %s)", t, name, braced(names))
+				b.WriteByte(c)
+				continue
+			}
+			v, known := lookup(name)
+			if !known {
+				return "", fmt.Errorf("%q: unknown placeholder {%s} (available: %s; write {{ for a literal brace)", t, name, braced(names))
 			}
 			b.WriteString(v)
-			i += end + 1
-		case c == '}':
-			return "", fmt.Errorf("%q: stray '}' (write }} for a literal brace)", t)
+			i += len(name) + 1
 		default:
 			b.WriteByte(c)
 		}
 	}
 	return b.String(), nil
+}
+
+// placeholderAt reads "name}" at the start of s: a lower-case letter, then letters, digits or '_'.
+func placeholderAt(s string) (string, bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '}':
+			return s[:i], i > 0
+		case c >= 'a' && c <= 'z', i > 0 && (c == '_' || c >= '0' && c <= '9'):
+		default:
+			return "", false
+		}
+	}
+	return "", false
 }
 
 func braced(names []string) string {

@@ -1,0 +1,251 @@
+package engine_test
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"cutover/engine"
+)
+
+func needShell(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("these command tests use /bin/sh")
+	}
+}
+
+func TestCommandStreamsOutputAndChecksExitCodes(t *testing.T) {
+	needShell(t)
+	h := newHarness(t, `name: t
+steps:
+  - id: hello
+    title: Hello
+    kind: command
+    with:
+      shell: 'echo "hello from $CUTOVER_STEP attempt $CUTOVER_ATTEMPT in $(pwd)"; echo "on stderr" >&2; printf "no newline"'
+      dir: '{state_dir}'
+  - id: warn
+    title: Exit 3 is fine
+    kind: command
+    with: {argv: [/bin/sh, -c, 'exit 3'], expect_exit: [0, 3]}
+  - id: env
+    title: Env
+    kind: command
+    with:
+      argv: [/bin/sh, -c, 'test "$GREETING" = "hi {step}" && echo ok']
+      env: {GREETING: 'hi {step}'}
+  - id: bad
+    title: Bad exit
+    kind: command
+    after: [hello, warn, env]
+    with: {shell: 'echo one; echo two; exit 7'}
+`).start()
+	st := h.waitStep("bad", engine.StateFailed)
+	if st.LastError != "sh exited with code 7" {
+		t.Fatalf("error %q", st.LastError)
+	}
+	if strings.Join(st.Output, "|") != "one|two" {
+		t.Fatalf("output tail %q", st.Output)
+	}
+	for _, id := range []string{"hello", "warn", "env"} {
+		if s, _ := h.e.Snapshot().Step(id); s.State != engine.StateSucceeded {
+			t.Fatalf("%s is %s: %s", id, s.State, s.LastError)
+		}
+	}
+	if s, _ := h.e.Snapshot().Step("warn"); s.Message != "exit 3" {
+		t.Fatalf("warn message %q", s.Message)
+	}
+	logs := h.e.Logs(100, "hello")
+	var out, errs, tail bool
+	stateDir, _ := filepath.EvalSymlinks(filepath.Join(h.dir, "state"))
+	for _, l := range logs {
+		switch {
+		case l.Stream == "stdout" && l.Msg == "hello from hello attempt 1 in "+stateDir:
+			out = true
+		case l.Stream == "stderr" && l.Msg == "on stderr":
+			errs = true
+		case l.Stream == "stdout" && l.Msg == "no newline":
+			tail = true
+		}
+	}
+	if !out || !errs || !tail {
+		t.Fatalf("log lines for hello (stdout %v stderr %v unterminated %v):\n%v", out, errs, tail, logs)
+	}
+	// The log file in the state directory has them too, tagged with the step.
+	b, err := os.ReadFile(filepath.Join(h.dir, "state", engine.LogFileName))
+	if err != nil || !strings.Contains(string(b), "[hello stderr] on stderr") {
+		t.Fatalf("log file: %v\n%s", err, b)
+	}
+}
+
+func TestCommandNotFoundIsPermanent(t *testing.T) {
+	h := newHarness(t, `name: t
+steps:
+  - {id: missing, title: M, kind: command, retries: 5, with: {argv: [/definitely/not/here]}}
+`).start()
+	st := h.waitStep("missing", engine.StateFailed)
+	if st.Attempt != 1 || !strings.Contains(st.LastError, "cannot start /definitely/not/here") {
+		t.Fatalf("attempt %d error %q", st.Attempt, st.LastError)
+	}
+}
+
+// groupGone reports whether no process of the group is left (zombies waiting to be reaped by
+// init count as gone).
+func groupGone(pgid int) bool {
+	if err := syscall.Kill(-pgid, 0); err != nil {
+		return true
+	}
+	if runtime.GOOS != "linux" {
+		return false
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && pid > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// eventually polls a condition the operating system settles on its own (process reaping).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCommandTimeoutKillsTheProcessGroup(t *testing.T) {
+	needShell(t)
+	h := newHarness(t, `name: t
+steps:
+  - id: hang
+    title: Hangs with a child
+    kind: command
+    timeout: 30s
+    with: {shell: 'sleep 300 & echo child $!; sleep 300'}
+`).start()
+	line := waitLog(t, h, "hang", "child ")
+	child, _ := strconv.Atoi(strings.TrimPrefix(line, "child "))
+	h.advance(1, 30*time.Second)
+	st := h.waitStep("hang", engine.StateFailed)
+	if !strings.Contains(st.LastError, "timed out after 30s") {
+		t.Fatalf("error %q", st.LastError)
+	}
+	pgid := pgidOf(t, h, "hang")
+	eventually(t, "the process group to be gone", func() bool { return groupGone(pgid) })
+	if err := syscall.Kill(child, 0); err == nil && !groupGone(pgid) {
+		t.Fatalf("child %d survived the timeout", child)
+	}
+}
+
+func TestAbortKillsTheCommand(t *testing.T) {
+	needShell(t)
+	h := newHarness(t, `name: t
+steps:
+  - {id: long, title: L, kind: command, with: {shell: 'echo started; sleep 300'}}
+`).start()
+	waitLog(t, h, "long", "started")
+	if err := h.e.Abort("long", ana, "wrong host"); err != nil {
+		t.Fatal(err)
+	}
+	st := h.waitStep("long", engine.StateFailed)
+	if st.LastError != "aborted by Ana: wrong host" {
+		t.Fatalf("%q", st.LastError)
+	}
+	pgid := pgidOf(t, h, "long")
+	eventually(t, "the process group to be gone", func() bool { return groupGone(pgid) })
+}
+
+// TestInterruptedCommands: stopping cutover mid-command kills it; on the next start a
+// non-idempotent command is not run again, an idempotent one is.
+func TestInterruptedCommands(t *testing.T) {
+	needShell(t)
+	marks := t.TempDir()
+	h := newHarness(t, `name: t
+steps:
+  - {id: once, title: Once, kind: command, with: {shell: 'echo run >> `+marks+`/once; echo started; sleep 300'}}
+  - {id: again, title: Again, kind: command, idempotent: true, with: {shell: 'echo run >> `+marks+`/again; [ $CUTOVER_ATTEMPT -gt 1 ] || { echo started; sleep 300; }'}}
+`).start()
+	waitLog(t, h, "once", "started")
+	waitLog(t, h, "again", "started")
+	h.restart()
+	h.waitStep("again", engine.StateSucceeded)
+	once := h.waitStep("once", engine.StateFailed)
+	if !strings.Contains(once.LastError, "not idempotent") {
+		t.Fatalf("once: %q", once.LastError)
+	}
+	count := func(name string) int {
+		b, _ := os.ReadFile(filepath.Join(marks, name))
+		return strings.Count(string(b), "run")
+	}
+	if count("once") != 1 || count("again") != 2 {
+		t.Fatalf("once ran %d times, again %d", count("once"), count("again"))
+	}
+}
+
+// waitLog waits for a step to print a line starting with prefix, from the log events.
+func waitLog(t *testing.T, h *harness, step, prefix string) string {
+	t.Helper()
+	match := func(l engine.LogLine) bool {
+		return l.Step == step && l.Stream == "stdout" && strings.HasPrefix(l.Msg, prefix)
+	}
+	for _, l := range h.e.Logs(engine.DefaultLogRing, step) {
+		if match(l) {
+			return l.Msg
+		}
+	}
+	deadline := time.After(waitLimit)
+	for {
+		select {
+		case ev, ok := <-h.events:
+			if !ok {
+				t.Fatal("event stream closed")
+			}
+			if b, isLog := ev.(engine.LogBatch); isLog {
+				for _, l := range b.Lines {
+					if match(l) {
+						return l.Msg
+					}
+				}
+			}
+		case <-deadline:
+			t.Fatalf("%s never printed %q", step, prefix)
+		}
+	}
+}
+
+func pgidOf(t *testing.T, h *harness, step string) int {
+	t.Helper()
+	for _, r := range h.records() {
+		var p engine.External
+		if r.Type == string(engine.RecExternal) && r.Step == step && r.Decode(&p) == nil {
+			n, err := strconv.Atoi(p.Ref["pgid"])
+			if err == nil {
+				return n
+			}
+		}
+	}
+	t.Fatalf("no process group journaled for %s", step)
+	return 0
+}
