@@ -181,3 +181,48 @@ func TestAttentionIgnored(t *testing.T) {
 		}
 	})
 }
+
+// TestAttentionEarlyCloseWhileStreaming closes after one row of a large
+// streamed result, so the ATTENTION arrives while the server is still
+// writing packets: it must stop, end with DONE(ATTN) and keep the
+// connection usable.
+func TestAttentionEarlyCloseWhileStreaming(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		stopped := make(chan int, 100)
+		rt := echoRouter()
+		rt.Exact("select * from huge", func(r *Request) (*Result, error) {
+			return Stream([]Column{{Name: "id", Type: TypeBigInt}, {Name: "pad", Type: TypeNVarChar, Size: 100}},
+				func(yield func(Row, error) bool) {
+					for i := range 1_000_000 {
+						if !yield(Row{int64(i), "padding padding padding padding padding"}, nil) {
+							stopped <- i
+							return
+						}
+					}
+					stopped <- -1
+				}), nil
+		})
+		e := newEnv(t, m, Config{Handler: rt})
+		e.db.SetMaxOpenConns(1)
+		ctx := ctxT(t)
+		start := time.Now()
+		const loops = 15
+		for i := range loops {
+			var id int64
+			var pad string
+			if err := e.db.QueryRowContext(ctx, "select * from huge").Scan(&id, &pad); err != nil || id != 0 {
+				t.Fatalf("loop %d: %d %v", i, id, err)
+			}
+			if n := <-stopped; n < 0 {
+				t.Fatalf("loop %d: server streamed the whole result", i)
+			}
+		}
+		if d := time.Since(start); d > 4*time.Second {
+			t.Fatalf("took %v: an attention was not acknowledged", d)
+		}
+		mustPing(t, e.db)
+		if st := e.srv.Stats(); st.Attentions != loops || st.AttentionAcks != loops || st.Connections != 1 {
+			t.Fatalf("stats = %+v", st)
+		}
+	})
+}

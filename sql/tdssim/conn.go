@@ -218,9 +218,6 @@ func (c *conn) login() error {
 	c.pw.setSize(size)
 	p = c.srv.faults.evaluate(event{stage: stageLogin, user: l.userName, database: db})
 	if done, err := c.earlyFault(p, "login", l.userName, size); done {
-		if errors.Is(err, errLoginDone) {
-			c.srv.st.loginFailures.Add(1)
-		}
 		return err
 	}
 	if authErr := c.authenticate(l, db); authErr != nil {
@@ -353,6 +350,7 @@ func (c *conn) earlyFault(p plan, phase, user string, size int) (bool, error) {
 				e = LoginFailedError(user)
 			}
 		}
+		c.srv.st.loginFailures.Add(1)
 		_ = c.writeMessage(loginFailure(e, c.srv.cfg.ServerName), size)
 		return true, errLoginDone
 	}
@@ -410,12 +408,11 @@ func (c *conn) onAttention() {
 		}
 		return
 	}
+	c.srv.st.attnAcks.Add(1) // counted before the write so a client that saw the ack sees the count
 	b := appendDone(nil, doneToken{tok: tokDone, status: doneAttn})
 	if err := c.writeMessage(b, c.pw.packetSize()); err != nil {
 		c.close(err)
-		return
 	}
-	c.srv.st.attnAcks.Add(1)
 }
 
 // dispatch decodes a request, evaluates fault rules and hands it to the

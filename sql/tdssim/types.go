@@ -145,6 +145,15 @@ const (
 )
 
 // Column describes one result column.
+//
+// Values are converted from the usual Go types (any integer type for the
+// integer columns, float32/float64, bool, string or []byte for strings,
+// string/float/integer/*big.Rat for DECIMAL, time.Time for dates, [16]byte
+// or a string for UNIQUEIDENTIFIER, and any driver.Valuer); nil is NULL.
+// DATETIME, DATETIME2 and DATE carry the time.Time's wall clock without
+// zone conversion (the driver returns it as UTC); DATETIMEOFFSET keeps the
+// instant and the offset. A value that does not fit the column (too long,
+// out of range) ends the result with error 50000 naming the column.
 type Column struct {
 	// Name is the column name (may be empty, as for "select 1").
 	Name string
