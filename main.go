@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/term"
 
 	"cutover/engine"
+	"cutover/engine/clock"
 	"cutover/engine/journal"
 	"cutover/engine/runbook"
 	"cutover/lcs"
@@ -276,14 +278,13 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitFail
 	}
-	return runEngine(rb, stateDirFor(*file, *rf.state), rf, stdin, stdout, stderr)
+	return runEngine(rb, engine.Options{StateDir: stateDirFor(*file, *rf.state)}, rf, stdin, stdout, stderr)
 }
 
 // runEngine opens the engine on a state directory and drives it with a front end.
-func runEngine(rb *runbook.Runbook, stateDir string, rf runFlags, stdin io.Reader, stdout, stderr io.Writer) int {
-	e, err := engine.New(rb, engine.Options{
-		StateDir: stateDir, Kinds: registry(), AutoConfirm: *rf.yes, Version: version, Command: "cutover run",
-	})
+func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.Reader, stdout, stderr io.Writer) int {
+	opts.Kinds, opts.AutoConfirm, opts.Version, opts.Command = registry(), *rf.yes, version, "cutover run"
+	e, err := engine.New(rb, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover: %v\n", err)
 		return exitFail
@@ -335,10 +336,20 @@ func ttyName(f any) string {
 }
 
 func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("demo", "[--headless] [--yes] [--state DIR]", stderr)
+	fs := newFlags("demo", "[--headless] [--yes] [--state DIR] [--speed N]", stderr)
 	rf := addRunFlags(fs)
+	speed := fs.Float64("speed", 1, "run the simulated cutover `N` times faster")
 	if code, ok := parse(fs, args); !ok {
 		return code
+	}
+	if *speed < 1 {
+		fmt.Fprintln(stderr, "cutover demo: --speed must be at least 1")
+		return exitUsage
+	}
+	// The simulated tasks are child processes: they learn the speed from the environment.
+	if err := os.Setenv(demoSpeedEnv, strconv.FormatFloat(*speed, 'f', -1, 64)); err != nil {
+		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+		return exitFail
 	}
 	dir := *rf.state
 	if dir == "" {
@@ -365,8 +376,7 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "demo: runbook and state in %s (resume with --state %s)\n", dir, dir)
-	code := runEngine(rb, filepath.Join(dir, "state"), rf, stdin, stdout, stderr)
-	return code
+	return runEngine(rb, engine.Options{StateDir: filepath.Join(dir, "state"), Clock: clock.NewScaled(*speed)}, rf, stdin, stdout, stderr)
 }
 
 func cmdStep(args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -477,6 +487,9 @@ func showJournal(path string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// demoSpeedEnv passes the demo's --speed to its simulated tasks.
+const demoSpeedEnv = "CUTOVER_DEMO_SPEED"
+
 // cmdDemoTask is a stand-in for real work in the demo runbook: it prints progress lines, can fail
 // its first attempts, and works the same on every operating system.
 func cmdDemoTask(args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -490,9 +503,13 @@ func cmdDemoTask(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	attempt := 1
 	fmt.Sscan(os.Getenv("CUTOVER_ATTEMPT"), &attempt)
+	pause := *interval
+	if speed, err := strconv.ParseFloat(os.Getenv(demoSpeedEnv), 64); err == nil && speed >= 1 {
+		pause = time.Duration(float64(pause) / speed)
+	}
 	for i := 1; i <= *steps; i++ {
 		fmt.Fprintf(stdout, "%s: %d/%d\n", *name, i, *steps)
-		time.Sleep(*interval)
+		time.Sleep(pause)
 	}
 	if attempt <= *failAttempts {
 		fmt.Fprintf(stderr, "%s: simulated failure on attempt %d\n", *name, attempt)

@@ -353,6 +353,11 @@ func (e *Engine) scheduleLocked() time.Time {
 			return time.Time{}
 		}
 		switch {
+		case e.opts.AutoConfirm && st.state == StateAwaiting && !e.st.paused:
+			// A request left open by a crash right after it was made.
+			e.autoApproveLocked(st, st.request)
+		case e.opts.AutoConfirm && st.state == StateRunning && st.kind.Mode() == ModeManual && !e.st.paused:
+			e.autoCompleteLocked(st)
 		case st.state == StateRetrying:
 			if st.retryAt.After(now) {
 				if next.IsZero() || st.retryAt.Before(next) {
@@ -387,8 +392,7 @@ func (e *Engine) scheduleLocked() time.Time {
 					continue
 				}
 				if e.opts.AutoConfirm {
-					auto := System("rehearsal --yes")
-					_, _ = e.commitLocked(RecSucceeded, st.def.ID, Succeeded{Attempt: 1, Message: "marked done automatically (rehearsal run with --yes)", Actor: &auto})
+					e.autoCompleteLocked(st)
 				}
 			default:
 				if !canRun(st) {
@@ -417,11 +421,22 @@ func (e *Engine) requestLocked(st *stepRT) {
 		return
 	}
 	if e.opts.AutoConfirm {
-		_, _ = e.commitLocked(RecApproved, st.def.ID, Approved{Request: rec.Seq, Actor: System("rehearsal --yes"),
-			Count: st.def.RequiredApprovals(), Needed: st.def.RequiredApprovals(), Auto: true})
+		e.autoApproveLocked(st, rec.Seq)
 		return
 	}
 	e.logs.add(LevelWarn, st.def.ID, "", fmt.Sprintf("needs confirmation: type %q (%d operator(s)) to %s", st.def.Phrase(), st.def.RequiredApprovals(), action))
+}
+
+// autoApproveLocked answers a confirmation request automatically (rehearsal run with --yes).
+func (e *Engine) autoApproveLocked(st *stepRT, request uint64) {
+	_, _ = e.commitLocked(RecApproved, st.def.ID, Approved{Request: request, Actor: System("rehearsal --yes"),
+		Count: st.def.RequiredApprovals(), Needed: st.def.RequiredApprovals(), Auto: true})
+}
+
+// autoCompleteLocked marks a manual step done automatically (rehearsal run with --yes).
+func (e *Engine) autoCompleteLocked(st *stepRT) {
+	auto := System("rehearsal --yes")
+	_, _ = e.commitLocked(RecSucceeded, st.def.ID, Succeeded{Attempt: st.attempt, Message: "marked done automatically (rehearsal run with --yes)", Actor: &auto})
 }
 
 // startLocked journals the start of an attempt and launches its runner.

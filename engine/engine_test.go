@@ -559,3 +559,23 @@ func TestActionsOnUnknownSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAutoConfirmAnswersWhatACrashLeftOpen: a rehearsal stopped right after a confirmation was
+// requested, or a manual step started, must not wait forever when resumed with --yes.
+func TestAutoConfirmAnswersWhatACrashLeftOpen(t *testing.T) {
+	h := newHarness(t, `name: t
+rehearsal: true
+steps:
+  - {id: g, title: G, kind: gate, approvals: 2}
+  - {id: m, title: M, kind: manual}
+`).start()
+	h.waitStep("g", engine.StateAwaiting)
+	h.waitStep("m", engine.StateRunning)
+	h.stop()
+	h.opts.AutoConfirm = true
+	h.start()
+	h.waitOutcome(engine.OutcomeCompleted)
+	if n := h.count(engine.RecAwaiting, "g"); n != 1 {
+		t.Fatalf("the open request must be answered, not re-asked (%d requests)", n)
+	}
+}

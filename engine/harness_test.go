@@ -31,7 +31,7 @@ func newProbe() *probeKind {
 	return &probeKind{started: make(chan string, 1000), release: map[string]chan error{}, attempts: map[string]int{}}
 }
 
-func (p *probeKind) Name() string       { return "probe" }
+func (p *probeKind) Name() string      { return "probe" }
 func (p *probeKind) Mode() engine.Mode { return engine.ModeAuto }
 
 func (p *probeKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) engine.Action {
@@ -302,8 +302,8 @@ func (h *harness) count(t engine.RecordType, step string) int {
 }
 
 var (
-	ana   = engine.Actor{Name: "Ana", Origin: "ssh", Fingerprint: "SHA256:ana", Role: engine.RoleOperator}
-	ben   = engine.Actor{Name: "Ben", Origin: "ssh", Fingerprint: "SHA256:ben", Role: engine.RoleOperator}
-	vera  = engine.Actor{Name: "Vera", Origin: "ssh", Fingerprint: "SHA256:vera", Role: engine.RoleViewer}
+	ana     = engine.Actor{Name: "Ana", Origin: "ssh", Fingerprint: "SHA256:ana", Role: engine.RoleOperator}
+	ben     = engine.Actor{Name: "Ben", Origin: "ssh", Fingerprint: "SHA256:ben", Role: engine.RoleOperator}
+	vera    = engine.Actor{Name: "Vera", Origin: "ssh", Fingerprint: "SHA256:vera", Role: engine.RoleViewer}
 	errBoom = errors.New("boom")
 )

@@ -1,0 +1,439 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"cutover/engine"
+	"cutover/engine/journal"
+)
+
+// TestMain lets the test binary be the cutover binary: with CUTOVER_TEST_MAIN=1 it runs the CLI
+// on its arguments. Child processes (and the commands they run through {self}) use this.
+func TestMain(m *testing.M) {
+	if os.Getenv("CUTOVER_TEST_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// cli runs the CLI in-process.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// child starts the CLI as a separate process.
+func child(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "CUTOVER_TEST_MAIN=1")
+	return cmd
+}
+
+func TestInitThenCheck(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := cli(t, "init", dir)
+	if code != 0 || !strings.Contains(out, "wrote") {
+		t.Fatalf("init: %d %s %s", code, out, errs)
+	}
+	path := filepath.Join(dir, "cutover.yaml")
+	before, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, append(before, []byte("# my edits\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs = cli(t, "init", dir)
+	if code != 1 || !strings.Contains(errs, "already exists") {
+		t.Fatalf("second init: %d %s", code, errs)
+	}
+	if after, _ := os.ReadFile(path); !bytes.HasSuffix(after, []byte("# my edits\n")) {
+		t.Fatal("init overwrote an existing runbook")
+	}
+	code, out, errs = cli(t, "check", "-f", path)
+	if code != 0 {
+		t.Fatalf("check of the template: %d\n%s", code, errs)
+	}
+	for _, want := range []string{"is valid", "steps:        21", "destructive:  aos-stop, toolkit-remove-replication, production-refresh",
+		"production-refresh (2)", "critical path:", "budget"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check summary lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestCheckReportsEveryProblem(t *testing.T) {
+	code, _, errs := cli(t, "check", "-f", "testdata/bad-runbook.yaml")
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		"testdata/bad-runbook.yaml:8:15: connections.source: password: inline passwords are refused",
+		`testdata/bad-runbook.yaml:17:5: step "aos-stop": unknown key "confrim" (did you mean "confirm"?)`,
+		`testdata/bad-runbook.yaml:19:9: duplicate step id "preflight"`,
+		`testdata/bad-runbook.yaml:29:13: step "validate": dependency cycle: drain → validate → drain`,
+		`testdata/bad-runbook.yaml:29:20: step "validate": after: no step has id "remove-replication"`,
+		"5 problem(s); nothing was run",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("missing %q in:\n%s", want, errs)
+		}
+	}
+	if code, _, errs := cli(t, "check", "-f", filepath.Join(t.TempDir(), "none.yaml")); code != 1 || !strings.Contains(errs, "cutover init") {
+		t.Errorf("missing runbook: %d %s", code, errs)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	if code, out, _ := cli(t); code != 0 || !strings.Contains(out, "cutover demo") {
+		t.Fatalf("usage: %d %s", code, out)
+	}
+	if code, _, errs := cli(t, "launch"); code != 2 || !strings.Contains(errs, `unknown command "launch"`) {
+		t.Fatalf("unknown command: %d %s", code, errs)
+	}
+	if code, _, _ := cli(t, "check", "-h"); code != 0 {
+		t.Fatalf("-h exits %d", code)
+	}
+}
+
+func writeRunbook(t *testing.T, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cutover.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestYesIsRefusedOutsideRehearsal(t *testing.T) {
+	path := writeRunbook(t, "name: real\nsteps:\n  - {id: g, title: G, kind: gate}\n")
+	code, _, errs := cli(t, "run", "--headless", "--yes", "-f", path)
+	if code != 1 || !strings.Contains(errs, "only allowed for a rehearsal runbook") {
+		t.Fatalf("%d %s", code, errs)
+	}
+}
+
+func TestRunTamperAndVerify(t *testing.T) {
+	path := writeRunbook(t, `name: small
+rehearsal: true
+steps:
+  - {id: a, title: A, kind: wait, with: {duration: 1ms}}
+  - {id: b, title: B, kind: gate, after: a}
+  - {id: c, title: C, kind: manual, after: b}
+`)
+	code, out, errs := cli(t, "run", "--headless", "--yes", "-f", path)
+	if code != 0 || !strings.Contains(out, "run completed") {
+		t.Fatalf("run: %d\n%s\n%s", code, out, errs)
+	}
+	state := filepath.Join(filepath.Dir(path), ".cutover")
+	if code, out, _ := cli(t, "journal", "verify", "--state", state); code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("verify: %d %s", code, out)
+	}
+	jpath := filepath.Join(state, journal.FileName)
+	data, _ := os.ReadFile(jpath)
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	mid := len(lines) / 2
+	off := len(bytes.Join(lines[:mid], nil)) + 20
+	data[off] ^= 0x20
+	os.WriteFile(jpath, data, 0o600)
+	code, out, _ = cli(t, "journal", "verify", "--state", state)
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("FAILED at line %d", mid+1)) {
+		t.Fatalf("tampered verify: %d %s", code, out)
+	}
+	code, _, errs = cli(t, "run", "--headless", "--yes", "-f", path)
+	if code != 1 || !strings.Contains(errs, fmt.Sprintf("journal.jsonl:%d:", mid+1)) || !strings.Contains(errs, "will not resume") {
+		t.Fatalf("resume from a tampered journal: %d %s", code, errs)
+	}
+}
+
+// TestSecondEngineIsRefused: a cockpit holds the state directory; a second one is refused and
+// told who holds it.
+func TestSecondEngineIsRefused(t *testing.T) {
+	path := writeRunbook(t, "name: t\nsteps:\n  - {id: hold, title: Hold batch jobs, kind: manual}\n")
+	first := child(t, "run", "--headless", "-f", path)
+	stdout, _ := first.StdoutPipe()
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { first.Process.Kill(); first.Wait() }()
+	waitForLine(t, bufio.NewReader(stdout), "waiting for an operator")
+	code, _, errs := cli(t, "run", "--headless", "-f", path)
+	host, _ := os.Hostname()
+	if code != 1 || !strings.Contains(errs, "pid "+strconv.Itoa(first.Process.Pid)) || !strings.Contains(errs, host) {
+		t.Fatalf("second engine: %d %s", code, errs)
+	}
+	// Offline step actions are refused too while the cockpit runs.
+	if code, _, errs := cli(t, "step", "done", "hold", "-f", path); code != 1 || !strings.Contains(errs, "in use by") {
+		t.Fatalf("step while a cockpit runs: %d %s", code, errs)
+	}
+	first.Process.Kill()
+	first.Wait()
+	// Now the manual step can be recorded done offline, and a run completes.
+	if code, out, errs := cli(t, "step", "done", "hold", "-f", path, "--as", "Ana"); code != 0 || !strings.Contains(out, "succeeded") {
+		t.Fatalf("offline done: %d %s %s", code, out, errs)
+	}
+	if code, out, _ := cli(t, "run", "--headless", "-f", path); code != 0 || !strings.Contains(out, "run completed") {
+		t.Fatalf("final run: %d %s", code, out)
+	}
+}
+
+func waitForLine(t *testing.T, r *bufio.Reader, substr string) {
+	t.Helper()
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		for {
+			l, err := r.ReadString('\n')
+			if l != "" {
+				lines <- l
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.After(30 * time.Second)
+	var seen []string
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("output ended without %q:\n%s", substr, strings.Join(seen, ""))
+			}
+			seen = append(seen, l)
+			if strings.Contains(l, substr) {
+				go func() {
+					for range lines {
+					}
+				}()
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no %q in:\n%s", substr, strings.Join(seen, ""))
+		}
+	}
+}
+
+func TestDemoHeadlessCompletes(t *testing.T) {
+	dir := t.TempDir()
+	cmd := child(t, "demo", "--headless", "--yes", "--speed", "100", "--state", dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "run completed") {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "retrying") {
+		t.Errorf("the demo should show a retry:\n%s", out)
+	}
+	rep, err := journal.Verify(filepath.Join(dir, "state", journal.FileName))
+	if err != nil || !rep.OK() {
+		t.Fatalf("demo journal: %+v %v", rep, err)
+	}
+}
+
+// killRunbook writes a rehearsal runbook of n steps: commands (some idempotent, some not), waits,
+// gates and manual steps, wired into a random DAG. Every command appends "start ID" and "end ID"
+// to marks.
+func killRunbook(t *testing.T, rng *rand.Rand, n int, marks string) (string, map[string]bool) {
+	var b strings.Builder
+	b.WriteString("name: kill test\nrehearsal: true\nparallelism: 4\nsteps:\n")
+	commands := map[string]bool{} // id → idempotent
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("s%03d", i)
+		var after []string
+		for k := 0; k < 2 && i > 0; k++ {
+			dep := fmt.Sprintf("s%03d", max(0, i-1-rng.Intn(min(i, 8))))
+			if !contains(after, dep) {
+				after = append(after, dep)
+			}
+		}
+		fmt.Fprintf(&b, "  - id: %s\n    title: Step %d\n", id, i)
+		if len(after) > 0 {
+			fmt.Fprintf(&b, "    after: [%s]\n", strings.Join(after, ", "))
+		}
+		switch r := rng.Intn(10); {
+		case r < 7:
+			idem := rng.Intn(2) == 0
+			commands[id] = idem
+			fmt.Fprintf(&b, "    kind: command\n    idempotent: %v\n", idem)
+			fmt.Fprintf(&b, "    with: {shell: 'echo \"start {step}\" >> %s; echo working; sleep 0.0%d; echo \"end {step}\" >> %s'}\n", marks, rng.Intn(5), marks)
+		case r < 8:
+			b.WriteString("    kind: wait\n    with: {duration: 5ms}\n")
+		case r < 9:
+			b.WriteString("    kind: gate\n    destructive: true\n")
+		default:
+			b.WriteString("    kind: manual\n")
+		}
+	}
+	path := filepath.Join(t.TempDir(), "kill.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, commands
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestKillNineResumes kills a cutover running a 200-step runbook with SIGKILL at random moments.
+// After each restart the run goes on; in the end it completes, no succeeded step ran again, no
+// non-idempotent command ran twice, and the journal verifies.
+func TestKillNineResumes(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("SIGKILL and /bin/sh")
+	}
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("CUTOVER_KILL_SEED"); s != "" {
+		seed, _ = strconv.ParseInt(s, 10, 64)
+	}
+	trials := 20
+	if testing.Short() {
+		trials = 3
+	}
+	t.Logf("seed %d (rerun with CUTOVER_KILL_SEED=%d)", seed, seed)
+	rng := rand.New(rand.NewSource(seed))
+	kills := 0
+	for trial := 0; trial < trials; trial++ {
+		marks := filepath.Join(t.TempDir(), "marks")
+		path, commands := killRunbook(t, rng, 200, marks)
+		state := filepath.Join(filepath.Dir(path), "state")
+		completed := false
+		for attempt := 0; attempt < 40 && !completed; attempt++ {
+			cmd := child(t, "run", "--headless", "--yes", "-f", path, "--state", state)
+			stdout, _ := cmd.StdoutPipe()
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Kill after a random number of output lines: a moment chosen by what the run does,
+			// not by the wall clock.
+			killAfter := 1 + rng.Intn(500)
+			if attempt >= 4 {
+				killAfter = 1 << 30 // let it finish eventually
+			}
+			// A run that stops making progress is a bug: dump its goroutines instead of waiting.
+			watchdog := time.AfterFunc(90*time.Second, func() { cmd.Process.Signal(syscall.SIGQUIT) })
+			r := bufio.NewReader(stdout)
+			killed := false
+			for n := 0; ; n++ {
+				if _, err := r.ReadString('\n'); err != nil {
+					break
+				}
+				if n == killAfter {
+					cmd.Process.Signal(syscall.SIGKILL)
+					killed = true
+					kills++
+					break
+				}
+			}
+			io.Copy(io.Discard, r)
+			err := cmd.Wait()
+			if !watchdog.Stop() {
+				t.Fatalf("trial %d attempt %d hung:\n%s", trial, attempt, stderr.String())
+			}
+			switch {
+			case killed:
+			case err == nil:
+				completed = true
+			default:
+				// Blocked: an interrupted non-idempotent command needs an operator. The operator
+				// checks what it did and records it done by hand.
+				resolveInterrupted(t, state, path, stderr.String())
+			}
+		}
+		if !completed {
+			t.Fatalf("trial %d never completed", trial)
+		}
+		checkKillTrial(t, trial, state, marks, commands)
+	}
+	t.Logf("%d trials, %d kills", trials, kills)
+}
+
+// resolveInterrupted marks done every step that failed because a crash interrupted it.
+func resolveInterrupted(t *testing.T, state, path, stderr string) {
+	t.Helper()
+	recs, _, err := journal.ReadAll(filepath.Join(state, journal.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]journal.Record{}
+	for _, r := range recs {
+		if r.Step != "" && r.Type != string(engine.RecExternal) {
+			last[r.Step] = r
+		}
+	}
+	resolved := 0
+	for id, r := range last {
+		switch r.Type {
+		case string(engine.RecInterrupted):
+			if code, _, errs := cli(t, "step", "done", id, "-f", path, "--state", state, "--reason", "checked by hand after the crash", "--as", "test operator"); code != 0 {
+				t.Fatalf("step done %s: %s", id, errs)
+			}
+			resolved++
+		case string(engine.RecFailed):
+			t.Fatalf("step %s failed for a reason other than an interruption: %s\n%s", id, r.Data, stderr)
+		}
+	}
+	if resolved == 0 {
+		t.Fatalf("run ended without completing and nothing to resolve:\n%s", stderr)
+	}
+}
+
+func checkKillTrial(t *testing.T, trial int, state, marks string, commands map[string]bool) {
+	t.Helper()
+	rep, err := journal.Verify(filepath.Join(state, journal.FileName))
+	if err != nil || !rep.OK() {
+		t.Fatalf("trial %d: journal does not verify: %+v %v", trial, rep.Bad, err)
+	}
+	recs, _, _ := journal.ReadAll(filepath.Join(state, journal.FileName))
+	done := map[string]bool{}
+	starts := map[string]int{}
+	for _, r := range recs {
+		switch engine.RecordType(r.Type) {
+		case engine.RecSucceeded, engine.RecDoneByHand:
+			done[r.Step] = true
+		case engine.RecStarted:
+			if done[r.Step] {
+				t.Fatalf("trial %d: %s started again after it succeeded (record %d)", trial, r.Step, r.Seq)
+			}
+			starts[r.Step]++
+		}
+	}
+	if len(done) != 200 {
+		t.Fatalf("trial %d: %d steps done, want 200", trial, len(done))
+	}
+	data, _ := os.ReadFile(marks)
+	ran := map[string]int{}
+	for _, l := range strings.Split(string(data), "\n") {
+		if id, ok := strings.CutPrefix(l, "start "); ok {
+			ran[id]++
+		}
+	}
+	for id, idem := range commands {
+		if !idem && ran[id] > 1 {
+			t.Fatalf("trial %d: non-idempotent %s ran %d times", trial, id, ran[id])
+		}
+		if ran[id] > starts[id] {
+			t.Fatalf("trial %d: %s ran %d times but only %d starts were journaled", trial, id, ran[id], starts[id])
+		}
+	}
+}
