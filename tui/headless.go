@@ -55,6 +55,8 @@ type headless struct {
 	current *prompt
 	lines   chan string
 	idWidth int
+	// seen is the journal sequence number the printer has caught up with.
+	seen uint64
 }
 
 // RunHeadless drives a started engine until the run completes, is blocked by a failure, or the
@@ -73,16 +75,21 @@ func RunHeadless(ctx context.Context, e *engine.Engine, opt HeadlessOptions) int
 	}
 	h.header(snap)
 	h.catchUp(snap)
+	h.seen = snap.Seq
 	if opt.Interactive && opt.In != nil {
 		h.lines = make(chan string)
 		go readLines(ctx, opt.In, h.lines)
 	}
 	interrupts := 0
 	for {
-		h.reconcile(e.Snapshot())
+		now := e.Snapshot()
+		h.reconcile(now)
 		h.flush()
-		if code, done := h.finished(e.Snapshot(), interrupts > 0); done {
-			return code
+		// Decide only once every change in the snapshot has been printed.
+		if now.Seq <= h.seen {
+			if code, done := h.finished(now, interrupts > 0); done {
+				return code
+			}
 		}
 		select {
 		case ev, ok := <-events:
@@ -92,6 +99,7 @@ func RunHeadless(ctx context.Context, e *engine.Engine, opt HeadlessOptions) int
 			if _, resync := ev.(engine.Resync); resync {
 				snap, events = e.Subscribe(ctx)
 				h.catchUp(snap)
+				h.seen = snap.Seq
 				continue
 			}
 			h.event(ev)
@@ -171,6 +179,7 @@ func (h *headless) catchUp(s engine.Snapshot) {
 func (h *headless) event(ev engine.Event) {
 	switch ev := ev.(type) {
 	case engine.StepChanged:
+		h.seen = max(h.seen, ev.Seq)
 		switch ev.Record {
 		case engine.RecExternal, engine.RecConfirmRefused:
 			return
@@ -182,6 +191,7 @@ func (h *headless) event(ev engine.Event) {
 		}
 		h.stepLine(ev.At, ev.Step)
 	case engine.RunChanged:
+		h.seen = max(h.seen, ev.Seq)
 		if ev.Run.Paused {
 			h.line(ev.At, "(run)", "paused", "by "+nameOf(ev.Run.PausedBy)+": "+ev.Run.PauseReason)
 		}
@@ -375,7 +385,7 @@ func (h *headless) answer(line string) {
 		h.printf("   (still waiting)\n> ")
 		return
 	case p.manual && (lower == "done" || strings.HasPrefix(lower, "done:")):
-		err = h.e.MarkDone(p.step, h.opt.Actor, strings.TrimSpace(text[4:]))
+		err = h.e.MarkDone(p.step, h.opt.Actor, strings.TrimSpace(strings.TrimPrefix(text[4:], ":")))
 	case strings.HasPrefix(lower, "skip:"):
 		err = h.e.Skip(p.step, h.opt.Actor, strings.TrimSpace(text[5:]))
 	case !p.manual && strings.HasPrefix(lower, "no:"):

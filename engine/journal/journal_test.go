@@ -20,15 +20,12 @@ import (
 // TestMain lets the test binary act as a second process holding the lock.
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("JOURNAL_TEST_HOLD_LOCK"); dir != "" {
-		j, _, err := Open(dir, Options{Command: "lock holder (test)"})
-		if err != nil {
+		if _, _, err := Open(dir, Options{Command: "lock holder (test)"}); err != nil {
 			fmt.Println("ERR", err)
 			os.Exit(1)
 		}
 		fmt.Println("HOLDING")
-		// Hold the lock until killed.
-		select {}
-		_ = j
+		select {} // hold the lock until killed
 	}
 	os.Exit(m.Run())
 }

@@ -1,0 +1,207 @@
+package tui
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"cutover/engine"
+	"cutover/engine/clock"
+	"cutover/engine/runbook"
+)
+
+func startEngine(t *testing.T, src string, clk clock.Clock) *engine.Engine {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cutover.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reg := engine.NewRegistry(engine.BuiltinKinds()...)
+	rb, err := runbook.Load(path, runbook.Options{Kinds: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(rb, engine.Options{StateDir: filepath.Join(dir, "state"), Kinds: reg, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop("test") })
+	return e
+}
+
+// screen reads the headless output and waits for text to appear.
+type screen struct {
+	t     *testing.T
+	lines chan string
+	seen  strings.Builder
+}
+
+func newScreen(t *testing.T, r io.Reader) *screen {
+	s := &screen{t: t, lines: make(chan string, 1000)}
+	go func() {
+		defer close(s.lines)
+		br := bufio.NewReader(r)
+		for {
+			chunk, err := br.ReadString('\n')
+			if chunk != "" {
+				s.lines <- chunk
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return s
+}
+
+func (s *screen) waitFor(text string) {
+	s.t.Helper()
+	if strings.Contains(s.seen.String(), text) {
+		return
+	}
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case l, ok := <-s.lines:
+			if !ok {
+				s.t.Fatalf("output ended before %q:\n%s", text, s.seen.String())
+			}
+			s.seen.WriteString(l)
+			if strings.Contains(s.seen.String(), text) {
+				return
+			}
+		case <-deadline:
+			s.t.Fatalf("no %q in:\n%s", text, s.seen.String())
+		}
+	}
+}
+
+func TestHeadlessPromptsOnATerminal(t *testing.T) {
+	e := startEngine(t, `name: Prompt test
+environment: PROD
+steps:
+  - id: aos-stop
+    title: Shut down the AOS
+    kind: wait
+    destructive: true
+    confirm: STOP AOS
+    with: {duration: 1ms}
+  - id: hold
+    title: Hold batch jobs
+    kind: manual
+    after: aos-stop
+    with: {instructions: Set the batch jobs to Withhold.}
+`, clock.Real())
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	ana := engine.Actor{Name: "Ana", Origin: "local terminal", Role: engine.RoleOperator}
+	code := make(chan int, 1)
+	go func() {
+		code <- RunHeadless(context.Background(), e, HeadlessOptions{Out: outW, In: inR, Interactive: true, Actor: ana})
+		outW.Close()
+	}()
+	s := newScreen(t, outR)
+	s.waitFor("confirmation needed (DESTRUCTIVE): aos-stop")
+	s.waitFor("environment: PROD")
+	s.waitFor(`type "STOP AOS" to confirm as Ana`)
+	io.WriteString(inW, "stop aos\n")
+	s.waitFor("the typed phrase does not match")
+	io.WriteString(inW, "STOP AOS\n")
+	s.waitFor("confirmed  by Ana")
+	s.waitFor("── manual step hold: Hold batch jobs")
+	s.waitFor("Set the batch jobs to Withhold.")
+	io.WriteString(inW, "maybe\n")
+	s.waitFor("type done, done: note, or skip: reason")
+	io.WriteString(inW, "done: all on Withhold\n")
+	s.waitFor("run completed")
+	if c := <-code; c != ExitCompleted {
+		t.Fatalf("exit %d", c)
+	}
+	st, _ := e.Snapshot().Step("hold")
+	if st.By == nil || st.By.Name != "Ana" || st.Message != "done: all on Withhold" {
+		t.Fatalf("manual step: %+v", st)
+	}
+}
+
+func TestHeadlessWithoutATerminalWaits(t *testing.T) {
+	e := startEngine(t, `name: t
+steps:
+  - {id: go, title: "Go?", kind: gate}
+  - {id: next, title: N, kind: wait, after: go, with: {duration: 1ms}}
+`, clock.Real())
+	outR, outW := io.Pipe()
+	code := make(chan int, 1)
+	go func() {
+		code <- RunHeadless(context.Background(), e, HeadlessOptions{Out: outW})
+		outW.Close()
+	}()
+	s := newScreen(t, outR)
+	s.waitFor("waiting for its confirmation (no terminal here")
+	// Someone confirms from elsewhere (another cockpit session).
+	ben := engine.Actor{Name: "Ben", Fingerprint: "SHA256:ben", Role: engine.RoleOperator}
+	if _, err := e.Confirm("go", 0, ben, "go"); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("run completed")
+	if c := <-code; c != ExitCompleted {
+		t.Fatalf("exit %d", c)
+	}
+}
+
+func TestHeadlessCtrlCDrainsThenStops(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC))
+	e := startEngine(t, `name: t
+steps:
+  - {id: soak, title: Soak, kind: wait, with: {duration: 10m}}
+  - {id: next, title: N, kind: wait, after: soak, with: {duration: 1m}}
+`, clk)
+	outR, outW := io.Pipe()
+	sigs := make(chan os.Signal, 2)
+	code := make(chan int, 1)
+	go func() {
+		code <- RunHeadless(context.Background(), e, HeadlessOptions{Out: outW, Interrupts: sigs})
+		outW.Close()
+	}()
+	s := newScreen(t, outR)
+	s.waitFor("soak")
+	sigs <- os.Interrupt
+	s.waitFor("no new steps will start; waiting for soak to finish")
+	if err := clk.WaitForTimers(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(10 * time.Minute)
+	s.waitFor("stopped: nothing is running")
+	if c := <-code; c != ExitInterrupted {
+		t.Fatalf("exit %d", c)
+	}
+	if st, _ := e.Snapshot().Step("next"); st.State == engine.StateRunning || st.State == engine.StateSucceeded {
+		t.Fatalf("a new step started after Ctrl-C: %s", st.State)
+	}
+}
+
+func TestHeadlessReportsABlockedRun(t *testing.T) {
+	e := startEngine(t, `name: t
+steps:
+  - {id: a, title: A, kind: command, with: {argv: [/nonexistent/program]}}
+  - {id: b, title: B, kind: gate, after: a}
+`, clock.Real())
+	var out strings.Builder
+	if c := RunHeadless(context.Background(), e, HeadlessOptions{Out: &out}); c != ExitFailed {
+		t.Fatalf("exit %d", c)
+	}
+	if !strings.Contains(out.String(), "run blocked: a failed") || !strings.Contains(out.String(), "cannot start /nonexistent/program") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+}
