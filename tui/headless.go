@@ -57,6 +57,8 @@ type headless struct {
 	idWidth int
 	// seen is the journal sequence number the printer has caught up with.
 	seen uint64
+	// rehearsal runs let a second person at the same terminal approve ("as NAME: PHRASE").
+	rehearsal bool
 }
 
 // RunHeadless drives a started engine until the run completes, is blocked by a failure, or the
@@ -75,7 +77,7 @@ func RunHeadless(ctx context.Context, e *engine.Engine, opt HeadlessOptions) int
 	}
 	h.header(snap)
 	h.catchUp(snap)
-	h.seen = snap.Seq
+	h.seen, h.rehearsal = snap.Seq, snap.Run.Rehearsal
 	if opt.Interactive && opt.In != nil {
 		h.lines = make(chan string)
 		go readLines(ctx, opt.In, h.lines)
@@ -368,7 +370,11 @@ func (h *headless) ask(s engine.Snapshot, p prompt) {
 	if len(c.Approvals) > 0 {
 		h.printf(" (by %s)", approvalNames(c.Approvals))
 	}
-	h.printf("\n   type %q to confirm as %s, or no: reason for a no-go\n> ", c.Phrase, h.opt.Actor.Name)
+	h.printf("\n   type %q to confirm as %s, or no: reason for a no-go\n", c.Phrase, h.opt.Actor.Name)
+	if h.rehearsal && c.Needed > 1 {
+		h.printf("   rehearsal: a second person at this terminal types as NAME: %s\n", c.Phrase)
+	}
+	h.printf("> ")
 }
 
 // answer applies what the operator typed to the current prompt.
@@ -391,10 +397,18 @@ func (h *headless) answer(line string) {
 	case !p.manual && strings.HasPrefix(lower, "no:"):
 		err = h.e.Decline(p.step, p.request, h.opt.Actor, strings.TrimSpace(text[3:]))
 	case !p.manual:
+		actor, phrase := h.opt.Actor, text
+		if name, rest, ok := strings.Cut(text, ":"); ok && h.rehearsal && strings.HasPrefix(lower, "as ") {
+			// A stand-in for a second operator: rehearsals only, and journaled as such.
+			actor.Name = strings.TrimSpace(name[3:])
+			actor.Origin += " (stand-in at the same terminal, rehearsal only)"
+			phrase = strings.TrimSpace(rest)
+		}
 		var res engine.ConfirmResult
-		res, err = h.e.Confirm(p.step, p.request, h.opt.Actor, text)
+		res, err = h.e.Confirm(p.step, p.request, actor, phrase)
 		if err == nil && !res.Satisfied {
-			h.printf("   confirmed by you (%d of %d); another operator must confirm from their own session\n", res.Count, res.Needed)
+			h.printf("   confirmed by %s (%d of %d); another operator must confirm from their own session\n> ", actor.Name, res.Count, res.Needed)
+			return
 		}
 	default:
 		h.printf("   type done, done: note, or skip: reason\n> ")

@@ -205,3 +205,36 @@ steps:
 		t.Fatalf("output:\n%s", out.String())
 	}
 }
+
+func TestHeadlessSecondApproverStandInOnlyInRehearsals(t *testing.T) {
+	for _, rehearsal := range []bool{true, false} {
+		src := "name: t\nrehearsal: " + map[bool]string{true: "true", false: "false"}[rehearsal] +
+			"\nsteps:\n  - {id: ponr, title: Point of no return, kind: gate, approvals: 2}\n"
+		e := startEngine(t, src, clock.Real())
+		inR, inW := io.Pipe()
+		outR, outW := io.Pipe()
+		ana := engine.Actor{Name: "Ana", Origin: "local terminal", Role: engine.RoleOperator}
+		done := make(chan int, 1)
+		go func() {
+			done <- RunHeadless(context.Background(), e, HeadlessOptions{Out: outW, In: inR, Interactive: true, Actor: ana})
+			outW.Close()
+		}()
+		s := newScreen(t, outR)
+		s.waitFor(`type "ponr" to confirm as Ana`)
+		io.WriteString(inW, "ponr\n")
+		s.waitFor("confirmed by Ana (1 of 2)")
+		io.WriteString(inW, "as Ben: ponr\n")
+		if !rehearsal {
+			s.waitFor("the typed phrase does not match")
+			inW.Close()
+			e.Stop("test")
+			continue
+		}
+		s.waitFor("run completed")
+		<-done
+		st, _ := e.Snapshot().Step("ponr")
+		if len(st.ConfirmedBy) != 2 || st.ConfirmedBy[1].Actor.Name != "Ben" || !strings.Contains(st.ConfirmedBy[1].Actor.Origin, "stand-in") {
+			t.Fatalf("approvals %+v", st.ConfirmedBy)
+		}
+	}
+}
