@@ -925,6 +925,10 @@ func (e *Engine) viewLocked(st *stepRT) StepView {
 func approvers(as []Approval) string {
 	names := make([]string, 0, len(as))
 	for _, a := range as {
+		if a.Actor.Role == RoleSystem {
+			names = append(names, a.Actor.Origin)
+			continue
+		}
 		names = append(names, a.Actor.Name)
 	}
 	if len(names) == 0 {

@@ -219,6 +219,14 @@ func nameOf(a *engine.Actor) string {
 	if a == nil {
 		return "?"
 	}
+	return displayName(*a)
+}
+
+// displayName is how an actor is shown: the engine acting on its own shows what it acted as.
+func displayName(a engine.Actor) string {
+	if a.Role == engine.RoleSystem && a.Origin != "" {
+		return a.Origin
+	}
 	return a.Name
 }
 
@@ -280,7 +288,7 @@ func firstLine(s string) string {
 func approvalNames(as []engine.Approval) string {
 	names := make([]string, len(as))
 	for i, a := range as {
-		names[i] = a.Actor.Name
+		names[i] = displayName(a.Actor)
 	}
 	return strings.Join(names, ", ")
 }
