@@ -59,6 +59,8 @@ type headless struct {
 	seen uint64
 	// rehearsal runs let a second person at the same terminal approve ("as NAME: PHRASE").
 	rehearsal bool
+	// atPrompt is set while the cursor sits after "> "; promptLost when event lines pushed it away.
+	atPrompt, promptLost bool
 }
 
 // RunHeadless drives a started engine until the run completes, is blocked by a failure, or the
@@ -84,15 +86,15 @@ func RunHeadless(ctx context.Context, e *engine.Engine, opt HeadlessOptions) int
 	}
 	interrupts := 0
 	for {
-		now := e.Snapshot()
-		h.reconcile(now)
-		h.flush()
-		// Decide only once every change in the snapshot has been printed.
-		if now.Seq <= h.seen {
+		// Ask and decide only once every change in the snapshot has been printed.
+		if now := e.Snapshot(); now.Seq <= h.seen {
+			h.reconcile(now)
 			if code, done := h.finished(now, interrupts > 0); done {
 				return code
 			}
+			h.reprompt()
 		}
+		h.flush()
 		select {
 		case ev, ok := <-events:
 			if !ok {
@@ -145,6 +147,35 @@ func readLines(ctx context.Context, r io.Reader, out chan<- string) {
 }
 
 func (h *headless) printf(format string, args ...any) { fmt.Fprintf(h.w, format, args...) }
+
+// eventf prints an event line; if the operator is at a prompt, the line goes below it and the
+// prompt is repeated afterwards.
+func (h *headless) eventf(format string, args ...any) {
+	if h.atPrompt {
+		h.printf("\n")
+		h.atPrompt, h.promptLost = false, true
+	}
+	h.printf(format, args...)
+}
+
+// prompt shows the input marker.
+func (h *headless) prompt() {
+	h.printf("> ")
+	h.atPrompt, h.promptLost = true, false
+}
+
+// reprompt repeats a short prompt after event lines interrupted it.
+func (h *headless) reprompt() {
+	if h.current == nil || !h.promptLost {
+		return
+	}
+	what := "done, done: note or skip: reason"
+	if !h.current.manual {
+		what = "the phrase or no: reason"
+	}
+	h.printf("(%s: %s) ", h.current.step, what)
+	h.prompt()
+}
 
 func (h *headless) flush() { _ = h.w.Flush() }
 
@@ -202,14 +233,14 @@ func (h *headless) event(ev engine.Event) {
 		}
 	case engine.LogBatch:
 		if ev.Dropped > 0 {
-			h.printf("… %d log lines not shown (they are in %s)\n", ev.Dropped, engine.LogFileName)
+			h.eventf("… %d log lines not shown (they are in %s)\n", ev.Dropped, engine.LogFileName)
 		}
 		for _, l := range ev.Lines {
 			switch {
 			case l.Stream != "":
-				h.printf("%s  %-*s │ %s\n", h.stamp(l.Time), h.idWidth, l.Step, l.Msg)
+				h.eventf("%s  %-*s │ %s\n", h.stamp(l.Time), h.idWidth, l.Step, l.Msg)
 			case l.Step == "":
-				h.printf("%s  %-*s %s\n", h.stamp(l.Time), h.idWidth, "(cutover)", l.Msg)
+				h.eventf("%s  %-*s %s\n", h.stamp(l.Time), h.idWidth, "(cutover)", l.Msg)
 			}
 		}
 	}
@@ -275,7 +306,7 @@ func (h *headless) stepLine(at time.Time, st engine.StepView) {
 
 // line prints time, step, state and message in aligned columns.
 func (h *headless) line(at time.Time, id, state, msg string) {
-	h.printf("%s  %-*s %-10s %s\n", h.stamp(at), h.idWidth, id, state, msg)
+	h.eventf("%s  %-*s %-10s %s\n", h.stamp(at), h.idWidth, id, state, msg)
 }
 
 func firstLine(s string) string {
@@ -355,7 +386,8 @@ func (h *headless) ask(s engine.Snapshot, p prompt) {
 		for _, l := range strings.Split(st.Action, "\n") {
 			h.printf("   %s\n", l)
 		}
-		h.printf("   type done (or done: note) when finished, skip: reason to skip it\n> ")
+		h.printf("   type done (or done: note) when finished, skip: reason to skip it\n")
+		h.prompt()
 		return
 	}
 	c := st.Confirmation
@@ -382,7 +414,7 @@ func (h *headless) ask(s engine.Snapshot, p prompt) {
 	if h.rehearsal && c.Needed > 1 {
 		h.printf("   rehearsal: a second person at this terminal types as NAME: %s\n", c.Phrase)
 	}
-	h.printf("> ")
+	h.prompt()
 }
 
 // answer applies what the operator typed to the current prompt.
@@ -396,7 +428,8 @@ func (h *headless) answer(line string) {
 	var err error
 	switch {
 	case text == "":
-		h.printf("   (still waiting)\n> ")
+		h.printf("   (still waiting)\n")
+		h.prompt()
 		return
 	case p.manual && (lower == "done" || strings.HasPrefix(lower, "done:")):
 		err = h.e.MarkDone(p.step, h.opt.Actor, strings.TrimSpace(strings.TrimPrefix(text[4:], ":")))
@@ -415,15 +448,19 @@ func (h *headless) answer(line string) {
 		var res engine.ConfirmResult
 		res, err = h.e.Confirm(p.step, p.request, actor, phrase)
 		if err == nil && !res.Satisfied {
-			h.printf("   confirmed by %s (%d of %d); another operator must confirm from their own session\n> ", actor.Name, res.Count, res.Needed)
+			h.printf("   confirmed by %s (%d of %d); another operator must confirm from their own session\n", actor.Name, res.Count, res.Needed)
+			h.prompt()
 			return
 		}
 	default:
-		h.printf("   type done, done: note, or skip: reason\n> ")
+		h.printf("   type done, done: note, or skip: reason\n")
+		h.prompt()
 		return
 	}
+	h.atPrompt = false
 	if err != nil {
-		h.printf("   %v\n> ", err)
+		h.printf("   %v\n", err)
+		h.prompt()
 		return
 	}
 	h.current = nil
