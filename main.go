@@ -376,6 +376,9 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "demo: runbook and state in %s (resume with --state %s)\n", dir, dir)
+	if !*rf.yes && !(isTerminal(stdin) && isTerminal(stdout)) {
+		fmt.Fprintln(stdout, "demo: no terminal to type confirmations on; add --yes to play the rehearsal unattended")
+	}
 	return runEngine(rb, engine.Options{StateDir: filepath.Join(dir, "state"), Clock: clock.NewScaled(*speed)}, rf, stdin, stdout, stderr)
 }
 
