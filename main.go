@@ -293,6 +293,14 @@ func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.R
 		fmt.Fprintf(stderr, "cutover: %s\n", journal.Describe(err))
 		return exitFail
 	}
+	if rep := e.OpenReport(); rep.StaleLock != nil || rep.Torn != nil {
+		if rep.StaleLock != nil {
+			fmt.Fprintf(stdout, "took over the state directory from %s, which is no longer running\n", rep.StaleLock)
+		}
+		if rep.Torn != nil {
+			fmt.Fprintf(stdout, "the journal's last line was incomplete (a crash during a write) and was dropped; nothing acknowledged was lost\n")
+		}
+	}
 	interactive := isTerminal(stdin) && isTerminal(stdout)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -328,9 +336,13 @@ func isTerminal(f any) bool {
 	return false
 }
 
+// ttyName names the terminal on stdin where the system can tell (Linux), for the operator's origin.
 func ttyName(f any) string {
-	if n, ok := f.(interface{ Name() string }); ok && isTerminal(f) {
-		return n.Name()
+	if !isTerminal(f) {
+		return ""
+	}
+	if name, err := os.Readlink("/proc/self/fd/0"); err == nil && strings.HasPrefix(name, "/dev/") {
+		return name
 	}
 	return ""
 }

@@ -63,13 +63,6 @@ func (b *Bus) Subscribe(ctx context.Context) <-chan Event {
 	return s.out
 }
 
-// Subscribers is the number of live subscribers.
-func (b *Bus) Subscribers() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.subs)
-}
-
 // Overflows is how many subscribers were cut off for falling behind.
 func (b *Bus) Overflows() int64 { return b.overflows.Load() }
 

@@ -144,7 +144,7 @@ func (e *Engine) StateDir() string { return e.stateDir }
 func (e *Engine) OpenReport() journal.OpenReport {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return journal.OpenReport{Torn: e.report.Torn, StaleLock: e.report.StaleLock, Created: e.report.Created}
+	return e.report
 }
 
 // Open takes the state directory's lock, verifies and replays the journal, and opens the log file.
@@ -160,7 +160,7 @@ func (e *Engine) Open() error {
 	if err != nil {
 		return err
 	}
-	e.j, e.report = j, rep
+	e.j, e.report = j, journal.OpenReport{Torn: rep.Torn, StaleLock: rep.StaleLock, Created: rep.Created}
 	for _, rec := range rep.Records {
 		if err := e.st.apply(rec); err != nil {
 			_ = j.Close()
@@ -178,39 +178,19 @@ func (e *Engine) Open() error {
 	if rep.StaleLock != nil {
 		e.logs.add(LevelWarn, "", "", fmt.Sprintf("took over the state directory from %s, which is no longer running", rep.StaleLock))
 	}
-	if len(rep.Records) == 0 {
+	if rep.Created || len(rep.Records) == 0 {
 		_, err := e.commitLocked(RecRunOpened, "", RunOpened{
 			Runbook: e.rb.File, RunbookHash: e.rb.Hash, Name: e.rb.Name, Environment: e.rb.Environment,
 			Rehearsal: e.rb.Rehearsal, Steps: len(e.rb.Steps),
 		})
 		return err
 	}
-	if last := e.lastRunbookHash(); last != "" && last != e.rb.Hash {
+	if last := e.st.runbookHash; last != "" && last != e.rb.Hash {
 		e.logs.add(LevelWarn, "", "", fmt.Sprintf("the runbook changed since this run started (sha256 %s… → %s…); continuing with the new file", short(last), short(e.rb.Hash)))
 		_, err := e.commitLocked(RecRunbookChanged, "", RunbookChanged{OldHash: last, NewHash: e.rb.Hash})
 		return err
 	}
 	return nil
-}
-
-// lastRunbookHash is the runbook hash the journal last recorded.
-func (e *Engine) lastRunbookHash() string {
-	hash := ""
-	for _, rec := range e.report.Records {
-		switch RecordType(rec.Type) {
-		case RecRunOpened:
-			var p RunOpened
-			if rec.Decode(&p) == nil {
-				hash = p.RunbookHash
-			}
-		case RecRunbookChanged:
-			var p RunbookChanged
-			if rec.Decode(&p) == nil {
-				hash = p.NewHash
-			}
-		}
-	}
-	return hash
 }
 
 func short(h string) string {
@@ -823,14 +803,6 @@ func (e *Engine) Logs(n int, step string) []LogLine {
 	}
 	return e.logs.tail(n, keep)
 }
-
-// Logf writes an engine log line (front ends use it to note what they did).
-func (e *Engine) Logf(level LogLevel, step, format string, args ...any) {
-	e.logs.add(level, step, "", fmt.Sprintf(format, args...))
-}
-
-// Subscribers is the number of live event subscribers.
-func (e *Engine) Subscribers() int { return e.bus.Subscribers() }
 
 func (e *Engine) snapshotLocked() Snapshot {
 	snap := Snapshot{At: e.clock.Now(), Run: e.runViewLocked(), Steps: make([]StepView, 0, len(e.rb.Steps))}

@@ -83,26 +83,25 @@ type stepRT struct {
 	// runtime only
 	cancel  context.CancelCauseFunc
 	running bool
-	recent  []LogLine
 }
 
 // runState is the whole run as rebuilt from the journal.
 type runState struct {
-	steps     map[string]*stepRT
-	order     []*stepRT
-	opened    time.Time
-	finished  time.Time
-	paused    bool
-	pausedBy  *Actor
-	pauseWhy  string
-	starts    int
-	lastEvent time.Time
+	steps    map[string]*stepRT
+	order    []*stepRT
+	opened   time.Time
+	finished time.Time
+	paused   bool
+	pausedBy *Actor
+	pauseWhy string
+	starts   int
+	// runbookHash is the runbook the journal last recorded (run.opened or runbook.changed).
+	runbookHash string
 }
 
 // apply folds one journal record into the state. It is used both live (after the record is
 // durable) and when replaying a journal, so the two can never disagree.
 func (r *runState) apply(rec journal.Record) error {
-	r.lastEvent = rec.Time
 	var st *stepRT
 	if rec.Step != "" {
 		st = r.steps[rec.Step]
@@ -112,10 +111,20 @@ func (r *runState) apply(rec journal.Record) error {
 	}
 	switch RecordType(rec.Type) {
 	case RecRunOpened:
-		r.opened = rec.Time
+		var p RunOpened
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		r.opened, r.runbookHash = rec.Time, p.RunbookHash
+	case RecRunbookChanged:
+		var p RunbookChanged
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		r.runbookHash = p.NewHash
 	case RecEngineStarted:
 		r.starts++
-	case RecEngineStopped, RecRunbookChanged:
+	case RecEngineStopped:
 	case RecRunPaused:
 		var p RunPaused
 		if err := rec.Decode(&p); err != nil {

@@ -213,22 +213,6 @@ func (f *Fake) WaitForTimers(ctx context.Context, n int) error {
 	}
 }
 
-// NextDeadline returns the earliest pending timer's deadline.
-func (f *Fake) NextDeadline() (time.Time, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.timers) == 0 {
-		return time.Time{}, false
-	}
-	next := f.timers[0].at
-	for _, t := range f.timers[1:] {
-		if t.at.Before(next) {
-			next = t.at
-		}
-	}
-	return next, true
-}
-
 func (f *Fake) notifyLocked() {
 	for _, w := range f.waiters {
 		close(w)

@@ -50,9 +50,6 @@ func posOf(n *yaml.Node) Pos {
 	return Pos{Line: n.Line, Col: n.Column}
 }
 
-// PosOf returns a node's position.
-func PosOf(n *yaml.Node) Pos { return posOf(n) }
-
 // resolve follows aliases.
 func resolve(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {
