@@ -1,0 +1,262 @@
+// Package query holds every T-SQL text cutover sends, each in one place with a comment naming it.
+// The client (package sql) runs them; the simulator (package sql/sim) answers exactly these texts,
+// so a changed query that the simulator does not know fails loudly with error 208.
+//
+// Conventions: parameters are @p1, @p2… (go-mssqldb's positional names) and are sent through
+// sp_executesql; stored procedures are called by name (an RPC) with named parameters; result
+// columns are listed in each comment in order.
+package query
+
+// ---------------------------------------------------------------------------------------------
+// Row counts — run on the AX source database and on the Azure SQL sandbox alike.
+
+// RowCountsPartitionStats counts rows per table from partition statistics (approximate, cheap;
+// needs VIEW DATABASE STATE). Heaps and clustered indexes only, so nonclustered indexes are not
+// counted twice. Columns: schema_name, table_name, row_count (bigint), has_pk (bit).
+const RowCountsPartitionStats = `SELECT s.name AS schema_name, t.name AS table_name, SUM(ps.row_count) AS row_count,
+  CAST(MAX(CASE WHEN i.is_primary_key = 1 THEN 1 ELSE 0 END) AS bit) AS has_pk
+FROM sys.dm_db_partition_stats ps
+JOIN sys.tables t ON t.object_id = ps.object_id
+JOIN sys.schemas s ON s.schema_id = t.schema_id
+LEFT JOIN sys.indexes i ON i.object_id = t.object_id AND i.is_primary_key = 1
+WHERE ps.index_id IN (0, 1)
+GROUP BY s.name, t.name`
+
+// RowCountsPartitions is the fallback when the login lacks VIEW DATABASE STATE: the catalog view
+// sys.partitions (also approximate). Columns: schema_name, table_name, row_count, has_pk.
+const RowCountsPartitions = `SELECT s.name AS schema_name, t.name AS table_name, SUM(p.rows) AS row_count,
+  CAST(MAX(CASE WHEN i.is_primary_key = 1 THEN 1 ELSE 0 END) AS bit) AS has_pk
+FROM sys.partitions p
+JOIN sys.tables t ON t.object_id = p.object_id
+JOIN sys.schemas s ON s.schema_id = t.schema_id
+LEFT JOIN sys.indexes i ON i.object_id = t.object_id AND i.is_primary_key = 1
+WHERE p.index_id IN (0, 1)
+GROUP BY s.name, t.name`
+
+// ExactCountPrefix starts an exact count; the client appends the quoted two-part table name, e.g.
+// SELECT COUNT_BIG(*) FROM [dbo].[CUSTTABLE]. Column: one bigint.
+const ExactCountPrefix = `SELECT COUNT_BIG(*) FROM `
+
+// ---------------------------------------------------------------------------------------------
+// AX 2012 sessions and batch jobs — on the AX source database.
+
+// AXServerSessions lists AOS instances registered in the database. STATUS 1 is a running AOS.
+// Columns: SERVERID, AOSID, INSTANCE_NAME, STATUS, LOGINDATETIME, LASTUPDATEDATETIME.
+const AXServerSessions = `SELECT SERVERID, AOSID, INSTANCE_NAME, STATUS, LOGINDATETIME, LASTUPDATEDATETIME
+FROM dbo.SYSSERVERSESSIONS WITH (NOLOCK)
+ORDER BY SERVERID`
+
+// AXClientSessions lists active client sessions (STATUS 1).
+// Columns: SESSIONID, SERVERID, USERID, CLIENTTYPE, CLIENTCOMPUTER, LOGINDATETIME.
+const AXClientSessions = `SELECT SESSIONID, SERVERID, USERID, CLIENTTYPE, CLIENTCOMPUTER, LOGINDATETIME
+FROM dbo.SYSCLIENTSESSIONS WITH (NOLOCK)
+WHERE STATUS = 1
+ORDER BY LOGINDATETIME`
+
+// AXBatchJobs lists batch jobs that are waiting (1), executing (2) or ready (5).
+// Columns: RECID, CAPTION, STATUS, STARTDATETIME, CREATEDBY.
+const AXBatchJobs = `SELECT RECID, CAPTION, STATUS, STARTDATETIME, CREATEDBY
+FROM dbo.BATCHJOB WITH (NOLOCK)
+WHERE STATUS IN (1, 2, 5)
+ORDER BY STATUS DESC, STARTDATETIME`
+
+// AXExecutingBatchTasks counts batch tasks executing now (BATCH.STATUS 2). Column: one int.
+const AXExecutingBatchTasks = `SELECT COUNT(*) FROM dbo.BATCH WITH (NOLOCK) WHERE STATUS = 2`
+
+// UserSessions lists SQL sessions on the current database other than this one (who is still
+// connected: AOS service accounts, people in SSMS, replication agents).
+// Columns: session_id, login_name, host_name, program_name, last_request_end_time.
+const UserSessions = `SELECT session_id, login_name, host_name, program_name, last_request_end_time
+FROM sys.dm_exec_sessions
+WHERE database_id = DB_ID() AND is_user_process = 1 AND session_id <> @@SPID
+ORDER BY session_id`
+
+// LastUserUpdate is the newest write to any index of the current database (resets when SQL Server
+// restarts). Column: one datetime, NULL when nothing was written since the restart.
+const LastUserUpdate = `SELECT MAX(last_user_update) FROM sys.dm_db_index_usage_stats WHERE database_id = DB_ID()`
+
+// ---------------------------------------------------------------------------------------------
+// Replication — publisher side (in the published AX database).
+
+// PostTracerToken posts a tracer token on a transactional publication (sp_executesql with @p1 =
+// publication) and returns its id. Column: tracer_id (int).
+const PostTracerToken = `DECLARE @tracer_id int;
+EXEC sys.sp_posttracertoken @publication = @p1, @tracer_token_id = @tracer_id OUTPUT;
+SELECT @tracer_id AS tracer_id`
+
+// TracerTokenHistoryProc is called by name with @publication and @tracer_id. Columns:
+// distributor_latency, subscriber, subscriber_db, subscriber_latency, overall_latency (seconds;
+// NULL until the token arrived).
+const TracerTokenHistoryProc = `sys.sp_helptracertokenhistory`
+
+// ---------------------------------------------------------------------------------------------
+// Replication — the distribution database.
+
+// Publications lists publications. publication_type 0 is transactional, 1 snapshot, 2 merge.
+// Columns: publication_id, publisher_db, publication, publication_type.
+const Publications = `SELECT publication_id, publisher_db, publication, publication_type
+FROM dbo.MSpublications WITH (NOLOCK)
+ORDER BY publication`
+
+// Articles lists published tables with their publication.
+// Columns: article_id, publication, article, source_object, destination_object.
+const Articles = `SELECT a.article_id, p.publication, a.article, a.source_object, a.destination_object
+FROM dbo.MSarticles a WITH (NOLOCK)
+JOIN dbo.MSpublications p WITH (NOLOCK) ON p.publication_id = a.publication_id AND p.publisher_db = a.publisher_db
+ORDER BY p.publication, a.article`
+
+// PendingCommands is the per-article backlog: undelivered and delivered commands still in the
+// distribution database, per distribution agent (virtual subscriptions excluded). It aggregates
+// MSrepl_commands, so it is expensive on a big backlog: poll it slowly.
+// Columns: publication, article, agent_name, subscriber_db, pending_cmds, delivered_cmds.
+const PendingCommands = `SELECT p.publication, a.article, da.name AS agent_name, da.subscriber_db,
+  st.UndelivCmdsInDistDB AS pending_cmds, st.DelivCmdsInDistDB AS delivered_cmds
+FROM dbo.MSdistribution_status st WITH (NOLOCK)
+JOIN dbo.MSdistribution_agents da WITH (NOLOCK) ON da.id = st.agent_id
+JOIN dbo.MSarticles a WITH (NOLOCK) ON a.article_id = st.article_id AND a.publisher_id = da.publisher_id AND a.publisher_db = da.publisher_db
+JOIN dbo.MSpublications p WITH (NOLOCK) ON p.publication_id = a.publication_id
+WHERE da.subscriber_id >= 0
+ORDER BY st.UndelivCmdsInDistDB DESC`
+
+// AgentStates is the replication monitor's cached state per agent (cheap). agent_type: 1 snapshot,
+// 2 log reader, 3 distribution. status: 1 started, 2 succeeded, 3 in progress, 4 idle, 5 retrying,
+// 6 failed. Latencies in seconds.
+// Columns: publication, agent_type, agent_name, status, isagentrunningnow, warning, cur_latency,
+// avg_latency, last_distsync, lastrefresh.
+const AgentStates = `SELECT publication, agent_type, agent_name, status, isagentrunningnow, warning,
+  cur_latency, avg_latency, last_distsync, lastrefresh
+FROM dbo.MSreplication_monitordata WITH (NOLOCK)
+ORDER BY publication, agent_type`
+
+// DistributionAgentHistory is the newest history row of every distribution agent.
+// Columns: publication, agent_name, runstatus, time, comments, delivered_commands,
+// current_delivery_latency (ms), delivery_rate, error_id.
+const DistributionAgentHistory = `WITH h AS (
+  SELECT agent_id, runstatus, [time], comments, delivered_commands, current_delivery_latency, delivery_rate, error_id,
+    ROW_NUMBER() OVER (PARTITION BY agent_id ORDER BY [time] DESC, [timestamp] DESC) AS rn
+  FROM dbo.MSdistribution_history WITH (NOLOCK))
+SELECT da.publication, da.name AS agent_name, h.runstatus, h.[time], h.comments, h.delivered_commands,
+  h.current_delivery_latency, h.delivery_rate, h.error_id
+FROM h JOIN dbo.MSdistribution_agents da WITH (NOLOCK) ON da.id = h.agent_id
+WHERE h.rn = 1
+ORDER BY da.publication`
+
+// LogReaderHistory is the newest history row of every log reader agent.
+// Columns: agent_name, publisher_db, runstatus, time, comments, delivery_latency (ms), error_id.
+const LogReaderHistory = `WITH h AS (
+  SELECT agent_id, runstatus, [time], comments, delivery_latency, error_id,
+    ROW_NUMBER() OVER (PARTITION BY agent_id ORDER BY [time] DESC, [timestamp] DESC) AS rn
+  FROM dbo.MSlogreader_history WITH (NOLOCK))
+SELECT la.name AS agent_name, la.publisher_db, h.runstatus, h.[time], h.comments, h.delivery_latency, h.error_id
+FROM h JOIN dbo.MSlogreader_agents la WITH (NOLOCK) ON la.id = h.agent_id
+WHERE h.rn = 1`
+
+// SnapshotHistory is the newest history row of every snapshot agent ("A snapshot of N article(s)
+// was generated." when done). Columns: publication, agent_name, runstatus, time, comments, error_id.
+const SnapshotHistory = `WITH h AS (
+  SELECT agent_id, runstatus, [time], comments, error_id,
+    ROW_NUMBER() OVER (PARTITION BY agent_id ORDER BY [time] DESC, [timestamp] DESC) AS rn
+  FROM dbo.MSsnapshot_history WITH (NOLOCK))
+SELECT sa.publication, sa.name AS agent_name, h.runstatus, h.[time], h.comments, h.error_id
+FROM h JOIN dbo.MSsnapshot_agents sa WITH (NOLOCK) ON sa.id = h.agent_id
+WHERE h.rn = 1
+ORDER BY sa.publication`
+
+// ReplicationErrors is the newest replication error messages. Columns: id, time, error_code,
+// error_text.
+const ReplicationErrors = `SELECT TOP (20) id, [time], error_code, error_text
+FROM dbo.MSrepl_errors WITH (NOLOCK)
+ORDER BY [time] DESC, id DESC`
+
+// NewestReplicatedTransaction is when the log reader last queued a transaction: it stops moving
+// when nothing writes to the published database. Column: one datetime (NULL when none).
+const NewestReplicatedTransaction = `SELECT MAX(entry_time) FROM dbo.MSrepl_transactions WITH (NOLOCK)`
+
+// SubscriptionPendingProc is called by name with @publisher, @publisher_db, @publication,
+// @subscriber, @subscriber_db and @subscription_type = 0 (push).
+// Columns: pendingcmdcount, estimatedprocesstime (seconds).
+const SubscriptionPendingProc = `sp_replmonitorsubscriptionpendingcmds`
+
+// Subscriptions lists push subscriptions by distribution agent, with what
+// SubscriptionPendingProc needs. Columns: publisher, publisher_db, publication, subscriber,
+// subscriber_db, agent_name.
+const Subscriptions = `SELECT ps.name AS publisher, da.publisher_db, da.publication, ss.name AS subscriber, da.subscriber_db, da.name AS agent_name
+FROM dbo.MSdistribution_agents da WITH (NOLOCK)
+JOIN sys.servers ps ON ps.server_id = da.publisher_id
+JOIN sys.servers ss ON ss.server_id = da.subscriber_id
+WHERE da.subscriber_id >= 0
+ORDER BY da.publication`
+
+// ---------------------------------------------------------------------------------------------
+// The data upgrade — on the Azure SQL sandbox.
+
+// DataUpgradeStatus is what the toolkit's `ds` report reads.
+// Columns: StartTime, EndTime, Steps, SubSteps, STATUS.
+const DataUpgradeStatus = `SELECT StartTime, EndTime, Steps, SubSteps, STATUS
+FROM [DBUPGRADE].[DATAUPGRADESTATUS]
+ORDER BY EndTime DESC`
+
+// ServicingSteps lists the servicing steps (/DataUpgrade/PreSync, /DataUpgrade/PostSync,
+// /DataUpgrade/FinalDbSync/DisableDataUpgradeFlag…); STATUS 2 is done.
+// Columns: PATH, STATUS, STARTTIME, ENDTIME.
+const ServicingSteps = `SELECT PATH, STATUS, STARTTIME, ENDTIME
+FROM [DBUPGRADE].[SERVICINGSTEP]
+ORDER BY STARTTIME`
+
+// DBSyncSteps lists database synchronization phases; FinishTime 1900-01-01 means running.
+// Columns: SyncStep, StartDateTime, FinishTime, Success, DBSyncActivityId.
+const DBSyncSteps = `SELECT SyncStep, StartDateTime, FinishTime, Success, DBSyncActivityId
+FROM dbo.DBSyncExecStats
+ORDER BY StartDateTime`
+
+// UpgradeBatchTasks is the status histogram of the "Data upgrade" batch job's tasks (BatchStatus
+// values). Columns: STATUS, tasks.
+const UpgradeBatchTasks = `SELECT b.STATUS, COUNT(*) AS tasks
+FROM dbo.BATCH b WITH (NOLOCK)
+JOIN dbo.BATCHJOB j WITH (NOLOCK) ON j.RECID = b.BATCHJOBID
+WHERE j.CAPTION = N'Data upgrade'
+GROUP BY b.STATUS
+ORDER BY b.STATUS`
+
+// UpgradeScriptErrors lists the newest release-update script errors.
+// Columns: CREATEDDATETIME, CLASSNAME, METHODNAME, ERRORMESSAGE.
+const UpgradeScriptErrors = `SELECT TOP (20) CREATEDDATETIME, CLASSNAME, METHODNAME, ERRORMESSAGE
+FROM dbo.RELEASEUPDATESCRIPTSERRORLOG WITH (NOLOCK)
+ORDER BY CREATEDDATETIME DESC`
+
+// ServicingActivity is when the servicing host (SERVICING1) last finished a request: no activity
+// for 30 minutes may mean the database sync stalled. Column: one datetime (NULL: never seen).
+const ServicingActivity = `SELECT MAX(last_request_end_time) FROM sys.dm_exec_sessions WHERE host_name = N'SERVICING1'`
+
+// ---------------------------------------------------------------------------------------------
+// Pre-flight checks — on the source server.
+
+// ServerInfo identifies the server. Columns: product_version, edition, version, integrated_only.
+const ServerInfo = `SELECT CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128)) AS product_version,
+  CAST(SERVERPROPERTY('Edition') AS nvarchar(128)) AS edition, @@VERSION AS version,
+  CAST(SERVERPROPERTY('IsIntegratedSecurityOnly') AS int) AS integrated_only`
+
+// ReplicationInstalled runs sys.sp_MS_replication_installed in master. Column: installed (int, 0
+// means not installed).
+const ReplicationInstalled = `DECLARE @installed int;
+EXEC @installed = master.sys.sp_MS_replication_installed;
+SELECT @installed AS installed`
+
+// AgentService is the state of the SQL Server Agent service. Column: status_desc.
+const AgentService = `SELECT status_desc FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%'`
+
+// DatabaseSettings describes one database (@p1 = name).
+// Columns: owner, is_read_committed_snapshot_on, recovery_model_desc, size_bytes.
+const DatabaseSettings = `SELECT SUSER_SNAME(d.owner_sid) AS owner, d.is_read_committed_snapshot_on, d.recovery_model_desc,
+  (SELECT SUM(CAST(f.size AS bigint)) * 8192 FROM sys.master_files f WHERE f.database_id = d.database_id) AS size_bytes
+FROM sys.databases d WHERE d.name = @p1`
+
+// MaxTextReplSize is the 'max text repl size (B)' setting; -1 means unlimited, which the toolkit
+// needs for large LOB columns. Column: value_in_use (bigint).
+const MaxTextReplSize = `SELECT CAST(value_in_use AS bigint) AS value_in_use FROM sys.configurations WHERE name = N'max text repl size (B)'`
+
+// FixedDrives is called by name: free megabytes per drive letter. Columns: drive, MB free.
+const FixedDrives = `master.sys.xp_fixeddrives`
+
+// Distributor names the distribution database, if any. Column: name.
+const Distributor = `SELECT name FROM sys.databases WHERE is_distributor = 1`
