@@ -1,0 +1,150 @@
+package sql
+
+import (
+	"context"
+	stdsql "database/sql"
+	"fmt"
+	"strings"
+	"sync"
+
+	"cutover/sql/query"
+)
+
+// TableCount is a table and its row count.
+type TableCount struct {
+	Schema string
+	Table  string
+	Rows   int64
+	// HasPK reports a primary key (transactional replication to Azure SQL needs one).
+	HasPK bool
+}
+
+// CountSource says where row counts came from.
+type CountSource int
+
+// Count sources.
+const (
+	// FromPartitionStats is sys.dm_db_partition_stats (approximate; needs VIEW DATABASE STATE).
+	FromPartitionStats CountSource = iota
+	// FromPartitions is the sys.partitions fallback (approximate; catalog permissions only).
+	FromPartitions
+	// FromCountBig is an exact SELECT COUNT_BIG(*).
+	FromCountBig
+)
+
+// String names the source.
+func (s CountSource) String() string {
+	switch s {
+	case FromPartitions:
+		return "sys.partitions"
+	case FromCountBig:
+		return "COUNT_BIG"
+	}
+	return "sys.dm_db_partition_stats"
+}
+
+// RowCounts returns every user table's approximate row count from partition statistics, falling
+// back to sys.partitions when the login lacks VIEW DATABASE STATE.
+func (d *DB) RowCounts(ctx context.Context) ([]TableCount, CountSource, error) {
+	out, err := d.rowCounts(ctx, "row counts (partition stats)", query.RowCountsPartitionStats)
+	if err == nil {
+		return out, FromPartitionStats, nil
+	}
+	if !IsPermission(err) {
+		return nil, FromPartitionStats, err
+	}
+	out, err = d.rowCounts(ctx, "row counts (sys.partitions)", query.RowCountsPartitions)
+	return out, FromPartitions, err
+}
+
+func (d *DB) rowCounts(ctx context.Context, name, text string) ([]TableCount, error) {
+	out := make([]TableCount, 0, 1024)
+	err := d.read(ctx, name, text, func(r *stdsql.Rows) error {
+		var tc TableCount
+		var rows stdsql.NullInt64
+		if err := r.Scan(&tc.Schema, &tc.Table, &rows, &tc.HasPK); err != nil {
+			return err
+		}
+		tc.Rows = rows.Int64
+		out = append(out, tc)
+		return nil
+	})
+	return out, err
+}
+
+// QuoteName quotes a one- or two-part object name the way QUOTENAME does: [dbo].[CUSTTABLE].
+func QuoteName(name string) string {
+	schema, table, ok := strings.Cut(name, ".")
+	if !ok {
+		schema, table = "dbo", name
+	}
+	q := func(s string) string { return "[" + strings.ReplaceAll(s, "]", "]]") + "]" }
+	return q(schema) + "." + q(table)
+}
+
+// ExactCount is one table's exact count, or why it could not be had.
+type ExactCount struct {
+	Table string
+	Rows  int64
+	Err   error
+}
+
+// ExactCounts counts the named tables exactly with COUNT_BIG, at most concurrency at a time,
+// calling progress (if not nil) after each table. Cancelling ctx stops the remaining counts and
+// cancels those running; the result then holds what finished and ctx's error. A table that fails
+// carries its error and the others go on.
+func (d *DB) ExactCounts(ctx context.Context, tables []string, concurrency int, progress func(done, total int)) ([]ExactCount, error) {
+	if concurrency <= 0 {
+		concurrency = 4
+	}
+	concurrency = min(concurrency, d.cfg.MaxOpen)
+	results := make([]ExactCount, len(tables))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for w := 0; w < concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				n, err := d.exactCount(ctx, tables[i])
+				results[i] = ExactCount{Table: tables[i], Rows: n, Err: err}
+				mu.Lock()
+				done++
+				if progress != nil {
+					progress(done, len(tables))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for i := range tables {
+		select {
+		case work <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		finished := results[:0]
+		for _, r := range results {
+			if r.Table != "" && r.Err == nil {
+				finished = append(finished, r)
+			}
+		}
+		return finished, fmt.Errorf("exact counts stopped after %d of %d tables: %w", len(finished), len(tables), err)
+	}
+	return results, nil
+}
+
+func (d *DB) exactCount(ctx context.Context, table string) (int64, error) {
+	var n int64
+	err := d.readTimeout(ctx, d.cfg.CountTimeout, "COUNT_BIG "+table, query.ExactCountPrefix+QuoteName(table), func(r *stdsql.Rows) error {
+		return r.Scan(&n)
+	})
+	return n, err
+}

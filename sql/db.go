@@ -1,0 +1,210 @@
+package sql
+
+import (
+	"context"
+	stdsql "database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	mssql "github.com/microsoft/go-mssqldb"
+	"github.com/microsoft/go-mssqldb/azuread"
+)
+
+// DB is one configured database connection pool.
+type DB struct {
+	db  *stdsql.DB
+	cfg Config
+	// retries counts reads re-run after a lost connection (for tests and health reporting).
+	retries atomic.Int64
+}
+
+// Open prepares a pool for cfg. It does not connect; Ping does. Entra ID modes use go-mssqldb's
+// azuread connector.
+func Open(cfg Config) (*DB, error) {
+	cfg = cfg.withDefaults()
+	dsn, err := cfg.DSN()
+	if err != nil {
+		return nil, err
+	}
+	var conn driver.Connector
+	if cfg.Auth.fedauth() != "" {
+		conn, err = azuread.NewConnector(dsn)
+	} else {
+		conn, err = mssql.NewConnector(dsn)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sql: %s/%s: %w", cfg.Server, cfg.Database, redactErr(err, cfg.Password))
+	}
+	db := stdsql.OpenDB(conn)
+	db.SetMaxOpenConns(cfg.MaxOpen)
+	db.SetMaxIdleConns(cfg.MaxOpen)
+	return &DB{db: db, cfg: cfg}, nil
+}
+
+// Config is the configuration the pool was opened with.
+func (d *DB) Config() Config { return d.cfg }
+
+// Name is server/database, for messages.
+func (d *DB) Name() string { return d.cfg.Server + "/" + d.cfg.Database }
+
+// Close closes the pool.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Retries is how many reads were re-run after a lost connection.
+func (d *DB) Retries() int64 { return d.retries.Load() }
+
+// Ping connects (logging in if needed) within the query timeout.
+func (d *DB) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.QueryTimeout)
+	defer cancel()
+	if err := d.db.PingContext(ctx); err != nil {
+		return d.wrap("connect", err)
+	}
+	return nil
+}
+
+// read runs one idempotent query under the query timeout, scanning each row with scan. A read that
+// loses its connection (a dropped socket, a failover) is run once more on a fresh connection.
+func (d *DB) read(ctx context.Context, name, text string, scan func(*stdsql.Rows) error, args ...any) error {
+	return d.readTimeout(ctx, d.cfg.QueryTimeout, name, text, scan, args...)
+}
+
+func (d *DB) readTimeout(ctx context.Context, timeout time.Duration, name, text string, scan func(*stdsql.Rows) error, args ...any) error {
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		err = d.readOnce(ctx, timeout, text, scan, args...)
+		if err == nil || ctx.Err() != nil || !IsConnectionLost(err) {
+			break
+		}
+		d.retries.Add(1)
+	}
+	if err != nil {
+		return d.wrap(name, err)
+	}
+	return nil
+}
+
+func (d *DB) readOnce(ctx context.Context, timeout time.Duration, text string, scan func(*stdsql.Rows) error, args ...any) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	rows, err := d.db.QueryContext(ctx, text, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// wrap names the query and the database in an error, never the password.
+func (d *DB) wrap(what string, err error) error {
+	return &QueryError{DB: d.Name(), Query: what, Err: redactErr(err, d.cfg.Password)}
+}
+
+// QueryError is a failed query: which database, which query, and the driver's error.
+type QueryError struct {
+	DB    string
+	Query string
+	Err   error
+}
+
+func (e *QueryError) Error() string { return fmt.Sprintf("%s: %s: %v", e.DB, e.Query, e.Err) }
+
+// Unwrap gives the driver's error (an mssql.Error carries the SQL Server error number).
+func (e *QueryError) Unwrap() error { return e.Err }
+
+type redacted struct {
+	msg string
+	err error
+}
+
+func (r redacted) Error() string { return r.msg }
+func (r redacted) Unwrap() error { return r.err }
+
+// redactErr keeps a password out of an error message (a DSN parse error may echo it).
+func redactErr(err error, password string) error {
+	if err == nil || password == "" || !strings.Contains(err.Error(), password) {
+		return err
+	}
+	return redacted{msg: strings.ReplaceAll(err.Error(), password, "xxxxx"), err: err}
+}
+
+// Number is the SQL Server error number behind err (0 when it is not a server error).
+func Number(err error) int32 {
+	var se mssql.Error
+	if errors.As(err, &se) {
+		return se.Number
+	}
+	return 0
+}
+
+// IsPermission reports a permission error: 229 (permission denied on an object), 262 (permission
+// denied in database), 297 (the user does not have permission), 300 (VIEW … STATE denied).
+func IsPermission(err error) bool {
+	switch Number(err) {
+	case 229, 262, 297, 300:
+		return true
+	}
+	return false
+}
+
+// IsMissingObject reports 208 (invalid object name) or 2812 (could not find stored procedure).
+func IsMissingObject(err error) bool {
+	n := Number(err)
+	return n == 208 || n == 2812
+}
+
+// IsTransient reports errors worth retrying later: deadlock victim (1205), lock timeout (1222),
+// Azure SQL reconfiguration and throttling (40613, 40501, 40197, 49918–49920), and lost
+// connections.
+func IsTransient(err error) bool {
+	switch Number(err) {
+	case 1205, 1222, 40613, 40501, 40197, 49918, 49919, 49920:
+		return true
+	}
+	return IsConnectionLost(err)
+}
+
+// IsConnectionLost reports an error from a connection that broke: the socket closed or reset, a
+// protocol stream cut off, a severe server error that ends the session, or the driver declaring the
+// connection bad. A deadline is not a lost connection.
+func IsConnectionLost(err error) bool {
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	var stream mssql.StreamError
+	if errors.As(err, &stream) {
+		return true
+	}
+	var server mssql.ServerError
+	if errors.As(err, &server) {
+		return true
+	}
+	var se mssql.Error
+	if errors.As(err, &se) && se.Class >= 20 {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && !op.Timeout() {
+		return true
+	}
+	return false
+}

@@ -1,0 +1,395 @@
+package sql
+
+import (
+	"context"
+	stdsql "database/sql"
+	"strconv"
+	"time"
+
+	"cutover/sql/query"
+)
+
+// PublicationType is MSpublications.publication_type.
+type PublicationType int
+
+// Publication types.
+const (
+	Transactional PublicationType = iota
+	Snapshot
+	Merge
+)
+
+// String names the type.
+func (t PublicationType) String() string {
+	switch t {
+	case Transactional:
+		return "transactional"
+	case Snapshot:
+		return "snapshot"
+	case Merge:
+		return "merge"
+	}
+	return "type " + strconv.Itoa(int(t))
+}
+
+// Publication is one publication on the distributor.
+type Publication struct {
+	ID          int
+	PublisherDB string
+	Name        string
+	Type        PublicationType
+}
+
+// Article is one published table.
+type Article struct {
+	ID          int
+	Publication string
+	Name        string
+	Source      string
+	Destination string
+}
+
+// ArticlePending is one article's backlog for one distribution agent.
+type ArticlePending struct {
+	Publication  string
+	Article      string
+	Agent        string
+	SubscriberDB string
+	Pending      int64
+	Delivered    int64
+}
+
+// AgentType is the replication agent kind in MSreplication_monitordata.
+type AgentType int
+
+// Agent types.
+const (
+	SnapshotAgent     AgentType = 1
+	LogReaderAgent    AgentType = 2
+	DistributionAgent AgentType = 3
+	MergeAgent        AgentType = 4
+	QueueReaderAgent  AgentType = 9
+)
+
+// String names the agent type.
+func (t AgentType) String() string {
+	switch t {
+	case SnapshotAgent:
+		return "snapshot"
+	case LogReaderAgent:
+		return "log reader"
+	case DistributionAgent:
+		return "distribution"
+	case MergeAgent:
+		return "merge"
+	case QueueReaderAgent:
+		return "queue reader"
+	}
+	return "agent"
+}
+
+// RunStatus is a replication agent's run status (runstatus / status).
+type RunStatus int
+
+// Run statuses.
+const (
+	RunStarted    RunStatus = 1
+	RunSucceeded  RunStatus = 2
+	RunInProgress RunStatus = 3
+	RunIdle       RunStatus = 4
+	RunRetrying   RunStatus = 5
+	RunFailed     RunStatus = 6
+)
+
+// String names the status as Replication Monitor does.
+func (s RunStatus) String() string {
+	switch s {
+	case RunStarted:
+		return "started"
+	case RunSucceeded:
+		return "succeeded"
+	case RunInProgress:
+		return "in progress"
+	case RunIdle:
+		return "idle"
+	case RunRetrying:
+		return "retrying"
+	case RunFailed:
+		return "failed"
+	}
+	return "unknown"
+}
+
+// Bad reports a failing or retrying agent.
+func (s RunStatus) Bad() bool { return s == RunFailed || s == RunRetrying }
+
+// AgentState is the replication monitor's cached view of one agent.
+type AgentState struct {
+	Publication string
+	Type        AgentType
+	Name        string
+	Status      RunStatus
+	Running     bool
+	Warning     int
+	// CurLatency and AvgLatency are in seconds.
+	CurLatency  time.Duration
+	AvgLatency  time.Duration
+	LastSync    time.Time
+	LastRefresh time.Time
+}
+
+// AgentMessage is an agent's newest history row.
+type AgentMessage struct {
+	Publication string
+	Agent       string
+	Type        AgentType
+	PublisherDB string
+	Status      RunStatus
+	Time        time.Time
+	Comments    string
+	Delivered   int64
+	Latency     time.Duration
+	Rate        float64
+	ErrorID     int
+}
+
+// ReplError is a row of MSrepl_errors.
+type ReplError struct {
+	ID   int
+	Time time.Time
+	Code string
+	Text string
+}
+
+// Subscription is a push subscription with what sp_replmonitorsubscriptionpendingcmds needs.
+type Subscription struct {
+	Publisher    string
+	PublisherDB  string
+	Publication  string
+	Subscriber   string
+	SubscriberDB string
+	Agent        string
+}
+
+// SubscriptionPending is SQL Server's own pending count and estimate for a subscription.
+type SubscriptionPending struct {
+	Pending  int64
+	Estimate time.Duration
+}
+
+// TracerLatency is one subscriber's latencies for a tracer token (distributor, subscriber and
+// overall); a nil Overall means the token has not arrived.
+type TracerLatency struct {
+	Subscriber   string
+	SubscriberDB string
+	Distributor  *time.Duration
+	SubscriberL  *time.Duration
+	Overall      *time.Duration
+}
+
+// Arrived reports whether the token reached the subscriber.
+func (t TracerLatency) Arrived() bool { return t.Overall != nil }
+
+func seconds(n stdsql.NullInt64) time.Duration { return time.Duration(n.Int64) * time.Second }
+
+func secondsPtr(n stdsql.NullInt64) *time.Duration {
+	if !n.Valid {
+		return nil
+	}
+	d := time.Duration(n.Int64) * time.Second
+	return &d
+}
+
+// Publications lists the distributor's publications.
+func (d *DB) Publications(ctx context.Context) ([]Publication, error) {
+	var out []Publication
+	err := d.read(ctx, "publications", query.Publications, func(r *stdsql.Rows) error {
+		var p Publication
+		if err := r.Scan(&p.ID, &p.PublisherDB, &p.Name, &p.Type); err != nil {
+			return err
+		}
+		out = append(out, p)
+		return nil
+	})
+	return out, err
+}
+
+// Articles lists published tables.
+func (d *DB) Articles(ctx context.Context) ([]Article, error) {
+	out := make([]Article, 0, 1024)
+	err := d.read(ctx, "articles", query.Articles, func(r *stdsql.Rows) error {
+		var a Article
+		var src, dst stdsql.NullString
+		if err := r.Scan(&a.ID, &a.Publication, &a.Name, &src, &dst); err != nil {
+			return err
+		}
+		a.Source, a.Destination = src.String, dst.String
+		out = append(out, a)
+		return nil
+	})
+	return out, err
+}
+
+// PendingCommands is the backlog per article (MSdistribution_status): expensive, poll it slowly.
+func (d *DB) PendingCommands(ctx context.Context) ([]ArticlePending, error) {
+	out := make([]ArticlePending, 0, 1024)
+	err := d.read(ctx, "pending commands per article", query.PendingCommands, func(r *stdsql.Rows) error {
+		var p ArticlePending
+		if err := r.Scan(&p.Publication, &p.Article, &p.Agent, &p.SubscriberDB, &p.Pending, &p.Delivered); err != nil {
+			return err
+		}
+		out = append(out, p)
+		return nil
+	})
+	return out, err
+}
+
+// AgentStates is the replication monitor's view of every agent (cheap).
+func (d *DB) AgentStates(ctx context.Context) ([]AgentState, error) {
+	var out []AgentState
+	err := d.read(ctx, "agent states", query.AgentStates, func(r *stdsql.Rows) error {
+		var a AgentState
+		var pub stdsql.NullString
+		var warn, cur, avg stdsql.NullInt64
+		var sync, refresh stdsql.NullTime
+		if err := r.Scan(&pub, &a.Type, &a.Name, &a.Status, &a.Running, &warn, &cur, &avg, &sync, &refresh); err != nil {
+			return err
+		}
+		a.Publication, a.Warning = pub.String, int(warn.Int64)
+		a.CurLatency, a.AvgLatency, a.LastSync, a.LastRefresh = seconds(cur), seconds(avg), sync.Time, refresh.Time
+		out = append(out, a)
+		return nil
+	})
+	return out, err
+}
+
+// AgentMessages is the newest history row of every distribution, log reader and snapshot agent.
+func (d *DB) AgentMessages(ctx context.Context) ([]AgentMessage, error) {
+	var out []AgentMessage
+	err := d.read(ctx, "distribution agent history", query.DistributionAgentHistory, func(r *stdsql.Rows) error {
+		m := AgentMessage{Type: DistributionAgent}
+		var t stdsql.NullTime
+		var comments stdsql.NullString
+		var delivered, latency, errID stdsql.NullInt64
+		var rate stdsql.NullFloat64
+		if err := r.Scan(&m.Publication, &m.Agent, &m.Status, &t, &comments, &delivered, &latency, &rate, &errID); err != nil {
+			return err
+		}
+		m.Time, m.Comments, m.Delivered = t.Time, comments.String, delivered.Int64
+		m.Latency, m.Rate, m.ErrorID = time.Duration(latency.Int64)*time.Millisecond, rate.Float64, int(errID.Int64)
+		out = append(out, m)
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+	err = d.read(ctx, "log reader history", query.LogReaderHistory, func(r *stdsql.Rows) error {
+		m := AgentMessage{Type: LogReaderAgent}
+		var t stdsql.NullTime
+		var comments stdsql.NullString
+		var latency, errID stdsql.NullInt64
+		if err := r.Scan(&m.Agent, &m.PublisherDB, &m.Status, &t, &comments, &latency, &errID); err != nil {
+			return err
+		}
+		m.Time, m.Comments = t.Time, comments.String
+		m.Latency, m.ErrorID = time.Duration(latency.Int64)*time.Millisecond, int(errID.Int64)
+		out = append(out, m)
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+	err = d.read(ctx, "snapshot agent history", query.SnapshotHistory, func(r *stdsql.Rows) error {
+		m := AgentMessage{Type: SnapshotAgent}
+		var t stdsql.NullTime
+		var comments stdsql.NullString
+		var errID stdsql.NullInt64
+		if err := r.Scan(&m.Publication, &m.Agent, &m.Status, &t, &comments, &errID); err != nil {
+			return err
+		}
+		m.Time, m.Comments, m.ErrorID = t.Time, comments.String, int(errID.Int64)
+		out = append(out, m)
+		return nil
+	})
+	return out, err
+}
+
+// ReplicationErrors returns the newest replication errors.
+func (d *DB) ReplicationErrors(ctx context.Context) ([]ReplError, error) {
+	var out []ReplError
+	err := d.read(ctx, "replication errors", query.ReplicationErrors, func(r *stdsql.Rows) error {
+		var e ReplError
+		var t stdsql.NullTime
+		var code, text stdsql.NullString
+		if err := r.Scan(&e.ID, &t, &code, &text); err != nil {
+			return err
+		}
+		e.Time, e.Code, e.Text = t.Time, code.String, text.String
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// NewestReplicatedTransaction is when the log reader last queued a transaction (zero: none).
+func (d *DB) NewestReplicatedTransaction(ctx context.Context) (time.Time, error) {
+	return d.scalarTime(ctx, "newest replicated transaction", query.NewestReplicatedTransaction)
+}
+
+// Subscriptions lists the push subscriptions.
+func (d *DB) Subscriptions(ctx context.Context) ([]Subscription, error) {
+	var out []Subscription
+	err := d.read(ctx, "subscriptions", query.Subscriptions, func(r *stdsql.Rows) error {
+		var s Subscription
+		if err := r.Scan(&s.Publisher, &s.PublisherDB, &s.Publication, &s.Subscriber, &s.SubscriberDB, &s.Agent); err != nil {
+			return err
+		}
+		out = append(out, s)
+		return nil
+	})
+	return out, err
+}
+
+// SubscriptionPending asks SQL Server for a subscription's pending commands and its estimate.
+func (d *DB) SubscriptionPending(ctx context.Context, s Subscription) (SubscriptionPending, error) {
+	var p SubscriptionPending
+	var est stdsql.NullInt64
+	err := d.read(ctx, "pending commands of "+s.Publication, query.SubscriptionPendingProc, func(r *stdsql.Rows) error {
+		return r.Scan(&p.Pending, &est)
+	}, stdsql.Named("publisher", s.Publisher), stdsql.Named("publisher_db", s.PublisherDB),
+		stdsql.Named("publication", s.Publication), stdsql.Named("subscriber", s.Subscriber),
+		stdsql.Named("subscriber_db", s.SubscriberDB), stdsql.Named("subscription_type", 0))
+	p.Estimate = seconds(est)
+	return p, err
+}
+
+// PostTracerToken posts a tracer token on a transactional publication (run on the published
+// database) and returns its id. It writes to the publication, so it is not retried.
+func (d *DB) PostTracerToken(ctx context.Context, publication string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.QueryTimeout)
+	defer cancel()
+	var id int
+	if err := d.db.QueryRowContext(ctx, query.PostTracerToken, publication).Scan(&id); err != nil {
+		return 0, d.wrap("post tracer token on "+publication, err)
+	}
+	return id, nil
+}
+
+// TracerTokenHistory returns a tracer token's latencies per subscriber (run on the published
+// database).
+func (d *DB) TracerTokenHistory(ctx context.Context, publication string, id int) ([]TracerLatency, error) {
+	var out []TracerLatency
+	err := d.read(ctx, "tracer token history", query.TracerTokenHistoryProc, func(r *stdsql.Rows) error {
+		var t TracerLatency
+		var dist, sub, all stdsql.NullInt64
+		var subscriber, subDB stdsql.NullString
+		if err := r.Scan(&dist, &subscriber, &subDB, &sub, &all); err != nil {
+			return err
+		}
+		t.Subscriber, t.SubscriberDB = subscriber.String, subDB.String
+		t.Distributor, t.SubscriberL, t.Overall = secondsPtr(dist), secondsPtr(sub), secondsPtr(all)
+		out = append(out, t)
+		return nil
+	}, stdsql.Named("publication", publication), stdsql.Named("tracer_id", id))
+	return out, err
+}
