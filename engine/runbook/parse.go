@@ -355,7 +355,7 @@ func (p *parser) connection(n *yaml.Node, role string) *Connection {
 	if c.Auth == AuthEntraServicePrincipal && c.ClientID == "" && c.User == "" {
 		d.Errorf(n, where, "auth %s needs client_id (the application id)", c.Auth)
 	}
-	if c.Auth.NeedsSecret() {
+	if c.NeedsSecret() {
 		switch {
 		case c.PasswordEnv != "" && c.PasswordFile != "":
 			d.Errorf(secretNode, where, "give either password_env or password_file, not both")
@@ -367,7 +367,7 @@ func (p *parser) connection(n *yaml.Node, role string) *Connection {
 			p.checkSecret(where, secretNode, c.PasswordEnv, c.PasswordFile)
 		}
 	} else if c.PasswordEnv != "" || c.PasswordFile != "" {
-		d.Errorf(secretNode, where, "auth %s does not use a password; remove password_env/password_file", c.Auth)
+		d.Errorf(secretNode, where, "auth %s without a user does not use a password; remove password_env/password_file (or give user DOMAIN\\name for NTLM)", c.Auth)
 	}
 	if c.Encrypt == EncryptDisable && !isLoopback(c.Server) {
 		d.Errorf(encryptNode, where, "encrypt: disable is only allowed for a server on this machine (127.0.0.1, ::1, localhost); %q must be reached with encrypt: true or strict", c.Server)

@@ -102,9 +102,16 @@ const (
 	AuthEntraDeviceCode       AuthMode = "entra-device-code"
 )
 
-// NeedsSecret reports whether the mode needs a password or client secret.
-func (a AuthMode) NeedsSecret() bool {
-	return a == AuthSQL || a == AuthEntraPassword || a == AuthEntraServicePrincipal
+// NeedsSecret reports whether the connection needs a password or client secret: SQL logins, Entra
+// ID password and service-principal sign-ins, and Windows (NTLM) sign-in with a named user.
+func (c *Connection) NeedsSecret() bool {
+	switch c.Auth {
+	case AuthSQL, AuthEntraPassword, AuthEntraServicePrincipal:
+		return true
+	case AuthWindows:
+		return c.User != ""
+	}
+	return false
 }
 
 // Encryption is how a SQL connection is encrypted.
