@@ -45,6 +45,12 @@ type Options struct {
 	Command string
 	// NoSync skips fsync in the journal: benchmarks only.
 	NoSync bool
+	// Replication feeds the replication monitor; without it there is none.
+	Replication ReplicationSource
+	// Monitor tunes the replication monitor.
+	Monitor MonitorConfig
+	// SampleEvery is how often the replication backlog is journaled for the report (default 1m).
+	SampleEvery time.Duration
 }
 
 // ErrAutoConfirmRefused is returned when automatic confirmation is asked for a real cutover.
@@ -84,6 +90,8 @@ type Engine struct {
 	loopDone    chan struct{}
 	wg          sync.WaitGroup
 	report      journal.OpenReport
+	monitor     *monitor
+	lastSample  time.Time
 }
 
 // New prepares an engine for a validated runbook. It does not touch the state directory yet.
@@ -111,6 +119,12 @@ func New(rb *runbook.Runbook, opts Options) (*Engine, error) {
 		kick:     make(chan struct{}, 1),
 	}
 	e.logs = newLogBook(opts.LogRing, e.clock.Now)
+	if opts.Replication != nil {
+		e.monitor = newMonitor(e, opts.Replication, opts.Monitor)
+	}
+	if e.opts.SampleEvery <= 0 {
+		e.opts.SampleEvery = time.Minute
+	}
 	e.logs.publish = func(b LogBatch) { e.bus.Publish(b) }
 	e.st.steps = map[string]*stepRT{}
 	for _, id := range rb.TopoOrder() {
@@ -228,7 +242,63 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.recoverLocked()
 	e.loopDone = make(chan struct{})
 	go e.loop(ctx)
+	if e.monitor != nil {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.monitor.run(e.runCtx)
+		}()
+	}
 	return nil
+}
+
+// Replication is the replication monitor's newest picture (nil without a monitor).
+func (e *Engine) Replication() *ReplicationView {
+	if e.monitor == nil {
+		return nil
+	}
+	return e.monitor.latest()
+}
+
+// RefreshNow asks the monitor to poll at once (the cockpit's refresh key).
+func (e *Engine) RefreshNow() {
+	if e.monitor != nil {
+		e.monitor.refreshNow()
+	}
+}
+
+// SetPollIntervals changes the monitor's intervals (0 keeps one).
+func (e *Engine) SetPollIntervals(interval, backlog time.Duration) {
+	if e.monitor != nil {
+		e.monitor.setIntervals(interval, backlog)
+	}
+}
+
+// recordHealth journals a data source's change of health.
+func (e *Engine) recordHealth(h SourceHealth) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed || e.j == nil {
+		return
+	}
+	rec := SourceHealthRecord{Source: h.Name, State: h.State}
+	if h.State == HealthFailing {
+		rec.Error = h.LastError
+	} else {
+		rec.Outage = h.LastOutage
+	}
+	_, _ = e.commitLocked(RecSourceHealth, "", rec)
+}
+
+// recordSample journals the replication backlog, at most once per SampleEvery.
+func (e *Engine) recordSample(v *ReplicationView) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed || e.j == nil || (!e.lastSample.IsZero() && v.At.Sub(e.lastSample) < e.opts.SampleEvery) {
+		return
+	}
+	e.lastSample = v.At
+	_, _ = e.commitLocked(RecReplicationSample, "", ReplicationSample{Pending: v.TotalPending, DrainRate: v.DrainRate, ETA: v.ETA, Tables: len(v.Tables)})
 }
 
 // recoverLocked settles steps that were running when the previous engine died or stopped.

@@ -28,6 +28,9 @@ const (
 	RecSkipped        RecordType = "step.skipped"
 	RecDoneByHand     RecordType = "step.done-by-hand"
 	RecRetry          RecordType = "step.retry"
+
+	RecSourceHealth      RecordType = "source.health"
+	RecReplicationSample RecordType = "replication.sample"
 )
 
 // RunOpened is the first record of a journal.
@@ -155,4 +158,21 @@ type Interrupted struct {
 type ByActor struct {
 	Actor  Actor  `json:"actor"`
 	Reason string `json:"reason,omitempty"`
+}
+
+// SourceHealthRecord is a data source changing health (an outage starting or ending).
+type SourceHealthRecord struct {
+	Source string `json:"source"`
+	State  Health `json:"state"`
+	Error  string `json:"error,omitempty"`
+	// Outage is how long the failing period that just ended lasted.
+	Outage time.Duration `json:"outage,omitempty"`
+}
+
+// ReplicationSample is the replication backlog at one moment (the report's drain curve).
+type ReplicationSample struct {
+	Pending   int64         `json:"pending"`
+	DrainRate float64       `json:"drain_rate"`
+	ETA       time.Duration `json:"eta,omitempty"`
+	Tables    int           `json:"tables"`
 }

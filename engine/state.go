@@ -153,7 +153,7 @@ func (r *runState) apply(rec journal.Record) error {
 			st.confirmed = append([]Approval(nil), st.approvals...)
 			st.state = StatePending
 		}
-	case RecConfirmRefused:
+	case RecConfirmRefused, RecSourceHealth, RecReplicationSample:
 	case RecDeclined:
 		var p Declined
 		if err := rec.Decode(&p); err != nil {

@@ -1,0 +1,636 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MonitorConfig tunes the replication monitor.
+type MonitorConfig struct {
+	// Interval is how often the cheap queries run: row counts on both sides and agent states
+	// (default 15s).
+	Interval time.Duration
+	// BacklogInterval is how often the expensive per-article backlog runs (default 60s).
+	BacklogInterval time.Duration
+	// QueryTimeout bounds each query (default 2 minutes).
+	QueryTimeout time.Duration
+	// SlowAfter marks a source slow when a query takes longer (default 10s of real time).
+	SlowAfter time.Duration
+	// Smoothing is the time constant of the delivery-rate average (default 2 minutes).
+	Smoothing time.Duration
+	// TrendPoints is how many backlog samples the overall trend keeps (default 120); tables keep
+	// TableTrendPoints (default 16).
+	TrendPoints      int
+	TableTrendPoints int
+	// Ignore lists tables not replicated on purpose (the toolkit's IgnoreTables.xml).
+	Ignore []string
+}
+
+func (c MonitorConfig) withDefaults() MonitorConfig {
+	if c.Interval <= 0 {
+		c.Interval = 15 * time.Second
+	}
+	if c.BacklogInterval <= 0 {
+		c.BacklogInterval = 60 * time.Second
+	}
+	if c.BacklogInterval < c.Interval {
+		c.BacklogInterval = c.Interval
+	}
+	if c.QueryTimeout <= 0 {
+		c.QueryTimeout = 2 * time.Minute
+	}
+	if c.SlowAfter <= 0 {
+		c.SlowAfter = 10 * time.Second
+	}
+	if c.Smoothing <= 0 {
+		c.Smoothing = 2 * time.Minute
+	}
+	if c.TrendPoints <= 0 {
+		c.TrendPoints = 120
+	}
+	if c.TableTrendPoints <= 0 {
+		c.TableTrendPoints = 16
+	}
+	return c
+}
+
+// Health is how a data source is doing.
+type Health int
+
+// Health states.
+const (
+	HealthUnknown Health = iota
+	HealthOK
+	HealthSlow
+	HealthFailing
+)
+
+var healthWords = [...]string{"unknown", "ok", "slow", "failing"}
+
+// String names the state.
+func (h Health) String() string {
+	if h >= 0 && int(h) < len(healthWords) {
+		return healthWords[h]
+	}
+	return "unknown"
+}
+
+// MarshalText writes the state as its word.
+func (h Health) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText reads the state from its word.
+func (h *Health) UnmarshalText(b []byte) error {
+	for i, w := range healthWords {
+		if w == string(b) {
+			*h = Health(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown health %q", b)
+}
+
+// Source names the monitored data sources.
+const (
+	SourceAX          = "source"
+	SourceDistributor = "distributor"
+	SourceTarget      = "target"
+)
+
+// SourceHealth is one data source's health and its history.
+type SourceHealth struct {
+	Name  string
+	State Health
+	// Since is when the source entered its state.
+	Since time.Time
+	// LastOK is the last successful query; LastError the newest failure's text.
+	LastOK    time.Time
+	LastError string
+	// LastDuration is how long the newest query took (real time).
+	LastDuration time.Duration
+	// LastOutage is how long the most recent failing period lasted, once it ended.
+	LastOutage time.Duration
+	// Failures counts consecutive failures.
+	Failures int
+}
+
+// TableLag is one table's replication state. Every figure carries the time it was read.
+type TableLag struct {
+	Table       string
+	Publication string
+	HasPK       bool
+	Ignored     bool
+	// Published is false for tables no article covers (no PK yet, locked, or ignored).
+	Published bool
+	Pending   int64
+	PendingAt time.Time
+	Source    int64
+	SourceAt  time.Time
+	Target    int64
+	TargetAt  time.Time
+	// OnTarget is false while the table does not exist on the target.
+	OnTarget bool
+	// Delta is source minus target rows.
+	Delta int64
+	// Rate is the smoothed net drain of the backlog in commands per second (negative: growing).
+	Rate float64
+	// ETA is the time to drain the table's backlog at Rate (0 when unknown).
+	ETA time.Duration
+	// Trend holds the newest backlog samples, oldest first.
+	Trend []int64
+}
+
+// PublicationLag sums a publication's tables and agents.
+type PublicationLag struct {
+	Name    string
+	Tables  int
+	Pending int64
+	Rate    float64
+	ETA     time.Duration
+	// Agents in error, by name.
+	Failing []string
+	// Latency is the worst agent latency; LastDelivery the newest distribution sync.
+	Latency      time.Duration
+	LastDelivery time.Time
+}
+
+// TrendPoint is one overall backlog sample.
+type TrendPoint struct {
+	At      time.Time
+	Pending int64
+}
+
+// ReplicationView is the monitor's picture at one moment. It is immutable once published, so every
+// front end shares it.
+type ReplicationView struct {
+	At           time.Time
+	Tables       []TableLag
+	Publications []PublicationLag
+	Agents       []Agent
+	AgentsAt     time.Time
+	TotalPending int64
+	// PendingAt is when the backlog was last read; DrainRate its smoothed net drain (commands/s).
+	PendingAt time.Time
+	DrainRate float64
+	ETA       time.Duration
+	Trend     []TrendPoint
+	Health    []SourceHealth
+	// Cycles counts completed polls.
+	Cycles int
+}
+
+// Table finds a table's lag.
+func (v *ReplicationView) Table(name string) (TableLag, bool) {
+	key := tableKey(name)
+	i := sort.Search(len(v.Tables), func(i int) bool { return tableKey(v.Tables[i].Table) >= key })
+	if i < len(v.Tables) && tableKey(v.Tables[i].Table) == key {
+		return v.Tables[i], true
+	}
+	return TableLag{}, false
+}
+
+// SourceHealth returns one source's health.
+func (v *ReplicationView) SourceHealth(name string) SourceHealth {
+	for _, h := range v.Health {
+		if h.Name == name {
+			return h
+		}
+	}
+	return SourceHealth{Name: name}
+}
+
+// ReplicationUpdated carries a new monitor picture (newest wins).
+type ReplicationUpdated struct {
+	View *ReplicationView
+}
+
+func (ReplicationUpdated) isEvent()            {}
+func (ReplicationUpdated) coalesceKey() string { return "replication" }
+func (r ReplicationUpdated) merge(Event) Event { return r }
+func (SourceHealthChanged) isEvent()           {}
+
+// SourceHealthChanged says a data source changed health (delivered to every subscriber).
+type SourceHealthChanged struct {
+	Health SourceHealth
+}
+
+// tableKey matches tables across sources: upper case, without the dbo schema.
+func tableKey(name string) string {
+	name = strings.ToUpper(name)
+	return strings.TrimPrefix(name, "DBO.")
+}
+
+type tableState struct {
+	lag        TableLag
+	prevAt     time.Time
+	prevPend   int64
+	havePrev   bool
+	trend      []int64
+	sawBacklog bool
+}
+
+// monitor polls a ReplicationSource on the engine's clock and publishes ReplicationUpdated.
+type monitor struct {
+	e       *Engine
+	src     ReplicationSource
+	cfg     MonitorConfig
+	ignore  map[string]bool
+	refresh chan struct{}
+
+	mu          sync.Mutex
+	view        *ReplicationView
+	tables      map[string]*tableState
+	order       []string
+	health      map[string]*SourceHealth
+	lastBacklog time.Time
+	prevTotal   int64
+	prevTotalAt time.Time
+	rate        float64
+	haveRate    bool
+	trend       []TrendPoint
+	agents      []Agent
+	agentsAt    time.Time
+	cycles      int
+	backoff     map[string]time.Time
+}
+
+func newMonitor(e *Engine, src ReplicationSource, cfg MonitorConfig) *monitor {
+	cfg = cfg.withDefaults()
+	m := &monitor{e: e, src: src, cfg: cfg, refresh: make(chan struct{}, 1), tables: map[string]*tableState{},
+		health: map[string]*SourceHealth{}, ignore: map[string]bool{}, backoff: map[string]time.Time{}}
+	for _, t := range cfg.Ignore {
+		m.ignore[tableKey(t)] = true
+	}
+	for _, s := range []string{SourceAX, SourceDistributor, SourceTarget} {
+		m.health[s] = &SourceHealth{Name: s}
+	}
+	m.view = &ReplicationView{}
+	return m
+}
+
+// latest is the newest published picture.
+func (m *monitor) latest() *ReplicationView {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.view
+}
+
+// refreshNow asks for a poll at once.
+func (m *monitor) refreshNow() {
+	select {
+	case m.refresh <- struct{}{}:
+	default:
+	}
+}
+
+// run polls until ctx ends. A poll never overlaps the previous one: the next waits for it.
+func (m *monitor) run(ctx context.Context) {
+	for {
+		m.cycle(ctx)
+		t := m.e.clock.NewTimer(m.interval())
+		select {
+		case <-t.C():
+		case <-m.refresh:
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+func (m *monitor) interval() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cfg.Interval
+}
+
+// setIntervals changes the poll intervals (from the cockpit's palette).
+func (m *monitor) setIntervals(interval, backlog time.Duration) {
+	m.mu.Lock()
+	if interval > 0 {
+		m.cfg.Interval = interval
+	}
+	if backlog > 0 {
+		m.cfg.BacklogInterval = backlog
+	}
+	if m.cfg.BacklogInterval < m.cfg.Interval {
+		m.cfg.BacklogInterval = m.cfg.Interval
+	}
+	m.mu.Unlock()
+	m.refreshNow()
+}
+
+// query runs one read against a source, timing it and updating the source's health. It returns
+// false when the read failed or is backing off after failures.
+func (m *monitor) query(ctx context.Context, source, what string, now time.Time, read func(context.Context) error) bool {
+	m.mu.Lock()
+	until, backingOff := m.backoff[source+"/"+what]
+	m.mu.Unlock()
+	if backingOff && now.Before(until) {
+		return false
+	}
+	qctx, cancel := context.WithTimeout(ctx, m.cfg.QueryTimeout)
+	start := time.Now()
+	err := read(qctx)
+	took := time.Since(start)
+	cancel()
+	if ctx.Err() != nil {
+		return false
+	}
+	m.mu.Lock()
+	h := m.health[source]
+	before := *h
+	h.LastDuration = took
+	if err != nil {
+		h.Failures++
+		h.LastError = fmt.Sprintf("%s: %v", what, err)
+		if h.State != HealthFailing {
+			h.State, h.Since = HealthFailing, now
+		}
+		// Back off this query: double the wait with each consecutive failure, up to 5 minutes.
+		wait := m.cfg.Interval
+		for i := 1; i < h.Failures && wait < 5*time.Minute; i++ {
+			wait *= 2
+		}
+		m.backoff[source+"/"+what] = now.Add(min(wait, 5*time.Minute) - time.Nanosecond)
+	} else {
+		delete(m.backoff, source+"/"+what)
+		state := HealthOK
+		if took > m.cfg.SlowAfter {
+			state = HealthSlow
+		}
+		if before.State == HealthFailing {
+			h.LastOutage = now.Sub(before.Since)
+		}
+		if h.State != state {
+			h.State, h.Since = state, now
+		}
+		h.LastOK, h.Failures = now, 0
+	}
+	after := *h
+	m.mu.Unlock()
+	if after.State != before.State {
+		m.healthChanged(after, before)
+	}
+	return err == nil
+}
+
+// healthChanged logs, journals and publishes a source's change of health.
+func (m *monitor) healthChanged(h, before SourceHealth) {
+	switch {
+	case h.State == HealthFailing:
+		m.e.logs.add(LevelError, "", "", fmt.Sprintf("%s is failing: %s (last good read %s)", h.Name, h.LastError, ageText(h.Since, before.LastOK)))
+	case before.State == HealthFailing:
+		m.e.logs.add(LevelWarn, "", "", fmt.Sprintf("%s is reachable again after an outage of %s", h.Name, fmtDur(h.LastOutage)))
+	case h.State == HealthSlow:
+		m.e.logs.add(LevelWarn, "", "", fmt.Sprintf("%s is slow: a query took %s", h.Name, fmtDur(h.LastDuration)))
+	}
+	m.e.recordHealth(h)
+	m.e.bus.Publish(SourceHealthChanged{Health: h})
+}
+
+func ageText(now, then time.Time) string {
+	if then.IsZero() {
+		return "never"
+	}
+	return fmtDur(now.Sub(then)) + " earlier"
+}
+
+func fmtDur(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+// cycle runs the queries that are due, folds the results in and publishes a new picture.
+func (m *monitor) cycle(ctx context.Context) {
+	now := m.e.clock.Now()
+	m.mu.Lock()
+	backlogDue := m.lastBacklog.IsZero() || !now.Before(m.lastBacklog.Add(m.cfg.BacklogInterval))
+	m.mu.Unlock()
+
+	var (
+		wg                      sync.WaitGroup
+		srcRows, tgtRows        []TableRows
+		backlog                 []ArticleBacklog
+		agents                  []Agent
+		srcOK, tgtOK, bOK, agOK bool
+	)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		srcOK = m.query(ctx, SourceAX, "row counts", now, func(c context.Context) (err error) {
+			srcRows, err = m.src.SourceRows(c)
+			return err
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		tgtOK = m.query(ctx, SourceTarget, "row counts", now, func(c context.Context) (err error) {
+			tgtRows, err = m.src.TargetRows(c)
+			return err
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		agOK = m.query(ctx, SourceDistributor, "agents", now, func(c context.Context) (err error) {
+			agents, err = m.src.Agents(c)
+			return err
+		})
+		if backlogDue && ctx.Err() == nil {
+			bOK = m.query(ctx, SourceDistributor, "backlog", now, func(c context.Context) (err error) {
+				backlog, err = m.src.Backlog(c)
+				return err
+			})
+		}
+	}()
+	wg.Wait()
+	if ctx.Err() != nil {
+		return
+	}
+
+	m.mu.Lock()
+	if srcOK {
+		m.foldRows(srcRows, now, true)
+	}
+	if tgtOK {
+		m.foldRows(tgtRows, now, false)
+	}
+	if bOK {
+		m.foldBacklog(backlog, now)
+		m.lastBacklog = now
+	}
+	if agOK {
+		m.agents, m.agentsAt = agents, now
+	}
+	m.cycles++
+	view := m.buildView(now)
+	m.view = view
+	m.mu.Unlock()
+	if bOK {
+		m.e.recordSample(view)
+	}
+	m.e.bus.Publish(ReplicationUpdated{View: view})
+}
+
+func (m *monitor) table(name string) *tableState {
+	key := tableKey(name)
+	t := m.tables[key]
+	if t == nil {
+		t = &tableState{lag: TableLag{Table: name}}
+		t.lag.Ignored = m.ignore[key]
+		m.tables[key] = t
+		m.order = nil // re-sort
+	}
+	return t
+}
+
+func (m *monitor) foldRows(rows []TableRows, now time.Time, source bool) {
+	seen := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		t := m.table(r.Table)
+		seen[tableKey(r.Table)] = true
+		if source {
+			t.lag.Table, t.lag.Source, t.lag.SourceAt, t.lag.HasPK = r.Table, r.Rows, now, r.HasPK
+		} else {
+			t.lag.Target, t.lag.TargetAt, t.lag.OnTarget = r.Rows, now, true
+		}
+	}
+	if !source {
+		for key, t := range m.tables {
+			if !seen[key] {
+				t.lag.Target, t.lag.TargetAt, t.lag.OnTarget = 0, now, false
+			}
+		}
+	}
+}
+
+func (m *monitor) foldBacklog(backlog []ArticleBacklog, now time.Time) {
+	perTable := make(map[string]int64, len(backlog))
+	pubOf := make(map[string]string, len(backlog))
+	var total int64
+	for _, b := range backlog {
+		key := tableKey(b.Article)
+		perTable[key] += b.Pending
+		pubOf[key] = b.Publication
+		total += b.Pending
+		m.table(b.Article)
+	}
+	for key, t := range m.tables {
+		pending, published := perTable[key]
+		t.lag.Published = published
+		if published {
+			t.lag.Publication = pubOf[key]
+		}
+		if t.havePrev {
+			t.lag.Rate = m.smooth(t.lag.Rate, float64(t.prevPend-pending)/now.Sub(t.prevAt).Seconds(), now.Sub(t.prevAt), t.sawBacklog)
+			t.sawBacklog = true
+		}
+		t.prevPend, t.prevAt, t.havePrev = pending, now, true
+		t.lag.Pending, t.lag.PendingAt = pending, now
+		t.lag.ETA = eta(pending, t.lag.Rate)
+		t.trend = append(t.trend, pending)
+		if len(t.trend) > m.cfg.TableTrendPoints {
+			t.trend = t.trend[len(t.trend)-m.cfg.TableTrendPoints:]
+		}
+	}
+	if !m.prevTotalAt.IsZero() && now.After(m.prevTotalAt) {
+		m.rate = m.smooth(m.rate, float64(m.prevTotal-total)/now.Sub(m.prevTotalAt).Seconds(), now.Sub(m.prevTotalAt), m.haveRate)
+		m.haveRate = true
+	}
+	m.prevTotal, m.prevTotalAt = total, now
+	m.trend = append(m.trend, TrendPoint{At: now, Pending: total})
+	if len(m.trend) > m.cfg.TrendPoints {
+		m.trend = m.trend[len(m.trend)-m.cfg.TrendPoints:]
+	}
+}
+
+// smooth folds a new rate sample into an exponentially weighted average whose weight depends on
+// the time since the last sample.
+func (m *monitor) smooth(prev, sample float64, dt time.Duration, have bool) float64 {
+	if math.IsNaN(sample) || math.IsInf(sample, 0) {
+		return prev
+	}
+	if !have {
+		return sample
+	}
+	alpha := 1 - math.Exp(-dt.Seconds()/m.cfg.Smoothing.Seconds())
+	return prev + alpha*(sample-prev)
+}
+
+// eta is the time to drain pending commands at rate (0 when there is nothing or no progress).
+func eta(pending int64, rate float64) time.Duration {
+	if pending <= 0 || rate <= 0 {
+		return 0
+	}
+	secs := float64(pending) / rate
+	if secs > 365*24*3600 {
+		return 0
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+func (m *monitor) buildView(now time.Time) *ReplicationView {
+	if m.order == nil {
+		m.order = make([]string, 0, len(m.tables))
+		for k := range m.tables {
+			m.order = append(m.order, k)
+		}
+		sort.Strings(m.order)
+	}
+	v := &ReplicationView{At: now, Tables: make([]TableLag, 0, len(m.order)), Agents: append([]Agent(nil), m.agents...),
+		AgentsAt: m.agentsAt, PendingAt: m.lastBacklog, DrainRate: m.rate, Cycles: m.cycles,
+		Trend: append([]TrendPoint(nil), m.trend...)}
+	pubs := map[string]*PublicationLag{}
+	for _, key := range m.order {
+		t := m.tables[key]
+		lag := t.lag
+		lag.Delta = lag.Source - lag.Target
+		lag.Trend = append([]int64(nil), t.trend...)
+		v.Tables = append(v.Tables, lag)
+		v.TotalPending += lag.Pending
+		if lag.Publication != "" {
+			p := pubs[lag.Publication]
+			if p == nil {
+				p = &PublicationLag{Name: lag.Publication}
+				pubs[lag.Publication] = p
+			}
+			p.Tables++
+			p.Pending += lag.Pending
+			p.Rate += lag.Rate
+		}
+	}
+	for _, a := range m.agents {
+		p := pubs[a.Publication]
+		if p == nil {
+			if a.Publication == "" {
+				continue
+			}
+			p = &PublicationLag{Name: a.Publication}
+			pubs[a.Publication] = p
+		}
+		if a.Status.Bad() {
+			p.Failing = append(p.Failing, a.Name)
+		}
+		p.Latency = max(p.Latency, a.Latency)
+		if a.Kind == AgentDistribution && a.LastSync.After(p.LastDelivery) {
+			p.LastDelivery = a.LastSync
+		}
+	}
+	for _, p := range pubs {
+		p.ETA = eta(p.Pending, p.Rate)
+		v.Publications = append(v.Publications, *p)
+	}
+	sort.Slice(v.Publications, func(i, j int) bool { return v.Publications[i].Name < v.Publications[j].Name })
+	v.ETA = eta(v.TotalPending, v.DrainRate)
+	for _, s := range []string{SourceAX, SourceDistributor, SourceTarget} {
+		v.Health = append(v.Health, *m.health[s])
+	}
+	return v
+}

@@ -1,0 +1,308 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cutover/engine"
+	"cutover/engine/clock"
+)
+
+// fakeReplication is a replication source whose backlog drains at a fixed rate on the fake clock.
+type fakeReplication struct {
+	mu           sync.Mutex
+	clk          *clock.Fake
+	start        time.Time
+	pending      map[string]int64 // at start
+	rate         float64          // commands per second, shared evenly
+	calls        map[string]int
+	fail         map[string]error
+	blockBacklog chan struct{}
+	entered      chan struct{}
+	agents       []engine.Agent
+}
+
+func newFakeReplication(clk *clock.Fake) *fakeReplication {
+	return &fakeReplication{clk: clk, start: clk.Now(), rate: 100, calls: map[string]int{}, fail: map[string]error{},
+		pending: map[string]int64{"INVENTTRANS": 60000, "SALESLINE": 30000, "CUSTTABLE": 0}}
+}
+
+func (f *fakeReplication) note(what string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls[what]++
+	return f.fail[what]
+}
+
+func (f *fakeReplication) count(what string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[what]
+}
+
+func (f *fakeReplication) setFail(what string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail[what] = err
+}
+
+// pendingAt drains the tables in turn at the shared rate.
+func (f *fakeReplication) pendingAt() map[string]int64 {
+	drained := int64(f.rate * f.clk.Now().Sub(f.start).Seconds())
+	out := map[string]int64{}
+	for _, t := range []string{"INVENTTRANS", "SALESLINE", "CUSTTABLE"} {
+		p := f.pending[t]
+		take := min(p, drained)
+		out[t] = p - take
+		drained -= take
+	}
+	return out
+}
+
+func (f *fakeReplication) SourceRows(context.Context) ([]engine.TableRows, error) {
+	if err := f.note("source"); err != nil {
+		return nil, err
+	}
+	return []engine.TableRows{{Table: "dbo.INVENTTRANS", Rows: 1_000_000, HasPK: true}, {Table: "dbo.SALESLINE", Rows: 500_000, HasPK: true},
+		{Table: "dbo.CUSTTABLE", Rows: 2_000, HasPK: true}, {Table: "dbo.SYSTEMSEQUENCES", Rows: 50}, {Table: "dbo.AIFMESSAGELOG", Rows: 7}}, nil
+}
+
+func (f *fakeReplication) TargetRows(context.Context) ([]engine.TableRows, error) {
+	if err := f.note("target"); err != nil {
+		return nil, err
+	}
+	p := f.pendingAt()
+	return []engine.TableRows{{Table: "dbo.INVENTTRANS", Rows: 1_000_000 - p["INVENTTRANS"], HasPK: true},
+		{Table: "dbo.SALESLINE", Rows: 500_000 - p["SALESLINE"], HasPK: true}, {Table: "dbo.CUSTTABLE", Rows: 2_000, HasPK: true}}, nil
+}
+
+func (f *fakeReplication) Backlog(ctx context.Context) ([]engine.ArticleBacklog, error) {
+	if err := f.note("backlog"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	block := f.blockBacklog
+	f.mu.Unlock()
+	if block != nil {
+		f.entered <- struct{}{}
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	p := f.pendingAt()
+	return []engine.ArticleBacklog{{Publication: "AX_PUB_PkTable_1", Article: "INVENTTRANS", Pending: p["INVENTTRANS"]},
+		{Publication: "AX_PUB_PkTable_2", Article: "SALESLINE", Pending: p["SALESLINE"]},
+		{Publication: "AX_PUB_PkTable_2", Article: "CUSTTABLE", Pending: p["CUSTTABLE"]}}, nil
+}
+
+func (f *fakeReplication) Agents(context.Context) ([]engine.Agent, error) {
+	if err := f.note("agents"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]engine.Agent(nil), f.agents...), nil
+}
+
+// monitorHarness starts an engine with only the monitor doing anything.
+func monitorHarness(t *testing.T, cfg engine.MonitorConfig) (*harness, *fakeReplication) {
+	h := newHarness(t, "name: t\nsteps:\n  - {id: idle, title: Idle, kind: manual}\n")
+	src := newFakeReplication(h.clk)
+	h.opts.Replication, h.opts.Monitor = src, cfg
+	h.start()
+	return h, src
+}
+
+// nextView waits for a published picture with at least n completed cycles.
+func (h *harness) nextView(n int) *engine.ReplicationView {
+	h.t.Helper()
+	if v := h.e.Replication(); v != nil && v.Cycles >= n {
+		return v
+	}
+	deadline := time.After(waitLimit)
+	for {
+		select {
+		case ev := <-h.events:
+			if ru, ok := ev.(engine.ReplicationUpdated); ok && ru.View.Cycles >= n {
+				return ru.View
+			}
+		case <-deadline:
+			h.t.Fatalf("no replication picture with %d cycles", n)
+		}
+	}
+}
+
+// tick waits for the monitor to arm its timer, then moves the clock one interval.
+func (h *harness) tick(d time.Duration) {
+	h.t.Helper()
+	h.advance(1, d)
+}
+
+func TestMonitorDrainRateAndETA(t *testing.T) {
+	h, src := monitorHarness(t, engine.MonitorConfig{Interval: 15 * time.Second, BacklogInterval: 60 * time.Second, Smoothing: time.Minute})
+	v := h.nextView(1)
+	if v.TotalPending != 90000 || v.ETA != 0 {
+		t.Fatalf("first picture: pending %d eta %v (no rate yet)", v.TotalPending, v.ETA)
+	}
+	for i := 2; i <= 9; i++ {
+		h.tick(15 * time.Second)
+		v = h.nextView(i)
+	}
+	// Two minutes in: 12,000 drained at 100/s, backlog read three times.
+	if v.TotalPending != 78000 {
+		t.Fatalf("pending %d", v.TotalPending)
+	}
+	if math.Abs(v.DrainRate-100) > 0.5 {
+		t.Fatalf("drain rate %.2f, want 100/s", v.DrainRate)
+	}
+	if want := 780 * time.Second; v.ETA < want*95/100 || v.ETA > want*105/100 {
+		t.Fatalf("ETA %v, want about %v", v.ETA, want)
+	}
+	if n := src.count("backlog"); n != 3 {
+		t.Fatalf("the expensive backlog ran %d times in 2 minutes, want 3 (every 60s)", n)
+	}
+	if n := src.count("agents"); n != 9 {
+		t.Fatalf("agents ran %d times, want 9 (every 15s)", n)
+	}
+	inv, ok := v.Table("INVENTTRANS")
+	if !ok || inv.Publication != "AX_PUB_PkTable_1" || !inv.Published || inv.Pending != 48000 || inv.Delta != 48000 {
+		t.Fatalf("INVENTTRANS %+v", inv)
+	}
+	if inv.PendingAt.IsZero() || inv.SourceAt.IsZero() || inv.TargetAt.IsZero() {
+		t.Fatal("every figure must carry the time it was read")
+	}
+	if len(inv.Trend) != 3 || inv.Trend[0] != 60000 || inv.Trend[2] != 48000 {
+		t.Fatalf("trend %v", inv.Trend)
+	}
+	if seq, _ := v.Table("SYSTEMSEQUENCES"); seq.Published || seq.OnTarget || seq.HasPK {
+		t.Fatalf("an unpublished table not on the target: %+v", seq)
+	}
+	if len(v.Publications) != 2 || v.Publications[1].Name != "AX_PUB_PkTable_2" || v.Publications[1].Tables != 2 {
+		t.Fatalf("publications %+v", v.Publications)
+	}
+}
+
+func TestMonitorNeverOverlapsAPoll(t *testing.T) {
+	h := newHarness(t, "name: t\nsteps:\n  - {id: idle, title: Idle, kind: manual}\n")
+	src := newFakeReplication(h.clk)
+	src.blockBacklog, src.entered = make(chan struct{}), make(chan struct{}, 1)
+	h.opts.Replication = src
+	h.opts.Monitor = engine.MonitorConfig{Interval: 15 * time.Second}
+	h.start()
+	// The first poll is stuck in the backlog query; time passes; nothing else starts.
+	<-src.entered
+	h.clk.Advance(5 * time.Minute)
+	if n := src.count("agents"); n != 1 {
+		t.Fatalf("a second poll started while the first was still running (%d agent reads)", n)
+	}
+	close(src.blockBacklog)
+	h.nextView(1)
+}
+
+func TestMonitorHealthOutageAndBackoff(t *testing.T) {
+	h, src := monitorHarness(t, engine.MonitorConfig{Interval: 10 * time.Second, BacklogInterval: 10 * time.Second})
+	h.nextView(1)
+	src.setFail("target", errors.New("connection reset by peer"))
+	h.tick(10 * time.Second)
+	v := h.nextView(2)
+	th := v.SourceHealth(engine.SourceTarget)
+	if th.State != engine.HealthFailing || !strings.Contains(th.LastError, "connection reset") || th.Since != t0.Add(10*time.Second) {
+		t.Fatalf("target health %+v", th)
+	}
+	if ax := v.SourceHealth(engine.SourceAX); ax.State != engine.HealthOK {
+		t.Fatalf("the source is fine: %+v", ax)
+	}
+	// The figures already read stay, with their (now older) time.
+	if inv, _ := v.Table("INVENTTRANS"); inv.TargetAt != t0 {
+		t.Fatalf("stale target figure should keep its time, got %v", inv.TargetAt)
+	}
+	calls := src.count("target")
+	h.tick(10 * time.Second) // backing off: 20s after the second failure… first failure waits 10s
+	h.nextView(3)
+	h.tick(10 * time.Second)
+	h.nextView(4)
+	if got := src.count("target") - calls; got > 2 {
+		t.Fatalf("a failing source is retried every poll without backoff (%d retries)", got)
+	}
+	src.setFail("target", nil)
+	var th2 engine.SourceHealth
+	for i := 5; i < 40; i++ {
+		h.tick(10 * time.Second)
+		v = h.nextView(i)
+		if th2 = v.SourceHealth(engine.SourceTarget); th2.State == engine.HealthOK {
+			break
+		}
+	}
+	if th2.State != engine.HealthOK || th2.LastOutage <= 0 {
+		t.Fatalf("recovery: %+v", th2)
+	}
+	var failing, recovered bool
+	for _, r := range h.records() {
+		if r.Type == string(engine.RecSourceHealth) {
+			var p engine.SourceHealthRecord
+			r.Decode(&p)
+			failing = failing || p.State == engine.HealthFailing
+			recovered = recovered || (p.State == engine.HealthOK && p.Outage == th2.LastOutage)
+		}
+	}
+	if !failing || !recovered {
+		t.Fatal("the outage and its duration must be journaled")
+	}
+	var said bool
+	for _, l := range h.e.Logs(100, "") {
+		said = said || strings.Contains(l.Msg, "target is reachable again after an outage of")
+	}
+	if !said {
+		t.Fatal("the recovery must be logged with the outage's duration")
+	}
+}
+
+func TestMonitorAgentsInError(t *testing.T) {
+	h, src := monitorHarness(t, engine.MonitorConfig{})
+	src.mu.Lock()
+	src.agents = []engine.Agent{
+		{Publication: "AX_PUB_PkTable_1", Name: "AXSQL01-MicrosoftDynamicsAX-AX_PUB_PkTable_1-AXSANDBOX-1", Kind: engine.AgentDistribution, Status: engine.AgentFailed, Error: "The process could not connect to Subscriber", Latency: 90 * time.Second},
+		{Publication: "AX_PUB_PkTable_2", Name: "dist-2", Kind: engine.AgentDistribution, Status: engine.AgentInProgress, LastSync: t0},
+	}
+	src.mu.Unlock()
+	v := h.nextView(1)
+	if len(v.Agents) != 2 || v.AgentsAt != t0 {
+		t.Fatalf("agents %+v", v.Agents)
+	}
+	p1 := v.Publications[0]
+	if len(p1.Failing) != 1 || p1.Latency != 90*time.Second {
+		t.Fatalf("publication 1 %+v", p1)
+	}
+	if v.Publications[1].LastDelivery != t0 {
+		t.Fatalf("last delivery %+v", v.Publications[1])
+	}
+}
+
+func TestMonitorJournalsSamples(t *testing.T) {
+	h, _ := monitorHarness(t, engine.MonitorConfig{Interval: 30 * time.Second, BacklogInterval: 30 * time.Second})
+	for i := 1; i <= 5; i++ {
+		h.nextView(i)
+		if i < 5 {
+			h.tick(30 * time.Second)
+		}
+	}
+	var samples []engine.ReplicationSample
+	for _, r := range h.records() {
+		if r.Type == string(engine.RecReplicationSample) {
+			var s engine.ReplicationSample
+			r.Decode(&s)
+			samples = append(samples, s)
+		}
+	}
+	// Five backlog reads over two minutes, journaled at most once a minute.
+	if len(samples) != 3 || samples[0].Pending != 90000 || samples[2].Pending != 78000 {
+		t.Fatalf("samples %+v", samples)
+	}
+}
