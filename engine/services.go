@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"cutover/engine/runbook"
+)
+
+// ServiceState is a Windows service's state as cutover sees it.
+type ServiceState int
+
+// Service states (the numbers sc.exe prints are mapped onto these).
+const (
+	ServiceUnknown ServiceState = iota
+	ServiceStopped
+	ServiceStartPending
+	ServiceStopPending
+	ServiceRunning
+	ServicePaused
+)
+
+var serviceWords = [...]string{"unknown", "stopped", "starting", "stopping", "running", "paused"}
+
+// String names the state.
+func (s ServiceState) String() string {
+	if s >= 0 && int(s) < len(serviceWords) {
+		return serviceWords[s]
+	}
+	return "unknown"
+}
+
+// ServiceController stops and inspects the AX 2012 AOS services.
+type ServiceController interface {
+	// Stop asks the service to stop. A service that is already stopped is not an error.
+	Stop(ctx context.Context, host, service string) error
+	// State reports the service's state and the controller's raw answer.
+	State(ctx context.Context, host, service string) (ServiceState, string, error)
+}
+
+// CommandServices controls services through command templates such as
+// `sc.exe \\{host} stop {service}` (or PowerShell, or ssh). A query whose output matches Stopped
+// means stopped; otherwise sc.exe's "STATE : N NAME" line is read.
+type CommandServices struct {
+	StopArgv  []string
+	QueryArgv []string
+	Stopped   *regexp.Regexp
+	// Timeout bounds each command (default 60s).
+	Timeout time.Duration
+}
+
+// NewCommandServices builds a controller from the runbook's aos section.
+func NewCommandServices(a *runbook.AOS) (*CommandServices, error) {
+	if a == nil || a.Control != "command" {
+		return nil, errors.New("the runbook's aos section does not use command control")
+	}
+	re, err := regexp.Compile(a.StoppedPattern)
+	if err != nil {
+		return nil, fmt.Errorf("aos stopped_pattern: %w", err)
+	}
+	return &CommandServices{StopArgv: a.Stop, QueryArgv: a.Query, Stopped: re}, nil
+}
+
+// scState matches sc.exe's "STATE : 4  RUNNING" line.
+var scState = regexp.MustCompile(`STATE\s*:\s*(\d)`)
+
+// errAlreadyStopped is sc.exe's 1062 "The service has not been started."
+const errAlreadyStopped = 1062
+
+func (c *CommandServices) run(ctx context.Context, tmpl []string, host, service string) (string, int, error) {
+	vars := map[string]string{"host": host, "service": service}
+	argv := make([]string, len(tmpl))
+	for i, t := range tmpl {
+		v, err := runbook.Expand(t, vars)
+		if err != nil {
+			return "", -1, err
+		}
+		argv[i] = v
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	text := strings.TrimSpace(out.String())
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return text, ee.ExitCode(), nil
+		}
+		return text, -1, fmt.Errorf("%s: %w", quoteArgv(argv), err)
+	}
+	return text, 0, nil
+}
+
+// Stop runs the stop template.
+func (c *CommandServices) Stop(ctx context.Context, host, service string) error {
+	out, code, err := c.run(ctx, c.StopArgv, host, service)
+	if err != nil {
+		return err
+	}
+	if code == 0 || code == errAlreadyStopped || c.Stopped.MatchString(out) {
+		return nil
+	}
+	return fmt.Errorf("stop %s on %s: exit %d: %s", service, host, code, lastLine(out))
+}
+
+// State runs the query template and reads its output.
+func (c *CommandServices) State(ctx context.Context, host, service string) (ServiceState, string, error) {
+	out, code, err := c.run(ctx, c.QueryArgv, host, service)
+	if err != nil {
+		return ServiceUnknown, out, err
+	}
+	if c.Stopped.MatchString(out) {
+		return ServiceStopped, out, nil
+	}
+	if m := scState.FindStringSubmatch(out); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		switch n {
+		case 1:
+			return ServiceStopped, out, nil
+		case 2:
+			return ServiceStartPending, out, nil
+		case 3:
+			return ServiceStopPending, out, nil
+		case 4:
+			return ServiceRunning, out, nil
+		case 7:
+			return ServicePaused, out, nil
+		}
+	}
+	if code != 0 {
+		return ServiceUnknown, out, fmt.Errorf("query %s on %s: exit %d: %s", service, host, code, lastLine(out))
+	}
+	return ServiceRunning, out, nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return strings.TrimSpace(s[i+1:])
+	}
+	return s
+}
