@@ -427,8 +427,12 @@ func (e *Engine) scheduleLocked() time.Time {
 				continue
 			}
 			if st.def.NeedsConfirmation(st.kind.Mode() == ModeGate) && !st.approved {
-				if st.request == 0 {
-					e.requestLocked(st)
+				if st.request == 0 && !st.previewing {
+					if pv, ok := st.def.Spec.(Previewer); ok {
+						e.previewLocked(st, pv)
+					} else {
+						e.requestLocked(st, "")
+					}
 				}
 				if !st.approved {
 					continue
@@ -463,9 +467,41 @@ func (e *Engine) scheduleLocked() time.Time {
 	return next
 }
 
-// requestLocked opens a confirmation request for st (and answers it when auto-confirming).
-func (e *Engine) requestLocked(st *stepRT) {
+// previewTimeout bounds how long a preview may take before the request opens without it.
+const previewTimeout = 2 * time.Minute
+
+// previewLocked looks at the world for st's confirmation request in the background, then opens
+// the request with what it saw.
+func (e *Engine) previewLocked(st *stepRT, pv Previewer) {
+	st.previewing = true
+	run := &Run{Step: st.def, Attempt: st.attempt + 1, e: e}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		ctx, cancel := context.WithTimeout(e.runCtx, previewTimeout)
+		text, err := pv.Preview(ctx, run)
+		cancel()
+		if err != nil {
+			text = "could not look before asking: " + err.Error()
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		st.previewing = false
+		if e.stopping || e.halted != nil || st.state != StatePending || st.request != 0 || st.approved {
+			return
+		}
+		e.requestLocked(st, text)
+		e.kickLocked()
+	}()
+}
+
+// requestLocked opens a confirmation request for st (and answers it when auto-confirming). preview
+// is what the step saw just before asking.
+func (e *Engine) requestLocked(st *stepRT, preview string) {
 	action := e.describe(st.def, st.attempt+1)
+	if preview != "" {
+		action += "\n" + preview
+	}
 	rec, err := e.commitLocked(RecAwaiting, st.def.ID, Awaiting{Action: action, Needed: st.def.RequiredApprovals()})
 	if err != nil {
 		return

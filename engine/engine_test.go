@@ -579,3 +579,20 @@ steps:
 		t.Fatalf("the open request must be answered, not re-asked (%d requests)", n)
 	}
 }
+
+func TestPreviewIsShownWithTheConfirmation(t *testing.T) {
+	h := newHarness(t, `name: t
+steps:
+  - {id: aos-stop, title: Stop the AOS, kind: probe, destructive: true, with: {preview: "still connected: ana on PC-042, ben on PC-007"}}
+`).start()
+	st := h.waitStep("aos-stop", engine.StateAwaiting)
+	if !strings.Contains(st.Confirmation.Action, "probe\nstill connected: ana on PC-042") {
+		t.Fatalf("action %q", st.Confirmation.Action)
+	}
+	for _, r := range h.records() {
+		var p engine.Awaiting
+		if r.Type == string(engine.RecAwaiting) && r.Decode(&p) == nil && !strings.Contains(p.Action, "PC-007") {
+			t.Fatalf("the preview must be journaled with the request: %q", p.Action)
+		}
+	}
+}

@@ -41,8 +41,19 @@ func (p *probeKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node)
 		"fail_times": func(v *yaml.Node) { a.failTimes = d.Int(v, "probe", "fail_times", 0, 100) },
 		"permanent":  func(v *yaml.Node) { a.permanent = d.Bool(v, "probe", "permanent") },
 		"rerunnable": func(v *yaml.Node) { a.rerunnable = d.Bool(v, "probe", "rerunnable") },
+		"preview":    func(v *yaml.Node) { a.preview = d.String(v, "probe", "preview") },
 	})
+	if a.preview != "" {
+		return &previewProbe{a}
+	}
 	return a
+}
+
+// previewProbe is a probe that looks before its confirmation is requested.
+type previewProbe struct{ *probeAction }
+
+func (p *previewProbe) Preview(context.Context, *engine.Run) (string, error) {
+	return p.preview, nil
 }
 
 func (p *probeKind) ch(step string) chan error {
@@ -69,6 +80,7 @@ type probeAction struct {
 	failTimes  int
 	permanent  bool
 	rerunnable bool
+	preview    string
 }
 
 func (a *probeAction) Describe() string { return "probe" }

@@ -64,6 +64,13 @@ type Resumer interface {
 	Resume(ctx context.Context, run *Run) error
 }
 
+// Previewer is an Action that looks at the world before its confirmation is requested, so the
+// operators confirm what is true now (for example the users still connected to AX before the AOS
+// are stopped). The preview is shown with the request and journaled with it.
+type Previewer interface {
+	Preview(ctx context.Context, run *Run) (string, error)
+}
+
 // Rerunnable is an Action that is always safe to run again after an interruption (a wait, a
 // read-only check), whatever the step's idempotent setting says.
 type Rerunnable interface {

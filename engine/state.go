@@ -81,8 +81,9 @@ type stepRT struct {
 	ext       map[string]string
 
 	// runtime only
-	cancel  context.CancelCauseFunc
-	running bool
+	cancel     context.CancelCauseFunc
+	running    bool
+	previewing bool
 }
 
 // runState is the whole run as rebuilt from the journal.
