@@ -1,23 +1,37 @@
 // Package lcs is the client for Microsoft Dynamics Lifecycle Services: the regional API hosts,
 // Entra ID sign-in and the database movement and environment endpoints.
+//
+// A Client talks to one LCS project in one geography. Every call checks the LCS response envelope
+// (HTTP 200 with IsSuccess false is an error), waits out HTTP 429 for the stated Retry-After, keeps
+// under the documented per-minute quotas with client-side limiters, re-authenticates once on 401,
+// backs off on 5xx for reads and never retries a POST that may have started an operation.
+// Errors are *APIError values that say what to do next and match the sentinel errors with
+// errors.Is.
 package lcs
 
 import "sort"
 
+// region is one LCS geography: its API host and the Entra ID host that signs its users in.
+type region struct {
+	baseURL       string
+	authorityHost string
+}
+
 // regions maps the region names a runbook uses to the LCS API base URL of that geography.
 // A project lives in exactly one geography; calling another fails.
-func regions() map[string]string {
-	return map[string]string{
-		"global": "https://lcsapi.lcs.dynamics.com",
-		"us":     "https://lcsapi.lcs.dynamics.com",
-		"eu":     "https://lcsapi.eu.lcs.dynamics.com",
-		"fr":     "https://lcsapi.fr.lcs.dynamics.com",
-		"sa":     "https://lcsapi.sa.lcs.dynamics.com",
-		"uae":    "https://lcsapi.uae.lcs.dynamics.com",
-		"ch":     "https://lcsapi.ch.lcs.dynamics.com",
-		"no":     "https://lcsapi.no.lcs.dynamics.com",
-		"cn":     "https://lcsapi.lcs.dynamics.cn",
-		"gov":    "https://lcsapi.gov.lcs.microsoftdynamics.us",
+func regions() map[string]region {
+	const public = "https://login.microsoftonline.com"
+	return map[string]region{
+		"global": {"https://lcsapi.lcs.dynamics.com", public},
+		"us":     {"https://lcsapi.lcs.dynamics.com", public},
+		"eu":     {"https://lcsapi.eu.lcs.dynamics.com", public},
+		"fr":     {"https://lcsapi.fr.lcs.dynamics.com", public},
+		"sa":     {"https://lcsapi.sa.lcs.dynamics.com", public},
+		"uae":    {"https://lcsapi.uae.lcs.dynamics.com", public},
+		"ch":     {"https://lcsapi.ch.lcs.dynamics.com", public},
+		"no":     {"https://lcsapi.no.lcs.dynamics.com", public},
+		"cn":     {"https://lcsapi.lcs.dynamics.cn", "https://login.chinacloudapi.cn"},
+		"gov":    {"https://lcsapi.gov.lcs.microsoftdynamics.us", "https://login.microsoftonline.us"},
 	}
 }
 
@@ -34,6 +48,13 @@ func RegionNames() []string {
 
 // BaseURL returns the API base URL of a region.
 func BaseURL(region string) (string, bool) {
-	u, ok := regions()[region]
-	return u, ok
+	r, ok := regions()[region]
+	return r.baseURL, ok
+}
+
+// AuthorityHost returns the Entra ID sign-in host of a region's cloud (public, China or US
+// Government), e.g. https://login.microsoftonline.com.
+func AuthorityHost(region string) (string, bool) {
+	r, ok := regions()[region]
+	return r.authorityHost, ok
 }

@@ -16,7 +16,12 @@ import (
 type Decoder struct {
 	file     string
 	problems Problems
+	rb       *Runbook
 }
+
+// Runbook is the runbook being parsed: its connections, lcs, aos and downtime sections are decoded
+// before any step, so a kind can check what it depends on.
+func (d *Decoder) Runbook() *Runbook { return d.rb }
 
 // Field decodes the value of one mapping key.
 type Field func(value *yaml.Node)

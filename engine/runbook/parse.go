@@ -69,7 +69,7 @@ func Parse(file string, data []byte, opts Options) (*Runbook, error) {
 	p := &parser{d: Decoder{file: file}, opts: opts}
 	sum := sha256.Sum256(data)
 	rb := &Runbook{File: file, Dir: filepath.Dir(file), Hash: hex.EncodeToString(sum[:]), byID: map[string]*Step{}}
-	p.rb = rb
+	p.rb, p.d.rb = rb, rb
 
 	root, err := decodeYAML(data)
 	if err != nil {
