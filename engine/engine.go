@@ -45,8 +45,9 @@ type Options struct {
 	Command string
 	// NoSync skips fsync in the journal: benchmarks only.
 	NoSync bool
-	// Replication feeds the replication monitor; without it there is none.
-	Replication ReplicationSource
+	// Ports connect the step kinds and the replication monitor to the world; Ports.Replication
+	// feeds the monitor (without it there is none).
+	Ports Ports
 	// Monitor tunes the replication monitor.
 	Monitor MonitorConfig
 	// SampleEvery is how often the replication backlog is journaled for the report (default 1m).
@@ -119,8 +120,8 @@ func New(rb *runbook.Runbook, opts Options) (*Engine, error) {
 		kick:     make(chan struct{}, 1),
 	}
 	e.logs = newLogBook(opts.LogRing, e.clock.Now)
-	if opts.Replication != nil {
-		e.monitor = newMonitor(e, opts.Replication, opts.Monitor)
+	if opts.Ports.Replication != nil {
+		e.monitor = newMonitor(e, opts.Ports.Replication, opts.Monitor)
 	}
 	if e.opts.SampleEvery <= 0 {
 		e.opts.SampleEvery = time.Minute

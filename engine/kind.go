@@ -199,6 +199,15 @@ func (r *Run) SetMessage(msg string) { r.message = msg }
 // Clock is the engine's clock.
 func (r *Run) Clock() clock.Clock { return r.e.clock }
 
+// Ports are the engine's connections to the world.
+func (r *Run) Ports() Ports { return r.e.opts.Ports }
+
+// Replication is the replication monitor's newest picture (nil without a monitor).
+func (r *Run) Replication() *ReplicationView { return r.e.Replication() }
+
+// StateDir is the state directory (for result files).
+func (r *Run) StateDir() string { return r.e.stateDir }
+
 // Logf writes an info line for the step.
 func (r *Run) Logf(format string, args ...any) {
 	r.e.logs.add(LevelInfo, r.Step.ID, "", fmt.Sprintf(format, args...))

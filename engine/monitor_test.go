@@ -115,7 +115,7 @@ func (f *fakeReplication) Agents(context.Context) ([]engine.Agent, error) {
 func monitorHarness(t *testing.T, cfg engine.MonitorConfig) (*harness, *fakeReplication) {
 	h := newHarness(t, "name: t\nsteps:\n  - {id: idle, title: Idle, kind: manual}\n")
 	src := newFakeReplication(h.clk)
-	h.opts.Replication, h.opts.Monitor = src, cfg
+	h.opts.Ports.Replication, h.opts.Monitor = src, cfg
 	h.start()
 	return h, src
 }
@@ -193,7 +193,7 @@ func TestMonitorNeverOverlapsAPoll(t *testing.T) {
 	h := newHarness(t, "name: t\nsteps:\n  - {id: idle, title: Idle, kind: manual}\n")
 	src := newFakeReplication(h.clk)
 	src.blockBacklog, src.entered = make(chan struct{}), make(chan struct{}, 1)
-	h.opts.Replication = src
+	h.opts.Ports.Replication = src
 	h.opts.Monitor = engine.MonitorConfig{Interval: 15 * time.Second}
 	h.start()
 	// The first poll is stuck in the backlog query; time passes; nothing else starts.

@@ -102,3 +102,222 @@ type Agent struct {
 	// Error is the text of its newest error, when it is in error.
 	Error string
 }
+
+// Ports are everything the step kinds may use; any may be nil when the runbook does not configure
+// it (the kinds that need one say so at load time or when they run).
+type Ports struct {
+	Replication ReplicationSource
+	AX          AXSource
+	Tracers     TracerSource
+	Counts      CountSource
+	Upgrade     UpgradeSource
+	Preflight   PreflightSource
+	Services    ServiceController
+	LCS         LCS
+	// SQL runs the smoke.sql queries against a named connection.
+	SQL QueryRunner
+}
+
+// AXSource reads who is still inside AX 2012 and whether anything still writes.
+type AXSource interface {
+	// Activity lists AOS instances, client sessions and batch jobs.
+	Activity(ctx context.Context) (AXActivity, error)
+	// LastWrite is the newest write to the AX database (zero: none since SQL Server started).
+	LastWrite(ctx context.Context) (time.Time, error)
+	// NewestReplicated is when the log reader last queued a transaction (zero: none).
+	NewestReplicated(ctx context.Context) (time.Time, error)
+}
+
+// AXActivity is who is in AX 2012.
+type AXActivity struct {
+	// Servers are the AOS instances with an active server session.
+	Servers []AXServer
+	// Users are the active client sessions.
+	Users []AXUser
+	// Jobs are batch jobs waiting, ready or executing.
+	Jobs []AXBatchJob
+	// ExecutingTasks counts batch tasks executing now.
+	ExecutingTasks int
+}
+
+// AXServer is an AOS instance AX knows as running.
+type AXServer struct {
+	ServerID string
+	Instance string
+	Since    time.Time
+}
+
+// AXUser is an active client session.
+type AXUser struct {
+	User     string
+	Computer string
+	Server   string
+	Since    time.Time
+}
+
+// AXBatchJob is a batch job that is not finished.
+type AXBatchJob struct {
+	Caption   string
+	Status    string
+	Executing bool
+	Since     time.Time
+}
+
+// TracerSource posts and follows tracer tokens on transactional publications.
+type TracerSource interface {
+	// TransactionalPublications lists the publications tracer tokens work on.
+	TransactionalPublications(ctx context.Context) ([]string, error)
+	Post(ctx context.Context, publication string) (int, error)
+	// Arrived reports whether the token reached every subscriber, and its overall latency.
+	Arrived(ctx context.Context, publication string, id int) (bool, time.Duration, error)
+}
+
+// Side names a database in the comparison.
+type Side int
+
+// Sides.
+const (
+	SideSource Side = iota
+	SideTarget
+)
+
+// String names the side.
+func (s Side) String() string {
+	if s == SideTarget {
+		return "target"
+	}
+	return "source"
+}
+
+// CountSource counts rows for validation.
+type CountSource interface {
+	// Rows is every table's approximate count on a side.
+	Rows(ctx context.Context, side Side) ([]TableRows, error)
+	// Exact counts the named tables exactly (COUNT_BIG), at most concurrency at a time, calling
+	// progress after each table; cancelling ctx stops it.
+	Exact(ctx context.Context, side Side, tables []string, concurrency int, progress func(done, total int)) ([]ExactRows, error)
+}
+
+// ExactRows is one exact count.
+type ExactRows struct {
+	Table string
+	Rows  int64
+	Err   error
+}
+
+// UpgradeSource reads the data upgrade's progress on the sandbox.
+type UpgradeSource interface {
+	Upgrade(ctx context.Context) (UpgradeProgress, error)
+}
+
+// UpgradePhase is where the data upgrade is.
+type UpgradePhase int
+
+// Upgrade phases.
+const (
+	UpgradeNotStarted UpgradePhase = iota
+	UpgradeRunning
+	UpgradeFailed
+	UpgradeCompleted
+)
+
+var upgradeWords = [...]string{"not started", "running", "failed", "completed"}
+
+// String names the phase.
+func (p UpgradePhase) String() string {
+	if p >= 0 && int(p) < len(upgradeWords) {
+		return upgradeWords[p]
+	}
+	return "unknown"
+}
+
+// UpgradeProgress is the data upgrade as the sandbox shows it.
+type UpgradeProgress struct {
+	Phase UpgradePhase
+	// Step and SubStep are the current step (PreSync, DbSync…).
+	Step    string
+	SubStep string
+	// Percent is 0–100, or negative when unknown.
+	Percent float64
+	Started time.Time
+	// LastActivity is the newest sign of work (servicing host requests, step changes).
+	LastActivity time.Time
+	// Errors are the newest failure texts.
+	Errors []string
+}
+
+// PreflightSource runs the source server's pre-flight queries.
+type PreflightSource interface {
+	Preflight(ctx context.Context) (PreflightFacts, error)
+}
+
+// PreflightFacts are the answers to the documented causes of mid-cutover failure.
+type PreflightFacts struct {
+	ServerVersion        string
+	MixedMode            bool
+	ReplicationInstalled bool
+	AgentRunning         bool
+	AgentStatus          string
+	DatabaseOwner        string
+	RCSI                 bool
+	DatabaseBytes        int64
+	MaxTextReplSize      int64
+	// FreeBytes per drive letter ("C", "D").
+	FreeBytes map[string]int64
+	// Unavailable lists checks that could not run, and why.
+	Unavailable map[string]string
+	// TargetReachable is set when the Azure SQL sandbox answered; TargetError says why not.
+	TargetReachable bool
+	TargetError     string
+}
+
+// LCS is what the LCS steps need from Lifecycle Services.
+type LCS interface {
+	// Environment reads an environment's deployment state.
+	Environment(ctx context.Context, env string) (LCSEnvironment, error)
+	// StartRefresh starts a database refresh from source into target and returns the operation
+	// activity id (only where the API allows it: not into production).
+	StartRefresh(ctx context.Context, source, target string) (string, error)
+	// Operation reads a database operation's status (env is the refresh target).
+	Operation(ctx context.Context, env, activity string) (LCSOperation, error)
+	// History lists the environment's operations, newest first.
+	History(ctx context.Context, env string) ([]LCSOperation, error)
+	// Quota is the database operations left in the rolling 24 hours.
+	Quota(ctx context.Context, env string) (LCSQuota, error)
+}
+
+// LCSEnvironment is an environment's state in LCS.
+type LCSEnvironment struct {
+	ID    string
+	Name  string
+	Type  string
+	State string
+}
+
+// LCSOperation is a database operation or history entry.
+type LCSOperation struct {
+	ActivityID string
+	Name       string
+	Type       string
+	Status     string
+	// Terminal and Succeeded interpret Status (Completed and SignedOff succeed; Failed,
+	// Aborted, RollbackCompleted and RollbackFailed do not).
+	Terminal  bool
+	Succeeded bool
+	Started   time.Time
+	Ended     time.Time
+}
+
+// LCSQuota is the database-movement budget of an environment.
+type LCSQuota struct {
+	Used      int
+	Remaining int
+	// NextSlot is when another operation becomes possible (zero when one is available now).
+	NextSlot time.Time
+}
+
+// QueryRunner runs a read-only query on a named connection (source, distribution or target) and
+// returns its first result set as text.
+type QueryRunner interface {
+	Query(ctx context.Context, connection, text string) (columns []string, rows [][]string, err error)
+}
