@@ -1,0 +1,1044 @@
+package sim
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"cutover/sql/tdssim"
+)
+
+// Column helpers. SQL Server's sysname is NVARCHAR(128).
+func colNV(name string, size int) tdssim.Column {
+	return tdssim.Column{Name: name, Type: tdssim.TypeNVarChar, Size: size, Nullable: true}
+}
+func colInt(name string) tdssim.Column {
+	return tdssim.Column{Name: name, Type: tdssim.TypeInt, Nullable: true}
+}
+func colBig(name string) tdssim.Column {
+	return tdssim.Column{Name: name, Type: tdssim.TypeBigInt, Nullable: true}
+}
+func colSmall(name string) tdssim.Column {
+	return tdssim.Column{Name: name, Type: tdssim.TypeSmallInt, Nullable: true}
+}
+func colBit(name string) tdssim.Column {
+	return tdssim.Column{Name: name, Type: tdssim.TypeBit, Nullable: true}
+}
+func colDT(name string) tdssim.Column {
+	return tdssim.Column{Name: name, Type: tdssim.TypeDateTime, Nullable: true}
+}
+func colFloat(name string) tdssim.Column {
+	return tdssim.Column{Name: name, Type: tdssim.TypeFloat, Nullable: true}
+}
+
+const sysname = 128
+
+// sqlEpoch is 1900-01-01, the "not finished" marker of DBSyncExecStats.
+func sqlEpoch() time.Time { return time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+// dt converts sim seconds to a DATETIME value (UTC).
+func (w *World) dt(t float64) any {
+	if math.IsNaN(t) || math.IsInf(t, 0) {
+		return nil
+	}
+	return w.timeAt(t)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row counts.
+
+// rowCounts answers RowCountsPartitionStats / RowCountsPartitions on the
+// AX database (target false) or the sandbox (target true). The counts are
+// taken under the lock; the rows stream afterwards from a reused Row.
+func (w *World) rowCounts(target bool) *tdssim.Result {
+	w.lock()
+	counts := make([]int64, len(w.tables))
+	var sysRows int64
+	for i, t := range w.tables {
+		switch {
+		case target:
+			n, ok := w.tgtRows(i, t)
+			if !ok {
+				n = -1
+			}
+			counts[i] = n
+		case t.kind == kindSystem && w.removed():
+			counts[i] = -1
+		default:
+			counts[i] = w.srcRows(t)
+		}
+	}
+	for _, p := range w.pubs {
+		if p.transactional() {
+			sysRows++
+		}
+	}
+	sysTgt := w.sysTgt
+	w.mu.Unlock()
+
+	cols := []tdssim.Column{colNV("schema_name", sysname), colNV("table_name", sysname), colBig("row_count"), colBit("has_pk")}
+	seq := func(yield func(tdssim.Row, error) bool) {
+		row := make(tdssim.Row, 4)
+		for i, n := range counts {
+			if n < 0 {
+				continue
+			}
+			t := w.tables[i]
+			row[0], row[1], row[2], row[3] = t.schemaAny, t.nameAny, n, t.hasPK
+			if !yield(row, nil) {
+				return
+			}
+		}
+		if !target {
+			return
+		}
+		for _, name := range sysTgt {
+			row[0], row[1], row[2], row[3] = "dbo", name, sysRows, false
+			if !yield(row, nil) {
+				return
+			}
+		}
+	}
+	return tdssim.Stream(cols, seq)
+}
+
+// exactCount answers SELECT COUNT_BIG(*) / COUNT(*) FROM [dbo].[T].
+func (w *World) exactCount(target bool, name string, big bool) (*tdssim.Result, error) {
+	w.lock()
+	defer w.mu.Unlock()
+	missing := tdssim.InvalidObjectError("dbo." + name)
+	i, ok := w.byName[upper(name)]
+	if !ok {
+		if target && slices.ContainsFunc(w.sysTgt, func(s string) bool { return strings.EqualFold(s, name) }) {
+			return w.countResult(int64(len(w.pubs)), big)
+		}
+		return nil, missing
+	}
+	t := w.tables[i]
+	var n int64
+	switch {
+	case target:
+		n, ok = w.tgtRows(i, t)
+	case t.kind == kindSystem && w.removed():
+		ok = false
+	default:
+		n, ok = w.srcRows(t), true
+	}
+	if !ok {
+		return nil, missing
+	}
+	return w.countResult(n, big)
+}
+
+func (w *World) countResult(n int64, big bool) (*tdssim.Result, error) {
+	if big {
+		return tdssim.Rows([]tdssim.Column{{Type: tdssim.TypeBigInt}}, tdssim.Row{n}), nil
+	}
+	if n > math.MaxInt32 {
+		return nil, &tdssim.Error{Number: 8115, State: 2, Class: 16, Message: "Arithmetic overflow error converting expression to data type int."}
+	}
+	return tdssim.Rows([]tdssim.Column{{Type: tdssim.TypeInt}}, tdssim.Row{n}), nil
+}
+
+// ---------------------------------------------------------------------------------------------
+// AX sessions and batch.
+
+func (w *World) axServerSessions() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colInt("SERVERID"), colNV("AOSID", 50), colNV("INSTANCE_NAME", 50), colInt("STATUS"),
+		colDT("LOGINDATETIME"), colDT("LASTUPDATEDATETIME")}
+	rows := make([]tdssim.Row, 0, len(w.aos))
+	for _, a := range w.aos {
+		status, last := 0, a.leftRunning(w.t)
+		if a.active(w.t) {
+			status, last = 1, max(a.runningSince(w.t), math.Floor(w.t/60)*60)
+		} else {
+			for _, tr := range a.trans {
+				if tr.t <= w.t && tr.state == ServiceStopped {
+					last = tr.t
+				}
+			}
+		}
+		inst := a.cfg.Service
+		if i := strings.LastIndexByte(inst, '$'); i >= 0 {
+			inst = inst[i+1:]
+		}
+		rows = append(rows, tdssim.Row{a.serverID, a.cfg.Host + "@2712", inst, status, w.dt(a.runningSince(w.t)), w.dt(last)})
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
+func (w *World) axClientSessions() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colInt("SESSIONID"), colInt("SERVERID"), colNV("USERID", 8), colInt("CLIENTTYPE"),
+		colNV("CLIENTCOMPUTER", 80), colDT("LOGINDATETIME")}
+	type r struct {
+		c     clientSession
+		login float64
+	}
+	var act []r
+	for _, c := range w.clients {
+		if w.clientActive(c) {
+			act = append(act, r{c, w.clientLogin(c)})
+		}
+	}
+	slices.SortStableFunc(act, func(a, b r) int { return cmp.Compare(a.login, b.login) })
+	rows := make([]tdssim.Row, len(act))
+	for i, a := range act {
+		rows[i] = tdssim.Row{a.c.sessionID, w.aos[a.c.aos].serverID, a.c.user, a.c.typ, a.c.computer, w.dt(a.login)}
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
+func (w *World) axBatchJobs() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colBig("RECID"), colNV("CAPTION", 100), colInt("STATUS"), colDT("STARTDATETIME"), colNV("CREATEDBY", 8)}
+	type r struct {
+		j     *batchJob
+		st    BatchStatus
+		start float64
+	}
+	var out []r
+	for i := range w.jobs {
+		j := &w.jobs[i]
+		st, start := w.jobStatus(j, w.t)
+		if st == BatchWaiting || st == BatchExecuting || st == BatchReady {
+			out = append(out, r{j, st, start})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b r) int {
+		if c := cmp.Compare(b.st, a.st); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.start, b.start)
+	})
+	rows := make([]tdssim.Row, len(out))
+	for i, o := range out {
+		rows[i] = tdssim.Row{o.j.recID, o.j.caption, int(o.st), w.dt(o.start), o.j.createdBy}
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
+func (w *World) axExecutingTasks() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	return tdssim.Rows([]tdssim.Column{{Type: tdssim.TypeInt}}, tdssim.Row{w.executingTasks(w.t)})
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions and write activity (any database).
+
+// simSession is a simulated row of sys.dm_exec_sessions.
+type simSession struct {
+	id                   int
+	login, host, program string
+	last                 float64
+	db                   dbKind
+}
+
+func (w *World) simSessions(srv serverKind) []simSession {
+	var out []simSession
+	if srv == serverTarget {
+		if last := w.upg.lastActivity(w.t); !math.IsNaN(last) {
+			n := 3
+			if !math.IsInf(w.upg.doneAt(w.t), 1) || w.t >= w.upg.runs[len(w.upg.runs)-1].stopAt {
+				n = 1 // the pool keeps one idle connection
+			}
+			for k := range n {
+				out = append(out, simSession{id: 301 + k, login: "axdbadmin", host: "SERVICING1",
+					program: ".Net SqlClient Data Provider", last: last - float64(k)*1.7, db: dbTarget})
+			}
+		}
+		return out
+	}
+	out = append(out, simSession{id: 377, login: `CONTOSO\dba.jdoe`, host: "ADMIN-WKS07",
+		program: "Microsoft SQL Server Management Studio - Query", last: -1500, db: dbAX})
+	if !w.removed() {
+		out = append(out, simSession{id: 380, login: `CONTOSO\svc-sqlagent`, host: w.cfg.SourceServerName,
+			program: w.logReaderName(), last: w.t - 0.4, db: dbAX})
+		for i, p := range w.pubs {
+			if p.queued() || (p.snap != nil && w.t >= p.snap.start && (w.t < p.snap.end || p.transactional())) {
+				out = append(out, simSession{id: 385 + i, login: `CONTOSO\svc-sqlagent`, host: w.cfg.SourceServerName,
+					program: p.distName, last: max(p.lastDelivery, w.t-5), db: dbDistribution})
+			}
+		}
+	}
+	for i, a := range w.aos {
+		if !a.active(w.t) {
+			continue
+		}
+		for k := range 6 {
+			out = append(out, simSession{id: 400 + 10*i + k, login: `CONTOSO\svc-axaos`, host: a.cfg.Host,
+				program: "Microsoft Dynamics AX", last: w.t - float64(k)*1.3, db: dbAX})
+		}
+	}
+	return out
+}
+
+func (w *World) userSessions(v view) *tdssim.Result {
+	cols := []tdssim.Column{colSmall("session_id"), colNV("login_name", sysname), colNV("host_name", sysname),
+		colNV("program_name", sysname), colDT("last_request_end_time")}
+	type r struct {
+		id   int
+		row  tdssim.Row
+		last float64
+	}
+	var out []tdssim.Row
+	if v.reader { // without VIEW SERVER STATE a login sees only its own session
+		return tdssim.Rows(cols)
+	}
+	w.lock()
+	sims := w.simSessions(v.server)
+	var rs []r
+	for _, s := range sims {
+		if s.db == v.db {
+			rs = append(rs, r{id: s.id, row: tdssim.Row{s.id, s.login, s.host, s.program, w.dt(s.last)}})
+		}
+	}
+	now := w.timeAt(w.t)
+	w.mu.Unlock()
+	for _, s := range v.live {
+		if s.SPID == v.spid || !strings.EqualFold(s.Database, v.dbName) {
+			continue
+		}
+		rs = append(rs, r{id: int(s.SPID), row: tdssim.Row{int(s.SPID), s.User, s.HostName, s.AppName, now}})
+	}
+	slices.SortFunc(rs, func(a, b r) int { return cmp.Compare(a.id, b.id) })
+	for _, x := range rs {
+		out = append(out, x.row)
+	}
+	return tdssim.Rows(cols, out...)
+}
+
+// lastUserUpdate answers LastUserUpdate: application writes on the AX
+// database, the log reader's on the distribution database, the
+// distribution agents' (and the upgrade's) on the sandbox.
+func (w *World) lastUserUpdate(v view) *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	last := math.Inf(-1)
+	switch v.db {
+	case dbAX:
+		last = w.repl.lastWrite
+	case dbDistribution:
+		last = min(w.repl.lastWrite+logReaderLatency, w.t)
+		for _, p := range w.pubs {
+			last = max(last, min(p.lastDelivery, w.removedAt))
+		}
+	case dbTarget:
+		for _, p := range w.pubs {
+			last = max(last, min(p.lastDelivery, w.removedAt))
+			if p.snap != nil && w.t >= p.snap.genEnd {
+				last = max(last, min(w.t, p.snap.end, w.removedAt))
+			}
+		}
+		if a := w.upg.lastActivity(w.t); !math.IsNaN(a) {
+			last = max(last, a)
+		}
+	}
+	return tdssim.Rows([]tdssim.Column{colDT("")}, tdssim.Row{w.dt(last)})
+}
+
+// ---------------------------------------------------------------------------------------------
+// Publisher side.
+
+func replNotEnabled() *tdssim.Error {
+	return &tdssim.Error{Number: 14013, State: 1, Class: 16, Message: "This database is not enabled for publication."}
+}
+
+func noSuchPublication(name string) *tdssim.Error {
+	return &tdssim.Error{Number: 20026, State: 1, Class: 16, Message: fmt.Sprintf("The publication '%s' does not exist.", name)}
+}
+
+func (w *World) replError(err error, pub string) error {
+	switch {
+	case isErr(err, ErrReplicationRemoved):
+		return replNotEnabled()
+	case isErr(err, ErrSnapshotPublication):
+		return &tdssim.Error{Number: 21485, State: 1, Class: 16, Message: "Tracer tokens cannot be posted for a snapshot publication."}
+	default:
+		return noSuchPublication(pub)
+	}
+}
+
+func (w *World) postTracerTokenResult(pub string) (*tdssim.Result, error) {
+	w.lock()
+	defer w.mu.Unlock()
+	id, err := w.postToken(pub)
+	if err != nil {
+		return nil, w.replError(err, pub)
+	}
+	return tdssim.Rows([]tdssim.Column{colInt("tracer_id")}, tdssim.Row{id}), nil
+}
+
+func (w *World) tracerHistoryResult(pub string, id int64) (*tdssim.Result, error) {
+	w.lock()
+	defer w.mu.Unlock()
+	if _, err := w.publication(pub); err != nil {
+		return nil, w.replError(err, pub)
+	}
+	cols := []tdssim.Column{colBig("distributor_latency"), colNV("subscriber", sysname), colNV("subscriber_db", sysname),
+		colBig("subscriber_latency"), colBig("overall_latency")}
+	for _, tk := range w.repl.tokens {
+		if int64(tk.id) != id || !strings.EqualFold(w.pubs[tk.pub].name, pub) {
+			continue
+		}
+		d, s, o := w.tokenLatencies(tk)
+		sec := func(d *time.Duration) any {
+			if d == nil {
+				return nil
+			}
+			return int64(d.Seconds())
+		}
+		return tdssim.Rows(cols, tdssim.Row{sec(d), w.cfg.TargetServerName, w.cfg.TargetDatabase, sec(s), sec(o)}), nil
+	}
+	return tdssim.Rows(cols), nil
+}
+
+// ---------------------------------------------------------------------------------------------
+// Distribution database.
+
+func (w *World) publicationsResult() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colInt("publication_id"), colNV("publisher_db", sysname), colNV("publication", sysname), colInt("publication_type")}
+	ps := slices.Clone(w.pubs)
+	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
+	rows := make([]tdssim.Row, len(ps))
+	for i, p := range ps {
+		typ := 0
+		if !p.transactional() {
+			typ = 1
+		}
+		rows[i] = tdssim.Row{p.id, w.cfg.SourceDatabase, p.name, typ}
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
+func (w *World) articlesResult() *tdssim.Result {
+	w.lock()
+	type art struct {
+		id            int32
+		pub, name     any
+		pubName, sort string
+	}
+	var arts []art
+	for _, p := range w.pubs {
+		for _, ti := range p.tables {
+			t := w.tables[ti]
+			arts = append(arts, art{id: t.articleID, pub: p.nameAny, name: t.nameAny, pubName: p.name, sort: t.name})
+		}
+		for k, f := range p.functions {
+			arts = append(arts, art{id: p.functionArticle(k, w), pub: p.nameAny, name: f, pubName: p.name, sort: f})
+		}
+	}
+	w.mu.Unlock()
+	slices.SortFunc(arts, func(a, b art) int {
+		if c := strings.Compare(a.pubName, b.pubName); c != 0 {
+			return c
+		}
+		return strings.Compare(a.sort, b.sort)
+	})
+	cols := []tdssim.Column{colInt("article_id"), colNV("publication", sysname), colNV("article", sysname),
+		colNV("source_object", sysname), colNV("destination_object", sysname)}
+	return tdssim.Stream(cols, func(yield func(tdssim.Row, error) bool) {
+		row := make(tdssim.Row, 5)
+		for _, a := range arts {
+			row[0], row[1], row[2], row[3], row[4] = a.id, a.pub, a.name, a.name, a.name
+			if !yield(row, nil) {
+				return
+			}
+		}
+	})
+}
+
+// functionArticle is the article id of the k-th function of p.
+func (p *publication) functionArticle(k int, w *World) int32 {
+	var last int32
+	for _, ti := range p.tables {
+		last = max(last, w.tables[ti].articleID)
+	}
+	if last == 0 {
+		// A publication of functions only: ids follow the previous publication's.
+		for _, q := range w.pubs {
+			if q.id < p.id {
+				for _, ti := range q.tables {
+					last = max(last, w.tables[ti].articleID)
+				}
+				last += int32(len(q.functions))
+			}
+		}
+	}
+	return last + int32(k) + 1
+}
+
+// pendingCommands answers PendingCommands: like the MSdistribution_status
+// view it has a row only for articles with commands in the distribution
+// database (undelivered, or delivered and not yet removed by the cleanup
+// job, which runs every 10 minutes).
+func (w *World) pendingCommands() *tdssim.Result {
+	type pend struct {
+		pub, art, agent any
+		pending, deliv  int64
+	}
+	w.lock()
+	var rows []pend
+	for _, p := range w.pubs {
+		if !p.queued() {
+			continue
+		}
+		for _, ti := range p.tables {
+			t := w.tables[ti]
+			if t.init == 0 && !t.hot {
+				continue
+			}
+			pd, _ := w.articlePending(t)
+			dv := articleDelivered(t, p, p.delivered) - articleDelivered(t, p, p.cleanD)
+			n, d := ceilCount(pd), floorCount(dv)
+			if n > 0 || d > 0 {
+				rows = append(rows, pend{p.nameAny, t.nameAny, p.distAny, n, d})
+			}
+		}
+	}
+	subDB := w.cfg.TargetDatabase
+	w.mu.Unlock()
+	slices.SortStableFunc(rows, func(a, b pend) int { return cmp.Compare(b.pending, a.pending) })
+	cols := []tdssim.Column{colNV("publication", sysname), colNV("article", sysname), colNV("agent_name", 100),
+		colNV("subscriber_db", sysname), colInt("pending_cmds"), colInt("delivered_cmds")}
+	return tdssim.Stream(cols, func(yield func(tdssim.Row, error) bool) {
+		row := make(tdssim.Row, 6)
+		for _, r := range rows {
+			row[0], row[1], row[2], row[3], row[4], row[5] = r.pub, r.art, r.agent, subDB, r.pending, r.deliv
+			if !yield(row, nil) {
+				return
+			}
+		}
+	})
+}
+
+// Replication Monitor status codes (MSreplication_monitordata.status,
+// runstatus of the history tables).
+const (
+	runStarted    = 1
+	runSucceeded  = 2
+	runInProgress = 3
+	runIdle       = 4
+	runFailed     = 6
+)
+
+func (w *World) agentStates() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colNV("publication", sysname), colInt("agent_type"), colNV("agent_name", 100), colInt("status"),
+		colBit("isagentrunningnow"), colInt("warning"), colInt("cur_latency"), colInt("avg_latency"),
+		colDT("last_distsync"), colDT("lastrefresh")}
+	now := w.timeAt(w.t)
+	lrActive := w.repl.lrLastW-w.repl.lrPrevW >= 0.5
+	lrName := w.logReaderName()
+	ps := slices.Clone(w.pubs)
+	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
+	var rows []tdssim.Row
+	for _, p := range ps {
+		// Snapshot agent.
+		snapStatus, snapRunning := runSucceeded, false
+		if s := p.snap; s != nil {
+			switch {
+			case w.t < s.start:
+				snapStatus = runIdle
+			case w.t < s.genEnd:
+				snapStatus, snapRunning = runInProgress, true
+			}
+		}
+		rows = append(rows, tdssim.Row{p.name, 1, p.snapName, snapStatus, snapRunning, 0, 0, 0, nil, now})
+		// Log reader (transactional publications).
+		if p.transactional() {
+			st, lat := runIdle, 0
+			if lrActive {
+				st, lat = runInProgress, int(math.Round(logReaderLatency))
+			}
+			rows = append(rows, tdssim.Row{p.name, 2, lrName, st, true, 0, lat, lat, w.dt(w.repl.lastWrite), now})
+		}
+		// Distribution agent.
+		st, running, warn, cur, avg := runIdle, true, 0, 0, 0
+		last := w.dt(p.lastDelivery)
+		switch {
+		case p.snap != nil:
+			switch s := p.snap; {
+			case w.t < s.genEnd:
+				st = runIdle
+			case w.t < s.end:
+				st = runInProgress
+			case p.transactional():
+				st = runIdle
+			default:
+				st, running = runSucceeded, false
+			}
+			last = w.dt(min(w.t, p.snap.end))
+			if w.t < p.snap.genEnd {
+				last = nil
+			}
+		case p.down:
+			st, running = runFailed, false
+		default:
+			if w.queue(p) > 1e-3 {
+				st = runInProgress
+			}
+			cur, avg = int(math.Round(w.latency(p))), int(math.Round(p.avgLatency))
+			if cur > latencyThreshold {
+				warn = 2
+			}
+		}
+		rows = append(rows, tdssim.Row{p.name, 3, p.distName, st, running, warn, cur, avg, last, now})
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
+func txnMessage(cmds float64) string {
+	m := int64(math.Round(cmds))
+	return fmt.Sprintf("%d transaction(s) with %d command(s) were delivered.", max(1, int64(math.Ceil(float64(m)/commandsPerTxn))), m)
+}
+
+const noTxnMessage = "No replicated transactions are available."
+
+func (w *World) distributionHistory() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colNV("publication", sysname), colNV("agent_name", 100), colInt("runstatus"), colDT("time"),
+		colNV("comments", 4000), colInt("delivered_commands"), colInt("current_delivery_latency"), colFloat("delivery_rate"),
+		colInt("error_id")}
+	ps := slices.Clone(w.pubs)
+	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
+	var rows []tdssim.Row
+	for _, p := range ps {
+		if s := p.snap; s != nil {
+			st, at, msg := w.snapshotDelivery(p)
+			rows = append(rows, tdssim.Row{p.name, p.distName, st, w.dt(at), msg, 5 * len(s.tables), 0, 0.0, 0})
+			continue
+		}
+		total := p.histLastD - p.sessionD0
+		rate := 0.0
+		if span := w.repl.histTime - p.sessionT0; span > 0 {
+			rate = total / span
+		}
+		latMS := int(math.Round(w.latency(p) * 1000))
+		switch {
+		case p.down:
+			rows = append(rows, tdssim.Row{p.name, p.distName, runFailed, w.dt(p.downAt), p.downMsg, int(total), 0, rate, p.downErrID})
+		case p.histLastD-p.histPrevD >= 0.5:
+			rows = append(rows, tdssim.Row{p.name, p.distName, runInProgress, w.dt(w.repl.histTime),
+				txnMessage(p.histLastD - p.histPrevD), int(total), latMS, rate, 0})
+		default:
+			rows = append(rows, tdssim.Row{p.name, p.distName, runIdle, w.dt(w.repl.histTime), noTxnMessage, int(total), latMS, rate, 0})
+		}
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
+// snapshotDelivery is the newest distribution agent message of a cutover
+// publication.
+func (w *World) snapshotDelivery(p *publication) (status int, at float64, msg string) {
+	s := p.snap
+	now := min(w.t, w.removedAt)
+	switch {
+	case now >= s.end:
+		return runSucceeded, s.end, fmt.Sprintf("Delivered snapshot from the '%s' sub-folder in %d milliseconds.",
+			s.folder, int64((s.end-s.genEnd)*1000))
+	case now < s.genEnd:
+		return runIdle, max(p.created, math.Floor(now/historyInterval)*historyInterval),
+			fmt.Sprintf("The initial snapshot for publication '%s' is not yet available.", p.name)
+	}
+	at, msg = s.genEnd, "Applying the snapshot to the Subscriber."
+	for i, ti := range s.tables {
+		name := w.tables[ti].name
+		if s.loadStart[i] <= now {
+			at, msg = s.loadStart[i], fmt.Sprintf("Bulk copying data into table '%s'", name)
+		}
+		if s.loadEnd[i] <= now {
+			at, msg = s.loadEnd[i], fmt.Sprintf("Bulk copied data into table '%s' (%d rows)", name, s.rows[i])
+		}
+	}
+	return runInProgress, at, msg
+}
+
+func (w *World) logReaderHistory() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colNV("agent_name", 100), colNV("publisher_db", sysname), colInt("runstatus"), colDT("time"),
+		colNV("comments", 4000), colInt("delivery_latency"), colInt("error_id")}
+	var share float64
+	for _, p := range w.pubs {
+		share += p.share
+	}
+	cmds := (w.repl.lrLastW - w.repl.lrPrevW) * share
+	st, msg, lat := runIdle, noTxnMessage, 0
+	if cmds >= 0.5 {
+		st, msg, lat = runInProgress, txnMessage(cmds), int(logReaderLatency*1000)
+	}
+	return tdssim.Rows(cols, tdssim.Row{w.logReaderName(), w.cfg.SourceDatabase, st, w.dt(w.repl.histTime), msg, lat, 0})
+}
+
+func (w *World) snapshotHistory() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colNV("publication", sysname), colNV("agent_name", 100), colInt("runstatus"), colDT("time"),
+		colNV("comments", 255), colInt("error_id")}
+	ps := slices.Clone(w.pubs)
+	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
+	var rows []tdssim.Row
+	for _, p := range ps {
+		n := len(p.tables) + len(p.functions)
+		done := fmt.Sprintf("[100%%] A snapshot of %d article(s) was generated.", n)
+		s := p.snap
+		switch {
+		case s == nil:
+			rows = append(rows, tdssim.Row{p.name, p.snapName, runSucceeded, w.dt(p.created + 120 + float64(n)/20), done, 0})
+		case w.t < s.start:
+		case w.t < s.genEnd:
+			f := (w.t - s.start) / (s.genEnd - s.start)
+			i := min(len(s.tables)-1, int(f*float64(len(s.tables))))
+			msg := fmt.Sprintf("[%d%%] Bulk copied snapshot data for article '%s' (%d rows).", int(f*100), w.tables[s.tables[i]].name, s.rows[i])
+			rows = append(rows, tdssim.Row{p.name, p.snapName, runInProgress, w.dt(w.t), msg, 0})
+		default:
+			rows = append(rows, tdssim.Row{p.name, p.snapName, runSucceeded, w.dt(s.genEnd), done, 0})
+		}
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
+func (w *World) replErrorsResult() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colInt("id"), colDT("time"), colNV("error_code", sysname), {Name: "error_text", Type: tdssim.TypeNVarCharMax, Nullable: true}}
+	errs := slices.Clone(w.repl.errors)
+	slices.SortFunc(errs, func(a, b replError) int {
+		if c := cmp.Compare(b.at, a.at); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.id, a.id)
+	})
+	var rows []tdssim.Row
+	for _, e := range errs {
+		if e.at <= w.t && len(rows) < 20 {
+			rows = append(rows, tdssim.Row{e.id, w.dt(e.at), e.code, e.text})
+		}
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
+func (w *World) newestTransaction() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	var v any
+	newest := math.Inf(-1)
+	for _, p := range w.pubs {
+		if p.initTotal > 0 {
+			newest = 0
+		}
+	}
+	if !math.IsInf(w.repl.lastWrite, -1) {
+		newest = max(newest, min(w.t, w.repl.lastWrite+logReaderLatency))
+	}
+	if !math.IsInf(newest, -1) {
+		v = w.dt(newest)
+	}
+	return tdssim.Rows([]tdssim.Column{colDT("")}, tdssim.Row{v})
+}
+
+func (w *World) subscriptionsResult() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colNV("publisher", sysname), colNV("publisher_db", sysname), colNV("publication", sysname),
+		colNV("subscriber", sysname), colNV("subscriber_db", sysname), colNV("agent_name", 100)}
+	ps := slices.Clone(w.pubs)
+	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
+	rows := make([]tdssim.Row, len(ps))
+	for i, p := range ps {
+		rows[i] = tdssim.Row{w.cfg.SourceServerName, w.cfg.SourceDatabase, p.name, w.cfg.TargetServerName, w.cfg.TargetDatabase, p.distName}
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
+func (w *World) subscriptionPending(pub string) (*tdssim.Result, error) {
+	w.lock()
+	defer w.mu.Unlock()
+	p, err := w.publication(pub)
+	if err != nil {
+		return nil, noSuchPublication(pub)
+	}
+	cols := []tdssim.Column{colInt("pendingcmdcount"), colInt("estimatedprocesstime")}
+	var n, est int64
+	if p.queued() {
+		q := w.queue(p)
+		n = ceilCount(q)
+		rate := p.rate
+		if rate <= 0 && !p.down {
+			queued := 0
+			for _, x := range w.pubs {
+				if x.queued() {
+					queued++
+				}
+			}
+			rate = w.repl.drainRate / float64(max(1, queued))
+		}
+		if n > 0 && rate > 0 {
+			est = int64(math.Ceil(q / rate))
+		}
+	}
+	return tdssim.Rows(cols, tdssim.Row{n, est}), nil
+}
+
+// ---------------------------------------------------------------------------------------------
+// The data upgrade (sandbox).
+
+func (w *World) dataUpgradeStatus() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colDT("StartTime"), colDT("EndTime"), colNV("Steps", 100), colNV("SubSteps", 100), colNV("STATUS", 50)}
+	type r struct {
+		start, end float64
+		row        tdssim.Row
+	}
+	var rs []r
+	for i, s := range w.upg.steps {
+		start, end, status, ok := w.upg.stepTimes(i, w.t)
+		if !ok {
+			continue
+		}
+		endV := any(sqlEpoch())
+		sortEnd := math.Inf(-1)
+		if !math.IsNaN(end) {
+			endV, sortEnd = w.timeAt(end), end
+		}
+		rs = append(rs, r{start, sortEnd, tdssim.Row{w.timeAt(start), endV, s.phase.String(), s.name, status}})
+	}
+	slices.SortStableFunc(rs, func(a, b r) int {
+		if c := cmp.Compare(b.end, a.end); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.start, a.start)
+	})
+	rows := make([]tdssim.Row, len(rs))
+	for i, x := range rs {
+		rows[i] = x.row
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
+// Servicing step status values (2 is done, as the monitoring guidance
+// says; the others are this simulator's choice).
+const (
+	servicingRunning = 1
+	servicingDone    = 2
+	servicingFailed  = 3
+)
+
+func (w *World) servicingSteps() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colNV("PATH", 256), colInt("STATUS"), colDT("STARTTIME"), colDT("ENDTIME")}
+	type agg struct {
+		path       string
+		start, end float64
+		status     int
+	}
+	var out []agg
+	add := func(path string, pick func(s upStep) bool) {
+		a := agg{path: path, start: math.Inf(1), end: math.Inf(-1), status: servicingDone}
+		seen := false
+		for i, s := range w.upg.steps {
+			if !pick(s) || s.umbrella {
+				continue
+			}
+			start, end, st, ok := w.upg.stepTimes(i, w.t)
+			if !ok {
+				a.status = max(a.status, servicingRunning)
+				if a.status == servicingDone {
+					a.status = servicingRunning
+				}
+				continue
+			}
+			seen = true
+			a.start = min(a.start, start)
+			switch st {
+			case "Completed":
+				a.end = max(a.end, end)
+			case "Failed":
+				a.status = servicingFailed
+			default:
+				if a.status != servicingFailed {
+					a.status = servicingRunning
+				}
+			}
+		}
+		if seen {
+			out = append(out, a)
+		}
+	}
+	for p := UpgradePreReqs; p <= UpgradeFinalDbSync; p++ {
+		add("/DataUpgrade/"+p.String(), func(s upStep) bool { return s.phase == p })
+	}
+	add("/DataUpgrade/FinalDbSync/DisableDataUpgradeFlag", func(s upStep) bool {
+		return s.phase == UpgradeFinalDbSync && s.name == "DisableDataUpgradeFlag"
+	})
+	slices.SortStableFunc(out, func(a, b agg) int { return cmp.Compare(a.start, b.start) })
+	rows := make([]tdssim.Row, len(out))
+	for i, a := range out {
+		var end any
+		if a.status == servicingDone {
+			end = w.timeAt(a.end)
+		}
+		rows[i] = tdssim.Row{a.path, a.status, w.timeAt(a.start), end}
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
+func (w *World) dbSyncSteps() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colNV("SyncStep", 100), colDT("StartDateTime"), colDT("FinishTime"), colBit("Success"), colNV("DBSyncActivityId", 36)}
+	var rows []tdssim.Row
+	for k, r := range w.upg.runs {
+		if w.t < r.t0 {
+			continue
+		}
+		x := w.upg.reach(r, w.t)
+		for i, s := range w.upg.steps {
+			if s.sync == "" || r.u0 > s.s || (x <= s.s && s.s != r.u0) {
+				continue
+			}
+			start := r.t0 + (s.s - r.u0)
+			finish, ok := any(sqlEpoch()), false
+			switch {
+			case x >= s.e:
+				finish, ok = w.timeAt(r.t0+(s.e-r.u0)), true
+			case w.t >= r.stopAt && r.failed:
+				finish = w.timeAt(r.stopAt)
+			}
+			rows = append(rows, tdssim.Row{s.sync, w.timeAt(start), finish, ok, w.activityID(k, i)})
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b tdssim.Row) int { return a[1].(time.Time).Compare(b[1].(time.Time)) })
+	return tdssim.Rows(cols, rows...)
+}
+
+// activityID is a stable GUID for one database sync run.
+func (w *World) activityID(run, step int) string {
+	h := w.seed*0x9E3779B97F4A7C15 + uint64(run)*0xBF58476D1CE4E5B9 + uint64(step)*0x94D049BB133111EB
+	h ^= h >> 31
+	g := h * 0xD6E8FEB86659FD93
+	return fmt.Sprintf("%08x-%04x-4%03x-a%03x-%012x", uint32(h>>32), uint16(h>>16), uint16(g)&0xfff, uint16(g>>16)&0xfff, g>>16&0xffffffffffff)
+}
+
+func (w *World) upgradeBatchTasks() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	total := map[BatchStatus]int{}
+	for b := 1; b <= 2; b++ {
+		if h, ok := w.upg.batchTasks(b, w.t); ok {
+			for st, n := range h {
+				total[st] += n
+			}
+		}
+	}
+	keys := make([]BatchStatus, 0, len(total))
+	for st := range total {
+		keys = append(keys, st)
+	}
+	slices.Sort(keys)
+	rows := make([]tdssim.Row, len(keys))
+	for i, st := range keys {
+		rows[i] = tdssim.Row{int(st), total[st]}
+	}
+	return tdssim.Rows([]tdssim.Column{colInt("STATUS"), colInt("tasks")}, rows...)
+}
+
+func (w *World) upgradeScriptErrors() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colDT("CREATEDDATETIME"), colNV("CLASSNAME", 81), colNV("METHODNAME", 81),
+		{Name: "ERRORMESSAGE", Type: tdssim.TypeNVarCharMax, Nullable: true}}
+	var rows []tdssim.Row
+	for i := len(w.upg.errs) - 1; i >= 0 && len(rows) < 20; i-- {
+		e := w.upg.errs[i]
+		if e.at <= w.t {
+			rows = append(rows, tdssim.Row{w.timeAt(e.at), e.class, e.method, e.errMsg})
+		}
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
+func (w *World) servicingActivity(v view) *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	var last any
+	if v.server == serverTarget && !v.reader {
+		last = w.dt(w.upg.lastActivity(w.t))
+	}
+	return tdssim.Rows([]tdssim.Column{colDT("")}, tdssim.Row{last})
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pre-flight and ad hoc.
+
+func (w *World) serverInfo(srv serverKind) *tdssim.Result {
+	cols := []tdssim.Column{colNV("product_version", sysname), colNV("edition", sysname), colNV("version", 300), colInt("integrated_only")}
+	if srv == serverTarget {
+		return tdssim.Rows(cols, tdssim.Row{"12.0.2000.8", "SQL Azure", azureVersion(), 0})
+	}
+	p := w.Preflight()
+	integrated := 0
+	if p.IntegratedSecurityOnly {
+		integrated = 1
+	}
+	return tdssim.Rows(cols, tdssim.Row{p.ProductVersion, p.Edition, p.Version, integrated})
+}
+
+func azureVersion() string {
+	return "Microsoft SQL Azure (RTM) - 12.0.2000.8 \n\tOct  2 2025 11:15:29 \n\tCopyright (C) 2025 Microsoft Corporation\n"
+}
+
+func (w *World) versionString(srv serverKind) string {
+	if srv == serverTarget {
+		return azureVersion()
+	}
+	return w.Preflight().Version
+}
+
+func (w *World) databaseSettings(name string) *tdssim.Result {
+	cols := []tdssim.Column{colNV("owner", sysname), colBit("is_read_committed_snapshot_on"), colNV("recovery_model_desc", 60), colBig("size_bytes")}
+	w.lock()
+	defer w.mu.Unlock()
+	p := w.pre
+	switch {
+	case strings.EqualFold(name, w.cfg.SourceDatabase):
+		return tdssim.Rows(cols, tdssim.Row{p.DatabaseOwner, p.ReadCommittedSnapshot, p.RecoveryModel, w.dbSizeBytes()})
+	case strings.EqualFold(name, w.cfg.DistributionDatabase) && !w.removed():
+		return tdssim.Rows(cols, tdssim.Row{"sa", false, "SIMPLE", int64(6<<30) + int64(w.repl.cumW)*600})
+	case strings.EqualFold(name, "master"), strings.EqualFold(name, "msdb"), strings.EqualFold(name, "model"):
+		return tdssim.Rows(cols, tdssim.Row{"sa", false, "SIMPLE", int64(24 << 20)})
+	case strings.EqualFold(name, "tempdb"):
+		return tdssim.Rows(cols, tdssim.Row{"sa", false, "SIMPLE", int64(8 << 30)})
+	}
+	return tdssim.Rows(cols)
+}
+
+// databases are the names in sys.databases on a server.
+func (w *World) databases(srv serverKind) []string {
+	if srv == serverTarget {
+		return []string{"master", w.cfg.TargetDatabase}
+	}
+	out := []string{"master", "tempdb", "model", "msdb", w.cfg.SourceDatabase}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.advance()
+	if !w.removed() {
+		out = append(out, w.cfg.DistributionDatabase)
+	}
+	return out
+}

@@ -1,0 +1,468 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"time"
+)
+
+// ServiceState is a Windows service state, numbered as the service
+// control manager does (sc.exe query: 1 STOPPED, 2 START_PENDING,
+// 3 STOP_PENDING, 4 RUNNING).
+type ServiceState int
+
+const (
+	// ServiceStopped is SERVICE_STOPPED.
+	ServiceStopped ServiceState = iota + 1
+	// ServiceStartPending is SERVICE_START_PENDING.
+	ServiceStartPending
+	// ServiceStopPending is SERVICE_STOP_PENDING.
+	ServiceStopPending
+	// ServiceRunning is SERVICE_RUNNING.
+	ServiceRunning
+)
+
+// String returns the sc.exe name of the state.
+func (s ServiceState) String() string {
+	switch s {
+	case ServiceStopped:
+		return "STOPPED"
+	case ServiceStartPending:
+		return "START_PENDING"
+	case ServiceStopPending:
+		return "STOP_PENDING"
+	case ServiceRunning:
+		return "RUNNING"
+	}
+	return fmt.Sprintf("ServiceState(%d)", int(s))
+}
+
+// BatchStatus is AX 2012's BatchStatus enum (BATCHJOB.STATUS, BATCH.STATUS).
+type BatchStatus int
+
+const (
+	// BatchHold is "Withhold".
+	BatchHold BatchStatus = iota
+	// BatchWaiting is "Waiting".
+	BatchWaiting
+	// BatchExecuting is "Executing".
+	BatchExecuting
+	// BatchError is "Error".
+	BatchError
+	// BatchFinished is "Ended".
+	BatchFinished
+	// BatchReady is "Ready".
+	BatchReady
+	// BatchNotRun is "Didn't run".
+	BatchNotRun
+	// BatchCancelling is "Cancelling".
+	BatchCancelling
+	// BatchCanceled is "Canceled".
+	BatchCanceled
+)
+
+// String returns the status name.
+func (s BatchStatus) String() string {
+	names := [...]string{"Withhold", "Waiting", "Executing", "Error", "Ended", "Ready", "Didn't run", "Cancelling", "Canceled"}
+	if s >= 0 && int(s) < len(names) {
+		return names[s]
+	}
+	return fmt.Sprintf("BatchStatus(%d)", int(s))
+}
+
+type aosTransition struct {
+	t     float64
+	state ServiceState
+}
+
+type aosState struct {
+	cfg      AOSInstance
+	serverID int
+	trans    []aosTransition // in time order; running before the first
+}
+
+func (a *aosState) stateAt(t float64) ServiceState {
+	s := ServiceRunning
+	for _, tr := range a.trans {
+		if tr.t > t {
+			break
+		}
+		s = tr.state
+	}
+	return s
+}
+
+// runningSince is when the AOS last became Running at or before t
+// (-6 days when it has run since before the world started).
+func (a *aosState) runningSince(t float64) float64 {
+	since := -6*86400 + float64(a.serverID)*95
+	for _, tr := range a.trans {
+		if tr.t > t {
+			break
+		}
+		if tr.state == ServiceRunning {
+			since = tr.t
+		}
+	}
+	return since
+}
+
+// leftRunning is when the AOS last stopped running at or before t.
+func (a *aosState) leftRunning(t float64) float64 {
+	left := math.Inf(-1)
+	for _, tr := range a.trans {
+		if tr.t > t {
+			break
+		}
+		if tr.state == ServiceStopPending {
+			left = tr.t
+		}
+	}
+	return left
+}
+
+// active: the AOS process serves (running or stopping).
+func (a *aosState) active(t float64) bool {
+	s := a.stateAt(t)
+	return s == ServiceRunning || s == ServiceStopPending
+}
+
+func (w *World) nextAOSEvent() float64 {
+	next := math.Inf(1)
+	for _, a := range w.aos {
+		for _, tr := range a.trans {
+			if tr.t > w.t {
+				next = min(next, tr.t)
+				break
+			}
+		}
+	}
+	return next
+}
+
+type batchJob struct {
+	recID     int64
+	caption   string
+	createdBy string
+	// fixed jobs keep status fixed with start fixedStart; recurring ones
+	// (period > 0) run every period for dur seconds on the batch AOS.
+	fixed       BatchStatus
+	fixedStart  float64
+	period      float64
+	dur         float64
+	phase       float64
+	tasks       int
+	killedAt    float64 // +Inf unless the AOS was stopped under it
+	killedStart float64
+}
+
+type clientSession struct {
+	sessionID int
+	aos       int // index into w.aos
+	user      string
+	typ       int // 0 user (rich client), 1 Business Connector, 2 worker
+	computer  string
+	login     float64 // before the world started
+	back      float64 // seconds after an AOS restart until the user is back
+}
+
+func (w *World) generateAX(rng *rand.Rand) {
+	for i, c := range w.cfg.AOS {
+		w.aos = append(w.aos, &aosState{cfg: c, serverID: i + 1})
+	}
+	type rec struct {
+		caption      string
+		period, dur  float64
+		tasks        int
+		fixed        BatchStatus
+		fixedStartAt float64
+	}
+	recs := []rec{
+		{caption: "Sales order invoicing", period: 300, dur: 70, tasks: 4},
+		{caption: "Inventory recalculation", period: 1800, dur: 420, tasks: 2},
+		{caption: "Master planning - net requirements", period: 3600, dur: 1500, tasks: 6},
+		{caption: "Post ledger journals", period: 600, dur: 90, tasks: 2},
+		{caption: "AIF inbound processing", period: 60, dur: 20, tasks: 1},
+		{caption: "AIF outbound processing", period: 60, dur: 15, tasks: 1},
+		{caption: "Workflow message processing", period: 60, dur: 10, tasks: 1},
+		{caption: "E-mail distributor batch", period: 120, dur: 15, tasks: 1},
+		{caption: "Release sales orders to warehouse", period: 900, dur: 180, tasks: 3},
+		{caption: "Vendor invoice posting", period: 1200, dur: 240, tasks: 2},
+		{caption: "Bank statement import", period: 3600, dur: 300, tasks: 1},
+		{caption: "Retail scheduler - P-job", period: 900, dur: 120, tasks: 2},
+		{caption: "Inventory closing", fixed: BatchHold, fixedStartAt: -9 * 86400},
+		{caption: "Purge database log", fixed: BatchHold, fixedStartAt: -30 * 86400},
+		{caption: "Year-end close FY2024", fixed: BatchHold, fixedStartAt: -60 * 86400},
+		{caption: "Import exchange rates", fixed: BatchFinished, fixedStartAt: -5 * 3600},
+		{caption: "Recalculate cost price", fixed: BatchFinished, fixedStartAt: -26 * 3600},
+		{caption: "Delete batch job history", fixed: BatchFinished, fixedStartAt: -3 * 86400},
+		{caption: "Export to legacy WMS", fixed: BatchError, fixedStartAt: -7 * 3600},
+		{caption: "Sales tax settlement", fixed: BatchError, fixedStartAt: -2 * 86400},
+		{caption: "Nightly statistics update", fixed: BatchWaiting, fixedStartAt: 11 * 3600},
+		{caption: "Consolidation (nightly)", fixed: BatchWaiting, fixedStartAt: 12 * 3600},
+		{caption: "OLAP cube processing", fixed: BatchWaiting, fixedStartAt: 13 * 3600},
+	}
+	users := userNames()
+	for i, r := range recs {
+		j := batchJob{recID: 5637144576 + int64(i)*3, caption: r.caption, createdBy: "Admin",
+			fixed: r.fixed, fixedStart: r.fixedStartAt, period: r.period, dur: r.dur, tasks: r.tasks,
+			killedAt: math.Inf(1)}
+		if r.period > 0 {
+			j.phase = math.Floor(rng.Float64() * r.period)
+		}
+		if i%4 == 3 {
+			j.createdBy = users[rng.IntN(len(users))]
+		}
+		w.jobs = append(w.jobs, j)
+	}
+	// Client sessions: users on the interactive AOS, Business Connector
+	// sessions, and batch workers on the batch AOS.
+	var interactive, batch []int
+	for i, a := range w.aos {
+		if a.cfg.Batch {
+			batch = append(batch, i)
+		} else {
+			interactive = append(interactive, i)
+		}
+	}
+	if len(interactive) == 0 {
+		interactive = batch
+	}
+	id := 2
+	add := func(aos int, user string, typ int, computer string) {
+		w.clients = append(w.clients, clientSession{sessionID: id, aos: aos, user: user, typ: typ, computer: computer,
+			login: -5*3600 + math.Floor(rng.Float64()*4.5*3600), back: 60 + math.Floor(rng.Float64()*1800)})
+		id += 1 + rng.IntN(3)
+	}
+	for k, u := range users {
+		add(interactive[k%len(interactive)], u, 0, fmt.Sprintf("WKS-%04d", 100+rng.IntN(9000)))
+	}
+	for k := range 3 {
+		add(interactive[k%len(interactive)], "bcproxy", 1, "AX-EP01")
+	}
+	for _, b := range batch {
+		for range 8 {
+			add(b, "Admin", 2, w.aos[b].cfg.Host)
+		}
+	}
+	var rows [4]int64
+	rows[0] = int64(len(w.aos))
+	rows[1] = int64(len(w.clients)) + 412 // plus ended sessions kept by AX
+	rows[2] = int64(len(w.jobs))
+	for _, j := range w.jobs {
+		rows[3] += int64(max(1, j.tasks))
+	}
+	for k, name := range []string{"SYSSERVERSESSIONS", "SYSCLIENTSESSIONS", "BATCHJOB", "BATCH"} {
+		if i, ok := w.byName[name]; ok {
+			w.tables[i].baseRows = rows[k]
+		}
+	}
+}
+
+func (w *World) aosByName(host, service string) (*aosState, error) {
+	for _, a := range w.aos {
+		if strings.EqualFold(a.cfg.Host, host) && strings.EqualFold(a.cfg.Service, service) {
+			return a, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s %s", ErrUnknownAOS, host, service)
+}
+
+func (w *World) batchAOS() *aosState {
+	for _, a := range w.aos {
+		if a.cfg.Batch {
+			return a
+		}
+	}
+	return nil
+}
+
+// jobStatus is a batch job's status and STARTDATETIME at t.
+func (w *World) jobStatus(j *batchJob, t float64) (BatchStatus, float64) {
+	if j.period == 0 {
+		return j.fixed, j.fixedStart
+	}
+	if j.killedAt <= t {
+		return BatchError, j.killedStart
+	}
+	b := w.batchAOS()
+	k := math.Floor((t - j.phase) / j.period)
+	s := j.phase + k*j.period
+	if b == nil {
+		return BatchWaiting, s + j.period
+	}
+	if t < s+j.dur && b.stateAt(s) == ServiceRunning {
+		return BatchExecuting, s
+	}
+	if b.stateAt(t) == ServiceRunning {
+		return BatchWaiting, s + j.period
+	}
+	left := b.leftRunning(t)
+	missed := j.phase + math.Ceil((left-j.phase)/j.period)*j.period
+	return BatchWaiting, missed
+}
+
+func (w *World) executingTasks(t float64) int {
+	n := 0
+	for i := range w.jobs {
+		if st, _ := w.jobStatus(&w.jobs[i], t); st == BatchExecuting {
+			n += w.jobs[i].tasks
+		}
+	}
+	return n
+}
+
+// StopAOS asks an AOS service to stop (sc.exe stop). It is STOP_PENDING for
+// Config.AOSStopDelay; the batch AOS also waits for the batch tasks it
+// runs (at most Config.MaxStopWait, after which those jobs end in Error).
+// Stopping a stopping AOS does nothing.
+func (w *World) StopAOS(host, service string) error {
+	w.lock()
+	defer w.mu.Unlock()
+	a, err := w.aosByName(host, service)
+	if err != nil {
+		return err
+	}
+	switch a.stateAt(w.t) {
+	case ServiceStopped:
+		return fmt.Errorf("stop %s %s: %w", host, service, ErrServiceNotRunning)
+	case ServiceStopPending:
+		return nil
+	case ServiceStartPending:
+		return fmt.Errorf("stop %s %s: %w", host, service, ErrServicePending)
+	}
+	delay := w.cfg.AOSStopDelay.Seconds()
+	if a.cfg.Batch {
+		var wait float64
+		for i := range w.jobs {
+			j := &w.jobs[i]
+			if st, s := w.jobStatus(j, w.t); st == BatchExecuting {
+				wait = max(wait, s+j.dur-w.t)
+			}
+		}
+		maxWait := w.cfg.MaxStopWait.Seconds()
+		if wait > maxWait {
+			for i := range w.jobs {
+				j := &w.jobs[i]
+				if st, s := w.jobStatus(j, w.t); st == BatchExecuting && s+j.dur-w.t > maxWait {
+					j.killedAt, j.killedStart = w.t+delay+maxWait, s
+				}
+			}
+			wait = maxWait
+		}
+		delay += wait
+	}
+	a.trans = append(a.trans, aosTransition{w.t, ServiceStopPending}, aosTransition{w.t + delay, ServiceStopped})
+	return nil
+}
+
+// StartAOS starts a stopped AOS service; it is START_PENDING for
+// Config.AOSStartDelay, then RUNNING (writes resume, users come back).
+func (w *World) StartAOS(host, service string) error {
+	w.lock()
+	defer w.mu.Unlock()
+	a, err := w.aosByName(host, service)
+	if err != nil {
+		return err
+	}
+	switch a.stateAt(w.t) {
+	case ServiceRunning:
+		return fmt.Errorf("start %s %s: %w", host, service, ErrServiceRunning)
+	case ServiceStartPending:
+		return nil
+	case ServiceStopPending:
+		return fmt.Errorf("start %s %s: %w", host, service, ErrServicePending)
+	}
+	a.trans = append(a.trans, aosTransition{w.t, ServiceStartPending}, aosTransition{w.t + w.cfg.AOSStartDelay.Seconds(), ServiceRunning})
+	return nil
+}
+
+// AOSState is the state of an AOS service.
+func (w *World) AOSState(host, service string) (ServiceState, error) {
+	w.lock()
+	defer w.mu.Unlock()
+	a, err := w.aosByName(host, service)
+	if err != nil {
+		return 0, err
+	}
+	return a.stateAt(w.t), nil
+}
+
+// AOSStatus is one AOS service and its state.
+type AOSStatus struct {
+	AOSInstance
+	State ServiceState
+	// Until is when a pending state ends (zero otherwise).
+	Until time.Time
+}
+
+// AOS lists the AOS services with their states.
+func (w *World) AOS() []AOSStatus {
+	w.lock()
+	defer w.mu.Unlock()
+	out := make([]AOSStatus, len(w.aos))
+	for i, a := range w.aos {
+		out[i] = AOSStatus{AOSInstance: a.cfg, State: a.stateAt(w.t)}
+		for _, tr := range a.trans {
+			if tr.t > w.t {
+				out[i].Until = w.timeAt(tr.t)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// AXActivity summarises what the AX application is doing now.
+type AXActivity struct {
+	// RunningAOS counts SYSSERVERSESSIONS rows with STATUS 1.
+	RunningAOS int
+	// ClientSessions counts SYSCLIENTSESSIONS rows with STATUS 1.
+	ClientSessions int
+	// ExecutingTasks counts BATCH rows with STATUS 2.
+	ExecutingTasks int
+	// LastWrite is the newest write to the AX database (zero: none since
+	// the world started).
+	LastWrite time.Time
+}
+
+// Activity returns the AX activity now.
+func (w *World) Activity() AXActivity {
+	w.lock()
+	defer w.mu.Unlock()
+	var a AXActivity
+	for _, s := range w.aos {
+		if s.active(w.t) {
+			a.RunningAOS++
+		}
+	}
+	for _, c := range w.clients {
+		if w.clientActive(c) {
+			a.ClientSessions++
+		}
+	}
+	a.ExecutingTasks = w.executingTasks(w.t)
+	if !math.IsInf(w.repl.lastWrite, -1) {
+		a.LastWrite = w.timeAt(w.repl.lastWrite)
+	}
+	return a
+}
+
+func (w *World) clientActive(c clientSession) bool {
+	a := w.aos[c.aos]
+	if !a.active(w.t) {
+		return false
+	}
+	since := a.runningSince(w.t)
+	return since < 0 || w.t >= since+c.back
+}
+
+func (w *World) clientLogin(c clientSession) float64 {
+	since := w.aos[c.aos].runningSince(w.t)
+	if since < 0 {
+		return c.login
+	}
+	return since + c.back
+}
