@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,7 +135,7 @@ type harness struct {
 func newHarness(t *testing.T, src string) *harness {
 	t.Helper()
 	h := &harness{t: t, clk: clock.NewFake(t0), probe: newProbe(), dir: t.TempDir(), src: src, seen: map[string]int{}}
-	h.reg = engine.NewRegistry(append(engine.BuiltinKinds(), h.probe)...)
+	h.reg = engine.NewRegistry(append(engine.AllKinds(), h.probe)...)
 	h.load()
 	return h
 }
@@ -150,6 +151,15 @@ func (h *harness) load() {
 		h.t.Fatalf("runbook: %v", err)
 	}
 	h.rb = rb
+}
+
+// loadErr parses h.src and returns the error.
+func loadErr(h *harness) (*runbook.Runbook, error) {
+	path := filepath.Join(h.dir, "cutover.yaml")
+	if err := os.WriteFile(path, []byte(h.src), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	return runbook.Load(path, runbook.Options{Kinds: h.reg})
 }
 
 // start opens and starts a fresh engine on the state directory.
@@ -278,9 +288,42 @@ func (h *harness) advance(n int, d time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	if err := h.clk.WaitForTimers(ctx, n); err != nil {
-		h.t.Fatalf("waiting for %d timers (have %d): %v", n, h.clk.Pending(), err)
+		var states []string
+		for _, st := range h.e.Snapshot().Steps {
+			states = append(states, st.ID+"="+st.State.String()+" "+st.LastError)
+		}
+		h.t.Fatalf("waiting for %d timers (have %d): %v; steps: %s", n, h.clk.Pending(), err, strings.Join(states, "; "))
 	}
 	h.clk.Advance(d)
+}
+
+// advanceUntil moves the clock by step whenever something waits on it, until ok holds. Every
+// engine event re-checks ok, so it never waits for a timer that will not come.
+func (h *harness) advanceUntil(step time.Duration, what string, ok func() bool) {
+	h.t.Helper()
+	deadline := time.After(waitLimit)
+	for !ok() {
+		ctx, cancel := context.WithCancel(context.Background())
+		ready := make(chan error, 1)
+		go func() { ready <- h.clk.WaitForTimers(ctx, 1) }()
+		select {
+		case err := <-ready:
+			if err == nil {
+				h.clk.Advance(step)
+			}
+		case <-h.events:
+		case <-deadline:
+			cancel()
+			h.t.Fatalf("never: %s", what)
+		}
+		cancel()
+	}
+}
+
+// state is a step's current state.
+func (h *harness) state(id string) engine.StepState {
+	st, _ := h.e.Snapshot().Step(id)
+	return st.State
 }
 
 // records reads the journal (the engine may still hold it: reading needs no lock).

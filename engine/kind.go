@@ -120,9 +120,14 @@ func NewRegistry(kinds ...Kind) *Registry {
 	return r
 }
 
-// BuiltinKinds returns the kinds every runbook may use: manual, gate, command and wait.
+// BuiltinKinds returns the general kinds: manual, gate, command and wait.
 func BuiltinKinds() []Kind {
 	return []Kind{ManualKind{}, GateKind{}, CommandKind{}, WaitKind{}}
+}
+
+// AllKinds returns every kind this build knows: the general ones and the cutover ones.
+func AllKinds() []Kind {
+	return append(BuiltinKinds(), AOSStopKind{})
 }
 
 // Register adds a kind, replacing one of the same name.

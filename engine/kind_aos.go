@@ -1,0 +1,262 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"cutover/engine/clock"
+	"cutover/engine/runbook"
+)
+
+// AOSStopKind stops every configured AX 2012 AOS: it first shows who is still connected, then asks
+// each service to stop, waits for each to report stopped and for AX to show no active server
+// sessions. A service already stopped counts as done, so running it again after a crash is safe.
+type AOSStopKind struct{}
+
+// Name implements Kind.
+func (AOSStopKind) Name() string { return "aos.stop" }
+
+// Mode implements Kind.
+func (AOSStopKind) Mode() Mode { return ModeAuto }
+
+// Decode reads `with: {hosts, timeout, poll}`.
+func (AOSStopKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) Action {
+	where := fmt.Sprintf("step %q", s.ID)
+	a := &aosStopAction{poll: 5 * time.Second}
+	var hosts []string
+	var hostsNode *yaml.Node
+	d.Fields(with, where+" with", map[string]runbook.Field{
+		"hosts":   func(v *yaml.Node) { hosts, hostsNode = d.Strings(v, where+" with", "hosts"), v },
+		"timeout": func(v *yaml.Node) { a.timeout = d.Duration(v, where+" with", "timeout") },
+		"poll":    func(v *yaml.Node) { a.poll = d.Duration(v, where+" with", "poll") },
+	})
+	rb := d.Runbook()
+	if rb == nil || rb.AOS == nil || len(rb.AOS.Instances) == 0 {
+		d.ErrorAt(s.Pos, where, "kind aos.stop needs an aos: section listing the instances (host and service) and how to control them")
+		return a
+	}
+	if !s.Destructive {
+		d.ErrorAt(s.Pos, where, "aos.stop stops the production AOS services: mark the step destructive: true so it needs a typed confirmation")
+	}
+	if a.timeout == 0 {
+		a.timeout = rb.AOS.StopTimeout
+	}
+	if a.timeout == 0 {
+		a.timeout = 15 * time.Minute
+	}
+	if a.poll <= 0 {
+		a.poll = 5 * time.Second
+	}
+	want := map[string]bool{}
+	for _, h := range hosts {
+		want[strings.ToUpper(h)] = true
+	}
+	for _, in := range rb.AOS.Instances {
+		if len(want) == 0 || want[strings.ToUpper(in.Host)] {
+			a.instances = append(a.instances, aosInstance{host: in.Host, service: in.Service})
+			delete(want, strings.ToUpper(in.Host))
+		}
+	}
+	for h := range want {
+		d.Errorf(hostsNode, where+" with", "hosts: %s is not one of the aos instances", h)
+	}
+	return a
+}
+
+type aosInstance struct{ host, service string }
+
+func (i aosInstance) String() string { return i.service + " on " + i.host }
+
+type aosStopAction struct {
+	instances []aosInstance
+	timeout   time.Duration
+	poll      time.Duration
+}
+
+func (a *aosStopAction) Describe() string {
+	names := make([]string, len(a.instances))
+	for i, in := range a.instances {
+		names[i] = in.String()
+	}
+	return fmt.Sprintf("stop %s; wait up to %s for each to report stopped and for AX to show no active server session",
+		strings.Join(names, ", "), runbook.FormatDuration(a.timeout))
+}
+
+// Rerunnable: asking a stopped service to stop again changes nothing.
+func (a *aosStopAction) Rerunnable() bool { return true }
+
+// Preview lists who is still connected and what still runs, for the confirmation.
+func (a *aosStopAction) Preview(ctx context.Context, run *Run) (string, error) {
+	var b strings.Builder
+	ports := run.Ports()
+	if ports.Services != nil {
+		for _, in := range a.instances {
+			st, _, err := ports.Services.State(ctx, in.host, in.service)
+			if err != nil {
+				fmt.Fprintf(&b, "%s: state unknown (%v)\n", in, err)
+				continue
+			}
+			fmt.Fprintf(&b, "%s: %s\n", in, st)
+		}
+	}
+	if ports.AX == nil {
+		b.WriteString("AX sessions: not checked (no AX source connection)")
+		return b.String(), nil
+	}
+	act, err := ports.AX.Activity(ctx)
+	if err != nil {
+		return b.String(), fmt.Errorf("list AX sessions: %w", err)
+	}
+	b.WriteString(describeActivity(act, 8))
+	return strings.TrimRight(b.String(), "\n"), nil
+}
+
+// describeActivity says who is still in AX, naming at most limit users.
+func describeActivity(act AXActivity, limit int) string {
+	var b strings.Builder
+	if len(act.Users) == 0 {
+		b.WriteString("users still connected: none\n")
+	} else {
+		fmt.Fprintf(&b, "users still connected: %d\n", len(act.Users))
+		users := append([]AXUser(nil), act.Users...)
+		sort.Slice(users, func(i, j int) bool { return users[i].Since.Before(users[j].Since) })
+		for i, u := range users {
+			if i == limit {
+				fmt.Fprintf(&b, "  … and %d more\n", len(users)-limit)
+				break
+			}
+			fmt.Fprintf(&b, "  %s on %s since %s\n", u.User, orDash(u.Computer), u.Since.Local().Format("15:04"))
+		}
+	}
+	var executing []string
+	for _, j := range act.Jobs {
+		if j.Executing {
+			executing = append(executing, j.Caption)
+		}
+	}
+	if len(executing) == 0 {
+		b.WriteString("batch jobs executing: none\n")
+	} else {
+		fmt.Fprintf(&b, "batch jobs executing: %d (%s) — a running batch job can keep an AOS from stopping\n", len(executing), strings.Join(executing, ", "))
+	}
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (a *aosStopAction) Run(ctx context.Context, run *Run) error {
+	ports := run.Ports()
+	if ports.Services == nil {
+		return Permanent(errors.New("no service controller: configure the aos section's control (command templates or scm)"))
+	}
+	type outcome struct {
+		in    aosInstance
+		state ServiceState
+		err   error
+	}
+	results := make([]outcome, len(a.instances))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	stopped := 0
+	for i, in := range a.instances {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := a.stopOne(ctx, run, in)
+			results[i] = outcome{in: in, state: st, err: err}
+			if err == nil {
+				mu.Lock()
+				stopped++
+				run.Progress(Progress{Percent: 100 * float64(stopped) / float64(len(a.instances)), Message: fmt.Sprintf("%d of %d AOS stopped", stopped, len(a.instances))})
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	var still []string
+	var errs []error
+	for _, r := range results {
+		if r.err != nil {
+			still = append(still, fmt.Sprintf("%s (%s)", r.in, r.state))
+			errs = append(errs, r.err)
+		}
+	}
+	if len(still) > 0 {
+		return fmt.Errorf("still running: %s: %w", strings.Join(still, ", "), errors.Join(errs...))
+	}
+	if ports.AX == nil {
+		run.Warnf("AX sessions not checked: no AX source connection configured")
+		run.SetMessage(fmt.Sprintf("%d AOS stopped", len(a.instances)))
+		return nil
+	}
+	// The AOS are down; AX must agree (no active server session).
+	deadline := run.Clock().Now().Add(a.timeout)
+	for {
+		act, err := ports.AX.Activity(ctx)
+		switch {
+		case err != nil:
+			run.Warnf("reading AX sessions: %v", err)
+		case len(act.Servers) == 0:
+			run.SetMessage(fmt.Sprintf("%d AOS stopped; AX shows no active server session (%d client rows left)", len(a.instances), len(act.Users)))
+			return nil
+		default:
+			ids := make([]string, len(act.Servers))
+			for i, s := range act.Servers {
+				ids[i] = s.ServerID
+			}
+			run.Progress(Progress{Percent: -1, Message: "waiting for AX to clear server sessions: " + strings.Join(ids, ", ")})
+		}
+		if !run.Clock().Now().Before(deadline) {
+			return fmt.Errorf("every AOS service reports stopped, but AX still shows active server sessions after %s (stale rows after a crash? check SYSSERVERSESSIONS)", runbook.FormatDuration(a.timeout))
+		}
+		if err := clock.Sleep(ctx, run.Clock(), a.poll); err != nil {
+			return err
+		}
+	}
+}
+
+// stopOne stops one AOS and waits for it to report stopped.
+func (a *aosStopAction) stopOne(ctx context.Context, run *Run, in aosInstance) (ServiceState, error) {
+	svc := run.Ports().Services
+	st, _, err := svc.State(ctx, in.host, in.service)
+	if err == nil && st == ServiceStopped {
+		run.Logf("%s: already stopped", in)
+		return st, nil
+	}
+	if err != nil {
+		run.Warnf("%s: state unknown before stopping: %v", in, err)
+	}
+	if err := svc.Stop(ctx, in.host, in.service); err != nil {
+		return st, fmt.Errorf("%s: %w", in, err)
+	}
+	run.Logf("%s: stop requested", in)
+	deadline := run.Clock().Now().Add(a.timeout)
+	for {
+		if err := clock.Sleep(ctx, run.Clock(), a.poll); err != nil {
+			return st, err
+		}
+		st, _, err = svc.State(ctx, in.host, in.service)
+		switch {
+		case err != nil:
+			run.Warnf("%s: %v", in, err)
+		case st == ServiceStopped:
+			run.Logf("%s: stopped", in)
+			return st, nil
+		}
+		if !run.Clock().Now().Before(deadline) {
+			return st, fmt.Errorf("%s did not stop within %s", in, runbook.FormatDuration(a.timeout))
+		}
+	}
+}

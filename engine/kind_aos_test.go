@@ -1,0 +1,199 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cutover/engine"
+)
+
+// fakeServices is a service controller whose services take some polls to stop.
+type fakeServices struct {
+	mu     sync.Mutex
+	state  map[string]engine.ServiceState
+	polls  map[string]int // polls left while stopping
+	refuse map[string]bool
+	stops  map[string]int
+	onStop func()
+}
+
+func newFakeServices() *fakeServices {
+	return &fakeServices{state: map[string]engine.ServiceState{}, polls: map[string]int{}, refuse: map[string]bool{}, stops: map[string]int{}}
+}
+
+func (f *fakeServices) Stop(_ context.Context, host, service string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := host + "/" + service
+	f.stops[k]++
+	if f.state[k] == engine.ServiceStopped {
+		return nil
+	}
+	f.state[k] = engine.ServiceStopPending
+	if f.onStop != nil {
+		f.onStop()
+	}
+	return nil
+}
+
+func (f *fakeServices) State(_ context.Context, host, service string) (engine.ServiceState, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := host + "/" + service
+	st, ok := f.state[k]
+	if !ok {
+		return engine.ServiceUnknown, "", errors.New("no such service")
+	}
+	if st == engine.ServiceStopPending && !f.refuse[host] {
+		if f.polls[k]--; f.polls[k] < 0 {
+			f.state[k] = engine.ServiceStopped
+		}
+	}
+	return f.state[k], f.state[k].String(), nil
+}
+
+// fakeAX reports the AOS server sessions of the services still running.
+type fakeAX struct {
+	svc   *fakeServices
+	users []engine.AXUser
+	jobs  []engine.AXBatchJob
+	stale int // server rows that linger after the services stopped
+}
+
+func (a *fakeAX) Activity(context.Context) (engine.AXActivity, error) {
+	a.svc.mu.Lock()
+	defer a.svc.mu.Unlock()
+	var act engine.AXActivity
+	for k, st := range a.svc.state {
+		if st != engine.ServiceStopped {
+			act.Servers = append(act.Servers, engine.AXServer{ServerID: k})
+			act.Users = append(act.Users, a.users...)
+			act.Jobs = append(act.Jobs, a.jobs...)
+		}
+	}
+	if len(act.Servers) == 0 && a.stale > 0 {
+		a.stale--
+		act.Servers = []engine.AXServer{{ServerID: "01@AX-AOS01"}}
+	}
+	return act, nil
+}
+func (a *fakeAX) LastWrite(context.Context) (time.Time, error)        { return time.Time{}, nil }
+func (a *fakeAX) NewestReplicated(context.Context) (time.Time, error) { return time.Time{}, nil }
+
+const aosRunbook = `name: t
+aos:
+  control: command
+  stop: [sc.exe, '\\{host}', stop, '{service}']
+  query: [sc.exe, '\\{host}', query, '{service}']
+  stopped_pattern: STOPPED
+  stop_timeout: 2m
+  instances:
+    - {host: AX-AOS01, service: AOS60$01}
+    - {host: AX-AOS02, service: AOS60$01}
+    - {host: AX-BATCH01, service: AOS60$01}
+steps:
+  - {id: aos-stop, title: Stop the AOS, kind: aos.stop, destructive: true, confirm: STOP AOS, with: {poll: 5s}}
+`
+
+func aosHarness(t *testing.T) (*harness, *fakeServices, *fakeAX) {
+	h := newHarness(t, aosRunbook)
+	svc := newFakeServices()
+	svc.state["AX-AOS01/AOS60$01"] = engine.ServiceRunning
+	svc.state["AX-AOS02/AOS60$01"] = engine.ServiceRunning
+	svc.state["AX-BATCH01/AOS60$01"] = engine.ServiceStopped
+	svc.polls["AX-AOS02/AOS60$01"] = 2
+	ax := &fakeAX{svc: svc,
+		users: []engine.AXUser{{User: "ana", Computer: "PC-042", Since: t0.Add(-time.Hour)}},
+		jobs:  []engine.AXBatchJob{{Caption: "Inventory closing", Executing: true}}}
+	h.opts.Ports = engine.Ports{Services: svc, AX: ax}
+	return h, svc, ax
+}
+
+func TestAOSStopShowsSessionsAndStopsEverything(t *testing.T) {
+	h, svc, _ := aosHarness(t)
+	h.start()
+	st := h.waitStep("aos-stop", engine.StateAwaiting)
+	action := st.Confirmation.Action
+	for _, want := range []string{"AOS60$01 on AX-AOS01, AOS60$01 on AX-AOS02, AOS60$01 on AX-BATCH01", "AOS60$01 on AX-BATCH01: stopped",
+		"AOS60$01 on AX-AOS01: running", "users still connected: 2", "ana on PC-042", "batch jobs executing: 2 (Inventory closing, Inventory closing)"} {
+		if !strings.Contains(action, want) {
+			t.Errorf("confirmation lacks %q:\n%s", want, action)
+		}
+	}
+	if _, err := h.e.Confirm("aos-stop", st.Confirmation.Request, ana, "STOP AOS"); err != nil {
+		t.Fatal(err)
+	}
+	// Both running AOS stop: AX-AOS01 at the first poll, AX-AOS02 after two more.
+	h.advanceUntil(5*time.Second, "aos-stop succeeds", func() bool { return h.state("aos-stop") == engine.StateSucceeded })
+	st = h.waitStep("aos-stop", engine.StateSucceeded)
+	if st.Finished.Before(t0.Add(15 * time.Second)) {
+		t.Fatalf("finished at %v: the slow AOS needs three polls", st.Finished)
+	}
+	if !strings.Contains(st.Message, "3 AOS stopped; AX shows no active server session") {
+		t.Fatalf("message %q", st.Message)
+	}
+	if svc.stops["AX-BATCH01/AOS60$01"] != 0 {
+		t.Fatal("an already stopped AOS was asked to stop")
+	}
+	var already bool
+	for _, l := range h.e.Logs(100, "aos-stop") {
+		already = already || strings.Contains(l.Msg, "AOS60$01 on AX-BATCH01: already stopped")
+	}
+	if !already {
+		t.Fatal("the already stopped AOS must be reported")
+	}
+}
+
+func TestAOSStopNamesTheHostThatRefuses(t *testing.T) {
+	h, svc, _ := aosHarness(t)
+	svc.refuse["AX-AOS02"] = true
+	h.start()
+	st := h.waitStep("aos-stop", engine.StateAwaiting)
+	h.e.Confirm("aos-stop", st.Confirmation.Request, ana, "STOP AOS")
+	h.advanceUntil(5*time.Second, "aos-stop fails", func() bool { return h.state("aos-stop") == engine.StateFailed })
+	st = h.waitStep("aos-stop", engine.StateFailed)
+	if !strings.Contains(st.LastError, "still running: AOS60$01 on AX-AOS02 (stopping)") || strings.Contains(st.LastError, "AX-AOS01 (") {
+		t.Fatalf("error %q", st.LastError)
+	}
+}
+
+func TestAOSStopAgainAfterACrashIsSafe(t *testing.T) {
+	h, svc, _ := aosHarness(t)
+	h.start()
+	st := h.waitStep("aos-stop", engine.StateAwaiting)
+	h.e.Confirm("aos-stop", st.Confirmation.Request, ana, "STOP AOS")
+	h.waitStep("aos-stop", engine.StateRunning)
+	h.advanceUntil(5*time.Second, "AX-AOS01 stops", func() bool {
+		st, _, _ := svc.State(context.Background(), "AX-AOS01", "AOS60$01")
+		return st == engine.ServiceStopped
+	})
+	h.restart()
+	// Re-run (aos.stop is safe to re-run): stopped hosts are done, the other is waited for.
+	h.advanceUntil(5*time.Second, "aos-stop succeeds", func() bool { return h.state("aos-stop") == engine.StateSucceeded })
+	st = h.waitStep("aos-stop", engine.StateSucceeded)
+	if st.Attempt != 2 {
+		t.Fatalf("attempt %d", st.Attempt)
+	}
+	if n := svc.stops["AX-AOS01/AOS60$01"]; n != 1 {
+		t.Fatalf("a stopped AOS was asked to stop %d times", n)
+	}
+}
+
+func TestAOSStopLoadTimeChecks(t *testing.T) {
+	h := newHarness(t, "name: t\nsteps:\n  - {id: s, title: S, kind: manual}\n")
+	for _, c := range []struct{ src, want string }{
+		{"name: t\nsteps:\n  - {id: s, title: S, kind: aos.stop, destructive: true}\n", "needs an aos: section"},
+		{strings.Replace(aosRunbook, "destructive: true, ", "", 1), "mark the step destructive: true"},
+		{strings.Replace(aosRunbook, "with: {poll: 5s}", "with: {hosts: [AX-AOS09]}", 1), "hosts: AX-AOS09 is not one of the aos instances"},
+	} {
+		h.src = c.src
+		_, err := loadErr(h)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want %q, got %v", c.want, err)
+		}
+	}
+}
