@@ -1,0 +1,535 @@
+package lcs
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/public"
+)
+
+// AuthMode is how the client signs in to Entra ID.
+type AuthMode int
+
+// The sign-in modes.
+const (
+	// AuthDeviceCode (the default) shows a code the user enters at a Microsoft page on any device;
+	// it works with MFA and conditional access. Needs "Allow public client flows" on the app.
+	AuthDeviceCode AuthMode = iota
+	// AuthPassword is the resource owner password grant (ROPC) as d365fo.tools does it, for a
+	// public client. It cannot do MFA and cannot sign in federated (ADFS) accounts.
+	AuthPassword
+	// AuthClientSecret uses a confidential client. With a Username it does ROPC with the secret,
+	// the documented workaround for tenants that require a client secret; without one it uses the
+	// client credentials grant, which LCS does not document (LCS documents only delegated
+	// permissions), so the client warns.
+	AuthClientSecret
+	// AuthStaticToken sends a bearer token read from an environment variable (automation that
+	// signs in elsewhere). The client cannot refresh it.
+	AuthStaticToken
+)
+
+// String is the runbook spelling of the mode.
+func (m AuthMode) String() string {
+	switch m {
+	case AuthDeviceCode:
+		return "device-code"
+	case AuthPassword:
+		return "password"
+	case AuthClientSecret:
+		return "client-secret"
+	case AuthStaticToken:
+		return "token"
+	}
+	return "AuthMode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ParseAuthMode reads a runbook's auth mode: device-code, password, client-secret or token.
+func ParseAuthMode(s string) (AuthMode, error) {
+	for _, m := range []AuthMode{AuthDeviceCode, AuthPassword, AuthClientSecret, AuthStaticToken} {
+		if strings.EqualFold(strings.TrimSpace(s), m.String()) {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown LCS auth mode %q: use device-code, password, client-secret or token", s)
+}
+
+// DefaultTokenEnv is the environment variable AuthStaticToken reads when Auth.TokenEnv is empty.
+const DefaultTokenEnv = "CUTOVER_LCS_TOKEN"
+
+// DeviceCodePrompt is what the user needs to finish a device-code sign-in.
+type DeviceCodePrompt struct {
+	// Message is Entra ID's own instruction, e.g. "To sign in, use a web browser to open the page
+	// https://microsoft.com/devicelogin and enter the code ABCD1234 to authenticate."
+	Message         string
+	VerificationURL string
+	UserCode        string
+	ExpiresOn       time.Time
+}
+
+// Auth configures sign-in. Secrets are passed in by the caller (read from the environment or a
+// file as the runbook says) and never logged.
+type Auth struct {
+	Mode AuthMode
+	// TenantID is the directory (GUID or domain); "" means "organizations".
+	TenantID string
+	// ClientID is the app registration's application id (needed by every mode but token).
+	ClientID string
+	// Authority overrides the authority URL; the default is the region's sign-in host plus the
+	// tenant, e.g. https://login.microsoftonline.com/organizations. It must be https.
+	Authority string
+	// DisableInstanceDiscovery turns off MSAL's authority validation, which asks
+	// login.microsoftonline.com about the host. Set it for private authorities (the simulator).
+	DisableInstanceDiscovery bool
+	// Scope overrides the requested scope; the default is "<API base URL>/.default".
+	Scope string
+	// Username is the account for AuthPassword and for ROPC with AuthClientSecret; with
+	// AuthDeviceCode it picks the cached account to reuse.
+	Username string
+	// Password is the account's password (AuthPassword, AuthClientSecret with Username).
+	Password string
+	// ClientSecret is the confidential client's secret (AuthClientSecret).
+	ClientSecret string
+	// TokenEnv names the environment variable holding the bearer token for AuthStaticToken;
+	// "" means DefaultTokenEnv.
+	TokenEnv string
+	// CacheDir is where the token cache file lives (the cockpit's state directory); "" keeps
+	// tokens in memory only.
+	CacheDir string
+	// OnDeviceCode shows the device-code prompt to the user. It must return promptly; the client
+	// then waits for the user to finish signing in. Required for AuthDeviceCode.
+	OnDeviceCode func(DeviceCodePrompt)
+	// Getenv reads environment variables (tests); nil means os.Getenv.
+	Getenv func(string) string
+}
+
+// authenticator owns the current access token and gets new ones from MSAL.
+type authenticator struct {
+	cfg           Auth
+	scopes        []string
+	clock         Clock
+	log           *slog.Logger
+	warn          func(Warning)
+	refreshBefore time.Duration
+	cache         *tokenCache
+	pub           *public.Client
+	conf          *confidential.Client
+
+	mu      sync.Mutex
+	account public.Account
+	cur     string    // current access token
+	exp     time.Time // its expiry on the client clock
+	stale   bool      // cur was refused by LCS
+}
+
+func newAuthenticator(cfg Auth, baseURL, authorityHost string, hc *http.Client, clock Clock, log *slog.Logger, warn func(Warning), refreshBefore time.Duration) (*authenticator, error) {
+	a := &authenticator{cfg: cfg, clock: clock, log: log, warn: warn, refreshBefore: refreshBefore}
+	if a.cfg.Getenv == nil {
+		a.cfg.Getenv = os.Getenv
+	}
+	if a.cfg.TokenEnv == "" {
+		a.cfg.TokenEnv = DefaultTokenEnv
+	}
+	if cfg.Mode == AuthStaticToken {
+		return a, nil
+	}
+	if cfg.ClientID == "" {
+		return nil, errors.New("lcs: Auth.ClientID is required: register an app in Entra ID with the Dynamics Lifecycle services user_impersonation permission and give its application id")
+	}
+	scope := cfg.Scope
+	if scope == "" {
+		scope = strings.TrimRight(baseURL, "/") + "/.default"
+	}
+	a.scopes = []string{scope}
+	authority := cfg.Authority
+	if authority == "" {
+		tenant := cfg.TenantID
+		if tenant == "" {
+			tenant = "organizations"
+		}
+		authority = strings.TrimRight(authorityHost, "/") + "/" + tenant
+	}
+	tc, err := newTokenCache(cfg.CacheDir, func(msg string) { a.emit(Warning{Kind: WarnTokenCache, API: "sign in", Message: msg}) })
+	if err != nil {
+		return nil, fmt.Errorf("lcs: %w", err)
+	}
+	a.cache = tc
+	switch cfg.Mode {
+	case AuthDeviceCode, AuthPassword:
+		if cfg.Mode == AuthDeviceCode && cfg.OnDeviceCode == nil {
+			return nil, errors.New("lcs: device-code sign-in needs Auth.OnDeviceCode to show the code to the user")
+		}
+		if cfg.Mode == AuthPassword && (cfg.Username == "" || cfg.Password == "") {
+			return nil, errors.New("lcs: password sign-in needs Auth.Username and Auth.Password")
+		}
+		p, err := public.New(cfg.ClientID, public.WithAuthority(authority), public.WithCache(tc),
+			public.WithHTTPClient(hc), public.WithInstanceDiscovery(!cfg.DisableInstanceDiscovery))
+		if err != nil {
+			return nil, fmt.Errorf("lcs: sign-in setup (authority %s): %w", authority, err)
+		}
+		a.pub = &p
+	case AuthClientSecret:
+		if cfg.ClientSecret == "" {
+			return nil, errors.New("lcs: client-secret sign-in needs Auth.ClientSecret")
+		}
+		if cfg.Username != "" && cfg.Password == "" {
+			return nil, errors.New("lcs: client-secret sign-in with a username needs Auth.Password too")
+		}
+		cred, err := confidential.NewCredFromSecret(cfg.ClientSecret)
+		if err != nil {
+			return nil, errors.New("lcs: the client secret is empty or invalid")
+		}
+		msalHC := hc
+		if cfg.Username != "" {
+			// MSAL's confidential ROPC does not send the client secret (MSAL libraries treat ROPC as
+			// a public-client flow), which defeats the point of this mode: add it to the password
+			// grant sent to the authority's token endpoint, and nowhere else.
+			u, err := url.Parse(authority)
+			if err != nil {
+				return nil, fmt.Errorf("lcs: authority %q: %w", authority, err)
+			}
+			next := hc.Transport
+			if next == nil {
+				next = http.DefaultTransport
+			}
+			withSecret := *hc
+			withSecret.Transport = &secretInjector{next: next, host: u.Host, secret: cfg.ClientSecret}
+			msalHC = &withSecret
+		}
+		c, err := confidential.New(authority, cfg.ClientID, cred, confidential.WithCache(tc),
+			confidential.WithHTTPClient(msalHC), confidential.WithInstanceDiscovery(!cfg.DisableInstanceDiscovery))
+		if err != nil {
+			return nil, fmt.Errorf("lcs: sign-in setup (authority %s): %w", authority, err)
+		}
+		a.conf = &c
+	default:
+		return nil, fmt.Errorf("lcs: unknown auth mode %v", cfg.Mode)
+	}
+	return a, nil
+}
+
+func (a *authenticator) emit(w Warning) {
+	if a.warn != nil {
+		a.warn(w)
+	}
+}
+
+// invalidate marks tok as refused by LCS: the next token call gets a fresh one.
+func (a *authenticator) invalidate(tok string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if tok == a.cur {
+		a.stale = true
+	}
+}
+
+// token returns a usable access token, refreshing it silently when it has less than
+// refreshBefore left on the client clock or LCS refused it.
+func (a *authenticator) token(ctx context.Context) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.clock.Now()
+	if a.cur != "" && !a.stale && now.Before(a.exp.Add(-a.refreshBefore)) {
+		return a.cur, nil
+	}
+	force := a.cur != ""
+	tok, exp, err := a.acquire(ctx, force)
+	if err != nil {
+		if a.cur != "" && !a.stale && now.Before(a.exp) {
+			// The refresh failed but the token still works for a while: use it, say so.
+			a.emit(Warning{Kind: WarnTokenRefresh, API: "sign in", Message: "could not refresh the LCS token ahead of its expiry; using the current one until " + a.exp.Format(time.RFC3339) + ": " + err.Error()})
+			return a.cur, nil
+		}
+		return "", err
+	}
+	a.cur, a.exp, a.stale = tok, exp, false
+	a.log.Debug("lcs: token acquired", "mode", a.cfg.Mode.String(), "expires", exp.Format(time.RFC3339))
+	return tok, nil
+}
+
+// signIn makes sure there is a token (prompting for a device code if needed) and returns the
+// signed-in account name, if known.
+func (a *authenticator) signIn(ctx context.Context) (string, error) {
+	if _, err := a.token(ctx); err != nil {
+		return "", err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.account.PreferredUsername, nil
+}
+
+// acquire gets a token from MSAL (or the environment), with its expiry on the client clock.
+// force means the current token must not be returned again.
+func (a *authenticator) acquire(ctx context.Context, force bool) (string, time.Time, error) {
+	if a.cfg.Mode == AuthStaticToken {
+		return a.staticToken(a.stale)
+	}
+	if force {
+		a.cache.dropAccessTokens()
+	}
+	ar, err := a.msal(ctx)
+	if err != nil {
+		return "", time.Time{}, a.signInError(err)
+	}
+	if ar.Account.HomeAccountID != "" {
+		a.account = ar.Account
+	}
+	// MSAL computes ExpiresOn on the wall clock; carry the remaining lifetime over to ours.
+	exp := a.clock.Now().Add(time.Until(ar.ExpiresOn))
+	if a.stale && ar.AccessToken == a.cur {
+		return "", time.Time{}, &APIError{Op: "sign in", kind: ErrSignIn, Message: "Entra ID returned the token LCS refused", Hint: "sign in again"}
+	}
+	return ar.AccessToken, exp, nil
+}
+
+func (a *authenticator) msal(ctx context.Context) (public.AuthResult, error) {
+	switch {
+	case a.conf != nil && a.cfg.Username == "":
+		// AcquireTokenByCredential looks in the cache first.
+		return a.conf.AcquireTokenByCredential(ctx, a.scopes)
+	case a.conf != nil:
+		if a.account.HomeAccountID != "" {
+			if ar, err := a.conf.AcquireTokenSilent(ctx, a.scopes, confidential.WithSilentAccount(a.account)); err == nil {
+				return ar, nil
+			}
+		}
+		return a.conf.AcquireTokenByUsernamePassword(ctx, a.scopes, a.cfg.Username, a.cfg.Password)
+	}
+	if acct, ok := a.cachedAccount(ctx); ok {
+		ar, err := a.pub.AcquireTokenSilent(ctx, a.scopes, public.WithSilentAccount(acct))
+		if err == nil {
+			return ar, nil
+		}
+		a.log.Debug("lcs: silent token refresh failed, signing in again", "mode", a.cfg.Mode.String())
+	}
+	if a.cfg.Mode == AuthPassword {
+		//nolint:staticcheck // ROPC is what LCS automation has used for years (d365fo.tools); device code is the default.
+		return a.pub.AcquireTokenByUsernamePassword(ctx, a.scopes, a.cfg.Username, a.cfg.Password)
+	}
+	dc, err := a.pub.AcquireTokenByDeviceCode(ctx, a.scopes)
+	if err != nil {
+		return public.AuthResult{}, err
+	}
+	a.cfg.OnDeviceCode(DeviceCodePrompt{
+		Message:         dc.Result.Message,
+		VerificationURL: dc.Result.VerificationURL,
+		UserCode:        dc.Result.UserCode,
+		ExpiresOn:       dc.Result.ExpiresOn,
+	})
+	return dc.AuthenticationResult(ctx)
+}
+
+// cachedAccount is the account to refresh silently: the one signed in during this run, or one
+// found in the token cache (matching Username when given).
+func (a *authenticator) cachedAccount(ctx context.Context) (public.Account, bool) {
+	if a.account.HomeAccountID != "" {
+		return a.account, true
+	}
+	accts, err := a.pub.Accounts(ctx)
+	if err != nil {
+		return public.Account{}, false
+	}
+	for _, acct := range accts {
+		if a.cfg.Username == "" || strings.EqualFold(acct.PreferredUsername, a.cfg.Username) {
+			a.account = acct
+			return acct, true
+		}
+	}
+	return public.Account{}, false
+}
+
+// staticToken reads the bearer token from the environment (again each time, so automation can
+// rotate it). Its expiry comes from the token's exp claim when it is a JWT, else one hour.
+// refused means LCS refused the current token: the same token again is an error.
+func (a *authenticator) staticToken(refused bool) (string, time.Time, error) {
+	tok := strings.TrimSpace(a.cfg.Getenv(a.cfg.TokenEnv))
+	tok = strings.TrimSpace(strings.TrimPrefix(tok, "Bearer "))
+	if tok == "" {
+		return "", time.Time{}, &APIError{Op: "sign in", kind: ErrSignIn, Message: "no bearer token in $" + a.cfg.TokenEnv,
+			Hint: "set $" + a.cfg.TokenEnv + " to an LCS access token, or use device-code sign-in"}
+	}
+	if refused && tok == a.cur {
+		return "", time.Time{}, &APIError{Op: "sign in", kind: ErrUnauthorized, Message: "the bearer token in $" + a.cfg.TokenEnv + " was refused or has expired",
+			Hint: "put a fresh LCS access token in $" + a.cfg.TokenEnv + " (tokens last about an hour), or use device-code sign-in, which refreshes itself"}
+	}
+	exp := a.clock.Now().Add(time.Hour)
+	if e, ok := jwtExpiry(tok); ok {
+		exp = a.clock.Now().Add(time.Until(e))
+	}
+	return tok, exp, nil
+}
+
+// jwtExpiry reads the (unverified) exp claim of a JWT.
+func jwtExpiry(tok string) (time.Time, bool) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return time.Time{}, false
+	}
+	var claims struct {
+		Exp int64 `json:"exp"`
+	}
+	if json.Unmarshal(raw, &claims) != nil || claims.Exp == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(claims.Exp, 0), true
+}
+
+// signInError turns an MSAL error into an *APIError that says what to do, without echoing
+// anything MSAL may have put in it beyond the OAuth error fields.
+func (a *authenticator) signInError(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &APIError{Op: "sign in", kind: ErrSignIn, Message: "sign-in did not finish", Hint: "the sign-in was cancelled or timed out; start it again", cause: ctxErr(err)}
+	}
+	e := &APIError{Op: "sign in (" + a.cfg.Mode.String() + ")", kind: ErrSignIn}
+	var ce msalerrors.CallErr
+	var je msalerrors.InvalidJsonErr
+	switch {
+	case errors.As(err, &ce):
+		if ce.Resp != nil {
+			e.HTTPStatus = ce.Resp.StatusCode
+		}
+		code, desc, codes := oauthError(ce.Err.Error())
+		e.Message = strings.TrimSpace(code + ": " + desc)
+		if code == "" {
+			e.Message = "the sign-in server refused the request"
+		}
+		e.Hint = a.signInHint(code, codes)
+	case errors.As(err, &je):
+		e.Message = "the sign-in server sent an answer that could not be read"
+		e.Hint = "check the authority URL and that nothing between here and Entra ID rewrites the response"
+	default:
+		e.Message = a.redact(err.Error())
+		e.Hint = "check the network path to the sign-in server (" + a.cfg.Mode.String() + " sign-in)"
+	}
+	return e
+}
+
+// ctxErr keeps only the context error from an error chain.
+func ctxErr(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return context.DeadlineExceeded
+	}
+	return context.Canceled
+}
+
+// oauthError extracts the OAuth error fields from the text of an MSAL call error, which ends with
+// the server's JSON body.
+func oauthError(text string) (code, desc string, codes []int) {
+	i := strings.Index(text, "{")
+	if i < 0 {
+		return "", "", nil
+	}
+	var body struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+		Codes       []int  `json:"error_codes"`
+	}
+	if json.Unmarshal([]byte(text[i:]), &body) != nil {
+		return "", "", nil
+	}
+	desc = body.Description
+	if j := strings.Index(desc, "Trace ID:"); j > 0 {
+		desc = desc[:j]
+	}
+	if j := strings.IndexAny(desc, "\r\n"); j > 0 {
+		desc = desc[:j]
+	}
+	return body.Error, strings.TrimSpace(desc), body.Codes
+}
+
+func (a *authenticator) signInHint(code string, codes []int) string {
+	has := func(n ...int) bool {
+		for _, c := range codes {
+			for _, m := range n {
+				if c == m {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	switch {
+	case has(50076, 50079, 50158, 50072):
+		return "this account needs multi-factor authentication, which password sign-in cannot do: use device-code sign-in"
+	case has(53003):
+		return "a conditional access policy blocked the sign-in: use device-code sign-in from an allowed device, or ask the Entra ID admin"
+	case has(7000218):
+		return "the app registration requires a client secret for this flow: enable \"Allow public client flows\" on it, or use client-secret sign-in with the username (the documented workaround)"
+	case has(7000215, 7000222):
+		return "the client secret is wrong or expired: create a new secret on the app registration"
+	case has(50126):
+		return "the username or password is wrong; federated (ADFS) accounts cannot use password sign-in: use device-code sign-in"
+	case has(65001):
+		return "the app has no consent for Dynamics Lifecycle services: an admin must grant consent for its user_impersonation permission"
+	case has(700016):
+		return "no app with this client id in the tenant: check the client id and tenant"
+	case has(90002, 90023):
+		return "the tenant was not found: check the tenant id"
+	case has(70020) || code == "expired_token":
+		return "the device code expired before it was entered: sign in again and enter the new code within its lifetime"
+	case code == "authorization_declined" || has(70000):
+		return "the sign-in was declined at the device-code page: sign in again"
+	case code == "invalid_grant":
+		return "the sign-in session has expired or was revoked: sign in again"
+	case code == "invalid_client":
+		return "the app registration refused this client: check the client id, the secret and \"Allow public client flows\""
+	}
+	return "check the tenant, client id and account, or use device-code sign-in"
+}
+
+// secretInjector adds client_secret to password grants posted to the authority's token
+// endpoint (see newAuthenticator).
+type secretInjector struct {
+	next   http.RoundTripper
+	host   string
+	secret string
+}
+
+func (s *secretInjector) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodPost || req.Body == nil || !strings.EqualFold(req.URL.Host, s.host) || !strings.HasSuffix(req.URL.Path, "/token") {
+		return s.next.RoundTrip(req)
+	}
+	raw, err := io.ReadAll(req.Body)
+	_ = req.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read token request: %w", err)
+	}
+	form, perr := url.ParseQuery(string(raw))
+	if perr == nil && form.Get("grant_type") == "password" && form.Get("client_secret") == "" {
+		form.Set("client_secret", s.secret)
+		raw = []byte(form.Encode())
+	}
+	out := req.Clone(req.Context())
+	out.Body = io.NopCloser(bytes.NewReader(raw))
+	out.ContentLength = int64(len(raw))
+	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
+	return s.next.RoundTrip(out)
+}
+
+// redact removes the configured secrets and the current token from a message.
+func (a *authenticator) redact(s string) string {
+	for _, secret := range []string{a.cfg.Password, a.cfg.ClientSecret, a.cur} {
+		if len(secret) >= 4 {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
+}
