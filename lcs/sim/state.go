@@ -1,0 +1,486 @@
+package sim
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Outcome is how simulated database operations end.
+type Outcome int
+
+// Outcomes of database operations started from now on (SetOutcome).
+const (
+	// OutcomeCompleted: NotStarted → InProgress → Completed.
+	OutcomeCompleted Outcome = iota
+	// OutcomeFailed: … → Failed (an operator may then StartRollback).
+	OutcomeFailed
+	// OutcomeRollbackCompleted: … → RollbackInProgress → RollbackCompleted (the refresh failed
+	// and LCS rolled the target back).
+	OutcomeRollbackCompleted
+	// OutcomeRollbackFailed: … → RollbackInProgress → RollbackFailed.
+	OutcomeRollbackFailed
+)
+
+// History types the simulator writes. SFSourceDbToSandbox and SFExportSandboxDb are LCS's own;
+// SFSourceDbToProduction is an inferred name for the portal's sandbox → production refresh.
+const (
+	TypeRefreshSandbox    = "SFSourceDbToSandbox"
+	TypeExportSandbox     = "SFExportSandboxDb"
+	TypeRefreshProduction = "SFSourceDbToProduction"
+	TypeApplicationUpdate = "SFApplicationHotfix"
+	TypeBinaryUpdate      = "SFBinaryHotfix"
+)
+
+// dbMovementTypes are the history types counted toward the 3-per-24-hours limit.
+func dbMovementTypes() []string {
+	return []string{TypeRefreshSandbox, TypeExportSandbox, TypeRefreshProduction}
+}
+
+// Environment is a simulated environment (the fields LCS's metadata endpoint returns).
+type Environment struct {
+	ID, Name               string
+	Type                   string // Sandbox, Production
+	Infrastructure         string // SelfService
+	Group                  string // Primary
+	Product                string
+	EndpointBaseURL        string
+	DeploymentState        string // Finished, InProgress, Failed
+	DeploymentStatus       string // DeploymentStatusDisplay
+	TopologyDisplayName    string
+	ApplicationBuild       string
+	ApplicationRelease     string
+	PlatformRelease        string
+	PlatformVersion        string
+	DeployedOn             time.Time
+	CloudStorageLocation   string
+	DisasterRecoveryRegion string
+}
+
+// HistoryEntry is one row of an environment's history.
+type HistoryEntry struct {
+	Name, Type, TypeDisplay string
+	Start, End              time.Time // End zero while running
+	Status                  string
+	ActivityID              string
+}
+
+// operation is a database operation or deployment progressing on the sim clock.
+type operation struct {
+	id       string
+	kind     string // refresh, export, deployment
+	env      string // the environment whose status endpoint follows it (target of a refresh)
+	source   string
+	name     string // backup name of an export
+	start    time.Time
+	queue    time.Duration
+	run      time.Duration
+	rollback time.Duration
+	outcome  Outcome
+	// rollbackAt is when an operator-started rollback began (zero: none).
+	rollbackAt time.Time
+	signedOff  bool
+	override   string // a status reported instead of the real one (OverrideStatus)
+	history    *HistoryEntry
+	user       string
+}
+
+// status is the operation's status at now and its completion time (zero while running).
+func (o *operation) status(now time.Time) (string, time.Time) {
+	if o.override != "" {
+		return o.override, time.Time{}
+	}
+	runEnd := o.start.Add(o.queue + o.run)
+	switch {
+	case now.Before(o.start.Add(o.queue)):
+		return "NotStarted", time.Time{}
+	case now.Before(runEnd):
+		return "InProgress", time.Time{}
+	}
+	switch o.outcome {
+	case OutcomeCompleted:
+		if o.signedOff {
+			return "SignedOff", runEnd
+		}
+		return "Completed", runEnd
+	case OutcomeRollbackCompleted, OutcomeRollbackFailed:
+		end := runEnd.Add(o.rollback)
+		if now.Before(end) {
+			return "RollbackInProgress", time.Time{}
+		}
+		if o.outcome == OutcomeRollbackFailed {
+			return "RollbackFailed", end
+		}
+		return "RollbackCompleted", end
+	}
+	// OutcomeFailed
+	if !o.rollbackAt.IsZero() {
+		end := o.rollbackAt.Add(o.rollback)
+		if now.Before(end) {
+			return "RollbackInProgress", time.Time{}
+		}
+		return "RollbackCompleted", end
+	}
+	return "Failed", runEnd
+}
+
+// backup is a database backup in the asset library.
+type backup struct {
+	id, name, file, description string
+	created                     time.Time
+	by                          string
+	fromExport                  *operation // nil for seeded backups
+}
+
+// state is everything the simulator knows; guarded by Server.mu.
+type state struct {
+	envs         []*Environment
+	history      map[string][]*HistoryEntry // by environment id, oldest first
+	ops          map[string]*operation
+	backups      []*backup
+	outcome      Outcome
+	sandboxState string
+	stateSource  SandboxStateSource
+
+	auth   authState
+	faults faults
+	stats  counters
+	quota  quotaState
+}
+
+func newState(opts Options, now time.Time) state {
+	st := state{
+		history:      map[string][]*HistoryEntry{},
+		ops:          map[string]*operation{},
+		sandboxState: StateDeployed,
+		auth:         newAuthState(),
+		stats:        newCounters(),
+		quota:        newQuotaState(),
+	}
+	mk := func(id, name, typ, topo string) *Environment {
+		return &Environment{
+			ID: id, Name: name, Type: typ, Infrastructure: "SelfService", Group: "Primary",
+			Product:             "Finance and Operations",
+			EndpointBaseURL:     "https://" + strings.ToLower(name) + ".sandbox.operations.dynamics.example",
+			DeploymentState:     "Finished",
+			DeploymentStatus:    StateDeployed,
+			TopologyDisplayName: topo,
+			ApplicationBuild:    "10.0.2095.43", ApplicationRelease: "10.0.41",
+			PlatformRelease: "Update65", PlatformVersion: "7.0.7521.60",
+			DeployedOn:             now.Add(-40 * 24 * time.Hour).Truncate(time.Second),
+			CloudStorageLocation:   "West Europe",
+			DisasterRecoveryRegion: "North Europe",
+		}
+	}
+	prod := mk(ProductionID, ProductionName, "Production", "Production")
+	prod.EndpointBaseURL = "https://contoso-prod.operations.dynamics.example"
+	st.envs = []*Environment{
+		mk(SandboxID, SandboxName, "Sandbox", "Standard Acceptance Test (Tier 2)"),
+		prod,
+		mk(UATSandboxID, UATSandboxName, "Sandbox", "Standard Acceptance Test (Tier 2)"),
+	}
+	for _, e := range st.envs {
+		st.history[e.ID] = []*HistoryEntry{
+			{Name: "Service Update - 10.0.41", Type: TypeBinaryUpdate, TypeDisplay: "Binary hotfix",
+				Start: now.Add(-20 * 24 * time.Hour).Truncate(time.Second), End: now.Add(-20*24*time.Hour + 3*time.Hour).Truncate(time.Second),
+				Status: "Completed", ActivityID: newID()},
+			{Name: "Main_2026.1.1.1", Type: TypeApplicationUpdate, TypeDisplay: "Application deployable package",
+				Start: now.Add(-9 * 24 * time.Hour).Truncate(time.Second), End: now.Add(-9*24*time.Hour + 90*time.Minute).Truncate(time.Second),
+				Status: "Completed", ActivityID: newID()},
+			{Name: "Refresh database", Type: TypeRefreshSandbox, TypeDisplay: "Refresh database",
+				Start: now.Add(-4 * 24 * time.Hour).Truncate(time.Second), End: now.Add(-4*24*time.Hour + 2*time.Hour).Truncate(time.Second),
+				Status: "Completed", ActivityID: newID()},
+		}
+	}
+	// Production has had no database refresh yet.
+	st.history[ProductionID] = st.history[ProductionID][:2]
+	st.backups = []*backup{{id: newID(), name: "AX2012-upgrade-baseline", file: "AX2012-upgrade-baseline.bacpac",
+		description: "Sandbox export before the mock cutover", created: now.Add(-6 * 24 * time.Hour).Truncate(time.Second), by: DefaultUser}}
+	return st
+}
+
+func (st *state) env(id string) *Environment {
+	for _, e := range st.envs {
+		if strings.EqualFold(e.ID, id) {
+			return e
+		}
+	}
+	return nil
+}
+
+// dbOpsSince counts database movement operations on env started after from.
+func (st *state) dbOpsSince(env string, from, now time.Time) int {
+	n := 0
+	for _, h := range st.history[env] {
+		if h.Start.After(from) && !h.Start.After(now) && isDBMovement(h.Type) {
+			n++
+		}
+	}
+	return n
+}
+
+func isDBMovement(t string) bool {
+	for _, m := range dbMovementTypes() {
+		if strings.EqualFold(t, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// busy reports an operation still running on env.
+func (st *state) busy(env string, now time.Time) *operation {
+	for _, o := range st.ops {
+		if o.env != env || o.kind == "deployment" {
+			continue
+		}
+		if s, _ := o.status(now); s == "NotStarted" || s == "InProgress" || s == "RollbackInProgress" {
+			return o
+		}
+	}
+	return nil
+}
+
+// startOp records a new operation and its history row on env.
+func (st *state) startOp(opts Options, kind, env, source, name, histName, histType, histDisplay, user string, now time.Time) *operation {
+	o := &operation{id: newID(), kind: kind, env: env, source: source, name: name, start: now, queue: opts.QueueTime,
+		rollback: opts.RollbackDuration, outcome: st.outcome, user: user}
+	switch kind {
+	case "refresh":
+		o.run = opts.RefreshDuration
+		st.stats.refreshes[env]++
+	case "export":
+		o.run = opts.ExportDuration
+		st.stats.exports[env]++
+	default:
+		o.run = opts.DeploymentDuration
+		o.outcome = OutcomeCompleted
+	}
+	o.history = &HistoryEntry{Name: histName, Type: histType, TypeDisplay: histDisplay, Start: now, Status: "NotStarted", ActivityID: o.id}
+	st.history[env] = append(st.history[env], o.history)
+	st.ops[o.id] = o
+	if kind == "export" {
+		st.backups = append(st.backups, &backup{id: newID(), name: name, file: name + ".bacpac", description: "Exported from " + env, by: user, fromExport: o})
+	}
+	return o
+}
+
+// sync brings history rows of operations up to date with the clock.
+func (st *state) sync(now time.Time) {
+	for _, o := range st.ops {
+		s, end := o.status(now)
+		o.history.Status = s
+		o.history.End = end
+	}
+}
+
+// sandboxStatus is the upgrade sandbox's DeploymentStatusDisplay now.
+func (st *state) sandboxStatus() string {
+	if st.stateSource != nil {
+		if s := st.stateSource.SandboxState(); s != "" {
+			return s
+		}
+	}
+	return st.sandboxState
+}
+
+// deploymentState maps a toolkit state to LCS's DeploymentState.
+func deploymentState(display string) string {
+	switch display {
+	case StateReplicationInProgress, StateDataUpgradeInProgress:
+		return "InProgress"
+	case StateFailed:
+		return "Failed"
+	}
+	return "Finished"
+}
+
+// ---- control methods ----
+
+// SetOutcome decides how database operations started from now on end.
+func (s *Server) SetOutcome(o Outcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.outcome = o
+}
+
+// SetSandboxState sets the upgrade sandbox's toolkit-driven DeploymentStatusDisplay (one of the
+// State constants, or any label).
+func (s *Server) SetSandboxState(state string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.sandboxState = state
+}
+
+// SetSandboxStateSource makes the upgrade sandbox's state come from src (nil to stop).
+// src.SandboxState is called on every metadata request with the simulator's lock held, so it
+// must not call back into the simulator.
+func (s *Server) SetSandboxStateSource(src SandboxStateSource) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.stateSource = src
+}
+
+// SandboxState is the upgrade sandbox's current DeploymentStatusDisplay.
+func (s *Server) SandboxState() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.sandboxStatus()
+}
+
+// AddHistory appends a row to an environment's history (e.g. database operations started in the
+// portal earlier today). An empty ActivityID gets a fresh one, an empty Status "Completed".
+func (s *Server) AddHistory(environmentID string, h HistoryEntry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.st.env(environmentID) == nil {
+		return fmt.Errorf("sim: no environment %s", environmentID)
+	}
+	if h.ActivityID == "" {
+		h.ActivityID = newID()
+	}
+	if h.Status == "" {
+		h.Status = "Completed"
+	}
+	s.st.history[environmentID] = append(s.st.history[environmentID], &h)
+	sort.SliceStable(s.st.history[environmentID], func(i, j int) bool {
+		return s.st.history[environmentID][i].Start.Before(s.st.history[environmentID][j].Start)
+	})
+	return nil
+}
+
+// History is a copy of an environment's history, newest first (as the API returns it).
+func (s *Server) History(environmentID string) []HistoryEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.sync(s.clock.Now())
+	h := s.st.history[environmentID]
+	out := make([]HistoryEntry, 0, len(h))
+	for i := len(h) - 1; i >= 0; i-- {
+		out = append(out, *h[i])
+	}
+	return out
+}
+
+// Environments is a copy of the environments.
+func (s *Server) Environments() []Environment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Environment, 0, len(s.st.envs))
+	for _, e := range s.st.envs {
+		out = append(out, *e)
+	}
+	return out
+}
+
+// StartPortalRefresh starts a refresh of target from source as an operator would in the LCS
+// portal (production environment → Maintain → Move database → Refresh database): no API
+// checks except that both environments exist and target is not busy. It counts toward the
+// target's database movement limit and returns the activity id.
+func (s *Server) StartPortalRefresh(sourceEnvironmentID, targetEnvironmentID string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	src, tgt := s.st.env(sourceEnvironmentID), s.st.env(targetEnvironmentID)
+	if src == nil || tgt == nil {
+		return "", errors.New("sim: portal refresh: unknown source or target environment")
+	}
+	if o := s.st.busy(tgt.ID, now); o != nil {
+		return "", fmt.Errorf("sim: portal refresh: operation %s is still running on %s", o.id, tgt.Name)
+	}
+	typ := TypeRefreshSandbox
+	if tgt.Type == "Production" {
+		typ = TypeRefreshProduction
+	}
+	o := s.st.startOp(s.opts, "refresh", tgt.ID, src.ID, "", "Refresh database", typ, "Refresh database", firstUser(s.opts.Users), now)
+	s.st.stats.portalRefreshes[tgt.ID]++
+	return o.id, nil
+}
+
+// StartDeployment starts a deployment (a deployable package) on an environment and returns its
+// activity id, followed with the deployment status endpoint.
+func (s *Server) StartDeployment(environmentID, name string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.st.env(environmentID) == nil {
+		return "", fmt.Errorf("sim: no environment %s", environmentID)
+	}
+	o := s.st.startOp(s.opts, "deployment", environmentID, "", "", name, TypeApplicationUpdate, "Application deployable package", firstUser(s.opts.Users), s.clock.Now())
+	return o.id, nil
+}
+
+// StartRollback rolls back a Failed operation, as an operator does in LCS.
+func (s *Server) StartRollback(activityID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.st.ops[activityID]
+	if o == nil {
+		return fmt.Errorf("sim: no operation %s", activityID)
+	}
+	if st, _ := o.status(s.clock.Now()); st != "Failed" {
+		return fmt.Errorf("sim: operation %s is %s, not Failed", activityID, st)
+	}
+	o.rollbackAt = s.clock.Now()
+	return nil
+}
+
+// SignOff signs off a Completed operation (status SignedOff).
+func (s *Server) SignOff(activityID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.st.ops[activityID]
+	if o == nil {
+		return fmt.Errorf("sim: no operation %s", activityID)
+	}
+	if st, _ := o.status(s.clock.Now()); st != "Completed" {
+		return fmt.Errorf("sim: operation %s is %s, not Completed", activityID, st)
+	}
+	o.signedOff = true
+	return nil
+}
+
+// OverrideStatus makes an operation report status (any string, e.g. a status LCS may add one
+// day such as "PreServicing") until called again with "".
+func (s *Server) OverrideStatus(activityID, status string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.st.ops[activityID]
+	if o == nil {
+		return fmt.Errorf("sim: no operation %s", activityID)
+	}
+	o.override = status
+	return nil
+}
+
+// OperationStatus is an operation's status now ("" for an unknown id).
+func (s *Server) OperationStatus(activityID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.st.ops[activityID]
+	if o == nil {
+		return ""
+	}
+	st, _ := o.status(s.clock.Now())
+	return st
+}
+
+func firstUser(users map[string]string) string {
+	names := make([]string, 0, len(users))
+	for u := range users {
+		names = append(names, u)
+	}
+	sort.Strings(names)
+	return names[0]
+}
+
+// newID is a random UUID.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
