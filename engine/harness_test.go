@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -130,11 +131,16 @@ type harness struct {
 	cancel context.CancelFunc
 	opts   engine.Options
 	seen   map[string]int
+	// limit bounds every wait: real seconds normally, simulated hours in a synctest bubble.
+	limit time.Duration
+	// bubble is set when the test runs in a synctest bubble on the real clock API: time moves on
+	// its own whenever every goroutine is blocked.
+	bubble bool
 }
 
 func newHarness(t *testing.T, src string) *harness {
 	t.Helper()
-	h := &harness{t: t, clk: clock.NewFake(t0), probe: newProbe(), dir: t.TempDir(), src: src, seen: map[string]int{}}
+	h := &harness{t: t, clk: clock.NewFake(t0), probe: newProbe(), dir: t.TempDir(), src: src, seen: map[string]int{}, limit: waitLimit}
 	h.reg = engine.NewRegistry(append(engine.AllKinds(), h.probe)...)
 	h.load()
 	return h
@@ -153,6 +159,24 @@ func (h *harness) load() {
 	h.rb = rb
 }
 
+// inBubble runs f in a synctest bubble with a harness on the real clock API, whose time starts at
+// t0-equivalent bubble time and moves whenever everything waits.
+func inBubble(t *testing.T, src string, f func(t *testing.T, h *harness)) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, src)
+		h.bubble, h.limit = true, 1000*time.Hour
+		f(t, h)
+	})
+}
+
+// now is the harness's current time.
+func (h *harness) now() time.Time {
+	if h.bubble {
+		return time.Now()
+	}
+	return h.clk.Now()
+}
+
 // loadErr parses h.src and returns the error.
 func loadErr(h *harness) (*runbook.Runbook, error) {
 	path := filepath.Join(h.dir, "cutover.yaml")
@@ -167,6 +191,9 @@ func (h *harness) start() *harness {
 	h.t.Helper()
 	opts := h.opts
 	opts.StateDir, opts.Clock, opts.Kinds = filepath.Join(h.dir, "state"), h.clk, h.reg
+	if h.bubble {
+		opts.Clock = clock.Real()
+	}
 	e, err := engine.New(h.rb, opts)
 	if err != nil {
 		h.t.Fatal(err)
@@ -218,7 +245,7 @@ func (h *harness) waitOutcome(o engine.Outcome) {
 	if snap.Run.Outcome == o {
 		return
 	}
-	deadline := time.After(waitLimit)
+	deadline := time.After(h.limit)
 	for {
 		select {
 		case ev, ok := <-h.events:
@@ -263,7 +290,7 @@ func (h *harness) waitFor(id, what string, ok func(engine.StepView) bool) engine
 	if st, _ := snap.Step(id); ok(st) {
 		return st
 	}
-	deadline := time.After(waitLimit)
+	deadline := time.After(h.limit)
 	for {
 		select {
 		case ev, open := <-h.events:

@@ -16,7 +16,7 @@ import (
 // fakeReplication is a replication source whose backlog drains at a fixed rate on the fake clock.
 type fakeReplication struct {
 	mu           sync.Mutex
-	clk          *clock.Fake
+	now          func() time.Time
 	start        time.Time
 	pending      map[string]int64 // at start
 	rate         float64          // commands per second, shared evenly
@@ -28,7 +28,12 @@ type fakeReplication struct {
 }
 
 func newFakeReplication(clk *clock.Fake) *fakeReplication {
-	return &fakeReplication{clk: clk, start: clk.Now(), rate: 100, calls: map[string]int{}, fail: map[string]error{},
+	return newFakeReplicationAt(clk.Now)
+}
+
+// newFakeReplicationAt drains on the given clock (time.Now in a synctest bubble).
+func newFakeReplicationAt(now func() time.Time) *fakeReplication {
+	return &fakeReplication{now: now, start: now(), rate: 100, calls: map[string]int{}, fail: map[string]error{},
 		pending: map[string]int64{"INVENTTRANS": 60000, "SALESLINE": 30000, "CUSTTABLE": 0}}
 }
 
@@ -53,7 +58,9 @@ func (f *fakeReplication) setFail(what string, err error) {
 
 // pendingAt drains the tables in turn at the shared rate.
 func (f *fakeReplication) pendingAt() map[string]int64 {
-	drained := int64(f.rate * f.clk.Now().Sub(f.start).Seconds())
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	drained := int64(f.rate * f.now().Sub(f.start).Seconds())
 	out := map[string]int64{}
 	for _, t := range []string{"INVENTTRANS", "SALESLINE", "CUSTTABLE"} {
 		p := f.pending[t]

@@ -1,0 +1,473 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"cutover/engine/clock"
+	"cutover/engine/runbook"
+)
+
+// ReplicationHealthyKind succeeds once replication has been healthy for a stable period: agents
+// without errors, the backlog and latency under their thresholds, fresh data. Until then it says
+// which publication or agent holds it back.
+type ReplicationHealthyKind struct{}
+
+// Name implements Kind.
+func (ReplicationHealthyKind) Name() string { return "replication.healthy" }
+
+// Mode implements Kind.
+func (ReplicationHealthyKind) Mode() Mode { return ModeAuto }
+
+// Decode reads `with: {max_pending, max_latency, stable_for, max_age, check_every}`.
+func (ReplicationHealthyKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) Action {
+	where := fmt.Sprintf("step %q with", s.ID)
+	a := &healthyAction{maxPending: 100000, maxLatency: 5 * time.Minute, stableFor: 10 * time.Minute, maxAge: 5 * time.Minute, every: 15 * time.Second}
+	d.Fields(with, where, map[string]runbook.Field{
+		"max_pending": func(v *yaml.Node) { a.maxPending = int64(d.Int(v, where, "max_pending", 0, 1<<31-1)) },
+		"max_latency": func(v *yaml.Node) { a.maxLatency = d.Duration(v, where, "max_latency") },
+		"stable_for":  func(v *yaml.Node) { a.stableFor = d.Duration(v, where, "stable_for") },
+		"max_age":     func(v *yaml.Node) { a.maxAge = d.Duration(v, where, "max_age") },
+		"check_every": func(v *yaml.Node) { a.every = d.Duration(v, where, "check_every") },
+	})
+	requireReplicationConnections(d, s)
+	if a.every <= 0 {
+		a.every = 15 * time.Second
+	}
+	return a
+}
+
+// requireReplicationConnections reports a runbook without the connections the monitor needs.
+func requireReplicationConnections(d *runbook.Decoder, s *runbook.Step) {
+	rb := d.Runbook()
+	if rb == nil {
+		return
+	}
+	c := rb.Connections
+	var missing []string
+	if c.Source == nil {
+		missing = append(missing, "source")
+	}
+	if c.Distribution == nil {
+		missing = append(missing, "distribution")
+	}
+	if c.Target == nil {
+		missing = append(missing, "target")
+	}
+	if len(missing) > 0 {
+		d.ErrorAt(s.Pos, fmt.Sprintf("step %q", s.ID), "kind %s reads replication from SQL Server: add connections %s", s.Kind, strings.Join(missing, ", "))
+	}
+}
+
+type healthyAction struct {
+	maxPending int64
+	maxLatency time.Duration
+	stableFor  time.Duration
+	maxAge     time.Duration
+	every      time.Duration
+}
+
+func (a *healthyAction) Describe() string {
+	return fmt.Sprintf("wait until replication is healthy for %s: agents without errors, at most %d commands pending, latency under %s",
+		runbook.FormatDuration(a.stableFor), a.maxPending, runbook.FormatDuration(a.maxLatency))
+}
+
+// Rerunnable: it only reads.
+func (a *healthyAction) Rerunnable() bool { return true }
+
+// monitorBlockers lists what makes the monitor's picture unusable or unhealthy: missing or stale
+// data, failing sources, agents in error.
+func monitorBlockers(v *ReplicationView, now time.Time, maxAge time.Duration) []string {
+	if v == nil || v.Cycles == 0 {
+		return []string{"waiting for the first replication poll"}
+	}
+	var out []string
+	for _, h := range v.Health {
+		if h.State == HealthFailing {
+			out = append(out, fmt.Sprintf("%s failing since %s: %s", h.Name, h.Since.Local().Format("15:04:05"), h.LastError))
+		}
+	}
+	if v.PendingAt.IsZero() {
+		out = append(out, "the backlog has not been read yet")
+	} else if age := now.Sub(v.PendingAt); age > maxAge {
+		out = append(out, fmt.Sprintf("backlog figures are %s old", runbook.FormatDuration(age)))
+	}
+	if !v.AgentsAt.IsZero() && now.Sub(v.AgentsAt) > maxAge {
+		out = append(out, fmt.Sprintf("agent states are %s old", runbook.FormatDuration(now.Sub(v.AgentsAt))))
+	}
+	for _, ag := range v.Agents {
+		if ag.Status.Bad() {
+			msg := ag.Error
+			if msg == "" {
+				msg = ag.Message
+			}
+			out = append(out, fmt.Sprintf("%s agent %s (%s) is %s: %s", ag.Kind, ag.Name, ag.Publication, ag.Status, msg))
+		}
+	}
+	return out
+}
+
+func (a *healthyAction) blockers(v *ReplicationView, now time.Time) []string {
+	out := monitorBlockers(v, now, a.maxAge)
+	if v == nil || v.Cycles == 0 {
+		return out
+	}
+	if v.TotalPending > a.maxPending {
+		msg := fmt.Sprintf("%d commands pending (at most %d)", v.TotalPending, a.maxPending)
+		if worst := worstPublication(v); worst != "" {
+			msg += ", most in " + worst
+		}
+		if v.ETA > 0 {
+			msg += ", drains in about " + runbook.FormatDuration(v.ETA)
+		}
+		out = append(out, msg)
+	}
+	for _, p := range v.Publications {
+		if p.Latency > a.maxLatency {
+			out = append(out, fmt.Sprintf("%s latency %s (at most %s)", p.Name, runbook.FormatDuration(p.Latency), runbook.FormatDuration(a.maxLatency)))
+		}
+	}
+	return out
+}
+
+func worstPublication(v *ReplicationView) string {
+	var worst PublicationLag
+	for _, p := range v.Publications {
+		if p.Pending > worst.Pending {
+			worst = p
+		}
+	}
+	if worst.Name == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s (%d)", worst.Name, worst.Pending)
+}
+
+func (a *healthyAction) Run(ctx context.Context, run *Run) error {
+	if run.Ports().Replication == nil {
+		return Permanent(errors.New("no replication monitor: the runbook's connections are not configured"))
+	}
+	var since time.Time
+	for {
+		now := run.Clock().Now()
+		v := run.Replication()
+		blocking := a.blockers(v, now)
+		if len(blocking) > 0 {
+			if !since.IsZero() {
+				run.Logf("no longer healthy: %s", blocking[0])
+			}
+			since = time.Time{}
+			run.Progress(Progress{Percent: -1, Message: "held back: " + strings.Join(blocking, "; ")})
+		} else {
+			if since.IsZero() {
+				since = now
+				run.Logf("healthy: %d commands pending; must stay so for %s", v.TotalPending, runbook.FormatDuration(a.stableFor))
+			}
+			held := now.Sub(since)
+			if held >= a.stableFor {
+				run.SetMessage(fmt.Sprintf("healthy for %s: %d commands pending, %d agents", runbook.FormatDuration(held), v.TotalPending, len(v.Agents)))
+				return nil
+			}
+			run.Progress(Progress{Percent: 100 * held.Seconds() / a.stableFor.Seconds(),
+				Message: fmt.Sprintf("healthy for %s of %s", runbook.FormatDuration(held), runbook.FormatDuration(a.stableFor)), ETA: a.stableFor - held})
+		}
+		if err := clock.Sleep(ctx, run.Clock(), a.every); err != nil {
+			return fmt.Errorf("replication not healthy: %s (%w)", strings.Join(blocking, "; "), err)
+		}
+	}
+}
+
+// ReplicationDrainKind is the gate in front of "Remove replication setup": it opens only when every
+// AOS is stopped, nobody is connected to AX, writes have stopped, a tracer token posted after the
+// shutdown has arrived on every transactional publication, the backlog is zero and no agent is in
+// error. Until then it says which condition blocks, with the backlog's ETA.
+type ReplicationDrainKind struct{}
+
+// Name implements Kind.
+func (ReplicationDrainKind) Name() string { return "replication.drain" }
+
+// Mode implements Kind.
+func (ReplicationDrainKind) Mode() Mode { return ModeAuto }
+
+// Decode reads `with: {quiet_for, max_age, check_every}`.
+func (ReplicationDrainKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) Action {
+	where := fmt.Sprintf("step %q with", s.ID)
+	a := &drainAction{quietFor: 2 * time.Minute, maxAge: 5 * time.Minute, every: 15 * time.Second}
+	d.Fields(with, where, map[string]runbook.Field{
+		"quiet_for":   func(v *yaml.Node) { a.quietFor = d.Duration(v, where, "quiet_for") },
+		"max_age":     func(v *yaml.Node) { a.maxAge = d.Duration(v, where, "max_age") },
+		"check_every": func(v *yaml.Node) { a.every = d.Duration(v, where, "check_every") },
+	})
+	requireReplicationConnections(d, s)
+	if rb := d.Runbook(); rb != nil && rb.AOS != nil {
+		for _, in := range rb.AOS.Instances {
+			a.instances = append(a.instances, aosInstance{host: in.Host, service: in.Service})
+		}
+	}
+	if a.every <= 0 {
+		a.every = 15 * time.Second
+	}
+	return a
+}
+
+type drainAction struct {
+	quietFor  time.Duration
+	maxAge    time.Duration
+	every     time.Duration
+	instances []aosInstance
+}
+
+func (a *drainAction) Describe() string {
+	return fmt.Sprintf("wait until replication has drained: every AOS stopped, no AX sessions, no writes for %s, a tracer token posted after the shutdown arrived on every transactional publication, 0 commands pending, no agent in error",
+		runbook.FormatDuration(a.quietFor))
+}
+
+// Rerunnable: it only reads and posts tracer tokens, which are harmless to post again.
+func (a *drainAction) Rerunnable() bool { return true }
+
+// Condition is one thing the drain gate waits for.
+type Condition struct {
+	Name   string
+	OK     bool
+	Detail string
+}
+
+func (a *drainAction) Run(ctx context.Context, run *Run) error { return a.drain(ctx, run, nil) }
+
+// Resume keeps the tracer tokens already posted.
+func (a *drainAction) Resume(ctx context.Context, run *Run) error {
+	tokens := map[string]int{}
+	var posted time.Time
+	for k, v := range run.Ref() {
+		if pub, ok := strings.CutPrefix(k, "tracer:"); ok {
+			if id, err := strconv.Atoi(v); err == nil {
+				tokens[pub] = id
+			}
+		}
+		if k == "tracers_posted" {
+			posted, _ = time.Parse(time.RFC3339Nano, v)
+		}
+	}
+	if len(tokens) == 0 || posted.IsZero() {
+		return a.drain(ctx, run, nil)
+	}
+	run.Logf("following the %d tracer tokens posted at %s", len(tokens), posted.Local().Format("15:04:05"))
+	return a.drain(ctx, run, &tracerSet{ids: tokens, posted: posted, arrived: map[string]bool{}})
+}
+
+type tracerSet struct {
+	ids     map[string]int
+	posted  time.Time
+	arrived map[string]bool
+}
+
+func (a *drainAction) drain(ctx context.Context, run *Run, tokens *tracerSet) error {
+	ports := run.Ports()
+	switch {
+	case ports.Replication == nil:
+		return Permanent(errors.New("no replication monitor: the runbook's connections are not configured"))
+	case ports.AX == nil:
+		return Permanent(errors.New("no AX source connection: the drain gate cannot see sessions and writes"))
+	case ports.Tracers == nil:
+		return Permanent(errors.New("no tracer tokens: the drain gate needs the source connection"))
+	}
+	var last string
+	for {
+		conds := a.check(ctx, run, &tokens)
+		var blocking []string
+		for _, c := range conds {
+			if !c.OK {
+				blocking = append(blocking, c.Name+": "+c.Detail)
+			}
+		}
+		if len(blocking) == 0 {
+			details := make([]string, len(conds))
+			for i, c := range conds {
+				details[i] = c.Detail
+			}
+			run.SetMessage("drained: " + strings.Join(details, "; "))
+			return nil
+		}
+		msg := strings.Join(blocking, "; ")
+		if v := run.Replication(); v != nil && v.ETA > 0 {
+			msg += fmt.Sprintf(" (backlog drains in about %s)", runbook.FormatDuration(v.ETA))
+		}
+		if msg != last {
+			run.Logf("blocked: %s", msg)
+			last = msg
+		}
+		ok := 0
+		for _, c := range conds {
+			if c.OK {
+				ok++
+			}
+		}
+		run.Progress(Progress{Percent: 100 * float64(ok) / float64(len(conds)), Message: msg})
+		if err := clock.Sleep(ctx, run.Clock(), a.every); err != nil {
+			return fmt.Errorf("not drained: %s (%w)", msg, err)
+		}
+	}
+}
+
+// check evaluates every condition once; tracer tokens are posted once the AX side is quiet.
+func (a *drainAction) check(ctx context.Context, run *Run, tokens **tracerSet) []Condition {
+	ports := run.Ports()
+	now := run.Clock().Now()
+	var conds []Condition
+
+	aos := Condition{Name: "AOS stopped", OK: true}
+	if ports.Services != nil && len(a.instances) > 0 {
+		var running []string
+		for _, in := range a.instances {
+			st, _, err := ports.Services.State(ctx, in.host, in.service)
+			if err != nil || st != ServiceStopped {
+				detail := st.String()
+				if err != nil {
+					detail = err.Error()
+				}
+				running = append(running, fmt.Sprintf("%s (%s)", in, detail))
+			}
+		}
+		if len(running) > 0 {
+			aos.OK, aos.Detail = false, strings.Join(running, ", ")+" not stopped"
+		} else {
+			aos.Detail = fmt.Sprintf("%d AOS stopped", len(a.instances))
+		}
+	}
+	act, err := ports.AX.Activity(ctx)
+	sessions := Condition{Name: "no AX sessions"}
+	switch {
+	case err != nil:
+		sessions.Detail = "cannot read AX sessions: " + err.Error()
+	case len(act.Servers) > 0:
+		sessions.Detail = fmt.Sprintf("%d AOS server session(s) active", len(act.Servers))
+	case len(act.Users) > 0:
+		sessions.Detail = fmt.Sprintf("%d client session(s) active", len(act.Users))
+	case act.ExecutingTasks > 0:
+		sessions.Detail = fmt.Sprintf("%d batch task(s) executing", act.ExecutingTasks)
+	default:
+		sessions.OK, sessions.Detail = true, "no AX sessions"
+	}
+	if len(act.Servers) > 0 && aos.Detail == "" {
+		aos.OK, aos.Detail = false, fmt.Sprintf("%d AOS active in AX", len(act.Servers))
+	} else if aos.Detail == "" {
+		aos.Detail = "AX shows no running AOS"
+	}
+	conds = append(conds, aos, sessions)
+
+	writes := Condition{Name: "writes stopped"}
+	lastWrite, werr := ports.AX.LastWrite(ctx)
+	lastRepl, rerr := ports.AX.NewestReplicated(ctx)
+	newest := lastWrite
+	if lastRepl.After(newest) {
+		newest = lastRepl
+	}
+	switch {
+	case werr != nil || rerr != nil:
+		writes.Detail = "cannot read write activity: " + errors.Join(werr, rerr).Error()
+	case newest.IsZero() || now.Sub(newest) >= a.quietFor:
+		writes.OK = true
+		writes.Detail = "no writes since " + sinceText(newest)
+	default:
+		writes.Detail = fmt.Sprintf("last write %s ago (must be quiet for %s)", runbook.FormatDuration(now.Sub(newest)), runbook.FormatDuration(a.quietFor))
+	}
+	conds = append(conds, writes)
+
+	// Tracer tokens: posted once the AOS are down and nobody is connected, then followed.
+	tracer := Condition{Name: "tracer tokens"}
+	if *tokens == nil && aos.OK && sessions.OK {
+		if t, err := a.post(ctx, run); err != nil {
+			tracer.Detail = "cannot post tracer tokens: " + err.Error()
+		} else {
+			*tokens = t
+		}
+	}
+	if *tokens == nil {
+		if tracer.Detail == "" {
+			tracer.Detail = "posted after the shutdown (waiting for the AOS and sessions)"
+		}
+	} else {
+		var missing []string
+		pubs := make([]string, 0, len((*tokens).ids))
+		for p := range (*tokens).ids {
+			pubs = append(pubs, p)
+		}
+		sort.Strings(pubs)
+		for _, p := range pubs {
+			if (*tokens).arrived[p] {
+				continue
+			}
+			ok, _, err := ports.Tracers.Arrived(ctx, p, (*tokens).ids[p])
+			switch {
+			case err != nil:
+				missing = append(missing, fmt.Sprintf("%s (%v)", p, err))
+			case ok:
+				(*tokens).arrived[p] = true
+			default:
+				missing = append(missing, p)
+			}
+		}
+		if len(missing) == 0 {
+			tracer.OK, tracer.Detail = true, fmt.Sprintf("%d tracer token(s) arrived", len(pubs))
+		} else {
+			tracer.Detail = "not arrived on " + strings.Join(missing, ", ")
+		}
+	}
+	conds = append(conds, tracer)
+
+	backlog := Condition{Name: "backlog empty"}
+	agents := Condition{Name: "agents healthy", OK: true, Detail: "no agent in error"}
+	v := run.Replication()
+	if bl := monitorBlockers(v, now, a.maxAge); len(bl) > 0 {
+		backlog.Detail = bl[0]
+		agents.OK, agents.Detail = false, strings.Join(bl, "; ")
+	} else {
+		switch {
+		case *tokens != nil && v.PendingAt.Before((*tokens).posted):
+			backlog.Detail = "waiting for a backlog read after the tracer tokens"
+		case v.TotalPending > 0:
+			backlog.Detail = fmt.Sprintf("%d commands pending", v.TotalPending)
+		default:
+			backlog.OK, backlog.Detail = true, "0 commands pending"
+		}
+	}
+	return append(conds, backlog, agents)
+}
+
+// post posts a tracer token on every transactional publication and journals their ids.
+func (a *drainAction) post(ctx context.Context, run *Run) (*tracerSet, error) {
+	tr := run.Ports().Tracers
+	pubs, err := tr.TransactionalPublications(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t := &tracerSet{ids: map[string]int{}, posted: run.Clock().Now(), arrived: map[string]bool{}}
+	ref := map[string]string{"tracers_posted": t.posted.UTC().Format(time.RFC3339Nano)}
+	for _, p := range pubs {
+		id, err := tr.Post(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("post on %s: %w", p, err)
+		}
+		t.ids[p] = id
+		ref["tracer:"+p] = strconv.Itoa(id)
+	}
+	if err := run.Record(ref); err != nil {
+		return nil, err
+	}
+	run.Logf("posted tracer tokens on %d transactional publication(s)", len(pubs))
+	return t, nil
+}
+
+func sinceText(t time.Time) string {
+	if t.IsZero() {
+		return "SQL Server started"
+	}
+	return t.Local().Format("15:04:05")
+}

@@ -1,0 +1,209 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"cutover/engine"
+)
+
+const replConnections = `connections:
+  source: {server: 127.0.0.1, database: MicrosoftDynamicsAX, auth: windows}
+  distribution: {server: 127.0.0.1, database: distribution, auth: windows}
+  target: {server: 127.0.0.1, database: AxDB, auth: windows}
+`
+
+func TestReplicationHealthyWaitsForAStablePeriod(t *testing.T) {
+	inBubble(t, "name: t\n"+replConnections+`steps:
+  - {id: healthy, title: Replication healthy, kind: replication.healthy, with: {max_pending: 50000, stable_for: 2m, check_every: 15s}}
+`, func(t *testing.T, h *harness) {
+		start := time.Now()
+		h.opts.Ports.Replication = newFakeReplicationAt(time.Now)
+		h.opts.Monitor = engine.MonitorConfig{Interval: 15 * time.Second, BacklogInterval: 15 * time.Second}
+		h.start()
+		st := h.waitStep("healthy", engine.StateSucceeded)
+		// 90,000 pending at 100/s is under 50,000 after 400s; then two stable minutes.
+		if took := st.Finished.Sub(start); took < 520*time.Second || took > 560*time.Second {
+			t.Fatalf("healthy after %v, want about 8m40s", took)
+		}
+		if !strings.Contains(st.Message, "healthy for 2m") {
+			t.Fatalf("message %q", st.Message)
+		}
+	})
+}
+
+func TestReplicationHealthyNamesAFailingAgent(t *testing.T) {
+	inBubble(t, "name: t\n"+replConnections+`steps:
+  - {id: healthy, title: Replication healthy, kind: replication.healthy, timeout: 3m, with: {max_pending: 1000000, stable_for: 1m}}
+`, func(t *testing.T, h *harness) {
+		src := newFakeReplicationAt(time.Now)
+		src.agents = []engine.Agent{{Publication: "AX_PUB_PkTable_3", Name: "dist-3", Kind: engine.AgentDistribution, Status: engine.AgentFailed, Error: "The process could not connect to Subscriber"}}
+		h.opts.Ports.Replication = src
+		h.start()
+		st := h.waitStep("healthy", engine.StateFailed)
+		if !strings.Contains(st.LastError, "distribution agent dist-3 (AX_PUB_PkTable_3) is failed: The process could not connect to Subscriber") {
+			t.Fatalf("error %q", st.LastError)
+		}
+	})
+}
+
+// fakeTracers arrive when told.
+type fakeTracers struct {
+	mu      sync.Mutex
+	posted  map[string]int
+	arrived bool
+	next    int
+}
+
+func (f *fakeTracers) TransactionalPublications(context.Context) ([]string, error) {
+	return []string{"AX_PUB_PkTable_1", "AX_PUB_PkTable_2"}, nil
+}
+func (f *fakeTracers) Post(_ context.Context, pub string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.next++
+	f.posted[pub] = f.next
+	return f.next, nil
+}
+func (f *fakeTracers) Arrived(_ context.Context, pub string, id int) (bool, time.Duration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.posted[pub] != id {
+		return false, 0, errors.New("unknown token")
+	}
+	return f.arrived, 3 * time.Second, nil
+}
+
+// drainWorld is every drain condition, each switchable.
+type drainWorld struct {
+	h         *harness
+	svc       *fakeServices
+	ax        *fakeAX
+	tracers   *fakeTracers
+	repl      *fakeReplication
+	lastWrite time.Time
+	mu        sync.Mutex
+}
+
+func (w *drainWorld) Activity(ctx context.Context) (engine.AXActivity, error) {
+	return w.ax.Activity(ctx)
+}
+func (w *drainWorld) LastWrite(context.Context) (time.Time, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lastWrite, nil
+}
+func (w *drainWorld) NewestReplicated(context.Context) (time.Time, error) { return time.Time{}, nil }
+
+func newDrainWorld(h *harness) *drainWorld {
+	w := &drainWorld{h: h, svc: newFakeServices(), tracers: &fakeTracers{posted: map[string]int{}, arrived: true}}
+	w.svc.state["AX-AOS01/AOS60$01"] = engine.ServiceStopped
+	w.ax = &fakeAX{svc: w.svc}
+	w.repl = newFakeReplicationAt(time.Now)
+	w.repl.pending = map[string]int64{}
+	h.opts.Ports = engine.Ports{Replication: w.repl, AX: w, Services: w.svc, Tracers: w.tracers}
+	h.opts.Monitor = engine.MonitorConfig{Interval: 15 * time.Second, BacklogInterval: 15 * time.Second}
+	return w
+}
+
+const drainRunbook = "name: t\n" + replConnections + `aos:
+  control: command
+  stop: [sc.exe, '\\{host}', stop, '{service}']
+  query: [sc.exe, '\\{host}', query, '{service}']
+  stopped_pattern: STOPPED
+  instances: [{host: AX-AOS01, service: AOS60$01}]
+steps:
+  - {id: drain, title: Replication drained, kind: replication.drain, with: {quiet_for: 2m, check_every: 15s}}
+`
+
+func TestDrainGateOpensOnlyWhenEveryConditionHolds(t *testing.T) {
+	cases := []struct {
+		name    string
+		block   func(w *drainWorld)
+		unblock func(w *drainWorld)
+		want    string
+	}{
+		{"an AOS still running", func(w *drainWorld) { w.svc.state["AX-AOS01/AOS60$01"] = engine.ServiceRunning },
+			func(w *drainWorld) {
+				w.svc.mu.Lock()
+				w.svc.state["AX-AOS01/AOS60$01"] = engine.ServiceStopped
+				w.svc.mu.Unlock()
+			}, "AOS60$01 on AX-AOS01 (running) not stopped"},
+		{"an AOS session left in AX", func(w *drainWorld) { w.ax.stale = 1 << 30 },
+			func(w *drainWorld) { w.svc.mu.Lock(); w.ax.stale = 0; w.svc.mu.Unlock() }, "1 AOS server session(s) active"},
+		{"writes still happening", func(w *drainWorld) { w.lastWrite = time.Now().Add(time.Hour) },
+			func(w *drainWorld) { w.mu.Lock(); w.lastWrite = time.Now().Add(-time.Hour); w.mu.Unlock() }, "last write"},
+		{"tracer token not arrived", func(w *drainWorld) { w.tracers.arrived = false },
+			func(w *drainWorld) { w.tracers.mu.Lock(); w.tracers.arrived = true; w.tracers.mu.Unlock() }, "not arrived on AX_PUB_PkTable_1, AX_PUB_PkTable_2"},
+		{"commands pending", func(w *drainWorld) { w.repl.pending, w.repl.rate = map[string]int64{"INVENTTRANS": 6000}, 0 },
+			func(w *drainWorld) { w.repl.mu.Lock(); w.repl.pending = map[string]int64{}; w.repl.mu.Unlock() }, "6000 commands pending"},
+		{"an agent in error", func(w *drainWorld) {
+			w.repl.agents = []engine.Agent{{Publication: "AX_PUB_PkTable_1", Name: "dist-1", Kind: engine.AgentDistribution, Status: engine.AgentRetrying, Message: "retrying"}}
+		}, func(w *drainWorld) { w.repl.mu.Lock(); w.repl.agents = nil; w.repl.mu.Unlock() }, "dist-1 (AX_PUB_PkTable_1) is retrying"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			inBubble(t, drainRunbook, func(t *testing.T, h *harness) {
+				w := newDrainWorld(h)
+				w.lastWrite = time.Now().Add(-time.Hour)
+				c.block(w)
+				h.start()
+				// Ten minutes of checks: the gate stays closed and says why.
+				time.Sleep(10 * time.Minute)
+				synctest.Wait()
+				if st := h.state("drain"); st != engine.StateRunning {
+					t.Fatalf("the gate opened (%s) while %s", st, c.name)
+				}
+				var said bool
+				for _, l := range h.e.Logs(1000, "drain") {
+					said = said || strings.Contains(l.Msg, c.want)
+				}
+				if !said {
+					t.Fatalf("the gate does not say %q:\n%v", c.want, h.e.Logs(20, "drain"))
+				}
+				if c.unblock != nil {
+					c.unblock(w)
+				}
+				h.waitStep("drain", engine.StateSucceeded)
+			})
+		})
+	}
+}
+
+func TestDrainPostsTracersOnlyAfterShutdown(t *testing.T) {
+	inBubble(t, drainRunbook, func(t *testing.T, h *harness) {
+		w := newDrainWorld(h)
+		w.svc.state["AX-AOS01/AOS60$01"] = engine.ServiceRunning
+		h.start()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		w.tracers.mu.Lock()
+		posted := len(w.tracers.posted)
+		w.tracers.mu.Unlock()
+		if posted != 0 {
+			t.Fatal("tracer tokens posted while an AOS still runs")
+		}
+		w.svc.mu.Lock()
+		w.svc.state["AX-AOS01/AOS60$01"] = engine.ServiceStopped
+		w.svc.mu.Unlock()
+		st := h.waitStep("drain", engine.StateSucceeded)
+		if !strings.Contains(st.Message, "2 tracer token(s) arrived") || !strings.Contains(st.Message, "0 commands pending") {
+			t.Fatalf("message %q", st.Message)
+		}
+		var recorded bool
+		for _, r := range h.records() {
+			var p engine.External
+			if r.Type == string(engine.RecExternal) && r.Decode(&p) == nil && p.Ref["tracer:AX_PUB_PkTable_1"] != "" {
+				recorded = true
+			}
+		}
+		if !recorded {
+			t.Fatal("tracer token ids must be journaled before they are awaited")
+		}
+	})
+}
