@@ -435,7 +435,7 @@ func (w *World) articlesResult() *tdssim.Result {
 			arts = append(arts, art{id: t.articleID, pub: p.nameAny, name: t.nameAny, pubName: p.name, sort: t.name})
 		}
 		for k, f := range p.functions {
-			arts = append(arts, art{id: p.functionArticle(k, w), pub: p.nameAny, name: f, pubName: p.name, sort: f})
+			arts = append(arts, art{id: p.funcIDs[k], pub: p.nameAny, name: f, pubName: p.name, sort: f})
 		}
 	}
 	w.mu.Unlock()
@@ -456,26 +456,6 @@ func (w *World) articlesResult() *tdssim.Result {
 			}
 		}
 	})
-}
-
-// functionArticle is the article id of the k-th function of p.
-func (p *publication) functionArticle(k int, w *World) int32 {
-	var last int32
-	for _, ti := range p.tables {
-		last = max(last, w.tables[ti].articleID)
-	}
-	if last == 0 {
-		// A publication of functions only: ids follow the previous publication's.
-		for _, q := range w.pubs {
-			if q.id < p.id {
-				for _, ti := range q.tables {
-					last = max(last, w.tables[ti].articleID)
-				}
-				last += int32(len(q.functions))
-			}
-		}
-	}
-	return last + int32(k) + 1
 }
 
 // pendingCommands answers PendingCommands: like the MSdistribution_status
@@ -525,7 +505,6 @@ func (w *World) pendingCommands() *tdssim.Result {
 // Replication Monitor status codes (MSreplication_monitordata.status,
 // runstatus of the history tables).
 const (
-	runStarted    = 1
 	runSucceeded  = 2
 	runInProgress = 3
 	runIdle       = 4
@@ -857,8 +836,7 @@ func (w *World) servicingSteps() *tdssim.Result {
 			}
 			start, end, st, ok := w.upg.stepTimes(i, w.t)
 			if !ok {
-				a.status = max(a.status, servicingRunning)
-				if a.status == servicingDone {
+				if a.status != servicingFailed {
 					a.status = servicingRunning
 				}
 				continue

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
+
+	"cutover/sql/tdssim"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -172,10 +174,12 @@ func (f *fixture) stopAll() {
 			until = a.Until
 		}
 	}
-	f.clk.Advance(until.Sub(f.clk.Now()) + time.Second)
+	f.clk.Advance(until.Sub(f.clk.Now()) + 5*time.Second)
 	if f.w.WritesActive() {
 		f.t.Fatal("writes still active after every AOS stopped")
 	}
 }
 
 func namedArg(name string, v any) stdsql.NamedArg { return stdsql.Named(name, v) }
+
+func tdssimUser(user, password string) tdssim.DSNOption { return tdssim.WithUser(user, password) }

@@ -37,6 +37,7 @@ type publication struct {
 	kind      pubKind
 	tables    []int
 	functions []string
+	funcIDs   []int32 // article ids of the functions
 	created   float64 // sim seconds
 
 	// The command queue (PK and OtherObjects publications): everything

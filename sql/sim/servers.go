@@ -503,7 +503,13 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	upQ(query.DataUpgradeStatus, "DBUPGRADE.DATAUPGRADESTATUS", w.dataUpgradeStatus)
 	upQ(query.ServicingSteps, "DBUPGRADE.SERVICINGSTEP", w.servicingSteps)
 	upQ(query.DBSyncSteps, "dbo.DBSyncExecStats", w.dbSyncSteps)
-	upQ(query.UpgradeBatchTasks, "dbo.BATCH", w.upgradeBatchTasks)
+	add(query.UpgradeBatchTasks, answer{dbs: []dbKind{dbTarget, dbAX}, missing: missingObject("dbo.BATCH"),
+		fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
+			if v.db == dbAX { // AX 2012 has BATCH and BATCHJOB, but no "Data upgrade" job
+				return tdssim.Rows([]tdssim.Column{colInt("STATUS"), colInt("tasks")}), nil
+			}
+			return w.upgradeBatchTasks(), nil
+		}})
 	upQ(query.UpgradeScriptErrors, "dbo.RELEASEUPDATESCRIPTSERRORLOG", w.upgradeScriptErrors)
 	add(query.ServicingActivity, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) { return w.servicingActivity(v), nil }})
 
@@ -522,7 +528,9 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 			return tdssim.Rows([]tdssim.Column{colNV("status_desc", 60)}, tdssim.Row{w.Preflight().AgentStatus}), nil
 		}})
 	add(query.DatabaseSettings, answer{server: serverSource, missing: missingObject("sys.master_files"),
-		fn: func(_ view, r *tdssim.Request) (*tdssim.Result, error) { return w.databaseSettings(paramString(r, "p1")), nil }})
+		fn: func(_ view, r *tdssim.Request) (*tdssim.Result, error) {
+			return w.databaseSettings(paramString(r, "p1")), nil
+		}})
 	add(query.MaxTextReplSize, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
 		cols := []tdssim.Column{colBig("value_in_use")}
 		if !source(v) {

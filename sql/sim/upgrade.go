@@ -364,10 +364,7 @@ func (u *upgradeState) lastActivity(t float64) float64 {
 	}
 	r := u.runs[len(u.runs)-1]
 	end := min(t, r.stopAt, r.t0+(u.total-r.u0))
-	if end >= t {
-		return t - 2
-	}
-	return end
+	return max(u.runs[0].t0, end-2)
 }
 
 // TriggerUpgrade runs the toolkit's "Data Synchronise: Trigger

@@ -333,7 +333,10 @@ func (w *World) generatePublications() {
 			article++
 			w.tables[ti].articleID = article
 		}
-		article += int32(len(p.functions))
+		for range p.functions {
+			article++
+			p.funcIDs = append(p.funcIDs, article)
+		}
 		for _, ti := range p.tables {
 			if w.tables[ti].hot {
 				p.share += w.tables[ti].share
