@@ -127,7 +127,8 @@ func BuiltinKinds() []Kind {
 
 // AllKinds returns every kind this build knows: the general ones and the cutover ones.
 func AllKinds() []Kind {
-	return append(BuiltinKinds(), AOSStopKind{}, ReplicationHealthyKind{}, ReplicationDrainKind{})
+	return append(BuiltinKinds(), AOSStopKind{}, ReplicationHealthyKind{}, ReplicationDrainKind{},
+		LCSEnvStateKind{}, LCSQuotaKind{}, LCSRefreshKind{})
 }
 
 // Register adds a kind, replacing one of the same name.
