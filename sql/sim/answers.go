@@ -995,7 +995,11 @@ func (w *World) databaseSettings(name string) *tdssim.Result {
 	p := w.pre
 	switch {
 	case strings.EqualFold(name, w.cfg.SourceDatabase):
-		return tdssim.Rows(cols, tdssim.Row{p.DatabaseOwner, p.ReadCommittedSnapshot, p.RecoveryModel, w.dbSizeBytes()})
+		var owner any // SUSER_SNAME of an orphaned owner SID is NULL
+		if p.DatabaseOwner != "" {
+			owner = p.DatabaseOwner
+		}
+		return tdssim.Rows(cols, tdssim.Row{owner, p.ReadCommittedSnapshot, p.RecoveryModel, w.dbSizeBytes()})
 	case strings.EqualFold(name, w.cfg.DistributionDatabase) && !w.removed():
 		return tdssim.Rows(cols, tdssim.Row{"sa", false, "SIMPLE", int64(6<<30) + int64(w.repl.cumW)*600})
 	case strings.EqualFold(name, "master"), strings.EqualFold(name, "msdb"), strings.EqualFold(name, "model"):

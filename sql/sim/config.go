@@ -98,13 +98,15 @@ type Preflight struct {
 	// IntegratedSecurityOnly is SERVERPROPERTY('IsIntegratedSecurityOnly'):
 	// true means Windows authentication only (the toolkit needs mixed mode).
 	IntegratedSecurityOnly bool
-	// ReplicationInstalled is what sp_MS_replication_installed returns.
+	// ReplicationInstalled: sp_MS_replication_installed returns 1; when
+	// false it raises error 21028, which is what the driver reports.
 	ReplicationInstalled bool
 	// AgentStatus is sys.dm_server_services.status_desc of SQL Server Agent
 	// ("Running", "Stopped", ...).
 	AgentStatus string
 	// DatabaseOwner, ReadCommittedSnapshot and RecoveryModel describe the AX
-	// database (sys.databases).
+	// database (sys.databases); an empty owner is an orphaned owner SID
+	// (SUSER_SNAME returns NULL), the cause of error 15517 in the log reader.
 	DatabaseOwner         string
 	ReadCommittedSnapshot bool
 	RecoveryModel         string

@@ -753,7 +753,7 @@ func (w *World) TracerToken(id int32) (TracerToken, error) {
 			return out, nil
 		}
 	}
-	return TracerToken{}, fmt.Errorf("sim: tracer token %d: %w", id, ErrUnknownPublication)
+	return TracerToken{}, fmt.Errorf("%w: %d", ErrUnknownToken, id)
 }
 
 func (w *World) tokenLatencies(tk tracerToken) (dist, sub, overall *time.Duration) {

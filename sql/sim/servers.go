@@ -517,11 +517,13 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	add(query.ServerInfo, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) { return w.serverInfo(v.server), nil }})
 	add(query.ReplicationInstalled, answer{server: serverSource, missing: missingProc("master.sys.sp_MS_replication_installed"),
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) {
-			n := 0
-			if w.Preflight().ReplicationInstalled {
-				n = 1
+			if !w.Preflight().ReplicationInstalled {
+				// The procedure raises 21028 (and returns 0); the driver
+				// reports the error.
+				return nil, &tdssim.Error{Number: 21028, State: 1, Class: 16, Proc: "sp_MS_replication_installed", Line: 1,
+					Message: "Replication components are not installed on this server. Run SQL Server Setup again and select the option to install replication."}
 			}
-			return tdssim.Rows([]tdssim.Column{colInt("installed")}, tdssim.Row{n}), nil
+			return tdssim.Rows([]tdssim.Column{colInt("installed")}, tdssim.Row{1}), nil
 		}})
 	add(query.AgentService, answer{server: serverSource, needState: true, missing: missingObject("sys.dm_server_services"),
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) {

@@ -37,6 +37,8 @@ var (
 	ErrUnknownPublication = errors.New("sim: unknown publication")
 	// ErrSnapshotPublication: tracer tokens need a transactional publication.
 	ErrSnapshotPublication = errors.New("sim: tracer tokens cannot be posted for a snapshot publication")
+	// ErrUnknownToken: no tracer token with that id.
+	ErrUnknownToken = errors.New("sim: unknown tracer token")
 	// ErrUpgradeState: the data upgrade cannot take that action in its
 	// current state (already triggered, not failed, ...).
 	ErrUpgradeState = errors.New("sim: data upgrade is not in a state for that action")
@@ -147,8 +149,8 @@ func (w *World) Config() Config {
 	return c
 }
 
-// Start is the simulated time the world was created at.
-func (w *World) Start() time.Time { return w.start }
+// StartedAt is the simulated time the world was created at.
+func (w *World) StartedAt() time.Time { return w.start }
 
 // Now advances the world and returns the current simulated time (UTC).
 func (w *World) Now() time.Time {
