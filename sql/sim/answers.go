@@ -2,6 +2,7 @@ package sim
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -285,11 +286,9 @@ func (w *World) userSessions(v view) *tdssim.Result {
 	cols := []tdssim.Column{colSmall("session_id"), colNV("login_name", sysname), colNV("host_name", sysname),
 		colNV("program_name", sysname), colDT("last_request_end_time")}
 	type r struct {
-		id   int
-		row  tdssim.Row
-		last float64
+		id  int
+		row tdssim.Row
 	}
-	var out []tdssim.Row
 	if v.reader { // without VIEW SERVER STATE a login sees only its own session
 		return tdssim.Rows(cols)
 	}
@@ -310,8 +309,9 @@ func (w *World) userSessions(v view) *tdssim.Result {
 		rs = append(rs, r{id: int(s.SPID), row: tdssim.Row{int(s.SPID), s.User, s.HostName, s.AppName, now}})
 	}
 	slices.SortFunc(rs, func(a, b r) int { return cmp.Compare(a.id, b.id) })
-	for _, x := range rs {
-		out = append(out, x.row)
+	out := make([]tdssim.Row, len(rs))
+	for i, x := range rs {
+		out[i] = x.row
 	}
 	return tdssim.Rows(cols, out...)
 }
@@ -356,11 +356,11 @@ func noSuchPublication(name string) *tdssim.Error {
 	return &tdssim.Error{Number: 20026, State: 1, Class: 16, Message: fmt.Sprintf("The publication '%s' does not exist.", name)}
 }
 
-func (w *World) replError(err error, pub string) error {
+func replSQLError(err error, pub string) error {
 	switch {
-	case isErr(err, ErrReplicationRemoved):
+	case errors.Is(err, ErrReplicationRemoved):
 		return replNotEnabled()
-	case isErr(err, ErrSnapshotPublication):
+	case errors.Is(err, ErrSnapshotPublication):
 		return &tdssim.Error{Number: 21485, State: 1, Class: 16, Message: "Tracer tokens cannot be posted for a snapshot publication."}
 	default:
 		return noSuchPublication(pub)
@@ -372,7 +372,7 @@ func (w *World) postTracerTokenResult(pub string) (*tdssim.Result, error) {
 	defer w.mu.Unlock()
 	id, err := w.postToken(pub)
 	if err != nil {
-		return nil, w.replError(err, pub)
+		return nil, replSQLError(err, pub)
 	}
 	return tdssim.Rows([]tdssim.Column{colInt("tracer_id")}, tdssim.Row{id}), nil
 }
@@ -381,7 +381,7 @@ func (w *World) tracerHistoryResult(pub string, id int64) (*tdssim.Result, error
 	w.lock()
 	defer w.mu.Unlock()
 	if _, err := w.publication(pub); err != nil {
-		return nil, w.replError(err, pub)
+		return nil, replSQLError(err, pub)
 	}
 	cols := []tdssim.Column{colBig("distributor_latency"), colNV("subscriber", sysname), colNV("subscriber_db", sysname),
 		colBig("subscriber_latency"), colBig("overall_latency")}

@@ -598,5 +598,3 @@ func endpointOf(srv serverKind) Endpoint {
 	}
 	return EndpointSource
 }
-
-func isErr(err, target error) bool { return errors.Is(err, target) }

@@ -158,6 +158,20 @@ func TestBacklogDrainsAtTheRateAndTargetConverges(t *testing.T) {
 	if checked < 1000 {
 		t.Fatalf("only %d PK tables checked", checked)
 	}
+	ignored := 0
+	for _, ti := range f.w.Tables() {
+		_, onSource := srcCounts[ti.Name]
+		_, onTarget := tgtCounts[ti.Name]
+		if (ti.Ignored || ti.System) && (!onSource || onTarget) {
+			t.Errorf("%s (ignored %v, system %v): on source %v, on target %v", ti.Name, ti.Ignored, ti.System, onSource, onTarget)
+		}
+		if ti.Ignored {
+			ignored++
+		}
+	}
+	if _, ok := tgtCounts["MSreplication_subscriptions"]; !ok || ignored < 15 {
+		t.Errorf("%d ignored tables; target tables created by replication missing", ignored)
+	}
 	for _, r := range f.rows(f.dist(), query.AgentStates) {
 		if r[1].(int64) == 3 && strings.HasPrefix(r[0].(string), "AX_PUB_PkTable") && r[3].(int64) != runIdle {
 			t.Errorf("distribution agent of %v: status %v, want idle", r[0], r[3])
