@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -116,7 +117,7 @@ func parse(fs *flag.FlagSet, args []string) (int, bool) {
 
 // registry is every step kind this build knows.
 func registry() *engine.Registry {
-	return engine.NewRegistry(engine.BuiltinKinds()...)
+	return engine.NewRegistry(engine.AllKinds()...)
 }
 
 func parseOptions() runbook.Options {
@@ -281,9 +282,16 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return runEngine(rb, engine.Options{StateDir: stateDirFor(*file, *rf.state)}, rf, stdin, stdout, stderr)
 }
 
-// runEngine opens the engine on a state directory and drives it with a front end.
+// runEngine opens the engine on a state directory and drives it with a front end. Ports the
+// caller did not set are built from the runbook.
 func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.Reader, stdout, stderr io.Writer) int {
 	opts.Kinds, opts.AutoConfirm, opts.Version, opts.Command = registry(), *rf.yes, version, "cutover run"
+	closePorts, err := buildPorts(rb, opts.StateDir, &opts.Ports, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover: %v\n", err)
+		return exitFail
+	}
+	defer closePorts()
 	e, err := engine.New(rb, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover: %v\n", err)
@@ -307,14 +315,10 @@ func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.R
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	if err := e.Start(ctx); err != nil {
-		fmt.Fprintf(stderr, "cutover: %v\n", err)
-		_ = e.Stop("start failed")
-		return exitFail
-	}
 	code := tui.RunHeadless(ctx, e, tui.HeadlessOptions{
 		Out: stdout, In: stdin, Interactive: interactive, Interrupts: sigs,
 		Actor: engine.LocalOperator(*rf.as, ttyName(stdin)),
+		Start: func() error { return e.Start(ctx) },
 	})
 	reason := "run ended"
 	if code == tui.ExitInterrupted {
@@ -532,4 +536,140 @@ func cmdDemoTask(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: done\n", *name)
 	return exitOK
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wiring: the engine's ports from the runbook's connections, LCS and AOS sections.
+
+// secret reads a password from an environment variable or a file (relative to dir).
+func secret(dir, env, file string) (string, error) {
+	switch {
+	case env != "":
+		v, ok := os.LookupEnv(env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("environment variable %s is not set", env)
+		}
+		return v, nil
+	case file != "":
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(dir, file)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("read password file: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return "", nil
+}
+
+// lcsClient builds the LCS client for the runbook's lcs section; prompts (device code) go to out.
+func lcsClient(rb *runbook.Runbook, stateDir string, httpClient *http.Client, out io.Writer) (*lcs.Client, error) {
+	l := rb.LCS
+	mode, err := lcs.ParseAuthMode(strings.TrimSuffix(string(l.Auth), "-env"))
+	if err != nil {
+		return nil, err
+	}
+	auth := lcs.Auth{Mode: mode, TenantID: l.TenantID, ClientID: l.ClientID, Username: l.Username, CacheDir: stateDir,
+		TokenEnv: l.TokenEnv, Authority: l.AuthorityURL, DisableInstanceDiscovery: l.AuthorityURL != "",
+		OnDeviceCode: func(p lcs.DeviceCodePrompt) { fmt.Fprintf(out, "LCS sign-in: %s\n", p.Message) }}
+	if auth.Password, err = secret(rb.Dir, l.PasswordEnv, l.PasswordFile); err != nil {
+		return nil, fmt.Errorf("lcs password: %w", err)
+	}
+	if auth.ClientSecret, err = secret(rb.Dir, l.ClientSecretEnv, l.ClientSecretFile); err != nil {
+		return nil, fmt.Errorf("lcs client secret: %w", err)
+	}
+	return lcs.NewClient(lcs.Config{Region: l.Region, BaseURL: l.BaseURL, ProjectID: l.ProjectID, Auth: auth, HTTPClient: httpClient})
+}
+
+// lcsPort adapts the LCS client to the engine's LCS port.
+type lcsPort struct{ c *lcs.Client }
+
+func (p lcsPort) Environment(ctx context.Context, env string) (engine.LCSEnvironment, error) {
+	e, err := p.c.Environment(ctx, env)
+	if err != nil {
+		return engine.LCSEnvironment{}, err
+	}
+	return engine.LCSEnvironment{ID: e.ID, Name: e.Name, Type: string(e.Type), State: string(e.DeploymentStatus)}, nil
+}
+
+func (p lcsPort) StartRefresh(ctx context.Context, source, target string) (string, error) {
+	op, err := p.c.RefreshDatabase(ctx, source, target)
+	if errors.Is(err, lcs.ErrOutcomeUnknown) {
+		return "", fmt.Errorf("%w: %w", engine.ErrOutcomeUnknown, err)
+	}
+	return op.ActivityID, err
+}
+
+func lcsOperation(id, name, typ string, status lcs.OperationStatus, start, end time.Time) engine.LCSOperation {
+	return engine.LCSOperation{ActivityID: id, Name: name, Type: typ, Status: string(status), Terminal: status.IsTerminal(),
+		Succeeded: status.Succeeded(), Started: start, Ended: end}
+}
+
+func (p lcsPort) Operation(ctx context.Context, env, activity string) (engine.LCSOperation, error) {
+	r, err := p.c.OperationStatus(ctx, env, activity)
+	if err != nil {
+		return engine.LCSOperation{}, err
+	}
+	return lcsOperation(r.ActivityID, "", "", r.Status, time.Time{}, r.CompletionDate), nil
+}
+
+func (p lcsPort) History(ctx context.Context, env string) ([]engine.LCSOperation, error) {
+	h, err := p.c.EnvironmentHistory(ctx, env)
+	out := make([]engine.LCSOperation, 0, len(h))
+	for _, e := range h {
+		out = append(out, lcsOperation(e.ActivityID, e.Name, e.Type+" "+e.TypeDisplay, e.Status, e.Start, e.End))
+	}
+	return out, err
+}
+
+func (p lcsPort) Quota(ctx context.Context, env string) (engine.LCSQuota, error) {
+	q, err := p.c.DatabaseMovementQuota(ctx, env)
+	return engine.LCSQuota{Used: q.Used, Remaining: q.Remaining, NextSlot: q.NextSlot}, err
+}
+
+// buildPorts fills the ports the caller left empty from the runbook. The returned function closes
+// what was opened.
+func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, prompts io.Writer) (func(), error) {
+	if ports.Services == nil {
+		svc, err := services(rb)
+		if err != nil {
+			return nil, err
+		}
+		ports.Services = svc
+	}
+	if ports.LCS == nil && rb.LCS != nil {
+		c, err := lcsClient(rb, stateDir, nil, prompts)
+		if err != nil {
+			return nil, fmt.Errorf("lcs: %w", err)
+		}
+		ports.LCS = lcsPort{c}
+	}
+	return func() {}, nil
+}
+
+// services picks the AOS service controller the runbook asks for.
+func services(rb *runbook.Runbook) (engine.ServiceController, error) {
+	if rb.AOS == nil {
+		return nil, nil
+	}
+	if !usesKind(rb, "aos.stop", "replication.drain") {
+		return nil, nil
+	}
+	if rb.AOS.Control == "scm" {
+		return engine.NewSCMServices()
+	}
+	return engine.NewCommandServices(rb.AOS)
+}
+
+// usesKind reports whether any step is of one of the kinds.
+func usesKind(rb *runbook.Runbook, kinds ...string) bool {
+	for _, s := range rb.Steps {
+		for _, k := range kinds {
+			if s.Kind == k {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -12,12 +12,14 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"cutover/engine"
 	"cutover/engine/journal"
+	lcssim "cutover/lcs/sim"
 )
 
 // TestMain lets the test binary be the cutover binary: with CUTOVER_TEST_MAIN=1 it runs the CLI
@@ -169,7 +171,7 @@ func TestSecondEngineIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { first.Process.Kill(); first.Wait() }()
-	waitForLine(t, bufio.NewReader(stdout), "waiting for an operator")
+	waitForLine(t, stdout, "waiting for an operator")
 	code, _, errs := cli(t, "run", "--headless", "-f", path)
 	host, _ := os.Hostname()
 	if code != 1 || !strings.Contains(errs, "pid "+strconv.Itoa(first.Process.Pid)) || !strings.Contains(errs, host) {
@@ -190,41 +192,64 @@ func TestSecondEngineIsRefused(t *testing.T) {
 	}
 }
 
-func waitForLine(t *testing.T, r *bufio.Reader, substr string) {
-	t.Helper()
-	lines := make(chan string)
+// lineStream is a process's output, line by line.
+type lineStream struct {
+	lines chan string
+	seen  []string
+}
+
+func streamLines(r io.Reader) *lineStream {
+	ls := &lineStream{lines: make(chan string, 4096)}
 	go func() {
-		defer close(lines)
+		defer close(ls.lines)
+		br := bufio.NewReader(r)
 		for {
-			l, err := r.ReadString('\n')
+			l, err := br.ReadString('\n')
 			if l != "" {
-				lines <- l
+				ls.lines <- l
 			}
 			if err != nil {
 				return
 			}
 		}
 	}()
+	return ls
+}
+
+// expect reads lines until one contains substr.
+func (ls *lineStream) expect(t *testing.T, substr string) {
+	t.Helper()
 	deadline := time.After(30 * time.Second)
-	var seen []string
 	for {
 		select {
-		case l, ok := <-lines:
+		case l, ok := <-ls.lines:
 			if !ok {
-				t.Fatalf("output ended without %q:\n%s", substr, strings.Join(seen, ""))
+				t.Fatalf("output ended without %q:\n%s", substr, strings.Join(ls.seen, ""))
 			}
-			seen = append(seen, l)
+			ls.seen = append(ls.seen, l)
 			if strings.Contains(l, substr) {
-				go func() {
-					for range lines {
-					}
-				}()
 				return
 			}
 		case <-deadline:
-			t.Fatalf("no %q in:\n%s", substr, strings.Join(seen, ""))
+			t.Fatalf("no %q in:\n%s", substr, strings.Join(ls.seen, ""))
 		}
 	}
+}
+
+// drain discards the rest of the output (so the process never blocks writing).
+func (ls *lineStream) drain() {
+	go func() {
+		for range ls.lines {
+		}
+	}()
+}
+
+// waitForLine waits for a line containing substr, then discards the rest.
+func waitForLine(t *testing.T, r io.Reader, substr string) {
+	t.Helper()
+	ls := streamLines(r)
+	ls.expect(t, substr)
+	ls.drain()
 }
 
 func TestDemoHeadlessCompletes(t *testing.T) {
@@ -435,5 +460,97 @@ func checkKillTrial(t *testing.T, trial int, state, marks string, commands map[s
 		if ran[id] > starts[id] {
 			t.Fatalf("trial %d: %s ran %d times but only %d starts were journaled", trial, id, ran[id], starts[id])
 		}
+	}
+}
+
+// simClock is a settable clock for the LCS simulator.
+type simClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *simClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *simClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestKilledWhileAnLCSRefreshIsPolled: cutover is killed with SIGKILL while it polls a sandbox
+// refresh it started; the restart polls the same operation and the simulator saw one refresh.
+func TestKilledWhileAnLCSRefreshIsPolled(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("SIGKILL")
+	}
+	clk := &simClock{now: time.Now()}
+	sim := lcssim.New(lcssim.Options{Clock: clk, QueueTime: time.Minute, RefreshDuration: time.Hour, DisableQuotas: true})
+	url, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	dir := t.TempDir()
+	certFile := filepath.Join(dir, "lcs-sim.pem")
+	os.WriteFile(certFile, sim.CertPEM(), 0o600)
+	path := filepath.Join(dir, "cutover.yaml")
+	os.WriteFile(path, []byte(fmt.Sprintf(`name: LCS kill test
+rehearsal: true
+lcs:
+  project_id: %q
+  base_url: %s
+  authority_url: %s
+  auth: password
+  client_id: %s
+  username: %s
+  password_env: CUTOVER_TEST_LCS_PASSWORD
+  sandbox_environment_id: %s
+  production_environment_id: %s
+steps:
+  - {id: refresh-uat, title: Refresh the UAT sandbox, kind: lcs.refresh, destructive: true, with: {source: production, target: %s, poll: 1s}}
+`, lcssim.DefaultProjectID, url, sim.Authority(""), lcssim.DefaultClientID, lcssim.DefaultUser, lcssim.SandboxID, lcssim.ProductionID, lcssim.UATSandboxID)), 0o600)
+	start := func() (*exec.Cmd, *lineStream) {
+		cmd := child(t, "run", "--headless", "--yes", "-f", path)
+		cmd.Env = append(cmd.Env, "SSL_CERT_FILE="+certFile, "CUTOVER_TEST_LCS_PASSWORD="+lcssim.DefaultPassword)
+		out, _ := cmd.StdoutPipe()
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, streamLines(out)
+	}
+	first, out := start()
+	out.expect(t, "LCS accepted the refresh: operation")
+	first.Process.Signal(syscall.SIGKILL)
+	out.drain()
+	first.Wait()
+	recs, _, err := journal.ReadAll(filepath.Join(dir, ".cutover", journal.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	activity := ""
+	for _, r := range recs {
+		var p engine.External
+		if r.Type == string(engine.RecExternal) && r.Decode(&p) == nil && p.Ref["activity"] != "" {
+			activity = p.Ref["activity"]
+		}
+	}
+	if activity == "" {
+		t.Fatal("the operation id was not journaled before polling")
+	}
+	second, out := start()
+	out.expect(t, "resuming: following LCS operation "+activity)
+	clk.Advance(3 * time.Hour)
+	out.expect(t, "run completed")
+	out.drain()
+	if err := second.Wait(); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	if n := sim.RefreshesStarted(lcssim.UATSandboxID); n != 1 {
+		t.Fatalf("the simulator saw %d refreshes", n)
 	}
 }

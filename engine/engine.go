@@ -511,7 +511,7 @@ func (e *Engine) requestLocked(st *stepRT, preview string) {
 		e.autoApproveLocked(st, rec.Seq)
 		return
 	}
-	e.logs.add(LevelWarn, st.def.ID, "", fmt.Sprintf("needs confirmation: type %q (%d operator(s)) to %s", st.def.Phrase(), st.def.RequiredApprovals(), action))
+	e.logs.addLine(LevelWarn, st.def.ID, "", true, fmt.Sprintf("needs confirmation: type %q (%d operator(s)) to %s", st.def.Phrase(), st.def.RequiredApprovals(), action))
 }
 
 // autoApproveLocked answers a confirmation request automatically (rehearsal run with --yes).
@@ -817,7 +817,7 @@ func (e *Engine) logRecordLocked(rec journal.Record, payload any) {
 		msg = "run resumed"
 	}
 	if msg != "" {
-		e.logs.add(lvl, rec.Step, "", msg)
+		e.logs.addLine(lvl, rec.Step, "", true, msg)
 	}
 }
 

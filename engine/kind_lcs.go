@@ -73,8 +73,8 @@ func (LCSEnvStateKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.No
 		return a
 	}
 	d.Require(with, where, present, "environment", "state")
-	if a.poll < 10*time.Second {
-		a.poll = 10 * time.Second
+	if a.poll < time.Second {
+		a.poll = time.Second
 	}
 	return a
 }
@@ -233,8 +233,8 @@ func (LCSRefreshKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Nod
 	if a.production && s.Approvals == 0 {
 		s.Approvals = 2 // the point of no return needs two people unless the runbook says otherwise
 	}
-	if a.poll < 10*time.Second {
-		a.poll = 10 * time.Second
+	if a.poll < time.Second {
+		a.poll = time.Second
 	}
 	return a
 }

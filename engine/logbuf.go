@@ -41,7 +41,10 @@ type LogLine struct {
 	Step string
 	// Stream is "stdout" or "stderr" for a command's output, "" otherwise.
 	Stream string
-	Msg    string
+	// State marks the line that narrates a journaled state change (front ends that show the
+	// change itself skip it).
+	State bool
+	Msg   string
 }
 
 // String formats a line as it appears in the log file.
@@ -101,6 +104,11 @@ func (lb *logBook) openFile(path string) error {
 
 // add appends one line (several if msg has newlines).
 func (lb *logBook) add(level LogLevel, step, stream, msg string) {
+	lb.addLine(level, step, stream, false, msg)
+}
+
+// addLine appends lines, marking state-change narration.
+func (lb *logBook) addLine(level LogLevel, step, stream string, state bool, msg string) {
 	msg = strings.TrimRight(msg, "\r\n")
 	parts := strings.Split(msg, "\n")
 	lb.mu.Lock()
@@ -109,7 +117,7 @@ func (lb *logBook) add(level LogLevel, step, stream, msg string) {
 	var text strings.Builder
 	for _, p := range parts {
 		lb.seq++
-		l := LogLine{Seq: lb.seq, Time: now, Level: level, Step: step, Stream: stream, Msg: strings.TrimRight(p, "\r")}
+		l := LogLine{Seq: lb.seq, Time: now, Level: level, Step: step, Stream: stream, State: state, Msg: strings.TrimRight(p, "\r")}
 		lb.push(l)
 		lines = append(lines, l)
 		text.WriteString(l.String())

@@ -28,6 +28,9 @@ type HeadlessOptions struct {
 	Interrupts <-chan os.Signal
 	// Local formats times in this zone (time.Local when nil).
 	Local *time.Location
+	// Start, when set, starts the engine once the printer has subscribed, so nothing the
+	// engine says while resuming is missed.
+	Start func() error
 }
 
 // Exit codes of a headless run.
@@ -73,6 +76,12 @@ func RunHeadless(ctx context.Context, e *engine.Engine, opt HeadlessOptions) int
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	snap, events := e.Subscribe(ctx)
+	if opt.Start != nil {
+		if err := opt.Start(); err != nil {
+			fmt.Fprintf(opt.Out, "cutover: %v\n", err)
+			return ExitFailed
+		}
+	}
 	h.idWidth = 10
 	for _, st := range snap.Steps {
 		h.idWidth = max(h.idWidth, len(st.ID))
@@ -241,6 +250,8 @@ func (h *headless) event(ev engine.Event) {
 				h.eventf("%s  %-*s │ %s\n", h.stamp(l.Time), h.idWidth, l.Step, l.Msg)
 			case l.Step == "":
 				h.eventf("%s  %-*s %s\n", h.stamp(l.Time), h.idWidth, "(cutover)", l.Msg)
+			case !l.State:
+				h.eventf("%s  %-*s · %s\n", h.stamp(l.Time), h.idWidth, l.Step, l.Msg)
 			}
 		}
 	}
