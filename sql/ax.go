@@ -9,6 +9,9 @@ import (
 	"cutover/sql/query"
 )
 
+// AX stores its UtcDateTime fields (LOGINDATETIME, STARTDATETIME…) in UTC, so they are read as
+// they are; SQL Server's own datetimes are server-local and go through DB.instant.
+
 // AOSSession is one AOS instance registered in SYSSERVERSESSIONS.
 type AOSSession struct {
 	ServerID   string
@@ -172,6 +175,9 @@ func (d *DB) UserSessions(ctx context.Context) ([]SQLSession, error) {
 		out = append(out, s)
 		return nil
 	})
+	for i := range out {
+		out[i].LastRequest = d.instant(ctx, out[i].LastRequest)
+	}
 	return out, err
 }
 
@@ -181,8 +187,9 @@ func (d *DB) LastUserUpdate(ctx context.Context) (time.Time, error) {
 	return d.scalarTime(ctx, "last user update", query.LastUserUpdate)
 }
 
+// scalarTime reads one server-local datetime and returns it as an instant.
 func (d *DB) scalarTime(ctx context.Context, name, text string, args ...any) (time.Time, error) {
 	var t stdsql.NullTime
 	err := d.read(ctx, name, text, func(r *stdsql.Rows) error { return r.Scan(&t) }, args...)
-	return t.Time, err
+	return d.instant(ctx, t.Time), err
 }

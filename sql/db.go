@@ -9,12 +9,15 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
 	"github.com/microsoft/go-mssqldb/azuread"
+
+	"cutover/sql/query"
 )
 
 // DB is one configured database connection pool.
@@ -23,6 +26,46 @@ type DB struct {
 	cfg Config
 	// retries counts reads re-run after a lost connection (for tests and health reporting).
 	retries atomic.Int64
+
+	offsetMu sync.Mutex
+	offset   time.Duration
+	offsetAt time.Time
+}
+
+// offsetTTL is how long a server's UTC offset is trusted before it is read again (daylight saving
+// can change it during a long night).
+const offsetTTL = 30 * time.Minute
+
+// serverOffset is the server's UTC offset (SYSDATETIMEOFFSET), cached. When it cannot be read the
+// last known value (or zero) is used.
+func (d *DB) serverOffset(ctx context.Context) time.Duration {
+	d.offsetMu.Lock()
+	fresh := !d.offsetAt.IsZero() && time.Since(d.offsetAt) < offsetTTL
+	off := d.offset
+	d.offsetMu.Unlock()
+	if fresh {
+		return off
+	}
+	var now time.Time
+	err := d.readOnce(ctx, d.cfg.QueryTimeout, query.ServerClock, func(r *stdsql.Rows) error { return r.Scan(&now) })
+	if err != nil {
+		return off
+	}
+	_, secs := now.Zone()
+	d.offsetMu.Lock()
+	d.offset, d.offsetAt = time.Duration(secs)*time.Second, time.Now()
+	d.offsetMu.Unlock()
+	return time.Duration(secs) * time.Second
+}
+
+// instant turns a datetime the server wrote in its local time (history, entry_time,
+// last_user_update) into a real instant.
+func (d *DB) instant(ctx context.Context, t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	local := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+	return local.Add(-d.serverOffset(ctx))
 }
 
 // Open prepares a pool for cfg. It does not connect; Ping does. Entra ID modes use go-mssqldb's

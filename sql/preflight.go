@@ -8,6 +8,9 @@ import (
 	"cutover/sql/query"
 )
 
+// errReplicationNotInstalled is what sp_MS_replication_installed raises when replication is missing.
+const errReplicationNotInstalled = 21028
+
 // ServerInfo identifies a SQL Server.
 type ServerInfo struct {
 	ProductVersion string
@@ -52,6 +55,10 @@ func (d *DB) Preflight(ctx context.Context, database string) (Preflight, error) 
 	p := Preflight{Unavailable: map[string]error{}}
 	soft := func(name string, err error) error {
 		if err == nil {
+			return nil
+		}
+		if Number(err) == errReplicationNotInstalled {
+			p.ReplicationInstalled = false
 			return nil
 		}
 		if IsPermission(err) || IsMissingObject(err) {

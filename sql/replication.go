@@ -260,6 +260,9 @@ func (d *DB) AgentStates(ctx context.Context) ([]AgentState, error) {
 		out = append(out, a)
 		return nil
 	})
+	for i := range out {
+		out[i].LastSync, out[i].LastRefresh = d.instant(ctx, out[i].LastSync), d.instant(ctx, out[i].LastRefresh)
+	}
 	return out, err
 }
 
@@ -311,6 +314,9 @@ func (d *DB) AgentMessages(ctx context.Context) ([]AgentMessage, error) {
 		out = append(out, m)
 		return nil
 	})
+	for i := range out {
+		out[i].Time = d.instant(ctx, out[i].Time)
+	}
 	return out, err
 }
 
@@ -328,6 +334,9 @@ func (d *DB) ReplicationErrors(ctx context.Context) ([]ReplError, error) {
 		out = append(out, e)
 		return nil
 	})
+	for i := range out {
+		out[i].Time = d.instant(ctx, out[i].Time)
+	}
 	return out, err
 }
 

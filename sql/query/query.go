@@ -12,14 +12,15 @@ package query
 
 // RowCountsPartitionStats counts rows per table from partition statistics (approximate, cheap;
 // needs VIEW DATABASE STATE). Heaps and clustered indexes only, so nonclustered indexes are not
-// counted twice. Columns: schema_name, table_name, row_count (bigint), has_pk (bit).
+// counted twice; tables SQL Server and replication create (is_ms_shipped) are left out.
+// Columns: schema_name, table_name, row_count (bigint), has_pk (bit).
 const RowCountsPartitionStats = `SELECT s.name AS schema_name, t.name AS table_name, SUM(ps.row_count) AS row_count,
   CAST(MAX(CASE WHEN i.is_primary_key = 1 THEN 1 ELSE 0 END) AS bit) AS has_pk
 FROM sys.dm_db_partition_stats ps
 JOIN sys.tables t ON t.object_id = ps.object_id
 JOIN sys.schemas s ON s.schema_id = t.schema_id
 LEFT JOIN sys.indexes i ON i.object_id = t.object_id AND i.is_primary_key = 1
-WHERE ps.index_id IN (0, 1)
+WHERE ps.index_id IN (0, 1) AND t.is_ms_shipped = 0
 GROUP BY s.name, t.name`
 
 // RowCountsPartitions is the fallback when the login lacks VIEW DATABASE STATE: the catalog view
@@ -30,7 +31,7 @@ FROM sys.partitions p
 JOIN sys.tables t ON t.object_id = p.object_id
 JOIN sys.schemas s ON s.schema_id = t.schema_id
 LEFT JOIN sys.indexes i ON i.object_id = t.object_id AND i.is_primary_key = 1
-WHERE p.index_id IN (0, 1)
+WHERE p.index_id IN (0, 1) AND t.is_ms_shipped = 0
 GROUP BY s.name, t.name`
 
 // ExactCountPrefix starts an exact count; the client appends the quoted two-part table name, e.g.
@@ -63,12 +64,13 @@ ORDER BY STATUS DESC, STARTDATETIME`
 // AXExecutingBatchTasks counts batch tasks executing now (BATCH.STATUS 2). Column: one int.
 const AXExecutingBatchTasks = `SELECT COUNT(*) FROM dbo.BATCH WITH (NOLOCK) WHERE STATUS = 2`
 
-// UserSessions lists SQL sessions on the current database other than this one (who is still
-// connected: AOS service accounts, people in SSMS, replication agents).
+// UserSessions lists SQL sessions on the current database other than cutover's own (who is still
+// connected: AOS service accounts, people in SSMS, replication agents). Without VIEW SERVER STATE
+// SQL Server shows only the caller's own session.
 // Columns: session_id, login_name, host_name, program_name, last_request_end_time.
 const UserSessions = `SELECT session_id, login_name, host_name, program_name, last_request_end_time
 FROM sys.dm_exec_sessions
-WHERE database_id = DB_ID() AND is_user_process = 1 AND session_id <> @@SPID
+WHERE database_id = DB_ID() AND is_user_process = 1 AND session_id <> @@SPID AND program_name <> N'cutover'
 ORDER BY session_id`
 
 // LastUserUpdate is the newest write to any index of the current database (resets when SQL Server
@@ -205,7 +207,7 @@ ORDER BY STARTTIME`
 
 // DBSyncSteps lists database synchronization phases; FinishTime 1900-01-01 means running.
 // Columns: SyncStep, StartDateTime, FinishTime, Success, DBSyncActivityId.
-const DBSyncSteps = `SELECT SyncStep, StartDateTime, FinishTime, Success, DBSyncActivityId
+const DBSyncSteps = `SELECT SyncStep, StartDateTime, FinishTime, Success, CAST(DBSyncActivityId AS nvarchar(36)) AS DBSyncActivityId
 FROM dbo.DBSyncExecStats
 ORDER BY StartDateTime`
 
@@ -228,6 +230,11 @@ ORDER BY CREATEDDATETIME DESC`
 // for 30 minutes may mean the database sync stalled. Column: one datetime (NULL: never seen).
 const ServicingActivity = `SELECT MAX(last_request_end_time) FROM sys.dm_exec_sessions WHERE host_name = N'SERVICING1'`
 
+// ServerClock is the server's current time with its UTC offset. datetime columns (history,
+// entry_time, last_user_update) are in the server's local time; this offset turns them into
+// instants. Column: one datetimeoffset.
+const ServerClock = `SELECT SYSDATETIMEOFFSET()`
+
 // ---------------------------------------------------------------------------------------------
 // Pre-flight checks — on the source server.
 
@@ -237,7 +244,7 @@ const ServerInfo = `SELECT CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128
   CAST(SERVERPROPERTY('IsIntegratedSecurityOnly') AS int) AS integrated_only`
 
 // ReplicationInstalled runs sys.sp_MS_replication_installed in master. Column: installed (int, 0
-// means not installed).
+// means not installed). When replication is missing SQL Server also raises error 21028.
 const ReplicationInstalled = `DECLARE @installed int;
 EXEC @installed = master.sys.sp_MS_replication_installed;
 SELECT @installed AS installed`

@@ -57,7 +57,6 @@ func (w *World) dt(t float64) any {
 func (w *World) rowCounts(target bool) *tdssim.Result {
 	w.lock()
 	counts := make([]int64, len(w.tables))
-	var sysRows int64
 	for i, t := range w.tables {
 		switch {
 		case target:
@@ -66,18 +65,13 @@ func (w *World) rowCounts(target bool) *tdssim.Result {
 				n = -1
 			}
 			counts[i] = n
-		case t.kind == kindSystem && w.removed():
+		case t.kind == kindSystem:
+			// Replication's own tables are is_ms_shipped: the row-count queries leave them out.
 			counts[i] = -1
 		default:
 			counts[i] = w.srcRows(t)
 		}
 	}
-	for _, p := range w.pubs {
-		if p.transactional() {
-			sysRows++
-		}
-	}
-	sysTgt := w.sysTgt
 	w.mu.Unlock()
 
 	cols := []tdssim.Column{colNV("schema_name", sysname), colNV("table_name", sysname), colBig("row_count"), colBit("has_pk")}
@@ -89,15 +83,6 @@ func (w *World) rowCounts(target bool) *tdssim.Result {
 			}
 			t := w.tables[i]
 			row[0], row[1], row[2], row[3] = t.schemaAny, t.nameAny, n, t.hasPK
-			if !yield(row, nil) {
-				return
-			}
-		}
-		if !target {
-			return
-		}
-		for _, name := range sysTgt {
-			row[0], row[1], row[2], row[3] = "dbo", name, sysRows, false
 			if !yield(row, nil) {
 				return
 			}

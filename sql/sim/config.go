@@ -191,11 +191,11 @@ type Config struct {
 	// and how many rows it lacks on the target (defaults CUSTINVOICETRANS, 137).
 	MismatchTable string
 	MismatchRows  int64
-	// NoReplicationSystemTables hides the tables replication creates
+	// NoReplicationSystemTables leaves out the tables replication creates
 	// (sysarticles, syspublications, ... on the source;
-	// MSreplication_subscriptions, MSsubscription_agents on the target) from
-	// the row-count queries. SQL Server shows them, because the cockpit's
-	// row-count query does not filter is_ms_shipped.
+	// MSreplication_subscriptions, MSsubscription_agents on the target). They
+	// are is_ms_shipped, so the row-count queries never list them; exact
+	// counts and ad hoc queries still see them.
 	NoReplicationSystemTables bool
 	// Preflight overrides the pre-flight facts (nil: DefaultPreflight).
 	Preflight *Preflight

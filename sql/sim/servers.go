@@ -515,6 +515,10 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 
 	// Pre-flight.
 	add(query.ServerInfo, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) { return w.serverInfo(v.server), nil }})
+	// The simulated servers keep their datetime columns in UTC.
+	add(query.ServerClock, answer{fn: func(view, *tdssim.Request) (*tdssim.Result, error) {
+		return tdssim.Rows([]tdssim.Column{{Name: "now", Type: tdssim.TypeDateTimeOffset}}, tdssim.Row{w.Now().UTC()}), nil
+	}})
 	add(query.ReplicationInstalled, answer{server: serverSource, missing: missingProc("master.sys.sp_MS_replication_installed"),
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) {
 			if !w.Preflight().ReplicationInstalled {

@@ -1,0 +1,349 @@
+package sql_test
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cutover/sql"
+	"cutover/sql/sim"
+	"cutover/sql/tdssim"
+)
+
+// testClock is the simulated world's clock, moved by the tests.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type world struct {
+	clk  *testClock
+	w    *sim.World
+	srv  *sim.Servers
+	src  *sql.DB
+	dist *sql.DB
+	tgt  *sql.DB
+}
+
+func (w *world) config(e sim.Endpoint) sql.Config {
+	return sql.Config{Server: "127.0.0.1", Port: w.srv.Port(e), Database: w.srv.Database(e), User: sim.User, Password: sim.Password,
+		Encrypt: sql.EncryptDisable, QueryTimeout: 10 * time.Second}
+}
+
+func (w *world) open(t *testing.T, cfg sql.Config) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func newWorld(t *testing.T, cfg sim.Config, scfg sim.ServerConfig) *world {
+	t.Helper()
+	clk := &testClock{now: time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC)}
+	if cfg.Tables == 0 {
+		cfg.Tables = 600
+	}
+	w, err := sim.New(cfg, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sim.Start(w, scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	x := &world{clk: clk, w: w, srv: srv}
+	x.src = x.open(t, x.config(sim.EndpointSource))
+	x.dist = x.open(t, x.config(sim.EndpointDistribution))
+	x.tgt = x.open(t, x.config(sim.EndpointTarget))
+	return x
+}
+
+func TestRowCountsBothSidesAndFallback(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	ctx := t.Context()
+	src, from, err := w.src.RowCounts(ctx)
+	if err != nil || from != sql.FromPartitionStats || len(src) < 500 {
+		t.Fatalf("source: %d tables from %s, %v", len(src), from, err)
+	}
+	byName := map[string]sql.TableCount{}
+	for _, c := range src {
+		byName[c.Table] = c
+	}
+	for _, ti := range w.w.Tables() {
+		if ti.System {
+			if _, ok := byName[ti.Name]; ok {
+				t.Errorf("replication's own table %s listed", ti.Name)
+			}
+			continue
+		}
+		c, ok := byName[ti.Name]
+		n, _ := w.w.SourceRows(ti.Name)
+		if !ok || c.Rows != n || c.HasPK != ti.HasPK {
+			t.Fatalf("%s: %+v, world says %d rows pk %v", ti.Name, c, n, ti.HasPK)
+		}
+	}
+	// A JIT login without VIEW DATABASE STATE falls back to sys.partitions.
+	cfg := w.config(sim.EndpointTarget)
+	cfg.User = sim.ReaderUser
+	reader := w.open(t, cfg)
+	tgt, from, err := reader.RowCounts(ctx)
+	if err != nil || from != sql.FromPartitions || len(tgt) < 400 {
+		t.Fatalf("reader: %d tables from %s, %v", len(tgt), from, err)
+	}
+	_, err = reader.LastUserUpdate(ctx)
+	if !sql.IsPermission(err) || sql.Number(err) != 297 {
+		t.Fatalf("the reader must get a permission error: %v", err)
+	}
+}
+
+func TestExactCountsProgressAndCancel(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	ctx := t.Context()
+	tables := []string{"CUSTTABLE", "VENDTABLE", "INVENTTRANS", "SALESLINE", "NO_SUCH_TABLE"}
+	var seen []int
+	res, err := w.src.ExactCounts(ctx, tables, 2, func(done, total int) { seen = append(seen, done) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Ints(seen)
+	if len(seen) != 5 || seen[4] != 5 {
+		t.Fatalf("progress %v", seen)
+	}
+	for _, r := range res {
+		if r.Table == "NO_SUCH_TABLE" {
+			if !sql.IsMissingObject(r.Err) {
+				t.Fatalf("a missing table must carry error 208: %v", r.Err)
+			}
+			continue
+		}
+		n, _ := w.w.SourceRows(r.Table)
+		if r.Err != nil || r.Rows != n {
+			t.Fatalf("%s: %d (%v), world %d", r.Table, r.Rows, r.Err, n)
+		}
+	}
+	// A slow count, cancelled after the first table finishes: the rest stop, the running one is
+	// cancelled on the server.
+	ctx2, cancel := context.WithCancel(ctx)
+	var once sync.Once
+	w.srv.Source().Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, SQL: regexp.MustCompile(`(?i)count_big.*SALESLINE`), Action: tdssim.FaultDelay, Delay: time.Hour})
+	before := w.srv.Source().Stats().Attentions
+	res, err = w.src.ExactCounts(ctx2, []string{"SALESLINE", "CUSTTABLE", "VENDTABLE", "INVENTTRANS"}, 2, func(done, total int) {
+		once.Do(cancel)
+	})
+	if !errors.Is(err, context.Canceled) || len(res) != 1 || res[0].Table != "CUSTTABLE" {
+		t.Fatalf("cancelled recount: %v, finished %+v", err, res)
+	}
+	if w.srv.Source().Stats().Attentions <= before {
+		t.Fatal("the running count was not cancelled on the server")
+	}
+}
+
+func TestAXActivityAndWritesStop(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	ctx := t.Context()
+	act, err := w.src.AXActivity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if act.ActiveServers() != 3 || len(act.Clients) == 0 || len(act.Jobs) == 0 {
+		t.Fatalf("activity: %d servers, %d clients, %d jobs", act.ActiveServers(), len(act.Clients), len(act.Jobs))
+	}
+	if c := act.Clients[0]; c.User == "" || c.Since.IsZero() {
+		t.Fatalf("client %+v", c)
+	}
+	sessions, err := w.src.UserSessions(ctx)
+	if err != nil || len(sessions) == 0 {
+		t.Fatalf("sessions %v %v", sessions, err)
+	}
+	w.clk.Advance(time.Minute)
+	first, _ := w.src.LastUserUpdate(ctx)
+	for _, a := range w.w.AOS() {
+		if err := w.w.StopAOS(a.Host, a.Service); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.clk.Advance(30 * time.Minute)
+	stopped, err := w.src.LastUserUpdate(ctx)
+	if err != nil || !stopped.After(first) {
+		t.Fatalf("writes before the shutdown: %v → %v (%v)", first, stopped, err)
+	}
+	newest, _ := w.dist.NewestReplicatedTransaction(ctx)
+	w.clk.Advance(time.Hour)
+	later, _ := w.src.LastUserUpdate(ctx)
+	newestLater, err := w.dist.NewestReplicatedTransaction(ctx)
+	if !later.Equal(stopped) || err != nil || !newestLater.Equal(newest) || newest.IsZero() {
+		t.Fatalf("writes must stop with the AOS: last write %v then %v, newest replicated %v then %v (%v)", stopped, later, newest, newestLater, err)
+	}
+	act, _ = w.src.AXActivity(ctx)
+	if act.ActiveServers() != 0 || len(act.Clients) != 0 {
+		t.Fatalf("after the shutdown: %d servers, %d clients", act.ActiveServers(), len(act.Clients))
+	}
+}
+
+func TestReplicationReads(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	ctx := t.Context()
+	pubs, err := w.dist.Publications(ctx)
+	if err != nil || len(pubs) < 5 {
+		t.Fatalf("publications %v %v", pubs, err)
+	}
+	var transactional []string
+	for _, p := range pubs {
+		if p.Type == sql.Transactional {
+			transactional = append(transactional, p.Name)
+		}
+	}
+	arts, err := w.dist.Articles(ctx)
+	if err != nil || len(arts) < 400 {
+		t.Fatalf("articles %d %v", len(arts), err)
+	}
+	pending, err := w.dist.PendingCommands(ctx)
+	if err != nil || len(pending) == 0 {
+		t.Fatalf("pending %d %v", len(pending), err)
+	}
+	var total int64
+	for _, p := range pending {
+		total += p.Pending
+	}
+	if total != w.w.TotalPending() {
+		t.Fatalf("pending %d, world %d", total, w.w.TotalPending())
+	}
+	states, err := w.dist.AgentStates(ctx)
+	if err != nil || len(states) == 0 {
+		t.Fatalf("agent states %v %v", states, err)
+	}
+	msgs, err := w.dist.AgentMessages(ctx)
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("agent messages %v %v", msgs, err)
+	}
+	kinds := map[sql.AgentType]bool{}
+	for _, m := range msgs {
+		kinds[m.Type] = true
+	}
+	if !kinds[sql.DistributionAgent] || !kinds[sql.LogReaderAgent] || !kinds[sql.SnapshotAgent] {
+		t.Fatalf("agent kinds %v", kinds)
+	}
+	if _, err := w.dist.ReplicationErrors(ctx); err != nil {
+		t.Fatal(err)
+	}
+	subs, err := w.dist.Subscriptions(ctx)
+	if err != nil || len(subs) == 0 {
+		t.Fatalf("subscriptions %v %v", subs, err)
+	}
+	sp, err := w.dist.SubscriptionPending(ctx, subs[0])
+	if err != nil || sp.Pending < 0 {
+		t.Fatalf("subscription pending %+v %v", sp, err)
+	}
+	// A tracer token posted now arrives once the backlog before it is delivered.
+	id, err := w.src.PostTracerToken(ctx, transactional[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, err := w.src.TracerTokenHistory(ctx, transactional[0], id)
+	if err != nil || len(hist) != 1 || hist[0].Arrived() {
+		t.Fatalf("token right after posting: %+v %v", hist, err)
+	}
+	w.clk.Advance(24 * time.Hour)
+	hist, err = w.src.TracerTokenHistory(ctx, transactional[0], id)
+	if err != nil || len(hist) != 1 || !hist[0].Arrived() {
+		t.Fatalf("token a day later: %+v %v", hist, err)
+	}
+	// After "Remove replication setup" the distribution database is gone.
+	if err := w.w.RemoveReplication(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.dist.Publications(ctx); err == nil || !(sql.IsMissingObject(err) || sql.Number(err) == 4060) {
+		t.Fatalf("publications after removal: %v", err)
+	}
+}
+
+// TestDroppedConnectionIsReadAgain: a connection cut in the middle of a poll's result is read
+// again once, on a fresh connection.
+func TestDroppedConnectionIsReadAgain(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	ctx := t.Context()
+	w.srv.Source().Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, SQL: regexp.MustCompile(`(?i)MSdistribution_status`),
+		FirstN: 1, Action: tdssim.FaultDropAfterRows, Rows: 3})
+	pending, err := w.dist.PendingCommands(ctx)
+	if err != nil || len(pending) == 0 {
+		t.Fatalf("after a dropped connection: %d rows, %v", len(pending), err)
+	}
+	if w.dist.Retries() != 1 {
+		t.Fatalf("retries %d", w.dist.Retries())
+	}
+	// A deadlock is reported as transient, not retried blindly.
+	w.srv.Source().Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, SQL: regexp.MustCompile(`(?i)MSreplication_monitordata`),
+		FirstN: 1, Action: tdssim.FaultError, Err: tdssim.DeadlockError()})
+	if _, err := w.dist.AgentStates(ctx); !sql.IsTransient(err) || sql.Number(err) != 1205 || !strings.Contains(err.Error(), "agent states") {
+		t.Fatalf("deadlock: %v", err)
+	}
+}
+
+func TestUpgradeAndPreflight(t *testing.T) {
+	w := newWorld(t, sim.Config{Scenarios: sim.ScenarioUpgradeFailure}, sim.ServerConfig{})
+	ctx := t.Context()
+	u, err := w.tgt.Upgrade(ctx)
+	if err != nil || len(u.Status) != 0 {
+		t.Fatalf("before the trigger: %+v %v", u, err)
+	}
+	if err := w.w.TriggerUpgrade(); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Advance(time.Hour)
+	u, err = w.tgt.Upgrade(ctx)
+	if err != nil || len(u.Status) == 0 || len(u.Servicing) == 0 || u.LastServicing.IsZero() {
+		t.Fatalf("an hour in: %+v %v", u, err)
+	}
+	w.clk.Advance(10 * time.Hour)
+	u, _ = w.tgt.Upgrade(ctx)
+	if len(u.Errors) == 0 || !w.w.UpgradeState().Failed {
+		t.Fatalf("the upgrade-failure scenario must fail with an error row: %+v", u.Errors)
+	}
+	pf, err := w.src.Preflight(ctx, w.srv.Database(sim.EndpointSource))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pf.ReplicationInstalled || pf.AgentStatus != "Running" || pf.Database.Owner != "sa" || pf.MaxTextReplSize != -1 || len(pf.Drives) == 0 || pf.Distributor == "" {
+		t.Fatalf("preflight %+v", pf)
+	}
+	w.w.SetPreflight(func(p *sim.Preflight) { p.ReplicationInstalled = false; p.MaxTextReplSize = 65536 })
+	pf, err = w.src.Preflight(ctx, w.srv.Database(sim.EndpointSource))
+	if err != nil || pf.ReplicationInstalled || pf.MaxTextReplSize != 65536 {
+		t.Fatalf("preflight with problems: %+v %v", pf, err)
+	}
+}
+
+func TestTLSWithAPinnedCertificate(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{TLS: true})
+	cfg := w.config(sim.EndpointTarget)
+	cfg.Encrypt, cfg.Certificate = sql.EncryptTrue, w.srv.CertFile()
+	db := w.open(t, cfg)
+	if err := db.Ping(t.Context()); err != nil {
+		t.Fatalf("encrypt=true with the pinned certificate: %v", err)
+	}
+	cfg.Certificate = ""
+	if err := w.open(t, cfg).Ping(t.Context()); err == nil {
+		t.Fatal("an unknown certificate must be refused")
+	}
+}
