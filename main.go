@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +30,8 @@ import (
 	"cutover/engine/journal"
 	"cutover/engine/runbook"
 	"cutover/lcs"
+	lcssim "cutover/lcs/sim"
+	sqlsim "cutover/sql/sim"
 	"cutover/tui"
 )
 
@@ -60,6 +64,7 @@ func commands() []command {
 		{name: "demo", summary: "run a whole simulated cutover on this machine", run: cmdDemo},
 		{name: "step", summary: "done|skip|retry a step while no cockpit is running", run: cmdStep},
 		{name: "journal", summary: "verify or show the journal", run: cmdJournal},
+		{name: "sim", summary: "serve the simulated SQL Servers and LCS on this machine", run: cmdSim},
 		{name: "version", summary: "print the version", run: cmdVersion},
 		{name: "demo-task", summary: "a simulated task used by the demo runbook", run: cmdDemoTask, hidden: true},
 	}
@@ -579,7 +584,33 @@ func lcsClient(rb *runbook.Runbook, stateDir string, httpClient *http.Client, ou
 	if auth.ClientSecret, err = secret(rb.Dir, l.ClientSecretEnv, l.ClientSecretFile); err != nil {
 		return nil, fmt.Errorf("lcs client secret: %w", err)
 	}
+	if httpClient == nil && l.Certificate != "" {
+		if httpClient, err = trusting(rb.Dir, l.Certificate); err != nil {
+			return nil, err
+		}
+	}
 	return lcs.NewClient(lcs.Config{Region: l.Region, BaseURL: l.BaseURL, ProjectID: l.ProjectID, Auth: auth, HTTPClient: httpClient})
+}
+
+// trusting is an HTTP client that trusts the system's CAs plus the certificate in file.
+func trusting(dir, file string) (*http.Client, error) {
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(dir, file)
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("lcs certificate: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("lcs certificate: %s holds no PEM certificate", file)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr}, nil
 }
 
 // lcsPort adapts the LCS client to the engine's LCS port.
@@ -672,4 +703,123 @@ func usesKind(rb *runbook.Runbook, kinds ...string) bool {
 		}
 	}
 	return false
+}
+
+// ---------------------------------------------------------------------------------------------
+// The simulators.
+
+// simulators are the simulated AX 2012 / distributor / Azure SQL servers and LCS.
+type simulators struct {
+	world   *sqlsim.World
+	sql     *sqlsim.Servers
+	lcs     *lcssim.Server
+	lcsURL  string
+	lcsCert string
+}
+
+// sandboxState maps the simulated toolkit and data upgrade onto the sandbox's LCS state.
+type sandboxState struct{ w *sqlsim.World }
+
+func (s sandboxState) SandboxState() string {
+	u := s.w.UpgradeState()
+	switch {
+	case u.Done:
+		return string(lcs.DeploymentDeployed)
+	case u.Failed:
+		return "Failed"
+	case u.Triggered:
+		return string(lcs.DeploymentDataUpgradeInProgress)
+	case s.w.ReplicationRemoved():
+		return string(lcs.DeploymentReplicationCompleted)
+	}
+	return string(lcs.DeploymentReplicationInProgress)
+}
+
+// startSimulators starts the SQL and LCS simulators on the given addresses, writing the LCS
+// certificate into dir.
+func startSimulators(cfg sqlsim.Config, clk sqlsim.Clock, sourceAddr, targetAddr, lcsAddr, dir string) (*simulators, error) {
+	w, err := sqlsim.New(cfg, clk)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := sqlsim.Start(w, sqlsim.ServerConfig{SourceAddr: sourceAddr, TargetAddr: targetAddr})
+	if err != nil {
+		return nil, err
+	}
+	ls := lcssim.New(lcssim.Options{Clock: clk})
+	ls.SetSandboxStateSource(sandboxState{w})
+	url, err := ls.Start(lcsAddr)
+	if err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("start the LCS simulator: %w", err)
+	}
+	cert := filepath.Join(dir, "lcs-sim.pem")
+	if err := os.WriteFile(cert, ls.CertPEM(), 0o600); err != nil {
+		srv.Close()
+		ls.Close()
+		return nil, err
+	}
+	return &simulators{world: w, sql: srv, lcs: ls, lcsURL: url, lcsCert: cert}, nil
+}
+
+func (s *simulators) Close() {
+	s.sql.Close()
+	s.lcs.Close()
+}
+
+// lcsSnippet is the runbook lcs section for the simulator.
+func (s *simulators) lcsSnippet() string {
+	return fmt.Sprintf(`lcs:
+  project_id: %q
+  base_url: %s
+  authority_url: %s
+  certificate: %s
+  auth: password
+  client_id: %s
+  username: %s
+  password_env: CUTOVER_SIM_LCS_PASSWORD
+  sandbox_environment_id: %s
+  production_environment_id: %s
+`, lcssim.DefaultProjectID, s.lcsURL, s.lcs.Authority(""), s.lcsCert, lcssim.DefaultClientID, lcssim.DefaultUser,
+		lcssim.SandboxID, lcssim.ProductionID)
+}
+
+func cmdSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("sim", "[--source-addr A] [--target-addr A] [--lcs-addr A] [--tables N] [--scenario NAMES]", stderr)
+	sourceAddr := fs.String("source-addr", "127.0.0.1:11433", "`ADDR` of the simulated AX 2012 SQL Server (source and distributor)")
+	targetAddr := fs.String("target-addr", "127.0.0.1:11434", "`ADDR` of the simulated Azure SQL sandbox")
+	lcsAddr := fs.String("lcs-addr", "127.0.0.1:18080", "`ADDR` of the simulated LCS API (HTTPS)")
+	tables := fs.Int("tables", 5000, "tables in the simulated AX database")
+	scenario := fs.String("scenario", "", "scenarios: locked-table, count-mismatch, upgrade-failure (comma-separated)")
+	dir := fs.String("dir", filepath.Join(os.TempDir(), "cutover-sim"), "`DIR` for the LCS simulator's certificate")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	sc, err := sqlsim.ParseScenario(*scenario)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover sim: %v\n", err)
+		return exitUsage
+	}
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		fmt.Fprintf(stderr, "cutover sim: %v\n", err)
+		return exitFail
+	}
+	sims, err := startSimulators(sqlsim.Config{Tables: *tables, Scenarios: sc}, sqlsim.WallClock(), *sourceAddr, *targetAddr, *lcsAddr, *dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover sim: %v\n", err)
+		return exitFail
+	}
+	defer sims.Close()
+	fmt.Fprint(stdout, sims.sql.Describe())
+	fmt.Fprintf(stdout, "Simulated LCS at %s (project %s; sign in as %s / %s; certificate %s)\n\n",
+		sims.lcsURL, lcssim.DefaultProjectID, lcssim.DefaultUser, lcssim.DefaultPassword, sims.lcsCert)
+	fmt.Fprintf(stdout, "Runbook snippet (export %s=%s and CUTOVER_SIM_LCS_PASSWORD=%s):\n\n%s%s\n",
+		sqlsim.PasswordEnv, sqlsim.Password, lcssim.DefaultPassword, sims.sql.RunbookSnippet(), sims.lcsSnippet())
+	fmt.Fprintln(stdout, "Serving until Ctrl-C.")
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	sig := <-sigs
+	fmt.Fprintf(stdout, "cutover sim: %v: stopped\n", sig)
+	return exitOK
 }

@@ -445,6 +445,7 @@ func (p *parser) lcs(n *yaml.Node) *LCS {
 		"token_env":          func(v *yaml.Node) { l.TokenEnv = d.NonEmpty(v, where, "token_env"); secretNode = v },
 		"base_url":           func(v *yaml.Node) { l.BaseURL = d.NonEmpty(v, where, "base_url") },
 		"authority_url":      func(v *yaml.Node) { l.AuthorityURL = d.NonEmpty(v, where, "authority_url") },
+		"certificate":        func(v *yaml.Node) { l.Certificate = d.NonEmpty(v, where, "certificate") },
 	})
 	d.Require(n, where, present, "project_id")
 	if l.Region != "" && p.opts.Regions != nil && !contains(p.opts.Regions, l.Region) {

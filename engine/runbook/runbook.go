@@ -178,7 +178,9 @@ type LCS struct {
 	BaseURL string
 	// AuthorityURL overrides the Entra ID authority (simulators).
 	AuthorityURL string
-	Pos          Pos
+	// Certificate is a CA file to trust for LCS and the authority (a proxy, the simulator).
+	Certificate string
+	Pos         Pos
 }
 
 // AOS describes the AX 2012 AOS instances and how to control them.
