@@ -31,6 +31,7 @@ import (
 	"cutover/engine/runbook"
 	"cutover/lcs"
 	lcssim "cutover/lcs/sim"
+	"cutover/sql"
 	sqlsim "cutover/sql/sim"
 	"cutover/tui"
 )
@@ -669,6 +670,20 @@ func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, promp
 		}
 		ports.Services = svc
 	}
+	var closers []func()
+	if ports.Replication == nil {
+		sp, err := openSQL(rb, prompts)
+		if err != nil {
+			return nil, err
+		}
+		if sp != nil {
+			closers = append(closers, sp.Close)
+			if sp.src != nil && sp.dist != nil && sp.tgt != nil {
+				ports.Replication = sp
+			}
+			ports.AX, ports.Tracers, ports.Counts, ports.Upgrade, ports.Preflight, ports.SQL = sp, sp, sp, sp, sp, sp
+		}
+	}
 	if ports.LCS == nil && rb.LCS != nil {
 		c, err := lcsClient(rb, stateDir, nil, prompts)
 		if err != nil {
@@ -676,7 +691,368 @@ func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, promp
 		}
 		ports.LCS = lcsPort{c}
 	}
-	return func() {}, nil
+	return func() {
+		for _, c := range closers {
+			c()
+		}
+	}, nil
+}
+
+// sqlPorts adapts the SQL Server connections to the engine's ports.
+type sqlPorts struct {
+	src, dist, tgt *sql.DB
+	axDB           string
+}
+
+// sqlConfig turns a runbook connection into a client configuration, reading its secret.
+func sqlConfig(dir string, c *runbook.Connection) (sql.Config, error) {
+	pw, err := secret(dir, c.PasswordEnv, c.PasswordFile)
+	if err != nil {
+		return sql.Config{}, fmt.Errorf("connections.%s: %w", c.Role, err)
+	}
+	cert := c.Certificate
+	if cert != "" && !filepath.IsAbs(cert) {
+		cert = filepath.Join(dir, cert)
+	}
+	return sql.Config{Server: c.Server, Port: c.Port, Instance: c.Instance, Database: c.Database, Auth: sql.Auth(c.Auth),
+		User: c.User, Password: pw, ClientID: c.ClientID, TenantID: c.TenantID, Encrypt: sql.Encryption(c.Encrypt),
+		TrustServerCertificate: c.TrustServerCertificate, Certificate: cert, HostNameInCertificate: c.HostNameInCertificate,
+		ConnectTimeout: c.ConnectTimeout, QueryTimeout: c.QueryTimeout}, nil
+}
+
+// openSQL opens the runbook's connections (nil when it names none). Warnings go to warn.
+func openSQL(rb *runbook.Runbook, warn io.Writer) (*sqlPorts, error) {
+	conns := rb.Connections
+	if conns.Source == nil && conns.Distribution == nil && conns.Target == nil {
+		return nil, nil
+	}
+	p := &sqlPorts{}
+	for _, c := range []struct {
+		conn *runbook.Connection
+		db   **sql.DB
+	}{{conns.Source, &p.src}, {conns.Distribution, &p.dist}, {conns.Target, &p.tgt}} {
+		if c.conn == nil {
+			continue
+		}
+		cfg, err := sqlConfig(rb.Dir, c.conn)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintln(warn, "WARNING:", w)
+		}
+		if *c.db, err = sql.Open(cfg); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("connections.%s: %w", c.conn.Role, err)
+		}
+	}
+	if conns.Source != nil {
+		p.axDB = conns.Source.Database
+	}
+	return p, nil
+}
+
+func (p *sqlPorts) Close() {
+	for _, db := range []*sql.DB{p.src, p.dist, p.tgt} {
+		if db != nil {
+			db.Close()
+		}
+	}
+}
+
+// need names a missing connection.
+func need(db *sql.DB, role string) error {
+	if db == nil {
+		return fmt.Errorf("the runbook has no connections.%s", role)
+	}
+	return nil
+}
+
+func tableRows(db *sql.DB, role string, ctx context.Context) ([]engine.TableRows, error) {
+	if err := need(db, role); err != nil {
+		return nil, err
+	}
+	counts, _, err := db.RowCounts(ctx)
+	out := make([]engine.TableRows, len(counts))
+	for i, c := range counts {
+		out[i] = engine.TableRows{Table: c.Schema + "." + c.Table, Rows: c.Rows, HasPK: c.HasPK}
+	}
+	return out, err
+}
+
+func (p *sqlPorts) SourceRows(ctx context.Context) ([]engine.TableRows, error) {
+	return tableRows(p.src, "source", ctx)
+}
+
+func (p *sqlPorts) TargetRows(ctx context.Context) ([]engine.TableRows, error) {
+	return tableRows(p.tgt, "target", ctx)
+}
+
+func (p *sqlPorts) Backlog(ctx context.Context) ([]engine.ArticleBacklog, error) {
+	if err := need(p.dist, "distribution"); err != nil {
+		return nil, err
+	}
+	pending, err := p.dist.PendingCommands(ctx)
+	out := make([]engine.ArticleBacklog, len(pending))
+	for i, a := range pending {
+		out[i] = engine.ArticleBacklog{Publication: a.Publication, Article: a.Article, Pending: a.Pending}
+	}
+	return out, err
+}
+
+func (p *sqlPorts) Agents(ctx context.Context) ([]engine.Agent, error) {
+	if err := need(p.dist, "distribution"); err != nil {
+		return nil, err
+	}
+	states, err := p.dist.AgentStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := p.dist.AgentMessages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	errs, _ := p.dist.ReplicationErrors(ctx)
+	errText := map[int]string{}
+	for _, e := range errs {
+		errText[e.ID] = e.Text
+	}
+	byName := map[string]sql.AgentMessage{}
+	for _, m := range msgs {
+		byName[m.Agent] = m
+	}
+	out := make([]engine.Agent, 0, len(states))
+	for _, s := range states {
+		a := engine.Agent{Publication: s.Publication, Name: s.Name, Kind: engine.AgentKind(s.Type), Status: engine.AgentStatus(s.Status),
+			Running: s.Running, Latency: s.CurLatency, LastSync: s.LastSync}
+		if m, ok := byName[s.Name]; ok {
+			a.Message, a.MessageAt = m.Comments, m.Time
+			if m.ErrorID != 0 {
+				a.Error = errText[m.ErrorID]
+			}
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (p *sqlPorts) Activity(ctx context.Context) (engine.AXActivity, error) {
+	if err := need(p.src, "source"); err != nil {
+		return engine.AXActivity{}, err
+	}
+	a, err := p.src.AXActivity(ctx)
+	if err != nil {
+		return engine.AXActivity{}, err
+	}
+	var out engine.AXActivity
+	for _, s := range a.Servers {
+		if s.Active() {
+			out.Servers = append(out.Servers, engine.AXServer{ServerID: s.ServerID, Instance: s.Instance, Since: s.Login})
+		}
+	}
+	for _, c := range a.Clients {
+		out.Users = append(out.Users, engine.AXUser{User: c.User, Computer: c.Computer, Server: c.ServerID, Since: c.Since})
+	}
+	for _, j := range a.Jobs {
+		out.Jobs = append(out.Jobs, engine.AXBatchJob{Caption: j.Caption, Status: j.Status.String(), Executing: j.Status == sql.BatchExecuting, Since: j.Start})
+	}
+	out.ExecutingTasks = a.ExecutingTasks
+	return out, nil
+}
+
+func (p *sqlPorts) LastWrite(ctx context.Context) (time.Time, error) {
+	if err := need(p.src, "source"); err != nil {
+		return time.Time{}, err
+	}
+	return p.src.LastUserUpdate(ctx)
+}
+
+func (p *sqlPorts) NewestReplicated(ctx context.Context) (time.Time, error) {
+	if err := need(p.dist, "distribution"); err != nil {
+		return time.Time{}, err
+	}
+	return p.dist.NewestReplicatedTransaction(ctx)
+}
+
+func (p *sqlPorts) TransactionalPublications(ctx context.Context) ([]string, error) {
+	if err := need(p.dist, "distribution"); err != nil {
+		return nil, err
+	}
+	pubs, err := p.dist.Publications(ctx)
+	var out []string
+	for _, pub := range pubs {
+		if pub.Type == sql.Transactional {
+			out = append(out, pub.Name)
+		}
+	}
+	return out, err
+}
+
+func (p *sqlPorts) Post(ctx context.Context, publication string) (int, error) {
+	if err := need(p.src, "source"); err != nil {
+		return 0, err
+	}
+	return p.src.PostTracerToken(ctx, publication)
+}
+
+func (p *sqlPorts) Arrived(ctx context.Context, publication string, id int) (bool, time.Duration, error) {
+	if err := need(p.src, "source"); err != nil {
+		return false, 0, err
+	}
+	hist, err := p.src.TracerTokenHistory(ctx, publication, id)
+	if err != nil || len(hist) == 0 {
+		return false, 0, err
+	}
+	var worst time.Duration
+	for _, h := range hist {
+		if !h.Arrived() {
+			return false, 0, nil
+		}
+		worst = max(worst, *h.Overall)
+	}
+	return true, worst, nil
+}
+
+func (p *sqlPorts) side(s engine.Side) (*sql.DB, error) {
+	if s == engine.SideTarget {
+		return p.tgt, need(p.tgt, "target")
+	}
+	return p.src, need(p.src, "source")
+}
+
+func (p *sqlPorts) Rows(ctx context.Context, s engine.Side) ([]engine.TableRows, error) {
+	db, err := p.side(s)
+	if err != nil {
+		return nil, err
+	}
+	return tableRows(db, s.String(), ctx)
+}
+
+func (p *sqlPorts) Exact(ctx context.Context, s engine.Side, tables []string, concurrency int, progress func(done, total int)) ([]engine.ExactRows, error) {
+	db, err := p.side(s)
+	if err != nil {
+		return nil, err
+	}
+	res, err := db.ExactCounts(ctx, tables, concurrency, progress)
+	out := make([]engine.ExactRows, len(res))
+	for i, r := range res {
+		out[i] = engine.ExactRows{Table: r.Table, Rows: r.Rows, Err: r.Err}
+	}
+	return out, err
+}
+
+func (p *sqlPorts) Upgrade(ctx context.Context) (engine.UpgradeProgress, error) {
+	if err := need(p.tgt, "target"); err != nil {
+		return engine.UpgradeProgress{}, err
+	}
+	u, err := p.tgt.Upgrade(ctx)
+	if err != nil {
+		return engine.UpgradeProgress{}, err
+	}
+	return upgradeProgress(u), nil
+}
+
+// upgradeProgress reads the sandbox's upgrade tables as one picture.
+func upgradeProgress(u sql.Upgrade) engine.UpgradeProgress {
+	out := engine.UpgradeProgress{Percent: -1, LastActivity: u.LastServicing}
+	if len(u.Status) == 0 {
+		return out
+	}
+	var running, failed *sql.UpgradeStatusRow
+	var newest time.Time
+	out.Started = u.Status[0].Start
+	for i := range u.Status {
+		r := &u.Status[i]
+		if r.Start.Before(out.Started) {
+			out.Started = r.Start
+		}
+		for _, t := range []time.Time{r.Start, r.End} {
+			if t.Year() > 1900 && t.After(newest) {
+				newest = t
+			}
+		}
+		switch strings.ToLower(r.Status) {
+		case "inprogress", "in progress", "running":
+			running = r
+		case "failed", "error":
+			if failed == nil || r.Start.After(failed.Start) {
+				failed = r
+			}
+		}
+	}
+	if newest.After(out.LastActivity) {
+		out.LastActivity = newest
+	}
+	done, total := 0, len(u.Servicing)
+	for _, s := range u.Servicing {
+		if s.Done() {
+			done++
+		}
+	}
+	if total > 0 {
+		out.Percent = 100 * float64(done) / float64(total)
+	}
+	switch {
+	case running != nil:
+		out.Phase, out.Step, out.SubStep = engine.UpgradeRunning, running.Step, running.SubStep
+	case failed != nil:
+		out.Phase, out.Step, out.SubStep = engine.UpgradeFailed, failed.Step, failed.SubStep
+	case total > 0 && done == total:
+		out.Phase, out.Percent = engine.UpgradeCompleted, 100
+	default:
+		out.Phase = engine.UpgradeRunning
+	}
+	for _, e := range u.Errors {
+		out.Errors = append(out.Errors, strings.TrimSpace(e.Class+"."+e.Method+": "+e.Message))
+	}
+	return out
+}
+
+func (p *sqlPorts) Preflight(ctx context.Context) (engine.PreflightFacts, error) {
+	if err := need(p.src, "source"); err != nil {
+		return engine.PreflightFacts{}, err
+	}
+	pf, err := p.src.Preflight(ctx, p.axDB)
+	if err != nil {
+		return engine.PreflightFacts{}, err
+	}
+	out := engine.PreflightFacts{ServerVersion: pf.Server.ProductVersion, MixedMode: !pf.Server.IntegratedOnly,
+		ReplicationInstalled: pf.ReplicationInstalled, AgentStatus: pf.AgentStatus,
+		AgentRunning: strings.EqualFold(pf.AgentStatus, "Running"), DatabaseOwner: pf.Database.Owner, RCSI: pf.Database.RCSI,
+		DatabaseBytes: pf.Database.SizeBytes, MaxTextReplSize: pf.MaxTextReplSize, FreeBytes: map[string]int64{},
+		Unavailable: map[string]string{}}
+	for _, d := range pf.Drives {
+		out.FreeBytes[strings.ToUpper(d.Letter)] = d.FreeMB << 20
+	}
+	for k, v := range pf.Unavailable {
+		out.Unavailable[k] = v.Error()
+	}
+	if p.tgt != nil {
+		if err := p.tgt.Ping(ctx); err != nil {
+			out.TargetError = err.Error()
+		} else {
+			out.TargetReachable = true
+		}
+	}
+	return out, nil
+}
+
+// Query runs a smoke-test query on a named connection.
+func (p *sqlPorts) Query(ctx context.Context, connection, text string) ([]string, [][]string, error) {
+	var db *sql.DB
+	switch connection {
+	case "source":
+		db = p.src
+	case "distribution":
+		db = p.dist
+	case "target":
+		db = p.tgt
+	}
+	if err := need(db, connection); err != nil {
+		return nil, nil, err
+	}
+	return db.QueryText(ctx, text)
 }
 
 // services picks the AOS service controller the runbook asks for.
