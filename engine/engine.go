@@ -93,6 +93,7 @@ type Engine struct {
 	report      journal.OpenReport
 	monitor     *monitor
 	lastSample  time.Time
+	validation  *Validation
 }
 
 // New prepares an engine for a validated runbook. It does not touch the state directory yet.
@@ -273,6 +274,45 @@ func (e *Engine) SetPollIntervals(interval, backlog time.Duration) {
 	if e.monitor != nil {
 		e.monitor.setIntervals(interval, backlog)
 	}
+}
+
+// maxNotable bounds how many tables a validation record lists (the files hold every table).
+const maxNotable = 500
+
+// recordValidation journals a validation's result, keeps it for the cockpit and tells subscribers.
+func (e *Engine) recordValidation(step string, attempt int, v *Validation, files []string) {
+	rec := ValidationRecord{Attempt: attempt, Passed: v.Passed, Tables: len(v.Tables), Classes: v.Classes, Recounts: v.Recounts, Files: files}
+	for _, t := range v.Tables {
+		if t.Class != ClassMatch && t.Class != ClassIgnored && len(rec.Notable) < maxNotable {
+			rec.Notable = append(rec.Notable, t)
+		}
+	}
+	e.mu.Lock()
+	e.validation = v
+	if !e.closed && e.j != nil {
+		_, _ = e.commitLocked(RecValidation, step, rec)
+	}
+	e.mu.Unlock()
+	e.bus.Publish(ValidationUpdated{Validation: v})
+}
+
+// Validation is the newest record-count validation (reloaded from its file after a restart), or nil.
+func (e *Engine) Validation() *Validation {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.validation == nil {
+		for _, f := range e.st.validationFiles {
+			if strings.HasSuffix(f, ".json") {
+				if b, err := os.ReadFile(f); err == nil {
+					var v Validation
+					if json.Unmarshal(b, &v) == nil {
+						e.validation = &v
+					}
+				}
+			}
+		}
+	}
+	return e.validation
 }
 
 // recordHealth journals a data source's change of health.

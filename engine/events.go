@@ -40,6 +40,15 @@ type StepProgress struct {
 	Progress Progress
 }
 
+// ValidationUpdated carries a new record-count validation (newest wins).
+type ValidationUpdated struct {
+	Validation *Validation
+}
+
+func (ValidationUpdated) isEvent()            {}
+func (ValidationUpdated) coalesceKey() string { return "validation" }
+func (v ValidationUpdated) merge(Event) Event { return v }
+
 // Resync tells a subscriber it fell too far behind: its stream ends here and it should subscribe
 // again (getting a fresh snapshot).
 type Resync struct{}

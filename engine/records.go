@@ -31,6 +31,7 @@ const (
 
 	RecSourceHealth      RecordType = "source.health"
 	RecReplicationSample RecordType = "replication.sample"
+	RecValidation        RecordType = "step.validation"
 )
 
 // RunOpened is the first record of a journal.
@@ -175,4 +176,17 @@ type ReplicationSample struct {
 	DrainRate float64       `json:"drain_rate"`
 	ETA       time.Duration `json:"eta,omitempty"`
 	Tables    int           `json:"tables"`
+}
+
+// ValidationRecord is a record-count validation's result: the counts per class, every table that
+// did not simply match (mismatches, missing and extra tables, expected differences with their
+// reasons), and the files holding every table.
+type ValidationRecord struct {
+	Attempt  int                `json:"attempt"`
+	Passed   bool               `json:"passed"`
+	Tables   int                `json:"tables"`
+	Classes  map[CountClass]int `json:"classes"`
+	Recounts int                `json:"recounts"`
+	Notable  []TableCheck       `json:"notable,omitempty"`
+	Files    []string           `json:"files,omitempty"`
 }

@@ -98,6 +98,8 @@ type runState struct {
 	starts   int
 	// runbookHash is the runbook the journal last recorded (run.opened or runbook.changed).
 	runbookHash string
+	// validationFiles are the files of the newest validation.
+	validationFiles []string
 }
 
 // apply folds one journal record into the state. It is used both live (after the record is
@@ -155,6 +157,12 @@ func (r *runState) apply(rec journal.Record) error {
 			st.state = StatePending
 		}
 	case RecConfirmRefused, RecSourceHealth, RecReplicationSample:
+	case RecValidation:
+		var p ValidationRecord
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		r.validationFiles = p.Files
 	case RecDeclined:
 		var p Declined
 		if err := rec.Decode(&p); err != nil {

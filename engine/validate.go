@@ -1,0 +1,345 @@
+package engine
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CountClass is how a table compares between source and target.
+type CountClass int
+
+// Classes, in the order a person wants to read them: problems first.
+const (
+	ClassMismatch CountClass = iota
+	ClassMissing
+	ClassExtra
+	ClassDraining
+	ClassExpected
+	ClassIgnored
+	ClassMatch
+)
+
+var classWords = [...]string{"mismatch", "missing on target", "extra on target", "draining", "expected difference", "ignored", "match"}
+
+// String names the class.
+func (c CountClass) String() string {
+	if c >= 0 && int(c) < len(classWords) {
+		return classWords[c]
+	}
+	return "unknown"
+}
+
+// MarshalText writes the class as words.
+func (c CountClass) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// UnmarshalText reads the class from its words.
+func (c *CountClass) UnmarshalText(b []byte) error {
+	for i, w := range classWords {
+		if w == string(b) {
+			*c = CountClass(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown class %q", b)
+}
+
+// Passes reports whether the class lets validation succeed.
+func (c CountClass) Passes() bool {
+	return c == ClassMatch || c == ClassIgnored || c == ClassExpected
+}
+
+// TableCheck is one table's comparison.
+type TableCheck struct {
+	Table  string     `json:"table"`
+	Class  CountClass `json:"class"`
+	Source int64      `json:"source"`
+	Target int64      `json:"target"`
+	Delta  int64      `json:"delta"`
+	// Pending is the table's replication backlog when it was compared.
+	Pending int64 `json:"pending"`
+	// Exact is set when the counts come from COUNT_BIG rather than partition statistics.
+	Exact bool `json:"exact"`
+	// Reason explains an expected difference or an ignored table.
+	Reason string `json:"reason,omitempty"`
+	// Error is why an exact recount failed.
+	Error string `json:"error,omitempty"`
+}
+
+// Validation is a record-count comparison of source and target.
+type Validation struct {
+	At       time.Time          `json:"at"`
+	Tables   []TableCheck       `json:"tables"`
+	Classes  map[CountClass]int `json:"classes"`
+	Recounts int                `json:"recounts"`
+	// Passed is true when every table matches, is ignored or differs as expected.
+	Passed bool `json:"passed"`
+}
+
+// Failing lists the tables that keep validation from passing.
+func (v *Validation) Failing() []TableCheck {
+	var out []TableCheck
+	for _, t := range v.Tables {
+		if !t.Class.Passes() {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Summary is one line: the counts per class.
+func (v *Validation) Summary() string {
+	var parts []string
+	for c := ClassMismatch; c <= ClassMatch; c++ {
+		if n := v.Classes[c]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, c))
+		}
+	}
+	if len(parts) == 0 {
+		return "no tables"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ExpectedDifference is a table allowed to differ, and why.
+type ExpectedDifference struct {
+	Table string
+	// Delta is the expected source minus target (ignored when Any).
+	Delta  int64
+	Any    bool
+	Reason string
+}
+
+// ValidationRules say what counts as a match.
+type ValidationRules struct {
+	// Ignore are tables not replicated on purpose (the toolkit's IgnoreTables.xml).
+	Ignore []string
+	// Expect are tables allowed to differ, with the reason recorded.
+	Expect []ExpectedDifference
+	// Tolerance is the absolute difference still counted as a match (default 0).
+	Tolerance int64
+	// Recount counts non-matching tables exactly with COUNT_BIG.
+	Recount bool
+	// Concurrency bounds simultaneous exact counts per side (default 4).
+	Concurrency int
+}
+
+// Validate compares the table sets and row counts of source and target, classifies every table,
+// and recounts the ones that do not match exactly (cancellable; progress reports the recount).
+// pending gives each table's replication backlog (nil: unknown, treated as none).
+func Validate(ctx context.Context, counts CountSource, rules ValidationRules, pending map[string]int64, now time.Time,
+	progress func(done, total int)) (*Validation, error) {
+	if counts == nil {
+		return nil, errors.New("no SQL connections to count rows with")
+	}
+	src, err := counts.Rows(ctx, SideSource)
+	if err != nil {
+		return nil, fmt.Errorf("source row counts: %w", err)
+	}
+	tgt, err := counts.Rows(ctx, SideTarget)
+	if err != nil {
+		return nil, fmt.Errorf("target row counts: %w", err)
+	}
+	ignore := map[string]bool{}
+	for _, t := range rules.Ignore {
+		ignore[tableKey(t)] = true
+	}
+	expect := map[string]ExpectedDifference{}
+	for _, e := range rules.Expect {
+		expect[tableKey(e.Table)] = e
+	}
+	type pair struct {
+		name           string
+		src, tgt       int64
+		onSrc, onTgt   bool
+		exactS, exactT bool
+	}
+	pairs := map[string]*pair{}
+	get := func(name string) *pair {
+		k := tableKey(name)
+		p := pairs[k]
+		if p == nil {
+			p = &pair{name: strings.TrimPrefix(strings.TrimPrefix(name, "dbo."), "DBO.")}
+			pairs[k] = p
+		}
+		return p
+	}
+	for _, r := range src {
+		p := get(r.Table)
+		p.src, p.onSrc = r.Rows, true
+	}
+	for _, r := range tgt {
+		p := get(r.Table)
+		p.tgt, p.onTgt = r.Rows, true
+	}
+	keys := make([]string, 0, len(pairs))
+	for k := range pairs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+
+	classify := func(k string, p *pair) TableCheck {
+		tc := TableCheck{Table: p.name, Source: p.src, Target: p.tgt, Delta: p.src - p.tgt, Pending: pending[k], Exact: p.exactS && p.exactT}
+		abs := tc.Delta
+		if abs < 0 {
+			abs = -abs
+		}
+		e, expected := expect[k]
+		switch {
+		case ignore[k]:
+			tc.Class, tc.Reason = ClassIgnored, "on the ignore list"
+		case expected && (e.Any || e.Delta == tc.Delta):
+			tc.Class, tc.Reason = ClassExpected, e.Reason
+		case !p.onTgt:
+			tc.Class = ClassMissing
+		case !p.onSrc:
+			tc.Class = ClassExtra
+		case abs <= rules.Tolerance:
+			tc.Class = ClassMatch
+		case tc.Pending > 0:
+			tc.Class = ClassDraining
+		default:
+			tc.Class = ClassMismatch
+		}
+		return tc
+	}
+	v := &Validation{At: now, Classes: map[CountClass]int{}}
+	var recount []string
+	for _, k := range keys {
+		p := pairs[k]
+		tc := classify(k, p)
+		if rules.Recount && (tc.Class == ClassMismatch || tc.Class == ClassDraining) {
+			recount = append(recount, k)
+		}
+	}
+	if len(recount) > 0 {
+		v.Recounts = len(recount)
+		names := make([]string, len(recount))
+		for i, k := range recount {
+			names[i] = pairs[k].name
+		}
+		conc := rules.Concurrency
+		if conc <= 0 {
+			conc = 4
+		}
+		total := 2 * len(names)
+		side := func(s Side, base int) (map[string]ExactRows, error) {
+			res, err := counts.Exact(ctx, s, names, conc, func(d, _ int) {
+				if progress != nil {
+					progress(base+d, total)
+				}
+			})
+			out := map[string]ExactRows{}
+			for _, r := range res {
+				out[tableKey(r.Table)] = r
+			}
+			return out, err
+		}
+		exactS, err := side(SideSource, 0)
+		if err != nil {
+			return nil, fmt.Errorf("exact counts on the source: %w", err)
+		}
+		exactT, err := side(SideTarget, len(names))
+		if err != nil {
+			return nil, fmt.Errorf("exact counts on the target: %w", err)
+		}
+		for _, k := range recount {
+			p := pairs[k]
+			if r, ok := exactS[k]; ok && r.Err == nil {
+				p.src, p.exactS = r.Rows, true
+			}
+			if r, ok := exactT[k]; ok && r.Err == nil {
+				p.tgt, p.exactT = r.Rows, true
+			}
+		}
+	}
+	for _, k := range keys {
+		tc := classify(k, pairs[k])
+		v.Tables = append(v.Tables, tc)
+		v.Classes[tc.Class]++
+	}
+	// Problems first, then by name.
+	sort.SliceStable(v.Tables, func(i, j int) bool { return v.Tables[i].Class < v.Tables[j].Class })
+	v.Passed = len(v.Failing()) == 0
+	return v, nil
+}
+
+// ReadIgnoreTables reads the toolkit's Data\IgnoreTables.xml:
+// <IgnoreTables><Name><Table>…</Table></Name></IgnoreTables>.
+func ReadIgnoreTables(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("ignore list: %w", err)
+	}
+	defer f.Close()
+	var doc struct {
+		Names []struct {
+			Tables []string `xml:"Table"`
+		} `xml:"Name"`
+	}
+	if err := xml.NewDecoder(f).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("ignore list %s: %w", path, err)
+	}
+	var out []string
+	for _, n := range doc.Names {
+		for _, t := range n.Tables {
+			if t = strings.TrimSpace(t); t != "" {
+				out = append(out, t)
+			}
+		}
+	}
+	return out, nil
+}
+
+// WriteCSV writes one line per table: table, class, source, target, delta, pending, exact, reason.
+func (v *Validation) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"table", "class", "source", "target", "delta", "pending", "exact", "reason", "error"})
+	for _, t := range v.Tables {
+		_ = cw.Write([]string{t.Table, t.Class.String(), strconv.FormatInt(t.Source, 10), strconv.FormatInt(t.Target, 10),
+			strconv.FormatInt(t.Delta, 10), strconv.FormatInt(t.Pending, 10), strconv.FormatBool(t.Exact), t.Reason, t.Error})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteJSON writes the whole validation.
+func (v *Validation) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Save writes the validation as CSV and JSON files (0600) named base.csv and base.json in dir.
+func (v *Validation) Save(dir, base string) ([]string, error) {
+	var paths []string
+	for _, f := range []struct {
+		ext   string
+		write func(io.Writer) error
+	}{{".csv", v.WriteCSV}, {".json", v.WriteJSON}} {
+		path := filepath.Join(dir, base+f.ext)
+		out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return paths, fmt.Errorf("save validation: %w", err)
+		}
+		werr := f.write(out)
+		if cerr := out.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return paths, fmt.Errorf("save validation: %w", werr)
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
+}
