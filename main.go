@@ -772,7 +772,7 @@ func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, promp
 			if sp.src != nil && sp.dist != nil && sp.tgt != nil {
 				ports.Replication = sp
 			}
-			ports.AX, ports.Tracers, ports.Counts, ports.Upgrade, ports.Preflight, ports.SQL = sp, sp, sp, sp, sp, sp
+			ports.AX, ports.Tracers, ports.Counts, ports.Upgrade, ports.Preflight, ports.SQL, ports.Publications = sp, sp, sp, sp, sp, sp, sp
 		}
 	}
 	if ports.LCS == nil && rb.LCS != nil {
@@ -1112,7 +1112,7 @@ func (p *sqlPorts) Preflight(ctx context.Context) (engine.PreflightFacts, error)
 		ReplicationInstalled: pf.ReplicationInstalled, AgentStatus: pf.AgentStatus,
 		AgentRunning: strings.EqualFold(pf.AgentStatus, "Running"), DatabaseOwner: pf.Database.Owner, RCSI: pf.Database.RCSI,
 		DatabaseBytes: pf.Database.SizeBytes, MaxTextReplSize: pf.MaxTextReplSize, FreeBytes: map[string]int64{},
-		Unavailable: map[string]string{}}
+		Unavailable: map[string]string{}, Distributor: pf.Distributor}
 	for _, d := range pf.Drives {
 		out.FreeBytes[strings.ToUpper(d.Letter)] = d.FreeMB << 20
 	}
@@ -1127,6 +1127,19 @@ func (p *sqlPorts) Preflight(ctx context.Context) (engine.PreflightFacts, error)
 		}
 	}
 	return out, nil
+}
+
+// Publications lists the distributor's publications.
+func (p *sqlPorts) Publications(ctx context.Context) ([]engine.PublicationInfo, error) {
+	if err := need(p.dist, "distribution"); err != nil {
+		return nil, err
+	}
+	pubs, err := p.dist.Publications(ctx)
+	out := make([]engine.PublicationInfo, len(pubs))
+	for i, pub := range pubs {
+		out[i] = engine.PublicationInfo{Name: pub.Name, Transactional: pub.Type == sql.Transactional}
+	}
+	return out, err
 }
 
 // Query runs a smoke-test query on a named connection.
@@ -1182,6 +1195,29 @@ type simulators struct {
 	lcs     *lcssim.Server
 	lcsURL  string
 	lcsCert string
+}
+
+// simServices controls the simulated AOS hosts (the demo's service controller).
+type simServices struct{ w *sqlsim.World }
+
+func (s simServices) Stop(_ context.Context, host, service string) error { return s.w.StopAOS(host, service) }
+
+func (s simServices) State(_ context.Context, host, service string) (engine.ServiceState, string, error) {
+	st, err := s.w.AOSState(host, service)
+	if err != nil {
+		return engine.ServiceUnknown, err.Error(), err
+	}
+	switch st {
+	case sqlsim.ServiceStopped:
+		return engine.ServiceStopped, "1 STOPPED", nil
+	case sqlsim.ServiceStartPending:
+		return engine.ServiceStartPending, "2 START_PENDING", nil
+	case sqlsim.ServiceStopPending:
+		return engine.ServiceStopPending, "3 STOP_PENDING", nil
+	case sqlsim.ServiceRunning:
+		return engine.ServiceRunning, "4 RUNNING", nil
+	}
+	return engine.ServiceUnknown, st.String(), nil
 }
 
 // sandboxState maps the simulated toolkit and data upgrade onto the sandbox's LCS state.

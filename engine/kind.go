@@ -128,7 +128,8 @@ func BuiltinKinds() []Kind {
 // AllKinds returns every kind this build knows: the general ones and the cutover ones.
 func AllKinds() []Kind {
 	return append(BuiltinKinds(), AOSStopKind{}, ReplicationHealthyKind{}, ReplicationDrainKind{},
-		LCSEnvStateKind{}, LCSQuotaKind{}, LCSRefreshKind{}, ValidateCountsKind{})
+		LCSEnvStateKind{}, LCSQuotaKind{}, LCSRefreshKind{}, ValidateCountsKind{}, ToolkitKind{}, UpgradeWatchKind{},
+		PreflightKind{}, SmokeHTTPKind{}, SmokeSQLKind{})
 }
 
 // Register adds a kind, replacing one of the same name.

@@ -116,6 +116,19 @@ type Ports struct {
 	LCS         LCS
 	// SQL runs the smoke.sql queries against a named connection.
 	SQL QueryRunner
+	// Publications lists the distributor's publications (the toolkit steps verify with it).
+	Publications PublicationSource
+}
+
+// PublicationSource lists the distributor's publications.
+type PublicationSource interface {
+	Publications(ctx context.Context) ([]PublicationInfo, error)
+}
+
+// PublicationInfo is one publication.
+type PublicationInfo struct {
+	Name          string
+	Transactional bool
 }
 
 // AXSource reads who is still inside AX 2012 and whether anything still writes.
@@ -264,6 +277,8 @@ type PreflightFacts struct {
 	MaxTextReplSize      int64
 	// FreeBytes per drive letter ("C", "D").
 	FreeBytes map[string]int64
+	// Distributor names the distribution database ("" when there is none).
+	Distributor string
 	// Unavailable lists checks that could not run, and why.
 	Unavailable map[string]string
 	// TargetReachable is set when the Azure SQL sandbox answered; TargetError says why not.

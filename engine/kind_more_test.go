@@ -1,0 +1,222 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cutover/engine"
+)
+
+// fakeUpgrade reports what the test sets.
+type fakeUpgrade struct {
+	mu sync.Mutex
+	p  engine.UpgradeProgress
+}
+
+func (f *fakeUpgrade) Upgrade(context.Context) (engine.UpgradeProgress, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.p, nil
+}
+
+func (f *fakeUpgrade) set(p engine.UpgradeProgress) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.p = p
+}
+
+func TestUpgradeWatch(t *testing.T) {
+	inBubble(t, "name: t\n"+replConnections+`steps:
+  - {id: watch, title: Watch the data upgrade, kind: upgrade.watch, with: {stall_after: 30m, poll: 1m}}
+`, func(t *testing.T, h *harness) {
+		up := &fakeUpgrade{p: engine.UpgradeProgress{Phase: engine.UpgradeNotStarted, Percent: -1}}
+		h.opts.Ports.Upgrade = up
+		h.start()
+		time.Sleep(10 * time.Minute)
+		start := time.Now()
+		up.set(engine.UpgradeProgress{Phase: engine.UpgradeRunning, Step: "PreSync", SubStep: "ReleaseUpdateScripts", Percent: 20, Started: start, LastActivity: start})
+		time.Sleep(45 * time.Minute) // no activity: a stall
+		var stall bool
+		for _, l := range h.e.Logs(100, "watch") {
+			stall = stall || strings.Contains(l.Msg, "no activity from the servicing host for 3")
+		}
+		if !stall {
+			t.Fatalf("no stall warning after 45 quiet minutes: %v", h.e.Logs(10, "watch"))
+		}
+		up.set(engine.UpgradeProgress{Phase: engine.UpgradeFailed, Step: "PostSync", SubStep: "ReleaseUpdateScripts", Percent: 70, Started: start,
+			Errors: []string{"ReleaseUpdateDB72_Invent.updateInventTrans: Cannot insert duplicate key"}})
+		st := h.waitStep("watch", engine.StateFailed)
+		for _, want := range []string{"failed in PostSync / ReleaseUpdateScripts (70%)", "Cannot insert duplicate key", "offers Resume"} {
+			if !strings.Contains(st.LastError, want) {
+				t.Errorf("failure lacks %q: %s", want, st.LastError)
+			}
+		}
+		up.set(engine.UpgradeProgress{Phase: engine.UpgradeCompleted, Percent: 100, Started: start})
+		h.e.Retry("watch", ana)
+		st = h.waitStep("watch", engine.StateSucceeded)
+		if !strings.Contains(st.Message, "data upgrade completed in") {
+			t.Fatalf("message %q", st.Message)
+		}
+	})
+}
+
+// fakePreflight returns facts the test sets.
+type fakePreflight struct{ f engine.PreflightFacts }
+
+func (p fakePreflight) Preflight(context.Context) (engine.PreflightFacts, error) { return p.f, nil }
+
+func goodFacts() engine.PreflightFacts {
+	return engine.PreflightFacts{ServerVersion: "13.0.5026.0", MixedMode: true, ReplicationInstalled: true, AgentRunning: true, AgentStatus: "Running",
+		DatabaseOwner: "sa", RCSI: true, DatabaseBytes: 400 << 30, MaxTextReplSize: -1, FreeBytes: map[string]int64{"D": 900 << 30, "E": 500 << 30},
+		TargetReachable: true, Distributor: "distribution"}
+}
+
+func TestPreflight(t *testing.T) {
+	src := "name: t\n" + replConnections + lcsSection + `steps:
+  - {id: preflight, title: Pre-flight, kind: preflight, with: {distribution_path: 'D:\SQLServer\Data', snapshot_path: 'E:\Snapshot'}}
+`
+	h := newHarness(t, src)
+	bad := goodFacts()
+	bad.MaxTextReplSize = 65536
+	bad.DatabaseOwner = ""
+	bad.TargetReachable, bad.TargetError = false, "login failed: client IP not allowed"
+	bad.FreeBytes = map[string]int64{"D": 900 << 30, "E": 100 << 30}
+	api := newFakeLCS()
+	api.used = 2
+	h.opts.Ports = engine.Ports{Preflight: fakePreflight{bad}, LCS: api}
+	h.start()
+	st := h.waitStep("preflight", engine.StateFailed)
+	if !strings.Contains(st.LastError, "failed: database owner, max text repl size, snapshot disk, sandbox reachable, LCS quota") {
+		t.Fatalf("error %q", st.LastError)
+	}
+	lines := map[string]string{}
+	for _, l := range h.e.Logs(100, "preflight") {
+		f := strings.Fields(l.Msg)
+		if len(f) > 1 {
+			lines[strings.Join(f[1:3], " ")] = l.Msg
+		}
+	}
+	for _, want := range []string{"EXEC sp_changedbowner 'sa'", "sp_configure 'max text repl size', -1", "E: has 100.0 GiB free, the database is 400.0 GiB",
+		"renew JIT access in LCS", "PASS replication installed", "PASS distribution disk"} {
+		found := false
+		for _, l := range h.e.Logs(100, "preflight") {
+			found = found || strings.Contains(l.Msg, want)
+		}
+		if !found {
+			t.Errorf("pre-flight log lacks %q", want)
+		}
+	}
+	h2 := newHarness(t, src)
+	h2.opts.Ports = engine.Ports{Preflight: fakePreflight{goodFacts()}, LCS: newFakeLCS()}
+	h2.start()
+	if st := h2.waitStep("preflight", engine.StateSucceeded); !strings.Contains(st.Message, "0 failed") {
+		t.Fatalf("message %q", st.Message)
+	}
+}
+
+// fakePubs lists publications, or fails like a dropped distribution database.
+type fakePubs struct {
+	mu   sync.Mutex
+	list []engine.PublicationInfo
+	gone bool
+}
+
+func (f *fakePubs) Publications(context.Context) ([]engine.PublicationInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gone {
+		return nil, errors.New("Cannot open database \"distribution\" (4060)")
+	}
+	return append([]engine.PublicationInfo(nil), f.list...), nil
+}
+
+func TestToolkitStepsWaitForTheirEffect(t *testing.T) {
+	menu := filepath.Join(t.TempDir(), "ReplicationMenu.json")
+	os.WriteFile(menu, []byte(`{"Menu":[{"Name":"Environment setup activity","Status":1},{"Name":"Remove replication setup","Status":0}]}`), 0o600)
+	inBubble(t, "name: t\n"+replConnections+lcsSection+`steps:
+  - {id: setup, title: Setup, kind: toolkit, with: {step: "Environment preparation: Environment setup activity", menu_json: `+menu+`}}
+  - {id: remove, title: Remove replication, kind: toolkit, destructive: true, after: setup, with: {step: "Cutover: Remove replication setup", menu_json: `+menu+`}}
+  - {id: replicated, title: Replicated, kind: toolkit, after: remove, with: {step: "Post-replication: Update environment state to Replicated"}}
+`, func(t *testing.T, h *harness) {
+		pubs := &fakePubs{list: []engine.PublicationInfo{{Name: "AX_PUB_PkTable_1", Transactional: true}}}
+		api := newFakeLCS()
+		api.states["SBX"] = "Replication in progress"
+		h.opts.Ports = engine.Ports{Publications: pubs, LCS: api}
+		h.start()
+		// The first step has no observable effect; the toolkit's own menu file says it is done.
+		if st := h.waitStep("setup", engine.StateSucceeded); !strings.Contains(st.Message, "the toolkit reports") {
+			t.Fatalf("setup: %q", st.Message)
+		}
+		st := h.waitStep("remove", engine.StateAwaiting)
+		if !strings.Contains(st.Confirmation.Action, "deletes the publications, the distribution database and the snapshot folder") {
+			t.Fatalf("the confirmation must say what the menu step does: %q", st.Confirmation.Action)
+		}
+		h.e.Confirm("remove", st.Confirmation.Request, ana, "remove")
+		time.Sleep(10 * time.Minute)
+		if h.state("remove") != engine.StateRunning {
+			t.Fatal("done before the publications were removed")
+		}
+		pubs.mu.Lock()
+		pubs.gone = true
+		pubs.mu.Unlock()
+		if st := h.waitStep("remove", engine.StateSucceeded); !strings.Contains(st.Message, "the distribution database is gone") {
+			t.Fatalf("remove: %q", st.Message)
+		}
+		time.Sleep(5 * time.Minute)
+		api.setState("SBX", "Replication completed")
+		h.waitStep("replicated", engine.StateSucceeded)
+	})
+	h := newHarness(t, "name: t\nsteps:\n  - {id: x, title: X, kind: manual}\n")
+	h.src = "name: t\nsteps:\n  - {id: x, title: X, kind: toolkit, with: {step: \"Cutover: Remove the replication setup\"}}\n"
+	if _, err := loadErr(h); err == nil || !strings.Contains(err.Error(), `(did you mean "Cutover: Remove replication setup"?)`) {
+		t.Fatalf("a misspelt menu step: %v", err)
+	}
+}
+
+func TestSmokeHTTPAndSQL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `<html><title>Finance and Operations</title></html>`)
+	}))
+	defer srv.Close()
+	t.Setenv("SMOKE_TOKEN", "tok")
+	h := newHarness(t, "name: t\n"+replConnections+`steps:
+  - {id: web, title: F&O answers, kind: smoke.http, with: {url: "`+srv.URL+`", expect_body: Finance and Operations, bearer_env: SMOKE_TOKEN}}
+  - {id: noauth, title: Without a token, kind: smoke.http, with: {url: "`+srv.URL+`"}}
+  - {id: users, title: Users enabled, kind: smoke.sql, with: {connection: target, query: "SELECT COUNT(*) FROM USERINFO WHERE ENABLE = 1", expect: "42"}}
+  - {id: wrong, title: Wrong, kind: smoke.sql, with: {connection: target, query: "SELECT 1", expect_rows: 2}}
+`)
+	h.opts.Ports.SQL = fakeQuery{}
+	h.start()
+	if st := h.waitStep("web", engine.StateSucceeded); !strings.HasPrefix(st.Message, "HTTP 200") {
+		t.Fatalf("web: %q", st.Message)
+	}
+	if st := h.waitStep("noauth", engine.StateFailed); !strings.Contains(st.LastError, "HTTP 401 (expected 200)") {
+		t.Fatalf("noauth: %q", st.LastError)
+	}
+	h.waitStep("users", engine.StateSucceeded)
+	if st := h.waitStep("wrong", engine.StateFailed); st.LastError != "1 row(s), expected 2" {
+		t.Fatalf("wrong: %q", st.LastError)
+	}
+}
+
+type fakeQuery struct{}
+
+func (fakeQuery) Query(_ context.Context, conn, text string) ([]string, [][]string, error) {
+	if strings.Contains(text, "USERINFO") {
+		return []string{""}, [][]string{{"42"}}, nil
+	}
+	return []string{""}, [][]string{{"1"}}, nil
+}
