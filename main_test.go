@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	stdsql "database/sql"
 	"encoding/csv"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -23,10 +25,12 @@ import (
 	_ "github.com/microsoft/go-mssqldb"
 
 	"cutover/engine"
+	"cutover/engine/clock"
 	"cutover/engine/journal"
 	lcssim "cutover/lcs/sim"
 	"cutover/sql"
 	sqlsim "cutover/sql/sim"
+	"cutover/sql/tdssim"
 )
 
 // TestMain lets the test binary be the cutover binary: with CUTOVER_TEST_MAIN=1 it runs the CLI
@@ -710,5 +714,224 @@ func BenchmarkValidate10k(b *testing.B) {
 		if err != nil || len(v.Tables) < 9900 || v.Classes[engine.ClassMismatch] != 1 {
 			b.Fatal(err, len(v.Tables), v.Summary())
 		}
+	}
+}
+
+// simRun is an engine over the simulators, sharing one fake clock with the simulated world.
+type simRun struct {
+	t      *testing.T
+	clk    *clock.Fake
+	sims   *simulators
+	e      *engine.Engine
+	events <-chan engine.Event
+	path   string
+	state  string
+}
+
+func newSimRun(t *testing.T, cfg sqlsim.Config, steps string) *simRun {
+	t.Helper()
+	t.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
+	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
+	clk := clock.NewFake(time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC))
+	sims, err := startSimulators(cfg, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sims.Close)
+	aos := "aos:\n  control: command\n  stop: [sc.exe, '\\\\{host}', stop, '{service}']\n  query: [sc.exe, '\\\\{host}', query, '{service}']\n  stopped_pattern: STOPPED\n  stop_timeout: 30m\n  instances:\n"
+	for _, a := range sims.world.AOS() {
+		aos += fmt.Sprintf("    - {host: %s, service: %s}\n", a.Host, a.Service)
+	}
+	path := filepath.Join(t.TempDir(), "cutover.yaml")
+	src := "name: against the simulators\nrehearsal: true\n" + sims.sql.RunbookSnippet() + sims.lcsSnippet() + aos + "steps:\n" + steps
+	os.WriteFile(path, []byte(src), 0o600)
+	r := &simRun{t: t, clk: clk, sims: sims, path: path, state: filepath.Join(filepath.Dir(path), ".cutover")}
+	r.start()
+	return r
+}
+
+func (r *simRun) start() {
+	r.t.Helper()
+	rb, ok := loadRunbook(r.path, os.Stderr)
+	if !ok {
+		r.t.Fatal("runbook")
+	}
+	ports := engine.Ports{Services: simServices{r.sims.world}}
+	c, err := lcsClient(rb, r.state, r.sims.lcs.HTTPClient(), io.Discard)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ports.LCS = lcsPort{c}
+	closePorts, err := buildPorts(rb, r.state, &ports, io.Discard)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	e, err := engine.New(rb, engine.Options{StateDir: r.state, Clock: r.clk, Kinds: registry(), Ports: ports,
+		Monitor: engine.MonitorConfig{Interval: 15 * time.Second, BacklogInterval: time.Minute}})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := e.Open(); err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	_, r.events = e.Subscribe(ctx)
+	if err := e.Start(ctx); err != nil {
+		r.t.Fatal(err)
+	}
+	r.e = e
+	r.t.Cleanup(func() { r.stop(); cancel(); closePorts() })
+}
+
+func (r *simRun) stop() {
+	if r.e != nil {
+		r.e.Stop("test")
+		r.e = nil
+	}
+}
+
+// until moves the clock a step at a time whenever something waits on it, until ok holds.
+func (r *simRun) until(step time.Duration, what string, ok func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("never: %s (steps: %s)", what, r.states())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		if r.clk.WaitForTimers(ctx, 1) == nil {
+			r.clk.Advance(step)
+		}
+		cancel()
+		for drained := false; !drained; {
+			select {
+			case <-r.events:
+			default:
+				drained = true
+			}
+		}
+	}
+}
+
+func (r *simRun) states() string {
+	var parts []string
+	for _, st := range r.e.Snapshot().Steps {
+		parts = append(parts, st.ID+"="+st.State.String()+" "+st.LastError)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (r *simRun) step(id string) engine.StepView {
+	st, _ := r.e.Snapshot().Step(id)
+	return st
+}
+
+// TestDrainETAConvergesOnTheSimulator: with the AOS stopped, the monitor's ETA to drain the
+// backlog is within 20 % of the time the simulator takes.
+func TestDrainETAConvergesOnTheSimulator(t *testing.T) {
+	r := newSimRun(t, sqlsim.Config{Tables: 800, DrainRate: 300}, "  - {id: idle, title: Idle, kind: manual}\n")
+	for _, a := range r.sims.world.AOS() {
+		r.sims.world.StopAOS(a.Host, a.Service)
+	}
+	start := r.clk.Now()
+	var eta time.Duration
+	var at time.Time
+	// The batch AOS keeps writing until its running batch tasks end (up to ten minutes); from then on
+	// the backlog only drains.
+	r.until(15*time.Second, "an ETA after fifteen minutes", func() bool {
+		v := r.e.Replication()
+		if v == nil || r.clk.Now().Sub(start) < 15*time.Minute || v.ETA == 0 {
+			return false
+		}
+		eta, at = v.ETA, v.PendingAt
+		return true
+	})
+	r.until(15*time.Second, "the backlog drains", func() bool { return r.sims.world.TotalPending() == 0 })
+	// The simulator drained between two clock steps; the time it took from the ETA's reading:
+	actual := r.clk.Now().Sub(at)
+	if diff := float64(eta-actual) / float64(actual); diff > 0.2 || diff < -0.2 {
+		t.Fatalf("ETA %v at %v, drained %v later (%.0f%% off)", eta, at.Sub(start), actual, 100*diff)
+	}
+	t.Logf("ETA %v, actual %v", eta, actual)
+}
+
+// TestAOSStopOnTheSimulator: the confirmation lists the users still connected, every AOS stops,
+// SYSSERVERSESSIONS clears, and running it again after a crash does not fail on stopped hosts.
+func TestAOSStopOnTheSimulator(t *testing.T) {
+	r := newSimRun(t, sqlsim.Config{Tables: 300}, "  - {id: aos-stop, title: Stop the AOS, kind: aos.stop, destructive: true, confirm: STOP AOS}\n")
+	r.until(time.Second, "the confirmation request", func() bool { return r.step("aos-stop").State == engine.StateAwaiting })
+	st := r.step("aos-stop")
+	act := r.sims.world.Activity()
+	if act.ClientSessions == 0 {
+		t.Fatal("the simulator has no users connected")
+	}
+	for _, want := range []string{fmt.Sprintf("users still connected: %d", act.ClientSessions), " on ", "AOS60$01 on AX-AOS01: running"} {
+		if !strings.Contains(st.Confirmation.Action, want) {
+			t.Fatalf("confirmation lacks %q:\n%s", want, st.Confirmation.Action)
+		}
+	}
+	ana := engine.Actor{Name: "Ana", Origin: "test", Role: engine.RoleOperator}
+	if _, err := r.e.Confirm("aos-stop", st.Confirmation.Request, ana, "STOP AOS"); err != nil {
+		t.Fatal(err)
+	}
+	// Crash while stopping: the restart runs it again; the stopped hosts are counted as done.
+	r.until(5*time.Second, "one AOS stopped", func() bool {
+		s, _ := r.sims.world.AOSState("AX-AOS01", "AOS60$01")
+		return s == sqlsim.ServiceStopped && r.step("aos-stop").State == engine.StateRunning
+	})
+	r.stop()
+	r.start()
+	r.until(5*time.Second, "every AOS stopped", func() bool { return r.step("aos-stop").State.Terminal() })
+	st = r.step("aos-stop")
+	if st.State != engine.StateSucceeded || !strings.Contains(st.Message, "3 AOS stopped; AX shows no active server session") {
+		t.Fatalf("aos-stop: %s %q %q", st.State, st.Message, st.LastError)
+	}
+	sp, _ := openSQL(r.e.Runbook(), io.Discard)
+	defer sp.Close()
+	a, err := sp.src.AXActivity(context.Background())
+	if err != nil || a.ActiveServers() != 0 {
+		t.Fatalf("SYSSERVERSESSIONS still shows %d running AOS (%v)", a.ActiveServers(), err)
+	}
+}
+
+// TestFaultsNeverMakeAStepSucceedWrongly: a deadlock on the count query fails the validation
+// (it does not pass it), a dropped connection is read again, a slow source is reported slow and an
+// outage is reported with its duration once the source is back.
+func TestFaultsNeverMakeAStepSucceedWrongly(t *testing.T) {
+	r := newSimRun(t, sqlsim.Config{Tables: 300, Scenarios: sqlsim.ScenarioCountMismatch, InitialBacklog: -1}, `  - {id: validate, title: Validate, kind: validate.counts, with: {wait_for_draining: 0s}}
+`)
+	tgt := r.sims.sql.Target()
+	id := tgt.Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, SQL: regexp.MustCompile(`(?i)dm_db_partition_stats`), Action: tdssim.FaultError, Err: tdssim.DeadlockError()})
+	r.until(time.Second, "validate ends", func() bool { return r.step("validate").State.Terminal() })
+	if st := r.step("validate"); st.State != engine.StateFailed || !strings.Contains(st.LastError, "1205") {
+		t.Fatalf("validate under a deadlock: %s %q", st.State, st.LastError)
+	}
+	tgt.Faults().Remove(id)
+	// The target is unreachable for a while: the monitor says so and, once it is back, how long.
+	refuse := tgt.Faults().MustAdd(tdssim.Rule{Action: tdssim.FaultRefuseConnections})
+	tgt.KillAll()
+	r.until(15*time.Second, "the target is failing", func() bool {
+		v := r.e.Replication()
+		return v != nil && v.SourceHealth(engine.SourceTarget).State == engine.HealthFailing
+	})
+	failedAt := r.clk.Now()
+	r.until(15*time.Second, "three minutes of outage", func() bool { return r.clk.Now().Sub(failedAt) >= 3*time.Minute })
+	tgt.Faults().Remove(refuse)
+	r.until(15*time.Second, "the target is back", func() bool {
+		v := r.e.Replication()
+		return v != nil && v.SourceHealth(engine.SourceTarget).State == engine.HealthOK
+	})
+	if h := r.e.Replication().SourceHealth(engine.SourceTarget); h.LastOutage < 3*time.Minute {
+		t.Fatalf("outage reported as %v", h.LastOutage)
+	}
+	// A dropped connection during the recount is read again; the mismatch is still found.
+	tgt.Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, SQL: regexp.MustCompile(`(?i)count_big`), FirstN: 1, Action: tdssim.FaultDropBeforeResponse})
+	r.e.Retry("validate", engine.Actor{Name: "Ana", Role: engine.RoleOperator})
+	r.until(time.Second, "validate ends again", func() bool {
+		st := r.step("validate")
+		return st.Attempt == 2 && st.State.Terminal()
+	})
+	if st := r.step("validate"); st.State != engine.StateFailed || !strings.Contains(st.LastError, "CUSTINVOICETRANS mismatch") {
+		t.Fatalf("validate with a dropped connection: %s %q", st.State, st.LastError)
 	}
 }
