@@ -1200,7 +1200,9 @@ type simulators struct {
 // simServices controls the simulated AOS hosts (the demo's service controller).
 type simServices struct{ w *sqlsim.World }
 
-func (s simServices) Stop(_ context.Context, host, service string) error { return s.w.StopAOS(host, service) }
+func (s simServices) Stop(_ context.Context, host, service string) error {
+	return s.w.StopAOS(host, service)
+}
 
 func (s simServices) State(_ context.Context, host, service string) (engine.ServiceState, string, error) {
 	st, err := s.w.AOSState(host, service)
