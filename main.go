@@ -795,9 +795,26 @@ type sqlPorts struct {
 	axDB           string
 }
 
+// promptPassword asks for a connection's password on the terminal (without echo).
+func promptPassword(c *runbook.Connection) (string, error) {
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		return "", fmt.Errorf("connections.%s asks for its password on the terminal (password_prompt), but there is none; use password_env or password_file", c.Role)
+	}
+	fmt.Fprintf(os.Stderr, "password for %s@%s/%s (connections.%s): ", c.User, c.Server, c.Database, c.Role)
+	b, err := term.ReadPassword(int(os.Stdin.Fd()))
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return "", fmt.Errorf("read the password: %w", err)
+	}
+	return string(b), nil
+}
+
 // sqlConfig turns a runbook connection into a client configuration, reading its secret.
 func sqlConfig(dir string, c *runbook.Connection) (sql.Config, error) {
 	pw, err := secret(dir, c.PasswordEnv, c.PasswordFile)
+	if err == nil && c.PasswordPrompt {
+		pw, err = promptPassword(c)
+	}
 	if err != nil {
 		return sql.Config{}, fmt.Errorf("connections.%s: %w", c.Role, err)
 	}

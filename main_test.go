@@ -80,7 +80,7 @@ func TestInitThenCheck(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("check of the template: %d\n%s", code, errs)
 	}
-	for _, want := range []string{"is valid", "steps:        21", "destructive:  aos-stop, toolkit-remove-replication, production-refresh",
+	for _, want := range []string{"is valid", "steps:        22", "destructive:  aos-stop, toolkit-remove-replication, production-refresh",
 		"production-refresh (2)", "critical path:", "budget"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check summary lacks %q:\n%s", want, out)

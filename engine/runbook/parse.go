@@ -329,6 +329,10 @@ func (p *parser) connection(n *yaml.Node, role string) *Connection {
 		},
 		"password_env":  func(v *yaml.Node) { c.PasswordEnv = d.NonEmpty(v, where, "password_env"); secretNode = v },
 		"password_file": func(v *yaml.Node) { c.PasswordFile = d.NonEmpty(v, where, "password_file"); secretNode = v },
+		"password_prompt": func(v *yaml.Node) {
+			c.PasswordPrompt = d.Bool(v, where, "password_prompt")
+			secretNode = v
+		},
 		"client_id":     func(v *yaml.Node) { c.ClientID = d.NonEmpty(v, where, "client_id") },
 		"tenant_id":     func(v *yaml.Node) { c.TenantID = d.NonEmpty(v, where, "tenant_id") },
 		"encrypt": func(v *yaml.Node) {
@@ -355,19 +359,25 @@ func (p *parser) connection(n *yaml.Node, role string) *Connection {
 	if c.Auth == AuthEntraServicePrincipal && c.ClientID == "" && c.User == "" {
 		d.Errorf(n, where, "auth %s needs client_id (the application id)", c.Auth)
 	}
+	sources := 0
+	for _, set := range []bool{c.PasswordEnv != "", c.PasswordFile != "", c.PasswordPrompt} {
+		if set {
+			sources++
+		}
+	}
 	if c.NeedsSecret() {
 		switch {
-		case c.PasswordEnv != "" && c.PasswordFile != "":
-			d.Errorf(secretNode, where, "give either password_env or password_file, not both")
-		case c.PasswordEnv == "" && c.PasswordFile == "":
+		case sources > 1:
+			d.Errorf(secretNode, where, "give one of password_env, password_file or password_prompt")
+		case sources == 0:
 			if _, inline := present["password"]; !inline {
-				d.Errorf(n, where, "auth %s needs a secret: set password_env (an environment variable) or password_file", c.Auth)
+				d.Errorf(n, where, "auth %s needs a secret: set password_env (an environment variable), password_file, or password_prompt: true", c.Auth)
 			}
 		default:
 			p.checkSecret(where, secretNode, c.PasswordEnv, c.PasswordFile)
 		}
-	} else if c.PasswordEnv != "" || c.PasswordFile != "" {
-		d.Errorf(secretNode, where, "auth %s without a user does not use a password; remove password_env/password_file (or give user DOMAIN\\name for NTLM)", c.Auth)
+	} else if sources > 0 {
+		d.Errorf(secretNode, where, "auth %s without a user does not use a password; remove the password setting (or give user DOMAIN\\name for NTLM)", c.Auth)
 	}
 	if c.Encrypt == EncryptDisable && !isLoopback(c.Server) {
 		d.Errorf(encryptNode, where, "encrypt: disable is only allowed for a server on this machine (127.0.0.1, ::1, localhost); %q must be reached with encrypt: true or strict", c.Server)

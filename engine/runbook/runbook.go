@@ -133,9 +133,11 @@ type Connection struct {
 	Database string
 	Auth     AuthMode
 	User     string
-	// Secrets are never inline: they come from an environment variable or a file.
-	PasswordEnv  string
-	PasswordFile string
+	// Secrets are never inline: they come from an environment variable, a file, or a prompt on
+	// the terminal when cutover starts (never stored).
+	PasswordEnv    string
+	PasswordFile   string
+	PasswordPrompt bool
 	ClientID     string
 	TenantID     string
 	Encrypt      Encryption

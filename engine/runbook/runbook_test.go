@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"cutover/engine"
 	"cutover/engine/runbook"
 )
 
@@ -100,8 +101,13 @@ func TestBadRunbookReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// realKinds are the engine's kinds, for the templates.
+func realKinds() runbook.Options {
+	return runbook.Options{Kinds: engine.NewRegistry(engine.AllKinds()...), LookupEnv: func(string) (string, bool) { return "", false }}
+}
+
 func TestTemplatePassesCheck(t *testing.T) {
-	rb, err := runbook.Parse("cutover.yaml", runbook.Template(), opts(nil))
+	rb, err := runbook.Parse("cutover.yaml", runbook.Template(), realKinds())
 	if err != nil {
 		t.Fatalf("the init template must pass check:\n%v", err)
 	}
@@ -124,7 +130,7 @@ func TestTemplatePassesCheck(t *testing.T) {
 	if s, _ := rb.Step("production-refresh"); s.RequiredApprovals() != 2 {
 		t.Errorf("the production refresh needs two approvals, got %d", s.RequiredApprovals())
 	}
-	if _, err := runbook.Parse("demo.yaml", runbook.DemoRunbook(), opts(nil)); err != nil {
+	if _, err := runbook.Parse("demo.yaml", runbook.DemoRunbook(), realKinds()); err != nil {
 		t.Fatalf("demo runbook: %v", err)
 	}
 }
