@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -286,12 +287,19 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitFail
 	}
-	return runEngine(rb, engine.Options{StateDir: stateDirFor(*file, *rf.state)}, rf, stdin, stdout, stderr)
+	return runEngine(rb, engine.Options{StateDir: stateDirFor(*file, *rf.state)}, rf, stdin, stdout, stderr, nil)
 }
 
 // runEngine opens the engine on a state directory and drives it with a front end. Ports the
-// caller did not set are built from the runbook.
-func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.Reader, stdout, stderr io.Writer) int {
+// caller did not set are built from the runbook. started, when set, runs once the engine runs.
+// helper is someone besides the operator who acts on the run: the demo's simulated toolkit
+// operator. It starts once the engine has; Fixing says whether it is about to fix a blocked run.
+type helper interface {
+	Run(ctx context.Context, e *engine.Engine)
+	Fixing(engine.Snapshot) string
+}
+
+func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.Reader, stdout, stderr io.Writer, help helper) int {
 	opts.Kinds, opts.AutoConfirm, opts.Version, opts.Command = registry(), *rf.yes, version, "cutover run"
 	closePorts, err := buildPorts(rb, opts.StateDir, &opts.Ports, stderr)
 	if err != nil {
@@ -322,11 +330,23 @@ func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.R
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	code := tui.RunHeadless(ctx, e, tui.HeadlessOptions{
+	hopts := tui.HeadlessOptions{
 		Out: stdout, In: stdin, Interactive: interactive, Interrupts: sigs,
 		Actor: engine.LocalOperator(*rf.as, ttyName(stdin)),
-		Start: func() error { return e.Start(ctx) },
-	})
+		Start: func() error {
+			if err := e.Start(ctx); err != nil {
+				return err
+			}
+			if help != nil {
+				go help.Run(ctx, e)
+			}
+			return nil
+		},
+	}
+	if help != nil {
+		hopts.Helper = help.Fixing
+	}
+	code := tui.RunHeadless(ctx, e, hopts)
 	reason := "run ended"
 	if code == tui.ExitInterrupted {
 		reason = "interrupted by the operator"
@@ -359,14 +379,21 @@ func ttyName(f any) string {
 }
 
 func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("demo", "[--headless] [--yes] [--state DIR] [--speed N]", stderr)
+	fs := newFlags("demo", "[--headless] [--yes] [--speed N] [--tables N] [--scenario NAME] [--state DIR]", stderr)
 	rf := addRunFlags(fs)
-	speed := fs.Float64("speed", 1, "run the simulated cutover `N` times faster")
+	speed := fs.Float64("speed", 60, "run the simulated cutover `N` times faster than real time")
+	tables := fs.Int("tables", 2000, "tables in the simulated AX database")
+	scenario := fs.String("scenario", "happy", "happy, locked-table, count-mismatch or upgrade-failure")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
 	if *speed < 1 {
 		fmt.Fprintln(stderr, "cutover demo: --speed must be at least 1")
+		return exitUsage
+	}
+	sc, err := sqlsim.ParseScenario(strings.TrimPrefix(*scenario, "happy"))
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 		return exitUsage
 	}
 	// The simulated tasks are child processes: they learn the speed from the environment.
@@ -382,27 +409,239 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitFail
 		}
 		dir = tmp
+	} else if _, err := os.Stat(filepath.Join(dir, "state", journal.FileName)); err == nil {
+		fmt.Fprintln(stdout, "demo: resuming the journal in", dir, "against freshly started simulators")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 		return exitFail
 	}
-	path := filepath.Join(dir, "demo.yaml")
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		if err := os.WriteFile(path, runbook.DemoRunbook(), 0o600); err != nil {
-			fmt.Fprintf(stderr, "cutover demo: %v\n", err)
-			return exitFail
-		}
+	clk := clock.NewScaled(*speed)
+	sims, err := startSimulators(demoWorld(*tables, sc), clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+		return exitFail
+	}
+	defer sims.Close()
+	path, err := writeDemoRunbook(dir, sims)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+		return exitFail
 	}
 	rb, ok := loadRunbook(path, stderr)
 	if !ok {
 		return exitFail
 	}
+	fmt.Fprintf(stdout, "demo: simulated AX 2012 SQL Server %s, Azure SQL sandbox %s, LCS %s (%d tables, %gx speed)\n",
+		sims.sql.Addr(sqlsim.EndpointSource), sims.sql.Addr(sqlsim.EndpointTarget), sims.lcsURL, *tables, *speed)
 	fmt.Fprintf(stdout, "demo: runbook and state in %s (resume with --state %s)\n", dir, dir)
 	if !*rf.yes && !(isTerminal(stdin) && isTerminal(stdout)) {
 		fmt.Fprintln(stdout, "demo: no terminal to type confirmations on; add --yes to play the rehearsal unattended")
 	}
-	return runEngine(rb, engine.Options{StateDir: filepath.Join(dir, "state"), Clock: clock.NewScaled(*speed)}, rf, stdin, stdout, stderr)
+	c, err := lcsClient(rb, filepath.Join(dir, "state"), sims.lcs.HTTPClient(), lcsClock{clk}, io.Discard)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+		return exitFail
+	}
+	opts := engine.Options{StateDir: filepath.Join(dir, "state"), Clock: clk,
+		Ports: engine.Ports{Services: simServices{sims.world}, LCS: lcsPort{c}}}
+	return runEngine(rb, opts, rf, stdin, stdout, stderr, &demoOperator{sims: sims, clk: clk, fixes: map[string]fixState{}})
+}
+
+// demoWorld is the simulated world of the demo: a backlog that drains in minutes, a data upgrade of
+// two hours, batch jobs that end within three minutes of the AOS stop.
+func demoWorld(tables int, sc sqlsim.Scenario) sqlsim.Config {
+	return sqlsim.Config{Tables: tables, Scenarios: sc, InitialBacklog: 300000, DrainRate: 1500, MaxStopWait: 3 * time.Minute,
+		UpgradeDuration: 2 * time.Hour}
+}
+
+// writeDemoRunbook writes the simulated toolkit's ignore list and the demo runbook pointed at the
+// simulators, and sets the simulators' passwords in this process's environment.
+func writeDemoRunbook(dir string, sims *simulators) (string, error) {
+	os.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
+	os.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
+	var ignore strings.Builder
+	ignore.WriteString("<IgnoreTables><Name>\n")
+	for _, t := range sims.world.Tables() {
+		if t.Ignored {
+			fmt.Fprintf(&ignore, "  <Table>%s</Table>\n", t.Name)
+		}
+	}
+	ignore.WriteString("</Name></IgnoreTables>\n")
+	ignoreFile := filepath.Join(dir, "IgnoreTables.xml")
+	if err := os.WriteFile(ignoreFile, []byte(ignore.String()), 0o600); err != nil {
+		return "", err
+	}
+	aos := "aos:\n  control: command\n  stop: [sc.exe, '\\\\{host}', stop, '{service}']\n  query: [sc.exe, '\\\\{host}', query, '{service}']\n" +
+		"  stopped_pattern: 'STATE\\s+:\\s+1\\s+STOPPED'\n  stop_timeout: 15m\n  instances:\n"
+	for _, a := range sims.world.AOS() {
+		aos += fmt.Sprintf("    - {host: %s, service: %s}\n", a.Host, a.Service)
+	}
+	text, err := runbook.DemoRunbook(runbook.DemoSettings{Sections: sims.sql.RunbookSnippet() + sims.lcsSnippet() + aos, IgnoreFile: ignoreFile})
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "demo.yaml")
+	return path, os.WriteFile(path, text, 0o600)
+}
+
+// demoOperator is the person at the Data Migration Toolkit's console and the LCS portal in the
+// demo: when the runbook asks for a toolkit step, a refresh in the portal or a fix, they do it a
+// little later, on the simulators. Each failure is fixed once; a second failure of the same step
+// blocks the run as it would on the night.
+type demoOperator struct {
+	sims *simulators
+	clk  clock.Clock
+
+	mu    sync.Mutex
+	fixes map[string]fixState // step id → its fix
+	did   map[string]bool     // step/attempt/state keys already acted on
+}
+
+type fixState int
+
+const (
+	fixNone fixState = iota
+	fixUnderway
+	fixDone
+)
+
+var demoActor = engine.Actor{Name: "toolkit operator (simulated)", Origin: "demo", Role: engine.RoleOperator}
+
+// fix is the simulated fix of a failed step, or nil when the operator has none.
+func (o *demoOperator) fix(ctx context.Context, e *engine.Engine, st engine.StepView) (string, func() error) {
+	w := o.sims.world
+	switch {
+	case st.ID == "watch-upgrade" && w.UpgradeState().Failed:
+		return "fixed the failing script and chose Resume in the toolkit", func() error {
+			if err := w.ResumeUpgrade(); err != nil {
+				return err
+			}
+			return e.Retry(st.ID, demoActor)
+		}
+	case st.ID == "validate-counts" && w.Config().Scenarios.Has(sqlsim.ScenarioCountMismatch):
+		return "published the mismatching table again (the toolkit's catch-up publication) and waited for its snapshot", func() error {
+			table := w.Config().MismatchTable
+			if err := w.Redeliver(table); err != nil {
+				return err
+			}
+			for {
+				src, err1 := w.SourceRows(table)
+				tgt, _, err2 := w.TargetRows(table)
+				if err := errors.Join(err1, err2); err != nil {
+					return err
+				}
+				if src == tgt {
+					return e.Retry(st.ID, demoActor)
+				}
+				if err := clock.Sleep(ctx, o.clk, 30*time.Second); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return "", nil
+}
+
+// Fixing implements helper: the run is blocked, and the operator is about to fix a failed step.
+func (o *demoOperator) Fixing(s engine.Snapshot) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, st := range s.Steps {
+		if st.State != engine.StateFailed || o.fixes[st.ID] == fixDone {
+			continue
+		}
+		if what, _ := o.fix(context.Background(), nil, st); what != "" {
+			return fmt.Sprintf("the simulated toolkit operator is fixing %s (%s)", st.ID, what)
+		}
+	}
+	return ""
+}
+
+// Run implements helper: it follows the run's steps and acts on them.
+func (o *demoOperator) Run(ctx context.Context, e *engine.Engine) {
+	w := o.sims.world
+	o.did = map[string]bool{}
+	later := func(step, what string, do func() error, finished func()) {
+		go func() {
+			if clock.Sleep(ctx, o.clk, 2*time.Minute) != nil {
+				return
+			}
+			err := do()
+			if finished != nil {
+				finished()
+			}
+			if err != nil {
+				e.Logf(engine.LevelWarn, step, "simulated operator: %s: %v", what, err)
+				return
+			}
+			e.Logf(engine.LevelInfo, step, "simulated operator: %s", what)
+		}()
+	}
+	handle := func(st engine.StepView) {
+		key := fmt.Sprintf("%s/%d/%s", st.ID, st.Attempt, st.State)
+		if o.did[key] {
+			return
+		}
+		if st.State == engine.StateFailed {
+			o.mu.Lock()
+			what, do := o.fix(ctx, e, st)
+			if do == nil || o.fixes[st.ID] != fixNone {
+				o.mu.Unlock()
+				return
+			}
+			o.fixes[st.ID] = fixUnderway
+			o.mu.Unlock()
+			o.did[key] = true
+			later(st.ID, what, do, func() {
+				o.mu.Lock()
+				o.fixes[st.ID] = fixDone
+				o.mu.Unlock()
+			})
+			return
+		}
+		if st.State != engine.StateRunning {
+			return
+		}
+		var what string
+		var do func() error
+		switch st.ID {
+		case "toolkit-nopk":
+			what, do = "ran «Cutover: Setup Publication for Non PK Tables» and started the snapshots", w.CreateNoPKPublication
+		case "toolkit-remove-replication":
+			what, do = "ran «Cutover: Remove replication setup»", w.RemoveReplication
+		case "trigger-upgrade":
+			what, do = "ran «Data Synchronise: Trigger Transformation»", w.TriggerUpgrade
+		case "production-refresh":
+			what, do = "started the refresh in the LCS portal (production → Maintain → Move database → Refresh database)", func() error {
+				_, err := o.sims.lcs.StartPortalRefresh(lcssim.SandboxID, lcssim.ProductionID)
+				return err
+			}
+		default:
+			return
+		}
+		o.did[key] = true
+		later(st.ID, what, do, nil)
+	}
+	snap, events := e.Subscribe(ctx)
+	for _, st := range snap.Steps {
+		handle(st)
+	}
+	for {
+		ev, ok := <-events
+		if !ok {
+			return
+		}
+		switch ev := ev.(type) {
+		case engine.StepChanged:
+			handle(ev.Step)
+		case engine.Resync:
+			snap, events = e.Subscribe(ctx)
+			for _, st := range snap.Steps {
+				handle(st)
+			}
+		}
+	}
 }
 
 func cmdStep(args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -661,7 +900,7 @@ func secret(dir, env, file string) (string, error) {
 }
 
 // lcsClient builds the LCS client for the runbook's lcs section; prompts (device code) go to out.
-func lcsClient(rb *runbook.Runbook, stateDir string, httpClient *http.Client, out io.Writer) (*lcs.Client, error) {
+func lcsClient(rb *runbook.Runbook, stateDir string, httpClient *http.Client, clk lcs.Clock, out io.Writer) (*lcs.Client, error) {
 	l := rb.LCS
 	mode, err := lcs.ParseAuthMode(strings.TrimSuffix(string(l.Auth), "-env"))
 	if err != nil {
@@ -681,8 +920,14 @@ func lcsClient(rb *runbook.Runbook, stateDir string, httpClient *http.Client, ou
 			return nil, err
 		}
 	}
-	return lcs.NewClient(lcs.Config{Region: l.Region, BaseURL: l.BaseURL, ProjectID: l.ProjectID, Auth: auth, HTTPClient: httpClient})
+	return lcs.NewClient(lcs.Config{Region: l.Region, BaseURL: l.BaseURL, ProjectID: l.ProjectID, Auth: auth, HTTPClient: httpClient, Clock: clk})
 }
+
+// lcsClock runs the LCS client on the engine's clock (the demo's scaled time).
+type lcsClock struct{ c clock.Clock }
+
+func (l lcsClock) Now() time.Time                                   { return l.c.Now() }
+func (l lcsClock) Sleep(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, l.c, d) }
 
 // trusting is an HTTP client that trusts the system's CAs plus the certificate in file.
 func trusting(dir, file string) (*http.Client, error) {
@@ -776,7 +1021,7 @@ func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, promp
 		}
 	}
 	if ports.LCS == nil && rb.LCS != nil {
-		c, err := lcsClient(rb, stateDir, nil, prompts)
+		c, err := lcsClient(rb, stateDir, nil, nil, prompts)
 		if err != nil {
 			return nil, fmt.Errorf("lcs: %w", err)
 		}

@@ -263,19 +263,102 @@ func waitForLine(t *testing.T, r io.Reader, substr string) {
 	ls.drain()
 }
 
-func TestDemoHeadlessCompletes(t *testing.T) {
-	dir := t.TempDir()
-	cmd := child(t, "demo", "--headless", "--yes", "--speed", "100", "--state", dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "run completed") {
-		t.Fatalf("demo: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "retrying") {
-		t.Errorf("the demo should show a retry:\n%s", out)
-	}
-	rep, err := journal.Verify(filepath.Join(dir, "state", journal.FileName))
-	if err != nil || !rep.OK() {
+// demoJournal is what a finished demo's journal says, step by step.
+type demoJournal struct {
+	started, failed, retried, succeeded map[string]int
+	retriedBy                           map[string]string
+	message                             map[string]string
+}
+
+func readDemoJournal(t *testing.T, dir string) demoJournal {
+	t.Helper()
+	path := filepath.Join(dir, "state", journal.FileName)
+	if rep, err := journal.Verify(path); err != nil || !rep.OK() {
 		t.Fatalf("demo journal: %+v %v", rep, err)
+	}
+	recs, _, err := journal.ReadAll(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := demoJournal{started: map[string]int{}, failed: map[string]int{}, retried: map[string]int{}, succeeded: map[string]int{},
+		retriedBy: map[string]string{}, message: map[string]string{}}
+	for _, r := range recs {
+		switch engine.RecordType(r.Type) {
+		case engine.RecStarted:
+			j.started[r.Step]++
+		case engine.RecFailed:
+			j.failed[r.Step]++
+		case engine.RecRetry:
+			var p engine.ByActor
+			r.Decode(&p)
+			j.retried[r.Step]++
+			j.retriedBy[r.Step] = p.Actor.Name
+		case engine.RecSucceeded:
+			var p engine.Succeeded
+			r.Decode(&p)
+			j.succeeded[r.Step]++
+			j.message[r.Step] = p.Message
+		}
+	}
+	return j
+}
+
+// TestDemoScenariosHeadless plays every scenario of the demo unattended, against the simulators,
+// and checks from the journal how each played out.
+func TestDemoScenariosHeadless(t *testing.T) {
+	cases := []struct {
+		scenario string
+		check    func(t *testing.T, j demoJournal)
+	}{
+		{"happy", func(t *testing.T, j demoJournal) {
+			if len(j.failed) != 0 || len(j.retried) != 0 {
+				t.Errorf("a happy cutover has no failure: failed %v, retried %v", j.failed, j.retried)
+			}
+		}},
+		{"locked-table", func(t *testing.T, j demoJournal) {
+			if !strings.Contains(j.message["toolkit-nopk"], "AX_PUB_TABLE_LockedTable") {
+				t.Errorf("toolkit-nopk must wait for the locked-table publication's snapshot: %q", j.message["toolkit-nopk"])
+			}
+			if j.failed["validate-counts"] != 0 {
+				t.Error("with the locked-table snapshot delivered, the counts match the first time")
+			}
+		}},
+		{"count-mismatch", func(t *testing.T, j demoJournal) {
+			if j.failed["validate-counts"] != 1 || j.retried["validate-counts"] != 1 || j.started["validate-counts"] != 2 {
+				t.Errorf("validate-counts: failed %d, retried %d, started %d; want a mismatch, a redelivery and a pass",
+					j.failed["validate-counts"], j.retried["validate-counts"], j.started["validate-counts"])
+			}
+			if !strings.Contains(j.retriedBy["validate-counts"], "simulated") {
+				t.Errorf("retried by %q", j.retriedBy["validate-counts"])
+			}
+		}},
+		{"upgrade-failure", func(t *testing.T, j demoJournal) {
+			if j.failed["watch-upgrade"] != 1 || j.retried["watch-upgrade"] != 1 || j.succeeded["watch-upgrade"] != 1 {
+				t.Errorf("watch-upgrade: failed %d, retried %d, succeeded %d; want one failure resumed",
+					j.failed["watch-upgrade"], j.retried["watch-upgrade"], j.succeeded["watch-upgrade"])
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.scenario, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			cmd := child(t, "demo", "--headless", "--yes", "--speed", "1000", "--tables", "300", "--scenario", c.scenario, "--state", dir)
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "run completed") {
+				t.Fatalf("demo: %v\n%s", err, out)
+			}
+			j := readDemoJournal(t, dir)
+			for _, id := range []string{"aos-stop", "toolkit-remove-replication", "production-refresh"} {
+				if j.started[id] != 1 || j.succeeded[id] != 1 {
+					t.Errorf("destructive step %s started %d time(s), succeeded %d", id, j.started[id], j.succeeded[id])
+				}
+			}
+			if strings.Contains(string(out), "is failing") {
+				t.Errorf("no data source may fail in the %s scenario:\n%s", c.scenario, out)
+			}
+			c.check(t, j)
+		})
 	}
 }
 
@@ -757,7 +840,7 @@ func (r *simRun) start() {
 		r.t.Fatal("runbook")
 	}
 	ports := engine.Ports{Services: simServices{r.sims.world}}
-	c, err := lcsClient(rb, r.state, r.sims.lcs.HTTPClient(), io.Discard)
+	c, err := lcsClient(rb, r.state, r.sims.lcs.HTTPClient(), nil, io.Discard)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -242,6 +242,9 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.logs.add(LevelInfo, "", "", fmt.Sprintf("resuming run %q from the journal (%d records)", e.rb.Name, e.j.Seq()))
 	}
 	e.recoverLocked()
+	for _, st := range e.st.order {
+		e.retireMonitorLocked(st)
+	}
 	e.loopDone = make(chan struct{})
 	go e.loop(ctx)
 	if e.monitor != nil {
@@ -763,8 +766,39 @@ func (e *Engine) commitLocked(t RecordType, step string, payload any) (journal.R
 	}
 	e.logRecordLocked(rec, payload)
 	e.publishLocked(rec)
+	if st := e.st.steps[rec.Step]; st != nil {
+		e.retireMonitorLocked(st)
+	}
 	e.kickLocked()
 	return rec, nil
+}
+
+// ReplicationRetirer is an action whose success means replication no longer exists (the toolkit's
+// «Remove replication setup»): the replication monitor stops polling when its step is done.
+type ReplicationRetirer interface {
+	RetiresReplication() bool
+}
+
+// removingReplication names the running step that removes replication, if any.
+func (e *Engine) removingReplication() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, st := range e.st.order {
+		if r, ok := st.def.Spec.(ReplicationRetirer); ok && r.RetiresReplication() && st.state == StateRunning {
+			return st.def.ID
+		}
+	}
+	return ""
+}
+
+// retireMonitorLocked stops the replication monitor once a step that removes replication is done.
+func (e *Engine) retireMonitorLocked(st *stepRT) {
+	if e.monitor == nil || st.state != StateSucceeded {
+		return
+	}
+	if r, ok := st.def.Spec.(ReplicationRetirer); ok && r.RetiresReplication() {
+		e.monitor.retire(st.finished, st.def.ID)
+	}
 }
 
 // haltLocked stops the engine from doing anything more after a failure it cannot record.
@@ -949,6 +983,11 @@ func (e *Engine) Logs(n int, step string) []LogLine {
 		keep = func(l LogLine) bool { return l.Step == step }
 	}
 	return e.logs.tail(n, keep)
+}
+
+// Logf writes a log line (front ends and the demo note what they did).
+func (e *Engine) Logf(level LogLevel, step, format string, args ...any) {
+	e.logs.add(level, step, "", fmt.Sprintf(format, args...))
 }
 
 func (e *Engine) snapshotLocked() Snapshot {

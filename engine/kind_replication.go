@@ -278,13 +278,17 @@ func (a *drainAction) drain(ctx context.Context, run *Run, tokens *tracerSet) er
 	case ports.Tracers == nil:
 		return Permanent(errors.New("no tracer tokens: the drain gate needs the source connection"))
 	}
-	var last string
+	// The log gets a line when the set of blocking conditions changes, and otherwise once a
+	// minute; the step's progress carries every poll's detail.
+	var lastKey string
+	var lastLogged time.Time
 	for {
 		conds := a.check(ctx, run, &tokens)
-		var blocking []string
+		var blocking, names []string
 		for _, c := range conds {
 			if !c.OK {
 				blocking = append(blocking, c.Name+": "+c.Detail)
+				names = append(names, c.Name)
 			}
 		}
 		if len(blocking) == 0 {
@@ -299,9 +303,9 @@ func (a *drainAction) drain(ctx context.Context, run *Run, tokens *tracerSet) er
 		if v := run.Replication(); v != nil && v.ETA > 0 {
 			msg += fmt.Sprintf(" (backlog drains in about %s)", runbook.FormatDuration(v.ETA))
 		}
-		if msg != last {
+		if key, now := strings.Join(names, ","), run.Clock().Now(); key != lastKey || now.Sub(lastLogged) >= time.Minute {
 			run.Logf("blocked: %s", msg)
-			last = msg
+			lastKey, lastLogged = key, now
 		}
 		ok := 0
 		for _, c := range conds {

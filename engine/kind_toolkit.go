@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,8 @@ type toolkitStep struct {
 	expect string
 	// verify looks for the step's effect; nil when nothing observable changes.
 	verify func(ctx context.Context, run *Run, a *toolkitAction) (bool, string, error)
+	// retires is set on the step that removes replication: the monitor stops when it is done.
+	retires bool
 }
 
 // toolkitSteps are the menu steps of toolkit 1.0.8/1.0.12, by their menu text (the numbering
@@ -94,20 +97,44 @@ func toolkitSteps() []toolkitStep {
 			does:   "creates AX_PUB_NoPKTable (and AX_PUB_TABLE_LockedTable for tables a schema lock kept out); start their snapshots in Replication Monitor",
 			expect: "AX_PUB_NoPKTable exists and its snapshot was delivered",
 			verify: func(ctx context.Context, run *Run, a *toolkitAction) (bool, string, error) {
-				ok, detail, err := pubs(has("AX_PUB_NoPKTable"))(ctx, run, a)
-				if err != nil || !ok {
-					return ok, detail, err
+				if run.Ports().Publications == nil {
+					return false, "", errNotObservable
 				}
+				list, err := run.Ports().Publications.Publications(ctx)
+				if err != nil {
+					return false, "", err
+				}
+				// The step creates AX_PUB_NoPKTable and, when a schema lock kept tables out of the PK
+				// publications, AX_PUB_TABLE_LockedTable: every one of their snapshots must arrive.
+				var cutoverPubs []string
+				for _, p := range list {
+					if strings.HasPrefix(p.Name, "AX_PUB_NoPKTable") || strings.HasPrefix(p.Name, "AX_PUB_TABLE_LockedTable") {
+						cutoverPubs = append(cutoverPubs, p.Name)
+					}
+				}
+				if !slices.ContainsFunc(cutoverPubs, func(n string) bool { return strings.HasPrefix(n, "AX_PUB_NoPKTable") }) {
+					return false, "AX_PUB_NoPKTable does not exist yet", nil
+				}
+				delivered := map[string]bool{}
 				if v := run.Replication(); v != nil {
 					for _, ag := range v.Agents {
-						if ag.Publication == "AX_PUB_NoPKTable" && ag.Kind == AgentDistribution && strings.Contains(strings.ToLower(ag.Message), "delivered snapshot") {
-							return true, "AX_PUB_NoPKTable snapshot delivered", nil
+						if ag.Kind == AgentDistribution && strings.Contains(strings.ToLower(ag.Message), "delivered snapshot") {
+							delivered[ag.Publication] = true
 						}
 					}
 				}
-				return false, "AX_PUB_NoPKTable exists; waiting for \"Delivered snapshot\"", nil
+				var waiting []string
+				for _, n := range cutoverPubs {
+					if !delivered[n] {
+						waiting = append(waiting, n)
+					}
+				}
+				if len(waiting) > 0 {
+					return false, fmt.Sprintf("%s created; waiting for \"Delivered snapshot\" on %s", strings.Join(cutoverPubs, " and "), strings.Join(waiting, ", ")), nil
+				}
+				return true, strings.Join(cutoverPubs, " and ") + ": snapshot delivered", nil
 			}},
-		{name: "Cutover: Remove replication setup",
+		{name: "Cutover: Remove replication setup", retires: true,
 			does: "deletes the publications, the distribution database and the snapshot folder", expect: "no publication is left",
 			verify: func(ctx context.Context, run *Run, _ *toolkitAction) (bool, string, error) {
 				if run.Ports().Publications == nil {
@@ -234,6 +261,9 @@ func (a *toolkitAction) Describe() string {
 
 // Rerunnable: it only observes.
 func (a *toolkitAction) Rerunnable() bool { return true }
+
+// RetiresReplication implements ReplicationRetirer: «Remove replication setup» ends replication.
+func (a *toolkitAction) RetiresReplication() bool { return a.step.retires }
 
 func (a *toolkitAction) Run(ctx context.Context, run *Run) error {
 	run.Logf("run «%s» in DataMigrationTool.exe now; expecting: %s", a.step.name, a.step.expect)

@@ -181,6 +181,10 @@ type ReplicationView struct {
 	Health    []SourceHealth
 	// Cycles counts completed polls.
 	Cycles int
+	// Retired is when replication was removed (the toolkit's «Remove replication setup» succeeded);
+	// the monitor stops polling then and the picture is the last one taken. RetiredBy names the step.
+	Retired   time.Time
+	RetiredBy string
 }
 
 // Table finds a table's lag.
@@ -256,6 +260,7 @@ type monitor struct {
 	agentsAt    time.Time
 	cycles      int
 	backoff     map[string]time.Time
+	retired     bool
 }
 
 func newMonitor(e *Engine, src ReplicationSource, cfg MonitorConfig) *monitor {
@@ -287,9 +292,38 @@ func (m *monitor) refreshNow() {
 	}
 }
 
-// run polls until ctx ends. A poll never overlaps the previous one: the next waits for it.
+// retire stops the polling for good: replication was removed on purpose, so the distributor's
+// objects are gone and the sandbox's tables are about to be transformed. The last picture stays,
+// marked retired.
+func (m *monitor) retire(at time.Time, step string) {
+	m.mu.Lock()
+	if m.retired {
+		m.mu.Unlock()
+		return
+	}
+	m.retired = true
+	v := *m.view
+	v.Retired, v.RetiredBy = at, step
+	m.view = &v
+	m.mu.Unlock()
+	m.e.logs.add(LevelInfo, step, "", "replication removed: the replication monitor stops polling; its last picture stays on screen")
+	m.e.bus.Publish(ReplicationUpdated{View: &v})
+	m.refreshNow()
+}
+
+func (m *monitor) isRetired() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.retired
+}
+
+// run polls until ctx ends or replication is retired. A poll never overlaps the previous one: the
+// next waits for it.
 func (m *monitor) run(ctx context.Context) {
 	for {
+		if m.isRetired() {
+			return
+		}
 		m.cycle(ctx)
 		t := m.e.clock.NewTimer(m.interval())
 		select {
@@ -342,7 +376,19 @@ func (m *monitor) query(ctx context.Context, source, what string, now time.Time,
 	if ctx.Err() != nil {
 		return false
 	}
+	// A distributor failing while replication is being removed is expected. Ask before taking the
+	// monitor's lock (the engine's lock comes first); if the step finished meanwhile, retired is
+	// already set below.
+	removing := ""
+	if err != nil && source == SourceDistributor {
+		removing = m.e.removingReplication()
+	}
 	m.mu.Lock()
+	if m.retired {
+		// Replication was removed while this read was out: its answer no longer matters.
+		m.mu.Unlock()
+		return false
+	}
 	h := m.health[source]
 	before := *h
 	h.LastDuration = took
@@ -375,14 +421,17 @@ func (m *monitor) query(ctx context.Context, source, what string, now time.Time,
 	after := *h
 	m.mu.Unlock()
 	if after.State != before.State {
-		m.healthChanged(after, before)
+		m.healthChanged(after, before, removing)
 	}
 	return err == nil
 }
 
-// healthChanged logs, journals and publishes a source's change of health.
-func (m *monitor) healthChanged(h, before SourceHealth) {
+// healthChanged logs, journals and publishes a source's change of health. removing names the
+// step removing replication when the distributor's failure is its expected effect.
+func (m *monitor) healthChanged(h, before SourceHealth, removing string) {
 	switch {
+	case h.State == HealthFailing && removing != "":
+		m.e.logs.add(LevelInfo, removing, "", fmt.Sprintf("the distributor stopped answering while %s runs, as expected when replication is removed: %s", removing, h.LastError))
 	case h.State == HealthFailing:
 		m.e.logs.add(LevelError, "", "", fmt.Sprintf("%s is failing: %s (last good read %s)", h.Name, h.LastError, ageText(h.Since, before.LastOK)))
 	case before.State == HealthFailing:
@@ -456,6 +505,10 @@ func (m *monitor) cycle(ctx context.Context) {
 	}
 
 	m.mu.Lock()
+	if m.retired {
+		m.mu.Unlock()
+		return
+	}
 	if srcOK {
 		m.foldRows(srcRows, now, true)
 	}

@@ -313,3 +313,65 @@ func TestMonitorJournalsSamples(t *testing.T) {
 		t.Fatalf("samples %+v", samples)
 	}
 }
+
+func TestMonitorRetiresWhenReplicationIsRemoved(t *testing.T) {
+	h := newHarness(t, "name: t\nsteps:\n  - {id: idle, title: Idle, kind: manual}\n"+
+		"  - {id: remove, title: Remove replication, kind: toolkit, after: idle, with: {step: \"Cutover: Remove replication setup\"}}\n")
+	src := newFakeReplication(h.clk)
+	h.opts.Ports.Replication = src
+	h.start()
+	h.nextView(1)
+	if err := h.e.MarkDone("idle", engine.LocalOperator("ops", ""), "done"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.MarkDone("remove", engine.LocalOperator("ops", ""), "ran it in the toolkit"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(waitLimit)
+	for v := h.e.Replication(); v.Retired.IsZero(); v = h.e.Replication() {
+		select {
+		case <-h.events:
+		case <-deadline:
+			t.Fatal("the monitor did not retire after «Remove replication setup»")
+		}
+	}
+	if v := h.e.Replication(); v.RetiredBy != "remove" || v.TotalPending != 90000 {
+		t.Fatalf("retired picture %+v: it must name the step and keep the last figures", v)
+	}
+	polls := src.count("agents")
+	h.clk.Advance(10 * time.Minute)
+	h.e.RefreshNow()
+	if n := src.count("agents"); n != polls {
+		t.Fatalf("the distributor was polled %d more time(s) after replication was removed", n-polls)
+	}
+	h.restart()
+	if v := h.e.Replication(); v.Retired.IsZero() || src.count("agents") != polls {
+		t.Fatalf("after a restart the monitor must start retired: %+v, %d polls", v, src.count("agents")-polls)
+	}
+}
+
+func TestMonitorExpectsTheDistributorToGoWhileReplicationIsRemoved(t *testing.T) {
+	h := newHarness(t, "name: t\nsteps:\n"+
+		"  - {id: remove, title: Remove replication, kind: toolkit, with: {step: \"Cutover: Remove replication setup\"}}\n")
+	src := newFakeReplication(h.clk)
+	h.opts.Ports.Replication, h.opts.Monitor = src, engine.MonitorConfig{Interval: 10 * time.Second}
+	h.start()
+	h.waitStep("remove", engine.StateRunning)
+	h.nextView(1)
+	src.setFail("agents", errors.New("Invalid object name 'dbo.MSreplication_monitordata'"))
+	h.tick(10 * time.Second)
+	v := h.nextView(2)
+	if d := v.SourceHealth(engine.SourceDistributor); d.State != engine.HealthFailing {
+		t.Fatalf("distributor %+v", d)
+	}
+	var expected bool
+	for _, l := range h.e.Logs(1000, "") {
+		if l.Level == engine.LevelError {
+			t.Errorf("an expected effect logged as an error: %s", l.Msg)
+		}
+		expected = expected || (l.Step == "remove" && strings.Contains(l.Msg, "as expected when replication is removed"))
+	}
+	if !expected {
+		t.Error("the log must say the distributor's failure is the removal's expected effect")
+	}
+}

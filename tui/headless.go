@@ -31,6 +31,9 @@ type HeadlessOptions struct {
 	// Start, when set, starts the engine once the printer has subscribed, so nothing the
 	// engine says while resuming is missed.
 	Start func() error
+	// Helper, when set, is asked about a blocked run: a non-empty answer says who is about to fix
+	// it (the demo's simulated operator), and the run keeps waiting instead of ending.
+	Helper func(engine.Snapshot) string
 }
 
 // Exit codes of a headless run.
@@ -64,6 +67,8 @@ type headless struct {
 	rehearsal bool
 	// atPrompt is set while the cursor sits after "> "; promptLost when event lines pushed it away.
 	atPrompt, promptLost bool
+	// helperSaid is the Helper's last answer, printed once.
+	helperSaid string
 }
 
 // RunHeadless drives a started engine until the run completes, is blocked by a failure, or the
@@ -223,7 +228,7 @@ func (h *headless) event(ev engine.Event) {
 	case engine.StepChanged:
 		h.seen = max(h.seen, ev.Seq)
 		switch ev.Record {
-		case engine.RecExternal, engine.RecConfirmRefused:
+		case engine.RecExternal, engine.RecConfirmRefused, engine.RecValidation:
 			return
 		case engine.RecApproved:
 			if ev.Step.State != engine.StateAwaiting {
@@ -279,7 +284,11 @@ func (h *headless) stepLine(at time.Time, st engine.StepView) {
 	case engine.StateRunning:
 		msg = firstLine(st.Action)
 		if st.Attempt > 1 {
-			msg = fmt.Sprintf("attempt %d of %d: %s", st.Attempt, st.MaxAttempts, msg)
+			if st.Attempt <= st.MaxAttempts {
+				msg = fmt.Sprintf("attempt %d of %d: %s", st.Attempt, st.MaxAttempts, msg)
+			} else {
+				msg = fmt.Sprintf("attempt %d: %s", st.Attempt, msg)
+			}
 		}
 		if st.Mode == engine.ModeManual {
 			msg = "in the operator's hands: " + firstLine(st.Action)
@@ -486,6 +495,15 @@ func (h *headless) finished(s engine.Snapshot, interrupted bool) (int, bool) {
 		h.flush()
 		return ExitCompleted, true
 	case engine.OutcomeBlocked:
+		if h.opt.Helper != nil {
+			if who := h.opt.Helper(s); who != "" {
+				if who != h.helperSaid {
+					h.printf("run blocked; waiting: %s\n", who)
+					h.helperSaid = who
+				}
+				return 0, false
+			}
+		}
 		var failed []string
 		for _, st := range s.Steps {
 			if st.State == engine.StateFailed {

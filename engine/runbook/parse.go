@@ -333,8 +333,8 @@ func (p *parser) connection(n *yaml.Node, role string) *Connection {
 			c.PasswordPrompt = d.Bool(v, where, "password_prompt")
 			secretNode = v
 		},
-		"client_id":     func(v *yaml.Node) { c.ClientID = d.NonEmpty(v, where, "client_id") },
-		"tenant_id":     func(v *yaml.Node) { c.TenantID = d.NonEmpty(v, where, "tenant_id") },
+		"client_id": func(v *yaml.Node) { c.ClientID = d.NonEmpty(v, where, "client_id") },
+		"tenant_id": func(v *yaml.Node) { c.TenantID = d.NonEmpty(v, where, "tenant_id") },
 		"encrypt": func(v *yaml.Node) {
 			encryptNode = v
 			c.Encrypt = Encryption(d.Enum(v, where, "encrypt", string(EncryptDisable), string(EncryptTrue), string(EncryptStrict)))

@@ -138,9 +138,9 @@ type Connection struct {
 	PasswordEnv    string
 	PasswordFile   string
 	PasswordPrompt bool
-	ClientID     string
-	TenantID     string
-	Encrypt      Encryption
+	ClientID       string
+	TenantID       string
+	Encrypt        Encryption
 	// TrustServerCertificate accepts any certificate (loudly warned about); Certificate pins a CA file.
 	TrustServerCertificate bool
 	Certificate            string

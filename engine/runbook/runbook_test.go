@@ -130,7 +130,35 @@ func TestTemplatePassesCheck(t *testing.T) {
 	if s, _ := rb.Step("production-refresh"); s.RequiredApprovals() != 2 {
 		t.Errorf("the production refresh needs two approvals, got %d", s.RequiredApprovals())
 	}
-	if _, err := runbook.Parse("demo.yaml", runbook.DemoRunbook(), realKinds()); err != nil {
+	sections := `connections:
+  source: {server: 127.0.0.1, port: 1, database: AX, auth: sql, user: sa, password_env: P, encrypt: disable}
+  distribution: {server: 127.0.0.1, port: 1, database: distribution, auth: sql, user: sa, password_env: P, encrypt: disable}
+  target: {server: 127.0.0.1, port: 2, database: AXDB, auth: sql, user: sa, password_env: P, encrypt: disable}
+lcs:
+  project_id: "1"
+  client_id: c
+  auth: device-code
+  sandbox_environment_id: s
+  production_environment_id: p
+aos:
+  control: command
+  stop: [sc.exe, '\\{host}', stop, '{service}']
+  query: [sc.exe, '\\{host}', query, '{service}']
+  stopped_pattern: STOPPED
+  instances:
+    - {host: AOS1, service: AOS60$01}
+`
+	ignore := filepath.Join(t.TempDir(), "IgnoreTables.xml")
+	if err := os.WriteFile(ignore, []byte("<IgnoreTables><Name><Table>SYSLASTVALUE</Table></Name></IgnoreTables>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	demo, err := runbook.DemoRunbook(runbook.DemoSettings{Sections: sections, IgnoreFile: ignore})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := realKinds()
+	o.LookupEnv = func(k string) (string, bool) { return "secret", k == "P" }
+	if _, err := runbook.Parse("demo.yaml", demo, o); err != nil {
 		t.Fatalf("demo runbook: %v", err)
 	}
 }
@@ -355,7 +383,9 @@ func TestLoadMissingFile(t *testing.T) {
 // be internally consistent (known dependencies, acyclic order covering every step).
 func FuzzParse(f *testing.F) {
 	f.Add(runbook.Template())
-	f.Add(runbook.DemoRunbook())
+	if demo, err := runbook.DemoRunbook(runbook.DemoSettings{IgnoreFile: "IgnoreTables.xml"}); err == nil {
+		f.Add(demo)
+	}
 	if b, err := os.ReadFile("../../testdata/bad-runbook.yaml"); err == nil {
 		f.Add(b)
 	}

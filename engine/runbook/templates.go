@@ -1,6 +1,11 @@
 package runbook
 
-import _ "embed"
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"text/template"
+)
 
 //go:embed templates/init.yaml
 var initTemplate []byte
@@ -12,5 +17,24 @@ var demoRunbook []byte
 // AX 2012 upgrade with the Data Migration Toolkit's step names.
 func Template() []byte { return append([]byte(nil), initTemplate...) }
 
-// DemoRunbook is the rehearsal runbook `cutover demo` runs.
-func DemoRunbook() []byte { return append([]byte(nil), demoRunbook...) }
+// DemoSettings fill the demo runbook: the simulators' connections, LCS and AOS sections, and the
+// simulated toolkit's ignore list.
+type DemoSettings struct {
+	// Sections is YAML for connections:, lcs: and aos:.
+	Sections string
+	// IgnoreFile is the path of the simulated IgnoreTables.xml.
+	IgnoreFile string
+}
+
+// DemoRunbook is the rehearsal runbook `cutover demo` runs against the simulators.
+func DemoRunbook(s DemoSettings) ([]byte, error) {
+	t, err := template.New("demo").Delims("<<", ">>").Parse(string(demoRunbook))
+	if err != nil {
+		return nil, fmt.Errorf("demo runbook: %w", err)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, s); err != nil {
+		return nil, fmt.Errorf("demo runbook: %w", err)
+	}
+	return b.Bytes(), nil
+}
