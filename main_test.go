@@ -7,6 +7,7 @@ import (
 	stdsql "database/sql"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand"
@@ -840,7 +841,7 @@ func (r *simRun) start() {
 		r.t.Fatal("runbook")
 	}
 	ports := engine.Ports{Services: simServices{r.sims.world}}
-	c, err := lcsClient(rb, r.state, r.sims.lcs.HTTPClient(), nil, io.Discard)
+	c, err := lcsClient(rb, r.state, r.sims.lcs.HTTPClient(), lcsClock{r.clk}, io.Discard)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -974,6 +975,59 @@ func TestAOSStopOnTheSimulator(t *testing.T) {
 	a, err := sp.src.AXActivity(context.Background())
 	if err != nil || a.ActiveServers() != 0 {
 		t.Fatalf("SYSSERVERSESSIONS still shows %d running AOS (%v)", a.ActiveServers(), err)
+	}
+}
+
+// TestProductionRefreshAgainstTheLCSSimulator: the guided production refresh waits for two
+// distinct operators (the same one twice and a viewer are refused), does not complete while LCS
+// shows nothing, and completes when the simulated environment history shows the refresh done.
+func TestProductionRefreshAgainstTheLCSSimulator(t *testing.T) {
+	r := newSimRun(t, sqlsim.Config{Tables: 200}, `  - {id: refresh, title: Refresh production, kind: lcs.refresh, destructive: true, confirm: REFRESH PRODUCTION, approvals: 2, with: {source: sandbox, target: production, poll: 1m}}
+`)
+	r.until(time.Second, "the confirmation request", func() bool { return r.step("refresh").State == engine.StateAwaiting })
+	st := r.step("refresh")
+	for _, want := range []string{"Refresh database", "production"} {
+		if !strings.Contains(st.Confirmation.Action, want) {
+			t.Fatalf("the guided step must show the portal path; lacks %q:\n%s", want, st.Confirmation.Action)
+		}
+	}
+	ana := engine.Actor{Name: "Ana", Origin: "ssh", Fingerprint: "SHA256:ana", Role: engine.RoleOperator}
+	ben := engine.Actor{Name: "Ben", Origin: "ssh", Fingerprint: "SHA256:ben", Role: engine.RoleOperator}
+	cid := engine.Actor{Name: "Cid", Origin: "ssh", Fingerprint: "SHA256:cid", Role: engine.RoleViewer}
+	req := st.Confirmation.Request
+	if res, err := r.e.Confirm("refresh", req, ana, "REFRESH PRODUCTION"); err != nil || res.Satisfied {
+		t.Fatalf("first approval: %+v %v", res, err)
+	}
+	if _, err := r.e.Confirm("refresh", req, ana, "REFRESH PRODUCTION"); !errors.Is(err, engine.ErrAlreadyApproved) {
+		t.Fatalf("the same operator twice: %v", err)
+	}
+	if _, err := r.e.Confirm("refresh", req, cid, "REFRESH PRODUCTION"); !errors.Is(err, engine.ErrNotOperator) {
+		t.Fatalf("a viewer: %v", err)
+	}
+	// An hour on, still one approval: the step has not started and LCS saw nothing.
+	asked := r.clk.Now()
+	r.until(time.Minute, "an hour", func() bool { return r.clk.Now().Sub(asked) >= time.Hour })
+	if s := r.step("refresh"); s.State != engine.StateAwaiting || r.sims.lcs.RefreshesStarted(lcssim.ProductionID) != 0 {
+		t.Fatalf("with one approval: %s, %d refreshes", s.State, r.sims.lcs.RefreshesStarted(lcssim.ProductionID))
+	}
+	if res, err := r.e.Confirm("refresh", req, ben, "REFRESH PRODUCTION"); err != nil || !res.Satisfied {
+		t.Fatalf("second approval: %+v %v", res, err)
+	}
+	r.until(time.Minute, "the step runs", func() bool { return r.step("refresh").State == engine.StateRunning })
+	// Nothing started in the portal yet: the step keeps waiting.
+	r.until(time.Minute, "30 minutes of waiting", func() bool { return r.clk.Now().Sub(r.step("refresh").Started) >= 30*time.Minute })
+	if s := r.step("refresh"); s.State != engine.StateRunning {
+		t.Fatalf("without a refresh in LCS the step must wait: %s %q", s.State, s.LastError)
+	}
+	if _, err := r.sims.lcs.StartPortalRefresh(lcssim.SandboxID, lcssim.ProductionID); err != nil {
+		t.Fatal(err)
+	}
+	r.until(10*time.Minute, "the refresh completes", func() bool { return r.step("refresh").State.Terminal() })
+	if s := r.step("refresh"); s.State != engine.StateSucceeded || !strings.Contains(s.Message, "Completed") {
+		t.Fatalf("refresh: %s %q %q", s.State, s.Message, s.LastError)
+	}
+	if n := r.sims.lcs.RefreshesStarted(lcssim.ProductionID); n != 1 {
+		t.Fatalf("%d refreshes of production", n)
 	}
 }
 
