@@ -1131,3 +1131,52 @@ func BenchmarkMonitorCycle10k(b *testing.B) {
 	b.ResetTimer()
 	waitCycle(v.Cycles + b.N)
 }
+
+// TestRecountATableAgainstTheSimulator: after a failed validation, an operator recounts the
+// mismatching table once it was re-delivered; the table becomes a match and the verdict is
+// recomputed, the recount is journaled with who did it; a viewer may not recount.
+func TestRecountATableAgainstTheSimulator(t *testing.T) {
+	r := newSimRun(t, sqlsim.Config{Tables: 300, Scenarios: sqlsim.ScenarioCountMismatch, InitialBacklog: -1}, `  - {id: validate, title: Validate, kind: validate.counts, with: {wait_for_draining: 0s}}
+`)
+	r.until(time.Second, "validate ends", func() bool { return r.step("validate").State.Terminal() })
+	table := r.sims.world.Config().MismatchTable
+	v := r.e.Validation()
+	if v == nil || v.Passed || v.Step != "validate" || v.Tables[0].Table != table || v.Tables[0].Class != engine.ClassMismatch {
+		t.Fatalf("validation before: %+v", v)
+	}
+	viewer := engine.Actor{Name: "Vic", Origin: "ssh", Fingerprint: "SHA256:vic", Role: engine.RoleViewer}
+	if _, err := r.e.Recount(context.Background(), table, viewer); !errors.Is(err, engine.ErrNotOperator) {
+		t.Fatalf("a viewer recounted: %v", err)
+	}
+	if err := r.sims.world.Redeliver(table); err != nil {
+		t.Fatal(err)
+	}
+	r.until(30*time.Second, "the table is re-delivered", func() bool {
+		s, _ := r.sims.world.SourceRows(table)
+		tg, _, _ := r.sims.world.TargetRows(table)
+		return s == tg
+	})
+	ana := engine.Actor{Name: "Ana", Origin: "ssh", Fingerprint: "SHA256:ana", Role: engine.RoleOperator}
+	tc, err := r.e.Recount(context.Background(), table, ana)
+	if err != nil || tc.Class != engine.ClassMatch || !tc.Exact || tc.Delta != 0 {
+		t.Fatalf("recount: %+v %v", tc, err)
+	}
+	nv := r.e.Validation()
+	if nv.Classes[engine.ClassMismatch] != 0 || nv.Classes[engine.ClassMatch] != v.Classes[engine.ClassMatch]+1 || nv.Passed != (len(nv.Failing()) == 0) {
+		t.Fatalf("validation after: passed %v, %s", nv.Passed, nv.Summary())
+	}
+	recs, _, err := journal.ReadAll(filepath.Join(r.state, journal.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, rec := range recs {
+		var p engine.Recounted
+		if rec.Type == string(engine.RecRecount) && rec.Decode(&p) == nil {
+			found = p.Actor.Name == "Ana" && p.Check.Table == table && p.Before == engine.ClassMismatch && p.Check.Class == engine.ClassMatch
+		}
+	}
+	if !found {
+		t.Fatal("the recount is not journaled with its actor and outcome")
+	}
+}

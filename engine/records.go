@@ -32,6 +32,7 @@ const (
 	RecSourceHealth      RecordType = "source.health"
 	RecReplicationSample RecordType = "replication.sample"
 	RecValidation        RecordType = "step.validation"
+	RecRecount           RecordType = "step.recount"
 )
 
 // RunOpened is the first record of a journal.
@@ -176,6 +177,13 @@ type ReplicationSample struct {
 	DrainRate float64       `json:"drain_rate"`
 	ETA       time.Duration `json:"eta,omitempty"`
 	Tables    int           `json:"tables"`
+}
+
+// Recounted is an operator's exact recount of one table after a validation.
+type Recounted struct {
+	Actor  Actor      `json:"actor"`
+	Check  TableCheck `json:"check"`
+	Before CountClass `json:"before"`
 }
 
 // ValidationRecord is a record-count validation's result: the counts per class, every table that

@@ -156,7 +156,7 @@ func (r *runState) apply(rec journal.Record) error {
 			st.confirmed = append([]Approval(nil), st.approvals...)
 			st.state = StatePending
 		}
-	case RecConfirmRefused, RecSourceHealth, RecReplicationSample:
+	case RecConfirmRefused, RecSourceHealth, RecReplicationSample, RecRecount:
 	case RecValidation:
 		var p ValidationRecord
 		if err := rec.Decode(&p); err != nil {

@@ -84,6 +84,30 @@ type Validation struct {
 	Recounts int                `json:"recounts"`
 	// Passed is true when every table matches, is ignored or differs as expected.
 	Passed bool `json:"passed"`
+	// Step is the validate.counts step that ran it ("" for `cutover validate`).
+	Step string `json:"step,omitempty"`
+}
+
+// withTable returns a copy of the validation with one table's check replaced, the class counts
+// and the verdict recomputed, and the problems first again.
+func (v *Validation) withTable(tc TableCheck, at time.Time) *Validation {
+	out := &Validation{At: at, Recounts: v.Recounts, Step: v.Step, Classes: map[CountClass]int{}}
+	out.Tables = make([]TableCheck, 0, len(v.Tables))
+	for _, t := range v.Tables {
+		if tableKey(t.Table) == tableKey(tc.Table) {
+			t = tc
+		}
+		out.Tables = append(out.Tables, t)
+		out.Classes[t.Class]++
+	}
+	sort.SliceStable(out.Tables, func(i, j int) bool {
+		if out.Tables[i].Class != out.Tables[j].Class {
+			return out.Tables[i].Class < out.Tables[j].Class
+		}
+		return tableKey(out.Tables[i].Table) < tableKey(out.Tables[j].Table)
+	})
+	out.Passed = len(out.Failing()) == 0
+	return out
 }
 
 // Failing lists the tables that keep validation from passing.
@@ -150,14 +174,7 @@ func Validate(ctx context.Context, counts CountSource, rules ValidationRules, pe
 	if err != nil {
 		return nil, fmt.Errorf("target row counts: %w", err)
 	}
-	ignore := map[string]bool{}
-	for _, t := range rules.Ignore {
-		ignore[tableKey(t)] = true
-	}
-	expect := map[string]ExpectedDifference{}
-	for _, e := range rules.Expect {
-		expect[tableKey(e.Table)] = e
-	}
+	cl := newClassifier(rules)
 	type pair struct {
 		name           string
 		src, tgt       int64
@@ -189,29 +206,7 @@ func Validate(ctx context.Context, counts CountSource, rules ValidationRules, pe
 	sort.Strings(keys)
 
 	classify := func(k string, p *pair) TableCheck {
-		tc := TableCheck{Table: p.name, Source: p.src, Target: p.tgt, Delta: p.src - p.tgt, Pending: pending[k], Exact: p.exactS && p.exactT}
-		abs := tc.Delta
-		if abs < 0 {
-			abs = -abs
-		}
-		e, expected := expect[k]
-		switch {
-		case ignore[k]:
-			tc.Class, tc.Reason = ClassIgnored, "on the ignore list"
-		case expected && (e.Any || e.Delta == tc.Delta):
-			tc.Class, tc.Reason = ClassExpected, e.Reason
-		case !p.onTgt:
-			tc.Class = ClassMissing
-		case !p.onSrc:
-			tc.Class = ClassExtra
-		case abs <= rules.Tolerance:
-			tc.Class = ClassMatch
-		case tc.Pending > 0:
-			tc.Class = ClassDraining
-		default:
-			tc.Class = ClassMismatch
-		}
-		return tc
+		return cl.classify(p.name, p.src, p.tgt, p.onSrc, p.onTgt, pending[k], p.exactS && p.exactT)
 	}
 	v := &Validation{At: now, Classes: map[CountClass]int{}}
 	var recount []string
@@ -272,6 +267,53 @@ func Validate(ctx context.Context, counts CountSource, rules ValidationRules, pe
 	sort.SliceStable(v.Tables, func(i, j int) bool { return v.Tables[i].Class < v.Tables[j].Class })
 	v.Passed = len(v.Failing()) == 0
 	return v, nil
+}
+
+// classifier applies a validation's rules to one table.
+type classifier struct {
+	ignore    map[string]bool
+	expect    map[string]ExpectedDifference
+	tolerance int64
+}
+
+func newClassifier(rules ValidationRules) classifier {
+	c := classifier{ignore: map[string]bool{}, expect: map[string]ExpectedDifference{}, tolerance: rules.Tolerance}
+	for _, t := range rules.Ignore {
+		c.ignore[tableKey(t)] = true
+	}
+	for _, e := range rules.Expect {
+		c.expect[tableKey(e.Table)] = e
+	}
+	return c
+}
+
+// classify puts one table in its class: ignored, expected, missing or extra, match within the
+// tolerance, draining while replication still has commands for it, otherwise a mismatch.
+func (c classifier) classify(name string, src, tgt int64, onSrc, onTgt bool, pending int64, exact bool) TableCheck {
+	k := tableKey(name)
+	tc := TableCheck{Table: name, Source: src, Target: tgt, Delta: src - tgt, Pending: pending, Exact: exact}
+	abs := tc.Delta
+	if abs < 0 {
+		abs = -abs
+	}
+	e, expected := c.expect[k]
+	switch {
+	case c.ignore[k]:
+		tc.Class, tc.Reason = ClassIgnored, "on the ignore list"
+	case expected && (e.Any || e.Delta == tc.Delta):
+		tc.Class, tc.Reason = ClassExpected, e.Reason
+	case !onTgt:
+		tc.Class = ClassMissing
+	case !onSrc:
+		tc.Class = ClassExtra
+	case abs <= c.tolerance:
+		tc.Class = ClassMatch
+	case tc.Pending > 0:
+		tc.Class = ClassDraining
+	default:
+		tc.Class = ClassMismatch
+	}
+	return tc
 }
 
 // ReadIgnoreTables reads the toolkit's Data\IgnoreTables.xml:
