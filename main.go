@@ -62,7 +62,7 @@ func commands() []command {
 	return []command{
 		{name: "init", summary: "write a commented cutover.yaml following Microsoft's go-live sequence", run: cmdInit},
 		{name: "check", summary: "validate a runbook and summarize it", run: cmdCheck},
-		{name: "run", summary: "run the cutover (headless: one line per event)", run: cmdRun},
+		{name: "run", summary: "run the cutover in the cockpit (--headless: one line per event)", run: cmdRun},
 		{name: "demo", summary: "run a whole simulated cutover on this machine", run: cmdDemo},
 		{name: "step", summary: "done|skip|retry a step while no cockpit is running", run: cmdStep},
 		{name: "journal", summary: "verify or show the journal", run: cmdJournal},
@@ -265,6 +265,9 @@ type runFlags struct {
 	headless *bool
 	yes      *bool
 	as       *string
+	readonly *bool
+	noColor  *bool
+	config   *string
 }
 
 func addRunFlags(fs *flag.FlagSet) runFlags {
@@ -273,6 +276,9 @@ func addRunFlags(fs *flag.FlagSet) runFlags {
 		headless: fs.Bool("headless", false, "print one line per event instead of the cockpit"),
 		yes:      fs.Bool("yes", false, "confirm steps automatically (only for rehearsal runbooks)"),
 		as:       fs.String("as", "", "operator `NAME` to record (default: your login name)"),
+		readonly: fs.Bool("readonly", false, "watch only: the cockpit offers no action that changes the run"),
+		noColor:  fs.Bool("no-color", false, "no colour in the cockpit (as NO_COLOR does)"),
+		config:   fs.String("config", "", "cockpit settings `FILE` (theme, keys); default "+tui.DefaultConfigPath()),
 	}
 }
 
@@ -301,7 +307,27 @@ type helper interface {
 
 func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.Reader, stdout, stderr io.Writer, help helper) int {
 	opts.Kinds, opts.AutoConfirm, opts.Version, opts.Command = registry(), *rf.yes, version, "cutover run"
-	closePorts, err := buildPorts(rb, opts.StateDir, &opts.Ports, stderr)
+	interactive := isTerminal(stdin) && isTerminal(stdout)
+	cockpit := interactive && !*rf.headless
+	var cfg tui.Config
+	if cockpit {
+		path, optional := *rf.config, false
+		if path == "" {
+			path, optional = tui.DefaultConfigPath(), true
+		}
+		var err error
+		if cfg, err = tui.LoadConfig(path, optional); err != nil {
+			fmt.Fprintf(stderr, "cutover: %v\n", err)
+			return exitFail
+		}
+	}
+	// While the cockpit owns the terminal, notices (an LCS sign-in code) go to the engine's log.
+	notices := &engineNotices{}
+	var noticeOut io.Writer = stderr
+	if cockpit {
+		noticeOut = notices
+	}
+	closePorts, err := buildPorts(rb, opts.StateDir, &opts.Ports, stderr, noticeOut)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover: %v\n", err)
 		return exitFail
@@ -312,6 +338,7 @@ func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.R
 		fmt.Fprintf(stderr, "cutover: %v\n", err)
 		return exitFail
 	}
+	notices.attach(e)
 	if err := e.Open(); err != nil {
 		fmt.Fprintf(stderr, "cutover: %s\n", journal.Describe(err))
 		return exitFail
@@ -324,7 +351,20 @@ func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.R
 			fmt.Fprintf(stdout, "the journal's last line was incomplete (a crash during a write) and was dropped; nothing acknowledged was lost\n")
 		}
 	}
-	interactive := isTerminal(stdin) && isTerminal(stdout)
+	start := func(ctx context.Context) func() error {
+		return func() error {
+			if err := e.Start(ctx); err != nil {
+				return err
+			}
+			if help != nil {
+				go help.Run(ctx, e)
+			}
+			return nil
+		}
+	}
+	if cockpit {
+		return runCockpit(e, rf, cfg, stdin, stdout, stderr, start)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
@@ -333,15 +373,7 @@ func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.R
 	hopts := tui.HeadlessOptions{
 		Out: stdout, In: stdin, Interactive: interactive, Interrupts: sigs,
 		Actor: engine.LocalOperator(*rf.as, ttyName(stdin)),
-		Start: func() error {
-			if err := e.Start(ctx); err != nil {
-				return err
-			}
-			if help != nil {
-				go help.Run(ctx, e)
-			}
-			return nil
-		},
+		Start: start(ctx),
 	}
 	if help != nil {
 		hopts.Helper = help.Fixing
@@ -358,6 +390,67 @@ func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.R
 		}
 	}
 	return code
+}
+
+// runCockpit shows the TUI over the engine until the operator quits (or SIGTERM), then stops the
+// engine and says where the run stands.
+func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, stdin io.Reader, stdout, stderr io.Writer, start func(context.Context) func() error) int {
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer cancel()
+	err := tui.Run(ctx, e, tui.RunOptions{
+		Options: tui.Options{Actor: engine.LocalOperator(*rf.as, ttyName(stdin)), ReadOnly: *rf.readonly, Config: cfg, OwnsEngine: true},
+		In:      stdin, Out: stdout, NoColor: *rf.noColor || tui.NoColorFromEnv(os.Getenv),
+		Start: start(ctx),
+	})
+	snap := e.Snapshot()
+	code := exitOK
+	switch snap.Run.Outcome {
+	case engine.OutcomeCompleted:
+	case engine.OutcomeBlocked, engine.OutcomeHalted:
+		code = exitFail
+	default:
+		code = tui.ExitInterrupted
+	}
+	if stopErr := e.Stop("cockpit closed"); stopErr != nil {
+		err = errors.Join(err, stopErr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "cockpit closed: the run is %s (journal in %s); start again to continue where it stopped\n", snap.Run.Outcome, e.StateDir())
+	return code
+}
+
+// engineNotices writes notices (an LCS device-code sign-in) into the engine's log, where the
+// cockpit shows them, instead of onto the terminal the cockpit draws on.
+type engineNotices struct {
+	mu      sync.Mutex
+	e       *engine.Engine
+	pending []string
+}
+
+func (n *engineNotices) attach(e *engine.Engine) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.e = e
+	for _, p := range n.pending {
+		e.Logf(engine.LevelWarn, "", "%s", p)
+	}
+	n.pending = nil
+}
+
+func (n *engineNotices) Write(b []byte) (int, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		if n.e != nil {
+			n.e.Logf(engine.LevelWarn, "", "%s", line)
+		} else {
+			n.pending = append(n.pending, line)
+		}
+	}
+	return len(b), nil
 }
 
 func isTerminal(f any) bool {
@@ -998,7 +1091,7 @@ func (p lcsPort) Quota(ctx context.Context, env string) (engine.LCSQuota, error)
 
 // buildPorts fills the ports the caller left empty from the runbook. The returned function closes
 // what was opened.
-func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, prompts io.Writer) (func(), error) {
+func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, prompts, notices io.Writer) (func(), error) {
 	if ports.Services == nil {
 		svc, err := services(rb)
 		if err != nil {
@@ -1021,7 +1114,7 @@ func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, promp
 		}
 	}
 	if ports.LCS == nil && rb.LCS != nil {
-		c, err := lcsClient(rb, stateDir, nil, nil, prompts)
+		c, err := lcsClient(rb, stateDir, nil, nil, notices)
 		if err != nil {
 			return nil, fmt.Errorf("lcs: %w", err)
 		}

@@ -846,7 +846,7 @@ func (r *simRun) start() {
 		r.t.Fatal(err)
 	}
 	ports.LCS = lcsPort{c}
-	closePorts, err := buildPorts(rb, r.state, &ports, io.Discard)
+	closePorts, err := buildPorts(rb, r.state, &ports, io.Discard, io.Discard)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -1091,7 +1091,7 @@ func BenchmarkMonitorCycle10k(b *testing.B) {
 	}
 	state := b.TempDir()
 	ports := engine.Ports{Services: simServices{sims.world}}
-	closePorts, err := buildPorts(rb, state, &ports, io.Discard)
+	closePorts, err := buildPorts(rb, state, &ports, io.Discard, io.Discard)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,0 +1,374 @@
+package tui
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"cutover/engine"
+)
+
+// Options configure one cockpit session.
+type Options struct {
+	// Actor is who sits at this cockpit; viewers never act, whatever the keys.
+	Actor engine.Actor
+	// ReadOnly removes every binding that changes the run (also for operators).
+	ReadOnly bool
+	// Config is the cockpit's settings file (theme, keys, log toggles).
+	Config Config
+	// Local formats clock times (time.Local when nil).
+	Local *time.Location
+	// Watchers lists who is looking at the run (the SSH sessions), when known.
+	Watchers func() []engine.Actor
+	// OwnsEngine is set when quitting this cockpit stops the engine (the local `cutover run`);
+	// then quitting while steps run asks first. An SSH session only leaves.
+	OwnsEngine bool
+}
+
+// App is the cockpit's root model: it owns the layout, the focus, the overlays and the routing of
+// keys; the four panes render the run from the shared data.
+type App struct {
+	*env
+	panes   [paneCount]pane
+	focus   paneID
+	overlay overlay
+	events  <-chan engine.Event
+
+	flash    string
+	flashErr bool
+	flashAt  time.Time
+
+	draining bool
+	quitting bool
+}
+
+// NewApp builds a cockpit over an engine. It subscribes at once, so nothing the engine says from
+// now on is missed; the subscription ends with ctx.
+func NewApp(ctx context.Context, e Engine, opt Options) *App {
+	if opt.Local == nil {
+		opt.Local = time.Local
+	}
+	keys := DefaultKeyMap()
+	for name, ks := range opt.Config.Keys {
+		_ = keys.Override(name, ks) // validated when the config was loaded
+	}
+	ro := opt.ReadOnly || !opt.Actor.CanOperate()
+	keys.SetReadOnly(ro)
+	dark := opt.Config.Theme != ThemeLight
+	s := &session{
+		width: 80, height: 24,
+		styles: NewStyles(dark), keys: keys, actor: opt.Actor, readOnly: ro,
+		themePinned: opt.Config.Theme != ThemeAuto,
+		local:       opt.Local, now: e.Now, watchers: opt.Watchers, ownsEngine: opt.OwnsEngine,
+	}
+	snap, events := e.Subscribe(ctx)
+	d := newData(snap)
+	d.logs.add(e.Logs(2000, ""), 0)
+	d.repl, d.val = e.Replication(), e.Validation()
+	en := &env{ctx: ctx, s: s, d: d, e: e}
+	a := &App{env: en, events: events}
+	a.panes = [paneCount]pane{
+		newRunbookPane(en), newReplicationPane(en), newValidationPane(en),
+		newLogsPane(en, opt.Config.LogWrap, opt.Config.LogFollow),
+	}
+	return a
+}
+
+// Init starts listening to the engine, the clock, and asks the terminal for its background.
+func (a *App) Init() tea.Cmd {
+	cmds := []tea.Cmd{waitEvent(a.events), tick()}
+	if !a.s.themePinned {
+		cmds = append(cmds, tea.RequestBackgroundColor)
+	}
+	return tea.Batch(cmds...)
+}
+
+func (a *App) setFlash(text string, isErr bool) {
+	a.flash, a.flashErr, a.flashAt = text, isErr, time.Now()
+}
+
+// Update routes a message: engine news to the data, keys to the open dialog, then to a pane
+// that is taking text, then to the global bindings, then to the focused pane.
+func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		a.s.width, a.s.height = msg.Width, msg.Height
+		return a, nil
+	case tea.BackgroundColorMsg:
+		if !a.s.themePinned {
+			a.s.styles = NewStyles(msg.IsDark())
+		}
+		return a, nil
+	case eventMsg:
+		if _, ok := msg.ev.(engine.Resync); ok {
+			return a, resubscribe(a.ctx, a.e)
+		}
+		a.d.apply(msg.ev)
+		cmd := waitEvent(a.events)
+		if a.draining {
+			if running, _ := busy(a.d); len(running) == 0 {
+				a.quitting = true
+				return a, tea.Quit
+			}
+		}
+		return a, cmd
+	case resubscribedMsg:
+		a.events = msg.events
+		a.d.setSnapshot(msg.snap)
+		a.d.logs.add(msg.logs, 0)
+		return a, waitEvent(a.events)
+	case streamEndedMsg:
+		a.setFlash("the engine stopped", true)
+		return a, nil
+	case tickMsg:
+		if a.flash != "" && time.Since(a.flashAt) > 8*time.Second {
+			a.flash = ""
+		}
+		return a, tick()
+	case actionDoneMsg:
+		if msg.err != nil {
+			a.setFlash(msg.what+": "+msg.err.Error(), true)
+		} else {
+			a.setFlash(msg.what, false)
+		}
+		return a, nil
+	case recountDoneMsg:
+		return a, a.panes[paneValidation].update(msg)
+	case openConfirmMsg:
+		if a.s.readOnly {
+			a.setFlash("this session is read-only", true)
+			return a, nil
+		}
+		if st, ok := a.d.step(msg.step); ok && st.State == engine.StateAwaiting {
+			o := newConfirmOverlay(a.env, st)
+			a.overlay = o
+			return a, o.input.Focus()
+		}
+		return a, nil
+	case openPromptMsg:
+		if a.s.readOnly {
+			a.setFlash("this session is read-only", true)
+			return a, nil
+		}
+		o := newPromptOverlay(a.env, msg.action, msg.step)
+		a.overlay = o
+		return a, o.input.Focus()
+	case gotoPaneMsg:
+		a.focus = msg.pane
+		return a, nil
+	case openHelpMsg:
+		a.openHelp()
+		return a, nil
+	case askQuitMsg:
+		return a, a.askQuit()
+	case quitMsg:
+		if msg.drain {
+			a.e.Drain()
+			a.draining = true
+			if running, _ := busy(a.d); len(running) == 0 {
+				a.quitting = true
+				return a, tea.Quit
+			}
+			a.setFlash("draining: nothing new starts; the cockpit quits when the running steps finish", false)
+			return a, nil
+		}
+		a.quitting = true
+		return a, tea.Quit
+	case tea.KeyPressMsg:
+		return a, a.key(msg)
+	}
+	// Anything else (cursor blinks, confirmations' answers) goes to the dialog or the pane.
+	if a.overlay != nil {
+		cmd, closed := a.overlay.update(msg)
+		if closed {
+			a.overlay = nil
+		}
+		return a, cmd
+	}
+	return a, a.panes[a.focus].update(msg)
+}
+
+func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
+	if a.overlay != nil {
+		cmd, closed := a.overlay.update(msg)
+		if closed {
+			a.overlay = nil
+		}
+		return cmd
+	}
+	p := a.panes[a.focus]
+	if p.capturing() {
+		return p.update(msg)
+	}
+	k := a.s.keys
+	switch {
+	case key.Matches(msg, k.Quit):
+		return a.askQuit()
+	case key.Matches(msg, k.Help):
+		a.openHelp()
+		return nil
+	case key.Matches(msg, k.Palette):
+		o := newPaletteOverlay(a.env)
+		a.overlay = o
+		return o.input.Focus()
+	case key.Matches(msg, k.NextPane):
+		a.focus = (a.focus + 1) % paneCount
+	case key.Matches(msg, k.PrevPane):
+		a.focus = (a.focus + paneCount - 1) % paneCount
+	case key.Matches(msg, k.Pane1):
+		a.focus = paneRunbook
+	case key.Matches(msg, k.Pane2):
+		a.focus = paneReplication
+	case key.Matches(msg, k.Pane3):
+		a.focus = paneValidation
+	case key.Matches(msg, k.Pane4):
+		a.focus = paneLogs
+	case key.Matches(msg, k.Refresh):
+		e := a.e
+		return act("refresh requested", func() error { e.RefreshNow(); return nil })
+	case key.Matches(msg, k.Pause):
+		if a.d.snap.Run.Paused {
+			e, actor := a.e, a.s.actor
+			return act("resume the run", func() error { return e.Resume(actor) })
+		}
+		o := newPromptOverlay(a.env, actionPause, "")
+		a.overlay = o
+		return o.input.Focus()
+	default:
+		return p.update(msg)
+	}
+	return nil
+}
+
+// askQuit quits at once when nothing is in flight or the session does not own the engine;
+// otherwise it asks.
+func (a *App) askQuit() tea.Cmd {
+	running, waiting := busy(a.d)
+	if a.s.ownsEngine && len(running)+len(waiting) > 0 && a.d.snap.Run.Finished.IsZero() {
+		a.overlay = &quitOverlay{env: a.env}
+		return nil
+	}
+	a.quitting = true
+	return tea.Quit
+}
+
+func (a *App) globalBindings() []key.Binding {
+	k := a.s.keys
+	return []key.Binding{k.Help, k.Palette, k.NextPane, k.PrevPane, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Refresh, k.Pause, k.Quit}
+}
+
+func (a *App) openHelp() {
+	p := a.panes[a.focus]
+	keys := p.bindings()
+	k := a.s.keys
+	switch a.focus {
+	case paneReplication, paneValidation, paneLogs:
+		keys = append(keys, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Back)
+	case paneRunbook:
+		keys = append(keys, k.Top, k.Bottom, k.Back)
+	}
+	a.overlay = newHelpOverlay(a.s, a.focus.String(), keys, a.globalBindings())
+}
+
+// wide reports whether all four panes fit side by side.
+func (a *App) wide() bool { return a.s.width >= 160 && a.s.height >= 30 }
+
+// View draws the header, the panes (all four on a wide terminal, the focused one with tabs on a
+// narrow one), the footer, and the open dialog on top.
+func (a *App) View() tea.View {
+	v := tea.NewView(a.render())
+	v.AltScreen = true
+	v.WindowTitle = "cutover · " + a.d.snap.Run.Name + " · " + a.d.phase()
+	return v
+}
+
+// render is the whole screen as text.
+func (a *App) render() string {
+	w, h := a.s.width, a.s.height
+	if w < 20 || h < 8 {
+		return "cutover: the terminal is too small (" + itoa(w) + "×" + itoa(h) + ")"
+	}
+	lines := a.header(w)
+	bodyH := h - len(lines) - 1
+	if a.wide() {
+		lines = append(lines, a.grid(w, bodyH)...)
+	} else {
+		lines = append(lines, a.tabs(w))
+		lines = append(lines, a.paneBox(a.focus, w, bodyH-1)...)
+	}
+	lines = append(lines, a.footer(w))
+	if a.overlay != nil {
+		lines = place(lines, a.overlay.view(w, h), w, h)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// grid lays the four panes out two by two.
+func (a *App) grid(w, h int) []string {
+	lw, rw := w/2, w-w/2
+	th, bh := h/2, h-h/2
+	join := func(l, r []string) []string {
+		out := make([]string, len(l))
+		for i := range l {
+			out[i] = l[i] + r[i]
+		}
+		return out
+	}
+	top := join(a.paneBox(paneRunbook, lw, th), a.paneBox(paneReplication, rw, th))
+	bottom := join(a.paneBox(paneValidation, lw, bh), a.paneBox(paneLogs, rw, bh))
+	return append(top, bottom...)
+}
+
+// paneBox renders one pane in its frame, as lines.
+func (a *App) paneBox(id paneID, w, h int) []string {
+	p := a.panes[id]
+	focused := id == a.focus
+	title := itoa(int(id)+1) + " " + id.String()
+	if s := p.status(); s != "" {
+		title += " · " + s
+	}
+	inner := p.view(w-2, h-2, focused)
+	return strings.Split(box(a.s.styles, title, inner, w, h, focused), "\n")
+}
+
+// tabs is the pane bar of a narrow terminal.
+func (a *App) tabs(w int) string {
+	st := a.s.styles
+	var parts []string
+	for id := paneRunbook; id < paneCount; id++ {
+		label := " " + itoa(int(id)+1) + " " + id.String() + " "
+		if id == a.focus {
+			parts = append(parts, st.TabActive.Render(label))
+		} else {
+			parts = append(parts, st.Tab.Render(label))
+		}
+	}
+	return fit(strings.Join(parts, " "), w)
+}
+
+// place draws a dialog centred over the screen's lines.
+func place(lines []string, dialog string, w, h int) []string {
+	dl := strings.Split(dialog, "\n")
+	dw := 0
+	for _, l := range dl {
+		dw = max(dw, ansi.StringWidth(l))
+	}
+	x := max((w-dw)/2, 0)
+	y := max((h-len(dl))/2, 0)
+	for i, l := range dl {
+		row := y + i
+		if row >= len(lines) {
+			break
+		}
+		base := lines[row]
+		lines[row] = ansi.Cut(base, 0, x) + fit(l, min(dw, w-x)) + ansi.Cut(base, x+dw, w)
+	}
+	return lines
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

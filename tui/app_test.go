@@ -1,0 +1,425 @@
+package tui
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"cutover/engine"
+)
+
+func screenOf(a *App) string { return ansi.Strip(a.render()) }
+
+func TestPaneNavigation(t *testing.T) {
+	a := newTestApp(newFixtureEngine(50), 120, 40, Options{})
+	steps := []struct {
+		key  string
+		want paneID
+	}{{"tab", paneReplication}, {"tab", paneValidation}, {"shift+tab", paneReplication}, {"4", paneLogs}, {"tab", paneRunbook}, {"3", paneValidation}, {"1", paneRunbook}}
+	for _, s := range steps {
+		press(a, s.key)
+		if a.focus != s.want {
+			t.Fatalf("after %s: focus %s, want %s", s.key, a.focus, s.want)
+		}
+	}
+	// The runbook selects the step that needs someone, moves over steps only, and esc goes back.
+	rb := a.panes[paneRunbook].(*runbookPane)
+	if st, _ := rb.selected(); st.ID != "aos-stop" {
+		t.Fatalf("selected %s, want the step awaiting confirmation", st.ID)
+	}
+	press(a, "j")
+	if st, _ := rb.selected(); st.ID != "replication-drain" {
+		t.Fatalf("j moved to %s (phase headings are skipped)", st.ID)
+	}
+	press(a, "g")
+	if st, _ := rb.selected(); st.ID != "preflight" {
+		t.Fatalf("g moved to %s", st.ID)
+	}
+	press(a, "G")
+	if st, _ := rb.selected(); st.ID != "reopen" {
+		t.Fatalf("G moved to %s", st.ID)
+	}
+	press(a, "esc")
+	if st, _ := rb.selected(); st.ID != "aos-stop" {
+		t.Fatalf("esc went to %s, want the current step", st.ID)
+	}
+	if !strings.Contains(screenOf(a), "c: confirm (type \"STOP AOS\")") {
+		t.Fatal("the detail must say how to confirm")
+	}
+}
+
+func TestReplicationSortAndFilter(t *testing.T) {
+	a := newTestApp(newFixtureEngine(600), 200, 60, Options{})
+	press(a, "2")
+	p := a.panes[paneReplication].(*replicationPane)
+	p.derive()
+	tables := a.d.repl.Tables
+	pend := func(i int) int64 { return tables[p.rows[i]].Pending }
+	if pend(0) < pend(1) || pend(1) < pend(len(p.rows)-1) {
+		t.Fatal("the default sort is pending, largest first")
+	}
+	press(a, "P")
+	p.derive()
+	if pend(0) > pend(len(p.rows)-1) {
+		t.Fatal("P again sorts pending the other way")
+	}
+	press(a, "N")
+	p.derive()
+	if !slices.IsSortedFunc(p.rows, func(x, y int) int { return strings.Compare(strings.ToLower(tables[x].Table), strings.ToLower(tables[y].Table)) }) {
+		t.Fatal("N sorts by name")
+	}
+	press(a, "D")
+	p.derive()
+	if abs64(tables[p.rows[0]].Delta) < abs64(tables[p.rows[len(p.rows)-1]].Delta) {
+		t.Fatal("D sorts by the size of the delta, largest first")
+	}
+	// Filter: typing narrows at once; enter keeps it; esc clears.
+	press(a, "/")
+	if !p.capturing() {
+		t.Fatal("/ opens the filter")
+	}
+	typeText(a, "inventtr")
+	p.derive()
+	if len(p.rows) == 0 || len(p.rows) >= len(tables) {
+		t.Fatalf("filter kept %d of %d rows", len(p.rows), len(tables))
+	}
+	for _, r := range p.rows {
+		if !strings.Contains(strings.ToLower(tables[r].Table), "inventtr") {
+			t.Fatalf("filter kept %s", tables[r].Table)
+		}
+	}
+	press(a, "q") // typed into the filter, not quit
+	p.derive()
+	if len(p.rows) != 0 || a.quitting {
+		t.Fatal("while filtering, q is text")
+	}
+	press(a, "backspace", "enter")
+	if p.capturing() || p.filter != "inventtr" {
+		t.Fatalf("enter keeps the filter (%q)", p.filter)
+	}
+	out := screenOf(a)
+	if !strings.Contains(out, "/ inventtr") || !strings.Contains(out, " of 600") {
+		t.Fatal("the kept filter is shown with its count")
+	}
+	press(a, "esc")
+	p.derive()
+	if p.filter != "" || len(p.rows) != len(tables) {
+		t.Fatal("esc clears the filter")
+	}
+}
+
+func TestHelpListsOnlyValidKeysAndFilters(t *testing.T) {
+	a := newTestApp(newFixtureEngine(50), 120, 40, Options{})
+	press(a, "?")
+	out := screenOf(a)
+	for _, want := range []string{"Keys — Runbook", "confirm step", "no-go", "pause/resume run", "quit"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("help lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "sort by pending") || strings.Contains(out, "retry step") {
+		t.Fatal("help shows keys that do nothing here")
+	}
+	typeText(a, "no-go")
+	rows := strings.Join(a.overlay.(*helpOverlay).rows(60), "\n")
+	if !strings.Contains(rows, "no-go") || strings.Contains(rows, "confirm step") {
+		t.Fatalf("typing filters the help:\n%s", rows)
+	}
+	press(a, "esc", "esc")
+	if a.overlay != nil {
+		t.Fatal("esc clears the filter, then closes")
+	}
+	// A read-only session's help has no action at all.
+	ro := newTestApp(newFixtureEngine(50), 120, 40, Options{ReadOnly: true})
+	press(ro, "?")
+	out = screenOf(ro)
+	if strings.Contains(out, "confirm step") || strings.Contains(out, "pause") || !strings.Contains(out, "read-only") {
+		t.Fatalf("read-only help:\n%s", out)
+	}
+}
+
+func TestPalette(t *testing.T) {
+	e := newFixtureEngine(50)
+	a := newTestApp(e, 120, 40, Options{})
+	press(a, ":")
+	typeText(a, "lo")
+	if !strings.Contains(screenOf(a), "logs") {
+		t.Fatal("the palette suggests commands")
+	}
+	press(a, "tab", "enter")
+	if a.focus != paneLogs || a.overlay != nil {
+		t.Fatalf("tab completed and enter ran: focus %s", a.focus)
+	}
+	press(a, ":")
+	typeText(a, "retry toolkit")
+	press(a, "tab", "enter")
+	press(a, ":")
+	typeText(a, "interval 30s 2m")
+	press(a, "enter")
+	press(a, ":")
+	typeText(a, "skip aos-stop")
+	press(a, "enter")
+	if !strings.Contains(screenOf(a), "usage: skip STEP REASON") {
+		t.Fatal("a skip without a reason is refused with the usage")
+	}
+	typeText(a, " not needed in this rehearsal")
+	press(a, "enter")
+	want := []string{"retry toolkit-nopk", "interval 30s 2m0s", "skip aos-stop not needed in this rehearsal"}
+	if got := e.called(); !slices.Equal(got, want) {
+		t.Fatalf("engine calls %q, want %q", got, want)
+	}
+	press(a, ":")
+	typeText(a, "frobnicate")
+	press(a, "enter")
+	if !strings.Contains(screenOf(a), `unknown command "frobnicate"`) {
+		t.Fatal("unknown commands are named")
+	}
+	// Read-only: the commands that change the run are refused and not suggested.
+	ro := newTestApp(newFixtureEngine(50), 120, 40, Options{ReadOnly: true})
+	press(ro, ":")
+	typeText(ro, "re")
+	if out := screenOf(ro); strings.Contains(out, "retry") || !strings.Contains(out, "refresh") {
+		t.Fatal("read-only palette suggests only what a viewer may do")
+	}
+	press(ro, "backspace", "backspace")
+	typeText(ro, "skip aos-stop because")
+	press(ro, "enter")
+	if !strings.Contains(screenOf(ro), "read-only") {
+		t.Fatal("a read-only session is told why")
+	}
+}
+
+func TestConfirmFlow(t *testing.T) {
+	e := newFixtureEngine(50)
+	a := newTestApp(e, 120, 40, Options{})
+	// Cancel: esc sends nothing.
+	press(a, "c")
+	if _, ok := a.overlay.(*confirmOverlay); !ok {
+		t.Fatal("c opens the confirmation of the awaiting step")
+	}
+	out := screenOf(a)
+	for _, want := range []string{"DESTRUCTIVE", "aos-stop", "PROD (Contoso Dynamics 365)", "AX-BATCH01", "users still connected: 3", "STOP AOS", "approvals: 0 of 1", "[ Cancel ]"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the confirmation lacks %q:\n%s", want, out)
+		}
+	}
+	press(a, "esc")
+	if a.overlay != nil || len(e.called()) != 0 {
+		t.Fatal("esc cancels and sends nothing")
+	}
+	// Enter with Cancel chosen and a phrase typed does not send, and says why.
+	press(a, "c")
+	typeText(a, "STOP AOS")
+	press(a, "enter")
+	if a.overlay == nil || len(e.called()) != 0 || !strings.Contains(screenOf(a), "[ Cancel ] is chosen") {
+		t.Fatal("Cancel is the default: enter must not confirm")
+	}
+	// The c that opened the dialog is text in it, not a confirmation.
+	if v := a.overlay.(*confirmOverlay).input.Value(); v != "STOP AOS" {
+		t.Fatalf("input %q", v)
+	}
+	// A wrong phrase reaches the engine (which journals the refusal) and is shown.
+	for range "STOP AOS" {
+		press(a, "backspace")
+	}
+	typeText(a, "stop aos")
+	press(a, "tab", "enter")
+	if a.overlay == nil || !strings.Contains(screenOf(a), "does not match") {
+		t.Fatalf("a wrong phrase is refused in the dialog:\n%s", screenOf(a))
+	}
+	typeText(a, "STOP AOS")
+	press(a, "enter")
+	if a.overlay != nil {
+		t.Fatal("the right phrase confirms and closes")
+	}
+	want := []string{`confirm aos-stop ana "stop aos"`, `confirm aos-stop ana "STOP AOS"`}
+	if got := e.called(); !slices.Equal(got, want) {
+		t.Fatalf("engine calls %q, want %q", got, want)
+	}
+	if !strings.Contains(screenOf(a), "aos-stop confirmed by ana") {
+		t.Fatal("the footer says it was confirmed")
+	}
+	// Read-only: no dialog, nothing sent.
+	ro := newTestApp(e, 120, 40, Options{ReadOnly: true})
+	press(ro, "c")
+	ro.Update(openConfirmMsg{step: "aos-stop"})
+	if ro.overlay != nil || len(e.called()) != 2 {
+		t.Fatal("a read-only session cannot open a confirmation")
+	}
+	// A viewer is read-only whatever the options say.
+	viewer := newTestApp(e, 120, 40, Options{Actor: engine.Actor{Name: "vic", Role: engine.RoleViewer}})
+	press(viewer, "c")
+	if viewer.overlay != nil {
+		t.Fatal("a viewer cannot open a confirmation")
+	}
+}
+
+func TestReasonPrompts(t *testing.T) {
+	e := newFixtureEngine(50)
+	a := newTestApp(e, 120, 40, Options{})
+	press(a, "n") // no-go for the awaiting aos-stop
+	press(a, "enter")
+	if a.overlay == nil || !strings.Contains(screenOf(a), "a reason is required") {
+		t.Fatal("a no-go needs a reason")
+	}
+	typeText(a, "users still connected")
+	press(a, "enter")
+	// Mark the manual step done with a note.
+	press(a, "k")
+	press(a, "d")
+	typeText(a, "AIF ports off")
+	press(a, "enter")
+	want := []string{"decline aos-stop users still connected", "done stop-integrations AIF ports off"}
+	if got := e.called(); !slices.Equal(got, want) {
+		t.Fatalf("engine calls %q, want %q", got, want)
+	}
+}
+
+func TestKeyOverrides(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(path, []byte("theme: light\nkeys:\n  confirm: C\n  next_pane: [ctrl+n, tab]\n"), 0o600)
+	cfg, err := LoadConfig(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newTestApp(newFixtureEngine(50), 120, 40, Options{Config: cfg})
+	if a.s.styles.Dark {
+		t.Fatal("theme: light is honoured")
+	}
+	press(a, "c")
+	if a.overlay != nil {
+		t.Fatal("c no longer confirms")
+	}
+	press(a, "C")
+	if _, ok := a.overlay.(*confirmOverlay); !ok {
+		t.Fatal("C confirms")
+	}
+	press(a, "esc", "?")
+	if out := screenOf(a); !strings.Contains(out, "C            confirm step") || !strings.Contains(out, "ctrl+n/tab") {
+		t.Fatalf("help shows the new keys:\n%s", out)
+	}
+	// Bindings left out of the file keep their defaults.
+	press(a, "esc", "4")
+	if a.focus != paneLogs {
+		t.Fatal("4 still goes to the logs")
+	}
+}
+
+func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(path, []byte("theme: sepia\nkeys:\n  confrim: C\n  skip: []\ncolour: true\n"), 0o600)
+	_, err := LoadConfig(path, false)
+	if err == nil {
+		t.Fatal("a bad config must be refused")
+	}
+	for _, want := range []string{
+		path + `:1:8: theme: expected auto, dark or light, found "sepia"`,
+		path + `:3:3: keys: unknown key binding "confrim" (did you mean "confirm"?)`,
+		path + `:4:3: keys: key binding "skip": give at least one key`,
+		path + `:5:1: unknown setting "colour"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "absent.yaml"), true); err != nil {
+		t.Fatalf("an absent default config is no error: %v", err)
+	}
+}
+
+func TestLogsFollowWrapLevelSearch(t *testing.T) {
+	e := newFixtureEngine(50)
+	a := newTestApp(e, 120, 40, Options{Config: Config{LogFollow: true}})
+	press(a, "4")
+	p := a.panes[paneLogs].(*logsPane)
+	if !strings.Contains(screenOf(a), "backlog 3000 commands") {
+		t.Fatal("following shows the newest line")
+	}
+	press(a, "k")
+	if p.follow {
+		t.Fatal("scrolling up stops following")
+	}
+	// New lines arrive: a paused view does not move.
+	before := p.top
+	a.Update(eventMsg{engine.LogBatch{Lines: []engine.LogLine{{Seq: 1000, Time: fixedNow, Level: engine.LevelInfo, Msg: "a new line"}}}})
+	a.render()
+	if p.top != before || strings.Contains(screenOf(a), "a new line") {
+		t.Fatal("a paused log must stay where the operator is reading")
+	}
+	press(a, "G")
+	if !p.follow || !strings.Contains(screenOf(a), "a new line") {
+		t.Fatal("G follows again")
+	}
+	press(a, "v")
+	if out := screenOf(a); strings.Contains(out, "a new line") || !strings.Contains(out, "target is failing") {
+		t.Fatal("v raises the level: warnings and errors only")
+	}
+	press(a, "v", "v")
+	if p.level != engine.LevelInfo {
+		t.Fatalf("the level cycles back to INFO, got %s", p.level)
+	}
+	press(a, "w")
+	if !p.wrap {
+		t.Fatal("w wraps")
+	}
+	press(a, "/")
+	typeText(a, "STOP AOS")
+	press(a, "enter")
+	if p.follow || p.match < 0 || !strings.Contains(screenOf(a), `needs confirmation: type "STOP AOS"`) {
+		t.Fatal("a search jumps to the match")
+	}
+	first := p.match
+	press(a, "n")
+	if p.match != first {
+		t.Fatal("a single match stays the match")
+	}
+}
+
+func TestQuitAsksWhileStepsRun(t *testing.T) {
+	a := newTestApp(newFixtureEngine(50), 120, 40, Options{OwnsEngine: true})
+	press(a, "q")
+	if _, ok := a.overlay.(*quitOverlay); !ok || a.quitting {
+		t.Fatal("q asks while a step runs")
+	}
+	if out := screenOf(a); !strings.Contains(out, "Running now: stop-integrations") || !strings.Contains(out, "aos-stop") {
+		t.Fatalf("the question names what is in flight:\n%s", out)
+	}
+	press(a, "enter")
+	if a.overlay != nil || a.quitting {
+		t.Fatal("Stay is the default")
+	}
+	press(a, "q", "tab", "enter")
+	if !a.draining || a.quitting {
+		t.Fatal("drain and quit waits for the running steps")
+	}
+	// An SSH session does not own the engine: it just leaves.
+	s := newTestApp(newFixtureEngine(50), 120, 40, Options{})
+	_, cmd := s.Update(keyMsg("q"))
+	if cmd == nil || !s.quitting {
+		t.Fatal("a session that does not own the engine quits at once")
+	}
+	if _, ok := cmd().(tea.QuitMsg); !ok {
+		t.Fatal("quit")
+	}
+}
+
+func TestResizeAtAnyMoment(t *testing.T) {
+	a := newTestApp(newFixtureEngine(300), 120, 40, Options{})
+	press(a, "c")
+	for _, sz := range [][2]int{{80, 24}, {200, 60}, {161, 30}, {159, 50}, {20, 8}, {300, 100}, {100, 12}} {
+		a.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		for _, k := range []string{"esc", "2", "j", "3", "4", "1"} {
+			press(a, k)
+			checkFrame(t, a.render(), sz[0], sz[1])
+		}
+	}
+	a.Update(tea.WindowSizeMsg{Width: 10, Height: 3})
+	if !strings.Contains(a.render(), "too small") {
+		t.Fatal("a tiny terminal is told so")
+	}
+}

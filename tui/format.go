@@ -1,0 +1,294 @@
+package tui
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/textinput"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"cutover/engine"
+)
+
+// fit truncates s to w cells (with an ellipsis) and pads it to exactly w.
+func fit(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	sw := ansi.StringWidth(s)
+	if sw > w {
+		s = ansi.Truncate(s, w, "…")
+		sw = ansi.StringWidth(s)
+	}
+	if sw < w {
+		s += strings.Repeat(" ", w-sw)
+	}
+	return s
+}
+
+// fitRight right-aligns s in w cells.
+func fitRight(s string, w int) string {
+	sw := ansi.StringWidth(s)
+	if sw >= w {
+		return fit(s, w)
+	}
+	return strings.Repeat(" ", w-sw) + s
+}
+
+// num writes an integer with thousands separators.
+func num(n int64) string {
+	if n < 0 {
+		return "-" + num(-n)
+	}
+	s := strconv.FormatInt(n, 10)
+	if len(s) <= 3 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/3)
+	pre := len(s) % 3
+	if pre > 0 {
+		b.WriteString(s[:pre])
+	}
+	for i := pre; i < len(s); i += 3 {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s[i : i+3])
+	}
+	return b.String()
+}
+
+// signed writes a delta with its sign.
+func signed(n int64) string {
+	if n > 0 {
+		return "+" + num(n)
+	}
+	return num(n)
+}
+
+// rate writes commands per second.
+func rate(r float64) string {
+	switch {
+	case r == 0:
+		return "0/s"
+	case math.Abs(r) >= 100:
+		return fmt.Sprintf("%s/s", num(int64(math.Round(r))))
+	default:
+		return fmt.Sprintf("%.1f/s", r)
+	}
+}
+
+// dur writes a duration the way people read them: 45s, 3m11s, 2h01m, 1d04h.
+func dur(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d < time.Second:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		m := int(d.Minutes())
+		s := int(d.Seconds()) - 60*m
+		if s == 0 {
+			return fmt.Sprintf("%dm", m)
+		}
+		return fmt.Sprintf("%dm%02ds", m, s)
+	case d < 48*time.Hour:
+		h := int(d.Hours())
+		m := int(d.Minutes()) - 60*h
+		return fmt.Sprintf("%dh%02dm", h, m)
+	default:
+		days := int(d.Hours() / 24)
+		return fmt.Sprintf("%dd%02dh", days, int(d.Hours())-24*days)
+	}
+}
+
+// age says how old a figure is; "never" when it was never read.
+func age(now, at time.Time) string {
+	if at.IsZero() {
+		return "never"
+	}
+	if now.Before(at) {
+		return "now"
+	}
+	return dur(now.Sub(at)) + " ago"
+}
+
+var sparkRunes = []rune("▁▂▃▄▅▆▇█")
+
+// sparkline draws the newest w values, scaled to their maximum.
+func sparkline(vals []int64, w int) string {
+	if len(vals) > w {
+		vals = vals[len(vals)-w:]
+	}
+	var hi int64
+	for _, v := range vals {
+		hi = max(hi, v)
+	}
+	var b strings.Builder
+	for _, v := range vals {
+		i := 0
+		if hi > 0 && v > 0 {
+			i = int(float64(v) / float64(hi) * float64(len(sparkRunes)-1))
+			i = max(1, min(i, len(sparkRunes)-1))
+		}
+		b.WriteRune(sparkRunes[i])
+	}
+	return b.String()
+}
+
+// stateGlyph pairs each step state with a glyph, so colour is never the only signal.
+func stateGlyph(s engine.StepState) string {
+	switch s {
+	case engine.StatePending:
+		return "·"
+	case engine.StateReady:
+		return "○"
+	case engine.StateAwaiting:
+		return "◆"
+	case engine.StateRunning:
+		return "▶"
+	case engine.StateRetrying:
+		return "↻"
+	case engine.StateSucceeded:
+		return "✓"
+	case engine.StateFailed:
+		return "✗"
+	case engine.StateSkipped:
+		return "⤼"
+	}
+	return "?"
+}
+
+// stateStyle colours a step state.
+func (s *Styles) stateStyle(st engine.StepState) lipgloss.Style {
+	switch st {
+	case engine.StateSucceeded:
+		return s.OK
+	case engine.StateFailed:
+		return s.Crit
+	case engine.StateAwaiting, engine.StateRetrying:
+		return s.Warn
+	case engine.StateRunning:
+		return s.Accent
+	case engine.StateSkipped, engine.StatePending:
+		return s.Muted
+	}
+	return s.Text
+}
+
+// healthMark is a source's health as glyph and word.
+func healthMark(h engine.Health) string {
+	switch h {
+	case engine.HealthOK:
+		return "● ok"
+	case engine.HealthSlow:
+		return "▲ slow"
+	case engine.HealthFailing:
+		return "✖ failing"
+	}
+	return "○ unknown"
+}
+
+func (s *Styles) healthStyle(h engine.Health) lipgloss.Style {
+	switch h {
+	case engine.HealthOK:
+		return s.OK
+	case engine.HealthSlow:
+		return s.Warn
+	case engine.HealthFailing:
+		return s.Crit
+	}
+	return s.Muted
+}
+
+// box draws content in a rounded frame of exactly w×h cells with the title in the top edge.
+// Content lines must already be fitted to the inner width (w-2).
+func box(st *Styles, title string, lines []string, w, h int, focused bool) string {
+	if w < 4 || h < 2 {
+		return ""
+	}
+	border, ts := st.Border, st.Title
+	if focused {
+		border, ts = st.BorderFocused, st.TitleFocused
+	}
+	inner := w - 2
+	var b strings.Builder
+	t := ansi.Truncate(" "+title+" ", max(inner-2, 0), "…")
+	tw := ansi.StringWidth(t)
+	b.WriteString(border.Render("╭─"))
+	b.WriteString(ts.Render(t))
+	b.WriteString(border.Render(strings.Repeat("─", max(inner-1-tw, 0)) + "╮"))
+	side := border.Render("│")
+	for i := 0; i < h-2; i++ {
+		b.WriteByte('\n')
+		b.WriteString(side)
+		if i < len(lines) {
+			b.WriteString(lines[i])
+		} else {
+			b.WriteString(strings.Repeat(" ", inner))
+		}
+		b.WriteString(side)
+	}
+	b.WriteByte('\n')
+	b.WriteString(border.Render("╰" + strings.Repeat("─", inner) + "╯"))
+	return b.String()
+}
+
+// fitLines cuts or pads a block to exactly w×h.
+func fitLines(s string, w, h int) []string {
+	lines := strings.Split(s, "\n")
+	out := make([]string, h)
+	for i := range out {
+		if i < len(lines) {
+			out[i] = fit(lines[i], w)
+		} else {
+			out[i] = strings.Repeat(" ", w)
+		}
+	}
+	return out
+}
+
+// wrapText breaks text into lines of at most w cells.
+func wrapText(s string, w int) []string {
+	if w <= 0 {
+		return nil
+	}
+	var out []string
+	for _, para := range strings.Split(s, "\n") {
+		out = append(out, strings.Split(ansi.Wrap(para, w, ""), "\n")...)
+	}
+	return out
+}
+
+// ansiStripFit drops the styling of a line (so a selection style covers it whole) and fits it.
+func ansiStripFit(s string, w int) string { return fit(ansi.Strip(s), w) }
+
+// ansiWidth is a string's width in cells.
+func ansiWidth(s string) int { return ansi.StringWidth(s) }
+
+// tableName drops the dbo. schema every AX table has.
+func tableName(table string) string {
+	if len(table) > 4 && (table[:4] == "dbo." || table[:4] == "DBO.") {
+		return table[4:]
+	}
+	return table
+}
+
+// newInput is a one-line text input with a steady cursor: a blinking one redraws twice a second
+// for every SSH viewer, for nothing.
+func newInput(prompt, placeholder string) textinput.Model {
+	in := textinput.New()
+	in.Prompt, in.Placeholder = prompt, placeholder
+	st := in.Styles()
+	st.Cursor.Blink = false
+	in.SetStyles(st)
+	return in
+}

@@ -1,0 +1,311 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+
+	"cutover/engine"
+)
+
+// downtime is the downtime clock: when it began (zero: not yet), how long it has run and the
+// budget.
+type downtime struct {
+	began   time.Time
+	elapsed time.Duration
+	budget  time.Duration
+	planned time.Time
+}
+
+func (d *data) downtime(now time.Time) downtime {
+	dt := d.snap.Run.Downtime
+	if dt == nil {
+		return downtime{}
+	}
+	out := downtime{budget: dt.Budget, planned: dt.Start}
+	if dt.BeginsWith != "" {
+		if st, ok := d.step(dt.BeginsWith); ok {
+			switch {
+			case !st.FirstStarted.IsZero():
+				out.began = st.FirstStarted
+			case st.State == engine.StateAwaiting && st.Confirmation != nil:
+			case st.State.Done() && !st.Finished.IsZero():
+				out.began = st.Finished
+			}
+		}
+	} else if !dt.Start.IsZero() && !now.Before(dt.Start) {
+		out.began = dt.Start
+	}
+	if !out.began.IsZero() {
+		end := now
+		if !d.snap.Run.Finished.IsZero() {
+			end = d.snap.Run.Finished
+		}
+		out.elapsed = end.Sub(out.began)
+	}
+	return out
+}
+
+// forecast is when the run should finish: now plus the longest chain of remaining planned
+// durations (a running step counts what is left of its plan). ok is false when nothing is planned.
+func (d *data) forecast(now time.Time) (time.Time, bool) {
+	if !d.snap.Run.Finished.IsZero() {
+		return d.snap.Run.Finished, true
+	}
+	memo := map[string]time.Duration{}
+	var finish func(id string, depth int) time.Duration
+	planned := false
+	finish = func(id string, depth int) time.Duration {
+		if v, ok := memo[id]; ok || depth > 10000 {
+			return v
+		}
+		st, ok := d.step(id)
+		if !ok || st.State.Done() {
+			memo[id] = 0
+			return 0
+		}
+		var before time.Duration
+		for _, dep := range st.After {
+			before = max(before, finish(dep, depth+1))
+		}
+		left := st.Planned
+		if left > 0 {
+			planned = true
+		}
+		if (st.State == engine.StateRunning || st.State == engine.StateRetrying) && !st.FirstStarted.IsZero() {
+			left = max(left-now.Sub(st.FirstStarted), 0)
+		}
+		memo[id] = before + left
+		return memo[id]
+	}
+	var longest time.Duration
+	for _, st := range d.snap.Steps {
+		longest = max(longest, finish(st.ID, 0))
+	}
+	return now.Add(longest), planned
+}
+
+// phase is the phase of the step in focus of the run.
+func (d *data) phase() string {
+	for _, want := range []engine.StepState{engine.StateAwaiting, engine.StateFailed, engine.StateRunning, engine.StateRetrying, engine.StateReady, engine.StatePending} {
+		for _, st := range d.snap.Steps {
+			if st.State == want {
+				return st.Phase
+			}
+		}
+	}
+	return "done"
+}
+
+func outcomeMark(o engine.Outcome) string {
+	switch o {
+	case engine.OutcomeRunning:
+		return "▶ running"
+	case engine.OutcomeWaiting:
+		return "◆ waiting for an operator"
+	case engine.OutcomePaused:
+		return "⏸ paused"
+	case engine.OutcomeBlocked:
+		return "✗ blocked by a failed step"
+	case engine.OutcomeCompleted:
+		return "✓ completed"
+	case engine.OutcomeHalted:
+		return "✗ HALTED"
+	}
+	return o.String()
+}
+
+// header is two lines: what and where, then the clocks, the point of no return, the sources'
+// health and who is watching.
+func (a *App) header(w int) []string {
+	st := a.s.styles
+	d := a.d
+	run := d.snap.Run
+	now := a.s.now()
+	var l1 []hpart
+	l1 = append(l1, hpart{st.HeaderName.Render(run.Name), 1})
+	if run.Environment != "" {
+		l1 = append(l1, hpart{st.HeaderEnv.Render(run.Environment), 9})
+	}
+	if run.Rehearsal {
+		l1 = append(l1, hpart{st.Badge.Render("REHEARSAL"), 8})
+	}
+	if a.s.readOnly {
+		l1 = append(l1, hpart{st.Badge.Render("READ-ONLY"), 8})
+	}
+	l1 = append(l1, hpart{"phase " + st.Bold.Render(d.phase()), 5})
+	o := outcomeMark(run.Outcome)
+	switch run.Outcome {
+	case engine.OutcomeBlocked, engine.OutcomeHalted:
+		o = st.Crit.Render(o)
+	case engine.OutcomeWaiting, engine.OutcomePaused:
+		o = st.Warn.Render(o)
+	case engine.OutcomeCompleted:
+		o = st.OK.Render(o)
+	}
+	l1 = append(l1, hpart{o, 7})
+	clock := now.In(a.s.local).Format("15:04:05")
+	line1 := joinFit(l1, "  ", max(w-len(clock)-1, 0))
+	line1 = fit(line1, max(w-len(clock)-1, 0)) + " " + st.Muted.Render(clock)
+
+	var l2 []hpart
+	dt := d.downtime(now)
+	switch {
+	case dt.budget == 0:
+	case dt.began.IsZero():
+		s := "downtime not started · budget " + dur(dt.budget)
+		if !dt.planned.IsZero() {
+			s += " · planned " + dt.planned.In(a.s.local).Format("Mon 15:04")
+		}
+		l2 = append(l2, hpart{s, 9})
+	default:
+		pct := int(100 * dt.elapsed / dt.budget)
+		s := fmt.Sprintf("downtime %s / %s (%d%%)", dur(dt.elapsed), dur(dt.budget), pct)
+		if dt.elapsed > dt.budget {
+			s = st.Crit.Render(fmt.Sprintf("▲ downtime %s — OVER budget %s by %s", dur(dt.elapsed), dur(dt.budget), dur(dt.elapsed-dt.budget)))
+		} else if pct >= 80 {
+			s = st.Warn.Render("▲ " + s)
+		}
+		l2 = append(l2, hpart{s, 9})
+	}
+	if f, ok := d.forecast(now); ok && run.Finished.IsZero() {
+		s := "finish ≈ " + f.In(a.s.local).Format("15:04")
+		if !dt.began.IsZero() && dt.budget > 0 {
+			end := dt.began.Add(dt.budget)
+			if f.After(end) {
+				s = st.Crit.Render(fmt.Sprintf("▲ finish ≈ %s, %s late", f.In(a.s.local).Format("15:04"), dur(f.Sub(end))))
+			} else {
+				s += fmt.Sprintf(" (%s spare)", dur(end.Sub(f)))
+			}
+		}
+		l2 = append(l2, hpart{s, 5})
+	}
+	if dtc := run.Downtime; dtc != nil && dtc.PointOfNoReturn != "" {
+		if pnr, ok := d.step(dtc.PointOfNoReturn); ok {
+			s := "no return: " + pnr.ID + " "
+			switch {
+			case pnr.State == engine.StateSucceeded:
+				s = st.Muted.Render(s + "✓ passed")
+			case pnr.State == engine.StateRunning || pnr.State == engine.StateAwaiting:
+				s = st.Crit.Render("⚠ " + s + pnr.State.String())
+			default:
+				s += pnr.State.String()
+			}
+			l2 = append(l2, hpart{s, 6})
+		}
+	}
+	if v := d.repl; v != nil {
+		if !v.Retired.IsZero() {
+			l2 = append(l2, hpart{st.Muted.Render("replication removed"), 7})
+		} else {
+			var hs []string
+			for _, name := range []string{engine.SourceAX, engine.SourceDistributor, engine.SourceTarget} {
+				h := v.SourceHealth(name)
+				txt := shortSource(name) + " " + healthMark(h.State)
+				if h.State == engine.HealthFailing && !h.Since.IsZero() {
+					txt += " " + dur(now.Sub(h.Since))
+				}
+				hs = append(hs, st.healthStyle(h.State).Render(txt))
+			}
+			l2 = append(l2, hpart{strings.Join(hs, " "), 8})
+		}
+	}
+	if a.s.watchers != nil {
+		var names []string
+		for _, who := range a.s.watchers() {
+			names = append(names, who.Name+"("+string(who.Role)[:1]+")")
+		}
+		if len(names) > 0 {
+			l2 = append(l2, hpart{"watching: " + strings.Join(names, " "), 3})
+		}
+	}
+	return []string{fit(line1, w), fit(joinFit(l2, st.Muted.Render(" · "), w), w)}
+}
+
+// hpart is a piece of the header with its priority: when the line is too narrow, the least
+// important pieces go first, and the rest keep their order.
+type hpart struct {
+	text string
+	prio int
+}
+
+func joinFit(parts []hpart, sep string, w int) string {
+	keep := make([]bool, len(parts))
+	for i := range keep {
+		keep[i] = true
+	}
+	width := func() int {
+		total, n := 0, 0
+		for i, p := range parts {
+			if keep[i] {
+				total += ansiWidth(p.text)
+				n++
+			}
+		}
+		return total + max(n-1, 0)*ansiWidth(sep)
+	}
+	for width() > w {
+		low := -1
+		for i, p := range parts {
+			if keep[i] && (low < 0 || p.prio < parts[low].prio) {
+				low = i
+			}
+		}
+		if low < 0 {
+			break
+		}
+		keep[low] = false
+	}
+	var out []string
+	for i, p := range parts {
+		if keep[i] {
+			out = append(out, p.text)
+		}
+	}
+	return strings.Join(out, sep)
+}
+
+func shortSource(source string) string {
+	switch source {
+	case engine.SourceAX:
+		return "src"
+	case engine.SourceDistributor:
+		return "dist"
+	case engine.SourceTarget:
+		return "tgt"
+	}
+	return source
+}
+
+// footer is the focused pane's keys and the global ones, or the newest message.
+func (a *App) footer(w int) string {
+	st := a.s.styles
+	if a.flash != "" && time.Since(a.flashAt) < 8*time.Second {
+		style := st.Flash
+		if a.flashErr {
+			style = st.FlashError
+		}
+		return fit(style.Render(a.flash), w)
+	}
+	var parts []string
+	add := func(bs ...key.Binding) {
+		for _, b := range bs {
+			if b.Enabled() && len(b.Keys()) > 0 {
+				parts = append(parts, st.FooterKey.Render(b.Help().Key)+" "+st.FooterDesc.Render(b.Help().Desc))
+			}
+		}
+	}
+	p := a.panes[a.focus]
+	pk := p.bindings()
+	if len(pk) > 6 {
+		pk = pk[:6]
+	}
+	add(pk...)
+	if !p.capturing() {
+		k := a.s.keys
+		add(k.NextPane, k.Help, k.Palette, k.Quit)
+	}
+	return fit(strings.Join(parts, "  "), w)
+}

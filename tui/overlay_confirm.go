@@ -1,0 +1,217 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"cutover/engine"
+)
+
+// overlay is a dialog drawn over the panes; it takes every key until it closes.
+type overlay interface {
+	// update handles a message; close is set when the dialog is done.
+	update(msg tea.Msg) (cmd tea.Cmd, close bool)
+	// view renders the dialog for a screen of w×h cells.
+	view(w, h int) string
+}
+
+// openConfirmMsg asks the root to open the confirmation dialog of a step.
+type openConfirmMsg struct{ step string }
+
+// confirmDoneMsg is the engine's answer to a typed phrase.
+type confirmDoneMsg struct {
+	step string
+	res  engine.ConfirmResult
+	err  error
+}
+
+// confirmOverlay is the typed, attributed confirmation of a destructive or gated step. It shows
+// the step, the environment, exactly what will be done and to what (the AOS hosts and the users
+// still connected, the environments of a refresh), the phrase, and the approvals so far. Cancel
+// is the default button; the key that opened the dialog does not confirm it: the operator types
+// the phrase, moves to Confirm and presses enter.
+type confirmOverlay struct {
+	*env
+	step    string
+	request uint64
+	input   textinput.Model
+	button  int // 0 Cancel (default), 1 Confirm
+	err     string
+	waiting bool
+	scroll  int
+}
+
+func newConfirmOverlay(e *env, step engine.StepView) *confirmOverlay {
+	in := newInput("› ", "type the phrase")
+	in.Focus()
+	o := &confirmOverlay{env: e, step: step.ID, input: in}
+	if step.Confirmation != nil {
+		o.request = step.Confirmation.Request
+	}
+	return o
+}
+
+func (o *confirmOverlay) update(msg tea.Msg) (tea.Cmd, bool) {
+	switch msg := msg.(type) {
+	case confirmDoneMsg:
+		o.waiting = false
+		if msg.err != nil {
+			o.err = msg.err.Error()
+			if errors.Is(msg.err, engine.ErrWrongPhrase) {
+				o.input.SetValue("")
+			}
+			return nil, false
+		}
+		done := fmt.Sprintf("%s confirmed by %s", o.step, o.s.actor.Name)
+		if !msg.res.Satisfied {
+			done = fmt.Sprintf("%s: your approval is %d of %d; another operator must confirm", o.step, msg.res.Count, msg.res.Needed)
+		}
+		return func() tea.Msg { return actionDoneMsg{what: done} }, true
+	case tea.KeyPressMsg:
+		st, ok := o.d.step(o.step)
+		if !ok || st.State != engine.StateAwaiting || st.Confirmation == nil || st.Confirmation.Request != o.request {
+			// The request was answered or withdrawn meanwhile: any key closes.
+			return nil, true
+		}
+		switch msg.String() {
+		case "esc", "ctrl+c":
+			return cancelled(o.step), true
+		case "tab", "shift+tab", "left", "right":
+			o.button = 1 - o.button
+			return nil, false
+		case "pgup":
+			o.scroll = max(o.scroll-5, 0)
+			return nil, false
+		case "pgdown":
+			o.scroll += 5
+			return nil, false
+		case "enter":
+			if o.waiting {
+				return nil, false
+			}
+			if o.button == 0 {
+				if strings.TrimSpace(o.input.Value()) == "" {
+					return cancelled(o.step), true
+				}
+				// The phrase is typed but Cancel is still chosen: say so rather than cancel silently.
+				o.err = "[ Cancel ] is chosen: tab to [ Confirm ], then enter (esc cancels)"
+				return nil, false
+			}
+			phrase := o.input.Value()
+			if strings.TrimSpace(phrase) == "" {
+				o.err = fmt.Sprintf("type %q first", st.Confirmation.Phrase)
+				return nil, false
+			}
+			o.waiting, o.err = true, ""
+			e, actor, step, req := o.e, o.s.actor, o.step, o.request
+			return func() tea.Msg {
+				res, err := e.Confirm(step, req, actor, phrase)
+				return confirmDoneMsg{step: step, res: res, err: err}
+			}, false
+		}
+		var cmd tea.Cmd
+		o.input, cmd = o.input.Update(msg)
+		o.err = ""
+		return cmd, false
+	}
+	var cmd tea.Cmd
+	o.input, cmd = o.input.Update(msg)
+	return cmd, false
+}
+
+func (o *confirmOverlay) view(w, h int) string {
+	st := o.s.styles
+	step, _ := o.d.step(o.step)
+	c := step.Confirmation
+	bw := min(w-4, 96)
+	inner := bw - 4
+	var lines []string
+	add := func(s string) { lines = append(lines, fit(s, inner)) }
+	title := "Go / no-go"
+	tstyle := st.OverlayTitle
+	if step.Destructive {
+		title = "⚠ DESTRUCTIVE STEP — confirm by typing the phrase"
+		tstyle = st.DangerTitle
+	}
+	add(tstyle.Render(title))
+	add("")
+	add(st.Bold.Render(step.ID) + " — " + step.Title)
+	env := o.d.snap.Run.Environment
+	if env == "" {
+		env = "(no environment named)"
+	}
+	if o.d.snap.Run.Rehearsal {
+		env += "  [rehearsal]"
+	}
+	add(st.Muted.Render("environment ") + st.HeaderEnv.Render(env))
+	if c == nil || step.State != engine.StateAwaiting || c.Request != o.request {
+		add("")
+		add(st.Warn.Render("This request is no longer open (answered or withdrawn). Press any key."))
+		return o.frame(lines, bw, step.Destructive)
+	}
+	add("")
+	add(st.Muted.Render("what will be done:"))
+	action := wrapText(c.Action, inner-2)
+	room := max(h-24, 4)
+	o.scroll = max(0, min(o.scroll, max(len(action)-room, 0)))
+	end := min(len(action), o.scroll+room)
+	if o.scroll > 0 {
+		add(st.Muted.Render("  ↑ more (pgup)"))
+	}
+	for _, l := range action[o.scroll:end] {
+		add("  " + l)
+	}
+	if end < len(action) {
+		add(st.Muted.Render(fmt.Sprintf("  ↓ %d more line(s) (pgdown)", len(action)-end)))
+	}
+	add("")
+	appr := fmt.Sprintf("approvals: %d of %d", len(c.Approvals), c.Needed)
+	if len(c.Approvals) > 0 {
+		var names []string
+		for _, a := range c.Approvals {
+			names = append(names, fmt.Sprintf("%s (%s) at %s", a.Actor.Name, a.Actor.Origin, a.At.In(o.s.local).Format("15:04:05")))
+		}
+		appr += " — " + strings.Join(names, "; ")
+	}
+	add(appr)
+	add(st.Muted.Render("you are ") + o.s.actor.String())
+	add("")
+	add("type " + st.Phrase.Render(c.Phrase) + " to confirm:")
+	o.input.SetWidth(inner - 4)
+	add(o.input.View())
+	if o.err != "" {
+		for _, l := range wrapText(o.err, inner) {
+			add(st.Crit.Render(l))
+		}
+	} else if o.waiting {
+		add(st.Accent.Render("sending to the engine…"))
+	} else {
+		add("")
+	}
+	cancel, confirm := st.Button.Render("[ Cancel ]"), st.Button.Render("[ Confirm ]")
+	if o.button == 0 {
+		cancel = st.ButtonActive.Render("[ Cancel ]")
+	} else {
+		confirm = st.ButtonActive.Render("[ Confirm ]")
+	}
+	add(cancel + "  " + confirm)
+	add(st.Muted.Render("tab: choose a button · enter: press it · esc: cancel"))
+	return o.frame(lines, bw, step.Destructive)
+}
+
+// cancelled says the dialog closed without confirming.
+func cancelled(step string) tea.Cmd {
+	return func() tea.Msg { return actionDoneMsg{what: "confirmation of " + step + " cancelled; nothing was sent"} }
+}
+
+func (o *confirmOverlay) frame(lines []string, bw int, danger bool) string {
+	style := o.s.styles.Overlay
+	if danger {
+		style = o.s.styles.OverlayDanger
+	}
+	return style.Width(bw).Render(strings.Join(lines, "\n"))
+}

@@ -1,0 +1,274 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"cutover/engine"
+)
+
+// gotoPaneMsg focuses a pane.
+type gotoPaneMsg struct{ pane paneID }
+
+// openHelpMsg and askQuitMsg come from the palette.
+type (
+	openHelpMsg struct{}
+	askQuitMsg  struct{}
+)
+
+// paletteCommand is one `:` command.
+type paletteCommand struct {
+	name, args, desc string
+	// step is set when the first argument is a step id (completed with tab).
+	step     bool
+	mutating bool
+	run      func(o *paletteOverlay, args []string) (tea.Cmd, error)
+}
+
+// paletteOverlay is the `:` command line: go to a pane, act on a step by id, refresh now, change
+// the poll interval. Tab completes command names and step ids; read-only sessions do not get the
+// commands that change the run.
+type paletteOverlay struct {
+	*env
+	input textinput.Model
+	err   string
+	cmds  []paletteCommand
+}
+
+func newPaletteOverlay(e *env) *paletteOverlay {
+	in := newInput(":", "")
+	in.Focus()
+	o := &paletteOverlay{env: e, input: in}
+	for _, c := range paletteCommands() {
+		if c.mutating && e.s.readOnly {
+			continue
+		}
+		o.cmds = append(o.cmds, c)
+	}
+	return o
+}
+
+var errUsage = errors.New("usage")
+
+func paletteCommands() []paletteCommand {
+	pane := func(p paneID) func(*paletteOverlay, []string) (tea.Cmd, error) {
+		return func(*paletteOverlay, []string) (tea.Cmd, error) {
+			return func() tea.Msg { return gotoPaneMsg{p} }, nil
+		}
+	}
+	stepAct := func(what string, needReason bool, f func(e Engine, step string, a engine.Actor, reason string) error) func(*paletteOverlay, []string) (tea.Cmd, error) {
+		return func(o *paletteOverlay, args []string) (tea.Cmd, error) {
+			if len(args) < 1 || (needReason && len(args) < 2) {
+				return nil, errUsage
+			}
+			step := args[0]
+			if _, ok := o.d.step(step); !ok {
+				return nil, fmt.Errorf("no step %q", step)
+			}
+			reason := strings.Join(args[1:], " ")
+			e, actor := o.e, o.s.actor
+			return act(what+" "+step, func() error { return f(e, step, actor, reason) }), nil
+		}
+	}
+	return []paletteCommand{
+		{name: "runbook", desc: "go to the runbook", run: pane(paneRunbook)},
+		{name: "replication", desc: "go to replication", run: pane(paneReplication)},
+		{name: "validation", desc: "go to validation", run: pane(paneValidation)},
+		{name: "logs", desc: "go to the logs", run: pane(paneLogs)},
+		{name: "confirm", args: "STEP", desc: "open a step's confirmation", step: true, mutating: true,
+			run: func(o *paletteOverlay, args []string) (tea.Cmd, error) {
+				if len(args) != 1 {
+					return nil, errUsage
+				}
+				st, ok := o.d.step(args[0])
+				if !ok {
+					return nil, fmt.Errorf("no step %q", args[0])
+				}
+				if st.State != engine.StateAwaiting {
+					return nil, fmt.Errorf("%s is %s, not waiting for a confirmation", st.ID, st.State)
+				}
+				return func() tea.Msg { return openConfirmMsg{step: st.ID} }, nil
+			}},
+		{name: "retry", args: "STEP", desc: "run a failed step again", step: true, mutating: true,
+			run: stepAct("retry", false, func(e Engine, s string, a engine.Actor, _ string) error { return e.Retry(s, a) })},
+		{name: "skip", args: "STEP REASON", desc: "skip a step", step: true, mutating: true,
+			run: stepAct("skip", true, func(e Engine, s string, a engine.Actor, r string) error { return e.Skip(s, a, r) })},
+		{name: "done", args: "STEP [NOTE]", desc: "mark a step done by hand", step: true, mutating: true,
+			run: stepAct("mark done", false, func(e Engine, s string, a engine.Actor, r string) error { return e.MarkDone(s, a, r) })},
+		{name: "abort", args: "STEP REASON", desc: "stop a running step", step: true, mutating: true,
+			run: stepAct("abort", true, func(e Engine, s string, a engine.Actor, r string) error { return e.Abort(s, a, r) })},
+		{name: "nogo", args: "STEP REASON", desc: "decline a step's confirmation", step: true, mutating: true,
+			run: stepAct("no-go for", true, func(e Engine, s string, a engine.Actor, r string) error { return e.Decline(s, 0, a, r) })},
+		{name: "pause", args: "REASON", desc: "pause the run (running steps finish)", mutating: true,
+			run: func(o *paletteOverlay, args []string) (tea.Cmd, error) {
+				if len(args) == 0 {
+					return nil, errUsage
+				}
+				e, a, r := o.e, o.s.actor, strings.Join(args, " ")
+				return act("pause the run", func() error { return e.Pause(a, r) }), nil
+			}},
+		{name: "resume", desc: "resume a paused run", mutating: true,
+			run: func(o *paletteOverlay, _ []string) (tea.Cmd, error) {
+				e, a := o.e, o.s.actor
+				return act("resume the run", func() error { return e.Resume(a) }), nil
+			}},
+		{name: "refresh", desc: "poll replication now",
+			run: func(o *paletteOverlay, _ []string) (tea.Cmd, error) {
+				e := o.e
+				return act("refresh requested", func() error { e.RefreshNow(); return nil }), nil
+			}},
+		{name: "interval", args: "DURATION [BACKLOG]", desc: "set the poll intervals (e.g. 30s 2m)",
+			run: func(o *paletteOverlay, args []string) (tea.Cmd, error) {
+				if len(args) < 1 || len(args) > 2 {
+					return nil, errUsage
+				}
+				var ds [2]time.Duration
+				for i, a := range args {
+					d, err := time.ParseDuration(a)
+					if err != nil || d < time.Second {
+						return nil, fmt.Errorf("%q is not a duration of at least 1s (e.g. 30s, 2m)", a)
+					}
+					ds[i] = d
+				}
+				e := o.e
+				return act(fmt.Sprintf("poll interval set to %s", strings.Join(args, ", backlog ")), func() error {
+					e.SetPollIntervals(ds[0], ds[1])
+					return nil
+				}), nil
+			}},
+		{name: "help", desc: "show the keys", run: func(*paletteOverlay, []string) (tea.Cmd, error) {
+			return func() tea.Msg { return openHelpMsg{} }, nil
+		}},
+		{name: "quit", desc: "leave the cockpit", run: func(*paletteOverlay, []string) (tea.Cmd, error) {
+			return func() tea.Msg { return askQuitMsg{} }, nil
+		}},
+	}
+}
+
+// suggestions are the completions for what is typed.
+func (o *paletteOverlay) suggestions() []string {
+	text := o.input.Value()
+	fields := strings.Fields(text)
+	trailing := strings.HasSuffix(text, " ")
+	if len(fields) == 0 || (len(fields) == 1 && !trailing) {
+		prefix := ""
+		if len(fields) == 1 {
+			prefix = fields[0]
+		}
+		var out []string
+		for _, c := range o.cmds {
+			if strings.HasPrefix(c.name, prefix) {
+				out = append(out, c.name)
+			}
+		}
+		return out
+	}
+	c, ok := o.command(fields[0])
+	if !ok || !c.step || len(fields) > 2 || (len(fields) == 2 && trailing) {
+		return nil
+	}
+	prefix := ""
+	if len(fields) == 2 {
+		prefix = fields[1]
+	}
+	var out []string
+	for _, st := range o.d.snap.Steps {
+		if strings.HasPrefix(st.ID, prefix) {
+			out = append(out, fields[0]+" "+st.ID)
+		}
+	}
+	return out
+}
+
+func (o *paletteOverlay) command(name string) (paletteCommand, bool) {
+	for _, c := range o.cmds {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return paletteCommand{}, false
+}
+
+func (o *paletteOverlay) update(msg tea.Msg) (tea.Cmd, bool) {
+	km, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		var cmd tea.Cmd
+		o.input, cmd = o.input.Update(msg)
+		return cmd, false
+	}
+	switch km.String() {
+	case "esc", "ctrl+c":
+		return nil, true
+	case "tab":
+		if s := o.suggestions(); len(s) > 0 {
+			o.input.SetValue(s[0] + " ")
+			o.input.CursorEnd()
+		}
+		return nil, false
+	case "enter":
+		fields := strings.Fields(o.input.Value())
+		if len(fields) == 0 {
+			return nil, true
+		}
+		c, ok := o.command(fields[0])
+		if !ok {
+			o.err = fmt.Sprintf("unknown command %q", fields[0])
+			if o.s.readOnly {
+				for _, pc := range paletteCommands() {
+					if pc.name == fields[0] && pc.mutating {
+						o.err = fmt.Sprintf("%s changes the run: this session is read-only", fields[0])
+					}
+				}
+			}
+			return nil, false
+		}
+		cmd, err := c.run(o, fields[1:])
+		if errors.Is(err, errUsage) {
+			o.err = fmt.Sprintf("usage: %s %s", c.name, c.args)
+			return nil, false
+		}
+		if err != nil {
+			o.err = err.Error()
+			return nil, false
+		}
+		return cmd, true
+	}
+	var cmd tea.Cmd
+	o.input, cmd = o.input.Update(msg)
+	o.err = ""
+	return cmd, false
+}
+
+func (o *paletteOverlay) view(w, h int) string {
+	st := o.s.styles
+	bw := min(w-4, 80)
+	inner := bw - 4
+	o.input.SetWidth(inner - 2)
+	lines := []string{fit(o.input.View(), inner)}
+	if o.err != "" {
+		lines = append(lines, fit(st.Crit.Render(o.err), inner))
+	}
+	sugg := o.suggestions()
+	shown := 0
+	for _, s := range sugg {
+		if shown >= max(h-10, 3) {
+			lines = append(lines, fit(st.Muted.Render(fmt.Sprintf("  … %d more", len(sugg)-shown)), inner))
+			break
+		}
+		name := strings.Fields(s)[0]
+		c, _ := o.command(name)
+		text := "  " + s
+		if len(strings.Fields(s)) == 1 {
+			text = "  " + fit(c.name+" "+c.args, 28) + st.Muted.Render(c.desc)
+		}
+		lines = append(lines, fit(text, inner))
+		shown++
+	}
+	lines = append(lines, fit(st.Muted.Render("tab: complete · enter: run · esc: close"), inner))
+	return st.Overlay.Width(bw).Render(strings.Join(lines, "\n"))
+}

@@ -1,0 +1,464 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"cutover/engine"
+)
+
+// runbookPane lists the phases and steps with their state, planned against actual time and who
+// confirmed them, and details the selected step: what it does, its progress, its last log lines,
+// its last error and what an operator can do next.
+type runbookPane struct {
+	*env
+	sel    string // selected step id; follows the step, not the row
+	cursor list
+	picked bool // the operator moved the selection (otherwise it follows the current step)
+}
+
+func newRunbookPane(e *env) *runbookPane { return &runbookPane{env: e} }
+
+// rbRow is a phase heading (step == "") or a step.
+type rbRow struct {
+	phase string
+	step  int
+}
+
+func (p *runbookPane) rows() []rbRow {
+	var rows []rbRow
+	last := "\x00"
+	for i, st := range p.d.snap.Steps {
+		if st.Phase != last {
+			rows = append(rows, rbRow{phase: st.Phase, step: -1})
+			last = st.Phase
+		}
+		rows = append(rows, rbRow{step: i})
+	}
+	return rows
+}
+
+// current is the step an operator most likely wants: one waiting for them, a failure, a running
+// step, then the next to run.
+func (p *runbookPane) current() string {
+	steps := p.d.snap.Steps
+	for _, want := range []engine.StepState{engine.StateAwaiting, engine.StateFailed, engine.StateRunning, engine.StateRetrying, engine.StateReady, engine.StatePending} {
+		for _, st := range steps {
+			if st.State == want {
+				return st.ID
+			}
+		}
+	}
+	if len(steps) > 0 {
+		return steps[len(steps)-1].ID
+	}
+	return ""
+}
+
+// selected is the selected step.
+func (p *runbookPane) selected() (engine.StepView, bool) {
+	if !p.picked || p.sel == "" {
+		p.sel = p.current()
+	}
+	return p.d.step(p.sel)
+}
+
+func (p *runbookPane) capturing() bool { return false }
+
+func (p *runbookPane) status() string {
+	var done, total int
+	for _, st := range p.d.snap.Steps {
+		total++
+		if st.State.Done() {
+			done++
+		}
+	}
+	return fmt.Sprintf("%d/%d done · %s", done, total, p.d.snap.Run.Outcome)
+}
+
+func (p *runbookPane) bindings() []key.Binding {
+	k := p.s.keys
+	out := []key.Binding{k.Up, k.Down}
+	st, ok := p.selected()
+	if !ok {
+		return out
+	}
+	switch st.State {
+	case engine.StateAwaiting:
+		out = append(out, k.Confirm, k.Decline, k.Skip)
+	case engine.StateRunning:
+		if st.Mode == engine.ModeManual {
+			out = append(out, k.Done, k.Skip)
+		} else {
+			out = append(out, k.Abort)
+		}
+	case engine.StateFailed:
+		out = append(out, k.Retry, k.Skip, k.Done)
+	case engine.StateRetrying:
+		out = append(out, k.Retry, k.Abort)
+	case engine.StatePending, engine.StateReady:
+		out = append(out, k.Skip, k.Done)
+	}
+	return out
+}
+
+func (p *runbookPane) update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil
+	}
+	k := p.s.keys
+	rows := p.rows()
+	// Move the cursor over step rows only.
+	idx := p.rowOf(rows)
+	l := list{cursor: idx}
+	if l.move(k, km, 10) {
+		dir := 1
+		if l.cursor < idx {
+			dir = -1
+		}
+		c := max(0, min(l.cursor, len(rows)-1))
+		for c >= 0 && c < len(rows) && rows[c].step < 0 {
+			c += dir
+		}
+		if c < 0 || c >= len(rows) {
+			// Past a heading at either end: the nearest step the other way.
+			for c = max(0, min(l.cursor, len(rows)-1)); c >= 0 && c < len(rows) && rows[c].step < 0; c -= dir {
+			}
+			if c < 0 || c >= len(rows) {
+				return nil
+			}
+		}
+		p.sel, p.picked = p.d.snap.Steps[rows[c].step].ID, true
+		return nil
+	}
+	st, ok := p.selected()
+	if !ok {
+		return nil
+	}
+	switch {
+	case key.Matches(km, k.Back):
+		p.picked = false
+	case key.Matches(km, k.Confirm) && st.State == engine.StateAwaiting:
+		return func() tea.Msg { return openConfirmMsg{step: st.ID} }
+	case key.Matches(km, k.Decline) && st.State == engine.StateAwaiting:
+		return func() tea.Msg { return openPromptMsg{action: actionDecline, step: st.ID} }
+	case key.Matches(km, k.Done) && !st.State.Done():
+		return func() tea.Msg { return openPromptMsg{action: actionDone, step: st.ID} }
+	case key.Matches(km, k.Skip) && !st.State.Done() && (st.State != engine.StateRunning || st.Mode == engine.ModeManual):
+		return func() tea.Msg { return openPromptMsg{action: actionSkip, step: st.ID} }
+	case key.Matches(km, k.Abort) && (st.State == engine.StateRunning || st.State == engine.StateRetrying):
+		return func() tea.Msg { return openPromptMsg{action: actionAbort, step: st.ID} }
+	case key.Matches(km, k.Retry) && (st.State == engine.StateFailed || st.State == engine.StateRetrying):
+		actor, e := p.s.actor, p.e
+		return act("retry "+st.ID, func() error { return e.Retry(st.ID, actor) })
+	}
+	return nil
+}
+
+// rowOf is the row index of the selected step.
+func (p *runbookPane) rowOf(rows []rbRow) int {
+	st, ok := p.selected()
+	if !ok {
+		return 0
+	}
+	for i, r := range rows {
+		if r.step >= 0 && p.d.snap.Steps[r.step].ID == st.ID {
+			return i
+		}
+	}
+	return 0
+}
+
+func (p *runbookPane) view(w, h int, focused bool) []string {
+	st := p.s.styles
+	rows := p.rows()
+	sel, hasSel := p.selected()
+	// The detail takes the lower part when there is room.
+	detailH := 0
+	if hasSel && h >= 14 {
+		detailH = max(7, h*2/5)
+	}
+	listH := h - detailH
+	idx := p.rowOf(rows)
+	p.cursor.cursor = idx
+	p.cursor.clamp(len(rows), listH)
+	now := p.s.now()
+	idW := 8
+	for _, s := range p.d.snap.Steps {
+		idW = max(idW, len(s.ID))
+	}
+	idW = min(idW, max(10, w/4))
+	out := make([]string, 0, h)
+	for i := p.cursor.offset; i < len(rows) && len(out) < listH; i++ {
+		r := rows[i]
+		if r.step < 0 {
+			name := r.phase
+			if name == "" {
+				name = "Cutover"
+			}
+			head := "── " + name + " "
+			out = append(out, st.Title.Render(fit(head+strings.Repeat("─", max(w-ansiWidth(head), 0)), w)))
+			continue
+		}
+		s := p.d.snap.Steps[r.step]
+		line := p.stepLine(s, now, w, idW)
+		if hasSel && s.ID == sel.ID {
+			if focused {
+				line = st.Selected.Render(ansiStripFit(line, w))
+			} else {
+				line = st.Bold.Render(ansiStripFit(line, w))
+			}
+		}
+		out = append(out, line)
+	}
+	for len(out) < listH {
+		out = append(out, strings.Repeat(" ", w))
+	}
+	if detailH > 0 {
+		out = append(out, st.Border.Render(strings.Repeat("┄", w)))
+		out = append(out, p.detail(sel, now, w, detailH-1)...)
+	}
+	return out
+}
+
+// stepLine is one step's row: glyph and state word, id, title, time against plan, who.
+func (p *runbookPane) stepLine(s engine.StepView, now time.Time, w, idW int) string {
+	st := p.s.styles
+	ss := st.stateStyle(s.State)
+	word := s.State.String()
+	if s.State == engine.StateRunning && s.Mode == engine.ModeManual {
+		word = "manual"
+	}
+	if s.ByHand {
+		word = "done"
+	}
+	left := ss.Render(stateGlyph(s.State)+" "+fit(word, 9)) + " " + fit(s.ID, idW) + " "
+	timing := p.timing(s, now)
+	who := whoOf(s)
+	rightW := 0
+	right := ""
+	if w >= 70 {
+		right = fitRight(timing, 17)
+		rightW = 17
+		if who != "" && w >= 110 {
+			right += " " + fit(who, 18)
+			rightW += 19
+		}
+	}
+	titleW := w - (2 + 9 + 1 + idW + 1) - rightW - 1
+	title := s.Title
+	if s.Destructive {
+		title = "⚠ " + title
+	}
+	line := left + fit(title, max(titleW, 0)) + " " + st.Muted.Render(right)
+	return fit(line, w)
+}
+
+// timing is actual time against planned: "3m11s / 15m", or how long it has been waiting.
+func (p *runbookPane) timing(s engine.StepView, now time.Time) string {
+	plan := ""
+	if s.Planned > 0 {
+		plan = " / " + dur(s.Planned)
+	}
+	switch {
+	case s.State == engine.StateAwaiting && s.Confirmation != nil:
+		return "waits " + dur(now.Sub(s.Confirmation.Since))
+	case s.State == engine.StateRunning || s.State == engine.StateRetrying:
+		start := s.FirstStarted
+		if start.IsZero() {
+			start = s.Started
+		}
+		return dur(now.Sub(start)) + plan
+	case s.State.Done() && !s.FirstStarted.IsZero() && !s.Finished.IsZero():
+		return dur(s.Finished.Sub(s.FirstStarted)) + plan
+	case s.Planned > 0:
+		return "plan " + dur(s.Planned)
+	}
+	return ""
+}
+
+// whoOf names who confirmed or handled a step.
+func whoOf(s engine.StepView) string {
+	var names []string
+	for _, a := range s.ConfirmedBy {
+		names = append(names, a.Actor.Name)
+	}
+	if len(names) == 0 && s.By != nil {
+		names = append(names, s.By.Name)
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return "by " + strings.Join(names, ", ")
+}
+
+// detail describes the selected step.
+func (p *runbookPane) detail(s engine.StepView, now time.Time, w, h int) []string {
+	st := p.s.styles
+	var lines []string
+	add := func(label, text string, style func(...string) string) {
+		if text == "" {
+			return
+		}
+		for i, l := range wrapText(text, max(w-9, 10)) {
+			lab := "         "
+			if i == 0 {
+				lab = fit(label, 8) + " "
+			}
+			if style != nil {
+				l = style(l)
+			}
+			lines = append(lines, st.Muted.Render(lab)+l)
+		}
+	}
+	head := st.Bold.Render(s.ID) + " — " + s.Title
+	var tags []string
+	if s.Destructive {
+		tags = append(tags, "destructive")
+	}
+	if s.Confirmation != nil && s.Confirmation.Needed > 1 {
+		tags = append(tags, fmt.Sprintf("%d approvals", s.Confirmation.Needed))
+	}
+	tags = append(tags, s.Kind)
+	lines = append(lines, fit(head, w-len(strings.Join(tags, " · "))-3)+" "+st.Muted.Render("["+strings.Join(tags, " · ")+"]"))
+	state := s.State.String()
+	if s.Attempt > 0 {
+		state += fmt.Sprintf(" (attempt %d of %d)", s.Attempt, max(s.MaxAttempts, s.Attempt))
+	}
+	if !s.Started.IsZero() && (s.State == engine.StateRunning || s.State == engine.StateRetrying) {
+		state += " since " + s.Started.In(p.s.local).Format("15:04:05")
+	}
+	if !s.Finished.IsZero() && s.State.Done() {
+		state += " at " + s.Finished.In(p.s.local).Format("15:04:05")
+	}
+	if t := p.timing(s, now); t != "" {
+		state += " · " + t
+	}
+	add("state", stateGlyph(s.State)+" "+state, st.stateStyle(s.State).Render)
+	if pr, ok := p.d.progress[s.ID]; ok && s.State == engine.StateRunning {
+		txt := pr.Message
+		if pr.Percent >= 0 {
+			txt = fmt.Sprintf("%.0f%% %s", pr.Percent, txt)
+		}
+		if pr.ETA > 0 {
+			txt += " · ETA " + dur(pr.ETA)
+		}
+		add("progress", txt, nil)
+	}
+	if s.Message != "" && s.State.Done() {
+		add("result", s.Message, nil)
+	}
+	add("error", s.LastError, st.Crit.Render)
+	if s.Reason != "" && s.By != nil {
+		add("note", s.By.Name+": "+s.Reason, nil)
+	}
+	add("next", p.next(s), st.Accent.Render)
+	action := s.Action
+	if s.Confirmation != nil && s.Confirmation.Action != "" {
+		action = s.Confirmation.Action
+	}
+	room := h - len(lines)
+	logs := p.stepLogs(s.ID, 4)
+	actionLines := wrapText(action, max(w-9, 10))
+	maxAction := max(room-len(logs)-1, 2)
+	if len(actionLines) > maxAction {
+		actionLines = append(actionLines[:maxAction-1], "…")
+	}
+	add("does", strings.Join(actionLines, "\n"), nil)
+	for i, l := range logs {
+		lab := "         "
+		if i == 0 {
+			lab = "log      "
+		}
+		lines = append(lines, st.Muted.Render(lab)+st.Muted.Render(l.Time.In(p.s.local).Format("15:04:05"))+" "+l.Msg)
+	}
+	out := make([]string, h)
+	for i := range out {
+		if i < len(lines) {
+			out[i] = fit(lines[i], w)
+		} else {
+			out[i] = strings.Repeat(" ", w)
+		}
+	}
+	return out
+}
+
+// next says what can happen to the step, and which key does it.
+func (p *runbookPane) next(s engine.StepView) string {
+	k := p.s.keys
+	ro := p.s.readOnly
+	switch s.State {
+	case engine.StateAwaiting:
+		c := s.Confirmation
+		if c == nil {
+			return ""
+		}
+		got := fmt.Sprintf("%d of %d approval(s)", len(c.Approvals), c.Needed)
+		if len(c.Approvals) > 0 {
+			var names []string
+			for _, a := range c.Approvals {
+				names = append(names, a.Actor.Name)
+			}
+			got += " (" + strings.Join(names, ", ") + ")"
+		}
+		if ro {
+			return fmt.Sprintf("waiting for an operator to type %q · %s", c.Phrase, got)
+		}
+		return fmt.Sprintf("%s: confirm (type %q) · %s: no-go · %s", k.Confirm.Help().Key, c.Phrase, k.Decline.Help().Key, got)
+	case engine.StateRunning:
+		if s.Mode == engine.ModeManual {
+			if ro {
+				return "in the operator's hands"
+			}
+			return fmt.Sprintf("in your hands: %s when it is done, %s to skip", k.Done.Help().Key, k.Skip.Help().Key)
+		}
+		if ro {
+			return "running"
+		}
+		return fmt.Sprintf("running · %s: abort", k.Abort.Help().Key)
+	case engine.StateRetrying:
+		return "next attempt at " + s.RetryAt.In(p.s.local).Format("15:04:05")
+	case engine.StateFailed:
+		if ro {
+			return "failed: an operator must retry, skip or mark it done"
+		}
+		return fmt.Sprintf("%s: retry · %s: skip · %s: mark done by hand", k.Retry.Help().Key, k.Skip.Help().Key, k.Done.Help().Key)
+	case engine.StatePending:
+		var waiting []string
+		for _, dep := range s.After {
+			if d, ok := p.d.step(dep); ok && !d.State.Done() {
+				waiting = append(waiting, dep)
+			}
+		}
+		if len(waiting) > 0 {
+			return "waits for " + strings.Join(waiting, ", ")
+		}
+		if p.d.snap.Run.Paused {
+			return "the run is paused"
+		}
+		return "about to start"
+	case engine.StateReady:
+		return "about to start"
+	}
+	return ""
+}
+
+// stepLogs are the step's newest log lines, oldest first.
+func (p *runbookPane) stepLogs(id string, n int) []engine.LogLine {
+	var out []engine.LogLine
+	r := p.d.logs
+	for i := r.len() - 1; i >= 0 && len(out) < n; i-- {
+		if l := r.at(i); l.Step == id && !l.State {
+			out = append(out, l)
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
