@@ -70,7 +70,9 @@ func TestReplicationSortAndFilter(t *testing.T) {
 	}
 	press(a, "N")
 	p.derive()
-	if !slices.IsSortedFunc(p.rows, func(x, y int) int { return strings.Compare(strings.ToLower(tables[x].Table), strings.ToLower(tables[y].Table)) }) {
+	if !slices.IsSortedFunc(p.rows, func(x, y int) int {
+		return strings.Compare(strings.ToLower(tables[x].Table), strings.ToLower(tables[y].Table))
+	}) {
 		t.Fatal("N sorts by name")
 	}
 	press(a, "D")

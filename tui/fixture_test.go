@@ -79,14 +79,19 @@ func (f *fakeEngine) Abort(step string, a engine.Actor, reason string) error {
 	f.call("abort " + step + " " + reason)
 	return nil
 }
-func (f *fakeEngine) Pause(a engine.Actor, reason string) error { f.call("pause " + reason); return nil }
-func (f *fakeEngine) Resume(a engine.Actor) error              { f.call("resume"); return nil }
+func (f *fakeEngine) Pause(a engine.Actor, reason string) error {
+	f.call("pause " + reason)
+	return nil
+}
+func (f *fakeEngine) Resume(a engine.Actor) error { f.call("resume"); return nil }
 func (f *fakeEngine) Recount(ctx context.Context, table string, a engine.Actor) (engine.TableCheck, error) {
 	f.call("recount " + table)
 	return engine.TableCheck{Table: table, Class: engine.ClassMatch, Exact: true}, nil
 }
-func (f *fakeEngine) RefreshNow()                                      { f.call("refresh") }
-func (f *fakeEngine) SetPollIntervals(interval, backlog time.Duration) { f.call(fmt.Sprintf("interval %s %s", interval, backlog)) }
+func (f *fakeEngine) RefreshNow() { f.call("refresh") }
+func (f *fakeEngine) SetPollIntervals(interval, backlog time.Duration) {
+	f.call(fmt.Sprintf("interval %s %s", interval, backlog))
+}
 
 // fixtureSteps is Microsoft's sequence mid-cutover: the AOS stop waits for its confirmation,
 // batch jobs were held by hand, a toolkit step failed once.

@@ -98,7 +98,7 @@ func (k *KeyMap) named() map[string]*key.Binding {
 		"filter": &k.Filter, "sort_name": &k.SortName, "sort_pending": &k.SortPending, "sort_delta": &k.SortDelta,
 		"sort_rate": &k.SortRate, "sort_eta": &k.SortETA, "sort_publication": &k.SortPub,
 		"recount": &k.Recount,
-		"follow": &k.Follow, "wrap": &k.Wrap, "level": &k.Level, "next_match": &k.NextMatch, "prev_match": &k.PrevMatch, "save_log": &k.Save,
+		"follow":  &k.Follow, "wrap": &k.Wrap, "level": &k.Level, "next_match": &k.NextMatch, "prev_match": &k.PrevMatch, "save_log": &k.Save,
 	}
 }
 
