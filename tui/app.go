@@ -72,6 +72,10 @@ func NewApp(ctx context.Context, e Engine, opt Options) *App {
 	d.repl, d.val = e.Replication(), e.Validation()
 	en := &env{ctx: ctx, s: s, d: d, e: e}
 	a := &App{env: en, events: events}
+	en.dispatch = func(msg tea.Msg) tea.Cmd {
+		_, cmd := a.Update(msg)
+		return cmd
+	}
 	a.panes = [paneCount]pane{
 		newRunbookPane(en), newReplicationPane(en), newValidationPane(en),
 		newLogsPane(en, opt.Config.LogWrap, opt.Config.LogFollow),
@@ -195,9 +199,13 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 	if a.overlay != nil {
-		cmd, closed := a.overlay.update(msg)
+		o := a.overlay
+		cmd, closed := o.update(msg)
 		if closed {
 			a.overlay = nil
+			if f, ok := o.(interface{ followUp() tea.Msg }); ok && f.followUp() != nil {
+				return tea.Batch(cmd, a.dispatch(f.followUp()))
+			}
 		}
 		return cmd
 	}

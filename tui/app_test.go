@@ -175,6 +175,17 @@ func TestPalette(t *testing.T) {
 	if got := e.called(); !slices.Equal(got, want) {
 		t.Fatalf("engine calls %q, want %q", got, want)
 	}
+	if !strings.Contains(screenOf(a), "skip aos-stop") {
+		t.Fatal("the footer reports the action")
+	}
+	// Dialogs opened from the palette are open the moment enter is handled.
+	press(a, ":")
+	typeText(a, "confirm aos-stop")
+	a.Update(keyMsg("enter"))
+	if _, ok := a.overlay.(*confirmOverlay); !ok {
+		t.Fatalf("the palette opens the confirmation in the same turn, got %T", a.overlay)
+	}
+	press(a, "esc")
 	press(a, ":")
 	typeText(a, "frobnicate")
 	press(a, "enter")

@@ -38,6 +38,7 @@ type paletteOverlay struct {
 	input textinput.Model
 	err   string
 	cmds  []paletteCommand
+	next  tea.Msg
 }
 
 func newPaletteOverlay(e *env) *paletteOverlay {
@@ -92,7 +93,8 @@ func paletteCommands() []paletteCommand {
 				if st.State != engine.StateAwaiting {
 					return nil, fmt.Errorf("%s is %s, not waiting for a confirmation", st.ID, st.State)
 				}
-				return func() tea.Msg { return openConfirmMsg{step: st.ID} }, nil
+				o.next = openConfirmMsg{step: st.ID}
+				return nil, nil
 			}},
 		{name: "retry", args: "STEP", desc: "run a failed step again", step: true, mutating: true,
 			run: stepAct("retry", false, func(e Engine, s string, a engine.Actor, _ string) error { return e.Retry(s, a) })},
@@ -141,11 +143,13 @@ func paletteCommands() []paletteCommand {
 					return nil
 				}), nil
 			}},
-		{name: "help", desc: "show the keys", run: func(*paletteOverlay, []string) (tea.Cmd, error) {
-			return func() tea.Msg { return openHelpMsg{} }, nil
+		{name: "help", desc: "show the keys", run: func(o *paletteOverlay, _ []string) (tea.Cmd, error) {
+			o.next = openHelpMsg{}
+			return nil, nil
 		}},
-		{name: "quit", desc: "leave the cockpit", run: func(*paletteOverlay, []string) (tea.Cmd, error) {
-			return func() tea.Msg { return askQuitMsg{} }, nil
+		{name: "quit", desc: "leave the cockpit", run: func(o *paletteOverlay, _ []string) (tea.Cmd, error) {
+			o.next = askQuitMsg{}
+			return nil, nil
 		}},
 	}
 }
@@ -243,6 +247,10 @@ func (o *paletteOverlay) update(msg tea.Msg) (tea.Cmd, bool) {
 	o.err = ""
 	return cmd, false
 }
+
+// followUp is what the root does right after the palette closes (open a dialog in its place),
+// in the same turn, so keys typed next reach that dialog.
+func (o *paletteOverlay) followUp() tea.Msg { return o.next }
 
 func (o *paletteOverlay) view(w, h int) string {
 	st := o.s.styles

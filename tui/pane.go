@@ -36,6 +36,9 @@ type env struct {
 	s   *session
 	d   *data
 	e   Engine
+	// dispatch hands a message to the root at once (opening a dialog must not wait for the
+	// next turn of the loop, or the keys typed right after would miss it).
+	dispatch func(tea.Msg) tea.Cmd
 }
 
 // pane is one of the four views. Keys reach only the focused pane; engine events reach all of

@@ -144,15 +144,15 @@ func (p *runbookPane) update(msg tea.Msg) tea.Cmd {
 	case key.Matches(km, k.Back):
 		p.picked = false
 	case key.Matches(km, k.Confirm) && st.State == engine.StateAwaiting:
-		return func() tea.Msg { return openConfirmMsg{step: st.ID} }
+		return p.dispatch(openConfirmMsg{step: st.ID})
 	case key.Matches(km, k.Decline) && st.State == engine.StateAwaiting:
-		return func() tea.Msg { return openPromptMsg{action: actionDecline, step: st.ID} }
+		return p.dispatch(openPromptMsg{action: actionDecline, step: st.ID})
 	case key.Matches(km, k.Done) && !st.State.Done():
-		return func() tea.Msg { return openPromptMsg{action: actionDone, step: st.ID} }
+		return p.dispatch(openPromptMsg{action: actionDone, step: st.ID})
 	case key.Matches(km, k.Skip) && !st.State.Done() && (st.State != engine.StateRunning || st.Mode == engine.ModeManual):
-		return func() tea.Msg { return openPromptMsg{action: actionSkip, step: st.ID} }
+		return p.dispatch(openPromptMsg{action: actionSkip, step: st.ID})
 	case key.Matches(km, k.Abort) && (st.State == engine.StateRunning || st.State == engine.StateRetrying):
-		return func() tea.Msg { return openPromptMsg{action: actionAbort, step: st.ID} }
+		return p.dispatch(openPromptMsg{action: actionAbort, step: st.ID})
 	case key.Matches(km, k.Retry) && (st.State == engine.StateFailed || st.State == engine.StateRetrying):
 		actor, e := p.s.actor, p.e
 		return act("retry "+st.ID, func() error { return e.Retry(st.ID, actor) })
