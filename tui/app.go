@@ -58,6 +58,10 @@ func NewApp(ctx context.Context, e Engine, opt Options) *App {
 		_ = keys.Override(name, ks) // validated when the config was loaded
 	}
 	ro := opt.ReadOnly || !opt.Actor.CanOperate()
+	if opt.Watchers == nil {
+		me := opt.Actor
+		opt.Watchers = func() []engine.Actor { return []engine.Actor{me} }
+	}
 	keys.SetReadOnly(ro)
 	dark := opt.Config.Theme != ThemeLight
 	s := &session{
@@ -292,6 +296,24 @@ func (a *App) View() tea.View {
 	v := tea.NewView(a.render())
 	v.AltScreen = true
 	v.WindowTitle = "cutover · " + a.d.snap.Run.Name + " · " + a.d.phase()
+	// The terminal's own progress bar (where supported): steps done, red when blocked.
+	var done, total int
+	for _, st := range a.d.snap.Steps {
+		total++
+		if st.State.Done() {
+			done++
+		}
+	}
+	if total > 0 {
+		state := tea.ProgressBarDefault
+		switch a.d.snap.Run.Outcome {
+		case engine.OutcomeBlocked, engine.OutcomeHalted:
+			state = tea.ProgressBarError
+		case engine.OutcomeWaiting, engine.OutcomePaused:
+			state = tea.ProgressBarWarning
+		}
+		v.ProgressBar = tea.NewProgressBar(state, 100*done/total)
+	}
 	return v
 }
 

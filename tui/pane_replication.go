@@ -46,7 +46,9 @@ type replicationPane struct {
 
 	// Derived rows: indices into the picture's tables, for (version, sort, desc, filter).
 	rows     []int
+	names    []string
 	lower    []string
+	rank     []int32
 	built    *engine.ReplicationView
 	builtKey string
 }
@@ -80,19 +82,39 @@ func (p *replicationPane) derive() {
 	if v == p.built && k == p.builtKey {
 		return
 	}
-	if v != p.built || len(p.lower) != len(v.Tables) {
-		p.lower = make([]string, len(v.Tables))
-		for i, t := range v.Tables {
-			p.lower[i] = strings.ToLower(t.Table) + "\x00" + strings.ToLower(t.Publication)
-		}
-	}
+	p.index(v.Tables)
 	p.built, p.builtKey = v, k
-	p.rows = sortFilter(v.Tables, p.lower, p.sort, p.desc, strings.ToLower(p.filter), p.rows[:0])
+	p.rows = sortFilter(v.Tables, p.lower, p.rank, p.sort, p.desc, strings.ToLower(p.filter), p.rows[:0])
+}
+
+// index prepares the lower-case names (for the filter) and each table's rank by name (for
+// ties), once per set of tables: a new picture of the same tables reuses them.
+func (p *replicationPane) index(tables []engine.TableLag) {
+	same := len(p.names) == len(tables)
+	for i := 0; same && i < len(tables); i++ {
+		same = p.names[i] == tables[i].Table
+	}
+	if same {
+		return
+	}
+	p.names = make([]string, len(tables))
+	p.lower = make([]string, len(tables))
+	order := make([]int, len(tables))
+	for i, t := range tables {
+		p.names[i] = t.Table
+		p.lower[i] = strings.ToLower(t.Table) + "\x00" + strings.ToLower(t.Publication)
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(p.lower[a], p.lower[b]) })
+	p.rank = make([]int32, len(tables))
+	for r, i := range order {
+		p.rank[i] = int32(r)
+	}
 }
 
 // sortFilter returns the indices of the tables matching filter (a substring of the lower-case
-// name or publication), sorted by key.
-func sortFilter(tables []engine.TableLag, lower []string, by sortKey, desc bool, filter string, rows []int) []int {
+// name or publication), sorted by key; ties keep name order.
+func sortFilter(tables []engine.TableLag, lower []string, rank []int32, by sortKey, desc bool, filter string, rows []int) []int {
 	for i := range tables {
 		if filter == "" || strings.Contains(lower[i], filter) {
 			rows = append(rows, i)
@@ -112,12 +134,14 @@ func sortFilter(tables []engine.TableLag, lower []string, by sortKey, desc bool,
 			c = cmp.Compare(x.Rate, y.Rate)
 		case sortETA:
 			c = cmp.Compare(x.ETA, y.ETA)
+		case sortName:
+			c = cmp.Compare(rank[a], rank[b])
 		}
 		if desc {
 			c = -c
 		}
 		if c == 0 {
-			c = cmp.Compare(lower[a], lower[b])
+			c = cmp.Compare(rank[a], rank[b])
 		}
 		return c
 	}
