@@ -42,9 +42,11 @@ func (tm *tmuxTerm) run(args ...string) string {
 
 func (tm *tmuxTerm) screen() string { return tm.run("capture-pane", "-p", "-t", "t") }
 
-// keys sends tmux key names (Enter, Tab, Escape) or literal text with literal set.
-func (tm *tmuxTerm) keys(keys ...string) { tm.run(append([]string{"send-keys", "-t", "t"}, keys...)...) }
-func (tm *tmuxTerm) text(s string)       { tm.run("send-keys", "-t", "t", "-l", s) }
+// keys sends tmux key names (Enter, Tab, Escape); text sends literal text.
+func (tm *tmuxTerm) keys(keys ...string) {
+	tm.run(append([]string{"send-keys", "-t", "t"}, keys...)...)
+}
+func (tm *tmuxTerm) text(s string) { tm.run("send-keys", "-t", "t", "-l", s) }
 
 // waitFor polls the screen until every text is on it.
 func (tm *tmuxTerm) waitFor(what ...string) string {
