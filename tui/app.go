@@ -176,14 +176,14 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.askQuit()
 	case quitMsg:
 		if msg.drain {
-			a.e.Drain()
 			a.draining = true
 			if running, _ := busy(a.d); len(running) == 0 {
 				a.quitting = true
 				return a, tea.Quit
 			}
 			a.setFlash("draining: nothing new starts; the cockpit quits when the running steps finish", false)
-			return a, nil
+			e := a.e
+			return a, func() tea.Msg { e.Drain(); return nil }
 		}
 		a.quitting = true
 		return a, tea.Quit

@@ -121,7 +121,8 @@ func age(now, at time.Time) string {
 	return dur(now.Sub(at)) + " ago"
 }
 
-var sparkRunes = []rune("▁▂▃▄▅▆▇█")
+// sparkRunes are the eight bar heights of a sparkline.
+const sparkRunes = "▁▂▃▄▅▆▇█"
 
 // sparkline draws the newest w values, scaled to their maximum.
 func sparkline(vals []int64, w int) string {
@@ -132,14 +133,15 @@ func sparkline(vals []int64, w int) string {
 	for _, v := range vals {
 		hi = max(hi, v)
 	}
+	bars := []rune(sparkRunes)
 	var b strings.Builder
 	for _, v := range vals {
 		i := 0
 		if hi > 0 && v > 0 {
-			i = int(float64(v) / float64(hi) * float64(len(sparkRunes)-1))
-			i = max(1, min(i, len(sparkRunes)-1))
+			i = int(float64(v) / float64(hi) * float64(len(bars)-1))
+			i = max(1, min(i, len(bars)-1))
 		}
-		b.WriteRune(sparkRunes[i])
+		b.WriteRune(bars[i])
 	}
 	return b.String()
 }

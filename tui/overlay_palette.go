@@ -54,7 +54,10 @@ func newPaletteOverlay(e *env) *paletteOverlay {
 	return o
 }
 
-var errUsage = errors.New("usage")
+// usageError asks for the command's usage to be shown.
+type usageError struct{}
+
+func (usageError) Error() string { return "usage" }
 
 func paletteCommands() []paletteCommand {
 	pane := func(p paneID) func(*paletteOverlay, []string) (tea.Cmd, error) {
@@ -65,7 +68,7 @@ func paletteCommands() []paletteCommand {
 	stepAct := func(what string, needReason bool, f func(e Engine, step string, a engine.Actor, reason string) error) func(*paletteOverlay, []string) (tea.Cmd, error) {
 		return func(o *paletteOverlay, args []string) (tea.Cmd, error) {
 			if len(args) < 1 || (needReason && len(args) < 2) {
-				return nil, errUsage
+				return nil, usageError{}
 			}
 			step := args[0]
 			if _, ok := o.d.step(step); !ok {
@@ -84,7 +87,7 @@ func paletteCommands() []paletteCommand {
 		{name: "confirm", args: "STEP", desc: "open a step's confirmation", step: true, mutating: true,
 			run: func(o *paletteOverlay, args []string) (tea.Cmd, error) {
 				if len(args) != 1 {
-					return nil, errUsage
+					return nil, usageError{}
 				}
 				st, ok := o.d.step(args[0])
 				if !ok {
@@ -109,7 +112,7 @@ func paletteCommands() []paletteCommand {
 		{name: "pause", args: "REASON", desc: "pause the run (running steps finish)", mutating: true,
 			run: func(o *paletteOverlay, args []string) (tea.Cmd, error) {
 				if len(args) == 0 {
-					return nil, errUsage
+					return nil, usageError{}
 				}
 				e, a, r := o.e, o.s.actor, strings.Join(args, " ")
 				return act("pause the run", func() error { return e.Pause(a, r) }), nil
@@ -127,7 +130,7 @@ func paletteCommands() []paletteCommand {
 		{name: "interval", args: "DURATION [BACKLOG]", desc: "set the poll intervals (e.g. 30s 2m)",
 			run: func(o *paletteOverlay, args []string) (tea.Cmd, error) {
 				if len(args) < 1 || len(args) > 2 {
-					return nil, errUsage
+					return nil, usageError{}
 				}
 				var ds [2]time.Duration
 				for i, a := range args {
@@ -232,7 +235,7 @@ func (o *paletteOverlay) update(msg tea.Msg) (tea.Cmd, bool) {
 			return nil, false
 		}
 		cmd, err := c.run(o, fields[1:])
-		if errors.Is(err, errUsage) {
+		if errors.As(err, new(usageError)) {
 			o.err = fmt.Sprintf("usage: %s %s", c.name, c.args)
 			return nil, false
 		}

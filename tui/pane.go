@@ -19,12 +19,17 @@ const (
 	paneCount
 )
 
-var paneNames = [...]string{"Runbook", "Replication", "Validation", "Logs"}
-
 // String is the pane's title.
 func (p paneID) String() string {
-	if p >= 0 && p < paneCount {
-		return paneNames[p]
+	switch p {
+	case paneRunbook:
+		return "Runbook"
+	case paneReplication:
+		return "Replication"
+	case paneValidation:
+		return "Validation"
+	case paneLogs:
+		return "Logs"
 	}
 	return "?"
 }
