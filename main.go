@@ -14,16 +14,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	charmlog "charm.land/log/v2"
 	"golang.org/x/term"
 
 	"cutover/engine"
@@ -64,6 +67,8 @@ func commands() []command {
 		{name: "check", summary: "validate a runbook and summarize it", run: cmdCheck},
 		{name: "run", summary: "run the cutover in the cockpit (--headless: one line per event)", run: cmdRun},
 		{name: "demo", summary: "run a whole simulated cutover on this machine", run: cmdDemo},
+		{name: "serve", summary: "run the cutover for the team over SSH (no local cockpit)", run: cmdServe},
+		{name: "team", summary: "add a teammate's SSH key to the team file, or list it", run: cmdTeam},
 		{name: "step", summary: "done|skip|retry a step while no cockpit is running", run: cmdStep},
 		{name: "journal", summary: "verify or show the journal", run: cmdJournal},
 		{name: "validate", summary: "compare source and target record counts once (exit 0 when they match)", run: cmdValidate},
@@ -268,6 +273,9 @@ type runFlags struct {
 	readonly *bool
 	noColor  *bool
 	config   *string
+	listen   *string
+	team     *string
+	idle     *time.Duration
 }
 
 func addRunFlags(fs *flag.FlagSet) runFlags {
@@ -279,6 +287,9 @@ func addRunFlags(fs *flag.FlagSet) runFlags {
 		readonly: fs.Bool("readonly", false, "watch only: the cockpit offers no action that changes the run"),
 		noColor:  fs.Bool("no-color", false, "no colour in the cockpit (as NO_COLOR does)"),
 		config:   fs.String("config", "", "cockpit settings `FILE` (theme, keys); default "+tui.DefaultConfigPath()),
+		listen:   fs.String("listen", "", "also serve the cockpit over SSH on `ADDR` (e.g. :2222) to the team file's keys"),
+		team:     fs.String("team", "", "team `FILE` of SSH keys with roles; default cutover-team.keys beside the runbook"),
+		idle:     fs.Duration("idle-timeout", 15*time.Minute, "close SSH connections silent for this long"),
 	}
 }
 
@@ -306,11 +317,21 @@ type helper interface {
 }
 
 func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.Reader, stdout, stderr io.Writer, help helper) int {
+	return runEngineMode(rb, opts, rf, false, stdin, stdout, stderr, help)
+}
+
+// runEngineMode runs the engine with a front end: the local cockpit on a terminal, the
+// headless printer otherwise; serve (cutover serve) never opens a local cockpit and keeps serving
+// SSH after the run ends.
+func runEngineMode(rb *runbook.Runbook, opts engine.Options, rf runFlags, serve bool, stdin io.Reader, stdout, stderr io.Writer, help helper) int {
 	opts.Kinds, opts.AutoConfirm, opts.Version, opts.Command = registry(), *rf.yes, version, "cutover run"
+	if serve {
+		opts.Command = "cutover serve"
+	}
 	interactive := isTerminal(stdin) && isTerminal(stdout)
-	cockpit := interactive && !*rf.headless
+	cockpit := interactive && !*rf.headless && !serve
 	var cfg tui.Config
-	if cockpit {
+	if cockpit || *rf.listen != "" {
 		path, optional := *rf.config, false
 		if path == "" {
 			path, optional = tui.DefaultConfigPath(), true
@@ -351,6 +372,20 @@ func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.R
 			fmt.Fprintf(stdout, "the journal's last line was incomplete (a crash during a write) and was dropped; nothing acknowledged was lost\n")
 		}
 	}
+	var srv *tui.Server
+	if *rf.listen != "" {
+		srv, err = startSSH(rb, e, rf, cfg, stdout)
+		if err != nil {
+			fmt.Fprintf(stderr, "cutover: %v\n", err)
+			e.Stop("ssh failed to start")
+			return exitFail
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(ctx)
+		}()
+	}
 	start := func(ctx context.Context) func() error {
 		return func() error {
 			if err := e.Start(ctx); err != nil {
@@ -359,11 +394,18 @@ func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.R
 			if help != nil {
 				go help.Run(ctx, e)
 			}
+			if srv != nil {
+				go func() {
+					if err := srv.Serve(); err != nil {
+						e.Logf(engine.LevelError, "", "ssh: %v", err)
+					}
+				}()
+			}
 			return nil
 		}
 	}
 	if cockpit {
-		return runCockpit(e, rf, cfg, stdin, stdout, stderr, start)
+		return runCockpit(e, rf, cfg, srv, stdin, stdout, stderr, start)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -371,9 +413,9 @@ func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.R
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	hopts := tui.HeadlessOptions{
-		Out: stdout, In: stdin, Interactive: interactive, Interrupts: sigs,
+		Out: stdout, In: stdin, Interactive: interactive && !serve, Interrupts: sigs,
 		Actor: engine.LocalOperator(*rf.as, ttyName(stdin)),
-		Start: start(ctx),
+		Start: start(ctx), Stay: serve,
 	}
 	if help != nil {
 		hopts.Helper = help.Fixing
@@ -394,11 +436,18 @@ func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.R
 
 // runCockpit shows the TUI over the engine until the operator quits (or SIGTERM), then stops the
 // engine and says where the run stands.
-func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, stdin io.Reader, stdout, stderr io.Writer, start func(context.Context) func() error) int {
+func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, srv *tui.Server, stdin io.Reader, stdout, stderr io.Writer, start func(context.Context) func() error) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer cancel()
+	actor := engine.LocalOperator(*rf.as, ttyName(stdin))
+	opts := tui.Options{Actor: actor, ReadOnly: *rf.readonly, Config: cfg, OwnsEngine: true}
+	if srv != nil {
+		touch, leave := srv.JoinLocal(actor)
+		defer leave()
+		opts.Watchers, opts.OnActivity = srv.Presence, touch
+	}
 	err := tui.Run(ctx, e, tui.RunOptions{
-		Options: tui.Options{Actor: engine.LocalOperator(*rf.as, ttyName(stdin)), ReadOnly: *rf.readonly, Config: cfg, OwnsEngine: true},
+		Options: opts,
 		In:      stdin, Out: stdout, NoColor: *rf.noColor || tui.NoColorFromEnv(os.Getenv),
 		Start: start(ctx),
 	})
@@ -420,6 +469,147 @@ func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, stdin io.Reader, 
 	}
 	fmt.Fprintf(stdout, "cockpit closed: the run is %s (journal in %s); start again to continue where it stopped\n", snap.Run.Outcome, e.StateDir())
 	return code
+}
+
+// startSSH prepares the SSH cockpit server over the engine (listening; serving starts with the
+// engine). Its host key lives in the state directory; its team file beside the runbook.
+func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config, stdout io.Writer) (*tui.Server, error) {
+	path := teamPath(rb, *rf.team)
+	team, err := tui.LoadTeam(path)
+	if err != nil {
+		return nil, err
+	}
+	logf := func(format string, args ...any) { e.Logf(engine.LevelInfo, "", format, args...) }
+	// The SSH libraries log through charm's logger: into the engine's log, not onto a terminal a
+	// cockpit may be drawing on.
+	charmlog.SetOutput(&engineNotices{e: e})
+	srv, err := tui.NewServer(e, tui.ServerOptions{Addr: *rf.listen, HostKeyPath: filepath.Join(e.StateDir(), "ssh_host_ed25519_key"),
+		Team: team, IdleTimeout: *rf.idle, Config: cfg, Logf: logf})
+	if err != nil {
+		return nil, err
+	}
+	addr, err := srv.Listen()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "ssh: the cockpit is served on %s to the %d key(s) of %s\nssh: host key %s — teammates check it on first connection\n", addr, team.Size(), path, srv.Fingerprint())
+	e.Logf(engine.LevelInfo, "", "ssh: serving on %s (host key %s) to %d key(s) of %s", addr, srv.Fingerprint(), team.Size(), path)
+	return srv, nil
+}
+
+// teamPath is the team file: the flag, or cutover-team.keys beside the runbook.
+func teamPath(rb *runbook.Runbook, flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	dir := "."
+	if rb != nil && rb.Dir != "" {
+		dir = rb.Dir
+	}
+	return filepath.Join(dir, "cutover-team.keys")
+}
+
+// cmdServe runs the engine for the team over SSH, printing one line per event here.
+func cmdServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("serve", "[-f FILE] [--listen ADDR] [--team FILE] [--state DIR] [--yes]", stderr)
+	file := fs.String("f", runbook.DefaultFile, "runbook `FILE`")
+	rf := addRunFlags(fs)
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *rf.listen == "" {
+		*rf.listen = ":2222"
+	}
+	rb, ok := loadRunbook(*file, stderr)
+	if !ok {
+		return exitFail
+	}
+	return runEngineMode(rb, engine.Options{StateDir: stateDirFor(*file, *rf.state)}, rf, true, stdin, stdout, stderr, nil)
+}
+
+// cmdTeam adds a key to the team file or lists it.
+func cmdTeam(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
+		fmt.Fprintln(stderr, "Usage: cutover team add --name NAME --role operator|viewer [--team FILE] PUBKEY_FILE|-\n       cutover team list [--team FILE]")
+		return exitUsage
+	}
+	verb := args[0]
+	fs := newFlags("team "+verb, "[--team FILE]", stderr)
+	file := fs.String("f", runbook.DefaultFile, "runbook `FILE` (the team file defaults to its folder)")
+	teamFile := fs.String("team", "", "team `FILE` (default cutover-team.keys beside the runbook)")
+	name := fs.String("name", "", "display `NAME` shown in the cockpit and the journal")
+	role := fs.String("role", "", "operator (may act and confirm) or viewer (watches)")
+	if code, ok := parse(fs, args[1:]); !ok {
+		return code
+	}
+	path := *teamFile
+	if path == "" {
+		path = filepath.Join(filepath.Dir(*file), "cutover-team.keys")
+	}
+	if verb == "list" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "cutover team list: %v\n", err)
+			return exitFail
+		}
+		members, err := tui.ParseTeam(path, data)
+		if err != nil {
+			fmt.Fprintf(stderr, "cutover team list: %v\n", err)
+			return exitFail
+		}
+		list := make([]tui.TeamMember, 0, len(members))
+		for _, m := range members {
+			list = append(list, m)
+		}
+		sort.Slice(list, func(i, j int) bool { return list[i].Line < list[j].Line })
+		for _, m := range list {
+			fmt.Fprintf(stdout, "%-24s %-8s %s\n", m.Name, m.Role, m.Fingerprint)
+		}
+		return exitOK
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "cutover team add: give the public key file (or - for stdin)")
+		return exitUsage
+	}
+	var pub []byte
+	var err error
+	if fs.Arg(0) == "-" {
+		pub, err = io.ReadAll(stdin)
+	} else {
+		pub, err = os.ReadFile(fs.Arg(0))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover team add: %v\n", err)
+		return exitFail
+	}
+	line, err := tui.TeamLine(pub, *name, engine.Role(*role))
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover team add: %v\n", err)
+		return exitUsage
+	}
+	existing, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, iofs.ErrNotExist) {
+		fmt.Fprintf(stderr, "cutover team add: %v\n", err)
+		return exitFail
+	}
+	text := string(existing)
+	if len(existing) == 0 {
+		text = "# cutover team: who may join the cockpit over SSH, as what. One public key per line (authorized_keys\n" +
+			"# format) with cutover-role=\"operator\" or \"viewer\" and cutover-name=\"Display Name\".\n"
+	} else if !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	text += line + "\n"
+	if _, err := tui.ParseTeam(path, []byte(text)); err != nil {
+		fmt.Fprintf(stderr, "cutover team add: %v\n", err)
+		return exitFail
+	}
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		fmt.Fprintf(stderr, "cutover team add: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "added %s as %s to %s\n", *name, *role, path)
+	return exitOK
 }
 
 // engineNotices writes notices (an LCS device-code sign-in) into the engine's log, where the

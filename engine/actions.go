@@ -73,6 +73,9 @@ func (e *Engine) Confirm(step string, request uint64, actor Actor, phrase string
 	if err != nil {
 		return refuse(actor.Name+" is a "+string(actor.Role)+", not an operator", ErrNotOperator)
 	}
+	if h, held := e.heldByOtherLocked(step, actor); held {
+		return refuse(h.actor.Name+" is confirming it", fmt.Errorf("%w: %s since %s", ErrHeld, h.actor, h.since.Local().Format("15:04:05")))
+	}
 	if strings.TrimSpace(phrase) != st.def.Phrase() {
 		return refuse("wrong phrase typed", fmt.Errorf("%w: type exactly %q", ErrWrongPhrase, st.def.Phrase()))
 	}
@@ -82,6 +85,7 @@ func (e *Engine) Confirm(step string, request uint64, actor Actor, phrase string
 		}
 	}
 	count := len(st.approvals) + 1
+	delete(e.holds, step)
 	if _, err := e.commitLocked(RecApproved, step, Approved{Request: st.request, Actor: actor, Count: count, Needed: st.needed}); err != nil {
 		return ConfirmResult{}, err
 	}

@@ -94,6 +94,7 @@ type Engine struct {
 	monitor     *monitor
 	lastSample  time.Time
 	validation  *Validation
+	holds       map[string]hold
 }
 
 // New prepares an engine for a validated runbook. It does not touch the state directory yet.
@@ -118,11 +119,18 @@ func New(rb *runbook.Runbook, opts Options) (*Engine, error) {
 		rb: rb, opts: opts, clock: opts.Clock, kinds: opts.Kinds, stateDir: opts.StateDir, self: self,
 		bus:      NewBus(opts.QueueLimit),
 		children: map[string][]*stepRT{},
+		holds:    map[string]hold{},
 		kick:     make(chan struct{}, 1),
 	}
 	e.logs = newLogBook(opts.LogRing, e.clock.Now)
 	if opts.Ports.Replication != nil {
-		e.monitor = newMonitor(e, opts.Ports.Replication, opts.Monitor)
+		e.monitor = newMonitor(e.clock.Now, monitorHooks{
+			log:      func(level LogLevel, step, msg string) { e.logs.add(level, step, "", msg) },
+			publish:  func(ev Event) { e.bus.Publish(ev) },
+			health:   e.recordHealth,
+			sample:   e.recordSample,
+			removing: e.removingReplication,
+		}, opts.Ports.Replication, opts.Monitor)
 	}
 	if e.opts.SampleEvery <= 0 {
 		e.opts.SampleEvery = time.Minute
@@ -251,7 +259,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
-			e.monitor.run(e.runCtx)
+			e.monitor.run(e.runCtx, e.clock)
 		}()
 	}
 	return nil
@@ -1162,6 +1170,9 @@ func (e *Engine) viewLocked(st *stepRT) StepView {
 	if st.state == StateAwaiting {
 		v.Confirmation = &ConfirmationView{Request: st.request, Phrase: d.Phrase(), Needed: st.needed,
 			Approvals: append([]Approval(nil), st.approvals...), Since: st.asked, Action: st.action}
+		if h, ok := e.holds[d.ID]; ok && time.Now().Before(h.until) {
+			v.Confirmation.HeldBy = &HoldView{Actor: h.actor, Since: h.since, Until: h.until}
+		}
 	}
 	return v
 }

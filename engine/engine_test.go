@@ -596,3 +596,54 @@ steps:
 		}
 	}
 }
+
+// TestHoldsLetOneOperatorDriveAStep: while one operator confirms a two-approval step, another
+// cannot hold or confirm it; the hold is published; an approval releases it, and the second
+// operator then confirms in turn.
+func TestHoldsLetOneOperatorDriveAStep(t *testing.T) {
+	h := newHarness(t, "name: t\nsteps:\n  - {id: go, title: Go, kind: gate, approvals: 2, confirm: GO LIVE}\n")
+	h.start()
+	h.waitStep("go", engine.StateAwaiting)
+	ana := engine.Actor{Name: "ana", Origin: "ssh", Fingerprint: "SHA256:ana", Role: engine.RoleOperator}
+	ben := engine.Actor{Name: "ben", Origin: "ssh", Fingerprint: "SHA256:ben", Role: engine.RoleOperator}
+	vic := engine.Actor{Name: "vic", Origin: "ssh", Fingerprint: "SHA256:vic", Role: engine.RoleViewer}
+	if err := h.e.Hold("go", vic); !errors.Is(err, engine.ErrNotOperator) {
+		t.Fatalf("a viewer held a step: %v", err)
+	}
+	if err := h.e.Hold("go", ana); err != nil {
+		t.Fatal(err)
+	}
+	st := h.waitFor("go", "held by ana", func(s engine.StepView) bool {
+		return s.Confirmation != nil && s.Confirmation.HeldBy != nil && s.Confirmation.HeldBy.Actor.Name == "ana"
+	})
+	if st.State != engine.StateAwaiting {
+		t.Fatal(st.State)
+	}
+	if err := h.e.Hold("go", ben); !errors.Is(err, engine.ErrHeld) || !strings.Contains(err.Error(), "ana") {
+		t.Fatalf("ben took ana's hold: %v", err)
+	}
+	if _, err := h.e.Confirm("go", 0, ben, "GO LIVE"); !errors.Is(err, engine.ErrHeld) {
+		t.Fatalf("ben confirmed while ana holds the step: %v", err)
+	}
+	res, err := h.e.Confirm("go", 0, ana, "GO LIVE")
+	if err != nil || res.Count != 1 || res.Satisfied {
+		t.Fatalf("ana's approval: %+v %v", res, err)
+	}
+	if s, _ := h.e.Snapshot().Step("go"); s.Confirmation == nil || s.Confirmation.HeldBy != nil {
+		t.Fatal("an approval releases the hold")
+	}
+	if err := h.e.Hold("go", ben); err != nil {
+		t.Fatalf("ben holds it next: %v", err)
+	}
+	h.e.ReleaseAll(ben)
+	if s, _ := h.e.Snapshot().Step("go"); s.Confirmation.HeldBy != nil {
+		t.Fatal("ReleaseAll frees ben's hold")
+	}
+	if res, err := h.e.Confirm("go", 0, ben, "GO LIVE"); err != nil || !res.Satisfied {
+		t.Fatalf("ben's approval: %+v %v", res, err)
+	}
+	h.waitStep("go", engine.StateSucceeded)
+	if n := h.count(engine.RecConfirmRefused, "go"); n != 1 {
+		t.Fatalf("%d refusals journaled, want ben's attempt while ana held the step", n)
+	}
+}

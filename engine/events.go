@@ -217,4 +217,6 @@ type ConfirmationView struct {
 	Approvals []Approval
 	Since     time.Time
 	Action    string
+	// HeldBy is the operator confirming the step right now, if any.
+	HeldBy *HoldView
 }

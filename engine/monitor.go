@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"cutover/engine/clock"
 )
 
 // MonitorConfig tunes the replication monitor.
@@ -237,13 +239,28 @@ type tableState struct {
 	sawBacklog bool
 }
 
-// monitor polls a ReplicationSource on the engine's clock and publishes ReplicationUpdated.
+// monitorHooks connect a monitor to its owner. The engine logs, journals and publishes what the
+// monitor sees and says when replication is being removed; a Poller leaves them all unset.
+type monitorHooks struct {
+	log      func(level LogLevel, step, msg string)
+	publish  func(Event)
+	health   func(SourceHealth)
+	sample   func(*ReplicationView)
+	removing func() string
+}
+
+// monitor polls a ReplicationSource and publishes ReplicationUpdated: in the engine on its clock
+// (run), or once per call for a Poller.
 type monitor struct {
-	e       *Engine
+	now     func() time.Time
+	hooks   monitorHooks
 	src     ReplicationSource
 	cfg     MonitorConfig
 	ignore  map[string]bool
 	refresh chan struct{}
+	// always reads every source on every cycle: the backlog whatever its interval, failing sources
+	// without backing off (a Poller's one-shot reads).
+	always bool
 
 	mu          sync.Mutex
 	view        *ReplicationView
@@ -263,9 +280,9 @@ type monitor struct {
 	retired     bool
 }
 
-func newMonitor(e *Engine, src ReplicationSource, cfg MonitorConfig) *monitor {
+func newMonitor(now func() time.Time, hooks monitorHooks, src ReplicationSource, cfg MonitorConfig) *monitor {
 	cfg = cfg.withDefaults()
-	m := &monitor{e: e, src: src, cfg: cfg, refresh: make(chan struct{}, 1), tables: map[string]*tableState{},
+	m := &monitor{now: now, hooks: hooks, src: src, cfg: cfg, refresh: make(chan struct{}, 1), tables: map[string]*tableState{},
 		health: map[string]*SourceHealth{}, ignore: map[string]bool{}, backoff: map[string]time.Time{}}
 	for _, t := range cfg.Ignore {
 		m.ignore[tableKey(t)] = true
@@ -306,8 +323,8 @@ func (m *monitor) retire(at time.Time, step string) {
 	v.Retired, v.RetiredBy = at, step
 	m.view = &v
 	m.mu.Unlock()
-	m.e.logs.add(LevelInfo, step, "", "replication removed: the replication monitor stops polling; its last picture stays on screen")
-	m.e.bus.Publish(ReplicationUpdated{View: &v})
+	m.log(LevelInfo, step, "replication removed: the replication monitor stops polling; its last picture stays on screen")
+	m.publish(ReplicationUpdated{View: &v})
 	m.refreshNow()
 }
 
@@ -317,15 +334,15 @@ func (m *monitor) isRetired() bool {
 	return m.retired
 }
 
-// run polls until ctx ends or replication is retired. A poll never overlaps the previous one: the
-// next waits for it.
-func (m *monitor) run(ctx context.Context) {
+// run polls on clk until ctx ends or replication is retired. A poll never overlaps the previous
+// one: the next waits for it.
+func (m *monitor) run(ctx context.Context, clk clock.Clock) {
 	for {
 		if m.isRetired() {
 			return
 		}
 		m.cycle(ctx)
-		t := m.e.clock.NewTimer(m.interval())
+		t := clk.NewTimer(m.interval())
 		select {
 		case <-t.C():
 		case <-m.refresh:
@@ -365,7 +382,7 @@ func (m *monitor) query(ctx context.Context, source, what string, now time.Time,
 	m.mu.Lock()
 	until, backingOff := m.backoff[source+"/"+what]
 	m.mu.Unlock()
-	if backingOff && now.Before(until) {
+	if backingOff && now.Before(until) && !m.always {
 		return false
 	}
 	qctx, cancel := context.WithTimeout(ctx, m.cfg.QueryTimeout)
@@ -380,8 +397,8 @@ func (m *monitor) query(ctx context.Context, source, what string, now time.Time,
 	// monitor's lock (the engine's lock comes first); if the step finished meanwhile, retired is
 	// already set below.
 	removing := ""
-	if err != nil && source == SourceDistributor {
-		removing = m.e.removingReplication()
+	if err != nil && source == SourceDistributor && m.hooks.removing != nil {
+		removing = m.hooks.removing()
 	}
 	m.mu.Lock()
 	if m.retired {
@@ -431,16 +448,32 @@ func (m *monitor) query(ctx context.Context, source, what string, now time.Time,
 func (m *monitor) healthChanged(h, before SourceHealth, removing string) {
 	switch {
 	case h.State == HealthFailing && removing != "":
-		m.e.logs.add(LevelInfo, removing, "", fmt.Sprintf("the distributor stopped answering while %s runs, as expected when replication is removed: %s", removing, h.LastError))
+		m.log(LevelInfo, removing, fmt.Sprintf("the distributor stopped answering while %s runs, as expected when replication is removed: %s", removing, h.LastError))
 	case h.State == HealthFailing:
-		m.e.logs.add(LevelError, "", "", fmt.Sprintf("%s is failing: %s (last good read %s)", h.Name, h.LastError, ageText(h.Since, before.LastOK)))
+		m.log(LevelError, "", fmt.Sprintf("%s is failing: %s (last good read %s)", h.Name, h.LastError, ageText(h.Since, before.LastOK)))
 	case before.State == HealthFailing:
-		m.e.logs.add(LevelWarn, "", "", fmt.Sprintf("%s is reachable again after an outage of %s", h.Name, fmtDur(h.LastOutage)))
+		m.log(LevelWarn, "", fmt.Sprintf("%s is reachable again after an outage of %s", h.Name, fmtDur(h.LastOutage)))
 	case h.State == HealthSlow:
-		m.e.logs.add(LevelWarn, "", "", fmt.Sprintf("%s is slow: a query took %s", h.Name, fmtDur(h.LastDuration)))
+		m.log(LevelWarn, "", fmt.Sprintf("%s is slow: a query took %s", h.Name, fmtDur(h.LastDuration)))
 	}
-	m.e.recordHealth(h)
-	m.e.bus.Publish(SourceHealthChanged{Health: h})
+	if m.hooks.health != nil {
+		m.hooks.health(h)
+	}
+	m.publish(SourceHealthChanged{Health: h})
+}
+
+// log writes a log line through the owner (nowhere for a Poller).
+func (m *monitor) log(level LogLevel, step, msg string) {
+	if m.hooks.log != nil {
+		m.hooks.log(level, step, msg)
+	}
+}
+
+// publish tells the owner's subscribers (nobody for a Poller).
+func (m *monitor) publish(ev Event) {
+	if m.hooks.publish != nil {
+		m.hooks.publish(ev)
+	}
 }
 
 func ageText(now, then time.Time) string {
@@ -457,11 +490,12 @@ func fmtDur(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-// cycle runs the queries that are due, folds the results in and publishes a new picture.
-func (m *monitor) cycle(ctx context.Context) {
-	now := m.e.clock.Now()
+// cycle runs the queries that are due, folds the results in and publishes a new picture, which it
+// returns (nil when ctx ended or replication was retired meanwhile).
+func (m *monitor) cycle(ctx context.Context) *ReplicationView {
+	now := m.now()
 	m.mu.Lock()
-	backlogDue := m.lastBacklog.IsZero() || !now.Before(m.lastBacklog.Add(m.cfg.BacklogInterval))
+	backlogDue := m.always || m.lastBacklog.IsZero() || !now.Before(m.lastBacklog.Add(m.cfg.BacklogInterval))
 	m.mu.Unlock()
 
 	var (
@@ -501,13 +535,13 @@ func (m *monitor) cycle(ctx context.Context) {
 	}()
 	wg.Wait()
 	if ctx.Err() != nil {
-		return
+		return nil
 	}
 
 	m.mu.Lock()
 	if m.retired {
 		m.mu.Unlock()
-		return
+		return nil
 	}
 	if srcOK {
 		m.foldRows(srcRows, now, true)
@@ -526,10 +560,11 @@ func (m *monitor) cycle(ctx context.Context) {
 	view := m.buildView(now)
 	m.view = view
 	m.mu.Unlock()
-	if bOK {
-		m.e.recordSample(view)
+	if bOK && m.hooks.sample != nil {
+		m.hooks.sample(view)
 	}
-	m.e.bus.Publish(ReplicationUpdated{View: view})
+	m.publish(ReplicationUpdated{View: view})
+	return view
 }
 
 func (m *monitor) table(name string) *tableState {

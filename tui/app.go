@@ -2,7 +2,9 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"sync/atomic"
 	"strings"
 	"time"
 
@@ -23,8 +25,10 @@ type Options struct {
 	Config Config
 	// Local formats clock times (time.Local when nil).
 	Local *time.Location
-	// Watchers lists who is looking at the run (the SSH sessions), when known.
-	Watchers func() []engine.Actor
+	// Watchers lists who is looking at the run (the SSH sessions and this cockpit), when known.
+	Watchers func() []Presence
+	// OnActivity is told of every key press (the presence list's idle time).
+	OnActivity func()
 	// OwnsEngine is set when quitting this cockpit stops the engine (the local `cutover run`);
 	// then quitting while steps run asks first. An SSH session only leaves.
 	OwnsEngine bool
@@ -45,6 +49,25 @@ type App struct {
 
 	draining bool
 	quitting bool
+
+	// held is the step this session holds while its confirmation dialog is open.
+	held   string
+	heldAt time.Time
+
+	onActivity func()
+	stats      *sessionStats
+}
+
+// sessionStats count what a session took from the engine's stream; read from other goroutines.
+type sessionStats struct {
+	seq             atomic.Uint64
+	events, resyncs atomic.Int64
+}
+
+// holdDoneMsg is the engine's answer to taking a step's hold.
+type holdDoneMsg struct {
+	step string
+	err  error
 }
 
 // NewApp builds a cockpit over an engine. It subscribes at once, so nothing the engine says from
@@ -59,8 +82,8 @@ func NewApp(ctx context.Context, e Engine, opt Options) *App {
 	}
 	ro := opt.ReadOnly || !opt.Actor.CanOperate()
 	if opt.Watchers == nil {
-		me := opt.Actor
-		opt.Watchers = func() []engine.Actor { return []engine.Actor{me} }
+		me, since := opt.Actor, time.Now()
+		opt.Watchers = func() []Presence { return []Presence{{Actor: me, Since: since, Local: true}} }
 	}
 	keys.SetReadOnly(ro)
 	dark := opt.Config.Theme != ThemeLight
@@ -75,7 +98,8 @@ func NewApp(ctx context.Context, e Engine, opt Options) *App {
 	d.logs.add(e.Logs(2000, ""), 0)
 	d.repl, d.val = e.Replication(), e.Validation()
 	en := &env{ctx: ctx, s: s, d: d, e: e}
-	a := &App{env: en, events: events}
+	a := &App{env: en, events: events, onActivity: opt.OnActivity, stats: &sessionStats{}}
+	a.stats.seq.Store(snap.Seq)
 	en.dispatch = func(msg tea.Msg) tea.Cmd {
 		_, cmd := a.Update(msg)
 		return cmd
@@ -114,9 +138,12 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, nil
 	case eventMsg:
 		if _, ok := msg.ev.(engine.Resync); ok {
+			a.stats.resyncs.Add(1)
 			return a, resubscribe(a.ctx, a.e)
 		}
 		a.d.apply(msg.ev)
+		a.stats.events.Add(1)
+		a.stats.seq.Store(a.d.snap.Seq)
 		cmd := waitEvent(a.events)
 		if a.draining {
 			if running, _ := busy(a.d); len(running) == 0 {
@@ -128,6 +155,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case resubscribedMsg:
 		a.events = msg.events
 		a.d.setSnapshot(msg.snap)
+		a.stats.seq.Store(msg.snap.Seq)
 		a.d.logs.add(msg.logs, 0)
 		return a, waitEvent(a.events)
 	case streamEndedMsg:
@@ -136,6 +164,10 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tickMsg:
 		if a.flash != "" && time.Since(a.flashAt) > 8*time.Second {
 			a.flash = ""
+		}
+		// Renew the hold while the dialog stays open.
+		if a.held != "" && time.Since(a.heldAt) > time.Minute {
+			return a, tea.Batch(tick(), a.hold(a.held))
 		}
 		return a, tick()
 	case actionDoneMsg:
@@ -153,9 +185,22 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return a, nil
 		}
 		if st, ok := a.d.step(msg.step); ok && st.State == engine.StateAwaiting {
+			if h := heldByOther(st, a.s.actor); h != nil {
+				a.setFlash(fmt.Sprintf("%s is confirming %s (since %s); wait for them", h.Actor.Name, st.ID, h.Since.In(a.s.local).Format("15:04:05")), true)
+				return a, nil
+			}
 			o := newConfirmOverlay(a.env, st)
 			a.overlay = o
-			return a, o.input.Focus()
+			return a, tea.Batch(o.input.Focus(), a.hold(st.ID))
+		}
+		return a, nil
+	case holdDoneMsg:
+		if msg.err != nil {
+			if o, ok := a.overlay.(*confirmOverlay); ok && o.step == msg.step {
+				a.overlay = nil
+			}
+			a.held = ""
+			a.setFlash(msg.err.Error(), true)
 		}
 		return a, nil
 	case openPromptMsg:
@@ -188,6 +233,9 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.quitting = true
 		return a, tea.Quit
 	case tea.KeyPressMsg:
+		if a.onActivity != nil {
+			a.onActivity()
+		}
 		return a, a.key(msg)
 	}
 	// Anything else (cursor blinks, confirmations' answers) goes to the dialog or the pane.
@@ -195,6 +243,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd, closed := a.overlay.update(msg)
 		if closed {
 			a.overlay = nil
+			cmd = tea.Batch(cmd, a.release())
 		}
 		return a, cmd
 	}
@@ -207,6 +256,7 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 		cmd, closed := o.update(msg)
 		if closed {
 			a.overlay = nil
+			cmd = tea.Batch(cmd, a.release())
 			if f, ok := o.(interface{ followUp() tea.Msg }); ok && f.followUp() != nil {
 				return tea.Batch(cmd, a.dispatch(f.followUp()))
 			}
@@ -255,6 +305,35 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 		return p.update(msg)
 	}
 	return nil
+}
+
+// hold claims a step for this session's operator while the confirmation is open.
+func (a *App) hold(step string) tea.Cmd {
+	a.held, a.heldAt = step, time.Now()
+	e, actor := a.e, a.s.actor
+	return func() tea.Msg { return holdDoneMsg{step: step, err: e.Hold(step, actor)} }
+}
+
+// release gives up the hold, if any.
+func (a *App) release() tea.Cmd {
+	if a.held == "" {
+		return nil
+	}
+	step, e, actor := a.held, a.e, a.s.actor
+	a.held = ""
+	return func() tea.Msg { e.Release(step, actor); return nil }
+}
+
+// heldByOther is the hold of another operator on a step, if it has not lapsed.
+func heldByOther(st engine.StepView, me engine.Actor) *engine.HoldView {
+	if st.Confirmation == nil || st.Confirmation.HeldBy == nil {
+		return nil
+	}
+	h := st.Confirmation.HeldBy
+	if h.Actor.ID() == me.ID() || !time.Now().Before(h.Until) {
+		return nil
+	}
+	return h
 }
 
 // askQuit quits at once when nothing is in flight or the session does not own the engine;

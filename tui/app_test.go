@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -434,5 +435,31 @@ func TestResizeAtAnyMoment(t *testing.T) {
 	a.Update(tea.WindowSizeMsg{Width: 10, Height: 3})
 	if !strings.Contains(a.render(), "too small") {
 		t.Fatal("a tiny terminal is told so")
+	}
+}
+
+func TestAStepHeldByAnotherOperator(t *testing.T) {
+	e := newFixtureEngine(50)
+	ben := engine.Actor{Name: "ben", Origin: "ssh 10.0.0.7", Fingerprint: "SHA256:ben", Role: engine.RoleOperator}
+	i := slices.IndexFunc(e.snap.Steps, func(s engine.StepView) bool { return s.ID == "aos-stop" })
+	e.snap.Steps[i].Confirmation.HeldBy = &engine.HoldView{Actor: ben, Since: fixedNow, Until: time.Now().Add(time.Minute)}
+	a := newTestApp(e, 120, 40, Options{})
+	if !strings.Contains(screenOf(a), "ben (ssh 10.0.0.7, SHA256:ben) is confirming it now") {
+		t.Fatalf("the detail names who holds the step:\n%s", screenOf(a))
+	}
+	press(a, "c")
+	if a.overlay != nil || !strings.Contains(screenOf(a), "ben is confirming aos-stop") {
+		t.Fatal("the dialog does not open while another operator holds the step")
+	}
+	// Once the hold lapses, it can be taken.
+	e.snap.Steps[i].Confirmation.HeldBy.Until = time.Now().Add(-time.Second)
+	a.d.setSnapshot(e.snap)
+	press(a, "c")
+	if _, ok := a.overlay.(*confirmOverlay); !ok || a.held != "aos-stop" {
+		t.Fatal("a lapsed hold does not block; opening the dialog takes the hold")
+	}
+	press(a, "esc")
+	if a.held != "" {
+		t.Fatal("closing the dialog releases the hold")
 	}
 }

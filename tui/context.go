@@ -29,6 +29,9 @@ type Engine interface {
 	Pause(actor engine.Actor, reason string) error
 	Resume(actor engine.Actor) error
 	Recount(ctx context.Context, table string, actor engine.Actor) (engine.TableCheck, error)
+	Hold(step string, actor engine.Actor) error
+	Release(step string, actor engine.Actor)
+	ReleaseAll(actor engine.Actor)
 	RefreshNow()
 	SetPollIntervals(interval, backlog time.Duration)
 }
@@ -45,8 +48,8 @@ type session struct {
 	local         *time.Location
 	// now is the engine's clock: ages are measured against it (the demo's runs faster).
 	now func() time.Time
-	// watchers lists who else is looking (the SSH sessions), when known.
-	watchers func() []engine.Actor
+	// watchers lists who is looking at the run (this cockpit and the SSH sessions).
+	watchers func() []Presence
 	// local cockpits own the engine: quitting stops it. SSH sessions only leave.
 	ownsEngine bool
 }

@@ -88,6 +88,14 @@ func (f *fakeEngine) Recount(ctx context.Context, table string, a engine.Actor) 
 	f.call("recount " + table)
 	return engine.TableCheck{Table: table, Class: engine.ClassMatch, Exact: true}, nil
 }
+func (f *fakeEngine) Hold(step string, a engine.Actor) error {
+	if st, ok := f.snap.Step(step); ok && st.Confirmation != nil && st.Confirmation.HeldBy != nil && st.Confirmation.HeldBy.Actor.ID() != a.ID() && time.Now().Before(st.Confirmation.HeldBy.Until) {
+		return fmt.Errorf("step %s: %w: %s", step, engine.ErrHeld, st.Confirmation.HeldBy.Actor)
+	}
+	return nil
+}
+func (f *fakeEngine) Release(step string, a engine.Actor) {}
+func (f *fakeEngine) ReleaseAll(a engine.Actor)          {}
 func (f *fakeEngine) RefreshNow() { f.call("refresh") }
 func (f *fakeEngine) SetPollIntervals(interval, backlog time.Duration) {
 	f.call(fmt.Sprintf("interval %s %s", interval, backlog))

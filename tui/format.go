@@ -71,8 +71,8 @@ func signed(n int64) string {
 	return num(n)
 }
 
-// rate writes commands per second.
-func rate(r float64) string {
+// perSec writes commands per second.
+func perSec(r float64) string {
 	switch {
 	case r == 0:
 		return "0/s"

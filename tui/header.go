@@ -215,7 +215,11 @@ func (a *App) header(w int) []string {
 	if a.s.watchers != nil {
 		var names []string
 		for _, who := range a.s.watchers() {
-			names = append(names, who.Name+"("+string(who.Role)[:1]+")")
+			n := who.Actor.Name + "(" + string(who.Actor.Role)[:1]
+			if who.Idle >= 5*time.Minute {
+				n += " idle " + dur(who.Idle)
+			}
+			names = append(names, n+")")
 		}
 		if len(names) > 0 {
 			l2 = append(l2, hpart{"watching: " + strings.Join(names, " "), 3})

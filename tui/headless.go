@@ -34,6 +34,9 @@ type HeadlessOptions struct {
 	// Helper, when set, is asked about a blocked run: a non-empty answer says who is about to fix
 	// it (the demo's simulated operator), and the run keeps waiting instead of ending.
 	Helper func(engine.Snapshot) string
+	// Stay keeps printing after the run completes or is blocked (cutover serve: the SSH
+	// cockpits go on); only an interrupt ends it.
+	Stay bool
 }
 
 // Exit codes of a headless run.
@@ -69,6 +72,8 @@ type headless struct {
 	atPrompt, promptLost bool
 	// helperSaid is the Helper's last answer, printed once.
 	helperSaid string
+	// said is the outcome last announced in Stay mode.
+	said engine.Outcome
 }
 
 // RunHeadless drives a started engine until the run completes, is blocked by a failure, or the
@@ -489,6 +494,23 @@ func (h *headless) answer(line string) {
 
 // finished decides whether the headless run is over.
 func (h *headless) finished(s engine.Snapshot, interrupted bool) (int, bool) {
+	if h.opt.Stay {
+		if s.Run.Outcome != h.said {
+			h.said = s.Run.Outcome
+			switch s.Run.Outcome {
+			case engine.OutcomeCompleted:
+				h.printf("run completed: every step succeeded or was skipped (journal head %s); still serving — Ctrl-C stops\n", short(s.Run.JournalHead))
+			case engine.OutcomeBlocked:
+				h.printf("run blocked by a failed step: an operator can retry, skip or mark it done from a cockpit\n")
+			}
+		}
+		if interrupted && len(h.e.Running()) == 0 {
+			h.printf("stopped: nothing is running; start again to continue where it stopped\n")
+			h.flush()
+			return ExitInterrupted, true
+		}
+		return 0, false
+	}
 	switch s.Run.Outcome {
 	case engine.OutcomeCompleted:
 		h.printf("run completed: every step succeeded or was skipped (journal head %s)\n", short(s.Run.JournalHead))

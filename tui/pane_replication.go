@@ -271,7 +271,7 @@ func (p *replicationPane) columns(w int) []repCol {
 			if t.Rate == 0 {
 				return "—"
 			}
-			return rate(t.Rate)
+			return perSec(t.Rate)
 		}},
 		{title: "ETA", w: 7, right: true, key: sortETA, cell: func(t *engine.TableLag) string {
 			if t.ETA <= 0 {
@@ -341,7 +341,7 @@ func (p *replicationPane) view(w, h int, focused bool) []string {
 	// Summary.
 	sum := fmt.Sprintf("%s tables · %s pending", num(int64(len(v.Tables))), num(v.TotalPending))
 	if v.DrainRate != 0 {
-		sum += " · draining " + rate(v.DrainRate)
+		sum += " · draining " + perSec(v.DrainRate)
 	}
 	if v.ETA > 0 {
 		sum += " · ETA " + dur(v.ETA)
@@ -472,7 +472,7 @@ func (p *replicationPane) pubLine(pub *engine.PublicationLag, now time.Time, w i
 		eta = dur(pub.ETA)
 	}
 	line := fmt.Sprintf("%s %s %s %s %s %s ",
-		fit(pub.Name, 24), fitRight(num(int64(pub.Tables))+" tbl", 8), fitRight(num(pub.Pending), 10), fitRight(rate(pub.Rate), 8),
+		fit(pub.Name, 24), fitRight(num(int64(pub.Tables))+" tbl", 8), fitRight(num(pub.Pending), 10), fitRight(perSec(pub.Rate), 8),
 		fitRight("ETA "+eta, 9), fit("lat "+dur(pub.Latency), 9))
 	if w >= 110 && !pub.LastDelivery.IsZero() {
 		line += fit("delivered "+age(now, pub.LastDelivery), 20) + " "

@@ -398,13 +398,16 @@ func (p *runbookPane) next(s engine.StepView) string {
 		if c == nil {
 			return ""
 		}
-		got := fmt.Sprintf("%d of %d approval(s)", len(c.Approvals), c.Needed)
+		got := fmt.Sprintf("%d of %d approved", len(c.Approvals), c.Needed)
 		if len(c.Approvals) > 0 {
 			var names []string
 			for _, a := range c.Approvals {
 				names = append(names, a.Actor.Name)
 			}
-			got += " (" + strings.Join(names, ", ") + ")"
+			got += " by " + strings.Join(names, ", ")
+		}
+		if h := heldByOther(s, p.s.actor); h != nil {
+			return fmt.Sprintf("%s is confirming it now (since %s) · %s", h.Actor, h.Since.In(p.s.local).Format("15:04:05"), got)
 		}
 		if ro {
 			return fmt.Sprintf("waiting for an operator to type %q · %s", c.Phrase, got)

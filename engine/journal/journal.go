@@ -376,15 +376,35 @@ func Verify(path string) (Report, error) {
 // ReadAll reads and verifies a journal without taking the lock (for reports and baselines). A bad
 // line is a *CorruptError; a torn tail is dropped.
 func ReadAll(path string) ([]Record, *Torn, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read journal: %w", err)
-	}
-	res, err := scanAll(path, data)
+	c, err := Read(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	return res.records, res.torn, nil
+	return c.Records, c.Torn, nil
+}
+
+// Contents is a journal as read without its lock: the verified records, the torn tail left out,
+// and the position a live engine would report (the last sequence number and the head hash).
+type Contents struct {
+	Records []Record
+	Torn    *Torn
+	Seq     uint64
+	Head    string
+}
+
+// Read is ReadAll with the journal's position: what a process that does not hold the lock (a
+// status glance) needs to describe the journal exactly as its holder does. A missing file is an
+// error wrapping os.ErrNotExist; a bad line is a *CorruptError.
+func Read(path string) (Contents, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Contents{}, fmt.Errorf("read journal: %w", err)
+	}
+	res, err := scanAll(path, data)
+	if err != nil {
+		return Contents{}, err
+	}
+	return Contents{Records: res.records, Torn: res.torn, Seq: res.seq, Head: res.head}, nil
 }
 
 // Describe explains a journal problem in the words an operator needs, including how to continue.

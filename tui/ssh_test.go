@@ -1,0 +1,375 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"cutover/engine"
+)
+
+// testKey is a teammate's key pair.
+type testKey struct {
+	signer gossh.Signer
+	pub    []byte
+}
+
+func newTestKey(t *testing.T) testKey {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testKey{signer: signer, pub: gossh.MarshalAuthorizedKey(signer.PublicKey())}
+}
+
+// writeTeam writes a team file of operators and viewers.
+func writeTeam(t *testing.T, dir string, members map[string]struct {
+	key  testKey
+	role engine.Role
+}) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("# test team\n")
+	for name, m := range members {
+		line, err := TeamLine(m.key.pub, name, m.role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(line + "\n")
+	}
+	path := filepath.Join(dir, "team.keys")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startServer serves e over SSH on a loopback port and returns its address.
+func startServer(t *testing.T, e Engine, team string) (*Server, string) {
+	t.Helper()
+	tm, err := LoadTeam(team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	srv, err := NewServer(e, ServerOptions{Addr: "127.0.0.1:0", HostKeyPath: filepath.Join(dir, "host_key"), Team: tm,
+		Config: Config{Theme: ThemeDark}, Local: time.UTC, RatePerSecond: 100, Burst: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	if info, err := os.Stat(filepath.Join(dir, "host_key")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("the host key must be 0600: %v %v", info.Mode(), err)
+	}
+	return srv, addr.String()
+}
+
+func dial(addr string, auth ...gossh.AuthMethod) (*gossh.Client, error) {
+	return gossh.Dial("tcp", addr, &gossh.ClientConfig{User: "anyone", Auth: auth, HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second})
+}
+
+func TestTeamFileProblemsNameTheLine(t *testing.T) {
+	k := newTestKey(t)
+	good, _ := TeamLine(k.pub, "Ana", engine.RoleOperator)
+	text := "# team\n" + good + "\n" +
+		`cutover-role="admin" ` + string(newTestKey(t).pub) +
+		`cutover-name="Ben" ` + string(newTestKey(t).pub) +
+		"not a key at all\n" +
+		strings.Replace(good, `cutover-name="Ana"`, `cutover-name="Ana again"`, 1) + "\n"
+	_, err := ParseTeam("team.keys", []byte(text))
+	if err == nil {
+		t.Fatal("a broken team file must be refused")
+	}
+	for _, want := range []string{
+		`team.keys:3: cutover-role: "admin" is neither operator nor viewer`,
+		`team.keys:4: cutover-role is missing (operator or viewer)`,
+		`team.keys:5: not an authorized_keys line`,
+		`team.keys:6: this key is already on line 2 (Ana)`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestTeamFileIsReadAgainWhenItChanges(t *testing.T) {
+	dir := t.TempDir()
+	ana, ben := newTestKey(t), newTestKey(t)
+	path := writeTeam(t, dir, map[string]struct {
+		key  testKey
+		role engine.Role
+	}{"Ana": {ana, engine.RoleOperator}})
+	team, err := LoadTeam(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := team.Lookup(ben.signer.PublicKey()); ok {
+		t.Fatal("ben is not in the team yet")
+	}
+	line, _ := TeamLine(ben.pub, "Ben", engine.RoleViewer)
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	fmt.Fprintln(f, line)
+	f.Close()
+	// Make the change visible even on filesystems with coarse timestamps.
+	later := time.Now().Add(2 * time.Second)
+	os.Chtimes(path, later, later)
+	if m, ok := team.Lookup(ben.signer.PublicKey()); !ok || m.Role != engine.RoleViewer || m.Name != "Ben" {
+		t.Fatalf("the team file was not read again: %+v %v", m, ok)
+	}
+	// A broken edit keeps the members in force and reports the problem.
+	os.WriteFile(path, []byte("garbage\n"), 0o600)
+	later = later.Add(2 * time.Second)
+	os.Chtimes(path, later, later)
+	if _, ok := team.Lookup(ana.signer.PublicKey()); !ok || team.Err() == nil {
+		t.Fatal("a broken edit must not lock the team out, and must be reported")
+	}
+}
+
+func TestSSHRefusesStrangersAndPasswords(t *testing.T) {
+	e := realEngine(t)
+	ana := newTestKey(t)
+	team := writeTeam(t, t.TempDir(), map[string]struct {
+		key  testKey
+		role engine.Role
+	}{"Ana": {ana, engine.RoleOperator}})
+	_, addr := startServer(t, e, team)
+	if _, err := dial(addr, gossh.PublicKeys(newTestKey(t).signer)); err == nil {
+		t.Fatal("a key not in the team file was accepted")
+	}
+	if _, err := dial(addr, gossh.Password("cutover"), gossh.KeyboardInteractive(func(string, string, []string, []bool) ([]string, error) {
+		return []string{"cutover"}, nil
+	})); err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
+		t.Fatalf("password and keyboard-interactive must be refused: %v", err)
+	}
+	c, err := dial(addr, gossh.PublicKeys(ana.signer))
+	if err != nil {
+		t.Fatalf("a team key was refused: %v", err)
+	}
+	c.Close()
+}
+
+// runExec runs a command over SSH and returns its output and exit status.
+func runExec(t *testing.T, addr string, k testKey, cmd string) (string, int) {
+	t.Helper()
+	c, err := dial(addr, gossh.PublicKeys(k.signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var out lockedBuffer
+	s.Stdout, s.Stderr = &out, &out
+	err = s.Run(cmd)
+	var exit *gossh.ExitError
+	switch {
+	case err == nil:
+		return out.String(), 0
+	case errors.As(err, &exit):
+		return out.String(), exit.ExitStatus()
+	}
+	t.Fatalf("%s: %v", cmd, err)
+	return "", -1
+}
+
+func TestSSHStatusAndOtherCommands(t *testing.T) {
+	e := realEngine(t)
+	vic := newTestKey(t)
+	team := writeTeam(t, t.TempDir(), map[string]struct {
+		key  testKey
+		role engine.Role
+	}{"Vic": {vic, engine.RoleViewer}})
+	_, addr := startServer(t, e, team)
+	// This engine has no replication monitor: the glance cannot tell, so it says UNKNOWN.
+	out, code := runExec(t, addr, vic, "status")
+	if code != 3 || !strings.Contains(out, "UNKNOWN") {
+		t.Fatalf("status: exit %d\n%s", code, out)
+	}
+	out, code = runExec(t, addr, vic, "status --json")
+	if code != 3 || !strings.Contains(out, `"schema"`) {
+		t.Fatalf("status --json: exit %d\n%s", code, out)
+	}
+	out, code = runExec(t, addr, vic, "rm -rf /")
+	if code != 127 || !strings.Contains(out, "the only one is `status") {
+		t.Fatalf("other commands: exit %d\n%s", code, out)
+	}
+}
+
+// lockedBuffer is a buffer two goroutines (stdout and stderr copies) may write.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// ptySession is an interactive SSH session with a terminal.
+type ptySession struct {
+	c   *gossh.Client
+	s   *gossh.Session
+	in  io.WriteCloser
+	mu  sync.Mutex
+	out bytes.Buffer
+}
+
+func openPty(t *testing.T, addr string, k testKey, w, h int) *ptySession {
+	t.Helper()
+	c, err := dial(addr, gossh.PublicKeys(k.signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &ptySession{c: c, s: s}
+	if err := s.Setenv("NO_COLOR", "1"); err != nil {
+		_ = err // servers may refuse env; the test does not depend on colour
+	}
+	if err := s.RequestPty("xterm-256color", h, w, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	p.in, _ = s.StdinPipe()
+	outR, _ := s.StdoutPipe()
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := outR.Read(buf)
+			p.mu.Lock()
+			p.out.Write(buf[:n])
+			p.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	if err := s.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(); c.Close() })
+	return p
+}
+
+// waitOutput waits until the session has printed text.
+func (p *ptySession) waitOutput(t *testing.T, text string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		p.mu.Lock()
+		ok := bytes.Contains(p.out.Bytes(), []byte(text))
+		p.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the session never printed %q", text)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+func TestSSHViewerSeesButCannotAct(t *testing.T) {
+	e := realEngine(t)
+	vic := newTestKey(t)
+	team := writeTeam(t, t.TempDir(), map[string]struct {
+		key  testKey
+		role engine.Role
+	}{"Vic": {vic, engine.RoleViewer}})
+	srv, addr := startServer(t, e, team)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := openPty(t, addr, vic, 120, 40)
+	p.waitOutput(t, "READ-ONLY")
+	p.waitOutput(t, "waiting for an operator to type")
+	fmt.Fprint(p.in, "c")
+	fmt.Fprint(p.in, "?")
+	p.waitOutput(t, "read-only session: actions are hidden")
+	if st, _ := e.Snapshot().Step("aos-stop"); st.State != engine.StateAwaiting || len(st.Confirmation.Approvals) != 0 {
+		t.Fatal("a viewer changed the step")
+	}
+	var info []SessionInfo
+	for deadline := time.Now().Add(5 * time.Second); len(info) == 0 && time.Now().Before(deadline); info = srv.Sessions() {
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+	if len(info) != 1 || info[0].Actor.Name != "Vic" || info[0].Actor.Role != engine.RoleViewer || info[0].Actor.Fingerprint == "" {
+		t.Fatalf("sessions %+v", info)
+	}
+}
+
+// panicEngine panics for its first subscriber: one broken session must not take the server down.
+type panicEngine struct {
+	*engine.Engine
+	once sync.Once
+}
+
+func (p *panicEngine) Subscribe(ctx context.Context) (engine.Snapshot, <-chan engine.Event) {
+	panicked := false
+	p.once.Do(func() { panicked = true })
+	if panicked {
+		panic("a bug in one session")
+	}
+	return p.Engine.Subscribe(ctx)
+}
+
+func TestSSHPanicInOneSessionSparesTheOthers(t *testing.T) {
+	e := realEngine(t)
+	vic := newTestKey(t)
+	team := writeTeam(t, t.TempDir(), map[string]struct {
+		key  testKey
+		role engine.Role
+	}{"Vic": {vic, engine.RoleViewer}})
+	_, addr := startServer(t, &panicEngine{Engine: e}, team)
+	first, err := dial(addr, gossh.PublicKeys(vic.signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := first.NewSession()
+	s.RequestPty("xterm", 40, 120, gossh.TerminalModes{})
+	s.Shell()
+	s.Wait() // the session ends: its handler panicked and was recovered
+	first.Close()
+	p := openPty(t, addr, vic, 120, 40)
+	p.waitOutput(t, "flow test")
+}

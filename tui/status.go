@@ -1,0 +1,817 @@
+package tui
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"cutover/engine"
+)
+
+// StatusLevel is a monitoring-plugin verdict; its value is the exit code.
+type StatusLevel int
+
+// Status levels, as monitoring plugins (Nagios, Icinga, Sensu, …) read them from the exit code.
+const (
+	StatusOK       StatusLevel = 0
+	StatusWarning  StatusLevel = 1
+	StatusCritical StatusLevel = 2
+	StatusUnknown  StatusLevel = 3
+)
+
+// String is the level as monitoring plugins write it: OK, WARNING, CRITICAL or UNKNOWN.
+func (l StatusLevel) String() string {
+	switch l {
+	case StatusOK:
+		return "OK"
+	case StatusWarning:
+		return "WARNING"
+	case StatusCritical:
+		return "CRITICAL"
+	}
+	return "UNKNOWN"
+}
+
+// MarshalText writes the level as its word.
+func (l StatusLevel) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// short is the level in a status line: OK, WARN, CRIT, UNKNOWN.
+func (l StatusLevel) short() string {
+	switch l {
+	case StatusWarning:
+		return "WARN"
+	case StatusCritical:
+		return "CRIT"
+	}
+	return l.String()
+}
+
+// rank orders levels by how much they matter when several apply: a fresh figure over a threshold
+// (CRITICAL, WARNING) is reported even when another figure cannot be trusted (UNKNOWN).
+func (l StatusLevel) rank() int {
+	switch l {
+	case StatusOK:
+		return 0
+	case StatusUnknown:
+		return 1
+	case StatusWarning:
+		return 2
+	}
+	return 3
+}
+
+// StatusThresholds decide the verdict. A pending or latency threshold of zero is not checked.
+type StatusThresholds struct {
+	// WarnPending and CritPending are undelivered commands in the distributor (at or over).
+	WarnPending, CritPending int64
+	// WarnLatency and CritLatency bound the worst replication agent's latency (at or over).
+	WarnLatency, CritLatency time.Duration
+	// MaxAge is how old the backlog and agent figures may be before they are stale (UNKNOWN);
+	// zero means the default, 5 minutes: stale figures are never trusted.
+	MaxAge time.Duration
+}
+
+// DefaultThresholds warn at 100,000 pending commands or 5 minutes of agent latency, are critical
+// at 1,000,000 pending or 30 minutes of latency (and for any agent in error), and call figures
+// older than 5 minutes stale.
+func DefaultThresholds() StatusThresholds {
+	return StatusThresholds{WarnPending: 100_000, CritPending: 1_000_000, WarnLatency: 5 * time.Minute,
+		CritLatency: 30 * time.Minute, MaxAge: 5 * time.Minute}
+}
+
+// StatusWorstTables is how many tables a status lists.
+const StatusWorstTables = 5
+
+// Status is the glance: a verdict, why, and the figures it rests on with their ages.
+type Status struct {
+	Level StatusLevel
+	// Reasons explain the level, the most severe first. An OK status may carry a note (replication
+	// removed).
+	Reasons []string
+	// CheckedAt is when the status was evaluated; every age is measured against it.
+	CheckedAt time.Time
+	// Thresholds are the ones the verdict used (defaults filled in).
+	Thresholds StatusThresholds
+	// Replication holds the figures; nil when there was no replication picture.
+	Replication *ReplicationStatus
+	// Run is where the run stands; nil when no snapshot was given.
+	Run *RunStatus
+
+	// briefs are the reasons in a few words, for OneLine (parallel to Reasons).
+	briefs []string
+}
+
+// ReplicationStatus is the replication picture's figures, each with when it was read.
+type ReplicationStatus struct {
+	// At is when the picture was taken; Cycles how many polls it folds in.
+	At     time.Time
+	Cycles int
+	Tables int
+	// TotalPending is the undelivered commands, read at PendingAt (zero: the backlog was never read).
+	TotalPending int64
+	PendingAt    time.Time
+	// DrainRate is the smoothed net drain in commands per second (negative: growing); ETA the time to
+	// drain at that rate (0 = unknown).
+	DrainRate float64
+	ETA       time.Duration
+	// AgentsAt is when the agents were read (zero: never).
+	AgentsAt time.Time
+	// FiguresAt is the oldest of PendingAt and AgentsAt, the figures the verdict rests on (zero when
+	// the backlog was never read); DataAge is its age at CheckedAt.
+	FiguresAt time.Time
+	DataAge   time.Duration
+	// MaxLatency is the worst agent latency, MaxLatencyAgent that agent.
+	MaxLatency      time.Duration
+	MaxLatencyAgent string
+	// Worst are the StatusWorstTables tables with the most pending commands, then the largest row
+	// difference (ignored tables and tables with nothing to deliver are left out).
+	Worst []TableStatus
+	// AgentsInError are the agents failing or retrying.
+	AgentsInError []AgentError
+	// Sources are each data source's health.
+	Sources []SourceStatus
+	// Retired is when replication was removed (zero: it was not), by the step RetiredBy.
+	Retired   time.Time
+	RetiredBy string
+}
+
+// TableStatus is one table in the status.
+type TableStatus struct {
+	Table       string
+	Publication string
+	Pending     int64
+	PendingAt   time.Time
+	// Delta is source minus target rows.
+	Delta int64
+	// Rate is the smoothed drain (commands/s); ETA the time to drain (0 = unknown).
+	Rate float64
+	ETA  time.Duration
+}
+
+// AgentError is a replication agent in error.
+type AgentError struct {
+	Publication string
+	Agent       string
+	Kind        string
+	Status      string
+	// Error is the agent's newest error (its newest message when it gave none).
+	Error string
+}
+
+// SourceStatus is one data source's health.
+type SourceStatus struct {
+	Name   string
+	Health engine.Health
+	// Since is when it entered its state; LastOK its last good read (zero: never).
+	Since     time.Time
+	LastOK    time.Time
+	LastError string
+	Failures  int
+}
+
+// RunStatus is where the run stands.
+type RunStatus struct {
+	Name        string
+	Environment string
+	Rehearsal   bool
+	Outcome     engine.Outcome
+	StepsDone   int
+	StepsTotal  int
+	// Current is the step that matters now (nil when none): one awaiting an operator, else a failed
+	// one, else one retrying, running or ready, in that order.
+	Current *CurrentStep
+	// Downtime is the downtime clock; nil when the runbook has no downtime block.
+	Downtime *DowntimeStatus
+}
+
+// CurrentStep is the step a run is at.
+type CurrentStep struct {
+	ID    string
+	Title string
+	State engine.StepState
+	Phase string
+}
+
+// DowntimeStatus is the downtime clock.
+type DowntimeStatus struct {
+	// Began is when the downtime began (zero: not yet); Elapsed how long it has run.
+	Began   time.Time
+	Elapsed time.Duration
+	Budget  time.Duration
+}
+
+// Over reports whether the downtime ran past its budget.
+func (d DowntimeStatus) Over() bool { return d.Budget > 0 && d.Elapsed > d.Budget }
+
+// finding is one reason for a level.
+type finding struct {
+	level       StatusLevel
+	text, brief string
+}
+
+// EvaluateStatus judges replication health from the monitor's picture (view) and, when given, adds
+// where the run stands (snap). Either may be nil; without a view the verdict is UNKNOWN ("no
+// replication data"). now is the time ages are measured against (the engine's clock).
+//
+// The verdict: an agent in error, pending commands or the worst agent latency at or over a critical
+// threshold is CRITICAL; over a warning threshold WARNING; a source failing or never read, or
+// figures older than MaxAge, is UNKNOWN (stale figures are not compared with thresholds); the
+// most severe wins, CRITICAL before WARNING before UNKNOWN. Once replication was removed the
+// verdict is OK with a note: its sources are gone by design.
+func EvaluateStatus(view *engine.ReplicationView, snap *engine.Snapshot, th StatusThresholds, now time.Time) Status {
+	if th.MaxAge <= 0 {
+		th.MaxAge = DefaultThresholds().MaxAge
+	}
+	s := Status{CheckedAt: now, Thresholds: th}
+	if snap != nil {
+		s.Run = runStatus(snap, now)
+	}
+	var fs []finding
+	switch {
+	case view == nil:
+		fs = append(fs, finding{StatusUnknown, "no replication data", "no replication data"})
+	case view.Cycles == 0:
+		fs = append(fs, finding{StatusUnknown, "no replication data yet: waiting for the first poll", "no replication data"})
+	default:
+		r := replicationStatus(view, now)
+		s.Replication = r
+		fs = judge(r, view, th, now)
+	}
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].level.rank() > fs[j].level.rank() })
+	for _, f := range fs {
+		if f.level.rank() > s.Level.rank() {
+			s.Level = f.level
+		}
+		s.Reasons = append(s.Reasons, f.text)
+		s.briefs = append(s.briefs, f.brief)
+	}
+	return s
+}
+
+// judge compares the figures with the thresholds.
+func judge(r *ReplicationStatus, view *engine.ReplicationView, th StatusThresholds, now time.Time) []finding {
+	if !r.Retired.IsZero() {
+		text := fmt.Sprintf("replication removed %s", age(now, r.Retired))
+		if r.RetiredBy != "" {
+			text += " by step " + r.RetiredBy
+		}
+		return []finding{{StatusOK, text + "; the figures are its last picture", "replication removed"}}
+	}
+	var fs []finding
+	distributorFailing := false
+	for _, src := range r.Sources {
+		switch {
+		case src.Health == engine.HealthFailing:
+			distributorFailing = distributorFailing || src.Name == engine.SourceDistributor
+			fs = append(fs, finding{StatusUnknown,
+				fmt.Sprintf("%s unreachable for %s: %s (last good read %s)", src.Name, dur(now.Sub(src.Since)), src.LastError, age(now, src.LastOK)),
+				src.Name + " unreachable"})
+		case src.LastOK.IsZero():
+			fs = append(fs, finding{StatusUnknown, src.Name + " never read", src.Name + " never read"})
+		}
+	}
+	stale := func(what string, at time.Time) (finding, bool) {
+		if at.IsZero() {
+			return finding{StatusUnknown, what + " never read", what + " never read"}, !distributorFailing
+		}
+		if a := now.Sub(at); a > th.MaxAge {
+			return finding{StatusUnknown, fmt.Sprintf("%s read %s ago, older than %s: stale", what, dur(a), dur(th.MaxAge)),
+				fmt.Sprintf("%s %s old", what, dur(a))}, true
+		}
+		return finding{}, false
+	}
+	if f, bad := stale("backlog", r.PendingAt); bad {
+		fs = append(fs, f)
+	} else if f.text == "" {
+		eta := ""
+		if r.ETA > 0 {
+			eta = ", drains in about " + dur(r.ETA)
+		}
+		switch {
+		case th.CritPending > 0 && r.TotalPending >= th.CritPending:
+			fs = append(fs, finding{StatusCritical, fmt.Sprintf("%s commands pending (critical at %s%s)", num(r.TotalPending), num(th.CritPending), eta),
+				num(r.TotalPending) + " pending"})
+		case th.WarnPending > 0 && r.TotalPending >= th.WarnPending:
+			fs = append(fs, finding{StatusWarning, fmt.Sprintf("%s commands pending (warning at %s%s)", num(r.TotalPending), num(th.WarnPending), eta),
+				num(r.TotalPending) + " pending"})
+		}
+	}
+	if f, bad := stale("agent states", r.AgentsAt); bad {
+		fs = append(fs, f)
+	} else if f.text == "" {
+		for _, a := range r.AgentsInError {
+			fs = append(fs, finding{StatusCritical, fmt.Sprintf("%s agent %s (%s) is %s: %s", a.Kind, a.Agent, a.Publication, a.Status, a.Error),
+				"agent error " + firstNonEmpty(a.Publication, a.Agent)})
+		}
+		lat := r.MaxLatency
+		switch {
+		case th.CritLatency > 0 && lat >= th.CritLatency:
+			fs = append(fs, finding{StatusCritical, fmt.Sprintf("agent %s latency %s (critical at %s)", r.MaxLatencyAgent, dur(lat), dur(th.CritLatency)),
+				"latency " + dur(lat)})
+		case th.WarnLatency > 0 && lat >= th.WarnLatency:
+			fs = append(fs, finding{StatusWarning, fmt.Sprintf("agent %s latency %s (warning at %s)", r.MaxLatencyAgent, dur(lat), dur(th.WarnLatency)),
+				"latency " + dur(lat)})
+		}
+	}
+	return fs
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// replicationStatus takes the figures out of a picture.
+func replicationStatus(v *engine.ReplicationView, now time.Time) *ReplicationStatus {
+	r := &ReplicationStatus{At: v.At, Cycles: v.Cycles, Tables: len(v.Tables), TotalPending: v.TotalPending,
+		PendingAt: v.PendingAt, DrainRate: v.DrainRate, ETA: v.ETA, AgentsAt: v.AgentsAt,
+		Retired: v.Retired, RetiredBy: v.RetiredBy,
+		Worst: []TableStatus{}, AgentsInError: []AgentError{}, Sources: []SourceStatus{}}
+	if !r.PendingAt.IsZero() {
+		r.FiguresAt = r.PendingAt
+		if !r.AgentsAt.IsZero() && r.AgentsAt.Before(r.FiguresAt) {
+			r.FiguresAt = r.AgentsAt
+		}
+		r.DataAge = max(now.Sub(r.FiguresAt), 0)
+	}
+	for _, a := range v.Agents {
+		if a.Latency > r.MaxLatency {
+			r.MaxLatency, r.MaxLatencyAgent = a.Latency, a.Name
+		}
+		if a.Status.Bad() {
+			r.AgentsInError = append(r.AgentsInError, AgentError{Publication: a.Publication, Agent: a.Name,
+				Kind: a.Kind.String(), Status: a.Status.String(), Error: firstNonEmpty(a.Error, a.Message)})
+		}
+	}
+	var worst []engine.TableLag
+	for _, t := range v.Tables {
+		if !t.Ignored && (t.Pending > 0 || t.Delta != 0) {
+			worst = append(worst, t)
+		}
+	}
+	abs := func(n int64) int64 {
+		if n < 0 {
+			return -n
+		}
+		return n
+	}
+	sort.Slice(worst, func(i, j int) bool {
+		a, b := worst[i], worst[j]
+		if a.Pending != b.Pending {
+			return a.Pending > b.Pending
+		}
+		if abs(a.Delta) != abs(b.Delta) {
+			return abs(a.Delta) > abs(b.Delta)
+		}
+		return a.Table < b.Table
+	})
+	for _, t := range worst[:min(len(worst), StatusWorstTables)] {
+		r.Worst = append(r.Worst, TableStatus{Table: tableName(t.Table), Publication: t.Publication, Pending: t.Pending,
+			PendingAt: t.PendingAt, Delta: t.Delta, Rate: t.Rate, ETA: t.ETA})
+	}
+	names := []string{engine.SourceAX, engine.SourceDistributor, engine.SourceTarget}
+	for _, h := range v.Health {
+		if h.Name != engine.SourceAX && h.Name != engine.SourceDistributor && h.Name != engine.SourceTarget {
+			names = append(names, h.Name)
+		}
+	}
+	for _, n := range names {
+		h := v.SourceHealth(n)
+		r.Sources = append(r.Sources, SourceStatus{Name: n, Health: h.State, Since: h.Since, LastOK: h.LastOK,
+			LastError: h.LastError, Failures: h.Failures})
+	}
+	return r
+}
+
+// runStatus sums up a snapshot.
+func runStatus(snap *engine.Snapshot, now time.Time) *RunStatus {
+	rs := &RunStatus{Name: snap.Run.Name, Environment: snap.Run.Environment, Rehearsal: snap.Run.Rehearsal,
+		Outcome: snap.Run.Outcome, StepsTotal: len(snap.Steps)}
+	priority := map[engine.StepState]int{engine.StateAwaiting: 5, engine.StateFailed: 4, engine.StateRetrying: 3,
+		engine.StateRunning: 2, engine.StateReady: 1}
+	best := 0
+	for _, st := range snap.Steps {
+		if st.State.Done() {
+			rs.StepsDone++
+		}
+		if p := priority[st.State]; p > best {
+			best = p
+			rs.Current = &CurrentStep{ID: st.ID, Title: st.Title, State: st.State, Phase: st.Phase}
+		}
+	}
+	if snap.Run.Downtime != nil {
+		d := &data{}
+		d.setSnapshot(*snap)
+		dt := d.downtime(now)
+		rs.Downtime = &DowntimeStatus{Began: dt.began, Elapsed: dt.elapsed, Budget: dt.budget}
+	}
+	return rs
+}
+
+// ExitCode is the monitoring-plugin exit code: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+func (s Status) ExitCode() int {
+	switch s.Level {
+	case StatusOK, StatusWarning, StatusCritical:
+		return int(s.Level)
+	}
+	return int(StatusUnknown)
+}
+
+// rateText writes a drain rate in commands per second.
+func rateText(r float64) string {
+	switch {
+	case r == 0:
+		return "0/s"
+	case math.Abs(r) >= 100:
+		return num(int64(math.Round(r))) + "/s"
+	}
+	return fmt.Sprintf("%.1f/s", r)
+}
+
+// drainText says how the backlog moves: "draining 1,500/s", "growing 20/s".
+func drainText(r float64) string {
+	if r < 0 {
+		return "growing " + rateText(-r)
+	}
+	return "draining " + rateText(r)
+}
+
+// etaText is an ETA, or why there is none.
+func etaText(pending int64, eta time.Duration) string {
+	switch {
+	case pending <= 0:
+		return "drained"
+	case eta <= 0:
+		return "ETA unknown"
+	}
+	return "ETA " + dur(eta)
+}
+
+// WriteText writes the glance for people (ssh exec, scripts): the verdict and its reasons first
+// (with monitoring-plugin performance data after a "|"), then the figures with their ages, the
+// worst tables, agents in error, the sources and where the run stands. Plain text, no colours.
+func (s Status) WriteText(w io.Writer) error {
+	var b strings.Builder
+	now := s.CheckedAt
+	b.WriteString("cutover " + s.Level.String())
+	if len(s.Reasons) > 0 {
+		b.WriteString(" - " + strings.ReplaceAll(strings.Join(s.Reasons, "; "), "|", "/"))
+	} else if s.Level == StatusOK {
+		b.WriteString(" - replication healthy")
+	}
+	if r := s.Replication; r != nil {
+		fmt.Fprintf(&b, " | pending=%d;%s;%s;0 drain_rate=%.1f", r.TotalPending, perfThreshold(s.Thresholds.WarnPending),
+			perfThreshold(s.Thresholds.CritPending), r.DrainRate)
+		if !r.FiguresAt.IsZero() {
+			fmt.Fprintf(&b, " age=%.0fs;;%.0f", r.DataAge.Seconds(), s.Thresholds.MaxAge.Seconds())
+		}
+	}
+	b.WriteByte('\n')
+	if r := s.Replication; r != nil {
+		pending := "pending " + num(r.TotalPending) + " (read " + age(now, r.PendingAt) + ")"
+		if r.PendingAt.IsZero() {
+			pending = "pending unknown (backlog never read)"
+		}
+		parts := []string{pending, drainText(r.DrainRate), etaText(r.TotalPending, r.ETA),
+			fmt.Sprintf("%s tables", num(int64(r.Tables))), "agents read " + age(now, r.AgentsAt)}
+		if r.MaxLatency > 0 {
+			parts = append(parts, "worst latency "+dur(r.MaxLatency)+" ("+r.MaxLatencyAgent+")")
+		}
+		if !r.Retired.IsZero() {
+			parts = append(parts, "replication removed "+age(now, r.Retired))
+		}
+		b.WriteString("replication  " + strings.Join(parts, " · ") + "\n")
+		if len(r.Worst) > 0 {
+			b.WriteString("worst tables\n")
+			nameW, pubW := 0, 0
+			for _, t := range r.Worst {
+				nameW, pubW = max(nameW, len(t.Table)), max(pubW, len(t.Publication))
+			}
+			for _, t := range r.Worst {
+				fmt.Fprintf(&b, "  %-*s  %-*s  pending %s (read %s)  delta %s  %s  %s\n", nameW, t.Table, pubW, t.Publication,
+					num(t.Pending), age(now, t.PendingAt), signed(t.Delta), rateText(t.Rate), etaText(t.Pending, t.ETA))
+			}
+		}
+		if len(r.AgentsInError) > 0 {
+			b.WriteString("agents in error\n")
+			for _, a := range r.AgentsInError {
+				fmt.Fprintf(&b, "  %s · %s (%s, %s): %s\n", a.Publication, a.Agent, a.Kind, a.Status, a.Error)
+			}
+		}
+		var srcs []string
+		for _, src := range r.Sources {
+			srcs = append(srcs, sourceText(src, now))
+		}
+		b.WriteString("sources      " + strings.Join(srcs, " · ") + "\n")
+	}
+	if rs := s.Run; rs != nil {
+		parts := []string{rs.Name, fmt.Sprintf("%d/%d steps", rs.StepsDone, rs.StepsTotal)}
+		if c := rs.Current; c != nil {
+			cur := c.ID + " " + c.State.String()
+			if c.Phase != "" {
+				cur += " (" + c.Phase + ")"
+			}
+			parts = append(parts, cur)
+		}
+		parts = append(parts, rs.Outcome.String())
+		if d := rs.Downtime; d != nil {
+			switch {
+			case d.Began.IsZero():
+				parts = append(parts, "downtime not started (budget "+dur(d.Budget)+")")
+			case d.Over():
+				parts = append(parts, fmt.Sprintf("downtime %s / %s: OVER budget by %s", dur(d.Elapsed), dur(d.Budget), dur(d.Elapsed-d.Budget)))
+			default:
+				parts = append(parts, fmt.Sprintf("downtime %s / %s", dur(d.Elapsed), dur(d.Budget)))
+			}
+		}
+		b.WriteString("run          " + strings.Join(parts, " · ") + "\n")
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write status: %w", err)
+	}
+	return nil
+}
+
+// perfThreshold writes a threshold in performance data (empty when not checked).
+func perfThreshold(n int64) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprint(n)
+}
+
+// sourceText is one source's health with the age of its last good read.
+func sourceText(src SourceStatus, now time.Time) string {
+	switch {
+	case src.Health == engine.HealthFailing:
+		return fmt.Sprintf("%s FAILING for %s: %s (last good read %s)", src.Name, dur(now.Sub(src.Since)), src.LastError, age(now, src.LastOK))
+	case src.LastOK.IsZero():
+		return src.Name + " never read"
+	}
+	return fmt.Sprintf("%s %s (read %s)", src.Name, src.Health, age(now, src.LastOK))
+}
+
+// OneLineWidth is the most cells OneLine uses.
+const OneLineWidth = 80
+
+// OneLine is the glance in one line that fits a tmux status line (at most OneLineWidth cells):
+// "cutover OK 46,162 pending ETA 31s · 7/21 steps", "cutover CRIT agent error AX_PUB_PkTable_2".
+func (s Status) OneLine() string {
+	head := "cutover " + s.Level.short()
+	var what string
+	switch {
+	case s.Level != StatusOK && len(s.Reasons) > 0:
+		what = s.brief(0)
+		if n := len(s.Reasons) - 1; n > 0 {
+			what += fmt.Sprintf(" (+%d)", n)
+		}
+	case s.Replication != nil && !s.Replication.Retired.IsZero():
+		what = "replication removed"
+	case s.Replication != nil:
+		what = num(s.Replication.TotalPending) + " pending"
+		if s.Replication.TotalPending > 0 && s.Replication.ETA > 0 {
+			what += " ETA " + dur(s.Replication.ETA)
+		}
+	case len(s.Reasons) > 0:
+		what = s.brief(0)
+	}
+	line := head
+	if what != "" {
+		line += " " + what
+	}
+	if rs := s.Run; rs != nil {
+		tail := fmt.Sprintf(" · %d/%d steps", rs.StepsDone, rs.StepsTotal)
+		if ansi.StringWidth(line+tail) <= OneLineWidth {
+			line += tail
+		}
+	}
+	return ansi.Truncate(strings.ReplaceAll(line, "\n", " "), OneLineWidth, "…")
+}
+
+// brief is reason i in a few words.
+func (s Status) brief(i int) string {
+	if i < len(s.briefs) && s.briefs[i] != "" {
+		return s.briefs[i]
+	}
+	return s.Reasons[i]
+}
+
+// StatusSchema names the JSON document WriteJSON writes. Its members (snake_case; times are
+// RFC 3339 strings in UTC or null when never; durations are seconds as numbers, named *_seconds;
+// a figure that is unknown is null; lists are never null):
+//
+//	schema                     "cutover.status/v1"
+//	level                      "OK" | "WARNING" | "CRITICAL" | "UNKNOWN"
+//	exit_code                  0 | 1 | 2 | 3
+//	reasons                    [string], most severe first
+//	checked_at                 time
+//	thresholds                 {warn_pending, crit_pending (numbers; 0: not checked),
+//	                            warn_latency_seconds, crit_latency_seconds, max_age_seconds}
+//	replication                null (no picture) | {
+//	  at                       time of the picture
+//	  cycles, tables           numbers
+//	  total_pending            number of undelivered commands
+//	  pending_read_at          time | null;   pending_age_seconds  number | null
+//	  drain_rate_per_second    number (negative: the backlog grows)
+//	  eta_seconds              number | null (unknown)
+//	  agents_read_at           time | null;   agents_age_seconds   number | null
+//	  data_age_seconds         number | null: age of the oldest figure the verdict rests on
+//	  max_latency_seconds      number;        max_latency_agent    string
+//	  retired_at               time | null;   retired_by           string
+//	  worst_tables             [{table, publication, pending, pending_read_at, delta,
+//	                             rate_per_second, eta_seconds}]
+//	  agents_in_error          [{publication, agent, kind, status, error}]
+//	  sources                  [{name, health ("ok"|"slow"|"failing"|"unknown"), since,
+//	                             last_ok_at, last_ok_age_seconds, last_error, failures}] }
+//	run                        null (no snapshot) | {
+//	  name, environment        strings;       rehearsal            bool
+//	  outcome                  string ("running", "waiting for an operator", "paused", …)
+//	  steps_done, steps_total  numbers
+//	  current_step             null | {id, title, state, phase}
+//	  downtime                 null (no downtime block) | {began_at (time | null),
+//	                             elapsed_seconds, budget_seconds, over_budget (bool)} }
+const StatusSchema = "cutover.status/v1"
+
+type statusJSON struct {
+	Schema      string                 `json:"schema"`
+	Level       StatusLevel            `json:"level"`
+	ExitCode    int                    `json:"exit_code"`
+	Reasons     []string               `json:"reasons"`
+	CheckedAt   *string                `json:"checked_at"`
+	Thresholds  thresholdsJSON         `json:"thresholds"`
+	Replication *replicationStatusJSON `json:"replication"`
+	Run         *runStatusJSON         `json:"run"`
+}
+
+type thresholdsJSON struct {
+	WarnPending        int64   `json:"warn_pending"`
+	CritPending        int64   `json:"crit_pending"`
+	WarnLatencySeconds float64 `json:"warn_latency_seconds"`
+	CritLatencySeconds float64 `json:"crit_latency_seconds"`
+	MaxAgeSeconds      float64 `json:"max_age_seconds"`
+}
+
+type replicationStatusJSON struct {
+	At                 *string            `json:"at"`
+	Cycles             int                `json:"cycles"`
+	Tables             int                `json:"tables"`
+	TotalPending       int64              `json:"total_pending"`
+	PendingReadAt      *string            `json:"pending_read_at"`
+	PendingAgeSeconds  *float64           `json:"pending_age_seconds"`
+	DrainRatePerSecond float64            `json:"drain_rate_per_second"`
+	ETASeconds         *float64           `json:"eta_seconds"`
+	AgentsReadAt       *string            `json:"agents_read_at"`
+	AgentsAgeSeconds   *float64           `json:"agents_age_seconds"`
+	DataAgeSeconds     *float64           `json:"data_age_seconds"`
+	MaxLatencySeconds  float64            `json:"max_latency_seconds"`
+	MaxLatencyAgent    string             `json:"max_latency_agent"`
+	RetiredAt          *string            `json:"retired_at"`
+	RetiredBy          string             `json:"retired_by"`
+	WorstTables        []tableJSON        `json:"worst_tables"`
+	AgentsInError      []agentErrorJSON   `json:"agents_in_error"`
+	Sources            []sourceStatusJSON `json:"sources"`
+}
+
+type tableJSON struct {
+	Table         string   `json:"table"`
+	Publication   string   `json:"publication"`
+	Pending       int64    `json:"pending"`
+	PendingReadAt *string  `json:"pending_read_at"`
+	Delta         int64    `json:"delta"`
+	RatePerSecond float64  `json:"rate_per_second"`
+	ETASeconds    *float64 `json:"eta_seconds"`
+}
+
+type agentErrorJSON struct {
+	Publication string `json:"publication"`
+	Agent       string `json:"agent"`
+	Kind        string `json:"kind"`
+	Status      string `json:"status"`
+	Error       string `json:"error"`
+}
+
+type sourceStatusJSON struct {
+	Name             string        `json:"name"`
+	Health           engine.Health `json:"health"`
+	Since            *string       `json:"since"`
+	LastOKAt         *string       `json:"last_ok_at"`
+	LastOKAgeSeconds *float64      `json:"last_ok_age_seconds"`
+	LastError        string        `json:"last_error"`
+	Failures         int           `json:"failures"`
+}
+
+type runStatusJSON struct {
+	Name        string           `json:"name"`
+	Environment string           `json:"environment"`
+	Rehearsal   bool             `json:"rehearsal"`
+	Outcome     engine.Outcome   `json:"outcome"`
+	StepsDone   int              `json:"steps_done"`
+	StepsTotal  int              `json:"steps_total"`
+	CurrentStep *currentStepJSON `json:"current_step"`
+	Downtime    *downtimeJSON    `json:"downtime"`
+}
+
+type currentStepJSON struct {
+	ID    string           `json:"id"`
+	Title string           `json:"title"`
+	State engine.StepState `json:"state"`
+	Phase string           `json:"phase"`
+}
+
+type downtimeJSON struct {
+	BeganAt        *string `json:"began_at"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	BudgetSeconds  float64 `json:"budget_seconds"`
+	OverBudget     bool    `json:"over_budget"`
+}
+
+// jsonTime is an RFC 3339 time in UTC, or null when zero.
+func jsonTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
+}
+
+// jsonAge is the seconds from t to now, or null when t is zero.
+func jsonAge(now, t time.Time) *float64 {
+	if t.IsZero() {
+		return nil
+	}
+	return jsonSeconds(max(now.Sub(t), 0))
+}
+
+func jsonSeconds(d time.Duration) *float64 {
+	s := d.Seconds()
+	return &s
+}
+
+// jsonETA is an ETA in seconds, or null when unknown.
+func jsonETA(d time.Duration) *float64 {
+	if d <= 0 {
+		return nil
+	}
+	return jsonSeconds(d)
+}
+
+// WriteJSON writes the glance as one JSON document following StatusSchema (cutover.status/v1).
+func (s Status) WriteJSON(w io.Writer) error {
+	now := s.CheckedAt
+	doc := statusJSON{Schema: StatusSchema, Level: s.Level, ExitCode: s.ExitCode(), Reasons: append([]string{}, s.Reasons...),
+		CheckedAt: jsonTime(now),
+		Thresholds: thresholdsJSON{WarnPending: s.Thresholds.WarnPending, CritPending: s.Thresholds.CritPending,
+			WarnLatencySeconds: s.Thresholds.WarnLatency.Seconds(), CritLatencySeconds: s.Thresholds.CritLatency.Seconds(),
+			MaxAgeSeconds: s.Thresholds.MaxAge.Seconds()}}
+	if r := s.Replication; r != nil {
+		rj := &replicationStatusJSON{At: jsonTime(r.At), Cycles: r.Cycles, Tables: r.Tables, TotalPending: r.TotalPending,
+			PendingReadAt: jsonTime(r.PendingAt), PendingAgeSeconds: jsonAge(now, r.PendingAt), DrainRatePerSecond: r.DrainRate,
+			ETASeconds: jsonETA(r.ETA), AgentsReadAt: jsonTime(r.AgentsAt), AgentsAgeSeconds: jsonAge(now, r.AgentsAt),
+			MaxLatencySeconds: r.MaxLatency.Seconds(), MaxLatencyAgent: r.MaxLatencyAgent,
+			RetiredAt: jsonTime(r.Retired), RetiredBy: r.RetiredBy,
+			WorstTables: []tableJSON{}, AgentsInError: []agentErrorJSON{}, Sources: []sourceStatusJSON{}}
+		if !r.FiguresAt.IsZero() {
+			rj.DataAgeSeconds = jsonSeconds(r.DataAge)
+		}
+		for _, t := range r.Worst {
+			rj.WorstTables = append(rj.WorstTables, tableJSON{Table: t.Table, Publication: t.Publication, Pending: t.Pending,
+				PendingReadAt: jsonTime(t.PendingAt), Delta: t.Delta, RatePerSecond: t.Rate, ETASeconds: jsonETA(t.ETA)})
+		}
+		for _, a := range r.AgentsInError {
+			rj.AgentsInError = append(rj.AgentsInError, agentErrorJSON(a))
+		}
+		for _, src := range r.Sources {
+			rj.Sources = append(rj.Sources, sourceStatusJSON{Name: src.Name, Health: src.Health, Since: jsonTime(src.Since),
+				LastOKAt: jsonTime(src.LastOK), LastOKAgeSeconds: jsonAge(now, src.LastOK), LastError: src.LastError, Failures: src.Failures})
+		}
+		doc.Replication = rj
+	}
+	if rs := s.Run; rs != nil {
+		rj := &runStatusJSON{Name: rs.Name, Environment: rs.Environment, Rehearsal: rs.Rehearsal, Outcome: rs.Outcome,
+			StepsDone: rs.StepsDone, StepsTotal: rs.StepsTotal}
+		if c := rs.Current; c != nil {
+			rj.CurrentStep = &currentStepJSON{ID: c.ID, Title: c.Title, State: c.State, Phase: c.Phase}
+		}
+		if d := rs.Downtime; d != nil {
+			rj.Downtime = &downtimeJSON{BeganAt: jsonTime(d.Began), ElapsedSeconds: d.Elapsed.Seconds(),
+				BudgetSeconds: d.Budget.Seconds(), OverBudget: d.Over()}
+		}
+		doc.Run = rj
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("write status JSON: %w", err)
+	}
+	return nil
+}

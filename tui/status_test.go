@@ -1,0 +1,429 @@
+package tui
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"cutover/engine"
+	"cutover/engine/runbook"
+)
+
+var statusNow = time.Date(2026, 12, 5, 21, 0, 0, 0, time.UTC)
+
+// healthyView is a picture read 12 seconds ago: 46,162 commands pending, draining 1,500/s.
+func healthyView() *engine.ReplicationView {
+	read := statusNow.Add(-12 * time.Second)
+	v := &engine.ReplicationView{At: read, Cycles: 7, PendingAt: read, AgentsAt: read, TotalPending: 46_162,
+		DrainRate: 1500, ETA: 31 * time.Second,
+		Tables: []engine.TableLag{
+			{Table: "dbo.INVENTTRANS", Publication: "AX_PUB_PkTable_1", Published: true, Pending: 40_000, PendingAt: read, Source: 1_000_000, Target: 960_000, Delta: 40_000, Rate: 1200, ETA: 33 * time.Second, OnTarget: true},
+			{Table: "dbo.SALESLINE", Publication: "AX_PUB_PkTable_2", Published: true, Pending: 6_162, PendingAt: read, Source: 500_000, Target: 493_838, Delta: 6_162, Rate: 300, ETA: 20 * time.Second, OnTarget: true},
+			{Table: "dbo.CUSTTABLE", Publication: "AX_PUB_PkTable_2", Published: true, PendingAt: read, Source: 2_000, Target: 1_990, Delta: 10, OnTarget: true},
+			{Table: "dbo.LEDGERTRANS", Publication: "AX_PUB_PkTable_2", Published: true, PendingAt: read, Source: 9_000, Target: 9_500, Delta: -500, OnTarget: true},
+			{Table: "dbo.SYSTEMSEQUENCES", Ignored: true, Source: 50, Delta: 50},
+			{Table: "dbo.VENDTABLE", Publication: "AX_PUB_PkTable_1", Published: true, PendingAt: read, Source: 70, Target: 70, OnTarget: true},
+		},
+		Agents: []engine.Agent{
+			{Publication: "AX_PUB_PkTable_1", Name: "AXSQL01-AX-AX_PUB_PkTable_1-SBX-1", Kind: engine.AgentDistribution, Status: engine.AgentInProgress, Latency: 4 * time.Second},
+			{Publication: "AX_PUB_PkTable_2", Name: "AXSQL01-AX-AX_PUB_PkTable_2-SBX-2", Kind: engine.AgentDistribution, Status: engine.AgentIdle, Latency: 3 * time.Second},
+		},
+	}
+	for _, n := range []string{engine.SourceAX, engine.SourceDistributor, engine.SourceTarget} {
+		v.Health = append(v.Health, engine.SourceHealth{Name: n, State: engine.HealthOK, Since: statusNow.Add(-time.Hour), LastOK: read})
+	}
+	return v
+}
+
+func setHealth(v *engine.ReplicationView, name string, h engine.SourceHealth) {
+	for i := range v.Health {
+		if v.Health[i].Name == name {
+			h.Name = name
+			v.Health[i] = h
+		}
+	}
+}
+
+// runSnapshot is a run at the AOS stop: 7 of 21 steps done, the downtime begun an hour ago.
+func runSnapshot() *engine.Snapshot {
+	snap := &engine.Snapshot{At: statusNow, Run: engine.RunView{Name: "Contoso go-live", Environment: "PROD", Outcome: engine.OutcomeWaiting,
+		Downtime: &runbook.Downtime{Budget: 12 * time.Hour, BeginsWith: "aos-stop"}}}
+	for i := 0; i < 21; i++ {
+		st := engine.StepView{ID: "step-" + string(rune('a'+i)), Title: "Step", Phase: "Before downtime", State: engine.StatePending}
+		switch {
+		case i < 7:
+			st.State = engine.StateSucceeded
+		case i == 7:
+			st.ID, st.Title, st.Phase, st.State = "aos-stop", "Shut down all AX 2012 AOS instances", "Shutdown", engine.StateAwaiting
+			st.FirstStarted = statusNow.Add(-time.Hour)
+		case i == 8:
+			st.State = engine.StateRunning
+		}
+		snap.Steps = append(snap.Steps, st)
+	}
+	return snap
+}
+
+func TestStatusLevels(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(v *engine.ReplicationView) *engine.ReplicationView
+		th     func(th *StatusThresholds)
+		level  StatusLevel
+		reason string
+	}{
+		{name: "healthy", level: StatusOK},
+		{name: "lagging over warn", level: StatusWarning, reason: "250,000 commands pending (warning at 100,000",
+			change: func(v *engine.ReplicationView) *engine.ReplicationView { v.TotalPending = 250_000; return v }},
+		{name: "latency over warn", level: StatusWarning, reason: "latency 6m (warning at 5m)",
+			change: func(v *engine.ReplicationView) *engine.ReplicationView {
+				v.Agents[1].Latency = 6 * time.Minute
+				return v
+			}},
+		{name: "lagging over crit", level: StatusCritical, reason: "1,500,000 commands pending (critical at 1,000,000",
+			change: func(v *engine.ReplicationView) *engine.ReplicationView { v.TotalPending = 1_500_000; return v }},
+		{name: "latency over crit", level: StatusCritical, reason: "AXSQL01-AX-AX_PUB_PkTable_1-SBX-1 latency 45m",
+			change: func(v *engine.ReplicationView) *engine.ReplicationView {
+				v.Agents[0].Latency = 45 * time.Minute
+				return v
+			}},
+		{name: "agent in error", level: StatusCritical, reason: "(AX_PUB_PkTable_2) is failed: The process could not connect to Subscriber",
+			change: func(v *engine.ReplicationView) *engine.ReplicationView {
+				v.Agents[1].Status, v.Agents[1].Error = engine.AgentFailed, "The process could not connect to Subscriber"
+				return v
+			}},
+		{name: "agent retrying", level: StatusCritical, reason: "is retrying",
+			change: func(v *engine.ReplicationView) *engine.ReplicationView {
+				v.Agents[0].Status = engine.AgentRetrying
+				return v
+			}},
+		{name: "unreachable source", level: StatusUnknown, reason: "target unreachable for 3m: row counts: connection reset (last good read 3m15s ago)",
+			change: func(v *engine.ReplicationView) *engine.ReplicationView {
+				setHealth(v, engine.SourceTarget, engine.SourceHealth{State: engine.HealthFailing, Since: statusNow.Add(-3 * time.Minute),
+					LastOK: statusNow.Add(-3*time.Minute - 15*time.Second), LastError: "row counts: connection reset", Failures: 4})
+				return v
+			}},
+		{name: "source never read", level: StatusUnknown, reason: "source never read",
+			change: func(v *engine.ReplicationView) *engine.ReplicationView {
+				setHealth(v, engine.SourceAX, engine.SourceHealth{})
+				return v
+			}},
+		{name: "stale figures", level: StatusUnknown, reason: "backlog read 7m ago, older than 5m: stale",
+			change: func(v *engine.ReplicationView) *engine.ReplicationView {
+				v.PendingAt = statusNow.Add(-7 * time.Minute)
+				return v
+			}},
+		{name: "stale figures are not compared with thresholds", level: StatusUnknown, reason: "stale",
+			change: func(v *engine.ReplicationView) *engine.ReplicationView {
+				v.PendingAt, v.TotalPending = statusNow.Add(-7*time.Minute), 5_000_000
+				return v
+			}},
+		{name: "stale agent states", level: StatusUnknown, reason: "agent states read 10m ago",
+			change: func(v *engine.ReplicationView) *engine.ReplicationView {
+				v.AgentsAt = statusNow.Add(-10 * time.Minute)
+				return v
+			}},
+		{name: "an agent in error outranks an unreachable source", level: StatusCritical, reason: "distribution agent",
+			change: func(v *engine.ReplicationView) *engine.ReplicationView {
+				v.Agents[0].Status = engine.AgentFailed
+				setHealth(v, engine.SourceTarget, engine.SourceHealth{State: engine.HealthFailing, Since: statusNow, LastError: "boom"})
+				return v
+			}},
+		{name: "replication removed", level: StatusOK, reason: "replication removed 2h00m ago by step remove-replication",
+			change: func(v *engine.ReplicationView) *engine.ReplicationView {
+				v.Retired, v.RetiredBy = statusNow.Add(-2*time.Hour), "remove-replication"
+				v.PendingAt, v.AgentsAt = statusNow.Add(-2*time.Hour), statusNow.Add(-2*time.Hour)
+				v.Agents[0].Status = engine.AgentFailed
+				setHealth(v, engine.SourceDistributor, engine.SourceHealth{State: engine.HealthFailing, Since: statusNow.Add(-2 * time.Hour), LastError: "Invalid object name"})
+				return v
+			}},
+		{name: "no view", level: StatusUnknown, reason: "no replication data",
+			change: func(*engine.ReplicationView) *engine.ReplicationView { return nil }},
+		{name: "before the first poll", level: StatusUnknown, reason: "waiting for the first poll",
+			change: func(*engine.ReplicationView) *engine.ReplicationView { return &engine.ReplicationView{} }},
+		{name: "a zero threshold is not checked", level: StatusOK,
+			change: func(v *engine.ReplicationView) *engine.ReplicationView { v.TotalPending = 5_000_000; return v },
+			th:     func(th *StatusThresholds) { th.WarnPending, th.CritPending = 0, 0 }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := healthyView()
+			if c.change != nil {
+				v = c.change(v)
+			}
+			th := DefaultThresholds()
+			if c.th != nil {
+				c.th(&th)
+			}
+			s := EvaluateStatus(v, runSnapshot(), th, statusNow)
+			if s.Level != c.level || s.ExitCode() != int(c.level) {
+				t.Fatalf("level %s (exit %d), want %s; reasons %q", s.Level, s.ExitCode(), c.level, s.Reasons)
+			}
+			if c.reason == "" {
+				if len(s.Reasons) != 0 {
+					t.Fatalf("reasons %q, want none", s.Reasons)
+				}
+				return
+			}
+			if len(s.Reasons) == 0 || !strings.Contains(s.Reasons[0], c.reason) {
+				t.Fatalf("first reason of %q should contain %q", s.Reasons, c.reason)
+			}
+		})
+	}
+}
+
+func TestStatusExitCodes(t *testing.T) {
+	for _, c := range []struct {
+		level StatusLevel
+		word  string
+		code  int
+	}{{StatusOK, "OK", 0}, {StatusWarning, "WARNING", 1}, {StatusCritical, "CRITICAL", 2}, {StatusUnknown, "UNKNOWN", 3}, {StatusLevel(42), "UNKNOWN", 3}} {
+		if got := (Status{Level: c.level}).ExitCode(); got != c.code || c.level.String() != c.word {
+			t.Errorf("%d: exit %d word %q, want %d %q", int(c.level), got, c.level.String(), c.code, c.word)
+		}
+	}
+}
+
+func TestStatusRunProgress(t *testing.T) {
+	s := EvaluateStatus(healthyView(), runSnapshot(), DefaultThresholds(), statusNow)
+	rs := s.Run
+	if rs == nil || rs.StepsDone != 7 || rs.StepsTotal != 21 || rs.Outcome != engine.OutcomeWaiting {
+		t.Fatalf("run %+v", rs)
+	}
+	if c := rs.Current; c == nil || c.ID != "aos-stop" || c.State != engine.StateAwaiting || c.Phase != "Shutdown" {
+		t.Fatalf("an operator's step comes first: %+v", rs.Current)
+	}
+	if d := rs.Downtime; d == nil || d.Elapsed != time.Hour || d.Budget != 12*time.Hour || d.Over() {
+		t.Fatalf("downtime %+v", rs.Downtime)
+	}
+	if s := EvaluateStatus(healthyView(), nil, DefaultThresholds(), statusNow); s.Run != nil {
+		t.Fatal("no snapshot, no run progress")
+	}
+}
+
+func TestStatusWorstTables(t *testing.T) {
+	v := healthyView()
+	for i := 0; i < 10; i++ {
+		v.Tables = append(v.Tables, engine.TableLag{Table: "dbo.SMALL" + string(rune('A'+i)), Source: 10, Target: 9, Delta: 1, OnTarget: true})
+	}
+	s := EvaluateStatus(v, nil, DefaultThresholds(), statusNow)
+	var names []string
+	for _, w := range s.Replication.Worst {
+		names = append(names, w.Table)
+	}
+	// By pending, then by |delta|; ignored tables and tables with nothing to deliver are left out.
+	if got, want := strings.Join(names, " "), "INVENTTRANS SALESLINE LEDGERTRANS CUSTTABLE SMALLA"; got != want {
+		t.Fatalf("worst tables %q, want %q", got, want)
+	}
+}
+
+func TestStatusText(t *testing.T) {
+	v := healthyView()
+	v.Agents[1].Status, v.Agents[1].Error = engine.AgentFailed, "The process could not connect to Subscriber 'AXSANDBOX'."
+	setHealth(v, engine.SourceTarget, engine.SourceHealth{State: engine.HealthFailing, Since: statusNow.Add(-3 * time.Minute),
+		LastOK: statusNow.Add(-4 * time.Minute), LastError: "row counts: connection reset"})
+	var b bytes.Buffer
+	if err := EvaluateStatus(v, runSnapshot(), DefaultThresholds(), statusNow).WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if !strings.HasPrefix(lines[0], "cutover CRITICAL - distribution agent AXSQL01-AX-AX_PUB_PkTable_2-SBX-2 (AX_PUB_PkTable_2) is failed") ||
+		!strings.Contains(lines[0], "; target unreachable for 3m") || !strings.Contains(lines[0], " | pending=46162;100000;1000000;0") {
+		t.Fatalf("the verdict and its reasons come first:\n%s", out)
+	}
+	for _, want := range []string{
+		"pending 46,162 (read 12s ago) · draining 1,500/s · ETA 31s",
+		"agents read 12s ago",
+		"INVENTTRANS  AX_PUB_PkTable_1  pending 40,000 (read 12s ago)  delta +40,000  1,200/s  ETA 33s",
+		"AX_PUB_PkTable_2 · AXSQL01-AX-AX_PUB_PkTable_2-SBX-2 (distribution, failed): The process could not connect",
+		"source ok (read 12s ago) · distributor ok (read 12s ago) · target FAILING for 3m: row counts: connection reset (last good read 4m ago)",
+		"Contoso go-live · 7/21 steps · aos-stop awaiting (Shutdown) · waiting for an operator · downtime 1h00m / 12h00m",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\x1b") {
+		t.Errorf("plain text only, no escape sequences:\n%q", out)
+	}
+	b.Reset()
+	if err := EvaluateStatus(nil, nil, DefaultThresholds(), statusNow).WriteText(&b); err != nil || b.String() != "cutover UNKNOWN - no replication data\n" {
+		t.Fatalf("without data: %q, %v", b.String(), err)
+	}
+}
+
+func TestStatusOneLine(t *testing.T) {
+	snap := runSnapshot()
+	if got := EvaluateStatus(healthyView(), snap, DefaultThresholds(), statusNow).OneLine(); got != "cutover OK 46,162 pending ETA 31s · 7/21 steps" {
+		t.Errorf("healthy: %q", got)
+	}
+	v := healthyView()
+	v.Agents[1].Status = engine.AgentFailed
+	if got := EvaluateStatus(v, nil, DefaultThresholds(), statusNow).OneLine(); got != "cutover CRIT agent error AX_PUB_PkTable_2" {
+		t.Errorf("agent in error: %q", got)
+	}
+	v = healthyView()
+	v.Retired = statusNow
+	if got := EvaluateStatus(v, nil, DefaultThresholds(), statusNow).OneLine(); got != "cutover OK replication removed" {
+		t.Errorf("retired: %q", got)
+	}
+	// Long names never push it past a tmux status line.
+	long := strings.Repeat("AX_PUB_VeryLongPublicationName_", 8)
+	v = healthyView()
+	v.Agents[0].Status, v.Agents[0].Publication, v.Agents[0].Name = engine.AgentFailed, long, long+"-agent"
+	setHealth(v, engine.SourceTarget, engine.SourceHealth{State: engine.HealthFailing, Since: statusNow, LastError: strings.Repeat("x", 300)})
+	snap.Run.Name = strings.Repeat("Contoso ", 30)
+	for _, s := range []Status{
+		EvaluateStatus(v, snap, DefaultThresholds(), statusNow),
+		EvaluateStatus(nil, snap, DefaultThresholds(), statusNow),
+		EvaluateStatus(healthyView(), snap, DefaultThresholds(), statusNow),
+	} {
+		line := s.OneLine()
+		if w := ansi.StringWidth(line); w > OneLineWidth || strings.Contains(line, "\n") {
+			t.Errorf("%d cells: %q", w, line)
+		}
+		if !strings.HasPrefix(line, "cutover "+s.Level.short()) {
+			t.Errorf("the verdict comes first: %q", line)
+		}
+	}
+}
+
+func TestStatusJSONSchema(t *testing.T) {
+	v := healthyView()
+	v.Agents[1].Status, v.Agents[1].Error = engine.AgentFailed, "cannot connect"
+	v.Tables[2].ETA = 0
+	var b bytes.Buffer
+	if err := EvaluateStatus(v, runSnapshot(), DefaultThresholds(), statusNow).WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	const (
+		str  = "string"
+		numb = "number"
+		boo  = "bool"
+		obj  = "object"
+		arr  = "array"
+		null = "null"
+	)
+	kind := func(v any) string {
+		switch v.(type) {
+		case string:
+			return str
+		case float64:
+			return numb
+		case bool:
+			return boo
+		case map[string]any:
+			return obj
+		case []any:
+			return arr
+		case nil:
+			return null
+		}
+		return "?"
+	}
+	check := func(where string, m map[string]any, want map[string]string) {
+		t.Helper()
+		for k, typ := range want {
+			got, ok := m[k]
+			if !ok {
+				t.Errorf("%s: missing key %q", where, k)
+				continue
+			}
+			if kind(got) != typ {
+				t.Errorf("%s.%s is %s (%v), want %s", where, k, kind(got), got, typ)
+			}
+		}
+		for k := range m {
+			if _, ok := want[k]; !ok {
+				t.Errorf("%s: undocumented key %q", where, k)
+			}
+		}
+	}
+	check("status", doc, map[string]string{"schema": str, "level": str, "exit_code": numb, "reasons": arr, "checked_at": str,
+		"thresholds": obj, "replication": obj, "run": obj})
+	if doc["schema"] != "cutover.status/v1" || doc["level"] != "CRITICAL" || doc["exit_code"] != 2.0 || doc["checked_at"] != "2026-12-05T21:00:00Z" {
+		t.Errorf("header %v %v %v %v", doc["schema"], doc["level"], doc["exit_code"], doc["checked_at"])
+	}
+	check("thresholds", doc["thresholds"].(map[string]any), map[string]string{"warn_pending": numb, "crit_pending": numb,
+		"warn_latency_seconds": numb, "crit_latency_seconds": numb, "max_age_seconds": numb})
+	repl := doc["replication"].(map[string]any)
+	check("replication", repl, map[string]string{"at": str, "cycles": numb, "tables": numb, "total_pending": numb,
+		"pending_read_at": str, "pending_age_seconds": numb, "drain_rate_per_second": numb, "eta_seconds": numb,
+		"agents_read_at": str, "agents_age_seconds": numb, "data_age_seconds": numb, "max_latency_seconds": numb,
+		"max_latency_agent": str, "retired_at": null, "retired_by": str, "worst_tables": arr, "agents_in_error": arr, "sources": arr})
+	if repl["pending_age_seconds"] != 12.0 || repl["eta_seconds"] != 31.0 || repl["total_pending"] != 46162.0 || repl["drain_rate_per_second"] != 1500.0 {
+		t.Errorf("figures %v", repl)
+	}
+	worst := repl["worst_tables"].([]any)
+	if len(worst) != 4 {
+		t.Fatalf("worst tables %v", worst)
+	}
+	tableKeys := map[string]string{"table": str, "publication": str, "pending": numb, "pending_read_at": str, "delta": numb,
+		"rate_per_second": numb, "eta_seconds": numb}
+	check("worst_tables[0]", worst[0].(map[string]any), tableKeys)
+	tableKeys["eta_seconds"] = null // CUSTTABLE: nothing pending, no ETA
+	check("worst_tables[3]", worst[3].(map[string]any), tableKeys)
+	agents := repl["agents_in_error"].([]any)
+	if len(agents) != 1 {
+		t.Fatalf("agents in error %v", agents)
+	}
+	check("agents_in_error[0]", agents[0].(map[string]any), map[string]string{"publication": str, "agent": str, "kind": str, "status": str, "error": str})
+	srcs := repl["sources"].([]any)
+	if len(srcs) != 3 {
+		t.Fatalf("sources %v", srcs)
+	}
+	check("sources[0]", srcs[0].(map[string]any), map[string]string{"name": str, "health": str, "since": str, "last_ok_at": str,
+		"last_ok_age_seconds": numb, "last_error": str, "failures": numb})
+	if h := srcs[2].(map[string]any); h["name"] != "target" || h["health"] != "ok" {
+		t.Errorf("source %v", h)
+	}
+	run := doc["run"].(map[string]any)
+	check("run", run, map[string]string{"name": str, "environment": str, "rehearsal": boo, "outcome": str, "steps_done": numb,
+		"steps_total": numb, "current_step": obj, "downtime": obj})
+	check("run.current_step", run["current_step"].(map[string]any), map[string]string{"id": str, "title": str, "state": str, "phase": str})
+	check("run.downtime", run["downtime"].(map[string]any), map[string]string{"began_at": str, "elapsed_seconds": numb, "budget_seconds": numb, "over_budget": boo})
+	if dt := run["downtime"].(map[string]any); dt["elapsed_seconds"] != 3600.0 || dt["budget_seconds"] != 43200.0 || run["outcome"] != "waiting for an operator" {
+		t.Errorf("run %v", run)
+	}
+
+	// Nothing known: the same keys, with null where there is nothing.
+	b.Reset()
+	if err := EvaluateStatus(nil, nil, DefaultThresholds(), statusNow).WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	doc = nil
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	check("empty status", doc, map[string]string{"schema": str, "level": str, "exit_code": numb, "reasons": arr, "checked_at": str,
+		"thresholds": obj, "replication": null, "run": null})
+	if doc["level"] != "UNKNOWN" || doc["exit_code"] != 3.0 {
+		t.Errorf("empty status %v", doc)
+	}
+	// Never-read figures and unknown ETAs are null, not zero.
+	v = healthyView()
+	v.PendingAt, v.AgentsAt, v.ETA = time.Time{}, time.Time{}, 0
+	b.Reset()
+	if err := EvaluateStatus(v, nil, DefaultThresholds(), statusNow).WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	doc = nil
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	repl = doc["replication"].(map[string]any)
+	for _, k := range []string{"pending_read_at", "pending_age_seconds", "eta_seconds", "agents_read_at", "agents_age_seconds", "data_age_seconds"} {
+		if repl[k] != nil {
+			t.Errorf("%s = %v, want null", k, repl[k])
+		}
+	}
+}
