@@ -95,8 +95,8 @@ func (f *fakeEngine) Hold(step string, a engine.Actor) error {
 	return nil
 }
 func (f *fakeEngine) Release(step string, a engine.Actor) {}
-func (f *fakeEngine) ReleaseAll(a engine.Actor)          {}
-func (f *fakeEngine) RefreshNow() { f.call("refresh") }
+func (f *fakeEngine) ReleaseAll(a engine.Actor)           {}
+func (f *fakeEngine) RefreshNow()                         { f.call("refresh") }
 func (f *fakeEngine) SetPollIntervals(interval, backlog time.Duration) {
 	f.call(fmt.Sprintf("interval %s %s", interval, backlog))
 }
