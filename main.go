@@ -69,6 +69,7 @@ func commands() []command {
 		{name: "demo", summary: "run a whole simulated cutover on this machine", run: cmdDemo},
 		{name: "serve", summary: "run the cutover for the team over SSH (no local cockpit)", run: cmdServe},
 		{name: "team", summary: "add a teammate's SSH key to the team file, or list it", run: cmdTeam},
+		{name: "status", summary: "is replication healthy? one glance, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN", run: cmdStatus},
 		{name: "step", summary: "done|skip|retry a step while no cockpit is running", run: cmdStep},
 		{name: "journal", summary: "verify or show the journal", run: cmdJournal},
 		{name: "validate", summary: "compare source and target record counts once (exit 0 when they match)", run: cmdValidate},
@@ -276,6 +277,8 @@ type runFlags struct {
 	listen   *string
 	team     *string
 	idle     *time.Duration
+	poll     *time.Duration
+	backlog  *time.Duration
 }
 
 func addRunFlags(fs *flag.FlagSet) runFlags {
@@ -290,6 +293,8 @@ func addRunFlags(fs *flag.FlagSet) runFlags {
 		listen:   fs.String("listen", "", "also serve the cockpit over SSH on `ADDR` (e.g. :2222) to the team file's keys"),
 		team:     fs.String("team", "", "team `FILE` of SSH keys with roles; default cutover-team.keys beside the runbook"),
 		idle:     fs.Duration("idle-timeout", 15*time.Minute, "close SSH connections silent for this long"),
+		poll:     fs.Duration("poll", 15*time.Second, "read row counts and agents this often"),
+		backlog:  fs.Duration("backlog-poll", time.Minute, "read the per-article backlog (the expensive query) this often"),
 	}
 }
 
@@ -325,6 +330,9 @@ func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.R
 // SSH after the run ends.
 func runEngineMode(rb *runbook.Runbook, opts engine.Options, rf runFlags, serve bool, stdin io.Reader, stdout, stderr io.Writer, help helper) int {
 	opts.Kinds, opts.AutoConfirm, opts.Version, opts.Command = registry(), *rf.yes, version, "cutover run"
+	if opts.Monitor.Interval == 0 {
+		opts.Monitor.Interval, opts.Monitor.BacklogInterval = *rf.poll, *rf.backlog
+	}
 	if serve {
 		opts.Command = "cutover serve"
 	}
@@ -610,6 +618,100 @@ func cmdTeam(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "added %s as %s to %s\n", *name, *role, path)
 	return exitOK
+}
+
+// cmdStatus answers "is replication healthy?" straight from the databases, with the run's
+// progress from the journal when there is one. Exit codes are those of monitoring plugins.
+func cmdStatus(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("status", "[-f FILE] [--state DIR] [--json | --oneline] [--watch SECONDS] [thresholds]", stderr)
+	file := fs.String("f", runbook.DefaultFile, "runbook `FILE` (its connections; its state directory's journal for the run's progress)")
+	state := fs.String("state", "", "state `DIR`; default .cutover beside the runbook")
+	asJSON := fs.Bool("json", false, "print the glance as JSON (schema "+tui.StatusSchema+")")
+	oneLine := fs.Bool("oneline", false, "print one short line (for a tmux status bar)")
+	watch := fs.Int("watch", 0, "check again every `SECONDS` until Ctrl-C (rates and ETAs appear from the second check)")
+	th := tui.DefaultThresholds()
+	fs.Int64Var(&th.WarnPending, "warn-pending", th.WarnPending, "WARNING at this many undelivered commands (0: off)")
+	fs.Int64Var(&th.CritPending, "crit-pending", th.CritPending, "CRITICAL at this many undelivered commands (0: off)")
+	fs.DurationVar(&th.WarnLatency, "warn-latency", th.WarnLatency, "WARNING at this agent latency (0: off)")
+	fs.DurationVar(&th.CritLatency, "crit-latency", th.CritLatency, "CRITICAL at this agent latency (0: off)")
+	fs.DurationVar(&th.MaxAge, "max-age", th.MaxAge, "figures older than this are stale: UNKNOWN")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *asJSON && *oneLine {
+		fmt.Fprintln(stderr, "cutover status: choose --json or --oneline")
+		return exitUsage
+	}
+	unknown := func(err error) int {
+		st := tui.EvaluateStatus(nil, nil, th, time.Now())
+		st.Reasons = append([]string{err.Error()}, st.Reasons...)
+		writeStatus(st, *asJSON, *oneLine, stdout)
+		return st.ExitCode()
+	}
+	rb, err := runbook.Load(*file, parseOptions())
+	if err != nil {
+		return unknown(fmt.Errorf("runbook: %w", err))
+	}
+	var snap *engine.Snapshot
+	var sample *engine.ReplicationSample
+	var sampleAt time.Time
+	if ins, err := engine.Inspect(rb, stateDirFor(*file, *state), registry()); err == nil {
+		snap, sample, sampleAt = &ins.Snapshot, ins.Sample, ins.SampleAt
+	} else if !errors.Is(err, iofs.ErrNotExist) {
+		fmt.Fprintf(stderr, "cutover status: the journal cannot be read (%v); showing replication only\n", err)
+	}
+	sp, err := openSQL(rb, stderr)
+	if err != nil {
+		return unknown(fmt.Errorf("connections: %w", err))
+	}
+	if sp == nil || sp.src == nil || sp.dist == nil || sp.tgt == nil {
+		return unknown(errors.New("the runbook needs connections source, distribution and target to read replication"))
+	}
+	defer sp.Close()
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	poller := engine.NewPoller(sp, engine.MonitorConfig{}, time.Now)
+	code := exitOK
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Minute)
+		view, err := poller.Poll(pctx)
+		pcancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return code
+			}
+			return unknown(err)
+		}
+		// One reading has no rate yet: a cockpit's recent journaled sample has one.
+		if view.DrainRate == 0 && sample != nil && time.Since(sampleAt) < th.MaxAge {
+			view.DrainRate, view.ETA = sample.DrainRate, sample.ETA
+		}
+		st := tui.EvaluateStatus(view, snap, th, time.Now())
+		writeStatus(st, *asJSON, *oneLine, stdout)
+		code = st.ExitCode()
+		if *watch <= 0 {
+			return code
+		}
+		select {
+		case <-ctx.Done():
+			return code
+		case <-time.After(time.Duration(*watch) * time.Second):
+		}
+		if ins, err := engine.Inspect(rb, stateDirFor(*file, *state), registry()); err == nil {
+			snap = &ins.Snapshot
+		}
+	}
+}
+
+func writeStatus(st tui.Status, asJSON, oneLine bool, w io.Writer) {
+	switch {
+	case asJSON:
+		st.WriteJSON(w)
+	case oneLine:
+		fmt.Fprintln(w, st.OneLine())
+	default:
+		st.WriteText(w)
+	}
 }
 
 // engineNotices writes notices (an LCS device-code sign-in) into the engine's log, where the

@@ -276,6 +276,11 @@ func judge(r *ReplicationStatus, view *engine.ReplicationView, th StatusThreshol
 			fs = append(fs, finding{StatusUnknown, src.Name + " never read", src.Name + " never read"})
 		}
 	}
+	if distributorFailing {
+		// The backlog and the agents are the distributor's figures: from before it stopped
+		// answering, they say nothing about now and are not judged.
+		return fs
+	}
 	stale := func(what string, at time.Time) (finding, bool) {
 		if at.IsZero() {
 			return finding{StatusUnknown, what + " never read", what + " never read"}, !distributorFailing
