@@ -490,7 +490,7 @@ func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config
 	logf := func(format string, args ...any) { e.Logf(engine.LevelInfo, "", format, args...) }
 	// The SSH libraries log through charm's logger: into the engine's log, not onto a terminal a
 	// cockpit may be drawing on.
-	charmlog.SetOutput(&engineNotices{e: e})
+	charmlog.SetOutput(sshLibLog{e})
 	srv, err := tui.NewServer(e, tui.ServerOptions{Addr: *rf.listen, HostKeyPath: filepath.Join(e.StateDir(), "ssh_host_ed25519_key"),
 		Team: team, IdleTimeout: *rf.idle, Config: cfg, Logf: logf})
 	if err != nil {
@@ -503,6 +503,18 @@ func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config
 	fmt.Fprintf(stdout, "ssh: the cockpit is served on %s to the %d key(s) of %s\nssh: host key %s — teammates check it on first connection\n", addr, team.Size(), path, srv.Fingerprint())
 	e.Logf(engine.LevelInfo, "", "ssh: serving on %s (host key %s) to %d key(s) of %s", addr, srv.Fingerprint(), team.Size(), path)
 	return srv, nil
+}
+
+// sshLibLog takes what the SSH libraries log into the engine's log, minus the line every
+// ordinary disconnect produces.
+type sshLibLog struct{ e *engine.Engine }
+
+func (l sshLibLog) Write(b []byte) (int, error) {
+	text := strings.TrimSpace(string(b))
+	if text != "" && !strings.Contains(text, "context canceled") {
+		l.e.Logf(engine.LevelWarn, "", "ssh: %s", text)
+	}
+	return len(b), nil
 }
 
 // teamPath is the team file: the flag, or cutover-team.keys beside the runbook.

@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -1602,4 +1603,239 @@ func TestSSHRefusesAndAnswersStatus(t *testing.T) {
 	if code != 3 || json.Unmarshal([]byte(jsonOut), &doc) != nil || doc["level"] != "UNKNOWN" || doc["schema"] != tui.StatusSchema {
 		t.Fatalf("status --json: exit %d\n%s", code, jsonOut)
 	}
+}
+
+// TestStatusCommandAgainstTheSimulator: `cutover status` reads the databases directly: OK when
+// replication is caught up, WARNING when the backlog grows past the threshold, UNKNOWN when a
+// source cannot be reached; --json follows the schema; --oneline fits a status bar; the run's
+// progress comes from the journal when there is one.
+func TestStatusCommandAgainstTheSimulator(t *testing.T) {
+	sims, clk := quietSimulators(t, sqlsim.Config{Tables: 200})
+	t.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
+	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
+	path := simRunbook(t, sims, "  - {id: hold-batch, title: Hold batch jobs, kind: manual}\n")
+	code, out, errs := cli(t, "status", "-f", path)
+	if code != 0 || !strings.Contains(out, "cutover OK") {
+		t.Fatalf("healthy: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = cli(t, "status", "-f", path, "--oneline")
+	if code != 0 || len([]rune(strings.TrimSpace(out))) > tui.OneLineWidth || !strings.HasPrefix(out, "cutover OK") {
+		t.Fatalf("oneline: exit %d %q", code, out)
+	}
+	// A run on this runbook: status adds its progress from the journal.
+	if code, _, errs := cli(t, "step", "done", "hold-batch", "-f", path, "--reason", "47 jobs withheld"); code != 0 {
+		t.Fatalf("step done: %s", errs)
+	}
+	code, out, _ = cli(t, "status", "-f", path, "--json")
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 0 || doc["schema"] != tui.StatusSchema || doc["level"] != "OK" {
+		t.Fatalf("json: exit %d %v\n%s", code, err, out)
+	}
+	if run, _ := doc["run"].(map[string]any); run == nil || run["steps_done"] != float64(1) {
+		t.Fatalf("the run's progress from the journal: %v", doc["run"])
+	}
+	// The backlog grows: WARNING (the threshold is a flag).
+	sims.world.SetDrainRate(0)
+	sims.world.SetWriteRate(2000)
+	for _, a := range sims.world.AOS() {
+		sims.world.StartAOS(a.Host, a.Service)
+	}
+	clk.Advance(time.Minute)
+	code, out, _ = cli(t, "status", "-f", path, "--warn-pending", "10000", "--crit-pending", "0", "--warn-latency", "0", "--crit-latency", "0")
+	if code != 1 || !strings.Contains(out, "WARNING") {
+		t.Fatalf("lagging: exit %d\n%s", code, out)
+	}
+	// The distributor cannot be reached: UNKNOWN, whatever the old figures said.
+	src := sims.sql.Source()
+	src.Faults().MustAdd(tdssim.Rule{Action: tdssim.FaultRefuseConnections})
+	src.KillAll()
+	code, out, _ = cli(t, "status", "-f", path)
+	if code != 3 || !strings.Contains(out, "UNKNOWN") {
+		t.Fatalf("unreachable: exit %d\n%s", code, out)
+	}
+}
+
+// TestTwentyViewersWhileTheDemoRuns is the load check: 20 viewer sessions over SSH watch the
+// demo for 60 seconds. No session loses a must-deliver event (each ends at the engine's journal
+// sequence and never had to resync), the engine never waits for them (publishing is per-session
+// queues), and each session's memory stays bounded. The figures are logged for the README.
+func TestTwentyViewersWhileTheDemoRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the load check runs for a minute")
+	}
+	const viewers, watch, speed = 20, 60 * time.Second, 20.0
+	dir := t.TempDir()
+	t.Setenv(demoSpeedEnv, fmt.Sprint(speed))
+	clk := clock.NewScaled(speed)
+	sims, err := startSimulators(demoWorld(300, 0), clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sims.Close()
+	path, err := writeDemoRunbook(dir, sims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, ok := loadRunbook(path, os.Stderr)
+	if !ok {
+		t.Fatal("demo runbook")
+	}
+	c, err := lcsClient(rb, filepath.Join(dir, "state"), sims.lcs.HTTPClient(), lcsClock{clk}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := engine.Options{StateDir: filepath.Join(dir, "state"), Clock: clk, Kinds: registry(), AutoConfirm: true,
+		Ports: engine.Ports{Services: simServices{sims.world}, LCS: lcsPort{c}}}
+	closePorts, err := buildPorts(rb, opts.StateDir, &opts.Ports, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closePorts()
+	e, err := engine.New(rb, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop("test")
+
+	keys := t.TempDir()
+	vic := newSSHKey(t, keys, "vic")
+	line, _ := tui.TeamLine(vic.pub, "Viewer", engine.RoleViewer)
+	teamFile := filepath.Join(keys, "team.keys")
+	os.WriteFile(teamFile, []byte(line+"\n"), 0o600)
+	team, err := tui.LoadTeam(teamFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := tui.NewServer(e, tui.ServerOptions{Addr: "127.0.0.1:0", HostKeyPath: filepath.Join(keys, "host"), Team: team,
+		RatePerSecond: 100, Burst: 100, Config: tui.Config{Theme: tui.ThemeDark}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go (&demoOperator{sims: sims, clk: clk, fixes: map[string]fixState{}}).Run(ctx, e)
+
+	signer, err := gossh.ParsePrivateKey(mustRead(t, vic.path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	var read atomic.Int64
+	for i := 0; i < viewers; i++ {
+		client, err := gossh.Dial("tcp", addr.String(), &gossh.ClientConfig{User: "vic", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
+			HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		sess, err := client.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.RequestPty("xterm-256color", 40, 120, gossh.TerminalModes{}); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := sess.StdoutPipe()
+		go func() {
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := out.Read(buf)
+				read.Add(int64(n))
+				if err != nil {
+					return
+				}
+			}
+		}()
+		if err := sess.Shell(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(srv.Sessions()) < viewers; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d sessions joined", len(srv.Sessions()), viewers)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
+	perSession := (int64(heap()) - int64(before)) / viewers
+	<-time.After(watch) // the load runs for its duration; this is the test's subject, not a synchronisation
+
+	// Every session catches up with the engine's journal, and none ever had to resync.
+	final := e.Snapshot().Seq
+	var infos []tui.SessionInfo
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		infos = srv.Sessions()
+		behind := 0
+		for _, in := range infos {
+			if in.Seq < final {
+				behind++
+			}
+		}
+		if behind == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d session(s) never caught up with journal sequence %d: %+v", behind, final, infos)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
+	var events int64
+	for _, in := range infos {
+		if in.Resyncs != 0 {
+			t.Fatalf("session %+v fell behind and resynced: events were lost", in)
+		}
+		events += in.Events
+	}
+	// The engine's own timing: how long after its last dependency a step started (sim time).
+	snap := e.Snapshot()
+	var worst time.Duration
+	for _, st := range snap.Steps {
+		if st.FirstStarted.IsZero() {
+			continue
+		}
+		var ready time.Time
+		for _, dep := range st.After {
+			if d, ok := snap.Step(dep); ok && d.Finished.After(ready) {
+				ready = d.Finished
+			}
+		}
+		if !ready.IsZero() && st.Confirmation == nil && len(st.ConfirmedBy) == 0 {
+			worst = max(worst, st.FirstStarted.Sub(ready))
+		}
+	}
+	t.Logf("load: %d viewers for %s at %gx: journal at %d, %d events delivered, 0 resyncs, %d KiB sent, %d KiB heap per session, worst ready→start %s simulated (%s real)",
+		viewers, watch, speed, final, events, read.Load()>>10, perSession>>10, worst, time.Duration(float64(worst)/speed))
+	if perSession > 16<<20 {
+		t.Fatalf("a session holds %d MiB", perSession>>20)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"context"
+	"sync"
 	"testing"
 
 	"cutover/engine"
@@ -64,5 +66,50 @@ func BenchmarkFullFrameSteady(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		a.render()
+	}
+}
+
+// BenchmarkViewerUpdate is what one connected viewer costs per broadcast update: its cockpit
+// applies a step change and renders a 120×40 frame.
+func BenchmarkViewerUpdate(b *testing.B) {
+	e := newFixtureEngine(2000)
+	a := newTestApp(e, 120, 40, Options{ReadOnly: true})
+	steps := e.snap.Steps
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		st := steps[i%len(steps)]
+		a.Update(eventMsg{engine.StepChanged{Seq: uint64(101 + i), Step: st}})
+		a.render()
+	}
+}
+
+// BenchmarkBroadcast20 is one engine event reaching 20 viewers: the bus queues it for each, and
+// each viewer's cockpit applies it and renders (120×40), as over SSH.
+func BenchmarkBroadcast20(b *testing.B) {
+	const viewers = 20
+	bus := engine.NewBus(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := newFixtureEngine(2000)
+	var wg sync.WaitGroup
+	for v := 0; v < viewers; v++ {
+		ch := bus.Subscribe(ctx)
+		a := newTestApp(e, 120, 40, Options{ReadOnly: true})
+		go func() {
+			for ev := range ch {
+				a.Update(eventMsg{ev})
+				a.render()
+				wg.Done()
+			}
+		}()
+	}
+	steps := e.snap.Steps
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		wg.Add(viewers)
+		bus.Publish(engine.StepChanged{Seq: uint64(101 + i), Step: steps[i%len(steps)]})
+		wg.Wait()
 	}
 }

@@ -68,7 +68,7 @@ type data struct {
 }
 
 func newData(snap engine.Snapshot) *data {
-	d := &data{logs: newLogRing(20000), progress: map[string]engine.Progress{}}
+	d := &data{logs: newLogRing(5000), progress: map[string]engine.Progress{}}
 	d.setSnapshot(snap)
 	return d
 }
