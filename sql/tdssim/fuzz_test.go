@@ -236,3 +236,34 @@ func FuzzNormalizeSQL(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeRPCEmptyStatement is the fuzzer's find: sp_executesql whose
+// statement is empty is refused, not turned into a request that carries
+// a declaration and parameters but nothing to run.
+func TestDecodeRPCEmptyStatement(t *testing.T) {
+	nvarchar := func(s string) []byte {
+		b := []byte{0x00, 0x00} // unnamed, no status flags
+		b = append(b, 0xE7, 0x40, 0x1F, 0x09, 0x04, 0xD0, 0x00, 0x34)
+		u := make([]byte, 0, 2*len(s))
+		for _, r := range s {
+			u = append(u, byte(r), byte(r>>8))
+		}
+		return append(append(b, byte(len(u)), byte(len(u)>>8)), u...)
+	}
+	msg := []byte{0x04, 0x00, 0x00, 0x00, 0xFF, 0xFF, byte(procExecuteSQL), 0x00, 0x00, 0x00}
+	msg = append(msg, nvarchar("")...)
+	msg = append(msg, nvarchar("@p1 int")...)
+	msg = append(msg, nvarchar("x")...)
+	if r, err := decodeRPC(msg); err == nil {
+		t.Fatalf("decoded %+v, want an error", r)
+	}
+	// The same message with a statement decodes.
+	ok := []byte{0x04, 0x00, 0x00, 0x00, 0xFF, 0xFF, byte(procExecuteSQL), 0x00, 0x00, 0x00}
+	ok = append(ok, nvarchar("select @p1")...)
+	ok = append(ok, nvarchar("@p1 int")...)
+	ok = append(ok, nvarchar("x")...)
+	r, err := decodeRPC(ok)
+	if err != nil || r.SQL != "select @p1" || r.ParamDecl != "@p1 int" || len(r.Params) != 1 {
+		t.Fatalf("decoded %+v, %v", r, err)
+	}
+}

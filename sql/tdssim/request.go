@@ -134,6 +134,9 @@ func decodeRPC(data []byte) (*Request, error) {
 		if !ok {
 			return nil, fmt.Errorf("sp_executesql statement is %T, not a string", params[0].Value)
 		}
+		if strings.TrimSpace(stmt) == "" {
+			return nil, fmt.Errorf("sp_executesql with an empty statement")
+		}
 		req.SQL = stmt
 		params = params[1:]
 		if len(params) > 0 {
