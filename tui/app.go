@@ -217,6 +217,9 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case openHelpMsg:
 		a.openHelp()
 		return a, nil
+	case openWhoMsg:
+		a.overlay = &whoOverlay{env: a.env}
+		return a, nil
 	case askQuitMsg:
 		return a, a.askQuit()
 	case quitMsg:

@@ -463,3 +463,29 @@ func TestAStepHeldByAnotherOperator(t *testing.T) {
 		t.Fatal("closing the dialog releases the hold")
 	}
 }
+
+func TestWhoIsWatching(t *testing.T) {
+	ben := engine.Actor{Name: "ben", Origin: "ssh 10.0.0.7", Fingerprint: "SHA256:ben", Role: engine.RoleViewer}
+	me := engine.Actor{Name: "ana", Origin: "ssh 10.0.0.5", Fingerprint: "SHA256:ana", Role: engine.RoleOperator}
+	watchers := func() []Presence {
+		return []Presence{{Actor: me, Since: fixedNow}, {Actor: ben, Since: fixedNow, Idle: 12 * time.Minute}}
+	}
+	a := newTestApp(newFixtureEngine(50), 200, 60, Options{Actor: me, Watchers: watchers})
+	out := screenOf(a)
+	if !strings.Contains(out, "you: ana (operator)") || !strings.Contains(out, "watching: ana(o) ben(v idle 12m)") {
+		t.Fatalf("the header shows who you are and who watches:\n%s", out)
+	}
+	press(a, ":")
+	typeText(a, "who")
+	press(a, "enter")
+	out = screenOf(a)
+	for _, want := range []string{"Watching the run", "ana (you)", "ssh 10.0.0.7", "key SHA256:ben", "12m"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("who lacks %q:\n%s", want, out)
+		}
+	}
+	press(a, "x")
+	if a.overlay != nil {
+		t.Fatal("any key closes it")
+	}
+}

@@ -146,6 +146,7 @@ func (a *App) header(w int) []string {
 		o = st.OK.Render(o)
 	}
 	l1 = append(l1, hpart{o, 7})
+	l1 = append(l1, hpart{st.Muted.Render("you: ") + a.s.actor.Name + st.Muted.Render(" ("+string(a.s.actor.Role)+")"), 4})
 	clock := now.In(a.s.local).Format("15:04:05")
 	line1 := joinFit(l1, "  ", max(w-len(clock)-1, 0))
 	line1 = fit(line1, max(w-len(clock)-1, 0)) + " " + st.Muted.Render(clock)

@@ -19,6 +19,7 @@ type gotoPaneMsg struct{ pane paneID }
 type (
 	openHelpMsg struct{}
 	askQuitMsg  struct{}
+	openWhoMsg  struct{}
 )
 
 // paletteCommand is one `:` command.
@@ -146,6 +147,10 @@ func paletteCommands() []paletteCommand {
 					return nil
 				}), nil
 			}},
+		{name: "who", desc: "who is watching: name, role, since, idle", run: func(o *paletteOverlay, _ []string) (tea.Cmd, error) {
+			o.next = openWhoMsg{}
+			return nil, nil
+		}},
 		{name: "help", desc: "show the keys", run: func(o *paletteOverlay, _ []string) (tea.Cmd, error) {
 			o.next = openHelpMsg{}
 			return nil, nil
