@@ -279,6 +279,7 @@ type runFlags struct {
 	idle     *time.Duration
 	poll     *time.Duration
 	backlog  *time.Duration
+	baseline *string
 }
 
 func addRunFlags(fs *flag.FlagSet) runFlags {
@@ -295,6 +296,7 @@ func addRunFlags(fs *flag.FlagSet) runFlags {
 		idle:     fs.Duration("idle-timeout", 15*time.Minute, "close SSH connections silent for this long"),
 		poll:     fs.Duration("poll", 15*time.Second, "read row counts and agents this often"),
 		backlog:  fs.Duration("backlog-poll", time.Minute, "read the per-article backlog (the expensive query) this often"),
+		baseline: fs.String("baseline", "", "plan with the actual durations of an earlier run: its `JOURNAL` or state directory (overrides the runbook's baseline:)"),
 	}
 }
 
@@ -330,6 +332,14 @@ func runEngine(rb *runbook.Runbook, opts engine.Options, rf runFlags, stdin io.R
 // SSH after the run ends.
 func runEngineMode(rb *runbook.Runbook, opts engine.Options, rf runFlags, serve bool, stdin io.Reader, stdout, stderr io.Writer, help helper) int {
 	opts.Kinds, opts.AutoConfirm, opts.Version, opts.Command = registry(), *rf.yes, version, "cutover run"
+	if *rf.baseline != "" {
+		abs, err := filepath.Abs(*rf.baseline)
+		if err != nil {
+			fmt.Fprintf(stderr, "cutover: --baseline: %v\n", err)
+			return exitUsage
+		}
+		rb.Baseline = abs
+	}
 	if opts.Monitor.Interval == 0 {
 		opts.Monitor.Interval, opts.Monitor.BacklogInterval = *rf.poll, *rf.backlog
 	}

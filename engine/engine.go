@@ -95,6 +95,8 @@ type Engine struct {
 	lastSample  time.Time
 	validation  *Validation
 	holds       map[string]hold
+	// baseline is the rehearsal whose actual durations are the plan (nil: the runbook's planned:).
+	baseline *Baseline
 }
 
 // New prepares an engine for a validated runbook. It does not touch the state directory yet.
@@ -179,6 +181,13 @@ func (e *Engine) Open() error {
 	defer e.mu.Unlock()
 	if e.open {
 		return errors.New("engine: already open")
+	}
+	if e.rb.Baseline != "" {
+		b, err := LoadBaseline(e.rb.Baseline)
+		if err != nil {
+			return err
+		}
+		e.baseline = b
 	}
 	j, rep, err := journal.Open(e.stateDir, journal.Options{NoSync: e.opts.NoSync, Command: e.opts.Command})
 	if err != nil {
@@ -1109,6 +1118,7 @@ func (e *Engine) runViewLocked() RunView {
 	if e.halted != nil {
 		rv.Halted = e.halted.Error()
 	}
+	rv.Baseline = e.baselineViewLocked()
 	return rv
 }
 
@@ -1166,6 +1176,9 @@ func (e *Engine) viewLocked(st *stepRT) StepView {
 		LastError: st.lastError, Message: st.message, Output: append([]string(nil), st.output...),
 		ByHand: st.byHand, By: st.by, Reason: st.reason,
 		ConfirmedBy: append([]Approval(nil), st.confirmed...),
+	}
+	if e.baseline != nil {
+		v.Baseline = e.baseline.Steps[d.ID].Duration()
 	}
 	if st.state == StateAwaiting {
 		v.Confirmation = &ConfirmationView{Request: st.request, Phrase: d.Phrase(), Needed: st.needed,

@@ -168,6 +168,16 @@ type RunView struct {
 	JournalHead string
 	// Halted explains why the engine stopped itself, when it did.
 	Halted string
+	// Baseline is the rehearsal used as the plan, if any.
+	Baseline *BaselineView
+}
+
+// Plan is the step's expected duration: its baseline when there is one, else its planned:.
+func (v StepView) Plan() time.Duration {
+	if v.Baseline > 0 {
+		return v.Baseline
+	}
+	return v.Planned
 }
 
 // StepView is one step as front ends show it.
@@ -183,7 +193,10 @@ type StepView struct {
 	Destructive bool
 	Idempotent  bool
 	Planned     time.Duration
-	Timeout     time.Duration
+	// Baseline is how long the step took in the baseline rehearsal (zero: no baseline, or the
+	// step did not finish there).
+	Baseline time.Duration
+	Timeout  time.Duration
 	// Action says exactly what the step does.
 	Action string
 

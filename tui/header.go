@@ -49,7 +49,8 @@ func (d *data) downtime(now time.Time) downtime {
 }
 
 // forecast is when the run should finish: now plus the longest chain of remaining planned
-// durations (a running step counts what is left of its plan). ok is false when nothing is planned.
+// durations, each the baseline rehearsal's actual duration when there is one (a running step
+// counts what is left of its plan). ok is false when nothing is planned.
 func (d *data) forecast(now time.Time) (time.Time, bool) {
 	if !d.snap.Run.Finished.IsZero() {
 		return d.snap.Run.Finished, true
@@ -70,7 +71,7 @@ func (d *data) forecast(now time.Time) (time.Time, bool) {
 		for _, dep := range st.After {
 			before = max(before, finish(dep, depth+1))
 		}
-		left := st.Planned
+		left := st.Plan()
 		if left > 0 {
 			planned = true
 		}
@@ -183,6 +184,9 @@ func (a *App) header(w int) []string {
 		}
 		l2 = append(l2, hpart{s, 5})
 	}
+	if b := run.Baseline; b != nil && b.LatenessKnown && run.Finished.IsZero() {
+		l2 = append(l2, hpart{a.lateness(b), 5})
+	}
 	if dtc := run.Downtime; dtc != nil && dtc.PointOfNoReturn != "" {
 		if pnr, ok := d.step(dtc.PointOfNoReturn); ok {
 			s := "no return: " + pnr.ID + " "
@@ -227,6 +231,22 @@ func (a *App) header(w int) []string {
 		}
 	}
 	return []string{fit(line1, w), fit(joinFit(l2, st.Muted.Render(" · "), w), w)}
+}
+
+// lateness says how far the run is behind or ahead of its baseline rehearsal.
+func (a *App) lateness(b *engine.BaselineView) string {
+	st := a.s.styles
+	switch {
+	case b.Lateness >= time.Minute:
+		txt := fmt.Sprintf("%s behind rehearsal (at %s)", dur(b.Lateness), b.Against)
+		if b.Total > 0 && b.Lateness*10 >= b.Total {
+			return st.Crit.Render("▲ " + txt)
+		}
+		return st.Warn.Render(txt)
+	case b.Lateness <= -time.Minute:
+		return st.OK.Render(fmt.Sprintf("%s ahead of rehearsal", dur(-b.Lateness)))
+	}
+	return "on rehearsal pace"
 }
 
 // hpart is a piece of the header with its priority: when the line is too narrow, the least
