@@ -10,11 +10,14 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"cutover/sql/tdssim"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -786,11 +789,11 @@ func ttyName(f any) string {
 }
 
 func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("demo", "[--headless] [--yes] [--speed N] [--tables N] [--scenario NAME] [--state DIR]", stderr)
+	fs := newFlags("demo", "[--headless] [--yes] [--speed N] [--tables N] [--scenario NAME] [--state DIR] [--baseline JOURNAL]", stderr)
 	rf := addRunFlags(fs)
 	speed := fs.Float64("speed", 60, "run the simulated cutover `N` times faster than real time")
 	tables := fs.Int("tables", 2000, "tables in the simulated AX database")
-	scenario := fs.String("scenario", "happy", "happy, locked-table, count-mismatch or upgrade-failure")
+	scenario := fs.String("scenario", "happy", "`NAME`s, comma-separated: happy, locked-table, count-mismatch, lcs-throttle, flaky-network, upgrade-failure")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -798,7 +801,7 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cutover demo: --speed must be at least 1")
 		return exitUsage
 	}
-	sc, err := sqlsim.ParseScenario(strings.TrimPrefix(*scenario, "happy"))
+	sc, err := parseDemoScenario(*scenario)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 		return exitUsage
@@ -816,20 +819,60 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitFail
 		}
 		dir = tmp
-	} else if _, err := os.Stat(filepath.Join(dir, "state", journal.FileName)); err == nil {
-		fmt.Fprintln(stdout, "demo: resuming the journal in", dir, "against freshly started simulators")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 		return exitFail
 	}
-	clk := clock.NewScaled(*speed)
-	sims, err := startSimulators(demoWorld(*tables, sc), clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", dir)
+	saved, err := loadDemoSaved(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+		return exitFail
+	}
+	var from time.Time
+	addrs := [3]string{"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"}
+	if saved != nil {
+		if saved.Scenario != sc.name || saved.Tables != *tables {
+			fmt.Fprintf(stdout, "demo: resuming the %s demo with %d tables (the flags asked for %s, %d)\n", saved.Scenario, saved.Tables, sc.name, *tables)
+		}
+		if sc, err = parseDemoScenario(saved.Scenario); err != nil {
+			fmt.Fprintf(stderr, "cutover demo: %s: %v\n", filepath.Join(dir, demoSimsFile), err)
+			return exitFail
+		}
+		*tables = saved.Tables
+		from = saved.resumeAt(filepath.Join(dir, "state", journal.FileName))
+		addrs = [3]string{saved.Source, saved.Target, saved.LCS}
+		fmt.Fprintf(stdout, "demo: resuming in %s: the simulators carry on from %s (simulated time) after replaying %d actions\n",
+			dir, from.Local().Format("15:04:05"), len(saved.Actions))
+	} else {
+		saved = &demoSaved{Scenario: sc.name, Tables: *tables}
+	}
+	clk := clock.NewScaledFrom(*speed, from)
+	cfg := demoWorld(*tables, sc.world)
+	cfg.Start = saved.WorldStart
+	sims, err := startSimulators(cfg, clk, addrs[0], addrs[1], addrs[2], dir, func(w *sqlsim.World, l *lcssim.Server) error {
+		if err := w.Replay(saved.Actions); err != nil {
+			return fmt.Errorf("resume the simulated SQL servers: %w", err)
+		}
+		return l.Restore(saved.LCSState)
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 		return exitFail
 	}
 	defer sims.Close()
+	if err := sc.apply(sims); err != nil {
+		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+		return exitFail
+	}
+	saver := newDemoSaver(filepath.Join(dir, demoSimsFile), saved, sims, clk)
+	if err := saver.write(); err != nil {
+		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+		return exitFail
+	}
+	saveCtx, stopSaving := context.WithCancel(context.Background())
+	defer stopSaving()
+	go saver.run(saveCtx)
 	path, err := writeDemoRunbook(dir, sims)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
@@ -839,20 +882,246 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "demo: simulated AX 2012 SQL Server %s, Azure SQL sandbox %s, LCS %s (%d tables, %gx speed)\n",
-		sims.sql.Addr(sqlsim.EndpointSource), sims.sql.Addr(sqlsim.EndpointTarget), sims.lcsURL, *tables, *speed)
+	fmt.Fprintf(stdout, "demo: simulated AX 2012 SQL Server %s, Azure SQL sandbox %s, LCS %s (%d tables, %gx speed, scenario %s)\n",
+		sims.sql.Addr(sqlsim.EndpointSource), sims.sql.Addr(sqlsim.EndpointTarget), sims.lcsURL, *tables, *speed, sc.name)
 	fmt.Fprintf(stdout, "demo: runbook and state in %s (resume with --state %s)\n", dir, dir)
 	if !*rf.yes && !(isTerminal(stdin) && isTerminal(stdout)) {
 		fmt.Fprintln(stdout, "demo: no terminal to type confirmations on; add --yes to play the rehearsal unattended")
 	}
-	c, err := lcsClient(rb, filepath.Join(dir, "state"), sims.lcs.HTTPClient(), lcsClock{clk}, io.Discard)
+	notices := &engineNotices{}
+	c, err := lcsClient(rb, filepath.Join(dir, "state"), sims.lcs.HTTPClient(), lcsClock{clk}, notices)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 		return exitFail
 	}
 	opts := engine.Options{StateDir: filepath.Join(dir, "state"), Clock: clk,
 		Ports: engine.Ports{Services: simServices{sims.world}, LCS: lcsPort{c}}}
-	return runEngine(rb, opts, rf, stdin, stdout, stderr, &demoOperator{sims: sims, clk: clk, fixes: map[string]fixState{}})
+	return runEngine(rb, opts, rf, stdin, stdout, stderr, &demoOperator{sims: sims, clk: clk, fixes: map[string]fixState{}, notices: notices})
+}
+
+// demoScenario is what --scenario chose: scenarios of the simulated world and the demo's own
+// (LCS throttling with an exhausted quota, a flaky network).
+type demoScenario struct {
+	name        string
+	world       sqlsim.Scenario
+	lcsThrottle bool
+	flaky       bool
+}
+
+func parseDemoScenario(s string) (demoScenario, error) {
+	out := demoScenario{}
+	var names, world []string
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.ToLower(strings.TrimSpace(part))
+		switch part {
+		case "", "happy":
+			continue
+		case "lcs-throttle":
+			out.lcsThrottle = true
+		case "flaky-network":
+			out.flaky = true
+		case "locked-table", "count-mismatch", "upgrade-failure":
+			world = append(world, part)
+		default:
+			return demoScenario{}, fmt.Errorf("unknown scenario %q (want happy, locked-table, count-mismatch, lcs-throttle, flaky-network or upgrade-failure)", part)
+		}
+		names = append(names, part)
+	}
+	w, err := sqlsim.ParseScenario(strings.Join(world, ","))
+	if err != nil {
+		return demoScenario{}, err
+	}
+	out.world, out.name = w, strings.Join(names, ",")
+	if out.name == "" {
+		out.name = "happy"
+	}
+	return out, nil
+}
+
+// apply sets up the demo's own scenarios on freshly started simulators. Everything it does is
+// derived from the world's start, so a resumed demo sets up exactly the same.
+func (sc demoScenario) apply(sims *simulators) error {
+	if sc.lcsThrottle {
+		// LCS answers every fourth call with 429, and yesterday's mock cutover used two of
+		// production's three database operations: the plan needs two (the refresh and a
+		// retry), so the refresh waits until the first leaves the rolling 24 hours, 4½ hours
+		// into the demo.
+		sims.lcs.ThrottleEvery(4, 20*time.Second)
+		base := sims.world.StartedAt().Add(-24*time.Hour + 4*time.Hour + 30*time.Minute)
+		for i := range 2 {
+			start := base.Add(time.Duration(i) * 10 * time.Minute)
+			if err := sims.lcs.AddHistory(lcssim.ProductionID, lcssim.HistoryEntry{Name: "Refresh database (mock cutover)",
+				Type: lcssim.TypeRefreshProduction, TypeDisplay: "Refresh database", Start: start, End: start.Add(time.Hour)}); err != nil {
+				return fmt.Errorf("lcs-throttle scenario: %w", err)
+			}
+		}
+	}
+	if sc.flaky {
+		// Both SQL servers drop a few connections and answer some queries slowly, all night.
+		for _, srv := range []*tdssim.Server{sims.sql.Source(), sims.sql.Target()} {
+			for _, r := range []tdssim.Rule{
+				{Name: "flaky network: connection dropped", Action: tdssim.FaultDropBeforeResponse, Probability: 0.02},
+				{Name: "flaky network: login dropped", Action: tdssim.FaultDropDuringLogin, Probability: 0.05},
+				{Name: "flaky network: slow query", Action: tdssim.FaultDelay, Delay: 1500 * time.Millisecond, Probability: 0.05},
+			} {
+				if _, err := srv.Faults().Add(r); err != nil {
+					return fmt.Errorf("flaky-network scenario: %w", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// demoSimsFile, in the demo's directory, holds what resuming an interrupted demo needs to bring
+// the simulators back as they were.
+const demoSimsFile = "simulators.json"
+
+// demoSaved is the simulators' saved state: the world's configuration and start, every action
+// taken on it, LCS's operations and counters, the simulated time reached and the addresses.
+type demoSaved struct {
+	Scenario   string          `json:"scenario"`
+	Tables     int             `json:"tables"`
+	WorldStart time.Time       `json:"world_start"`
+	SimNow     time.Time       `json:"sim_now"`
+	Source     string          `json:"source"`
+	Target     string          `json:"target"`
+	LCS        string          `json:"lcs"`
+	Actions    []sqlsim.Action `json:"actions,omitempty"`
+	LCSState   lcssim.Saved    `json:"lcs_state"`
+}
+
+// loadDemoSaved reads a demo directory's saved simulators (nil when there are none).
+func loadDemoSaved(dir string) (*demoSaved, error) {
+	path := filepath.Join(dir, demoSimsFile)
+	// A crash during a save leaves its temporary file behind; the saved file itself is whole.
+	if stale, _ := filepath.Glob(path + ".*.tmp"); len(stale) > 0 {
+		for _, f := range stale {
+			_ = os.Remove(f)
+		}
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the saved simulators: %w", err)
+	}
+	var sv demoSaved
+	if err := json.Unmarshal(data, &sv); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if sv.WorldStart.IsZero() || sv.Tables == 0 {
+		return nil, fmt.Errorf("%s: no world_start or tables: not a demo's saved simulators", path)
+	}
+	return &sv, nil
+}
+
+// resumeAt is the simulated time a resumed demo carries on from: just after the latest of the
+// saved time, the last action and the journal's last record, so time never runs backwards.
+func (sv *demoSaved) resumeAt(journalPath string) time.Time {
+	t := sv.SimNow
+	if n := len(sv.Actions); n > 0 && sv.Actions[n-1].At.After(t) {
+		t = sv.Actions[n-1].At
+	}
+	for _, op := range sv.LCSState.Operations {
+		if op.Start.After(t) {
+			t = op.Start
+		}
+	}
+	if c, err := journal.Read(journalPath); err == nil && len(c.Records) > 0 {
+		if last := c.Records[len(c.Records)-1].Time; last.After(t) {
+			t = last
+		}
+	}
+	return t.Add(time.Second)
+}
+
+// demoSaver keeps the demo directory's saved simulators current: every action and LCS change
+// is written (and synced) before the simulator answers, and the simulated time every half second.
+type demoSaver struct {
+	mu   sync.Mutex
+	path string
+	sv   demoSaved
+	clk  clock.Clock
+	err  error
+}
+
+func newDemoSaver(path string, sv *demoSaved, sims *simulators, clk clock.Clock) *demoSaver {
+	s := &demoSaver{path: path, sv: *sv, clk: clk}
+	s.sv.WorldStart = sims.world.StartedAt()
+	s.sv.Source, s.sv.Target = sims.sql.Addr(sqlsim.EndpointSource), sims.sql.Addr(sqlsim.EndpointTarget)
+	s.sv.LCS = strings.TrimPrefix(sims.lcsURL, "https://")
+	s.sv.LCSState = sims.lcs.Save()
+	sims.world.OnAction(func(a sqlsim.Action) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.sv.Actions = append(s.sv.Actions, a)
+		s.writeLocked()
+	})
+	sims.lcs.OnChange(func(st lcssim.Saved) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.sv.LCSState = st
+		s.writeLocked()
+	})
+	return s
+}
+
+func (s *demoSaver) write() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writeLocked()
+	return s.err
+}
+
+// writeLocked replaces the file atomically: a crash leaves the old or the new one, never half.
+func (s *demoSaver) writeLocked() {
+	if now := s.clk.Now(); now.After(s.sv.SimNow) {
+		s.sv.SimNow = now
+	}
+	data, err := json.Marshal(s.sv)
+	if err == nil {
+		err = writeFileSynced(s.path, data)
+	}
+	if err != nil && s.err == nil {
+		s.err = fmt.Errorf("save the simulators: %w", err)
+	}
+}
+
+func (s *demoSaver) run(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			_ = s.write()
+			return
+		case <-t.C:
+			_ = s.write()
+		}
+	}
+}
+
+// writeFileSynced writes data to path through a synced temporary file renamed over it.
+func writeFileSynced(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // demoWorld is the simulated world of the demo: a backlog that drains in minutes, a data upgrade of
@@ -899,6 +1168,8 @@ func writeDemoRunbook(dir string, sims *simulators) (string, error) {
 type demoOperator struct {
 	sims *simulators
 	clk  clock.Clock
+	// notices carries what the LCS client tells the operator (throttling) into the run's log.
+	notices *engineNotices
 
 	mu    sync.Mutex
 	fixes map[string]fixState // step id → its fix
@@ -929,8 +1200,10 @@ func (o *demoOperator) fix(ctx context.Context, e *engine.Engine, st engine.Step
 	case st.ID == "validate-counts" && w.Config().Scenarios.Has(sqlsim.ScenarioCountMismatch):
 		return "published the mismatching table again (the toolkit's catch-up publication) and waited for its snapshot", func() error {
 			table := w.Config().MismatchTable
-			if err := w.Redeliver(table); err != nil {
-				return err
+			if w.Count(sqlsim.ActRedeliver) == 0 { // not already before a restart
+				if err := w.Redeliver(table); err != nil {
+					return err
+				}
 			}
 			for {
 				src, err1 := w.SourceRows(table)
@@ -969,6 +1242,9 @@ func (o *demoOperator) Fixing(s engine.Snapshot) string {
 func (o *demoOperator) Run(ctx context.Context, e *engine.Engine) {
 	w := o.sims.world
 	o.did = map[string]bool{}
+	if o.notices != nil {
+		o.notices.attach(e)
+	}
 	later := func(step, what string, do func() error, finished func()) {
 		go func() {
 			if clock.Sleep(ctx, o.clk, 2*time.Minute) != nil {
@@ -1012,23 +1288,39 @@ func (o *demoOperator) Run(ctx context.Context, e *engine.Engine) {
 		}
 		var what string
 		var do func() error
+		// done says the operator did it already (before the demo was interrupted and resumed):
+		// a person at the console does not run a menu step twice.
+		var done func() bool
 		switch st.ID {
 		case "toolkit-nopk":
 			what, do = "ran «Cutover: Setup Publication for Non PK Tables» and started the snapshots", w.CreateNoPKPublication
+			done = func() bool { return w.Count(sqlsim.ActCreateNoPK) > 0 }
 		case "toolkit-remove-replication":
 			what, do = "ran «Cutover: Remove replication setup»", w.RemoveReplication
+			done = w.ReplicationRemoved
 		case "trigger-upgrade":
 			what, do = "ran «Data Synchronise: Trigger Transformation»", w.TriggerUpgrade
+			done = func() bool { return w.UpgradeState().Triggered }
 		case "production-refresh":
 			what, do = "started the refresh in the LCS portal (production → Maintain → Move database → Refresh database)", func() error {
 				_, err := o.sims.lcs.StartPortalRefresh(lcssim.SandboxID, lcssim.ProductionID)
 				return err
 			}
+			done = func() bool { return o.sims.lcs.Stats().PortalRefreshes[lcssim.ProductionID] > 0 }
 		default:
 			return
 		}
 		o.did[key] = true
-		later(st.ID, what, do, nil)
+		if done() {
+			e.Logf(engine.LevelInfo, st.ID, "simulated operator: already done before the restart: %s", what)
+			return
+		}
+		later(st.ID, what, func() error {
+			if done() {
+				return nil
+			}
+			return do()
+		}, nil)
 	}
 	snap, events := e.Subscribe(ctx)
 	for _, st := range snap.Steps {
@@ -1327,7 +1619,15 @@ func lcsClient(rb *runbook.Runbook, stateDir string, httpClient *http.Client, cl
 			return nil, err
 		}
 	}
-	return lcs.NewClient(lcs.Config{Region: l.Region, BaseURL: l.BaseURL, ProjectID: l.ProjectID, Auth: auth, HTTPClient: httpClient, Clock: clk})
+	// What the operator should see (throttling waits, warnings) goes to out as one plain line.
+	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey) {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+	return lcs.NewClient(lcs.Config{Region: l.Region, BaseURL: l.BaseURL, ProjectID: l.ProjectID, Auth: auth, HTTPClient: httpClient, Clock: clk, Logger: logger})
 }
 
 // lcsClock runs the LCS client on the engine's clock (the demo's scaled time).
@@ -1400,7 +1700,11 @@ func (p lcsPort) History(ctx context.Context, env string) ([]engine.LCSOperation
 
 func (p lcsPort) Quota(ctx context.Context, env string) (engine.LCSQuota, error) {
 	q, err := p.c.DatabaseMovementQuota(ctx, env)
-	return engine.LCSQuota{Used: q.Used, Remaining: q.Remaining, NextSlot: q.NextSlot}, err
+	out := engine.LCSQuota{Used: q.Used, Remaining: q.Remaining, NextSlot: q.NextSlot}
+	for _, h := range q.Counted {
+		out.Leaves = append(out.Leaves, h.Start.Add(q.Window))
+	}
+	return out, err
 }
 
 // buildPorts fills the ports the caller left empty from the runbook. The returned function closes
@@ -1909,20 +2213,32 @@ func (s sandboxState) SandboxState() string {
 	return string(lcs.DeploymentReplicationInProgress)
 }
 
-// startSimulators starts the SQL and LCS simulators on the given addresses, writing the LCS
-// certificate into dir.
-func startSimulators(cfg sqlsim.Config, clk sqlsim.Clock, sourceAddr, targetAddr, lcsAddr, dir string) (*simulators, error) {
+// startSimulators starts the SQL and LCS simulators on the given addresses (any free port when
+// one is taken), writing the LCS certificate into dir. restore, when set, brings back a saved
+// state before they serve.
+func startSimulators(cfg sqlsim.Config, clk sqlsim.Clock, sourceAddr, targetAddr, lcsAddr, dir string, restore func(*sqlsim.World, *lcssim.Server) error) (*simulators, error) {
 	w, err := sqlsim.New(cfg, clk)
-	if err != nil {
-		return nil, err
-	}
-	srv, err := sqlsim.Start(w, sqlsim.ServerConfig{SourceAddr: sourceAddr, TargetAddr: targetAddr})
 	if err != nil {
 		return nil, err
 	}
 	ls := lcssim.New(lcssim.Options{Clock: clk})
 	ls.SetSandboxStateSource(sandboxState{w})
+	if restore != nil {
+		if err := restore(w, ls); err != nil {
+			return nil, err
+		}
+	}
+	srv, err := sqlsim.Start(w, sqlsim.ServerConfig{SourceAddr: sourceAddr, TargetAddr: targetAddr})
+	if err != nil && restore != nil {
+		srv, err = sqlsim.Start(w, sqlsim.ServerConfig{})
+	}
+	if err != nil {
+		return nil, err
+	}
 	url, err := ls.Start(lcsAddr)
+	if err != nil && restore != nil {
+		url, err = ls.Start("127.0.0.1:0")
+	}
 	if err != nil {
 		srv.Close()
 		return nil, fmt.Errorf("start the LCS simulator: %w", err)
@@ -1978,7 +2294,7 @@ func cmdSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cutover sim: %v\n", err)
 		return exitFail
 	}
-	sims, err := startSimulators(sqlsim.Config{Tables: *tables, Scenarios: sc}, sqlsim.WallClock(), *sourceAddr, *targetAddr, *lcsAddr, *dir)
+	sims, err := startSimulators(sqlsim.Config{Tables: *tables, Scenarios: sc}, sqlsim.WallClock(), *sourceAddr, *targetAddr, *lcsAddr, *dir, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover sim: %v\n", err)
 		return exitFail

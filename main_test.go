@@ -277,7 +277,8 @@ func waitForLine(t *testing.T, r io.Reader, substr string) {
 type demoJournal struct {
 	started, failed, retried, succeeded map[string]int
 	retriedBy                           map[string]string
-	message                             map[string]string
+	message, lastError                  map[string]string
+	outages                             int
 }
 
 func readDemoJournal(t *testing.T, dir string) demoJournal {
@@ -291,13 +292,22 @@ func readDemoJournal(t *testing.T, dir string) demoJournal {
 		t.Fatal(err)
 	}
 	j := demoJournal{started: map[string]int{}, failed: map[string]int{}, retried: map[string]int{}, succeeded: map[string]int{},
-		retriedBy: map[string]string{}, message: map[string]string{}}
+		retriedBy: map[string]string{}, message: map[string]string{}, lastError: map[string]string{}}
 	for _, r := range recs {
 		switch engine.RecordType(r.Type) {
 		case engine.RecStarted:
 			j.started[r.Step]++
 		case engine.RecFailed:
+			var p engine.Failed
+			r.Decode(&p)
 			j.failed[r.Step]++
+			j.lastError[r.Step] = p.Error
+		case engine.RecSourceHealth:
+			var p engine.SourceHealthRecord
+			r.Decode(&p)
+			if p.State == engine.HealthFailing {
+				j.outages++
+			}
 		case engine.RecRetry:
 			var p engine.ByActor
 			r.Decode(&p)
@@ -342,6 +352,20 @@ func TestDemoScenariosHeadless(t *testing.T) {
 				t.Errorf("retried by %q", j.retriedBy["validate-counts"])
 			}
 		}},
+		{"lcs-throttle", func(t *testing.T, j demoJournal) {
+			if j.failed["lcs-quota"] != 1 || j.started["lcs-quota"] != 2 || j.succeeded["lcs-quota"] != 1 {
+				t.Errorf("lcs-quota: failed %d, started %d, succeeded %d; want it to wait once for the quota",
+					j.failed["lcs-quota"], j.started["lcs-quota"], j.succeeded["lcs-quota"])
+			}
+			if !strings.Contains(j.lastError["lcs-quota"], "2 are free from") {
+				t.Errorf("lcs-quota must say when the quota frees up: %q", j.lastError["lcs-quota"])
+			}
+		}},
+		{"flaky-network", func(t *testing.T, j demoJournal) {
+			if j.outages == 0 {
+				t.Error("dropped connections must show as a data source failing (journaled)")
+			}
+		}},
 		{"upgrade-failure", func(t *testing.T, j demoJournal) {
 			if j.failed["watch-upgrade"] != 1 || j.retried["watch-upgrade"] != 1 || j.succeeded["watch-upgrade"] != 1 {
 				t.Errorf("watch-upgrade: failed %d, retried %d, succeeded %d; want one failure resumed",
@@ -364,11 +388,106 @@ func TestDemoScenariosHeadless(t *testing.T) {
 					t.Errorf("destructive step %s started %d time(s), succeeded %d", id, j.started[id], j.succeeded[id])
 				}
 			}
-			if strings.Contains(string(out), "is failing") {
+			if strings.Contains(string(out), "is failing") && c.scenario != "flaky-network" {
 				t.Errorf("no data source may fail in the %s scenario:\n%s", c.scenario, out)
+			}
+			if c.scenario == "lcs-throttle" && !strings.Contains(string(out), "throttled (429)") {
+				t.Errorf("LCS's 429s must show in the log:\n%s", out)
 			}
 			c.check(t, j)
 		})
+	}
+}
+
+// TestDemoSurvivesSIGKILL kills the demo with SIGKILL at random moments and resumes it with the
+// same --state each time; it must finish, and neither the journal nor the simulators' own
+// counters may show a destructive action taken twice.
+func TestDemoSurvivesSIGKILL(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	dir := t.TempDir()
+	args := []string{"demo", "--headless", "--yes", "--speed", "1000", "--tables", "300", "--state", dir}
+	kills, resumed := 0, 0
+	for trial := 1; trial <= 10; trial++ {
+		cmd := child(t, args...)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = cmd.Stdout
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ls := streamLines(out)
+		// A random moment: after a random number of events (each is a line).
+		n, finished := 5+rng.Intn(40), false
+		for i := 0; i < n; i++ {
+			l, ok := <-ls.lines
+			if !ok {
+				finished = true
+				break
+			}
+			if strings.Contains(l, "demo: resuming in") {
+				resumed++
+			}
+			if strings.Contains(l, "run completed") {
+				finished = true
+			}
+		}
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		ls.drain()
+		_ = cmd.Wait()
+		if finished {
+			break
+		}
+		kills++
+	}
+	if kills < 10 {
+		t.Logf("the demo finished after %d kills", kills)
+	}
+	cmd := child(t, args...)
+	got, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(got), "run completed") {
+		t.Fatalf("the resumed demo did not finish: %v\n%s", err, got)
+	}
+	if resumed < kills-1 {
+		t.Errorf("%d kills but only %d resumptions announced", kills, resumed)
+	}
+	j := readDemoJournal(t, dir)
+	for _, id := range []string{"aos-stop", "toolkit-remove-replication", "production-refresh"} {
+		if j.succeeded[id] != 1 {
+			t.Errorf("destructive step %s succeeded %d times", id, j.succeeded[id])
+		}
+	}
+	sv, err := loadDemoSaved(dir)
+	if err != nil || sv == nil {
+		t.Fatalf("saved simulators: %v", err)
+	}
+	counts := map[string]int{}
+	for _, a := range sv.Actions {
+		counts[string(a.Op)+" "+strings.Join(a.Args, " ")]++
+	}
+	want := map[string]int{"create-nopk-publication ": 1, "remove-replication ": 1, "trigger-upgrade ": 1}
+	for k, n := range want {
+		if counts[k] != n {
+			t.Errorf("the simulated SQL Server saw %q %d times, want %d", k, counts[k], n)
+		}
+	}
+	stops := 0
+	for k, n := range counts {
+		if strings.HasPrefix(k, "stop-aos ") {
+			stops++
+			if n != 1 {
+				t.Errorf("%s: %d times", k, n)
+			}
+		}
+	}
+	if stops != 3 {
+		t.Errorf("%d AOS stopped, want 3", stops)
+	}
+	if got := sv.LCSState.RefreshesStarted[lcssim.ProductionID]; got != 1 {
+		t.Errorf("LCS started %d refreshes of production", got)
 	}
 }
 
@@ -714,7 +833,7 @@ func quietSimulators(t testing.TB, cfg sqlsim.Config) (*simulators, *simClock) {
 	t.Helper()
 	clk := &simClock{now: time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC)}
 	cfg.InitialBacklog = -1
-	sims, err := startSimulators(cfg, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", t.TempDir())
+	sims, err := startSimulators(cfg, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -826,7 +945,7 @@ func newSimRun(t *testing.T, cfg sqlsim.Config, steps string) *simRun {
 	t.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
 	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
 	clk := clock.NewFake(time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC))
-	sims, err := startSimulators(cfg, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", t.TempDir())
+	sims, err := startSimulators(cfg, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1089,7 +1208,7 @@ func BenchmarkMonitorCycle10k(b *testing.B) {
 	b.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
 	b.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
 	clk := &simClock{now: time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC)}
-	sims, err := startSimulators(sqlsim.Config{Tables: 10000}, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", b.TempDir())
+	sims, err := startSimulators(sqlsim.Config{Tables: 10000}, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -1667,7 +1786,7 @@ func TestTwentyViewersWhileTheDemoRuns(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv(demoSpeedEnv, fmt.Sprint(speed))
 	clk := clock.NewScaled(speed)
-	sims, err := startSimulators(demoWorld(300, 0), clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", dir)
+	sims, err := startSimulators(demoWorld(300, 0), clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

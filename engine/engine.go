@@ -778,6 +778,10 @@ func (e *Engine) finish(st *stepRT, run *Run, err, cause error) {
 		f.Error, f.AbortedBy = ab.Error(), &ab.actor
 	} else if run.Attempt <= st.def.Retries && !IsPermanent(err) {
 		at := e.clock.Now().Add(e.backoff(st.def, run.Attempt))
+		var ra retryAt
+		if errors.As(err, &ra) && ra.at.After(e.clock.Now()) {
+			at = ra.at
+		}
 		f.RetryAt = &at
 	}
 	_, _ = e.commitLocked(RecFailed, st.def.ID, f)

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -103,6 +104,24 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	var p permanent
 	return errors.As(err, &p)
+}
+
+// retryAt marks an error whose retry should wait until a known time.
+type retryAt struct {
+	err error
+	at  time.Time
+}
+
+func (r retryAt) Error() string { return r.err.Error() }
+func (r retryAt) Unwrap() error { return r.err }
+
+// RetryAt wraps err so that, when the step has retries left, the next attempt waits until at
+// (a quota that frees up, a window that opens) instead of the usual backoff.
+func RetryAt(err error, at time.Time) error {
+	if err == nil {
+		return nil
+	}
+	return retryAt{err, at}
 }
 
 // Registry is the set of known step kinds. It satisfies runbook.Kinds.

@@ -189,8 +189,10 @@ func (a *quotaAction) Run(ctx context.Context, run *Run) error {
 	}
 	if q.Remaining < a.need {
 		msg := fmt.Sprintf("only %d database operation(s) left for %s in the rolling 24 hours (%d used); the plan needs %d", q.Remaining, a.label, q.Used, a.need)
-		if !q.NextSlot.IsZero() {
-			msg += "; the next one frees up at " + q.NextSlot.Local().Format("2006-01-02 15:04")
+		if at := q.FreesAt(a.need); !at.IsZero() {
+			msg += fmt.Sprintf("; %d are free from %s", a.need, at.Local().Format("2006-01-02 15:04"))
+			// Nothing changes before then: the retry waits for it.
+			return RetryAt(errors.New(msg), at)
 		}
 		return errors.New(msg)
 	}

@@ -23,6 +23,7 @@ type fakeLCS struct {
 	loseNext  bool
 	outcome   string
 	used      int
+	next      time.Time
 }
 
 func newFakeLCS() *fakeLCS {
@@ -96,7 +97,7 @@ func (f *fakeLCS) History(_ context.Context, env string) ([]engine.LCSOperation,
 func (f *fakeLCS) Quota(context.Context, string) (engine.LCSQuota, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return engine.LCSQuota{Used: f.used, Remaining: 3 - f.used}, nil
+	return engine.LCSQuota{Used: f.used, Remaining: max(3-f.used, 0), NextSlot: f.next}, nil
 }
 
 const lcsSection = `lcs:
@@ -145,6 +146,25 @@ func TestLCSQuota(t *testing.T) {
 	if !strings.Contains(st.LastError, "only 1 database operation(s) left for production") {
 		t.Fatalf("%q", st.LastError)
 	}
+}
+
+func TestLCSQuotaWaitsForTheNextSlot(t *testing.T) {
+	h := newHarness(t, "name: t\n"+lcsSection+`steps:
+  - {id: quota, title: Enough LCS operations, kind: lcs.quota, retries: 2, with: {environment: production, need: 2}}
+`)
+	api := newFakeLCS()
+	api.used, api.next = 3, t0.Add(3*time.Hour)
+	h.opts.Ports.LCS = api
+	h.start()
+	st := h.waitStep("quota", engine.StateRetrying)
+	if !st.RetryAt.Equal(api.next) || !strings.Contains(st.LastError, "are free from") {
+		t.Fatalf("the retry must wait for the quota (at %v): %v %q", api.next, st.RetryAt, st.LastError)
+	}
+	api.mu.Lock()
+	api.used, api.next = 1, time.Time{}
+	api.mu.Unlock()
+	h.advance(1, 3*time.Hour)
+	h.waitStep("quota", engine.StateSucceeded)
 }
 
 func TestLCSRefreshSandboxNeverStartsTwice(t *testing.T) {

@@ -147,8 +147,10 @@ func (a *validateAction) Run(ctx context.Context, run *Run) error {
 			onlyDraining = onlyDraining && t.Class == ClassDraining
 		}
 		if !onlyDraining || !run.Clock().Now().Before(deadline) {
-			return fmt.Errorf("%d of %d tables do not match (%s): %s; details in %s", len(failing), len(v.Tables), v.Summary(),
-				describeChecks(failing, 5), strings.Join(files, ", "))
+			// Counting again changes nothing: a mismatch needs a person (re-deliver the
+			// table, recount it, or accept it), then a retry. Read errors above are retried.
+			return Permanent(fmt.Errorf("%d of %d tables do not match (%s): %s; details in %s", len(failing), len(v.Tables), v.Summary(),
+				describeChecks(failing, 5), strings.Join(files, ", ")))
 		}
 		run.Logf("%d table(s) still draining; comparing again in %s", len(failing), runbook.FormatDuration(a.every))
 		if err := clock.Sleep(ctx, run.Clock(), a.every); err != nil {

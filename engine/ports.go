@@ -329,6 +329,22 @@ type LCSQuota struct {
 	Remaining int
 	// NextSlot is when another operation becomes possible (zero when one is available now).
 	NextSlot time.Time
+	// Leaves lists, oldest first, when each operation counted in the window leaves it.
+	Leaves []time.Time
+}
+
+// FreesAt is when at least n operations can start under LCS's limit of 3: zero when they can
+// now, else when enough of the counted operations have left the window (NextSlot when Leaves
+// does not tell).
+func (q LCSQuota) FreesAt(n int) time.Time {
+	if q.Remaining >= n {
+		return time.Time{}
+	}
+	// With Used counted, n fit once the (Used-3+n)-th oldest has left.
+	if i := q.Used - 3 + n - 1; i >= 0 && i < len(q.Leaves) {
+		return q.Leaves[i]
+	}
+	return q.NextSlot
 }
 
 // QueryRunner runs a read-only query on a named connection (source, distribution or target) and

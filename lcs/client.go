@@ -368,7 +368,7 @@ func (c *Client) call(ctx context.Context, r request, out any) (envelope, error)
 				return envelope{}, &APIError{Op: r.ep.String(), HTTPStatus: status, Message: "LCS is throttling this API", RequestID: reqID, RetryAt: at, kind: ErrThrottled,
 					Hint: "LCS allows only a few calls per minute on this API; try again after " + at.Format(time.RFC3339)}
 			}
-			c.log.Debug("lcs: throttled, waiting", "api", r.ep.String(), "retry_after", wait.String(), "request_id", reqID)
+			c.log.Info("lcs: throttled (429), waiting as LCS asks", "api", r.ep.String(), "retry_after", wait.String(), "request_id", reqID)
 			if err := c.clock.Sleep(ctx, wait); err != nil {
 				return envelope{}, c.ctxError(r, err, false)
 			}

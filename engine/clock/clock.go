@@ -100,6 +100,16 @@ func NewScaled(speed float64) *Scaled {
 	return &Scaled{origin: now, start: now, speed: speed}
 }
 
+// NewScaledFrom is NewScaled starting at from instead of the wall clock's time: a demo resumed
+// after a crash carries on from the simulated time it had reached.
+func NewScaledFrom(speed float64, from time.Time) *Scaled {
+	s := NewScaled(speed)
+	if !from.IsZero() {
+		s.origin = from
+	}
+	return s
+}
+
 // Speed is the clock's speed factor.
 func (s *Scaled) Speed() float64 { return s.speed }
 

@@ -82,3 +82,14 @@ func TestScaled(t *testing.T) {
 		t.Fatalf("scaled time advanced only %v", s.Now().Sub(start))
 	}
 }
+
+func TestScaledFrom(t *testing.T) {
+	from := time.Now().Add(5 * time.Hour)
+	s := NewScaledFrom(60, from)
+	if now := s.Now(); now.Before(from) || now.Sub(from) > time.Hour {
+		t.Fatalf("a clock resumed at %v reads %v", from, now)
+	}
+	if z := NewScaledFrom(60, time.Time{}); z.Now().Sub(time.Now()).Abs() > time.Minute {
+		t.Fatal("a zero start is the wall clock's time")
+	}
+}

@@ -64,6 +64,12 @@ func (s *Server) api(ep Endpoint, h apiHandler) http.HandlerFunc {
 			s.tooMany(w, f.retryAfter)
 			return
 		}
+		if f.throttleEvery > 0 {
+			if f.throttleSeen++; f.throttleSeen%f.throttleEvery == 0 {
+				s.tooMany(w, f.retryAfter)
+				return
+			}
+		}
 		if f.fail > 0 {
 			f.fail--
 			http.Error(w, http.StatusText(f.failStatus), f.failStatus)

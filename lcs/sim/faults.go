@@ -37,6 +37,9 @@ type faults struct {
 	lose         int
 	latency      time.Duration
 	versionEOL   time.Time
+	// throttleEvery answers every nth API request with 429 (0: never); seen counts them.
+	throttleEvery int
+	throttleSeen  int
 }
 
 // counters record what clients did.
@@ -120,6 +123,14 @@ func (s *Server) ThrottleNext(n int, retryAfter time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st.faults.throttle, s.st.faults.retryAfter = n, retryAfter
+}
+
+// ThrottleEvery answers every nth API request with 429 and Retry-After from now on (0 stops
+// it): a tenant sharing LCS's per-minute limits with other tools all night.
+func (s *Server) ThrottleEvery(n int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.faults.throttleEvery, s.st.faults.throttleSeen, s.st.faults.retryAfter = n, 0, retryAfter
 }
 
 // FailNext answers the next n API requests with an HTTP status (e.g. 503) before doing anything.

@@ -383,6 +383,17 @@ func TestFaultsAndEnvelope(t *testing.T) {
 	if resp.StatusCode != 200 || f.s.Stats().BadHeaders != 1 {
 		t.Fatalf("bare request: %d, bad headers %d", resp.StatusCode, f.s.Stats().BadHeaders)
 	}
+	// A steady share of requests throttled, then none.
+	f.s.ThrottleEvery(3, time.Second)
+	got = got[:0]
+	for range 6 {
+		c, _, _ := f.call("GET", path)
+		got = append(got, strconv.Itoa(c))
+	}
+	f.s.ThrottleEvery(0, 0)
+	if c, _, _ := f.call("GET", path); c != 200 || strings.Join(got, " ") != "200 200 429 200 200 429" {
+		t.Fatalf("throttle every 3rd: %v, then %d", got, c)
+	}
 }
 
 func TestOutcomesAndStates(t *testing.T) {

@@ -149,6 +149,8 @@ type state struct {
 	faults faults
 	stats  counters
 	quota  quotaState
+	// onChange hears every change that a restarted simulator must keep (OnChange).
+	onChange func(Saved)
 }
 
 func newState(opts Options, now time.Time) state {
@@ -265,6 +267,7 @@ func (st *state) startOp(opts Options, kind, env, source, name, histName, histTy
 	if kind == "export" {
 		st.backups = append(st.backups, &backup{id: newID(), name: name, file: name + ".bacpac", description: "Exported from " + env, by: user, fromExport: o})
 	}
+	st.changed()
 	return o
 }
 
@@ -397,6 +400,7 @@ func (s *Server) StartPortalRefresh(sourceEnvironmentID, targetEnvironmentID str
 	}
 	o := s.st.startOp(s.opts, "refresh", tgt.ID, src.ID, "", "Refresh database", typ, "Refresh database", firstUser(s.opts.Users), now)
 	s.st.stats.portalRefreshes[tgt.ID]++
+	s.st.changed()
 	return o.id, nil
 }
 
@@ -424,6 +428,7 @@ func (s *Server) StartRollback(activityID string) error {
 		return fmt.Errorf("sim: operation %s is %s, not Failed", activityID, st)
 	}
 	o.rollbackAt = s.clock.Now()
+	s.st.changed()
 	return nil
 }
 
@@ -439,6 +444,7 @@ func (s *Server) SignOff(activityID string) error {
 		return fmt.Errorf("sim: operation %s is %s, not Completed", activityID, st)
 	}
 	o.signedOff = true
+	s.st.changed()
 	return nil
 }
 
@@ -452,6 +458,7 @@ func (s *Server) OverrideStatus(activityID, status string) error {
 		return fmt.Errorf("sim: no operation %s", activityID)
 	}
 	o.override = status
+	s.st.changed()
 	return nil
 }
 

@@ -355,6 +355,7 @@ func (w *World) StopAOS(host, service string) error {
 		delay += wait
 	}
 	a.trans = append(a.trans, aosTransition{w.t, ServiceStopPending}, aosTransition{w.t + delay, ServiceStopped})
+	w.note(ActStopAOS, host, service)
 	return nil
 }
 
@@ -376,6 +377,7 @@ func (w *World) StartAOS(host, service string) error {
 		return fmt.Errorf("start %s %s: %w", host, service, ErrServicePending)
 	}
 	a.trans = append(a.trans, aosTransition{w.t, ServiceStartPending}, aosTransition{w.t + w.cfg.AOSStartDelay.Seconds(), ServiceRunning})
+	w.note(ActStartAOS, host, service)
 	return nil
 }
 

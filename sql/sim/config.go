@@ -140,6 +140,9 @@ type Config struct {
 	Tables int
 	// Seed makes the generated world reproducible.
 	Seed uint64
+	// Start is the world's simulated second zero (default: the clock's time at New). A world
+	// rebuilt from its actions needs the start of the original.
+	Start time.Time
 	// Publications is the number of PK-table publications AX_PUB_PkTable_N
 	// (the toolkit's NumberOfPublishers, default 4).
 	Publications int

@@ -255,7 +255,11 @@ func (w *World) allocate() {
 // events (history ticks, AOS state changes, a queue running empty) every
 // rate is constant, so each piece is integrated exactly.
 func (w *World) advance() {
-	now := w.secs(w.clock.Now())
+	at := w.clock.Now()
+	if !w.replaying.IsZero() {
+		at = w.replaying
+	}
+	now := w.secs(at)
 	for guard := 0; w.t < now; guard++ {
 		w.allocate()
 		next := min(now, w.repl.nextTick)
@@ -533,6 +537,7 @@ func (w *World) CreateNoPKPublication() error {
 	if w.cfg.Scenarios.Has(ScenarioLockedTable) {
 		add("AX_PUB_TABLE_LockedTable", pubLocked, kindLocked)
 	}
+	w.note(ActCreateNoPK)
 	w.setSystemRows()
 	w.version++
 	return nil
@@ -590,6 +595,7 @@ func (w *World) RemoveReplication() error {
 		}
 	}
 	w.repl.frozen = frozen
+	w.note(ActRemoveReplication)
 	w.removedAt = w.t
 	w.version++
 	return nil
@@ -608,6 +614,7 @@ func (w *World) SetDrainRate(perSecond float64) {
 	w.lock()
 	defer w.mu.Unlock()
 	w.repl.drainRate = max(0, perSecond)
+	w.note(ActSetDrainRate, formatRate(perSecond))
 }
 
 // DrainRate is the current total delivery rate.
@@ -623,6 +630,7 @@ func (w *World) SetWriteRate(perSecond float64) {
 	w.lock()
 	defer w.mu.Unlock()
 	w.repl.writeRate = max(0, perSecond)
+	w.note(ActSetWriteRate, formatRate(perSecond))
 }
 
 // WritesActive reports whether the application is writing (some AOS is
@@ -653,6 +661,7 @@ func (w *World) FailDistributionAgent(publication, message string) error {
 	w.repl.errors = append(w.repl.errors, replError{id: id, at: w.t, code: "MSSQL_REPL20084", text: message})
 	p.down, p.downMsg, p.downErrID, p.downAt = true, message, id, w.t
 	p.caughtUp = false
+	w.note(ActFailAgent, p.name, message)
 	return nil
 }
 
@@ -668,6 +677,7 @@ func (w *World) StartDistributionAgent(publication string) error {
 		p.down = false
 		p.sessionT0, p.sessionD0 = w.t, p.delivered
 	}
+	w.note(ActStartAgent, p.name)
 	return nil
 }
 
@@ -727,6 +737,7 @@ func (w *World) postToken(publication string) (int32, error) {
 		tk.arrived = max(w.t+logReaderLatency, p.snap.end) + deliveryLatency
 	}
 	w.repl.tokens = append(w.repl.tokens, tk)
+	w.note(ActPostTracerToken, p.name)
 	return tk.id, nil
 }
 

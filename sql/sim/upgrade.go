@@ -377,6 +377,7 @@ func (w *World) TriggerUpgrade() error {
 		return fmt.Errorf("trigger upgrade: %w: already triggered", ErrUpgradeState)
 	}
 	w.upg.startRun(w.t, 0)
+	w.note(ActTriggerUpgrade)
 	return nil
 }
 
@@ -395,6 +396,7 @@ func (w *World) ResumeUpgrade() error {
 	default:
 		return fmt.Errorf("resume upgrade: %w: not failed or stalled", ErrUpgradeState)
 	}
+	w.note(ActResumeUpgrade)
 	return nil
 }
 
@@ -410,6 +412,7 @@ func (w *World) PauseUpgrade() error {
 	}
 	r := &u.runs[len(u.runs)-1]
 	r.stopAt, r.failed = w.t, false
+	w.note(ActPauseUpgrade)
 	return nil
 }
 

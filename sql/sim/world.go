@@ -103,6 +103,12 @@ type World struct {
 	seed      uint64
 	removedAt float64 // sim seconds of RemoveReplication, +Inf while set up
 	version   uint64  // bumps when the published objects change (caches)
+
+	// onAction hears every successful action; counts counts them (replayed ones too);
+	// replaying is the time of the action being replayed (zero otherwise).
+	onAction  func(Action)
+	counts    map[string]int
+	replaying time.Time
 }
 
 // New builds a world from cfg, reading time from clock (nil: WallClock).
@@ -115,10 +121,13 @@ func New(cfg Config, clock Clock) (*World, error) {
 	if clock == nil {
 		clock = WallClock()
 	}
+	if cfg.Start.IsZero() {
+		cfg.Start = clock.Now()
+	}
 	w := &World{
 		cfg:       cfg,
 		clock:     clock,
-		start:     clock.Now().UTC(),
+		start:     cfg.Start.UTC(),
 		byName:    make(map[string]int, cfg.Tables+16),
 		seed:      cfg.Seed,
 		removedAt: math.Inf(1),
@@ -520,6 +529,7 @@ func (w *World) Redeliver(name string) error {
 	if t.mismatch > 0 && t.redeliverAt == 0 {
 		t.redeliverAt = w.t + 30 + float64(w.srcRows(t))/w.cfg.SnapshotRate
 	}
+	w.note(ActRedeliver, t.name)
 	return nil
 }
 
