@@ -7,9 +7,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"cutover/engine/report"
 	"cutover/sql/tdssim"
 	"encoding/json"
 	"errors"
@@ -75,6 +77,7 @@ func commands() []command {
 		{name: "status", summary: "is replication healthy? one glance, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN", run: cmdStatus},
 		{name: "step", summary: "done|skip|retry a step while no cockpit is running", run: cmdStep},
 		{name: "journal", summary: "verify or show the journal", run: cmdJournal},
+		{name: "report", summary: "write the go-live evidence report from the journal (Markdown or one HTML file)", run: cmdReport},
 		{name: "validate", summary: "compare source and target record counts once (exit 0 when they match)", run: cmdValidate},
 		{name: "sim", summary: "serve the simulated SQL Servers and LCS on this machine", run: cmdSim},
 		{name: "version", summary: "print the version", run: cmdVersion},
@@ -1341,6 +1344,95 @@ func (o *demoOperator) Run(ctx context.Context, e *engine.Engine) {
 			}
 		}
 	}
+}
+
+func cmdReport(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("report", "[-f FILE] [--state DIR] [--format md|html] [-o PATH] [--baseline JOURNAL]", stderr)
+	file := fs.String("f", runbook.DefaultFile, "runbook `FILE` (default: the one the journal in --state was run with)")
+	state := fs.String("state", "", "state `DIR` holding the journal; default .cutover beside the runbook")
+	format := fs.String("format", "", "md or html (default: from -o's extension, else md)")
+	out := fs.String("o", "", "write to `PATH` instead of standard output")
+	baseline := fs.String("baseline", "", "compare with an earlier run: its `JOURNAL` or state directory (default: the runbook's baseline:)")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	explicitFile := false
+	fs.Visit(func(f *flag.Flag) { explicitFile = explicitFile || f.Name == "f" })
+	path := *file
+	if !explicitFile && *state != "" {
+		// The journal remembers its runbook (a demo's lives beside its state directory).
+		if c, _, err := journal.ReadEvidence(filepath.Join(*state, journal.FileName)); err == nil && len(c.Records) > 0 {
+			var ro engine.RunOpened
+			if c.Records[0].Decode(&ro) == nil && ro.Runbook != "" {
+				path = ro.Runbook
+			}
+		}
+	}
+	journalPath := filepath.Join(stateDirFor(path, *state), journal.FileName)
+	if *baseline == "" {
+		// The baseline the run was started with (--baseline is journaled; the runbook's is read below).
+		if c, _, err := journal.ReadEvidence(journalPath); err == nil {
+			for _, r := range c.Records {
+				var es engine.EngineStarted
+				if r.Type == string(engine.RecEngineStarted) && r.Decode(&es) == nil && es.Baseline != "" {
+					*baseline = es.Baseline
+				}
+			}
+		}
+	}
+	opts := parseOptions()
+	opts.SkipSecretChecks = true // a report reads the journal; it signs in nowhere
+	rb, err := runbook.Load(path, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover report: %v\n", err)
+		return exitFail
+	}
+	switch *format {
+	case "":
+		*format = "md"
+		if ext := strings.ToLower(filepath.Ext(*out)); ext == ".html" || ext == ".htm" {
+			*format = "html"
+		}
+	case "md", "markdown":
+		*format = "md"
+	case "html":
+	default:
+		fmt.Fprintf(stderr, "cutover report: --format %q: want md or html\n", *format)
+		return exitUsage
+	}
+	if *baseline != "" {
+		if fi, err := os.Stat(*baseline); err == nil && fi.IsDir() {
+			*baseline = filepath.Join(*baseline, journal.FileName)
+		}
+	}
+	r, err := report.Build(report.Options{Runbook: rb, Journal: journalPath, Baseline: *baseline})
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover report: %v\n", err)
+		return exitFail
+	}
+	var buf bytes.Buffer
+	if *format == "html" {
+		err = r.HTML(&buf)
+	} else {
+		err = r.Markdown(&buf)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover report: %v\n", err)
+		return exitFail
+	}
+	if *out == "" {
+		_, _ = stdout.Write(buf.Bytes())
+	} else if err := writeFileSynced(*out, buf.Bytes()); err != nil {
+		fmt.Fprintf(stderr, "cutover report: %v\n", err)
+		return exitFail
+	} else {
+		fmt.Fprintf(stdout, "report written to %s\n", *out)
+	}
+	if !r.Integrity.Verified {
+		fmt.Fprintf(stderr, "cutover report: %s\n", r.Integrity.Banner())
+		return exitFail
+	}
+	return exitOK
 }
 
 func cmdStep(args []string, _ io.Reader, stdout, stderr io.Writer) int {

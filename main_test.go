@@ -10,6 +10,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"encoding/pem"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -1957,4 +1958,77 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestReportAndBaselineFromTheDemo plays one demo, then a second with the first as its baseline,
+// and writes the second's evidence report in both formats; a tampered journal makes it say so.
+func TestReportAndBaselineFromTheDemo(t *testing.T) {
+	t.Parallel()
+	first, second := t.TempDir(), t.TempDir()
+	demo := func(dir string, extra ...string) string {
+		args := append([]string{"demo", "--headless", "--yes", "--speed", "1000", "--tables", "300", "--state", dir}, extra...)
+		out, err := child(t, args...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "run completed") {
+			t.Fatalf("demo %v: %v\n%s", extra, err, out)
+		}
+		return string(out)
+	}
+	demo(first)
+	out := demo(second, "--baseline", filepath.Join(first, "state"))
+	if !strings.Contains(out, "baseline: the rehearsal in "+filepath.Join(first, "state", journal.FileName)) ||
+		!regexp.MustCompile(`run completed: .*; (.* (behind|ahead of) the rehearsal|on the rehearsal's pace)`).MatchString(out) {
+		t.Fatalf("the second demo must plan with the first and say how it compares:\n%s", out)
+	}
+
+	code, md, errOut := cli(t, "report", "--state", filepath.Join(second, "state"))
+	if code != exitOK {
+		t.Fatalf("report: %d %s", code, errOut)
+	}
+	for _, h := range []string{"## Summary", "## Timeline", "## Confirmations", "## Validation", "## Replication drain curve",
+		"## LCS operations", "## Anomalies", "## Journal integrity", "Δ vs baseline", "production-refresh", "rehearsal --yes"} {
+		if !strings.Contains(md, h) {
+			t.Errorf("the Markdown report has no %q", h)
+		}
+	}
+	html := filepath.Join(t.TempDir(), "evidence.html")
+	if code, _, errOut := cli(t, "report", "--state", filepath.Join(second, "state"), "-o", html); code != exitOK {
+		t.Fatalf("html report: %d %s", code, errOut)
+	}
+	page := string(mustRead(t, html))
+	d := xml.NewDecoder(strings.NewReader(page))
+	d.Strict, d.AutoClose, d.Entity = false, xml.HTMLAutoClose, xml.HTMLEntity
+	svg := false
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the HTML report does not parse: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "svg" {
+			svg = true
+		}
+	}
+	if !svg {
+		t.Error("the HTML report embeds no SVG drain curve")
+	}
+	for _, ext := range []string{"http://", "https://", "src=", "<link", "<script", "url("} {
+		if strings.Contains(page, ext) {
+			t.Errorf("the HTML report references something external (%q)", ext)
+		}
+	}
+
+	// Tamper with one record in the middle of the journal.
+	path := filepath.Join(second, "state", journal.FileName)
+	lines := strings.Split(string(mustRead(t, path)), "\n")
+	mid := len(lines) / 2
+	lines[mid] = strings.Replace(lines[mid], `"time":"2`, `"time":"1`, 1)
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, md, errOut = cli(t, "report", "--state", filepath.Join(second, "state"))
+	if code == exitOK || !strings.Contains(md, "JOURNAL FAILED VERIFICATION") || !strings.Contains(errOut, "FAILED VERIFICATION") {
+		t.Fatalf("a tampered journal must be reported (exit %d):\n%s\n%s", code, errOut, md[:min(len(md), 600)])
+	}
 }

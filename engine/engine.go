@@ -226,6 +226,14 @@ func (e *Engine) Open() error {
 	return nil
 }
 
+// baselinePathLocked is the baseline journal's path ("" without one).
+func (e *Engine) baselinePathLocked() string {
+	if e.baseline == nil {
+		return ""
+	}
+	return e.baseline.Path
+}
+
 func short(h string) string {
 	if len(h) > 12 {
 		return h[:12]
@@ -245,7 +253,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		return errors.New("engine: already started")
 	}
 	host, _ := os.Hostname()
-	es := EngineStarted{Host: host, PID: os.Getpid(), Version: e.opts.Version, RunbookHash: e.rb.Hash,
+	es := EngineStarted{Host: host, PID: os.Getpid(), Version: e.opts.Version, RunbookHash: e.rb.Hash, Baseline: e.baselinePathLocked(),
 		Resumed: e.st.starts > 0, AutoConfirm: e.opts.AutoConfirm}
 	if t := e.report.Torn; t != nil {
 		es.Torn = fmt.Sprintf("line %d (%d bytes) dropped", t.Line, t.Bytes)

@@ -56,6 +56,8 @@ type EngineStarted struct {
 	Torn string `json:"torn,omitempty"`
 	// AutoConfirm is set when confirmations are given automatically (rehearsal --yes).
 	AutoConfirm bool `json:"auto_confirm,omitempty"`
+	// Baseline is the rehearsal journal whose durations are the plan (runbook or --baseline).
+	Baseline string `json:"baseline,omitempty"`
 }
 
 // EngineStopped is written when an engine stops cleanly.

@@ -217,6 +217,24 @@ func (h *headless) header(s engine.Snapshot) {
 	if r.AutoConfirm {
 		h.printf("--yes: confirmations and manual steps are answered automatically (rehearsal)\n")
 	}
+	if b := r.Baseline; b != nil {
+		h.printf("baseline: the rehearsal in %s (%s end to end): its actual durations are the plan\n", b.Path, dur(b.Total))
+	}
+}
+
+// versusBaseline says how the run compares with its baseline ("" without one).
+func versusBaseline(r engine.RunView) string {
+	b := r.Baseline
+	if b == nil || !b.LatenessKnown {
+		return ""
+	}
+	switch {
+	case b.Lateness >= time.Minute:
+		return fmt.Sprintf("; %s behind the rehearsal", dur(b.Lateness))
+	case b.Lateness <= -time.Minute:
+		return fmt.Sprintf("; %s ahead of the rehearsal", dur(-b.Lateness))
+	}
+	return "; on the rehearsal's pace"
 }
 
 // catchUp prints the steps that are already past pending, so a resumed run shows where it stands.
@@ -513,7 +531,7 @@ func (h *headless) finished(s engine.Snapshot, interrupted bool) (int, bool) {
 	}
 	switch s.Run.Outcome {
 	case engine.OutcomeCompleted:
-		h.printf("run completed: every step succeeded or was skipped (journal head %s)\n", short(s.Run.JournalHead))
+		h.printf("run completed: every step succeeded or was skipped (journal head %s)%s\n", short(s.Run.JournalHead), versusBaseline(s.Run))
 		h.flush()
 		return ExitCompleted, true
 	case engine.OutcomeBlocked:
