@@ -489,3 +489,38 @@ func TestWhoIsWatching(t *testing.T) {
 		t.Fatal("any key closes it")
 	}
 }
+
+// TestBaselineDrivesTheHeader: with a rehearsal baseline the finish forecast uses the
+// rehearsal's durations instead of planned:, and the header says how late the run is.
+func TestBaselineDrivesTheHeader(t *testing.T) {
+	fe := newFixtureEngine(50)
+	forecast := func() time.Time {
+		a := newTestApp(fe, 200, 50, Options{})
+		f, ok := a.d.forecast(fixedNow)
+		if !ok {
+			t.Fatal("no forecast")
+		}
+		return f
+	}
+	planned := forecast()
+	for i := range fe.snap.Steps {
+		if !fe.snap.Steps[i].State.Done() {
+			fe.snap.Steps[i].Baseline = fe.snap.Steps[i].Planned + time.Hour
+		}
+	}
+	fe.snap.Run.Baseline = &engine.BaselineView{Path: "/r/journal.jsonl", Total: 6 * time.Hour, Lateness: 50 * time.Minute, Against: "hold-batch", LatenessKnown: true}
+	withBaseline := forecast()
+	if !withBaseline.After(planned) {
+		t.Fatalf("a slower rehearsal must move the forecast: planned %v, with baseline %v", planned, withBaseline)
+	}
+	a := newTestApp(fe, 200, 50, Options{})
+	head := strings.Join(a.header(200), "\n")
+	if !strings.Contains(head, "50m behind rehearsal (at hold-batch)") {
+		t.Fatalf("the header must show the lateness:\n%s", head)
+	}
+	fe.snap.Run.Baseline.Lateness = -20 * time.Minute
+	a = newTestApp(fe, 200, 50, Options{})
+	if head := strings.Join(a.header(200), "\n"); !strings.Contains(head, "20m ahead of rehearsal") {
+		t.Fatalf("the header must show a run ahead:\n%s", head)
+	}
+}
