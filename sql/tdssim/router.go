@@ -86,7 +86,9 @@ func NormalizeSQL(sql string) string {
 		}
 	}
 	s := stripNoLock(b.String())
-	return strings.TrimRight(strings.TrimSpace(s), "; ")
+	// Trailing semicolons and any white space (an unterminated quoted name keeps its tabs) go
+	// together, so normalizing twice changes nothing.
+	return strings.TrimRightFunc(strings.TrimLeftFunc(s, unicode.IsSpace), func(r rune) bool { return r == ';' || unicode.IsSpace(r) })
 }
 
 // stripNoLock removes "with (nolock)" hints (already lower-cased and
