@@ -11,8 +11,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"cutover/engine/report"
-	"cutover/sql/tdssim"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -37,11 +35,13 @@ import (
 	"cutover/engine"
 	"cutover/engine/clock"
 	"cutover/engine/journal"
+	"cutover/engine/report"
 	"cutover/engine/runbook"
 	"cutover/lcs"
 	lcssim "cutover/lcs/sim"
 	"cutover/sql"
 	sqlsim "cutover/sql/sim"
+	"cutover/sql/tdssim"
 	"cutover/tui"
 )
 
@@ -1368,18 +1368,6 @@ func cmdReport(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	journalPath := filepath.Join(stateDirFor(path, *state), journal.FileName)
-	if *baseline == "" {
-		// The baseline the run was started with (--baseline is journaled; the runbook's is read below).
-		if c, _, err := journal.ReadEvidence(journalPath); err == nil {
-			for _, r := range c.Records {
-				var es engine.EngineStarted
-				if r.Type == string(engine.RecEngineStarted) && r.Decode(&es) == nil && es.Baseline != "" {
-					*baseline = es.Baseline
-				}
-			}
-		}
-	}
 	opts := parseOptions()
 	opts.SkipSecretChecks = true // a report reads the journal; it signs in nowhere
 	rb, err := runbook.Load(path, opts)
@@ -1400,12 +1388,7 @@ func cmdReport(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cutover report: --format %q: want md or html\n", *format)
 		return exitUsage
 	}
-	if *baseline != "" {
-		if fi, err := os.Stat(*baseline); err == nil && fi.IsDir() {
-			*baseline = filepath.Join(*baseline, journal.FileName)
-		}
-	}
-	r, err := report.Build(report.Options{Runbook: rb, Journal: journalPath, Baseline: *baseline})
+	r, err := report.Build(report.Options{Runbook: rb, Journal: filepath.Join(stateDirFor(path, *state), journal.FileName), Baseline: *baseline})
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover report: %v\n", err)
 		return exitFail

@@ -1,11 +1,11 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"cutover/engine/journal"
@@ -106,7 +106,7 @@ func TimingsOf(recs []journal.Record) Timings {
 		case RecSucceeded, RecSkipped, RecDoneByHand:
 			s = touch(r)
 			s.Ended = r.Time
-			s.Outcome = map[RecordType]string{RecSucceeded: "succeeded", RecSkipped: "skipped", RecDoneByHand: "done-by-hand"}[RecordType(r.Type)]
+			s.Outcome = strings.TrimPrefix(r.Type, "step.")
 		case RecFailed:
 			s = touch(r)
 			var f Failed
@@ -137,19 +137,15 @@ type Baseline struct {
 	Timings
 }
 
-// LoadBaseline reads a rehearsal journal (or the state directory holding it) as a baseline. The journal must verify: a plan taken from
-// a journal that was changed after it was written would be evidence of nothing.
+// LoadBaseline reads a rehearsal journal (or the state directory holding it) as a baseline. The
+// journal must verify: a plan taken from a journal changed after it was written proves nothing.
 func LoadBaseline(path string) (*Baseline, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, journal.FileName)
 	}
 	c, err := journal.Read(path)
 	if err != nil {
-		var ce *journal.CorruptError
-		if errors.As(err, &ce) {
-			return nil, fmt.Errorf("baseline %s: %w", path, err)
-		}
-		return nil, fmt.Errorf("baseline: %w", err)
+		return nil, fmt.Errorf("baseline %s: %w", path, err)
 	}
 	t := TimingsOf(c.Records)
 	ended := 0

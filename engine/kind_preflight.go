@@ -189,13 +189,14 @@ func (a *preflightAction) Run(ctx context.Context, run *Run) error {
 	checks := a.Checks(facts)
 	if ports.LCS != nil && a.quotaEnv != "" {
 		q, err := ports.LCS.Quota(ctx, a.quotaEnv)
+		frees := q.FreesAt(a.quotaNeed)
 		switch {
 		case err != nil:
 			checks = append(checks, Check{Name: "LCS quota", Verdict: Warn, Detail: "could not read: " + err.Error(), Fix: "sign in to LCS before the night"})
-		case q.Remaining < a.quotaNeed && !q.FreesAt(a.quotaNeed).IsZero():
+		case q.Remaining < a.quotaNeed && !frees.IsZero():
 			// Short now, but the refresh comes hours later: lcs.quota waits for the slot.
 			checks = append(checks, Check{Name: "LCS quota", Verdict: Warn,
-				Detail: fmt.Sprintf("%d database operation(s) left for %s now; %d are free from %s", q.Remaining, a.quotaLabel, a.quotaNeed, q.FreesAt(a.quotaNeed).Local().Format("2006-01-02 15:04")),
+				Detail: fmt.Sprintf("%d database operation(s) left for %s now; %d are free from %s", q.Remaining, a.quotaLabel, a.quotaNeed, frees.Local().Format("2006-01-02 15:04")),
 				Fix:    "the production refresh must not start before then: keep an lcs.quota step (with retries) before it"})
 		case q.Remaining < a.quotaNeed:
 			checks = append(checks, Check{Name: "LCS quota", Verdict: Fail, Detail: fmt.Sprintf("%d database operation(s) left for %s", q.Remaining, a.quotaLabel),

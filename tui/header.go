@@ -233,20 +233,30 @@ func (a *App) header(w int) []string {
 	return []string{fit(line1, w), fit(joinFit(l2, st.Muted.Render(" · "), w), w)}
 }
 
-// lateness says how far the run is behind or ahead of its baseline rehearsal.
-func (a *App) lateness(b *engine.BaselineView) string {
-	st := a.s.styles
+// latenessText says in words how far the run is behind or ahead of its baseline rehearsal.
+func latenessText(b *engine.BaselineView) string {
 	switch {
 	case b.Lateness >= time.Minute:
-		txt := fmt.Sprintf("%s behind rehearsal (at %s)", dur(b.Lateness), b.Against)
-		if b.Total > 0 && b.Lateness*10 >= b.Total {
-			return st.Crit.Render("▲ " + txt)
-		}
-		return st.Warn.Render(txt)
+		return fmt.Sprintf("%s behind rehearsal (at %s)", dur(b.Lateness), b.Against)
 	case b.Lateness <= -time.Minute:
-		return st.OK.Render(fmt.Sprintf("%s ahead of rehearsal", dur(-b.Lateness)))
+		return fmt.Sprintf("%s ahead of rehearsal", dur(-b.Lateness))
 	}
 	return "on rehearsal pace"
+}
+
+// lateness is latenessText coloured: late by a tenth of the rehearsal's length is critical.
+func (a *App) lateness(b *engine.BaselineView) string {
+	st := a.s.styles
+	txt := latenessText(b)
+	switch {
+	case b.Lateness >= time.Minute && b.Total > 0 && b.Lateness*10 >= b.Total:
+		return st.Crit.Render("▲ " + txt)
+	case b.Lateness >= time.Minute:
+		return st.Warn.Render(txt)
+	case b.Lateness <= -time.Minute:
+		return st.OK.Render(txt)
+	}
+	return txt
 }
 
 // hpart is a piece of the header with its priority: when the line is too narrow, the least

@@ -224,17 +224,10 @@ func (h *headless) header(s engine.Snapshot) {
 
 // versusBaseline says how the run compares with its baseline ("" without one).
 func versusBaseline(r engine.RunView) string {
-	b := r.Baseline
-	if b == nil || !b.LatenessKnown {
-		return ""
+	if b := r.Baseline; b != nil && b.LatenessKnown {
+		return "; " + latenessText(b)
 	}
-	switch {
-	case b.Lateness >= time.Minute:
-		return fmt.Sprintf("; %s behind the rehearsal", dur(b.Lateness))
-	case b.Lateness <= -time.Minute:
-		return fmt.Sprintf("; %s ahead of the rehearsal", dur(-b.Lateness))
-	}
-	return "; on the rehearsal's pace"
+	return ""
 }
 
 // catchUp prints the steps that are already past pending, so a resumed run shows where it stands.

@@ -53,7 +53,7 @@ type Options struct {
 	// Journal is the path of the run's journal file (state directory/journal.jsonl). Required.
 	Journal string
 	// Baseline is an earlier run's journal whose actual durations the timeline is compared
-	// with; Runbook.Baseline when empty. A baseline given here that cannot be read is an error;
+	// with; when empty, the baseline the run journaled it planned with, else Runbook.Baseline. A baseline given here that cannot be read is an error;
 	// one named only by the runbook is reported as a note instead.
 	Baseline string
 	// Now is the time the report is made at (time.Now when nil): the end of a downtime that has
@@ -449,6 +449,19 @@ type Anomaly struct {
 	Detail string
 }
 
+// journaledBaseline is the baseline the run itself planned with: the last one an engine start
+// journaled (runbook baseline: or --baseline), else the runbook's.
+func journaledBaseline(recs []journal.Record, runbook string) string {
+	path := runbook
+	for _, rec := range recs {
+		var es engine.EngineStarted
+		if rec.Type == string(engine.RecEngineStarted) && rec.Decode(&es) == nil && es.Baseline != "" {
+			path = es.Baseline
+		}
+	}
+	return path
+}
+
 // Build reads the journal and makes the report. It fails only when the journal or an explicitly
 // given baseline cannot be read at all; a journal that fails verification is reported as far as
 // it verifies, with a banner saying so.
@@ -480,14 +493,14 @@ func Build(opts Options) (*Report, error) {
 	}
 
 	var base *engine.Baseline
-	switch {
+	switch implicit := journaledBaseline(c.Records, opts.Runbook.Baseline); {
 	case opts.Baseline != "":
 		if base, err = engine.LoadBaseline(opts.Baseline); err != nil {
 			return nil, fmt.Errorf("report: %w", err)
 		}
-	case opts.Runbook.Baseline != "":
-		if base, err = engine.LoadBaseline(opts.Runbook.Baseline); err != nil {
-			r.Notes = append(r.Notes, fmt.Sprintf("The runbook's baseline could not be used, so the timeline has no comparison: %v", err))
+	case implicit != "":
+		if base, err = engine.LoadBaseline(implicit); err != nil {
+			r.Notes = append(r.Notes, fmt.Sprintf("The run's baseline could not be used, so the timeline has no comparison: %v", err))
 			base = nil
 		}
 	}

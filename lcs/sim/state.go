@@ -398,9 +398,8 @@ func (s *Server) StartPortalRefresh(sourceEnvironmentID, targetEnvironmentID str
 	if tgt.Type == "Production" {
 		typ = TypeRefreshProduction
 	}
+	s.st.stats.portalRefreshes[tgt.ID]++ // counted before startOp saves the change
 	o := s.st.startOp(s.opts, "refresh", tgt.ID, src.ID, "", "Refresh database", typ, "Refresh database", firstUser(s.opts.Users), now)
-	s.st.stats.portalRefreshes[tgt.ID]++
-	s.st.changed()
 	return o.id, nil
 }
 
