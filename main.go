@@ -704,19 +704,21 @@ func cmdStatus(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		pctx, pcancel := context.WithTimeout(ctx, 2*time.Minute)
 		view, err := poller.Poll(pctx)
 		pcancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return code
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return code
+		case err != nil:
+			// A failed check is UNKNOWN; watching goes on, so the glance recovers with the source.
+			code = unknown(err)
+		default:
+			// One reading has no rate yet: a cockpit's recent journaled sample has one.
+			if view.DrainRate == 0 && sample != nil && time.Since(sampleAt) < th.MaxAge {
+				view.DrainRate, view.ETA = sample.DrainRate, sample.ETA
 			}
-			return unknown(err)
+			st := tui.EvaluateStatus(view, snap, th, time.Now())
+			writeStatus(st, *asJSON, *oneLine, stdout)
+			code = st.ExitCode()
 		}
-		// One reading has no rate yet: a cockpit's recent journaled sample has one.
-		if view.DrainRate == 0 && sample != nil && time.Since(sampleAt) < th.MaxAge {
-			view.DrainRate, view.ETA = sample.DrainRate, sample.ETA
-		}
-		st := tui.EvaluateStatus(view, snap, th, time.Now())
-		writeStatus(st, *asJSON, *oneLine, stdout)
-		code = st.ExitCode()
 		if *watch <= 0 {
 			return code
 		}
@@ -873,9 +875,12 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 		return exitFail
 	}
+	// The last save finishes before the demo returns: an exit in the middle of one would leave its
+	// temporary file behind.
 	saveCtx, stopSaving := context.WithCancel(context.Background())
-	defer stopSaving()
-	go saver.run(saveCtx)
+	saving := make(chan struct{})
+	go func() { defer close(saving); saver.run(saveCtx) }()
+	defer func() { stopSaving(); <-saving }()
 	path, err := writeDemoRunbook(dir, sims)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
