@@ -99,6 +99,22 @@ func TestInitThenCheck(t *testing.T) {
 			t.Errorf("check summary lacks %q:\n%s", want, out)
 		}
 	}
+	// Steps per phase, in the runbook's order.
+	if !regexp.MustCompile(`(?s)Before downtime +3\n +Shutdown +4\n +Drain and validate +5\n +Data upgrade +3\n +Production +4\n +Go live +3\n`).MatchString(out) {
+		t.Errorf("check summary lacks the steps per phase:\n%s", out)
+	}
+}
+
+// TestInitThenCheckInTheCurrentDirectory: with no arguments, init writes ./cutover.yaml and check
+// reads it.
+func TestInitThenCheckInTheCurrentDirectory(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if code, out, errs := cli(t, "init"); code != 0 || !strings.Contains(out, "wrote cutover.yaml") {
+		t.Fatalf("init: %d %s %s", code, out, errs)
+	}
+	if code, out, errs := cli(t, "check"); code != 0 || !strings.Contains(out, "cutover.yaml: runbook") {
+		t.Fatalf("check: %d %s %s", code, out, errs)
+	}
 }
 
 func TestCheckReportsEveryProblem(t *testing.T) {
