@@ -14,35 +14,37 @@ const maxAdhocRows = 1000
 // QueryText runs a read-only query written in the runbook (a smoke test) and returns the columns and
 // up to 1,000 rows of its first result set as text (NULL as "NULL", times in RFC 3339).
 func (d *DB) QueryText(ctx context.Context, text string) ([]string, [][]string, error) {
-	var cols []string
-	var rows [][]string
-	err := d.read(ctx, "query", text, func(r *stdsql.Rows) error {
-		if cols == nil {
+	type table struct {
+		cols []string
+		rows [][]string
+	}
+	t, err := readValue(ctx, d, d.cfg.QueryTimeout, "query", text, nil, func(r *stdsql.Rows, t *table) error {
+		if t.cols == nil {
 			c, err := r.Columns()
 			if err != nil {
 				return err
 			}
-			cols = c
+			t.cols = c
 		}
-		if len(rows) >= maxAdhocRows {
+		if len(t.rows) >= maxAdhocRows {
 			return nil
 		}
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
+		vals := make([]any, len(t.cols))
+		ptrs := make([]any, len(t.cols))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
 		if err := r.Scan(ptrs...); err != nil {
 			return err
 		}
-		row := make([]string, len(cols))
+		row := make([]string, len(t.cols))
 		for i, v := range vals {
 			row[i] = textOf(v)
 		}
-		rows = append(rows, row)
+		t.rows = append(t.rows, row)
 		return nil
 	})
-	return cols, rows, err
+	return t.cols, t.rows, err
 }
 
 func textOf(v any) string {

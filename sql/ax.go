@@ -101,54 +101,45 @@ func (a AXActivity) ExecutingJobs() []BatchJob {
 }
 
 // AXActivity reads AOS instances, active client sessions, waiting/executing batch jobs and
-// executing batch tasks from the AX 2012 database.
+// executing batch tasks from the AX 2012 database. When one of its queries fails, what the queries
+// before it read is returned with the error.
 func (d *DB) AXActivity(ctx context.Context) (AXActivity, error) {
 	var a AXActivity
-	err := d.read(ctx, "AX server sessions", query.AXServerSessions, func(r *stdsql.Rows) error {
+	var err error
+	a.Servers, err = readRows(ctx, d, "AX server sessions", query.AXServerSessions, 8, func(r *stdsql.Rows) (AOSSession, error) {
 		var s AOSSession
 		var login, last stdsql.NullTime
 		var aos, inst stdsql.NullString
-		if err := r.Scan(&s.ServerID, &aos, &inst, &s.Status, &login, &last); err != nil {
-			return err
-		}
+		err := r.Scan(&s.ServerID, &aos, &inst, &s.Status, &login, &last)
 		s.AOSID, s.Instance, s.Login, s.LastUpdate = aos.String, inst.String, login.Time, last.Time
-		a.Servers = append(a.Servers, s)
-		return nil
+		return s, err
 	})
 	if err != nil {
 		return a, err
 	}
-	err = d.read(ctx, "AX client sessions", query.AXClientSessions, func(r *stdsql.Rows) error {
+	a.Clients, err = readRows(ctx, d, "AX client sessions", query.AXClientSessions, 64, func(r *stdsql.Rows) (ClientSession, error) {
 		var c ClientSession
 		var computer stdsql.NullString
 		var since stdsql.NullTime
-		if err := r.Scan(&c.SessionID, &c.ServerID, &c.User, &c.ClientType, &computer, &since); err != nil {
-			return err
-		}
+		err := r.Scan(&c.SessionID, &c.ServerID, &c.User, &c.ClientType, &computer, &since)
 		c.Computer, c.Since = computer.String, since.Time
-		a.Clients = append(a.Clients, c)
-		return nil
+		return c, err
 	})
 	if err != nil {
 		return a, err
 	}
-	err = d.read(ctx, "AX batch jobs", query.AXBatchJobs, func(r *stdsql.Rows) error {
+	a.Jobs, err = readRows(ctx, d, "AX batch jobs", query.AXBatchJobs, 16, func(r *stdsql.Rows) (BatchJob, error) {
 		var j BatchJob
 		var start stdsql.NullTime
 		var by stdsql.NullString
-		if err := r.Scan(&j.RecID, &j.Caption, &j.Status, &start, &by); err != nil {
-			return err
-		}
+		err := r.Scan(&j.RecID, &j.Caption, &j.Status, &start, &by)
 		j.Start, j.CreatedBy = start.Time, by.String
-		a.Jobs = append(a.Jobs, j)
-		return nil
+		return j, err
 	})
 	if err != nil {
 		return a, err
 	}
-	err = d.read(ctx, "AX executing batch tasks", query.AXExecutingBatchTasks, func(r *stdsql.Rows) error {
-		return r.Scan(&a.ExecutingTasks)
-	})
+	a.ExecutingTasks, err = readScalar[int](ctx, d, "AX executing batch tasks", query.AXExecutingBatchTasks)
 	return a, err
 }
 
@@ -163,17 +154,13 @@ type SQLSession struct {
 
 // UserSessions lists the other sessions on this database.
 func (d *DB) UserSessions(ctx context.Context) ([]SQLSession, error) {
-	var out []SQLSession
-	err := d.read(ctx, "user sessions", query.UserSessions, func(r *stdsql.Rows) error {
+	out, err := readRows(ctx, d, "user sessions", query.UserSessions, 16, func(r *stdsql.Rows) (SQLSession, error) {
 		var s SQLSession
 		var host, prog stdsql.NullString
 		var last stdsql.NullTime
-		if err := r.Scan(&s.ID, &s.Login, &host, &prog, &last); err != nil {
-			return err
-		}
+		err := r.Scan(&s.ID, &s.Login, &host, &prog, &last)
 		s.Host, s.Program, s.LastRequest = host.String, prog.String, last.Time
-		out = append(out, s)
-		return nil
+		return s, err
 	})
 	for i := range out {
 		out[i].LastRequest = d.instant(ctx, out[i].LastRequest)
@@ -187,9 +174,11 @@ func (d *DB) LastUserUpdate(ctx context.Context) (time.Time, error) {
 	return d.scalarTime(ctx, "last user update", query.LastUserUpdate)
 }
 
-// scalarTime reads one server-local datetime and returns it as an instant.
+// scalarTime reads one server-local datetime and returns it as an instant (zero when NULL).
 func (d *DB) scalarTime(ctx context.Context, name, text string, args ...any) (time.Time, error) {
-	var t stdsql.NullTime
-	err := d.read(ctx, name, text, func(r *stdsql.Rows) error { return r.Scan(&t) }, args...)
-	return d.instant(ctx, t.Time), err
+	t, err := readScalar[stdsql.NullTime](ctx, d, name, text, args...)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return d.instant(ctx, t.Time), nil
 }

@@ -58,18 +58,13 @@ func (d *DB) RowCounts(ctx context.Context) ([]TableCount, CountSource, error) {
 }
 
 func (d *DB) rowCounts(ctx context.Context, name, text string) ([]TableCount, error) {
-	out := make([]TableCount, 0, 1024)
-	err := d.read(ctx, name, text, func(r *stdsql.Rows) error {
+	return readRows(ctx, d, name, text, 1024, func(r *stdsql.Rows) (TableCount, error) {
 		var tc TableCount
 		var rows stdsql.NullInt64
-		if err := r.Scan(&tc.Schema, &tc.Table, &rows, &tc.HasPK); err != nil {
-			return err
-		}
+		err := r.Scan(&tc.Schema, &tc.Table, &rows, &tc.HasPK)
 		tc.Rows = rows.Int64
-		out = append(out, tc)
-		return nil
+		return tc, err
 	})
-	return out, err
 }
 
 // QuoteName quotes a one- or two-part object name the way QUOTENAME does: [dbo].[CUSTTABLE].
@@ -142,9 +137,6 @@ feed:
 }
 
 func (d *DB) exactCount(ctx context.Context, table string) (int64, error) {
-	var n int64
-	err := d.readTimeout(ctx, d.cfg.CountTimeout, "COUNT_BIG "+table, query.ExactCountPrefix+QuoteName(table), func(r *stdsql.Rows) error {
-		return r.Scan(&n)
-	})
-	return n, err
+	return readValue(ctx, d, d.cfg.CountTimeout, "COUNT_BIG "+table, query.ExactCountPrefix+QuoteName(table), nil,
+		func(r *stdsql.Rows, n *int64) error { return r.Scan(n) })
 }

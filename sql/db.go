@@ -113,27 +113,59 @@ func (d *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// read runs one idempotent query under the query timeout, scanning each row with scan. A read that
-// loses its connection (a dropped socket, a failover) is run once more on a fresh connection.
-func (d *DB) read(ctx context.Context, name, text string, scan func(*stdsql.Rows) error, args ...any) error {
-	return d.readTimeout(ctx, d.cfg.QueryTimeout, name, text, scan, args...)
-}
-
-func (d *DB) readTimeout(ctx context.Context, timeout time.Duration, name, text string, scan func(*stdsql.Rows) error, args ...any) error {
+// readValue runs one idempotent query under timeout and builds its result: every attempt starts
+// from a fresh accumulator (fresh(), or T's zero value when fresh is nil) and scan is called once per
+// row with a pointer to it. A read that loses its connection (a dropped socket, a failover) is run
+// once more on a fresh connection, from a new accumulator, so rows of the failed attempt can never
+// leak into the result. On error the zero T is returned.
+//
+// Scan functions must only write through acc: anything they capture from outside survives a failed
+// attempt.
+func readValue[T any](ctx context.Context, d *DB, timeout time.Duration, name, text string, fresh func() T,
+	scan func(r *stdsql.Rows, acc *T) error, args ...any) (T, error) {
+	var zero T
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
-		err = d.readOnce(ctx, timeout, text, scan, args...)
-		if err == nil || ctx.Err() != nil || !IsConnectionLost(err) {
+		acc := zero
+		if fresh != nil {
+			acc = fresh()
+		}
+		err = d.readOnce(ctx, timeout, text, func(r *stdsql.Rows) error { return scan(r, &acc) }, args...)
+		if err == nil {
+			return acc, nil
+		}
+		if ctx.Err() != nil || !IsConnectionLost(err) {
 			break
 		}
 		d.retries.Add(1)
 	}
-	if err != nil {
-		return d.wrap(name, err)
-	}
-	return nil
+	return zero, d.wrap(name, err)
 }
 
+// readRows runs one idempotent query under the query timeout and returns one value per row, built
+// by scan (nil when there is no row); sizeHint pre-sizes the slice at the first row. Retries as
+// readValue.
+func readRows[T any](ctx context.Context, d *DB, name, text string, sizeHint int, scan func(*stdsql.Rows) (T, error), args ...any) ([]T, error) {
+	return readValue(ctx, d, d.cfg.QueryTimeout, name, text, nil, func(r *stdsql.Rows, acc *[]T) error {
+		v, err := scan(r)
+		if err != nil {
+			return err
+		}
+		if *acc == nil {
+			*acc = make([]T, 0, max(sizeHint, 1))
+		}
+		*acc = append(*acc, v)
+		return nil
+	}, args...)
+}
+
+// readScalar runs one idempotent one-column query under the query timeout and scans it into a T
+// (the last row wins; the zero value when there is no row). Retries as readValue.
+func readScalar[T any](ctx context.Context, d *DB, name, text string, args ...any) (T, error) {
+	return readValue(ctx, d, d.cfg.QueryTimeout, name, text, nil, func(r *stdsql.Rows, acc *T) error { return r.Scan(acc) }, args...)
+}
+
+// readOnce runs text once under timeout, calling scan for each row. It neither retries nor wraps.
 func (d *DB) readOnce(ctx context.Context, timeout time.Duration, text string, scan func(*stdsql.Rows) error, args ...any) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -34,9 +34,21 @@ type Drive struct {
 	FreeMB int64
 }
 
+// LoginRights is what the login cutover connects with may do (DOMAIN.md §1.2 "Login rights": the
+// 1.0.12 toolkit needs sysadmin; older builds db_owner on the AX database and access to master).
+type LoginRights struct {
+	// Login is SUSER_SNAME(), the login the server sees.
+	Login string
+	// Sysadmin is membership of the sysadmin fixed server role.
+	Sysadmin bool
+	// DBOwner is membership of db_owner in the AX database (a sysadmin is dbo everywhere).
+	DBOwner bool
+}
+
 // Preflight is the source server's answers to the documented causes of mid-cutover failure.
 type Preflight struct {
 	Server               ServerInfo
+	Rights               LoginRights
 	ReplicationInstalled bool
 	AgentStatus          string
 	Database             DatabaseSettings
@@ -49,8 +61,9 @@ type Preflight struct {
 	Unavailable map[string]error
 }
 
-// Preflight runs the pre-flight queries for the named AX database. A check the login may not run
-// is recorded in Unavailable instead of failing the rest.
+// Preflight runs the pre-flight queries for the named AX database (connected to that database, so
+// the login's db_owner membership is the AX database's). A check the login may not run is recorded
+// in Unavailable instead of failing the rest.
 func (d *DB) Preflight(ctx context.Context, database string) (Preflight, error) {
 	p := Preflight{Unavailable: map[string]error{}}
 	soft := func(name string, err error) error {
@@ -67,68 +80,68 @@ func (d *DB) Preflight(ctx context.Context, database string) (Preflight, error) 
 		}
 		return err
 	}
-	err := d.read(ctx, "server info", query.ServerInfo, func(r *stdsql.Rows) error {
+	var err error
+	p.Server, err = readValue(ctx, d, d.cfg.QueryTimeout, "server info", query.ServerInfo, nil, func(r *stdsql.Rows, s *ServerInfo) error {
 		var integrated stdsql.NullInt64
-		if err := r.Scan(&p.Server.ProductVersion, &p.Server.Edition, &p.Server.Version, &integrated); err != nil {
-			return err
-		}
-		p.Server.IntegratedOnly = integrated.Int64 == 1
-		return nil
+		err := r.Scan(&s.ProductVersion, &s.Edition, &s.Version, &integrated)
+		s.IntegratedOnly = integrated.Int64 == 1
+		return err
 	})
 	if err != nil {
 		return p, err
 	}
-	err = soft("replication installed", d.read(ctx, "replication installed", query.ReplicationInstalled, func(r *stdsql.Rows) error {
-		var n stdsql.NullInt64
-		err := r.Scan(&n)
-		p.ReplicationInstalled = n.Int64 != 0
+	rights, err := readValue(ctx, d, d.cfg.QueryTimeout, "login rights", query.LoginRights, nil, func(r *stdsql.Rows, l *LoginRights) error {
+		var login stdsql.NullString
+		var sysadmin, owner stdsql.NullInt64
+		err := r.Scan(&login, &sysadmin, &owner)
+		l.Login, l.Sysadmin, l.DBOwner = login.String, sysadmin.Int64 == 1, owner.Int64 == 1 || sysadmin.Int64 == 1
 		return err
-	}))
-	if err != nil {
+	})
+	if err = soft("login rights", err); err != nil {
 		return p, err
 	}
-	err = soft("SQL Server Agent", d.read(ctx, "SQL Server Agent", query.AgentService, func(r *stdsql.Rows) error {
-		return r.Scan(&p.AgentStatus)
-	}))
-	if err != nil {
+	p.Rights = rights
+	installed, err := readScalar[stdsql.NullInt64](ctx, d, "replication installed", query.ReplicationInstalled)
+	p.ReplicationInstalled = installed.Int64 != 0
+	if err = soft("replication installed", err); err != nil {
 		return p, err
 	}
-	found := false
-	err = soft("database settings", d.read(ctx, "database settings", query.DatabaseSettings, func(r *stdsql.Rows) error {
+	agent, err := readScalar[stdsql.NullString](ctx, d, "SQL Server Agent", query.AgentService)
+	if err = soft("SQL Server Agent", err); err != nil {
+		return p, err
+	}
+	p.AgentStatus = agent.String
+	settings, err := readRows(ctx, d, "database settings", query.DatabaseSettings, 1, func(r *stdsql.Rows) (DatabaseSettings, error) {
+		var s DatabaseSettings
 		var owner, model stdsql.NullString
 		var size stdsql.NullInt64
-		found = true
-		if err := r.Scan(&owner, &p.Database.RCSI, &model, &size); err != nil {
-			return err
-		}
-		p.Database.Owner, p.Database.RecoveryModel, p.Database.SizeBytes = owner.String, model.String, size.Int64
-		return nil
-	}, database))
-	if err != nil {
+		err := r.Scan(&owner, &s.RCSI, &model, &size)
+		s.Owner, s.RecoveryModel, s.SizeBytes = owner.String, model.String, size.Int64
+		return s, err
+	}, database)
+	if err = soft("database settings", err); err != nil {
 		return p, err
 	}
-	if !found {
+	switch {
+	case len(settings) > 0:
+		p.Database = settings[0]
+	case p.Unavailable["database settings"] == nil:
 		p.Unavailable["database settings"] = errors.New("no database named " + database)
 	}
-	err = soft("max text repl size", d.read(ctx, "max text repl size", query.MaxTextReplSize, func(r *stdsql.Rows) error {
-		return r.Scan(&p.MaxTextReplSize)
-	}))
-	if err != nil {
+	maxText, err := readScalar[int64](ctx, d, "max text repl size", query.MaxTextReplSize)
+	if err = soft("max text repl size", err); err != nil {
 		return p, err
 	}
-	err = soft("free disk space", d.read(ctx, "free disk space", query.FixedDrives, func(r *stdsql.Rows) error {
+	p.MaxTextReplSize = maxText
+	p.Drives, err = readRows(ctx, d, "free disk space", query.FixedDrives, 4, func(r *stdsql.Rows) (Drive, error) {
 		var dr Drive
-		if err := r.Scan(&dr.Letter, &dr.FreeMB); err != nil {
-			return err
-		}
-		p.Drives = append(p.Drives, dr)
-		return nil
-	}))
-	if err != nil {
+		err := r.Scan(&dr.Letter, &dr.FreeMB)
+		return dr, err
+	})
+	if err = soft("free disk space", err); err != nil {
 		return p, err
 	}
-	err = soft("distributor", d.read(ctx, "distributor", query.Distributor, func(r *stdsql.Rows) error {
-		return r.Scan(&p.Distributor)
-	}))
-	return p, err
+	distributor, err := readScalar[stdsql.NullString](ctx, d, "distributor", query.Distributor)
+	p.Distributor = distributor.String
+	return p, soft("distributor", err)
 }

@@ -202,63 +202,46 @@ func secondsPtr(n stdsql.NullInt64) *time.Duration {
 
 // Publications lists the distributor's publications.
 func (d *DB) Publications(ctx context.Context) ([]Publication, error) {
-	var out []Publication
-	err := d.read(ctx, "publications", query.Publications, func(r *stdsql.Rows) error {
+	return readRows(ctx, d, "publications", query.Publications, 16, func(r *stdsql.Rows) (Publication, error) {
 		var p Publication
-		if err := r.Scan(&p.ID, &p.PublisherDB, &p.Name, &p.Type); err != nil {
-			return err
-		}
-		out = append(out, p)
-		return nil
+		err := r.Scan(&p.ID, &p.PublisherDB, &p.Name, &p.Type)
+		return p, err
 	})
-	return out, err
 }
 
 // Articles lists published tables.
 func (d *DB) Articles(ctx context.Context) ([]Article, error) {
-	out := make([]Article, 0, 1024)
-	err := d.read(ctx, "articles", query.Articles, func(r *stdsql.Rows) error {
+	return readRows(ctx, d, "articles", query.Articles, 1024, func(r *stdsql.Rows) (Article, error) {
 		var a Article
 		var src, dst stdsql.NullString
-		if err := r.Scan(&a.ID, &a.Publication, &a.Name, &src, &dst); err != nil {
-			return err
-		}
+		err := r.Scan(&a.ID, &a.Publication, &a.Name, &src, &dst)
 		a.Source, a.Destination = src.String, dst.String
-		out = append(out, a)
-		return nil
+		return a, err
 	})
-	return out, err
 }
 
 // PendingCommands is the backlog per article (MSdistribution_status): expensive, poll it slowly.
 func (d *DB) PendingCommands(ctx context.Context) ([]ArticlePending, error) {
-	out := make([]ArticlePending, 0, 1024)
-	err := d.read(ctx, "pending commands per article", query.PendingCommands, func(r *stdsql.Rows) error {
+	return readRows(ctx, d, "pending commands per article", query.PendingCommands, 1024, func(r *stdsql.Rows) (ArticlePending, error) {
 		var p ArticlePending
-		if err := r.Scan(&p.Publication, &p.Article, &p.Agent, &p.SubscriberDB, &p.Pending, &p.Delivered); err != nil {
-			return err
-		}
-		out = append(out, p)
-		return nil
+		err := r.Scan(&p.Publication, &p.Article, &p.Agent, &p.SubscriberDB, &p.Pending, &p.Delivered)
+		return p, err
 	})
-	return out, err
 }
 
 // AgentStates is the replication monitor's view of every agent (cheap).
 func (d *DB) AgentStates(ctx context.Context) ([]AgentState, error) {
-	var out []AgentState
-	err := d.read(ctx, "agent states", query.AgentStates, func(r *stdsql.Rows) error {
+	out, err := readRows(ctx, d, "agent states", query.AgentStates, 16, func(r *stdsql.Rows) (AgentState, error) {
 		var a AgentState
 		var pub stdsql.NullString
 		var warn, cur, avg stdsql.NullInt64
 		var sync, refresh stdsql.NullTime
 		if err := r.Scan(&pub, &a.Type, &a.Name, &a.Status, &a.Running, &warn, &cur, &avg, &sync, &refresh); err != nil {
-			return err
+			return a, err
 		}
 		a.Publication, a.Warning = pub.String, int(warn.Int64)
 		a.CurLatency, a.AvgLatency, a.LastSync, a.LastRefresh = seconds(cur), seconds(avg), sync.Time, refresh.Time
-		out = append(out, a)
-		return nil
+		return a, nil
 	})
 	for i := range out {
 		out[i].LastSync, out[i].LastRefresh = d.instant(ctx, out[i].LastSync), d.instant(ctx, out[i].LastRefresh)
@@ -267,72 +250,72 @@ func (d *DB) AgentStates(ctx context.Context) ([]AgentState, error) {
 }
 
 // AgentMessages is the newest history row of every distribution, log reader and snapshot agent.
+// When one of its three queries fails, the rows of those before it are returned with the error.
 func (d *DB) AgentMessages(ctx context.Context) ([]AgentMessage, error) {
-	var out []AgentMessage
-	err := d.read(ctx, "distribution agent history", query.DistributionAgentHistory, func(r *stdsql.Rows) error {
+	dist, err := readRows(ctx, d, "distribution agent history", query.DistributionAgentHistory, 16, func(r *stdsql.Rows) (AgentMessage, error) {
 		m := AgentMessage{Type: DistributionAgent}
 		var t stdsql.NullTime
 		var comments stdsql.NullString
 		var delivered, latency, errID stdsql.NullInt64
 		var rate stdsql.NullFloat64
 		if err := r.Scan(&m.Publication, &m.Agent, &m.Status, &t, &comments, &delivered, &latency, &rate, &errID); err != nil {
-			return err
+			return m, err
 		}
 		m.Time, m.Comments, m.Delivered = t.Time, comments.String, delivered.Int64
 		m.Latency, m.Rate, m.ErrorID = time.Duration(latency.Int64)*time.Millisecond, rate.Float64, int(errID.Int64)
-		out = append(out, m)
-		return nil
+		return m, nil
 	})
+	out := d.instants(ctx, dist)
 	if err != nil {
 		return out, err
 	}
-	err = d.read(ctx, "log reader history", query.LogReaderHistory, func(r *stdsql.Rows) error {
+	logReader, err := readRows(ctx, d, "log reader history", query.LogReaderHistory, 4, func(r *stdsql.Rows) (AgentMessage, error) {
 		m := AgentMessage{Type: LogReaderAgent}
 		var t stdsql.NullTime
 		var comments stdsql.NullString
 		var latency, errID stdsql.NullInt64
 		if err := r.Scan(&m.Agent, &m.PublisherDB, &m.Status, &t, &comments, &latency, &errID); err != nil {
-			return err
+			return m, err
 		}
 		m.Time, m.Comments = t.Time, comments.String
 		m.Latency, m.ErrorID = time.Duration(latency.Int64)*time.Millisecond, int(errID.Int64)
-		out = append(out, m)
-		return nil
+		return m, nil
 	})
+	out = append(out, d.instants(ctx, logReader)...)
 	if err != nil {
 		return out, err
 	}
-	err = d.read(ctx, "snapshot agent history", query.SnapshotHistory, func(r *stdsql.Rows) error {
+	snapshot, err := readRows(ctx, d, "snapshot agent history", query.SnapshotHistory, 16, func(r *stdsql.Rows) (AgentMessage, error) {
 		m := AgentMessage{Type: SnapshotAgent}
 		var t stdsql.NullTime
 		var comments stdsql.NullString
 		var errID stdsql.NullInt64
 		if err := r.Scan(&m.Publication, &m.Agent, &m.Status, &t, &comments, &errID); err != nil {
-			return err
+			return m, err
 		}
 		m.Time, m.Comments, m.ErrorID = t.Time, comments.String, int(errID.Int64)
-		out = append(out, m)
-		return nil
+		return m, nil
 	})
-	for i := range out {
-		out[i].Time = d.instant(ctx, out[i].Time)
+	return append(out, d.instants(ctx, snapshot)...), err
+}
+
+// instants turns the server-local times of agent messages into instants, in place.
+func (d *DB) instants(ctx context.Context, msgs []AgentMessage) []AgentMessage {
+	for i := range msgs {
+		msgs[i].Time = d.instant(ctx, msgs[i].Time)
 	}
-	return out, err
+	return msgs
 }
 
 // ReplicationErrors returns the newest replication errors.
 func (d *DB) ReplicationErrors(ctx context.Context) ([]ReplError, error) {
-	var out []ReplError
-	err := d.read(ctx, "replication errors", query.ReplicationErrors, func(r *stdsql.Rows) error {
+	out, err := readRows(ctx, d, "replication errors", query.ReplicationErrors, 20, func(r *stdsql.Rows) (ReplError, error) {
 		var e ReplError
 		var t stdsql.NullTime
 		var code, text stdsql.NullString
-		if err := r.Scan(&e.ID, &t, &code, &text); err != nil {
-			return err
-		}
+		err := r.Scan(&e.ID, &t, &code, &text)
 		e.Time, e.Code, e.Text = t.Time, code.String, text.String
-		out = append(out, e)
-		return nil
+		return e, err
 	})
 	for i := range out {
 		out[i].Time = d.instant(ctx, out[i].Time)
@@ -347,29 +330,24 @@ func (d *DB) NewestReplicatedTransaction(ctx context.Context) (time.Time, error)
 
 // Subscriptions lists the push subscriptions.
 func (d *DB) Subscriptions(ctx context.Context) ([]Subscription, error) {
-	var out []Subscription
-	err := d.read(ctx, "subscriptions", query.Subscriptions, func(r *stdsql.Rows) error {
+	return readRows(ctx, d, "subscriptions", query.Subscriptions, 16, func(r *stdsql.Rows) (Subscription, error) {
 		var s Subscription
-		if err := r.Scan(&s.Publisher, &s.PublisherDB, &s.Publication, &s.Subscriber, &s.SubscriberDB, &s.Agent); err != nil {
-			return err
-		}
-		out = append(out, s)
-		return nil
+		err := r.Scan(&s.Publisher, &s.PublisherDB, &s.Publication, &s.Subscriber, &s.SubscriberDB, &s.Agent)
+		return s, err
 	})
-	return out, err
 }
 
 // SubscriptionPending asks SQL Server for a subscription's pending commands and its estimate.
 func (d *DB) SubscriptionPending(ctx context.Context, s Subscription) (SubscriptionPending, error) {
-	var p SubscriptionPending
-	var est stdsql.NullInt64
-	err := d.read(ctx, "pending commands of "+s.Publication, query.SubscriptionPendingProc, func(r *stdsql.Rows) error {
-		return r.Scan(&p.Pending, &est)
-	}, stdsql.Named("publisher", s.Publisher), stdsql.Named("publisher_db", s.PublisherDB),
+	return readValue(ctx, d, d.cfg.QueryTimeout, "pending commands of "+s.Publication, query.SubscriptionPendingProc, nil,
+		func(r *stdsql.Rows, p *SubscriptionPending) error {
+			var est stdsql.NullInt64
+			err := r.Scan(&p.Pending, &est)
+			p.Estimate = seconds(est)
+			return err
+		}, stdsql.Named("publisher", s.Publisher), stdsql.Named("publisher_db", s.PublisherDB),
 		stdsql.Named("publication", s.Publication), stdsql.Named("subscriber", s.Subscriber),
 		stdsql.Named("subscriber_db", s.SubscriberDB), stdsql.Named("subscription_type", 0))
-	p.Estimate = seconds(est)
-	return p, err
 }
 
 // PostTracerToken posts a tracer token on a transactional publication (run on the published
@@ -387,18 +365,13 @@ func (d *DB) PostTracerToken(ctx context.Context, publication string) (int, erro
 // TracerTokenHistory returns a tracer token's latencies per subscriber (run on the published
 // database).
 func (d *DB) TracerTokenHistory(ctx context.Context, publication string, id int) ([]TracerLatency, error) {
-	var out []TracerLatency
-	err := d.read(ctx, "tracer token history", query.TracerTokenHistoryProc, func(r *stdsql.Rows) error {
+	return readRows(ctx, d, "tracer token history", query.TracerTokenHistoryProc, 1, func(r *stdsql.Rows) (TracerLatency, error) {
 		var t TracerLatency
 		var dist, sub, all stdsql.NullInt64
 		var subscriber, subDB stdsql.NullString
-		if err := r.Scan(&dist, &subscriber, &subDB, &sub, &all); err != nil {
-			return err
-		}
+		err := r.Scan(&dist, &subscriber, &subDB, &sub, &all)
 		t.Subscriber, t.SubscriberDB = subscriber.String, subDB.String
 		t.Distributor, t.SubscriberL, t.Overall = secondsPtr(dist), secondsPtr(sub), secondsPtr(all)
-		out = append(out, t)
-		return nil
+		return t, err
 	}, stdsql.Named("publication", publication), stdsql.Named("tracer_id", id))
-	return out, err
 }

@@ -3,6 +3,8 @@ package sql_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -278,25 +280,108 @@ func TestReplicationReads(t *testing.T) {
 	}
 }
 
-// TestDroppedConnectionIsReadAgain: a connection cut in the middle of a poll's result is read
-// again once, on a fresh connection.
+// TestDroppedConnectionIsReadAgain: a connection cut in the middle of a result is read again once,
+// on a fresh connection, and the result is exactly a clean read's: the rows the failed attempt had
+// already delivered are not kept. Each case cuts a different reader, including the second query of
+// a multi-query read and a result accumulated into a map.
 func TestDroppedConnectionIsReadAgain(t *testing.T) {
 	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
 	ctx := t.Context()
-	w.srv.Source().Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, SQL: regexp.MustCompile(`(?i)MSdistribution_status`),
-		FirstN: 1, Action: tdssim.FaultDropAfterRows, Rows: 3})
-	pending, err := w.dist.PendingCommands(ctx)
-	if err != nil || len(pending) == 0 {
-		t.Fatalf("after a dropped connection: %d rows, %v", len(pending), err)
+	cases := []struct {
+		name  string
+		setup func()
+		db    *sql.DB
+		srv   *tdssim.Server
+		rule  tdssim.Rule
+		// read returns the result and how many rows the cut query returns on a clean read.
+		read func() (any, int, error)
+	}{
+		{"pending commands", nil, w.dist, w.srv.Source(), tdssim.Rule{SQL: regexp.MustCompile(`MSdistribution_status`), Rows: 3},
+			func() (any, int, error) {
+				p, err := w.dist.PendingCommands(ctx)
+				var total int64
+				for _, a := range p {
+					total += a.Pending
+				}
+				if err == nil && total != w.w.TotalPending() {
+					return p, len(p), fmt.Errorf("pending commands total %d, world %d", total, w.w.TotalPending())
+				}
+				return p, len(p), err
+			}},
+		{"row counts", nil, w.tgt, w.srv.Target(), tdssim.Rule{SQL: regexp.MustCompile(`dm_db_partition_stats`), Rows: 100},
+			func() (any, int, error) {
+				c, from, err := w.tgt.RowCounts(ctx)
+				return struct {
+					C    []sql.TableCount
+					From sql.CountSource
+				}{c, from}, len(c), err
+			}},
+		{"AX activity, client sessions", nil, w.src, w.srv.Source(), tdssim.Rule{SQL: regexp.MustCompile(`SYSCLIENTSESSIONS`), Rows: 2},
+			func() (any, int, error) {
+				a, err := w.src.AXActivity(ctx)
+				return a, len(a.Clients), err
+			}},
+		{"agent messages, snapshot agents", nil, w.dist, w.srv.Source(), tdssim.Rule{SQL: regexp.MustCompile(`MSsnapshot_history`), Rows: 1},
+			func() (any, int, error) {
+				m, err := w.dist.AgentMessages(ctx)
+				n := 0
+				for _, x := range m {
+					if x.Type == sql.SnapshotAgent {
+						n++
+					}
+				}
+				return m, n, err
+			}},
+		{"upgrade batch task histogram", func() {
+			if err := w.w.TriggerUpgrade(); err != nil {
+				t.Fatal(err)
+			}
+			w.clk.Advance(3 * time.Hour) // the batch tasks are spread over several statuses
+		}, w.tgt, w.srv.Target(), tdssim.Rule{SQL: regexp.MustCompile(`GROUP BY b\.STATUS`), Rows: 1},
+			func() (any, int, error) {
+				u, err := w.tgt.Upgrade(ctx)
+				return u, len(u.Tasks), err
+			}},
+		{"pre-flight, fixed drives", nil, w.src, w.srv.Source(), tdssim.Rule{Proc: "master.sys.xp_fixeddrives", Rows: 1},
+			func() (any, int, error) {
+				p, err := w.src.Preflight(ctx, w.srv.Database(sim.EndpointSource))
+				return p, len(p.Drives), err
+			}},
 	}
-	if w.dist.Retries() != 1 {
-		t.Fatalf("retries %d", w.dist.Retries())
+	for _, c := range cases {
+		if c.setup != nil {
+			c.setup()
+		}
+		clean, rows, err := c.read()
+		if err != nil {
+			t.Fatalf("%s: clean read: %v", c.name, err)
+		}
+		if rows <= c.rule.Rows {
+			t.Fatalf("%s: the clean read has %d rows, too few to cut after %d", c.name, rows, c.rule.Rows)
+		}
+		before := c.db.Retries()
+		c.rule.Phase, c.rule.Action, c.rule.FirstN = tdssim.PhaseRequest, tdssim.FaultDropAfterRows, 1
+		id := c.srv.Faults().MustAdd(c.rule)
+		again, _, err := c.read()
+		if err != nil {
+			t.Fatalf("%s: after a dropped connection: %v", c.name, err)
+		}
+		if c.srv.Faults().Fired(id) != 1 || c.db.Retries() != before+1 {
+			t.Fatalf("%s: fault fired %d times, %d retries (want 1 and 1)", c.name, c.srv.Faults().Fired(id), c.db.Retries()-before)
+		}
+		if !reflect.DeepEqual(clean, again) {
+			t.Fatalf("%s: the retried read differs from a clean read:\nclean %+v\nretry %+v", c.name, clean, again)
+		}
 	}
 	// A deadlock is reported as transient, not retried blindly.
+	before := w.dist.Retries()
 	w.srv.Source().Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, SQL: regexp.MustCompile(`(?i)MSreplication_monitordata`),
 		FirstN: 1, Action: tdssim.FaultError, Err: tdssim.DeadlockError()})
 	if _, err := w.dist.AgentStates(ctx); !sql.IsTransient(err) || sql.Number(err) != 1205 || !strings.Contains(err.Error(), "agent states") {
 		t.Fatalf("deadlock: %v", err)
+	}
+	if w.dist.Retries() != before {
+		t.Fatalf("a deadlock was retried")
 	}
 }
 
@@ -327,10 +412,37 @@ func TestUpgradeAndPreflight(t *testing.T) {
 	if !pf.ReplicationInstalled || pf.AgentStatus != "Running" || pf.Database.Owner != "sa" || pf.MaxTextReplSize != -1 || len(pf.Drives) == 0 || pf.Distributor == "" {
 		t.Fatalf("preflight %+v", pf)
 	}
+	if pf.Rights != (sql.LoginRights{Login: sim.User, Sysadmin: true, DBOwner: true}) || len(pf.Unavailable) != 0 {
+		t.Fatalf("the full-rights login: %+v, unavailable %v", pf.Rights, pf.Unavailable)
+	}
 	w.w.SetPreflight(func(p *sim.Preflight) { p.ReplicationInstalled = false; p.MaxTextReplSize = 65536 })
 	pf, err = w.src.Preflight(ctx, w.srv.Database(sim.EndpointSource))
 	if err != nil || pf.ReplicationInstalled || pf.MaxTextReplSize != 65536 {
 		t.Fatalf("preflight with problems: %+v %v", pf, err)
+	}
+}
+
+// TestPreflightWithTheReaderLogin: a login without sysadmin or VIEW SERVER STATE still gets every
+// check it may run; the rights check says it is not sysadmin, and the SQL Server Agent check (which
+// needs VIEW SERVER STATE) is listed as unavailable with the permission error.
+func TestPreflightWithTheReaderLogin(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	cfg := w.config(sim.EndpointSource)
+	cfg.User = sim.ReaderUser
+	reader := w.open(t, cfg)
+	pf, err := reader.Preflight(t.Context(), w.srv.Database(sim.EndpointSource))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pf.Rights != (sql.LoginRights{Login: sim.ReaderUser}) {
+		t.Fatalf("rights of the reader: %+v", pf.Rights)
+	}
+	agent, ok := pf.Unavailable["SQL Server Agent"]
+	if !ok || !sql.IsPermission(agent) || sql.Number(agent) != 297 || pf.AgentStatus != "" || len(pf.Unavailable) != 1 {
+		t.Fatalf("unavailable %v, agent status %q", pf.Unavailable, pf.AgentStatus)
+	}
+	if pf.Server.ProductVersion == "" || !pf.ReplicationInstalled || pf.Database.Owner != "sa" || len(pf.Drives) == 0 || pf.Distributor == "" {
+		t.Fatalf("the checks the reader may run: %+v", pf)
 	}
 }
 

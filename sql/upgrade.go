@@ -60,73 +60,66 @@ type Upgrade struct {
 	LastServicing time.Time
 }
 
-// Upgrade reads the data upgrade's progress from the sandbox database.
+// Upgrade reads the data upgrade's progress from the sandbox database. When one of its queries
+// fails, what the queries before it read is returned with the error.
 func (d *DB) Upgrade(ctx context.Context) (Upgrade, error) {
 	u := Upgrade{Tasks: map[BatchStatus]int{}}
-	err := d.read(ctx, "data upgrade status", query.DataUpgradeStatus, func(r *stdsql.Rows) error {
+	var err error
+	u.Status, err = readRows(ctx, d, "data upgrade status", query.DataUpgradeStatus, 16, func(r *stdsql.Rows) (UpgradeStatusRow, error) {
 		var row UpgradeStatusRow
 		var start, end stdsql.NullTime
 		var step, sub, status stdsql.NullString
-		if err := r.Scan(&start, &end, &step, &sub, &status); err != nil {
-			return err
-		}
+		err := r.Scan(&start, &end, &step, &sub, &status)
 		row.Start, row.End, row.Step, row.SubStep, row.Status = start.Time, end.Time, step.String, sub.String, status.String
-		u.Status = append(u.Status, row)
-		return nil
+		return row, err
 	})
 	if err != nil {
 		return u, err
 	}
-	err = d.read(ctx, "servicing steps", query.ServicingSteps, func(r *stdsql.Rows) error {
+	u.Servicing, err = readRows(ctx, d, "servicing steps", query.ServicingSteps, 16, func(r *stdsql.Rows) (ServicingStep, error) {
 		var s ServicingStep
 		var start, end stdsql.NullTime
-		if err := r.Scan(&s.Path, &s.Status, &start, &end); err != nil {
-			return err
-		}
+		err := r.Scan(&s.Path, &s.Status, &start, &end)
 		s.Start, s.End = start.Time, end.Time
-		u.Servicing = append(u.Servicing, s)
-		return nil
+		return s, err
 	})
 	if err != nil {
 		return u, err
 	}
-	err = d.read(ctx, "database sync steps", query.DBSyncSteps, func(r *stdsql.Rows) error {
+	u.Sync, err = readRows(ctx, d, "database sync steps", query.DBSyncSteps, 16, func(r *stdsql.Rows) (SyncStep, error) {
 		var s SyncStep
 		var start, finish stdsql.NullTime
 		var ok stdsql.NullBool
 		var id stdsql.NullString
-		if err := r.Scan(&s.Step, &start, &finish, &ok, &id); err != nil {
-			return err
-		}
+		err := r.Scan(&s.Step, &start, &finish, &ok, &id)
 		s.Start, s.Finish, s.Success, s.ActivityID = start.Time, finish.Time, ok.Bool, id.String
-		u.Sync = append(u.Sync, s)
-		return nil
+		return s, err
 	})
 	if err != nil {
 		return u, err
 	}
-	err = d.read(ctx, "data upgrade batch tasks", query.UpgradeBatchTasks, func(r *stdsql.Rows) error {
-		var status BatchStatus
-		var n int
-		if err := r.Scan(&status, &n); err != nil {
-			return err
-		}
-		u.Tasks[status] = n
-		return nil
-	})
+	tasks, err := readValue(ctx, d, d.cfg.QueryTimeout, "data upgrade batch tasks", query.UpgradeBatchTasks,
+		func() map[BatchStatus]int { return map[BatchStatus]int{} },
+		func(r *stdsql.Rows, m *map[BatchStatus]int) error {
+			var status BatchStatus
+			var n int
+			if err := r.Scan(&status, &n); err != nil {
+				return err
+			}
+			(*m)[status] = n
+			return nil
+		})
 	if err != nil {
 		return u, err
 	}
-	err = d.read(ctx, "upgrade script errors", query.UpgradeScriptErrors, func(r *stdsql.Rows) error {
+	u.Tasks = tasks
+	u.Errors, err = readRows(ctx, d, "upgrade script errors", query.UpgradeScriptErrors, 20, func(r *stdsql.Rows) (ScriptError, error) {
 		var e ScriptError
 		var at stdsql.NullTime
 		var class, method, msg stdsql.NullString
-		if err := r.Scan(&at, &class, &method, &msg); err != nil {
-			return err
-		}
+		err := r.Scan(&at, &class, &method, &msg)
 		e.At, e.Class, e.Method, e.Message = at.Time, class.String, method.String, msg.String
-		u.Errors = append(u.Errors, e)
-		return nil
+		return e, err
 	})
 	if err != nil {
 		return u, err

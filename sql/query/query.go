@@ -243,6 +243,13 @@ const ServerInfo = `SELECT CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128
   CAST(SERVERPROPERTY('Edition') AS nvarchar(128)) AS edition, @@VERSION AS version,
   CAST(SERVERPROPERTY('IsIntegratedSecurityOnly') AS int) AS integrated_only`
 
+// LoginRights is what the connected login may do: the 1.0.12 toolkit needs a sysadmin login (older
+// builds db_owner on the AX database plus access to master). IS_SRVROLEMEMBER and IS_ROLEMEMBER
+// need no extra permission; they return NULL for an unknown role. Run on the AX database.
+// Columns: login_name, is_sysadmin (int), is_db_owner (int).
+const LoginRights = `SELECT SUSER_SNAME() AS login_name, IS_SRVROLEMEMBER(N'sysadmin') AS is_sysadmin,
+  IS_ROLEMEMBER(N'db_owner') AS is_db_owner`
+
 // ReplicationInstalled runs sys.sp_MS_replication_installed in master. Column: installed (int, 0
 // means not installed). When replication is missing SQL Server also raises error 21028.
 const ReplicationInstalled = `DECLARE @installed int;

@@ -3,7 +3,10 @@ package tdssim
 import (
 	"context"
 	stdsql "database/sql"
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -177,10 +180,18 @@ func TestFaultDrops(t *testing.T) {
 		f := e.srv.Faults()
 		mustPing(t, e.db)
 
-		f.MustAdd(Rule{SQL: regexpMust("numbers"), Action: FaultDropBeforeResponse, FirstN: 1})
-		if _, err := countRows(t, e.db, "select n from numbers"); !isIOErr(err) {
-			t.Fatalf("DropBeforeResponse: want an I/O error, got %T %v", err, err)
+		// TDS.md §1.10: *net.OpError "Read: EOF", not retried (one connection, one request, one
+		// match), and the next query works.
+		drop := f.MustAdd(Rule{SQL: regexpMust("numbers"), Action: FaultDropBeforeResponse, FirstN: 1})
+		before := e.srv.Stats()
+		_, err := countRows(t, e.db, "select n from numbers")
+		idleCloseError(t, "DropBeforeResponse", err)
+		if after, st := e.srv.Stats(), f.List(); after.Connections != before.Connections+1 || after.Requests != before.Requests+1 ||
+			len(st) != 1 || st[0].ID != drop || st[0].Matches != 1 {
+			t.Fatalf("DropBeforeResponse was retried: connections %d→%d, requests %d→%d, rules %+v",
+				before.Connections, after.Connections, before.Requests, after.Requests, st)
 		}
+		f.Clear()
 		mustPing(t, e.db)
 
 		f.MustAdd(Rule{SQL: regexpMust("numbers"), Action: FaultDropAfterRows, Rows: 5, FirstN: 1})
@@ -391,6 +402,20 @@ func TestFaultRuleValidation(t *testing.T) {
 	}
 }
 
+// idleCloseError asserts what TDS.md §1.10 says the driver reports when the server closed a
+// connection before (or instead of) answering: a *net.OpError "Read" wrapping io.EOF, not
+// driver.ErrBadConn (which would make database/sql retry on another connection).
+func idleCloseError(t *testing.T, what string, err error) {
+	t.Helper()
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "Read" || !errors.Is(err, io.EOF) || errors.Is(err, driver.ErrBadConn) {
+		t.Fatalf("%s: want *net.OpError \"Read: EOF\" (not ErrBadConn), got %T %v", what, err, err)
+	}
+}
+
+// TestKillAllAndKill is TDS.md §1.10 "server closes idle pooled connections": the first query on
+// the closed connection fails with *net.OpError "Read: EOF" and is not retried by database/sql (no
+// new connection, no request reaches the server); the next query gets a new connection and works.
 func TestKillAllAndKill(t *testing.T) {
 	forEachMode(t, func(t *testing.T, m mode) {
 		e := newEnv(t, m, Config{Handler: echoRouter()})
@@ -400,18 +425,35 @@ func TestKillAllAndKill(t *testing.T) {
 		if !e.srv.Kill(spid) || e.srv.Kill(spid) {
 			t.Fatal("Kill")
 		}
-		// The pooled connection is dead: the first query may fail with an
-		// I/O error (read side) or be retried by database/sql (write side).
-		if _, err := e.db.ExecContext(ctxT(t), "select @@spid"); err != nil && !isIOErr(err) {
-			t.Fatalf("after Kill: %T %v", err, err)
+		closed := func(what string, query func() error) {
+			t.Helper()
+			before := e.srv.Stats()
+			idleCloseError(t, what, query())
+			if after := e.srv.Stats(); after.Connections != before.Connections || after.Requests != before.Requests {
+				t.Fatalf("%s: the failed query was retried: connections %d→%d, requests %d→%d", what,
+					before.Connections, after.Connections, before.Requests, after.Requests)
+			}
+			before = e.srv.Stats()
+			var got int64
+			if err := e.db.QueryRowContext(ctxT(t), "select @@spid").Scan(&got); err != nil {
+				t.Fatalf("%s: the pool did not recover: %v", what, err)
+			}
+			if after := e.srv.Stats(); after.Connections != before.Connections+1 || got == int64(spid) {
+				t.Fatalf("%s: the next query must run on a new connection: connections %d→%d, spid %d (killed %d)", what,
+					before.Connections, after.Connections, got, spid)
+			}
+			spid = uint16(got)
 		}
-		mustPing(t, e.db)
+		closed("query after Kill", func() error {
+			_, err := countRows(t, e.db, "select n from numbers")
+			return err
+		})
 		if n := e.srv.KillAll(); n != 1 {
 			t.Fatalf("KillAll closed %d", n)
 		}
-		if _, err := e.db.ExecContext(ctxT(t), "select @@spid"); err != nil && !isIOErr(err) {
-			t.Fatalf("after KillAll: %T %v", err, err)
-		}
-		mustPing(t, e.db)
+		closed("exec after KillAll", func() error {
+			_, err := e.db.ExecContext(ctxT(t), "select @@spid")
+			return err
+		})
 	})
 }
