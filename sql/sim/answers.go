@@ -173,10 +173,17 @@ func (w *World) axClientSessions() *tdssim.Result {
 			act = append(act, r{c, w.clientLogin(c)})
 		}
 	}
+	for _, c := range w.leftover.clients {
+		act = append(act, r{c, c.login})
+	}
 	slices.SortStableFunc(act, func(a, b r) int { return cmp.Compare(a.login, b.login) })
 	rows := make([]tdssim.Row, len(act))
 	for i, a := range act {
-		rows[i] = tdssim.Row{a.c.sessionID, w.aos[a.c.aos].serverID, a.c.user, a.c.typ, a.c.computer, w.dt(a.login)}
+		server := 0 // a leftover row's AOS is gone
+		if a.c.aos >= 0 {
+			server = w.aos[a.c.aos].serverID
+		}
+		rows[i] = tdssim.Row{a.c.sessionID, server, a.c.user, a.c.typ, a.c.computer, w.dt(a.login)}
 	}
 	return tdssim.Rows(cols, rows...)
 }
@@ -960,6 +967,22 @@ func (w *World) serverInfo(srv serverKind) *tdssim.Result {
 		integrated = 1
 	}
 	return tdssim.Rows(cols, tdssim.Row{p.ProductVersion, p.Edition, p.Version, integrated})
+}
+
+// loginRights answers query.LoginRights: User is sysadmin on the source server and db_owner of
+// the sandbox database; ReaderUser is neither.
+func loginRights(v view) *tdssim.Result {
+	cols := []tdssim.Column{colNV("login_name", sysname), colInt("is_sysadmin"), colInt("is_db_owner")}
+	login, sysadmin, owner := User, 0, 0
+	switch {
+	case v.reader:
+		login = ReaderUser
+	case v.server == serverSource:
+		sysadmin, owner = 1, 1
+	case v.db == dbTarget:
+		owner = 1
+	}
+	return tdssim.Rows(cols, tdssim.Row{login, sysadmin, owner})
 }
 
 func azureVersion() string {

@@ -81,6 +81,8 @@ type aosState struct {
 	cfg      AOSInstance
 	serverID int
 	trans    []aosTransition // in time order; running before the first
+	// refuseStop makes StopAOS fail (RefuseStop), as a hung service does.
+	refuseStop bool
 }
 
 func (a *aosState) stateAt(t float64) ServiceState {
@@ -305,7 +307,7 @@ func (w *World) jobStatus(j *batchJob, t float64) (BatchStatus, float64) {
 }
 
 func (w *World) executingTasks(t float64) int {
-	n := 0
+	n := w.leftover.tasks
 	for i := range w.jobs {
 		if st, _ := w.jobStatus(&w.jobs[i], t); st == BatchExecuting {
 			n += w.jobs[i].tasks
@@ -333,6 +335,9 @@ func (w *World) StopAOS(host, service string) error {
 	case ServiceStartPending:
 		return fmt.Errorf("stop %s %s: %w", host, service, ErrServicePending)
 	}
+	if a.refuseStop {
+		return fmt.Errorf("stop %s %s: %w", a.cfg.Host, a.cfg.Service, ErrStopRefused)
+	}
 	delay := w.cfg.AOSStopDelay.Seconds()
 	if a.cfg.Batch {
 		var wait float64
@@ -356,6 +361,27 @@ func (w *World) StopAOS(host, service string) error {
 	}
 	a.trans = append(a.trans, aosTransition{w.t, ServiceStopPending}, aosTransition{w.t + delay, ServiceStopped})
 	w.note(ActStopAOS, host, service)
+	return nil
+}
+
+// RefuseStop makes every AOS service on host refuse to stop (refuse true) or obey again (false),
+// as a service hung in its shutdown does: StopAOS then fails with an error wrapping
+// ErrStopRefused that names the host and service, and the service keeps RUNNING (writes, users
+// and batch go on). A stop already under way is not affected. The host is matched without regard
+// to case; an unknown host is ErrUnknownAOS. It is a fault, not an Action: it is neither recorded
+// nor replayed.
+func (w *World) RefuseStop(host string, refuse bool) error {
+	w.lock()
+	defer w.mu.Unlock()
+	found := false
+	for _, a := range w.aos {
+		if strings.EqualFold(a.cfg.Host, host) {
+			a.refuseStop, found = refuse, true
+		}
+	}
+	if !found {
+		return fmt.Errorf("%w: no AOS on host %s", ErrUnknownAOS, host)
+	}
 	return nil
 }
 
@@ -398,6 +424,8 @@ type AOSStatus struct {
 	State ServiceState
 	// Until is when a pending state ends (zero otherwise).
 	Until time.Time
+	// RefusesStop is set while the service refuses to stop (RefuseStop).
+	RefusesStop bool
 }
 
 // AOS lists the AOS services with their states.
@@ -406,7 +434,7 @@ func (w *World) AOS() []AOSStatus {
 	defer w.mu.Unlock()
 	out := make([]AOSStatus, len(w.aos))
 	for i, a := range w.aos {
-		out[i] = AOSStatus{AOSInstance: a.cfg, State: a.stateAt(w.t)}
+		out[i] = AOSStatus{AOSInstance: a.cfg, State: a.stateAt(w.t), RefusesStop: a.refuseStop}
 		for _, tr := range a.trans {
 			if tr.t > w.t {
 				out[i].Until = w.timeAt(tr.t)
@@ -445,6 +473,7 @@ func (w *World) Activity() AXActivity {
 			a.ClientSessions++
 		}
 	}
+	a.ClientSessions += len(w.leftover.clients)
 	a.ExecutingTasks = w.executingTasks(w.t)
 	if !math.IsInf(w.repl.lastWrite, -1) {
 		a.LastWrite = w.timeAt(w.repl.lastWrite)
@@ -467,4 +496,19 @@ func (w *World) clientLogin(c clientSession) float64 {
 		return c.login
 	}
 	return since + c.back
+}
+
+// SetLeftoverActivity leaves AX activity behind that no AOS owns, as an AOS killed in the middle of
+// its work does: clients rows of SYSCLIENTSESSIONS stay marked active (STATUS 1) and tasks rows of
+// BATCH stay marked executing (STATUS 2) whatever the AOS do, until it is called again with
+// zeros. It is a fault, not an Action: it is neither recorded nor replayed.
+func (w *World) SetLeftoverActivity(clients, tasks int) {
+	w.lock()
+	defer w.mu.Unlock()
+	w.leftover.clients = w.leftover.clients[:0]
+	for i := range max(clients, 0) {
+		w.leftover.clients = append(w.leftover.clients, clientSession{sessionID: 90001 + i, aos: -1,
+			user: fmt.Sprintf("ghost%02d", i+1), computer: fmt.Sprintf("WKS-9%03d", i+1), login: w.t - 3600})
+	}
+	w.leftover.tasks = max(tasks, 0)
 }

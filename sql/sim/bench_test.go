@@ -100,18 +100,16 @@ func BenchmarkFullPoll10k(b *testing.B) {
 	b.ReportMetric(float64(agents), "agents")
 }
 
-// TestFullPollIsFast keeps the poll cheap enough for the cockpit: well
-// under 300 ms for 10,000 tables (a loose bound, so slow CI machines and
-// the race detector pass).
-func TestFullPollIsFast(t *testing.T) {
+// TestFullPollReadsEverything: one full poll of 10,000 tables reads both sides' row counts, the
+// backlog and every agent, three polls in a row as the clock moves. How long it takes is measured
+// by BenchmarkFullPoll10k, never asserted.
+func TestFullPollReadsEverything(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
 	f := newFixture(t, Config{Tables: 10_000, Seed: 1})
 	src, tgt, dist := f.src(), f.tgt(), f.dist()
-	best := time.Hour
 	for range 3 {
-		start := time.Now()
 		tables, articles, agents, err := fullPoll(f.ctx, src, tgt, dist)
 		if err != nil {
 			t.Fatal(err)
@@ -119,15 +117,6 @@ func TestFullPollIsFast(t *testing.T) {
 		if tables < 19_000 || articles == 0 || agents < 14 {
 			t.Fatalf("poll read %d tables, %d articles, %d agents", tables, articles, agents)
 		}
-		best = min(best, time.Since(start))
 		f.clk.Advance(time.Second)
-	}
-	limit := 300 * time.Millisecond
-	if raceEnabled {
-		limit *= 10
-	}
-	t.Logf("full poll of 10,000 tables: %v", best)
-	if best > limit {
-		t.Errorf("full poll took %v, want under %v", best, limit)
 	}
 }

@@ -116,8 +116,10 @@ type replState struct {
 	lrPrevW   float64
 	lrLastW   float64
 	lastWrite float64 // sim seconds of the newest write, -Inf: none
-	drainRate float64
-	writeRate float64 // with every AOS running
+	// directRate is the write rate that does not depend on the AOS (SetDirectWriteRate).
+	directRate float64
+	drainRate  float64
+	writeRate  float64 // with every AOS running
 
 	tokens      []tracerToken
 	nextToken   int32
@@ -174,9 +176,18 @@ func (w *World) writeRateNow() float64 {
 		}
 	}
 	if len(w.aos) == 0 {
-		return 0
+		return w.repl.directRate
 	}
-	return w.repl.writeRate * float64(n) / float64(len(w.aos))
+	return w.repl.writeRate*float64(n)/float64(len(w.aos)) + w.repl.directRate
+}
+
+// SetDirectWriteRate makes something other than the AOS write to the AX database (commands per
+// second, >= 0): an integration or a SQL Agent job writing straight into it, which goes on after
+// every AOS has stopped. It is a fault, not an Action: it is neither recorded nor replayed.
+func (w *World) SetDirectWriteRate(perSecond float64) {
+	w.lock()
+	defer w.mu.Unlock()
+	w.repl.directRate = max(0, perSecond)
 }
 
 func (w *World) enqueued(p *publication) float64 { return p.initTotal + p.share*w.repl.cumW }

@@ -58,6 +58,7 @@ func TestEveryQueryAnswers(t *testing.T) {
 		{"UpgradeScriptErrors", f.rows(tgt, query.UpgradeScriptErrors), 0, 4},
 		{"ServicingActivity", f.rows(tgt, query.ServicingActivity), 1, 1},
 		{"ServerInfo", f.rows(master, query.ServerInfo), 1, 4},
+		{"LoginRights", f.rows(src, query.LoginRights), 1, 3},
 		{"ReplicationInstalled", f.rows(master, query.ReplicationInstalled), 1, 1},
 		{"AgentService", f.rows(master, query.AgentService), 1, 1},
 		{"DatabaseSettings", f.rows(master, query.DatabaseSettings, "MicrosoftDynamicsAX"), 1, 4},
@@ -77,6 +78,30 @@ func TestEveryQueryAnswers(t *testing.T) {
 		}
 		if testing.Verbose() && len(c.rows) > 0 {
 			t.Logf("%s: %d rows, first %v", c.name, len(c.rows), c.rows[0])
+		}
+	}
+}
+
+// TestLoginRights: User is sysadmin on the source and db_owner of the sandbox; ReaderUser is
+// neither, anywhere.
+func TestLoginRights(t *testing.T) {
+	f := newFixture(t, Config{Tables: 600, Seed: 7})
+	cases := []struct {
+		e                 Endpoint
+		reader            bool
+		login             string
+		sysadmin, dbOwner int64
+	}{
+		{EndpointSource, false, User, 1, 1},
+		{EndpointSourceMaster, false, User, 1, 1},
+		{EndpointTarget, false, User, 0, 1},
+		{EndpointSource, true, ReaderUser, 0, 0},
+		{EndpointTarget, true, ReaderUser, 0, 0},
+	}
+	for _, c := range cases {
+		rows := f.rows(f.db(c.e, c.reader), query.LoginRights)
+		if len(rows) != 1 || rows[0][0] != c.login || rows[0][1] != c.sysadmin || rows[0][2] != c.dbOwner {
+			t.Errorf("%s (reader %v): %v, want %s %d %d", c.e, c.reader, rows, c.login, c.sysadmin, c.dbOwner)
 		}
 	}
 }

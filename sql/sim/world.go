@@ -29,6 +29,10 @@ var (
 	// ErrServicePending: the AOS is starting or stopping and cannot take
 	// the other control now.
 	ErrServicePending = errors.New("sim: the service cannot accept control messages at this time")
+	// ErrStopRefused: the AOS service was told to refuse to stop
+	// (World.RefuseStop), as a service hung in its shutdown does (Windows
+	// error 1053).
+	ErrStopRefused = errors.New("sim: the service did not respond to the start or control request in a timely fashion")
 	// ErrReplicationRemoved: the replication setup was removed.
 	ErrReplicationRemoved = errors.New("sim: replication was removed")
 	// ErrAlreadyCreated: the NoPK publication exists already.
@@ -96,8 +100,14 @@ type World struct {
 	aos     []*aosState
 	jobs    []batchJob
 	clients []clientSession
-	upg     upgradeState
-	pre     Preflight
+	// leftover is AX activity the AOS left behind (SetLeftoverActivity): client sessions still
+	// marked active and batch tasks still marked executing, whatever the AOS do.
+	leftover struct {
+		clients []clientSession
+		tasks   int
+	}
+	upg upgradeState
+	pre Preflight
 
 	sizeBytes int64 // AX database size at start
 	seed      uint64
