@@ -241,7 +241,7 @@ func (c *Client) WaitOperation(ctx context.Context, op Operation, interval time.
 				c.warnOnce("status:"+string(r.Status), Warning{Kind: WarnUnknownStatus, API: epStatus.String(),
 					Message: fmt.Sprintf("LCS reports status %q for operation %s, which cutover does not know; it keeps polling", r.Status, op.ActivityID)})
 			}
-		case ctx.Err() != nil || errors.Is(err, ErrSignIn) || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrNotFound):
+		case ctx.Err() != nil || IsPermanent(err):
 			return last, err
 		default:
 			failures++

@@ -104,6 +104,29 @@ func (e *APIError) Unwrap() []error {
 	return out
 }
 
+// Permanent reports whether waiting and asking again cannot help: sign-in failed or was refused,
+// the project or environment is unknown, the call is not offered for this target, or LCS refused
+// the request itself (HTTP 400, 403, 404). Throttling, server errors, lost answers and an
+// unreachable LCS are not permanent. The engine's steps read it through errors.As.
+func (e *APIError) Permanent() bool {
+	for _, k := range []error{ErrSignIn, ErrUnauthorized, ErrNotFound, ErrProductionRefreshUnsupported} {
+		if errors.Is(e.kind, k) {
+			return true
+		}
+	}
+	switch e.HTTPStatus {
+	case http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound:
+		return true
+	}
+	return false
+}
+
+// IsPermanent reports whether err is an LCS error that waiting cannot fix (see APIError.Permanent).
+func IsPermanent(err error) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.Permanent()
+}
+
 // hintForStatus suggests what to do about an unexpected HTTP status.
 func hintForStatus(status int, op string) string {
 	switch {

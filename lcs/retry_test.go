@@ -286,3 +286,51 @@ func TestVersionEOL(t *testing.T) {
 		t.Error("the EOL warning did not reach the logger")
 	}
 }
+
+// TestPermanentErrors: the errors waiting cannot fix say so (an unknown environment, a refresh the
+// API does not offer, a request LCS refuses, a failed sign-in); throttling given up on, server
+// errors and lost answers do not.
+func TestPermanentErrors(t *testing.T) {
+	r := newRig(t, sim.Options{})
+	c := r.client(func(cfg *lcs.Config) {
+		cfg.BackoffBase = time.Second
+		cfg.BackoffMax = time.Second
+		cfg.MaxAttempts = 2
+	})
+	if _, err := c.SignIn(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Environment(ctx(t), "no-such-environment")
+	if !lcs.IsPermanent(r.saw(err)) {
+		t.Errorf("an unknown environment: %v", err)
+	}
+	_, err = c.RefreshDatabase(ctx(t), sim.SandboxID, sim.ProductionID)
+	if !lcs.IsPermanent(r.saw(err)) {
+		t.Errorf("a refresh into production: %v", err)
+	}
+	r.sim.RejectNext(1, "The environment is not in a state that allows this operation")
+	_, err = c.DatabaseBackups(ctx(t))
+	if err == nil || lcs.IsPermanent(r.saw(err)) {
+		t.Errorf("an IsSuccess false answer may pass: %v", err)
+	}
+	r.sim.FailNext(5, http.StatusServiceUnavailable)
+	_, err = c.DatabaseBackups(ctx(t))
+	if err == nil || lcs.IsPermanent(r.saw(err)) {
+		t.Errorf("server errors may pass: %v", err)
+	}
+	r.sim.FailNext(0, 0)
+	r.sim.FailNext(1, http.StatusForbidden)
+	_, err = c.DatabaseBackups(ctx(t))
+	if !lcs.IsPermanent(r.saw(err)) {
+		t.Errorf("403: %v", err)
+	}
+	r.sim.FailNext(0, 0)
+	r.sim.LoseNextResponses(1)
+	_, err = c.RefreshDatabase(ctx(t), sim.SandboxID, sim.UATSandboxID)
+	if !errors.Is(err, lcs.ErrOutcomeUnknown) || lcs.IsPermanent(err) {
+		t.Errorf("a lost answer: %v", err)
+	}
+	if lcs.IsPermanent(context.Canceled) || lcs.IsPermanent(nil) {
+		t.Error("errors that are not LCS's are not permanent")
+	}
+}
