@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"cutover/engine/clock"
+	"cutover/engine/journal"
 	"cutover/engine/runbook"
 )
 
@@ -39,6 +41,73 @@ func lcsEnv(d *runbook.Decoder, s *runbook.Step, v *yaml.Node, key string) (id s
 		return rb.LCS.ProductionEnvironmentID, true
 	}
 	return ref, strings.EqualFold(ref, rb.LCS.ProductionEnvironmentID)
+}
+
+// PermanentError is implemented by errors a port returns that know whether waiting can fix them.
+// The LCS steps keep waiting through transient failures (network, 5xx, 429) and fail at once on
+// permanent ones (sign-in refused, not authorized, an environment or operation LCS does not know).
+// An error wrapped with Permanent counts as permanent too.
+type PermanentError interface {
+	error
+	Permanent() bool
+}
+
+// permanentPortError reports whether waiting cannot fix err.
+func permanentPortError(err error) bool {
+	if err == nil {
+		return false
+	}
+	if IsPermanent(err) {
+		return true
+	}
+	var pe PermanentError
+	return errors.As(err, &pe) && pe.Permanent()
+}
+
+// outage follows a run of failed LCS reads: the step warns when it starts, again every
+// outageRewarn while it lasts, and once when LCS answers again, and shows its age meanwhile.
+type outage struct {
+	since, warned time.Time
+	failures      int
+	last          string
+}
+
+// outageRewarn is how often a continuing outage is logged again.
+const outageRewarn = 10 * time.Minute
+
+// fail notes a failed read of what.
+func (o *outage) fail(run *Run, now time.Time, what string, err error) {
+	if o.failures == 0 {
+		o.since = now
+	}
+	o.failures++
+	o.last = err.Error()
+	if o.warned.IsZero() || now.Sub(o.warned) >= outageRewarn {
+		o.warned = now
+		run.Warnf("%s: %v (no answer for %s; cutover keeps waiting)", what, err, runbook.FormatDuration(now.Sub(o.since)))
+	}
+}
+
+// ok notes a good read, logging the end of an outage.
+func (o *outage) ok(run *Run, now time.Time, what string) {
+	if o.failures == 0 {
+		return
+	}
+	run.Logf("%s: LCS answers again after %s (%d failed read(s))", what, runbook.FormatDuration(now.Sub(o.since)), o.failures)
+	*o = outage{}
+}
+
+// status describes a continuing outage ("" when there is none).
+func (o *outage) status(now time.Time) string {
+	if o.failures == 0 {
+		return ""
+	}
+	return fmt.Sprintf("LCS not answering for %s (%d failed read(s): %s)", runbook.FormatDuration(now.Sub(o.since)), o.failures, o.last)
+}
+
+// permanentRead is how a step fails when LCS refuses a read for a reason waiting cannot fix.
+func permanentRead(what string, err error, then string) error {
+	return Permanent(fmt.Errorf("%s: %w; waiting cannot fix this: sign in to LCS again, check the environment ids and that the signed-in user is Project Owner or Environment Admin, then %s", what, err, then))
 }
 
 func needLCS(run *Run) (LCS, error) {
@@ -109,12 +178,19 @@ func (a *envStateAction) Run(ctx context.Context, run *Run) error {
 	}
 	var state string
 	var since time.Time
+	var out outage
+	what := "reading " + a.label + " from LCS"
 	for {
 		env, err := api.Environment(ctx, a.env)
 		now := run.Clock().Now()
+		if err == nil {
+			out.ok(run, now, what)
+		}
 		switch {
+		case permanentPortError(err):
+			return permanentRead(what, err, "retry this step")
 		case err != nil:
-			run.Warnf("reading %s from LCS: %v", a.label, err)
+			out.fail(run, now, what, err)
 		case env.State != state:
 			if state != "" {
 				run.Logf("%s: %s → %s after %s", a.label, state, env.State, runbook.FormatDuration(now.Sub(since)))
@@ -130,7 +206,10 @@ func (a *envStateAction) Run(ctx context.Context, run *Run) error {
 		if matchState(state, a.failOn) {
 			return Permanent(fmt.Errorf("%s is %s in LCS (waiting for %s): look at the environment's history in LCS; after a failed data upgrade, fix the cause and Resume it with the toolkit", a.label, state, strings.Join(a.want, " or ")))
 		}
-		if state != "" {
+		switch {
+		case out.failures > 0:
+			run.Progress(Progress{Percent: -1, Message: fmt.Sprintf("%s was %s when last read; %s", a.label, orDash(state), out.status(now))})
+		case state != "":
 			run.Progress(Progress{Percent: -1, Message: fmt.Sprintf("%s is %s (for %s), waiting for %s", a.label, state, runbook.FormatDuration(now.Sub(since)), strings.Join(a.want, " or "))})
 		}
 		if err := clock.Sleep(ctx, run.Clock(), a.poll); err != nil {
@@ -261,7 +340,9 @@ func (a *refreshAction) Describe() string {
 		a.targetLabel, a.target, a.sourceLabel, a.source, "the target environment goes offline while its database is replaced")
 }
 
-// Preview shows the database operation budget with the confirmation.
+// Preview shows the database operation budget with the confirmation and, when a retry asks
+// again, what the refresh an earlier attempt followed is doing (so the operators know whether
+// confirming starts a new one).
 func (a *refreshAction) Preview(ctx context.Context, run *Run) (string, error) {
 	api, err := needLCS(run)
 	if err != nil {
@@ -278,7 +359,29 @@ func (a *refreshAction) Preview(ctx context.Context, run *Run) (string, error) {
 	if q.Remaining < 2 {
 		s += " — a failed refresh could not be retried tonight"
 	}
+	if note := a.earlierNote(ctx, run, api); note != "" {
+		s += "\n" + note
+	}
 	return s, nil
+}
+
+// earlierNote says what confirming does about the refresh an earlier attempt followed ("" when
+// there is none).
+func (a *refreshAction) earlierNote(ctx context.Context, run *Run, api LCS) string {
+	prev, err := earlierAttempt(run)
+	if err != nil || prev.activity == "" {
+		return ""
+	}
+	op, err := api.Operation(ctx, a.target, prev.activity)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("attempt %d followed refresh %s, whose state cannot be read now (%v): confirming looks at it again first and starts no other refresh while it runs", prev.attempt, prev.activity, err)
+	case !op.Terminal || op.Succeeded:
+		return fmt.Sprintf("attempt %d's refresh, operation %s, is %s: confirming follows it; no new refresh is started", prev.attempt, prev.activity, op.Status)
+	case a.production:
+		return fmt.Sprintf("attempt %d's refresh, operation %s, ended %s: start a new refresh in the portal; cutover ignores the ended one", prev.attempt, prev.activity, op.Status)
+	}
+	return fmt.Sprintf("attempt %d's refresh, operation %s, ended %s: confirming starts a new refresh", prev.attempt, prev.activity, op.Status)
 }
 
 func (a *refreshAction) Run(ctx context.Context, run *Run) error {
@@ -287,10 +390,18 @@ func (a *refreshAction) Run(ctx context.Context, run *Run) error {
 		return err
 	}
 	if a.production {
-		if err := run.Record(map[string]string{"guided_since": run.Clock().Now().UTC().Format(time.RFC3339Nano)}); err != nil {
+		since := run.Clock().Now()
+		if err := run.Record(map[string]string{"guided_since": since.UTC().Format(time.RFC3339Nano)}); err != nil {
 			return err
 		}
-		return a.followPortal(ctx, run, api, run.Clock().Now())
+		if handled, err := a.followEarlier(ctx, run, api); handled {
+			return err
+		}
+		return a.followPortal(ctx, run, api, since)
+	}
+	// A retry first follows the refresh an earlier attempt started, unless it ended badly.
+	if handled, err := a.followEarlier(ctx, run, api); handled {
+		return err
 	}
 	// Journal the intent before the request: if cutover dies before the answer is journaled, the
 	// restart looks in the history instead of starting a second refresh.
@@ -338,47 +449,158 @@ func isRefresh(op LCSOperation) bool {
 	return strings.Contains(t, "refresh") || strings.Contains(t, "sourcedbto")
 }
 
+// ended reports whether a history entry had stopped: a terminal status, or an end time (history
+// statuses LCS spells differently from the operation API's still end).
+func ended(op LCSOperation) bool { return op.Terminal || !op.Ended.IsZero() }
+
+// refreshSince is the newest refresh in hist (newest first) started at or after from.
+func refreshSince(hist []LCSOperation, from time.Time) (LCSOperation, bool) {
+	for _, op := range hist {
+		if isRefresh(op) && op.ActivityID != "" && !op.Started.Before(from) {
+			return op, true
+		}
+	}
+	return LCSOperation{}, false
+}
+
+// earlierRefresh is what the newest earlier attempt of a refresh step journaled.
+type earlierRefresh struct {
+	attempt  int
+	activity string
+	intent   time.Time
+}
+
+// earlierAttempt reads the references the step's newest earlier attempt journaled (the engine
+// hands a run only its own attempt's), so a retry follows the refresh that attempt started
+// instead of starting a second one.
+func earlierAttempt(run *Run) (earlierRefresh, error) {
+	var out earlierRefresh
+	if run.Attempt <= 1 {
+		return out, nil
+	}
+	recs, _, err := journal.ReadAll(filepath.Join(run.StateDir(), journal.FileName))
+	if err != nil {
+		return out, fmt.Errorf("read the journal for the step's earlier attempts: %w", err)
+	}
+	for _, r := range recs {
+		if r.Type != string(RecExternal) || r.Step != run.Step.ID {
+			continue
+		}
+		var p External
+		if err := r.Decode(&p); err != nil || p.Attempt >= run.Attempt || p.Attempt < out.attempt {
+			continue
+		}
+		if p.Attempt > out.attempt {
+			out = earlierRefresh{attempt: p.Attempt}
+		}
+		if id := p.Ref["activity"]; id != "" {
+			out.activity = id
+		}
+		if t, err := time.Parse(time.RFC3339Nano, p.Ref["intent"]); err == nil {
+			out.intent = t
+		}
+	}
+	return out, nil
+}
+
+// followEarlier follows the refresh the step's newest earlier attempt started, unless it ended
+// badly: it may still run, or have completed while that attempt could not read it. handled is
+// false when there is no such refresh, so a new one is due.
+func (a *refreshAction) followEarlier(ctx context.Context, run *Run, api LCS) (handled bool, err error) {
+	prev, err := earlierAttempt(run)
+	if err != nil {
+		return true, err
+	}
+	id := prev.activity
+	if id == "" && !prev.intent.IsZero() {
+		// That attempt's answer was lost: its refresh, if LCS started one, is in the history.
+		hist, err := api.History(ctx, a.target)
+		if err != nil {
+			return true, readFailed(fmt.Sprintf("attempt %d may have started a refresh at %s; reading %s's history to find it", prev.attempt, prev.intent.Local().Format("15:04:05"), a.targetLabel), err)
+		}
+		if op, ok := refreshSince(hist, prev.intent.Add(-time.Minute)); ok {
+			id = op.ActivityID
+		}
+	}
+	if id == "" {
+		return false, nil
+	}
+	op, err := api.Operation(ctx, a.target, id)
+	if err != nil {
+		return true, readFailed(fmt.Sprintf("attempt %d started refresh %s; reading its state before deciding whether another is needed", prev.attempt, id), err)
+	}
+	if op.Terminal && !op.Succeeded {
+		run.Logf("attempt %d's refresh, operation %s, ended %s: it is not followed again", prev.attempt, id, op.Status)
+		return false, nil
+	}
+	if err := run.Record(map[string]string{"activity": id}); err != nil {
+		return true, err
+	}
+	run.Logf("attempt %d's refresh, operation %s, is %s: following it instead of starting another", prev.attempt, id, op.Status)
+	return true, a.follow(ctx, run, api, id)
+}
+
+// readFailed fails a step that could not read LCS before a decision: at once when waiting cannot
+// help, otherwise through the step's retries. It never decides blind.
+func readFailed(what string, err error) error {
+	if permanentPortError(err) {
+		return permanentRead(what, err, "retry this step")
+	}
+	return fmt.Errorf("%s: %w (no refresh was started; retry this step when LCS answers)", what, err)
+}
+
 // adopt finds the refresh a lost answer may have started, in the target's history.
 func (a *refreshAction) adopt(ctx context.Context, run *Run, api LCS, intent time.Time) error {
 	hist, err := api.History(ctx, a.target)
 	if err != nil {
-		return Permanent(fmt.Errorf("a refresh may have been started at %s but LCS's answer was lost, and the history cannot be read (%v): look at %s's history in LCS before retrying this step", intent.Local().Format("15:04:05"), err, a.targetLabel))
+		return Permanent(fmt.Errorf("a refresh may have been started at %s but LCS's answer was lost, and the history cannot be read (%w): look at %s's history in LCS; retrying this step looks there again before starting anything", intent.Local().Format("15:04:05"), err, a.targetLabel))
 	}
-	for _, op := range hist {
-		if isRefresh(op) && !op.Started.Before(intent.Add(-time.Minute)) {
-			if err := run.Record(map[string]string{"activity": op.ActivityID}); err != nil {
-				return err
-			}
-			run.Logf("found the refresh in %s's history: operation %s (%s)", a.targetLabel, op.ActivityID, op.Status)
-			return a.follow(ctx, run, api, op.ActivityID)
+	if op, ok := refreshSince(hist, intent.Add(-time.Minute)); ok {
+		if err := run.Record(map[string]string{"activity": op.ActivityID}); err != nil {
+			return err
 		}
+		run.Logf("found the refresh in %s's history: operation %s (%s)", a.targetLabel, op.ActivityID, op.Status)
+		return a.follow(ctx, run, api, op.ActivityID)
 	}
 	return Permanent(fmt.Errorf("a refresh may have been started at %s, but %s's history shows none: check the environment in LCS; if no refresh is running, retry this step", intent.Local().Format("15:04:05"), a.targetLabel))
 }
 
-// follow polls an operation until it ends.
+// follow polls an operation until it ends. LCS not answering (network, 5xx, 429) is waited out
+// with the outage's age shown; a refusal waiting cannot fix (sign-in, permissions, an unknown
+// environment) fails the step, and a retry follows the same operation again.
 func (a *refreshAction) follow(ctx context.Context, run *Run, api LCS, activity string) error {
 	start := run.Clock().Now()
 	last := ""
+	var out outage
+	what := "reading refresh " + activity + " in LCS"
 	for {
 		op, err := api.Operation(ctx, a.target, activity)
+		now := run.Clock().Now()
 		switch {
+		case permanentPortError(err):
+			return permanentRead(what, err, fmt.Sprintf("retry this step: it looks at operation %s again first and starts no other refresh while that one runs", activity))
 		case err != nil:
-			run.Warnf("reading operation %s: %v", activity, err)
-		case op.Status != last:
-			run.Logf("operation %s: %s", activity, op.Status)
-			last = op.Status
-			_ = run.Record(map[string]string{"status": op.Status})
-		}
-		if err == nil && op.Terminal {
-			if op.Succeeded {
-				run.SetMessage(fmt.Sprintf("refresh %s %s after %s", activity, op.Status, runbook.FormatDuration(run.Clock().Now().Sub(start))))
-				return nil
+			out.fail(run, now, what, err)
+		default:
+			out.ok(run, now, what)
+			if op.Status != last {
+				run.Logf("operation %s: %s", activity, op.Status)
+				last = op.Status
+				_ = run.Record(map[string]string{"status": op.Status})
 			}
-			return Permanent(fmt.Errorf("the refresh (operation %s) ended %s: download the runbook logs in LCS; a failed refresh can be rolled back there", activity, op.Status))
+			if op.Terminal {
+				if op.Succeeded {
+					run.SetMessage(fmt.Sprintf("refresh %s %s after %s", activity, op.Status, runbook.FormatDuration(now.Sub(start))))
+					return nil
+				}
+				return Permanent(fmt.Errorf("the refresh of %s (operation %s) ended %s: %s", a.targetLabel, activity, op.Status, a.endedAdvice(op.Status, activity)))
+			}
 		}
-		if last != "" {
-			run.Progress(Progress{Percent: -1, Message: fmt.Sprintf("refresh %s: %s for %s", activity, last, runbook.FormatDuration(run.Clock().Now().Sub(start)))})
+		switch {
+		case out.failures > 0:
+			run.Progress(Progress{Percent: -1, Message: fmt.Sprintf("refresh %s: last known %s; %s", activity, orDash(last), out.status(now))})
+		case last != "":
+			run.Progress(Progress{Percent: -1, Message: fmt.Sprintf("refresh %s: %s for %s", activity, last, runbook.FormatDuration(now.Sub(start)))})
 		}
 		if err := clock.Sleep(ctx, run.Clock(), a.poll); err != nil {
 			return fmt.Errorf("refresh %s still %s: %w", activity, orDash(last), err)
@@ -386,25 +608,103 @@ func (a *refreshAction) follow(ctx context.Context, run *Run, api LCS, activity 
 	}
 }
 
-// followPortal finds the refresh the operators started in the portal and follows it.
+// endedAdvice says what to do after a refresh ended without success, by its final state.
+func (a *refreshAction) endedAdvice(status, activity string) string {
+	again := "retry this step to start a new refresh"
+	if a.production {
+		again = "start a new refresh in the LCS portal and retry this step (cutover ignores the ended one)"
+	}
+	const quota = "; a new refresh uses another of the 3 database operations allowed in 24 hours"
+	switch strings.ToLower(strings.TrimSpace(status)) {
+	case "failed":
+		return fmt.Sprintf("%s's database may be unusable. In LCS open %s → History, download the refresh's runbook logs and find the cause; then either roll the refresh back there (Rollback restores the previous database) or %s%s",
+			a.targetLabel, a.targetLabel, again, quota)
+	case "rollbackcompleted":
+		return fmt.Sprintf("the refresh failed and was rolled back, so %s has its previous database again. Find the cause in the refresh's runbook logs (LCS → %s → History) before trying again; then %s%s",
+			a.targetLabel, a.targetLabel, again, quota)
+	case "rollbackfailed":
+		return fmt.Sprintf("the refresh failed and so did its rollback: %s's database is in an unknown state. Do not go on with the cutover: open a support request in LCS quoting operation %s",
+			a.targetLabel, activity)
+	case "aborted":
+		return fmt.Sprintf("the refresh was cancelled in LCS; to refresh %s, %s%s", a.targetLabel, again, quota)
+	}
+	return fmt.Sprintf("look at the operation in %s's history in LCS and download its runbook logs before trying again; then %s%s", a.targetLabel, again, quota)
+}
+
+// followPortal finds the refresh the operators started in the portal and follows it. Only a
+// refresh that had not ended when they confirmed counts: the history still holds earlier ones (a
+// failed attempt, a rehearsal within find_within), and adopting one of those would fail the step
+// again or let it succeed without a new refresh. The refreshes that had ended are journaled
+// with the first good read of the history, so a restart ignores the same ones — and still adopts
+// a new refresh that ended while cutover was down.
 func (a *refreshAction) followPortal(ctx context.Context, run *Run, api LCS, since time.Time) error {
-	for {
-		hist, err := api.History(ctx, a.target)
-		if err != nil {
-			run.Warnf("reading %s's history: %v", a.targetLabel, err)
-		}
-		for _, op := range hist {
-			if isRefresh(op) && !op.Started.Before(since.Add(-a.findWithin)) && op.ActivityID != "" {
-				if err := run.Record(map[string]string{"activity": op.ActivityID}); err != nil {
-					return err
-				}
-				run.Logf("found the refresh started in the portal: operation %s (%s), started %s", op.ActivityID, op.Status, op.Started.Local().Format("15:04"))
-				return a.follow(ctx, run, api, op.ActivityID)
+	ref := run.Ref()
+	var old map[string]bool
+	if ref["known_at"] != "" {
+		old = map[string]bool{}
+		for _, id := range strings.Split(ref["ended_before"], ",") {
+			if id != "" {
+				old[id] = true
 			}
 		}
-		run.Progress(Progress{Percent: -1, Message: fmt.Sprintf("no refresh in %s's history yet: start it in the LCS portal (Maintain → Move database → Refresh database, source %s)", a.targetLabel, a.source)})
+	}
+	from := since.Add(-a.findWithin)
+	var out outage
+	what := "reading " + a.targetLabel + "'s history in LCS"
+	for {
+		hist, err := api.History(ctx, a.target)
+		now := run.Clock().Now()
+		switch {
+		case permanentPortError(err):
+			return permanentRead(what, err, "retry this step (a refresh already started in the portal is found again)")
+		case err != nil:
+			out.fail(run, now, what, err)
+		default:
+			out.ok(run, now, what)
+			if old == nil {
+				if old, err = a.noteEnded(run, hist, from, now); err != nil {
+					return err
+				}
+			}
+			for _, op := range hist {
+				if isRefresh(op) && op.ActivityID != "" && !old[op.ActivityID] && !op.Started.Before(from) {
+					if err := run.Record(map[string]string{"activity": op.ActivityID}); err != nil {
+						return err
+					}
+					run.Logf("found the refresh started in the portal: operation %s (%s), started %s", op.ActivityID, op.Status, op.Started.Local().Format("15:04"))
+					return a.follow(ctx, run, api, op.ActivityID)
+				}
+			}
+		}
+		msg := fmt.Sprintf("no new refresh in %s's history yet: start it in the LCS portal (Maintain → Move database → Refresh database, source %s)", a.targetLabel, a.source)
+		if len(old) > 0 {
+			msg += fmt.Sprintf("; %d refresh(es) that had ended before the confirmation are ignored", len(old))
+		}
+		if s := out.status(now); s != "" {
+			msg = s + "; " + msg
+		}
+		run.Progress(Progress{Percent: -1, Message: msg})
 		if err := clock.Sleep(ctx, run.Clock(), a.poll); err != nil {
 			return fmt.Errorf("no refresh of %s found in LCS: %w", a.targetLabel, err)
 		}
 	}
+}
+
+// noteEnded journals the refreshes in the history that had already ended when the operators
+// confirmed, and returns their ids.
+func (a *refreshAction) noteEnded(run *Run, hist []LCSOperation, from, now time.Time) (map[string]bool, error) {
+	old := map[string]bool{}
+	var ids []string
+	for _, op := range hist {
+		if !isRefresh(op) || !ended(op) || op.ActivityID == "" || op.Started.Before(from) || old[op.ActivityID] {
+			continue
+		}
+		old[op.ActivityID] = true
+		ids = append(ids, op.ActivityID)
+		run.Logf("ignoring refresh %s of %s (%s, started %s): it had ended before the confirmation", op.ActivityID, a.targetLabel, op.Status, op.Started.Local().Format("2006-01-02 15:04"))
+	}
+	if err := run.Record(map[string]string{"known_at": now.UTC().Format(time.RFC3339Nano), "ended_before": strings.Join(ids, ",")}); err != nil {
+		return nil, err
+	}
+	return old, nil
 }

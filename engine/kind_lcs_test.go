@@ -24,16 +24,47 @@ type fakeLCS struct {
 	outcome   string
 	used      int
 	next      time.Time
+	// opErrs, histErrs and envErrs are answered, one per call, before any real answer.
+	opErrs, histErrs, envErrs []error
+	// opCalls counts the status reads per operation.
+	opCalls map[string]int
+}
+
+// lcsErr is an LCS port error that says whether waiting can fix it, as main.go's adapter does.
+type lcsErr struct {
+	msg       string
+	permanent bool
+}
+
+func (e lcsErr) Error() string   { return e.msg }
+func (e lcsErr) Permanent() bool { return e.permanent }
+
+var (
+	errLCSDown   = fmt.Errorf("lcs: operation status: %w", lcsErr{msg: "LCS answered 503 Service Unavailable 3 times"})
+	errLCSDenied = fmt.Errorf("lcs: operation status: %w", lcsErr{msg: "LCS refused a freshly issued token (HTTP 401)", permanent: true})
+)
+
+// pop takes the first of a list of errors.
+func pop(errs *[]error) error {
+	if len(*errs) == 0 {
+		return nil
+	}
+	err := (*errs)[0]
+	*errs = (*errs)[1:]
+	return err
 }
 
 func newFakeLCS() *fakeLCS {
 	return &fakeLCS{states: map[string]string{"SBX": "Data upgrade in progress", "PROD": "Deployed"}, ops: map[string]*engine.LCSOperation{},
-		history: map[string][]engine.LCSOperation{}, polls: map[string]int{}, outcome: "Completed"}
+		history: map[string][]engine.LCSOperation{}, polls: map[string]int{}, outcome: "Completed", opCalls: map[string]int{}}
 }
 
 func (f *fakeLCS) Environment(_ context.Context, env string) (engine.LCSEnvironment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := pop(&f.envErrs); err != nil {
+		return engine.LCSEnvironment{}, err
+	}
 	return engine.LCSEnvironment{ID: env, State: f.states[env]}, nil
 }
 
@@ -53,7 +84,7 @@ func (f *fakeLCS) StartRefresh(_ context.Context, source, target string) (string
 	id := fmt.Sprintf("op-%d", f.refreshes)
 	op := &engine.LCSOperation{ActivityID: id, Type: "SFSourceDbToSandbox", Status: "NotStarted", Started: time.Now()}
 	f.ops[id] = op
-	f.history[target] = append([]engine.LCSOperation{*op}, f.history[target]...)
+	f.history[target] = append([]engine.LCSOperation{{ActivityID: id}}, f.history[target]...)
 	f.polls[id] = 3
 	if f.loseNext {
 		f.loseNext = false
@@ -64,24 +95,36 @@ func (f *fakeLCS) StartRefresh(_ context.Context, source, target string) (string
 
 // startPortal is an operator starting the production refresh in the LCS portal.
 func (f *fakeLCS) startPortal(target string, started time.Time) {
+	f.addRefresh(target, engine.LCSOperation{ActivityID: "portal-1", Status: "InProgress", Started: started})
+}
+
+// addRefresh puts a refresh into target's history (newest first); one that has not ended
+// completes after two status reads.
+func (f *fakeLCS) addRefresh(target string, op engine.LCSOperation) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	id := "portal-1"
-	op := &engine.LCSOperation{ActivityID: id, Type: "SFSourceDbToProduction", Name: "Refresh database", Status: "InProgress", Started: started}
-	f.ops[id] = op
-	f.history[target] = append([]engine.LCSOperation{*op}, f.history[target]...)
-	f.polls[id] = 2
+	op.Type, op.Name = "SFSourceDbToProduction", "Refresh database"
+	f.ops[op.ActivityID] = &op
+	f.history[target] = append([]engine.LCSOperation{{ActivityID: op.ActivityID}}, f.history[target]...)
+	f.polls[op.ActivityID] = 2
 }
 
 func (f *fakeLCS) Operation(_ context.Context, env, activity string) (engine.LCSOperation, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.opCalls[activity]++
+	if err := pop(&f.opErrs); err != nil {
+		return engine.LCSOperation{}, err
+	}
 	op, ok := f.ops[activity]
 	if !ok {
 		return engine.LCSOperation{}, errors.New("no such operation")
 	}
+	if op.Terminal {
+		return *op, nil
+	}
 	if f.polls[activity]--; f.polls[activity] <= 0 {
-		op.Status, op.Terminal, op.Succeeded = f.outcome, true, f.outcome == "Completed"
+		op.Status, op.Terminal, op.Succeeded, op.Ended = f.outcome, true, f.outcome == "Completed", time.Now()
 	} else {
 		op.Status = "InProgress"
 	}
@@ -91,7 +134,18 @@ func (f *fakeLCS) Operation(_ context.Context, env, activity string) (engine.LCS
 func (f *fakeLCS) History(_ context.Context, env string) ([]engine.LCSOperation, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]engine.LCSOperation(nil), f.history[env]...), nil
+	if err := pop(&f.histErrs); err != nil {
+		return nil, err
+	}
+	// The history shows each operation as it is now.
+	out := make([]engine.LCSOperation, 0, len(f.history[env]))
+	for _, e := range f.history[env] {
+		if op, ok := f.ops[e.ActivityID]; ok {
+			e = *op
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 func (f *fakeLCS) Quota(context.Context, string) (engine.LCSQuota, error) {
@@ -258,4 +312,317 @@ func (h *harness) hasRef(step, key string) bool {
 		}
 	}
 	return false
+}
+
+const prodRefreshStep = `steps:
+  - {id: prod-refresh, title: Refresh production, kind: lcs.refresh, destructive: true, confirm: REFRESH PRODUCTION, with: {source: sandbox, target: production, poll: 1m}}
+`
+
+const sandboxRefreshStep = `steps:
+  - {id: refresh, title: Refresh the sandbox, kind: lcs.refresh, destructive: true, retries: 3, with: {source: production, target: sandbox, poll: 1m}}
+`
+
+// confirmStep waits for a step's confirmation request, checks that it shows want, and gives it
+// the typed confirmations it needs.
+func confirmStep(t *testing.T, h *harness, step, phrase string, want ...string) {
+	t.Helper()
+	st := h.waitStep(step, engine.StateAwaiting)
+	for _, w := range want {
+		if !strings.Contains(st.Confirmation.Action, w) {
+			t.Errorf("the confirmation must say %q:\n%s", w, st.Confirmation.Action)
+		}
+	}
+	for _, who := range []engine.Actor{ana, ben}[:st.Confirmation.Needed] {
+		if _, err := h.e.Confirm(step, st.Confirmation.Request, who, phrase); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// logged reports whether a step's log has a line containing s.
+func logged(h *harness, step, s string) bool {
+	for _, l := range h.e.Logs(1000, step) {
+		if strings.Contains(l.Msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// waitProgress consumes events until the step reports progress containing s.
+func (h *harness) waitProgress(step, s string) {
+	h.t.Helper()
+	deadline := time.After(h.limit)
+	for {
+		select {
+		case ev := <-h.events:
+			if p, ok := ev.(engine.StepProgress); ok && p.Step == step && strings.Contains(p.Progress.Message, s) {
+				return
+			}
+		case <-deadline:
+			h.t.Fatalf("%s never reported progress %q", step, s)
+		}
+	}
+}
+
+func TestLCSProductionRefreshIgnoresRefreshesThatHadEnded(t *testing.T) {
+	inBubble(t, "name: t\n"+lcsSection+prodRefreshStep, func(t *testing.T, h *harness) {
+		api := newFakeLCS()
+		// Tonight's failed first try and the rehearsal's refresh, both within find_within (6h).
+		api.addRefresh("PROD", engine.LCSOperation{ActivityID: "rehearsal", Status: "Completed", Terminal: true, Succeeded: true,
+			Started: time.Now().Add(-3 * time.Hour), Ended: time.Now().Add(-time.Hour)})
+		api.addRefresh("PROD", engine.LCSOperation{ActivityID: "first-try", Status: "Failed", Terminal: true,
+			Started: time.Now().Add(-time.Hour), Ended: time.Now().Add(-30 * time.Minute)})
+		h.opts.Ports.LCS = api
+		h.start()
+		confirmStep(t, h, "prod-refresh", "REFRESH PRODUCTION")
+		time.Sleep(30 * time.Minute)
+		if st := h.state("prod-refresh"); st != engine.StateRunning {
+			t.Fatalf("a refresh that had ended before the confirmation was adopted: the step is %s", st)
+		}
+		if !logged(h, "prod-refresh", "ignoring refresh first-try of production (Failed") || !logged(h, "prod-refresh", "ignoring refresh rehearsal of production (Completed") {
+			t.Errorf("the ignored refreshes must be logged: %v", h.e.Logs(20, "prod-refresh"))
+		}
+		api.startPortal("PROD", time.Now().Add(-time.Minute))
+		st := h.waitStep("prod-refresh", engine.StateSucceeded)
+		if !strings.Contains(st.Message, "portal-1 Completed") {
+			t.Fatalf("message %q", st.Message)
+		}
+		if api.opCalls["first-try"]+api.opCalls["rehearsal"] != 0 {
+			t.Fatalf("ended refreshes were followed: %v", api.opCalls)
+		}
+	})
+}
+
+func TestLCSProductionRefreshAdoptsOneStartedBeforeTheConfirmation(t *testing.T) {
+	inBubble(t, "name: t\n"+lcsSection+prodRefreshStep, func(t *testing.T, h *harness) {
+		api := newFakeLCS()
+		api.addRefresh("PROD", engine.LCSOperation{ActivityID: "old", Status: "Failed", Terminal: true, Started: time.Now().Add(-2 * time.Hour), Ended: time.Now().Add(-time.Hour)})
+		h.opts.Ports.LCS = api
+		h.start()
+		h.waitStep("prod-refresh", engine.StateAwaiting)
+		// The operators start it in the portal first, then confirm: it still runs, so it counts.
+		api.startPortal("PROD", time.Now())
+		confirmStep(t, h, "prod-refresh", "REFRESH PRODUCTION")
+		if st := h.waitStep("prod-refresh", engine.StateSucceeded); !strings.Contains(st.Message, "portal-1 Completed") {
+			t.Fatalf("message %q", st.Message)
+		}
+	})
+}
+
+func TestLCSProductionRefreshRetryWaitsForANewRefresh(t *testing.T) {
+	inBubble(t, "name: t\n"+lcsSection+prodRefreshStep, func(t *testing.T, h *harness) {
+		api := newFakeLCS()
+		api.outcome = "Failed"
+		h.opts.Ports.LCS = api
+		h.start()
+		confirmStep(t, h, "prod-refresh", "REFRESH PRODUCTION")
+		api.startPortal("PROD", time.Now())
+		st := h.waitStep("prod-refresh", engine.StateFailed)
+		if !strings.Contains(st.LastError, "ended Failed") {
+			t.Fatalf("error %q", st.LastError)
+		}
+		// The operators roll back and want to try again.
+		api.mu.Lock()
+		api.outcome = "Completed"
+		api.mu.Unlock()
+		if err := h.e.Retry("prod-refresh", ana); err != nil {
+			t.Fatal(err)
+		}
+		confirmStep(t, h, "prod-refresh", "REFRESH PRODUCTION", "attempt 1's refresh, operation portal-1, ended Failed: start a new refresh in the portal")
+		time.Sleep(30 * time.Minute)
+		if st := h.state("prod-refresh"); st != engine.StateRunning {
+			t.Fatalf("the retry adopted the failed refresh again: the step is %s", st)
+		}
+		api.addRefresh("PROD", engine.LCSOperation{ActivityID: "portal-2", Status: "InProgress", Started: time.Now()})
+		if st := h.waitStep("prod-refresh", engine.StateSucceeded); !strings.Contains(st.Message, "portal-2 Completed") {
+			t.Fatalf("message %q", st.Message)
+		}
+	})
+}
+
+func TestLCSProductionRefreshResumeKeepsWhatHadEnded(t *testing.T) {
+	inBubble(t, "name: t\n"+lcsSection+prodRefreshStep, func(t *testing.T, h *harness) {
+		api := newFakeLCS()
+		api.addRefresh("PROD", engine.LCSOperation{ActivityID: "rehearsal", Status: "Completed", Terminal: true, Succeeded: true,
+			Started: time.Now().Add(-3 * time.Hour), Ended: time.Now().Add(-time.Hour)})
+		h.opts.Ports.LCS = api
+		h.start()
+		confirmStep(t, h, "prod-refresh", "REFRESH PRODUCTION")
+		h.waitFor("prod-refresh", "the ended refreshes journaled", func(engine.StepView) bool { return h.hasRef("prod-refresh", "ended_before") })
+		// cutover is down while the refresh runs and completes.
+		h.stop()
+		time.Sleep(time.Hour)
+		api.addRefresh("PROD", engine.LCSOperation{ActivityID: "portal-2", Status: "Completed", Terminal: true, Succeeded: true,
+			Started: time.Now().Add(-50 * time.Minute), Ended: time.Now().Add(-5 * time.Minute)})
+		h.start()
+		// Read again now, portal-2 had ended too; the journaled list says it had not at the confirmation.
+		st := h.waitStep("prod-refresh", engine.StateSucceeded)
+		if !strings.Contains(st.Message, "portal-2 Completed") || api.opCalls["rehearsal"] != 0 {
+			t.Fatalf("message %q, status reads %v", st.Message, api.opCalls)
+		}
+	})
+}
+
+func TestLCSRefreshWaitsOutLCSNotAnswering(t *testing.T) {
+	inBubble(t, "name: t\n"+lcsSection+sandboxRefreshStep, func(t *testing.T, h *harness) {
+		api := newFakeLCS()
+		api.opErrs = []error{errLCSDown, errLCSDown, errLCSDown}
+		h.opts.Ports.LCS = api
+		h.start()
+		confirmStep(t, h, "refresh", "refresh")
+		h.waitProgress("refresh", "refresh op-1: last known -; LCS not answering for 2m (3 failed read(s)")
+		st := h.waitStep("refresh", engine.StateSucceeded)
+		if !strings.Contains(st.Message, "refresh op-1 Completed") || api.refreshes != 1 {
+			t.Fatalf("message %q, %d refreshes", st.Message, api.refreshes)
+		}
+		var warns int
+		for _, l := range h.e.Logs(1000, "refresh") {
+			if l.Level == engine.LevelWarn && strings.Contains(l.Msg, "503") {
+				warns++
+			}
+		}
+		if warns != 1 {
+			t.Errorf("an outage of 3 minutes must be warned about once, not at every poll: %d warnings", warns)
+		}
+		if !logged(h, "refresh", "LCS answers again after 3m (3 failed read(s))") {
+			t.Errorf("the end of the outage and its length must be logged: %v", h.e.Logs(20, "refresh"))
+		}
+	})
+}
+
+func TestLCSRefreshFailsWhenLCSRefusesAndARetryResumes(t *testing.T) {
+	inBubble(t, "name: t\n"+lcsSection+sandboxRefreshStep, func(t *testing.T, h *harness) {
+		api := newFakeLCS()
+		api.opErrs = []error{errLCSDown, errLCSDenied}
+		h.opts.Ports.LCS = api
+		h.start()
+		confirmStep(t, h, "refresh", "refresh")
+		// Retries are left, but waiting cannot fix a refused sign-in: it fails at once.
+		st := h.waitStep("refresh", engine.StateFailed)
+		for _, want := range []string{"reading refresh op-1 in LCS", "refused a freshly issued token", "waiting cannot fix this", "sign in to LCS again",
+			"retry this step: it looks at operation op-1 again first and starts no other refresh"} {
+			if !strings.Contains(st.LastError, want) {
+				t.Errorf("error lacks %q: %s", want, st.LastError)
+			}
+		}
+		if !h.hasRef("refresh", "activity") {
+			t.Fatal("the operation id must stay journaled")
+		}
+		if err := h.e.Retry("refresh", ana); err != nil {
+			t.Fatal(err)
+		}
+		confirmStep(t, h, "refresh", "refresh", "attempt 1's refresh, operation op-1, is InProgress: confirming follows it; no new refresh is started")
+		st = h.waitStep("refresh", engine.StateSucceeded)
+		if api.refreshes != 1 || !strings.Contains(st.Message, "refresh op-1 Completed") {
+			t.Fatalf("%d refreshes started, message %q", api.refreshes, st.Message)
+		}
+	})
+}
+
+func TestLCSRefreshRetryAfterTheAnswerWasLostLooksInTheHistory(t *testing.T) {
+	inBubble(t, "name: t\n"+lcsSection+sandboxRefreshStep, func(t *testing.T, h *harness) {
+		api := newFakeLCS()
+		api.loseNext = true
+		api.histErrs = []error{errLCSDown}
+		h.opts.Ports.LCS = api
+		h.start()
+		confirmStep(t, h, "refresh", "refresh")
+		st := h.waitStep("refresh", engine.StateFailed)
+		if !strings.Contains(st.LastError, "LCS's answer was lost") {
+			t.Fatalf("error %q", st.LastError)
+		}
+		if err := h.e.Retry("refresh", ana); err != nil {
+			t.Fatal(err)
+		}
+		confirmStep(t, h, "refresh", "refresh")
+		st = h.waitStep("refresh", engine.StateSucceeded)
+		if api.refreshes != 1 || !strings.Contains(st.Message, "refresh op-1 Completed") {
+			t.Fatalf("%d refreshes started, message %q", api.refreshes, st.Message)
+		}
+	})
+}
+
+func TestLCSRefreshReportsHowItEnded(t *testing.T) {
+	for _, tc := range []struct {
+		name, outcome string
+		production    bool
+		want          []string
+	}{
+		{"sandbox failed", "Failed", false, []string{"the refresh of sandbox (operation op-1) ended Failed", "sandbox's database may be unusable",
+			"download the refresh's runbook logs", "Rollback restores the previous database", "retry this step to start a new refresh", "another of the 3 database operations"}},
+		{"sandbox rolled back", "RollbackCompleted", false, []string{"ended RollbackCompleted", "rolled back, so sandbox has its previous database again",
+			"retry this step to start a new refresh"}},
+		{"sandbox rollback failed", "RollbackFailed", false, []string{"ended RollbackFailed", "sandbox's database is in an unknown state",
+			"open a support request in LCS quoting operation op-1"}},
+		{"production failed", "Failed", true, []string{"the refresh of production (operation portal-1) ended Failed", "production's database may be unusable",
+			"In LCS open production → History", "start a new refresh in the LCS portal and retry this step"}},
+		{"production rolled back", "RollbackCompleted", true, []string{"ended RollbackCompleted", "production has its previous database again",
+			"start a new refresh in the LCS portal and retry this step"}},
+		{"production rollback failed", "RollbackFailed", true, []string{"ended RollbackFailed", "Do not go on with the cutover", "quoting operation portal-1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			step, id, phrase := sandboxRefreshStep, "refresh", "refresh"
+			if tc.production {
+				step, id, phrase = prodRefreshStep, "prod-refresh", "REFRESH PRODUCTION"
+			}
+			inBubble(t, "name: t\n"+lcsSection+step, func(t *testing.T, h *harness) {
+				api := newFakeLCS()
+				api.outcome = tc.outcome
+				h.opts.Ports.LCS = api
+				h.start()
+				confirmStep(t, h, id, phrase)
+				if tc.production {
+					api.startPortal("PROD", time.Now())
+				}
+				// The sandbox step has retries left: an ended refresh still fails at once.
+				st := h.waitStep(id, engine.StateFailed)
+				for _, want := range tc.want {
+					if !strings.Contains(st.LastError, want) {
+						t.Errorf("error lacks %q:\n%s", want, st.LastError)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestLCSRefreshRetryAfterAFailedRefreshStartsANewOne(t *testing.T) {
+	inBubble(t, "name: t\n"+lcsSection+sandboxRefreshStep, func(t *testing.T, h *harness) {
+		api := newFakeLCS()
+		api.outcome = "Failed"
+		h.opts.Ports.LCS = api
+		h.start()
+		confirmStep(t, h, "refresh", "refresh")
+		h.waitStep("refresh", engine.StateFailed)
+		api.mu.Lock()
+		api.outcome = "Completed"
+		api.mu.Unlock()
+		if err := h.e.Retry("refresh", ana); err != nil {
+			t.Fatal(err)
+		}
+		confirmStep(t, h, "refresh", "refresh", "attempt 1's refresh, operation op-1, ended Failed: confirming starts a new refresh")
+		st := h.waitStep("refresh", engine.StateSucceeded)
+		if api.refreshes != 2 || !strings.Contains(st.Message, "refresh op-2 Completed") {
+			t.Fatalf("%d refreshes started, message %q", api.refreshes, st.Message)
+		}
+	})
+}
+
+func TestLCSEnvStateFailsWhenLCSRefuses(t *testing.T) {
+	inBubble(t, "name: t\n"+lcsSection+`steps:
+  - {id: deployed, title: Sandbox deployed, kind: lcs.env-state, retries: 2, with: {environment: sandbox, state: Deployed, poll: 1m}}
+`, func(t *testing.T, h *harness) {
+		api := newFakeLCS()
+		api.envErrs = []error{errLCSDown, errLCSDown, errLCSDenied}
+		h.opts.Ports.LCS = api
+		h.start()
+		st := h.waitStep("deployed", engine.StateFailed)
+		if !strings.Contains(st.LastError, "reading sandbox from LCS") || !strings.Contains(st.LastError, "waiting cannot fix this") {
+			t.Fatalf("error %q", st.LastError)
+		}
+		if !logged(h, "deployed", "LCS answered 503") {
+			t.Error("the transient failures must be logged")
+		}
+	})
 }
