@@ -457,7 +457,13 @@ func (m *monitor) healthChanged(h, before SourceHealth, removing string) {
 		m.log(LevelWarn, "", fmt.Sprintf("%s is slow: a query took %s", h.Name, fmtDur(h.LastDuration)))
 	}
 	if m.hooks.health != nil {
-		m.hooks.health(h)
+		// The journal records an outage's length once, when it ends: LastOutage stays on the
+		// source for display, and a later slow spell must not report it again.
+		rec := h
+		if before.State != HealthFailing {
+			rec.LastOutage = 0
+		}
+		m.hooks.health(rec)
 	}
 	m.publish(SourceHealthChanged{Health: h})
 }

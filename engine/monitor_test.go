@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ type fakeReplication struct {
 	rate         float64          // commands per second, shared evenly
 	calls        map[string]int
 	fail         map[string]error
+	delay        map[string]time.Duration
 	blockBacklog chan struct{}
 	entered      chan struct{}
 	agents       []engine.Agent
@@ -33,7 +35,7 @@ func newFakeReplication(clk *clock.Fake) *fakeReplication {
 
 // newFakeReplicationAt drains on the given clock (time.Now in a synctest bubble).
 func newFakeReplicationAt(now func() time.Time) *fakeReplication {
-	return &fakeReplication{now: now, start: now(), rate: 100, calls: map[string]int{}, fail: map[string]error{},
+	return &fakeReplication{now: now, start: now(), rate: 100, calls: map[string]int{}, fail: map[string]error{}, delay: map[string]time.Duration{},
 		pending: map[string]int64{"INVENTTRANS": 60000, "SALESLINE": 30000, "CUSTTABLE": 0}}
 }
 
@@ -54,6 +56,32 @@ func (f *fakeReplication) setFail(what string, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fail[what] = err
+}
+
+// setDelay makes a read take d. Only a synctest bubble's fake time passes while it waits, so it
+// is how long the read takes as the monitor measures it, not a real wait.
+func (f *fakeReplication) setDelay(what string, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.delay[what] = d
+}
+
+// take waits out a read's delay.
+func (f *fakeReplication) take(ctx context.Context, what string) error {
+	f.mu.Lock()
+	d := f.delay[what]
+	f.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // pendingAt drains the tables in turn at the shared rate.
@@ -79,8 +107,11 @@ func (f *fakeReplication) SourceRows(context.Context) ([]engine.TableRows, error
 		{Table: "dbo.CUSTTABLE", Rows: 2_000, HasPK: true}, {Table: "dbo.SYSTEMSEQUENCES", Rows: 50}, {Table: "dbo.AIFMESSAGELOG", Rows: 7}}, nil
 }
 
-func (f *fakeReplication) TargetRows(context.Context) ([]engine.TableRows, error) {
+func (f *fakeReplication) TargetRows(ctx context.Context) ([]engine.TableRows, error) {
 	if err := f.note("target"); err != nil {
+		return nil, err
+	}
+	if err := f.take(ctx, "target"); err != nil {
 		return nil, err
 	}
 	p := f.pendingAt()
@@ -272,13 +303,15 @@ func TestMonitorHealthOutageAndBackoff(t *testing.T) {
 }
 
 func TestMonitorAgentsInError(t *testing.T) {
-	h, src := monitorHarness(t, engine.MonitorConfig{})
-	src.mu.Lock()
+	h := newHarness(t, "name: t\nsteps:\n  - {id: idle, title: Idle, kind: manual}\n")
+	src := newFakeReplication(h.clk)
+	// The agents are in place before the first poll, which starts with the engine.
 	src.agents = []engine.Agent{
 		{Publication: "AX_PUB_PkTable_1", Name: "AXSQL01-MicrosoftDynamicsAX-AX_PUB_PkTable_1-AXSANDBOX-1", Kind: engine.AgentDistribution, Status: engine.AgentFailed, Error: "The process could not connect to Subscriber", Latency: 90 * time.Second},
 		{Publication: "AX_PUB_PkTable_2", Name: "dist-2", Kind: engine.AgentDistribution, Status: engine.AgentInProgress, LastSync: t0},
 	}
-	src.mu.Unlock()
+	h.opts.Ports.Replication = src
+	h.start()
 	v := h.nextView(1)
 	if len(v.Agents) != 2 || v.AgentsAt != t0 {
 		t.Fatalf("agents %+v", v.Agents)
@@ -375,4 +408,67 @@ func TestMonitorExpectsTheDistributorToGoWhileReplicationIsRemoved(t *testing.T)
 	if !expected {
 		t.Error("the log must say the distributor's failure is the removal's expected effect")
 	}
+}
+
+func TestMonitorHealthSlowFailingAndBack(t *testing.T) {
+	inBubble(t, "name: t\nsteps:\n  - {id: idle, title: Idle, kind: manual}\n", func(t *testing.T, h *harness) {
+		src := newFakeReplicationAt(time.Now)
+		h.opts.Ports.Replication = src
+		h.opts.Monitor = engine.MonitorConfig{Interval: 10 * time.Second, BacklogInterval: 10 * time.Second, SlowAfter: 5 * time.Second}
+		h.start()
+		at := h.nextView(1).At
+		target := func(cycle int, state engine.Health, since time.Duration) engine.SourceHealth {
+			t.Helper()
+			v := h.nextView(cycle)
+			th := v.SourceHealth(engine.SourceTarget)
+			if th.State != state || !th.Since.Equal(at.Add(since)) {
+				t.Fatalf("cycle %d: target %s since +%s, want %s since +%s (%+v)", cycle, th.State, th.Since.Sub(at), state, since, th)
+			}
+			if ax := v.SourceHealth(engine.SourceAX); ax.State != engine.HealthOK {
+				t.Fatalf("cycle %d: the source is fine: %+v", cycle, ax)
+			}
+			return th
+		}
+		// Each poll starts 10s after the previous one ended; a slow read makes its poll last longer.
+		src.setDelay("target", 7*time.Second)
+		if th := target(2, engine.HealthSlow, 10*time.Second); th.LastDuration != 7*time.Second {
+			t.Fatalf("the slow read's duration: %+v", th)
+		}
+		src.setDelay("target", 0)
+		target(3, engine.HealthOK, 27*time.Second)
+		src.setFail("target", errors.New("connection reset by peer"))
+		if th := target(4, engine.HealthFailing, 37*time.Second); !strings.Contains(th.LastError, "connection reset by peer") || th.LastOK != at.Add(27*time.Second) {
+			t.Fatalf("failing: %+v", th)
+		}
+		src.setFail("target", nil)
+		if th := target(5, engine.HealthOK, 47*time.Second); th.LastOutage != 10*time.Second {
+			t.Fatalf("the outage lasted 10s: %+v", th)
+		}
+		// A later slow spell is not another outage.
+		src.setDelay("target", 6*time.Second)
+		target(6, engine.HealthSlow, 57*time.Second)
+		src.setDelay("target", 0)
+		target(7, engine.HealthOK, 73*time.Second)
+
+		var got []string
+		for _, r := range h.records() {
+			var p engine.SourceHealthRecord
+			if r.Type == string(engine.RecSourceHealth) && r.Decode(&p) == nil && p.Source == engine.SourceTarget {
+				got = append(got, fmt.Sprintf("%s/%s", p.State, p.Outage))
+			}
+		}
+		if want := "ok/0s slow/0s ok/0s failing/0s ok/10s slow/0s ok/0s"; strings.Join(got, " ") != want {
+			t.Errorf("journaled target health %q, want %q (only the recovery carries the outage)", strings.Join(got, " "), want)
+		}
+		for _, want := range []string{"target is slow: a query took 7s", "target is failing: row counts: connection reset by peer (last good read 10s earlier)",
+			"target is reachable again after an outage of 10s", "target is slow: a query took 6s"} {
+			found := false
+			for _, l := range h.e.Logs(1000, "") {
+				found = found || l.Msg == want
+			}
+			if !found {
+				t.Errorf("the log lacks %q", want)
+			}
+		}
+	})
 }
