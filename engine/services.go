@@ -74,6 +74,10 @@ var scState = regexp.MustCompile(`STATE\s*:\s*(\d)`)
 // errAlreadyStopped is sc.exe's 1062 "The service has not been started."
 const errAlreadyStopped = 1062
 
+// scNotStarted matches sc.exe's report of error 1062. Through ssh (or any Unix process) only the
+// exit code's low 8 bits arrive (38), so the text is what tells.
+var scNotStarted = regexp.MustCompile(`FAILED 1062\b`)
+
 func (c *CommandServices) run(ctx context.Context, tmpl []string, host, service string) (string, int, error) {
 	vars := map[string]string{"host": host, "service": service}
 	argv := make([]string, len(tmpl))
@@ -96,6 +100,10 @@ func (c *CommandServices) run(ctx context.Context, tmpl []string, host, service 
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
 	text := strings.TrimSpace(out.String())
+	if ctx.Err() != nil {
+		// Killed for taking too long (or cancelled): its exit code says nothing.
+		return text, -1, fmt.Errorf("%s: no answer within %s: %w", quoteArgv(argv), runbook.FormatDuration(timeout), ctx.Err())
+	}
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -112,10 +120,10 @@ func (c *CommandServices) Stop(ctx context.Context, host, service string) error 
 	if err != nil {
 		return err
 	}
-	if code == 0 || code == errAlreadyStopped || c.Stopped.MatchString(out) {
+	if code == 0 || code == errAlreadyStopped || scNotStarted.MatchString(out) || c.Stopped.MatchString(out) {
 		return nil
 	}
-	return fmt.Errorf("stop %s on %s: exit %d: %s", service, host, code, lastLine(out))
+	return fmt.Errorf("stop %s on %s: exit %d: %s", service, host, code, lastLines(out))
 }
 
 // State runs the query template and reads its output.
@@ -143,15 +151,25 @@ func (c *CommandServices) State(ctx context.Context, host, service string) (Serv
 		}
 	}
 	if code != 0 {
-		return ServiceUnknown, out, fmt.Errorf("query %s on %s: exit %d: %s", service, host, code, lastLine(out))
+		return ServiceUnknown, out, fmt.Errorf("query %s on %s: exit %d: %s", service, host, code, lastLines(out))
 	}
 	return ServiceRunning, out, nil
 }
 
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return strings.TrimSpace(s[i+1:])
+// lastLines is the end of a command's output on one line: its last three non-empty lines (sc.exe
+// puts the error number and its text on separate lines).
+func lastLines(s string) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
 	}
-	return s
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	if len(lines) == 0 {
+		return "(no output)"
+	}
+	return strings.Join(lines, " ")
 }

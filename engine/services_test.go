@@ -1,0 +1,215 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"cutover/engine"
+	"cutover/engine/runbook"
+)
+
+// fakeSC is a stand-in for sc.exe: a shell script that logs its argv, keeps the service's state
+// in a file, prints what sc.exe prints, and exits as sc.exe's code arrives on a Unix controller
+// (through ssh only its low 8 bits do).
+const fakeSC = `#!/bin/sh
+dir=$(dirname "$0")
+{ printf 'argv'; for a in "$@"; do printf ' <%s>' "$a"; done; printf '\n'; } >>"$dir/calls"
+svc=$3
+state=$(cat "$dir/state")
+crlf=$(printf '\r')
+case "$2:$state" in
+query:RUNNING) n=4 ;;
+query:STOP_PENDING) n=3; echo STOPPED >"$dir/state" ;;
+query:STOPPED) n=1 ;;
+query:MISSING)
+	printf '[SC] EnumQueryServicesStatus:OpenService FAILED 1060:\r\n\r\nThe specified service does not exist as an installed service.\r\n\r\n'
+	exit $((1060 % 256)) ;;
+stop:STOPPED)
+	printf '[SC] ControlService FAILED 1062:\r\n\r\nThe service has not been started.\r\n\r\n'
+	exit $((1062 % 256)) ;;
+stop:DENIED)
+	printf 'connecting to the AOS host\n'
+	printf '[SC] OpenService FAILED 5:\r\n\r\nAccess is denied.\r\n\r\n' >&2
+	exit 5 ;;
+stop:*)
+	echo STOP_PENDING >"$dir/state"
+	n=3; state=STOP_PENDING ;;
+*)
+	echo "unexpected call $2 in state $state" >&2
+	exit 99 ;;
+esac
+cat <<EOF
+$crlf
+SERVICE_NAME: $svc $crlf
+        TYPE               : 10  WIN32_OWN_PROCESS  $crlf
+        STATE              : $n  $state $crlf
+                                (STOPPABLE, NOT_PAUSABLE, ACCEPTS_SHUTDOWN)$crlf
+        WIN32_EXIT_CODE    : 0  (0x0)$crlf
+        SERVICE_EXIT_CODE  : 0  (0x0)$crlf
+        CHECKPOINT         : 0x0$crlf
+        WAIT_HINT          : 0x0$crlf
+EOF
+`
+
+// scHost is a fake sc.exe in its own directory, with the service in a given state.
+type scHost struct {
+	t   *testing.T
+	dir string
+	svc *engine.CommandServices
+}
+
+func newSCHost(t *testing.T, state string) *scHost {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("the fake sc.exe is a /bin/sh script")
+	}
+	dir := t.TempDir()
+	sc := filepath.Join(dir, "sc.exe")
+	if err := os.WriteFile(sc, []byte(fakeSC), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := &scHost{t: t, dir: dir}
+	h.set(state)
+	svc, err := engine.NewCommandServices(&runbook.AOS{Control: "command",
+		Stop:           []string{sc, `\\{host}`, "stop", "{service}"},
+		Query:          []string{sc, `\\{host}`, "query", "{service}"},
+		StoppedPattern: `STATE\s+:\s+1\s+STOPPED`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc = svc
+	return h
+}
+
+func (h *scHost) set(state string) {
+	h.t.Helper()
+	if err := os.WriteFile(filepath.Join(h.dir, "state"), []byte(state+"\n"), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// calls lists the argv of every run, one line each: "argv <a> <b>…".
+func (h *scHost) calls() []string {
+	h.t.Helper()
+	b, err := os.ReadFile(filepath.Join(h.dir, "calls"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		h.t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+func TestCommandServicesStopsAndFollowsTheState(t *testing.T) {
+	h := newSCHost(t, "RUNNING")
+	ctx := context.Background()
+	state := func(want engine.ServiceState) {
+		t.Helper()
+		got, raw, err := h.svc.State(ctx, "AXAOS01", "AOS60$01")
+		if err != nil || got != want {
+			t.Fatalf("state %s (%v), want %s; sc.exe said:\n%s", got, err, want, raw)
+		}
+		if !strings.Contains(raw, "SERVICE_NAME: AOS60$01") {
+			t.Fatalf("the raw answer must be returned: %q", raw)
+		}
+	}
+	state(engine.ServiceRunning)
+	if err := h.svc.Stop(ctx, "AXAOS01", "AOS60$01"); err != nil {
+		t.Fatal(err)
+	}
+	state(engine.ServiceStopPending)
+	state(engine.ServiceStopped)
+	calls := h.calls()
+	want := []string{`argv <\\AXAOS01> <query> <AOS60$01>`, `argv <\\AXAOS01> <stop> <AOS60$01>`, `argv <\\AXAOS01> <query> <AOS60$01>`, `argv <\\AXAOS01> <query> <AOS60$01>`}
+	if strings.Join(calls, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("sc.exe ran as\n%s\nwant\n%s", strings.Join(calls, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestCommandServicesStopOfAStoppedServiceIsDone(t *testing.T) {
+	h := newSCHost(t, "STOPPED")
+	// sc.exe exits 1062 "The service has not been started."; a Unix controller sees 38.
+	if err := h.svc.Stop(context.Background(), "AXAOS01", "AOS60$01"); err != nil {
+		t.Fatalf("stopping a stopped service must not fail: %v", err)
+	}
+	if st, _, err := h.svc.State(context.Background(), "AXAOS01", "AOS60$01"); err != nil || st != engine.ServiceStopped {
+		t.Fatalf("state %s, %v", st, err)
+	}
+}
+
+func TestCommandServicesFailuresSayWhy(t *testing.T) {
+	h := newSCHost(t, "DENIED")
+	err := h.svc.Stop(context.Background(), "AXAOS02", "AOS60$01")
+	if err == nil {
+		t.Fatal("a refused stop must fail")
+	}
+	for _, want := range []string{"stop AOS60$01 on AXAOS02: exit 5", "[SC] OpenService FAILED 5:", "Access is denied."} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q (what the command wrote on stderr): %v", want, err)
+		}
+	}
+	h.set("MISSING")
+	st, _, err := h.svc.State(context.Background(), "AXAOS02", "AOS60$09")
+	if err == nil || st != engine.ServiceUnknown || !strings.Contains(err.Error(), "query AOS60$09 on AXAOS02") ||
+		!strings.Contains(err.Error(), "The specified service does not exist as an installed service.") {
+		t.Fatalf("state %s, error %v", st, err)
+	}
+}
+
+func TestCommandServicesMissingCommand(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("unix paths")
+	}
+	svc := &engine.CommandServices{StopArgv: []string{filepath.Join(t.TempDir(), "no-such-sc.exe"), "{host}", "stop", "{service}"},
+		Stopped: regexp.MustCompile("STOPPED")}
+	err := svc.Stop(context.Background(), "AXAOS01", "AOS60$01")
+	if err == nil || !strings.Contains(err.Error(), "no-such-sc.exe") || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestCommandServicesTimeout(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the fake command is a /bin/sh script")
+	}
+	dir := t.TempDir()
+	hang := filepath.Join(dir, "hang")
+	if err := os.WriteFile(hang, []byte("#!/bin/sh\nexec sleep 60\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	svc := &engine.CommandServices{QueryArgv: []string{hang}, Stopped: regexp.MustCompile("STOPPED"), Timeout: 200 * time.Millisecond}
+	st, _, err := svc.State(context.Background(), "AXAOS01", "AOS60$01")
+	if st != engine.ServiceUnknown || err == nil || !strings.Contains(err.Error(), "no answer within") || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a hung query must fail as such: %s, %v", st, err)
+	}
+}
+
+func TestCommandServicesPlaceholdersAreNotShell(t *testing.T) {
+	h := newSCHost(t, "RUNNING")
+	host := `AXAOS01$(touch pwned-host)`
+	service := "AOS60$01; touch pwned-service `touch pwned-tick` | touch pwned-pipe"
+	if _, _, err := h.svc.State(context.Background(), host, service); err != nil {
+		t.Fatal(err)
+	}
+	want := `argv <\\` + host + `> <query> <` + service + `>`
+	if got := h.calls(); len(got) != 1 || got[0] != want {
+		t.Fatalf("argv %q, want %q: each placeholder must arrive as one literal argument", got, want)
+	}
+	for _, f := range []string{"pwned-host", "pwned-service", "pwned-tick", "pwned-pipe"} {
+		for _, d := range []string{h.dir, "."} {
+			if _, err := os.Stat(filepath.Join(d, f)); err == nil {
+				t.Fatalf("a placeholder ran as shell: %s exists", filepath.Join(d, f))
+			}
+		}
+	}
+	// An unknown placeholder is refused, not passed through.
+	svc := &engine.CommandServices{QueryArgv: []string{"sc.exe", `\\{hots}`, "query"}, Stopped: regexp.MustCompile("STOPPED")}
+	if _, _, err := svc.State(context.Background(), "AXAOS01", "AOS60$01"); err == nil || !strings.Contains(err.Error(), "hots") {
+		t.Fatalf("error %v", err)
+	}
+}
