@@ -123,6 +123,82 @@ func TestPreflight(t *testing.T) {
 	}
 }
 
+// preflightLines runs a preflight step over facts and returns its final state and its log lines.
+func preflightLines(t *testing.T, with string, facts engine.PreflightFacts, want engine.StepState) (engine.StepView, []string) {
+	t.Helper()
+	h := newHarness(t, "name: t\n"+replConnections+lcsSection+`steps:
+  - {id: preflight, title: Pre-flight, kind: preflight, with: {distribution_path: 'D:\SQLServer\Data', snapshot_path: 'E:\Snapshot'`+with+`}}
+`)
+	h.opts.Ports = engine.Ports{Preflight: fakePreflight{facts}, LCS: newFakeLCS()}
+	h.start()
+	st := h.waitStep("preflight", want)
+	var lines []string
+	for _, l := range h.e.Logs(100, "preflight") {
+		lines = append(lines, l.Msg)
+	}
+	return st, lines
+}
+
+// hasLine reports whether lines holds one that starts with prefix and contains every part.
+func hasLine(lines []string, prefix string, parts ...string) bool {
+	for _, l := range lines {
+		if !strings.HasPrefix(l, prefix) {
+			continue
+		}
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(l, p)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func TestPreflightSQLAgentStopped(t *testing.T) {
+	f := goodFacts()
+	f.AgentRunning, f.AgentStatus = false, "Stopped"
+	st, lines := preflightLines(t, "", f, engine.StateFailed)
+	if !strings.Contains(st.LastError, "11 checks: 10 passed, 0 warnings, 1 failed: SQL Server Agent (each line in the log says how to fix it)") {
+		t.Fatalf("error %q", st.LastError)
+	}
+	if !hasLine(lines, "FAIL SQL Server Agent ", "Stopped — fix: start SQL Server Agent and set it to start automatically") {
+		t.Fatalf("no FAIL line with the fix for the Agent:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+func TestPreflightWarnings(t *testing.T) {
+	f := goodFacts()
+	f.RCSI = false
+	f.DatabaseOwner = `CONTOSO\axadmin`
+	f.ServerVersion = "11.0.7001.0"
+	f.AgentRunning, f.AgentStatus = false, ""
+	f.Unavailable = map[string]string{"SQL Server Agent": "VIEW SERVER STATE permission denied"}
+	st, lines := preflightLines(t, "", f, engine.StateSucceeded)
+	if st.Message != "11 checks: 7 passed, 4 warnings, 0 failed" {
+		t.Fatalf("warnings alone must not fail the step: %q", st.Message)
+	}
+	for _, w := range []struct{ prefix, part string }{
+		{"WARN read committed snapshot", "off — fix: ALTER DATABASE … SET READ_COMMITTED_SNAPSHOT ON"},
+		{"WARN database owner", `CONTOSO\axadmin — fix: EXEC sp_changedbowner 'sa'`},
+		{"WARN SQL Server build", "11.0.7001.0 — fix: replication to Azure SQL needs SQL Server 2012 SP2 CU8+"},
+		{"WARN SQL Server Agent", "could not check: VIEW SERVER STATE permission denied — fix: check that SQL Server Agent runs"},
+	} {
+		if !hasLine(lines, w.prefix, w.part) {
+			t.Errorf("no line %q … %q:\n%s", w.prefix, w.part, strings.Join(lines, "\n"))
+		}
+	}
+	if hasLine(lines, "PASS database owner") || !hasLine(lines, "PASS max text repl size", "-1 (unlimited)") {
+		t.Errorf("verdicts mixed up:\n%s", strings.Join(lines, "\n"))
+	}
+	// With warnings_fail the same warnings fail the step, naming them.
+	st, _ = preflightLines(t, ", warnings_fail: true", f, engine.StateFailed)
+	if !strings.Contains(st.LastError, "4 warnings, 0 failed: SQL Server Agent, database owner, read committed snapshot, SQL Server build") {
+		t.Fatalf("error %q", st.LastError)
+	}
+}
+
 // fakePubs lists publications, or fails like a dropped distribution database.
 type fakePubs struct {
 	mu   sync.Mutex

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -189,7 +190,10 @@ func (a *preflightAction) Run(ctx context.Context, run *Run) error {
 	checks := a.Checks(facts)
 	if ports.LCS != nil && a.quotaEnv != "" {
 		q, err := ports.LCS.Quota(ctx, a.quotaEnv)
-		frees := q.FreesAt(a.quotaNeed)
+		var frees time.Time
+		if err == nil {
+			frees = q.FreesAt(a.quotaNeed)
+		}
 		switch {
 		case err != nil:
 			checks = append(checks, Check{Name: "LCS quota", Verdict: Warn, Detail: "could not read: " + err.Error(), Fix: "sign in to LCS before the night"})
