@@ -46,6 +46,8 @@ type App struct {
 	flash    string
 	flashErr bool
 	flashAt  time.Time
+	// idleNotice warns an SSH session it is about to be closed for idleness; a key press clears it.
+	idleNotice string
 
 	draining bool
 	quitting bool
@@ -177,6 +179,12 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			a.setFlash(msg.what, false)
 		}
 		return a, nil
+	case idleWarningMsg:
+		a.idleNotice = fmt.Sprintf("no key pressed for %s: this session closes in %s — press any key to stay", dur(msg.idle), dur(msg.closesIn))
+		return a, nil
+	case idleCloseMsg:
+		a.quitting = true
+		return a, tea.Quit
 	case recountDoneMsg:
 		return a, a.panes[paneValidation].update(msg)
 	case openConfirmMsg:
@@ -236,6 +244,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.quitting = true
 		return a, tea.Quit
 	case tea.KeyPressMsg:
+		a.idleNotice = ""
 		if a.onActivity != nil {
 			a.onActivity()
 		}

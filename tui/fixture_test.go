@@ -26,6 +26,8 @@ type fakeEngine struct {
 	logs  []engine.LogLine
 	calls []string
 	ch    chan engine.Event
+	// stateDir is where the cockpit may write (the saved log); tests that save set a temporary one.
+	stateDir string
 }
 
 func (f *fakeEngine) Snapshot() engine.Snapshot { return f.snap }
@@ -43,7 +45,12 @@ func (f *fakeEngine) Logs(n int, step string) []engine.LogLine {
 }
 func (f *fakeEngine) Running() []string { return nil }
 func (f *fakeEngine) Drain()            { f.call("drain") }
-func (f *fakeEngine) StateDir() string  { return "/tmp" }
+func (f *fakeEngine) StateDir() string {
+	if f.stateDir == "" {
+		return "/nonexistent/cutover-test-state" // a test that writes must give a directory
+	}
+	return f.stateDir
+}
 func (f *fakeEngine) call(s string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

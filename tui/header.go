@@ -220,7 +220,11 @@ func (a *App) header(w int) []string {
 	if a.s.watchers != nil {
 		var names []string
 		for _, who := range a.s.watchers() {
-			n := who.Actor.Name + "(" + string(who.Actor.Role)[:1]
+			role := string(who.Actor.Role)
+			if role == "" {
+				role = "?" // never empty in practice; a bad actor must not crash the frame
+			}
+			n := who.Actor.Name + "(" + role[:1]
 			if who.Idle >= 5*time.Minute {
 				n += " idle " + dur(who.Idle)
 			}
@@ -314,9 +318,13 @@ func shortSource(source string) string {
 	return source
 }
 
-// footer is the focused pane's keys and the global ones, or the newest message.
+// footer is the focused pane's keys and the global ones, or the newest message (an idle warning
+// first: it stays until a key is pressed).
 func (a *App) footer(w int) string {
 	st := a.s.styles
+	if a.idleNotice != "" {
+		return fit(st.FlashError.Render(a.idleNotice), w)
+	}
 	if a.flash != "" && time.Since(a.flashAt) < 8*time.Second {
 		style := st.Flash
 		if a.flashErr {

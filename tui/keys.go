@@ -9,8 +9,8 @@ import (
 )
 
 // KeyMap is every key binding of the cockpit. Help is derived from it, a config file can
-// override any binding by name, and read-only sessions disable the bindings that change the run
-// (a disabled binding neither matches nor shows in help).
+// override any binding by name, and read-only sessions disable the bindings that change the run or
+// write on the cockpit's machine (a disabled binding neither matches nor shows in help).
 type KeyMap struct {
 	// Global.
 	Help, Palette, Quit, NextPane, PrevPane key.Binding
@@ -131,14 +131,29 @@ func (k *KeyMap) Override(name string, keys []string) error {
 	return nil
 }
 
-// mutating are the bindings that change the run: read-only sessions lose them.
+// mutating are the bindings that change the run.
 func (k *KeyMap) mutating() []*key.Binding {
 	return []*key.Binding{&k.Pause, &k.Confirm, &k.Decline, &k.Done, &k.Skip, &k.Retry, &k.Abort, &k.Recount}
 }
 
-// SetReadOnly disables (or re-enables) every binding that changes the run.
+// writing are the bindings that write on the machine the cockpit runs on: saving the log creates
+// a file in the state directory. For a viewer over SSH that machine is the jump box, which is not
+// theirs to write on.
+func (k *KeyMap) writing() []*key.Binding {
+	return []*key.Binding{&k.Save}
+}
+
+// readOnlyDenied are the bindings a read-only session does not have: the ones that change the
+// run and the ones that write on the cockpit's machine.
+func (k *KeyMap) readOnlyDenied() []*key.Binding {
+	return append(k.mutating(), k.writing()...)
+}
+
+// SetReadOnly disables (or re-enables) every binding a read-only session must not have: those
+// that change the run or write a file on the cockpit's machine. A disabled binding neither
+// matches nor shows in help.
 func (k *KeyMap) SetReadOnly(ro bool) {
-	for _, b := range k.mutating() {
+	for _, b := range k.readOnlyDenied() {
 		b.SetEnabled(!ro)
 	}
 }

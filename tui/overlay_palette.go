@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,8 +32,8 @@ type paletteCommand struct {
 	run      func(o *paletteOverlay, args []string) (tea.Cmd, error)
 }
 
-// paletteOverlay is the `:` command line: go to a pane, act on a step by id, refresh now, change
-// the poll interval. Tab completes command names and step ids; read-only sessions do not get the
+// paletteOverlay is the `:` command line: go to a pane, run, skip, retry (and more) a step by id,
+// refresh now, change the poll interval. Tab completes command names and step ids; read-only sessions do not get the
 // commands that change the run.
 type paletteOverlay struct {
 	*env
@@ -100,6 +101,8 @@ func paletteCommands() []paletteCommand {
 				o.next = openConfirmMsg{step: st.ID}
 				return nil, nil
 			}},
+		{name: "run", args: "STEP", desc: "run a step now (confirm, retry or start its next attempt)", step: true, mutating: true,
+			run: runStep},
 		{name: "retry", args: "STEP", desc: "run a failed step again", step: true, mutating: true,
 			run: stepAct("retry", false, func(e Engine, s string, a engine.Actor, _ string) error { return e.Retry(s, a) })},
 		{name: "skip", args: "STEP REASON", desc: "skip a step", step: true, mutating: true,
@@ -162,6 +165,49 @@ func paletteCommands() []paletteCommand {
 	}
 }
 
+// runStep is `run STEP`: make the step go now, through the engine call that does so in its
+// state. A step awaiting its confirmation opens the confirmation dialog (the engine runs it once
+// the phrase is typed: Confirm); a failed step runs again and a retrying one starts its next
+// attempt at once (Retry). A ready step needs nothing (the engine starts it on its own unless the
+// run is paused), and the engine has no call that starts a step ahead of its dependencies, so
+// those are refused with the reason.
+func runStep(o *paletteOverlay, args []string) (tea.Cmd, error) {
+	if len(args) != 1 {
+		return nil, usageError{}
+	}
+	st, ok := o.d.step(args[0])
+	if !ok {
+		return nil, fmt.Errorf("no step %q", args[0])
+	}
+	switch st.State {
+	case engine.StateAwaiting:
+		o.next = openConfirmMsg{step: st.ID}
+		return nil, nil
+	case engine.StateFailed, engine.StateRetrying:
+		e, actor, id := o.e, o.s.actor, st.ID
+		return act("run "+id+" again", func() error { return e.Retry(id, actor) }), nil
+	case engine.StateRunning:
+		return nil, fmt.Errorf("%s is already running", st.ID)
+	case engine.StateSucceeded, engine.StateSkipped:
+		return nil, fmt.Errorf("%s has %s: there is nothing to run", st.ID, st.State)
+	case engine.StateReady:
+		if o.d.snap.Run.Paused {
+			return nil, fmt.Errorf("%s is ready but the run is paused: resume the run (:resume) and it starts", st.ID)
+		}
+		return nil, fmt.Errorf("%s is ready: the engine starts it on its own", st.ID)
+	}
+	var waiting []string
+	for _, dep := range st.After {
+		if d, ok := o.d.step(dep); !ok || !d.State.Done() {
+			waiting = append(waiting, dep)
+		}
+	}
+	if len(waiting) > 0 {
+		return nil, fmt.Errorf("%s waits for %s; it starts when they are done (or skipped)", st.ID, strings.Join(waiting, ", "))
+	}
+	return nil, fmt.Errorf("%s is %s: it cannot be run now", st.ID, st.State)
+}
+
 // suggestions are the completions for what is typed.
 func (o *paletteOverlay) suggestions() []string {
 	text := o.input.Value()
@@ -177,6 +223,10 @@ func (o *paletteOverlay) suggestions() []string {
 			if strings.HasPrefix(c.name, prefix) {
 				out = append(out, c.name)
 			}
+		}
+		// A name typed in full comes first, so tab after "run" keeps run (not runbook).
+		if i := slices.Index(out, prefix); i > 0 {
+			out = append(append([]string{prefix}, out[:i]...), out[i+1:]...)
 		}
 		return out
 	}

@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,25 +187,59 @@ func (p *logsPane) jump(dir int) {
 	}
 }
 
-// save writes every line the cockpit holds to a file in the state directory.
+// save writes the lines the pane lists (those at or above the level filter, oldest first, with
+// full timestamps) to a new file in the state directory. Update only copies the lines; the file is
+// written by the returned command, off the update loop, which reports back with an actionDoneMsg.
+// A read-only session has no save binding (it must not create files on the jump box); the check
+// here keeps it so should another route to save appear.
 func (p *logsPane) save() tea.Cmd {
-	r := p.d.logs
+	if p.s.readOnly {
+		return act("save log", func() error { return errors.New("this session is read-only") })
+	}
+	lines := p.lines()
 	var b strings.Builder
-	for i := 0; i < r.len(); i++ {
-		b.WriteString(r.at(i).String())
+	for _, i := range lines {
+		b.WriteString(p.d.logs.at(i).String())
 		b.WriteByte('\n')
 	}
-	text := b.String()
+	text, n, level := b.String(), len(lines), p.level
 	dir := p.e.StateDir()
-	name := "cockpit-log-" + p.s.now().In(p.s.local).Format("20060102-150405") + ".txt"
+	stamp := p.s.now().In(p.s.local).Format("20060102-150405")
 	return func() tea.Msg {
-		path := filepath.Join(dir, name)
-		err := os.WriteFile(path, []byte(text), 0o600)
+		path, err := writeNewFile(dir, "cockpit-log-"+stamp, ".txt", []byte(text))
 		if err != nil {
 			return actionDoneMsg{what: "save log", err: err}
 		}
-		return actionDoneMsg{what: "log saved to " + path}
+		return actionDoneMsg{what: fmt.Sprintf("log saved to %s (%d lines at %s+)", path, n, level)}
 	}
+}
+
+// writeNewFile writes data (0600) to dir/base+ext, or to dir/base-2+ext, -3, … when that exists:
+// saving twice in a second never overwrites the first file.
+func writeNewFile(dir, base, ext string, data []byte) (string, error) {
+	for n := 1; n <= 100; n++ {
+		name := base + ext
+		if n > 1 {
+			name = fmt.Sprintf("%s-%d%s", base, n, ext)
+		}
+		path := filepath.Join(dir, name)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("create a file in %s: %w", dir, err)
+		}
+		_, werr := f.Write(data)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return "", fmt.Errorf("write %s: %w", path, werr)
+		}
+		return path, nil
+	}
+	return "", fmt.Errorf("%s%s and 99 numbered variants already exist in %s", base, ext, dir)
 }
 
 func (p *logsPane) status() string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
@@ -17,9 +18,11 @@ type RunOptions struct {
 	// In and Out are the terminal (os.Stdin and os.Stdout when nil).
 	In  io.Reader
 	Out io.Writer
-	// NoColor drops colour (NO_COLOR with any value, --no-color, or the config). Bold, reverse
-	// and the glyphs remain, so no state is lost.
+	// NoColor drops colour (--no-color; NO_COLOR in Env and the config's no_color do too). Bold,
+	// reverse and the glyphs remain, so no state is lost.
 	NoColor bool
+	// Env is the environment the cockpit runs in (os.Environ() when nil); NO_COLOR is read from it.
+	Env []string
 	// Start, when set, starts the engine once the cockpit has subscribed, so nothing the engine
 	// says while resuming is missed.
 	Start func() error
@@ -28,6 +31,34 @@ type RunOptions struct {
 // NoColorFromEnv reports whether NO_COLOR asks for no colour: any non-empty value does
 // (no-color.org), unlike parsers that want a boolean.
 func NoColorFromEnv(getenv func(string) string) bool { return getenv("NO_COLOR") != "" }
+
+// forcedProfile decides, without looking at a terminal, whether a cockpit's colour profile is
+// forced: ASCII — no colour at all, while bold, faint, underline and reverse video stay, so the
+// selection and every state's glyph and word survive — when environ (KEY=VALUE entries) sets
+// NO_COLOR to any non-empty value ("0" and "false" included), when noColor (--no-color) is set or
+// when the config says no_color. Otherwise forced is false and Bubble Tea detects what the
+// terminal supports. The local cockpit and every SSH session (with the client's environment)
+// decide through it.
+func forcedProfile(environ []string, noColor bool, cfg Config) (p colorprofile.Profile, forced bool) {
+	if noColor || cfg.NoColor || NoColorFromEnv(getenvFrom(environ)) {
+		return colorprofile.ASCII, true
+	}
+	return colorprofile.Unknown, false
+}
+
+// getenvFrom looks a variable up in KEY=VALUE entries; a key given twice counts if any of its
+// values is non-empty (for NO_COLOR, the safe reading).
+func getenvFrom(environ []string) func(string) string {
+	return func(key string) string {
+		val := ""
+		for _, kv := range environ {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == key && v != "" {
+				val = v
+			}
+		}
+		return val
+	}
+}
 
 // Run shows the cockpit on this terminal until the operator quits or ctx ends.
 func Run(ctx context.Context, e Engine, opt RunOptions) error {
@@ -43,9 +74,12 @@ func Run(ctx context.Context, e Engine, opt RunOptions) error {
 			return err
 		}
 	}
+	if opt.Env == nil {
+		opt.Env = os.Environ()
+	}
 	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithInput(opt.In), tea.WithOutput(opt.Out), tea.WithFPS(30)}
-	if opt.NoColor || opt.Config.NoColor {
-		popts = append(popts, tea.WithColorProfile(colorprofile.Ascii))
+	if p, ok := forcedProfile(opt.Env, opt.NoColor, opt.Config); ok {
+		popts = append(popts, tea.WithColorProfile(p))
 	}
 	_, err := tea.NewProgram(app, popts...).Run()
 	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, context.Canceled) {

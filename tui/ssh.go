@@ -18,11 +18,11 @@ import (
 	bm "charm.land/wish/v2/bubbletea"
 	"charm.land/wish/v2/ratelimiter"
 	rm "charm.land/wish/v2/recover"
-	"github.com/charmbracelet/colorprofile"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/time/rate"
 
 	"cutover/engine"
+	"cutover/engine/clock"
 )
 
 // This file serves the cockpit over SSH: one Bubble Tea program per session over the one
@@ -38,10 +38,15 @@ type ServerOptions struct {
 	HostKeyPath string
 	// Team is who may connect, and as what.
 	Team *Team
-	// IdleTimeout closes connections that neither read nor write for this long (a dead client; a
-	// cockpit repaints every second, so a watching viewer is never idle). Default 15 minutes.
+	// IdleTimeout closes a cockpit session after this long without a key press: the same idle
+	// time the presence list shows. Output does not count (the cockpit repaints every second, so
+	// it says nothing about anyone being there); a session is warned on screen shortly before,
+	// and any key keeps it. It also closes connections that exchange nothing at all (no session
+	// opened). Default 15 minutes.
 	IdleTimeout time.Duration
-	// RatePerSecond and Burst limit new sessions per remote address (default 1/s, burst 10).
+	// RatePerSecond and Burst limit, per remote address (an IPv4 address or an IPv6 /64), new
+	// connections — counted when accepted, before the SSH handshake, so key guessing is bounded
+	// too — and new sessions (default 1/s, burst 10).
 	RatePerSecond float64
 	Burst         int
 	// Config is every session's cockpit settings (theme, keys).
@@ -52,6 +57,10 @@ type ServerOptions struct {
 	Logf func(format string, args ...any)
 	// Local formats clock times (time.Local when nil).
 	Local *time.Location
+
+	// clock measures idle time and refills the connection buckets (real time when nil; tests
+	// give a fake one).
+	clock clock.Clock
 }
 
 // Server is the shared cockpit over SSH.
@@ -63,8 +72,13 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[int]*presence
+	bySess   map[ssh.Session]*presence
 	nextID   int
 	ln       net.Listener
+
+	// stop ends the idle watch at Shutdown.
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // presence is one person looking at the run: an SSH session or the local cockpit.
@@ -72,9 +86,16 @@ type presence struct {
 	id    int
 	actor engine.Actor
 	since time.Time
+	// last is when they last pressed a key (Unix nanoseconds on the server's clock).
 	last  atomic.Int64
+	now   func() time.Time
 	local bool
 	app   *App
+	// prog is an SSH session's program (nil for the local cockpit): the idle watch tells it.
+	prog *tea.Program
+	// warned is set once the session was told it will close for idleness (a key press clears
+	// it); closed once the idle watch closed it.
+	warned, closed atomic.Bool
 }
 
 // Presence is what the cockpits show about someone looking at the run.
@@ -119,11 +140,16 @@ func NewServer(e Engine, opt ServerOptions) (*Server, error) {
 	if opt.Status == (StatusThresholds{}) {
 		opt.Status = DefaultThresholds()
 	}
-	s := &Server{e: e, opt: opt, sessions: map[int]*presence{}}
+	if opt.clock == nil {
+		opt.clock = clock.Real()
+	}
+	s := &Server{e: e, opt: opt, sessions: map[int]*presence{}, bySess: map[ssh.Session]*presence{}, stop: make(chan struct{})}
 	srv, err := wish.NewServer(
 		wish.WithAddress(opt.Addr),
 		wish.WithHostKeyPath(opt.HostKeyPath),
 		wish.WithPublicKeyAuth(s.authorize),
+		// Connections that exchange nothing (no session, a stalled handshake) end after the idle
+		// timeout; a cockpit session, which writes every second, is watched for key presses.
 		wish.WithIdleTimeout(opt.IdleTimeout),
 		wish.WithMiddleware(rm.MiddlewareWithLogger(logfLogger(opt.Logf),
 			bm.MiddlewareWithProgramHandler(s.program),
@@ -164,20 +190,22 @@ func (l logfLogger) Printf(format string, args ...any) { l(format, args...) }
 // Fingerprint is the host key's SHA256 fingerprint, for people to check on first connection.
 func (s *Server) Fingerprint() string { return s.fingerprint }
 
-// Listen opens the listening socket (so the address is known before serving).
+// Listen opens the listening socket (so the address is known before serving). Connections
+// beyond an address's rate are closed as they are accepted.
 func (s *Server) Listen() (net.Addr, error) {
 	ln, err := net.Listen("tcp", s.opt.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("ssh: listen on %s: %w", s.opt.Addr, err)
 	}
 	s.mu.Lock()
-	s.ln = ln
+	s.ln = newConnLimiter(ln, s.opt.RatePerSecond, s.opt.Burst, s.opt.clock.Now, s.opt.Logf)
 	s.mu.Unlock()
 	return ln.Addr(), nil
 }
 
 // Serve accepts sessions until Shutdown.
 func (s *Server) Serve() error {
+	go s.watchIdle()
 	s.mu.Lock()
 	ln := s.ln
 	s.mu.Unlock()
@@ -198,6 +226,7 @@ func (s *Server) Serve() error {
 // Shutdown closes the listener and every session (each session's cockpit ends; the engine
 // goes on).
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stop) })
 	err := s.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		err = s.srv.Close()
@@ -247,6 +276,8 @@ func (s *Server) commands(next ssh.Handler) ssh.Handler {
 				_ = sess.Exit(1)
 				return
 			}
+			// Deferred, so the session leaves the presence list even if its cockpit panicked.
+			defer s.endSession(sess)
 			next(sess)
 			return
 		}
@@ -285,40 +316,127 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	}
 	actor := s.actor(sess, m)
 	ctx := sess.Context()
-	p := s.join(actor, false)
+	p := s.newPresence(actor, false)
 	app := NewApp(ctx, s.e, Options{
 		Actor: actor, ReadOnly: m.Role != engine.RoleOperator, Config: s.opt.Config, Local: s.opt.Local,
 		Watchers: s.Presence, OnActivity: p.touch,
 	})
-	s.mu.Lock()
 	p.app = app
-	s.mu.Unlock()
-	s.opt.Logf("ssh: %s joined as %s", actor, actor.Role)
-	go func() {
-		<-ctx.Done()
-		s.leave(p)
-		s.e.ReleaseAll(actor)
-		s.opt.Logf("ssh: %s left after %s", actor.Name, dur(time.Since(p.since)))
-	}()
 	opts := append(bm.MakeOptions(sess), tea.WithContext(ctx), tea.WithFPS(20))
-	env := sess.Environ()
-	for _, kv := range env {
-		if k, v, _ := strings.Cut(kv, "="); k == "NO_COLOR" && v != "" {
-			opts = append(opts, tea.WithColorProfile(colorprofile.Ascii))
-		}
+	// The client's NO_COLOR (sent with SendEnv/SetEnv) or the cockpit config's no_color; this
+	// option comes after MakeOptions' own guess from the client's TERM, so it wins.
+	if cp, ok := forcedProfile(sess.Environ(), false, s.opt.Config); ok {
+		opts = append(opts, tea.WithColorProfile(cp))
 	}
-	return tea.NewProgram(app, opts...)
+	p.prog = tea.NewProgram(app, opts...)
+	// Joined only now that the cockpit exists: a session whose cockpit failed to build never
+	// shows in the list. endSession takes it out.
+	s.register(p, sess)
+	s.opt.Logf("ssh: %s joined as %s", actor, actor.Role)
+	return p.prog
 }
 
-// join records someone looking at the run; local marks the cockpit on the jump box itself.
-func (s *Server) join(a engine.Actor, local bool) *presence {
+// endSession takes a finished cockpit session out of the presence list, gives up its holds and,
+// when the idle watch closed it, tells the person why.
+func (s *Server) endSession(sess ssh.Session) {
+	s.mu.Lock()
+	p := s.bySess[sess]
+	delete(s.bySess, sess)
+	if p != nil {
+		delete(s.sessions, p.id)
+	}
+	s.mu.Unlock()
+	if p == nil {
+		return
+	}
+	s.e.ReleaseAll(p.actor)
+	if p.closed.Load() {
+		wish.Println(sess, fmt.Sprintf("cutover: session closed after %s without a key press (idle timeout); connect again to carry on", dur(s.opt.IdleTimeout)))
+		s.opt.Logf("ssh: %s closed: no key pressed for %s", p.actor.Name, dur(s.opt.IdleTimeout))
+	}
+	s.opt.Logf("ssh: %s left after %s", p.actor.Name, dur(s.opt.clock.Now().Sub(p.since)))
+}
+
+// idleWarningMsg tells a cockpit session it is about to be closed for want of a key press.
+type idleWarningMsg struct{ idle, closesIn time.Duration }
+
+// idleCloseMsg ends a cockpit session nobody typed in for the idle timeout.
+type idleCloseMsg struct{}
+
+// idleWarning is how long before the idle timeout a session is warned.
+func idleWarning(timeout time.Duration) time.Duration { return min(time.Minute, timeout/4) }
+
+// idleCheckEvery is how often the idle watch looks: a tenth of the timeout, between 1 and 30 s.
+func idleCheckEvery(timeout time.Duration) time.Duration {
+	return min(max(timeout/10, time.Second), 30*time.Second)
+}
+
+// watchIdle checks the sessions' key-press idleness until Shutdown.
+func (s *Server) watchIdle() {
+	every := idleCheckEvery(s.opt.IdleTimeout)
+	for {
+		t := s.opt.clock.NewTimer(every)
+		select {
+		case <-s.stop:
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		s.checkIdle()
+	}
+}
+
+// checkIdle closes the cockpit sessions in which nobody pressed a key for the idle timeout, and
+// warns those within idleWarning of it. The local cockpit is never closed.
+func (s *Server) checkIdle() {
+	now := s.opt.clock.Now()
+	timeout := s.opt.IdleTimeout
+	type notice struct {
+		p   *presence
+		msg tea.Msg
+	}
+	var out []notice
+	s.mu.Lock()
+	for _, p := range s.sessions {
+		if p.local || p.prog == nil || p.closed.Load() {
+			continue
+		}
+		idle := now.Sub(time.Unix(0, p.last.Load()))
+		switch {
+		case idle >= timeout:
+			p.closed.Store(true)
+			out = append(out, notice{p, idleCloseMsg{}})
+		case idle >= timeout-idleWarning(timeout) && !p.warned.Load():
+			p.warned.Store(true)
+			out = append(out, notice{p, idleWarningMsg{idle: idle, closesIn: timeout - idle}})
+		}
+	}
+	s.mu.Unlock()
+	for _, n := range out {
+		// Send waits for the program's loop (or its end): never block the watch on one session.
+		go n.p.prog.Send(n.msg)
+	}
+}
+
+// newPresence is someone about to look at the run; local marks the cockpit on the jump box
+// itself. register lists them.
+func (s *Server) newPresence(a engine.Actor, local bool) *presence {
+	now := s.opt.clock.Now
+	p := &presence{actor: a, since: now(), local: local, now: now}
+	p.touch()
+	return p
+}
+
+// register lists a presence (an SSH session's, when sess is set).
+func (s *Server) register(p *presence, sess ssh.Session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID++
-	p := &presence{id: s.nextID, actor: a, since: time.Now(), local: local}
-	p.touch()
+	p.id = s.nextID
 	s.sessions[p.id] = p
-	return p
+	if sess != nil {
+		s.bySess[sess] = p
+	}
 }
 
 func (s *Server) leave(p *presence) {
@@ -327,12 +445,17 @@ func (s *Server) leave(p *presence) {
 	delete(s.sessions, p.id)
 }
 
-func (p *presence) touch() { p.last.Store(time.Now().UnixNano()) }
+// touch records a key press: the presence list's idle time and the idle timeout start again.
+func (p *presence) touch() {
+	p.last.Store(p.now().UnixNano())
+	p.warned.Store(false)
+}
 
 // JoinLocal adds the local cockpit (cutover run --listen) to the presence list; the returned
-// functions mark activity and leave.
+// functions mark activity and leave. The local cockpit is never closed for idleness.
 func (s *Server) JoinLocal(a engine.Actor) (touch, leave func()) {
-	p := s.join(a, true)
+	p := s.newPresence(a, true)
+	s.register(p, nil)
 	return p.touch, func() { s.leave(p) }
 }
 
@@ -340,7 +463,7 @@ func (s *Server) JoinLocal(a engine.Actor) (touch, leave func()) {
 func (s *Server) Presence() []Presence {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
+	now := s.opt.clock.Now()
 	out := make([]Presence, 0, len(s.sessions))
 	for _, p := range s.sessions {
 		out = append(out, Presence{Actor: p.actor, Since: p.since, Idle: now.Sub(time.Unix(0, p.last.Load())), Local: p.local})
@@ -353,7 +476,7 @@ func (s *Server) Presence() []Presence {
 func (s *Server) Sessions() []SessionInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
+	now := s.opt.clock.Now()
 	var out []SessionInfo
 	for _, p := range s.sessions {
 		if p.local || p.app == nil {

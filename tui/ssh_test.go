@@ -64,13 +64,23 @@ func writeTeam(t *testing.T, dir string, members map[string]struct {
 // startServer serves e over SSH on a loopback port and returns its address.
 func startServer(t *testing.T, e Engine, team string) (*Server, string) {
 	t.Helper()
+	return startServerWith(t, e, team, nil)
+}
+
+// startServerWith is startServer with options changed by set before the server is built.
+func startServerWith(t *testing.T, e Engine, team string, set func(*ServerOptions)) (*Server, string) {
+	t.Helper()
 	tm, err := LoadTeam(team)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	srv, err := NewServer(e, ServerOptions{Addr: "127.0.0.1:0", HostKeyPath: filepath.Join(dir, "host_key"), Team: tm,
-		Config: Config{Theme: ThemeDark}, Local: time.UTC, RatePerSecond: 100, Burst: 100})
+	opt := ServerOptions{Addr: "127.0.0.1:0", HostKeyPath: filepath.Join(dir, "host_key"), Team: tm,
+		Config: Config{Theme: ThemeDark}, Local: time.UTC, RatePerSecond: 100, Burst: 100}
+	if set != nil {
+		set(&opt)
+	}
+	srv, err := NewServer(e, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,9 +259,19 @@ type ptySession struct {
 	in  io.WriteCloser
 	mu  sync.Mutex
 	out bytes.Buffer
+	// changed is signalled after each read; ended is closed when the output ends.
+	changed chan struct{}
+	ended   chan struct{}
 }
 
+// openPty opens a cockpit session with NO_COLOR=1 in its environment.
 func openPty(t *testing.T, addr string, k testKey, w, h int) *ptySession {
+	t.Helper()
+	return openPtyEnv(t, addr, k, w, h, map[string]string{"NO_COLOR": "1"})
+}
+
+// openPtyEnv opens a cockpit session sending env to the server.
+func openPtyEnv(t *testing.T, addr string, k testKey, w, h int, env map[string]string) *ptySession {
 	t.Helper()
 	c, err := dial(addr, gossh.PublicKeys(k.signer))
 	if err != nil {
@@ -261,9 +281,11 @@ func openPty(t *testing.T, addr string, k testKey, w, h int) *ptySession {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &ptySession{c: c, s: s}
-	if err := s.Setenv("NO_COLOR", "1"); err != nil {
-		_ = err // servers may refuse env; the test does not depend on colour
+	p := &ptySession{c: c, s: s, changed: make(chan struct{}, 1), ended: make(chan struct{})}
+	for k, v := range env {
+		if err := s.Setenv(k, v); err != nil {
+			t.Fatalf("setenv %s: %v", k, err)
+		}
 	}
 	if err := s.RequestPty("xterm-256color", h, w, gossh.TerminalModes{}); err != nil {
 		t.Fatal(err)
@@ -271,12 +293,17 @@ func openPty(t *testing.T, addr string, k testKey, w, h int) *ptySession {
 	p.in, _ = s.StdinPipe()
 	outR, _ := s.StdoutPipe()
 	go func() {
+		defer close(p.ended)
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := outR.Read(buf)
 			p.mu.Lock()
 			p.out.Write(buf[:n])
 			p.mu.Unlock()
+			select {
+			case p.changed <- struct{}{}:
+			default:
+			}
 			if err != nil {
 				return
 			}
@@ -289,21 +316,49 @@ func openPty(t *testing.T, addr string, k testKey, w, h int) *ptySession {
 	return p
 }
 
+// output is everything the session printed so far.
+func (p *ptySession) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// mark is where the output stands now: waitOutputSince(mark, …) looks only at what follows.
+func (p *ptySession) mark() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Len()
+}
+
 // waitOutput waits until the session has printed text.
 func (p *ptySession) waitOutput(t *testing.T, text string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	p.waitOutputSince(t, 0, text)
+}
+
+// waitOutputSince waits until the session has printed text after the mark, woken by each read.
+func (p *ptySession) waitOutputSince(t *testing.T, mark int, text string) {
+	t.Helper()
+	deadline := time.NewTimer(15 * time.Second)
+	defer deadline.Stop()
 	for {
 		p.mu.Lock()
-		ok := bytes.Contains(p.out.Bytes(), []byte(text))
+		ok := bytes.Contains(p.out.Bytes()[min(mark, p.out.Len()):], []byte(text))
 		p.mu.Unlock()
 		if ok {
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the session never printed %q", text)
+		select {
+		case <-p.changed:
+		case <-p.ended:
+			if !strings.Contains(p.output()[min(mark, len(p.output())):], text) {
+				t.Fatalf("the session ended without printing %q", text)
+			}
+			return
+		case <-deadline.C:
+			out := p.output()[min(mark, len(p.output())):]
+			t.Fatalf("the session never printed %q; it printed (last 3000 bytes):\n%q", text, out[max(len(out)-3000, 0):])
 		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
 	}
 }
 

@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -425,5 +426,231 @@ func TestStatusJSONSchema(t *testing.T) {
 		if repl[k] != nil {
 			t.Errorf("%s = %v, want null", k, repl[k])
 		}
+	}
+}
+
+// jsonKind names a decoded JSON value's type.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case bool:
+		return "bool"
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case nil:
+		return "null"
+	}
+	return "?"
+}
+
+// checkKeys asserts an object has exactly the keys in want, each of its type.
+func checkKeys(t *testing.T, where string, v any, want map[string]string) {
+	t.Helper()
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.Errorf("%s is %s, want object", where, jsonKind(v))
+		return
+	}
+	for k, typ := range want {
+		got, ok := m[k]
+		if !ok {
+			t.Errorf("%s: missing key %q", where, k)
+			continue
+		}
+		if jsonKind(got) != typ {
+			t.Errorf("%s.%s is %s (%v), want %s", where, k, jsonKind(got), got, typ)
+		}
+	}
+	for k := range m {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s: undocumented key %q", where, k)
+		}
+	}
+}
+
+// with is a copy of a key map with some types changed.
+func with(base map[string]string, changes ...string) map[string]string {
+	out := make(map[string]string, len(base))
+	for k, v := range base {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(changes); i += 2 {
+		out[changes[i]] = changes[i+1]
+	}
+	return out
+}
+
+// TestStatusJSONSchemaEveryState: for each verdict — OK, WARNING, CRITICAL, UNKNOWN for an
+// unreachable source, UNKNOWN for stale figures, before the first poll, replication removed — the
+// document has every key of cutover.status/v1 with its type (null only where the schema allows).
+func TestStatusJSONSchemaEveryState(t *testing.T) {
+	const (
+		str, num, boo, obj, arr, null = "string", "number", "bool", "object", "array", "null"
+	)
+	top := map[string]string{"schema": str, "level": str, "exit_code": num, "reasons": arr, "checked_at": str,
+		"thresholds": obj, "replication": obj, "run": obj}
+	thresholds := map[string]string{"warn_pending": num, "crit_pending": num, "warn_latency_seconds": num,
+		"crit_latency_seconds": num, "max_age_seconds": num}
+	repl := map[string]string{"at": str, "cycles": num, "tables": num, "total_pending": num,
+		"pending_read_at": str, "pending_age_seconds": num, "drain_rate_per_second": num, "eta_seconds": num,
+		"agents_read_at": str, "agents_age_seconds": num, "data_age_seconds": num, "max_latency_seconds": num,
+		"max_latency_agent": str, "retired_at": null, "retired_by": str, "worst_tables": arr, "agents_in_error": arr, "sources": arr}
+	table := map[string]string{"table": str, "publication": str, "pending": num, "pending_read_at": str, "delta": num,
+		"rate_per_second": num, "eta_seconds": num}
+	agent := map[string]string{"publication": str, "agent": str, "kind": str, "status": str, "error": str}
+	source := map[string]string{"name": str, "health": str, "since": str, "last_ok_at": str, "last_ok_age_seconds": num,
+		"last_error": str, "failures": num}
+	run := map[string]string{"name": str, "environment": str, "rehearsal": boo, "outcome": str, "steps_done": num,
+		"steps_total": num, "current_step": obj, "downtime": obj}
+	current := map[string]string{"id": str, "title": str, "state": str, "phase": str}
+	downtime := map[string]string{"began_at": str, "elapsed_seconds": num, "budget_seconds": num, "over_budget": boo}
+
+	finished := func() *engine.Snapshot {
+		s := runSnapshot()
+		for i := range s.Steps {
+			s.Steps[i].State = engine.StateSucceeded
+		}
+		s.Run.Outcome, s.Run.Downtime = engine.OutcomeCompleted, nil
+		return s
+	}
+	cases := []struct {
+		name   string
+		view   func() *engine.ReplicationView
+		snap   func() *engine.Snapshot
+		level  string
+		exit   float64
+		reason string
+		// top, repl, sources[i] and run key types that differ from the common ones.
+		top, repl []string
+		sources   map[int][]string
+		agents    int
+		run       []string
+		check     func(t *testing.T, doc map[string]any)
+	}{
+		{name: "OK", view: healthyView, snap: runSnapshot, level: "OK", exit: 0,
+			check: func(t *testing.T, doc map[string]any) {
+				if r := doc["reasons"].([]any); len(r) != 0 {
+					t.Errorf("an OK verdict has no reasons: %v", r)
+				}
+			}},
+		{name: "WARNING", level: "WARNING", exit: 1, reason: "250,000 commands pending (warning at 100,000",
+			view: func() *engine.ReplicationView { v := healthyView(); v.TotalPending = 250_000; return v }, snap: runSnapshot},
+		{name: "CRITICAL", level: "CRITICAL", exit: 2, reason: "is failed: cannot connect", agents: 1,
+			view: func() *engine.ReplicationView {
+				v := healthyView()
+				v.Agents[1].Status, v.Agents[1].Error = engine.AgentFailed, "cannot connect"
+				return v
+			}, snap: runSnapshot},
+		{name: "UNKNOWN unreachable source", level: "UNKNOWN", exit: 3, reason: "target unreachable for 3m: login failed",
+			view: func() *engine.ReplicationView {
+				v := healthyView()
+				setHealth(v, engine.SourceTarget, engine.SourceHealth{State: engine.HealthFailing, Since: statusNow.Add(-3 * time.Minute),
+					LastOK: statusNow.Add(-4 * time.Minute), LastError: "login failed", Failures: 3})
+				setHealth(v, engine.SourceAX, engine.SourceHealth{}) // never read: no times
+				return v
+			}, snap: runSnapshot,
+			sources: map[int][]string{0: {"since", null, "last_ok_at", null, "last_ok_age_seconds", null}},
+			check: func(t *testing.T, doc map[string]any) {
+				srcs := doc["replication"].(map[string]any)["sources"].([]any)
+				if s := srcs[2].(map[string]any); s["health"] != "failing" || s["last_error"] != "login failed" || s["failures"] != 3.0 || s["last_ok_age_seconds"] != 240.0 {
+					t.Errorf("the unreachable source %v", s)
+				}
+				if s := srcs[0].(map[string]any); s["health"] != "unknown" {
+					t.Errorf("the never-read source %v", s)
+				}
+			}},
+		{name: "UNKNOWN stale data", level: "UNKNOWN", exit: 3, reason: "backlog read 7m ago, older than 5m: stale",
+			view: func() *engine.ReplicationView {
+				v := healthyView()
+				v.PendingAt, v.TotalPending = statusNow.Add(-7*time.Minute), 5_000_000
+				return v
+			}, snap: runSnapshot,
+			check: func(t *testing.T, doc map[string]any) {
+				r := doc["replication"].(map[string]any)
+				if r["pending_age_seconds"] != 420.0 || r["data_age_seconds"] != 420.0 || r["agents_age_seconds"] != 12.0 {
+					t.Errorf("the ages say how stale: %v %v %v", r["pending_age_seconds"], r["data_age_seconds"], r["agents_age_seconds"])
+				}
+			}},
+		{name: "UNKNOWN before the first poll", level: "UNKNOWN", exit: 3, reason: "waiting for the first poll",
+			view: func() *engine.ReplicationView { return &engine.ReplicationView{} }, snap: runSnapshot,
+			top: []string{"replication", null}},
+		{name: "OK replication removed, run finished", level: "OK", exit: 0, reason: "replication removed",
+			view: func() *engine.ReplicationView {
+				v := healthyView()
+				v.Retired, v.RetiredBy, v.ETA = statusNow.Add(-time.Hour), "remove-replication", 0
+				return v
+			}, snap: finished,
+			repl: []string{"retired_at", str, "eta_seconds", null},
+			run:  []string{"current_step", null, "downtime", null}},
+		{name: "UNKNOWN nothing known", level: "UNKNOWN", exit: 3, reason: "no replication data",
+			view: func() *engine.ReplicationView { return nil }, snap: func() *engine.Snapshot { return nil },
+			top: []string{"replication", null, "run", null}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := EvaluateStatus(c.view(), c.snap(), DefaultThresholds(), statusNow).WriteJSON(&b); err != nil {
+				t.Fatal(err)
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+				t.Fatalf("%v\n%s", err, b.String())
+			}
+			checkKeys(t, "status", doc, with(top, c.top...))
+			if doc["schema"] != "cutover.status/v1" || doc["level"] != c.level || doc["exit_code"] != c.exit || doc["checked_at"] != "2026-12-05T21:00:00Z" {
+				t.Errorf("header %v %v %v %v, want %s exit %v", doc["schema"], doc["level"], doc["exit_code"], doc["checked_at"], c.level, c.exit)
+			}
+			if c.reason != "" {
+				found := false
+				for _, r := range doc["reasons"].([]any) {
+					found = found || strings.Contains(r.(string), c.reason)
+				}
+				if !found {
+					t.Errorf("reasons %v, want one saying %q", doc["reasons"], c.reason)
+				}
+			}
+			checkKeys(t, "thresholds", doc["thresholds"], thresholds)
+			if r, ok := doc["replication"].(map[string]any); ok {
+				checkKeys(t, "replication", r, with(repl, c.repl...))
+				for i, w := range r["worst_tables"].([]any) {
+					kinds := table
+					if w.(map[string]any)["pending"] == 0.0 {
+						kinds = with(table, "eta_seconds", null) // nothing pending: no ETA
+					}
+					checkKeys(t, fmt.Sprintf("worst_tables[%d]", i), w, kinds)
+				}
+				agents := r["agents_in_error"].([]any)
+				if len(agents) != c.agents {
+					t.Errorf("agents in error %v, want %d", agents, c.agents)
+				}
+				for i, a := range agents {
+					checkKeys(t, fmt.Sprintf("agents_in_error[%d]", i), a, agent)
+				}
+				srcs := r["sources"].([]any)
+				if len(srcs) != 3 {
+					t.Fatalf("sources %v", srcs)
+				}
+				for i, s := range srcs {
+					checkKeys(t, fmt.Sprintf("sources[%d]", i), s, with(source, c.sources[i]...))
+				}
+			}
+			if rs, ok := doc["run"].(map[string]any); ok {
+				checkKeys(t, "run", rs, with(run, c.run...))
+				if cur, ok := rs["current_step"].(map[string]any); ok {
+					checkKeys(t, "run.current_step", cur, current)
+				}
+				if dt, ok := rs["downtime"].(map[string]any); ok {
+					checkKeys(t, "run.downtime", dt, downtime)
+				}
+			}
+			if c.check != nil {
+				c.check(t, doc)
+			}
+		})
 	}
 }
