@@ -299,7 +299,7 @@ func addRunFlags(fs *flag.FlagSet) runFlags {
 		config:   fs.String("config", "", "cockpit settings `FILE` (theme, keys); default "+tui.DefaultConfigPath()),
 		listen:   fs.String("listen", "", "also serve the cockpit over SSH on `ADDR` (e.g. :2222) to the team file's keys"),
 		team:     fs.String("team", "", "team `FILE` of SSH keys with roles; default cutover-team.keys beside the runbook"),
-		idle:     fs.Duration("idle-timeout", 15*time.Minute, "close SSH connections silent for this long"),
+		idle:     fs.Duration("idle-timeout", time.Hour, "close an SSH cockpit session after this long without a key press (it is warned a minute before)"),
 		poll:     fs.Duration("poll", 15*time.Second, "read row counts and agents this often"),
 		backlog:  fs.Duration("backlog-poll", time.Minute, "read the per-article backlog (the expensive query) this often"),
 		baseline: fs.String("baseline", "", "plan with the actual durations of an earlier run: its `JOURNAL` or state directory (overrides the runbook's baseline:)"),

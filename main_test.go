@@ -23,6 +23,7 @@ import (
 	"reflect"
 	"regexp"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -1148,6 +1149,110 @@ func TestDrainETAConvergesOnTheSimulator(t *testing.T) {
 	t.Logf("ETA %v, actual %v", eta, actual)
 }
 
+// stoppingAOS reports one AOS service as still stopping (STOP_PENDING) while stuck is set,
+// whatever the simulated host says: a service that hangs in its shutdown.
+type stoppingAOS struct {
+	engine.ServiceController
+	host  string
+	stuck *atomic.Bool
+}
+
+func (s stoppingAOS) State(ctx context.Context, host, service string) (engine.ServiceState, string, error) {
+	if s.stuck.Load() && strings.EqualFold(host, s.host) {
+		return engine.ServiceStopPending, "STOP_PENDING", nil
+	}
+	return s.ServiceController.State(ctx, host, service)
+}
+
+// drainBlockers is the set of conditions the drain step's latest "blocked:" log line names.
+func drainBlockers(r *simRun, step string) []string {
+	lines := r.e.Logs(200, step)
+	for i := len(lines) - 1; i >= 0; i-- {
+		msg, ok := strings.CutPrefix(lines[i].Msg, "blocked: ")
+		if !ok {
+			continue
+		}
+		msg, _, _ = strings.Cut(msg, " (backlog drains in")
+		var names []string
+		for _, part := range strings.Split(msg, "; ") {
+			name, _, _ := strings.Cut(part, ": ")
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		return names
+	}
+	return nil
+}
+
+// TestDrainGateAgainstTheSimulator: against the simulated AX database and distributor, the drain
+// gate stays closed while any one thing is wrong — each broken alone, with every AOS stopped and
+// everything else healthy — names what blocks it, and opens once that is mended. Conditions that
+// depend on the broken one wait with it (tracer tokens are posted only once the AOS are down and
+// no session is left; they arrive behind the backlog).
+func TestDrainGateAgainstTheSimulator(t *testing.T) {
+	const pub = "AX_PUB_PkTable_1"
+	var stuck atomic.Bool
+	tracerFault := tdssim.RuleID(0)
+	cases := []struct {
+		name          string
+		blockers      []string
+		breakIt, mend func(r *simRun)
+	}{
+		{"an AOS service hangs in its shutdown", []string{"AOS stopped", "tracer tokens"},
+			func(*simRun) { stuck.Store(true) }, func(*simRun) { stuck.Store(false) }},
+		{"client sessions left behind", []string{"no AX sessions", "tracer tokens"},
+			func(r *simRun) { r.sims.world.SetLeftoverActivity(2, 0) }, func(r *simRun) { r.sims.world.SetLeftoverActivity(0, 0) }},
+		{"batch tasks left executing", []string{"no AX sessions", "tracer tokens"},
+			func(r *simRun) { r.sims.world.SetLeftoverActivity(0, 2) }, func(r *simRun) { r.sims.world.SetLeftoverActivity(0, 0) }},
+		{"writes that do not go through an AOS", []string{"writes stopped"},
+			func(r *simRun) { r.sims.world.SetDirectWriteRate(5) }, func(r *simRun) { r.sims.world.SetDirectWriteRate(0) }},
+		{"tracer token history cannot be read", []string{"tracer tokens"},
+			func(r *simRun) {
+				tracerFault = r.sims.sql.Source().Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, Proc: "sys.sp_helptracertokenhistory",
+					Action: tdssim.FaultError, Err: tdssim.DeadlockError()})
+			},
+			func(r *simRun) { r.sims.sql.Source().Faults().Remove(tracerFault) }},
+		{"a distribution agent in error", []string{"agents healthy", "backlog empty", "tracer tokens"},
+			func(r *simRun) {
+				if err := r.sims.world.FailDistributionAgent(pub, ""); err != nil {
+					t.Fatal(err)
+				}
+			},
+			func(r *simRun) { r.sims.world.StartDistributionAgent(pub) }},
+		{"a backlog that does not drain", []string{"backlog empty", "tracer tokens"},
+			func(r *simRun) { r.sims.world.SetDrainRate(0) }, func(r *simRun) { r.sims.world.SetDrainRate(500) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			stuck.Store(false)
+			r := newSimRun(t, sqlsim.Config{Tables: 300, DrainRate: 500, InitialBacklog: 20000, MaxStopWait: time.Minute},
+				"  - {id: drain, title: Replication drained, kind: replication.drain, with: {quiet_for: 2m, check_every: 15s}}\n",
+				withServices(func(s engine.ServiceController) engine.ServiceController {
+					return stoppingAOS{ServiceController: s, host: "AX-AOS01", stuck: &stuck}
+				}))
+			c.breakIt(r)
+			for _, a := range r.sims.world.AOS() {
+				r.sims.world.StopAOS(a.Host, a.Service)
+			}
+			start := r.clk.Now()
+			r.until(15*time.Second, "half an hour", func() bool { return r.clk.Now().Sub(start) >= 30*time.Minute })
+			if st := r.step("drain"); st.State != engine.StateRunning {
+				t.Fatalf("the gate opened (or failed) with %s: %s %q %q", c.name, st.State, st.Message, st.LastError)
+			}
+			want := append([]string(nil), c.blockers...)
+			sort.Strings(want)
+			if got := drainBlockers(r, "drain"); !reflect.DeepEqual(got, want) {
+				t.Fatalf("with %s the gate names %q, want %q", c.name, got, want)
+			}
+			c.mend(r)
+			r.until(15*time.Second, "the gate opens", func() bool { return r.step("drain").State.Terminal() })
+			if st := r.step("drain"); st.State != engine.StateSucceeded || !strings.HasPrefix(st.Message, "drained: ") {
+				t.Fatalf("after mending %s: %s %q %q", c.name, st.State, st.Message, st.LastError)
+			}
+		})
+	}
+}
+
 // TestAOSStopOnTheSimulator: the confirmation lists the users still connected, every AOS stops,
 // SYSSERVERSESSIONS clears, and running it again after a crash does not fail on stopped hosts.
 func TestAOSStopOnTheSimulator(t *testing.T) {
@@ -1184,6 +1289,53 @@ func TestAOSStopOnTheSimulator(t *testing.T) {
 	a, err := sp.src.AXActivity(context.Background())
 	if err != nil || a.ActiveServers() != 0 {
 		t.Fatalf("SYSSERVERSESSIONS still shows %d running AOS (%v)", a.ActiveServers(), err)
+	}
+}
+
+// TestAOSStopNamesTheHostThatRefusesOnTheSimulator: a simulated AOS host whose service will not
+// stop fails the step, which names it; the other hosts are stopped all the same, and once the host
+// obeys a retry finishes the job without failing on the hosts already stopped.
+func TestAOSStopNamesTheHostThatRefusesOnTheSimulator(t *testing.T) {
+	r := newSimRun(t, sqlsim.Config{Tables: 300, MaxStopWait: time.Minute},
+		"  - {id: aos-stop, title: Stop the AOS, kind: aos.stop, destructive: true, confirm: STOP AOS}\n")
+	if err := r.sims.world.RefuseStop("AX-AOS02", true); err != nil {
+		t.Fatal(err)
+	}
+	r.until(time.Second, "the confirmation request", func() bool { return r.step("aos-stop").State == engine.StateAwaiting })
+	ana := engine.Actor{Name: "Ana", Origin: "test", Role: engine.RoleOperator}
+	if _, err := r.e.Confirm("aos-stop", r.step("aos-stop").Confirmation.Request, ana, "STOP AOS"); err != nil {
+		t.Fatal(err)
+	}
+	r.until(5*time.Second, "aos-stop ends", func() bool { return r.step("aos-stop").State.Terminal() })
+	st := r.step("aos-stop")
+	if st.State != engine.StateFailed || !strings.Contains(st.LastError, "AX-AOS02") || strings.Contains(st.LastError, "AX-AOS01") {
+		t.Fatalf("a host that refuses to stop must fail the step, named alone: %s %q", st.State, st.LastError)
+	}
+	for _, a := range r.sims.world.AOS() {
+		if want := a.Host != "AX-AOS02"; (a.State == sqlsim.ServiceStopped) != want {
+			t.Errorf("%s %s is %s", a.Host, a.Service, a.State)
+		}
+	}
+	r.sims.world.RefuseStop("AX-AOS02", false)
+	if err := r.e.Retry("aos-stop", ana); err != nil {
+		t.Fatal(err)
+	}
+	// A destructive step asks again before another attempt.
+	r.until(time.Second, "the confirmation of the retry", func() bool { return r.step("aos-stop").State == engine.StateAwaiting })
+	if _, err := r.e.Confirm("aos-stop", r.step("aos-stop").Confirmation.Request, ana, "STOP AOS"); err != nil {
+		t.Fatal(err)
+	}
+	r.until(5*time.Second, "the retry ends", func() bool {
+		st := r.step("aos-stop")
+		return st.Attempt == 2 && st.State.Terminal()
+	})
+	if st := r.step("aos-stop"); st.State != engine.StateSucceeded {
+		t.Fatalf("the retry: %s %q", st.State, st.LastError)
+	}
+	for _, a := range r.sims.world.AOS() {
+		if n := r.sims.world.Count(sqlsim.ActStopAOS, a.Host, a.Service); n != 1 {
+			t.Errorf("%s was told to stop %d times", a.Host, n)
+		}
 	}
 }
 
