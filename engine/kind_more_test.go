@@ -77,7 +77,7 @@ func (p fakePreflight) Preflight(context.Context) (engine.PreflightFacts, error)
 func goodFacts() engine.PreflightFacts {
 	return engine.PreflightFacts{ServerVersion: "13.0.5026.0", MixedMode: true, ReplicationInstalled: true, AgentRunning: true, AgentStatus: "Running",
 		DatabaseOwner: "sa", RCSI: true, DatabaseBytes: 400 << 30, MaxTextReplSize: -1, FreeBytes: map[string]int64{"D": 900 << 30, "E": 500 << 30},
-		TargetReachable: true, Distributor: "distribution"}
+		TargetReachable: true, Distributor: "distribution", Login: "cutover", Sysadmin: true, DBOwner: true, RightsKnown: true}
 }
 
 func TestPreflight(t *testing.T) {
@@ -160,7 +160,7 @@ func TestPreflightSQLAgentStopped(t *testing.T) {
 	f := goodFacts()
 	f.AgentRunning, f.AgentStatus = false, "Stopped"
 	st, lines := preflightLines(t, "", f, engine.StateFailed)
-	if !strings.Contains(st.LastError, "11 checks: 10 passed, 0 warnings, 1 failed: SQL Server Agent (each line in the log says how to fix it)") {
+	if !strings.Contains(st.LastError, "12 checks: 11 passed, 0 warnings, 1 failed: SQL Server Agent (each line in the log says how to fix it)") {
 		t.Fatalf("error %q", st.LastError)
 	}
 	if !hasLine(lines, "FAIL SQL Server Agent ", "Stopped — fix: start SQL Server Agent and set it to start automatically") {
@@ -175,8 +175,9 @@ func TestPreflightWarnings(t *testing.T) {
 	f.ServerVersion = "11.0.7001.0"
 	f.AgentRunning, f.AgentStatus = false, ""
 	f.Unavailable = map[string]string{"SQL Server Agent": "VIEW SERVER STATE permission denied"}
+	f.Login, f.Sysadmin = "jit-reader", false
 	st, lines := preflightLines(t, "", f, engine.StateSucceeded)
-	if st.Message != "11 checks: 7 passed, 4 warnings, 0 failed" {
+	if st.Message != "12 checks: 7 passed, 5 warnings, 0 failed" {
 		t.Fatalf("warnings alone must not fail the step: %q", st.Message)
 	}
 	for _, w := range []struct{ prefix, part string }{
@@ -184,6 +185,7 @@ func TestPreflightWarnings(t *testing.T) {
 		{"WARN database owner", `CONTOSO\axadmin — fix: EXEC sp_changedbowner 'sa'`},
 		{"WARN SQL Server build", "11.0.7001.0 — fix: replication to Azure SQL needs SQL Server 2012 SP2 CU8+"},
 		{"WARN SQL Server Agent", "could not check: VIEW SERVER STATE permission denied — fix: check that SQL Server Agent runs"},
+		{"WARN login rights", "jit-reader is not sysadmin (db_owner of the AX database); some checks here need sysadmin — fix: make sure the toolkit's SQL login is sysadmin"},
 	} {
 		if !hasLine(lines, w.prefix, w.part) {
 			t.Errorf("no line %q … %q:\n%s", w.prefix, w.part, strings.Join(lines, "\n"))
@@ -194,7 +196,7 @@ func TestPreflightWarnings(t *testing.T) {
 	}
 	// With warnings_fail the same warnings fail the step, naming them.
 	st, _ = preflightLines(t, ", warnings_fail: true", f, engine.StateFailed)
-	if !strings.Contains(st.LastError, "4 warnings, 0 failed: SQL Server Agent, database owner, read committed snapshot, SQL Server build") {
+	if !strings.Contains(st.LastError, "5 warnings, 0 failed: login rights, SQL Server Agent, database owner, read committed snapshot, SQL Server build") {
 		t.Fatalf("error %q", st.LastError)
 	}
 }

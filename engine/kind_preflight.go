@@ -106,6 +106,20 @@ func (a *preflightAction) Checks(f PreflightFacts) []Check {
 	} else {
 		add("sign-in mode", Fail, "Windows authentication only; the toolkit uses a SQL login", "switch to SQL Server and Windows Authentication mode and restart SQL Server")
 	}
+	switch login := f.Login; {
+	case !f.RightsKnown:
+		msg, _ := unavailable("login rights")
+		add("login rights", Warn, "could not check: "+msg, "the toolkit's SQL login must be sysadmin on the source server (toolkit 1.0.12)")
+	case f.Sysadmin:
+		add("login rights", Pass, login+" is sysadmin", "")
+	default:
+		owner := "not db_owner of the AX database either"
+		if f.DBOwner {
+			owner = "db_owner of the AX database"
+		}
+		add("login rights", Warn, login+" is not sysadmin ("+owner+"); some checks here need sysadmin",
+			"make sure the toolkit's SQL login is sysadmin on the source server (toolkit 1.0.12; older builds: db_owner and access to master)")
+	}
 	switch {
 	case f.AgentRunning:
 		add("SQL Server Agent", Pass, "running", "")

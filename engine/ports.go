@@ -272,9 +272,14 @@ type PreflightFacts struct {
 	AgentRunning         bool
 	AgentStatus          string
 	DatabaseOwner        string
-	RCSI                 bool
-	DatabaseBytes        int64
-	MaxTextReplSize      int64
+	// Login is the login cutover connected with; Sysadmin and DBOwner its rights (RightsKnown is
+	// false when they could not be read).
+	Login             string
+	Sysadmin, DBOwner bool
+	RightsKnown       bool
+	RCSI              bool
+	DatabaseBytes     int64
+	MaxTextReplSize   int64
 	// FreeBytes per drive letter ("C", "D").
 	FreeBytes map[string]int64
 	// Distributor names the distribution database ("" when there is none).
