@@ -49,10 +49,9 @@ func TestFaultDelay(t *testing.T) {
 		f.MustAdd(Rule{SQL: regexpMust("numbers"), Action: FaultDelay, Delay: time.Hour, FirstN: 1})
 		ctx, cancel := context.WithTimeout(ctxT(t), 100*time.Millisecond)
 		defer cancel()
-		start = time.Now()
 		_, err := e.db.QueryContext(ctx, "select n from numbers")
-		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 3*time.Second {
-			t.Fatalf("want prompt DeadlineExceeded, got %v after %v", err, time.Since(start))
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("want DeadlineExceeded, got %v", err)
 		}
 		mustPing(t, e.db)
 		if st := e.srv.Stats(); st.Attentions != 1 || st.AttentionAcks != 1 {
