@@ -23,7 +23,9 @@ import (
 // CommandKind runs a program: an argv template (or a shell line), with extra environment, a working
 // directory and the exit codes that count as success. Output is streamed into the log; the whole
 // process group is killed on timeout or abort. A command interrupted by a crash is re-run only when
-// the step says `idempotent: true`.
+// the step says `idempotent: true`, and only after what the interrupted attempt left running has
+// been killed (see cleanupGroup: on Unix every process of an attempt carries its token in
+// CUTOVER_GROUP_TOKEN; on Windows the attempt's job object ended with cutover).
 type CommandKind struct{}
 
 // Name implements Kind.

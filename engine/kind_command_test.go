@@ -3,9 +3,11 @@
 package engine_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"cutover/engine"
+	"cutover/engine/journal"
 )
 
 func needShell(t *testing.T) {
@@ -203,6 +206,137 @@ steps:
 	}
 	if count("once") != 1 || count("again") != 2 {
 		t.Fatalf("once ran %d times, again %d", count("once"), count("again"))
+	}
+}
+
+// TestCrashLeftoversAreKilledBeforeARerun: cutover dies while two commands run, each a shell
+// that started processes of its own. The shells die with cutover and are reaped; what they
+// started lives on in their process groups. The next start kills those remains — for both steps —
+// and only then re-runs the idempotent one; the other is marked interrupted.
+func TestCrashLeftoversAreKilledBeforeARerun(t *testing.T) {
+	needShell(t)
+	if runtime.GOOS != "linux" {
+		t.Skip("the remains of a crashed attempt are found through /proc")
+	}
+	marks := t.TempDir()
+	script := func(name string) string {
+		return `echo run >> ` + marks + `/` + name + `; [ $CUTOVER_ATTEMPT -gt 1 ] && exit 0; ` +
+			`sleep 300 >/dev/null 2>&1 & a=$!; sleep 300 >/dev/null 2>&1 & echo children $a $!; wait`
+	}
+	h := newHarness(t, `name: t
+steps:
+  - {id: once, title: Once, kind: command, with: {shell: '`+script("once")+`'}}
+  - {id: again, title: Again, kind: command, idempotent: true, with: {shell: '`+script("again")+`'}}
+`).start()
+	steps := []string{"once", "again"}
+	waitExternal(t, h, steps...)
+	pgids := map[string]int{}
+	children := map[string][]int{}
+	for _, id := range steps {
+		pgid := pgidOf(t, h, id)
+		pgids[id] = pgid
+		for _, f := range strings.Fields(strings.TrimPrefix(waitLog(t, h, id, "children "), "children ")) {
+			pid, err := strconv.Atoi(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			children[id] = append(children[id], pid)
+			t.Cleanup(func() {
+				if inGroup(pid, pgid) {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			})
+		}
+	}
+
+	// cutover crashes now: the journal as it is is what the next start finds.
+	path := filepath.Join(h.dir, "state", journal.FileName)
+	crashed, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its death takes the shells with it (the parent-death signal), and they are reaped.
+	for _, id := range steps {
+		if err := syscall.Kill(pgids[id], syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		h.waitFor(id, "the end of its shell", func(s engine.StepView) bool { return s.State != engine.StateRunning })
+	}
+	h.stop()
+	for id, pids := range children {
+		for _, pid := range pids {
+			if !inGroup(pid, pgids[id]) {
+				t.Fatalf("%s: process %d did not outlive its shell; the test proves nothing", id, pid)
+			}
+		}
+	}
+	if err := os.WriteFile(path, crashed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	h.start()
+	// Start returns once the remains are killed and have ended: nothing to wait for here.
+	for id, pgid := range pgids {
+		if !groupGone(pgid) {
+			t.Fatalf("the remains of %s (process group %d) are still running", id, pgid)
+		}
+	}
+	again := h.waitStep("again", engine.StateSucceeded)
+	once := h.waitStep("once", engine.StateFailed)
+	if again.Attempt != 2 || !strings.Contains(once.LastError, "not idempotent") {
+		t.Fatalf("again: attempt %d; once: %q", again.Attempt, once.LastError)
+	}
+	count := func(name string) int {
+		b, _ := os.ReadFile(filepath.Join(marks, name))
+		return strings.Count(string(b), "run")
+	}
+	if count("once") != 1 || count("again") != 2 {
+		t.Fatalf("once ran %d times, again %d", count("once"), count("again"))
+	}
+	for _, id := range steps {
+		pids := slices.Sorted(slices.Values(children[id]))
+		want := fmt.Sprintf("killed processes %d, %d left running in process group %d", pids[0], pids[1], pgids[id])
+		if !hasStepLog(h, id, want) {
+			t.Errorf("%s: no log line %q", id, want)
+		}
+	}
+}
+
+// inGroup reports whether pid is a live (not zombie) process in group pgid.
+func inGroup(pid, pgid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid)
+}
+
+// waitExternal waits until each step has journaled what it started (its process group).
+func waitExternal(t *testing.T, h *harness, steps ...string) {
+	t.Helper()
+	deadline := time.After(waitLimit)
+	for {
+		missing := ""
+		for _, id := range steps {
+			if h.count(engine.RecExternal, id) == 0 {
+				missing = id
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		// Every record is followed by an event: look again after each.
+		select {
+		case _, ok := <-h.events:
+			if !ok {
+				t.Fatal("event stream closed")
+			}
+		case <-deadline:
+			t.Fatalf("%s never journaled its process", missing)
+		}
 	}
 }
 

@@ -3,47 +3,168 @@
 package engine
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// setDeathSignal makes the kernel kill the command if cutover dies (its group is cleaned up on
-// the next start).
+// setDeathSignal makes the kernel kill the command's leader if cutover dies. Only the leader gets
+// the signal: what it started lives on until the next start cleans the group up (cleanupGroup).
 func setDeathSignal(a *syscall.SysProcAttr) { a.Pdeathsig = syscall.SIGKILL }
 
-// processIdentity returns what tells this process apart from a later one with the same pid.
-func processIdentity(pid int) map[string]string {
-	out := map[string]string{}
-	if b, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil {
-		out["boot"] = strings.TrimSpace(string(b))
-	}
-	if st := startTime(pid); st != "" {
-		out["start"] = st
-	}
-	return out
-}
-
-func sameProcess(pid int, ref map[string]string) bool {
-	id := processIdentity(pid)
-	return ref["boot"] != "" && ref["start"] != "" && id["boot"] == ref["boot"] && id["start"] == ref["start"]
-}
-
-// startTime is field 22 of /proc/PID/stat (start time in clock ticks since boot).
-func startTime(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// bootID identifies this boot of the machine ("" if unknown).
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	if err != nil {
 		return ""
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
+	return strings.TrimSpace(string(b))
+}
+
+// lookupProc reads /proc/PID/stat.
+func lookupProc(pid int) (procInfo, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procInfo{}, false
+	}
+	return parseStat(pid, b)
+}
+
+// parseStat reads the state (field 3), process group (field 5) and start time (field 22, clock
+// ticks since boot) from a /proc/PID/stat line. The command name (field 2) may contain spaces
+// and parentheses, so the fields are counted from its closing parenthesis.
+func parseStat(pid int, b []byte) (procInfo, bool) {
+	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return ""
+		return procInfo{}, false
 	}
-	fields := strings.Fields(s[i+1:])
-	if len(fields) < 20 {
-		return ""
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return procInfo{}, false
 	}
-	return fields[19]
+	pgid, err1 := strconv.Atoi(f[2])
+	start, err2 := strconv.ParseUint(f[19], 10, 64)
+	if err1 != nil || err2 != nil {
+		return procInfo{}, false
+	}
+	return procInfo{pid: pid, pgid: pgid, start: start, zombie: f[0] == "Z" || f[0] == "X"}, true
+}
+
+// listGroup returns the processes whose process group is pgid.
+func listGroup(pgid int) ([]procInfo, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	var out []procInfo
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if p, ok := lookupProc(pid); ok && p.pgid == pgid {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// hasEnv reports whether the process started with the environment entry kv ("NAME=value").
+func hasEnv(pid int, kv string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return false
+	}
+	return bytes.Contains(append([]byte{0}, b...), []byte("\x00"+kv+"\x00"))
+}
+
+// killProc sends SIGKILL to p, and only to p: through a pidfd when the kernel has them, so a
+// process id reused between the check and the signal cannot be hit.
+func killProc(p procInfo) error {
+	fd, err := unix.PidfdOpen(p.pid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return syscall.ESRCH
+		}
+		if !errors.Is(err, unix.ENOSYS) {
+			return fmt.Errorf("pidfd_open: %w", err)
+		}
+		// No pidfds (Linux before 5.3): check again just before the signal.
+		if !stillSame(p) {
+			return syscall.ESRCH
+		}
+		return syscall.Kill(p.pid, syscall.SIGKILL)
+	}
+	defer unix.Close(fd)
+	// The pidfd names whatever had the pid when it was opened; it is p if p is still there.
+	if !stillSame(p) {
+		return syscall.ESRCH
+	}
+	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return syscall.ESRCH
+		}
+		return fmt.Errorf("pidfd_send_signal: %w", err)
+	}
+	return nil
+}
+
+// stillSame reports whether the process with p's id is still p.
+func stillSame(p procInfo) bool {
+	q, ok := lookupProc(p.pid)
+	return ok && !q.zombie && q.start == p.start && q.pgid == p.pgid
+}
+
+// awaitExit waits until each process has ended, at most until the deadline, and returns those
+// still running then. A pidfd becomes readable when its process ends; without pidfds the process
+// table is looked at again every few milliseconds.
+func awaitExit(ps []procInfo, deadline time.Time) []procInfo {
+	var left []procInfo
+	for _, p := range ps {
+		if !awaitOne(p, deadline) {
+			left = append(left, p)
+		}
+	}
+	return left
+}
+
+func awaitOne(p procInfo, deadline time.Time) bool {
+	fd, err := unix.PidfdOpen(p.pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return true
+	}
+	if err == nil {
+		defer unix.Close(fd)
+		if !stillSame(p) {
+			return true
+		}
+		for {
+			wait := time.Until(deadline)
+			if wait < 0 {
+				wait = 0
+			}
+			n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(wait.Milliseconds()))
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err == nil {
+				return n > 0
+			}
+			break // poll itself failed: fall back to looking
+		}
+	}
+	for stillSame(p) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }

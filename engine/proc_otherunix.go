@@ -1,12 +1,28 @@
-//go:build unix && !linux
+//go:build unix && !linux && !darwin
 
 package engine
 
-import "syscall"
+import (
+	"errors"
+	"syscall"
+	"time"
+)
+
+// errNoProcessTable says this system gives cutover no way to list a process group.
+var errNoProcessTable = errors.New("this system offers no process table cutover can read")
 
 func setDeathSignal(*syscall.SysProcAttr) {}
 
-func processIdentity(int) map[string]string { return nil }
+func bootID() string { return "" }
 
-// sameProcess cannot be proven without /proc, so nothing is killed.
-func sameProcess(int, map[string]string) bool { return false }
+func lookupProc(int) (procInfo, bool) { return procInfo{}, false }
+
+// listGroup cannot look inside a group here, so cleanupGroup kills nothing and warns instead.
+func listGroup(int) ([]procInfo, error) { return nil, errNoProcessTable }
+
+func hasEnv(int, string) bool { return false }
+
+func killProc(procInfo) error { return errNoProcessTable }
+
+// awaitExit cannot tell here; killProc never succeeds, so it is never asked.
+func awaitExit(ps []procInfo, _ time.Time) []procInfo { return ps }

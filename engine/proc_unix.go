@@ -3,14 +3,34 @@
 package engine
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"slices"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
+
+// groupTokenEnv names the environment variable that marks every process a command starts with a
+// token unique to the attempt. Children inherit it, so after a crash the remains of the attempt
+// can be told apart from an unrelated process group that later got the same id.
+const groupTokenEnv = "CUTOVER_GROUP_TOKEN"
+
+// procInfo is what the platform says about one process.
+type procInfo struct {
+	pid, pgid int
+	// start is when the process started, in a unit fixed per platform (clock ticks since boot on
+	// Linux, microseconds since the epoch on macOS): only compared with other start times.
+	start  uint64
+	zombie bool
+}
 
 // unixGroup is a command's process group.
 type unixGroup struct {
@@ -19,20 +39,42 @@ type unixGroup struct {
 	kill *time.Timer
 }
 
-// startGroup starts cmd as the leader of a new process group and returns the references to
-// journal (process id, group id and, on Linux, what identifies the process across pid reuse).
+// startGroup starts cmd as the leader of a new process group, every process of it marked with a
+// fresh token, and returns the references to journal: process id, group id, the token and, where
+// the platform tells them, the boot and the leader's start time.
 func startGroup(cmd *exec.Cmd) (procGroup, map[string]string, error) {
+	token, err := newGroupToken()
+	if err != nil {
+		return nil, nil, err
+	}
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = append(slices.Clip(env), groupTokenEnv+"="+token)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	setDeathSignal(cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
 		return nil, nil, err
 	}
 	pid := cmd.Process.Pid
-	ref := map[string]string{"pid": strconv.Itoa(pid), "pgid": strconv.Itoa(pid)}
-	for k, v := range processIdentity(pid) {
-		ref[k] = v
+	ref := map[string]string{"pid": strconv.Itoa(pid), "pgid": strconv.Itoa(pid), "token": token}
+	if boot := bootID(); boot != "" {
+		ref["boot"] = boot
+	}
+	if p, ok := lookupProc(pid); ok {
+		ref["start"] = strconv.FormatUint(p.start, 10)
 	}
 	return &unixGroup{pgid: pid}, ref, nil
+}
+
+// newGroupToken returns 128 random bits in hex.
+func newGroupToken() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("process group token: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 func (g *unixGroup) Terminate(grace time.Duration) {
@@ -56,21 +98,134 @@ func (g *unixGroup) Close() {
 	}
 }
 
-// cleanupGroup kills the process group an interrupted attempt left behind, but only when it is
-// provably the same group (same boot, same start time): a recycled process id is never touched.
+// cleanupWait bounds how long cleanupGroup waits for the processes it killed to end: a process
+// in uninterruptible sleep (stuck I/O) can outlive SIGKILL for a while.
+const cleanupWait = 5 * time.Second
+
+// maxCleanupRounds bounds how often cleanupGroup looks again for processes forked while it was
+// killing the ones it had found.
+const maxCleanupRounds = 50
+
+// cleanupGroup kills what an interrupted attempt left running in its process group, and only
+// what provably belongs to it, so that a group id reused by an unrelated program is never
+// touched:
+//
+//   - when the group's leader is still there (alive or not yet reaped) with the journaled boot
+//     and start time, the group is the attempt's and is killed as a whole;
+//   - otherwise (the leader died, as it does after a crash, and was reaped) each process in a
+//     group with the journaled id is killed when it runs on the same boot, started no earlier
+//     than the journaled leader, and carries the attempt's token in its environment. Processes
+//     that fail the checks are left alone and named in the returned note.
+//
+// It returns once the processes it killed have ended (or cleanupWait has passed), so a re-run
+// never starts next to them. The note is empty when nothing was left running.
 func cleanupGroup(ref map[string]string) string {
 	pgid, err := strconv.Atoi(ref["pgid"])
 	if err != nil || pgid <= 1 {
 		return ""
 	}
-	if err := syscall.Kill(-pgid, 0); err != nil {
-		if errors.Is(err, syscall.ESRCH) {
-			return ""
+	boot := bootID()
+	if ref["boot"] != "" && boot != "" && ref["boot"] != boot {
+		return "" // the machine restarted since: nothing of the attempt survived
+	}
+	sameBoot := ref["boot"] != "" && ref["boot"] == boot
+	leaderStart, startErr := strconv.ParseUint(ref["start"], 10, 64)
+	hasStart := startErr == nil
+	deadline := time.Now().Add(cleanupWait)
+	if p, ok := lookupProc(pgid); ok && sameBoot && hasStart && p.start == leaderStart {
+		members, _ := listGroup(pgid)
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		var live []procInfo
+		for _, m := range members {
+			if !m.zombie && m.pgid == pgid {
+				live = append(live, m)
+			}
+		}
+		note := fmt.Sprintf("killed process group %d left running by the interrupted attempt", pgid)
+		if left := awaitExit(live, deadline); len(left) > 0 {
+			note += fmt.Sprintf("; %s still running %v later; check them by hand", pids(pidsOf(left)), cleanupWait)
+		}
+		return note
+	}
+	token := ref["token"]
+	ours := func(p procInfo) bool {
+		if token == "" || (hasStart && p.start < leaderStart) {
+			return false
+		}
+		return hasEnv(p.pid, groupTokenEnv+"="+token)
+	}
+	seen := map[procInfo]bool{}
+	var killed []procInfo
+	var foreign, failed []int
+	var failures []string
+	for round := 0; round < maxCleanupRounds; round++ {
+		members, err := listGroup(pgid)
+		if err != nil {
+			// No way to look inside the group on this system: say so if it is not empty.
+			if kerr := syscall.Kill(-pgid, 0); errors.Is(kerr, syscall.ESRCH) {
+				return ""
+			}
+			return fmt.Sprintf("process group %d from the interrupted attempt may still be running and could not be verified as ours (%v); check it by hand", pgid, err)
+		}
+		fresh := false
+		for _, p := range members {
+			key := procInfo{pid: p.pid, pgid: p.pgid, start: p.start}
+			if p.zombie || p.pgid != pgid || seen[key] {
+				continue
+			}
+			seen[key] = true
+			if !ours(p) {
+				foreign = append(foreign, p.pid)
+				continue
+			}
+			fresh = true
+			switch err := killProc(p); {
+			case err == nil:
+				killed = append(killed, p)
+			case errors.Is(err, syscall.ESRCH):
+			default:
+				failed = append(failed, p.pid)
+				failures = append(failures, fmt.Sprintf("%d: %v", p.pid, err))
+			}
+		}
+		if !fresh {
+			break
 		}
 	}
-	if !sameProcess(pgid, ref) {
-		return fmt.Sprintf("process group %d from the interrupted attempt may still be running and could not be verified as ours; check it by hand", pgid)
+	var notes []string
+	if len(killed) > 0 {
+		notes = append(notes, fmt.Sprintf("killed %s left running in process group %d by the interrupted attempt", pids(pidsOf(killed)), pgid))
 	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	return fmt.Sprintf("killed process group %d left running by the interrupted attempt", pgid)
+	if left := awaitExit(killed, deadline); len(left) > 0 {
+		notes = append(notes, fmt.Sprintf("%s still running %v after being killed; check them by hand", pids(pidsOf(left)), cleanupWait))
+	}
+	if len(failed) > 0 {
+		notes = append(notes, fmt.Sprintf("could not kill %s of the interrupted attempt (%s); stop them by hand", pids(failed), strings.Join(failures, "; ")))
+	}
+	if len(foreign) > 0 {
+		notes = append(notes, fmt.Sprintf("left alone %s in process group %d: they could not be verified as the interrupted attempt's (the group id may have been reused); check them by hand", pids(foreign), pgid))
+	}
+	return strings.Join(notes, "; ")
+}
+
+// pidsOf lists the processes' ids.
+func pidsOf(ps []procInfo) []int {
+	out := make([]int, len(ps))
+	for i, p := range ps {
+		out[i] = p.pid
+	}
+	return out
+}
+
+// pids names processes: "process 12" or "processes 12, 15".
+func pids(list []int) string {
+	sort.Ints(list)
+	s := make([]string, len(list))
+	for i, p := range list {
+		s[i] = strconv.Itoa(p)
+	}
+	if len(s) == 1 {
+		return "process " + s[0]
+	}
+	return "processes " + strings.Join(s, ", ")
 }

@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -21,8 +22,11 @@ type winGroup struct {
 	once sync.Once
 }
 
+// startGroup starts cmd suspended, puts it in a new kill-on-close job object and only then lets
+// it run, so nothing it starts can escape the job. A process that cannot be put in the job is
+// killed before it runs a single instruction, and the start fails.
 func startGroup(cmd *exec.Cmd) (procGroup, map[string]string, error) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: windows.CREATE_NEW_PROCESS_GROUP}
+	cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: windows.CREATE_NEW_PROCESS_GROUP | windows.CREATE_SUSPENDED}
 	job, err := windows.CreateJobObject(nil, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create job object: %w", err)
@@ -39,12 +43,69 @@ func startGroup(cmd *exec.Cmd) (procGroup, map[string]string, error) {
 		windows.CloseHandle(job)
 		return nil, nil, err
 	}
-	h, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(cmd.Process.Pid))
-	if err == nil {
-		_ = windows.AssignProcessToJobObject(job, h)
-		windows.CloseHandle(h)
+	pid := uint32(cmd.Process.Pid)
+	if err := assignToJob(job, pid); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		windows.CloseHandle(job)
+		return nil, nil, err
+	}
+	if err := resumeProcess(pid); err != nil {
+		// Still suspended (or partly resumed) inside the job: ending the job ends it.
+		_ = windows.TerminateJobObject(job, 1)
+		_ = cmd.Wait()
+		windows.CloseHandle(job)
+		return nil, nil, err
 	}
 	return &winGroup{job: job}, map[string]string{"pid": strconv.Itoa(cmd.Process.Pid)}, nil
+}
+
+// assignToJob puts the (suspended) process in the job.
+func assignToJob(job windows.Handle, pid uint32) error {
+	h, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, pid)
+	if err != nil {
+		return fmt.Errorf("open process %d to put it in its job object: %w", pid, err)
+	}
+	defer windows.CloseHandle(h)
+	if err := windows.AssignProcessToJobObject(job, h); err != nil {
+		return fmt.Errorf("put process %d in its job object: %w", pid, err)
+	}
+	return nil
+}
+
+// resumeProcess resumes the threads of a process created suspended. os/exec closes the handle of
+// the main thread it gets from CreateProcess, so the threads are found with a snapshot (a process
+// that has not run yet has only its main thread).
+func resumeProcess(pid uint32) error {
+	snap, err := windows.CreateToolhelp32Snapshot(windows.TH32CS_SNAPTHREAD, 0)
+	if err != nil {
+		return fmt.Errorf("resume process %d: thread snapshot: %w", pid, err)
+	}
+	defer windows.CloseHandle(snap)
+	te := windows.ThreadEntry32{Size: uint32(unsafe.Sizeof(windows.ThreadEntry32{}))}
+	resumed := 0
+	for err = windows.Thread32First(snap, &te); err == nil; err = windows.Thread32Next(snap, &te) {
+		if te.OwnerProcessID != pid {
+			continue
+		}
+		th, oerr := windows.OpenThread(windows.THREAD_SUSPEND_RESUME, false, te.ThreadID)
+		if oerr != nil {
+			return fmt.Errorf("resume process %d: open thread %d: %w", pid, te.ThreadID, oerr)
+		}
+		_, rerr := windows.ResumeThread(th)
+		windows.CloseHandle(th)
+		if rerr != nil {
+			return fmt.Errorf("resume process %d: thread %d: %w", pid, te.ThreadID, rerr)
+		}
+		resumed++
+	}
+	if !errors.Is(err, windows.ERROR_NO_MORE_FILES) {
+		return fmt.Errorf("resume process %d: list threads: %w", pid, err)
+	}
+	if resumed == 0 {
+		return fmt.Errorf("resume process %d: it has no thread to resume", pid)
+	}
+	return nil
 }
 
 // Terminate ends the job at once: console programs in their own group get no gentle signal that
