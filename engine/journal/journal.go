@@ -53,13 +53,14 @@ type body struct {
 	Prev string          `json:"prev"`
 }
 
-// Decode unmarshals the record's payload.
+// Decode unmarshals the record's payload. An error names the record's line (its sequence number,
+// which verification checks is its line).
 func (r Record) Decode(v any) error {
 	if len(r.Data) == 0 {
 		return nil
 	}
 	if err := json.Unmarshal(r.Data, v); err != nil {
-		return fmt.Errorf("journal record %d (%s): %w", r.Seq, r.Type, err)
+		return fmt.Errorf("journal line %d (%q): %w", r.Seq, r.Type, err)
 	}
 	return nil
 }
@@ -116,12 +117,16 @@ func (e *CorruptError) Error() string {
 }
 
 // Open creates the state directory if needed (0700), takes its lock, verifies the whole journal
-// and returns its records for replay. A torn last line is dropped and reported; any other damage
-// is a *CorruptError and the journal is not opened.
+// and returns its records for replay. An existing directory, journal or lock file with looser
+// permissions is made private to its owner (0700 and 0600). A torn last line is dropped and
+// reported; any other damage is a *CorruptError and the journal is not opened.
 func Open(dir string, opts Options) (*Journal, OpenReport, error) {
 	var rep OpenReport
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, rep, fmt.Errorf("create state directory: %w", err)
+	}
+	if err := restrictPath(dir, 0o700); err != nil {
+		return nil, rep, fmt.Errorf("restrict state directory: %w", err)
 	}
 	lock, stale, err := Acquire(dir, opts.Command)
 	if err != nil {
@@ -155,6 +160,10 @@ func Open(dir string, opts Options) (*Journal, OpenReport, error) {
 	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fail(fmt.Errorf("open journal: %w", err))
+	}
+	if err := restrictFile(f, 0o600); err != nil {
+		_ = f.Close()
+		return fail(fmt.Errorf("restrict journal: %w", err))
 	}
 	j.f = f
 	if rep.Created && !opts.NoSync {

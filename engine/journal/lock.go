@@ -51,12 +51,19 @@ func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
 // Lock is a held state-directory lock. The operating system releases it when the process dies, so a
 // crash never leaves a lock that blocks the next start; the file keeps the last holder's details.
+//
+// It is two locks. The lock file's exclusive lock decides who holds the directory; only Acquire
+// ever tries it. The holder then also locks a second, "live" lock exclusively for as long as it
+// holds the directory, and ReadHolder tests that one with a shared lock: looking can make a
+// starting engine wait the moment the test takes, never refuse it.
 type Lock struct {
-	f *os.File
+	f    *os.File
+	live *os.File
 }
 
 // Acquire takes the state directory's lock. When a previous holder died without releasing it, the
-// lock is taken over and its details are returned as stale.
+// lock is taken over and its details are returned as stale. The lock file is made private to its
+// owner (0600) if it was not.
 func Acquire(dir, command string) (*Lock, *LockInfo, error) {
 	path := filepath.Join(dir, LockFileName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
@@ -71,6 +78,14 @@ func Acquire(dir, command string) (*Lock, *LockInfo, error) {
 		}
 		return nil, nil, fmt.Errorf("lock state directory: %w", err)
 	}
+	fail := func(err error) (*Lock, *LockInfo, error) {
+		_ = unlock(f)
+		_ = f.Close()
+		return nil, nil, err
+	}
+	if err := restrictFile(f, 0o600); err != nil {
+		return fail(fmt.Errorf("restrict lock file: %w", err))
+	}
 	stale := readInfo(f)
 	host, _ := os.Hostname()
 	info := LockInfo{Host: host, PID: os.Getpid(), Command: command, Since: time.Now().UTC()}
@@ -81,12 +96,19 @@ func Acquire(dir, command string) (*Lock, *LockInfo, error) {
 			err = f.Sync()
 		}
 		if err != nil {
-			_ = unlock(f)
-			_ = f.Close()
-			return nil, nil, fmt.Errorf("write lock file: %w", err)
+			return fail(fmt.Errorf("write lock file: %w", err))
 		}
 	}
-	return &Lock{f: f}, stale, nil
+	// The details are written before the live lock is taken: whoever sees it held can read them.
+	live, err := openLive(dir, true)
+	if err != nil {
+		return fail(fmt.Errorf("open live lock: %w", err))
+	}
+	if err := holdLive(live); err != nil {
+		_ = live.Close()
+		return fail(fmt.Errorf("take live lock: %w", err))
+	}
+	return &Lock{f: f, live: live}, stale, nil
 }
 
 // Release clears the holder's details and releases the lock.
@@ -94,10 +116,15 @@ func (l *Lock) Release() error {
 	if l == nil || l.f == nil {
 		return nil
 	}
+	var errs []error
+	if l.live != nil {
+		errs = append(errs, unlockLive(l.live), l.live.Close())
+		l.live = nil
+	}
 	_ = l.f.Truncate(0)
-	err := errors.Join(unlock(l.f), l.f.Close())
+	errs = append(errs, unlock(l.f), l.f.Close())
 	l.f = nil
-	return err
+	return errors.Join(errs...)
 }
 
 func readInfo(f *os.File) *LockInfo {
@@ -113,10 +140,11 @@ func readInfo(f *os.File) *LockInfo {
 }
 
 // ReadHolder returns the details in a state directory's lock file and whether a live process holds
-// it now.
+// it now. It never takes the lock that decides who holds the directory, so an engine starting at
+// the same moment is neither refused nor misnamed: it tests the holder's live lock with a shared,
+// non-blocking lock, released at once.
 func ReadHolder(dir string) (*LockInfo, bool, error) {
-	path := filepath.Join(dir, LockFileName)
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.Open(filepath.Join(dir, LockFileName))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
 	}
@@ -124,10 +152,17 @@ func ReadHolder(dir string) (*LockInfo, bool, error) {
 		return nil, false, fmt.Errorf("open lock file: %w", err)
 	}
 	defer f.Close()
-	info := readInfo(f)
-	if err := tryLock(f); err != nil {
-		return info, errors.Is(err, errWouldBlock), nil
+	live, err := openLive(dir, false)
+	if errors.Is(err, os.ErrNotExist) {
+		return readInfo(f), false, nil // never held by this version of cutover
 	}
-	_ = unlock(f)
-	return info, false, nil
+	if err != nil {
+		return nil, false, fmt.Errorf("open live lock: %w", err)
+	}
+	defer live.Close()
+	held, err := probeLive(live)
+	if err != nil {
+		return nil, false, fmt.Errorf("test live lock: %w", err)
+	}
+	return readInfo(f), held, nil
 }

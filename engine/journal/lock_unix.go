@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,6 +31,54 @@ func tryLock(f *os.File) error {
 
 func unlock(f *os.File) error {
 	return unix.Flock(int(f.Fd()), unix.LOCK_UN)
+}
+
+// liveFileName is the file the holder keeps locked while it lives (see Lock). flock locks belong
+// to an open file, so it cannot be the lock file itself: a second open of that file would
+// conflict with the deciding lock.
+const liveFileName = LockFileName + ".live"
+
+// openLive opens the live lock file; the holder creates it.
+func openLive(dir string, holder bool) (*os.File, error) {
+	flag := os.O_RDONLY
+	if holder {
+		flag |= os.O_CREATE
+	}
+	return os.OpenFile(filepath.Join(dir, liveFileName), flag, 0o600)
+}
+
+// holdLive locks the live lock exclusively, waiting out ReadHolder's momentary shared locks.
+func holdLive(f *os.File) error {
+	return flock(f, unix.LOCK_EX)
+}
+
+// probeLive reports whether a holder has the live lock, with a shared lock that is released at
+// once.
+func probeLive(f *os.File) (bool, error) {
+	err := flock(f, unix.LOCK_SH|unix.LOCK_NB)
+	switch {
+	case err == nil:
+		return false, unlockLive(f)
+	case errors.Is(err, unix.EWOULDBLOCK):
+		return true, nil
+	default:
+		return false, err
+	}
+}
+
+func unlockLive(f *os.File) error { return unix.Flock(int(f.Fd()), unix.LOCK_UN) }
+
+// flock is flock(2), retried when a signal interrupts it.
+func flock(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			if err != nil {
+				return fmt.Errorf("flock: %w", err)
+			}
+			return nil
+		}
+	}
 }
 
 func syncDir(dir string) error {

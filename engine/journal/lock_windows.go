@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/windows"
 )
@@ -30,6 +31,45 @@ func tryLock(f *os.File) error {
 
 func unlock(f *os.File) error {
 	ol := &windows.Overlapped{Offset: lockOffset}
+	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, ol)
+}
+
+// liveOffset is the byte the holder keeps locked while it lives (see Lock), next to the one that
+// decides who holds the directory. Byte-range locks belong to a handle, so the live lock is taken
+// through a second handle on the lock file.
+const liveOffset = lockOffset + 1
+
+// openLive opens a second handle on the lock file (which the holder has already created).
+func openLive(dir string, _ bool) (*os.File, error) {
+	return os.Open(filepath.Join(dir, LockFileName))
+}
+
+// holdLive locks the live byte exclusively, waiting out ReadHolder's momentary shared locks.
+func holdLive(f *os.File) error {
+	ol := &windows.Overlapped{Offset: liveOffset}
+	if err := windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, ol); err != nil {
+		return fmt.Errorf("LockFileEx: %w", err)
+	}
+	return nil
+}
+
+// probeLive reports whether a holder has the live byte, with a shared lock that is released at
+// once.
+func probeLive(f *os.File) (bool, error) {
+	ol := &windows.Overlapped{Offset: liveOffset}
+	err := windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol)
+	switch {
+	case err == nil:
+		return false, unlockLive(f)
+	case errors.Is(err, windows.ERROR_LOCK_VIOLATION) || errors.Is(err, windows.ERROR_IO_PENDING):
+		return true, nil
+	default:
+		return false, fmt.Errorf("LockFileEx: %w", err)
+	}
+}
+
+func unlockLive(f *os.File) error {
+	ol := &windows.Overlapped{Offset: liveOffset}
 	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, ol)
 }
 

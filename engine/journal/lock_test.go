@@ -1,0 +1,154 @@
+package journal
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+// TestOpenMakesLooseStatePrivate: a state directory, journal and lock file left readable by others
+// (created by hand, restored from a backup, an older version) are made private on open.
+func TestOpenMakesLooseStatePrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows access is governed by ACLs, not permission bits")
+	}
+	dir := filepath.Join(t.TempDir(), "state")
+	j, _, err := Open(dir, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 2)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	loose := map[string]os.FileMode{dir: 0o755, filepath.Join(dir, FileName): 0o644, filepath.Join(dir, LockFileName): 0o666}
+	for path, mode := range loose {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j, rep, err := Open(dir, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if len(rep.Records) != 2 {
+		t.Fatalf("%d records after reopening", len(rep.Records))
+	}
+	want := map[string]os.FileMode{dir: 0o700, filepath.Join(dir, FileName): 0o600, filepath.Join(dir, LockFileName): 0o600}
+	for path, mode := range want {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != mode {
+			t.Errorf("%s has mode %v, want %v", path, fi.Mode().Perm(), mode)
+		}
+	}
+}
+
+// TestReadHolderNeverRefusesAStart: looking at the lock while engines start and stop never makes
+// one of them be refused, and never misnames the holder.
+func TestReadHolderNeverRefusesAStart(t *testing.T) {
+	dir := t.TempDir()
+	const starts = 300
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var probeErr error
+	probes := 0
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			info, held, err := ReadHolder(dir)
+			if err != nil {
+				probeErr = err
+				return
+			}
+			if held && info != nil && info.PID != os.Getpid() {
+				probeErr = errors.New("ReadHolder named another process")
+				return
+			}
+			probes++
+		}
+	}()
+	for i := 0; i < starts; i++ {
+		l, _, err := Acquire(dir, "cutover run")
+		if err != nil {
+			close(done)
+			wg.Wait()
+			t.Fatalf("start %d (after %d looks) was refused: %v", i, probes, err)
+		}
+		if err := l.Release(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+	if probeErr != nil {
+		t.Fatal(probeErr)
+	}
+	if probes == 0 {
+		t.Fatal("ReadHolder never ran")
+	}
+}
+
+// TestAStartWaitsOutALook: a look that has the live lock (frozen in the middle of ReadHolder)
+// delays a start; it does not refuse it, and the holder is named once it holds.
+func TestAStartWaitsOutALook(t *testing.T) {
+	dir := t.TempDir()
+	l, _, err := Acquire(dir, "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	look, err := openLive(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer look.Close()
+	if held, err := probeLive(look); err != nil || held {
+		t.Fatalf("released lock: held %v, %v", held, err)
+	}
+	if err := lockShared(look); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		l   *Lock
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		l, _, err := Acquire(dir, "second")
+		got <- result{l, err}
+	}()
+	// Whether or not the start has reached the live lock yet, the look ends and it goes on.
+	if err := unlockLive(look); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if r.err != nil {
+		t.Fatalf("a start was refused because of a look: %v", r.err)
+	}
+	defer r.l.Release()
+	info, held, err := ReadHolder(dir)
+	if err != nil || !held || info == nil || info.Command != "second" || info.PID != os.Getpid() {
+		t.Fatalf("ReadHolder: %+v held %v, %v", info, held, err)
+	}
+	if err := r.l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if info, held, err := ReadHolder(dir); err != nil || held || info != nil {
+		t.Fatalf("after release: %+v held %v, %v", info, held, err)
+	}
+}
