@@ -630,6 +630,7 @@ const previewTimeout = 2 * time.Minute
 func (e *Engine) previewLocked(st *stepRT, pv Previewer) {
 	st.previewing = true
 	run := &Run{Step: st.def, Attempt: st.attempt + 1, e: e}
+	run.earlierOf, run.earlier = st.earlierThan(run.Attempt)
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -698,6 +699,7 @@ func (e *Engine) launchLocked(st *stepRT, runner Runner, resume bool) {
 	ctx, cancel := context.WithCancelCause(e.runCtx)
 	st.cancel, st.running = cancel, true
 	run := &Run{Step: st.def, Attempt: st.attempt, e: e}
+	run.earlierOf, run.earlier = st.earlierThan(run.Attempt)
 	for k, v := range st.ext {
 		if run.ref == nil {
 			run.ref = map[string]string{}

@@ -217,6 +217,9 @@ type Run struct {
 	e       *Engine
 	ref     map[string]string
 	message string
+	// earlier and earlierOf are what the newest earlier attempt that recorded anything recorded.
+	earlier   map[string]string
+	earlierOf int
 }
 
 // SetMessage sets the one-line result shown when the step succeeds ("3 AOS stopped").
@@ -277,6 +280,20 @@ func (r *Run) Ref() map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// Earlier returns the references the newest earlier attempt of this step that recorded any
+// recorded, and that attempt's number (0 and nil when none did): a retry can follow an operation
+// an earlier attempt started instead of starting a second one.
+func (r *Run) Earlier() (attempt int, ref map[string]string) {
+	if r.earlierOf == 0 {
+		return 0, nil
+	}
+	out := make(map[string]string, len(r.earlier))
+	for k, v := range r.earlier {
+		out[k] = v
+	}
+	return r.earlierOf, out
 }
 
 // Vars are the placeholders available to argv templates: {step}, {attempt}, {state_dir},

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"cutover/engine/clock"
-	"cutover/engine/journal"
 	"cutover/engine/runbook"
 )
 
@@ -368,8 +366,8 @@ func (a *refreshAction) Preview(ctx context.Context, run *Run) (string, error) {
 // earlierNote says what confirming does about the refresh an earlier attempt followed ("" when
 // there is none).
 func (a *refreshAction) earlierNote(ctx context.Context, run *Run, api LCS) string {
-	prev, err := earlierAttempt(run)
-	if err != nil || prev.activity == "" {
+	prev := earlierAttempt(run)
+	if prev.activity == "" {
 		return ""
 	}
 	op, err := api.Operation(ctx, a.target, prev.activity)
@@ -470,47 +468,22 @@ type earlierRefresh struct {
 	intent   time.Time
 }
 
-// earlierAttempt reads the references the step's newest earlier attempt journaled (the engine
-// hands a run only its own attempt's), so a retry follows the refresh that attempt started
-// instead of starting a second one.
-func earlierAttempt(run *Run) (earlierRefresh, error) {
-	var out earlierRefresh
-	if run.Attempt <= 1 {
-		return out, nil
+// earlierAttempt is what the step's newest earlier attempt journaled, so a retry follows the
+// refresh that attempt started instead of starting a second one.
+func earlierAttempt(run *Run) earlierRefresh {
+	n, ref := run.Earlier()
+	out := earlierRefresh{attempt: n, activity: ref["activity"]}
+	if t, err := time.Parse(time.RFC3339Nano, ref["intent"]); err == nil {
+		out.intent = t
 	}
-	recs, _, err := journal.ReadAll(filepath.Join(run.StateDir(), journal.FileName))
-	if err != nil {
-		return out, fmt.Errorf("read the journal for the step's earlier attempts: %w", err)
-	}
-	for _, r := range recs {
-		if r.Type != string(RecExternal) || r.Step != run.Step.ID {
-			continue
-		}
-		var p External
-		if err := r.Decode(&p); err != nil || p.Attempt >= run.Attempt || p.Attempt < out.attempt {
-			continue
-		}
-		if p.Attempt > out.attempt {
-			out = earlierRefresh{attempt: p.Attempt}
-		}
-		if id := p.Ref["activity"]; id != "" {
-			out.activity = id
-		}
-		if t, err := time.Parse(time.RFC3339Nano, p.Ref["intent"]); err == nil {
-			out.intent = t
-		}
-	}
-	return out, nil
+	return out
 }
 
 // followEarlier follows the refresh the step's newest earlier attempt started, unless it ended
 // badly: it may still run, or have completed while that attempt could not read it. handled is
 // false when there is no such refresh, so a new one is due.
 func (a *refreshAction) followEarlier(ctx context.Context, run *Run, api LCS) (handled bool, err error) {
-	prev, err := earlierAttempt(run)
-	if err != nil {
-		return true, err
-	}
+	prev := earlierAttempt(run)
 	id := prev.activity
 	if id == "" && !prev.intent.IsZero() {
 		// That attempt's answer was lost: its refresh, if LCS started one, is in the history.

@@ -81,11 +81,28 @@ type stepRT struct {
 	by        *Actor
 	reason    string
 	ext       map[string]string
+	extOf     int // the attempt ext was recorded by
+	// earlier is what the newest earlier attempt that recorded anything recorded, and which
+	// attempt that was: a retry can follow an operation that attempt started.
+	earlier   map[string]string
+	earlierOf int
 
 	// runtime only
 	cancel     context.CancelCauseFunc
 	running    bool
 	previewing bool
+}
+
+// earlierThan is what the newest attempt before attempt that recorded anything recorded, and its
+// number (0 and nil when none did).
+func (st *stepRT) earlierThan(attempt int) (int, map[string]string) {
+	if len(st.ext) > 0 && st.extOf < attempt {
+		return st.extOf, st.ext
+	}
+	if st.earlierOf < attempt {
+		return st.earlierOf, st.earlier
+	}
+	return 0, nil
 }
 
 // runState is the whole run as rebuilt from the journal.
@@ -240,6 +257,9 @@ func (r *runState) applyRecord(rec journal.Record) error {
 		if st.firstStarted.IsZero() {
 			st.firstStarted = rec.Time
 		}
+		if len(st.ext) > 0 && st.extOf < p.Attempt {
+			st.earlier, st.earlierOf = st.ext, st.extOf
+		}
 		st.ext, st.retryAt, st.output = nil, time.Time{}, nil
 	case RecExternal:
 		var p External
@@ -249,6 +269,7 @@ func (r *runState) applyRecord(rec journal.Record) error {
 		if st.ext == nil {
 			st.ext = map[string]string{}
 		}
+		st.extOf = p.Attempt
 		for k, v := range p.Ref {
 			st.ext[k] = v
 		}
