@@ -134,8 +134,16 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.s.width, a.s.height = msg.Width, msg.Height
 		return a, nil
 	case tea.BackgroundColorMsg:
-		if !a.s.themePinned {
+		if !a.s.themePinned && a.s.styles.Dark != msg.IsDark() {
 			a.s.styles = NewStyles(msg.IsDark())
+			for _, p := range a.panes {
+				if r, ok := p.(restyler); ok {
+					r.restyle(msg.IsDark())
+				}
+			}
+			if r, ok := a.overlay.(restyler); ok {
+				r.restyle(msg.IsDark())
+			}
 		}
 		return a, nil
 	case eventMsg:

@@ -231,12 +231,20 @@ func TestThemeFollowsTheTerminal(t *testing.T) {
 	if d, l := focus(a); !a.s.styles.Dark || !d || l {
 		t.Fatal("without an answer the cockpit is dark")
 	}
+	// The text inputs (filters, search, dialogs) follow the theme too.
+	inputDark := func(a *App) bool {
+		in := a.panes[paneReplication].(*replicationPane).input
+		return reflect.DeepEqual(in.Styles(), inputStyles(true))
+	}
+	if !inputDark(a) {
+		t.Fatal("the filter input starts in the dark theme")
+	}
 	a.Update(tea.BackgroundColorMsg{Color: white})
-	if d, l := focus(a); a.s.styles.Dark || d || !l {
-		t.Fatal("a light background switches to the light theme")
+	if d, l := focus(a); a.s.styles.Dark || d || !l || inputDark(a) {
+		t.Fatal("a light background switches to the light theme, inputs included")
 	}
 	a.Update(tea.BackgroundColorMsg{Color: black})
-	if d, l := focus(a); !a.s.styles.Dark || !d || l {
+	if d, l := focus(a); !a.s.styles.Dark || !d || l || !inputDark(a) {
 		t.Fatal("a dark background switches back")
 	}
 

@@ -284,13 +284,26 @@ func tableName(table string) string {
 	return table
 }
 
-// newInput is a one-line text input with a steady cursor: a blinking one redraws twice a second
-// for every SSH viewer, for nothing.
-func newInput(prompt, placeholder string) textinput.Model {
+// newInput is a one-line text input in the session's theme with a steady cursor: a blinking one
+// redraws twice a second for every SSH viewer, for nothing.
+func newInput(s *session, prompt, placeholder string) textinput.Model {
 	in := textinput.New()
 	in.Prompt, in.Placeholder = prompt, placeholder
-	st := in.Styles()
-	st.Cursor.Blink = false
-	in.SetStyles(st)
+	restyleInput(&in, s.styles.Dark)
 	return in
+}
+
+// restyleInput gives an input the styles of a dark or light theme.
+func restyleInput(in *textinput.Model, dark bool) { in.SetStyles(inputStyles(dark)) }
+
+// inputStyles are the text input styles of a dark or light theme, with a steady cursor.
+func inputStyles(dark bool) textinput.Styles {
+	st := textinput.DefaultStyles(dark)
+	st.Cursor.Blink = false
+	return st
+}
+
+// restyler is a pane or overlay holding inputs that follow the theme when it changes.
+type restyler interface {
+	restyle(dark bool)
 }

@@ -46,7 +46,7 @@ type confirmOverlay struct {
 }
 
 func newConfirmOverlay(e *env, step engine.StepView) *confirmOverlay {
-	in := newInput("› ", "type the phrase")
+	in := newInput(e.s, "› ", "type the phrase")
 	in.Focus()
 	o := &confirmOverlay{env: e, step: step.ID, input: in}
 	if step.Confirmation != nil {
@@ -215,3 +215,5 @@ func (o *confirmOverlay) frame(lines []string, bw int, danger bool) string {
 	}
 	return style.Width(bw).Render(strings.Join(lines, "\n"))
 }
+
+func (p *confirmOverlay) restyle(dark bool) { restyleInput(&p.input, dark) }

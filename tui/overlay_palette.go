@@ -44,7 +44,7 @@ type paletteOverlay struct {
 }
 
 func newPaletteOverlay(e *env) *paletteOverlay {
-	in := newInput(":", "")
+	in := newInput(e.s, ":", "")
 	in.Focus()
 	o := &paletteOverlay{env: e, input: in}
 	for _, c := range paletteCommands() {
@@ -338,3 +338,5 @@ func (o *paletteOverlay) view(w, h int) string {
 	lines = append(lines, fit(st.Muted.Render("tab: complete · enter: run · esc: close"), inner))
 	return st.Overlay.Width(bw).Render(strings.Join(lines, "\n"))
 }
+
+func (p *paletteOverlay) restyle(dark bool) { restyleInput(&p.input, dark) }

@@ -39,7 +39,7 @@ type promptOverlay struct {
 }
 
 func newPromptOverlay(e *env, action promptAction, step string) *promptOverlay {
-	in := newInput("› ", "")
+	in := newInput(e.s, "› ", "")
 	in.Focus()
 	return &promptOverlay{env: e, action: action, step: step, input: in}
 }
@@ -209,3 +209,5 @@ func (o *quitOverlay) view(w, h int) string {
 	lines = append(lines, fit(strings.Join(bs, " "), inner), fit(st.Muted.Render("tab: choose · enter: press · esc: stay"), inner))
 	return st.OverlayDanger.Width(bw).Render(strings.Join(lines, "\n"))
 }
+
+func (p *promptOverlay) restyle(dark bool) { restyleInput(&p.input, dark) }

@@ -38,7 +38,7 @@ type logsPane struct {
 }
 
 func newLogsPane(e *env, wrap, follow bool) *logsPane {
-	in := newInput("search: ", "")
+	in := newInput(e.s, "search: ", "")
 	return &logsPane{env: e, level: engine.LevelInfo, follow: follow, wrap: wrap, input: in, builtTotal: -1}
 }
 
@@ -361,3 +361,5 @@ func highlight(s, q string, mark func(...string) string) string {
 		s, low = s[i+len(q):], low[i+len(q):]
 	}
 }
+
+func (p *logsPane) restyle(dark bool) { restyleInput(&p.input, dark) }

@@ -54,7 +54,7 @@ type replicationPane struct {
 }
 
 func newReplicationPane(e *env) *replicationPane {
-	in := newInput("/ ", "table or publication")
+	in := newInput(e.s, "/ ", "table or publication")
 	return &replicationPane{env: e, sort: sortPending, desc: true, input: in}
 }
 
@@ -488,3 +488,5 @@ func stale(now, newest, at time.Time) bool {
 	}
 	return newest.Sub(at) > staleAfter || now.Sub(at) > 2*staleAfter
 }
+
+func (p *replicationPane) restyle(dark bool) { restyleInput(&p.input, dark) }

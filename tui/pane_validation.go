@@ -33,7 +33,7 @@ type recountDoneMsg struct {
 }
 
 func newValidationPane(e *env) *validationPane {
-	in := newInput("/ ", "table")
+	in := newInput(e.s, "/ ", "table")
 	return &validationPane{env: e, input: in, recounts: map[string]bool{}}
 }
 
@@ -325,3 +325,5 @@ func (p *validationPane) detail(w, h int) []string {
 	}
 	return lines[:h]
 }
+
+func (p *validationPane) restyle(dark bool) { restyleInput(&p.input, dark) }
