@@ -1787,6 +1787,14 @@ func (p lcsPort) Quota(ctx context.Context, env string) (engine.LCSQuota, error)
 	return out, err
 }
 
+// lcsTokens adapts the LCS client's Entra ID sign-in to the engine's Tokens port.
+type lcsTokens struct{ c *lcs.Client }
+
+// Token asks for the resource's default scope.
+func (p lcsTokens) Token(ctx context.Context, resource string) (string, error) {
+	return p.c.Token(ctx, strings.TrimRight(resource, "/")+"/.default")
+}
+
 // buildPorts fills the ports the caller left empty from the runbook. The returned function closes
 // what was opened.
 func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, prompts, notices io.Writer) (func(), error) {
@@ -1817,6 +1825,10 @@ func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, promp
 			return nil, fmt.Errorf("lcs: %w", err)
 		}
 		ports.LCS = lcsPort{c}
+	}
+	// The smoke.http steps with entra: true sign in with the lcs section's account and app.
+	if p, ok := ports.LCS.(lcsPort); ok && ports.Tokens == nil {
+		ports.Tokens = lcsTokens{p.c}
 	}
 	return func() {
 		for _, c := range closers {

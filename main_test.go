@@ -17,12 +17,14 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1250,6 +1252,68 @@ func TestDrainGateAgainstTheSimulator(t *testing.T) {
 				t.Fatalf("after mending %s: %s %q %q", c.name, st.State, st.Message, st.LastError)
 			}
 		})
+	}
+}
+
+// TestSmokeHTTPEntraOnTheSimulator: a smoke.http step with entra: true, wired by buildPorts to
+// the runbook's lcs section, sends a token the simulated Entra ID issued for the URL's host
+// (asked silently for that scope after the LCS password sign-in); a 401 fails the step, naming the
+// status.
+func TestSmokeHTTPEntraOnTheSimulator(t *testing.T) {
+	ready := make(chan struct{})
+	var sim *lcssim.Server // set before ready is closed
+	var (
+		mu      sync.Mutex
+		refused []string // why the server refused a request
+	)
+	var resource string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case <-ready:
+		case <-req.Context().Done():
+			return
+		}
+		why := ""
+		tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+		access, _ := sim.IssuedTokens()
+		switch {
+		case req.URL.Path == "/deny":
+			why = "denied"
+		case !ok || !slices.Contains(access, tok):
+			why = "not a token the simulator issued"
+		case !strings.Contains(sim.Stats().LastScope, resource+"/.default"):
+			why = "issued for " + sim.Stats().LastScope
+		}
+		if why != "" {
+			mu.Lock()
+			refused = append(refused, req.URL.Path+": "+why)
+			mu.Unlock()
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, "<title>Finance and Operations</title>")
+	}))
+	defer srv.Close()
+	resource = srv.URL
+	r := newSimRun(t, sqlsim.Config{Tables: 200}, `  - {id: web, title: F&O answers, kind: smoke.http, with: {url: "`+srv.URL+`/data/Companies", entra: true, expect_body: Finance and Operations}}
+  - {id: deny, title: Refused, kind: smoke.http, after: [web], with: {url: "`+srv.URL+`/deny", entra: true}}
+`)
+	sim = r.sims.lcs
+	close(ready)
+	r.until(time.Second, "both steps finished", func() bool { return r.step("deny").State.Terminal() || r.step("web").State == engine.StateFailed })
+	mu.Lock()
+	defer mu.Unlock()
+	if st := r.step("web"); st.State != engine.StateSucceeded || !strings.HasPrefix(st.Message, "HTTP 200") {
+		t.Fatalf("web: %s %q %q (server refused: %q)", st.State, st.Message, st.LastError, refused)
+	}
+	if st := r.step("deny"); st.State != engine.StateFailed || !strings.Contains(st.LastError, "/deny: HTTP 401 (expected 200)") {
+		t.Fatalf("deny: %s %q", st.State, st.LastError)
+	}
+	if len(refused) != 1 || refused[0] != "/deny: denied" {
+		t.Fatalf("server refused %q", refused)
+	}
+	if s := sim.Stats(); s.TokensIssued["password"] != 1 || s.TokensIssued["refresh_token"] != 1 {
+		t.Fatalf("grants %v: want one password sign-in and one silent token for the other resource, reused", s.TokensIssued)
 	}
 }
 

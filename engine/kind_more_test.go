@@ -290,6 +290,135 @@ func TestSmokeHTTPAndSQL(t *testing.T) {
 	}
 }
 
+// TestSmokeHTTPEntraDecoding: entra and bearer_env exclude each other, entra_resource is checked
+// and needs entra, each problem at its file:line:col; the resource defaults to the URL's scheme and
+// host, and the description says the step signs in.
+func TestSmokeHTTPEntraDecoding(t *testing.T) {
+	h := newHarness(t, "name: t\nsteps:\n  - {id: x, title: X, kind: manual}\n")
+	step := func(with string) string {
+		return "name: t\n" + lcsSection + "steps:\n  - id: web\n    title: Web\n    kind: smoke.http\n    with:\n      url: https://contoso.operations.dynamics.com:8443/namespaces/AXSF/\n" + with
+	}
+	for _, c := range []struct{ with, want string }{
+		{"      entra: true\n      bearer_env: TOK\n", `cutover.yaml:15:19: step "web" with: bearer_env: give either entra: true`},
+		{"      bearer_env: TOK\n      entra: true\n", `cutover.yaml:14:19: step "web" with: bearer_env: give either entra: true`},
+		{"      entra_resource: https://contoso.operations.dynamics.com\n", `cutover.yaml:14:23: step "web" with: entra_resource: only used with entra: true`},
+		{"      entra: yes please\n", `cutover.yaml:14:14: step "web" with: entra: expected true or false`},
+		{"      entra: true\n      entra_resource: http://contoso.operations.dynamics.com\n", `cutover.yaml:15:23: step "web" with: entra_resource: "http://contoso.operations.dynamics.com" is not an Entra ID resource`},
+		{"      entra: true\n      entra_resource: contoso\n", `cutover.yaml:15:23: step "web" with: entra_resource: "contoso" is not an Entra ID resource`},
+		{"      entra: true\n      entra_resource: https://contoso.example/?x=1\n", `is not an Entra ID resource`},
+		{"      entra: true\n      entra_resource: https://contoso.example/.default\n", `cutover.yaml:15:23: step "web" with: entra_resource: give the resource (https://contoso.example), not a scope`},
+		{"      entra: true\n      entra_resource: \"\"\n", `entra_resource: must not be empty`},
+	} {
+		h.src = step(c.with)
+		if _, err := loadErr(h); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: want %q, got %v", c.with, c.want, err)
+		}
+	}
+	for _, c := range []struct{ with, resource string }{
+		{"      entra: true\n", "https://contoso.operations.dynamics.com:8443"},
+		{"      entra: true\n      entra_resource: https://contoso.sandbox.operations.dynamics.com/\n", "https://contoso.sandbox.operations.dynamics.com"},
+		{"      entra: true\n      entra_resource: https://contoso.example/api\n", "https://contoso.example/api"},
+	} {
+		h.src = step(c.with)
+		rb, err := loadErr(h)
+		if err != nil {
+			t.Errorf("%s: %v", c.with, err)
+			continue
+		}
+		want := ", signing in with Entra ID for " + c.resource + " (the runbook's lcs sign-in)"
+		if d := rb.Steps[0].Spec.(engine.Action).Describe(); !strings.HasSuffix(d, want) {
+			t.Errorf("%s: Describe = %q, want it to end with %q", c.with, d, want)
+		}
+	}
+	// No lcs section: nothing to sign in with. Clear text to another machine: refused.
+	h.src = "name: t\nsteps:\n  - id: web\n    title: Web\n    kind: smoke.http\n    with: {url: https://contoso.example/, entra: true}\n"
+	if _, err := loadErr(h); err == nil || !strings.Contains(err.Error(), `cutover.yaml:6:50: step "web" with: entra: the token comes from the runbook's Entra ID sign-in: add an lcs section`) {
+		t.Errorf("entra without an lcs section: %v", err)
+	}
+	for _, c := range []struct{ url, with string }{{"http://contoso.example/", "entra: true"}, {"http://10.1.2.3:8080/", "bearer_env: TOK"}} {
+		h.src = "name: t\n" + lcsSection + "steps:\n  - id: web\n    title: Web\n    kind: smoke.http\n    with: {url: \"" + c.url + "\", " + c.with + "}\n"
+		if _, err := loadErr(h); err == nil || !strings.Contains(err.Error(), "a bearer token would cross the network in clear text") {
+			t.Errorf("%s over %s: %v", c.with, c.url, err)
+		}
+	}
+	h.src = "name: t\n" + lcsSection + "steps:\n  - id: web\n    title: Web\n    kind: smoke.http\n    with: {url: \"http://127.0.0.1:8080/\", entra: true}\n"
+	if _, err := loadErr(h); err != nil {
+		t.Errorf("a token to this machine over http: %v", err)
+	}
+	h.src = step("      entra: false\n      bearer_env: TOK\n")
+	if rb, err := loadErr(h); err != nil || !strings.HasSuffix(rb.Steps[0].Spec.(engine.Action).Describe(), "with the bearer token in $TOK") {
+		t.Errorf("entra: false with bearer_env: %v", err)
+	}
+}
+
+// fakeTokens hands out a token per resource and records what was asked.
+type fakeTokens struct {
+	mu    sync.Mutex
+	asked []string
+	err   error
+}
+
+func (f *fakeTokens) Token(_ context.Context, resource string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = append(f.asked, resource)
+	if f.err != nil {
+		return "", f.err
+	}
+	return "entra-for-" + resource, nil
+}
+
+// TestSmokeHTTPEntra: with entra: true the request carries the token the Tokens port gives for the
+// URL's scheme and host; a refused token fails naming the status; without the port, or when the
+// sign-in fails for good, the step fails at once despite its retries.
+func TestSmokeHTTPEntra(t *testing.T) {
+	var resource string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/deny" || r.Header.Get("Authorization") != "Bearer entra-for-"+resource {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	defer srv.Close()
+	resource = srv.URL
+	src := "name: t\n" + lcsSection + "steps:\n" +
+		"  - {id: web, title: Web, kind: smoke.http, with: {url: \"" + srv.URL + "/data/Companies\", entra: true, expect_body: ok}}\n" +
+		"  - {id: deny, title: Deny, kind: smoke.http, after: [web], with: {url: \"" + srv.URL + "/deny\", entra: true}}\n"
+	tokens := &fakeTokens{}
+	h := newHarness(t, src)
+	h.opts.Ports.Tokens = tokens
+	h.start()
+	h.waitStep("web", engine.StateSucceeded)
+	st := h.waitStep("deny", engine.StateFailed)
+	if !strings.Contains(st.LastError, "HTTP 401 (expected 200)") || !strings.Contains(st.LastError, "the Entra ID token for "+srv.URL+" was refused") {
+		t.Fatalf("deny: %q", st.LastError)
+	}
+	tokens.mu.Lock()
+	if len(tokens.asked) != 2 || tokens.asked[0] != srv.URL || tokens.asked[1] != srv.URL {
+		t.Errorf("tokens asked for %q, want the URL's scheme and host twice", tokens.asked)
+	}
+	tokens.mu.Unlock()
+
+	for _, c := range []struct {
+		name   string
+		tokens engine.Tokens
+		want   string
+	}{
+		{"no port", nil, "the runbook's lcs section (Entra ID sign-in)"},
+		{"sign-in refused", &fakeTokens{err: lcsErr{msg: "sign-in refused", permanent: true}}, "get an Entra ID token for " + srv.URL + ": sign-in refused"},
+	} {
+		h := newHarness(t, "name: t\n"+lcsSection+"steps:\n  - {id: web, title: Web, kind: smoke.http, retries: 3, with: {url: \""+srv.URL+"\", entra: true}}\n")
+		if c.tokens != nil {
+			h.opts.Ports.Tokens = c.tokens
+		}
+		h.start()
+		if st := h.waitStep("web", engine.StateFailed); !strings.Contains(st.LastError, c.want) || st.Attempt != 1 {
+			t.Errorf("%s: attempt %d: %q", c.name, st.Attempt, st.LastError)
+		}
+	}
+}
+
 type fakeQuery struct{}
 
 func (fakeQuery) Query(_ context.Context, conn, text string) ([]string, [][]string, error) {

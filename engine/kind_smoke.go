@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -16,8 +19,10 @@ import (
 	"cutover/engine/runbook"
 )
 
-// SmokeHTTPKind checks a URL: the status and, optionally, a pattern in the body. A bearer token
-// (an Entra ID token for Dynamics 365) can be taken from an environment variable.
+// SmokeHTTPKind checks a URL: the status and, optionally, a pattern in the body. It can send a
+// bearer token: an Entra ID token for the URL's host (or entra_resource) got with the runbook's
+// lcs sign-in (entra: true, through Ports.Tokens), or one taken from an environment variable
+// (bearer_env).
 type SmokeHTTPKind struct{}
 
 // Name implements Kind.
@@ -26,7 +31,8 @@ func (SmokeHTTPKind) Name() string { return "smoke.http" }
 // Mode implements Kind.
 func (SmokeHTTPKind) Mode() Mode { return ModeAuto }
 
-// Decode reads `with: {url, method, expect_status, expect_body, bearer_env, request_timeout}`.
+// Decode reads `with: {url, method, expect_status, expect_body, entra, entra_resource, bearer_env,
+// request_timeout}`. entra and bearer_env exclude each other; entra_resource needs entra.
 func (SmokeHTTPKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) Action {
 	where := fmt.Sprintf("step %q with", s.ID)
 	a := &smokeHTTPAction{method: http.MethodGet, status: http.StatusOK, timeout: 30 * time.Second}
@@ -46,6 +52,8 @@ func (SmokeHTTPKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node
 			a.body = re
 		},
 		"bearer_env":      func(v *yaml.Node) { a.bearerEnv = d.NonEmpty(v, where, "bearer_env") },
+		"entra":           func(v *yaml.Node) { a.entra = d.Bool(v, where, "entra") },
+		"entra_resource":  func(v *yaml.Node) { a.resource = entraResource(d, v, where) },
 		"request_timeout": func(v *yaml.Node) { a.timeout = d.Duration(v, where, "request_timeout") },
 	})
 	if with == nil {
@@ -53,10 +61,61 @@ func (SmokeHTTPKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node
 		return a
 	}
 	d.Require(with, where, present, "url")
-	if a.url != "" && !strings.HasPrefix(a.url, "https://") && !strings.HasPrefix(a.url, "http://") {
-		d.Errorf(present["url"], where, "url: %q is not an http(s) URL", a.url)
+	var u *url.URL
+	if a.url != "" {
+		var err error
+		u, err = url.Parse(a.url)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			d.Errorf(present["url"], where, "url: %q is not an http(s) URL", a.url)
+			u = nil
+		}
+	}
+	switch {
+	case a.entra && a.bearerEnv != "":
+		d.Errorf(present["bearer_env"], where, "bearer_env: give either entra: true (an Entra ID token from the runbook's lcs sign-in) or bearer_env (a token from the environment), not both")
+	case !a.entra && present["entra_resource"] != nil:
+		d.Errorf(present["entra_resource"], where, "entra_resource: only used with entra: true")
+	case a.entra && present["entra_resource"] == nil && u != nil:
+		a.resource = u.Scheme + "://" + u.Host
+	}
+	if a.entra {
+		if rb := d.Runbook(); rb != nil && rb.LCS == nil {
+			d.Errorf(present["entra"], where, "entra: the token comes from the runbook's Entra ID sign-in: add an lcs section (or use bearer_env)")
+		}
+	}
+	// A bearer token travels in clear text over http://: only to this machine.
+	if u != nil && u.Scheme == "http" && (a.entra || a.bearerEnv != "") && !isLoopback(u.Hostname()) {
+		d.Errorf(present["url"], where, "url: a bearer token would cross the network in clear text over %q: use https://", a.url)
 	}
 	return a
+}
+
+// isLoopback reports whether host names this machine (localhost or a loopback address).
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// entraResource decodes entra_resource: an Entra ID resource (application ID URI) such as
+// https://contoso.operations.dynamics.com, without a trailing slash or scope.
+func entraResource(d *runbook.Decoder, v *yaml.Node, where string) string {
+	s := strings.TrimSpace(d.NonEmpty(v, where, "entra_resource"))
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		d.Errorf(v, where, "entra_resource: %q is not an Entra ID resource: give its https URL, e.g. https://contoso.operations.dynamics.com", s)
+		return ""
+	case path.Base(u.Path) == ".default" || path.Base(u.Path) == "user_impersonation":
+		d.Errorf(v, where, "entra_resource: give the resource (%s), not a scope: /.default is added", strings.TrimSuffix(s, "/"+path.Base(u.Path)))
+		return ""
+	}
+	return strings.TrimRight(s, "/")
 }
 
 type smokeHTTPAction struct {
@@ -64,13 +123,23 @@ type smokeHTTPAction struct {
 	status      int
 	body        *regexp.Regexp
 	bearerEnv   string
-	timeout     time.Duration
+	// entra: send an Entra ID token for resource, from Ports.Tokens.
+	entra    bool
+	resource string
+	timeout  time.Duration
 }
 
+// Describe implements Action.
 func (a *smokeHTTPAction) Describe() string {
 	desc := fmt.Sprintf("%s %s expecting HTTP %d", a.method, a.url, a.status)
 	if a.body != nil {
 		desc += fmt.Sprintf(" and a body matching %q", a.body.String())
+	}
+	switch {
+	case a.entra:
+		desc += fmt.Sprintf(", signing in with Entra ID for %s (the runbook's lcs sign-in)", a.resource)
+	case a.bearerEnv != "":
+		desc += fmt.Sprintf(", with the bearer token in $%s", a.bearerEnv)
 	}
 	return desc
 }
@@ -78,12 +147,33 @@ func (a *smokeHTTPAction) Describe() string {
 // Rerunnable: it only reads.
 func (a *smokeHTTPAction) Rerunnable() bool { return true }
 
+// Run implements Runner. The Entra ID token is got before request_timeout starts: a sign-in may
+// wait for the operator (a device code).
 func (a *smokeHTTPAction) Run(ctx context.Context, run *Run) error {
+	var bearer string
+	if a.entra {
+		tp := run.Ports().Tokens
+		if tp == nil {
+			return Permanent(errors.New("entra: true signs in with Entra ID through the runbook's lcs section (Entra ID sign-in); add one, or use bearer_env"))
+		}
+		tok, err := tp.Token(ctx, a.resource)
+		if err != nil {
+			err = fmt.Errorf("get an Entra ID token for %s: %w", a.resource, err)
+			if permanentPortError(err) {
+				return Permanent(err)
+			}
+			return err
+		}
+		bearer = tok
+	}
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, a.method, a.url, nil)
 	if err != nil {
 		return Permanent(err)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
 	if a.bearerEnv != "" {
 		tok := os.Getenv(a.bearerEnv)
@@ -101,7 +191,11 @@ func (a *smokeHTTPAction) Run(ctx context.Context, run *Run) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	took := time.Since(start).Round(time.Millisecond)
 	if resp.StatusCode != a.status {
-		return fmt.Errorf("%s %s: HTTP %d (expected %d) after %s", a.method, a.url, resp.StatusCode, a.status, took)
+		err := fmt.Errorf("%s %s: HTTP %d (expected %d) after %s", a.method, a.url, resp.StatusCode, a.status, took)
+		if a.entra && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+			err = fmt.Errorf("%w: the Entra ID token for %s was refused; check that the signed-in account may use it and that the app registration has that API's permission", err, a.resource)
+		}
+		return err
 	}
 	if a.body != nil && !a.body.Match(body) {
 		return fmt.Errorf("%s %s: HTTP %d but the body does not match %q", a.method, a.url, resp.StatusCode, a.body.String())

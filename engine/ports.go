@@ -118,6 +118,16 @@ type Ports struct {
 	SQL QueryRunner
 	// Publications lists the distributor's publications (the toolkit steps verify with it).
 	Publications PublicationSource
+	// Tokens gets Entra ID access tokens for the smoke.http steps that sign in (the runbook's lcs
+	// section's sign-in).
+	Tokens Tokens
+}
+
+// Tokens gets Entra ID access tokens with the sign-in the runbook configures.
+type Tokens interface {
+	// Token returns an access token for resource, an Entra ID resource such as
+	// "https://contoso.operations.dynamics.com" (its scope is resource + "/.default").
+	Token(ctx context.Context, resource string) (string, error)
 }
 
 // PublicationSource lists the distributor's publications.

@@ -134,10 +134,20 @@ type authenticator struct {
 	cur     string    // current access token
 	exp     time.Time // its expiry on the client clock
 	stale   bool      // cur was refused by LCS
+
+	// others are the tokens for resources other than LCS, by scope (see tokenFor).
+	others map[string]scopedToken
+}
+
+// scopedToken is an access token for a resource other than LCS, with its expiry on the client
+// clock.
+type scopedToken struct {
+	tok string
+	exp time.Time
 }
 
 func newAuthenticator(cfg Auth, baseURL, authorityHost string, hc *http.Client, clock Clock, log *slog.Logger, warn func(Warning), refreshBefore time.Duration) (*authenticator, error) {
-	a := &authenticator{cfg: cfg, clock: clock, log: log, warn: warn, refreshBefore: refreshBefore}
+	a := &authenticator{cfg: cfg, clock: clock, log: log, warn: warn, refreshBefore: refreshBefore, others: map[string]scopedToken{}}
 	if a.cfg.Getenv == nil {
 		a.cfg.Getenv = os.Getenv
 	}
@@ -272,6 +282,72 @@ func (a *authenticator) signIn(ctx context.Context) (string, error) {
 	return a.account.PreferredUsername, nil
 }
 
+// tokenFor returns an access token for scope, a resource other than LCS (say
+// "https://contoso.operations.dynamics.com/.default"), for the same account and app registration.
+// Once signed in (for LCS, first, when no account is known yet) it comes silently from the
+// account's refresh token; when that fails, the mode signs in again for that scope (device code:
+// a new prompt through OnDeviceCode). Client-secret mode without a username uses the client
+// credentials grant for that scope. Tokens are kept per scope and refreshed refreshBefore their
+// expiry on the client clock, like the LCS token. AuthStaticToken cannot get one.
+func (a *authenticator) tokenFor(ctx context.Context, scope string) (string, error) {
+	scope = strings.TrimSpace(scope)
+	if scope == "" {
+		return "", errors.New("lcs: a token for another resource needs its scope, e.g. https://contoso.operations.dynamics.com/.default")
+	}
+	if a.cfg.Mode == AuthStaticToken {
+		return "", &APIError{Op: "sign in for " + scope, kind: ErrSignIn, Message: "token sign-in only holds the LCS bearer token from $" + a.cfg.TokenEnv,
+			Hint: "give the step its own bearer token in an environment variable (smoke.http: bearer_env), or sign in to LCS with device-code, password or client-secret"}
+	}
+	if strings.EqualFold(scope, a.scopes[0]) {
+		return a.token(ctx)
+	}
+	if a.needsAccount() {
+		// Sign in as LCS needs it (the prompt the operator expects); the other resource's token
+		// then comes silently from the same account.
+		if _, err := a.token(ctx); err != nil {
+			return "", err
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.clock.Now()
+	cur, ok := a.others[scope]
+	if ok && now.Before(cur.exp.Add(-a.refreshBefore)) {
+		return cur.tok, nil
+	}
+	if ok {
+		// MSAL judges expiry on the wall clock: make it redeem the refresh token.
+		a.cache.dropAccessTokens()
+	}
+	ar, err := a.msal(ctx, []string{scope})
+	if err != nil {
+		err = a.signInError(err, scope)
+		if ok && now.Before(cur.exp) {
+			a.emit(Warning{Kind: WarnTokenRefresh, API: "sign in", Message: "could not refresh the token for " + scope + " ahead of its expiry; using the current one until " + cur.exp.Format(time.RFC3339) + ": " + err.Error()})
+			return cur.tok, nil
+		}
+		return "", err
+	}
+	if ar.Account.HomeAccountID != "" {
+		a.account = ar.Account
+	}
+	exp := a.clock.Now().Add(time.Until(ar.ExpiresOn))
+	a.others[scope] = scopedToken{tok: ar.AccessToken, exp: exp}
+	a.log.Debug("lcs: token acquired", "scope", scope, "mode", a.cfg.Mode.String(), "expires", exp.Format(time.RFC3339))
+	return ar.AccessToken, nil
+}
+
+// needsAccount reports whether a user sign-in has not happened yet in this run (app-only
+// client-secret sign-in has no account).
+func (a *authenticator) needsAccount() bool {
+	if a.conf != nil && a.cfg.Username == "" {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.account.HomeAccountID == ""
+}
+
 // acquire gets a token from MSAL (or the environment), with its expiry on the client clock.
 // force means the current token must not be returned again.
 func (a *authenticator) acquire(ctx context.Context, force bool) (string, time.Time, error) {
@@ -281,9 +357,9 @@ func (a *authenticator) acquire(ctx context.Context, force bool) (string, time.T
 	if force {
 		a.cache.dropAccessTokens()
 	}
-	ar, err := a.msal(ctx)
+	ar, err := a.msal(ctx, a.scopes)
 	if err != nil {
-		return "", time.Time{}, a.signInError(err)
+		return "", time.Time{}, a.signInError(err, "")
 	}
 	if ar.Account.HomeAccountID != "" {
 		a.account = ar.Account
@@ -296,31 +372,33 @@ func (a *authenticator) acquire(ctx context.Context, force bool) (string, time.T
 	return ar.AccessToken, exp, nil
 }
 
-func (a *authenticator) msal(ctx context.Context) (public.AuthResult, error) {
+// msal gets a token for scopes from MSAL: silently with the signed-in account when it can, else
+// by the mode's sign-in (which, for device code, prompts through OnDeviceCode).
+func (a *authenticator) msal(ctx context.Context, scopes []string) (public.AuthResult, error) {
 	switch {
 	case a.conf != nil && a.cfg.Username == "":
 		// AcquireTokenByCredential looks in the cache first.
-		return a.conf.AcquireTokenByCredential(ctx, a.scopes)
+		return a.conf.AcquireTokenByCredential(ctx, scopes)
 	case a.conf != nil:
 		if a.account.HomeAccountID != "" {
-			if ar, err := a.conf.AcquireTokenSilent(ctx, a.scopes, confidential.WithSilentAccount(a.account)); err == nil {
+			if ar, err := a.conf.AcquireTokenSilent(ctx, scopes, confidential.WithSilentAccount(a.account)); err == nil {
 				return ar, nil
 			}
 		}
-		return a.conf.AcquireTokenByUsernamePassword(ctx, a.scopes, a.cfg.Username, a.cfg.Password)
+		return a.conf.AcquireTokenByUsernamePassword(ctx, scopes, a.cfg.Username, a.cfg.Password)
 	}
 	if acct, ok := a.cachedAccount(ctx); ok {
-		ar, err := a.pub.AcquireTokenSilent(ctx, a.scopes, public.WithSilentAccount(acct))
+		ar, err := a.pub.AcquireTokenSilent(ctx, scopes, public.WithSilentAccount(acct))
 		if err == nil {
 			return ar, nil
 		}
-		a.log.Debug("lcs: silent token refresh failed, signing in again", "mode", a.cfg.Mode.String())
+		a.log.Debug("lcs: silent token refresh failed, signing in again", "mode", a.cfg.Mode.String(), "scope", strings.Join(scopes, " "))
 	}
 	if a.cfg.Mode == AuthPassword {
 		//nolint:staticcheck // ROPC is what LCS automation has used for years (d365fo.tools); device code is the default.
-		return a.pub.AcquireTokenByUsernamePassword(ctx, a.scopes, a.cfg.Username, a.cfg.Password)
+		return a.pub.AcquireTokenByUsernamePassword(ctx, scopes, a.cfg.Username, a.cfg.Password)
 	}
-	dc, err := a.pub.AcquireTokenByDeviceCode(ctx, a.scopes)
+	dc, err := a.pub.AcquireTokenByDeviceCode(ctx, scopes)
 	if err != nil {
 		return public.AuthResult{}, err
 	}
@@ -393,12 +471,21 @@ func jwtExpiry(tok string) (time.Time, bool) {
 }
 
 // signInError turns an MSAL error into an *APIError that says what to do, without echoing
-// anything MSAL may have put in it beyond the OAuth error fields.
-func (a *authenticator) signInError(err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return &APIError{Op: "sign in", kind: ErrSignIn, Message: "sign-in did not finish", Hint: "the sign-in was cancelled or timed out; start it again", cause: ctxErr(err)}
+// anything MSAL may have put in it beyond the OAuth error fields. scope is the scope of a
+// resource other than LCS ("" for LCS itself).
+func (a *authenticator) signInError(err error, scope string) error {
+	op := "sign in"
+	if scope != "" {
+		op += " for " + scope
 	}
-	e := &APIError{Op: "sign in (" + a.cfg.Mode.String() + ")", kind: ErrSignIn}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &APIError{Op: op, kind: ErrSignIn, Message: "sign-in did not finish", Hint: "the sign-in was cancelled or timed out; start it again", cause: ctxErr(err)}
+	}
+	op = "sign in (" + a.cfg.Mode.String() + ")"
+	if scope != "" {
+		op += " for " + scope
+	}
+	e := &APIError{Op: op, kind: ErrSignIn}
 	var ce msalerrors.CallErr
 	var je msalerrors.InvalidJsonErr
 	switch {
@@ -411,7 +498,7 @@ func (a *authenticator) signInError(err error) error {
 		if code == "" {
 			e.Message = "the sign-in server refused the request"
 		}
-		e.Hint = a.signInHint(code, codes)
+		e.Hint = a.signInHint(code, codes, scope)
 	case errors.As(err, &je):
 		e.Message = "the sign-in server sent an answer that could not be read"
 		e.Hint = "check the authority URL and that nothing between here and Entra ID rewrites the response"
@@ -455,7 +542,7 @@ func oauthError(text string) (code, desc string, codes []int) {
 	return body.Error, strings.TrimSpace(desc), body.Codes
 }
 
-func (a *authenticator) signInHint(code string, codes []int) string {
+func (a *authenticator) signInHint(code string, codes []int, scope string) string {
 	has := func(n ...int) bool {
 		for _, c := range codes {
 			for _, m := range n {
@@ -477,6 +564,8 @@ func (a *authenticator) signInHint(code string, codes []int) string {
 		return "the client secret is wrong or expired: create a new secret on the app registration"
 	case has(50126):
 		return "the username or password is wrong; federated (ADFS) accounts cannot use password sign-in: use device-code sign-in"
+	case has(65001) && scope != "":
+		return "the app has no consent for " + strings.TrimSuffix(scope, "/.default") + ": an admin must add that API's permission (user_impersonation) to the app registration and grant consent"
 	case has(65001):
 		return "the app has no consent for Dynamics Lifecycle services: an admin must grant consent for its user_impersonation permission"
 	case has(700016):
@@ -524,9 +613,14 @@ func (s *secretInjector) RoundTrip(req *http.Request) (*http.Response, error) {
 	return s.next.RoundTrip(out)
 }
 
-// redact removes the configured secrets and the current token from a message.
+// redact removes the configured secrets and the current tokens from a message. The caller holds
+// a.mu.
 func (a *authenticator) redact(s string) string {
-	for _, secret := range []string{a.cfg.Password, a.cfg.ClientSecret, a.cur} {
+	secrets := []string{a.cfg.Password, a.cfg.ClientSecret, a.cur}
+	for _, t := range a.others {
+		secrets = append(secrets, t.tok)
+	}
+	for _, secret := range secrets {
 		if len(secret) >= 4 {
 			s = strings.ReplaceAll(s, secret, "[redacted]")
 		}

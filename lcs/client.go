@@ -221,6 +221,16 @@ func (c *Client) SignIn(ctx context.Context) (string, error) {
 	return c.auth.signIn(ctx)
 }
 
+// Token returns an access token for scope, a resource other than LCS (for instance
+// "https://contoso.operations.dynamics.com/.default" to call a Finance and Operations
+// environment), signed in with the same account and app registration as the LCS calls: silently
+// once signed in, with a device-code prompt for that scope (through Auth.OnDeviceCode) only when
+// Entra ID asks for one. Tokens are cached per scope and refreshed before they expire. With
+// AuthStaticToken there is no sign-in to reuse and Token fails. The token is never logged.
+func (c *Client) Token(ctx context.Context, scope string) (string, error) {
+	return c.auth.tokenFor(ctx, scope)
+}
+
 func (c *Client) warn(w Warning) {
 	c.log.Warn("lcs: "+w.Message, "api", w.API)
 	if c.onWarning != nil {

@@ -1,0 +1,121 @@
+package lcs_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"cutover/lcs"
+	"cutover/lcs/sim"
+)
+
+// TestTokenForAnotherResource: after the device-code sign-in for LCS, a token for another
+// resource (a Finance and Operations environment) comes silently from the same account's refresh
+// token — no second device code — is cached per scope, and is refreshed before it expires on the
+// client clock and again once the simulator has expired it. No token reaches the log.
+func TestTokenForAnotherResource(t *testing.T) {
+	r := newRig(t, sim.Options{TokenTTL: time.Hour})
+	c := r.client(nil)
+	cx := ctx(t)
+	if _, err := c.SignIn(cx); err != nil {
+		t.Fatal(err)
+	}
+	const scope = "https://contoso-upgrade.sandbox.operations.dynamics.com/.default"
+	issued := func(tok string) bool {
+		access, _ := r.sim.IssuedTokens()
+		return slices.Contains(access, tok)
+	}
+	tokens := func() int {
+		n := 0
+		for _, v := range r.sim.Stats().TokensIssued {
+			n += v
+		}
+		return n
+	}
+
+	first, err := c.Token(cx, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.sim.Stats()
+	if !issued(first) || s.DeviceCodes != 1 || r.promptCount() != 1 || s.TokensIssued["refresh_token"] != 1 {
+		t.Fatalf("first token: issued by the sim %v, %d device codes, %d prompts, %d silent grants (want 1, 1, 1)",
+			issued(first), s.DeviceCodes, r.promptCount(), s.TokensIssued["refresh_token"])
+	}
+	if !strings.Contains(s.LastScope, scope) {
+		t.Fatalf("the token was asked for scope %q, want %q", s.LastScope, scope)
+	}
+
+	// Cached: the same token, no request to Entra ID; the LCS token is a different one.
+	before := tokens()
+	again, err := c.Token(cx, scope)
+	if err != nil || again != first || tokens() != before {
+		t.Fatalf("second call: same token %v, %v, %d new tokens", again == first, err, tokens()-before)
+	}
+	lcsTok, err := c.Token(cx, r.url+"/.default")
+	if err != nil || lcsTok == first || !issued(lcsTok) || tokens() != before {
+		t.Fatalf("the LCS scope: distinct %v, %v, %d new tokens", lcsTok != first, err, tokens()-before)
+	}
+
+	// Within RefreshBefore (5 minutes) of its expiry it is replaced, silently.
+	r.clock.Advance(56 * time.Minute)
+	second, err := c.Token(cx, scope)
+	if err != nil || second == first || !issued(second) {
+		t.Fatalf("refresh ahead of expiry: new %v, issued %v, %v", second != first, issued(second), err)
+	}
+	// The simulator expires every token; past the client's expiry too, a fresh one comes.
+	r.sim.ExpireTokens()
+	r.clock.Advance(time.Hour)
+	third, err := c.Token(cx, scope)
+	if err != nil || third == second || !issued(third) {
+		t.Fatalf("after expiry: new %v, issued %v, %v", third != second, issued(third), err)
+	}
+	if s := r.sim.Stats(); s.DeviceCodes != 1 || r.promptCount() != 1 || s.TokensIssued["refresh_token"] != 3 {
+		t.Fatalf("%d device codes, %d prompts, %d silent grants (want 1, 1, 3)", s.DeviceCodes, r.promptCount(), s.TokensIssued["refresh_token"])
+	}
+	logs := r.logs.String()
+	for _, tok := range []string{first, second, third, lcsTok} {
+		if strings.Contains(logs, tok) {
+			t.Fatal("a token appears in the log")
+		}
+	}
+	if !strings.Contains(logs, scope) {
+		t.Fatalf("the log does not say which scope the token is for:\n%s", logs)
+	}
+}
+
+// TestTokenForAnotherResourceSignsInFirst: with no sign-in yet, Token signs in (password) and then
+// gets the other resource's token from the same account.
+func TestTokenForAnotherResourceSignsInFirst(t *testing.T) {
+	r := newRig(t, sim.Options{})
+	c := r.client(func(cfg *lcs.Config) {
+		cfg.Auth.Mode, cfg.Auth.Username, cfg.Auth.Password = lcs.AuthPassword, sim.DefaultUser, sim.DefaultPassword
+	})
+	tok, err := c.Token(ctx(t), "https://contoso.operations.dynamics.com/.default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.sim.Stats()
+	if access, _ := r.sim.IssuedTokens(); !slices.Contains(access, tok) || s.TokensIssued["password"] != 1 || s.TokensIssued["refresh_token"] != 1 {
+		t.Fatalf("issued by the sim %v, grants %v", slices.Contains(access, tok), s.TokensIssued)
+	}
+}
+
+// TestTokenStaticMode: static-token sign-in has no account to reuse: Token fails permanently and
+// says to give the step its own token.
+func TestTokenStaticMode(t *testing.T) {
+	r := newRig(t, sim.Options{})
+	c := r.client(func(cfg *lcs.Config) {
+		cfg.Auth = lcs.Auth{Mode: lcs.AuthStaticToken, Getenv: func(string) string { return "static-token" }}
+	})
+	_, err := c.Token(ctx(t), "https://contoso.operations.dynamics.com/.default")
+	if err == nil || !errors.Is(err, lcs.ErrSignIn) || !lcs.IsPermanent(err) || !strings.Contains(err.Error(), "bearer_env") ||
+		strings.Contains(err.Error(), "static-token") {
+		t.Fatalf("static mode: %v", err)
+	}
+	if _, err := c.Token(ctx(t), " "); err == nil {
+		t.Fatal("an empty scope was accepted")
+	}
+}
