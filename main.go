@@ -1949,12 +1949,35 @@ func (p *sqlPorts) Backlog(ctx context.Context) ([]engine.ArticleBacklog, error)
 	if err := need(p.dist, "distribution"); err != nil {
 		return nil, err
 	}
-	pending, err := p.dist.PendingCommands(ctx)
-	out := make([]engine.ArticleBacklog, len(pending))
-	for i, a := range pending {
-		out[i] = engine.ArticleBacklog{Publication: a.Publication, Article: a.Article, Pending: a.Pending}
+	// MSdistribution_status only lists articles with commands still in the distribution database:
+	// every other published article is caught up (0 pending), not unpublished.
+	articles, err := p.dist.Articles(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	pending, err := p.dist.PendingCommands(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.ArticleBacklog, 0, len(articles))
+	at := make(map[[2]string]int, len(articles))
+	add := func(pub, article string) int {
+		k := [2]string{pub, strings.ToUpper(article)}
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, engine.ArticleBacklog{Publication: pub, Article: article})
+		}
+		return i
+	}
+	for _, a := range articles {
+		add(a.Publication, a.Name)
+	}
+	for _, a := range pending {
+		out[add(a.Publication, a.Article)].Pending += a.Pending
+	}
+	return out, nil
 }
 
 func (p *sqlPorts) Agents(ctx context.Context) ([]engine.Agent, error) {

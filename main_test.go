@@ -1122,6 +1122,35 @@ func (r *simRun) step(id string) engine.StepView {
 	return st
 }
 
+// TestEveryArticleHasItsPublication: a published table whose commands have all been delivered and
+// cleaned up has no row in MSdistribution_status; the monitor still shows its publication and zero
+// pending, never "not published".
+func TestEveryArticleHasItsPublication(t *testing.T) {
+	r := newSimRun(t, sqlsim.Config{Tables: 400}, "  - {id: idle, title: Idle, kind: manual}\n")
+	r.until(15*time.Second, "a backlog read", func() bool {
+		v := r.e.Replication()
+		return v != nil && !v.PendingAt.IsZero()
+	})
+	v := r.e.Replication()
+	published, quiet := 0, 0
+	for _, ti := range r.sims.world.Tables() {
+		if ti.Publication == "" {
+			continue
+		}
+		published++
+		lag, ok := v.Table(ti.Name)
+		if !ok || !lag.Published || lag.Publication != ti.Publication {
+			t.Fatalf("%s is an article of %s; the monitor shows %+v", ti.Name, ti.Publication, lag)
+		}
+		if lag.Pending == 0 {
+			quiet++
+		}
+	}
+	if published == 0 || quiet == 0 {
+		t.Fatalf("%d published tables, %d with nothing pending: the test proves nothing", published, quiet)
+	}
+}
+
 // TestDrainETAConvergesOnTheSimulator: with the AOS stopped, the monitor's ETA to drain the
 // backlog is within 20 % of the time the simulator takes.
 func TestDrainETAConvergesOnTheSimulator(t *testing.T) {
