@@ -611,6 +611,11 @@ func (m *monitor) foldBacklog(backlog []ArticleBacklog, now time.Time) {
 	var total int64
 	for _, b := range backlog {
 		key := tableKey(b.Article)
+		if _, known := m.tables[key]; !known && b.Pending == 0 {
+			// An article that is no table the row counts know (a view or function of
+			// AX_PUB_OtherObjects) with nothing to deliver: not a row of the picture.
+			continue
+		}
 		perTable[key] += b.Pending
 		pubOf[key] = b.Publication
 		total += b.Pending
