@@ -1960,7 +1960,7 @@ func serveOnSims(t *testing.T, steps string, cfg sqlsim.Config) *served {
 			t.Fatalf("team add: %s %s", out, errs)
 		}
 	}
-	cmd := child(t, "serve", "-f", path, "--listen", "127.0.0.1:0", "--poll", "1s", "--backlog-poll", "1s")
+	cmd := exec.Command(buildCutover(t), "serve", "-f", path, "--listen", "127.0.0.1:0", "--poll", "1s", "--backlog-poll", "1s")
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
