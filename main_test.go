@@ -869,11 +869,14 @@ func TestSimServesAndStops(t *testing.T) {
 		}
 		ls := streamLines(out)
 		ls.expect(t, "Serving until Ctrl-C")
-		var dsn, lcsURL string
+		var dsn, targetDSN, lcsURL string
 		for _, l := range ls.seen {
 			f := strings.Fields(l)
 			if len(f) == 2 && f[0] == "MicrosoftDynamicsAX" {
 				dsn = f[1]
+			}
+			if len(f) == 2 && f[0] == "AxDB" {
+				targetDSN = f[1]
 			}
 			if strings.HasPrefix(l, "Simulated LCS at ") {
 				lcsURL = strings.Fields(l)[3]
@@ -891,7 +894,30 @@ func TestSimServesAndStops(t *testing.T) {
 		if err := db.QueryRow("SELECT COUNT_BIG(*) FROM dbo.CUSTTABLE").Scan(&n); err != nil || n <= 0 {
 			t.Fatalf("ad hoc count: %d %v", n, err)
 		}
+		var names []string
+		rows, err := db.Query("SELECT name FROM sys.databases")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var name string
+			rows.Scan(&name)
+			names = append(names, name)
+		}
+		rows.Close()
+		if !slices.Contains(names, "MicrosoftDynamicsAX") || !slices.Contains(names, "distribution") {
+			t.Fatalf("sys.databases: %v", names)
+		}
 		db.Close()
+		// The printed sandbox DSN works too.
+		tdb, err := stdsql.Open("sqlserver", targetDSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tdb.QueryRow("SELECT COUNT_BIG(*) FROM dbo.CUSTTABLE").Scan(&n); err != nil || n <= 0 {
+			t.Fatalf("the printed sandbox DSN %q: %d %v", targetDSN, n, err)
+		}
+		tdb.Close()
 		if !strings.HasPrefix(lcsURL, "https://127.0.0.1:") {
 			t.Fatalf("LCS address %q", lcsURL)
 		}
