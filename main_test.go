@@ -1152,6 +1152,19 @@ func (r *simRun) until(step time.Duration, what string, ok func() bool) {
 	}
 }
 
+// retry asks for another attempt of a step (as Ana) and waits until that attempt, number
+// attempt, has ended.
+func (r *simRun) retry(id string, attempt int) {
+	r.t.Helper()
+	if err := r.e.Retry(id, engine.Actor{Name: "Ana", Role: engine.RoleOperator}); err != nil {
+		r.t.Fatal(err)
+	}
+	r.until(time.Second, fmt.Sprintf("attempt %d of %s ends", attempt, id), func() bool {
+		st := r.step(id)
+		return st.Attempt == attempt && st.State.Terminal()
+	})
+}
+
 func (r *simRun) states() string {
 	var parts []string
 	for _, st := range r.e.Snapshot().Steps {
@@ -1601,22 +1614,14 @@ func TestFaultsNeverMakeAStepSucceedWrongly(t *testing.T) {
 	}
 	// A dropped connection during the recount is read again; the mismatch is still found.
 	tgt.Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, SQL: regexp.MustCompile(`(?i)count_big`), FirstN: 1, Action: tdssim.FaultDropBeforeResponse})
-	r.e.Retry("validate", engine.Actor{Name: "Ana", Role: engine.RoleOperator})
-	r.until(time.Second, "validate ends again", func() bool {
-		st := r.step("validate")
-		return st.Attempt == 2 && st.State.Terminal()
-	})
+	r.retry("validate", 2)
 	if st := r.step("validate"); st.State != engine.StateFailed || !strings.Contains(st.LastError, "CUSTINVOICETRANS mismatch") {
 		t.Fatalf("validate with a dropped connection: %s %q", st.State, st.LastError)
 	}
 	// Slow recounts (exact counts have their own, longer timeout) only take longer: the result is
 	// the same mismatch.
 	slow := tgt.Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, SQL: regexp.MustCompile(`(?i)count_big`), FirstN: 4, Action: tdssim.FaultDelay, Delay: 1500 * time.Millisecond})
-	r.e.Retry("validate", engine.Actor{Name: "Ana", Role: engine.RoleOperator})
-	r.until(time.Second, "validate ends a third time", func() bool {
-		st := r.step("validate")
-		return st.Attempt == 3 && st.State.Terminal()
-	})
+	r.retry("validate", 3)
 	if st := r.step("validate"); st.State != engine.StateFailed || !strings.Contains(st.LastError, "CUSTINVOICETRANS mismatch") {
 		t.Fatalf("validate with slow recounts: %s %q", st.State, st.LastError)
 	}
@@ -1626,11 +1631,7 @@ func TestFaultsNeverMakeAStepSucceedWrongly(t *testing.T) {
 	// Row counts slower than the connection's query timeout (1s here) fail the attempt: a timeout
 	// is never read as "no rows" or as a match.
 	stall := tgt.Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, SQL: regexp.MustCompile(`(?i)dm_db_partition_stats`), Action: tdssim.FaultDelay, Delay: 3 * time.Second})
-	r.e.Retry("validate", engine.Actor{Name: "Ana", Role: engine.RoleOperator})
-	r.until(time.Second, "validate ends a fourth time", func() bool {
-		st := r.step("validate")
-		return st.Attempt == 4 && st.State.Terminal()
-	})
+	r.retry("validate", 4)
 	if st := r.step("validate"); st.State != engine.StateFailed || !strings.Contains(st.LastError, "deadline exceeded") {
 		t.Fatalf("validate with a query past its timeout: %s %q", st.State, st.LastError)
 	}
