@@ -824,6 +824,13 @@ steps:
 	}
 	first, out := start()
 	out.expect(t, "LCS accepted the refresh: operation")
+	// Killed while polling: after LCS has answered a few status polls of the operation.
+	for deadline := time.Now().Add(30 * time.Second); sim.Requests(lcssim.EndpointStatus) < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the refresh was never polled (%d status requests)", sim.Requests(lcssim.EndpointStatus))
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
 	first.Process.Signal(syscall.SIGKILL)
 	out.drain()
 	first.Wait()
