@@ -317,7 +317,10 @@ type demoJournal struct {
 	started, failed, retried, succeeded map[string]int
 	retriedBy                           map[string]string
 	message, lastError                  map[string]string
-	outages                             int
+	// outages counts sources going to failing, recoveries their return with the outage's length.
+	outages, recoveries int
+	// outageErrors are the errors the failing sources reported.
+	outageErrors []string
 }
 
 func readDemoJournal(t *testing.T, dir string) demoJournal {
@@ -344,8 +347,12 @@ func readDemoJournal(t *testing.T, dir string) demoJournal {
 		case engine.RecSourceHealth:
 			var p engine.SourceHealthRecord
 			r.Decode(&p)
-			if p.State == engine.HealthFailing {
+			switch {
+			case p.State == engine.HealthFailing:
 				j.outages++
+				j.outageErrors = append(j.outageErrors, p.Error)
+			case p.State == engine.HealthOK && p.Outage > 0:
+				j.recoveries++
 			}
 		case engine.RecRetry:
 			var p engine.ByActor
@@ -370,8 +377,16 @@ func TestDemoScenariosHeadless(t *testing.T) {
 		check    func(t *testing.T, j demoJournal)
 	}{
 		{"happy", func(t *testing.T, j demoJournal) {
-			if len(j.failed) != 0 || len(j.retried) != 0 {
-				t.Errorf("a happy cutover has no failure: failed %v, retried %v", j.failed, j.retried)
+			if len(j.failed) != 0 || len(j.retried) != 0 || j.outages != 0 {
+				t.Errorf("a happy cutover has no failure: failed %v, retried %v, %d outages", j.failed, j.retried, j.outages)
+			}
+			for id, n := range j.succeeded {
+				if n != 1 || j.started[id] > 1 {
+					t.Errorf("%s started %d times, succeeded %d", id, j.started[id], n)
+				}
+			}
+			if len(j.succeeded) != 21 {
+				t.Errorf("%d steps succeeded, want all 21", len(j.succeeded))
 			}
 		}},
 		{"locked-table", func(t *testing.T, j demoJournal) {
@@ -403,6 +418,26 @@ func TestDemoScenariosHeadless(t *testing.T) {
 		{"flaky-network", func(t *testing.T, j demoJournal) {
 			if j.outages == 0 {
 				t.Error("dropped connections must show as a data source failing (journaled)")
+			}
+			// Each outage ends with the source back and the outage's length journaled (the last
+			// may still be open when the run ends).
+			if j.recoveries < j.outages-1 {
+				t.Errorf("%d outages but %d recoveries journaled", j.outages, j.recoveries)
+			}
+			for _, e := range j.outageErrors {
+				if !strings.Contains(e, "EOF") && !strings.Contains(e, "connection") && !strings.Contains(e, "deadline") && !strings.Contains(e, "timeout") {
+					t.Errorf("an outage for another reason than the network: %q", e)
+				}
+			}
+			// Every step got there in the end; a step that failed did so for the network and was
+			// tried again.
+			if len(j.succeeded) != 21 {
+				t.Errorf("%d steps succeeded, want all 21", len(j.succeeded))
+			}
+			for id, n := range j.failed {
+				if j.succeeded[id] != 1 || j.started[id] != n+1 {
+					t.Errorf("%s failed %d times, started %d, succeeded %d", id, n, j.started[id], j.succeeded[id])
+				}
 			}
 		}},
 		{"upgrade-failure", func(t *testing.T, j demoJournal) {
