@@ -99,12 +99,6 @@ func killProc(p procInfo) error {
 	return syscall.Kill(p.pid, syscall.SIGKILL)
 }
 
-// stillSame reports whether the process with p's id is still p, and alive.
-func stillSame(p procInfo) bool {
-	q, ok := lookupProc(p.pid)
-	return ok && !q.zombie && q.start == p.start && q.pgid == p.pgid
-}
-
 // awaitExit waits until each process has ended, at most until the deadline, looking at the
 // process table every few milliseconds, and returns those still running then.
 func awaitExit(ps []procInfo, deadline time.Time) []procInfo {

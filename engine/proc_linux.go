@@ -116,12 +116,6 @@ func killProc(p procInfo) error {
 	return nil
 }
 
-// stillSame reports whether the process with p's id is still p.
-func stillSame(p procInfo) bool {
-	q, ok := lookupProc(p.pid)
-	return ok && !q.zombie && q.start == p.start && q.pgid == p.pgid
-}
-
 // awaitExit waits until each process has ended, at most until the deadline, and returns those
 // still running then. A pidfd becomes readable when its process ends; without pidfds the process
 // table is looked at again every few milliseconds.

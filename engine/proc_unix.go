@@ -229,3 +229,9 @@ func pids(list []int) string {
 	}
 	return "processes " + strings.Join(s, ", ")
 }
+
+// stillSame reports whether the process with p's id is still p (same start, same group) and alive.
+func stillSame(p procInfo) bool {
+	q, ok := lookupProc(p.pid)
+	return ok && !q.zombie && q.start == p.start && q.pgid == p.pgid
+}
