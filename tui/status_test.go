@@ -314,40 +314,9 @@ func TestStatusJSONSchema(t *testing.T) {
 		arr  = "array"
 		null = "null"
 	)
-	kind := func(v any) string {
-		switch v.(type) {
-		case string:
-			return str
-		case float64:
-			return numb
-		case bool:
-			return boo
-		case map[string]any:
-			return obj
-		case []any:
-			return arr
-		case nil:
-			return null
-		}
-		return "?"
-	}
 	check := func(where string, m map[string]any, want map[string]string) {
 		t.Helper()
-		for k, typ := range want {
-			got, ok := m[k]
-			if !ok {
-				t.Errorf("%s: missing key %q", where, k)
-				continue
-			}
-			if kind(got) != typ {
-				t.Errorf("%s.%s is %s (%v), want %s", where, k, kind(got), got, typ)
-			}
-		}
-		for k := range m {
-			if _, ok := want[k]; !ok {
-				t.Errorf("%s: undocumented key %q", where, k)
-			}
-		}
+		checkKeys(t, where, m, want)
 	}
 	check("status", doc, map[string]string{"schema": str, "level": str, "exit_code": numb, "reasons": arr, "checked_at": str,
 		"thresholds": obj, "replication": obj, "run": obj})
