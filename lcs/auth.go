@@ -479,7 +479,7 @@ func (a *authenticator) signInError(err error, scope string) error {
 		op += " for " + scope
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return &APIError{Op: op, kind: ErrSignIn, Message: "sign-in did not finish", Hint: "the sign-in was cancelled or timed out; start it again", cause: ctxErr(err)}
+		return &APIError{Op: op, kind: ErrSignIn, Message: "sign-in did not finish", Hint: "the sign-in was cancelled or timed out; start it again", cause: ctxErr(err), transient: true}
 	}
 	op = "sign in (" + a.cfg.Mode.String() + ")"
 	if scope != "" {
@@ -499,12 +499,17 @@ func (a *authenticator) signInError(err error, scope string) error {
 			e.Message = "the sign-in server refused the request"
 		}
 		e.Hint = a.signInHint(code, codes, scope)
+		// Entra ID throttling or failing is worth waiting for; a refusal (4xx) is not.
+		e.transient = e.HTTPStatus == http.StatusTooManyRequests || e.HTTPStatus >= 500
 	case errors.As(err, &je):
 		e.Message = "the sign-in server sent an answer that could not be read"
 		e.Hint = "check the authority URL and that nothing between here and Entra ID rewrites the response"
+		e.transient = true
 	default:
+		// The network: Entra ID could not be reached or the connection broke.
 		e.Message = a.redact(err.Error())
 		e.Hint = "check the network path to the sign-in server (" + a.cfg.Mode.String() + " sign-in)"
+		e.transient = true
 	}
 	return e
 }

@@ -57,6 +57,9 @@ type APIError struct {
 
 	kind  error
 	cause error
+	// transient marks a failure waiting can cure although its kind is usually final: a sign-in
+	// that failed on the network, or because Entra ID was throttling or failing.
+	transient bool
 }
 
 // Error is one line: the call, what LCS said, the ids, and the hint. It never contains a token,
@@ -104,11 +107,14 @@ func (e *APIError) Unwrap() []error {
 	return out
 }
 
-// Permanent reports whether waiting and asking again cannot help: sign-in failed or was refused,
+// Permanent reports whether waiting and asking again cannot help: sign-in was refused,
 // the project or environment is unknown, the call is not offered for this target, or LCS refused
 // the request itself (HTTP 400, 403, 404). Throttling, server errors, lost answers and an
 // unreachable LCS are not permanent. The engine's steps read it through errors.As.
 func (e *APIError) Permanent() bool {
+	if e.transient {
+		return false
+	}
 	for _, k := range []error{ErrSignIn, ErrUnauthorized, ErrNotFound, ErrProductionRefreshUnsupported} {
 		if errors.Is(e.kind, k) {
 			return true

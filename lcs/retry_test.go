@@ -3,6 +3,7 @@ package lcs_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -332,5 +333,28 @@ func TestPermanentErrors(t *testing.T) {
 	}
 	if lcs.IsPermanent(context.Canceled) || lcs.IsPermanent(nil) {
 		t.Error("errors that are not LCS's are not permanent")
+	}
+
+	// Sign-in: a wrong password is final; Entra ID out of reach is not (the network may come back).
+	wrong := r.client(func(cfg *lcs.Config) {
+		cfg.Auth.Mode, cfg.Auth.Username, cfg.Auth.Password = lcs.AuthPassword, sim.DefaultUser, "not the password"
+	})
+	_, err = wrong.SignIn(ctx(t))
+	if !errors.Is(err, lcs.ErrSignIn) || !lcs.IsPermanent(err) {
+		t.Errorf("a wrong password: %v (permanent %v)", err, lcs.IsPermanent(err))
+	}
+	ln, lerr := net.Listen("tcp", "127.0.0.1:0")
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	gone := "https://" + ln.Addr().String() + "/organizations"
+	ln.Close()
+	away := r.client(func(cfg *lcs.Config) {
+		cfg.Auth.Mode, cfg.Auth.Username, cfg.Auth.Password = lcs.AuthPassword, sim.DefaultUser, sim.DefaultPassword
+		cfg.Auth.Authority = gone
+	})
+	_, err = away.SignIn(ctx(t))
+	if !errors.Is(err, lcs.ErrSignIn) || lcs.IsPermanent(err) {
+		t.Errorf("Entra ID unreachable: %v (permanent %v)", err, lcs.IsPermanent(err))
 	}
 }
