@@ -135,8 +135,11 @@ type authenticator struct {
 	exp     time.Time // its expiry on the client clock
 	stale   bool      // cur was refused by LCS
 
-	// others are the tokens for resources other than LCS, by scope (see tokenFor).
-	others map[string]scopedToken
+	// others are the tokens for resources other than LCS, by scope (see tokenFor); othersMu
+	// guards them and serialises their sign-ins (a one-slot semaphore, so a wait honours its
+	// context). An interactive sign-in for another resource never holds mu, so LCS calls go on.
+	others   map[string]scopedToken
+	othersMu chan struct{}
 }
 
 // scopedToken is an access token for a resource other than LCS, with its expiry on the client
@@ -147,7 +150,8 @@ type scopedToken struct {
 }
 
 func newAuthenticator(cfg Auth, baseURL, authorityHost string, hc *http.Client, clock Clock, log *slog.Logger, warn func(Warning), refreshBefore time.Duration) (*authenticator, error) {
-	a := &authenticator{cfg: cfg, clock: clock, log: log, warn: warn, refreshBefore: refreshBefore, others: map[string]scopedToken{}}
+	a := &authenticator{cfg: cfg, clock: clock, log: log, warn: warn, refreshBefore: refreshBefore,
+		others: map[string]scopedToken{}, othersMu: make(chan struct{}, 1)}
 	if a.cfg.Getenv == nil {
 		a.cfg.Getenv = os.Getenv
 	}
@@ -308,8 +312,12 @@ func (a *authenticator) tokenFor(ctx context.Context, scope string) (string, err
 			return "", err
 		}
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	select {
+	case a.othersMu <- struct{}{}:
+		defer func() { <-a.othersMu }()
+	case <-ctx.Done():
+		return "", a.signInError(ctx.Err(), scope)
+	}
 	now := a.clock.Now()
 	cur, ok := a.others[scope]
 	if ok && now.Before(cur.exp.Add(-a.refreshBefore)) {
@@ -319,7 +327,10 @@ func (a *authenticator) tokenFor(ctx context.Context, scope string) (string, err
 		// MSAL judges expiry on the wall clock: make it redeem the refresh token.
 		a.cache.dropAccessTokens()
 	}
-	ar, err := a.msal(ctx, []string{scope})
+	a.mu.Lock()
+	known := a.account
+	a.mu.Unlock()
+	ar, err := a.msal(ctx, []string{scope}, known)
 	if err != nil {
 		err = a.signInError(err, scope)
 		if ok && now.Before(cur.exp) {
@@ -328,8 +339,18 @@ func (a *authenticator) tokenFor(ctx context.Context, scope string) (string, err
 		}
 		return "", err
 	}
-	if ar.Account.HomeAccountID != "" {
-		a.account = ar.Account
+	if known.HomeAccountID != "" && ar.Account.HomeAccountID != "" && ar.Account.HomeAccountID != known.HomeAccountID {
+		// Someone else answered the prompt: this run acts as one person.
+		return "", &APIError{Op: "sign in for " + scope, kind: ErrSignIn,
+			Message: "signed in as " + ar.Account.PreferredUsername + ", not as " + known.PreferredUsername + " who signed in to LCS",
+			Hint:    "sign in for " + scope + " as " + known.PreferredUsername}
+	}
+	if known.HomeAccountID == "" && ar.Account.HomeAccountID != "" {
+		a.mu.Lock()
+		if a.account.HomeAccountID == "" {
+			a.account = ar.Account
+		}
+		a.mu.Unlock()
 	}
 	exp := a.clock.Now().Add(time.Until(ar.ExpiresOn))
 	a.others[scope] = scopedToken{tok: ar.AccessToken, exp: exp}
@@ -357,7 +378,7 @@ func (a *authenticator) acquire(ctx context.Context, force bool) (string, time.T
 	if force {
 		a.cache.dropAccessTokens()
 	}
-	ar, err := a.msal(ctx, a.scopes)
+	ar, err := a.msal(ctx, a.scopes, a.account)
 	if err != nil {
 		return "", time.Time{}, a.signInError(err, "")
 	}
@@ -372,22 +393,23 @@ func (a *authenticator) acquire(ctx context.Context, force bool) (string, time.T
 	return ar.AccessToken, exp, nil
 }
 
-// msal gets a token for scopes from MSAL: silently with the signed-in account when it can, else
-// by the mode's sign-in (which, for device code, prompts through OnDeviceCode).
-func (a *authenticator) msal(ctx context.Context, scopes []string) (public.AuthResult, error) {
+// msal gets a token for scopes from MSAL: silently with the signed-in account (known, else one in
+// the token cache) when it can, else by the mode's sign-in (which, for device code, prompts
+// through OnDeviceCode). It reads no field under mu.
+func (a *authenticator) msal(ctx context.Context, scopes []string, known public.Account) (public.AuthResult, error) {
 	switch {
 	case a.conf != nil && a.cfg.Username == "":
 		// AcquireTokenByCredential looks in the cache first.
 		return a.conf.AcquireTokenByCredential(ctx, scopes)
 	case a.conf != nil:
-		if a.account.HomeAccountID != "" {
-			if ar, err := a.conf.AcquireTokenSilent(ctx, scopes, confidential.WithSilentAccount(a.account)); err == nil {
+		if known.HomeAccountID != "" {
+			if ar, err := a.conf.AcquireTokenSilent(ctx, scopes, confidential.WithSilentAccount(known)); err == nil {
 				return ar, nil
 			}
 		}
 		return a.conf.AcquireTokenByUsernamePassword(ctx, scopes, a.cfg.Username, a.cfg.Password)
 	}
-	if acct, ok := a.cachedAccount(ctx); ok {
+	if acct, ok := a.cachedAccount(ctx, known); ok {
 		ar, err := a.pub.AcquireTokenSilent(ctx, scopes, public.WithSilentAccount(acct))
 		if err == nil {
 			return ar, nil
@@ -411,11 +433,11 @@ func (a *authenticator) msal(ctx context.Context, scopes []string) (public.AuthR
 	return dc.AuthenticationResult(ctx)
 }
 
-// cachedAccount is the account to refresh silently: the one signed in during this run, or one
+// cachedAccount is the account to refresh silently: known (signed in during this run), or one
 // found in the token cache (matching Username when given).
-func (a *authenticator) cachedAccount(ctx context.Context) (public.Account, bool) {
-	if a.account.HomeAccountID != "" {
-		return a.account, true
+func (a *authenticator) cachedAccount(ctx context.Context, known public.Account) (public.Account, bool) {
+	if known.HomeAccountID != "" {
+		return known, true
 	}
 	accts, err := a.pub.Accounts(ctx)
 	if err != nil {
@@ -423,7 +445,6 @@ func (a *authenticator) cachedAccount(ctx context.Context) (public.Account, bool
 	}
 	for _, acct := range accts {
 		if a.cfg.Username == "" || strings.EqualFold(acct.PreferredUsername, a.cfg.Username) {
-			a.account = acct
 			return acct, true
 		}
 	}

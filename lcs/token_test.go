@@ -119,3 +119,59 @@ func TestTokenStaticMode(t *testing.T) {
 		t.Fatal("an empty scope was accepted")
 	}
 }
+
+// TestSignInForAnotherResourceDoesNotHoldUpLCS: while a device-code prompt for another resource
+// waits for someone to answer it, LCS calls go on with the LCS token, and the prompt's answer
+// completes the other sign-in.
+func TestSignInForAnotherResourceDoesNotHoldUpLCS(t *testing.T) {
+	r := newRig(t, sim.Options{TokenTTL: time.Hour})
+	waiting, release := make(chan struct{}), make(chan struct{})
+	prompts := 0
+	c := r.client(func(cfg *lcs.Config) {
+		cfg.Auth.OnDeviceCode = func(p lcs.DeviceCodePrompt) {
+			prompts++ // prompts come one at a time
+			if prompts > 1 {
+				close(waiting)
+				<-release
+			}
+			if err := r.sim.ApproveDeviceCode(p.UserCode); err != nil {
+				t.Errorf("approve: %v", err)
+			}
+		}
+	})
+	cx := ctx(t)
+	if _, err := c.SignIn(cx); err != nil {
+		t.Fatal(err)
+	}
+	// The other resource's silent sign-in cannot work: a second prompt is needed.
+	r.sim.RevokeRefreshTokens()
+	done := make(chan error, 1)
+	go func() {
+		// Another resource the simulator accepts (same port, another host name): no cached token.
+		_, err := c.Token(cx, strings.Replace(r.url, "127.0.0.1", "localhost", 1)+"/.default")
+		done <- err
+	}()
+	select {
+	case <-waiting:
+	case err := <-done:
+		t.Fatalf("the other resource's sign-in ended without a prompt: %v", err)
+	}
+	backups := make(chan error, 1)
+	go func() {
+		_, err := c.DatabaseBackups(cx)
+		backups <- err
+	}()
+	select {
+	case err := <-backups:
+		if err != nil {
+			t.Fatalf("an LCS call while another resource's prompt waits: %v", err)
+		}
+	case <-time.After(10 * time.Second): // a hang detector, not a timing assertion
+		close(release)
+		t.Fatal("an LCS call waited for another resource's device-code prompt")
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("the other resource's sign-in after the prompt was answered: %v", err)
+	}
+}
