@@ -388,11 +388,13 @@ func (a *refreshAction) Run(ctx context.Context, run *Run) error {
 		return err
 	}
 	if a.production {
+		// The earlier attempt's refresh first, before this attempt records anything: should its
+		// state be unreadable now, the next retry must still find that attempt's refresh.
 		since := run.Clock().Now()
-		if err := run.Record(map[string]string{"guided_since": since.UTC().Format(time.RFC3339Nano)}); err != nil {
+		if handled, err := a.followEarlier(ctx, run, api); handled {
 			return err
 		}
-		if handled, err := a.followEarlier(ctx, run, api); handled {
+		if err := run.Record(map[string]string{"guided_since": since.UTC().Format(time.RFC3339Nano)}); err != nil {
 			return err
 		}
 		return a.followPortal(ctx, run, api, since)
@@ -635,7 +637,7 @@ func (a *refreshAction) followPortal(ctx context.Context, run *Run, api LCS, sin
 		default:
 			out.ok(run, now, what)
 			if old == nil {
-				if old, err = a.noteEnded(run, hist, from, now); err != nil {
+				if old, err = a.noteEnded(run, hist, from, since, now); err != nil {
 					return err
 				}
 			}
@@ -664,12 +666,18 @@ func (a *refreshAction) followPortal(ctx context.Context, run *Run, api LCS, sin
 }
 
 // noteEnded journals the refreshes in the history that had already ended when the operators
-// confirmed, and returns their ids.
-func (a *refreshAction) noteEnded(run *Run, hist []LCSOperation, from, now time.Time) (map[string]bool, error) {
+// confirmed (since), and returns their ids. The first good read of the history may come long
+// after the confirmation (LCS out of reach): a refresh that ended after since is the operators'
+// own and is not ignored; one that has ended at an unknown time counts as old only if it started
+// before since.
+func (a *refreshAction) noteEnded(run *Run, hist []LCSOperation, from, since, now time.Time) (map[string]bool, error) {
 	old := map[string]bool{}
 	var ids []string
 	for _, op := range hist {
 		if !isRefresh(op) || !ended(op) || op.ActivityID == "" || op.Started.Before(from) || old[op.ActivityID] {
+			continue
+		}
+		if endedAt := op.Ended; (!endedAt.IsZero() && endedAt.After(since)) || (endedAt.IsZero() && op.Started.After(since)) {
 			continue
 		}
 		old[op.ActivityID] = true

@@ -626,3 +626,68 @@ func TestLCSEnvStateFailsWhenLCSRefuses(t *testing.T) {
 		}
 	})
 }
+
+// TestLCSProductionRefreshRetryKeepsALongRunningRefresh: attempt 1 follows a production refresh
+// and fails (LCS refuses the token); attempt 2 cannot read that refresh's state (LCS down) and
+// fails too; attempt 3 still follows the same refresh, although it started longer ago than
+// find_within, instead of waiting for a second one.
+func TestLCSProductionRefreshRetryKeepsALongRunningRefresh(t *testing.T) {
+	step := strings.Replace(prodRefreshStep, "poll: 1m}", "poll: 1m, find_within: 1h}", 1)
+	inBubble(t, "name: t\n"+lcsSection+step, func(t *testing.T, h *harness) {
+		api := newFakeLCS()
+		h.opts.Ports.LCS = api
+		h.start()
+		confirmStep(t, h, "prod-refresh", "REFRESH PRODUCTION")
+		api.startPortal("PROD", time.Now())
+		api.mu.Lock()
+		api.polls["portal-1"] = 1000
+		api.opErrs = []error{errLCSDenied}
+		api.mu.Unlock()
+		h.waitStep("prod-refresh", engine.StateFailed)
+		time.Sleep(2 * time.Hour)
+
+		api.mu.Lock()
+		api.opErrs = []error{errLCSDown, errLCSDown} // the confirmation's look, then the attempt's
+		api.mu.Unlock()
+		if err := h.e.Retry("prod-refresh", ana); err != nil {
+			t.Fatal(err)
+		}
+		confirmStep(t, h, "prod-refresh", "REFRESH PRODUCTION")
+		if st := h.waitStep("prod-refresh", engine.StateFailed); st.Attempt != 2 {
+			t.Fatalf("attempt %d: %q", st.Attempt, st.LastError)
+		}
+
+		api.mu.Lock()
+		api.polls["portal-1"] = 2
+		api.mu.Unlock()
+		if err := h.e.Retry("prod-refresh", ana); err != nil {
+			t.Fatal(err)
+		}
+		confirmStep(t, h, "prod-refresh", "REFRESH PRODUCTION", "attempt 1's refresh, operation portal-1")
+		if st := h.waitStep("prod-refresh", engine.StateSucceeded); !strings.Contains(st.Message, "portal-1 Completed") {
+			t.Fatalf("message %q", st.Message)
+		}
+	})
+}
+
+// TestLCSProductionRefreshThatEndedWhileLCSWasUnreadable: LCS cannot be read for a while after
+// the confirmation, and the operators' refresh starts and completes in that gap; the first good
+// read of the history adopts it (it ended after the confirmation) instead of ignoring it.
+func TestLCSProductionRefreshThatEndedWhileLCSWasUnreadable(t *testing.T) {
+	inBubble(t, "name: t\n"+lcsSection+prodRefreshStep, func(t *testing.T, h *harness) {
+		api := newFakeLCS()
+		api.histErrs = make([]error, 30)
+		for i := range api.histErrs {
+			api.histErrs[i] = errLCSDown
+		}
+		h.opts.Ports.LCS = api
+		h.start()
+		confirmStep(t, h, "prod-refresh", "REFRESH PRODUCTION")
+		time.Sleep(10 * time.Minute)
+		api.addRefresh("PROD", engine.LCSOperation{ActivityID: "portal-7", Status: "Completed", Terminal: true, Succeeded: true,
+			Started: time.Now().Add(-9 * time.Minute), Ended: time.Now()})
+		if st := h.waitStep("prod-refresh", engine.StateSucceeded); !strings.Contains(st.Message, "portal-7 Completed") {
+			t.Fatalf("message %q", st.Message)
+		}
+	})
+}
