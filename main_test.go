@@ -348,7 +348,7 @@ func readDemoJournal(t *testing.T, dir string) demoJournal {
 			var p engine.SourceHealthRecord
 			r.Decode(&p)
 			switch {
-			case p.State == engine.HealthFailing:
+			case p.State == engine.HealthFailing && p.ExpectedBy == "":
 				j.outages++
 				j.outageErrors = append(j.outageErrors, p.Error)
 			case p.State == engine.HealthOK && p.Outage > 0:

@@ -429,14 +429,15 @@ func (e *Engine) Recount(ctx context.Context, table string, actor Actor) (TableC
 	return tc, nil
 }
 
-// recordHealth journals a data source's change of health.
-func (e *Engine) recordHealth(h SourceHealth) {
+// recordHealth journals a data source's change of health; expectedBy names the step whose
+// expected effect a failure is.
+func (e *Engine) recordHealth(h SourceHealth, expectedBy string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed || e.j == nil {
 		return
 	}
-	rec := SourceHealthRecord{Source: h.Name, State: h.State}
+	rec := SourceHealthRecord{Source: h.Name, State: h.State, ExpectedBy: expectedBy}
 	if h.State == HealthFailing {
 		rec.Error = h.LastError
 	} else {

@@ -244,7 +244,7 @@ type tableState struct {
 type monitorHooks struct {
 	log      func(level LogLevel, step, msg string)
 	publish  func(Event)
-	health   func(SourceHealth)
+	health   func(h SourceHealth, expectedBy string)
 	sample   func(*ReplicationView)
 	removing func() string
 }
@@ -463,7 +463,11 @@ func (m *monitor) healthChanged(h, before SourceHealth, removing string) {
 		if before.State != HealthFailing {
 			rec.LastOutage = 0
 		}
-		m.hooks.health(rec)
+		expectedBy := ""
+		if h.State == HealthFailing {
+			expectedBy = removing
+		}
+		m.hooks.health(rec, expectedBy)
 	}
 	m.publish(SourceHealthChanged{Health: h})
 }

@@ -171,6 +171,9 @@ type SourceHealthRecord struct {
 	Error  string `json:"error,omitempty"`
 	// Outage is how long the failing period that just ended lasted.
 	Outage time.Duration `json:"outage,omitempty"`
+	// ExpectedBy names the step whose expected effect a failure is (the distributor going away
+	// while «Remove replication setup» runs): not an outage.
+	ExpectedBy string `json:"expected_by,omitempty"`
 }
 
 // ReplicationSample is the replication backlog at one moment (the report's drain curve).

@@ -456,6 +456,9 @@ func (b *builder) failed(rec journal.Record, st *stepInfo, p engine.Failed) {
 
 // health notes a data source's outage: its start, and its end with how long it lasted.
 func (b *builder) health(at time.Time, p engine.SourceHealthRecord) {
+	if p.State == engine.HealthFailing && p.ExpectedBy != "" {
+		return // the distributor going away with «Remove replication setup»: no outage
+	}
 	if p.State == engine.HealthFailing {
 		if _, ok := b.outages[p.Source]; !ok {
 			b.outages[p.Source] = &openOutage{at: at, err: p.Error}

@@ -240,6 +240,9 @@ func goLive(t testing.TB, rb *runbook.Runbook) (path, head string) {
 		sample()
 	}
 	w.add(time.Minute, engine.RecSucceeded, "drain", engine.Succeeded{Attempt: 1, Message: "waited 20m"})
+	// Removing replication takes the distributor away, as expected: no outage.
+	w.add(0, engine.RecSourceHealth, "", engine.SourceHealthRecord{Source: engine.SourceDistributor, State: engine.HealthFailing,
+		Error: "Invalid object name 'dbo.MSpublications'. (208)", ExpectedBy: "drain"})
 
 	w.add(time.Second, engine.RecStarted, "validate-counts", engine.Started{Attempt: 1})
 	w.add(5*time.Minute, engine.RecValidation, "validate-counts", engine.ValidationRecord{
@@ -381,6 +384,9 @@ func TestMarkdownHasEverySectionAndTheKeyFacts(t *testing.T) {
 		"| Head hash | "+head+" |",
 		"**verified: every line's own hash",
 	)
+	if strings.Contains(md, "the replication distributor failing") {
+		t.Error("the distributor going away as expected is no outage")
+	}
 	if got := len(r.Drain.Rows); got > report.MaxDrainRows || got < 2 {
 		t.Errorf("drain table has %d rows (of %d samples)", got, len(r.Drain.Samples))
 	}
@@ -766,15 +772,15 @@ func TestTornTailIsNoted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteString(`{"seq":69,"time":"2026-12-05T19:40:00Z","type":"step.sta`); err != nil {
+	if _, err := f.WriteString(`{"seq":70,"time":"2026-12-05T19:40:00Z","type":"step.sta`); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	r, md, _ := build(t, report.Options{Runbook: rb, Journal: path})
-	if !r.Integrity.Verified || r.Integrity.TornLine != 69 || r.Integrity.Head != head || r.Summary.Outcome != report.OutcomeCompleted {
+	if !r.Integrity.Verified || r.Integrity.TornLine != 70 || r.Integrity.Head != head || r.Summary.Outcome != report.OutcomeCompleted {
 		t.Errorf("torn tail: %+v", r.Integrity)
 	}
-	mustContain(t, "Markdown", md, "| Incomplete last line | **line 69 (56 bytes), left out")
+	mustContain(t, "Markdown", md, "| Incomplete last line | **line 70 (56 bytes), left out")
 }
