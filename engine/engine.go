@@ -476,14 +476,20 @@ func (e *Engine) recoverLocked() {
 			e.launchLocked(st, r, true)
 			continue
 		}
+		clean, note := true, ""
 		if c, ok := action.(Cleaner); ok && len(st.ext) > 0 {
-			if note := c.Cleanup(st.ext); note != "" {
+			if note, clean = c.Cleanup(st.ext); note != "" {
 				e.logs.add(LevelWarn, st.def.ID, "", note)
 			}
 		}
 		rerun := st.def.Idempotent
 		if rr, ok := action.(Rerunnable); ok && rr.Rerunnable() {
 			rerun = true
+		}
+		if rerun && !clean {
+			_, _ = e.commitLocked(RecInterrupted, st.def.ID, Interrupted{Attempt: st.attempt, Rerun: false,
+				Reason: fmt.Sprintf("interrupted: attempt %d was cut off by a crash or stop, and what it left running could not all be stopped (%s), so it was not run again next to it; check, then retry or mark it done", st.attempt, note)})
+			continue
 		}
 		if rerun {
 			_, _ = e.commitLocked(RecInterrupted, st.def.ID, Interrupted{Attempt: st.attempt, Rerun: true,

@@ -80,10 +80,11 @@ type Rerunnable interface {
 
 // Cleaner is a Runner that leaves something behind when interrupted (a process group); Cleanup is
 // called with the attempt's recorded references before the step is re-run or marked interrupted,
-// and returns a note for the log ("" when there was nothing to clean).
+// and returns a note for the log ("" when there was nothing to clean) and whether everything the
+// attempt left is gone: when it is not, the step is not re-run but waits for an operator.
 type Cleaner interface {
 	Runner
-	Cleanup(ref map[string]string) string
+	Cleanup(ref map[string]string) (note string, clean bool)
 }
 
 // permanent marks an error that retrying cannot fix.

@@ -244,7 +244,7 @@ func (a *commandAction) Run(ctx context.Context, run *Run) error {
 }
 
 // Cleanup kills what an interrupted attempt left running.
-func (a *commandAction) Cleanup(ref map[string]string) string {
+func (a *commandAction) Cleanup(ref map[string]string) (string, bool) {
 	return cleanupGroup(ref)
 }
 

@@ -385,3 +385,54 @@ func pgidOf(t *testing.T, h *harness, step string) int {
 	t.Fatalf("no process group journaled for %s", step)
 	return 0
 }
+
+// TestCrashLeftoversThatCannotBeVerifiedBlockTheRerun: an idempotent step's interrupted attempt
+// left a process that cleared its environment (so it cannot be proven the attempt's); it is left
+// alone, and the step is not re-run next to it but waits for an operator.
+func TestCrashLeftoversThatCannotBeVerifiedBlockTheRerun(t *testing.T) {
+	needShell(t)
+	if runtime.GOOS != "linux" {
+		t.Skip("the remains of a crashed attempt are found through /proc")
+	}
+	marks := t.TempDir()
+	h := newHarness(t, `name: t
+steps:
+  - {id: again, title: Again, kind: command, idempotent: true, with: {shell: 'echo run >> `+marks+`/again; env -i sleep 300 >/dev/null 2>&1 & echo child $!; wait'}}
+`).start()
+	waitExternal(t, h, "again")
+	pgid := pgidOf(t, h, "again")
+	child, err := strconv.Atoi(strings.TrimPrefix(waitLog(t, h, "again", "child "), "child "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if inGroup(child, pgid) {
+			_ = syscall.Kill(child, syscall.SIGKILL)
+		}
+	})
+	path := filepath.Join(h.dir, "state", journal.FileName)
+	crashed, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pgid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("again", "the end of its shell", func(s engine.StepView) bool { return s.State != engine.StateRunning })
+	h.stop()
+	if !inGroup(child, pgid) {
+		t.Fatal("the child did not outlive its shell; the test proves nothing")
+	}
+	if err := os.WriteFile(path, crashed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	h.start()
+	st := h.waitStep("again", engine.StateFailed)
+	if !strings.Contains(st.LastError, "could not all be stopped") || !inGroup(child, pgid) {
+		t.Fatalf("again: %s %q (child alive %v)", st.State, st.LastError, inGroup(child, pgid))
+	}
+	if b, _ := os.ReadFile(filepath.Join(marks, "again")); strings.Count(string(b), "run") != 1 {
+		t.Fatalf("the step ran %d times", strings.Count(string(b), "run"))
+	}
+}

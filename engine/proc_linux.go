@@ -93,10 +93,8 @@ func killProc(p procInfo) error {
 		if errors.Is(err, unix.ESRCH) {
 			return syscall.ESRCH
 		}
-		if !errors.Is(err, unix.ENOSYS) {
-			return fmt.Errorf("pidfd_open: %w", err)
-		}
-		// No pidfds (Linux before 5.3): check again just before the signal.
+		// No pidfds (Linux before 5.3: ENOSYS; a seccomp profile refusing the call: EPERM or
+		// another error): check again just before the signal.
 		if !stillSame(p) {
 			return syscall.ESRCH
 		}

@@ -64,15 +64,15 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 
 	t.Run("carries the token", func(t *testing.T) {
 		pgid, orphan := orphanGroup(t, groupTokenEnv+"="+token)
-		note := cleanupGroup(ref(pgid, 0, token))
-		if want := fmt.Sprintf("killed process %d left running in process group %d", orphan, pgid); !strings.Contains(note, want) {
+		note, clean := cleanupGroup(ref(pgid, 0, token))
+		if want := fmt.Sprintf("killed process %d left running in process group %d", orphan, pgid); !strings.Contains(note, want) || !clean {
 			t.Fatalf("note %q, want %q", note, want)
 		}
 		// It has ended by the time cleanupGroup returns.
 		if running(orphan, pgid) {
 			t.Fatalf("process %d is still running", orphan)
 		}
-		if note := cleanupGroup(ref(pgid, 0, token)); note != "" {
+		if note, clean := cleanupGroup(ref(pgid, 0, token)); note != "" || !clean {
 			t.Fatalf("second cleanup: %q", note)
 		}
 	})
@@ -80,8 +80,8 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 	// A group id reused by another program: its processes lack the attempt's token.
 	t.Run("another token", func(t *testing.T) {
 		pgid, orphan := orphanGroup(t, groupTokenEnv+"=someone-else")
-		note := cleanupGroup(ref(pgid, 0, token))
-		if want := fmt.Sprintf("left alone process %d in process group %d", orphan, pgid); !strings.Contains(note, want) || strings.Contains(note, "killed") {
+		note, clean := cleanupGroup(ref(pgid, 0, token))
+		if want := fmt.Sprintf("left alone process %d in process group %d", orphan, pgid); !strings.Contains(note, want) || strings.Contains(note, "killed") || clean {
 			t.Fatalf("note %q, want %q", note, want)
 		}
 		if !running(orphan, pgid) {
@@ -91,7 +91,7 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 
 	t.Run("no token", func(t *testing.T) {
 		pgid, orphan := orphanGroup(t)
-		if note := cleanupGroup(ref(pgid, 0, "")); !strings.Contains(note, "left alone process "+strconv.Itoa(orphan)) {
+		if note, clean := cleanupGroup(ref(pgid, 0, "")); !strings.Contains(note, "left alone process "+strconv.Itoa(orphan)) || clean {
 			t.Fatalf("note %q", note)
 		}
 		if !running(orphan, pgid) {
@@ -103,7 +103,7 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 	t.Run("older than the leader", func(t *testing.T) {
 		pgid, orphan := orphanGroup(t, groupTokenEnv+"="+token)
 		p, _ := lookupProc(orphan)
-		if note := cleanupGroup(ref(pgid, p.start+1, token)); !strings.Contains(note, "left alone process "+strconv.Itoa(orphan)) {
+		if note, _ := cleanupGroup(ref(pgid, p.start+1, token)); !strings.Contains(note, "left alone process "+strconv.Itoa(orphan)) {
 			t.Fatalf("note %q", note)
 		}
 		if !running(orphan, pgid) {
@@ -115,7 +115,7 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 		pgid, orphan := orphanGroup(t, groupTokenEnv+"="+token)
 		r := ref(pgid, 0, token)
 		r["boot"] = "00000000-0000-0000-0000-000000000000"
-		if note := cleanupGroup(r); note != "" {
+		if note, _ := cleanupGroup(r); note != "" {
 			t.Fatalf("note %q", note)
 		}
 		if !running(orphan, pgid) {
@@ -154,7 +154,7 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 		if !ok {
 			t.Fatal("no leader")
 		}
-		note := cleanupGroup(ref(pgid, leader.start, ""))
+		note, _ := cleanupGroup(ref(pgid, leader.start, ""))
 		if note != fmt.Sprintf("killed process group %d left running by the interrupted attempt", pgid) {
 			t.Fatalf("note %q", note)
 		}

@@ -118,15 +118,16 @@ const maxCleanupRounds = 50
 //     that fail the checks are left alone and named in the returned note.
 //
 // It returns once the processes it killed have ended (or cleanupWait has passed), so a re-run
-// never starts next to them. The note is empty when nothing was left running.
-func cleanupGroup(ref map[string]string) string {
+// never starts next to them. The note is empty when nothing was left running; clean is false
+// when something may still run (not killed, not ended, or not verifiable), so no re-run may start.
+func cleanupGroup(ref map[string]string) (note string, clean bool) {
 	pgid, err := strconv.Atoi(ref["pgid"])
 	if err != nil || pgid <= 1 {
-		return ""
+		return "", true
 	}
 	boot := bootID()
 	if ref["boot"] != "" && boot != "" && ref["boot"] != boot {
-		return "" // the machine restarted since: nothing of the attempt survived
+		return "", true // the machine restarted since: nothing of the attempt survived
 	}
 	sameBoot := ref["boot"] != "" && ref["boot"] == boot
 	leaderStart, startErr := strconv.ParseUint(ref["start"], 10, 64)
@@ -142,10 +143,11 @@ func cleanupGroup(ref map[string]string) string {
 			}
 		}
 		note := fmt.Sprintf("killed process group %d left running by the interrupted attempt", pgid)
-		if left := awaitExit(live, deadline); len(left) > 0 {
+		left := awaitExit(live, deadline)
+		if len(left) > 0 {
 			note += fmt.Sprintf("; %s still running %v later; check them by hand", pids(pidsOf(left)), cleanupWait)
 		}
-		return note
+		return note, len(left) == 0
 	}
 	token := ref["token"]
 	ours := func(p procInfo) bool {
@@ -163,9 +165,9 @@ func cleanupGroup(ref map[string]string) string {
 		if err != nil {
 			// No way to look inside the group on this system: say so if it is not empty.
 			if kerr := syscall.Kill(-pgid, 0); errors.Is(kerr, syscall.ESRCH) {
-				return ""
+				return "", true
 			}
-			return fmt.Sprintf("process group %d from the interrupted attempt may still be running and could not be verified as ours (%v); check it by hand", pgid, err)
+			return fmt.Sprintf("process group %d from the interrupted attempt may still be running and could not be verified as ours (%v); check it by hand", pgid, err), false
 		}
 		fresh := false
 		for _, p := range members {
@@ -196,7 +198,8 @@ func cleanupGroup(ref map[string]string) string {
 	if len(killed) > 0 {
 		notes = append(notes, fmt.Sprintf("killed %s left running in process group %d by the interrupted attempt", pids(pidsOf(killed)), pgid))
 	}
-	if left := awaitExit(killed, deadline); len(left) > 0 {
+	left := awaitExit(killed, deadline)
+	if len(left) > 0 {
 		notes = append(notes, fmt.Sprintf("%s still running %v after being killed; check them by hand", pids(pidsOf(left)), cleanupWait))
 	}
 	if len(failed) > 0 {
@@ -205,7 +208,7 @@ func cleanupGroup(ref map[string]string) string {
 	if len(foreign) > 0 {
 		notes = append(notes, fmt.Sprintf("left alone %s in process group %d: they could not be verified as the interrupted attempt's (the group id may have been reused); check them by hand", pids(foreign), pgid))
 	}
-	return strings.Join(notes, "; ")
+	return strings.Join(notes, "; "), len(left) == 0 && len(failed) == 0 && len(foreign) == 0
 }
 
 // pidsOf lists the processes' ids.

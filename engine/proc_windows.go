@@ -119,4 +119,4 @@ func (g *winGroup) Close() {
 }
 
 // cleanupGroup has nothing to do on Windows: the job object died with the previous process.
-func cleanupGroup(map[string]string) string { return "" }
+func cleanupGroup(map[string]string) (string, bool) { return "", true }
