@@ -111,6 +111,26 @@ func Acquire(dir, command string) (*Lock, *LockInfo, error) {
 	return &Lock{f: f, live: live}, stale, nil
 }
 
+// liveWait bounds how long taking the live lock waits out readers (ReadHolder's shared locks last
+// an instant; a reader frozen mid-look must not hold a start up for ever). A variable for tests.
+var liveWait = 5 * time.Second
+
+// holdLive takes the live lock, waiting out ReadHolder's momentary shared locks for at most
+// liveWait.
+func holdLive(f *os.File) error {
+	deadline := time.Now().Add(liveWait)
+	for {
+		err := tryHoldLive(f)
+		if !errors.Is(err, errWouldBlock) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("a process reading the lock (cutover status?) has held it for %s; try again", liveWait)
+		}
+		time.Sleep(2 * time.Millisecond) // a reader's look takes microseconds
+	}
+}
+
 // Release clears the holder's details and releases the lock.
 func (l *Lock) Release() error {
 	if l == nil || l.f == nil {

@@ -5,8 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestOpenMakesLooseStatePrivate: a state directory, journal and lock file left readable by others
@@ -24,7 +26,7 @@ func TestOpenMakesLooseStatePrivate(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	loose := map[string]os.FileMode{dir: 0o755, filepath.Join(dir, FileName): 0o644, filepath.Join(dir, LockFileName): 0o666}
+	loose := map[string]os.FileMode{dir: 0o755 | os.ModeSetgid, filepath.Join(dir, FileName): 0o644, filepath.Join(dir, LockFileName): 0o666}
 	for path, mode := range loose {
 		if err := os.Chmod(path, mode); err != nil {
 			t.Fatal(err)
@@ -47,6 +49,10 @@ func TestOpenMakesLooseStatePrivate(t *testing.T) {
 		if fi.Mode().Perm() != mode {
 			t.Errorf("%s has mode %v, want %v", path, fi.Mode().Perm(), mode)
 		}
+	}
+	// A group-shared directory keeps its setgid bit.
+	if fi, err := os.Stat(dir); err != nil || fi.Mode()&os.ModeSetgid == 0 {
+		t.Errorf("the state directory lost its setgid bit: %v %v", fi.Mode(), err)
 	}
 }
 
@@ -151,4 +157,39 @@ func TestAStartWaitsOutALook(t *testing.T) {
 	if info, held, err := ReadHolder(dir); err != nil || held || info != nil {
 		t.Fatalf("after release: %+v held %v, %v", info, held, err)
 	}
+}
+
+// TestAFrozenLookDoesNotHoldAStartForEver: a look frozen with the live lock (a stopped process)
+// makes a start fail after a bounded wait, naming why, and leaves the directory free to take once
+// the look ends.
+func TestAFrozenLookDoesNotHoldAStartForEver(t *testing.T) {
+	defer func(d time.Duration) { liveWait = d }(liveWait)
+	liveWait = 50 * time.Millisecond
+	dir := t.TempDir()
+	l, _, err := Acquire(dir, "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	look, err := openLive(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer look.Close()
+	if err := lockShared(look); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Acquire(dir, "second"); err == nil || !strings.Contains(err.Error(), "reading the lock") {
+		t.Fatalf("a start behind a frozen look: %v", err)
+	}
+	if err := unlockLive(look); err != nil {
+		t.Fatal(err)
+	}
+	l, _, err = Acquire(dir, "third")
+	if err != nil {
+		t.Fatalf("after the look: %v", err)
+	}
+	l.Release()
 }

@@ -47,9 +47,13 @@ func openLive(dir string, holder bool) (*os.File, error) {
 	return os.OpenFile(filepath.Join(dir, liveFileName), flag, 0o600)
 }
 
-// holdLive locks the live lock exclusively, waiting out ReadHolder's momentary shared locks.
-func holdLive(f *os.File) error {
-	return flock(f, unix.LOCK_EX)
+// tryHoldLive locks the live lock exclusively if nobody has it (errWouldBlock otherwise).
+func tryHoldLive(f *os.File) error {
+	err := flock(f, unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return errWouldBlock
+	}
+	return err
 }
 
 // probeLive reports whether a holder has the live lock, with a shared lock that is released at

@@ -44,13 +44,17 @@ func openLive(dir string, _ bool) (*os.File, error) {
 	return os.Open(filepath.Join(dir, LockFileName))
 }
 
-// holdLive locks the live byte exclusively, waiting out ReadHolder's momentary shared locks.
-func holdLive(f *os.File) error {
+// tryHoldLive locks the live byte exclusively if nobody has it (errWouldBlock otherwise).
+func tryHoldLive(f *os.File) error {
 	ol := &windows.Overlapped{Offset: liveOffset}
-	if err := windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, ol); err != nil {
-		return fmt.Errorf("LockFileEx: %w", err)
+	err := windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, windows.ERROR_LOCK_VIOLATION) || errors.Is(err, windows.ERROR_IO_PENDING):
+		return errWouldBlock
 	}
-	return nil
+	return fmt.Errorf("LockFileEx: %w", err)
 }
 
 // probeLive reports whether a holder has the live byte, with a shared lock that is released at
