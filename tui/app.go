@@ -188,9 +188,14 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return a, nil
 	case idleWarningMsg:
-		a.idleNotice = fmt.Sprintf("no key pressed for %s: this session closes in %s — press any key to stay", dur(msg.idle), dur(msg.closesIn))
+		if msg.current == nil || msg.current() {
+			a.idleNotice = fmt.Sprintf("no key pressed for %s: this session closes in %s — press any key to stay", dur(msg.idle), dur(msg.closesIn))
+		}
 		return a, nil
 	case idleCloseMsg:
+		if msg.current != nil && !msg.current() {
+			return a, nil // a key was pressed since the watch decided
+		}
 		a.quitting = true
 		return a, tea.Quit
 	case recountDoneMsg:

@@ -524,3 +524,24 @@ func TestBaselineDrivesTheHeader(t *testing.T) {
 		t.Fatalf("the header must show a run ahead:\n%s", head)
 	}
 }
+
+// TestStaleIdleNoticesAreIgnored: the idle watch decides in its own goroutine; a warning or a
+// close that arrives after a key was pressed is dropped, a current one is not.
+func TestStaleIdleNoticesAreIgnored(t *testing.T) {
+	a := newTestApp(newFixtureEngine(50), 120, 40, Options{})
+	stale, current := func() bool { return false }, func() bool { return true }
+	a.Update(idleWarningMsg{idle: 14 * time.Minute, closesIn: time.Minute, current: stale})
+	if a.idleNotice != "" {
+		t.Fatalf("a stale warning was shown: %q", a.idleNotice)
+	}
+	if _, cmd := a.Update(idleCloseMsg{current: stale}); cmd != nil || a.quitting {
+		t.Fatal("a stale close ended the session")
+	}
+	a.Update(idleWarningMsg{idle: 14 * time.Minute, closesIn: time.Minute, current: current})
+	if !strings.Contains(a.idleNotice, "closes in 1m") {
+		t.Fatalf("warning: %q", a.idleNotice)
+	}
+	if _, cmd := a.Update(idleCloseMsg{current: current}); cmd == nil || !a.quitting {
+		t.Fatal("a current close must end the session")
+	}
+}

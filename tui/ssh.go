@@ -358,10 +358,15 @@ func (s *Server) endSession(sess ssh.Session) {
 }
 
 // idleWarningMsg tells a cockpit session it is about to be closed for want of a key press.
-type idleWarningMsg struct{ idle, closesIn time.Duration }
+// current reports, when it arrives, whether no key was pressed since it was decided.
+type idleWarningMsg struct {
+	idle, closesIn time.Duration
+	current        func() bool
+}
 
-// idleCloseMsg ends a cockpit session nobody typed in for the idle timeout.
-type idleCloseMsg struct{}
+// idleCloseMsg ends a cockpit session nobody typed in for the idle timeout, unless current says a
+// key was pressed since it was decided (it then lets the watch decide again).
+type idleCloseMsg struct{ current func() bool }
 
 // idleWarning is how long before the idle timeout a session is warned.
 func idleWarning(timeout time.Duration) time.Duration { return min(time.Minute, timeout/4) }
@@ -401,14 +406,23 @@ func (s *Server) checkIdle() {
 		if p.local || p.prog == nil || p.closed.Load() {
 			continue
 		}
-		idle := now.Sub(time.Unix(0, p.last.Load()))
+		last := p.last.Load()
+		idle := now.Sub(time.Unix(0, last))
+		// The message reaches the session later: a key pressed meanwhile voids it.
+		current := func() bool { return p.last.Load() == last }
 		switch {
 		case idle >= timeout:
 			p.closed.Store(true)
-			out = append(out, notice{p, idleCloseMsg{}})
+			out = append(out, notice{p, idleCloseMsg{current: func() bool {
+				if current() {
+					return true
+				}
+				p.closed.Store(false)
+				return false
+			}}})
 		case idle >= timeout-idleWarning(timeout) && !p.warned.Load():
 			p.warned.Store(true)
-			out = append(out, notice{p, idleWarningMsg{idle: idle, closesIn: timeout - idle}})
+			out = append(out, notice{p, idleWarningMsg{idle: idle, closesIn: timeout - idle, current: current}})
 		}
 	}
 	s.mu.Unlock()

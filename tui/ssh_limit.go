@@ -33,10 +33,17 @@ type addrBucket struct {
 	seen time.Time
 	// refused counts connections refused since the last one let through (logged once per run).
 	refused int
+	// open counts the address's connections not closed yet.
+	open int
 }
 
 // maxLimitedAddrs is how many addresses a connLimiter remembers at most.
 const maxLimitedAddrs = 4096
+
+// maxOpenPerAddr bounds one address's open connections: a slow handshake holds its connection
+// until the idle timeout, so the rate alone would let an address pile them up. A whole team
+// behind one NAT address stays well under it.
+const maxOpenPerAddr = 32
 
 func newConnLimiter(ln net.Listener, perSecond float64, burst int, now func() time.Time, logf func(string, ...any)) *connLimiter {
 	return &connLimiter{Listener: ln, limit: rate.Limit(perSecond), burst: burst, now: now, logf: logf,
@@ -51,15 +58,37 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 			// Unwrapped: the SSH server tells temporary errors by asserting net.Error.
 			return nil, err
 		}
-		if l.allow(c.RemoteAddr()) {
-			return c, nil
+		if key, ok := l.allow(c.RemoteAddr()); ok {
+			return &limitedConn{Conn: c, done: func() { l.closed(key) }}, nil
 		}
 		_ = c.Close()
 	}
 }
 
-// allow takes a token from the address's bucket.
-func (l *connLimiter) allow(addr net.Addr) bool {
+// limitedConn gives its address's slot back when it is closed.
+type limitedConn struct {
+	net.Conn
+	once sync.Once
+	done func()
+}
+
+// Close closes the connection and frees its slot (once).
+func (c *limitedConn) Close() error {
+	c.once.Do(c.done)
+	return c.Conn.Close()
+}
+
+// closed frees a slot of the address key.
+func (l *connLimiter) closed(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b := l.addrs[key]; b != nil && b.open > 0 {
+		b.open--
+	}
+}
+
+// allow takes a token from the address's bucket and a slot of its open connections.
+func (l *connLimiter) allow(addr net.Addr) (string, bool) {
 	key := limitKey(addr)
 	now := l.now()
 	l.mu.Lock()
@@ -73,22 +102,23 @@ func (l *connLimiter) allow(addr net.Addr) bool {
 		l.addrs[key] = b
 	}
 	b.seen = now
-	if b.lim.AllowN(now, 1) {
+	if b.open < maxOpenPerAddr && b.lim.AllowN(now, 1) {
 		b.refused = 0
-		return true
+		b.open++
+		return key, true
 	}
 	b.refused++
 	if b.refused == 1 {
-		l.logf("ssh: refusing connections from %s: more than %d at once or %g a second", key, l.burst, float64(l.limit))
+		l.logf("ssh: refusing connections from %s: more than %d at once or %g a second, or %d open", key, l.burst, float64(l.limit), maxOpenPerAddr)
 	}
-	return false
+	return key, false
 }
 
 // forget drops the addresses whose bucket is full again (they are as good as new), and when that
 // is not enough, the half least recently seen.
 func (l *connLimiter) forget(now time.Time) {
 	for k, b := range l.addrs {
-		if b.lim.TokensAt(now) >= float64(l.burst) {
+		if b.open == 0 && b.lim.TokensAt(now) >= float64(l.burst) {
 			delete(l.addrs, k)
 		}
 	}

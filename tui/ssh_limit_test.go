@@ -131,30 +131,73 @@ func TestConnLimiterAddressesAndMemory(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 12, 5, 21, 0, 0, 0, time.UTC))
 	l := newConnLimiter(nil, 1, 2, clk.Now, func(string, ...any) {})
 	l.most = 4
+	// Connections that come and go at once (their slot is freed).
+	take := func(a net.Addr) bool {
+		key, ok := l.allow(a)
+		if ok {
+			l.closed(key)
+		}
+		return ok
+	}
 	// A busy address is remembered while quiet ones (full buckets) are forgotten first.
 	busy := tcpAddr("10.0.0.1")
-	if !l.allow(busy) || !l.allow(busy) || l.allow(busy) {
+	if !take(busy) || !take(busy) || take(busy) {
 		t.Fatal("burst 2")
 	}
 	for _, ip := range []string{"10.0.0.2", "10.0.0.3", "10.0.0.4"} {
-		l.allow(tcpAddr(ip))
+		take(tcpAddr(ip))
 	}
 	clk.Advance(time.Second) // the quiet ones are full again; the busy one has one token
-	l.allow(tcpAddr("10.0.0.5"))
+	take(tcpAddr("10.0.0.5"))
 	if len(l.addrs) != 2 {
 		t.Fatalf("the full buckets are forgotten: %d addresses left", len(l.addrs))
 	}
-	if !l.allow(busy) || l.allow(busy) {
+	if !take(busy) || take(busy) {
 		t.Fatal("the busy address kept its state: one token after one second")
 	}
 	// However many addresses come, the memory stays bounded.
 	for i := range 1000 {
-		l.allow(tcpAddr(fmt.Sprintf("10.1.%d.%d", i/250, i%250)))
+		take(tcpAddr(fmt.Sprintf("10.1.%d.%d", i/250, i%250)))
 		if len(l.addrs) > l.most {
 			t.Fatalf("%d addresses remembered, at most %d", len(l.addrs), l.most)
 		}
 	}
 }
+
+// TestConnLimiterBoundsOpenConnections: one address may hold at most maxOpenPerAddr connections
+// at once, however slowly it opens them; closing one lets the next in.
+func TestConnLimiterBoundsOpenConnections(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 12, 5, 21, 0, 0, 0, time.UTC))
+	l := newConnLimiter(nil, 1000, 1000, clk.Now, func(string, ...any) {})
+	a := tcpAddr("10.0.0.9")
+	var key string
+	for i := range maxOpenPerAddr {
+		var ok bool
+		if key, ok = l.allow(a); !ok {
+			t.Fatalf("connection %d refused", i+1)
+		}
+	}
+	if _, ok := l.allow(a); ok {
+		t.Fatalf("connection %d let in", maxOpenPerAddr+1)
+	}
+	if _, ok := l.allow(tcpAddr("10.0.0.10")); !ok {
+		t.Fatal("another address is not affected")
+	}
+	c := &limitedConn{Conn: nopConn{}, done: func() { l.closed(key) }}
+	c.Close()
+	c.Close() // twice frees one slot
+	if _, ok := l.allow(a); !ok {
+		t.Fatal("a closed connection frees its slot")
+	}
+	if _, ok := l.allow(a); ok {
+		t.Fatal("closing twice freed two slots")
+	}
+}
+
+// nopConn is a connection that does nothing.
+type nopConn struct{ net.Conn }
+
+func (nopConn) Close() error { return nil }
 
 // TestSSHIdleTimeoutCountsKeyPresses: a session is closed, with a message, after the idle timeout
 // without a key press, even though the cockpit writes to it all the time; it is warned first, a
