@@ -705,7 +705,7 @@ func (e *Engine) startLocked(st *stepRT, attempt int) bool {
 func (e *Engine) launchLocked(st *stepRT, runner Runner, resume bool) {
 	ctx, cancel := context.WithCancelCause(e.runCtx)
 	st.cancel, st.running = cancel, true
-	run := &Run{Step: st.def, Attempt: st.attempt, e: e}
+	run := &Run{Step: st.def, Attempt: st.attempt, Started: st.started, e: e}
 	run.earlierOf, run.earlier = st.earlierThan(run.Attempt)
 	for k, v := range st.ext {
 		if run.ref == nil {

@@ -215,6 +215,8 @@ func (kd kindDecoder) DecodeWith(d *runbook.Decoder, s *runbook.Step, with *yaml
 type Run struct {
 	Step    *runbook.Step
 	Attempt int
+	// Started is when this attempt started, as journaled (the same after a restart).
+	Started time.Time
 	e       *Engine
 	ref     map[string]string
 	message string

@@ -389,8 +389,12 @@ func (a *refreshAction) Run(ctx context.Context, run *Run) error {
 	}
 	if a.production {
 		// The earlier attempt's refresh first, before this attempt records anything: should its
-		// state be unreadable now, the next retry must still find that attempt's refresh.
-		since := run.Clock().Now()
+		// state be unreadable now, the next retry must still find that attempt's refresh. The
+		// operators confirmed when the attempt started (a re-run after a crash keeps that moment).
+		since := run.Started
+		if since.IsZero() {
+			since = run.Clock().Now()
+		}
 		if handled, err := a.followEarlier(ctx, run, api); handled {
 			return err
 		}
@@ -422,6 +426,11 @@ func (a *refreshAction) Run(ctx context.Context, run *Run) error {
 	run.Logf("LCS accepted the refresh: operation %s", activity)
 	return a.follow(ctx, run, api, activity)
 }
+
+// Rerunnable: an attempt cut off before it recorded anything had sent nothing to LCS (a refresh
+// request is always preceded by its journaled intent; the guided production step only reads), so
+// running it again cannot start a second refresh.
+func (a *refreshAction) Rerunnable() bool { return true }
 
 // Resume keeps following the operation a previous run started; it never starts another.
 func (a *refreshAction) Resume(ctx context.Context, run *Run) error {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"cutover/engine"
+	"cutover/engine/journal"
 )
 
 // fakeLCS keeps environments, operations and history; operations complete after a number of polls.
@@ -687,6 +690,45 @@ func TestLCSProductionRefreshThatEndedWhileLCSWasUnreadable(t *testing.T) {
 		api.addRefresh("PROD", engine.LCSOperation{ActivityID: "portal-7", Status: "Completed", Terminal: true, Succeeded: true,
 			Started: time.Now().Add(-9 * time.Minute), Ended: time.Now()})
 		if st := h.waitStep("prod-refresh", engine.StateSucceeded); !strings.Contains(st.Message, "portal-7 Completed") {
+			t.Fatalf("message %q", st.Message)
+		}
+	})
+}
+
+// TestLCSProductionRefreshCutOffBeforeItRecordedAnything: cutover dies right after the guided
+// step started, before it recorded anything; the restart runs it again (it had sent nothing to
+// LCS) from the moment the operators confirmed, and it finds and follows their refresh.
+func TestLCSProductionRefreshCutOffBeforeItRecordedAnything(t *testing.T) {
+	inBubble(t, "name: t\n"+lcsSection+prodRefreshStep, func(t *testing.T, h *harness) {
+		api := newFakeLCS()
+		h.opts.Ports.LCS = api
+		h.start()
+		confirmStep(t, h, "prod-refresh", "REFRESH PRODUCTION")
+		h.waitFor("prod-refresh", "its first record", func(engine.StepView) bool { return h.hasRef("prod-refresh", "guided_since") })
+		h.stop()
+		// The crash image: the journal up to the step's start.
+		path := filepath.Join(h.dir, "state", journal.FileName)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitAfter(string(data), "\n")
+		keep := 0
+		for i, l := range lines {
+			if strings.Contains(l, `"type":"step.started"`) && strings.Contains(l, `"step":"prod-refresh"`) {
+				keep = i + 1
+			}
+		}
+		if keep == 0 || keep == len(lines) {
+			t.Fatalf("no start to cut after in %d lines", len(lines))
+		}
+		if err := os.WriteFile(path, []byte(strings.Join(lines[:keep], "")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Minute) // cutover is down; the operators start the refresh meanwhile
+		api.startPortal("PROD", time.Now())
+		h.start()
+		if st := h.waitStep("prod-refresh", engine.StateSucceeded); !strings.Contains(st.Message, "portal-1 Completed") {
 			t.Fatalf("message %q", st.Message)
 		}
 	})
