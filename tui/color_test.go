@@ -294,10 +294,7 @@ func asksBackground(cmd tea.Cmd) bool {
 func TestSSHNoColor(t *testing.T) {
 	e := realEngine(t)
 	vic := newTestKey(t)
-	team := writeTeam(t, t.TempDir(), map[string]struct {
-		key  testKey
-		role engine.Role
-	}{"Vic": {vic, engine.RoleViewer}})
+	team := writeTeam(t, t.TempDir(), map[string]member{"Vic": {vic, engine.RoleViewer}})
 	_, addr := startServer(t, e, team)
 	_, noColorAddr := startServerWith(t, e, team, func(o *ServerOptions) { o.Config.NoColor = true })
 	for _, c := range []struct {

@@ -64,10 +64,7 @@ func dialFrom(t *testing.T, from, addr string, k testKey) error {
 func TestSSHConnectionRateLimitAtAccept(t *testing.T) {
 	e := realEngine(t)
 	ana := newTestKey(t)
-	team := writeTeam(t, t.TempDir(), map[string]struct {
-		key  testKey
-		role engine.Role
-	}{"Ana": {ana, engine.RoleOperator}})
+	team := writeTeam(t, t.TempDir(), map[string]member{"Ana": {ana, engine.RoleOperator}})
 	clk := clock.NewFake(time.Date(2026, 12, 5, 21, 0, 0, 0, time.UTC))
 	var logs logLines
 	_, addr := startServerWith(t, e, team, func(o *ServerOptions) {
@@ -205,10 +202,7 @@ func (nopConn) Close() error { return nil }
 func TestSSHIdleTimeoutCountsKeyPresses(t *testing.T) {
 	e := realEngine(t)
 	ana, ben := newTestKey(t), newTestKey(t)
-	team := writeTeam(t, t.TempDir(), map[string]struct {
-		key  testKey
-		role engine.Role
-	}{"Ana": {ana, engine.RoleViewer}, "Ben": {ben, engine.RoleOperator}})
+	team := writeTeam(t, t.TempDir(), map[string]member{"Ana": {ana, engine.RoleViewer}, "Ben": {ben, engine.RoleOperator}})
 	clk := clock.NewFake(time.Date(2026, 12, 5, 21, 0, 0, 0, time.UTC))
 	srv, addr := startServerWith(t, e, team, func(o *ServerOptions) {
 		o.IdleTimeout, o.clock = 10*time.Minute, clk

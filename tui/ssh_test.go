@@ -40,10 +40,13 @@ func newTestKey(t *testing.T) testKey {
 }
 
 // writeTeam writes a team file of operators and viewers.
-func writeTeam(t *testing.T, dir string, members map[string]struct {
+// member is one person of a test team file.
+type member struct {
 	key  testKey
 	role engine.Role
-}) string {
+}
+
+func writeTeam(t *testing.T, dir string, members map[string]member) string {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("# test team\n")
@@ -131,10 +134,7 @@ func TestTeamFileProblemsNameTheLine(t *testing.T) {
 func TestTeamFileIsReadAgainWhenItChanges(t *testing.T) {
 	dir := t.TempDir()
 	ana, ben := newTestKey(t), newTestKey(t)
-	path := writeTeam(t, dir, map[string]struct {
-		key  testKey
-		role engine.Role
-	}{"Ana": {ana, engine.RoleOperator}})
+	path := writeTeam(t, dir, map[string]member{"Ana": {ana, engine.RoleOperator}})
 	team, err := LoadTeam(path)
 	if err != nil {
 		t.Fatal(err)
@@ -164,10 +164,7 @@ func TestTeamFileIsReadAgainWhenItChanges(t *testing.T) {
 func TestSSHRefusesStrangersAndPasswords(t *testing.T) {
 	e := realEngine(t)
 	ana := newTestKey(t)
-	team := writeTeam(t, t.TempDir(), map[string]struct {
-		key  testKey
-		role engine.Role
-	}{"Ana": {ana, engine.RoleOperator}})
+	team := writeTeam(t, t.TempDir(), map[string]member{"Ana": {ana, engine.RoleOperator}})
 	_, addr := startServer(t, e, team)
 	if _, err := dial(addr, gossh.PublicKeys(newTestKey(t).signer)); err == nil {
 		t.Fatal("a key not in the team file was accepted")
@@ -214,10 +211,7 @@ func runExec(t *testing.T, addr string, k testKey, cmd string) (string, int) {
 func TestSSHStatusAndOtherCommands(t *testing.T) {
 	e := realEngine(t)
 	vic := newTestKey(t)
-	team := writeTeam(t, t.TempDir(), map[string]struct {
-		key  testKey
-		role engine.Role
-	}{"Vic": {vic, engine.RoleViewer}})
+	team := writeTeam(t, t.TempDir(), map[string]member{"Vic": {vic, engine.RoleViewer}})
 	_, addr := startServer(t, e, team)
 	// This engine has no replication monitor: the glance cannot tell, so it says UNKNOWN.
 	out, code := runExec(t, addr, vic, "status")
@@ -365,10 +359,7 @@ func (p *ptySession) waitOutputSince(t *testing.T, mark int, text string) {
 func TestSSHViewerSeesButCannotAct(t *testing.T) {
 	e := realEngine(t)
 	vic := newTestKey(t)
-	team := writeTeam(t, t.TempDir(), map[string]struct {
-		key  testKey
-		role engine.Role
-	}{"Vic": {vic, engine.RoleViewer}})
+	team := writeTeam(t, t.TempDir(), map[string]member{"Vic": {vic, engine.RoleViewer}})
 	srv, addr := startServer(t, e, team)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -411,10 +402,7 @@ func (p *panicEngine) Subscribe(ctx context.Context) (engine.Snapshot, <-chan en
 func TestSSHPanicInOneSessionSparesTheOthers(t *testing.T) {
 	e := realEngine(t)
 	vic := newTestKey(t)
-	team := writeTeam(t, t.TempDir(), map[string]struct {
-		key  testKey
-		role engine.Role
-	}{"Vic": {vic, engine.RoleViewer}})
+	team := writeTeam(t, t.TempDir(), map[string]member{"Vic": {vic, engine.RoleViewer}})
 	_, addr := startServer(t, &panicEngine{Engine: e}, team)
 	first, err := dial(addr, gossh.PublicKeys(vic.signer))
 	if err != nil {

@@ -107,10 +107,10 @@ func TestReadHolderNeverRefusesAStart(t *testing.T) {
 	}
 }
 
-// TestAStartWaitsOutALook: a look that has the live lock (frozen in the middle of ReadHolder)
-// delays a start; it does not refuse it, and the holder is named once it holds.
-func TestAStartWaitsOutALook(t *testing.T) {
-	dir := t.TempDir()
+// lookAtReleased opens, for a look, the live lock of a state directory an engine held and
+// released.
+func lookAtReleased(t *testing.T, dir string) *os.File {
+	t.Helper()
 	l, _, err := Acquire(dir, "first")
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,15 @@ func TestAStartWaitsOutALook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer look.Close()
+	t.Cleanup(func() { look.Close() })
+	return look
+}
+
+// TestAStartWaitsOutALook: a look that has the live lock (frozen in the middle of ReadHolder)
+// delays a start; it does not refuse it, and the holder is named once it holds.
+func TestAStartWaitsOutALook(t *testing.T) {
+	dir := t.TempDir()
+	look := lookAtReleased(t, dir)
 	if held, err := probeLive(look); err != nil || held {
 		t.Fatalf("released lock: held %v, %v", held, err)
 	}
@@ -166,18 +174,7 @@ func TestAFrozenLookDoesNotHoldAStartForEver(t *testing.T) {
 	defer func(d time.Duration) { liveWait = d }(liveWait)
 	liveWait = 50 * time.Millisecond
 	dir := t.TempDir()
-	l, _, err := Acquire(dir, "first")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Release(); err != nil {
-		t.Fatal(err)
-	}
-	look, err := openLive(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer look.Close()
+	look := lookAtReleased(t, dir)
 	if err := lockShared(look); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +184,7 @@ func TestAFrozenLookDoesNotHoldAStartForEver(t *testing.T) {
 	if err := unlockLive(look); err != nil {
 		t.Fatal(err)
 	}
-	l, _, err = Acquire(dir, "third")
+	l, _, err := Acquire(dir, "third")
 	if err != nil {
 		t.Fatalf("after the look: %v", err)
 	}
