@@ -388,7 +388,9 @@ func pgidOf(t *testing.T, h *harness, step string) int {
 
 // TestCrashLeftoversThatCannotBeVerifiedBlockTheRerun: an idempotent step's interrupted attempt
 // left a process that cleared its environment (so it cannot be proven the attempt's); it is left
-// alone, and the step is not re-run next to it but waits for an operator.
+// alone, and the step is not re-run next to it but waits for an operator. The child names itself
+// only once its environment is gone: a child still between fork and exec carries the token and
+// is rightly killed as the attempt's.
 func TestCrashLeftoversThatCannotBeVerifiedBlockTheRerun(t *testing.T) {
 	needShell(t)
 	if runtime.GOOS != "linux" {
@@ -397,7 +399,7 @@ func TestCrashLeftoversThatCannotBeVerifiedBlockTheRerun(t *testing.T) {
 	marks := t.TempDir()
 	h := newHarness(t, `name: t
 steps:
-  - {id: again, title: Again, kind: command, idempotent: true, with: {shell: 'echo run >> `+marks+`/again; env -i sleep 300 >/dev/null 2>&1 & echo child $!; wait'}}
+  - {id: again, title: Again, kind: command, idempotent: true, with: {shell: 'echo run >> `+marks+`/again; env -i sh -c "echo child \$\$; exec sleep 300 >/dev/null 2>&1" & wait'}}
 `).start()
 	waitExternal(t, h, "again")
 	pgid := pgidOf(t, h, "again")
