@@ -201,7 +201,17 @@ func (a *commandAction) Run(ctx context.Context, run *Run) error {
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.WaitDelay = terminateGrace
 
-	group, ref, err := startGroup(cmd)
+	// What lets a restart find this attempt's processes is journaled before any of them exists.
+	pre, err := groupRef()
+	if err != nil {
+		return err
+	}
+	if len(pre) > 0 {
+		if err := run.Record(pre); err != nil {
+			return err
+		}
+	}
+	group, ref, err := startGroup(cmd, pre)
 	if err != nil {
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 			return Permanent(fmt.Errorf("cannot start %s: %w", argv[0], err))

@@ -3,6 +3,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -320,7 +321,7 @@ func waitExternal(t *testing.T, h *harness, steps ...string) {
 	for {
 		missing := ""
 		for _, id := range steps {
-			if h.count(engine.RecExternal, id) == 0 {
+			if !h.hasRef(id, "pid") {
 				missing = id
 				break
 			}
@@ -436,5 +437,74 @@ steps:
 	}
 	if b, _ := os.ReadFile(filepath.Join(marks, "again")); strings.Count(string(b), "run") != 1 {
 		t.Fatalf("the step ran %d times", strings.Count(string(b), "run"))
+	}
+}
+
+// TestCrashBeforeTheProcessIDsAreJournaled: cutover died after journaling the attempt's token
+// but before journaling the process ids it started. The children are found by the token alone
+// and killed before the idempotent step runs again.
+func TestCrashBeforeTheProcessIDsAreJournaled(t *testing.T) {
+	needShell(t)
+	if runtime.GOOS != "linux" {
+		t.Skip("the remains of a crashed attempt are found through /proc")
+	}
+	marks := t.TempDir()
+	h := newHarness(t, `name: t
+steps:
+  - {id: again, title: Again, kind: command, idempotent: true, with: {shell: 'echo run >> `+marks+`/again; [ $CUTOVER_ATTEMPT -gt 1 ] && exit 0; sleep 300 >/dev/null 2>&1 & echo child $!; wait'}}
+`).start()
+	waitExternal(t, h, "again")
+	pgid := pgidOf(t, h, "again")
+	child, err := strconv.Atoi(strings.TrimPrefix(waitLog(t, h, "again", "child "), "child "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if inGroup(child, pgid) {
+			_ = syscall.Kill(child, syscall.SIGKILL)
+		}
+	})
+	// The journal as it was between the two records: the token, and no process ids yet.
+	path := filepath.Join(h.dir, "state", journal.FileName)
+	full, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crashed []byte
+	for i, r := range h.records() {
+		var p engine.External
+		if r.Type == string(engine.RecExternal) && r.Step == "again" && r.Decode(&p) == nil {
+			if p.Ref["token"] == "" || p.Ref["pid"] != "" {
+				t.Fatalf("the first reference journaled is %v, not the token alone", p.Ref)
+			}
+			lines := bytes.SplitAfter(full, []byte("\n"))
+			crashed = bytes.Join(lines[:i+1], nil)
+			break
+		}
+	}
+	if crashed == nil {
+		t.Fatal("no reference journaled")
+	}
+	if err := syscall.Kill(pgid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("again", "the end of its shell", func(s engine.StepView) bool { return s.State != engine.StateRunning })
+	h.stop()
+	if !inGroup(child, pgid) {
+		t.Fatal("the child did not outlive its shell; the test proves nothing")
+	}
+	if err := os.WriteFile(path, crashed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	h.start()
+	if inGroup(child, pgid) {
+		t.Fatalf("process %d of the interrupted attempt is still running", child)
+	}
+	if st := h.waitStep("again", engine.StateSucceeded); st.Attempt != 2 {
+		t.Fatalf("again: attempt %d", st.Attempt)
+	}
+	if want := fmt.Sprintf("killed process %d left running by the interrupted attempt (found by the attempt's token)", child); !hasStepLog(h, "again", want) {
+		t.Errorf("no log line %q", want)
 	}
 }

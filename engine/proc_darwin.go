@@ -60,6 +60,22 @@ func listGroup(pgid int) ([]procInfo, error) {
 	return out, nil
 }
 
+// listCarrying returns the live processes that carry the environment entry kv ("NAME=value")
+// (sysctl kern.proc.all, then each one's environment): only this user's can be read.
+func listCarrying(kv string) ([]procInfo, error) {
+	ks, err := unix.SysctlKinfoProcSlice("kern.proc.all")
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	var out []procInfo
+	for i := range ks {
+		if p := fromKinfo(&ks[i]); p.pid > 0 && !p.zombie && hasEnv(p.pid, kv) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
 // hasEnv reports whether the process started with the environment entry kv ("NAME=value"), read
 // from kern.procargs2: argc, the executable path, NUL padding, argc arguments, then the
 // environment (followed by the loader's own strings, which an exact match cannot confuse).

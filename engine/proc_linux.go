@@ -57,8 +57,8 @@ func parseStat(pid int, b []byte) (procInfo, bool) {
 	return procInfo{pid: pid, pgid: pgid, start: start, zombie: f[0] == "Z" || f[0] == "X"}, true
 }
 
-// listGroup returns the processes whose process group is pgid.
-func listGroup(pgid int) ([]procInfo, error) {
+// listAll returns every process in the process table.
+func listAll() ([]procInfo, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
@@ -69,7 +69,38 @@ func listGroup(pgid int) ([]procInfo, error) {
 		if err != nil {
 			continue
 		}
-		if p, ok := lookupProc(pid); ok && p.pgid == pgid {
+		if p, ok := lookupProc(pid); ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// listGroup returns the processes whose process group is pgid.
+func listGroup(pgid int) ([]procInfo, error) {
+	all, err := listAll()
+	if err != nil {
+		return nil, err
+	}
+	var out []procInfo
+	for _, p := range all {
+		if p.pgid == pgid {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// listCarrying returns the live processes that carry the environment entry kv ("NAME=value"):
+// only this user's can be read.
+func listCarrying(kv string) ([]procInfo, error) {
+	all, err := listAll()
+	if err != nil {
+		return nil, err
+	}
+	var out []procInfo
+	for _, p := range all {
+		if !p.zombie && hasEnv(p.pid, kv) {
 			out = append(out, p)
 		}
 	}

@@ -45,6 +45,28 @@ func orphanGroup(t *testing.T, env ...string) (pgid, orphan int) {
 	return pgid, orphan
 }
 
+// ownSession starts a sleep in a session (and process group) of its own with extra environment,
+// as a process that called setsid would be. It is killed and reaped when the test ends.
+func ownSession(t *testing.T, env ...string) *os.Process {
+	t.Helper()
+	cmd := exec.Command("sleep", "300")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	reaped := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(reaped)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-reaped
+	})
+	return cmd.Process
+}
+
 // running reports whether pid is a live (not zombie) process in group pgid.
 func running(pid, pgid int) bool {
 	p, ok := lookupProc(pid)
@@ -56,7 +78,11 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 	if boot == "" {
 		t.Skip("no boot id in /proc")
 	}
-	const token = "0123456789abcdef0123456789abcdef"
+	// Random, so that another run of these tests at the same time is never taken for this one's.
+	token, err := newGroupToken()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ref := func(pgid int, start uint64, token string) map[string]string {
 		return map[string]string{"pid": strconv.Itoa(pgid), "pgid": strconv.Itoa(pgid), "boot": boot,
 			"start": strconv.FormatUint(start, 10), "token": token}
@@ -108,6 +134,45 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 		}
 		if !running(orphan, pgid) {
 			t.Fatal("a process older than the leader was killed")
+		}
+	})
+
+	// A process that left the group (setsid) still carries the token: it is found and killed
+	// with the group's.
+	t.Run("left the group", func(t *testing.T) {
+		pgid, orphan := orphanGroup(t, groupTokenEnv+"="+token)
+		escaped := ownSession(t, groupTokenEnv+"="+token)
+		note, clean := cleanupGroup(ref(pgid, 0, token))
+		for _, want := range []string{
+			fmt.Sprintf("killed process %d left running in process group %d", orphan, pgid),
+			fmt.Sprintf("killed process %d left running by the interrupted attempt (found by the attempt's token)", escaped.Pid),
+		} {
+			if !strings.Contains(note, want) || !clean {
+				t.Fatalf("note %q (clean %v), want %q", note, clean, want)
+			}
+		}
+		if running(orphan, pgid) || running(escaped.Pid, escaped.Pid) {
+			t.Fatal("a process of the attempt is still running")
+		}
+	})
+
+	// cutover died after journaling the token but before the process ids: the token finds them.
+	t.Run("token alone", func(t *testing.T) {
+		token, err := newGroupToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ownSession(t, groupTokenEnv+"="+token)
+		other := ownSession(t, groupTokenEnv+"=someone-else")
+		note, clean := cleanupGroup(map[string]string{"token": token, "boot": boot})
+		if want := fmt.Sprintf("killed process %d left running by the interrupted attempt (found by the attempt's token)", p.Pid); note != want || !clean {
+			t.Fatalf("note %q (clean %v), want %q", note, clean, want)
+		}
+		if running(p.Pid, p.Pid) || !running(other.Pid, other.Pid) {
+			t.Fatal("killed the wrong process")
+		}
+		if note, clean := cleanupGroup(map[string]string{"token": token, "boot": boot}); note != "" || !clean {
+			t.Fatalf("second cleanup: %q", note)
 		}
 	})
 

@@ -22,6 +22,9 @@ func listGroup(int) ([]procInfo, error) { return nil, errNoProcessTable }
 
 func hasEnv(int, string) bool { return false }
 
+// listCarrying cannot search the process table here either.
+func listCarrying(string) ([]procInfo, error) { return nil, errNoProcessTable }
+
 func killProc(procInfo) error { return errNoProcessTable }
 
 // awaitExit cannot tell here; killProc never succeeds, so it is never asked.

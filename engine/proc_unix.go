@@ -39,13 +39,28 @@ type unixGroup struct {
 	kill *time.Timer
 }
 
-// startGroup starts cmd as the leader of a new process group, every process of it marked with a
-// fresh token, and returns the references to journal: process id, group id, the token and, where
-// the platform tells them, the boot and the leader's start time.
-func startGroup(cmd *exec.Cmd) (procGroup, map[string]string, error) {
+// groupRef returns what to journal before a command starts: a fresh token that every process of
+// the attempt will carry in its environment, and the boot. Journaled first, it lets a crash
+// between the start and the journaling of the process ids still find the attempt's processes.
+func groupRef() (map[string]string, error) {
 	token, err := newGroupToken()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	ref := map[string]string{"token": token}
+	if boot := bootID(); boot != "" {
+		ref["boot"] = boot
+	}
+	return ref, nil
+}
+
+// startGroup starts cmd as the leader of a new process group, every process of it marked with
+// pre's token (see groupRef), and returns the references to journal next: process id, group id
+// and, where the platform tells it, the leader's start time.
+func startGroup(cmd *exec.Cmd, pre map[string]string) (procGroup, map[string]string, error) {
+	token := pre["token"]
+	if token == "" {
+		return nil, nil, errors.New("start process group: no token")
 	}
 	env := cmd.Env
 	if env == nil {
@@ -58,10 +73,7 @@ func startGroup(cmd *exec.Cmd) (procGroup, map[string]string, error) {
 		return nil, nil, err
 	}
 	pid := cmd.Process.Pid
-	ref := map[string]string{"pid": strconv.Itoa(pid), "pgid": strconv.Itoa(pid), "token": token}
-	if boot := bootID(); boot != "" {
-		ref["boot"] = boot
-	}
+	ref := map[string]string{"pid": strconv.Itoa(pid), "pgid": strconv.Itoa(pid)}
 	if p, ok := lookupProc(pid); ok {
 		ref["start"] = strconv.FormatUint(p.start, 10)
 	}
@@ -106,23 +118,29 @@ const cleanupWait = 5 * time.Second
 // killing the ones it had found.
 const maxCleanupRounds = 50
 
-// cleanupGroup kills what an interrupted attempt left running in its process group, and only
-// what provably belongs to it, so that a group id reused by an unrelated program is never
-// touched:
+// cleanupGroup kills what an interrupted attempt left running, and only what provably belongs to
+// it, so that a group id reused by an unrelated program is never touched:
 //
 //   - when the group's leader is still there (alive or not yet reaped) with the journaled boot
 //     and start time, the group is the attempt's and is killed as a whole;
 //   - otherwise (the leader died, as it does after a crash, and was reaped) each process in a
-//     group with the journaled id is killed when it runs on the same boot, started no earlier
-//     than the journaled leader, and carries the attempt's token in its environment. Processes
-//     that fail the checks are left alone and named in the returned note.
+//     group with the journaled id is killed when it started no earlier than the journaled leader
+//     and carries the attempt's token in its environment. Processes of the group that fail the
+//     checks are left alone and named in the returned note;
+//   - in both cases every other process of this user that carries the token is killed too: those
+//     that left the group (setsid), and all of them when the attempt was cut off after journaling
+//     its token but before journaling its process ids.
+//
+// Nothing is looked for when the journaled boot is not this one: a restart ended them all.
 //
 // It returns once the processes it killed have ended (or cleanupWait has passed), so a re-run
 // never starts next to them. The note is empty when nothing was left running; clean is false
 // when something may still run (not killed, not ended, or not verifiable), so no re-run may start.
 func cleanupGroup(ref map[string]string) (note string, clean bool) {
 	pgid, err := strconv.Atoi(ref["pgid"])
-	if err != nil || pgid <= 1 {
+	hasGroup := err == nil && pgid > 1
+	token := ref["token"]
+	if !hasGroup && token == "" {
 		return "", true
 	}
 	boot := bootID()
@@ -133,7 +151,10 @@ func cleanupGroup(ref map[string]string) (note string, clean bool) {
 	leaderStart, startErr := strconv.ParseUint(ref["start"], 10, 64)
 	hasStart := startErr == nil
 	deadline := time.Now().Add(cleanupWait)
-	if p, ok := lookupProc(pgid); ok && sameBoot && hasStart && p.start == leaderStart {
+	var notes []string
+	var left []procInfo
+	groupKilled := false
+	if p, ok := lookupProc(pgid); hasGroup && ok && sameBoot && hasStart && p.start == leaderStart {
 		members, _ := listGroup(pgid)
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		var live []procInfo
@@ -142,48 +163,69 @@ func cleanupGroup(ref map[string]string) (note string, clean bool) {
 				live = append(live, m)
 			}
 		}
-		note := fmt.Sprintf("killed process group %d left running by the interrupted attempt", pgid)
-		left := awaitExit(live, deadline)
-		if len(left) > 0 {
-			note += fmt.Sprintf("; %s still running %v later; check them by hand", pids(pidsOf(left)), cleanupWait)
+		notes = append(notes, fmt.Sprintf("killed process group %d left running by the interrupted attempt", pgid))
+		if still := awaitExit(live, deadline); len(still) > 0 {
+			notes = append(notes, fmt.Sprintf("%s still running %v later; check them by hand", pids(pidsOf(still)), cleanupWait))
+			left = append(left, still...)
 		}
-		return note, len(left) == 0
+		groupKilled = true
+		if token == "" {
+			return strings.Join(notes, "; "), len(left) == 0
+		}
 	}
-	token := ref["token"]
+	carries := groupTokenEnv + "=" + token
 	ours := func(p procInfo) bool {
 		if token == "" || (hasStart && p.start < leaderStart) {
 			return false
 		}
-		return hasEnv(p.pid, groupTokenEnv+"="+token)
+		return hasEnv(p.pid, carries)
 	}
+	self := os.Getpid()
 	seen := map[procInfo]bool{}
-	var killed []procInfo
+	var killed, escaped []procInfo
 	var foreign, failed []int
 	var failures []string
+	var scanErr error
 	for round := 0; round < maxCleanupRounds; round++ {
-		members, err := listGroup(pgid)
-		if err != nil {
-			// No way to look inside the group on this system: say so if it is not empty.
-			if kerr := syscall.Kill(-pgid, 0); errors.Is(kerr, syscall.ESRCH) {
-				return "", true
+		var found []procInfo
+		if hasGroup && !groupKilled {
+			members, err := listGroup(pgid)
+			if err != nil {
+				// No way to look inside the group on this system: say so if it is not empty.
+				if kerr := syscall.Kill(-pgid, 0); errors.Is(kerr, syscall.ESRCH) {
+					return "", true
+				}
+				return fmt.Sprintf("process group %d from the interrupted attempt may still be running and could not be verified as ours (%v); check it by hand", pgid, err), false
 			}
-			return fmt.Sprintf("process group %d from the interrupted attempt may still be running and could not be verified as ours (%v); check it by hand", pgid, err), false
+			found = members
+		}
+		if token != "" {
+			carriers, err := listCarrying(carries)
+			if err != nil {
+				scanErr = err
+			}
+			found = append(found, carriers...)
 		}
 		fresh := false
-		for _, p := range members {
+		for _, p := range found {
 			key := procInfo{pid: p.pid, pgid: p.pgid, start: p.start}
-			if p.zombie || p.pgid != pgid || seen[key] {
+			member := hasGroup && p.pgid == pgid
+			if p.zombie || p.pid == self || seen[key] || (groupKilled && member) {
 				continue
 			}
 			seen[key] = true
 			if !ours(p) {
-				foreign = append(foreign, p.pid)
+				if member {
+					foreign = append(foreign, p.pid)
+				}
 				continue
 			}
 			fresh = true
 			switch err := killProc(p); {
-			case err == nil:
+			case err == nil && member:
 				killed = append(killed, p)
+			case err == nil:
+				escaped = append(escaped, p)
 			case errors.Is(err, syscall.ESRCH):
 			default:
 				failed = append(failed, p.pid)
@@ -194,13 +236,15 @@ func cleanupGroup(ref map[string]string) (note string, clean bool) {
 			break
 		}
 	}
-	var notes []string
 	if len(killed) > 0 {
 		notes = append(notes, fmt.Sprintf("killed %s left running in process group %d by the interrupted attempt", pids(pidsOf(killed)), pgid))
 	}
-	left := awaitExit(killed, deadline)
-	if len(left) > 0 {
-		notes = append(notes, fmt.Sprintf("%s still running %v after being killed; check them by hand", pids(pidsOf(left)), cleanupWait))
+	if len(escaped) > 0 {
+		notes = append(notes, fmt.Sprintf("killed %s left running by the interrupted attempt (found by the attempt's token)", pids(pidsOf(escaped))))
+	}
+	if still := awaitExit(append(killed, escaped...), deadline); len(still) > 0 {
+		notes = append(notes, fmt.Sprintf("%s still running %v after being killed; check them by hand", pids(pidsOf(still)), cleanupWait))
+		left = append(left, still...)
 	}
 	if len(failed) > 0 {
 		notes = append(notes, fmt.Sprintf("could not kill %s of the interrupted attempt (%s); stop them by hand", pids(failed), strings.Join(failures, "; ")))
@@ -208,7 +252,11 @@ func cleanupGroup(ref map[string]string) (note string, clean bool) {
 	if len(foreign) > 0 {
 		notes = append(notes, fmt.Sprintf("left alone %s in process group %d: they could not be verified as the interrupted attempt's (the group id may have been reused); check them by hand", pids(foreign), pgid))
 	}
-	return strings.Join(notes, "; "), len(left) == 0 && len(failed) == 0 && len(foreign) == 0
+	searched := scanErr == nil || groupKilled || hasGroup
+	if !searched {
+		notes = append(notes, fmt.Sprintf("could not look for processes the interrupted attempt left running (%v); check by hand", scanErr))
+	}
+	return strings.Join(notes, "; "), searched && len(left) == 0 && len(failed) == 0 && len(foreign) == 0
 }
 
 // pidsOf lists the processes' ids.

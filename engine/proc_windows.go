@@ -22,10 +22,14 @@ type winGroup struct {
 	once sync.Once
 }
 
+// groupRef has nothing to journal before a start here: the job object ends the whole tree when
+// cutover dies, so nothing has to be found afterwards.
+func groupRef() (map[string]string, error) { return nil, nil }
+
 // startGroup starts cmd suspended, puts it in a new kill-on-close job object and only then lets
 // it run, so nothing it starts can escape the job. A process that cannot be put in the job is
 // killed before it runs a single instruction, and the start fails.
-func startGroup(cmd *exec.Cmd) (procGroup, map[string]string, error) {
+func startGroup(cmd *exec.Cmd, _ map[string]string) (procGroup, map[string]string, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: windows.CREATE_NEW_PROCESS_GROUP | windows.CREATE_SUSPENDED}
 	job, err := windows.CreateJobObject(nil, nil)
 	if err != nil {
