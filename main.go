@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"log"
 	"log/slog"
 	"net/http"
 	"os"
@@ -465,6 +466,7 @@ func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, srv *tui.Server, 
 	defer cancel()
 	actor := engine.LocalOperator(*rf.as, ttyName(stdin))
 	opts := tui.Options{Actor: actor, ReadOnly: *rf.readonly, Config: cfg, OwnsEngine: true}
+	defer ownTerminal(e)()
 	if srv != nil {
 		touch, leave := srv.JoinLocal(actor)
 		defer leave()
@@ -506,7 +508,7 @@ func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config
 	logf := func(format string, args ...any) { e.Logf(engine.LevelInfo, "", format, args...) }
 	// The SSH libraries log through charm's logger: into the engine's log, not onto a terminal a
 	// cockpit may be drawing on.
-	charmlog.SetOutput(sshLibLog{e})
+	charmlog.SetOutput(libLog{e: e, prefix: "ssh: "})
 	srv, err := tui.NewServer(e, tui.ServerOptions{Addr: *rf.listen, HostKeyPath: filepath.Join(e.StateDir(), "ssh_host_ed25519_key"),
 		Team: team, IdleTimeout: *rf.idle, Config: cfg, Logf: logf})
 	if err != nil {
@@ -521,16 +523,34 @@ func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config
 	return srv, nil
 }
 
-// sshLibLog takes what the SSH libraries log into the engine's log, minus the line every
-// ordinary disconnect produces.
-type sshLibLog struct{ e *engine.Engine }
+// libLog takes what a library logs into the engine's log (each line prefixed), minus the line
+// every ordinary SSH disconnect produces.
+type libLog struct {
+	e      *engine.Engine
+	prefix string
+}
 
-func (l sshLibLog) Write(b []byte) (int, error) {
-	text := strings.TrimSpace(string(b))
-	if text != "" && !strings.Contains(text, "context canceled") {
-		l.e.Logf(engine.LevelWarn, "", "ssh: %s", text)
+func (l libLog) Write(b []byte) (int, error) {
+	for _, line := range strings.Split(string(b), "\n") {
+		text := strings.TrimSpace(line)
+		if text != "" && !strings.Contains(text, "context canceled") {
+			l.e.Logf(engine.LevelWarn, "", "%s%s", l.prefix, text)
+		}
 	}
 	return len(b), nil
+}
+
+// ownTerminal sends what the standard library's loggers (log, and slog's default, which writes
+// through it) would print onto the terminal into the engine's log instead, while the cockpit
+// draws there; the returned function puts them back.
+func ownTerminal(e *engine.Engine) (restore func()) {
+	out, flags := log.Writer(), log.Flags()
+	log.SetOutput(libLog{e: e})
+	log.SetFlags(0)
+	return func() {
+		log.SetOutput(out)
+		log.SetFlags(flags)
+	}
 }
 
 // teamPath is the team file: the flag, or cutover-team.keys beside the runbook.

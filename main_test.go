@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
+	"log/slog"
 	"math/rand"
 	"net"
 	"net/http"
@@ -2608,5 +2610,55 @@ func TestReportAndBaselineFromTheDemo(t *testing.T) {
 	code, md, errOut = cli(t, "report", "--state", filepath.Join(second, "state"))
 	if code == exitOK || !strings.Contains(md, "JOURNAL FAILED VERIFICATION") || !strings.Contains(errOut, "FAILED VERIFICATION") {
 		t.Fatalf("a tampered journal must be reported (exit %d):\n%s\n%s", code, errOut, md[:min(len(md), 600)])
+	}
+}
+
+// TestOwnTerminalKeepsLibraryLogsOffTheCockpit: while the cockpit draws on the terminal, what the
+// standard library's loggers print (net/http's server errors, a library's slog.Info) goes into
+// the engine's log, not across the screen; afterwards they print where they did before.
+func TestOwnTerminalKeepsLibraryLogsOffTheCockpit(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cutover.yaml")
+	if err := os.WriteFile(path, []byte("name: t\nsteps:\n  - {id: a, title: A, kind: manual}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := runbook.Load(path, parseOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(rb, engine.Options{StateDir: filepath.Join(dir, "state"), Kinds: registry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop("test")
+	var terminal bytes.Buffer
+	out, flags := log.Writer(), log.Flags()
+	log.SetOutput(&terminal)
+	defer func() { log.SetOutput(out); log.SetFlags(flags) }()
+
+	restore := ownTerminal(e)
+	log.Print("http: TLS handshake error from 10.0.0.7:51234: EOF")
+	slog.Info("pool grew", "conns", 9)
+	restore()
+	// (Only these lines: a goroutine another test left behind may log meanwhile.)
+	if strings.Contains(terminal.String(), "TLS handshake") || strings.Contains(terminal.String(), "pool grew") {
+		t.Fatalf("reached the terminal while the cockpit owned it: %q", terminal.String())
+	}
+	var logged []string
+	for _, l := range e.Logs(engine.DefaultLogRing, "") {
+		logged = append(logged, l.Msg)
+	}
+	all := strings.Join(logged, "\n")
+	for _, want := range []string{"http: TLS handshake error from 10.0.0.7:51234: EOF", "pool grew conns=9"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the engine's log lacks %q:\n%s", want, all)
+		}
+	}
+	log.Print("after")
+	if !strings.Contains(terminal.String(), "after") {
+		t.Fatal("the logger was not given back")
 	}
 }
