@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -426,4 +427,44 @@ func (fakeQuery) Query(_ context.Context, conn, text string) ([]string, [][]stri
 		return []string{""}, [][]string{{"42"}}, nil
 	}
 	return []string{""}, [][]string{{"1"}}, nil
+}
+
+// TestSmokeHTTPCertificate: a server behind a CA the system does not know fails the check; with
+// that CA's certificate (certificate:) it passes; a certificate file that cannot be read or holds
+// no certificate is a problem at its file:line:col.
+func TestSmokeHTTPCertificate(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "Finance and Operations")
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notPEM := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, `name: t
+steps:
+  - {id: pinned, title: Pinned, kind: smoke.http, with: {url: "`+srv.URL+`", certificate: "`+ca+`", expect_body: Finance}}
+  - {id: system, title: System CAs, kind: smoke.http, with: {url: "`+srv.URL+`"}}
+`).start()
+	if st := h.waitStep("pinned", engine.StateSucceeded); !strings.HasPrefix(st.Message, "HTTP 200") {
+		t.Fatalf("pinned: %q", st.Message)
+	}
+	if st := h.waitStep("system", engine.StateFailed); !strings.Contains(st.LastError, "certificate") {
+		t.Fatalf("system: %q", st.LastError)
+	}
+
+	for _, c := range []struct{ file, want string }{
+		{filepath.Join(dir, "missing.pem"), `cutover.yaml:4:25: step "web" with: certificate: ` + filepath.Join(dir, "missing.pem") + ` cannot be read: no such file or directory`},
+		{notPEM, `cutover.yaml:4:25: step "web" with: certificate: ` + notPEM + ` holds no PEM certificate`},
+	} {
+		h.src = "name: t\nsteps:\n  - id: web\n    with: {certificate: \"" + c.file + "\", url: https://contoso.example/}\n    title: Web\n    kind: smoke.http\n"
+		if _, err := loadErr(h); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want %q, got %v", c.want, err)
+		}
+	}
 }

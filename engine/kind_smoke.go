@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -22,7 +25,8 @@ import (
 // SmokeHTTPKind checks a URL: the status and, optionally, a pattern in the body. It can send a
 // bearer token: an Entra ID token for the URL's host (or entra_resource) got with the runbook's
 // lcs sign-in (entra: true, through Ports.Tokens), or one taken from an environment variable
-// (bearer_env).
+// (bearer_env). A token is never sent over clear-text http to another machine, not even after a
+// redirect. certificate adds a CA (PEM file) to the system's for a server behind an internal CA.
 type SmokeHTTPKind struct{}
 
 // Name implements Kind.
@@ -32,7 +36,8 @@ func (SmokeHTTPKind) Name() string { return "smoke.http" }
 func (SmokeHTTPKind) Mode() Mode { return ModeAuto }
 
 // Decode reads `with: {url, method, expect_status, expect_body, entra, entra_resource, bearer_env,
-// request_timeout}`. entra and bearer_env exclude each other; entra_resource needs entra.
+// certificate, request_timeout}`. entra and bearer_env exclude each other; entra_resource needs
+// entra; certificate must hold a PEM certificate (a relative path is beside the runbook).
 func (SmokeHTTPKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) Action {
 	where := fmt.Sprintf("step %q with", s.ID)
 	a := &smokeHTTPAction{method: http.MethodGet, status: http.StatusOK, timeout: 30 * time.Second}
@@ -55,9 +60,25 @@ func (SmokeHTTPKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node
 		"entra":           func(v *yaml.Node) { a.entra = d.Bool(v, where, "entra") },
 		"entra_resource":  func(v *yaml.Node) { a.resource = entraResource(d, v, where) },
 		"request_timeout": func(v *yaml.Node) { a.timeout = d.Duration(v, where, "request_timeout") },
+		"certificate": func(v *yaml.Node) {
+			file := d.NonEmpty(v, where, "certificate")
+			if file == "" {
+				return
+			}
+			if rb := d.Runbook(); rb != nil && !filepath.IsAbs(file) {
+				file = filepath.Join(rb.Dir, file)
+			}
+			pool, err := trustedRoots(file)
+			if err != nil {
+				d.Errorf(v, where, "certificate: %v", err)
+				return
+			}
+			a.roots = pool
+		},
 	})
 	if with == nil {
 		d.ErrorAt(s.Pos, fmt.Sprintf("step %q", s.ID), "kind smoke.http needs `with: {url: https://…}`")
+		a.http = a.client()
 		return a
 	}
 	d.Require(with, where, present, "url")
@@ -87,6 +108,7 @@ func (SmokeHTTPKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node
 	if u != nil && u.Scheme == "http" && (a.entra || a.bearerEnv != "") && !isLoopback(u.Hostname()) {
 		d.Errorf(present["url"], where, "url: a bearer token would cross the network in clear text over %q: use https://", a.url)
 	}
+	a.http = a.client()
 	return a
 }
 
@@ -127,6 +149,51 @@ type smokeHTTPAction struct {
 	entra    bool
 	resource string
 	timeout  time.Duration
+	// roots are the CAs trusted for https (nil: the system's).
+	roots *x509.CertPool
+	// http is the client (see client).
+	http *http.Client
+}
+
+// errClearTextRedirect: a redirect would have sent a bearer token over clear-text http.
+var errClearTextRedirect = errors.New("a bearer token is not sent over clear-text http")
+
+// trustedRoots returns the system's CAs plus those in the PEM file.
+func trustedRoots(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s cannot be read: %w", file, errors.Unwrap(err))
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
+}
+
+// client returns the HTTP client for one check: the default transport (proxies from the
+// environment), the runbook's CA when given, and redirects that never carry a bearer token
+// over clear-text http to another machine (Go keeps the header on a redirect to the same host,
+// whatever the scheme).
+func (a *smokeHTTPAction) client() *http.Client {
+	c := &http.Client{CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if req.Header.Get("Authorization") != "" && req.URL.Scheme != "https" && !isLoopback(req.URL.Hostname()) {
+			return fmt.Errorf("redirected to %s: %w", req.URL.Redacted(), errClearTextRedirect)
+		}
+		return nil
+	}}
+	if a.roots != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: a.roots, MinVersion: tls.VersionTLS12}
+		c.Transport = tr
+	}
+	return c
 }
 
 // Describe implements Action.
@@ -183,9 +250,13 @@ func (a *smokeHTTPAction) Run(ctx context.Context, run *Run) error {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := a.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", a.method, a.url, err)
+		err = fmt.Errorf("%s %s: %w", a.method, a.url, err)
+		if errors.Is(err, errClearTextRedirect) {
+			return Permanent(err)
+		}
+		return err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
