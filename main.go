@@ -1848,7 +1848,7 @@ func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, promp
 	}
 	// The smoke.http steps with entra: true sign in with the lcs section's account and app.
 	if p, ok := ports.LCS.(lcsPort); ok && ports.Tokens == nil {
-		ports.Tokens = lcsTokens{p.c}
+		ports.Tokens = lcsTokens(p)
 	}
 	return func() {
 		for _, c := range closers {

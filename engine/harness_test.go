@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -167,14 +166,6 @@ func inBubble(t *testing.T, src string, f func(t *testing.T, h *harness)) {
 		h.bubble, h.limit = true, 1000*time.Hour
 		f(t, h)
 	})
-}
-
-// now is the harness's current time.
-func (h *harness) now() time.Time {
-	if h.bubble {
-		return time.Now()
-	}
-	return h.clk.Now()
 }
 
 // loadErr parses h.src and returns the error.
@@ -384,8 +375,7 @@ func (h *harness) count(t engine.RecordType, step string) int {
 }
 
 var (
-	ana     = engine.Actor{Name: "Ana", Origin: "ssh", Fingerprint: "SHA256:ana", Role: engine.RoleOperator}
-	ben     = engine.Actor{Name: "Ben", Origin: "ssh", Fingerprint: "SHA256:ben", Role: engine.RoleOperator}
-	vera    = engine.Actor{Name: "Vera", Origin: "ssh", Fingerprint: "SHA256:vera", Role: engine.RoleViewer}
-	errBoom = errors.New("boom")
+	ana  = engine.Actor{Name: "Ana", Origin: "ssh", Fingerprint: "SHA256:ana", Role: engine.RoleOperator}
+	ben  = engine.Actor{Name: "Ben", Origin: "ssh", Fingerprint: "SHA256:ben", Role: engine.RoleOperator}
+	vera = engine.Actor{Name: "Vera", Origin: "ssh", Fingerprint: "SHA256:vera", Role: engine.RoleViewer}
 )

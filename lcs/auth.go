@@ -417,7 +417,7 @@ func (a *authenticator) msal(ctx context.Context, scopes []string, known public.
 		a.log.Debug("lcs: silent token refresh failed, signing in again", "mode", a.cfg.Mode.String(), "scope", strings.Join(scopes, " "))
 	}
 	if a.cfg.Mode == AuthPassword {
-		//nolint:staticcheck // ROPC is what LCS automation has used for years (d365fo.tools); device code is the default.
+		//lint:ignore SA1019 ROPC is what LCS automation has used for years (d365fo.tools); device code is the default.
 		return a.pub.AcquireTokenByUsernamePassword(ctx, scopes, a.cfg.Username, a.cfg.Password)
 	}
 	dc, err := a.pub.AcquireTokenByDeviceCode(ctx, scopes)

@@ -244,20 +244,6 @@ func box(st *Styles, title string, lines []string, w, h int, focused bool) strin
 	return b.String()
 }
 
-// fitLines cuts or pads a block to exactly w×h.
-func fitLines(s string, w, h int) []string {
-	lines := strings.Split(s, "\n")
-	out := make([]string, h)
-	for i := range out {
-		if i < len(lines) {
-			out[i] = fit(lines[i], w)
-		} else {
-			out[i] = strings.Repeat(" ", w)
-		}
-	}
-	return out
-}
-
 // wrapText breaks text into lines of at most w cells.
 func wrapText(s string, w int) []string {
 	if w <= 0 {

@@ -138,8 +138,8 @@ func TestConnLimiterAddressesAndMemory(t *testing.T) {
 	}
 	// A busy address is remembered while quiet ones (full buckets) are forgotten first.
 	busy := tcpAddr("10.0.0.1")
-	if !take(busy) || !take(busy) || take(busy) {
-		t.Fatal("burst 2")
+	if first, second, third := take(busy), take(busy), take(busy); !first || !second || third {
+		t.Fatalf("burst 2: %v %v %v", first, second, third)
 	}
 	for _, ip := range []string{"10.0.0.2", "10.0.0.3", "10.0.0.4"} {
 		take(tcpAddr(ip))

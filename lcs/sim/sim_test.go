@@ -296,7 +296,7 @@ func TestDatabaseMovementRules(t *testing.T) {
 	}
 	c, m = refresh(sim.SandboxID, sim.UATSandboxID)
 	from := f.clock.Now().Add(-24 * time.Hour).UTC().Format("2006-01-02T15:04:05.0000000")
-	if m["IsSuccess"] != false || m["ErrorMessage"] != "Maximum allowed API operations are 3 from "+from {
+	if c != 200 || m["IsSuccess"] != false || m["ErrorMessage"] != "Maximum allowed API operations are 3 from "+from {
 		t.Fatalf("4th operation: %v", m)
 	}
 	if f.s.RefreshesStarted(sim.UATSandboxID) != 3 {
@@ -304,7 +304,7 @@ func TestDatabaseMovementRules(t *testing.T) {
 	}
 	// Status is read on the target; history shows the operations newest first.
 	c, _, m = f.call("GET", p+"/fetchstatus/project/"+sim.DefaultProjectID+"/environment/"+sim.UATSandboxID+"/operationactivity/"+ids[0])
-	if m["OperationStatus"] != "Completed" || m["CompletionDate"] == nil || m["ProjectId"].(float64) != 1234567 {
+	if c != 200 || m["OperationStatus"] != "Completed" || m["CompletionDate"] == nil || m["ProjectId"].(float64) != 1234567 {
 		t.Fatalf("status = %v", m)
 	}
 	h := f.s.History(sim.UATSandboxID)
@@ -320,11 +320,11 @@ func TestDatabaseMovementRules(t *testing.T) {
 	}
 	// Export: sandboxes only; the backup appears when it completes.
 	c, _, m = f.call("POST", p+"/export/project/"+sim.DefaultProjectID+"/environment/"+sim.ProductionID+"/backupName/prod")
-	if m["IsSuccess"] != false {
+	if c != 200 || m["IsSuccess"] != false {
 		t.Fatalf("production export: %v", m)
 	}
 	c, _, m = f.call("POST", p+"/export/project/"+sim.DefaultProjectID+"/environment/"+sim.SandboxID+"/backupName/golden")
-	if m["IsSuccess"] != true {
+	if c != 200 || m["IsSuccess"] != true {
 		t.Fatalf("export: %v", m)
 	}
 	_, _, m = f.call("GET", p+"/databases/project/"+sim.DefaultProjectID)

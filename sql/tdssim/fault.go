@@ -122,16 +122,6 @@ func (a FaultAction) String() string {
 	}
 }
 
-// terminal reports whether the action replaces the normal answer.
-// Delay, RowDelay and IgnoreAttention are modifiers that combine.
-func (a FaultAction) terminal() bool {
-	switch a {
-	case FaultDelay, FaultRowDelay, FaultIgnoreAttention:
-		return false
-	}
-	return true
-}
-
 // Rule is a fault-injection rule. The zero value of each filter matches
 // everything; all "when" conditions must hold for the rule to fire.
 type Rule struct {

@@ -361,3 +361,12 @@ func TestPacketReaderErrors(t *testing.T) {
 		}
 	}
 }
+
+// mangledPassword applies the client-side obfuscation (the client side, for tests and fuzz seeds).
+func mangledPassword(s string) []byte {
+	b := ucs2Bytes(s)
+	for i, c := range b {
+		b[i] = (c<<4 | c>>4) ^ 0xA5
+	}
+	return b
+}

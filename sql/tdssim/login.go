@@ -255,15 +255,6 @@ func demanglePassword(b []byte) []byte {
 	return out
 }
 
-// mangledPassword applies the client-side obfuscation (for tests/fuzz seeds).
-func mangledPassword(s string) []byte {
-	b := ucs2Bytes(s)
-	for i, c := range b {
-		b[i] = (c<<4 | c>>4) ^ 0xA5
-	}
-	return b
-}
-
 // clampPacketSize applies the driver's 512..32767 range; 0 means default.
 func clampPacketSize(n uint32) int {
 	switch {

@@ -5,7 +5,6 @@ import (
 	stdsql "database/sql"
 	"errors"
 	"fmt"
-	"iter"
 	"regexp"
 	"strings"
 	"testing"
@@ -441,16 +440,5 @@ func TestDSN(t *testing.T) {
 	got := srv.DSN("", WithUser("u@x", "p:w/d"), WithAppName("cockpit ui"), WithEncrypt(""), WithParam("packet size", "512"))
 	if got != "sqlserver://u%40x:p%3Aw%2Fd@127.0.0.1:0?app+name=cockpit+ui&packet+size=512" {
 		t.Fatalf("DSN = %s", got)
-	}
-}
-
-// seqOf adapts a slice to iter.Seq2 for tests.
-func seqOf(rows []Row) iter.Seq2[Row, error] {
-	return func(yield func(Row, error) bool) {
-		for _, r := range rows {
-			if !yield(r, nil) {
-				return
-			}
-		}
 	}
 }
