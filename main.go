@@ -119,18 +119,29 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: cutover %s %s\n", name, synopsis)
+		fmt.Fprintf(fs.Output(), "Usage: cutover %s %s\n", name, synopsis)
 		fs.PrintDefaults()
 	}
 	return fs
 }
 
-// parse parses flags; it returns false (with the exit code) when the command should stop.
-func parse(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
-		}
+// parse parses flags; it returns false (with the exit code) when the command should stop. Asked
+// for (-h, --help), the usage goes to stdout (to page or grep it); after a mistake, to stderr
+// below the error.
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
+	usage := fs.Usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		errOut := fs.Output()
+		fs.SetOutput(stdout)
+		usage()
+		fs.SetOutput(errOut)
+		return exitOK, false
+	case err != nil:
+		usage()
 		return exitUsage, false
 	}
 	return 0, true
@@ -176,7 +187,7 @@ func cmdVersion(_ []string, _ io.Reader, stdout, _ io.Writer) int {
 
 func cmdInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("init", "[DIR]", stderr)
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	dir := "."
@@ -217,7 +228,7 @@ func cmdInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 func cmdCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("check", "[-f FILE]", stderr)
 	file := fs.String("f", runbook.DefaultFile, "runbook `FILE`")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	rb, ok := loadRunbook(*file, stderr)
@@ -311,7 +322,7 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("run", "[-f FILE] [--state DIR] [--headless] [--yes]", stderr)
 	file := fs.String("f", runbook.DefaultFile, "runbook `FILE`")
 	rf := addRunFlags(fs)
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	rb, ok := loadRunbook(*file, stderr)
@@ -570,7 +581,7 @@ func cmdServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", "[-f FILE] [--listen ADDR] [--team FILE] [--state DIR] [--yes]", stderr)
 	file := fs.String("f", runbook.DefaultFile, "runbook `FILE`")
 	rf := addRunFlags(fs)
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	if *rf.listen == "" {
@@ -595,7 +606,7 @@ func cmdTeam(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	teamFile := fs.String("team", "", "team `FILE` (default cutover-team.keys beside the runbook)")
 	name := fs.String("name", "", "display `NAME` shown in the cockpit and the journal")
 	role := fs.String("role", "", "operator (may act and confirm) or viewer (watches)")
-	if code, ok := parse(fs, args[1:]); !ok {
+	if code, ok := parse(fs, args[1:], stdout); !ok {
 		return code
 	}
 	path := *teamFile
@@ -683,7 +694,7 @@ func cmdStatus(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.DurationVar(&th.WarnLatency, "warn-latency", th.WarnLatency, "WARNING at this agent latency (0: off)")
 	fs.DurationVar(&th.CritLatency, "crit-latency", th.CritLatency, "CRITICAL at this agent latency (0: off)")
 	fs.DurationVar(&th.MaxAge, "max-age", th.MaxAge, "figures older than this are stale: UNKNOWN")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	if *asJSON && *oneLine {
@@ -819,7 +830,7 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	speed := fs.Float64("speed", 60, "run the simulated cutover `N` times faster than real time")
 	tables := fs.Int("tables", 2000, "tables in the simulated AX database")
 	scenario := fs.String("scenario", "happy", "`NAME`s, comma-separated: happy, locked-table, count-mismatch, lcs-throttle, flaky-network, upgrade-failure")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	if *speed < 1 {
@@ -1378,7 +1389,7 @@ func cmdReport(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	format := fs.String("format", "", "md or html (default: from -o's extension, else md)")
 	out := fs.String("o", "", "write to `PATH` instead of standard output")
 	baseline := fs.String("baseline", "", "compare with an earlier run: its `JOURNAL` or state directory (default: the runbook's baseline:)")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	explicitFile := false
@@ -1454,7 +1465,7 @@ func cmdStep(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	verb, id := args[0], args[1]
-	if code, ok := parse(fs, args[2:]); !ok {
+	if code, ok := parse(fs, args[2:], stdout); !ok {
 		return code
 	}
 	rb, ok := loadRunbook(*file, stderr)
@@ -1501,7 +1512,7 @@ func cmdJournal(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("journal "+verb, "[-f FILE | --state DIR | JOURNAL]", stderr)
 	file := fs.String("f", runbook.DefaultFile, "runbook `FILE` (its state directory holds the journal)")
 	state := fs.String("state", "", "state `DIR`")
-	if code, ok := parse(fs, args[1:]); !ok {
+	if code, ok := parse(fs, args[1:], stdout); !ok {
 		return code
 	}
 	path := filepath.Join(stateDirFor(*file, *state), journal.FileName)
@@ -1561,7 +1572,7 @@ func cmdValidate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	file := fs.String("f", runbook.DefaultFile, "runbook `FILE` (its connections, and its validate.counts step's rules)")
 	asCSV := fs.Bool("csv", false, "write every table as CSV")
 	asJSON := fs.Bool("json", false, "write the whole result as JSON")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	if *asCSV && *asJSON {
@@ -1652,7 +1663,7 @@ func cmdDemoTask(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	steps := fs.Int("steps", 3, "progress lines to print")
 	interval := fs.Duration("interval", 200*time.Millisecond, "time between lines")
 	failAttempts := fs.Int("fail-attempts", 0, "fail this many first attempts (reads CUTOVER_ATTEMPT)")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	attempt := 1
@@ -2418,7 +2429,7 @@ func cmdSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	tables := fs.Int("tables", 5000, "tables in the simulated AX database")
 	scenario := fs.String("scenario", "", "scenarios: locked-table, count-mismatch, upgrade-failure (comma-separated)")
 	dir := fs.String("dir", filepath.Join(os.TempDir(), "cutover-sim"), "`DIR` for the LCS simulator's certificate")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	sc, err := sqlsim.ParseScenario(*scenario)

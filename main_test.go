@@ -168,8 +168,15 @@ func TestUsage(t *testing.T) {
 	if code, _, errs := cli(t, "launch"); code != 2 || !strings.Contains(errs, `unknown command "launch"`) {
 		t.Fatalf("unknown command: %d %s", code, errs)
 	}
-	if code, _, _ := cli(t, "check", "-h"); code != 0 {
-		t.Fatalf("-h exits %d", code)
+	// Asked for, the usage goes to stdout; after a mistake, to stderr below the error.
+	for _, arg := range []string{"-h", "--help"} {
+		if code, out, errs := cli(t, "check", arg); code != 0 || !strings.HasPrefix(out, "Usage: cutover check") || errs != "" {
+			t.Fatalf("check %s: exit %d, stdout %q, stderr %q", arg, code, out, errs)
+		}
+	}
+	if code, out, errs := cli(t, "check", "--bogus"); code != 2 || out != "" ||
+		!strings.HasPrefix(errs, "flag provided but not defined: -bogus\nUsage: cutover check") {
+		t.Fatalf("check --bogus: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
 
