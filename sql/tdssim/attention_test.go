@@ -29,13 +29,9 @@ func TestAttentionSlowQuery(t *testing.T) {
 
 		ctx, cancel := context.WithTimeout(ctxT(t), 150*time.Millisecond)
 		defer cancel()
-		start := time.Now()
 		_, err := e.db.ExecContext(ctx, "exec slow")
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("want DeadlineExceeded, got %T %v", err, err)
-		}
-		if d := time.Since(start); d > 3*time.Second {
-			t.Fatalf("cancel took %v (attention not acknowledged?)", d)
 		}
 		<-started
 		if c := <-causes; !errors.Is(c, errAttention) {
@@ -143,12 +139,10 @@ func TestAttentionEarlyCloseLoop(t *testing.T) {
 				t.Fatalf("loop %d close: %v", i, err)
 			}
 		}
-		elapsed := time.Since(start)
 		st := e.srv.Stats()
-		t.Logf("%d queries in %v, %d attentions, %d acks", 2*loops, elapsed, st.Attentions, st.AttentionAcks)
-		if elapsed > 4*time.Second {
-			t.Fatalf("took %v: an attention was not acknowledged", elapsed)
-		}
+		t.Logf("%d queries in %v, %d attentions, %d acks", 2*loops, time.Since(start), st.Attentions, st.AttentionAcks)
+		// An unacknowledged attention would have cost the driver its connection (a StreamError
+		// after its drain timeout): one connection throughout, every attention acknowledged.
 		if st.Attentions == 0 || st.Attentions != st.AttentionAcks || st.Connections != 1 {
 			t.Fatalf("stats = %+v", st)
 		}
@@ -161,10 +155,14 @@ func TestAttentionEarlyCloseLoop(t *testing.T) {
 func TestAttentionIgnored(t *testing.T) {
 	forEachMode(t, func(t *testing.T, m mode) {
 		e := newEnv(t, m, Config{Handler: echoRouter()})
+		// Logged in beforehand: the deadline below must find the request sent, not a TLS
+		// handshake still going on a loaded machine.
+		e.db.SetMaxOpenConns(1)
+		mustPing(t, e.db)
 		sql := regexpMust(`^select @@spid$`)
 		e.srv.Faults().MustAdd(Rule{SQL: sql, Action: FaultHang, FirstN: 1})
 		e.srv.Faults().MustAdd(Rule{SQL: sql, Action: FaultIgnoreAttention, FirstN: 1})
-		ctx, cancel := context.WithTimeout(ctxT(t), 100*time.Millisecond)
+		ctx, cancel := context.WithTimeout(ctxT(t), time.Second)
 		defer cancel()
 		start := time.Now()
 		var spid int
@@ -205,7 +203,6 @@ func TestAttentionEarlyCloseWhileStreaming(t *testing.T) {
 		e := newEnv(t, m, Config{Handler: rt})
 		e.db.SetMaxOpenConns(1)
 		ctx := ctxT(t)
-		start := time.Now()
 		const loops = 15
 		for i := range loops {
 			var id int64
@@ -217,9 +214,7 @@ func TestAttentionEarlyCloseWhileStreaming(t *testing.T) {
 				t.Fatalf("loop %d: server streamed the whole result", i)
 			}
 		}
-		if d := time.Since(start); d > 4*time.Second {
-			t.Fatalf("took %v: an attention was not acknowledged", d)
-		}
+		// Each attention acknowledged, on the one connection (a missed one costs it).
 		mustPing(t, e.db)
 		if st := e.srv.Stats(); st.Attentions != loops || st.AttentionAcks != loops || st.Connections != 1 {
 			t.Fatalf("stats = %+v", st)

@@ -47,7 +47,8 @@ func TestFaultDelay(t *testing.T) {
 		}
 		// A long delay is cut short by the client's deadline (ATTENTION).
 		f.MustAdd(Rule{SQL: regexpMust("numbers"), Action: FaultDelay, Delay: time.Hour, FirstN: 1})
-		ctx, cancel := context.WithTimeout(ctxT(t), 100*time.Millisecond)
+		// Long enough that the request is surely sent first, even on a loaded machine.
+		ctx, cancel := context.WithTimeout(ctxT(t), 500*time.Millisecond)
 		defer cancel()
 		_, err := e.db.QueryContext(ctx, "select n from numbers")
 		if !errors.Is(err, context.DeadlineExceeded) {
