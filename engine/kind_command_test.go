@@ -387,24 +387,15 @@ func pgidOf(t *testing.T, h *harness, step string) int {
 	return 0
 }
 
-// TestCrashLeftoversThatCannotBeVerifiedBlockTheRerun: an idempotent step's interrupted attempt
-// left a process that cleared its environment (so it cannot be proven the attempt's); it is left
-// alone, and the step is not re-run next to it but waits for an operator. The child names itself
-// only once its environment is gone: a child still between fork and exec carries the token and
-// is rightly killed as the attempt's.
-func TestCrashLeftoversThatCannotBeVerifiedBlockTheRerun(t *testing.T) {
-	needShell(t)
-	if runtime.GOOS != "linux" {
-		t.Skip("the remains of a crashed attempt are found through /proc")
-	}
-	marks := t.TempDir()
-	h := newHarness(t, `name: t
-steps:
-  - {id: again, title: Again, kind: command, idempotent: true, with: {shell: 'echo run >> `+marks+`/again; env -i sh -c "echo child \$\$; exec sleep 300 >/dev/null 2>&1" & wait'}}
-`).start()
-	waitExternal(t, h, "again")
-	pgid := pgidOf(t, h, "again")
-	child, err := strconv.Atoi(strings.TrimPrefix(waitLog(t, h, "again", "child "), "child "))
+// crashWithChild runs step's shell (which prints "child PID" for a process it leaves behind) until
+// that child runs, then plays a crash of cutover: the journal as cut(journal) keeps it, the
+// step's shell killed and reaped, the engine stopped, the child still running. It returns the
+// step's process group and the child; the child is killed when the test ends.
+func crashWithChild(t *testing.T, h *harness, step string, cut func(journal []byte) []byte) (pgid, child int) {
+	t.Helper()
+	waitExternal(t, h, step)
+	pgid = pgidOf(t, h, step)
+	child, err := strconv.Atoi(strings.TrimPrefix(waitLog(t, h, step, "child "), "child "))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,14 +405,15 @@ steps:
 		}
 	})
 	path := filepath.Join(h.dir, "state", journal.FileName)
-	crashed, err := os.ReadFile(path)
+	full, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	crashed := cut(full)
 	if err := syscall.Kill(pgid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	h.waitFor("again", "the end of its shell", func(s engine.StepView) bool { return s.State != engine.StateRunning })
+	h.waitFor(step, "the end of its shell", func(s engine.StepView) bool { return s.State != engine.StateRunning })
 	h.stop()
 	if !inGroup(child, pgid) {
 		t.Fatal("the child did not outlive its shell; the test proves nothing")
@@ -429,14 +421,45 @@ steps:
 	if err := os.WriteFile(path, crashed, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return pgid, child
+}
+
+// idempotentShell starts a harness (Linux only: the remains of a crashed attempt are found through
+// /proc) with one idempotent command step, "again", running shell after it has marked each run
+// in MARKS/again; it returns the harness and a function counting those runs.
+func idempotentShell(t *testing.T, shell string) (*harness, func() int) {
+	t.Helper()
+	needShell(t)
+	if runtime.GOOS != "linux" {
+		t.Skip("the remains of a crashed attempt are found through /proc")
+	}
+	marks := filepath.Join(t.TempDir(), "again")
+	h := newHarness(t, `name: t
+steps:
+  - {id: again, title: Again, kind: command, idempotent: true, with: {shell: 'echo run >> `+marks+`; `+shell+`'}}
+`).start()
+	return h, func() int {
+		b, _ := os.ReadFile(marks)
+		return strings.Count(string(b), "run")
+	}
+}
+
+// TestCrashLeftoversThatCannotBeVerifiedBlockTheRerun: an idempotent step's interrupted attempt
+// left a process that cleared its environment (so it cannot be proven the attempt's); it is left
+// alone, and the step is not re-run next to it but waits for an operator. The child names itself
+// only once its environment is gone: a child still between fork and exec carries the token and
+// is rightly killed as the attempt's.
+func TestCrashLeftoversThatCannotBeVerifiedBlockTheRerun(t *testing.T) {
+	h, runs := idempotentShell(t, `env -i sh -c "echo child \$\$; exec sleep 300 >/dev/null 2>&1" & wait`)
+	pgid, child := crashWithChild(t, h, "again", func(j []byte) []byte { return j })
 
 	h.start()
 	st := h.waitStep("again", engine.StateFailed)
 	if !strings.Contains(st.LastError, "could not all be stopped") || !inGroup(child, pgid) {
 		t.Fatalf("again: %s %q (child alive %v)", st.State, st.LastError, inGroup(child, pgid))
 	}
-	if b, _ := os.ReadFile(filepath.Join(marks, "again")); strings.Count(string(b), "run") != 1 {
-		t.Fatalf("the step ran %d times", strings.Count(string(b), "run"))
+	if n := runs(); n != 1 {
+		t.Fatalf("the step ran %d times", n)
 	}
 }
 
@@ -444,65 +467,28 @@ steps:
 // but before journaling the process ids it started. The children are found by the token alone
 // and killed before the idempotent step runs again.
 func TestCrashBeforeTheProcessIDsAreJournaled(t *testing.T) {
-	needShell(t)
-	if runtime.GOOS != "linux" {
-		t.Skip("the remains of a crashed attempt are found through /proc")
-	}
-	marks := t.TempDir()
-	h := newHarness(t, `name: t
-steps:
-  - {id: again, title: Again, kind: command, idempotent: true, with: {shell: 'echo run >> `+marks+`/again; [ $CUTOVER_ATTEMPT -gt 1 ] && exit 0; sleep 300 >/dev/null 2>&1 & echo child $!; wait'}}
-`).start()
-	waitExternal(t, h, "again")
-	pgid := pgidOf(t, h, "again")
-	child, err := strconv.Atoi(strings.TrimPrefix(waitLog(t, h, "again", "child "), "child "))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if inGroup(child, pgid) {
-			_ = syscall.Kill(child, syscall.SIGKILL)
-		}
-	})
+	h, runs := idempotentShell(t, `[ $CUTOVER_ATTEMPT -gt 1 ] && exit 0; sleep 300 >/dev/null 2>&1 & echo child $!; wait`)
 	// The journal as it was between the two records: the token, and no process ids yet.
-	path := filepath.Join(h.dir, "state", journal.FileName)
-	full, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var crashed []byte
-	for i, r := range h.records() {
-		var p engine.External
-		if r.Type == string(engine.RecExternal) && r.Step == "again" && r.Decode(&p) == nil {
-			if p.Ref["token"] == "" || p.Ref["pid"] != "" {
-				t.Fatalf("the first reference journaled is %v, not the token alone", p.Ref)
+	pgid, child := crashWithChild(t, h, "again", func(full []byte) []byte {
+		for i, r := range h.records() {
+			var p engine.External
+			if r.Type == string(engine.RecExternal) && r.Step == "again" && r.Decode(&p) == nil {
+				if p.Ref["token"] == "" || p.Ref["pid"] != "" {
+					t.Fatalf("the first reference journaled is %v, not the token alone", p.Ref)
+				}
+				return bytes.Join(bytes.SplitAfter(full, []byte("\n"))[:i+1], nil)
 			}
-			lines := bytes.SplitAfter(full, []byte("\n"))
-			crashed = bytes.Join(lines[:i+1], nil)
-			break
 		}
-	}
-	if crashed == nil {
 		t.Fatal("no reference journaled")
-	}
-	if err := syscall.Kill(pgid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	h.waitFor("again", "the end of its shell", func(s engine.StepView) bool { return s.State != engine.StateRunning })
-	h.stop()
-	if !inGroup(child, pgid) {
-		t.Fatal("the child did not outlive its shell; the test proves nothing")
-	}
-	if err := os.WriteFile(path, crashed, 0o600); err != nil {
-		t.Fatal(err)
-	}
+		return nil
+	})
 
 	h.start()
 	if inGroup(child, pgid) {
 		t.Fatalf("process %d of the interrupted attempt is still running", child)
 	}
-	if st := h.waitStep("again", engine.StateSucceeded); st.Attempt != 2 {
-		t.Fatalf("again: attempt %d", st.Attempt)
+	if st := h.waitStep("again", engine.StateSucceeded); st.Attempt != 2 || runs() != 2 {
+		t.Fatalf("again: attempt %d, %d runs", st.Attempt, runs())
 	}
 	if want := fmt.Sprintf("killed process %d left running by the interrupted attempt (found by the attempt's token)", child); !hasStepLog(h, "again", want) {
 		t.Errorf("no log line %q", want)

@@ -57,8 +57,8 @@ func parseStat(pid int, b []byte) (procInfo, bool) {
 	return procInfo{pid: pid, pgid: pgid, start: start, zombie: f[0] == "Z" || f[0] == "X"}, true
 }
 
-// listAll returns every process in the process table.
-func listAll() ([]procInfo, error) {
+// listWhere returns the processes in the process table that keep says to keep.
+func listWhere(keep func(procInfo) bool) ([]procInfo, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
@@ -69,7 +69,7 @@ func listAll() ([]procInfo, error) {
 		if err != nil {
 			continue
 		}
-		if p, ok := lookupProc(pid); ok {
+		if p, ok := lookupProc(pid); ok && keep(p) {
 			out = append(out, p)
 		}
 	}
@@ -78,33 +78,13 @@ func listAll() ([]procInfo, error) {
 
 // listGroup returns the processes whose process group is pgid.
 func listGroup(pgid int) ([]procInfo, error) {
-	all, err := listAll()
-	if err != nil {
-		return nil, err
-	}
-	var out []procInfo
-	for _, p := range all {
-		if p.pgid == pgid {
-			out = append(out, p)
-		}
-	}
-	return out, nil
+	return listWhere(func(p procInfo) bool { return p.pgid == pgid })
 }
 
 // listCarrying returns the live processes that carry the environment entry kv ("NAME=value"):
 // only this user's can be read.
 func listCarrying(kv string) ([]procInfo, error) {
-	all, err := listAll()
-	if err != nil {
-		return nil, err
-	}
-	var out []procInfo
-	for _, p := range all {
-		if !p.zombie && hasEnv(p.pid, kv) {
-			out = append(out, p)
-		}
-	}
-	return out, nil
+	return listWhere(func(p procInfo) bool { return !p.zombie && hasEnv(p.pid, kv) })
 }
 
 // hasEnv reports whether the process started with the environment entry kv ("NAME=value").
