@@ -564,6 +564,9 @@ func ownTerminal(e *engine.Engine) (restore func()) {
 	}
 }
 
+// defaultTeamFile is the team file's name beside the runbook.
+const defaultTeamFile = "cutover-team.keys"
+
 // teamPath is the team file: the flag, or cutover-team.keys beside the runbook.
 func teamPath(rb *runbook.Runbook, flagValue string) string {
 	if flagValue != "" {
@@ -573,7 +576,7 @@ func teamPath(rb *runbook.Runbook, flagValue string) string {
 	if rb != nil && rb.Dir != "" {
 		dir = rb.Dir
 	}
-	return filepath.Join(dir, "cutover-team.keys")
+	return filepath.Join(dir, defaultTeamFile)
 }
 
 // cmdServe runs the engine for the team over SSH, printing one line per event here.
@@ -611,7 +614,7 @@ func cmdTeam(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	path := *teamFile
 	if path == "" {
-		path = filepath.Join(filepath.Dir(*file), "cutover-team.keys")
+		path = filepath.Join(filepath.Dir(*file), defaultTeamFile)
 	}
 	if verb == "list" {
 		data, err := os.ReadFile(path)
@@ -1383,14 +1386,24 @@ func (o *demoOperator) Run(ctx context.Context, e *engine.Engine) {
 }
 
 func cmdReport(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("report", "[-f FILE] [--state DIR] [--format md|html] [-o PATH] [--baseline JOURNAL]", stderr)
+	fs := newFlags("report", "[-f FILE] [--state DIR] [--format md|html] [-o PATH [--sign KEY]] [--baseline JOURNAL] | --verify PATH [--team FILE]", stderr)
 	file := fs.String("f", runbook.DefaultFile, "runbook `FILE` (default: the one the journal in --state was run with)")
 	state := fs.String("state", "", "state `DIR` holding the journal; default .cutover beside the runbook")
 	format := fs.String("format", "", "md or html (default: from -o's extension, else md)")
 	out := fs.String("o", "", "write to `PATH` instead of standard output")
 	baseline := fs.String("baseline", "", "compare with an earlier run: its `JOURNAL` or state directory (default: the runbook's baseline:)")
+	sign := fs.String("sign", "", "sign the report with the SSH `KEY` (a private key file, or a .pub whose key ssh-agent holds) into PATH.sig, as ssh-keygen -Y sign does")
+	verify := fs.String("verify", "", "check the signature PATH.sig of the report `PATH` and name the signer from the team file")
+	team := fs.String("team", "", "team `FILE` naming the signers' keys (with --verify); default cutover-team.keys beside the runbook")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
+	}
+	if *verify != "" {
+		return verifyReport(*verify, *team, *file, stdout, stderr)
+	}
+	if *sign != "" && *out == "" {
+		fmt.Fprintln(stderr, "cutover report: --sign needs -o PATH: the signature is written beside the report, to PATH.sig")
+		return exitUsage
 	}
 	explicitFile := false
 	fs.Visit(func(f *flag.Flag) { explicitFile = explicitFile || f.Name == "f" })
@@ -1449,8 +1462,80 @@ func cmdReport(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if !r.Integrity.Verified {
 		fmt.Fprintf(stderr, "cutover report: %s\n", r.Integrity.Banner())
+		if *sign != "" {
+			fmt.Fprintln(stderr, "cutover report: not signed: the journal fails verification")
+		}
 		return exitFail
 	}
+	if *sign != "" {
+		return signReport(*out, buf.Bytes(), *sign, stdout, stderr)
+	}
+	return exitOK
+}
+
+// signReport signs the report written to path with the SSH key named by key, into path.sig.
+func signReport(path string, data []byte, key string, stdout, stderr io.Writer) int {
+	var ask func(string) ([]byte, error)
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		ask = func(prompt string) ([]byte, error) {
+			fmt.Fprint(os.Stderr, prompt)
+			defer fmt.Fprintln(os.Stderr)
+			return term.ReadPassword(int(os.Stdin.Fd()))
+		}
+	}
+	signer, err := report.LoadSigner(key, os.Getenv("SSH_AUTH_SOCK"), ask)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover report: not signed: %v\n", err)
+		return exitFail
+	}
+	sig, err := report.Sign(data, signer)
+	if err == nil {
+		err = writeFileSynced(path+report.SignatureExt, sig)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover report: not signed: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "signed with %s into %s%s\ncheck it: cutover report --verify %s  (or: ssh-keygen -Y verify -f ALLOWED_SIGNERS -I NAME -n %s -s %s%s < %s)\n",
+		report.KeyName(signer.PublicKey()), path, report.SignatureExt, path, report.SignatureNamespace, path, report.SignatureExt, path)
+	return exitOK
+}
+
+// verifyReport checks a signed report and names its signer from the team file.
+func verifyReport(path, teamFile, runbookFile string, stdout, stderr io.Writer) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover report: %v\n", err)
+		return exitFail
+	}
+	armored, err := os.ReadFile(path + report.SignatureExt)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover report: no signature beside the report: %v\n", err)
+		return exitFail
+	}
+	pub, err := report.VerifySignature(data, armored)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover report: BAD SIGNATURE on %s: %v\n", path, err)
+		return exitFail
+	}
+	if teamFile == "" {
+		teamFile = filepath.Join(filepath.Dir(runbookFile), defaultTeamFile)
+		if _, err := os.Stat(teamFile); err != nil {
+			fmt.Fprintf(stdout, "good signature on %s by %s (no team file to name its owner: --team FILE)\n", path, report.KeyName(pub))
+			return exitOK
+		}
+	}
+	t, err := tui.LoadTeam(teamFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover report: the signature is good (%s), but the team file cannot be read: %v\n", report.KeyName(pub), err)
+		return exitFail
+	}
+	m, ok := t.Lookup(pub)
+	if !ok {
+		fmt.Fprintf(stderr, "cutover report: the signature is good, but its key %s is not in %s: someone outside the team signed it\n", report.KeyName(pub), teamFile)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "good signature on %s by %s (%s, %s; %s line %d)\n", path, m.Name, m.Role, report.KeyName(pub), teamFile, m.Line)
 	return exitOK
 }
 
