@@ -281,6 +281,13 @@ func printSummary(w io.Writer, rb *runbook.Runbook) {
 		}
 		fmt.Fprintf(w, "  downtime:     %s planned %s, which %s the %s budget\n", runbook.FormatDuration(need), from, verdict, runbook.FormatDuration(dt.Budget))
 	}
+	if dt := rb.Downtime; dt != nil && dt.PointOfNoReturn != "" {
+		rollback := "no rollback point named (downtime.rollback_point)"
+		if dt.RollbackPoint != "" {
+			rollback = "waits for the rollback point " + dt.RollbackPoint
+		}
+		fmt.Fprintf(w, "  no return:    %s, which %s\n", dt.PointOfNoReturn, rollback)
+	}
 }
 
 // runFlags are the flags shared by run and demo.

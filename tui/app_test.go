@@ -545,3 +545,85 @@ func TestStaleIdleNoticesAreIgnored(t *testing.T) {
 		t.Fatal("a current close must end the session")
 	}
 }
+
+// TestHeaderSaysWhereTheRollbackStands: the point of no return's part of the header names the
+// rollback point's state: missing (warned), ready (with its time), missing while the point of no
+// return asks for its confirmation (critical), and over once the refresh started.
+func TestHeaderSaysWhereTheRollbackStands(t *testing.T) {
+	fe := newFixtureEngine(50)
+	fe.snap.Run.Downtime.RollbackPoint = "hold-batch" // a succeeded step stands in for the backup
+	step := func(id string) *engine.StepView {
+		for i := range fe.snap.Steps {
+			if fe.snap.Steps[i].ID == id {
+				return &fe.snap.Steps[i]
+			}
+		}
+		t.Fatalf("no step %s", id)
+		return nil
+	}
+	head := func() string {
+		return ansi.Strip(strings.Join(newTestApp(fe, 240, 50, Options{}).header(240), "\n"))
+	}
+	if h := head(); !strings.Contains(h, "no return: production-refresh in ≈") || !strings.Contains(h, "· rollback ready (hold-batch ") {
+		t.Fatalf("ready:\n%s", h)
+	}
+	backup := step("hold-batch")
+	backup.State, backup.Finished = engine.StateRunning, time.Time{}
+	if h := head(); !strings.Contains(h, "· no rollback point yet (hold-batch running)") {
+		t.Fatalf("no point yet:\n%s", h)
+	}
+	pnr := step("production-refresh")
+	pnr.State = engine.StateAwaiting
+	if h := head(); !strings.Contains(h, "⚠ no return: production-refresh awaiting — NO rollback point (hold-batch running)") {
+		t.Fatalf("at risk:\n%s", h)
+	}
+	pnr.State, pnr.FirstStarted = engine.StateRunning, fixedNow.Add(-time.Minute)
+	if h := head(); !strings.Contains(h, "⚠ no return: production-refresh running — rollback is over") {
+		t.Fatalf("gone:\n%s", h)
+	}
+	pnr.State = engine.StateSucceeded
+	if h := head(); !strings.Contains(h, "no return: production-refresh ✓ passed") {
+		t.Fatalf("passed:\n%s", h)
+	}
+}
+
+// TestConfirmingThePointOfNoReturnSaysWhetherRollbackIsPossible: the point of no return's
+// confirmation names the rollback point; when its step was skipped, the dialog says in capitals
+// that confirming leaves nothing to go back to, and who skipped it.
+func TestConfirmingThePointOfNoReturnSaysWhetherRollbackIsPossible(t *testing.T) {
+	fe := newFixtureEngine(50)
+	fe.snap.Run.Downtime.RollbackPoint = "replication-drain"
+	ben := engine.Actor{Name: "ben", Role: engine.RoleOperator}
+	for i := range fe.snap.Steps {
+		switch st := &fe.snap.Steps[i]; st.ID {
+		case "replication-drain":
+			st.State, st.By, st.Reason = engine.StateSkipped, &ben, "no time"
+		case "production-refresh":
+			st.State = engine.StateAwaiting
+			st.Confirmation = &engine.ConfirmationView{Request: 77, Phrase: "REFRESH PRODUCTION", Needed: 2, Since: fixedNow, Action: "refresh production"}
+		}
+	}
+	a := newTestApp(fe, 140, 50, Options{})
+	a.Update(openConfirmMsg{step: "production-refresh"})
+	out := screenOf(a)
+	if !strings.Contains(out, "⚠ NO AX 2012 ROLLBACK POINT: replication-drain did not make one (it was skipped by ben: no") ||
+		!strings.Contains(out, "Confirming production-refresh leaves nothing to go back to.") {
+		t.Fatalf("the dialog does not warn:\n%s", out)
+	}
+	// With the rollback point made, it says when; other steps' dialogs say nothing of it.
+	for i := range fe.snap.Steps {
+		if st := &fe.snap.Steps[i]; st.ID == "replication-drain" {
+			st.State, st.Finished = engine.StateSucceeded, fixedNow.Add(-10*time.Minute)
+		}
+	}
+	a = newTestApp(fe, 140, 50, Options{})
+	a.Update(openConfirmMsg{step: "production-refresh"})
+	if out := screenOf(a); !strings.Contains(out, "no way back to AX 2012") || !strings.Contains(out, "replication-drain, made at 21:00") || strings.Contains(out, "NO AX 2012") {
+		t.Fatalf("ready:\n%s", screenOf(a))
+	}
+	a = newTestApp(fe, 140, 50, Options{})
+	a.Update(openConfirmMsg{step: "aos-stop"})
+	if out := screenOf(a); strings.Contains(out, "point of no return") || strings.Contains(out, "ROLLBACK") {
+		t.Fatalf("aos-stop's dialog talks of the rollback:\n%s", out)
+	}
+}

@@ -55,37 +55,8 @@ func (d *data) forecast(now time.Time) (time.Time, bool) {
 	if !d.snap.Run.Finished.IsZero() {
 		return d.snap.Run.Finished, true
 	}
-	memo := map[string]time.Duration{}
-	var finish func(id string, depth int) time.Duration
-	planned := false
-	finish = func(id string, depth int) time.Duration {
-		if v, ok := memo[id]; ok || depth > 10000 {
-			return v
-		}
-		st, ok := d.step(id)
-		if !ok || st.State.Done() {
-			memo[id] = 0
-			return 0
-		}
-		var before time.Duration
-		for _, dep := range st.After {
-			before = max(before, finish(dep, depth+1))
-		}
-		left := st.Plan()
-		if left > 0 {
-			planned = true
-		}
-		if (st.State == engine.StateRunning || st.State == engine.StateRetrying) && !st.FirstStarted.IsZero() {
-			left = max(left-now.Sub(st.FirstStarted), 0)
-		}
-		memo[id] = before + left
-		return memo[id]
-	}
-	var longest time.Duration
-	for _, st := range d.snap.Steps {
-		longest = max(longest, finish(st.ID, 0))
-	}
-	return now.Add(longest), planned
+	p := d.snap.Project(now)
+	return p.Finish(), p.Planned
 }
 
 // phase is the phase of the step in focus of the run.
@@ -187,19 +158,8 @@ func (a *App) header(w int) []string {
 	if b := run.Baseline; b != nil && b.LatenessKnown && run.Finished.IsZero() {
 		l2 = append(l2, hpart{a.lateness(b), 5})
 	}
-	if dtc := run.Downtime; dtc != nil && dtc.PointOfNoReturn != "" {
-		if pnr, ok := d.step(dtc.PointOfNoReturn); ok {
-			s := "no return: " + pnr.ID + " "
-			switch {
-			case pnr.State == engine.StateSucceeded:
-				s = st.Muted.Render(s + "✓ passed")
-			case pnr.State == engine.StateRunning || pnr.State == engine.StateAwaiting:
-				s = st.Crit.Render("⚠ " + s + pnr.State.String())
-			default:
-				s += pnr.State.String()
-			}
-			l2 = append(l2, hpart{s, 6})
-		}
+	if s := a.noReturn(d, now); s != "" {
+		l2 = append(l2, hpart{s, 6})
 	}
 	if v := d.repl; v != nil {
 		if !v.Retired.IsZero() {
@@ -235,6 +195,52 @@ func (a *App) header(w int) []string {
 		}
 	}
 	return []string{fit(line1, w), fit(joinFit(l2, st.Muted.Render(" · "), w), w)}
+}
+
+// noReturn is the header's word on the point of no return and the AX 2012 rollback: passed or
+// under way, or still ahead (in how long, by the plan) with or without a rollback point.
+func (a *App) noReturn(d *data, now time.Time) string {
+	st := a.s.styles
+	rb := d.snap.Rollback(now)
+	pnr, ok := d.step(rb.NoReturn)
+	if rb.State == engine.RollbackUntracked || !ok {
+		return ""
+	}
+	s := "no return: " + pnr.ID
+	switch {
+	case pnr.State == engine.StateSucceeded:
+		return st.Muted.Render(s + " ✓ passed")
+	case rb.State == engine.RollbackGone:
+		return st.Crit.Render("⚠ " + s + " " + pnr.State.String() + " — rollback is over")
+	case pnr.State == engine.StateAwaiting:
+		s = st.Crit.Render("⚠ " + s + " awaiting")
+	case rb.Projected:
+		s += " in ≈" + dur(rb.Left)
+	default:
+		s += " " + pnr.State.String()
+	}
+	switch rb.State {
+	case engine.RollbackReady:
+		return s + " · " + st.OK.Render("rollback ready ("+rb.Point+" "+rb.PointAt.In(a.s.local).Format("15:04")+")")
+	case engine.RollbackAtRisk:
+		return s + st.Crit.Render(" — NO rollback point ("+rollbackGap(d, rb)+")")
+	case engine.RollbackNoPoint:
+		if rb.Point != "" {
+			return s + " · " + st.Warn.Render("no rollback point yet ("+rollbackGap(d, rb)+")")
+		}
+	}
+	return s
+}
+
+// rollbackGap says why there is no rollback point: its step's state.
+func rollbackGap(d *data, rb engine.RollbackView) string {
+	if rb.Point == "" {
+		return "none named"
+	}
+	if pt, ok := d.step(rb.Point); ok {
+		return rb.Point + " " + pt.State.String()
+	}
+	return rb.Point
 }
 
 // latenessText says in words how far the run is behind or ahead of its baseline rehearsal.

@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/textinput"
@@ -148,6 +149,12 @@ func (o *confirmOverlay) view(w, h int) string {
 		env += "  [rehearsal]"
 	}
 	add(st.Muted.Render("environment ") + st.HeaderEnv.Render(env))
+	if l := o.rollbackLine(step); l != "" {
+		add("")
+		for _, w := range wrapText(l, inner) {
+			add(w)
+		}
+	}
 	if c == nil || step.State != engine.StateAwaiting || c.Request != o.request {
 		add("")
 		add(st.Warn.Render("This request is no longer open (answered or withdrawn). Press any key."))
@@ -201,6 +208,42 @@ func (o *confirmOverlay) view(w, h int) string {
 	add(cancel + "  " + confirm)
 	add(st.Muted.Render("tab: choose a button · enter: press it · esc: cancel"))
 	return o.frame(lines, bw, step.Destructive)
+}
+
+// rollbackLine is the word on the AX 2012 rollback for the point of no return's confirmation and
+// for the go/no-go right before it: whether there is a rollback point to go back to. Empty for
+// other steps.
+func (o *confirmOverlay) rollbackLine(step engine.StepView) string {
+	st := o.s.styles
+	now := o.s.now()
+	rb := o.d.snap.Rollback(now)
+	if rb.State == engine.RollbackUntracked || rb.State == engine.RollbackGone {
+		return ""
+	}
+	if step.ID != rb.NoReturn {
+		pnr, ok := o.d.step(rb.NoReturn)
+		if !ok || step.Mode != engine.ModeGate || !slices.Contains(pnr.After, step.ID) {
+			return ""
+		}
+	}
+	switch {
+	case rb.State == engine.RollbackReady:
+		return st.Warn.Render(fmt.Sprintf("point of no return: after %s there is no way back to AX 2012. Rollback point: %s, made at %s.",
+			rb.NoReturn, rb.Point, rb.PointAt.In(o.s.local).Format("15:04")))
+	case rb.Point == "":
+		return st.Warn.Render(fmt.Sprintf("point of no return: after %s there is no way back to AX 2012 (the runbook names no rollback point).", rb.NoReturn))
+	}
+	why := "it has not succeeded"
+	if pt, ok := o.d.step(rb.Point); ok {
+		why = "it is " + pt.State.String()
+		if pt.State == engine.StateSkipped && pt.By != nil {
+			why = "it was skipped by " + pt.By.Name
+			if pt.Reason != "" {
+				why += ": " + pt.Reason
+			}
+		}
+	}
+	return st.Crit.Render(fmt.Sprintf("⚠ NO AX 2012 ROLLBACK POINT: %s did not make one (%s). Confirming %s leaves nothing to go back to.", rb.Point, why, rb.NoReturn))
 }
 
 // cancelled says the dialog closed without confirming.

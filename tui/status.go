@@ -188,6 +188,9 @@ type RunStatus struct {
 	Current *CurrentStep
 	// Downtime is the downtime clock; nil when the runbook has no downtime block.
 	Downtime *DowntimeStatus
+	// Rollback is the AX 2012 rollback's readiness; nil when the runbook names no point of no
+	// return.
+	Rollback *engine.RollbackView
 }
 
 // CurrentStep is the step a run is at.
@@ -420,7 +423,32 @@ func runStatus(snap *engine.Snapshot, now time.Time) *RunStatus {
 		dt := d.downtime(now)
 		rs.Downtime = &DowntimeStatus{Began: dt.began, Elapsed: dt.elapsed, Budget: dt.budget}
 	}
+	if rb := snap.Rollback(now); rb.State != engine.RollbackUntracked {
+		rs.Rollback = &rb
+	}
 	return rs
+}
+
+// rollbackText is the rollback's readiness in words, for the glance.
+func rollbackText(rb engine.RollbackView, now time.Time) string {
+	in := ""
+	if rb.Projected {
+		in = " in ≈" + dur(rb.Left)
+	}
+	switch rb.State {
+	case engine.RollbackGone:
+		return "rollback over (" + rb.NoReturn + " started " + dur(max(now.Sub(rb.NoReturnAt), 0)) + " ago)"
+	case engine.RollbackReady:
+		return fmt.Sprintf("rollback ready (%s %s ago) · no return (%s)%s", rb.Point, dur(max(now.Sub(rb.PointAt), 0)), rb.NoReturn, in)
+	case engine.RollbackAtRisk:
+		return fmt.Sprintf("NO rollback point (%s not done) · no return (%s) awaits confirmation", rb.Point, rb.NoReturn)
+	case engine.RollbackNoPoint:
+		if rb.Point == "" {
+			return fmt.Sprintf("no return (%s)%s · no rollback point named", rb.NoReturn, in)
+		}
+		return fmt.Sprintf("no rollback point yet (%s) · no return (%s)%s", rb.Point, rb.NoReturn, in)
+	}
+	return ""
 }
 
 // ExitCode is the monitoring-plugin exit code: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
@@ -540,6 +568,9 @@ func (s Status) WriteText(w io.Writer) error {
 			}
 		}
 		b.WriteString("run          " + strings.Join(parts, " · ") + "\n")
+		if rb := rs.Rollback; rb != nil {
+			b.WriteString("rollback     " + rollbackText(*rb, now) + "\n")
+		}
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write status: %w", err)
@@ -724,6 +755,16 @@ type runStatusJSON struct {
 	StepsTotal  int              `json:"steps_total"`
 	CurrentStep *currentStepJSON `json:"current_step"`
 	Downtime    *downtimeJSON    `json:"downtime"`
+	Rollback    *rollbackJSON    `json:"rollback"`
+}
+
+type rollbackJSON struct {
+	State             engine.RollbackState `json:"state"`
+	NoReturn          string               `json:"no_return"`
+	RollbackPoint     string               `json:"rollback_point"`
+	RollbackPointAt   *string              `json:"rollback_point_at"`
+	NoReturnAt        *string              `json:"no_return_at"`
+	NoReturnInSeconds *float64             `json:"no_return_in_seconds"`
 }
 
 type currentStepJSON struct {
@@ -810,6 +851,13 @@ func (s Status) WriteJSON(w io.Writer) error {
 		if d := rs.Downtime; d != nil {
 			rj.Downtime = &downtimeJSON{BeganAt: jsonTime(d.Began), ElapsedSeconds: d.Elapsed.Seconds(),
 				BudgetSeconds: d.Budget.Seconds(), OverBudget: d.Over()}
+		}
+		if rb := rs.Rollback; rb != nil {
+			rj.Rollback = &rollbackJSON{State: rb.State, NoReturn: rb.NoReturn, RollbackPoint: rb.Point,
+				RollbackPointAt: jsonTime(rb.PointAt), NoReturnAt: jsonTime(rb.NoReturnAt)}
+			if rb.Projected {
+				rj.Rollback.NoReturnInSeconds = jsonSeconds(rb.Left)
+			}
 		}
 		doc.Run = rj
 	}

@@ -358,7 +358,7 @@ func TestStatusJSONSchema(t *testing.T) {
 	}
 	run := doc["run"].(map[string]any)
 	check("run", run, map[string]string{"name": str, "environment": str, "rehearsal": boo, "outcome": str, "steps_done": numb,
-		"steps_total": numb, "current_step": obj, "downtime": obj})
+		"steps_total": numb, "current_step": obj, "downtime": obj, "rollback": null})
 	check("run.current_step", run["current_step"].(map[string]any), map[string]string{"id": str, "title": str, "state": str, "phase": str})
 	check("run.downtime", run["downtime"].(map[string]any), map[string]string{"began_at": str, "elapsed_seconds": numb, "budget_seconds": numb, "over_budget": boo})
 	if dt := run["downtime"].(map[string]any); dt["elapsed_seconds"] != 3600.0 || dt["budget_seconds"] != 43200.0 || run["outcome"] != "waiting for an operator" {
@@ -475,7 +475,9 @@ func TestStatusJSONSchemaEveryState(t *testing.T) {
 	source := map[string]string{"name": str, "health": str, "since": str, "last_ok_at": str, "last_ok_age_seconds": num,
 		"last_error": str, "failures": num}
 	run := map[string]string{"name": str, "environment": str, "rehearsal": boo, "outcome": str, "steps_done": num,
-		"steps_total": num, "current_step": obj, "downtime": obj}
+		"steps_total": num, "current_step": obj, "downtime": obj, "rollback": null}
+	rollback := map[string]string{"state": str, "no_return": str, "rollback_point": str, "rollback_point_at": str,
+		"no_return_at": null, "no_return_in_seconds": num}
 	current := map[string]string{"id": str, "title": str, "state": str, "phase": str}
 	downtime := map[string]string{"began_at": str, "elapsed_seconds": num, "budget_seconds": num, "over_budget": boo}
 
@@ -556,6 +558,22 @@ func TestStatusJSONSchemaEveryState(t *testing.T) {
 			}, snap: finished,
 			repl: []string{"retired_at", str, "eta_seconds", null},
 			run:  []string{"current_step", null, "downtime", null}},
+		{name: "OK with the rollback ready", level: "OK", exit: 0, view: healthyView, run: []string{"rollback", obj},
+			snap: func() *engine.Snapshot {
+				s := runSnapshot()
+				s.Run.Downtime.PointOfNoReturn, s.Run.Downtime.RollbackPoint = "step-u", "step-c"
+				s.Steps[2].Finished = statusNow.Add(-3 * time.Hour)
+				s.Steps[20].After, s.Steps[20].Planned = []string{"step-t"}, time.Hour
+				s.Steps[19].Planned = 45 * time.Minute
+				return s
+			},
+			check: func(t *testing.T, doc map[string]any) {
+				rb := doc["run"].(map[string]any)["rollback"].(map[string]any)
+				if rb["state"] != "ready" || rb["no_return"] != "step-u" || rb["rollback_point"] != "step-c" ||
+					rb["rollback_point_at"] != "2026-12-05T18:00:00Z" || rb["no_return_in_seconds"] != 2700.0 {
+					t.Errorf("rollback %v", rb)
+				}
+			}},
 		{name: "UNKNOWN nothing known", level: "UNKNOWN", exit: 3, reason: "no replication data",
 			view: func() *engine.ReplicationView { return nil }, snap: func() *engine.Snapshot { return nil },
 			top: []string{"replication", null, "run", null}},
@@ -615,6 +633,9 @@ func TestStatusJSONSchemaEveryState(t *testing.T) {
 				}
 				if dt, ok := rs["downtime"].(map[string]any); ok {
 					checkKeys(t, "run.downtime", dt, downtime)
+				}
+				if rb, ok := rs["rollback"].(map[string]any); ok {
+					checkKeys(t, "run.rollback", rb, rollback)
 				}
 			}
 			if c.check != nil {

@@ -668,6 +668,17 @@ func (b *builder) summary(t engine.Timings) {
 			d.PointOfNoReturnAt = st.Ended.UTC()
 		}
 	}
+	if dt.RollbackPoint != "" {
+		d.RollbackPoint, d.RollbackPointOutcome = dt.RollbackPoint, "not started"
+		if info := b.steps[dt.RollbackPoint]; info != nil {
+			if info.outcome != "" {
+				d.RollbackPointOutcome = info.outcome
+			}
+			if st, ok := t.Steps[dt.RollbackPoint]; ok && (info.class == classSucceeded || info.class == classByHand) && !st.Ended.IsZero() {
+				d.RollbackPointAt = st.Ended.UTC()
+			}
+		}
+	}
 	if !d.Began.IsZero() {
 		d.Ended = s.Finished
 		switch {

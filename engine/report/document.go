@@ -220,6 +220,16 @@ func (r *Report) summaryBlocks() []block {
 		}
 		dkv = append(dkv, kv{Key: "Point of no return", Value: pnr})
 	}
+	if dt.RollbackPoint != "" {
+		rp, class := "step "+dt.RollbackPoint+": made at "+ts(dt.RollbackPointAt), ""
+		if dt.RollbackPointAt.IsZero() {
+			rp, class = "step "+dt.RollbackPoint+": NOT made ("+dt.RollbackPointOutcome+")", emWarn
+			if !dt.PointOfNoReturnAt.IsZero() {
+				class = emBad
+			}
+		}
+		dkv = append(dkv, kv{Key: "AX 2012 rollback point", Value: rp, Class: class})
+	}
 	out = append(out, block{Kind: blockKV, KV: dkv})
 	return append(out, r.notesBlock())
 }

@@ -175,6 +175,12 @@ type Downtime struct {
 	BeginsWith        string
 	PointOfNoReturn   string
 	PointOfNoReturnAt time.Time
+	// RollbackPoint is the step that made the AX 2012 rollback point (the runbook's
+	// rollback_point), made at RollbackPointAt (zero: never); RollbackPointOutcome is its step's
+	// last state in words.
+	RollbackPoint        string
+	RollbackPointAt      time.Time
+	RollbackPointOutcome string
 	// Began is when the downtime began (zero: not yet) and BeganBy how that was decided.
 	Began   time.Time
 	BeganBy string

@@ -29,6 +29,7 @@ downtime:
   budget: 12h
   begins_with: aos-stop
   point_of_no_return: production-refresh
+  rollback_point: drain
 
 connections:
   source:
@@ -410,11 +411,17 @@ func TestMarkdownHasEverySectionAndTheKeyFacts(t *testing.T) {
 	if dt == nil || !dt.Began.Equal(aosStarted) || !dt.Ended.Equal(finished) || dt.Ongoing || dt.Used != finished.Sub(aosStarted) || dt.Over != dt.Used-12*time.Hour {
 		t.Errorf("downtime: %+v (aos-stop started %s, run finished %s)", dt, aosStarted, finished)
 	}
-	var smoke report.StepRow
+	var smoke, drain report.StepRow
 	for _, s := range r.Timeline.Steps {
-		if s.ID == "smoke" {
+		switch s.ID {
+		case "smoke":
 			smoke = s
+		case "drain":
+			drain = s
 		}
+	}
+	if dt == nil || dt.RollbackPoint != "drain" || drain.Ended.IsZero() || !dt.RollbackPointAt.Equal(drain.Ended) || dt.RollbackPointOutcome != "succeeded" {
+		t.Errorf("rollback point: %+v (drain ended %s)", dt, drain.Ended)
 	}
 	if smoke.Attempts != 2 || smoke.Retries != 1 || smoke.Outcome != "succeeded" || smoke.Duration != 5*time.Minute {
 		t.Errorf("smoke row: %+v", smoke)

@@ -78,6 +78,51 @@ func (p *parser) graph() {
 			visit(s)
 		}
 	}
+	p.rollbackOrder()
+}
+
+// rollbackOrder checks that the point of no return waits, through its after: chain, for the step
+// that makes the rollback point: otherwise the production refresh could start with no AX 2012
+// backup to go back to.
+func (p *parser) rollbackOrder() {
+	dt := p.rb.Downtime
+	if dt == nil || dt.RollbackPoint == "" || dt.PointOfNoReturn == "" {
+		return
+	}
+	pnr, ok1 := p.rb.byID[dt.PointOfNoReturn]
+	_, ok2 := p.rb.byID[dt.RollbackPoint]
+	if !ok1 || !ok2 {
+		return // named already
+	}
+	if dt.RollbackPoint == dt.PointOfNoReturn {
+		p.d.ErrorAt(dt.posOf("rollback_point"), "downtime", "rollback_point: %q is the point of no return itself: name the backup step that comes before it", dt.RollbackPoint)
+		return
+	}
+	if !p.rb.DependsOn(pnr.ID, dt.RollbackPoint) {
+		p.d.ErrorAt(dt.posOf("rollback_point"), "downtime", "rollback_point: the point of no return %q does not wait for %q: add it to the after: chain of %q, or the refresh could start with no rollback point", dt.PointOfNoReturn, dt.RollbackPoint, dt.PointOfNoReturn)
+	}
+}
+
+// DependsOn reports whether step id waits, directly or through other steps, for step dep.
+func (rb *Runbook) DependsOn(id, dep string) bool {
+	seen := map[string]bool{}
+	stack := []string{id}
+	for len(stack) > 0 {
+		cur := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		s, ok := rb.byID[cur]
+		if !ok || seen[cur] {
+			continue
+		}
+		seen[cur] = true
+		for _, a := range s.After {
+			if a == dep {
+				return true
+			}
+			stack = append(stack, a)
+		}
+	}
+	return false
 }
 
 func stepIDs(rb *Runbook) []string {

@@ -185,10 +185,13 @@ func (p *parser) top(root *yaml.Node) {
 		}
 	}
 	if dt := rb.Downtime; dt != nil {
-		for _, ref := range []struct{ key, id string }{{"begins_with", dt.BeginsWith}, {"point_of_no_return", dt.PointOfNoReturn}} {
+		for _, ref := range []struct{ key, id string }{{"begins_with", dt.BeginsWith}, {"point_of_no_return", dt.PointOfNoReturn}, {"rollback_point", dt.RollbackPoint}} {
 			if _, ok := rb.byID[ref.id]; ref.id != "" && !ok {
-				d.ErrorAt(dt.Pos, "downtime", "%s: no step has id %q", ref.key, ref.id)
+				d.ErrorAt(dt.posOf(ref.key), "downtime", "%s: no step has id %q", ref.key, ref.id)
 			}
+		}
+		if dt.RollbackPoint != "" && dt.PointOfNoReturn == "" {
+			d.ErrorAt(dt.posOf("rollback_point"), "downtime", "rollback_point: it guards the point of no return: name that step too (point_of_no_return)")
 		}
 	}
 }
@@ -583,7 +586,12 @@ func (p *parser) downtime(n *yaml.Node) *Downtime {
 		"budget":             func(v *yaml.Node) { dt.Budget = d.Duration(v, where, "budget") },
 		"begins_with":        func(v *yaml.Node) { dt.BeginsWith = d.NonEmpty(v, where, "begins_with") },
 		"point_of_no_return": func(v *yaml.Node) { dt.PointOfNoReturn = d.NonEmpty(v, where, "point_of_no_return") },
+		"rollback_point":     func(v *yaml.Node) { dt.RollbackPoint = d.NonEmpty(v, where, "rollback_point") },
 	})
+	dt.keyPos = map[string]Pos{}
+	for key, v := range present {
+		dt.keyPos[key] = posOf(v)
+	}
 	d.Require(n, where, present, "budget")
 	return dt
 }

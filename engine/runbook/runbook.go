@@ -215,7 +215,20 @@ type Downtime struct {
 	BeginsWith string
 	// PointOfNoReturn is the step after which AX 2012 rollback is no longer possible.
 	PointOfNoReturn string
-	Pos             Pos
+	// RollbackPoint is the step that makes the AX 2012 rollback point (the full backup taken
+	// once the AOS instances are down); the point of no return must wait for it.
+	RollbackPoint string
+	Pos           Pos
+	// keyPos is where each reference key's value sits, for problems.
+	keyPos map[string]Pos
+}
+
+// posOf is where key's value sits in the downtime section (the section itself when absent).
+func (dt *Downtime) posOf(key string) Pos {
+	if p, ok := dt.keyPos[key]; ok {
+		return p
+	}
+	return dt.Pos
 }
 
 // NeedsConfirmation reports whether an operator must confirm the step before it runs. Gates always
