@@ -315,6 +315,9 @@ func (h *headless) stepLine(at time.Time, st engine.StepView) {
 		if len(c.Approvals) > 0 {
 			msg += " (approved by " + approvalNames(c.Approvals) + ")"
 		}
+		if text, _ := rollbackNotice(h.e.Snapshot(), st, h.e.Now(), h.opt.Local); text != "" {
+			msg += "\n" + strings.Repeat(" ", 22+h.idWidth) + text
+		}
 	case engine.StateSucceeded:
 		msg = st.Message
 		if st.ByHand {

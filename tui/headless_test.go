@@ -238,3 +238,36 @@ func TestHeadlessSecondApproverStandInOnlyInRehearsals(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadlessWarnsAtThePointOfNoReturnWithoutARollbackPoint: when the point of no return asks
+// for its confirmation and the backup step was skipped, the printed request says that confirming
+// leaves nothing to go back to.
+func TestHeadlessWarnsAtThePointOfNoReturnWithoutARollbackPoint(t *testing.T) {
+	e := startEngine(t, `name: t
+downtime: {budget: 8h, point_of_no_return: refresh, rollback_point: backup}
+steps:
+  - {id: hold, title: Hold, kind: gate}
+  - {id: backup, title: Backup, kind: manual, after: hold}
+  - {id: refresh, title: Refresh, kind: gate, after: backup}
+`, clock.Real())
+	outR, outW := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- RunHeadless(context.Background(), e, HeadlessOptions{Out: outW})
+		outW.Close()
+	}()
+	s := newScreen(t, outR)
+	ana := engine.Actor{Name: "Ana", Origin: "local terminal", Role: engine.RoleOperator}
+	s.waitFor(`type "hold"`)
+	if err := e.Skip("backup", ana, "no time"); err != nil {
+		t.Fatal(err)
+	}
+	snap := e.Snapshot()
+	hold, _ := snap.Step("hold")
+	if _, err := e.Confirm("hold", hold.Confirmation.Request, ana, "hold"); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("⚠ NO AX 2012 ROLLBACK POINT: backup did not make one (it was skipped by Ana: no time). Confirming refresh leaves nothing to go back to.")
+	e.Stop("test")
+	<-done
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
@@ -210,31 +211,41 @@ func (o *confirmOverlay) view(w, h int) string {
 	return o.frame(lines, bw, step.Destructive)
 }
 
-// rollbackLine is the word on the AX 2012 rollback for the point of no return's confirmation and
-// for the go/no-go right before it: whether there is a rollback point to go back to. Empty for
-// other steps.
+// rollbackLine is rollbackNotice styled for the dialog.
 func (o *confirmOverlay) rollbackLine(step engine.StepView) string {
-	st := o.s.styles
-	now := o.s.now()
-	rb := o.d.snap.Rollback(now)
-	if rb.State == engine.RollbackUntracked || rb.State == engine.RollbackGone {
+	text, critical := rollbackNotice(o.d.snap, step, o.s.now(), o.s.local)
+	switch {
+	case text == "":
 		return ""
+	case critical:
+		return o.s.styles.Crit.Render(text)
+	}
+	return o.s.styles.Warn.Render(text)
+}
+
+// rollbackNotice is the word on the AX 2012 rollback for the point of no return's confirmation
+// and for the go/no-go gate right before it: whether there is a rollback point to go back to
+// (critical when there is none). Empty for other steps, and once the rollback is over.
+func rollbackNotice(snap engine.Snapshot, step engine.StepView, now time.Time, loc *time.Location) (text string, critical bool) {
+	rb := snap.Rollback(now)
+	if rb.State == engine.RollbackUntracked || rb.State == engine.RollbackGone {
+		return "", false
 	}
 	if step.ID != rb.NoReturn {
-		pnr, ok := o.d.step(rb.NoReturn)
+		pnr, ok := snap.Step(rb.NoReturn)
 		if !ok || step.Mode != engine.ModeGate || !slices.Contains(pnr.After, step.ID) {
-			return ""
+			return "", false
 		}
 	}
 	switch {
 	case rb.State == engine.RollbackReady:
-		return st.Warn.Render(fmt.Sprintf("point of no return: after %s there is no way back to AX 2012. Rollback point: %s, made at %s.",
-			rb.NoReturn, rb.Point, rb.PointAt.In(o.s.local).Format("15:04")))
+		return fmt.Sprintf("point of no return: after %s there is no way back to AX 2012. Rollback point: %s, made at %s.",
+			rb.NoReturn, rb.Point, rb.PointAt.In(loc).Format("15:04")), false
 	case rb.Point == "":
-		return st.Warn.Render(fmt.Sprintf("point of no return: after %s there is no way back to AX 2012 (the runbook names no rollback point).", rb.NoReturn))
+		return fmt.Sprintf("point of no return: after %s there is no way back to AX 2012 (the runbook names no rollback point).", rb.NoReturn), false
 	}
 	why := "it has not succeeded"
-	if pt, ok := o.d.step(rb.Point); ok {
+	if pt, ok := snap.Step(rb.Point); ok {
 		why = "it is " + pt.State.String()
 		if pt.State == engine.StateSkipped && pt.By != nil {
 			why = "it was skipped by " + pt.By.Name
@@ -243,7 +254,7 @@ func (o *confirmOverlay) rollbackLine(step engine.StepView) string {
 			}
 		}
 	}
-	return st.Crit.Render(fmt.Sprintf("⚠ NO AX 2012 ROLLBACK POINT: %s did not make one (%s). Confirming %s leaves nothing to go back to.", rb.Point, why, rb.NoReturn))
+	return fmt.Sprintf("⚠ NO AX 2012 ROLLBACK POINT: %s did not make one (%s). Confirming %s leaves nothing to go back to.", rb.Point, why, rb.NoReturn), true
 }
 
 // cancelled says the dialog closed without confirming.
