@@ -564,12 +564,12 @@ func TestHeaderSaysWhereTheRollbackStands(t *testing.T) {
 	head := func() string {
 		return ansi.Strip(strings.Join(newTestApp(fe, 240, 50, Options{}).header(240), "\n"))
 	}
-	if h := head(); !strings.Contains(h, "no return: production-refresh in ≈") || !strings.Contains(h, "· rollback ready (hold-batch ") {
+	if h := head(); !strings.Contains(h, "no return in ≈45m · rollback ready (20:25)") {
 		t.Fatalf("ready:\n%s", h)
 	}
 	backup := step("hold-batch")
 	backup.State, backup.Finished = engine.StateRunning, time.Time{}
-	if h := head(); !strings.Contains(h, "· no rollback point yet (hold-batch running)") {
+	if h := head(); !strings.Contains(h, "no return in ≈45m · rollback point running") {
 		t.Fatalf("no point yet:\n%s", h)
 	}
 	pnr := step("production-refresh")
@@ -578,7 +578,7 @@ func TestHeaderSaysWhereTheRollbackStands(t *testing.T) {
 		t.Fatalf("at risk:\n%s", h)
 	}
 	pnr.State, pnr.FirstStarted = engine.StateRunning, fixedNow.Add(-time.Minute)
-	if h := head(); !strings.Contains(h, "⚠ no return: production-refresh running — rollback is over") {
+	if h := head(); !strings.Contains(h, "⚠ no return: production-refresh running") {
 		t.Fatalf("gone:\n%s", h)
 	}
 	pnr.State = engine.StateSucceeded

@@ -198,7 +198,8 @@ func (a *App) header(w int) []string {
 }
 
 // noReturn is the header's word on the point of no return and the AX 2012 rollback: passed or
-// under way, or still ahead (in how long, by the plan) with or without a rollback point.
+// under way, or still ahead (in how long, by the plan) with or without a rollback point. Short:
+// it shares the line with the downtime clock and the forecast.
 func (a *App) noReturn(d *data, now time.Time) string {
 	st := a.s.styles
 	rb := d.snap.Rollback(now)
@@ -206,27 +207,27 @@ func (a *App) noReturn(d *data, now time.Time) string {
 	if rb.State == engine.RollbackUntracked || !ok {
 		return ""
 	}
-	s := "no return: " + pnr.ID
+	var s string
 	switch {
 	case pnr.State == engine.StateSucceeded:
-		return st.Muted.Render(s + " ✓ passed")
+		return st.Muted.Render("no return: " + pnr.ID + " ✓ passed")
 	case rb.State == engine.RollbackGone:
-		return st.Crit.Render("⚠ " + s + " " + pnr.State.String() + " — rollback is over")
+		return st.Crit.Render("⚠ no return: " + pnr.ID + " " + pnr.State.String())
 	case pnr.State == engine.StateAwaiting:
-		s = st.Crit.Render("⚠ " + s + " awaiting")
+		s = st.Crit.Render("⚠ no return: " + pnr.ID + " awaiting")
 	case rb.Projected:
-		s += " in ≈" + dur(rb.Left)
+		s = "no return in ≈" + dur(rb.Left)
 	default:
-		s += " " + pnr.State.String()
+		s = "no return: " + pnr.ID + " " + pnr.State.String()
 	}
 	switch rb.State {
 	case engine.RollbackReady:
-		return s + " · " + st.OK.Render("rollback ready ("+rb.Point+" "+rb.PointAt.In(a.s.local).Format("15:04")+")")
+		return s + " · " + st.OK.Render("rollback ready ("+rb.PointAt.In(a.s.local).Format("15:04")+")")
 	case engine.RollbackAtRisk:
-		return s + st.Crit.Render(" — NO rollback point ("+rollbackGap(d, rb)+")")
+		return s + st.Crit.Render(" — NO rollback point ("+rb.Point+" "+rollbackGap(d, rb)+")")
 	case engine.RollbackNoPoint:
 		if rb.Point != "" {
-			return s + " · " + st.Warn.Render("no rollback point yet ("+rollbackGap(d, rb)+")")
+			return s + " · " + st.Warn.Render("rollback point "+rollbackGap(d, rb))
 		}
 	}
 	return s
@@ -234,13 +235,10 @@ func (a *App) noReturn(d *data, now time.Time) string {
 
 // rollbackGap says why there is no rollback point: its step's state.
 func rollbackGap(d *data, rb engine.RollbackView) string {
-	if rb.Point == "" {
-		return "none named"
-	}
 	if pt, ok := d.step(rb.Point); ok {
-		return rb.Point + " " + pt.State.String()
+		return pt.State.String()
 	}
-	return rb.Point
+	return "unknown"
 }
 
 // latenessText says in words how far the run is behind or ahead of its baseline rehearsal.
