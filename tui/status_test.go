@@ -644,3 +644,28 @@ func TestStatusJSONSchemaEveryState(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusTextSaysWhereTheRollbackStands: the glance has a rollback line: ready with the age of
+// the rollback point and the time to the point of no return, or what is missing.
+func TestStatusTextSaysWhereTheRollbackStands(t *testing.T) {
+	snap := runSnapshot()
+	snap.Run.Downtime.PointOfNoReturn, snap.Run.Downtime.RollbackPoint = "step-u", "step-c"
+	snap.Steps[2].Finished = statusNow.Add(-3 * time.Hour)
+	snap.Steps[20].After, snap.Steps[20].Planned = []string{"step-t"}, time.Hour
+	snap.Steps[19].Planned = 45 * time.Minute
+	text := func() string {
+		var b bytes.Buffer
+		if err := EvaluateStatus(healthyView(), snap, DefaultThresholds(), statusNow).WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	if out := text(); !strings.Contains(out, "\nrollback     rollback ready (step-c 3h00m ago) · no return (step-u) in ≈45m\n") {
+		t.Fatalf("ready:\n%s", out)
+	}
+	snap.Steps[2].State = engine.StateSkipped
+	snap.Steps[20].State = engine.StateAwaiting
+	if out := text(); !strings.Contains(out, "\nrollback     NO rollback point (step-c not done) · no return (step-u) awaits confirmation\n") {
+		t.Fatalf("at risk:\n%s", out)
+	}
+}
