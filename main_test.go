@@ -482,6 +482,16 @@ func TestDemoScenariosHeadless(t *testing.T) {
 	}
 }
 
+// stepOfLine is the step a headless event line ("15:04:05  STEP  STATE  message") is about; ""
+// for other lines (the header, continuation lines, which may name other steps).
+func stepOfLine(l string) string {
+	f := strings.Fields(l)
+	if len(f) < 2 || len(f[0]) != 8 || f[0][2] != ':' || f[0][5] != ':' {
+		return ""
+	}
+	return f[1]
+}
+
 // TestDemoSurvivesSIGKILL kills the demo with SIGKILL at random moments and resumes it with the
 // same --state each time; it must finish, and neither the journal nor the simulators' own
 // counters may show a destructive action taken twice. Some kills are random; others are aimed at
@@ -541,7 +551,7 @@ func TestDemoSurvivesSIGKILL(t *testing.T) {
 				live = 0
 			case strings.Contains(l, "run completed"):
 				finished = true
-			case live >= 0 && (a.step == "" || strings.Contains(l, " "+a.step+" ")):
+			case live >= 0 && (a.step == "" || stepOfLine(l) == a.step):
 				live++
 			}
 		}
