@@ -163,6 +163,11 @@ func TestAOSStopNamesTheHostThatRefuses(t *testing.T) {
 
 func TestAOSStopAgainAfterACrashIsSafe(t *testing.T) {
 	h, svc, _ := aosHarness(t)
+	// AX-AOS02 keeps stopping until the crash, however many polls a loaded machine lets happen
+	// before AX-AOS01 is seen stopped: the crash must come mid-step.
+	svc.mu.Lock()
+	svc.refuse["AX-AOS02"] = true
+	svc.mu.Unlock()
 	h.start()
 	st := h.waitStep("aos-stop", engine.StateAwaiting)
 	h.e.Confirm("aos-stop", st.Confirmation.Request, ana, "STOP AOS")
@@ -171,7 +176,11 @@ func TestAOSStopAgainAfterACrashIsSafe(t *testing.T) {
 		st, _, _ := svc.State(context.Background(), "AX-AOS01", "AOS60$01")
 		return st == engine.ServiceStopped
 	})
-	h.restart()
+	h.stop()
+	svc.mu.Lock()
+	svc.refuse["AX-AOS02"] = false
+	svc.mu.Unlock()
+	h.start()
 	// Re-run (aos.stop is safe to re-run): stopped hosts are done, the other is waited for.
 	h.advanceUntil(5*time.Second, "aos-stop succeeds", func() bool { return h.state("aos-stop") == engine.StateSucceeded })
 	st = h.waitStep("aos-stop", engine.StateSucceeded)
