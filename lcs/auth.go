@@ -135,9 +135,10 @@ type authenticator struct {
 	exp     time.Time // its expiry on the client clock
 	stale   bool      // cur was refused by LCS
 
-	// others are the tokens for resources other than LCS, by scope (see tokenFor); othersMu
-	// guards them and serialises their sign-ins (a one-slot semaphore, so a wait honours its
-	// context). An interactive sign-in for another resource never holds mu, so LCS calls go on.
+	// others are the tokens for resources other than LCS, by scope (see tokenFor), guarded by
+	// mu (redact reads them). othersMu serialises their sign-ins (a one-slot semaphore, so a wait
+	// honours its context); an interactive sign-in for another resource never holds mu, so LCS
+	// calls go on.
 	others   map[string]scopedToken
 	othersMu chan struct{}
 }
@@ -319,7 +320,12 @@ func (a *authenticator) tokenFor(ctx context.Context, scope string) (string, err
 		return "", a.signInError(ctx.Err(), scope)
 	}
 	now := a.clock.Now()
+	// a.mu guards others too (redact reads it while a sign-in for LCS holds a.mu); othersMu
+	// only makes these sign-ins take turns without holding a.mu through one.
+	a.mu.Lock()
 	cur, ok := a.others[scope]
+	known := a.account
+	a.mu.Unlock()
 	if ok && now.Before(cur.exp.Add(-a.refreshBefore)) {
 		return cur.tok, nil
 	}
@@ -327,12 +333,11 @@ func (a *authenticator) tokenFor(ctx context.Context, scope string) (string, err
 		// MSAL judges expiry on the wall clock: make it redeem the refresh token.
 		a.cache.dropAccessTokens()
 	}
-	a.mu.Lock()
-	known := a.account
-	a.mu.Unlock()
 	ar, err := a.msal(ctx, []string{scope}, known)
 	if err != nil {
-		err = a.signInError(err, scope)
+		a.mu.Lock()
+		err = a.signInError(err, scope) // redacts with the current tokens
+		a.mu.Unlock()
 		if ok && now.Before(cur.exp) {
 			a.emit(Warning{Kind: WarnTokenRefresh, API: "sign in", Message: "could not refresh the token for " + scope + " ahead of its expiry; using the current one until " + cur.exp.Format(time.RFC3339) + ": " + err.Error()})
 			return cur.tok, nil
@@ -345,15 +350,13 @@ func (a *authenticator) tokenFor(ctx context.Context, scope string) (string, err
 			Message: "signed in as " + ar.Account.PreferredUsername + ", not as " + known.PreferredUsername + " who signed in to LCS",
 			Hint:    "sign in for " + scope + " as " + known.PreferredUsername}
 	}
-	if known.HomeAccountID == "" && ar.Account.HomeAccountID != "" {
-		a.mu.Lock()
-		if a.account.HomeAccountID == "" {
-			a.account = ar.Account
-		}
-		a.mu.Unlock()
-	}
 	exp := a.clock.Now().Add(time.Until(ar.ExpiresOn))
+	a.mu.Lock()
+	if a.account.HomeAccountID == "" && ar.Account.HomeAccountID != "" {
+		a.account = ar.Account
+	}
 	a.others[scope] = scopedToken{tok: ar.AccessToken, exp: exp}
+	a.mu.Unlock()
 	a.log.Debug("lcs: token acquired", "scope", scope, "mode", a.cfg.Mode.String(), "expires", exp.Format(time.RFC3339))
 	return ar.AccessToken, nil
 }

@@ -2,8 +2,14 @@ package lcs_test
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -174,4 +180,60 @@ func TestSignInForAnotherResourceDoesNotHoldUpLCS(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("the other resource's sign-in after the prompt was answered: %v", err)
 	}
+}
+
+// failScope is a RoundTripper that fails, as the network would, every token request for one scope.
+type failScope struct {
+	next  http.RoundTripper
+	scope string
+}
+
+func (f failScope) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.GetBody != nil {
+		if b, err := req.GetBody(); err == nil {
+			body, _ := io.ReadAll(b)
+			if strings.Contains(string(body), url.QueryEscape(f.scope)) {
+				return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+			}
+		}
+	}
+	return f.next.RoundTrip(req)
+}
+
+// TestTokenSignInsRaceNoOne: a sign-in for one resource failing on the network (its error message
+// redacted with every token held) while tokens for other resources arrive; run with -race.
+func TestTokenSignInsRaceNoOne(t *testing.T) {
+	r := newRig(t, sim.Options{})
+	const bad = "https://unreachable.example/.default"
+	c := r.client(func(cfg *lcs.Config) {
+		hc := *cfg.HTTPClient
+		next := hc.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		hc.Transport = failScope{next: next, scope: bad}
+		cfg.HTTPClient = &hc
+	})
+	cx := ctx(t)
+	if _, err := c.SignIn(cx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for range 20 {
+			if _, err := c.Token(cx, bad); err == nil || lcs.IsPermanent(err) {
+				t.Errorf("a sign-in cut off by the network: %v", err)
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		for i := range 20 {
+			if _, err := c.Token(cx, fmt.Sprintf("https://env%d.example/.default", i)); err != nil {
+				t.Errorf("token %d: %v", i, err)
+				return
+			}
+		}
+	})
+	wg.Wait()
 }
