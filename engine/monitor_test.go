@@ -74,14 +74,7 @@ func (f *fakeReplication) take(ctx context.Context, what string) error {
 	if d <= 0 {
 		return nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return clock.Sleep(ctx, clock.Real(), d) // a bubble's fake time
 }
 
 // pendingAt drains the tables in turn at the shared rate.

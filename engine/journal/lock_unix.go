@@ -14,19 +14,11 @@ import (
 var errWouldBlock = errors.New("lock held by another process")
 
 func tryLock(f *os.File) error {
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, unix.EINTR):
-			continue
-		case errors.Is(err, unix.EWOULDBLOCK):
-			return errWouldBlock
-		default:
-			return fmt.Errorf("flock: %w", err)
-		}
+	err := flock(f, unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return errWouldBlock
 	}
+	return err
 }
 
 func unlock(f *os.File) error {
@@ -48,13 +40,7 @@ func openLive(dir string, holder bool) (*os.File, error) {
 }
 
 // tryHoldLive locks the live lock exclusively if nobody has it (errWouldBlock otherwise).
-func tryHoldLive(f *os.File) error {
-	err := flock(f, unix.LOCK_EX|unix.LOCK_NB)
-	if errors.Is(err, unix.EWOULDBLOCK) {
-		return errWouldBlock
-	}
-	return err
-}
+func tryHoldLive(f *os.File) error { return tryLock(f) }
 
 // probeLive reports whether a holder has the live lock, with a shared lock that is released at
 // once.
@@ -70,7 +56,7 @@ func probeLive(f *os.File) (bool, error) {
 	}
 }
 
-func unlockLive(f *os.File) error { return unix.Flock(int(f.Fd()), unix.LOCK_UN) }
+func unlockLive(f *os.File) error { return unlock(f) }
 
 // flock is flock(2), retried when a signal interrupts it.
 func flock(f *os.File, how int) error {
