@@ -60,16 +60,18 @@ func listGroup(pgid int) ([]procInfo, error) {
 	return out, nil
 }
 
-// listCarrying returns the live processes that carry the environment entry kv ("NAME=value")
-// (sysctl kern.proc.all, then each one's environment): only this user's can be read.
-func listCarrying(kv string) ([]procInfo, error) {
+// listCandidates returns, from one kern.proc.all listing, the processes in group pgid (when not
+// 0) and the live ones that carry the environment entry kv (when not ""; only this user's
+// environments can be read).
+func listCandidates(pgid int, kv string) ([]procInfo, error) {
 	ks, err := unix.SysctlKinfoProcSlice("kern.proc.all")
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
 	var out []procInfo
 	for i := range ks {
-		if p := fromKinfo(&ks[i]); p.pid > 0 && !p.zombie && hasEnv(p.pid, kv) {
+		p := fromKinfo(&ks[i])
+		if p.pid > 0 && ((pgid > 0 && p.pgid == pgid) || (kv != "" && !p.zombie && hasEnv(p.pid, kv))) {
 			out = append(out, p)
 		}
 	}

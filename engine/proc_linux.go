@@ -81,10 +81,13 @@ func listGroup(pgid int) ([]procInfo, error) {
 	return listWhere(func(p procInfo) bool { return p.pgid == pgid })
 }
 
-// listCarrying returns the live processes that carry the environment entry kv ("NAME=value"):
-// only this user's can be read.
-func listCarrying(kv string) ([]procInfo, error) {
-	return listWhere(func(p procInfo) bool { return !p.zombie && hasEnv(p.pid, kv) })
+// listCandidates returns, in one pass over the process table, the processes in group pgid (when
+// not 0) and the live ones that carry the environment entry kv (when not ""; only this user's
+// environments can be read).
+func listCandidates(pgid int, kv string) ([]procInfo, error) {
+	return listWhere(func(p procInfo) bool {
+		return (pgid > 0 && p.pgid == pgid) || (kv != "" && !p.zombie && hasEnv(p.pid, kv))
+	})
 }
 
 // hasEnv reports whether the process started with the environment entry kv ("NAME=value").

@@ -22,8 +22,8 @@ func listGroup(int) ([]procInfo, error) { return nil, errNoProcessTable }
 
 func hasEnv(int, string) bool { return false }
 
-// listCarrying cannot search the process table here either.
-func listCarrying(string) ([]procInfo, error) { return nil, errNoProcessTable }
+// listCandidates cannot search the process table here either.
+func listCandidates(int, string) ([]procInfo, error) { return nil, errNoProcessTable }
 
 func killProc(procInfo) error { return errNoProcessTable }
 

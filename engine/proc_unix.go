@@ -187,24 +187,25 @@ func cleanupGroup(ref map[string]string) (note string, clean bool) {
 	var failures []string
 	var scanErr error
 	for round := 0; round < maxCleanupRounds; round++ {
-		var found []procInfo
+		group := 0
 		if hasGroup && !groupKilled {
-			members, err := listGroup(pgid)
-			if err != nil {
-				// No way to look inside the group on this system: say so if it is not empty.
-				if kerr := syscall.Kill(-pgid, 0); errors.Is(kerr, syscall.ESRCH) {
-					return "", true
-				}
-				return fmt.Sprintf("process group %d from the interrupted attempt may still be running and could not be verified as ours (%v); check it by hand", pgid, err), false
-			}
-			found = members
+			group = pgid
 		}
+		kv := ""
 		if token != "" {
-			carriers, err := listCarrying(carries)
-			if err != nil {
+			kv = carries
+		}
+		found, err := listCandidates(group, kv)
+		if err != nil {
+			if group == 0 {
 				scanErr = err
+				break
 			}
-			found = append(found, carriers...)
+			// No way to look inside the group on this system: say so if it is not empty.
+			if kerr := syscall.Kill(-pgid, 0); errors.Is(kerr, syscall.ESRCH) {
+				return "", true
+			}
+			return fmt.Sprintf("process group %d from the interrupted attempt may still be running and could not be verified as ours (%v); check it by hand", pgid, err), false
 		}
 		fresh := false
 		for _, p := range found {
@@ -252,11 +253,10 @@ func cleanupGroup(ref map[string]string) (note string, clean bool) {
 	if len(foreign) > 0 {
 		notes = append(notes, fmt.Sprintf("left alone %s in process group %d: they could not be verified as the interrupted attempt's (the group id may have been reused); check them by hand", pids(foreign), pgid))
 	}
-	searched := scanErr == nil || groupKilled || hasGroup
-	if !searched {
+	if scanErr != nil {
 		notes = append(notes, fmt.Sprintf("could not look for processes the interrupted attempt left running (%v); check by hand", scanErr))
 	}
-	return strings.Join(notes, "; "), searched && len(left) == 0 && len(failed) == 0 && len(foreign) == 0
+	return strings.Join(notes, "; "), scanErr == nil && len(left) == 0 && len(failed) == 0 && len(foreign) == 0
 }
 
 // pidsOf lists the processes' ids.
