@@ -1484,11 +1484,7 @@ func cmdReport(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 func signReport(path string, data []byte, key string, stdout, stderr io.Writer) int {
 	var ask func(string) ([]byte, error)
 	if term.IsTerminal(int(os.Stdin.Fd())) {
-		ask = func(prompt string) ([]byte, error) {
-			fmt.Fprint(os.Stderr, prompt)
-			defer fmt.Fprintln(os.Stderr)
-			return term.ReadPassword(int(os.Stdin.Fd()))
-		}
+		ask = readHidden
 	}
 	signer, err := report.LoadSigner(key, os.Getenv("SSH_AUTH_SOCK"), ask)
 	if err != nil {
@@ -1525,16 +1521,13 @@ func verifyReport(path, teamFile, runbookFile string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "cutover report: BAD SIGNATURE on %s: %v\n", path, err)
 		return exitFail
 	}
+	// Anyone can sign with a key of their own: the signature counts only from a team member.
 	if teamFile == "" {
 		teamFile = filepath.Join(filepath.Dir(runbookFile), defaultTeamFile)
-		if _, err := os.Stat(teamFile); err != nil {
-			fmt.Fprintf(stdout, "good signature on %s by %s (no team file to name its owner: --team FILE)\n", path, report.KeyName(pub))
-			return exitOK
-		}
 	}
 	t, err := tui.LoadTeam(teamFile)
 	if err != nil {
-		fmt.Fprintf(stderr, "cutover report: the signature is good (%s), but the team file cannot be read: %v\n", report.KeyName(pub), err)
+		fmt.Fprintf(stderr, "cutover report: the signature matches the report, but nothing says whose key %s is: %v (give the team file with --team FILE)\n", report.KeyName(pub), err)
 		return exitFail
 	}
 	m, ok := t.Lookup(pub)
@@ -1971,13 +1964,18 @@ func promptPassword(c *runbook.Connection) (string, error) {
 	if !term.IsTerminal(int(os.Stdin.Fd())) {
 		return "", fmt.Errorf("connections.%s asks for its password on the terminal (password_prompt), but there is none; use password_env or password_file", c.Role)
 	}
-	fmt.Fprintf(os.Stderr, "password for %s@%s/%s (connections.%s): ", c.User, c.Server, c.Database, c.Role)
-	b, err := term.ReadPassword(int(os.Stdin.Fd()))
-	fmt.Fprintln(os.Stderr)
+	b, err := readHidden(fmt.Sprintf("password for %s@%s/%s (connections.%s): ", c.User, c.Server, c.Database, c.Role))
 	if err != nil {
 		return "", fmt.Errorf("read the password: %w", err)
 	}
 	return string(b), nil
+}
+
+// readHidden asks on the terminal (prompt on stderr, the answer from stdin, not echoed).
+func readHidden(prompt string) ([]byte, error) {
+	fmt.Fprint(os.Stderr, prompt)
+	defer fmt.Fprintln(os.Stderr)
+	return term.ReadPassword(int(os.Stdin.Fd()))
 }
 
 // sqlConfig turns a runbook connection into a client configuration, reading its secret.

@@ -2734,6 +2734,10 @@ func TestSignedReport(t *testing.T) {
 		t.Fatalf("ssh-keygen -Y verify: %v\n%s", err, out)
 	}
 
+	// No team file: a valid signature by a key nobody vouches for is no proof.
+	if code, out, errs := cli(t, "report", "--verify", doc, "--team", filepath.Join(dir, "missing.keys")); code != exitFail || out != "" || !strings.Contains(errs, "nothing says whose key") {
+		t.Fatalf("no team file: %d %q %s", code, out, errs)
+	}
 	// Someone outside the team.
 	if err := os.WriteFile(filepath.Join(dir, "other.keys"), nil, 0o600); err != nil {
 		t.Fatal(err)
