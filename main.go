@@ -492,7 +492,7 @@ func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, srv *tui.Server, 
 	}
 	err := tui.Run(ctx, e, tui.RunOptions{
 		Options: opts,
-		In:      stdin, Out: stdout, NoColor: *rf.noColor || tui.NoColorFromEnv(os.Getenv),
+		In:      stdin, Out: stdout, NoColor: *rf.noColor, // NO_COLOR: Run reads the environment
 		Start: start(ctx),
 	})
 	snap := e.Snapshot()
@@ -526,7 +526,8 @@ func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config
 	logf := func(format string, args ...any) { e.Logf(engine.LevelInfo, "", format, args...) }
 	// The SSH libraries log through charm's logger: into the engine's log, not onto a terminal a
 	// cockpit may be drawing on.
-	charmlog.SetOutput(libLog{e: e, prefix: "ssh: "})
+	charmlog.SetOutput(libLog{e: e, level: engine.LevelWarn, prefix: "ssh: ",
+		skip: func(line string) bool { return strings.Contains(line, "context canceled") }})
 	srv, err := tui.NewServer(e, tui.ServerOptions{Addr: *rf.listen, HostKeyPath: filepath.Join(e.StateDir(), "ssh_host_ed25519_key"),
 		Team: team, IdleTimeout: *rf.idle, Config: cfg, Logf: logf})
 	if err != nil {
@@ -541,18 +542,19 @@ func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config
 	return srv, nil
 }
 
-// libLog takes what a library logs into the engine's log (each line prefixed), minus the line
-// every ordinary SSH disconnect produces.
+// libLog takes what a library logs into the engine's log at a level, each line prefixed;
+// skip, when set, drops lines nobody needs (the one every ordinary SSH disconnect produces).
 type libLog struct {
 	e      *engine.Engine
+	level  engine.LogLevel
 	prefix string
+	skip   func(line string) bool
 }
 
 func (l libLog) Write(b []byte) (int, error) {
 	for _, line := range strings.Split(string(b), "\n") {
-		text := strings.TrimSpace(line)
-		if text != "" && !strings.Contains(text, "context canceled") {
-			l.e.Logf(engine.LevelWarn, "", "%s%s", l.prefix, text)
+		if text := strings.TrimSpace(line); text != "" && (l.skip == nil || !l.skip(text)) {
+			l.e.Logf(l.level, "", "%s%s", l.prefix, text)
 		}
 	}
 	return len(b), nil
@@ -563,7 +565,7 @@ func (l libLog) Write(b []byte) (int, error) {
 // draws there; the returned function puts them back.
 func ownTerminal(e *engine.Engine) (restore func()) {
 	out, flags := log.Writer(), log.Flags()
-	log.SetOutput(libLog{e: e})
+	log.SetOutput(libLog{e: e, level: engine.LevelInfo})
 	log.SetFlags(0)
 	return func() {
 		log.SetOutput(out)
