@@ -105,8 +105,8 @@ type RollbackView struct {
 	NoReturn, Point string
 	// PointAt is when the rollback point was made (its step succeeded, or was marked done).
 	PointAt time.Time
-	// PointSkipped: an operator skipped the rollback point's step.
-	PointSkipped bool
+	// PointState is the rollback point's step's state.
+	PointState StepState
 	// NoReturnAt is when the point of no return started (RollbackGone).
 	NoReturnAt time.Time
 	// Left is the projected time until the point of no return can start, when Projected.
@@ -115,7 +115,11 @@ type RollbackView struct {
 }
 
 // Rollback says where the AX 2012 rollback stands at now.
-func (s Snapshot) Rollback(now time.Time) RollbackView {
+func (s Snapshot) Rollback(now time.Time) RollbackView { return s.RollbackWith(s.Project(now)) }
+
+// RollbackWith is Rollback with the run already projected (p), for a caller that needs both.
+func (s Snapshot) RollbackWith(p Projection) RollbackView {
+	now := p.now
 	dt := s.Run.Downtime
 	if dt == nil || dt.PointOfNoReturn == "" {
 		return RollbackView{}
@@ -128,11 +132,9 @@ func (s Snapshot) Rollback(now time.Time) RollbackView {
 	made := false
 	if v.Point != "" {
 		if pt, ok := s.Step(v.Point); ok {
-			switch pt.State {
-			case StateSucceeded:
+			v.PointState = pt.State
+			if pt.State == StateSucceeded {
 				made, v.PointAt = true, pt.Finished
-			case StateSkipped:
-				v.PointSkipped = true
 			}
 		}
 	}
@@ -150,7 +152,6 @@ func (s Snapshot) Rollback(now time.Time) RollbackView {
 	default:
 		v.State = RollbackNoPoint
 	}
-	p := s.Project(now)
 	if start, ok := p.Start(pnr.ID); ok && p.Planned {
 		v.Left, v.Projected = start.Sub(now), true
 	}

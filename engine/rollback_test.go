@@ -45,8 +45,8 @@ func TestRollbackReadiness(t *testing.T) {
 		if c.want == engine.RollbackReady && !rb.PointAt.Equal(backupDone) {
 			t.Errorf("%s: rollback point at %v", c.name, rb.PointAt)
 		}
-		if c.name == "backup skipped, refresh asks" && !rb.PointSkipped {
-			t.Errorf("%s: the skip is not said", c.name)
+		if c.backup.State != rb.PointState {
+			t.Errorf("%s: rollback point %s, want %s", c.name, rb.PointState, c.backup.State)
 		}
 	}
 	if rb := (engine.Snapshot{}).Rollback(now); rb.State != engine.RollbackUntracked {

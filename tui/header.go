@@ -52,10 +52,14 @@ func (d *data) downtime(now time.Time) downtime {
 // durations, each the baseline rehearsal's actual duration when there is one (a running step
 // counts what is left of its plan). ok is false when nothing is planned.
 func (d *data) forecast(now time.Time) (time.Time, bool) {
+	return d.forecastFrom(d.snap.Project(now))
+}
+
+// forecastFrom is forecast from a projection already made.
+func (d *data) forecastFrom(p engine.Projection) (time.Time, bool) {
 	if !d.snap.Run.Finished.IsZero() {
 		return d.snap.Run.Finished, true
 	}
-	p := d.snap.Project(now)
 	return p.Finish(), p.Planned
 }
 
@@ -143,7 +147,8 @@ func (a *App) header(w int) []string {
 		}
 		l2 = append(l2, hpart{s, 9})
 	}
-	if f, ok := d.forecast(now); ok && run.Finished.IsZero() {
+	proj := d.snap.Project(now) // once a frame, for the forecast and the point of no return
+	if f, ok := d.forecastFrom(proj); ok && run.Finished.IsZero() {
 		s := "finish ≈ " + f.In(a.s.local).Format("15:04")
 		if !dt.began.IsZero() && dt.budget > 0 {
 			end := dt.began.Add(dt.budget)
@@ -158,7 +163,7 @@ func (a *App) header(w int) []string {
 	if b := run.Baseline; b != nil && b.LatenessKnown && run.Finished.IsZero() {
 		l2 = append(l2, hpart{a.lateness(b), 5})
 	}
-	if s := a.noReturn(d, now); s != "" {
+	if s := a.noReturn(d, proj); s != "" {
 		l2 = append(l2, hpart{s, 6})
 	}
 	if v := d.repl; v != nil {
@@ -200,9 +205,9 @@ func (a *App) header(w int) []string {
 // noReturn is the header's word on the point of no return and the AX 2012 rollback: passed or
 // under way, or still ahead (in how long, by the plan) with or without a rollback point. Short:
 // it shares the line with the downtime clock and the forecast.
-func (a *App) noReturn(d *data, now time.Time) string {
+func (a *App) noReturn(d *data, proj engine.Projection) string {
 	st := a.s.styles
-	rb := d.snap.Rollback(now)
+	rb := d.snap.RollbackWith(proj)
 	pnr, ok := d.step(rb.NoReturn)
 	if rb.State == engine.RollbackUntracked || !ok {
 		return ""
@@ -224,21 +229,13 @@ func (a *App) noReturn(d *data, now time.Time) string {
 	case engine.RollbackReady:
 		return s + " · " + st.OK.Render("rollback ready ("+rb.PointAt.In(a.s.local).Format("15:04")+")")
 	case engine.RollbackAtRisk:
-		return s + st.Crit.Render(" — NO rollback point ("+rb.Point+" "+rollbackGap(d, rb)+")")
+		return s + st.Crit.Render(" — NO rollback point ("+rb.Point+" "+rb.PointState.String()+")")
 	case engine.RollbackNoPoint:
 		if rb.Point != "" {
-			return s + " · " + st.Warn.Render("rollback point "+rollbackGap(d, rb))
+			return s + " · " + st.Warn.Render("rollback point "+rb.PointState.String())
 		}
 	}
 	return s
-}
-
-// rollbackGap says why there is no rollback point: its step's state.
-func rollbackGap(d *data, rb engine.RollbackView) string {
-	if pt, ok := d.step(rb.Point); ok {
-		return pt.State.String()
-	}
-	return "unknown"
 }
 
 // latenessText says in words how far the run is behind or ahead of its baseline rehearsal.

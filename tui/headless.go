@@ -74,6 +74,8 @@ type headless struct {
 	helperSaid string
 	// said is the outcome last announced in Stay mode.
 	said engine.Outcome
+	// noReturn is the runbook's point of no return ("" when none).
+	noReturn string
 }
 
 // RunHeadless drives a started engine until the run completes, is blocked by a failure, or the
@@ -91,6 +93,9 @@ func RunHeadless(ctx context.Context, e *engine.Engine, opt HeadlessOptions) int
 			fmt.Fprintf(opt.Out, "cutover: %v\n", err)
 			return ExitFailed
 		}
+	}
+	if dt := snap.Run.Downtime; dt != nil {
+		h.noReturn = dt.PointOfNoReturn
 	}
 	h.idWidth = 10
 	for _, st := range snap.Steps {
@@ -315,8 +320,11 @@ func (h *headless) stepLine(at time.Time, st engine.StepView) {
 		if len(c.Approvals) > 0 {
 			msg += " (approved by " + approvalNames(c.Approvals) + ")"
 		}
-		if text, _ := rollbackNotice(h.e.Snapshot(), st, h.e.Now(), h.opt.Local); text != "" {
-			msg += "\n" + strings.Repeat(" ", 22+h.idWidth) + text
+		if st.ID == h.noReturn || (h.noReturn != "" && st.Mode == engine.ModeGate) {
+			if text, _ := rollbackNotice(h.e.Snapshot(), st, h.e.Now(), h.opt.Local); text != "" {
+				// Below the message, where line puts it.
+				msg += "\n" + strings.Repeat(" ", len(h.stamp(at))+2+h.idWidth+1+10+1) + text
+			}
 		}
 	case engine.StateSucceeded:
 		msg = st.Message
