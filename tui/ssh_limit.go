@@ -115,7 +115,8 @@ func (l *connLimiter) allow(addr net.Addr) (string, bool) {
 }
 
 // forget drops the addresses whose bucket is full again (they are as good as new), and when that
-// is not enough, the half least recently seen.
+// is not enough, the half least recently seen. An address with connections open is never
+// forgotten: its count of open connections is what caps it (and what their Close gives back).
 func (l *connLimiter) forget(now time.Time) {
 	for k, b := range l.addrs {
 		if b.open == 0 && b.lim.TokensAt(now) >= float64(l.burst) {
@@ -126,8 +127,10 @@ func (l *connLimiter) forget(now time.Time) {
 		return
 	}
 	keys := make([]string, 0, len(l.addrs))
-	for k := range l.addrs {
-		keys = append(keys, k)
+	for k, b := range l.addrs {
+		if b.open == 0 {
+			keys = append(keys, k)
+		}
 	}
 	sort.Slice(keys, func(i, j int) bool { return l.addrs[keys[i]].seen.Before(l.addrs[keys[j]].seen) })
 	for _, k := range keys[:len(keys)/2+1] {

@@ -189,6 +189,18 @@ func TestConnLimiterBoundsOpenConnections(t *testing.T) {
 	if _, ok := l.allow(a); ok {
 		t.Fatal("closing twice freed two slots")
 	}
+
+	// Many new addresses make the limiter forget old ones, but never one with connections
+	// open: it stays capped (otherwise, coming back, it would start from zero open).
+	l.most = 4
+	for i := range 100 {
+		if key, ok := l.allow(tcpAddr(fmt.Sprintf("10.2.0.%d", i))); ok {
+			l.closed(key) // its bucket is not full again yet: only age can make it forgotten
+		}
+	}
+	if _, ok := l.allow(a); ok {
+		t.Fatal("an address holding its maximum of connections was forgotten and let in again")
+	}
 }
 
 // nopConn is a connection that does nothing.
