@@ -93,9 +93,11 @@ type presence struct {
 	app   *App
 	// prog is an SSH session's program (nil for the local cockpit): the idle watch tells it.
 	prog *tea.Program
-	// warned is set once the session was told it will close for idleness (a key press clears
-	// it); closed once the idle watch closed it.
-	warned, closed atomic.Bool
+	// warnedFor is the last key press (last's value) the session was last warned after, so a key
+	// press makes the next idle stretch warn again without anyone resetting it; closed is set
+	// once the idle watch closed the session.
+	warnedFor atomic.Int64
+	closed    atomic.Bool
 }
 
 // Presence is what the cockpits show about someone looking at the run.
@@ -420,8 +422,8 @@ func (s *Server) checkIdle() {
 				p.closed.Store(false)
 				return false
 			}}})
-		case idle >= timeout-idleWarning(timeout) && !p.warned.Load():
-			p.warned.Store(true)
+		case idle >= timeout-idleWarning(timeout) && p.warnedFor.Load() != last:
+			p.warnedFor.Store(last)
 			out = append(out, notice{p, idleWarningMsg{idle: idle, closesIn: timeout - idle, current: current}})
 		}
 	}
@@ -462,7 +464,6 @@ func (s *Server) leave(p *presence) {
 // touch records a key press: the presence list's idle time and the idle timeout start again.
 func (p *presence) touch() {
 	p.last.Store(p.now().UnixNano())
-	p.warned.Store(false)
 }
 
 // JoinLocal adds the local cockpit (cutover run --listen) to the presence list; the returned
