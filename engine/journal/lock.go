@@ -115,6 +115,9 @@ func Acquire(dir, command string) (*Lock, *LockInfo, error) {
 // an instant; a reader frozen mid-look must not hold a start up for ever). A variable for tests.
 var liveWait = 5 * time.Second
 
+// liveRefused is called each time holdLive finds the live lock taken (a test seam).
+var liveRefused = func() {}
+
 // holdLive takes the live lock, waiting out ReadHolder's momentary shared locks for at most
 // liveWait.
 func holdLive(f *os.File) error {
@@ -127,6 +130,7 @@ func holdLive(f *os.File) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("a process reading the lock (cutover status?) has held it for %s; try again", liveWait)
 		}
+		liveRefused()
 		time.Sleep(2 * time.Millisecond) // a reader's look takes microseconds
 	}
 }

@@ -142,11 +142,16 @@ func TestAStartWaitsOutALook(t *testing.T) {
 		err error
 	}
 	got := make(chan result, 1)
+	refused := make(chan struct{})
+	var once sync.Once
+	liveRefused = func() { once.Do(func() { close(refused) }) }
+	t.Cleanup(func() { liveRefused = func() {} })
 	go func() {
 		l, _, err := Acquire(dir, "second")
 		got <- result{l, err}
 	}()
-	// Whether or not the start has reached the live lock yet, the look ends and it goes on.
+	// The start found the look's lock in its way; the look ends, and the start goes on.
+	<-refused
 	if err := unlockLive(look); err != nil {
 		t.Fatal(err)
 	}
