@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"sync"
@@ -101,10 +102,22 @@ func Permanent(err error) error {
 	return permanent{err}
 }
 
-// IsPermanent reports whether err was wrapped by Permanent.
+// PermanentError is implemented by errors a port returns that know whether waiting can fix them
+// (an LCS refusal, a sign-in refused): IsPermanent asks them, so no step has to wrap them itself.
+type PermanentError interface {
+	error
+	Permanent() bool
+}
+
+// IsPermanent reports whether waiting cannot fix err: it was wrapped by Permanent, or it says so
+// itself (PermanentError).
 func IsPermanent(err error) bool {
 	var p permanent
-	return errors.As(err, &p)
+	if errors.As(err, &p) {
+		return true
+	}
+	var pe PermanentError
+	return errors.As(err, &pe) && pe.Permanent()
 }
 
 // retryAt marks an error whose retry should wait until a known time.
@@ -278,9 +291,9 @@ func (r *Run) Record(ref map[string]string) error {
 
 // Ref returns the references recorded for this attempt (including those replayed after a restart).
 func (r *Run) Ref() map[string]string {
-	out := make(map[string]string, len(r.ref))
-	for k, v := range r.ref {
-		out[k] = v
+	out := maps.Clone(r.ref)
+	if out == nil {
+		out = map[string]string{}
 	}
 	return out
 }
@@ -292,11 +305,7 @@ func (r *Run) Earlier() (attempt int, ref map[string]string) {
 	if r.earlierOf == 0 {
 		return 0, nil
 	}
-	out := make(map[string]string, len(r.earlier))
-	for k, v := range r.earlier {
-		out[k] = v
-	}
-	return r.earlierOf, out
+	return r.earlierOf, maps.Clone(r.earlier)
 }
 
 // Vars are the placeholders available to argv templates: {step}, {attempt}, {state_dir},

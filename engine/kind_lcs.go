@@ -41,27 +41,6 @@ func lcsEnv(d *runbook.Decoder, s *runbook.Step, v *yaml.Node, key string) (id s
 	return ref, strings.EqualFold(ref, rb.LCS.ProductionEnvironmentID)
 }
 
-// PermanentError is implemented by errors a port returns that know whether waiting can fix them.
-// The LCS steps keep waiting through transient failures (network, 5xx, 429) and fail at once on
-// permanent ones (sign-in refused, not authorized, an environment or operation LCS does not know).
-// An error wrapped with Permanent counts as permanent too.
-type PermanentError interface {
-	error
-	Permanent() bool
-}
-
-// permanentPortError reports whether waiting cannot fix err.
-func permanentPortError(err error) bool {
-	if err == nil {
-		return false
-	}
-	if IsPermanent(err) {
-		return true
-	}
-	var pe PermanentError
-	return errors.As(err, &pe) && pe.Permanent()
-}
-
 // outage follows a run of failed LCS reads: the step warns when it starts, again every
 // outageRewarn while it lasts, and once when LCS answers again, and shows its age meanwhile.
 type outage struct {
@@ -185,7 +164,7 @@ func (a *envStateAction) Run(ctx context.Context, run *Run) error {
 			out.ok(run, now, what)
 		}
 		switch {
-		case permanentPortError(err):
+		case IsPermanent(err):
 			return permanentRead(what, err, "retry this step")
 		case err != nil:
 			out.fail(run, now, what, err)
@@ -527,7 +506,7 @@ func (a *refreshAction) followEarlier(ctx context.Context, run *Run, api LCS) (h
 // readFailed fails a step that could not read LCS before a decision: at once when waiting cannot
 // help, otherwise through the step's retries. It never decides blind.
 func readFailed(what string, err error) error {
-	if permanentPortError(err) {
+	if IsPermanent(err) {
 		return permanentRead(what, err, "retry this step")
 	}
 	return fmt.Errorf("%s: %w (no refresh was started; retry this step when LCS answers)", what, err)
@@ -561,7 +540,7 @@ func (a *refreshAction) follow(ctx context.Context, run *Run, api LCS, activity 
 		op, err := api.Operation(ctx, a.target, activity)
 		now := run.Clock().Now()
 		switch {
-		case permanentPortError(err):
+		case IsPermanent(err):
 			return permanentRead(what, err, fmt.Sprintf("retry this step: it looks at operation %s again first and starts no other refresh while that one runs", activity))
 		case err != nil:
 			out.fail(run, now, what, err)
@@ -639,7 +618,7 @@ func (a *refreshAction) followPortal(ctx context.Context, run *Run, api LCS, sin
 		hist, err := api.History(ctx, a.target)
 		now := run.Clock().Now()
 		switch {
-		case permanentPortError(err):
+		case IsPermanent(err):
 			return permanentRead(what, err, "retry this step (a refresh already started in the portal is found again)")
 		case err != nil:
 			out.fail(run, now, what, err)

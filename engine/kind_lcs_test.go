@@ -733,3 +733,22 @@ func TestLCSProductionRefreshCutOffBeforeItRecordedAnything(t *testing.T) {
 		}
 	})
 }
+
+// TestIsPermanentAsksThePortsError: an error a port marks permanent (wrapped or not) fails a step
+// at once without the step wrapping it; a transient one and a plain one do not.
+func TestIsPermanentAsksThePortsError(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{errLCSDenied, true},
+		{errLCSDown, false},
+		{errors.New("plain"), false},
+		{engine.Permanent(errors.New("wrapped")), true},
+		{nil, false},
+	} {
+		if got := engine.IsPermanent(c.err); got != c.want {
+			t.Errorf("IsPermanent(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}

@@ -78,7 +78,6 @@ func (SmokeHTTPKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node
 	})
 	if with == nil {
 		d.ErrorAt(s.Pos, fmt.Sprintf("step %q", s.ID), "kind smoke.http needs `with: {url: https://…}`")
-		a.http = a.client()
 		return a
 	}
 	d.Require(with, where, present, "url")
@@ -225,11 +224,7 @@ func (a *smokeHTTPAction) Run(ctx context.Context, run *Run) error {
 		}
 		tok, err := tp.Token(ctx, a.resource)
 		if err != nil {
-			err = fmt.Errorf("get an Entra ID token for %s: %w", a.resource, err)
-			if permanentPortError(err) {
-				return Permanent(err)
-			}
-			return err
+			return fmt.Errorf("get an Entra ID token for %s: %w", a.resource, err) // permanent if the port says so
 		}
 		bearer = tok
 	}
