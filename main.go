@@ -282,7 +282,7 @@ func printSummary(w io.Writer, rb *runbook.Runbook) {
 		fmt.Fprintf(w, "  downtime:     %s planned %s, which %s the %s budget\n", runbook.FormatDuration(need), from, verdict, runbook.FormatDuration(dt.Budget))
 	}
 	if dt := rb.Downtime; dt != nil && dt.PointOfNoReturn != "" {
-		rollback := "no rollback point named (downtime.rollback_point)"
+		rollback := "has no rollback point to wait for (name its backup step: downtime.rollback_point)"
 		if dt.RollbackPoint != "" {
 			rollback = "waits for the rollback point " + dt.RollbackPoint
 		}

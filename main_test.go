@@ -116,7 +116,7 @@ func TestInitThenCheck(t *testing.T) {
 		t.Fatalf("check of the template: %d\n%s", code, errs)
 	}
 	for _, want := range []string{"is valid", "steps:        22", "destructive:  aos-stop, toolkit-remove-replication, production-refresh",
-		"production-refresh (2)", "critical path:", "budget"} {
+		"production-refresh (2)", "critical path:", "budget", "no return:    production-refresh, which waits for the rollback point rollback-backup"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check summary lacks %q:\n%s", want, out)
 		}
@@ -124,6 +124,17 @@ func TestInitThenCheck(t *testing.T) {
 	// Steps per phase, in the runbook's order.
 	if !regexp.MustCompile(`(?s)Before downtime +3\n +Shutdown +4\n +Drain and validate +5\n +Data upgrade +3\n +Production +4\n +Go live +3\n`).MatchString(out) {
 		t.Errorf("check summary lacks the steps per phase:\n%s", out)
+	}
+	// Without a rollback point the summary says so.
+	noPoint := bytes.Replace(before, []byte("  rollback_point: rollback-backup"), []byte("  # rollback_point: rollback-backup"), 1)
+	if bytes.Equal(noPoint, before) {
+		t.Fatal("the template names no rollback point")
+	}
+	if err := os.WriteFile(path, noPoint, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := cli(t, "check", "-f", path); code != 0 || !strings.Contains(out, "no return:    production-refresh, which has no rollback point to wait for (name its backup step: downtime.rollback_point)") {
+		t.Errorf("check without a rollback point: %d\n%s%s", code, out, errs)
 	}
 }
 

@@ -381,6 +381,8 @@ func TestMarkdownHasEverySectionAndTheKeyFacts(t *testing.T) {
 		"| crash recovery |",
 		"done by hand: users let in through the portal",
 		"the runbook file changed mid-run",
+		// the rollback point, made before the point of no return
+		"| AX 2012 rollback point | step drain: made at 2026-12-05T",
 		// integrity
 		"| Head hash | "+head+" |",
 		"**verified: every line's own hash",
@@ -730,6 +732,7 @@ func TestOutcomes(t *testing.T) {
 				wants = append(wants, mdText(s))
 			}
 			mustContain(t, "Markdown", md, wants...)
+			mustContain(t, "Markdown", md, "| AX 2012 rollback point | **step drain: NOT made (not started)** |") // emphasised: a warning
 			if r.Summary.Downtime == nil || !r.Summary.Downtime.Began.IsZero() {
 				t.Errorf("the downtime has not begun (aos-stop never started): %+v", r.Summary.Downtime)
 			}
