@@ -401,6 +401,16 @@ func TestMonitorExpectsTheDistributorToGoWhileReplicationIsRemoved(t *testing.T)
 	if !expected {
 		t.Error("the log must say the distributor's failure is the removal's expected effect")
 	}
+	// The journal says so too (the report counts no outage from it).
+	var rec engine.SourceHealthRecord
+	for _, r := range h.records() {
+		if r.Type == string(engine.RecSourceHealth) && r.Decode(&rec) == nil && rec.Source == engine.SourceDistributor && rec.State == engine.HealthFailing {
+			break
+		}
+	}
+	if rec.Source != engine.SourceDistributor || rec.ExpectedBy != "remove" {
+		t.Errorf("journaled distributor health %+v, want it expected by remove", rec)
+	}
 }
 
 func TestMonitorHealthSlowFailingAndBack(t *testing.T) {
