@@ -49,7 +49,7 @@ func (w *world) config(e sim.Endpoint) sql.Config {
 		Encrypt: sql.EncryptDisable, QueryTimeout: 10 * time.Second}
 }
 
-func (w *world) open(t *testing.T, cfg sql.Config) *sql.DB {
+func (w *world) open(t testing.TB, cfg sql.Config) *sql.DB {
 	t.Helper()
 	db, err := sql.Open(cfg)
 	if err != nil {
@@ -59,7 +59,7 @@ func (w *world) open(t *testing.T, cfg sql.Config) *sql.DB {
 	return db
 }
 
-func newWorld(t *testing.T, cfg sim.Config, scfg sim.ServerConfig) *world {
+func newWorld(t testing.TB, cfg sim.Config, scfg sim.ServerConfig) *world {
 	t.Helper()
 	clk := &testClock{now: time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC)}
 	if cfg.Tables == 0 {
