@@ -518,7 +518,7 @@ func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, srv *tui.Server, 
 // startSSH prepares the SSH cockpit server over the engine (listening; serving starts with the
 // engine). Its host key lives in the state directory; its team file beside the runbook.
 func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config, stdout io.Writer) (*tui.Server, error) {
-	path := teamPath(rb, *rf.team)
+	path := teamPath(rb.File, *rf.team)
 	team, err := tui.LoadTeam(path)
 	if err != nil {
 		return nil, err
@@ -576,16 +576,12 @@ func ownTerminal(e *engine.Engine) (restore func()) {
 // defaultTeamFile is the team file's name beside the runbook.
 const defaultTeamFile = "cutover-team.keys"
 
-// teamPath is the team file: the flag, or cutover-team.keys beside the runbook.
-func teamPath(rb *runbook.Runbook, flagValue string) string {
+// teamPath is the team file: the flag, or cutover-team.keys beside the runbook file.
+func teamPath(runbookFile, flagValue string) string {
 	if flagValue != "" {
 		return flagValue
 	}
-	dir := "."
-	if rb != nil && rb.Dir != "" {
-		dir = rb.Dir
-	}
-	return filepath.Join(dir, defaultTeamFile)
+	return filepath.Join(filepath.Dir(runbookFile), defaultTeamFile)
 }
 
 // cmdServe runs the engine for the team over SSH, printing one line per event here.
@@ -621,10 +617,7 @@ func cmdTeam(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if code, ok := parse(fs, args[1:], stdout); !ok {
 		return code
 	}
-	path := *teamFile
-	if path == "" {
-		path = filepath.Join(filepath.Dir(*file), defaultTeamFile)
-	}
+	path := teamPath(*file, *teamFile)
 	if verb == "list" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -1524,9 +1517,7 @@ func verifyReport(path, teamFile, runbookFile string, stdout, stderr io.Writer) 
 		return exitFail
 	}
 	// Anyone can sign with a key of their own: the signature counts only from a team member.
-	if teamFile == "" {
-		teamFile = filepath.Join(filepath.Dir(runbookFile), defaultTeamFile)
-	}
+	teamFile = teamPath(runbookFile, teamFile)
 	t, err := tui.LoadTeam(teamFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover report: the signature matches the report, but nothing says whose key %s is: %v (give the team file with --team FILE)\n", report.KeyName(pub), err)

@@ -57,22 +57,47 @@ func TestMain(m *testing.M) {
 	if os.Getenv("CUTOVER_TEST_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
-// buildCutover builds the real cutover binary (go build, as a user would) and returns its path.
-func buildCutover(t *testing.T) string {
-	t.Helper()
+// binDir holds the binary buildCutover builds once for the whole test run.
+var binDir string
+
+// built is the one build of the binary: its path, or why there is none (skip) or it failed.
+var built = sync.OnceValues(func() (string, error) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("the go command is not on PATH: cannot build the binary")
+		return "", errSkipBuild
 	}
-	bin := filepath.Join(t.TempDir(), "cutover")
+	if binDir, err = os.MkdirTemp("", "cutover-bin-"); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(binDir, "cutover")
 	if runtime.GOOS == "windows" {
 		bin += ".exe"
 	}
 	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+var errSkipBuild = errors.New("the go command is not on PATH: cannot build the binary")
+
+// buildCutover builds the real cutover binary (go build, as a user would; once per test run)
+// and returns its path.
+func buildCutover(t *testing.T) string {
+	t.Helper()
+	bin, err := built()
+	switch {
+	case errors.Is(err, errSkipBuild):
+		t.Skip(err)
+	case err != nil:
+		t.Fatal(err)
 	}
 	return bin
 }
