@@ -222,7 +222,7 @@ func TestCrashLeftoversAreKilledBeforeARerun(t *testing.T) {
 	marks := t.TempDir()
 	script := func(name string) string {
 		return `echo run >> ` + marks + `/` + name + `; [ $CUTOVER_ATTEMPT -gt 1 ] && exit 0; ` +
-			`sleep 300 >/dev/null 2>&1 & a=$!; sleep 300 >/dev/null 2>&1 & echo children $a $!; wait`
+			`sleep 300 >/dev/null 2>&1 & a=$!; sleep 300 >/dev/null 2>&1 & echo child $a $!; wait`
 	}
 	h := newHarness(t, `name: t
 steps:
@@ -230,50 +230,8 @@ steps:
   - {id: again, title: Again, kind: command, idempotent: true, with: {shell: '`+script("again")+`'}}
 `).start()
 	steps := []string{"once", "again"}
-	waitExternal(t, h, steps...)
-	pgids := map[string]int{}
-	children := map[string][]int{}
-	for _, id := range steps {
-		pgid := pgidOf(t, h, id)
-		pgids[id] = pgid
-		for _, f := range strings.Fields(strings.TrimPrefix(waitLog(t, h, id, "children "), "children ")) {
-			pid, err := strconv.Atoi(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			children[id] = append(children[id], pid)
-			t.Cleanup(func() {
-				if inGroup(pid, pgid) {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
-				}
-			})
-		}
-	}
-
 	// cutover crashes now: the journal as it is is what the next start finds.
-	path := filepath.Join(h.dir, "state", journal.FileName)
-	crashed, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Its death takes the shells with it (the parent-death signal), and they are reaped.
-	for _, id := range steps {
-		if err := syscall.Kill(pgids[id], syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		h.waitFor(id, "the end of its shell", func(s engine.StepView) bool { return s.State != engine.StateRunning })
-	}
-	h.stop()
-	for id, pids := range children {
-		for _, pid := range pids {
-			if !inGroup(pid, pgids[id]) {
-				t.Fatalf("%s: process %d did not outlive its shell; the test proves nothing", id, pid)
-			}
-		}
-	}
-	if err := os.WriteFile(path, crashed, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pgids, children := crashWithChildren(t, h, steps, func(j []byte) []byte { return j })
 
 	h.start()
 	// Start returns once the remains are killed and have ended: nothing to wait for here.
@@ -387,41 +345,65 @@ func pgidOf(t *testing.T, h *harness, step string) int {
 	return 0
 }
 
-// crashWithChild runs step's shell (which prints "child PID" for a process it leaves behind) until
-// that child runs, then plays a crash of cutover: the journal as cut(journal) keeps it, the
-// step's shell killed and reaped, the engine stopped, the child still running. It returns the
-// step's process group and the child; the child is killed when the test ends.
-func crashWithChild(t *testing.T, h *harness, step string, cut func(journal []byte) []byte) (pgid, child int) {
+// crashWithChildren runs each step's shell (which prints "child PID…" for the processes it leaves
+// behind) until those run, then plays a crash of cutover: the journal as cut(journal) keeps it,
+// each step's shell killed and reaped, the engine stopped, the children still running. It returns
+// each step's process group and children; the children are killed when the test ends.
+func crashWithChildren(t *testing.T, h *harness, steps []string, cut func(journal []byte) []byte) (pgids map[string]int, children map[string][]int) {
 	t.Helper()
-	waitExternal(t, h, step)
-	pgid = pgidOf(t, h, step)
-	child, err := strconv.Atoi(strings.TrimPrefix(waitLog(t, h, step, "child "), "child "))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if inGroup(child, pgid) {
-			_ = syscall.Kill(child, syscall.SIGKILL)
+	waitExternal(t, h, steps...)
+	pgids, children = map[string]int{}, map[string][]int{}
+	for _, id := range steps {
+		pgid := pgidOf(t, h, id)
+		pgids[id] = pgid
+		for _, f := range strings.Fields(strings.TrimPrefix(waitLog(t, h, id, "child "), "child ")) {
+			pid, err := strconv.Atoi(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			children[id] = append(children[id], pid)
+			t.Cleanup(func() {
+				if inGroup(pid, pgid) {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			})
 		}
-	})
+	}
 	path := filepath.Join(h.dir, "state", journal.FileName)
 	full, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	crashed := cut(full)
-	if err := syscall.Kill(pgid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	// Its death takes the shells with it (the parent-death signal), and they are reaped.
+	for _, id := range steps {
+		if err := syscall.Kill(pgids[id], syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		h.waitFor(id, "the end of its shell", func(s engine.StepView) bool { return s.State != engine.StateRunning })
 	}
-	h.waitFor(step, "the end of its shell", func(s engine.StepView) bool { return s.State != engine.StateRunning })
 	h.stop()
-	if !inGroup(child, pgid) {
-		t.Fatal("the child did not outlive its shell; the test proves nothing")
+	for id, pids := range children {
+		for _, pid := range pids {
+			if !inGroup(pid, pgids[id]) {
+				t.Fatalf("%s: process %d did not outlive its shell; the test proves nothing", id, pid)
+			}
+		}
 	}
 	if err := os.WriteFile(path, crashed, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return pgid, child
+	return pgids, children
+}
+
+// crashWithChild is crashWithChildren for one step with one child.
+func crashWithChild(t *testing.T, h *harness, step string, cut func(journal []byte) []byte) (pgid, child int) {
+	t.Helper()
+	pgids, children := crashWithChildren(t, h, []string{step}, cut)
+	if len(children[step]) != 1 {
+		t.Fatalf("%s left %d children, want 1", step, len(children[step]))
+	}
+	return pgids[step], children[step][0]
 }
 
 // idempotentShell starts a harness (Linux only: the remains of a crashed attempt are found through
