@@ -1613,11 +1613,38 @@ func cmdJournal(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  %d line(s) before it verify; everything from line %d on cannot be trusted\n", rep.Bad.Line-1, rep.Bad.Line)
 		return exitFail
 	}
+	anchorPath := filepath.Join(filepath.Dir(path), journal.AnchorFileName)
+	switch rep.AnchorStatus {
+	case journal.AnchorMismatch:
+		fmt.Fprintf(stdout, "%s: FAILED: %s\n", path, rep.Tail.Reason)
+		fmt.Fprintf(stdout, "  its %d line(s) chain correctly, but it does not end where %s says\n", rep.Records, anchorPath)
+		return exitFail
+	case journal.AnchorUnreadable:
+		fmt.Fprintf(stdout, "%s: FAILED: %s has no readable slot, so where the journal should end is unknown\n", path, anchorPath)
+		return exitFail
+	case journal.AnchorMissing:
+		if fs.NArg() == 0 && rep.Records > 0 {
+			// A state directory's journal is always anchored: a missing anchor hides a cut or added tail.
+			fmt.Fprintf(stdout, "%s: FAILED: there is no %s beside it, so lines cut from its end or added to it cannot be detected\n", path, anchorPath)
+			fmt.Fprintln(stdout, "  (a journal written before anchoring is anchored on the engine's next start)")
+			return exitFail
+		}
+	}
 	fmt.Fprintf(stdout, "%s: OK, %d records hash-chained", path, rep.Records)
 	if rep.Records > 0 {
 		fmt.Fprintf(stdout, " from %s to %s", rep.First.Local().Format(time.DateTime), rep.Last.Local().Format(time.DateTime))
 	}
 	fmt.Fprintf(stdout, "\n  head sha256 %s\n", rep.Head)
+	switch {
+	case rep.AnchorStatus == journal.AnchorMissing:
+		fmt.Fprintf(stdout, "  no %s beside it: whether lines were cut from its end or added cannot be checked\n", journal.AnchorFileName)
+	case rep.CrashLine != 0:
+		fmt.Fprintf(stdout, "  ends one line after its anchor: line %d was written as the engine stopped, before its anchor (kept on the next start)\n", rep.CrashLine)
+	case rep.Anchor.Closed:
+		fmt.Fprintf(stdout, "  ends at its anchor (line %d, closed cleanly)\n", rep.Anchor.Seq)
+	default:
+		fmt.Fprintf(stdout, "  ends at its anchor (line %d; the engine is running, or stopped without closing it)\n", rep.Anchor.Seq)
+	}
 	return exitOK
 }
 

@@ -6,8 +6,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	cryptorand "crypto/rand"
+	"crypto/sha256"
 	stdsql "database/sql"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
@@ -263,6 +265,64 @@ steps:
 	code, _, errs = cli(t, "run", "--headless", "--yes", "-f", path)
 	if code != 1 || !strings.Contains(errs, fmt.Sprintf("journal.jsonl:%d:", mid+1)) || !strings.Contains(errs, "will not resume") {
 		t.Fatalf("resume from a tampered journal: %d %s", code, errs)
+	}
+}
+
+// TestJournalVerifyChecksTheTail: a journal whose last lines were cut, or that gained a line chained
+// correctly to the last one, verifies line by line; its anchor catches both, and the engine will
+// not resume from either.
+func TestJournalVerifyChecksTheTail(t *testing.T) {
+	path := writeRunbook(t, `name: small
+rehearsal: true
+steps:
+  - {id: a, title: A, kind: wait, with: {duration: 1ms}}
+  - {id: b, title: B, kind: gate, after: a}
+`)
+	if code, out, errs := cli(t, "run", "--headless", "--yes", "-f", path); code != 0 {
+		t.Fatalf("run: %d\n%s\n%s", code, out, errs)
+	}
+	state := filepath.Join(filepath.Dir(path), ".cutover")
+	jpath := filepath.Join(state, journal.FileName)
+	good, _ := os.ReadFile(jpath)
+	if code, out, _ := cli(t, "journal", "verify", "--state", state); code != 0 || !strings.Contains(out, "ends at its anchor") {
+		t.Fatalf("verify: %d %s", code, out)
+	}
+
+	lines := bytes.SplitAfter(good, []byte("\n"))
+	os.WriteFile(jpath, bytes.Join(lines[:len(lines)-3], nil), 0o600) // the last two lines cut
+	code, out, _ := cli(t, "journal", "verify", "--state", state)
+	if code != 1 || !strings.Contains(out, "FAILED: truncated") {
+		t.Fatalf("cut journal: %d %s", code, out)
+	}
+	if code, _, errs := cli(t, "run", "--headless", "--yes", "-f", path); code != 1 || !strings.Contains(errs, "truncated") {
+		t.Fatalf("resume from a cut journal: %d %s", code, errs)
+	}
+
+	// One more line, chained to the last as the engine would have written it.
+	c, err := journal.Read(jpath)
+	if err == nil {
+		os.WriteFile(jpath, good, 0o600)
+		c, err = journal.Read(jpath)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(struct {
+		Seq  uint64    `json:"seq"`
+		Time time.Time `json:"time"`
+		Type string    `json:"type"`
+		Step string    `json:"step"`
+		Prev string    `json:"prev"`
+	}{c.Seq + 1, time.Now().UTC(), "step.skipped", "b", c.Head})
+	sum := sha256.Sum256(body)
+	line := fmt.Sprintf(`%s,"hash":"%s"}`+"\n", body[:len(body)-1], hex.EncodeToString(sum[:]))
+	os.WriteFile(jpath, append(good, line...), 0o600)
+	if _, err := journal.Read(jpath); err != nil {
+		t.Fatalf("the added line does not chain (the test is wrong): %v", err)
+	}
+	code, out, _ = cli(t, "journal", "verify", "--state", state)
+	if code != 1 || !strings.Contains(out, "FAILED: extended") {
+		t.Fatalf("extended journal: %d %s", code, out)
 	}
 }
 

@@ -193,7 +193,7 @@ func (e *Engine) Open() error {
 	if err != nil {
 		return err
 	}
-	e.j, e.report = j, journal.OpenReport{Torn: rep.Torn, StaleLock: rep.StaleLock, Created: rep.Created}
+	e.j, e.report = j, journal.OpenReport{Torn: rep.Torn, StaleLock: rep.StaleLock, Created: rep.Created, Unanchored: rep.Unanchored, CrashLine: rep.CrashLine}
 	for _, rec := range rep.Records {
 		if err := e.st.apply(rec); err != nil {
 			_ = j.Close()
@@ -207,6 +207,12 @@ func (e *Engine) Open() error {
 	e.open = true
 	if rep.Torn != nil {
 		e.logs.add(LevelWarn, "", "", fmt.Sprintf("journal: dropped an incomplete last line (line %d, %d bytes) left by a crash during a write; nothing acknowledged was lost", rep.Torn.Line, rep.Torn.Bytes))
+	}
+	if rep.CrashLine != 0 {
+		e.logs.add(LevelWarn, "", "", fmt.Sprintf("journal: line %d was written as the engine stopped, before its anchor; it is kept (the crash window between the two writes)", rep.CrashLine))
+	}
+	if rep.Unanchored {
+		e.logs.add(LevelWarn, "", "", fmt.Sprintf("journal: it had no %s, so whether lines were cut from or added to its end could not be checked; it is anchored from now on", journal.AnchorFileName))
 	}
 	if rep.StaleLock != nil {
 		e.logs.add(LevelWarn, "", "", fmt.Sprintf("took over the state directory from %s, which is no longer running", rep.StaleLock))

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -379,3 +380,19 @@ var (
 	ben  = engine.Actor{Name: "Ben", Origin: "ssh", Fingerprint: "SHA256:ben", Role: engine.RoleOperator}
 	vera = engine.Actor{Name: "Vera", Origin: "ssh", Fingerprint: "SHA256:vera", Role: engine.RoleViewer}
 )
+
+// crashImage leaves the journal at path as a crash right after its lines in crashed (a prefix of
+// it) would have: cut there, and anchored there.
+func crashImage(t *testing.T, path string, crashed []byte) {
+	t.Helper()
+	full, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(full, crashed) {
+		t.Fatal("a crash image must be a prefix of the journal")
+	}
+	if err := journal.Rewind(filepath.Dir(path), uint64(bytes.Count(crashed, []byte("\n")))); err != nil {
+		t.Fatal(err)
+	}
+}

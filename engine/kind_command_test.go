@@ -390,9 +390,7 @@ func crashWithChildren(t *testing.T, h *harness, steps []string, cut func(journa
 			}
 		}
 	}
-	if err := os.WriteFile(path, crashed, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	crashImage(t, path, crashed)
 	return pgids, children
 }
 

@@ -722,9 +722,7 @@ func TestLCSProductionRefreshCutOffBeforeItRecordedAnything(t *testing.T) {
 		if keep == 0 || keep == len(lines) {
 			t.Fatalf("no start to cut after in %d lines", len(lines))
 		}
-		if err := os.WriteFile(path, []byte(strings.Join(lines[:keep], "")), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		crashImage(t, path, []byte(strings.Join(lines[:keep], "")))
 		time.Sleep(10 * time.Minute) // cutover is down; the operators start the refresh meanwhile
 		api.startPortal("PROD", time.Now())
 		h.start()

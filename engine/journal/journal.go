@@ -80,6 +80,7 @@ type Journal struct {
 	dir    string
 	path   string
 	f      *os.File
+	anchor *anchorFile
 	lock   *Lock
 	seq    uint64
 	head   string
@@ -103,6 +104,12 @@ type OpenReport struct {
 	StaleLock *LockInfo
 	// Created is true when the journal did not exist before.
 	Created bool
+	// Unanchored is set when a journal with records had no anchor (one written before anchoring,
+	// or an anchor that was removed): where it ended could not be checked. It is anchored now.
+	Unanchored bool
+	// CrashLine is set when the last line was written and fsynced but the engine stopped before
+	// anchoring it (the crash window between the two): the line is kept and anchored now.
+	CrashLine uint64
 }
 
 // CorruptError says a journal line is not what was written: the first bad line and why.
@@ -146,9 +153,24 @@ func Open(dir string, opts Options) (*Journal, OpenReport, error) {
 	case err != nil:
 		return fail(fmt.Errorf("read journal: %w", err))
 	}
-	scan, err := scanAll(j.path, data)
+	anchor, anchorStatus := readAnchorFor(j.path)
+	scan, err := scanAll(j.path, data, anchor.Seq)
 	if err != nil {
 		return fail(err)
+	}
+	switch anchorStatus {
+	case AnchorUnreadable:
+		return fail(&TailError{Path: filepath.Join(dir, AnchorFileName), Lines: scan.seq,
+			Reason: "the journal's anchor has no readable slot, so where the journal should end is unknown"})
+	case AnchorMissing:
+		rep.Unanchored = scan.seq > 0
+	default:
+		if te := checkTail(j.path, scan.seq, func(uint64) string { return scan.headAt }, anchor); te != nil {
+			return fail(te)
+		}
+		if scan.seq == anchor.Seq+1 {
+			rep.CrashLine = scan.seq
+		}
 	}
 	rep.Records, rep.Torn = scan.records, scan.torn
 	j.seq, j.head = scan.seq, scan.head
@@ -166,9 +188,22 @@ func Open(dir string, opts Options) (*Journal, OpenReport, error) {
 		return fail(fmt.Errorf("restrict journal: %w", err))
 	}
 	j.f = f
-	if rep.Created && !opts.NoSync {
+	af, err := openAnchor(dir, opts.NoSync)
+	if err == nil {
+		err = af.reset(Anchor{Seq: j.seq, Head: j.head})
+		if err != nil {
+			_ = af.close()
+		}
+	}
+	if err != nil {
+		_ = f.Close()
+		return fail(err)
+	}
+	j.anchor = af
+	if (rep.Created || anchorStatus == AnchorMissing) && !opts.NoSync {
 		if err := syncDir(dir); err != nil {
 			_ = f.Close()
+			_ = af.close()
 			return fail(err)
 		}
 	}
@@ -226,10 +261,17 @@ func (j *Journal) Append(rec Record) (Record, error) {
 	}
 	sum := sha256.Sum256(line[:len(line)-1])
 	j.seq, j.head = rec.Seq, hex.EncodeToString(sum[:])
+	// The line is durable; the anchor now says it was acknowledged. Should this write fail, the
+	// journal leads its anchor by this one line, which a restart accepts as the crash window.
+	if err := j.anchor.write(Anchor{Seq: j.seq, Head: j.head}); err != nil {
+		j.broken = err
+		return Record{}, err
+	}
 	return rec, nil
 }
 
-// Close closes the file and releases the lock.
+// Close closes the file, marks its anchor closed (nothing may follow the last line) and releases
+// the lock.
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -237,6 +279,13 @@ func (j *Journal) Close() error {
 	if j.f != nil {
 		errs = append(errs, j.f.Close())
 		j.f = nil
+	}
+	if j.anchor != nil {
+		if j.broken == nil {
+			errs = append(errs, j.anchor.write(Anchor{Seq: j.seq, Head: j.head, Closed: true}))
+		}
+		errs = append(errs, j.anchor.close())
+		j.anchor = nil
 	}
 	if j.lock != nil {
 		errs = append(errs, j.lock.Release())
@@ -267,11 +316,16 @@ type scanResult struct {
 	goodBytes int
 	seq       uint64
 	head      string
+	// headAt is the hash of line `at` (Genesis for 0, empty when the journal is shorter).
+	headAt string
 }
 
-// scanAll verifies every complete line and notes a torn tail.
-func scanAll(path string, data []byte) (scanResult, error) {
+// scanAll verifies every complete line and notes a torn tail; it also keeps the hash of line at.
+func scanAll(path string, data []byte, at uint64) (scanResult, error) {
 	res := scanResult{head: Genesis}
+	if at == 0 {
+		res.headAt = Genesis
+	}
 	lineNo := 0
 	for off := 0; off < len(data); {
 		nl := bytes.IndexByte(data[off:], '\n')
@@ -288,6 +342,9 @@ func scanAll(path string, data []byte) (scanResult, error) {
 		sum := sha256.Sum256(line)
 		res.head = hex.EncodeToString(sum[:])
 		res.seq = rec.Seq
+		if rec.Seq == at {
+			res.headAt = res.head
+		}
 		res.records = append(res.records, rec)
 		off += nl + 1
 		res.goodBytes = off
@@ -335,14 +392,30 @@ type Report struct {
 	Torn    *Torn
 	// Bad is the first bad line, or nil when the journal verifies.
 	Bad *CorruptError
+	// Anchor is the journal's anchor as read beside it, and AnchorStatus what became of it.
+	Anchor       Anchor
+	AnchorStatus AnchorStatus
+	// Tail says how the journal does not end where its anchor says (AnchorMismatch).
+	Tail *TailError
+	// CrashLine is set when the last line is one after a not-closed anchor: written as the engine
+	// stopped (the crash window), accepted on the next start.
+	CrashLine uint64
 }
 
-// OK reports whether the journal verified (a torn last line is tolerated).
-func (r Report) OK() bool { return r.Bad == nil }
+// OK reports whether the journal verified (a torn last line is tolerated): every line chained and
+// the journal ending at its anchor. A journal without an anchor is OK here (a copy of the file
+// alone, or one written before anchoring); callers that expect the anchor check AnchorStatus.
+func (r Report) OK() bool { return r.Bad == nil && r.Tail == nil && r.AnchorStatus != AnchorUnreadable }
 
-// Verify checks a journal file without taking the lock, reading it as a stream.
+// Verify checks a journal file without taking the lock, reading it as a stream, and compares where
+// it ends with the anchor beside it (AnchorFileName in the same directory).
 func Verify(path string) (Report, error) {
 	rep := Report{Path: path, Head: Genesis}
+	rep.Anchor, rep.AnchorStatus = readAnchorFor(path)
+	headAt := ""
+	if rep.Anchor.Seq == 0 {
+		headAt = Genesis
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return rep, fmt.Errorf("open journal: %w", err)
@@ -367,6 +440,9 @@ func Verify(path string) (Report, error) {
 			sum := sha256.Sum256(line)
 			rep.Head = hex.EncodeToString(sum[:])
 			rep.Records++
+			if rec.Seq == rep.Anchor.Seq {
+				headAt = rep.Head
+			}
 			if rep.First.IsZero() {
 				rep.First = rec.Time
 			}
@@ -379,7 +455,23 @@ func Verify(path string) (Report, error) {
 			return rep, fmt.Errorf("read journal: %w", err)
 		}
 	}
+	rep.checkTail(headAt)
 	return rep, nil
+}
+
+// checkTail compares where a journal that verified line by line ends with its anchor; headAt is
+// the hash of its line Anchor.Seq.
+func (r *Report) checkTail(headAt string) {
+	if r.AnchorStatus != AnchorOK || r.Bad != nil {
+		return
+	}
+	r.Tail = checkTail(r.Path, uint64(r.Records), func(uint64) string { return headAt }, r.Anchor)
+	switch {
+	case r.Tail != nil:
+		r.AnchorStatus = AnchorMismatch
+	case uint64(r.Records) == r.Anchor.Seq+1:
+		r.CrashLine = uint64(r.Records)
+	}
 }
 
 // ReadAll reads and verifies a journal without taking the lock (for reports and baselines). A bad
@@ -409,7 +501,7 @@ func Read(path string) (Contents, error) {
 	if err != nil {
 		return Contents{}, fmt.Errorf("read journal: %w", err)
 	}
-	res, err := scanAll(path, data)
+	res, err := scanAll(path, data, 0)
 	if err != nil {
 		return Contents{}, err
 	}
@@ -419,15 +511,26 @@ func Read(path string) (Contents, error) {
 // Describe explains a journal problem in the words an operator needs, including how to continue.
 func Describe(err error) string {
 	var ce *CorruptError
-	if !errors.As(err, &ce) {
+	var te *TailError
+	var path string
+	var b strings.Builder
+	switch {
+	case errors.As(err, &ce):
+		path = ce.Path
+		fmt.Fprintf(&b, "the journal cannot be trusted: %s\n", ce.Error())
+	case errors.As(err, &te):
+		path = te.Path
+		fmt.Fprintf(&b, "the journal cannot be trusted: %s\n", te.Error())
+	default:
 		return err.Error()
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "the journal cannot be trusted: %s\n", ce.Error())
 	b.WriteString("cutover will not resume from a journal that was changed after it was written.\n")
 	b.WriteString("To continue:\n")
-	fmt.Fprintf(&b, "  - inspect it: cutover journal verify --state %s\n", filepath.Dir(ce.Path))
+	fmt.Fprintf(&b, "  - inspect it: cutover journal verify --state %s\n", filepath.Dir(path))
 	b.WriteString("  - restore the journal from a backup copy, or\n")
+	if te != nil {
+		fmt.Fprintf(&b, "  - if you know why it ends there (you restored it yourself), move %s aside to accept it as it is, or\n", filepath.Join(filepath.Dir(path), AnchorFileName))
+	}
 	b.WriteString("  - keep the evidence: move the state directory aside and start again with --state NEWDIR,\n")
 	b.WriteString("    marking the steps that were already done with `cutover step done ID --reason ...`.")
 	return b.String()
@@ -444,7 +547,8 @@ func ReadEvidence(path string) (Contents, Report, error) {
 	if err != nil {
 		return Contents{Head: Genesis}, rep, fmt.Errorf("read journal: %w", err)
 	}
-	res, err := scanAll(path, data)
+	rep.Anchor, rep.AnchorStatus = readAnchorFor(path)
+	res, err := scanAll(path, data, rep.Anchor.Seq)
 	var ce *CorruptError
 	if err != nil && !errors.As(err, &ce) {
 		return Contents{Head: Genesis}, rep, err
@@ -458,5 +562,6 @@ func ReadEvidence(path string) (Contents, Report, error) {
 	if n := len(res.records); n > 0 {
 		rep.First, rep.Last = res.records[0].Time, res.records[n-1].Time
 	}
+	rep.checkTail(res.headAt)
 	return c, rep, nil
 }

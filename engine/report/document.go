@@ -520,9 +520,15 @@ func (r *Report) integrityBlocks() []block {
 	in := r.Integrity
 	var out []block
 	result, cl := "verified: every line's own hash and its link to the line before match", emGood
-	if !in.Verified {
+	switch {
+	case !in.Verified && in.BadLine == 0 && in.TailReason != "":
+		result, cl = fmt.Sprintf("FAILED: %s. Every line it holds chains correctly, but it does not end where its anchor says.", in.TailReason), emBad
+		out = append(out, block{Kind: blockAlert, Text: in.Banner()})
+	case !in.Verified:
 		result, cl = fmt.Sprintf("FAILED at line %d: %s. This report covers only the %d record(s) before it; nothing from line %d on is evidence.", in.BadLine, in.BadReason, in.Records, in.BadLine), emBad
 		out = append(out, block{Kind: blockAlert, Text: in.Banner()})
+	case in.Anchored:
+		result += "; it ends where its anchor says the last acknowledged line is"
 	}
 	rb := fmt.Sprintf("%s (sha256 %s)", orDash(in.RunbookFile), orDash(in.RunbookHash))
 	rbc := ""

@@ -104,6 +104,11 @@ type Integrity struct {
 	// BadLine and BadReason name the first line that failed verification (0 and "" when none).
 	BadLine   int
 	BadReason string
+	// TailReason says how the journal does not end where its anchor says the last acknowledged
+	// line is (lines cut from its end, or added after it); "" when it does or has no anchor.
+	TailReason string
+	// Anchored is true when the journal's end was checked against its anchor.
+	Anchored bool
 	// TornLine and TornBytes describe an incomplete last line (a crash during a write, or a
 	// write in progress) that was left out (0 when none).
 	TornLine, TornBytes int
@@ -122,6 +127,9 @@ type Integrity struct {
 func (i Integrity) Banner() string {
 	if i.Verified {
 		return ""
+	}
+	if i.BadLine == 0 && i.TailReason != "" {
+		return fmt.Sprintf("JOURNAL FAILED VERIFICATION: %s; this report covers the %d record(s) the journal holds", i.TailReason, i.Records)
 	}
 	return fmt.Sprintf("JOURNAL FAILED VERIFICATION at line %d: %s; this report covers only the records before it (%d record(s))",
 		i.BadLine, i.BadReason, i.Records)
@@ -494,6 +502,13 @@ func Build(opts Options) (*Report, error) {
 	if vr.Bad != nil {
 		r.Integrity.BadLine, r.Integrity.BadReason = vr.Bad.Line, vr.Bad.Reason
 	}
+	switch {
+	case vr.Tail != nil:
+		r.Integrity.TailReason = vr.Tail.Reason
+	case vr.AnchorStatus == journal.AnchorUnreadable:
+		r.Integrity.TailReason = "its anchor (" + journal.AnchorFileName + ") has no readable slot, so where it should end is unknown"
+	}
+	r.Integrity.Anchored = vr.AnchorStatus == journal.AnchorOK
 	if vr.Torn != nil {
 		r.Integrity.TornLine, r.Integrity.TornBytes = vr.Torn.Line, vr.Torn.Bytes
 	}

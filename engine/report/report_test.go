@@ -594,6 +594,32 @@ func TestTamperedJournalIsReportedAsFarAsItVerifies(t *testing.T) {
 	}
 }
 
+// TestCutJournalIsReportedAsFailed: a journal whose last lines were cut verifies line by line; the
+// report still says it failed verification, and why, from its anchor.
+func TestCutJournalIsReportedAsFailed(t *testing.T) {
+	dir := t.TempDir()
+	rb := parseRunbook(t, dir, testRunbook)
+	path, _ := goLive(t, rb)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if err := os.WriteFile(path, bytes.Join(lines[:len(lines)-4], nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := journal.Read(path); err != nil {
+		t.Fatalf("the cut journal no longer reads line by line (the test is wrong): %v", err)
+	}
+	r, md, doc := build(t, report.Options{Runbook: rb, Journal: path})
+	if r.Integrity.Verified || !strings.Contains(r.Integrity.TailReason, "truncated") {
+		t.Fatalf("integrity of a cut journal: %+v", r.Integrity)
+	}
+	for name, out := range map[string]string{"Markdown": md, "HTML": doc} {
+		mustContain(t, name, out, "JOURNAL FAILED VERIFICATION: truncated", "does not end where its anchor says")
+	}
+}
+
 func TestBaselineComparison(t *testing.T) {
 	dir := t.TempDir()
 	rb := parseRunbook(t, dir, testRunbook)
