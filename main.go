@@ -1126,7 +1126,7 @@ func (s *demoSaver) writeLocked() {
 	}
 	data, err := json.Marshal(s.sv)
 	if err == nil {
-		err = writeFileSynced(s.path, data)
+		err = journal.WriteFileAtomic(s.path, data, 0o600)
 	}
 	if err != nil && s.err == nil {
 		s.err = fmt.Errorf("save the simulators: %w", err)
@@ -1145,27 +1145,6 @@ func (s *demoSaver) run(ctx context.Context) {
 			_ = s.write()
 		}
 	}
-}
-
-// writeFileSynced writes data to path through a synced temporary file renamed over it.
-func writeFileSynced(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // demoWorld is the simulated world of the demo: a backlog that drains in minutes, a data upgrade of
@@ -1456,7 +1435,7 @@ func cmdReport(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *out == "" {
 		_, _ = stdout.Write(buf.Bytes())
-	} else if err := writeFileSynced(*out, buf.Bytes()); err != nil {
+	} else if err := journal.WriteFileAtomic(*out, buf.Bytes(), 0o600); err != nil {
 		fmt.Fprintf(stderr, "cutover report: %v\n", err)
 		return exitFail
 	} else {
@@ -1488,7 +1467,7 @@ func signReport(path string, data []byte, key string, stdout, stderr io.Writer) 
 	}
 	sig, err := report.Sign(data, signer)
 	if err == nil {
-		err = writeFileSynced(path+report.SignatureExt, sig)
+		err = journal.WriteFileAtomic(path+report.SignatureExt, sig, 0o600)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover report: not signed: %v\n", err)

@@ -133,10 +133,11 @@ func (a *validateAction) Run(ctx context.Context, run *Run) error {
 			return err
 		}
 		files, err := v.Save(run.StateDir(), fmt.Sprintf("validation-%s-%d", run.Step.ID, run.Attempt))
-		if err != nil {
-			run.Warnf("%v", err)
-		}
 		run.e.recordValidation(run.Step.ID, run.Attempt, v, files)
+		if err != nil {
+			// The evidence is whole or the step fails: a validation nobody can show is no proof.
+			return fmt.Errorf("the validation ran (%s) but its evidence could not be kept: %w", v.Summary(), err)
+		}
 		failing := v.Failing()
 		if len(failing) == 0 {
 			run.SetMessage(fmt.Sprintf("%d tables: %s", len(v.Tables), v.Summary()))

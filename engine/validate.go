@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"cutover/engine/journal"
 )
 
 // CountClass is how a table compares between source and target.
@@ -362,26 +364,47 @@ func (v *Validation) WriteJSON(w io.Writer) error {
 	return enc.Encode(v)
 }
 
-// Save writes the validation as CSV and JSON files (0600) named base.csv and base.json in dir.
+// DVFile is where Save also writes the validation in the shape of the toolkit's `dv` report, so a
+// team can set it beside the file it knows. data-upgrade-self-service.md (§ Reporting section of
+// the application) names the file, output/PostValidationInfo.csv, but documents none of its
+// columns: the columns here are cutover's own (see WriteDV), not a claim about the toolkit's.
+const DVFile = "output/PostValidationInfo.csv"
+
+// WriteDV writes one line per table with what `dv` compares (its documented purpose: "compares the
+// number of tables and records in the source server database and the target server database"):
+// TableName, SourceRecordCount, TargetRecordCount, Difference, Matched.
+func (v *Validation) WriteDV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"TableName", "SourceRecordCount", "TargetRecordCount", "Difference", "Matched"})
+	for _, t := range v.Tables {
+		_ = cw.Write([]string{t.Table, strconv.FormatInt(t.Source, 10), strconv.FormatInt(t.Target, 10),
+			strconv.FormatInt(t.Delta, 10), strconv.FormatBool(t.Class.Passes())})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// Save writes the validation whole or not at all (each file through a synced temporary file renamed
+// into place, 0600): base.csv and base.json in dir, and the dv-shaped DVFile (the newest
+// validation) under dir. It returns the paths written; an error names the file that could not be
+// written, and the files already written stay whole.
 func (v *Validation) Save(dir, base string) ([]string, error) {
+	if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(DVFile)), 0o700); err != nil {
+		return nil, fmt.Errorf("save validation: %w", err)
+	}
 	var paths []string
 	for _, f := range []struct {
-		ext   string
+		path  string
 		write func(io.Writer) error
-	}{{".csv", v.WriteCSV}, {".json", v.WriteJSON}} {
-		path := filepath.Join(dir, base+f.ext)
-		out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
+	}{
+		{filepath.Join(dir, base+".csv"), v.WriteCSV},
+		{filepath.Join(dir, base+".json"), v.WriteJSON},
+		{filepath.Join(dir, DVFile), v.WriteDV},
+	} {
+		if err := journal.WriteAtomic(f.path, 0o600, f.write); err != nil {
 			return paths, fmt.Errorf("save validation: %w", err)
 		}
-		werr := f.write(out)
-		if cerr := out.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return paths, fmt.Errorf("save validation: %w", werr)
-		}
-		paths = append(paths, path)
+		paths = append(paths, f.path)
 	}
 	return paths, nil
 }

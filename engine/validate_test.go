@@ -214,8 +214,14 @@ func TestValidateCountsStep(t *testing.T) {
 			reason = n.Reason
 		}
 	}
-	if rec.Passed || rec.Classes[engine.ClassMismatch] != 2 || reason != "sequences are reset by the upgrade" || len(rec.Files) != 2 {
+	if rec.Passed || rec.Classes[engine.ClassMismatch] != 2 || reason != "sequences are reset by the upgrade" || len(rec.Files) != 3 {
 		t.Fatalf("journaled validation %+v", rec)
+	}
+	// Beside cutover's own CSV and JSON, the newest validation in the dv report's place.
+	dv, err := os.ReadFile(filepath.Join(h.dir, "state", engine.DVFile))
+	if err != nil || !strings.HasPrefix(string(dv), "TableName,SourceRecordCount,TargetRecordCount,Difference,Matched\n") ||
+		!strings.Contains(string(dv), "\nCUSTINVOICETRANS,1000,863,137,false\n") {
+		t.Fatalf("dv file: %v\n%.300s", err, dv)
 	}
 	if h.e.Validation() == nil || h.e.Validation().Passed {
 		t.Fatal("the newest validation must be kept for the cockpit")
@@ -253,5 +259,34 @@ func TestValidateRecountIsCancellable(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled validation: %v", err)
+	}
+}
+
+// TestValidationEvidenceIsWholeOrTheStepFails: when a result file cannot be written (here the JSON's
+// path is taken by a directory; a full disk fails the same way) the step fails with the reason,
+// the files written before it are whole and nothing partial is left in the state directory.
+func TestValidationEvidenceIsWholeOrTheStepFails(t *testing.T) {
+	h := newHarness(t, "name: t\n"+replConnections+`steps:
+  - {id: validate, title: Validate record counts, kind: validate.counts}
+`)
+	f := newFakeCounts(50)
+	h.opts.Ports.Counts = f
+	state := filepath.Join(h.dir, "state")
+	if err := os.MkdirAll(filepath.Join(state, "validation-validate-1.json"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	st := h.waitStep("validate", engine.StateFailed)
+	if !strings.Contains(st.LastError, "evidence could not be kept") || !strings.Contains(st.LastError, "validation-validate-1.json") {
+		t.Fatalf("error %q", st.LastError)
+	}
+	entries, _ := os.ReadDir(state)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("a partial file was left: %s", e.Name())
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(state, "validation-validate-1.csv")); err != nil || !strings.HasSuffix(string(data), "\n") {
+		t.Errorf("the CSV written before the failure is not whole: %v", err)
 	}
 }
