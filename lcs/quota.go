@@ -69,11 +69,12 @@ func ComputeQuota(environmentID string, history []HistoryEntry, now time.Time, t
 		if h.Start.IsZero() || !h.Start.After(from) || h.Start.After(now) || !countsTowardQuota(h, types) {
 			continue
 		}
-		if h.ActivityID != "" {
-			if seen[h.ActivityID] {
+		if id := NormalizeID(h.ActivityID); id != "" {
+			// One operation, listed twice (possibly with its id spelled differently), counts once.
+			if seen[id] {
 				continue
 			}
-			seen[h.ActivityID] = true
+			seen[id] = true
 		}
 		q.Counted = append(q.Counted, h)
 	}
