@@ -58,7 +58,7 @@ func (d *docServer) client(project string, warnings *[]lcs.Warning) *lcs.Client 
 	var mu sync.Mutex
 	c, err := lcs.NewClient(lcs.Config{BaseURL: d.srv.URL, ProjectID: project, HTTPClient: d.srv.Client(),
 		Clock: testclock.New(t0),
-		Auth: lcs.Auth{Mode: lcs.AuthStaticToken, Getenv: func(string) string { return "doc-token" }},
+		Auth:  lcs.Auth{Mode: lcs.AuthStaticToken, Getenv: func(string) string { return "doc-token" }},
 		OnWarning: func(w lcs.Warning) {
 			mu.Lock()
 			defer mu.Unlock()

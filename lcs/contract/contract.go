@@ -138,9 +138,15 @@ type Enum struct {
 		Values []string `yaml:"values"`
 		Note   string   `yaml:"note"`
 	} `yaml:"also"`
+	// Elsewhere are values known from outside Microsoft's documents (its note says where): the
+	// code must take them, and the simulator may use them where the documents have none.
+	Elsewhere struct {
+		Note   string   `yaml:"note"`
+		Values []string `yaml:"values"`
+	} `yaml:"elsewhere"`
 }
 
-// All lists every documented value, in order, without repeats.
+// All lists every documented value, in order, without repeats (not Elsewhere's).
 func (e Enum) All() []string {
 	out := slices.Clone(e.Values)
 	for _, a := range e.Also {
@@ -297,6 +303,9 @@ func (c *Contract) check() error {
 	fields("envelope", c.Envelope.Fields)
 	for name, e := range c.Enums {
 		src("enum "+name, e.Source)
+		if len(e.Elsewhere.Values) > 0 && e.Elsewhere.Note == "" {
+			errs = append(errs, fmt.Errorf("enum %s: values from outside the documents must say where they come from", name))
+		}
 		for _, a := range e.Also {
 			src("enum "+name, a.Source)
 		}

@@ -193,6 +193,9 @@ func (s *Server) handleDeviceCode(w http.ResponseWriter, r *http.Request) {
 		oauthErr(w, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
 		return
 	}
+	if !s.tenantAccepts(w, r.PathValue("tenant"), client) {
+		return
+	}
 	if !s.validScope(r, scope, false) {
 		oauthErr(w, "invalid_scope", 70011, "The provided request must include a 'scope' input parameter for the LCS API of this simulator.")
 		return
@@ -229,6 +232,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	client, grant, scope := f.Get("client_id"), f.Get("grant_type"), f.Get("scope")
 	if client == "" {
 		oauthErr(w, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
+		return
+	}
+	if !s.tenantAccepts(w, r.PathValue("tenant"), client) {
 		return
 	}
 	s.mu.Lock()
@@ -392,13 +398,16 @@ func userOID(user string) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
-// oauthErr writes an Entra-style OAuth error (HTTP 400).
+// oauthErr writes an Entra OAuth error (HTTP 400) as Entra's error-code reference shows one
+// (entra-docs, identity-platform/reference-error-codes.md; lcs/contract examples/entra-error.json):
+// error, error_description ("AADSTSnnnnn: text", then Trace ID, Correlation ID and Timestamp on
+// lines of their own), error_codes, timestamp, trace_id, correlation_id.
 func oauthErr(w http.ResponseWriter, code string, aadsts int, desc string) {
 	trace, corr := newID(), newID()
 	ts := time.Now().UTC().Format("2006-01-02 15:04:05Z")
 	writeJSON(w, http.StatusBadRequest, map[string]any{
 		"error":             code,
-		"error_description": fmt.Sprintf("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s", aadsts, desc, trace, corr, ts),
+		"error_description": fmt.Sprintf("AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", aadsts, desc, trace, corr, ts),
 		"error_codes":       []int{aadsts},
 		"timestamp":         ts,
 		"trace_id":          trace,
@@ -464,4 +473,41 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// sharedAuthority reports whether tenant is a tenant-independent authority ("common",
+// "organizations", "consumers").
+func sharedAuthority(tenant string) bool {
+	switch strings.ToLower(tenant) {
+	case "common", "organizations", "consumers":
+		return true
+	}
+	return false
+}
+
+// tenantAccepts checks the authority a sign-in came to, answering as Entra does when it refuses:
+// the app registration Microsoft documents for LCS is single-tenant ("Accounts in this
+// organizational directory only", the default: database/api/dbmovement-api-authentication.md),
+// and Entra refuses a single-tenant app at a shared authority with AADSTS50194
+// (entra-docs, identity-platform/reference-error-codes.md) unless Options.MultiTenantApp. A
+// tenant that is neither the simulator's id nor one of its users' domains is not found
+// (AADSTS90002).
+func (s *Server) tenantAccepts(w http.ResponseWriter, tenant, client string) bool {
+	switch {
+	case sharedAuthority(tenant):
+		if s.opts.MultiTenantApp {
+			return true
+		}
+		oauthErr(w, "invalid_request", 50194, fmt.Sprintf("Application '%s'(cutover) isn't configured as a multitenant application. Usage of the /%s endpoint isn't supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multitenant.", client, tenant))
+		return false
+	case strings.EqualFold(tenant, s.opts.TenantID):
+		return true
+	}
+	for u := range s.opts.Users {
+		if i := strings.LastIndexByte(u, '@'); i >= 0 && strings.EqualFold(u[i+1:], tenant) {
+			return true
+		}
+	}
+	oauthErr(w, "invalid_request", 90002, fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant))
+	return false
 }
