@@ -2496,11 +2496,12 @@ func (s *simulators) lcsSnippet() string {
   certificate: %s
   auth: password
   client_id: %s
+  tenant_id: %s
   username: %s
   password_env: CUTOVER_SIM_LCS_PASSWORD
   sandbox_environment_id: %s
   production_environment_id: %s
-`, lcssim.DefaultProjectID, s.lcsURL, s.lcs.Authority(""), s.lcsCert, lcssim.DefaultClientID, lcssim.DefaultUser,
+`, lcssim.DefaultProjectID, s.lcsURL, s.lcs.Authority(lcssim.DefaultTenantID), s.lcsCert, lcssim.DefaultClientID, lcssim.DefaultTenantID, lcssim.DefaultUser,
 		lcssim.SandboxID, lcssim.ProductionID)
 }
 

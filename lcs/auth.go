@@ -85,7 +85,11 @@ type DeviceCodePrompt struct {
 // file as the runbook says) and never logged.
 type Auth struct {
 	Mode AuthMode
-	// TenantID is the directory (GUID or domain); "" means "organizations".
+	// TenantID is the directory (GUID or verified domain) of the app registration. Every mode
+	// but AuthStaticToken needs it (or an Authority naming it): the registration Microsoft
+	// documents for LCS is single-tenant (database/api/dbmovement-api-authentication.md), and
+	// Entra refuses a single-tenant app at the shared "organizations" and "common" authorities
+	// with AADSTS50194.
 	TenantID string
 	// ClientID is the app registration's application id (needed by every mode but token).
 	ClientID string
@@ -172,9 +176,9 @@ func newAuthenticator(cfg Auth, baseURL, authorityHost string, hc *http.Client, 
 	a.scopes = []string{scope}
 	authority := cfg.Authority
 	if authority == "" {
-		tenant := cfg.TenantID
+		tenant := strings.TrimSpace(cfg.TenantID)
 		if tenant == "" {
-			tenant = "organizations"
+			return nil, errors.New("lcs: Auth.TenantID is required: " + tenantHint)
 		}
 		authority = strings.TrimRight(authorityHost, "/") + "/" + tenant
 	}
@@ -571,6 +575,9 @@ func oauthError(text string) (code, desc string, codes []int) {
 	return body.Error, strings.TrimSpace(desc), body.Codes
 }
 
+// tenantHint says why sign-in needs the tenant and where to find it.
+const tenantHint = "give the directory (tenant) id of the app registration (Entra admin center → the app → Overview → Directory (tenant) ID; runbook lcs.tenant_id): the app registration for LCS is single-tenant, and Entra refuses a single-tenant app at the shared organizations/common authority (AADSTS50194)"
+
 func (a *authenticator) signInHint(code string, codes []int, scope string) string {
 	has := func(n ...int) bool {
 		for _, c := range codes {
@@ -597,6 +604,8 @@ func (a *authenticator) signInHint(code string, codes []int, scope string) strin
 		return "the app has no consent for " + strings.TrimSuffix(scope, "/.default") + ": an admin must add that API's permission (user_impersonation) to the app registration and grant consent"
 	case has(65001):
 		return "the app has no consent for Dynamics Lifecycle services: an admin must grant consent for its user_impersonation permission"
+	case has(50194):
+		return "the app registration is single-tenant, so Entra refuses it at a shared authority (organizations, common): " + tenantHint
 	case has(700016):
 		return "no app with this client id in the tenant: check the client id and tenant"
 	case has(90002, 90023):

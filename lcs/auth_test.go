@@ -425,3 +425,46 @@ func TestNoSecretsInOutput(t *testing.T) {
 		t.Logf("revoked sign-in error: %v", err)
 	}
 }
+
+// TestSignInNeedsTheTenant: the app registration Microsoft documents for LCS is single-tenant,
+// and Entra refuses it at the shared authority (AADSTS50194): the client wants the tenant, and
+// an authority without one fails with the hint to give it.
+func TestSignInNeedsTheTenant(t *testing.T) {
+	_, err := lcs.NewClient(lcs.Config{BaseURL: "https://lcsapi.lcs.dynamics.com", ProjectID: "1",
+		Auth: lcs.Auth{Mode: lcs.AuthPassword, ClientID: "c", Username: "u", Password: "p"}})
+	if err == nil || !strings.Contains(err.Error(), "TenantID is required") || !strings.Contains(err.Error(), "AADSTS50194") {
+		t.Fatalf("no tenant: %v", err)
+	}
+
+	r := newRig(t, sim.Options{})
+	c := r.client(func(cfg *lcs.Config) { cfg.Auth.Authority = r.sim.Authority("organizations") })
+	_, err = c.SignIn(ctx(t))
+	ae := apiErr(t, r.saw(err), lcs.ErrSignIn)
+	if !strings.Contains(ae.Message, "AADSTS50194") || !strings.Contains(ae.Hint, "single-tenant") || !strings.Contains(ae.Hint, "tenant_id") {
+		t.Errorf("organizations authority: %v", ae)
+	}
+	if lcs.IsPermanent(err) == false {
+		t.Error("a refused authority is not worth waiting for")
+	}
+
+	// A multi-tenant registration signs in at the shared authority.
+	r = newRig(t, sim.Options{MultiTenantApp: true})
+	c = r.client(func(cfg *lcs.Config) { cfg.Auth.Authority = r.sim.Authority("organizations") })
+	if _, err := c.SignIn(ctx(t)); err != nil {
+		t.Fatalf("multi-tenant app at organizations: %v", err)
+	}
+}
+
+// TestGCCSignsInAtThePublicCloud: LCS for GCC (gov.lcs.microsoftdynamics.us) signs its users in
+// with public Azure AD ("GCC ... leverages Public Azure AD": power-platform,
+// microsoft-dynamics-365-government.md); only GCC High uses Azure AD Government.
+func TestGCCSignsInAtThePublicCloud(t *testing.T) {
+	host, ok := lcs.AuthorityHost("gov")
+	if !ok || host != "https://login.microsoftonline.com" {
+		t.Fatalf("gov authority host = %q", host)
+	}
+	base, _ := lcs.BaseURL("gov")
+	if base != "https://lcsapi.gov.lcs.microsoftdynamics.us" {
+		t.Fatalf("gov API = %q", base)
+	}
+}

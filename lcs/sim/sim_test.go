@@ -432,3 +432,39 @@ func TestOutcomesAndStates(t *testing.T) {
 type src string
 
 func (s src) SandboxState() string { return string(s) }
+
+// TestSingleTenantApp: like the app registration Microsoft documents for LCS, the simulated app
+// is single-tenant: Entra refuses it at the shared authorities with AADSTS50194, serves it at its
+// tenant (by id or by a verified domain), and does not know other tenants (AADSTS90002).
+func TestSingleTenantApp(t *testing.T) {
+	for _, c := range []struct {
+		opts   sim.Options
+		tenant string
+		code   int
+		aadsts string
+	}{
+		{sim.Options{}, "organizations", 400, "AADSTS50194"},
+		{sim.Options{}, "common", 400, "AADSTS50194"},
+		{sim.Options{}, sim.DefaultTenantID, 200, ""},
+		{sim.Options{}, "contoso.example", 200, ""},
+		{sim.Options{}, "fabrikam.example", 400, "AADSTS90002"},
+		{sim.Options{MultiTenantApp: true}, "organizations", 200, ""},
+	} {
+		f := start(t, c.opts)
+		form := url.Values{"grant_type": {"password"}, "client_id": {sim.DefaultClientID}, "username": {sim.DefaultUser},
+			"password": {sim.DefaultPassword}, "scope": {f.url + "/.default"}}
+		for _, ep := range []string{"/oauth2/v2.0/token", "/oauth2/v2.0/devicecode"} {
+			resp, err := f.hc.PostForm(f.s.Authority(c.tenant)+ep, form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&m)
+			resp.Body.Close()
+			desc, _ := m["error_description"].(string)
+			if resp.StatusCode != c.code || !strings.HasPrefix(desc, c.aadsts) {
+				t.Errorf("%s%s (multi-tenant %v): %d %q, want %d %s", c.tenant, ep, c.opts.MultiTenantApp, resp.StatusCode, desc, c.code, c.aadsts)
+			}
+		}
+	}
+}
