@@ -153,7 +153,7 @@ func registry() *engine.Registry {
 }
 
 func parseOptions() runbook.Options {
-	return runbook.Options{Kinds: registry(), Regions: lcs.RegionNames()}
+	return runbook.Options{Kinds: registry(), Regions: lcs.RegionNames(), SameLCSID: lcs.SameID}
 }
 
 // loadRunbook reads a runbook and prints its problems.
@@ -987,9 +987,9 @@ func parseDemoScenario(s string) (demoScenario, error) {
 func (sc demoScenario) apply(sims *simulators) error {
 	if sc.lcsThrottle {
 		// LCS answers every fourth call with 429, and yesterday's mock cutover used two of
-		// production's three database operations: the plan needs two (the refresh and a
-		// retry), so the refresh waits until the first leaves the rolling 24 hours, 4½ hours
-		// into the demo.
+		// production's three database operations. Only API operations are throttled and the
+		// refresh into production is started in the portal, so the count is shown and nothing
+		// waits for it (dbmovement-api-throttling.md, dbmovement-operations.md).
 		sims.lcs.ThrottleEvery(4, 20*time.Second)
 		base := sims.world.StartedAt().Add(-24*time.Hour + 4*time.Hour + 30*time.Minute)
 		for i := range 2 {

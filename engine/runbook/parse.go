@@ -42,6 +42,10 @@ type Options struct {
 	// SkipSecretChecks turns off the checks that secret environment variables and files exist
 	// (used when a runbook is only inspected, never run).
 	SkipSecretChecks bool
+	// SameLCSID reports whether two LCS environment ids name the same environment (lcs.SameID:
+	// LCS writes ids dashed and undashed, and people copy them in any case). nil compares them
+	// ignoring case and surrounding spaces only.
+	SameLCSID func(a, b string) bool
 }
 
 var stepIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -67,7 +71,7 @@ func Parse(file string, data []byte, opts Options) (*Runbook, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
-	p := &parser{d: Decoder{file: file}, opts: opts}
+	p := &parser{d: Decoder{file: file, sameLCSID: opts.SameLCSID}, opts: opts}
 	sum := sha256.Sum256(data)
 	rb := &Runbook{File: file, Dir: filepath.Dir(file), Hash: hex.EncodeToString(sum[:]), byID: map[string]*Step{}}
 	p.rb, p.d.rb = rb, rb
