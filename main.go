@@ -80,6 +80,7 @@ func commands() []command {
 		{name: "journal", summary: "verify or show the journal", run: cmdJournal},
 		{name: "report", summary: "write the go-live evidence report from the journal (Markdown or one HTML file)", run: cmdReport},
 		{name: "validate", summary: "compare source and target record counts once (exit 0 when they match)", run: cmdValidate},
+		{name: "lcs", summary: "read-only looks at LCS: environments, env, history, operation, quota", run: cmdLCS},
 		{name: "sim", summary: "serve the simulated SQL Servers and LCS on this machine", run: cmdSim},
 		{name: "version", summary: "print the version", run: cmdVersion},
 		{name: "demo-task", summary: "a simulated task used by the demo runbook", run: cmdDemoTask, hidden: true},
@@ -1862,11 +1863,15 @@ func (p lcsPort) StartRefresh(ctx context.Context, source, target string) (strin
 	if errors.Is(err, lcs.ErrOutcomeUnknown) {
 		return "", fmt.Errorf("%w: %w", engine.ErrOutcomeUnknown, err)
 	}
-	return op.ActivityID, err
+	return lcs.NormalizeID(op.ActivityID), err
 }
 
+// lcsOperation is an operation for the engine. Its activity id is written one way
+// (lcs.NormalizeID: the history shows ids undashed where the refresh's answer and the status
+// endpoint show them dashed), so the engine finds an operation it journaled in the history, and
+// asks for its status with the dashed id the get-status document shows.
 func lcsOperation(id, name, typ string, status lcs.OperationStatus, start, end time.Time) engine.LCSOperation {
-	return engine.LCSOperation{ActivityID: id, Name: name, Type: typ, Status: string(status), Terminal: status.IsTerminal(),
+	return engine.LCSOperation{ActivityID: lcs.NormalizeID(id), Name: name, Type: typ, Status: string(status), Terminal: status.IsTerminal(),
 		Succeeded: status.Succeeded(), Started: start, Ended: end}
 }
 
