@@ -33,10 +33,10 @@ const (
 	// AuthPassword is the resource owner password grant (ROPC) as d365fo.tools does it, for a
 	// public client. It cannot do MFA and cannot sign in federated (ADFS) accounts.
 	AuthPassword
-	// AuthClientSecret uses a confidential client. With a Username it does ROPC with the secret,
-	// the documented workaround for tenants that require a client secret; without one it uses the
-	// client credentials grant, which LCS does not document (LCS documents only delegated
-	// permissions), so the client warns.
+	// AuthClientSecret uses a confidential client: ROPC (Username and Password) with the secret,
+	// the workaround for tenants that require a client secret. It needs a user: LCS takes only
+	// delegated permissions, and "Service Principal authentication isn't supported"
+	// (database/api/dbmovement-api-authentication.md), so an app-only sign-in is refused.
 	AuthClientSecret
 	// AuthStaticToken sends a bearer token read from an environment variable (automation that
 	// signs in elsewhere). The client cannot refresh it.
@@ -99,7 +99,12 @@ type Auth struct {
 	// DisableInstanceDiscovery turns off MSAL's authority validation, which asks
 	// login.microsoftonline.com about the host. Set it for private authorities (the simulator).
 	DisableInstanceDiscovery bool
-	// Scope overrides the requested scope; the default is "<API base URL>/.default".
+	// Scope overrides the requested scope; the default is "<API base URL>//.default", with the two
+	// slashes the documents show ("https://lcsapi.lcs.dynamics.com//.default", and
+	// "https://lcsapi.eu.lcs.dynamics.com//.default" for the EU instance:
+	// database/api/dbmovement-api-authentication.md): the resource's identifier ends with a slash,
+	// and a token asked for with one slash has another audience, which the API rejects
+	// (entra-docs, identity-platform/scopes-oidc.md, "Trailing slash and .default").
 	Scope string
 	// Username is the account for AuthPassword and for ROPC with AuthClientSecret; with
 	// AuthDeviceCode it picks the cached account to reuse.
@@ -171,7 +176,7 @@ func newAuthenticator(cfg Auth, baseURL, authorityHost string, hc *http.Client, 
 	}
 	scope := cfg.Scope
 	if scope == "" {
-		scope = strings.TrimRight(baseURL, "/") + "/.default"
+		scope = DefaultScope(baseURL)
 	}
 	a.scopes = []string{scope}
 	authority := cfg.Authority
@@ -205,30 +210,27 @@ func newAuthenticator(cfg Auth, baseURL, authorityHost string, hc *http.Client, 
 		if cfg.ClientSecret == "" {
 			return nil, errors.New("lcs: client-secret sign-in needs Auth.ClientSecret")
 		}
-		if cfg.Username != "" && cfg.Password == "" {
-			return nil, errors.New("lcs: client-secret sign-in with a username needs Auth.Password too")
+		if cfg.Username == "" || cfg.Password == "" {
+			return nil, errors.New("lcs: client-secret sign-in needs Auth.Username and Auth.Password: " + delegatedOnly)
 		}
 		cred, err := confidential.NewCredFromSecret(cfg.ClientSecret)
 		if err != nil {
 			return nil, errors.New("lcs: the client secret is empty or invalid")
 		}
-		msalHC := hc
-		if cfg.Username != "" {
-			// MSAL's confidential ROPC does not send the client secret (MSAL libraries treat ROPC as
-			// a public-client flow), which defeats the point of this mode: add it to the password
-			// grant sent to the authority's token endpoint, and nowhere else.
-			u, err := url.Parse(authority)
-			if err != nil {
-				return nil, fmt.Errorf("lcs: authority %q: %w", authority, err)
-			}
-			next := hc.Transport
-			if next == nil {
-				next = http.DefaultTransport
-			}
-			withSecret := *hc
-			withSecret.Transport = &secretInjector{next: next, host: u.Host, secret: cfg.ClientSecret}
-			msalHC = &withSecret
+		// MSAL's confidential ROPC does not send the client secret (MSAL libraries treat ROPC as a
+		// public-client flow), which defeats the point of this mode: add it to the password grant
+		// sent to the authority's token endpoint, and nowhere else.
+		u, err := url.Parse(authority)
+		if err != nil {
+			return nil, fmt.Errorf("lcs: authority %q: %w", authority, err)
 		}
+		next := hc.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		withSecret := *hc
+		withSecret.Transport = &secretInjector{next: next, host: u.Host, secret: cfg.ClientSecret}
+		msalHC := &withSecret
 		c, err := confidential.New(authority, cfg.ClientID, cred, confidential.WithCache(tc),
 			confidential.WithHTTPClient(msalHC), confidential.WithInstanceDiscovery(!cfg.DisableInstanceDiscovery))
 		if err != nil {
@@ -295,8 +297,7 @@ func (a *authenticator) signIn(ctx context.Context) (string, error) {
 // "https://contoso.operations.dynamics.com/.default"), for the same account and app registration.
 // Once signed in (for LCS, first, when no account is known yet) it comes silently from the
 // account's refresh token; when that fails, the mode signs in again for that scope (device code:
-// a new prompt through OnDeviceCode). Client-secret mode without a username uses the client
-// credentials grant for that scope. Tokens are kept per scope and refreshed refreshBefore their
+// a new prompt through OnDeviceCode). Tokens are kept per scope and refreshed refreshBefore their
 // expiry on the client clock, like the LCS token. AuthStaticToken cannot get one.
 func (a *authenticator) tokenFor(ctx context.Context, scope string) (string, error) {
 	scope = strings.TrimSpace(scope)
@@ -365,12 +366,8 @@ func (a *authenticator) tokenFor(ctx context.Context, scope string) (string, err
 	return ar.AccessToken, nil
 }
 
-// needsAccount reports whether a user sign-in has not happened yet in this run (app-only
-// client-secret sign-in has no account).
+// needsAccount reports whether a user sign-in has not happened yet in this run.
 func (a *authenticator) needsAccount() bool {
-	if a.conf != nil && a.cfg.Username == "" {
-		return false
-	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.account.HomeAccountID == ""
@@ -405,9 +402,6 @@ func (a *authenticator) acquire(ctx context.Context, force bool) (string, time.T
 // through OnDeviceCode). It reads no field under mu.
 func (a *authenticator) msal(ctx context.Context, scopes []string, known public.Account) (public.AuthResult, error) {
 	switch {
-	case a.conf != nil && a.cfg.Username == "":
-		// AcquireTokenByCredential looks in the cache first.
-		return a.conf.AcquireTokenByCredential(ctx, scopes)
 	case a.conf != nil:
 		if known.HomeAccountID != "" {
 			if ar, err := a.conf.AcquireTokenSilent(ctx, scopes, confidential.WithSilentAccount(known)); err == nil {
@@ -573,6 +567,15 @@ func oauthError(text string) (code, desc string, codes []int) {
 		desc = desc[:j]
 	}
 	return body.Error, strings.TrimSpace(desc), body.Codes
+}
+
+// delegatedOnly says why every sign-in is a user's.
+const delegatedOnly = "LCS takes only delegated (user) sign-ins; Service Principal authentication, the app's own identity, isn't supported (database/api/dbmovement-api-authentication.md)"
+
+// DefaultScope is the scope of the LCS API at baseURL as the documents write it: the base URL,
+// then "//.default" (two slashes: see Auth.Scope).
+func DefaultScope(baseURL string) string {
+	return strings.TrimRight(baseURL, "/") + "//.default"
 }
 
 // tenantHint says why sign-in needs the tenant and where to find it.

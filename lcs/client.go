@@ -49,7 +49,7 @@ type Config struct {
 	// Logger receives debug lines (one per request: method, path, status, attempt, request id)
 	// and warnings; nil discards them. It never receives a token, password or secret.
 	Logger *slog.Logger
-	// OnWarning receives warnings as they happen (VersionEOL, app-only tokens, …); nil sends them
+	// OnWarning receives warnings as they happen (VersionEOL, unreadable values, …); nil sends them
 	// to Logger only.
 	OnWarning func(Warning)
 
@@ -79,8 +79,6 @@ type WarningKind int
 const (
 	// WarnVersionEOL: LCS announced the end of life of the API version the client uses.
 	WarnVersionEOL WarningKind = iota + 1
-	// WarnAppOnly: client-credentials sign-in, which LCS does not document.
-	WarnAppOnly
 	// WarnTokenRefresh: a token could not be refreshed ahead of its expiry.
 	WarnTokenRefresh
 	// WarnTokenCache: the token cache could not be used.
@@ -191,9 +189,6 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c.auth = a
-	if cfg.Auth.Mode == AuthClientSecret && cfg.Auth.Username == "" {
-		c.warn(Warning{Kind: WarnAppOnly, API: "sign in", Message: "client-secret sign-in without a username uses the client credentials grant (an app-only token); LCS documents only delegated permissions (user_impersonation), so LCS may refuse it: add a username and password to sign in as a user with the secret"})
-	}
 	return c, nil
 }
 

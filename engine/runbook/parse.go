@@ -491,6 +491,14 @@ func (p *parser) lcs(n *yaml.Node) *LCS {
 		if l.ClientID == "" {
 			d.Errorf(n, where, "auth client-secret needs client_id")
 		}
+		// The secret goes with a user's password grant: LCS takes only delegated sign-ins
+		// ("Service Principal authentication isn't supported": dbmovement-api-authentication.md).
+		if l.Username == "" || (l.PasswordEnv == "" && l.PasswordFile == "") {
+			d.Errorf(n, where, "auth client-secret needs username and password_env or password_file: LCS takes only delegated (user) sign-ins, Service Principal authentication isn't supported; the secret is sent with the user's password grant")
+		}
+		if l.PasswordEnv != "" || l.PasswordFile != "" {
+			p.checkSecret(where, secretNode, l.PasswordEnv, l.PasswordFile)
+		}
 		if l.ClientSecretEnv == "" && l.ClientSecretFile == "" {
 			d.Errorf(n, where, "auth client-secret needs client_secret_env or client_secret_file")
 		}

@@ -28,10 +28,13 @@ var files embed.FS
 
 // Document is one of Microsoft's documents the contract relies on.
 type Document struct {
-	Repo   string `yaml:"repo"`
-	Path   string `yaml:"path"`
-	Commit string `yaml:"commit"`
-	Title  string `yaml:"title"`
+	Repo string `yaml:"repo"`
+	Path string `yaml:"path"`
+	// Commit pins the version read; Version names it where the commit is not known (its ms.date,
+	// or a section).
+	Commit  string `yaml:"commit"`
+	Version string `yaml:"version"`
+	Title   string `yaml:"title"`
 }
 
 // String names the document as repo:path.
@@ -188,16 +191,25 @@ type Cloud struct {
 // Entra is what the documents say about signing in for the API.
 type Entra struct {
 	Permission struct {
-		API    string `yaml:"api"`
-		Scope  string `yaml:"scope"`
-		Type   string `yaml:"type"`
-		Source string `yaml:"source"`
+		API    string   `yaml:"api"`
+		AppID  string   `yaml:"app_id"`
+		Scope  string   `yaml:"scope"`
+		Type   string   `yaml:"type"`
+		Source string   `yaml:"source"`
+		Facts  []string `yaml:"facts"`
 	} `yaml:"permission"`
 	AppRegistration struct {
-		DefaultAccountTypes string `yaml:"default_account_types"`
-		MapsTo              string `yaml:"maps_to"`
-		Source              string `yaml:"source"`
+		DefaultAccountTypes string   `yaml:"default_account_types"`
+		MapsTo              string   `yaml:"maps_to"`
+		Source              string   `yaml:"source"`
+		Also                []string `yaml:"also"`
 	} `yaml:"app_registration"`
+	TokenRequest struct {
+		Endpoint string   `yaml:"endpoint"`
+		Scope    string   `yaml:"scope"`
+		Source   string   `yaml:"source"`
+		Facts    []string `yaml:"facts"`
+	} `yaml:"token_request"`
 	Authority struct {
 		Rule    string `yaml:"rule"`
 		Error   string `yaml:"error"`
@@ -331,6 +343,10 @@ func (c *Contract) check() error {
 	src("throttling", c.Throttling.Source)
 	src("entra permission", c.Entra.Permission.Source)
 	src("entra app registration", c.Entra.AppRegistration.Source)
+	for _, a := range c.Entra.AppRegistration.Also {
+		src("entra app registration", a)
+	}
+	src("entra token request", c.Entra.TokenRequest.Source)
 	src("entra authority", c.Entra.Authority.Source)
 	src("entra token response", c.Entra.TokenResponse.Source)
 	src("entra error response", c.Entra.ErrorResponse.Source)

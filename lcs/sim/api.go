@@ -56,14 +56,14 @@ func (s *Server) api(ep Endpoint, h apiHandler) http.HandlerFunc {
 		defer s.mu.Unlock()
 		now := s.clock.Now()
 		f := &s.st.faults
-		user, ok := s.st.auth.userFor(r.Header.Get("Authorization"), now)
+		user, why := s.st.auth.userFor(r.Header.Get("Authorization"), r.Host, now)
 		if f.unauthorized > 0 {
 			f.unauthorized--
-			ok = false
+			why = "The access token was refused"
 		}
-		if !ok {
+		if why != "" {
 			s.st.stats.unauthorized++
-			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="The access token is missing, invalid or expired"`)
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+why+`"`)
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}

@@ -3,6 +3,7 @@ package sim_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -369,7 +370,7 @@ func TestSimulatorsEntraAnswersAreTheDocumentedOnes(t *testing.T) {
 		return resp.StatusCode, m
 	}
 	code, m := post(url.Values{"grant_type": {"password"}, "client_id": {sim.DefaultClientID}, "username": {sim.DefaultUser},
-		"password": {sim.DefaultPassword}, "scope": {f.url + "/.default"}})
+		"password": {sim.DefaultPassword}, "scope": {f.url + "//.default"}})
 	if code != http.StatusOK {
 		t.Fatalf("token: %d %v", code, m)
 	}
@@ -382,8 +383,29 @@ func TestSimulatorsEntraAnswersAreTheDocumentedOnes(t *testing.T) {
 		}
 		s.value("token answer", fl, v)
 	}
+	// The documented answer (examples/entra-token-response.json): every property, of its type, and
+	// the granted scope written as the document writes it for the //.default request.
+	doc, err := contract.Bytes("entra-token-response.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]any
+	if err := json.Unmarshal(doc, &want); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range want {
+		var got any
+		if err := json.Unmarshal(m[k], &got); err != nil || fmt.Sprintf("%T", got) != fmt.Sprintf("%T", v) {
+			t.Errorf("token answer %s = %s, the document's is %v", k, m[k], v)
+		}
+	}
+	var scope string
+	_ = json.Unmarshal(m["scope"], &scope)
+	if strings.Join(strings.Fields(scope), " ") != f.url+"//user_impersonation "+f.url+"//.default" {
+		t.Errorf("granted scope %q, the document's form is %q", scope, f.url+"//user_impersonation "+f.url+"//.default")
+	}
 	code, m = post(url.Values{"grant_type": {"password"}, "client_id": {sim.DefaultClientID}, "username": {sim.DefaultUser},
-		"password": {"wrong"}, "scope": {f.url + "/.default"}})
+		"password": {"wrong"}, "scope": {f.url + "//.default"}})
 	if code != http.StatusBadRequest {
 		t.Fatalf("wrong password: HTTP %d", code)
 	}

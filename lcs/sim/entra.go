@@ -35,6 +35,7 @@ func logToken(list *[]string, tok string) {
 type accessToken struct {
 	user    string // "" for an app-only token
 	client  string
+	aud     string // the resource it was issued for (see audience)
 	expires time.Time
 }
 
@@ -123,17 +124,44 @@ func (a *authState) byUserCode(code string) *deviceCode {
 	return nil
 }
 
-// userFor checks a bearer token: the user (or "" for app-only) and whether it is valid now.
-func (a *authState) userFor(authz string, now time.Time) (string, bool) {
+// userFor checks a bearer token for the LCS API at host: the user, or why it is refused. A
+// token must be unexpired, issued for the API's resource — whose identifier ends with a slash
+// ("https://lcsapi.lcs.dynamics.com//.default" is the documented scope), so a token asked for with
+// one slash has another audience, which the API rejects (entra-docs, scopes-oidc.md) — and a
+// user's: "Service Principal authentication isn't supported"
+// (database/api/dbmovement-api-authentication.md).
+func (a *authState) userFor(authz, host string, now time.Time) (string, string) {
 	tok, ok := strings.CutPrefix(authz, "Bearer ")
 	if !ok {
-		return "", false
+		return "", "The access token is missing"
 	}
 	t, ok := a.access[strings.TrimSpace(tok)]
-	if !ok || !now.Before(t.expires) {
-		return "", false
+	switch {
+	case !ok:
+		return "", "The access token is invalid"
+	case !now.Before(t.expires):
+		return "", "The access token has expired"
+	case t.aud != "https://"+host+"/":
+		return "", "The audience " + t.aud + " is invalid"
+	case t.user == "":
+		return "", "An app-only token is not accepted: sign in as a user"
 	}
-	return t.user, true
+	return t.user, ""
+}
+
+// audience is the resource a token for scope is issued for: the first scope's URL without its
+// last segment (.default, user_impersonation), keeping the slash before it when there are two
+// ("https://h//.default" is for "https://h/", "https://h/.default" for "https://h").
+func audience(scope string) string {
+	for _, sc := range strings.Fields(scope) {
+		if !strings.HasPrefix(sc, "https://") {
+			continue
+		}
+		if i := strings.LastIndexByte(sc, '/'); i > len("https://") {
+			return sc[:i]
+		}
+	}
+	return ""
 }
 
 func (s *Server) handleOpenID(w http.ResponseWriter, r *http.Request) {
@@ -317,7 +345,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 // user also a refresh token, an id token and client_info.
 func (s *Server) issue(w http.ResponseWriter, r *http.Request, grant, user, client, scope string, now time.Time) {
 	at := randomToken("simAT", 48)
-	s.st.auth.access[at] = accessToken{user: user, client: client, expires: now.Add(s.opts.TokenTTL)}
+	s.st.auth.access[at] = accessToken{user: user, client: client, aud: audience(scope), expires: now.Add(s.opts.TokenTTL)}
 	logToken(&s.st.auth.issuedAccess, at)
 	s.st.stats.grants[grant]++
 	ttl := int(s.opts.TokenTTL / time.Second)
@@ -360,8 +388,10 @@ func (s *Server) idToken(r *http.Request, user, oid, client string, now time.Tim
 	return head + "." + claims + "."
 }
 
-// validScope checks that scope asks for this simulator's API: "<https URL with this port>/.default"
-// (or /user_impersonation for delegated flows).
+// validScope checks that scope asks for this simulator's API: "<https URL with this port>//.default"
+// as the documents write it (or //user_impersonation for delegated flows). A scope with one slash
+// is valid too — Entra issues the token — but for another audience, which the API then rejects
+// (see userFor).
 func (s *Server) validScope(r *http.Request, scope string, appOnly bool) bool {
 	_, port, _ := net.SplitHostPort(r.Host)
 	for _, sc := range strings.Fields(scope) {
@@ -369,7 +399,8 @@ func (s *Server) validScope(r *http.Request, scope string, appOnly bool) bool {
 		if err != nil || u.Scheme != "https" || u.Port() != port {
 			continue
 		}
-		if u.Path == "/.default" || (!appOnly && u.Path == "/user_impersonation") {
+		p := strings.TrimPrefix(u.Path, "/")
+		if p == "/.default" || p == ".default" || (!appOnly && (p == "/user_impersonation" || p == "user_impersonation")) {
 			return true
 		}
 	}
@@ -385,10 +416,12 @@ func grantedScope(scope string) string {
 		case "openid", "profile", "offline_access", "email":
 			continue
 		}
-		out = append(out, sc)
+		// As the documented answer grants them: user_impersonation, then the scope asked for
+		// ("https://lcsapi.lcs.dynamics.com//user_impersonation https://lcsapi.lcs.dynamics.com//.default").
 		if res, ok := strings.CutSuffix(sc, "/.default"); ok {
 			out = append(out, res+"/user_impersonation")
 		}
+		out = append(out, sc)
 	}
 	return strings.Join(out, " ")
 }
