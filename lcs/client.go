@@ -297,11 +297,13 @@ func (c *Client) limits(r request) []*window {
 	case epMetadata:
 		return []*window{c.metadataLimit}
 	case epHistory:
+		// One environment's window, whichever spelling of its id the caller used.
+		key := NormalizeID(r.env)
 		c.mu.Lock()
-		w, ok := c.historyEnv[r.env]
+		w, ok := c.historyEnv[key]
 		if !ok {
 			w = newWindow(historyPerEnv30s, 30*time.Second)
-			c.historyEnv[r.env] = w
+			c.historyEnv[key] = w
 		}
 		c.mu.Unlock()
 		return []*window{c.historyLimit, w}

@@ -233,10 +233,15 @@ func readPages[T any](ctx context.Context, c *Client, r request, read func(json.
 		q[k] = v
 	}
 	r.query = q
+	// The documents ask for one environment with ?environmentId= (or ?environmentName=) alone,
+	// and for a page with ?page=N: a filtered first page is asked for as documented.
+	filtered := q.Has("environmentId") || q.Has("environmentName")
 	seen := map[string]bool{}
 	var all []T
 	for pg := 1; pg <= maxPages; pg++ {
-		q.Set("page", strconv.Itoa(pg))
+		if pg > 1 || !filtered {
+			q.Set("page", strconv.Itoa(pg))
+		}
 		env, body, err := c.call(ctx, r)
 		if err != nil {
 			return nil, err
