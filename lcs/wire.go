@@ -243,7 +243,7 @@ func readPage(body []byte) (page, error) {
 	p.more = o.boolean("ResultHasMorePages")
 	if v, ok := o.value("Data"); ok {
 		if err := json.Unmarshal(v, &p.rows); err != nil {
-			return page{}, fmt.Errorf("Data %s is not a list", quoteRaw(v))
+			return page{}, fmt.Errorf("the property Data, %s, is not a list", quoteRaw(v))
 		}
 	}
 	p.notes = o.notes
