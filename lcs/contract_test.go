@@ -3,6 +3,8 @@ package lcs_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +23,7 @@ type docServer struct {
 
 	mu   sync.Mutex
 	reqs []string // "METHOD /path?query"
+	hdrs []http.Header
 }
 
 func serveExample(t *testing.T, file string) *docServer {
@@ -33,6 +36,7 @@ func serveExample(t *testing.T, file string) *docServer {
 	d.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d.mu.Lock()
 		d.reqs = append(d.reqs, r.Method+" "+r.URL.RequestURI())
+		d.hdrs = append(d.hdrs, r.Header.Clone())
 		d.mu.Unlock()
 		if r.Header.Get("Authorization") != "Bearer doc-token" || r.Header.Get("x-ms-version") != "2017-09-15" {
 			w.WriteHeader(http.StatusUnauthorized)
@@ -297,5 +301,80 @@ func TestEveryDocumentedResponseIsReadByATest(t *testing.T) {
 	b, _ := contract.Bytes("database-refresh.json")
 	if string(a) != string(b) {
 		t.Error("the versioning envelope is no longer the refresh example: give it its own test")
+	}
+}
+
+// TestClientRequestsFollowTheTemplates: every request the client sends to a documented endpoint
+// has the endpoint's method, matches its URL template and carries only documented query
+// parameters and the documented headers.
+func TestClientRequestsFollowTheTemplates(t *testing.T) {
+	c, err := contract.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type call struct {
+		endpoint, example string
+		do                func(cl *lcs.Client) error
+	}
+	const env, act = "5362377c-bc37-4f92-b30e-fe0c1e664cc0", "55eb4327-9346-4c7b-82bd-fe8ef15112c6"
+	calls := []call{
+		{"environment-metadata", "environment-metadata.json", func(cl *lcs.Client) error { _, err := cl.Environments(ctx(t)); return err }},
+		{"environment-metadata", "environment-metadata.json", func(cl *lcs.Client) error {
+			_, err := cl.Environment(ctx(t), "d15ed3a8c2c14054840b946c93915da9")
+			return err
+		}},
+		{"environment-metadata", "environment-metadata.json", func(cl *lcs.Client) error {
+			_, err := cl.EnvironmentByName(ctx(t), "ProdEnvironment1")
+			return err
+		}},
+		{"environment-history", "environment-history.json", func(cl *lcs.Client) error { _, err := cl.EnvironmentHistory(ctx(t), env); return err }},
+		{"environment-history", "environment-history.json", func(cl *lcs.Client) error { _, err := cl.DatabaseMovementQuota(ctx(t), env); return err }},
+		{"operation-status", "operation-status.json", func(cl *lcs.Client) error { _, err := cl.OperationStatus(ctx(t), env, act); return err }},
+		{"database-refresh", "database-refresh.json", func(cl *lcs.Client) error {
+			_, err := cl.RefreshDatabase(ctx(t), env, "6a90b45f-1764-4077-b924-3f4671540237")
+			return err
+		}},
+		{"database-export", "database-export.json", func(cl *lcs.Client) error { _, err := cl.ExportDatabase(ctx(t), env, "backup-1"); return err }},
+		{"database-backups", "database-backups.json", func(cl *lcs.Client) error { _, err := cl.DatabaseBackups(ctx(t)); return err }},
+	}
+	for _, cl := range calls {
+		ep, ok := c.Endpoint(cl.endpoint)
+		if !ok {
+			t.Fatalf("no endpoint %s", cl.endpoint)
+		}
+		pattern := "^" + regexp.MustCompile(`\\\{[A-Za-z]+\\\}`).ReplaceAllString(regexp.QuoteMeta(ep.Path), `[^/]+`) + "$"
+		re := regexp.MustCompile(pattern)
+		d := serveExample(t, cl.example)
+		if err := cl.do(d.client("12345", nil)); err != nil {
+			t.Fatalf("%s: %v", cl.endpoint, err)
+		}
+		d.mu.Lock()
+		hdrs := append([]http.Header(nil), d.hdrs...)
+		d.mu.Unlock()
+		for i, r := range d.requests() {
+			method, uri, _ := strings.Cut(r, " ")
+			path, query, _ := strings.Cut(uri, "?")
+			if method != ep.Method || !re.MatchString(path) {
+				t.Errorf("%s: %s does not follow %s %s", cl.endpoint, r, ep.Method, ep.Path)
+			}
+			q, _ := url.ParseQuery(query)
+			for k := range q {
+				documented := false
+				for _, p := range ep.Query {
+					documented = documented || p.Name == k
+				}
+				if !documented {
+					t.Errorf("%s: query parameter %s is not documented", cl.endpoint, k)
+				}
+			}
+			for _, h := range ep.Headers {
+				if got := hdrs[i].Get(h.Name); h.Required && (got == "" || h.Name == "x-ms-version" && got != h.Value) {
+					t.Errorf("%s: header %s = %q, documented %q", cl.endpoint, h.Name, got, h.Value)
+				}
+				if h.Name == "Content-Type" && hdrs[i].Get(h.Name) != h.Value {
+					t.Errorf("%s: Content-Type %q, documented %q", cl.endpoint, hdrs[i].Get(h.Name), h.Value)
+				}
+			}
+		}
 	}
 }
