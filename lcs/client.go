@@ -23,7 +23,8 @@ import (
 // APIVersion is the value of the x-ms-version header LCS documents as required.
 const APIVersion = "2017-09-15"
 
-// Documented LCS quotas the client keeps under (DOMAIN.md 4.5).
+// Documented LCS rate limits the client keeps under ("Rate limits" in
+// lifecycle-services/api/v1/reference-environment-metadata.md and reference-environment-history.md).
 const (
 	metadataPerMinute    = 6 // environment metadata: 6 per project per minute
 	historyPerProjectMin = 6 // environment history: 6 per project per minute …

@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// Database movement limit (DOMAIN.md 4.5): 3 operations per environment in any rolling 24 hours,
-// counted by start time, manual (portal) operations included; only API calls are refused.
+// Database movement limit (database/api/dbmovement-api-throttling.md): 3 operations per
+// environment in any rolling 24 hours, counted by start time, manual (portal) operations included;
+// only API calls are refused — a refresh started in the portal never is.
 const (
 	DatabaseMovementLimit  = 3
 	DatabaseMovementWindow = 24 * time.Hour

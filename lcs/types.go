@@ -83,9 +83,12 @@ const (
 	EnvironmentSandbox    EnvironmentType = "Sandbox"
 )
 
-// DeploymentStatus is an environment's DeploymentStatusDisplay. During an AX 2012 upgrade the
-// Data Migration Toolkit moves the sandbox through the toolkit states below (DOMAIN.md 4.6,
-// inferred): treat any other value as an opaque label.
+// DeploymentStatus is an environment's DeploymentStatusDisplay ("The current status of the
+// environment": reference-environment-metadata.md, whose example shows Deployed and Failed).
+// During an AX 2012 upgrade the Data Migration Toolkit moves the sandbox through the states below,
+// spelled as migration-upgrade/data-upgrade-self-service.md prints them; the same article spells
+// some of them differently elsewhere (ReadyForReplication, Replicating), and the engine matches
+// states by meaning (engine.CanonicalLCSState). Any other value is an opaque label.
 type DeploymentStatus string
 
 // Deployment statuses, including the toolkit-driven states of the upgrade sandbox.

@@ -65,7 +65,8 @@ const (
 	UATSandboxName = "CONTOSO-UAT"
 )
 
-// Toolkit-driven deployment states of the upgrade sandbox (DOMAIN.md 4.6).
+// Toolkit-driven deployment states of the upgrade sandbox, spelled as
+// migration-upgrade/data-upgrade-self-service.md prints them in its steps.
 const (
 	StateDeployed              = "Deployed"
 	StateReadyForReplication   = "Ready for replication"
