@@ -265,8 +265,9 @@ func (s *Server) statusReply(r *http.Request, now time.Time, deployment bool) re
 	}
 	st, end := o.status(now)
 	// The example shows the ids dashed, as the request gave them; the simulator writes its own
-	// (dashed) spelling whatever the request's.
-	return reply{activity: o.id, fields: map[string]any{
+	// (dashed) spelling whatever the request's. The envelope's OperationActivityId is the status
+	// call's own, not the operation's (the example shows 6a90b45f… beside ActivityId 55eb4327…).
+	return reply{fields: map[string]any{
 		"ProjectId": s.projectJSON(), "EnvironmentId": o.env, "ActivityId": o.id,
 		"CompletionDate": netTime(end), "OperationStatus": st,
 	}}

@@ -259,6 +259,9 @@ func TestSimulatorServesTheDocumentedShapes(t *testing.T) {
 	if string(m["CompletionDate"]) == "null" || string(m["OperationStatus"]) != `"Completed"` {
 		t.Errorf("a completed refresh: %s %s", m["OperationStatus"], m["CompletionDate"])
 	}
+	if string(m["OperationActivityId"]) == string(m["ActivityId"]) {
+		t.Errorf("the status call's OperationActivityId is the operation's ActivityId (%s); the documented example shows the call's own", m["ActivityId"])
+	}
 	code, m = f.raw("POST", p+"/export/project/"+project+"/environment/"+sim.UATSandboxID+"/backupName/contract-check")
 	if code != http.StatusOK || string(m["IsSuccess"]) != "true" {
 		t.Fatalf("export: %d %v", code, m)
