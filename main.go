@@ -80,6 +80,7 @@ func commands() []command {
 		{name: "journal", summary: "verify or show the journal", run: cmdJournal},
 		{name: "report", summary: "write the go-live evidence report from the journal (Markdown or one HTML file)", run: cmdReport},
 		{name: "validate", summary: "compare source and target record counts once (exit 0 when they match)", run: cmdValidate},
+		{name: "lcs", summary: "read-only looks at LCS: environments, env, history, operation, quota", run: cmdLCS},
 		{name: "sim", summary: "serve the simulated SQL Servers and LCS on this machine", run: cmdSim},
 		{name: "version", summary: "print the version", run: cmdVersion},
 		{name: "demo-task", summary: "a simulated task used by the demo runbook", run: cmdDemoTask, hidden: true},
@@ -153,7 +154,7 @@ func registry() *engine.Registry {
 }
 
 func parseOptions() runbook.Options {
-	return runbook.Options{Kinds: registry(), Regions: lcs.RegionNames()}
+	return runbook.Options{Kinds: registry(), Regions: lcs.RegionNames(), SameLCSID: lcs.SameID}
 }
 
 // loadRunbook reads a runbook and prints its problems.
@@ -987,9 +988,9 @@ func parseDemoScenario(s string) (demoScenario, error) {
 func (sc demoScenario) apply(sims *simulators) error {
 	if sc.lcsThrottle {
 		// LCS answers every fourth call with 429, and yesterday's mock cutover used two of
-		// production's three database operations: the plan needs two (the refresh and a
-		// retry), so the refresh waits until the first leaves the rolling 24 hours, 4½ hours
-		// into the demo.
+		// production's three database operations. Only API operations are throttled and the
+		// refresh into production is started in the portal, so the count is shown and nothing
+		// waits for it (dbmovement-api-throttling.md, dbmovement-operations.md).
 		sims.lcs.ThrottleEvery(4, 20*time.Second)
 		base := sims.world.StartedAt().Add(-24*time.Hour + 4*time.Hour + 30*time.Minute)
 		for i := range 2 {
@@ -1868,11 +1869,15 @@ func (p lcsPort) StartRefresh(ctx context.Context, source, target string) (strin
 	if errors.Is(err, lcs.ErrOutcomeUnknown) {
 		return "", fmt.Errorf("%w: %w", engine.ErrOutcomeUnknown, err)
 	}
-	return op.ActivityID, err
+	return lcs.NormalizeID(op.ActivityID), err
 }
 
+// lcsOperation is an operation for the engine. Its activity id is written one way
+// (lcs.NormalizeID: the history shows ids undashed where the refresh's answer and the status
+// endpoint show them dashed), so the engine finds an operation it journaled in the history, and
+// asks for its status with the dashed id the get-status document shows.
 func lcsOperation(id, name, typ string, status lcs.OperationStatus, start, end time.Time) engine.LCSOperation {
-	return engine.LCSOperation{ActivityID: id, Name: name, Type: typ, Status: string(status), Terminal: status.IsTerminal(),
+	return engine.LCSOperation{ActivityID: lcs.NormalizeID(id), Name: name, Type: typ, Status: string(status), Terminal: status.IsTerminal(),
 		Succeeded: status.Succeeded(), Started: start, Ended: end}
 }
 
@@ -2502,11 +2507,12 @@ func (s *simulators) lcsSnippet() string {
   certificate: %s
   auth: password
   client_id: %s
+  tenant_id: %s
   username: %s
   password_env: CUTOVER_SIM_LCS_PASSWORD
   sandbox_environment_id: %s
   production_environment_id: %s
-`, lcssim.DefaultProjectID, s.lcsURL, s.lcs.Authority(""), s.lcsCert, lcssim.DefaultClientID, lcssim.DefaultUser,
+`, lcssim.DefaultProjectID, s.lcsURL, s.lcs.Authority(lcssim.DefaultTenantID), s.lcsCert, lcssim.DefaultClientID, lcssim.DefaultTenantID, lcssim.DefaultUser,
 		lcssim.SandboxID, lcssim.ProductionID)
 }
 

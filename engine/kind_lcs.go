@@ -38,7 +38,82 @@ func lcsEnv(d *runbook.Decoder, s *runbook.Step, v *yaml.Node, key string) (id s
 		}
 		return rb.LCS.ProductionEnvironmentID, true
 	}
-	return ref, strings.EqualFold(ref, rb.LCS.ProductionEnvironmentID)
+	// The production id in any spelling (dashed, undashed, another case: LCS writes both) is
+	// production, and guarded as such.
+	return ref, d.SameLCSID(ref, rb.LCS.ProductionEnvironmentID)
+}
+
+// lcsStates are the LCS environment states (DeploymentStatusDisplay) grouped by meaning, each
+// group's first spelling the one cutover shows. The documents spell one state several ways:
+//   - data-upgrade-self-service.md, its steps: Deployed, Ready for replication, Replication in
+//     progress, Replication completed, Data upgrade in progress, Failed, Replicated — and its step
+//     9, "Update environment state to Replicated", moves the environment to "Replication
+//     completed";
+//   - the same article's Set-failed tooling: PreparingForReplication, ReadyForReplication,
+//     Replicating, Replicated;
+//   - troubleshoot-self-service-env.md and the metadata example: Deployed, Failed.
+//
+// Matching is by meaning: a state matches every spelling of its group, case and spaces ignored.
+// A state in no group is matched as written (case and spaces ignored), never refused.
+var lcsStates = [][]string{
+	{"Deployed"},
+	{"Failed"},
+	{"Preparing for replication", "PreparingForReplication"},
+	{"Ready for replication", "ReadyForReplication"},
+	{"Replication in progress", "Replicating", "ReplicationInProgress"},
+	{"Replication completed", "Replicated", "ReplicationCompleted"},
+	{"Data upgrade in progress", "DataUpgradeInProgress"},
+}
+
+// stateKey is a state's spelling with case, spaces, hyphens and underscores taken out.
+func stateKey(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch r {
+		case ' ', '\t', '-', '_':
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// stateGroup is the meaning of a state: the key of its group's first spelling, or its own key.
+func stateGroup(s string) string {
+	k := stateKey(s)
+	for _, g := range lcsStates {
+		for _, sp := range g {
+			if stateKey(sp) == k {
+				return stateKey(g[0])
+			}
+		}
+	}
+	return k
+}
+
+// CanonicalLCSState is the spelling cutover shows for an LCS environment state: the documents'
+// first spelling of its meaning ("Replicated" and "ReplicationCompleted" are shown as
+// "Replication completed"), or the state as written (trimmed) when it has no known meaning.
+func CanonicalLCSState(s string) string {
+	k := stateKey(s)
+	for _, g := range lcsStates {
+		for _, sp := range g {
+			if stateKey(sp) == k {
+				return g[0]
+			}
+		}
+	}
+	return strings.TrimSpace(s)
+}
+
+// canonicalStates writes runbook-given states as CanonicalLCSState does; unknown names stay as
+// written.
+func canonicalStates(list []string) []string {
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		out = append(out, CanonicalLCSState(s))
+	}
+	return out
 }
 
 // outage follows a run of failed LCS reads: the step warns when it starts, again every
@@ -110,8 +185,8 @@ func (LCSEnvStateKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.No
 	a := &envStateAction{poll: time.Minute, failOn: []string{"Failed"}}
 	present := d.Fields(with, where, map[string]runbook.Field{
 		"environment": func(v *yaml.Node) { a.env, _ = lcsEnv(d, s, v, "environment"); a.label = v.Value },
-		"state":       func(v *yaml.Node) { a.want = d.Strings(v, where, "state") },
-		"fail_on":     func(v *yaml.Node) { a.failOn = d.Strings(v, where, "fail_on") },
+		"state":       func(v *yaml.Node) { a.want = canonicalStates(d.Strings(v, where, "state")) },
+		"fail_on":     func(v *yaml.Node) { a.failOn = canonicalStates(d.Strings(v, where, "fail_on")) },
 		"poll":        func(v *yaml.Node) { a.poll = d.Duration(v, where, "poll") },
 	})
 	if with == nil {
@@ -139,9 +214,16 @@ func (a *envStateAction) Describe() string {
 // Rerunnable: it only reads.
 func (a *envStateAction) Rerunnable() bool { return true }
 
+// matchState reports whether an LCS environment state is one of list, by meaning: any
+// documented spelling of the same state matches (see lcsStates), case and spaces ignored. An
+// empty state matches nothing.
 func matchState(state string, list []string) bool {
+	if strings.TrimSpace(state) == "" {
+		return false
+	}
+	g := stateGroup(state)
 	for _, s := range list {
-		if strings.EqualFold(strings.TrimSpace(state), s) {
+		if stateGroup(s) == g {
 			return true
 		}
 	}
@@ -168,7 +250,7 @@ func (a *envStateAction) Run(ctx context.Context, run *Run) error {
 			return permanentRead(what, err, "retry this step")
 		case err != nil:
 			out.fail(run, now, what, err)
-		case env.State != state:
+		case stateGroup(env.State) != stateGroup(state):
 			if state != "" {
 				run.Logf("%s: %s → %s after %s", a.label, state, env.State, runbook.FormatDuration(now.Sub(since)))
 			} else {
@@ -195,7 +277,12 @@ func (a *envStateAction) Run(ctx context.Context, run *Run) error {
 	}
 }
 
-// LCSQuotaKind checks that enough database operations remain for the plan (a refresh and a retry).
+// LCSQuotaKind checks that enough database operations remain for the plan (a refresh and a
+// retry) where LCS's limit applies: to operations started through the API. Only API operations
+// are throttled (dbmovement-api-throttling.md), and the refresh into production cannot be
+// started through the API ("Sandbox → Production, available via API: Not supported":
+// dbmovement-operations.md) — it is started in the LCS portal, which the limit never blocks. For
+// production the step reports what LCS has counted, as information, and never fails.
 type LCSQuotaKind struct{}
 
 // Name implements Kind.
@@ -209,12 +296,12 @@ func (LCSQuotaKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node)
 	where := fmt.Sprintf("step %q with", s.ID)
 	a := &quotaAction{need: 2, label: "production"}
 	d.Fields(with, where, map[string]runbook.Field{
-		"environment": func(v *yaml.Node) { a.env, _ = lcsEnv(d, s, v, "environment"); a.label = v.Value },
+		"environment": func(v *yaml.Node) { a.env, a.production = lcsEnv(d, s, v, "environment"); a.label = v.Value },
 		"need":        func(v *yaml.Node) { a.need = d.Int(v, where, "need", 1, 3) },
 	})
 	if a.env == "" {
 		if rb := d.Runbook(); rb != nil && rb.LCS != nil {
-			a.env = rb.LCS.ProductionEnvironmentID
+			a.env, a.production = rb.LCS.ProductionEnvironmentID, true
 		} else {
 			d.ErrorAt(s.Pos, fmt.Sprintf("step %q", s.ID), "kind lcs.quota needs the runbook's lcs section")
 		}
@@ -224,11 +311,17 @@ func (LCSQuotaKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node)
 
 type quotaAction struct {
 	env, label string
+	// production: the runbook names the production environment, whose refresh is started in the
+	// portal (the step also asks LCS for the environment's type).
+	production bool
 	need       int
 }
 
 func (a *quotaAction) Describe() string {
-	return fmt.Sprintf("check that %d database operation(s) remain for the %s environment in LCS's rolling 24 hours (3 allowed)", a.need, a.label)
+	if a.production {
+		return fmt.Sprintf("show the database operations LCS has counted for the %s environment in its rolling 24 hours (information: the refresh into production is started in the LCS portal, and LCS throttles only API operations)", a.label)
+	}
+	return fmt.Sprintf("check that %d database operation(s) remain for the %s environment in LCS's rolling 24 hours (3 allowed through the API)", a.need, a.label)
 }
 
 // Rerunnable: it only reads.
@@ -239,21 +332,54 @@ func (a *quotaAction) Run(ctx context.Context, run *Run) error {
 	if err != nil {
 		return err
 	}
+	portal := a.production || isProductionInLCS(ctx, api, a.env)
 	q, err := api.Quota(ctx, a.env)
+	if portal {
+		// Information only: whatever LCS has counted, the portal refresh can start.
+		if err != nil {
+			run.Warnf("could not read the database operations LCS has counted for %s: %v", a.label, err)
+			run.SetMessage(fmt.Sprintf("LCS's count for %s could not be read; it does not limit the refresh into production, which is started in the LCS portal", a.label))
+			return nil
+		}
+		run.SetMessage(portalQuotaNote(q, a.label))
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("read the database operation quota: %w", err)
 	}
-	if q.Remaining < a.need {
-		msg := fmt.Sprintf("only %d database operation(s) left for %s in the rolling 24 hours (%d used); the plan needs %d", q.Remaining, a.label, q.Used, a.need)
-		if at := q.FreesAt(a.need); !at.IsZero() {
-			msg += fmt.Sprintf("; %d are free from %s", a.need, at.Local().Format("2006-01-02 15:04"))
-			// Nothing changes before then: the retry waits for it.
-			return RetryAt(errors.New(msg), at)
-		}
-		return errors.New(msg)
+	if gate := apiQuotaShort(q, a.need, a.label); gate != nil {
+		return gate
 	}
 	run.SetMessage(fmt.Sprintf("%d of 3 database operations left for %s (needs %d)", q.Remaining, a.label, a.need))
 	return nil
+}
+
+// isProductionInLCS reports whether LCS says env is a production environment (false when it
+// cannot be read: the runbook's naming decides then).
+func isProductionInLCS(ctx context.Context, api LCS, env string) bool {
+	e, err := api.Environment(ctx, env)
+	return err == nil && strings.EqualFold(strings.TrimSpace(e.Type), "Production")
+}
+
+// portalQuotaNote says what LCS has counted for an environment whose refresh is started in the
+// portal: information, never a gate.
+func portalQuotaNote(q LCSQuota, label string) string {
+	return fmt.Sprintf("LCS has counted %d of 3 database operations for %s in its rolling 24 hours; this does not limit the refresh into production, which is started in the LCS portal (LCS throttles only operations started through the API)", q.Used, label)
+}
+
+// apiQuotaShort is the gate for operations started through the API: nil when need of them can
+// start now, else the error (retried when LCS frees a slot).
+func apiQuotaShort(q LCSQuota, need int, label string) error {
+	if q.Remaining >= need {
+		return nil
+	}
+	msg := fmt.Sprintf("only %d database operation(s) left for %s in the rolling 24 hours (%d used); the plan needs %d", q.Remaining, label, q.Used, need)
+	if at := q.FreesAt(need); !at.IsZero() {
+		msg += fmt.Sprintf("; %d are free from %s", need, at.Local().Format("2006-01-02 15:04"))
+		// Nothing changes before then: the retry waits for it.
+		return RetryAt(errors.New(msg), at)
+	}
+	return errors.New(msg)
 }
 
 // LCSRefreshKind copies one environment's database into another. Into a sandbox it starts the
@@ -325,16 +451,22 @@ func (a *refreshAction) Preview(ctx context.Context, run *Run) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var s string
 	q, err := api.Quota(ctx, a.target)
-	if err != nil {
-		return "", fmt.Errorf("database operations left: %w", err)
-	}
-	s := fmt.Sprintf("database operations left for %s in the rolling 24 hours: %d of 3", a.targetLabel, q.Remaining)
-	if q.Remaining == 0 && !q.NextSlot.IsZero() {
-		s += " (next at " + q.NextSlot.Local().Format("15:04") + ")"
-	}
-	if q.Remaining < 2 {
-		s += " — a failed refresh could not be retried tonight"
+	switch {
+	case err != nil:
+		s = fmt.Sprintf("database operations counted for %s could not be read: %v", a.targetLabel, err)
+	case a.production:
+		// The portal refresh is not throttled: what LCS counted is information.
+		s = portalQuotaNote(q, a.targetLabel)
+	default:
+		s = fmt.Sprintf("database operations left for %s in the rolling 24 hours: %d of 3", a.targetLabel, q.Remaining)
+		if q.Remaining == 0 && !q.NextSlot.IsZero() {
+			s += " (next at " + q.NextSlot.Local().Format("15:04") + ")"
+		}
+		if q.Remaining < 2 {
+			s += " — a failed refresh could not be retried through the API tonight"
+		}
 	}
 	if note := a.earlierNote(ctx, run, api); note != "" {
 		s += "\n" + note
@@ -577,7 +709,11 @@ func (a *refreshAction) endedAdvice(status, activity string) string {
 	if a.production {
 		again = "start a new refresh in the LCS portal and retry this step (cutover ignores the ended one)"
 	}
-	const quota = "; a new refresh uses another of the 3 database operations allowed in 24 hours"
+	quota := "; a new refresh uses another of the 3 database operations allowed in 24 hours"
+	if a.production {
+		// Counted by LCS, but the portal refresh is never refused for it.
+		quota = ""
+	}
 	switch strings.ToLower(strings.TrimSpace(status)) {
 	case "failed":
 		return fmt.Sprintf("%s's database may be unusable. In LCS open %s → History, download the refresh's runbook logs and find the cause; then either roll the refresh back there (Rollback restores the previous database) or %s%s",

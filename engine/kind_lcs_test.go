@@ -13,6 +13,7 @@ import (
 
 	"cutover/engine"
 	"cutover/engine/journal"
+	"cutover/engine/runbook"
 )
 
 // fakeLCS keeps environments, operations and history; operations complete after a number of polls.
@@ -31,6 +32,10 @@ type fakeLCS struct {
 	opErrs, histErrs, envErrs []error
 	// opCalls counts the status reads per operation.
 	opCalls map[string]int
+	// types are the environments' types, as LCS's metadata gives them.
+	types map[string]string
+	// quotaErr is answered by Quota when set.
+	quotaErr error
 }
 
 // lcsErr is an LCS port error that says whether waiting can fix it, as main.go's adapter does.
@@ -59,7 +64,8 @@ func pop(errs *[]error) error {
 
 func newFakeLCS() *fakeLCS {
 	return &fakeLCS{states: map[string]string{"SBX": "Data upgrade in progress", "PROD": "Deployed"}, ops: map[string]*engine.LCSOperation{},
-		history: map[string][]engine.LCSOperation{}, polls: map[string]int{}, outcome: "Completed", opCalls: map[string]int{}}
+		history: map[string][]engine.LCSOperation{}, polls: map[string]int{}, outcome: "Completed", opCalls: map[string]int{},
+		types: map[string]string{}}
 }
 
 func (f *fakeLCS) Environment(_ context.Context, env string) (engine.LCSEnvironment, error) {
@@ -68,7 +74,7 @@ func (f *fakeLCS) Environment(_ context.Context, env string) (engine.LCSEnvironm
 	if err := pop(&f.envErrs); err != nil {
 		return engine.LCSEnvironment{}, err
 	}
-	return engine.LCSEnvironment{ID: env, State: f.states[env]}, nil
+	return engine.LCSEnvironment{ID: env, State: f.states[env], Type: f.types[env]}, nil
 }
 
 func (f *fakeLCS) setState(env, state string) {
@@ -154,6 +160,9 @@ func (f *fakeLCS) History(_ context.Context, env string) ([]engine.LCSOperation,
 func (f *fakeLCS) Quota(context.Context, string) (engine.LCSQuota, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.quotaErr != nil {
+		return engine.LCSQuota{}, f.quotaErr
+	}
 	return engine.LCSQuota{Used: f.used, Remaining: max(3-f.used, 0), NextSlot: f.next}, nil
 }
 
@@ -191,23 +200,56 @@ func TestLCSEnvStateWaitsAndShowsTheState(t *testing.T) {
 	})
 }
 
+// TestLCSQuota: for a refresh through the API (into a sandbox) the quota is a gate.
 func TestLCSQuota(t *testing.T) {
 	h := newHarness(t, "name: t\n"+lcsSection+`steps:
-  - {id: quota, title: Enough LCS operations, kind: lcs.quota, with: {environment: production, need: 2}}
+  - {id: quota, title: Enough LCS operations, kind: lcs.quota, with: {environment: sandbox, need: 2}}
 `)
 	api := newFakeLCS()
 	api.used = 2
 	h.opts.Ports.LCS = api
 	h.start()
 	st := h.waitStep("quota", engine.StateFailed)
-	if !strings.Contains(st.LastError, "only 1 database operation(s) left for production") {
+	if !strings.Contains(st.LastError, "only 1 database operation(s) left for sandbox") {
 		t.Fatalf("%q", st.LastError)
+	}
+}
+
+// TestLCSQuotaNeverBlocksThePortalRefresh: only API operations are throttled
+// (dbmovement-api-throttling.md) and the refresh into production is not available through the API
+// (dbmovement-operations.md): for production the count is information, never a failure — not when
+// all 3 are used, not when it cannot be read, and not for an environment the runbook names by id
+// that LCS says is production.
+func TestLCSQuotaNeverBlocksThePortalRefresh(t *testing.T) {
+	for _, c := range []struct {
+		name, env string
+		set       func(*fakeLCS)
+		want      string
+	}{
+		{"all used", "production", func(f *fakeLCS) { f.used, f.next = 3, t0.Add(5*time.Hour) }, "LCS has counted 3 of 3 database operations for production"},
+		{"unreadable", "production", func(f *fakeLCS) { f.quotaErr = errLCSDown }, "could not be read; it does not limit the refresh into production"},
+		{"production by its LCS type", "PROD-2", func(f *fakeLCS) { f.used, f.types["PROD-2"] = 3, "Production" }, "LCS has counted 3 of 3 database operations for PROD-2"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, "name: t\n"+lcsSection+`steps:
+  - {id: quota, title: LCS operations, kind: lcs.quota, with: {environment: `+c.env+`, need: 2}}
+`)
+			api := newFakeLCS()
+			api.types = map[string]string{}
+			c.set(api)
+			h.opts.Ports.LCS = api
+			h.start()
+			st := h.waitStep("quota", engine.StateSucceeded)
+			if !strings.Contains(st.Message, c.want) {
+				t.Fatalf("message %q lacks %q", st.Message, c.want)
+			}
+		})
 	}
 }
 
 func TestLCSQuotaWaitsForTheNextSlot(t *testing.T) {
 	h := newHarness(t, "name: t\n"+lcsSection+`steps:
-  - {id: quota, title: Enough LCS operations, kind: lcs.quota, retries: 2, with: {environment: production, need: 2}}
+  - {id: quota, title: Enough LCS operations, kind: lcs.quota, retries: 2, with: {environment: sandbox, need: 2}}
 `)
 	api := newFakeLCS()
 	api.used, api.next = 3, t0.Add(3*time.Hour)
@@ -747,6 +789,135 @@ func TestIsPermanentAsksThePortsError(t *testing.T) {
 	} {
 		if got := engine.IsPermanent(c.err); got != c.want {
 			t.Errorf("IsPermanent(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
+// TestLCSProductionRefreshShowsTheCountAsInformation: the confirmation of the portal refresh shows
+// what LCS has counted, and says it does not limit the refresh; even with all 3 used the refresh
+// is offered.
+func TestLCSProductionRefreshShowsTheCountAsInformation(t *testing.T) {
+	inBubble(t, "name: t\n"+lcsSection+`steps:
+  - {id: prod-refresh, title: Refresh production, kind: lcs.refresh, destructive: true, confirm: REFRESH PRODUCTION, with: {source: sandbox, target: production, poll: 1m}}
+`, func(t *testing.T, h *harness) {
+		api := newFakeLCS()
+		api.used, api.next = 3, t0.Add(5*time.Hour)
+		h.opts.Ports.LCS = api
+		h.start()
+		st := h.waitStep("prod-refresh", engine.StateAwaiting)
+		if !strings.Contains(st.Confirmation.Action, "LCS has counted 3 of 3 database operations for production") ||
+			!strings.Contains(st.Confirmation.Action, "does not limit the refresh into production") || strings.Contains(st.Confirmation.Action, "could not be retried") {
+			t.Fatalf("confirmation:\n%s", st.Confirmation.Action)
+		}
+	})
+}
+
+// TestLCSEnvStateMatchesByMeaning: the documents spell one state several ways ("Replication
+// completed" and "Replicated", "Ready for replication" and ReadyForReplication, "Replication in
+// progress" and "Replicating"); a runbook naming one spelling is satisfied by any, case and spaces
+// aside, and fail_on likewise. A state with no known meaning is matched as written.
+func TestLCSEnvStateMatchesByMeaning(t *testing.T) {
+	for _, c := range []struct {
+		want, lcs string
+		ok        bool
+	}{
+		{"Replication completed", "Replicated", true},
+		{"replicated", "Replication completed", true},
+		{"ReplicationCompleted", "Replicated", true},
+		{"Ready for replication", "ReadyForReplication", true},
+		{"readyforreplication", "Ready for replication", true},
+		{"Replication in progress", "Replicating", true},
+		{"Data upgrade in progress", "DataUpgradeInProgress", true},
+		{"PreServicing", "preservicing", true},
+		{"Replication completed", "Replication in progress", false},
+		{"Deployed", "Data upgrade in progress", false},
+	} {
+		t.Run(c.want+"="+c.lcs, func(t *testing.T) {
+			h := newHarness(t, "name: t\n"+lcsSection+`steps:
+  - {id: st, title: State, kind: lcs.env-state, with: {environment: sandbox, state: "`+c.want+`", fail_on: [replicating], poll: 1m}}
+`)
+			api := newFakeLCS()
+			api.setState("SBX", c.lcs)
+			h.opts.Ports.LCS = api
+			h.start()
+			switch {
+			case c.ok:
+				h.waitStep("st", engine.StateSucceeded)
+			case engine.CanonicalLCSState(c.lcs) == "Replication in progress":
+				h.waitStep("st", engine.StateFailed) // fail_on: replicating
+			default:
+				h.waitStep("st", engine.StateRunning)
+				for range 3 {
+					h.advance(1, time.Minute)
+				}
+				if st := h.state("st"); st != engine.StateRunning {
+					t.Fatalf("%s is not %s, yet the step is %s", c.lcs, c.want, st)
+				}
+			}
+		})
+	}
+	for in, want := range map[string]string{"Replicated": "Replication completed", "ReadyForReplication": "Ready for replication",
+		"REPLICATING": "Replication in progress", " deployed ": "Deployed", "PreServicing": "PreServicing"} {
+		if got := engine.CanonicalLCSState(in); got != want {
+			t.Errorf("CanonicalLCSState(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestLCSProductionByIdInAnotherSpelling: a step naming the production environment by its id in
+// another spelling than lcs.production_environment_id (LCS writes ids dashed and undashed) is
+// the production refresh: guided, two operators, the portal path.
+func TestLCSProductionByIdInAnotherSpelling(t *testing.T) {
+	src := `name: t
+lcs:
+  project_id: "1"
+  sandbox_environment_id: 60b557b2-fefb-4690-859e-f83caf98c17e
+  production_environment_id: d15ed3a8-c2c1-4054-840b-946c93915da9
+  auth: token-env
+  token_env: HOME
+steps:
+  - {id: refresh, title: Refresh, kind: lcs.refresh, destructive: true, with: {source: sandbox, target: D15ED3A8C2C14054840B946C93915DA9}}
+`
+	undash := func(a, b string) bool {
+		n := func(s string) string { return strings.ToLower(strings.ReplaceAll(strings.Trim(s, "{} "), "-", "")) }
+		return n(a) == n(b)
+	}
+	rb, err := runbook.Parse("cutover.yaml", []byte(src), runbook.Options{Kinds: engine.NewRegistry(engine.AllKinds()...), SameLCSID: undash,
+		LookupEnv: func(string) (string, bool) { return "x", true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := rb.Step("refresh")
+	if st.RequiredApprovals() != 2 || !strings.Contains(st.Spec.(engine.Action).Describe(), "start it yourself in the LCS portal") {
+		t.Fatalf("approvals %d, %q", st.RequiredApprovals(), st.Spec.(engine.Action).Describe())
+	}
+}
+
+// TestPreflightQuotaGatesOnlyAPIOperations: the pre-flight's quota check fails for an environment
+// whose refresh goes through the API (a sandbox) and informs for production.
+func TestPreflightQuotaGatesOnlyAPIOperations(t *testing.T) {
+	for _, c := range []struct {
+		env   string
+		state engine.StepState
+		line  string
+	}{
+		{"sandbox", engine.StateFailed, "1 database operation(s) left for sandbox"},
+		{"production", engine.StateSucceeded, "this does not limit the refresh into production"},
+	} {
+		h := newHarness(t, "name: t\n"+replConnections+lcsSection+`steps:
+  - {id: preflight, title: Pre-flight, kind: preflight, with: {distribution_path: 'D:\SQLServer\Data', snapshot_path: 'E:\Snapshot', quota_environment: `+c.env+`}}
+`)
+		api := newFakeLCS()
+		api.used = 2
+		h.opts.Ports = engine.Ports{Preflight: fakePreflight{goodFacts()}, LCS: api}
+		h.start()
+		h.waitStep("preflight", c.state)
+		found := false
+		for _, l := range h.e.Logs(100, "preflight") {
+			found = found || strings.Contains(l.Msg, "LCS quota") && strings.Contains(l.Msg, c.line)
+		}
+		if !found {
+			t.Errorf("%s: no LCS quota line with %q", c.env, c.line)
 		}
 	}
 }

@@ -32,16 +32,19 @@ func (PreflightKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node
 	d.Fields(with, where, map[string]runbook.Field{
 		"distribution_path": func(v *yaml.Node) { a.distPath = d.NonEmpty(v, where, "distribution_path") },
 		"snapshot_path":     func(v *yaml.Node) { a.snapPath = d.NonEmpty(v, where, "snapshot_path") },
-		"quota_environment": func(v *yaml.Node) { a.quotaEnv, _ = lcsEnv(d, s, v, "quota_environment"); a.quotaLabel = v.Value },
-		"quota_need":        func(v *yaml.Node) { a.quotaNeed = d.Int(v, where, "quota_need", 1, 3) },
-		"warnings_fail":     func(v *yaml.Node) { a.warningsFail = d.Bool(v, where, "warnings_fail") },
+		"quota_environment": func(v *yaml.Node) {
+			a.quotaEnv, a.quotaPortal = lcsEnv(d, s, v, "quota_environment")
+			a.quotaLabel = v.Value
+		},
+		"quota_need":    func(v *yaml.Node) { a.quotaNeed = d.Int(v, where, "quota_need", 1, 3) },
+		"warnings_fail": func(v *yaml.Node) { a.warningsFail = d.Bool(v, where, "warnings_fail") },
 	})
 	if rb := d.Runbook(); rb != nil {
 		if rb.Connections.Source == nil {
 			d.ErrorAt(s.Pos, fmt.Sprintf("step %q", s.ID), "kind preflight checks the source SQL Server: add connections source")
 		}
 		if a.quotaEnv == "" && rb.LCS != nil {
-			a.quotaEnv, a.quotaLabel = rb.LCS.ProductionEnvironmentID, "production"
+			a.quotaEnv, a.quotaLabel, a.quotaPortal = rb.LCS.ProductionEnvironmentID, "production", true
 		}
 	}
 	return a
@@ -50,8 +53,11 @@ func (PreflightKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node
 type preflightAction struct {
 	distPath, snapPath   string
 	quotaEnv, quotaLabel string
-	quotaNeed            int
-	warningsFail         bool
+	// quotaPortal: the quota environment is production, whose refresh is started in the portal,
+	// which LCS's limit never blocks (see LCSQuotaKind): its count is information.
+	quotaPortal  bool
+	quotaNeed    int
+	warningsFail bool
 }
 
 func (a *preflightAction) Describe() string {
@@ -211,11 +217,13 @@ func (a *preflightAction) Run(ctx context.Context, run *Run) error {
 		switch {
 		case err != nil:
 			checks = append(checks, Check{Name: "LCS quota", Verdict: Warn, Detail: "could not read: " + err.Error(), Fix: "sign in to LCS before the night"})
+		case a.quotaPortal:
+			checks = append(checks, Check{Name: "LCS quota", Verdict: Pass, Detail: portalQuotaNote(q, a.quotaLabel)})
 		case q.Remaining < a.quotaNeed && !frees.IsZero():
 			// Short now, but the refresh comes hours later: lcs.quota waits for the slot.
 			checks = append(checks, Check{Name: "LCS quota", Verdict: Warn,
 				Detail: fmt.Sprintf("%d database operation(s) left for %s now; %d are free from %s", q.Remaining, a.quotaLabel, a.quotaNeed, frees.Local().Format("2006-01-02 15:04")),
-				Fix:    "the production refresh must not start before then: keep an lcs.quota step (with retries) before it"})
+				Fix:    "a refresh through the API cannot start before then: keep an lcs.quota step (with retries) before it"})
 		case q.Remaining < a.quotaNeed:
 			checks = append(checks, Check{Name: "LCS quota", Verdict: Fail, Detail: fmt.Sprintf("%d database operation(s) left for %s", q.Remaining, a.quotaLabel),
 				Fix: "wait until the rolling 24 hours free a slot before starting the cutover"})

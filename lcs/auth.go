@@ -33,10 +33,10 @@ const (
 	// AuthPassword is the resource owner password grant (ROPC) as d365fo.tools does it, for a
 	// public client. It cannot do MFA and cannot sign in federated (ADFS) accounts.
 	AuthPassword
-	// AuthClientSecret uses a confidential client. With a Username it does ROPC with the secret,
-	// the documented workaround for tenants that require a client secret; without one it uses the
-	// client credentials grant, which LCS does not document (LCS documents only delegated
-	// permissions), so the client warns.
+	// AuthClientSecret uses a confidential client: ROPC (Username and Password) with the secret,
+	// the workaround for tenants that require a client secret. It needs a user: LCS takes only
+	// delegated permissions, and "Service Principal authentication isn't supported"
+	// (database/api/dbmovement-api-authentication.md), so an app-only sign-in is refused.
 	AuthClientSecret
 	// AuthStaticToken sends a bearer token read from an environment variable (automation that
 	// signs in elsewhere). The client cannot refresh it.
@@ -85,7 +85,11 @@ type DeviceCodePrompt struct {
 // file as the runbook says) and never logged.
 type Auth struct {
 	Mode AuthMode
-	// TenantID is the directory (GUID or domain); "" means "organizations".
+	// TenantID is the directory (GUID or verified domain) of the app registration. Every mode
+	// but AuthStaticToken needs it (or an Authority naming it): the registration Microsoft
+	// documents for LCS is single-tenant (database/api/dbmovement-api-authentication.md), and
+	// Entra refuses a single-tenant app at the shared "organizations" and "common" authorities
+	// with AADSTS50194.
 	TenantID string
 	// ClientID is the app registration's application id (needed by every mode but token).
 	ClientID string
@@ -95,7 +99,12 @@ type Auth struct {
 	// DisableInstanceDiscovery turns off MSAL's authority validation, which asks
 	// login.microsoftonline.com about the host. Set it for private authorities (the simulator).
 	DisableInstanceDiscovery bool
-	// Scope overrides the requested scope; the default is "<API base URL>/.default".
+	// Scope overrides the requested scope; the default is "<API base URL>//.default", with the two
+	// slashes the documents show ("https://lcsapi.lcs.dynamics.com//.default", and
+	// "https://lcsapi.eu.lcs.dynamics.com//.default" for the EU instance:
+	// database/api/dbmovement-api-authentication.md): the resource's identifier ends with a slash,
+	// and a token asked for with one slash has another audience, which the API rejects
+	// (entra-docs, identity-platform/scopes-oidc.md, "Trailing slash and .default").
 	Scope string
 	// Username is the account for AuthPassword and for ROPC with AuthClientSecret; with
 	// AuthDeviceCode it picks the cached account to reuse.
@@ -167,14 +176,14 @@ func newAuthenticator(cfg Auth, baseURL, authorityHost string, hc *http.Client, 
 	}
 	scope := cfg.Scope
 	if scope == "" {
-		scope = strings.TrimRight(baseURL, "/") + "/.default"
+		scope = DefaultScope(baseURL)
 	}
 	a.scopes = []string{scope}
 	authority := cfg.Authority
 	if authority == "" {
-		tenant := cfg.TenantID
+		tenant := strings.TrimSpace(cfg.TenantID)
 		if tenant == "" {
-			tenant = "organizations"
+			return nil, errors.New("lcs: Auth.TenantID is required: " + tenantHint)
 		}
 		authority = strings.TrimRight(authorityHost, "/") + "/" + tenant
 	}
@@ -201,30 +210,27 @@ func newAuthenticator(cfg Auth, baseURL, authorityHost string, hc *http.Client, 
 		if cfg.ClientSecret == "" {
 			return nil, errors.New("lcs: client-secret sign-in needs Auth.ClientSecret")
 		}
-		if cfg.Username != "" && cfg.Password == "" {
-			return nil, errors.New("lcs: client-secret sign-in with a username needs Auth.Password too")
+		if cfg.Username == "" || cfg.Password == "" {
+			return nil, errors.New("lcs: client-secret sign-in needs Auth.Username and Auth.Password: " + delegatedOnly)
 		}
 		cred, err := confidential.NewCredFromSecret(cfg.ClientSecret)
 		if err != nil {
 			return nil, errors.New("lcs: the client secret is empty or invalid")
 		}
-		msalHC := hc
-		if cfg.Username != "" {
-			// MSAL's confidential ROPC does not send the client secret (MSAL libraries treat ROPC as
-			// a public-client flow), which defeats the point of this mode: add it to the password
-			// grant sent to the authority's token endpoint, and nowhere else.
-			u, err := url.Parse(authority)
-			if err != nil {
-				return nil, fmt.Errorf("lcs: authority %q: %w", authority, err)
-			}
-			next := hc.Transport
-			if next == nil {
-				next = http.DefaultTransport
-			}
-			withSecret := *hc
-			withSecret.Transport = &secretInjector{next: next, host: u.Host, secret: cfg.ClientSecret}
-			msalHC = &withSecret
+		// MSAL's confidential ROPC does not send the client secret (MSAL libraries treat ROPC as a
+		// public-client flow), which defeats the point of this mode: add it to the password grant
+		// sent to the authority's token endpoint, and nowhere else.
+		u, err := url.Parse(authority)
+		if err != nil {
+			return nil, fmt.Errorf("lcs: authority %q: %w", authority, err)
 		}
+		next := hc.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		withSecret := *hc
+		withSecret.Transport = &secretInjector{next: next, host: u.Host, secret: cfg.ClientSecret}
+		msalHC := &withSecret
 		c, err := confidential.New(authority, cfg.ClientID, cred, confidential.WithCache(tc),
 			confidential.WithHTTPClient(msalHC), confidential.WithInstanceDiscovery(!cfg.DisableInstanceDiscovery))
 		if err != nil {
@@ -291,8 +297,7 @@ func (a *authenticator) signIn(ctx context.Context) (string, error) {
 // "https://contoso.operations.dynamics.com/.default"), for the same account and app registration.
 // Once signed in (for LCS, first, when no account is known yet) it comes silently from the
 // account's refresh token; when that fails, the mode signs in again for that scope (device code:
-// a new prompt through OnDeviceCode). Client-secret mode without a username uses the client
-// credentials grant for that scope. Tokens are kept per scope and refreshed refreshBefore their
+// a new prompt through OnDeviceCode). Tokens are kept per scope and refreshed refreshBefore their
 // expiry on the client clock, like the LCS token. AuthStaticToken cannot get one.
 func (a *authenticator) tokenFor(ctx context.Context, scope string) (string, error) {
 	scope = strings.TrimSpace(scope)
@@ -361,12 +366,8 @@ func (a *authenticator) tokenFor(ctx context.Context, scope string) (string, err
 	return ar.AccessToken, nil
 }
 
-// needsAccount reports whether a user sign-in has not happened yet in this run (app-only
-// client-secret sign-in has no account).
+// needsAccount reports whether a user sign-in has not happened yet in this run.
 func (a *authenticator) needsAccount() bool {
-	if a.conf != nil && a.cfg.Username == "" {
-		return false
-	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.account.HomeAccountID == ""
@@ -401,9 +402,6 @@ func (a *authenticator) acquire(ctx context.Context, force bool) (string, time.T
 // through OnDeviceCode). It reads no field under mu.
 func (a *authenticator) msal(ctx context.Context, scopes []string, known public.Account) (public.AuthResult, error) {
 	switch {
-	case a.conf != nil && a.cfg.Username == "":
-		// AcquireTokenByCredential looks in the cache first.
-		return a.conf.AcquireTokenByCredential(ctx, scopes)
 	case a.conf != nil:
 		if known.HomeAccountID != "" {
 			if ar, err := a.conf.AcquireTokenSilent(ctx, scopes, confidential.WithSilentAccount(known)); err == nil {
@@ -571,6 +569,18 @@ func oauthError(text string) (code, desc string, codes []int) {
 	return body.Error, strings.TrimSpace(desc), body.Codes
 }
 
+// delegatedOnly says why every sign-in is a user's.
+const delegatedOnly = "LCS takes only delegated (user) sign-ins; Service Principal authentication, the app's own identity, isn't supported (database/api/dbmovement-api-authentication.md)"
+
+// DefaultScope is the scope of the LCS API at baseURL as the documents write it: the base URL,
+// then "//.default" (two slashes: see Auth.Scope).
+func DefaultScope(baseURL string) string {
+	return strings.TrimRight(baseURL, "/") + "//.default"
+}
+
+// tenantHint says why sign-in needs the tenant and where to find it.
+const tenantHint = "give the directory (tenant) id of the app registration (Entra admin center → the app → Overview → Directory (tenant) ID; runbook lcs.tenant_id): the app registration for LCS is single-tenant, and Entra refuses a single-tenant app at the shared organizations/common authority (AADSTS50194)"
+
 func (a *authenticator) signInHint(code string, codes []int, scope string) string {
 	has := func(n ...int) bool {
 		for _, c := range codes {
@@ -597,6 +607,8 @@ func (a *authenticator) signInHint(code string, codes []int, scope string) strin
 		return "the app has no consent for " + strings.TrimSuffix(scope, "/.default") + ": an admin must add that API's permission (user_impersonation) to the app registration and grant consent"
 	case has(65001):
 		return "the app has no consent for Dynamics Lifecycle services: an admin must grant consent for its user_impersonation permission"
+	case has(50194):
+		return "the app registration is single-tenant, so Entra refuses it at a shared authority (organizations, common): " + tenantHint
 	case has(700016):
 		return "no app with this client id in the tenant: check the client id and tenant"
 	case has(90002, 90023):

@@ -101,7 +101,7 @@ func TestDeviceCodeFlow(t *testing.T) {
 	if who != sim.DefaultUser || prompts.Load() != 1 || !approved.Load() {
 		t.Fatalf("signed in as %q after %d prompts", who, prompts.Load())
 	}
-	if s := r.sim.Stats(); s.TokensIssued["device_code"] != 1 || s.LastScope == "" || !strings.Contains(s.LastScope, r.url+"/.default") {
+	if s := r.sim.Stats(); s.TokensIssued["device_code"] != 1 || s.LastScope == "" || !strings.Contains(s.LastScope, r.url+"//.default") {
 		t.Fatalf("sim stats = %+v", s)
 	}
 	if _, err := c.Environments(ctx(t)); err != nil {
@@ -221,9 +221,6 @@ func TestSignInModes(t *testing.T) {
 		if _, err := c.Environments(ctx(t)); err != nil {
 			t.Fatal(err)
 		}
-		if n := len(r.warningsOf(lcs.WarnAppOnly)); n != 0 {
-			t.Fatalf("%d app-only warnings for a user sign-in", n)
-		}
 		r.clock.Advance(58 * time.Minute)
 		if _, err := c.DatabaseBackups(ctx(t)); err != nil {
 			t.Fatal(err)
@@ -232,26 +229,19 @@ func TestSignInModes(t *testing.T) {
 			t.Fatalf("grants = %v", s.TokensIssued)
 		}
 	})
-	t.Run("client credentials", func(t *testing.T) {
+	t.Run("no app-only sign-in", func(t *testing.T) {
+		// "Service Principal authentication isn't supported" (dbmovement-api-authentication.md):
+		// a client secret without a user is refused before anything is sent.
 		r := newRig(t, sim.Options{})
-		c := r.client(secret(false))
-		if n := len(r.warningsOf(lcs.WarnAppOnly)); n != 1 {
-			t.Fatalf("app-only warnings = %d, want 1", n)
-		}
-		if _, err := c.Environments(ctx(t)); err != nil {
-			t.Fatal(err)
-		}
-		r.clock.Advance(58 * time.Minute)
-		if _, err := c.DatabaseBackups(ctx(t)); err != nil {
-			t.Fatal(err)
-		}
-		if s := r.sim.Stats(); s.TokensIssued["client_credentials"] != 2 {
-			t.Fatalf("grants = %v, want 2 client_credentials", s.TokensIssued)
+		cfg := r.config()
+		secret(false)(&cfg)
+		if _, err := lcs.NewClient(cfg); err == nil || !strings.Contains(err.Error(), "Service Principal authentication") {
+			t.Fatalf("client secret without a user: %v", err)
 		}
 	})
 	t.Run("wrong secret", func(t *testing.T) {
 		r := newRig(t, sim.Options{})
-		c := r.client(func(cfg *lcs.Config) { secret(false)(cfg); cfg.Auth.ClientSecret = "wrong-secret-value-123" })
+		c := r.client(func(cfg *lcs.Config) { secret(true)(cfg); cfg.Auth.ClientSecret = "wrong-secret-value-123" })
 		_, err := c.SignIn(ctx(t))
 		e := apiErr(t, r.saw(err), lcs.ErrSignIn)
 		if !strings.Contains(e.Hint, "secret is wrong") || strings.Contains(err.Error(), "wrong-secret-value-123") {
@@ -318,7 +308,7 @@ func TestStaticToken(t *testing.T) {
 func simToken(t *testing.T, r *rig) string {
 	t.Helper()
 	form := url.Values{"grant_type": {"password"}, "client_id": {sim.DefaultClientID}, "username": {sim.DefaultUser},
-		"password": {sim.DefaultPassword}, "scope": {r.url + "/.default openid offline_access"}}
+		"password": {sim.DefaultPassword}, "scope": {r.url + "//.default openid offline_access"}}
 	resp, err := r.sim.HTTPClient().PostForm(r.sim.Authority("")+"/oauth2/v2.0/token", form)
 	if err != nil {
 		t.Fatal(err)
@@ -370,10 +360,6 @@ func TestNoSecretsInOutput(t *testing.T) {
 		cfg.Auth.ClientSecret = sim.DefaultClientSecret
 		cfg.Auth.Username, cfg.Auth.Password = sim.DefaultUser, sim.DefaultPassword
 	}))
-	run(r.client(func(cfg *lcs.Config) {
-		cfg.Auth.Mode = lcs.AuthClientSecret
-		cfg.Auth.ClientSecret = sim.DefaultClientSecret
-	}))
 	bad := r.client(func(cfg *lcs.Config) {
 		cfg.Auth.Mode = lcs.AuthPassword
 		cfg.Auth.Username, cfg.Auth.Password = sim.DefaultUser, sim.DefaultPassword+"-typo"
@@ -400,7 +386,7 @@ func TestNoSecretsInOutput(t *testing.T) {
 	r.mu.Unlock()
 	text := out.String()
 	access, refresh := r.sim.IssuedTokens()
-	if len(access) < 8 || len(refresh) < 4 || nErrs < 8 {
+	if len(access) < 8 || len(refresh) < 4 || nErrs < 6 {
 		t.Fatalf("the scenario did too little: %d access tokens, %d refresh tokens, %d errors", len(access), len(refresh), nErrs)
 	}
 	check := func(kind, secret string) {
@@ -423,5 +409,61 @@ func TestNoSecretsInOutput(t *testing.T) {
 	}
 	if !errors.Is(err, lcs.ErrSignIn) {
 		t.Logf("revoked sign-in error: %v", err)
+	}
+}
+
+// TestSignInNeedsTheTenant: the app registration Microsoft documents for LCS is single-tenant,
+// and Entra refuses it at the shared authority (AADSTS50194): the client wants the tenant, and
+// an authority without one fails with the hint to give it.
+func TestSignInNeedsTheTenant(t *testing.T) {
+	_, err := lcs.NewClient(lcs.Config{BaseURL: "https://lcsapi.lcs.dynamics.com", ProjectID: "1",
+		Auth: lcs.Auth{Mode: lcs.AuthPassword, ClientID: "c", Username: "u", Password: "p"}})
+	if err == nil || !strings.Contains(err.Error(), "TenantID is required") || !strings.Contains(err.Error(), "AADSTS50194") {
+		t.Fatalf("no tenant: %v", err)
+	}
+
+	r := newRig(t, sim.Options{})
+	c := r.client(func(cfg *lcs.Config) { cfg.Auth.Authority = r.sim.Authority("organizations") })
+	_, err = c.SignIn(ctx(t))
+	ae := apiErr(t, r.saw(err), lcs.ErrSignIn)
+	if !strings.Contains(ae.Message, "AADSTS50194") || !strings.Contains(ae.Hint, "single-tenant") || !strings.Contains(ae.Hint, "tenant_id") {
+		t.Errorf("organizations authority: %v", ae)
+	}
+	if lcs.IsPermanent(err) == false {
+		t.Error("a refused authority is not worth waiting for")
+	}
+
+	// A multi-tenant registration signs in at the shared authority.
+	r = newRig(t, sim.Options{MultiTenantApp: true})
+	c = r.client(func(cfg *lcs.Config) { cfg.Auth.Authority = r.sim.Authority("organizations") })
+	if _, err := c.SignIn(ctx(t)); err != nil {
+		t.Fatalf("multi-tenant app at organizations: %v", err)
+	}
+}
+
+// TestGCCSignsInAtThePublicCloud: LCS for GCC (gov.lcs.microsoftdynamics.us) signs its users in
+// with public Azure AD ("GCC ... leverages Public Azure AD": power-platform,
+// microsoft-dynamics-365-government.md); only GCC High uses Azure AD Government.
+func TestGCCSignsInAtThePublicCloud(t *testing.T) {
+	host, ok := lcs.AuthorityHost("gov")
+	if !ok || host != "https://login.microsoftonline.com" {
+		t.Fatalf("gov authority host = %q", host)
+	}
+	base, _ := lcs.BaseURL("gov")
+	if base != "https://lcsapi.gov.lcs.microsoftdynamics.us" {
+		t.Fatalf("gov API = %q", base)
+	}
+}
+
+// TestDocumentedScope: the scope is written as the authentication document writes it, with two
+// slashes before .default, for the public and the regional instances.
+func TestDocumentedScope(t *testing.T) {
+	for base, want := range map[string]string{
+		"https://lcsapi.lcs.dynamics.com":     "https://lcsapi.lcs.dynamics.com//.default",
+		"https://lcsapi.eu.lcs.dynamics.com/": "https://lcsapi.eu.lcs.dynamics.com//.default",
+	} {
+		if got := lcs.DefaultScope(base); got != want {
+			t.Errorf("DefaultScope(%s) = %s, want %s", base, got, want)
+		}
 	}
 }

@@ -23,7 +23,8 @@ import (
 // APIVersion is the value of the x-ms-version header LCS documents as required.
 const APIVersion = "2017-09-15"
 
-// Documented LCS quotas the client keeps under (DOMAIN.md 4.5).
+// Documented LCS rate limits the client keeps under ("Rate limits" in
+// lifecycle-services/api/v1/reference-environment-metadata.md and reference-environment-history.md).
 const (
 	metadataPerMinute    = 6 // environment metadata: 6 per project per minute
 	historyPerProjectMin = 6 // environment history: 6 per project per minute …
@@ -49,7 +50,7 @@ type Config struct {
 	// Logger receives debug lines (one per request: method, path, status, attempt, request id)
 	// and warnings; nil discards them. It never receives a token, password or secret.
 	Logger *slog.Logger
-	// OnWarning receives warnings as they happen (VersionEOL, app-only tokens, …); nil sends them
+	// OnWarning receives warnings as they happen (VersionEOL, unreadable values, …); nil sends them
 	// to Logger only.
 	OnWarning func(Warning)
 
@@ -79,8 +80,6 @@ type WarningKind int
 const (
 	// WarnVersionEOL: LCS announced the end of life of the API version the client uses.
 	WarnVersionEOL WarningKind = iota + 1
-	// WarnAppOnly: client-credentials sign-in, which LCS does not document.
-	WarnAppOnly
 	// WarnTokenRefresh: a token could not be refreshed ahead of its expiry.
 	WarnTokenRefresh
 	// WarnTokenCache: the token cache could not be used.
@@ -89,6 +88,8 @@ const (
 	WarnUnknownStatus
 	// WarnPollFailed: a status poll failed and will be retried.
 	WarnPollFailed
+	// WarnUnreadable: a value in an answer could not be read; it is left empty, the rest is used.
+	WarnUnreadable
 )
 
 // Warning is something the operator should know that does not fail the call.
@@ -123,7 +124,7 @@ type Client struct {
 	mu         sync.Mutex
 	historyEnv map[string]*window
 	eolWarned  map[endpoint]bool
-	envs       map[string]Environment // metadata seen so far, by id
+	envs       map[string]Environment // metadata seen so far, by NormalizeID of the id
 	warnedOnce map[string]bool
 }
 
@@ -189,9 +190,6 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c.auth = a
-	if cfg.Auth.Mode == AuthClientSecret && cfg.Auth.Username == "" {
-		c.warn(Warning{Kind: WarnAppOnly, API: "sign in", Message: "client-secret sign-in without a username uses the client credentials grant (an app-only token); LCS documents only delegated permissions (user_impersonation), so LCS may refuse it: add a username and password to sign in as a user with the secret"})
-	}
 	return c, nil
 }
 
@@ -300,11 +298,13 @@ func (c *Client) limits(r request) []*window {
 	case epMetadata:
 		return []*window{c.metadataLimit}
 	case epHistory:
+		// One environment's window, whichever spelling of its id the caller used.
+		key := NormalizeID(r.env)
 		c.mu.Lock()
-		w, ok := c.historyEnv[r.env]
+		w, ok := c.historyEnv[key]
 		if !ok {
 			w = newWindow(historyPerEnv30s, 30*time.Second)
-			c.historyEnv[r.env] = w
+			c.historyEnv[key] = w
 		}
 		c.mu.Unlock()
 		return []*window{c.historyLimit, w}
@@ -312,8 +312,9 @@ func (c *Client) limits(r request) []*window {
 	return nil
 }
 
-// call performs r and decodes the body into out (which may be nil). It returns the envelope.
-func (c *Client) call(ctx context.Context, r request, out any) (envelope, error) {
+// call performs r and checks the answer's envelope. It returns the envelope and the whole body,
+// which the endpoint reads field by field (wire.go).
+func (c *Client) call(ctx context.Context, r request) (envelope, []byte, error) {
 	var (
 		reauthed  bool
 		throttled int
@@ -322,51 +323,52 @@ func (c *Client) call(ctx context.Context, r request, out any) (envelope, error)
 	)
 	for {
 		if err := waitAll(ctx, c.clock, c.limits(r)...); err != nil {
-			return envelope{}, c.ctxError(r, err, false)
+			return envelope{}, nil, c.ctxError(r, err, false)
 		}
 		tok, err := c.auth.token(ctx)
 		if err != nil {
-			return envelope{}, err
+			return envelope{}, nil, err
 		}
 		reqID := newRequestID()
 		status, hdr, body, err := c.roundTrip(ctx, r, tok, reqID)
 		if err != nil {
 			if ctx.Err() != nil {
-				return envelope{}, c.ctxError(r, ctx.Err(), r.ep.starts())
+				return envelope{}, nil, c.ctxError(r, ctx.Err(), r.ep.starts())
 			}
 			if notSent(err) {
 				failures++
 				lastErr = &APIError{Op: r.ep.String(), Message: transportMessage(err), RequestID: reqID, kind: ErrUnreachable, cause: err,
 					Hint: unreachableHint(err, r.ep.starts())}
 				if r.ep.starts() || failures >= c.maxAttempts || isCertError(err) {
-					return envelope{}, lastErr
+					return envelope{}, nil, lastErr
 				}
 				if err := c.clock.Sleep(ctx, c.backoff(failures)); err != nil {
-					return envelope{}, c.ctxError(r, err, false)
+					return envelope{}, nil, c.ctxError(r, err, false)
 				}
 				continue
 			}
 			if r.ep.starts() {
-				return envelope{}, c.unknownOutcome(r, 0, transportMessage(err), reqID, err)
+				return envelope{}, nil, c.unknownOutcome(r, 0, transportMessage(err), reqID, err)
 			}
 			failures++
 			lastErr = &APIError{Op: r.ep.String(), Message: transportMessage(err), RequestID: reqID, kind: ErrUnreachable, cause: err,
 				Hint: "the connection to LCS failed repeatedly; check the network and try again"}
 			if failures >= c.maxAttempts {
-				return envelope{}, lastErr
+				return envelope{}, nil, lastErr
 			}
 			if err := c.clock.Sleep(ctx, c.backoff(failures)); err != nil {
-				return envelope{}, c.ctxError(r, err, false)
+				return envelope{}, nil, c.ctxError(r, err, false)
 			}
 			continue
 		}
 		switch {
 		case status == http.StatusOK:
-			return c.decode(ctx, r, body, reqID, out)
+			env, err := c.decode(ctx, r, body, reqID)
+			return env, body, err
 		case status == http.StatusUnauthorized:
 			c.auth.invalidate(tok)
 			if reauthed {
-				return envelope{}, &APIError{Op: r.ep.String(), HTTPStatus: status, Message: "LCS refused a freshly issued token", RequestID: reqID, kind: ErrUnauthorized, Hint: hintForStatus(status, r.ep.String())}
+				return envelope{}, nil, &APIError{Op: r.ep.String(), HTTPStatus: status, Message: "LCS refused a freshly issued token", RequestID: reqID, kind: ErrUnauthorized, Hint: hintForStatus(status, r.ep.String())}
 			}
 			reauthed = true
 			c.log.Debug("lcs: 401, signing in again", "api", r.ep.String(), "request_id", reqID)
@@ -375,26 +377,26 @@ func (c *Client) call(ctx context.Context, r request, out any) (envelope, error)
 			throttled++
 			wait, at := c.retryAfter(hdr)
 			if throttled > c.maxThrottle || wait > c.maxRetryAfter {
-				return envelope{}, &APIError{Op: r.ep.String(), HTTPStatus: status, Message: "LCS is throttling this API", RequestID: reqID, RetryAt: at, kind: ErrThrottled,
+				return envelope{}, nil, &APIError{Op: r.ep.String(), HTTPStatus: status, Message: "LCS is throttling this API", RequestID: reqID, RetryAt: at, kind: ErrThrottled,
 					Hint: "LCS allows only a few calls per minute on this API; try again after " + at.Format(time.RFC3339)}
 			}
 			c.log.Info("lcs: throttled (429), waiting as LCS asks", "api", r.ep.String(), "retry_after", wait.String(), "request_id", reqID)
 			if err := c.clock.Sleep(ctx, wait); err != nil {
-				return envelope{}, c.ctxError(r, err, false)
+				return envelope{}, nil, c.ctxError(r, err, false)
 			}
 			continue
 		case status >= 500:
 			if r.ep.starts() {
-				return envelope{}, c.unknownOutcome(r, status, fmt.Sprintf("LCS answered %d %s", status, http.StatusText(status)), reqID, nil)
+				return envelope{}, nil, c.unknownOutcome(r, status, fmt.Sprintf("LCS answered %d %s", status, http.StatusText(status)), reqID, nil)
 			}
 			failures++
 			lastErr = &APIError{Op: r.ep.String(), HTTPStatus: status, Message: fmt.Sprintf("LCS answered %d %s %d times", status, http.StatusText(status), failures),
 				ActivityID: activityFrom(hdr, body), RequestID: reqID, kind: ErrServer, Hint: hintForStatus(status, r.ep.String())}
 			if failures >= c.maxAttempts {
-				return envelope{}, lastErr
+				return envelope{}, nil, lastErr
 			}
 			if err := c.clock.Sleep(ctx, c.backoff(failures)); err != nil {
-				return envelope{}, c.ctxError(r, err, false)
+				return envelope{}, nil, c.ctxError(r, err, false)
 			}
 			continue
 		default:
@@ -402,7 +404,7 @@ func (c *Client) call(ctx context.Context, r request, out any) (envelope, error)
 			if m := messageFrom(body); m != "" {
 				msg += ": " + m
 			}
-			return envelope{}, &APIError{Op: r.ep.String(), HTTPStatus: status, Message: msg, ActivityID: activityFrom(hdr, body), RequestID: reqID, kind: ErrRejected, Hint: hintForStatus(status, r.ep.String())}
+			return envelope{}, nil, &APIError{Op: r.ep.String(), HTTPStatus: status, Message: msg, ActivityID: activityFrom(hdr, body), RequestID: reqID, kind: ErrRejected, Hint: hintForStatus(status, r.ep.String())}
 		}
 	}
 }
@@ -440,17 +442,19 @@ func (c *Client) roundTrip(ctx context.Context, r request, tok, reqID string) (i
 	return resp.StatusCode, resp.Header, body, nil
 }
 
-// decode checks the envelope of a 200 answer and decodes the payload.
-func (c *Client) decode(ctx context.Context, r request, body []byte, reqID string, out any) (envelope, error) {
-	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		e := &APIError{Op: r.ep.String(), HTTPStatus: http.StatusOK, Message: "LCS sent an answer that is not JSON", RequestID: reqID, kind: ErrRejected, cause: err,
+// decode checks the envelope of a 200 answer: IsSuccess false is an error, and a start whose
+// answer lacks IsSuccess has an unknown outcome.
+func (c *Client) decode(ctx context.Context, r request, body []byte, reqID string) (envelope, error) {
+	env, err := readEnvelope(body)
+	if err != nil {
+		e := &APIError{Op: r.ep.String(), HTTPStatus: http.StatusOK, Message: "LCS sent an answer that is not a JSON object", RequestID: reqID, kind: ErrRejected, cause: err,
 			Hint: "check the base URL: something other than the LCS API answered"}
 		if r.ep.starts() {
 			return env, c.unknownOutcome(r, http.StatusOK, e.Message, reqID, err)
 		}
 		return env, e
 	}
+	c.noteUnreadable(r.ep, env.notes)
 	c.checkEOL(r.ep, env.VersionEOL)
 	if env.IsSuccess != nil && !*env.IsSuccess {
 		return env, c.rejected(ctx, r, env, reqID)
@@ -458,13 +462,22 @@ func (c *Client) decode(ctx context.Context, r request, body []byte, reqID strin
 	if env.IsSuccess == nil && r.ep.starts() {
 		return env, c.unknownOutcome(r, http.StatusOK, "LCS sent no IsSuccess", reqID, nil)
 	}
-	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
-			return env, &APIError{Op: r.ep.String(), HTTPStatus: http.StatusOK, Message: "LCS sent an answer in an unexpected shape: " + err.Error(), ActivityID: env.OperationActivityID, RequestID: reqID, kind: ErrRejected, cause: err,
-				Hint: "the LCS API may have changed; check for a newer cutover"}
-		}
-	}
 	return env, nil
+}
+
+// shapeError is the error for an answer whose frame cannot be read at all (not an object, a
+// list that is not a list): nothing in it can be kept.
+func (c *Client) shapeError(r request, env envelope, err error) error {
+	return &APIError{Op: r.ep.String(), HTTPStatus: http.StatusOK, Message: "LCS sent an answer in an unexpected shape: " + err.Error(), ActivityID: env.OperationActivityID, kind: ErrRejected, cause: err,
+		Hint: "the LCS API may have changed; check for a newer cutover"}
+}
+
+// noteUnreadable warns, once per API and property, about values the client could not read.
+func (c *Client) noteUnreadable(ep endpoint, notes []fieldNote) {
+	for _, n := range notes {
+		c.warnOnce("unreadable:"+ep.String()+":"+strings.ToLower(n.field), Warning{Kind: WarnUnreadable, API: ep.String(),
+			Message: fmt.Sprintf("LCS sent a value cutover cannot read: %s; it is left empty and the rest of the answer is used", n.text)})
+	}
 }
 
 // checkEOL warns once per API when LCS announces a retirement date for its version.
@@ -498,7 +511,10 @@ func (c *Client) rejected(ctx context.Context, r request, env envelope, reqID st
 		e.Message = "LCS answered IsSuccess false without a message"
 	}
 	switch {
-	case quotaMessage.MatchString(msg):
+	case r.ep.starts() && quotaMessage.MatchString(msg):
+		// Only operations are throttled (dbmovement-api-throttling.md). The quota is read from
+		// the history, which never answers with this message itself: were it to, reading the
+		// quota again from here would never end.
 		e.kind = ErrQuotaExhausted
 		m := quotaMessage.FindStringSubmatch(msg)
 		q, qerr := c.DatabaseMovementQuota(ctx, r.env)
@@ -566,7 +582,7 @@ func (c *Client) backoff(n int) time.Duration {
 func (c *Client) envLabel(id string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.envs[id]; ok && e.Name != "" {
+	if e, ok := c.envs[NormalizeID(id)]; ok && e.Name != "" {
 		return e.Name + " (" + id + ")"
 	}
 	if id == "" {
@@ -579,14 +595,16 @@ func (c *Client) rememberEnvironments(envs []Environment) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range envs {
-		c.envs[e.ID] = e
+		if e.ID != "" {
+			c.envs[NormalizeID(e.ID)] = e
+		}
 	}
 }
 
 func (c *Client) knownEnvironment(id string) (Environment, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.envs[id]
+	e, ok := c.envs[NormalizeID(id)]
 	return e, ok
 }
 
@@ -646,8 +664,7 @@ func activityFrom(h http.Header, body []byte) string {
 			return v
 		}
 	}
-	var env envelope
-	if json.Unmarshal(body, &env) == nil {
+	if env, err := readEnvelope(body); err == nil {
 		return env.OperationActivityID
 	}
 	return ""

@@ -28,9 +28,12 @@ func TestEndpoints(t *testing.T) {
 	}
 	byID := map[string]lcs.Environment{}
 	for _, e := range envs {
-		byID[e.ID] = e
+		byID[lcs.NormalizeID(e.ID)] = e
 	}
 	prod := byID[sim.ProductionID]
+	if prod.ID == sim.ProductionID {
+		t.Errorf("production's id is served dashed (%s); the documented example writes it undashed", prod.ID)
+	}
 	if prod.Name != sim.ProductionName || prod.Type != lcs.EnvironmentProduction || prod.Infrastructure != "SelfService" || prod.ProjectID != sim.DefaultProjectID {
 		t.Errorf("production metadata = %+v", prod)
 	}
@@ -52,7 +55,7 @@ func TestEndpoints(t *testing.T) {
 	// The toolkit-driven sandbox state shows through metadata.
 	r.sim.SetSandboxState(sim.StateDataUpgradeInProgress)
 	sb, err := c.Environment(cx, sim.SandboxID)
-	if err != nil || sb.DeploymentStatus != lcs.DeploymentDataUpgradeInProgress || sb.DeploymentState != "InProgress" {
+	if err != nil || sb.DeploymentStatus != lcs.DeploymentDataUpgradeInProgress || sb.DeploymentState != "Finished" {
 		t.Fatalf("sandbox during data upgrade = %q/%q, %v", sb.DeploymentStatus, sb.DeploymentState, err)
 	}
 	r.sim.SetSandboxStateSource(stateFunc(func() string { return sim.StateReplicationCompleted }))

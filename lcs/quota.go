@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// Database movement limit (DOMAIN.md 4.5): 3 operations per environment in any rolling 24 hours,
-// counted by start time, manual (portal) operations included; only API calls are refused.
+// Database movement limit (database/api/dbmovement-api-throttling.md): 3 operations per
+// environment in any rolling 24 hours, counted by start time, manual (portal) operations included;
+// only API calls are refused — a refresh started in the portal never is.
 const (
 	DatabaseMovementLimit  = 3
 	DatabaseMovementWindow = 24 * time.Hour
@@ -69,11 +70,12 @@ func ComputeQuota(environmentID string, history []HistoryEntry, now time.Time, t
 		if h.Start.IsZero() || !h.Start.After(from) || h.Start.After(now) || !countsTowardQuota(h, types) {
 			continue
 		}
-		if h.ActivityID != "" {
-			if seen[h.ActivityID] {
+		if id := NormalizeID(h.ActivityID); id != "" {
+			// One operation, listed twice (possibly with its id spelled differently), counts once.
+			if seen[id] {
 				continue
 			}
-			seen[h.ActivityID] = true
+			seen[id] = true
 		}
 		q.Counted = append(q.Counted, h)
 	}

@@ -18,7 +18,16 @@ type region struct {
 }
 
 // regions maps the region names a runbook uses to the LCS API base URL of that geography.
-// A project lives in exactly one geography; calling another fails.
+// A project lives in exactly one geography; calling another fails. Microsoft's documents show
+// only the public API host (lcsapi.lcs.dynamics.com: database/api/dbmovement-api-authentication.md);
+// the regional hosts are d365fo.tools' (lcs/contract, hosts).
+//
+// Sign-in: "gov" is LCS for the US Government Community Cloud (gov.lcs.microsoftdynamics.us:
+// fin-ops/deployment/us-gcc-deployment.md), whose customers sign in with public Azure AD — "GCC
+// ... leverages Public Azure AD", unlike GCC High, which requires Azure AD Government
+// (power-platform, admin/microsoft-dynamics-365-government.md) — so its authority is the
+// public cloud's. China's LCS (lcs.dynamics.cn, named in us-gcc-deployment.md) signs in at
+// Azure China's authority, login.chinacloudapi.cn (not in the LCS documents).
 func regions() map[string]region {
 	const public = "https://login.microsoftonline.com"
 	return map[string]region{
@@ -31,7 +40,7 @@ func regions() map[string]region {
 		"ch":     {"https://lcsapi.ch.lcs.dynamics.com", public},
 		"no":     {"https://lcsapi.no.lcs.dynamics.com", public},
 		"cn":     {"https://lcsapi.lcs.dynamics.cn", "https://login.chinacloudapi.cn"},
-		"gov":    {"https://lcsapi.gov.lcs.microsoftdynamics.us", "https://login.microsoftonline.us"},
+		"gov":    {"https://lcsapi.gov.lcs.microsoftdynamics.us", public},
 	}
 }
 
@@ -52,8 +61,8 @@ func BaseURL(region string) (string, bool) {
 	return r.baseURL, ok
 }
 
-// AuthorityHost returns the Entra ID sign-in host of a region's cloud (public, China or US
-// Government), e.g. https://login.microsoftonline.com.
+// AuthorityHost returns the Entra ID sign-in host of a region's cloud (public, also for the US
+// Government Community Cloud; or China), e.g. https://login.microsoftonline.com.
 func AuthorityHost(region string) (string, bool) {
 	r, ok := regions()[region]
 	return r.authorityHost, ok

@@ -60,7 +60,7 @@ func TestTokenForAnotherResource(t *testing.T) {
 	if err != nil || again != first || tokens() != before {
 		t.Fatalf("second call: same token %v, %v, %d new tokens", again == first, err, tokens()-before)
 	}
-	lcsTok, err := c.Token(cx, r.url+"/.default")
+	lcsTok, err := c.Token(cx, lcs.DefaultScope(r.url))
 	if err != nil || lcsTok == first || !issued(lcsTok) || tokens() != before {
 		t.Fatalf("the LCS scope: distinct %v, %v, %d new tokens", lcsTok != first, err, tokens()-before)
 	}

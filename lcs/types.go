@@ -1,9 +1,6 @@
 package lcs
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 )
@@ -86,9 +83,12 @@ const (
 	EnvironmentSandbox    EnvironmentType = "Sandbox"
 )
 
-// DeploymentStatus is an environment's DeploymentStatusDisplay. During an AX 2012 upgrade the
-// Data Migration Toolkit moves the sandbox through the toolkit states below (DOMAIN.md 4.6,
-// inferred): treat any other value as an opaque label.
+// DeploymentStatus is an environment's DeploymentStatusDisplay ("The current status of the
+// environment": reference-environment-metadata.md, whose example shows Deployed and Failed).
+// During an AX 2012 upgrade the Data Migration Toolkit moves the sandbox through the states below,
+// spelled as migration-upgrade/data-upgrade-self-service.md prints them; the same article spells
+// some of them differently elsewhere (ReadyForReplication, Replicating), and the engine matches
+// states by meaning (engine.CanonicalLCSState). Any other value is an opaque label.
 type DeploymentStatus string
 
 // Deployment statuses, including the toolkit-driven states of the upgrade sandbox.
@@ -133,6 +133,8 @@ type OperationResult struct {
 	Status         OperationStatus
 	CompletionDate time.Time // zero until the operation ends
 	ErrorMessage   string    // set by the deployment status endpoint when an operation failed
+	// Notes name the values of the answer the client could not read (kept empty above).
+	Notes []string
 }
 
 // Environment is one environment's metadata (environmentinfo/v1/detail).
@@ -157,6 +159,9 @@ type Environment struct {
 	DisasterRecoveryLocation string
 	CanStart                 bool
 	CanStop                  bool
+	// Notes name the values of the answer the client could not read (kept empty above): one odd
+	// field never loses the rest of the environment.
+	Notes []string
 }
 
 // HistoryEntry is one row of an environment's history (environmentinfo/v1/history).
@@ -170,6 +175,8 @@ type HistoryEntry struct {
 	ActivityID    string
 	EnvironmentID string
 	ProjectID     string
+	// Notes name the values of the row the client could not read (kept empty above).
+	Notes []string
 }
 
 // DatabaseBackup is a database backup in the project's asset library.
@@ -186,209 +193,6 @@ type DatabaseBackup struct {
 	Modified     time.Time
 	CreatedBy    string
 	ModifiedBy   string
-}
-
-// ---- wire format ----
-
-// envelope is the part every LCS response carries.
-type envelope struct {
-	IsSuccess           *bool   `json:"IsSuccess"`
-	OperationActivityID string  `json:"OperationActivityId"`
-	ErrorMessage        *string `json:"ErrorMessage"`
-	VersionEOL          string  `json:"VersionEOL"`
-}
-
-// flexString decodes a JSON string or number (LCS sends project ids as numbers) or null.
-type flexString string
-
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if bytes.Equal(b, []byte("null")) {
-		*f = ""
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*f = flexString(s)
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("expected a string or number, got %.40s", b)
-	}
-	*f = flexString(n.String())
-	return nil
-}
-
-// wireTime decodes the date formats LCS uses: .NET round-trip dates with or without a zone
-// ("2021-07-11T00:01:57.423", "9999-12-31T23:59:59.9999999", "…Z", "…+00:00"), null or "".
-// A date without a zone is UTC.
-type wireTime struct{ time.Time }
-
-func (w *wireTime) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-		w.Time = time.Time{}
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("date: %w", err)
-	}
-	t, err := parseLCSTime(s)
-	if err != nil {
-		return err
-	}
-	w.Time = t
-	return nil
-}
-
-// parseLCSTime parses one LCS date string; "" is the zero time.
-func parseLCSTime(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "01/02/2006 15:04:05"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("date %q is in no format LCS is known to use", s)
-}
-
-type wireStatus struct {
-	ProjectID      flexString `json:"ProjectId"`
-	EnvironmentID  flexString `json:"EnvironmentId"`
-	ActivityID     flexString `json:"ActivityId"`
-	CompletionDate wireTime   `json:"CompletionDate"`
-	OperationStat  string     `json:"OperationStatus"`
-	ErrorMessage   *string    `json:"ErrorMessage"`
-}
-
-func (w wireStatus) result() OperationResult {
-	r := OperationResult{
-		ProjectID:      string(w.ProjectID),
-		EnvironmentID:  string(w.EnvironmentID),
-		ActivityID:     string(w.ActivityID),
-		Status:         ParseOperationStatus(w.OperationStat),
-		CompletionDate: w.CompletionDate.Time,
-	}
-	if w.ErrorMessage != nil {
-		r.ErrorMessage = *w.ErrorMessage
-	}
-	return r
-}
-
-type wireEnvironment struct {
-	EnvironmentID                  flexString `json:"EnvironmentId"`
-	EnvironmentName                string     `json:"EnvironmentName"`
-	ProjectID                      flexString `json:"ProjectId"`
-	EnvironmentInfrastructure      string     `json:"EnvironmentInfrastructure"`
-	EnvironmentType                string     `json:"EnvironmentType"`
-	EnvironmentGroup               string     `json:"EnvironmentGroup"`
-	EnvironmentProduct             string     `json:"EnvironmentProduct"`
-	EnvironmentEndpointBaseURL     string     `json:"EnvironmentEndpointBaseUrl"`
-	DeploymentState                string     `json:"DeploymentState"`
-	TopologyDisplayName            string     `json:"TopologyDisplayName"`
-	CurrentApplicationBuildVersion string     `json:"CurrentApplicationBuildVersion"`
-	CurrentApplicationReleaseName  string     `json:"CurrentApplicationReleaseName"`
-	CurrentPlatformReleaseName     string     `json:"CurrentPlatformReleaseName"`
-	CurrentPlatformVersion         string     `json:"CurrentPlatformVersion"`
-	DeployedOnUTC                  wireTime   `json:"DeployedOnUTC"`
-	CloudStorageLocation           string     `json:"CloudStorageLocation"`
-	DisasterRecoveryLocation       string     `json:"DisasterRecoveryLocation"`
-	DeploymentStatusDisplay        string     `json:"DeploymentStatusDisplay"`
-	CanStart                       bool       `json:"CanStart"`
-	CanStop                        bool       `json:"CanStop"`
-}
-
-func (w wireEnvironment) environment() Environment {
-	return Environment{
-		ID:                       string(w.EnvironmentID),
-		Name:                     w.EnvironmentName,
-		ProjectID:                string(w.ProjectID),
-		Infrastructure:           w.EnvironmentInfrastructure,
-		Type:                     EnvironmentType(w.EnvironmentType),
-		Group:                    w.EnvironmentGroup,
-		Product:                  w.EnvironmentProduct,
-		EndpointBaseURL:          w.EnvironmentEndpointBaseURL,
-		DeploymentState:          w.DeploymentState,
-		DeploymentStatus:         DeploymentStatus(w.DeploymentStatusDisplay),
-		TopologyDisplayName:      w.TopologyDisplayName,
-		ApplicationBuildVersion:  w.CurrentApplicationBuildVersion,
-		ApplicationReleaseName:   w.CurrentApplicationReleaseName,
-		PlatformReleaseName:      w.CurrentPlatformReleaseName,
-		PlatformVersion:          w.CurrentPlatformVersion,
-		DeployedOn:               w.DeployedOnUTC.Time,
-		CloudStorageLocation:     w.CloudStorageLocation,
-		DisasterRecoveryLocation: w.DisasterRecoveryLocation,
-		CanStart:                 w.CanStart,
-		CanStop:                  w.CanStop,
-	}
-}
-
-type wireHistory struct {
-	Name             string     `json:"Name"`
-	Type             string     `json:"Type"`
-	TypeDisplay      string     `json:"TypeDisplay"`
-	StartDateTimeUTC wireTime   `json:"StartDateTimeUtc"`
-	EndDateTimeUTC   wireTime   `json:"EndDateTimeUtc"`
-	Status           string     `json:"Status"`
-	ActivityID       flexString `json:"ActivityId"`
-	EnvironmentID    flexString `json:"EnvironmentId"`
-	ProjectID        flexString `json:"ProjectId"`
-}
-
-func (w wireHistory) entry() HistoryEntry {
-	return HistoryEntry{
-		Name:          w.Name,
-		Type:          w.Type,
-		TypeDisplay:   w.TypeDisplay,
-		Start:         w.StartDateTimeUTC.Time,
-		End:           w.EndDateTimeUTC.Time,
-		Status:        ParseOperationStatus(w.Status),
-		ActivityID:    string(w.ActivityID),
-		EnvironmentID: string(w.EnvironmentID),
-		ProjectID:     string(w.ProjectID),
-	}
-}
-
-type wireBackup struct {
-	ID               flexString `json:"Id"`
-	ProjectID        flexString `json:"ProjectId"`
-	OrganizationID   flexString `json:"OrganizationId"`
-	Name             string     `json:"Name"`
-	FileName         string     `json:"FileName"`
-	FileDescription  string     `json:"FileDescription"`
-	FileLocation     string     `json:"FileLocation"`
-	CreatedDateTime  wireTime   `json:"CreatedDateTime"`
-	ModifiedDateTime wireTime   `json:"ModifiedDateTime"`
-	CreatedByName    string     `json:"CreatedByName"`
-	ModifiedByName   string     `json:"ModifiedByName"`
-}
-
-func (w wireBackup) backup() DatabaseBackup {
-	return DatabaseBackup{
-		ID:              string(w.ID),
-		ProjectID:       string(w.ProjectID),
-		OrganizationID:  string(w.OrganizationID),
-		Name:            w.Name,
-		FileName:        w.FileName,
-		FileDescription: w.FileDescription,
-		FileLocation:    w.FileLocation,
-		Created:         w.CreatedDateTime.Time,
-		Modified:        w.ModifiedDateTime.Time,
-		CreatedBy:       w.CreatedByName,
-		ModifiedBy:      w.ModifiedByName,
-	}
-}
-
-// page is the paging frame of the environment endpoints.
-type page[T any] struct {
-	ResultPageCurrent  int  `json:"ResultPageCurrent"`
-	ResultHasMorePages bool `json:"ResultHasMorePages"`
-	Data               []T  `json:"Data"`
+	// Notes name the values of the row the client could not read (kept empty above).
+	Notes []string
 }

@@ -50,6 +50,7 @@ lcs:
   production_environment_id: 00000000-0000-0000-0000-000000000002
   auth: device-code
   client_id: 00000000-0000-0000-0000-0000000000aa
+  tenant_id: 00000000-0000-0000-0000-0000000000bb
 
 steps:
   - id: downtime-go

@@ -14,14 +14,28 @@ import (
 // Decoder walks YAML nodes and records every problem with its position. Step kinds use it to
 // decode their `with:` blocks, so their errors look exactly like the runbook's own.
 type Decoder struct {
-	file     string
-	problems Problems
-	rb       *Runbook
+	file      string
+	problems  Problems
+	rb        *Runbook
+	sameLCSID func(a, b string) bool
 }
 
 // Runbook is the runbook being parsed: its connections, lcs, aos and downtime sections are decoded
 // before any step, so a kind can check what it depends on.
 func (d *Decoder) Runbook() *Runbook { return d.rb }
+
+// SameLCSID reports whether two LCS environment ids name the same environment, with
+// Options.SameLCSID (ignoring case and surrounding spaces only when it is nil). An empty id names
+// none.
+func (d *Decoder) SameLCSID(a, b string) bool {
+	if strings.TrimSpace(a) == "" || strings.TrimSpace(b) == "" {
+		return false
+	}
+	if d.sameLCSID != nil {
+		return d.sameLCSID(a, b)
+	}
+	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
+}
 
 // Field decodes the value of one mapping key.
 type Field func(value *yaml.Node)

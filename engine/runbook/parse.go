@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -41,6 +42,10 @@ type Options struct {
 	// SkipSecretChecks turns off the checks that secret environment variables and files exist
 	// (used when a runbook is only inspected, never run).
 	SkipSecretChecks bool
+	// SameLCSID reports whether two LCS environment ids name the same environment (lcs.SameID:
+	// LCS writes ids dashed and undashed, and people copy them in any case). nil compares them
+	// ignoring case and surrounding spaces only.
+	SameLCSID func(a, b string) bool
 }
 
 var stepIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -66,7 +71,7 @@ func Parse(file string, data []byte, opts Options) (*Runbook, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
-	p := &parser{d: Decoder{file: file}, opts: opts}
+	p := &parser{d: Decoder{file: file, sameLCSID: opts.SameLCSID}, opts: opts}
 	sum := sha256.Sum256(data)
 	rb := &Runbook{File: file, Dir: filepath.Dir(file), Hash: hex.EncodeToString(sum[:]), byID: map[string]*Step{}}
 	p.rb, p.d.rb = rb, rb
@@ -433,7 +438,7 @@ func (p *parser) lcs(n *yaml.Node) *LCS {
 	d := &p.d
 	const where = "lcs"
 	l := &LCS{Pos: posOf(n), Auth: LCSDeviceCode, Region: "global"}
-	var regionNode, secretNode *yaml.Node
+	var regionNode, secretNode, authNode, tenantNode, authorityNode *yaml.Node
 	present := d.Fields(n, where, map[string]Field{
 		"project_id":                func(v *yaml.Node) { l.ProjectID = d.NonEmpty(v, where, "project_id") },
 		"region":                    func(v *yaml.Node) { l.Region = d.NonEmpty(v, where, "region"); regionNode = v },
@@ -441,9 +446,10 @@ func (p *parser) lcs(n *yaml.Node) *LCS {
 		"production_environment_id": func(v *yaml.Node) { l.ProductionEnvironmentID = d.NonEmpty(v, where, "production_environment_id") },
 		"auth": func(v *yaml.Node) {
 			l.Auth = LCSAuth(d.Enum(v, where, "auth", string(LCSDeviceCode), string(LCSPassword), string(LCSClientSecret), string(LCSTokenEnv)))
+			authNode = v
 		},
 		"client_id": func(v *yaml.Node) { l.ClientID = d.NonEmpty(v, where, "client_id") },
-		"tenant_id": func(v *yaml.Node) { l.TenantID = d.NonEmpty(v, where, "tenant_id") },
+		"tenant_id": func(v *yaml.Node) { l.TenantID = d.NonEmpty(v, where, "tenant_id"); tenantNode = v },
 		"username":  func(v *yaml.Node) { l.Username = d.NonEmpty(v, where, "username") },
 		"password": func(v *yaml.Node) {
 			d.Errorf(v, where, "password: inline passwords are refused; use password_env or password_file, or the device-code sign-in")
@@ -457,7 +463,7 @@ func (p *parser) lcs(n *yaml.Node) *LCS {
 		"client_secret_file": func(v *yaml.Node) { l.ClientSecretFile = d.NonEmpty(v, where, "client_secret_file"); secretNode = v },
 		"token_env":          func(v *yaml.Node) { l.TokenEnv = d.NonEmpty(v, where, "token_env"); secretNode = v },
 		"base_url":           func(v *yaml.Node) { l.BaseURL = d.NonEmpty(v, where, "base_url") },
-		"authority_url":      func(v *yaml.Node) { l.AuthorityURL = d.NonEmpty(v, where, "authority_url") },
+		"authority_url":      func(v *yaml.Node) { l.AuthorityURL = d.NonEmpty(v, where, "authority_url"); authorityNode = v },
 		"certificate":        func(v *yaml.Node) { l.Certificate = d.NonEmpty(v, where, "certificate") },
 	})
 	d.Require(n, where, present, "project_id")
@@ -485,6 +491,14 @@ func (p *parser) lcs(n *yaml.Node) *LCS {
 		if l.ClientID == "" {
 			d.Errorf(n, where, "auth client-secret needs client_id")
 		}
+		// The secret goes with a user's password grant: LCS takes only delegated sign-ins
+		// ("Service Principal authentication isn't supported": dbmovement-api-authentication.md).
+		if l.Username == "" || (l.PasswordEnv == "" && l.PasswordFile == "") {
+			d.Errorf(n, where, "auth client-secret needs username and password_env or password_file: LCS takes only delegated (user) sign-ins, Service Principal authentication isn't supported; the secret is sent with the user's password grant")
+		}
+		if l.PasswordEnv != "" || l.PasswordFile != "" {
+			p.checkSecret(where, secretNode, l.PasswordEnv, l.PasswordFile)
+		}
 		if l.ClientSecretEnv == "" && l.ClientSecretFile == "" {
 			d.Errorf(n, where, "auth client-secret needs client_secret_env or client_secret_file")
 		}
@@ -499,7 +513,52 @@ func (p *parser) lcs(n *yaml.Node) *LCS {
 			p.checkEnv(where, "token_env", secretNode, l.TokenEnv)
 		}
 	}
+	if l.Auth != LCSTokenEnv {
+		p.checkTenant(l, n, authNode, tenantNode, authorityNode)
+	}
 	return l
+}
+
+// checkTenant requires the directory to sign in to. The app registration Microsoft documents for
+// LCS is single-tenant ("Accounts in this organizational directory only", the default:
+// database/api/dbmovement-api-authentication.md), and Entra refuses a single-tenant app at the
+// shared authorities (organizations, common) with AADSTS50194 (entra-docs,
+// identity-platform/reference-error-codes.md): a sign-in without the tenant fails on the night.
+// authority_url naming a tenant (simulators, proxies) is enough.
+func (p *parser) checkTenant(l *LCS, lcsNode, authNode, tenantNode, authorityNode *yaml.Node) {
+	d := &p.d
+	const where = "lcs"
+	const why = "the app registration for LCS is single-tenant (Accounts in this organizational directory only), and Entra refuses a single-tenant app at the shared organizations/common authority with AADSTS50194"
+	if l.TenantID != "" {
+		if sharedTenant(l.TenantID) {
+			d.Errorf(tenantNode, where, "tenant_id: %q is a shared authority, not a directory: give the directory (tenant) id or a verified domain (%s)", l.TenantID, why)
+		}
+		return
+	}
+	if l.AuthorityURL != "" {
+		if u, err := url.Parse(l.AuthorityURL); err == nil {
+			segs := strings.Split(strings.Trim(u.Path, "/"), "/")
+			if t := segs[len(segs)-1]; t != "" && !sharedTenant(t) {
+				return
+			}
+		}
+		d.Errorf(authorityNode, where, "authority_url: %s names no directory: end it with the directory (tenant) id, or set tenant_id (%s)", l.AuthorityURL, why)
+		return
+	}
+	at := authNode
+	if at == nil {
+		at = lcsNode
+	}
+	d.Errorf(at, where, "auth %s needs tenant_id: the directory (tenant) id of the app registration (Entra admin center → the app → Overview → Directory (tenant) ID); %s", l.Auth, why)
+}
+
+// sharedTenant reports whether a tenant is one of Entra's shared authorities.
+func sharedTenant(t string) bool {
+	switch strings.ToLower(strings.TrimSpace(t)) {
+	case "common", "organizations", "consumers":
+		return true
+	}
+	return false
 }
 
 func (p *parser) checkEnv(where, key string, n *yaml.Node, env string) {

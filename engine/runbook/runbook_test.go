@@ -137,6 +137,7 @@ func TestTemplatePassesCheck(t *testing.T) {
 lcs:
   project_id: "1"
   client_id: c
+  tenant_id: contoso.example
   auth: device-code
   sandbox_environment_id: s
   production_environment_id: p
@@ -195,6 +196,16 @@ func TestProblemsEachAlone(t *testing.T) {
 			`cutover.yaml:7:14: connections.source: encrypt: disable is only allowed for a server on this machine (127.0.0.1, ::1, localhost); "AXSQL01" must be reached with encrypt: true or strict`},
 		{"lcs region", "name: t\nlcs:\n  project_id: '1'\n  region: europe\n  client_id: x\nsteps:\n  - {id: a, title: A, kind: manual}\n", nil,
 			`cutover.yaml:4:11: lcs: region: unknown LCS region "europe" (use one of eu, global, uae)`},
+		{"lcs sign-in without a tenant", "name: t\nlcs:\n  project_id: '1'\n  auth: device-code\n  client_id: x\nsteps:\n  - {id: a, title: A, kind: manual}\n", nil,
+			`cutover.yaml:4:9: lcs: auth device-code needs tenant_id: the directory (tenant) id of the app registration (Entra admin center → the app → Overview → Directory (tenant) ID); the app registration for LCS is single-tenant (Accounts in this organizational directory only), and Entra refuses a single-tenant app at the shared organizations/common authority with AADSTS50194`},
+		{"lcs default sign-in without a tenant", "name: t\nlcs:\n  project_id: '1'\n  client_id: x\nsteps:\n  - {id: a, title: A, kind: manual}\n", nil,
+			`cutover.yaml:3:3: lcs: auth device-code needs tenant_id: the directory (tenant) id of the app registration (Entra admin center → the app → Overview → Directory (tenant) ID); the app registration for LCS is single-tenant (Accounts in this organizational directory only), and Entra refuses a single-tenant app at the shared organizations/common authority with AADSTS50194`},
+		{"lcs shared tenant", "name: t\nlcs:\n  project_id: '1'\n  client_id: x\n  tenant_id: organizations\nsteps:\n  - {id: a, title: A, kind: manual}\n", nil,
+			`cutover.yaml:5:14: lcs: tenant_id: "organizations" is a shared authority, not a directory: give the directory (tenant) id or a verified domain (the app registration for LCS is single-tenant (Accounts in this organizational directory only), and Entra refuses a single-tenant app at the shared organizations/common authority with AADSTS50194)`},
+		{"lcs authority without a tenant", "name: t\nlcs:\n  project_id: '1'\n  client_id: x\n  auth: password\n  username: u\n  password_env: P\n  authority_url: https://login.microsoftonline.com/common\nsteps:\n  - {id: a, title: A, kind: manual}\n", map[string]string{"P": "x"},
+			`cutover.yaml:8:18: lcs: authority_url: https://login.microsoftonline.com/common names no directory: end it with the directory (tenant) id, or set tenant_id (the app registration for LCS is single-tenant (Accounts in this organizational directory only), and Entra refuses a single-tenant app at the shared organizations/common authority with AADSTS50194)`},
+		{"lcs app-only sign-in", "name: t\nlcs:\n  project_id: '1'\n  auth: client-secret\n  client_id: x\n  tenant_id: contoso.example\n  client_secret_env: S\nsteps:\n  - {id: a, title: A, kind: manual}\n", map[string]string{"S": "s"},
+			`cutover.yaml:3:3: lcs: auth client-secret needs username and password_env or password_file: LCS takes only delegated (user) sign-ins, Service Principal authentication isn't supported; the secret is sent with the user's password grant`},
 		{"lcs inline secret", "name: t\nlcs:\n  project_id: '1'\n  auth: client-secret\n  client_id: x\n  client_secret: s3cret\nsteps:\n  - {id: a, title: A, kind: manual}\n", nil,
 			`cutover.yaml:6:18: lcs: client_secret: inline secrets are refused; use client_secret_env or client_secret_file`},
 		{"kind with problems", head + "  - id: a\n    title: A\n    kind: strict\n    with: {size: 99, colour: red}\n", nil,
@@ -231,6 +242,22 @@ func TestProblemsEachAlone(t *testing.T) {
 			}
 			t.Errorf("want problem\n  %s\ngot\n  %s", c.want, strings.Join(got, "\n  "))
 		})
+	}
+}
+
+// TestLCSTenantGiven: a tenant id, a verified domain or an authority naming the directory is
+// enough; the token-env mode signs in nowhere and needs none.
+func TestLCSTenantGiven(t *testing.T) {
+	for _, lcs := range []string{
+		"  client_id: x\n  tenant_id: 6f1c2a8e-3b4d-4e5f-8a9b-0c1d2e3f4a5b\n",
+		"  client_id: x\n  tenant_id: contoso.onmicrosoft.com\n",
+		"  client_id: x\n  authority_url: https://127.0.0.1:8443/6f1c2a8e-3b4d-4e5f-8a9b-0c1d2e3f4a5b\n",
+		"  auth: token-env\n  token_env: T\n",
+	} {
+		src := "name: t\nlcs:\n  project_id: '1'\n" + lcs + "steps:\n  - {id: a, title: A, kind: manual}\n"
+		if _, ps := parse(t, src, map[string]string{"T": "tok"}); ps != nil {
+			t.Errorf("%s: %v", lcs, ps)
+		}
 	}
 }
 

@@ -13,6 +13,9 @@ import (
 
 const defaultVersionEOL = "9999-12-31T23:59:59.9999999"
 
+// APIVersion is the x-ms-version the documents require ("'2017-09-15' (required)").
+const APIVersion = "2017-09-15"
+
 // reply is a handler's answer: the payload fields beyond the envelope, or a refusal.
 type reply struct {
 	fields   map[string]any
@@ -28,8 +31,13 @@ func (s *Server) api(ep Endpoint, h apiHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.st.stats.requests[ep]++
-		if r.Header.Get("x-ms-version") != "2017-09-15" || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") ||
-			(r.Header.Get("x-ms-client-request-id") == "" && r.Header.Get("client-request-id") == "") {
+		// The documents' header tables: Authorization and x-ms-version "(required)", Content-Type
+		// application/json; the export document lists no x-ms-version (lcs/contract). A request
+		// without them is counted, not refused: d365fo.tools and Microsoft's own LCS sample scripts
+		// send Authorization alone, and LCS serves them.
+		versionRequired := ep != EndpointExport
+		badVersion := r.Header.Get("x-ms-version") != APIVersion && (versionRequired || r.Header.Get("x-ms-version") != "")
+		if badVersion || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 			s.st.stats.badHeaders++
 		}
 		latency := s.st.faults.latency
@@ -48,17 +56,18 @@ func (s *Server) api(ep Endpoint, h apiHandler) http.HandlerFunc {
 		defer s.mu.Unlock()
 		now := s.clock.Now()
 		f := &s.st.faults
-		user, ok := s.st.auth.userFor(r.Header.Get("Authorization"), now)
+		user, why := s.st.auth.userFor(r.Header.Get("Authorization"), r.Host, now)
 		if f.unauthorized > 0 {
 			f.unauthorized--
-			ok = false
+			why = "The access token was refused"
 		}
-		if !ok {
+		if why != "" {
 			s.st.stats.unauthorized++
-			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="The access token is missing, invalid or expired"`)
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+why+`"`)
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
+
 		if f.throttle > 0 {
 			f.throttle--
 			s.tooMany(w, f.retryAfter)
@@ -85,7 +94,7 @@ func (s *Server) api(ep Endpoint, h apiHandler) http.HandlerFunc {
 			return
 		}
 		if !s.opts.DisableQuotas {
-			if d := s.st.quota.admit(ep, r.PathValue("env"), now); d > 0 {
+			if d := s.st.quota.admit(ep, canonID(r.PathValue("env")), now); d > 0 {
 				s.tooMany(w, d)
 				return
 			}
@@ -135,12 +144,27 @@ func (s *Server) envelope(w http.ResponseWriter, rep reply) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-// netTime formats a time as LCS does (.NET round-trip without a zone); nil for zero.
+// netTime formats a time as the documents show LCS's dates: no zone, UTC, with 1 to 7 fraction
+// digits ("2021-06-03T15:10:00.0" in the history example, "2019-09-27T15:17:35.867" in the
+// backups example); nil for zero.
 func netTime(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return t.UTC().Format("2006-01-02T15:04:05.9999999")
+	s := t.UTC().Format("2006-01-02T15:04:05.9999999")
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
+}
+
+// usTime formats DeployedOnUTC as the metadata example shows it: "8/5/2021 11:00 PM"
+// (M/D/YYYY h:mm AM/PM, UTC); nil for zero.
+func usTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format("1/2/2006 3:04 PM")
 }
 
 var numeric = regexp.MustCompile(`^[0-9]+$`)
@@ -235,12 +259,15 @@ func (s *Server) handleBackups(r *http.Request, now time.Time, _ string) reply {
 
 func (s *Server) statusReply(r *http.Request, now time.Time, deployment bool) reply {
 	env, id := r.PathValue("env"), r.PathValue("activity")
-	o := s.st.ops[id]
-	if o == nil || !strings.EqualFold(o.env, env) || (o.kind == "deployment") != deployment {
+	o := s.st.op(id)
+	if o == nil || !sameID(o.env, env) || (o.kind == "deployment") != deployment {
 		return reply{refusal: fmt.Sprintf("Operation activity %s was not found for environment %s.", id, env)}
 	}
 	st, end := o.status(now)
-	return reply{activity: o.id, fields: map[string]any{
+	// The example shows the ids dashed, as the request gave them; the simulator writes its own
+	// (dashed) spelling whatever the request's. The envelope's OperationActivityId is the status
+	// call's own, not the operation's (the example shows 6a90b45f… beside ActivityId 55eb4327…).
+	return reply{fields: map[string]any{
 		"ProjectId": s.projectJSON(), "EnvironmentId": o.env, "ActivityId": o.id,
 		"CompletionDate": netTime(end), "OperationStatus": st,
 	}}
@@ -258,28 +285,30 @@ func (s *Server) handleMetadata(r *http.Request, now time.Time, _ string) reply 
 	q := r.URL.Query()
 	var rows []map[string]any
 	for _, e := range s.st.envs {
-		if id := q.Get("environmentId"); id != "" && !strings.EqualFold(id, e.ID) {
+		// The documents do not say how ?environmentId= matches; LCS, a .NET service, reads a GUID
+		// in any of its spellings.
+		if id := q.Get("environmentId"); id != "" && !sameID(id, e.ID) {
 			continue
 		}
 		if name := q.Get("environmentName"); name != "" && !strings.EqualFold(name, e.Name) {
 			continue
 		}
-		display, state := e.DeploymentStatus, e.DeploymentState
+		display := e.DeploymentStatus
 		if e.ID == SandboxID {
 			display = s.st.sandboxStatus()
-			state = deploymentState(display)
 		}
-		if s.st.busy(e.ID, now) != nil {
-			state = "InProgress"
+		id := e.ID
+		if e.Undashed {
+			id = undashed(id)
 		}
 		rows = append(rows, map[string]any{
-			"EnvironmentId": e.ID, "EnvironmentName": e.Name, "ProjectId": s.projectJSON(),
+			"EnvironmentId": id, "EnvironmentName": e.Name, "ProjectId": s.projectJSON(),
 			"EnvironmentInfrastructure": e.Infrastructure, "EnvironmentType": e.Type, "EnvironmentGroup": e.Group,
 			"EnvironmentProduct": e.Product, "EnvironmentEndpointBaseUrl": e.EndpointBaseURL,
-			"DeploymentState": state, "TopologyDisplayName": e.TopologyDisplayName,
+			"DeploymentState": e.DeploymentState, "TopologyDisplayName": e.TopologyDisplayName,
 			"CurrentApplicationBuildVersion": e.ApplicationBuild, "CurrentApplicationReleaseName": e.ApplicationRelease,
 			"CurrentPlatformReleaseName": e.PlatformRelease, "CurrentPlatformVersion": e.PlatformVersion,
-			"DeployedOnUTC": netTime(e.DeployedOn), "CloudStorageLocation": e.CloudStorageLocation,
+			"DeployedOnUTC": usTime(e.DeployedOn), "CloudStorageLocation": e.CloudStorageLocation,
 			"DisasterRecoveryLocation": e.DisasterRecoveryRegion, "DeploymentStatusDisplay": display,
 			"CanStart": false, "CanStop": false,
 		})
@@ -296,10 +325,12 @@ func (s *Server) handleHistory(r *http.Request, now time.Time, _ string) reply {
 	rows := make([]map[string]any, 0, len(h))
 	for i := len(h) - 1; i >= 0; i-- {
 		e := h[i]
+		// Spelled as the history example of 08/19/2021 spells them (StartDateTimeUTC; the table
+		// says StartDateTimeUtc), the ids undashed as its EnvironmentId and its second ActivityId.
 		rows = append(rows, map[string]any{
 			"Name": e.Name, "Type": e.Type, "TypeDisplay": e.TypeDisplay,
-			"StartDateTimeUtc": netTime(e.Start), "EndDateTimeUtc": netTime(e.End), "Status": e.Status,
-			"ActivityId": e.ActivityID, "EnvironmentId": env.ID, "ProjectId": s.projectJSON(),
+			"StartDateTimeUTC": netTime(e.Start), "EndDateTimeUTC": netTime(e.End), "Status": e.Status,
+			"ActivityId": undashed(e.ActivityID), "EnvironmentId": undashed(env.ID), "ProjectId": s.projectJSON(),
 		})
 	}
 	return s.paged(r.URL.Query().Get("page"), rows)

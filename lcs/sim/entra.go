@@ -35,6 +35,7 @@ func logToken(list *[]string, tok string) {
 type accessToken struct {
 	user    string // "" for an app-only token
 	client  string
+	aud     string // the resource it was issued for (see audience)
 	expires time.Time
 }
 
@@ -123,17 +124,44 @@ func (a *authState) byUserCode(code string) *deviceCode {
 	return nil
 }
 
-// userFor checks a bearer token: the user (or "" for app-only) and whether it is valid now.
-func (a *authState) userFor(authz string, now time.Time) (string, bool) {
+// userFor checks a bearer token for the LCS API at host: the user, or why it is refused. A
+// token must be unexpired, issued for the API's resource — whose identifier ends with a slash
+// ("https://lcsapi.lcs.dynamics.com//.default" is the documented scope), so a token asked for with
+// one slash has another audience, which the API rejects (entra-docs, scopes-oidc.md) — and a
+// user's: "Service Principal authentication isn't supported"
+// (database/api/dbmovement-api-authentication.md).
+func (a *authState) userFor(authz, host string, now time.Time) (string, string) {
 	tok, ok := strings.CutPrefix(authz, "Bearer ")
 	if !ok {
-		return "", false
+		return "", "The access token is missing"
 	}
 	t, ok := a.access[strings.TrimSpace(tok)]
-	if !ok || !now.Before(t.expires) {
-		return "", false
+	switch {
+	case !ok:
+		return "", "The access token is invalid"
+	case !now.Before(t.expires):
+		return "", "The access token has expired"
+	case t.aud != "https://"+host+"/":
+		return "", "The audience " + t.aud + " is invalid"
+	case t.user == "":
+		return "", "An app-only token is not accepted: sign in as a user"
 	}
-	return t.user, true
+	return t.user, ""
+}
+
+// audience is the resource a token for scope is issued for: the first scope's URL without its
+// last segment (.default, user_impersonation), keeping the slash before it when there are two
+// ("https://h//.default" is for "https://h/", "https://h/.default" for "https://h").
+func audience(scope string) string {
+	for _, sc := range strings.Fields(scope) {
+		if !strings.HasPrefix(sc, "https://") {
+			continue
+		}
+		if i := strings.LastIndexByte(sc, '/'); i > len("https://") {
+			return sc[:i]
+		}
+	}
+	return ""
 }
 
 func (s *Server) handleOpenID(w http.ResponseWriter, r *http.Request) {
@@ -193,6 +221,9 @@ func (s *Server) handleDeviceCode(w http.ResponseWriter, r *http.Request) {
 		oauthErr(w, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
 		return
 	}
+	if !s.tenantAccepts(w, r.PathValue("tenant"), client) {
+		return
+	}
 	if !s.validScope(r, scope, false) {
 		oauthErr(w, "invalid_scope", 70011, "The provided request must include a 'scope' input parameter for the LCS API of this simulator.")
 		return
@@ -229,6 +260,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	client, grant, scope := f.Get("client_id"), f.Get("grant_type"), f.Get("scope")
 	if client == "" {
 		oauthErr(w, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
+		return
+	}
+	if !s.tenantAccepts(w, r.PathValue("tenant"), client) {
 		return
 	}
 	s.mu.Lock()
@@ -311,7 +345,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 // user also a refresh token, an id token and client_info.
 func (s *Server) issue(w http.ResponseWriter, r *http.Request, grant, user, client, scope string, now time.Time) {
 	at := randomToken("simAT", 48)
-	s.st.auth.access[at] = accessToken{user: user, client: client, expires: now.Add(s.opts.TokenTTL)}
+	s.st.auth.access[at] = accessToken{user: user, client: client, aud: audience(scope), expires: now.Add(s.opts.TokenTTL)}
 	logToken(&s.st.auth.issuedAccess, at)
 	s.st.stats.grants[grant]++
 	ttl := int(s.opts.TokenTTL / time.Second)
@@ -354,8 +388,10 @@ func (s *Server) idToken(r *http.Request, user, oid, client string, now time.Tim
 	return head + "." + claims + "."
 }
 
-// validScope checks that scope asks for this simulator's API: "<https URL with this port>/.default"
-// (or /user_impersonation for delegated flows).
+// validScope checks that scope asks for this simulator's API: "<https URL with this port>//.default"
+// as the documents write it (or //user_impersonation for delegated flows). A scope with one slash
+// is valid too — Entra issues the token — but for another audience, which the API then rejects
+// (see userFor).
 func (s *Server) validScope(r *http.Request, scope string, appOnly bool) bool {
 	_, port, _ := net.SplitHostPort(r.Host)
 	for _, sc := range strings.Fields(scope) {
@@ -363,7 +399,8 @@ func (s *Server) validScope(r *http.Request, scope string, appOnly bool) bool {
 		if err != nil || u.Scheme != "https" || u.Port() != port {
 			continue
 		}
-		if u.Path == "/.default" || (!appOnly && u.Path == "/user_impersonation") {
+		p := strings.TrimPrefix(u.Path, "/")
+		if p == "/.default" || p == ".default" || (!appOnly && (p == "/user_impersonation" || p == "user_impersonation")) {
 			return true
 		}
 	}
@@ -379,10 +416,12 @@ func grantedScope(scope string) string {
 		case "openid", "profile", "offline_access", "email":
 			continue
 		}
-		out = append(out, sc)
+		// As the documented answer grants them: user_impersonation, then the scope asked for
+		// ("https://lcsapi.lcs.dynamics.com//user_impersonation https://lcsapi.lcs.dynamics.com//.default").
 		if res, ok := strings.CutSuffix(sc, "/.default"); ok {
 			out = append(out, res+"/user_impersonation")
 		}
+		out = append(out, sc)
 	}
 	return strings.Join(out, " ")
 }
@@ -392,13 +431,16 @@ func userOID(user string) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
-// oauthErr writes an Entra-style OAuth error (HTTP 400).
+// oauthErr writes an Entra OAuth error (HTTP 400) as Entra's error-code reference shows one
+// (entra-docs, identity-platform/reference-error-codes.md; lcs/contract examples/entra-error.json):
+// error, error_description ("AADSTSnnnnn: text", then Trace ID, Correlation ID and Timestamp on
+// lines of their own), error_codes, timestamp, trace_id, correlation_id.
 func oauthErr(w http.ResponseWriter, code string, aadsts int, desc string) {
 	trace, corr := newID(), newID()
 	ts := time.Now().UTC().Format("2006-01-02 15:04:05Z")
 	writeJSON(w, http.StatusBadRequest, map[string]any{
 		"error":             code,
-		"error_description": fmt.Sprintf("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s", aadsts, desc, trace, corr, ts),
+		"error_description": fmt.Sprintf("AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", aadsts, desc, trace, corr, ts),
 		"error_codes":       []int{aadsts},
 		"timestamp":         ts,
 		"trace_id":          trace,
@@ -464,4 +506,41 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// sharedAuthority reports whether tenant is a tenant-independent authority ("common",
+// "organizations", "consumers").
+func sharedAuthority(tenant string) bool {
+	switch strings.ToLower(tenant) {
+	case "common", "organizations", "consumers":
+		return true
+	}
+	return false
+}
+
+// tenantAccepts checks the authority a sign-in came to, answering as Entra does when it refuses:
+// the app registration Microsoft documents for LCS is single-tenant ("Accounts in this
+// organizational directory only", the default: database/api/dbmovement-api-authentication.md),
+// and Entra refuses a single-tenant app at a shared authority with AADSTS50194
+// (entra-docs, identity-platform/reference-error-codes.md) unless Options.MultiTenantApp. A
+// tenant that is neither the simulator's id nor one of its users' domains is not found
+// (AADSTS90002).
+func (s *Server) tenantAccepts(w http.ResponseWriter, tenant, client string) bool {
+	switch {
+	case sharedAuthority(tenant):
+		if s.opts.MultiTenantApp {
+			return true
+		}
+		oauthErr(w, "invalid_request", 50194, fmt.Sprintf("Application '%s'(cutover) isn't configured as a multitenant application. Usage of the /%s endpoint isn't supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multitenant.", client, tenant))
+		return false
+	case strings.EqualFold(tenant, s.opts.TenantID):
+		return true
+	}
+	for u := range s.opts.Users {
+		if i := strings.LastIndexByte(u, '@'); i >= 0 && strings.EqualFold(u[i+1:], tenant) {
+			return true
+		}
+	}
+	oauthErr(w, "invalid_request", 90002, fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant))
+	return false
 }

@@ -76,9 +76,10 @@ type Stats struct {
 	TokensIssued map[string]int
 	// Throttled counts 429 answers, Unauthorized 401 answers.
 	Throttled, Unauthorized int
-	// BadHeaders counts API requests missing x-ms-version 2017-09-15, Content-Type
-	// application/json or a client request id.
+	// BadHeaders counts API requests missing a documented header: x-ms-version 2017-09-15 (not
+	// listed for export) or Content-Type application/json.
 	BadHeaders int
+
 	// DeviceCodes counts device codes issued.
 	DeviceCodes int
 	// LastScope is the scope of the last token request.

@@ -62,10 +62,12 @@ func (s *Server) Restore(sv Saved) error {
 	ops := append([]SavedOperation(nil), sv.Operations...)
 	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Start.Before(ops[j].Start) })
 	for _, so := range ops {
-		if s.st.env(so.Env) == nil {
+		e := s.st.env(so.Env)
+		if e == nil {
 			return fmt.Errorf("restore operation %s: no environment %s", so.ID, so.Env)
 		}
-		if _, dup := s.st.ops[so.ID]; dup {
+		so.Env = e.ID
+		if _, dup := s.st.ops[canonID(so.ID)]; dup {
 			return fmt.Errorf("restore operation %s: saved twice", so.ID)
 		}
 		o := &operation{id: so.ID, kind: so.Kind, env: so.Env, source: so.Source, name: so.Name, user: so.User, start: so.Start,
@@ -73,7 +75,7 @@ func (s *Server) Restore(sv Saved) error {
 			signedOff: so.SignedOff, override: so.Override}
 		o.history = &HistoryEntry{Name: so.HistName, Type: so.HistType, TypeDisplay: so.HistDisplay, Start: so.Start, Status: "NotStarted", ActivityID: so.ID}
 		s.st.history[so.Env] = append(s.st.history[so.Env], o.history)
-		s.st.ops[so.ID] = o
+		s.st.ops[canonID(so.ID)] = o
 		if so.Kind == "export" {
 			s.st.backups = append(s.st.backups, &backup{id: newID(), name: so.Name, file: so.Name + ".bacpac", description: "Exported from " + so.Env, by: so.User, fromExport: o})
 		}

@@ -65,7 +65,8 @@ const (
 	UATSandboxName = "CONTOSO-UAT"
 )
 
-// Toolkit-driven deployment states of the upgrade sandbox (DOMAIN.md 4.6).
+// Toolkit-driven deployment states of the upgrade sandbox, spelled as
+// migration-upgrade/data-upgrade-self-service.md prints them in its steps.
 const (
 	StateDeployed              = "Deployed"
 	StateReadyForReplication   = "Ready for replication"
@@ -91,6 +92,10 @@ type Options struct {
 	RequireClientSecret bool
 	// RequireMFA makes password sign-in fail with AADSTS50076 (MFA required).
 	RequireMFA bool
+	// MultiTenantApp makes the app registration multi-tenant, so sign-ins at the shared
+	// authorities (organizations, common) work. By default it is single-tenant, as the
+	// registration Microsoft documents for LCS, and Entra refuses those with AADSTS50194.
+	MultiTenantApp bool
 	// TokenTTL is the access token lifetime on the sim clock [1h].
 	TokenTTL time.Duration
 	// RefreshTokenTTL is the refresh token lifetime on the sim clock [90 days, Entra's default
@@ -262,11 +267,12 @@ func (s *Server) URL() string {
 	return s.url
 }
 
-// Authority is the Entra ID authority URL of the fake tenant for MSAL: URL()/tenant, where
-// tenant "" means "organizations".
+// Authority is the Entra ID authority URL for MSAL: URL()/tenant, where tenant "" means the
+// simulator's own tenant id (Options.TenantID). The shared authorities ("organizations",
+// "common") refuse the single-tenant app unless Options.MultiTenantApp.
 func (s *Server) Authority(tenant string) string {
 	if tenant == "" {
-		tenant = "organizations"
+		tenant = s.opts.TenantID
 	}
 	return s.URL() + "/" + tenant
 }

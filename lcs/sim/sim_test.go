@@ -58,7 +58,7 @@ func (f *fixture) token(form url.Values) (int, map[string]any) {
 func (f *fixture) signIn() {
 	f.t.Helper()
 	code, m := f.token(url.Values{"grant_type": {"password"}, "client_id": {sim.DefaultClientID}, "username": {sim.DefaultUser},
-		"password": {sim.DefaultPassword}, "scope": {f.url + "/.default offline_access"}})
+		"password": {sim.DefaultPassword}, "scope": {f.url + "//.default offline_access"}})
 	if code != 200 {
 		f.t.Fatalf("sign in: %d %v", code, m)
 	}
@@ -122,7 +122,7 @@ func TestDiscoveryDocuments(t *testing.T) {
 
 func TestDeviceCodeGrant(t *testing.T) {
 	f := start(t, sim.Options{SlowDownPolls: 1, DeviceCodeTTL: 10 * time.Minute})
-	resp, err := f.hc.PostForm(f.s.Authority("")+"/oauth2/v2.0/devicecode", url.Values{"client_id": {sim.DefaultClientID}, "scope": {f.url + "/.default openid"}})
+	resp, err := f.hc.PostForm(f.s.Authority("")+"/oauth2/v2.0/devicecode", url.Values{"client_id": {sim.DefaultClientID}, "scope": {f.url + "//.default openid"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestDeviceCodeGrant(t *testing.T) {
 		t.Fatalf("reused device code: %d %v", code, m)
 	}
 	// Expiry on the sim clock.
-	resp, _ = f.hc.PostForm(f.s.Authority("")+"/oauth2/v2.0/devicecode", url.Values{"client_id": {sim.DefaultClientID}, "scope": {f.url + "/.default"}})
+	resp, _ = f.hc.PostForm(f.s.Authority("")+"/oauth2/v2.0/devicecode", url.Values{"client_id": {sim.DefaultClientID}, "scope": {f.url + "//.default"}})
 	_ = json.NewDecoder(resp.Body).Decode(&dc)
 	resp.Body.Close()
 	f.clock.Advance(11 * time.Minute)
@@ -164,7 +164,7 @@ func TestDeviceCodeGrant(t *testing.T) {
 		t.Fatalf("expired code: %d %v", code, m)
 	}
 	// The approval page.
-	resp, _ = f.hc.PostForm(f.s.Authority("")+"/oauth2/v2.0/devicecode", url.Values{"client_id": {sim.DefaultClientID}, "scope": {f.url + "/.default"}})
+	resp, _ = f.hc.PostForm(f.s.Authority("")+"/oauth2/v2.0/devicecode", url.Values{"client_id": {sim.DefaultClientID}, "scope": {f.url + "//.default"}})
 	_ = json.NewDecoder(resp.Body).Decode(&dc)
 	resp.Body.Close()
 	resp, err = f.hc.PostForm(f.url+"/devicelogin", url.Values{"user_code": {dc["user_code"].(string)}})
@@ -181,7 +181,7 @@ func TestDeviceCodeGrant(t *testing.T) {
 
 func TestTokenGrants(t *testing.T) {
 	f := start(t, sim.Options{TokenTTL: 10 * time.Minute})
-	scope := f.url + "/.default offline_access"
+	scope := f.url + "//.default offline_access"
 	code, m := f.token(url.Values{"grant_type": {"password"}, "client_id": {"c"}, "username": {sim.DefaultUser}, "password": {"nope"}, "scope": {scope}})
 	if code != 400 || m["error"] != "invalid_grant" || m["error_codes"].([]any)[0].(float64) != 50126 {
 		t.Fatalf("wrong password: %d %v", code, m)
@@ -215,15 +215,31 @@ func TestTokenGrants(t *testing.T) {
 	if code, m = f.token(url.Values{"grant_type": {"refresh_token"}, "client_id": {"c"}, "refresh_token": {rt}, "scope": {scope}}); code != 400 || m["error"] != "invalid_grant" {
 		t.Fatalf("revoked refresh token: %d %v", code, m)
 	}
-	code, m = f.token(url.Values{"grant_type": {"client_credentials"}, "client_id": {"c"}, "client_secret": {sim.DefaultClientSecret}, "scope": {f.url + "/.default"}})
+	code, m = f.token(url.Values{"grant_type": {"client_credentials"}, "client_id": {"c"}, "client_secret": {sim.DefaultClientSecret}, "scope": {f.url + "//.default"}})
 	if code != 200 || m["refresh_token"] != nil {
 		t.Fatalf("client credentials: %d %v", code, m)
 	}
-	code, m = f.token(url.Values{"grant_type": {"client_credentials"}, "client_id": {"c"}, "client_secret": {"wrong"}, "scope": {f.url + "/.default"}})
+	// Entra issues the app-only token, but LCS refuses it: Service Principal authentication isn't
+	// supported (dbmovement-api-authentication.md).
+	f.tok = m["access_token"].(string)
+	if c, h, _ := f.call("GET", p+"/databases/project/"+sim.DefaultProjectID); c != 401 || !strings.Contains(h.Get("WWW-Authenticate"), "app-only") {
+		t.Fatalf("app-only token: %d %s", c, h.Get("WWW-Authenticate"))
+	}
+	// A token asked for with one slash before .default is issued, for the audience without the
+	// trailing slash, which the API rejects (entra-docs, scopes-oidc.md).
+	code, m = f.token(url.Values{"grant_type": {"password"}, "client_id": {"c"}, "username": {sim.DefaultUser}, "password": {sim.DefaultPassword}, "scope": {f.url + "/.default"}})
+	if code != 200 {
+		t.Fatalf("one slash: %d %v", code, m)
+	}
+	f.tok = m["access_token"].(string)
+	if c, h, _ := f.call("GET", p+"/databases/project/"+sim.DefaultProjectID); c != 401 || !strings.Contains(h.Get("WWW-Authenticate"), "audience") {
+		t.Fatalf("token for the audience without the slash: %d %s", c, h.Get("WWW-Authenticate"))
+	}
+	code, m = f.token(url.Values{"grant_type": {"client_credentials"}, "client_id": {"c"}, "client_secret": {"wrong"}, "scope": {f.url + "//.default"}})
 	if code != 400 || m["error"] != "invalid_client" {
 		t.Fatalf("wrong secret: %d %v", code, m)
 	}
-	if s := f.s.Stats(); s.TokensIssued["password"] != 1 || s.TokensIssued["refresh_token"] != 1 || s.TokensIssued["client_credentials"] != 1 {
+	if s := f.s.Stats(); s.TokensIssued["password"] != 2 || s.TokensIssued["refresh_token"] != 1 || s.TokensIssued["client_credentials"] != 1 {
 		t.Fatalf("grants = %v", s.TokensIssued)
 	}
 }
@@ -432,3 +448,39 @@ func TestOutcomesAndStates(t *testing.T) {
 type src string
 
 func (s src) SandboxState() string { return string(s) }
+
+// TestSingleTenantApp: like the app registration Microsoft documents for LCS, the simulated app
+// is single-tenant: Entra refuses it at the shared authorities with AADSTS50194, serves it at its
+// tenant (by id or by a verified domain), and does not know other tenants (AADSTS90002).
+func TestSingleTenantApp(t *testing.T) {
+	for _, c := range []struct {
+		opts   sim.Options
+		tenant string
+		code   int
+		aadsts string
+	}{
+		{sim.Options{}, "organizations", 400, "AADSTS50194"},
+		{sim.Options{}, "common", 400, "AADSTS50194"},
+		{sim.Options{}, sim.DefaultTenantID, 200, ""},
+		{sim.Options{}, "contoso.example", 200, ""},
+		{sim.Options{}, "fabrikam.example", 400, "AADSTS90002"},
+		{sim.Options{MultiTenantApp: true}, "organizations", 200, ""},
+	} {
+		f := start(t, c.opts)
+		form := url.Values{"grant_type": {"password"}, "client_id": {sim.DefaultClientID}, "username": {sim.DefaultUser},
+			"password": {sim.DefaultPassword}, "scope": {f.url + "//.default"}}
+		for _, ep := range []string{"/oauth2/v2.0/token", "/oauth2/v2.0/devicecode"} {
+			resp, err := f.hc.PostForm(f.s.Authority(c.tenant)+ep, form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&m)
+			resp.Body.Close()
+			desc, _ := m["error_description"].(string)
+			if resp.StatusCode != c.code || !strings.HasPrefix(desc, c.aadsts) {
+				t.Errorf("%s%s (multi-tenant %v): %d %q, want %d %s", c.tenant, ep, c.opts.MultiTenantApp, resp.StatusCode, desc, c.code, c.aadsts)
+			}
+		}
+	}
+}

@@ -25,14 +25,17 @@ const (
 	OutcomeRollbackFailed
 )
 
-// History types the simulator writes. SFSourceDbToSandbox and SFExportSandboxDb are LCS's own;
-// SFSourceDbToProduction is an inferred name for the portal's sandbox → production refresh.
+// History types the simulator writes. ApplicationHotfix and InstallAddin are the documented
+// example's (lifecycle-services/api/v1/reference-environment-history.md); the documents name no
+// type for database operations: SFSourceDbToSandbox and SFExportSandboxDb are the types
+// d365fo.tools shows, SFSourceDbToProduction an inferred name for the portal's sandbox →
+// production refresh (lcs/contract, enum history-type).
 const (
 	TypeRefreshSandbox    = "SFSourceDbToSandbox"
 	TypeExportSandbox     = "SFExportSandboxDb"
 	TypeRefreshProduction = "SFSourceDbToProduction"
-	TypeApplicationUpdate = "SFApplicationHotfix"
-	TypeBinaryUpdate      = "SFBinaryHotfix"
+	TypeApplicationUpdate = "ApplicationHotfix"
+	TypeInstallAddin      = "InstallAddin"
 )
 
 // dbMovementTypes are the history types counted toward the 3-per-24-hours limit.
@@ -42,13 +45,15 @@ func dbMovementTypes() []string {
 
 // Environment is a simulated environment (the fields LCS's metadata endpoint returns).
 type Environment struct {
-	ID, Name               string
-	Type                   string // Sandbox, Production
-	Infrastructure         string // SelfService
-	Group                  string // Primary
-	Product                string
-	EndpointBaseURL        string
-	DeploymentState        string // Finished, InProgress, Failed
+	ID, Name        string
+	Type            string // Sandbox, Production
+	Infrastructure  string // SelfService
+	Group           string // Primary
+	Product         string
+	EndpointBaseURL string
+	// DeploymentState is the state of the most recent operation; "Finished", the one value the
+	// documents show (their example shows it beside a DeploymentStatusDisplay of Failed too).
+	DeploymentState        string
 	DeploymentStatus       string // DeploymentStatusDisplay
 	TopologyDisplayName    string
 	ApplicationBuild       string
@@ -58,6 +63,9 @@ type Environment struct {
 	DeployedOn             time.Time
 	CloudStorageLocation   string
 	DisasterRecoveryRegion string
+	// Undashed writes the id undashed in the metadata answer, as the documented example writes
+	// its production environment's ("d15ed3a8c2c14054840b946c93915da9"; its sandbox's is dashed).
+	Undashed bool
 }
 
 // HistoryEntry is one row of an environment's history.
@@ -179,6 +187,7 @@ func newState(opts Options, now time.Time) state {
 	}
 	prod := mk(ProductionID, ProductionName, "Production", "Production")
 	prod.EndpointBaseURL = "https://contoso-prod.operations.dynamics.example"
+	prod.Undashed = true
 	st.envs = []*Environment{
 		mk(SandboxID, SandboxName, "Sandbox", "Standard Acceptance Test (Tier 2)"),
 		prod,
@@ -186,7 +195,7 @@ func newState(opts Options, now time.Time) state {
 	}
 	for _, e := range st.envs {
 		st.history[e.ID] = []*HistoryEntry{
-			{Name: "Service Update - 10.0.41", Type: TypeBinaryUpdate, TypeDisplay: "Binary hotfix",
+			{Name: "Finance insights", Type: TypeInstallAddin, TypeDisplay: "Install addin",
 				Start: now.Add(-20 * 24 * time.Hour).Truncate(time.Second), End: now.Add(-20*24*time.Hour + 3*time.Hour).Truncate(time.Second),
 				Status: "Completed", ActivityID: newID()},
 			{Name: "Main_2026.1.1.1", Type: TypeApplicationUpdate, TypeDisplay: "Application deployable package",
@@ -204,13 +213,19 @@ func newState(opts Options, now time.Time) state {
 	return st
 }
 
+// env finds an environment by its id in any spelling LCS reads (see parseGUID).
 func (st *state) env(id string) *Environment {
 	for _, e := range st.envs {
-		if strings.EqualFold(e.ID, id) {
+		if sameID(e.ID, id) {
 			return e
 		}
 	}
 	return nil
+}
+
+// op finds an operation by its activity id in any spelling.
+func (st *state) op(id string) *operation {
+	return st.ops[canonID(id)]
 }
 
 // dbOpsSince counts database movement operations on env started after from.
@@ -236,7 +251,7 @@ func isDBMovement(t string) bool {
 // busy reports an operation still running on env.
 func (st *state) busy(env string, now time.Time) *operation {
 	for _, o := range st.ops {
-		if o.env != env || o.kind == "deployment" {
+		if !sameID(o.env, env) || o.kind == "deployment" {
 			continue
 		}
 		if s, _ := o.status(now); s == "NotStarted" || s == "InProgress" || s == "RollbackInProgress" {
@@ -290,17 +305,6 @@ func (st *state) sandboxStatus() string {
 	return st.sandboxState
 }
 
-// deploymentState maps a toolkit state to LCS's DeploymentState.
-func deploymentState(display string) string {
-	switch display {
-	case StateReplicationInProgress, StateDataUpgradeInProgress:
-		return "InProgress"
-	case StateFailed:
-		return "Failed"
-	}
-	return "Finished"
-}
-
 // ---- control methods ----
 
 // SetOutcome decides how database operations started from now on end.
@@ -339,7 +343,8 @@ func (s *Server) SandboxState() string {
 func (s *Server) AddHistory(environmentID string, h HistoryEntry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.st.env(environmentID) == nil {
+	e := s.st.env(environmentID)
+	if e == nil {
 		return fmt.Errorf("sim: no environment %s", environmentID)
 	}
 	if h.ActivityID == "" {
@@ -348,9 +353,9 @@ func (s *Server) AddHistory(environmentID string, h HistoryEntry) error {
 	if h.Status == "" {
 		h.Status = "Completed"
 	}
-	s.st.history[environmentID] = append(s.st.history[environmentID], &h)
-	sort.SliceStable(s.st.history[environmentID], func(i, j int) bool {
-		return s.st.history[environmentID][i].Start.Before(s.st.history[environmentID][j].Start)
+	s.st.history[e.ID] = append(s.st.history[e.ID], &h)
+	sort.SliceStable(s.st.history[e.ID], func(i, j int) bool {
+		return s.st.history[e.ID][i].Start.Before(s.st.history[e.ID][j].Start)
 	})
 	return nil
 }
@@ -360,7 +365,10 @@ func (s *Server) History(environmentID string) []HistoryEntry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st.sync(s.clock.Now())
-	h := s.st.history[environmentID]
+	var h []*HistoryEntry
+	if e := s.st.env(environmentID); e != nil {
+		h = s.st.history[e.ID]
+	}
 	out := make([]HistoryEntry, 0, len(h))
 	for i := len(h) - 1; i >= 0; i-- {
 		out = append(out, *h[i])
@@ -408,10 +416,11 @@ func (s *Server) StartPortalRefresh(sourceEnvironmentID, targetEnvironmentID str
 func (s *Server) StartDeployment(environmentID, name string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.st.env(environmentID) == nil {
+	e := s.st.env(environmentID)
+	if e == nil {
 		return "", fmt.Errorf("sim: no environment %s", environmentID)
 	}
-	o := s.st.startOp(s.opts, "deployment", environmentID, "", "", name, TypeApplicationUpdate, "Application deployable package", firstUser(s.opts.Users), s.clock.Now())
+	o := s.st.startOp(s.opts, "deployment", e.ID, "", "", name, TypeApplicationUpdate, "Application deployable package", firstUser(s.opts.Users), s.clock.Now())
 	return o.id, nil
 }
 
@@ -419,7 +428,7 @@ func (s *Server) StartDeployment(environmentID, name string) (string, error) {
 func (s *Server) StartRollback(activityID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o := s.st.ops[activityID]
+	o := s.st.op(activityID)
 	if o == nil {
 		return fmt.Errorf("sim: no operation %s", activityID)
 	}
@@ -435,7 +444,7 @@ func (s *Server) StartRollback(activityID string) error {
 func (s *Server) SignOff(activityID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o := s.st.ops[activityID]
+	o := s.st.op(activityID)
 	if o == nil {
 		return fmt.Errorf("sim: no operation %s", activityID)
 	}
@@ -452,7 +461,7 @@ func (s *Server) SignOff(activityID string) error {
 func (s *Server) OverrideStatus(activityID, status string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o := s.st.ops[activityID]
+	o := s.st.op(activityID)
 	if o == nil {
 		return fmt.Errorf("sim: no operation %s", activityID)
 	}
@@ -465,7 +474,7 @@ func (s *Server) OverrideStatus(activityID, status string) error {
 func (s *Server) OperationStatus(activityID string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o := s.st.ops[activityID]
+	o := s.st.op(activityID)
 	if o == nil {
 		return ""
 	}
