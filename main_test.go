@@ -266,6 +266,84 @@ steps:
 	}
 }
 
+// TestStepCommandObeysTheGuard: `cutover step` lets no guarded step (destructive, a gate,
+// confirm:/approvals:) be skipped or marked done without its phrase, marks nothing done before
+// its dependencies, and gives no approval that needs two people: each refusal exits non-zero and
+// journals nothing that counts (a refused attempt at the phrase is kept as evidence).
+func TestStepCommandObeysTheGuard(t *testing.T) {
+	path := writeRunbook(t, `name: t
+steps:
+  - {id: hold-batch, title: Hold batch jobs, kind: manual}
+  - {id: downtime-go, title: Downtime go/no-go, kind: gate, after: hold-batch}
+  - {id: aos-stop, title: Shut down the AOS, kind: manual, destructive: true, confirm: STOP AOS, after: downtime-go}
+  - {id: production-refresh, title: Refresh production, kind: manual, destructive: true, approvals: 2, after: aos-stop}
+`)
+	records := func() []journal.Record {
+		t.Helper()
+		recs, _, err := journal.ReadAll(filepath.Join(filepath.Dir(path), ".cutover", journal.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	counts := map[engine.RecordType]bool{engine.RecSkipped: true, engine.RecDoneByHand: true, engine.RecSucceeded: true,
+		engine.RecOverrideRequested: true, engine.RecOverrideApproved: true}
+	counted := func() []string {
+		var out []string
+		for _, r := range records() {
+			if counts[engine.RecordType(r.Type)] {
+				out = append(out, r.Type+" "+r.Step)
+			}
+		}
+		return out
+	}
+	refused := func(wantCode int, want string, args ...string) {
+		t.Helper()
+		code, out, errs := cli(t, append(append([]string{"step"}, args...), "-f", path)...)
+		if code != wantCode || !strings.Contains(errs, want) || strings.Contains(out, "journaled as") {
+			t.Fatalf("step %v: exit %d, %q, %q; want exit %d and %q", args, code, out, errs, wantCode, want)
+		}
+	}
+	// On a fresh run the AOS shutdown cannot be marked done, whatever is typed.
+	refused(exitFail, "it waits for downtime-go (pending)", "done", "aos-stop")
+	refused(exitFail, "it waits for downtime-go (pending)", "done", "aos-stop", "--reason", "x")
+	refused(exitFail, "it waits for downtime-go (pending)", "done", "aos-stop", "--reason", "x", "--phrase", "DONE aos-stop")
+	// Skipping it needs its skip phrase, not a free-text reason nor its confirmation phrase.
+	refused(exitFail, `type "SKIP aos-stop"`, "skip", "aos-stop", "--reason", "x")
+	refused(exitFail, "does not match", "skip", "aos-stop", "--reason", "x", "--phrase", "STOP AOS")
+	// A step that needs two operators is refused outright, whatever is typed.
+	before := len(records())
+	refused(exitFail, "needs 2 operators", "skip", "production-refresh", "--reason", "x", "--phrase", "SKIP production-refresh")
+	if n := len(records()); n != before {
+		t.Fatalf("a refused two-operator skip journaled %d records", n-before)
+	}
+	refused(exitUsage, "takes no --phrase", "retry", "aos-stop", "--phrase", "STOP AOS")
+	if got := counted(); len(got) != 0 {
+		t.Fatalf("refused commands journaled what counts: %q", got)
+	}
+	if n := 0; true {
+		for _, r := range records() {
+			if r.Type == string(engine.RecOverrideRefused) && r.Step == "aos-stop" {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Fatalf("%d refused attempts at the phrase kept as evidence, want 2", n)
+		}
+	}
+	// With its phrase, one operator skips the one-operator gate; the step before it is done by hand.
+	if code, out, errs := cli(t, "step", "done", "hold-batch", "-f", path, "--reason", "47 jobs withheld"); code != 0 || !strings.Contains(out, "hold-batch: succeeded") {
+		t.Fatalf("done: %d %s %s", code, out, errs)
+	}
+	if code, out, errs := cli(t, "step", "skip", "downtime-go", "-f", path, "--reason", "decided at 17:00", "--phrase", "SKIP downtime-go"); code != 0 || !strings.Contains(out, "downtime-go: skipped") {
+		t.Fatalf("skip with the phrase: %d %s %s", code, out, errs)
+	}
+	want := []string{"step.done-by-hand hold-batch", "step.override-requested downtime-go", "step.override-approved downtime-go", "step.skipped downtime-go"}
+	if got := counted(); !slices.Equal(got, want) {
+		t.Fatalf("journaled %q, want %q", got, want)
+	}
+}
+
 // TestSecondEngineIsRefused: a cockpit holds the state directory; a second one is refused and
 // told who holds it.
 func TestSecondEngineIsRefused(t *testing.T) {

@@ -73,12 +73,16 @@ func (f *fakeEngine) Decline(step string, request uint64, a engine.Actor, reason
 	f.call("decline " + step + " " + reason)
 	return nil
 }
-func (f *fakeEngine) Skip(step string, a engine.Actor, reason string) error {
+func (f *fakeEngine) Skip(step string, a engine.Actor, reason, phrase string) (engine.ConfirmResult, error) {
 	f.call("skip " + step + " " + reason)
-	return nil
+	return engine.ConfirmResult{Count: 1, Needed: 1, Satisfied: true}, nil
 }
-func (f *fakeEngine) MarkDone(step string, a engine.Actor, reason string) error {
+func (f *fakeEngine) MarkDone(step string, a engine.Actor, reason, phrase string) (engine.ConfirmResult, error) {
 	f.call("done " + step + " " + reason)
+	return engine.ConfirmResult{Count: 1, Needed: 1, Satisfied: true}, nil
+}
+func (f *fakeEngine) WithdrawOverride(step string, request uint64, a engine.Actor, reason string) error {
+	f.call("withdraw " + step + " " + reason)
 	return nil
 }
 func (f *fakeEngine) Retry(step string, a engine.Actor) error { f.call("retry " + step); return nil }

@@ -259,7 +259,7 @@ steps:
 	s := newScreen(t, outR)
 	ana := engine.Actor{Name: "Ana", Origin: "local terminal", Role: engine.RoleOperator}
 	s.waitFor(`type "hold"`)
-	if err := e.Skip("backup", ana, "no time"); err != nil {
+	if _, err := e.Skip("backup", ana, "no time", ""); err != nil {
 		t.Fatal(err)
 	}
 	snap := e.Snapshot()

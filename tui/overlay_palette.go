@@ -106,9 +106,12 @@ func paletteCommands() []paletteCommand {
 		{name: "retry", args: "STEP", desc: "run a failed step again", step: true, mutating: true,
 			run: stepAct("retry", false, func(e Engine, s string, a engine.Actor, _ string) error { return e.Retry(s, a) })},
 		{name: "skip", args: "STEP REASON", desc: "skip a step", step: true, mutating: true,
-			run: stepAct("skip", true, func(e Engine, s string, a engine.Actor, r string) error { return e.Skip(s, a, r) })},
+			run: stepAct("skip", true, func(e Engine, s string, a engine.Actor, r string) error { _, err := e.Skip(s, a, r, ""); return err })},
 		{name: "done", args: "STEP [NOTE]", desc: "mark a step done by hand", step: true, mutating: true,
-			run: stepAct("mark done", false, func(e Engine, s string, a engine.Actor, r string) error { return e.MarkDone(s, a, r) })},
+			run: stepAct("mark done", false, func(e Engine, s string, a engine.Actor, r string) error {
+				_, err := e.MarkDone(s, a, r, "")
+				return err
+			})},
 		{name: "abort", args: "STEP REASON", desc: "stop a running step", step: true, mutating: true,
 			run: stepAct("abort", true, func(e Engine, s string, a engine.Actor, r string) error { return e.Abort(s, a, r) })},
 		{name: "nogo", args: "STEP REASON", desc: "decline a step's confirmation", step: true, mutating: true,

@@ -91,9 +91,9 @@ func (o *promptOverlay) update(msg tea.Msg) (tea.Cmd, bool) {
 			}
 			return act("no-go for "+step, func() error { return e.Decline(step, req, actor, text) }), true
 		case actionDone:
-			return act("mark "+step+" done", func() error { return e.MarkDone(step, actor, text) }), true
+			return act("mark "+step+" done", func() error { _, err := e.MarkDone(step, actor, text, ""); return err }), true
 		case actionSkip:
-			return act("skip "+step, func() error { return e.Skip(step, actor, text) }), true
+			return act("skip "+step, func() error { _, err := e.Skip(step, actor, text, ""); return err }), true
 		case actionAbort:
 			return act("abort "+step, func() error { return e.Abort(step, actor, text) }), true
 		case actionPause:
