@@ -56,6 +56,11 @@ type App struct {
 	held   string
 	heldAt time.Time
 
+	// closedAt is when a dialog last closed: keys that change the run, typed right after, were
+	// typed for the dialog (typeAheadGuard). clock is the wall clock (a test's own).
+	closedAt time.Time
+	clock    func() time.Time
+
 	onActivity func()
 	stats      *sessionStats
 }
@@ -100,7 +105,7 @@ func NewApp(ctx context.Context, e Engine, opt Options) *App {
 	d.logs.add(e.Logs(2000, ""), 0)
 	d.repl, d.val = e.Replication(), e.Validation()
 	en := &env{ctx: ctx, s: s, d: d, e: e}
-	a := &App{env: en, events: events, onActivity: opt.OnActivity, stats: &sessionStats{}}
+	a := &App{env: en, events: events, onActivity: opt.OnActivity, stats: &sessionStats{}, clock: time.Now}
 	a.stats.seq.Store(snap.Seq)
 	en.dispatch = func(msg tea.Msg) tea.Cmd {
 		_, cmd := a.Update(msg)
@@ -217,21 +222,40 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, nil
 	case holdDoneMsg:
 		if msg.err != nil {
+			// The dialog stays open and says so (closing it under the operator's fingers would
+			// hand the rest of the phrase to the key bindings); esc closes it.
 			if o, ok := a.overlay.(*confirmOverlay); ok && o.step == msg.step {
-				a.overlay = nil
+				o.holdErr = msg.err.Error()
+			} else {
+				a.setFlash(msg.err.Error(), true)
 			}
 			a.held = ""
-			a.setFlash(msg.err.Error(), true)
 		}
 		return a, nil
-	case openPromptMsg:
+	case openActionMsg:
 		if a.s.readOnly {
 			a.setFlash("this session is read-only", true)
 			return a, nil
 		}
-		o := newPromptOverlay(a.env, msg.action, msg.step)
-		a.overlay = o
-		return a, o.input.Focus()
+		if msg.step != "" {
+			if _, ok := a.d.step(msg.step); !ok {
+				a.setFlash(fmt.Sprintf("no step %q", msg.step), true)
+				return a, nil
+			}
+		}
+		a.overlay = newActionOverlay(a.env, msg.action, msg.step, msg.reason)
+		return a, nil
+	case actionResultMsg:
+		if o, ok := a.overlay.(*actionOverlay); ok && o.id == msg.id {
+			break // the dialog that asked takes its answer, below
+		}
+		// The dialog was closed before the answer came.
+		if msg.err != nil {
+			a.setFlash(msg.err.Error(), true)
+		} else {
+			a.setFlash(msg.what, false)
+		}
+		return a, nil
 	case gotoPaneMsg:
 		a.focus = msg.pane
 		return a, nil
@@ -267,12 +291,37 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if a.overlay != nil {
 		cmd, closed := a.overlay.update(msg)
 		if closed {
-			a.overlay = nil
-			cmd = tea.Batch(cmd, a.release())
+			cmd = tea.Batch(cmd, a.closeOverlay())
 		}
 		return a, cmd
 	}
 	return a, a.panes[a.focus].update(msg)
+}
+
+// typeAheadGuard is how long after a dialog closes the keys that change the run (and the palette
+// and quit) are ignored: typed that soon, they were meant for the dialog — the rest of a reason or
+// a phrase typed ahead of the answer that closed it — not for the key bindings.
+const typeAheadGuard = 500 * time.Millisecond
+
+// closeOverlay closes the open dialog, gives up its hold and starts the type-ahead guard.
+func (a *App) closeOverlay() tea.Cmd {
+	a.overlay = nil
+	a.closedAt = a.clock()
+	return a.release()
+}
+
+// typedAhead reports a key that changes the run pressed within typeAheadGuard of a dialog closing.
+func (a *App) typedAhead(msg tea.KeyPressMsg) bool {
+	if a.closedAt.IsZero() || a.clock().Sub(a.closedAt) >= typeAheadGuard {
+		return false
+	}
+	k := a.s.keys
+	for _, b := range append(k.mutating(), &k.Palette, &k.Quit) {
+		if key.Matches(msg, *b) {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
@@ -280,13 +329,18 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 		o := a.overlay
 		cmd, closed := o.update(msg)
 		if closed {
-			a.overlay = nil
-			cmd = tea.Batch(cmd, a.release())
+			cmd = tea.Batch(cmd, a.closeOverlay())
 			if f, ok := o.(interface{ followUp() tea.Msg }); ok && f.followUp() != nil {
+				// The palette hands over to a dialog in the same turn: no gap for keys.
+				a.closedAt = time.Time{}
 				return tea.Batch(cmd, a.dispatch(f.followUp()))
 			}
 		}
 		return cmd
+	}
+	if a.typedAhead(msg) {
+		a.setFlash(fmt.Sprintf("ignored %q: typed as a dialog closed; press it again to use it", msg.String()), true)
+		return nil
 	}
 	p := a.panes[a.focus]
 	if p.capturing() {
@@ -320,12 +374,9 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 		return act("refresh requested", func() error { e.RefreshNow(); return nil })
 	case key.Matches(msg, k.Pause):
 		if a.d.snap.Run.Paused {
-			e, actor := a.e, a.s.actor
-			return act("resume the run", func() error { return e.Resume(actor) })
+			return a.dispatch(openActionMsg{action: actionResume})
 		}
-		o := newPromptOverlay(a.env, actionPause, "")
-		a.overlay = o
-		return o.input.Focus()
+		return a.dispatch(openActionMsg{action: actionPause})
 	default:
 		return p.update(msg)
 	}
