@@ -1989,6 +1989,32 @@ func (tm *tmuxTerm) waitFor(what ...string) string {
 	}
 }
 
+// goToCurrent waits until the cockpit's detail shows want for step, pressing esc once if the
+// selection is elsewhere and the detail points at step ("now  STEP … esc: go there"): the
+// selection never moves by itself, so an operator goes to the step that needs them.
+func (tm *tmuxTerm) goToCurrent(step string, want ...string) string {
+	tm.t.Helper()
+	hint := regexp.MustCompile(`now\s+` + regexp.QuoteMeta(step) + ` .*esc: go there`)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		s := tm.screen()
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(s, w)
+		}
+		switch {
+		case ok:
+			return s
+		case hint.MatchString(s):
+			tm.keys("Escape")
+			return tm.waitFor(want...)
+		case time.Now().After(deadline):
+			tm.t.Fatalf("the screen never showed %q:\n%s", want, s)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
 // waitGone polls the screen until the text is gone (an escape must be seen before the next key,
 // or the terminal reads the two as alt+key).
 func (tm *tmuxTerm) waitGone(what string) {
@@ -2013,7 +2039,7 @@ func TestCockpitUnderTmux(t *testing.T) {
 	cmd := fmt.Sprintf("env NO_COLOR=1 %q demo --speed 1000 --tables 300 --state %q --as ana; echo EXIT=$?; sleep 600",
 		buildCutover(t), dir)
 	tm := newTmux(t, 120, 40, cmd)
-	tm.waitFor(`c: confirm (type "downtime-go")`)
+	tm.goToCurrent("downtime-go", `c: confirm (type "downtime-go")`)
 
 	// Panes, the filter, help.
 	tm.keys("2")
@@ -2045,15 +2071,15 @@ func TestCockpitUnderTmux(t *testing.T) {
 	tm.keys("Tab", "Enter")
 	tm.waitFor("downtime-go confirmed by ana")
 	for _, id := range []string{"hold-batch", "stop-integrations"} {
-		tm.waitFor(id+" — ", "in your hands: d when it is done")
+		tm.goToCurrent(id, id+" — ", "in your hands: d when it is done")
 		tm.keys("d")
 		tm.waitFor("Mark " + id + " done")
-		tm.keys("Enter")
+		tm.keys("Tab", "Tab", "Enter") // past the optional note and [ Cancel ] to [ Mark done ]
 		tm.waitGone("Mark " + id + " done")
 	}
 
 	// The destructive step: its dialog lists the AOS and the users still connected.
-	tm.waitFor(`c: confirm (type "STOP AOS")`)
+	tm.goToCurrent("aos-stop", `c: confirm (type "STOP AOS")`)
 	tm.keys("c")
 	tm.waitFor("DESTRUCTIVE STEP", "AX-BATCH01", "users still connected")
 	tm.text("STOP AOS")
@@ -2238,8 +2264,8 @@ func TestSharedCockpitOverOpenSSH(t *testing.T) {
 	ana.waitFor("prepare confirmed by Ana")
 	vic.waitFor("✓ succeeded prepare")
 
-	// Two distinct operators for go-live.
-	ana.waitFor(`c: confirm (type "GO LIVE")`)
+	// Two distinct operators for go-live: Ana's selection stays on prepare until she moves it.
+	ana.goToCurrent("go-live", `c: confirm (type "GO LIVE")`)
 	ana.keys("c")
 	ana.waitFor("type GO LIVE to confirm")
 	ana.text("GO LIVE")
@@ -2247,7 +2273,9 @@ func TestSharedCockpitOverOpenSSH(t *testing.T) {
 	ana.waitFor("your approval is 1 of 2")
 	ben := ana.newSession("ben", 120, 40, s.sshCommand(s.ben))
 	ben.waitFor("1 of 2 approved by Ana")
-	// Ana again does not count.
+	// Ana again does not count. (A key without text first: it ends the type-ahead guard that
+	// follows a dialog closed by the engine's answer, should Ben's session have joined that fast.)
+	ana.keys("Right")
 	ana.keys("c")
 	ana.waitFor("type GO LIVE to confirm")
 	// While Ana's dialog is open, Ben sees who holds the step.

@@ -56,8 +56,9 @@ type App struct {
 	held   string
 	heldAt time.Time
 
-	// closedAt is when a dialog last closed: keys that change the run, typed right after, were
-	// typed for the dialog (typeAheadGuard). clock is the wall clock (a test's own).
+	// closedAt is when a dialog last closed on the engine's answer: keys that change the run,
+	// typed right after, were typed for the dialog (typeAheadGuard). clock is the wall clock (a
+	// test's own).
 	closedAt time.Time
 	clock    func() time.Time
 
@@ -291,32 +292,38 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if a.overlay != nil {
 		cmd, closed := a.overlay.update(msg)
 		if closed {
+			// Closed by the engine's answer, not by a key: keys typed meanwhile were meant for
+			// the dialog.
 			cmd = tea.Batch(cmd, a.closeOverlay())
+			a.closedAt = a.clock()
 		}
 		return a, cmd
 	}
 	return a, a.panes[a.focus].update(msg)
 }
 
-// typeAheadGuard is how long after a dialog closes the keys that change the run (and the palette
-// and quit) are ignored: typed that soon, they were meant for the dialog — the rest of a reason or
-// a phrase typed ahead of the answer that closed it — not for the key bindings.
+// typeAheadGuard is how long after a dialog closed on the engine's answer (not on a key of the
+// operator's) the keys that change the run and the palette's key are ignored: typed that soon,
+// they were meant for the dialog — typed ahead of the answer that closed it — not for the key
+// bindings. A key without text (an arrow, esc, tab, enter) ends the guard at once: the operator
+// is steering, not typing.
 const typeAheadGuard = 500 * time.Millisecond
 
-// closeOverlay closes the open dialog, gives up its hold and starts the type-ahead guard.
+// closeOverlay closes the open dialog and gives up its hold.
 func (a *App) closeOverlay() tea.Cmd {
 	a.overlay = nil
-	a.closedAt = a.clock()
 	return a.release()
 }
 
-// typedAhead reports a key that changes the run pressed within typeAheadGuard of a dialog closing.
+// typedAhead reports a key that changes the run pressed within typeAheadGuard of a dialog closing
+// on the engine's answer.
 func (a *App) typedAhead(msg tea.KeyPressMsg) bool {
-	if a.closedAt.IsZero() || a.clock().Sub(a.closedAt) >= typeAheadGuard {
+	if a.closedAt.IsZero() || a.clock().Sub(a.closedAt) >= typeAheadGuard || msg.Text == "" {
+		a.closedAt = time.Time{}
 		return false
 	}
 	k := a.s.keys
-	for _, b := range append(k.mutating(), &k.Palette, &k.Quit) {
+	for _, b := range append(k.mutating(), &k.Palette) {
 		if key.Matches(msg, *b) {
 			return true
 		}
@@ -332,7 +339,6 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 			cmd = tea.Batch(cmd, a.closeOverlay())
 			if f, ok := o.(interface{ followUp() tea.Msg }); ok && f.followUp() != nil {
 				// The palette hands over to a dialog in the same turn: no gap for keys.
-				a.closedAt = time.Time{}
 				return tea.Batch(cmd, a.dispatch(f.followUp()))
 			}
 		}

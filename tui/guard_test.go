@@ -224,15 +224,17 @@ func TestRetryThenTypingNeverSkipsTheGate(t *testing.T) {
 	}
 }
 
-// TestTypeAheadGuard: a key that changes the run pressed right after a dialog closed was meant
-// for the dialog and is ignored, with a word; moving around is not; after the guard it works.
+// TestTypeAheadGuard: a key that changes the run pressed right after a dialog closed on the
+// engine's answer was typed ahead for the dialog and is ignored, with a word; moving is not; after
+// the guard it works. A dialog the operator closes with a key starts no guard.
 func TestTypeAheadGuard(t *testing.T) {
 	e := newFixtureEngine(50)
 	a := newTestApp(e, 120, 40, Options{})
 	selectStep(a, "toolkit-nopk")
 	press(a, "s")
+	typeText(a, "fixed by hand")
 	clockOf(a).gap = 100 * time.Millisecond
-	press(a, "esc", "d")
+	press(a, "tab", "tab", "enter", "d") // the answer closes the dialog; d follows at once
 	if a.overlay != nil || !strings.Contains(a.flash, `ignored "d"`) {
 		t.Fatalf("d right after the dialog closed: %T, flash %q", a.overlay, a.flash)
 	}
@@ -249,8 +251,25 @@ func TestTypeAheadGuard(t *testing.T) {
 	if o, ok := a.overlay.(*actionOverlay); !ok || o.action != actionDone || o.step != "replication-drain" {
 		t.Fatalf("d after the guard: %T", a.overlay)
 	}
-	if len(e.called()) != 0 {
-		t.Fatalf("calls %q", e.called())
+	press(a, "esc")
+	// A key without text ends the guard at once: the operator is steering, not typing.
+	selectStep(a, "toolkit-nopk")
+	press(a, "s")
+	typeText(a, "again")
+	clockOf(a).gap = time.Millisecond
+	press(a, "tab", "tab", "enter", "up", "s")
+	if o, ok := a.overlay.(*actionOverlay); !ok || o.action != actionSkip || o.step != "replication-drain" {
+		t.Fatalf("s after an arrow: %T", a.overlay)
+	}
+	press(a, "esc")
+	// Closed with esc, by the operator: the next key is theirs.
+	clockOf(a).gap = time.Millisecond
+	press(a, "esc", "s")
+	if o, ok := a.overlay.(*actionOverlay); !ok || o.action != actionSkip {
+		t.Fatalf("s right after esc: %T, flash %q", a.overlay, a.flash)
+	}
+	if got := e.called(); !slices.Equal(got, []string{"skip toolkit-nopk fixed by hand", "skip toolkit-nopk again"}) {
+		t.Fatalf("calls %q", got)
 	}
 }
 

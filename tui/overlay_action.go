@@ -32,6 +32,21 @@ func (a promptAction) verb() string {
 	return [...]string{"No-go", "Mark done", "Skip", "Retry", "Abort", "Pause", "Resume"}[a]
 }
 
+// title names the action and what it acts on: "Skip aos-stop", "Mark hold-batch done".
+func (a promptAction) title(step string) string {
+	switch a {
+	case actionDecline:
+		return "No-go for " + step
+	case actionDone:
+		return "Mark " + step + " done"
+	case actionPause:
+		return "Pause the run"
+	case actionResume:
+		return "Resume the run"
+	}
+	return a.verb() + " " + step
+}
+
 // override is the engine's override action for done and skip.
 func (a promptAction) override() (engine.OverrideAction, bool) {
 	switch a {
@@ -262,9 +277,7 @@ func (o *actionOverlay) key(km tea.KeyPressMsg) (tea.Cmd, bool) {
 	o.focus = min(o.focus, o.positions()-1)
 	switch km.String() {
 	case "esc", "ctrl+c":
-		return func() tea.Msg {
-			return actionDoneMsg{what: o.action.verb() + o.stepSuffix() + " cancelled; nothing was sent"}
-		}, true
+		return o.cancelled(), true
 	case "tab":
 		o.focus = (o.focus + 1) % o.positions()
 		o.refocus()
@@ -287,9 +300,7 @@ func (o *actionOverlay) key(km tea.KeyPressMsg) (tea.Cmd, bool) {
 	case "enter":
 		switch o.button() {
 		case focusCancel:
-			return func() tea.Msg {
-				return actionDoneMsg{what: o.action.verb() + o.stepSuffix() + " cancelled; nothing was sent"}
-			}, true
+			return o.cancelled(), true
 		case focusAct:
 			return o.send(), false
 		case focusWithdraw:
@@ -319,12 +330,10 @@ func (o *actionOverlay) key(km tea.KeyPressMsg) (tea.Cmd, bool) {
 	return cmd, false
 }
 
-// stepSuffix is " <step>" for an action on a step.
-func (o *actionOverlay) stepSuffix() string {
-	if o.step == "" {
-		return " of the run"
-	}
-	return " " + o.step
+// cancelled says the dialog closed without sending anything.
+func (o *actionOverlay) cancelled() tea.Cmd {
+	what := o.action.title(o.step) + ": cancelled; nothing was sent"
+	return func() tea.Msg { return actionDoneMsg{what: what} }
 }
 
 // send checks what the dialog can check (a reason, a phrase typed) and sends the action; the
@@ -457,10 +466,7 @@ func (o *actionOverlay) view(w, h int) string {
 			lines = append(lines, line{text: fit(l, inner), drop: drop})
 		}
 	}
-	title, tstyle := o.action.verb()+o.stepSuffix(), sty.OverlayTitle
-	if o.step == "" {
-		title = o.action.verb() + " the run"
-	}
+	title, tstyle := o.action.title(o.step), sty.OverlayTitle
 	if g != nil {
 		title, tstyle = "⚠ "+title+" — a guarded step", sty.DangerTitle
 	}

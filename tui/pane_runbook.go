@@ -360,6 +360,7 @@ func (p *runbookPane) detail(s engine.StepView, now time.Time, w, h int) []strin
 		add("note", s.By.Name+": "+s.Reason, nil)
 	}
 	add("next", p.next(s), st.Accent.Render)
+	add("now", p.elsewhere(s), st.Warn.Render)
 	action := s.Action
 	if s.Confirmation != nil && s.Confirmation.Action != "" {
 		action = s.Confirmation.Action
@@ -409,6 +410,27 @@ func (p *runbookPane) next(s engine.StepView) string {
 		return req + " · " + text
 	}
 	return text
+}
+
+// elsewhere points at the step that needs someone when it is not the selected one (the
+// selection does not move by itself): what it waits for and the key that goes there.
+func (p *runbookPane) elsewhere(s engine.StepView) string {
+	cur, ok := p.d.step(p.current())
+	if !ok || cur.ID == s.ID {
+		return ""
+	}
+	var what string
+	switch {
+	case cur.State == engine.StateAwaiting:
+		what = "waits for its confirmation"
+	case cur.State == engine.StateFailed:
+		what = "failed"
+	case cur.State == engine.StateRunning && cur.Mode == engine.ModeManual:
+		what = "is in an operator's hands"
+	default:
+		return ""
+	}
+	return fmt.Sprintf("%s %s · %s: go there", cur.ID, what, p.s.keys.Back.Help().Key)
 }
 
 // nextAction is what the step's state lets happen next.
