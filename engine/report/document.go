@@ -365,9 +365,9 @@ func (r *Report) confirmationBlocks() []block {
 		}
 		out = append(out, t)
 	}
-	out = append(out, sub("Refused confirmations and no-gos"))
+	out = append(out, sub("Refused confirmations and overrides, no-gos, withdrawn requests"))
 	if len(c.Refusals) == 0 {
-		return append(out, none("no confirmation was refused and no step declined"))
+		return append(out, none("no confirmation or override was refused, no step declined and no request withdrawn"))
 	}
 	t := block{Kind: blockTable, Head: []string{"When", "Step", "Request", "Kind", "Who", "Key fingerprint", "Reason"}}
 	for _, f := range c.Refusals {
