@@ -170,6 +170,11 @@ steps:
 	if len(st.Confirmation.Approvals) != 0 {
 		t.Fatalf("the new request starts with approvals: %+v", st.Confirmation)
 	}
+	for _, phrase := range []string{"", "aos-stop", "retry"} {
+		if _, err := confirm("aos-stop", ana, phrase); !errors.Is(err, engine.ErrWrongPhrase) {
+			t.Fatalf("the re-run confirmed with %q: %v", phrase, err)
+		}
+	}
 	if h.probe.Attempts("aos-stop") != 1 {
 		t.Fatal("a retry ran the destructive step without a confirmation")
 	}
@@ -203,11 +208,17 @@ steps:
 	if err := h.e.Retry("refresh", ana); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := confirm("refresh", ana, ""); !errors.Is(err, engine.ErrWrongPhrase) {
+		t.Fatalf("the re-run confirmed without the phrase: %v", err)
+	}
 	if res, err := confirm("refresh", ana, "refresh"); err != nil || res.Satisfied {
 		t.Fatalf("one of two: %+v %v", res, err)
 	}
 	if h.state("refresh") != engine.StateAwaiting || h.probe.Attempts("refresh") != 1 {
 		t.Fatal("the retry ran on one approval of two")
+	}
+	if _, err := confirm("refresh", anaElsewhere(), "refresh"); !errors.Is(err, engine.ErrAlreadyApproved) {
+		t.Fatalf("one operator twice: %v", err)
 	}
 	if res, err := confirm("refresh", ben, "refresh"); err != nil || !res.Satisfied {
 		t.Fatalf("two of two: %+v %v", res, err)
