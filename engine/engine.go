@@ -1008,7 +1008,7 @@ func (e *Engine) logRecordLocked(rec journal.Record, payload any) {
 			msg += " (" + approvers(p.Approvals) + ")"
 		}
 	case OverrideRequested:
-		lvl, msg = LevelWarn, fmt.Sprintf("%s asks to %s it (%d operator(s) must type %q): %s", p.Actor, p.Action, p.Needed, OverridePhrase(e.st.steps[rec.Step].def, p.Action), p.Reason)
+		lvl, msg = LevelWarn, fmt.Sprintf("%s asks to %s (%d operator(s) must type %q): %s", p.Actor, p.Action.Words(), p.Needed, OverridePhrase(e.st.steps[rec.Step].def, p.Action), p.Reason)
 	case OverrideApproved:
 		msg = fmt.Sprintf("%s approved by %s (%d of %d)", p.Action, p.Actor, p.Count, p.Needed)
 		if p.Note != "" {
@@ -1017,7 +1017,7 @@ func (e *Engine) logRecordLocked(rec journal.Record, payload any) {
 	case OverrideRefused:
 		lvl, msg = LevelWarn, fmt.Sprintf("%s by %s refused: %s", p.Action, p.Actor, p.Reason)
 	case OverrideWithdrawn:
-		msg = fmt.Sprintf("the request to %s it was withdrawn by %s", p.Action, p.Actor)
+		msg = fmt.Sprintf("the request to %s was withdrawn by %s", p.Action.Words(), p.Actor)
 		if p.Reason != "" {
 			msg += ": " + p.Reason
 		}

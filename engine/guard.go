@@ -35,7 +35,7 @@ import (
 var (
 	// ErrPhraseRequired is returned when a guarded step is skipped or marked done without its
 	// phrase.
-	ErrPhraseRequired = errors.New("the step is guarded (destructive, a go/no-go gate, or it has confirm:/approvals:): type its phrase")
+	ErrPhraseRequired = errors.New("the step is guarded (destructive, a go/no-go gate, or it has confirm:/approvals:)")
 	// ErrOverrideOpen is returned when another action's override is open on the step.
 	ErrOverrideOpen = errors.New("another override is open on this step")
 	// ErrNoOverride is returned when there is no open override to withdraw.
@@ -57,6 +57,14 @@ const (
 
 // valid reports whether a is a known action.
 func (a OverrideAction) valid() bool { return a == OverrideSkip || a == OverrideDone }
+
+// Words is the action as words: "skip it", "mark it done".
+func (a OverrideAction) Words() string {
+	if a == OverrideDone {
+		return "mark it done"
+	}
+	return "skip it"
+}
 
 // verb is the action as a past participle: "skipped", "marked done".
 func (a OverrideAction) verb() string {
@@ -152,8 +160,8 @@ func (e *Engine) overrideLocked(st *stepRT, action OverrideAction, actor Actor, 
 	step := st.def.ID
 	o := st.override
 	if o != nil && o.action != action {
-		return ConfirmResult{Count: len(o.approvals), Needed: o.needed}, fmt.Errorf("step %s: %w: %s asked to %s it (%d of %d approvals); approve that, or withdraw it first",
-			step, ErrOverrideOpen, o.by.Name, o.action, len(o.approvals), o.needed)
+		return ConfirmResult{Count: len(o.approvals), Needed: o.needed}, fmt.Errorf("step %s: %w: %s asked to %s (%d of %d approvals); approve that, or withdraw it first",
+			step, ErrOverrideOpen, o.by.Name, o.action.Words(), len(o.approvals), o.needed)
 	}
 	needed := st.def.RequiredApprovals()
 	var request uint64
@@ -177,7 +185,7 @@ func (e *Engine) overrideLocked(st *stepRT, action OverrideAction, actor Actor, 
 	want := OverridePhrase(st.def, action)
 	switch typed := strings.TrimSpace(phrase); {
 	case typed == "":
-		return refuse("no phrase typed", fmt.Errorf("%w: to %s it type %q (%d operator(s))", ErrPhraseRequired, action, want, needed))
+		return refuse("no phrase typed", fmt.Errorf("%w: to %s, type %q (%d operator(s))", ErrPhraseRequired, action.Words(), want, needed))
 	case typed != want:
 		return refuse("wrong phrase typed", fmt.Errorf("%w: type exactly %q", ErrWrongPhrase, want))
 	}

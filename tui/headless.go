@@ -249,7 +249,16 @@ func (h *headless) event(ev engine.Event) {
 	case engine.StepChanged:
 		h.seen = max(h.seen, ev.Seq)
 		switch ev.Record {
-		case engine.RecExternal, engine.RecConfirmRefused, engine.RecValidation:
+		case engine.RecExternal, engine.RecConfirmRefused, engine.RecValidation, engine.RecOverrideRequested, engine.RecOverrideRefused:
+			return
+		case engine.RecOverrideApproved:
+			if o := ev.Step.Override; o != nil {
+				h.line(ev.At, ev.Step.ID, string(o.Action)+"?", fmt.Sprintf("%s asks to %s: %s — %d of %d approved (%s); each approver types %q",
+					o.By.Name, o.Action.Words(), o.Reason, len(o.Approvals), o.Needed, approvalNames(o.Approvals), o.Phrase))
+			}
+			return
+		case engine.RecOverrideWithdrawn:
+			h.line(ev.At, ev.Step.ID, "withdrawn", "the request to skip it or mark it done was withdrawn")
 			return
 		case engine.RecApproved:
 			if ev.Step.State != engine.StateAwaiting {
@@ -518,7 +527,11 @@ func (h *headless) answer(line string) {
 			return
 		}
 	default:
-		h.printf("   type done, done: note, or skip: reason\n")
+		skip := "skip: reason"
+		if st, ok := h.e.Snapshot().Step(p.step); ok && st.Guard != nil {
+			skip = st.Guard.Skip + ": reason"
+		}
+		h.printf("   type done, done: note, or %s\n", skip)
 		h.prompt()
 		return
 	}

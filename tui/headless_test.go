@@ -291,7 +291,7 @@ steps:
 	s := newScreen(t, outR)
 	s.waitFor("to skip it instead: SKIP go: reason (1 operator(s))")
 	io.WriteString(inW, "skip: business not ready\n")
-	s.waitFor(`to skip it type "SKIP go"`)
+	s.waitFor(`to skip it, type "SKIP go"`)
 	if st, _ := e.Snapshot().Step("go"); st.State != engine.StateAwaiting {
 		t.Fatalf("a free-text skip passed the gate: %s", st.State)
 	}
@@ -302,6 +302,7 @@ steps:
 	}
 	io.WriteString(inW, "SKIP ponr: no time\n")
 	s.waitFor("skip approved by Ana (1 of 2); another operator must approve it from their own session")
+	s.waitFor(`skip?      Ana asks to skip it: no time — 1 of 2 approved (Ana); each approver types "SKIP ponr"`)
 	if st, _ := e.Snapshot().Step("ponr"); st.State != engine.StateAwaiting || st.Override == nil {
 		t.Fatalf("ponr %s %+v", st.State, st.Override)
 	}

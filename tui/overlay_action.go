@@ -405,7 +405,7 @@ func (o *actionOverlay) withdraw() tea.Cmd {
 	o.waiting, o.err, o.hint = true, "", ""
 	e, actor, step, id, req := o.e, o.s.actor, o.step, o.id, st.Override.Request
 	reason := strings.TrimSpace(o.reason.Value())
-	what := fmt.Sprintf("the request to %s %s was withdrawn", st.Override.Action, step)
+	what := fmt.Sprintf("%s: the request to %s was withdrawn", step, st.Override.Action.Words())
 	return func() tea.Msg {
 		err := e.WithdrawOverride(step, req, actor, reason)
 		return actionResultMsg{id: id, what: what, res: engine.ConfirmResult{Satisfied: true}, err: err}
@@ -494,10 +494,10 @@ func (o *actionOverlay) view(w, h int) string {
 		for _, a := range ov.Approvals {
 			names = append(names, a.Actor.Name)
 		}
-		text := fmt.Sprintf("%s asked at %s to %s it: %s — approvals %d of %d (%s)", ov.By.Name, ov.Since.In(o.s.local).Format("15:04:05"),
-			ov.Action, ov.Reason, len(ov.Approvals), ov.Needed, strings.Join(names, ", "))
+		text := fmt.Sprintf("%s asked at %s to %s: %s — approvals %d of %d (%s)", ov.By.Name, ov.Since.In(o.s.local).Format("15:04:05"),
+			ov.Action.Words(), ov.Reason, len(ov.Approvals), ov.Needed, strings.Join(names, ", "))
 		if ov.Action != oa {
-			text += fmt.Sprintf(". Approve that instead, or withdraw it before asking to %s it.", oa)
+			text += fmt.Sprintf(". Approve that instead, or withdraw it before asking to %s.", oa.Words())
 		}
 		wrap(text, sty.Warn.Render, 0)
 	}

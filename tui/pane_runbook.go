@@ -400,7 +400,7 @@ func (p *runbookPane) next(s engine.StepView) string {
 		if o.Action == engine.OverrideDone {
 			k = p.s.keys.Done
 		}
-		req := fmt.Sprintf("%s asks to %s it (%s), %d of %d approved", o.By.Name, o.Action, o.Reason, len(o.Approvals), o.Needed)
+		req := fmt.Sprintf("%s asks to %s (%s), %d of %d approved", o.By.Name, o.Action.Words(), o.Reason, len(o.Approvals), o.Needed)
 		if !p.s.readOnly {
 			req += fmt.Sprintf(" · %s: approve (type %q) or withdraw", k.Help().Key, o.Phrase)
 		}
