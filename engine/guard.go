@@ -10,9 +10,9 @@ import (
 )
 
 // The guard rule. A step is guarded when it is destructive, a gate, or has a `confirm:` phrase or
-// `approvals:` (guarded). Nothing lets a guarded step go ahead, be passed over or count as done
-// on fewer than what confirming it takes — its phrase typed and the same number of distinct
-// operators (Actor.ID), viewers never:
+// `approvals:` (stepRT.guarded, the one place that is decided). Nothing lets a guarded step go
+// ahead, be passed over or count as done on fewer than what confirming it takes — its phrase
+// typed and the same number of distinct operators (Actor.ID), viewers never:
 //
 //   - running it: its confirmation request (Confirm);
 //   - running it again: Retry opens a new confirmation request, also for a step waiting for its
