@@ -384,3 +384,53 @@ func TestAGuardedStepsDialogShowsTheOpenRequestAndFits(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoOperatorsSkipAGuardedStepFromTheirSessions: a step that needs two operators is skipped
+// through the dialog only when a second operator, in their own session, types the phrase too;
+// the first one again is refused in the dialog, which stays open.
+func TestTwoOperatorsSkipAGuardedStepFromTheirSessions(t *testing.T) {
+	e := startEngine(t, `name: t
+steps:
+  - {id: ponr, title: Point of no return, kind: gate, approvals: 2}
+`, clock.Real())
+	waitEngine(t, e, "ponr", func(s engine.StepView) bool { return s.State == engine.StateAwaiting })
+	ana := newTestApp(e, 120, 40, Options{Actor: engine.Actor{Name: "ana", Origin: "ssh 10.0.0.5", Fingerprint: "SHA256:ana", Role: engine.RoleOperator}})
+	ben := newTestApp(e, 120, 40, Options{Actor: engine.Actor{Name: "ben", Origin: "ssh 10.0.0.7", Fingerprint: "SHA256:ben", Role: engine.RoleOperator}})
+	press(ana, "s")
+	typeText(ana, "rolled back to AX: no go-live tonight")
+	press(ana, "tab")
+	typeText(ana, "SKIP ponr")
+	press(ana, "tab", "tab", "enter")
+	if ana.overlay != nil || !strings.Contains(ana.flash, "your approval is 1 of 2") {
+		t.Fatalf("ana: %T, flash %q", ana.overlay, ana.flash)
+	}
+	if st, _ := e.Snapshot().Step("ponr"); st.State != engine.StateAwaiting || st.Override == nil {
+		t.Fatalf("after one operator: %s %+v", st.State, st.Override)
+	}
+	// Ana once more: refused, shown in the dialog.
+	ana.d.setSnapshot(e.Snapshot())
+	press(ana, "s")
+	press(ana, "tab")
+	typeText(ana, "SKIP ponr")
+	press(ana, "tab", "tab", "enter")
+	if _, ok := ana.overlay.(*actionOverlay); !ok || !strings.Contains(screenOf(ana), "already") {
+		t.Fatalf("ana twice: %T\n%s", ana.overlay, screenOf(ana))
+	}
+	press(ana, "esc")
+	// Ben sees the request and approves it.
+	ben.d.setSnapshot(e.Snapshot())
+	if !strings.Contains(screenOf(ben), "ana asks to skip it (rolled back to AX: no go-live tonight), 1 of 2 approved") {
+		t.Fatalf("ben's detail:\n%s", screenOf(ben))
+	}
+	press(ben, "s")
+	press(ben, "tab")
+	typeText(ben, "SKIP ponr")
+	press(ben, "tab", "tab", "enter")
+	if ben.overlay != nil || !strings.Contains(ben.flash, "ponr skipped") {
+		t.Fatalf("ben: %T, flash %q", ben.overlay, ben.flash)
+	}
+	st := waitEngine(t, e, "ponr", func(s engine.StepView) bool { return s.State == engine.StateSkipped })
+	if len(st.OverriddenBy) != 2 || st.OverriddenBy[0].Actor.Name != "ana" || st.OverriddenBy[1].Actor.Name != "ben" || st.By.Name != "ana" {
+		t.Fatalf("skipped by %v, approved by %+v", st.By, st.OverriddenBy)
+	}
+}
