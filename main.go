@@ -1512,19 +1512,40 @@ func verifyReport(path, teamFile, runbookFile string, stdout, stderr io.Writer) 
 	return exitOK
 }
 
+// cmdStep records an operator's action on one step while no cockpit runs. It obeys the engine's
+// guard rule: a guarded step (destructive, a gate, confirm: or approvals:) is skipped or marked
+// done only with its phrase (--phrase "SKIP ID" / "DONE ID"), as one approval of the person at
+// this terminal. A step that needs more than one operator is refused outright and nothing is
+// journaled: a one-shot command is one person, and cannot show a second operator what the first
+// asked for; such a step is skipped or marked done in the cockpit, where each operator approves
+// from their own session. A retry of a guarded step asks for its confirmation again when the
+// cockpit runs; it takes no phrase here.
 func cmdStep(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("step", "done|skip|retry ID [--reason TEXT] [-f FILE] [--state DIR]", stderr)
+	fs := newFlags("step", "done|skip|retry ID [--reason TEXT] [--phrase PHRASE] [-f FILE] [--state DIR]", stderr)
 	file := fs.String("f", runbook.DefaultFile, "runbook `FILE`")
 	state := fs.String("state", "", "state `DIR`; default .cutover beside the runbook")
 	reason := fs.String("reason", "", "why (required for done and skip)")
+	phrase := fs.String("phrase", "", "for done or skip of a guarded step (destructive, a gate, confirm: or approvals:): type `PHRASE` exactly, \"DONE ID\" or \"SKIP ID\"")
 	as := fs.String("as", "", "operator `NAME` to record (default: your login name)")
 	if len(args) < 2 {
 		fs.Usage()
 		return exitUsage
 	}
 	verb, id := args[0], args[1]
+	if verb != "done" && verb != "skip" && verb != "retry" {
+		fmt.Fprintf(stderr, "cutover step: unknown action %q (use done, skip or retry)\n", verb)
+		return exitUsage
+	}
 	if code, ok := parse(fs, args[2:], stdout); !ok {
 		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "cutover step: unexpected argument %q (a reason with spaces goes in quotes: --reason \"...\")\n", fs.Arg(0))
+		return exitUsage
+	}
+	if verb == "retry" && *phrase != "" {
+		fmt.Fprintln(stderr, "cutover step retry: takes no --phrase: a guarded step asks for its confirmation again when the cockpit runs, and is confirmed there")
+		return exitUsage
 	}
 	rb, ok := loadRunbook(*file, stderr)
 	if !ok {
@@ -1541,23 +1562,36 @@ func cmdStep(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer e.Stop("step " + verb)
 	actor := engine.LocalOperator(*as, "")
+	if st, ok := e.Snapshot().Step(id); ok && st.Guard != nil && st.Guard.Needed > 1 && verb != "retry" {
+		fmt.Fprintf(stderr, "cutover step %s %s: refused, nothing recorded: %s is guarded and needs %d operators to approve; cutover step acts for one person. "+
+			"Start the cockpit (cutover run, with --listen for the team) and approve it there, each operator from their own session, typing %q\n",
+			verb, id, id, st.Guard.Needed, st.Guard.PhraseFor(engine.OverrideAction(verb)))
+		return exitFail
+	}
+	var res engine.ConfirmResult
 	switch verb {
 	case "done":
-		err = e.MarkDone(id, actor, *reason)
+		res, err = e.MarkDone(id, actor, *reason, *phrase)
 	case "skip":
-		err = e.Skip(id, actor, *reason)
-	case "retry":
-		err = e.Retry(id, actor)
+		res, err = e.Skip(id, actor, *reason, *phrase)
 	default:
-		fmt.Fprintf(stderr, "cutover step: unknown action %q (use done, skip or retry)\n", verb)
-		return exitUsage
+		err = e.Retry(id, actor)
+		res.Satisfied = true
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover step %s %s: %v\n", verb, id, err)
 		return exitFail
 	}
+	if !res.Satisfied {
+		// Not reached while more than one approval is refused above; said plainly if it ever is.
+		fmt.Fprintf(stderr, "cutover step %s %s: your approval is %d of %d; it is not %s until another operator approves\n", verb, id, res.Count, res.Needed, verb)
+		return exitFail
+	}
 	st, _ := e.Snapshot().Step(id)
 	fmt.Fprintf(stdout, "%s: %s (journaled as %s)\n", id, st.State, actor)
+	if verb == "retry" && st.Guard != nil {
+		fmt.Fprintf(stdout, "%s asks for its confirmation again when the cockpit runs: type %q (%d operator(s))\n", id, st.Guard.Phrase, st.Guard.Needed)
+	}
 	return exitOK
 }
 

@@ -327,6 +327,84 @@ steps:
 	}
 }
 
+// TestStepCommandObeysTheGuard: `cutover step` lets no guarded step (destructive, a gate,
+// confirm:/approvals:) be skipped or marked done without its phrase, marks nothing done before
+// its dependencies, and gives no approval that needs two people: each refusal exits non-zero and
+// journals nothing that counts (a refused attempt at the phrase is kept as evidence).
+func TestStepCommandObeysTheGuard(t *testing.T) {
+	path := writeRunbook(t, `name: t
+steps:
+  - {id: hold-batch, title: Hold batch jobs, kind: manual}
+  - {id: downtime-go, title: Downtime go/no-go, kind: gate, after: hold-batch}
+  - {id: aos-stop, title: Shut down the AOS, kind: manual, destructive: true, confirm: STOP AOS, after: downtime-go}
+  - {id: production-refresh, title: Refresh production, kind: manual, destructive: true, approvals: 2, after: aos-stop}
+`)
+	records := func() []journal.Record {
+		t.Helper()
+		recs, _, err := journal.ReadAll(filepath.Join(filepath.Dir(path), ".cutover", journal.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	counts := map[engine.RecordType]bool{engine.RecSkipped: true, engine.RecDoneByHand: true, engine.RecSucceeded: true,
+		engine.RecOverrideRequested: true, engine.RecOverrideApproved: true}
+	counted := func() []string {
+		var out []string
+		for _, r := range records() {
+			if counts[engine.RecordType(r.Type)] {
+				out = append(out, r.Type+" "+r.Step)
+			}
+		}
+		return out
+	}
+	refused := func(wantCode int, want string, args ...string) {
+		t.Helper()
+		code, out, errs := cli(t, append(append([]string{"step"}, args...), "-f", path)...)
+		if code != wantCode || !strings.Contains(errs, want) || strings.Contains(out, "journaled as") {
+			t.Fatalf("step %v: exit %d, %q, %q; want exit %d and %q", args, code, out, errs, wantCode, want)
+		}
+	}
+	// On a fresh run the AOS shutdown cannot be marked done, whatever is typed.
+	refused(exitFail, "it waits for downtime-go (pending)", "done", "aos-stop")
+	refused(exitFail, "it waits for downtime-go (pending)", "done", "aos-stop", "--reason", "x")
+	refused(exitFail, "it waits for downtime-go (pending)", "done", "aos-stop", "--reason", "x", "--phrase", "DONE aos-stop")
+	// Skipping it needs its skip phrase, not a free-text reason nor its confirmation phrase.
+	refused(exitFail, `type "SKIP aos-stop"`, "skip", "aos-stop", "--reason", "x")
+	refused(exitFail, "does not match", "skip", "aos-stop", "--reason", "x", "--phrase", "STOP AOS")
+	// A step that needs two operators is refused outright, whatever is typed.
+	before := len(records())
+	refused(exitFail, "needs 2 operators", "skip", "production-refresh", "--reason", "x", "--phrase", "SKIP production-refresh")
+	if n := len(records()); n != before {
+		t.Fatalf("a refused two-operator skip journaled %d records", n-before)
+	}
+	refused(exitUsage, "takes no --phrase", "retry", "aos-stop", "--phrase", "STOP AOS")
+	if got := counted(); len(got) != 0 {
+		t.Fatalf("refused commands journaled what counts: %q", got)
+	}
+	if n := 0; true {
+		for _, r := range records() {
+			if r.Type == string(engine.RecOverrideRefused) && r.Step == "aos-stop" {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Fatalf("%d refused attempts at the phrase kept as evidence, want 2", n)
+		}
+	}
+	// With its phrase, one operator skips the one-operator gate; the step before it is done by hand.
+	if code, out, errs := cli(t, "step", "done", "hold-batch", "-f", path, "--reason", "47 jobs withheld"); code != 0 || !strings.Contains(out, "hold-batch: succeeded") {
+		t.Fatalf("done: %d %s %s", code, out, errs)
+	}
+	if code, out, errs := cli(t, "step", "skip", "downtime-go", "-f", path, "--reason", "decided at 17:00", "--phrase", "SKIP downtime-go"); code != 0 || !strings.Contains(out, "downtime-go: skipped") {
+		t.Fatalf("skip with the phrase: %d %s %s", code, out, errs)
+	}
+	want := []string{"step.done-by-hand hold-batch", "step.override-requested downtime-go", "step.override-approved downtime-go", "step.skipped downtime-go"}
+	if got := counted(); !slices.Equal(got, want) {
+		t.Fatalf("journaled %q, want %q", got, want)
+	}
+}
+
 // TestSecondEngineIsRefused: a cockpit holds the state directory; a second one is refused and
 // told who holds it.
 func TestSecondEngineIsRefused(t *testing.T) {
@@ -1975,6 +2053,32 @@ func (tm *tmuxTerm) waitFor(what ...string) string {
 	}
 }
 
+// goToCurrent waits until the cockpit's detail shows want for step, pressing esc once if the
+// selection is elsewhere and the detail points at step ("now  STEP … esc: go there"): the
+// selection never moves by itself, so an operator goes to the step that needs them.
+func (tm *tmuxTerm) goToCurrent(step string, want ...string) string {
+	tm.t.Helper()
+	hint := regexp.MustCompile(`now\s+` + regexp.QuoteMeta(step) + ` .*esc: go there`)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		s := tm.screen()
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(s, w)
+		}
+		switch {
+		case ok:
+			return s
+		case hint.MatchString(s):
+			tm.keys("Escape")
+			return tm.waitFor(want...)
+		case time.Now().After(deadline):
+			tm.t.Fatalf("the screen never showed %q:\n%s", want, s)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
 // waitGone polls the screen until the text is gone (an escape must be seen before the next key,
 // or the terminal reads the two as alt+key).
 func (tm *tmuxTerm) waitGone(what string) {
@@ -1999,7 +2103,7 @@ func TestCockpitUnderTmux(t *testing.T) {
 	cmd := fmt.Sprintf("env NO_COLOR=1 %q demo --speed 1000 --tables 300 --state %q --as ana; echo EXIT=$?; sleep 600",
 		buildCutover(t), dir)
 	tm := newTmux(t, 120, 40, cmd)
-	tm.waitFor(`c: confirm (type "downtime-go")`)
+	tm.goToCurrent("downtime-go", `c: confirm (type "downtime-go")`)
 
 	// Panes, the filter, help.
 	tm.keys("2")
@@ -2031,15 +2135,15 @@ func TestCockpitUnderTmux(t *testing.T) {
 	tm.keys("Tab", "Enter")
 	tm.waitFor("downtime-go confirmed by ana")
 	for _, id := range []string{"hold-batch", "stop-integrations"} {
-		tm.waitFor(id+" — ", "in your hands: d when it is done")
+		tm.goToCurrent(id, id+" — ", "in your hands: d when it is done")
 		tm.keys("d")
 		tm.waitFor("Mark " + id + " done")
-		tm.keys("Enter")
+		tm.keys("Tab", "Tab", "Enter") // past the optional note and [ Cancel ] to [ Mark done ]
 		tm.waitGone("Mark " + id + " done")
 	}
 
 	// The destructive step: its dialog lists the AOS and the users still connected.
-	tm.waitFor(`c: confirm (type "STOP AOS")`)
+	tm.goToCurrent("aos-stop", `c: confirm (type "STOP AOS")`)
 	tm.keys("c")
 	tm.waitFor("DESTRUCTIVE STEP", "AX-BATCH01", "users still connected")
 	tm.text("STOP AOS")
@@ -2224,8 +2328,8 @@ func TestSharedCockpitOverOpenSSH(t *testing.T) {
 	ana.waitFor("prepare confirmed by Ana")
 	vic.waitFor("✓ succeeded prepare")
 
-	// Two distinct operators for go-live.
-	ana.waitFor(`c: confirm (type "GO LIVE")`)
+	// Two distinct operators for go-live: Ana's selection stays on prepare until she moves it.
+	ana.goToCurrent("go-live", `c: confirm (type "GO LIVE")`)
 	ana.keys("c")
 	ana.waitFor("type GO LIVE to confirm")
 	ana.text("GO LIVE")
@@ -2233,7 +2337,9 @@ func TestSharedCockpitOverOpenSSH(t *testing.T) {
 	ana.waitFor("your approval is 1 of 2")
 	ben := ana.newSession("ben", 120, 40, s.sshCommand(s.ben))
 	ben.waitFor("1 of 2 approved by Ana")
-	// Ana again does not count.
+	// Ana again does not count. (A key without text first: it ends the type-ahead guard that
+	// follows a dialog closed by the engine's answer, should Ben's session have joined that fast.)
+	ana.keys("Right")
 	ana.keys("c")
 	ana.waitFor("type GO LIVE to confirm")
 	// While Ana's dialog is open, Ben sees who holds the step.

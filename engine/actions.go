@@ -20,7 +20,8 @@ var (
 	ErrClosed          = errors.New("the engine is closed")
 )
 
-// ConfirmResult says where a confirmation request stands after an approval.
+// ConfirmResult says where a confirmation request, or a guarded override (guard.go), stands after
+// an approval: Count of the Needed distinct operators have approved; Satisfied once they all have.
 type ConfirmResult struct {
 	Count     int
 	Needed    int
@@ -115,69 +116,108 @@ func (e *Engine) Decline(step string, request uint64, actor Actor, reason string
 }
 
 // Skip marks a step skipped, with a reason: its dependents may go ahead as if it had succeeded.
-// A running step must be aborted first.
-func (e *Engine) Skip(step string, actor Actor, reason string) error {
+// A running step must be aborted first, unless it is a manual step (no code runs for it). A guarded step (guard.go) is skipped only by an override:
+// each call with its skip phrase is one operator's approval (the first opens the override with
+// the reason; later ones join it and their reason is a note), and the step is skipped when the
+// last needed operator approves. The result says where the override stands; a step that is not
+// guarded is skipped at once (Count 1 of 1).
+func (e *Engine) Skip(step string, actor Actor, reason, phrase string) (ConfirmResult, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st, err := e.actLocked(step, actor)
-	if err != nil {
-		return err
-	}
-	if strings.TrimSpace(reason) == "" {
-		return fmt.Errorf("step %s: %w: say why it is skipped", step, ErrReasonRequired)
+	if st == nil || (err != nil && !st.guarded()) {
+		return ConfirmResult{}, err
 	}
 	switch st.state {
 	case StatePending, StateAwaiting, StateFailed, StateRetrying:
 	case StateRunning:
-		return fmt.Errorf("step %s: %w: it is running; abort it first", step, ErrNotAllowed)
+		// A manual step in an operator's hands runs no code: it can be skipped as it is.
+		if st.kind.Mode() != ModeManual {
+			return ConfirmResult{}, fmt.Errorf("step %s: %w: it is running; abort it first", step, ErrNotAllowed)
+		}
 	default:
-		return fmt.Errorf("step %s: %w: it has already %s", step, ErrNotAllowed, st.state)
+		return ConfirmResult{}, fmt.Errorf("step %s: %w: it has already %s", step, ErrNotAllowed, st.state)
 	}
-	_, err = e.commitLocked(RecSkipped, step, ByActor{Actor: actor, Reason: reason})
-	return err
+	if st.guarded() {
+		return e.overrideLocked(st, OverrideSkip, actor, err, reason, phrase, func(o *overrideRT) error {
+			_, err := e.commitLocked(RecSkipped, step, overrideRecord(o))
+			return err
+		})
+	}
+	if strings.TrimSpace(reason) == "" {
+		return ConfirmResult{}, fmt.Errorf("step %s: %w: say why it is skipped", step, ErrReasonRequired)
+	}
+	if _, err := e.commitLocked(RecSkipped, step, ByActor{Actor: actor, Reason: reason}); err != nil {
+		return ConfirmResult{}, err
+	}
+	return ConfirmResult{Count: 1, Needed: 1, Satisfied: true}, nil
 }
 
 // MarkDone records that a step was done. For a running manual step this is its normal completion
-// (the reason is optional); otherwise it is done by hand and needs a reason. A running step whose
-// code is not safe to cut short must be aborted first.
-func (e *Engine) MarkDone(step string, actor Actor, reason string) error {
+// (the reason is optional; it was confirmed before it started, if it is guarded). Otherwise it is
+// done by hand: it needs a reason, every dependency done first (the refusal names the ones that
+// are not), and, for a guarded step, an override exactly as Skip (with the done phrase). A
+// running step whose code is not safe to cut short must be aborted first.
+func (e *Engine) MarkDone(step string, actor Actor, reason, phrase string) (ConfirmResult, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st, err := e.actLocked(step, actor)
-	if err != nil {
-		return err
+	if st == nil {
+		return ConfirmResult{}, err
 	}
 	reason = strings.TrimSpace(reason)
 	if st.state == StateRunning && st.kind.Mode() == ModeManual {
+		if err != nil {
+			return ConfirmResult{}, err
+		}
 		msg := "done"
 		if reason != "" {
 			msg = "done: " + reason
 		}
-		_, err = e.commitLocked(RecSucceeded, step, Succeeded{Attempt: st.attempt, Message: msg, Actor: &actor})
-		return err
+		if _, err := e.commitLocked(RecSucceeded, step, Succeeded{Attempt: st.attempt, Message: msg, Actor: &actor}); err != nil {
+			return ConfirmResult{}, err
+		}
+		return ConfirmResult{Count: 1, Needed: 1, Satisfied: true}, nil
 	}
-	if reason == "" {
-		return fmt.Errorf("step %s: %w: say how it was done", step, ErrReasonRequired)
+	if err != nil && !st.guarded() {
+		return ConfirmResult{}, err
 	}
 	switch st.state {
 	case StatePending, StateAwaiting, StateFailed, StateRetrying:
 	case StateRunning:
-		rr, ok := st.def.Spec.(Rerunnable)
-		if !ok || !rr.Rerunnable() {
-			return fmt.Errorf("step %s: %w: it is running; abort it first, then mark it done", step, ErrNotAllowed)
-		}
-		if st.cancel != nil {
-			st.cancel(fmt.Errorf("marked done by %s", actor.Name))
+		if rr, ok := st.def.Spec.(Rerunnable); !ok || !rr.Rerunnable() {
+			return ConfirmResult{}, fmt.Errorf("step %s: %w: it is running; abort it first, then mark it done", step, ErrNotAllowed)
 		}
 	default:
-		return fmt.Errorf("step %s: %w: it has already %s", step, ErrNotAllowed, st.state)
+		return ConfirmResult{}, fmt.Errorf("step %s: %w: it has already %s", step, ErrNotAllowed, st.state)
 	}
-	_, err = e.commitLocked(RecDoneByHand, step, ByActor{Actor: actor, Reason: reason})
-	return err
+	if deps := e.st.pendingDeps(st); len(deps) > 0 {
+		return ConfirmResult{}, fmt.Errorf("step %s: cannot be marked done: %w: it waits for %s", step, ErrDependencies, strings.Join(deps, ", "))
+	}
+	done := func(rec ByActor) error {
+		if st.state == StateRunning && st.cancel != nil {
+			st.cancel(fmt.Errorf("marked done by %s", actor.Name))
+		}
+		_, err := e.commitLocked(RecDoneByHand, step, rec)
+		return err
+	}
+	if st.guarded() {
+		return e.overrideLocked(st, OverrideDone, actor, err, reason, phrase, func(o *overrideRT) error { return done(overrideRecord(o)) })
+	}
+	if reason == "" {
+		return ConfirmResult{}, fmt.Errorf("step %s: %w: say how it was done", step, ErrReasonRequired)
+	}
+	if err := done(ByActor{Actor: actor, Reason: reason}); err != nil {
+		return ConfirmResult{}, err
+	}
+	return ConfirmResult{Count: 1, Needed: 1, Satisfied: true}, nil
 }
 
-// Retry runs a failed step again (asking for confirmation again if it needs one), or starts a
-// step waiting for its next automatic attempt right away.
+// Retry runs a failed step again, or starts a step waiting for its next automatic attempt right
+// away. A guarded step (guard.go) does not run again on this alone: it asks for its confirmation
+// again — a new request, with what the step sees now — and runs when that request has its phrase
+// from as many distinct operators as the step needs. That holds for a guarded step waiting for its
+// next automatic attempt too: an operator's retry replaces the confirmation it had.
 func (e *Engine) Retry(step string, actor Actor) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -188,7 +228,7 @@ func (e *Engine) Retry(step string, actor Actor) error {
 	if st.state != StateFailed && st.state != StateRetrying {
 		return fmt.Errorf("step %s: %w: only a failed or retrying step can be retried (it is %s)", step, ErrNotAllowed, e.st.viewState(st))
 	}
-	_, err = e.commitLocked(RecRetry, step, ByActor{Actor: actor})
+	_, err = e.commitLocked(RecRetry, step, ByActor{Actor: actor, Reconfirm: st.guarded()})
 	return err
 }
 

@@ -594,7 +594,7 @@ func (e *Engine) scheduleLocked() time.Time {
 			if e.st.paused {
 				continue
 			}
-			if st.def.NeedsConfirmation(st.kind.Mode() == ModeGate) && !st.approved {
+			if st.guarded() && !st.approved {
 				if st.request == 0 && !st.previewing {
 					if pv, ok := st.def.Spec.(Previewer); ok {
 						e.previewLocked(st, pv)
@@ -1006,6 +1006,26 @@ func (e *Engine) logRecordLocked(rec journal.Record, payload any) {
 			msg = fmt.Sprintf("marked done by %s: %s", p.Actor, p.Reason)
 		case RecRetry:
 			msg = fmt.Sprintf("retry requested by %s", p.Actor)
+			if p.Reconfirm {
+				msg += "; it asks for its confirmation again"
+			}
+		}
+		if len(p.Approvals) > 0 {
+			msg += " (" + approvers(p.Approvals) + ")"
+		}
+	case OverrideRequested:
+		lvl, msg = LevelWarn, fmt.Sprintf("%s asks to %s (%d operator(s) must type %q): %s", p.Actor, p.Action.Words(), p.Needed, OverridePhrase(e.st.steps[rec.Step].def, p.Action), p.Reason)
+	case OverrideApproved:
+		msg = fmt.Sprintf("%s approved by %s (%d of %d)", p.Action, p.Actor, p.Count, p.Needed)
+		if p.Note != "" {
+			msg += ": " + p.Note
+		}
+	case OverrideRefused:
+		lvl, msg = LevelWarn, fmt.Sprintf("%s by %s refused: %s", p.Action, p.Actor, p.Reason)
+	case OverrideWithdrawn:
+		msg = fmt.Sprintf("the request to %s was withdrawn by %s", p.Action.Words(), p.Actor)
+		if p.Reason != "" {
+			msg += ": " + p.Reason
 		}
 	case RunPaused:
 		lvl, msg = LevelWarn, fmt.Sprintf("run paused by %s: %s", p.Actor, p.Reason)
@@ -1172,7 +1192,7 @@ func (e *Engine) outcomeLocked() Outcome {
 		case StateRetrying:
 			return OutcomeRunning
 		case StateReady:
-			if !st.def.NeedsConfirmation(st.kind.Mode() == ModeGate) || st.approved || st.request == 0 {
+			if !st.guarded() || st.approved || st.request == 0 {
 				return OutcomeRunning
 			}
 			waiting = true
@@ -1203,6 +1223,8 @@ func (e *Engine) viewLocked(st *stepRT) StepView {
 		LastError: st.lastError, Message: st.message, Output: append([]string(nil), st.output...),
 		ByHand: st.byHand, By: st.by, Reason: st.reason,
 		ConfirmedBy: append([]Approval(nil), st.confirmed...),
+		Guard:       guardView(st), Override: overrideView(st),
+		OverriddenBy: append([]Approval(nil), st.overriddenBy...),
 	}
 	if e.baseline != nil {
 		v.Baseline = e.baseline.Steps[d.ID].Duration()

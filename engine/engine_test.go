@@ -182,19 +182,19 @@ steps:
 `).start()
 	h.started("running")
 	h.waitStep("fails", engine.StateFailed)
-	if err := h.e.Skip("fails", ana, ""); !errors.Is(err, engine.ErrReasonRequired) {
+	if _, err := h.e.Skip("fails", ana, "", ""); !errors.Is(err, engine.ErrReasonRequired) {
 		t.Fatalf("skip without a reason: %v", err)
 	}
-	if err := h.e.Skip("fails", vera, "viewer"); !errors.Is(err, engine.ErrNotOperator) {
+	if _, err := h.e.Skip("fails", vera, "viewer", ""); !errors.Is(err, engine.ErrNotOperator) {
 		t.Fatalf("skip by a viewer: %v", err)
 	}
-	if err := h.e.Skip("running", ana, "x"); !errors.Is(err, engine.ErrNotAllowed) {
+	if _, err := h.e.Skip("running", ana, "x", ""); !errors.Is(err, engine.ErrNotAllowed) {
 		t.Fatalf("skipping a running step: %v", err)
 	}
-	if err := h.e.MarkDone("running", ana, "did it by hand"); !errors.Is(err, engine.ErrNotAllowed) {
+	if _, err := h.e.MarkDone("running", ana, "did it by hand", ""); !errors.Is(err, engine.ErrNotAllowed) {
 		t.Fatalf("marking a running command done: %v", err)
 	}
-	if err := h.e.Skip("fails", ana, "known issue, fixed by hand"); err != nil {
+	if _, err := h.e.Skip("fails", ana, "known issue, fixed by hand", ""); err != nil {
 		t.Fatal(err)
 	}
 	h.waitStep("next", engine.StateSucceeded)
@@ -203,10 +203,10 @@ steps:
 		t.Fatalf("manual mode: %v", st.Mode)
 	}
 	h.waitOutcome(engine.OutcomeRunning)
-	if err := h.e.MarkDone("hold", vera, ""); !errors.Is(err, engine.ErrNotOperator) {
+	if _, err := h.e.MarkDone("hold", vera, "", ""); !errors.Is(err, engine.ErrNotOperator) {
 		t.Fatalf("a viewer completed a manual step: %v", err)
 	}
-	if err := h.e.MarkDone("hold", ana, ""); err != nil {
+	if _, err := h.e.MarkDone("hold", ana, "", ""); err != nil {
 		t.Fatalf("a manual step is completed without a reason: %v", err)
 	}
 	st = h.waitStep("hold", engine.StateSucceeded)
@@ -225,21 +225,37 @@ steps:
 func TestMarkDoneByHandBeforeItRuns(t *testing.T) {
 	h := newHarness(t, `name: t
 steps:
-  - {id: gate, title: "Go?", kind: gate}
-  - {id: cmd, title: C, kind: probe, after: gate}
+  - {id: prep, title: Prepare, kind: manual}
+  - {id: cmd, title: C, kind: probe, after: prep}
 `).start()
-	h.waitStep("gate", engine.StateAwaiting)
-	if err := h.e.MarkDone("cmd", ana, ""); !errors.Is(err, engine.ErrReasonRequired) {
+	h.waitStep("prep", engine.StateRunning)
+	// Not before its dependency is done: the refusal names it and its state, nothing is journaled.
+	_, err := h.e.MarkDone("cmd", ana, "ran it from SSMS", "")
+	if !errors.Is(err, engine.ErrDependencies) || !strings.Contains(err.Error(), "it waits for prep (running)") {
+		t.Fatalf("done by hand before its dependency: %v", err)
+	}
+	if n := h.count(engine.RecDoneByHand, "cmd"); n != 0 {
+		t.Fatalf("%d done-by-hand records for a refused step", n)
+	}
+	// Paused, prep done: cmd is ready but does not start, and can be marked done instead.
+	if err := h.e.Pause(ana, "cmd is run from SSMS tonight"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.e.MarkDone("prep", ana, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	h.waitStep("cmd", engine.StateReady)
+	if _, err := h.e.MarkDone("cmd", ana, "", ""); !errors.Is(err, engine.ErrReasonRequired) {
 		t.Fatalf("done by hand needs a reason: %v", err)
 	}
-	if err := h.e.MarkDone("cmd", ana, "ran it from SSMS"); err != nil {
+	if _, err := h.e.MarkDone("cmd", ana, "ran it from SSMS", ""); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := h.e.Snapshot().Step("cmd")
 	if st.State != engine.StateSucceeded || !st.ByHand || st.Reason != "ran it from SSMS" {
 		t.Fatalf("%+v", st)
 	}
-	if _, err := h.e.Confirm("gate", 0, ana, "gate"); err != nil {
+	if err := h.e.Resume(ana); err != nil {
 		t.Fatal(err)
 	}
 	h.waitOutcome(engine.OutcomeCompleted)
@@ -475,7 +491,7 @@ steps:
 		t.Fatalf("wait finished at %v, want the original deadline", soak.Finished)
 	}
 	// The operator checks what the interrupted step did and marks it done.
-	if err := h.e.MarkDone("once", ana, "checked: it completed"); err != nil {
+	if _, err := h.e.MarkDone("once", ana, "checked: it completed", ""); err != nil {
 		t.Fatal(err)
 	}
 	h.waitOutcome(engine.OutcomeCompleted)
@@ -549,7 +565,7 @@ func TestRunbookChangesAcrossRestarts(t *testing.T) {
 
 func TestActionsOnUnknownSteps(t *testing.T) {
 	h := newHarness(t, "name: t\nsteps:\n  - {id: a, title: A, kind: manual}\n").start()
-	if err := h.e.Skip("nope", ana, "x"); !errors.Is(err, engine.ErrNoSuchStep) {
+	if _, err := h.e.Skip("nope", ana, "x", ""); !errors.Is(err, engine.ErrNoSuchStep) {
 		t.Fatal(err)
 	}
 	if _, err := h.e.Confirm("a", 0, ana, "a"); !errors.Is(err, engine.ErrNotAwaiting) {

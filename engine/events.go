@@ -220,6 +220,13 @@ type StepView struct {
 	Confirmation *ConfirmationView
 	// ConfirmedBy lists who confirmed the step.
 	ConfirmedBy []Approval
+	// Guard says what skipping, marking done or confirming the step takes; nil when the step is
+	// not guarded (neither destructive, a gate, nor with confirm:/approvals:).
+	Guard *GuardView
+	// Override is the open request to skip the guarded step or mark it done, if any.
+	Override *OverrideView
+	// OverriddenBy lists who approved the skip or done-by-hand of a guarded step.
+	OverriddenBy []Approval
 }
 
 // ConfirmationView is an open confirmation request.

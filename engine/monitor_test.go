@@ -347,10 +347,10 @@ func TestMonitorRetiresWhenReplicationIsRemoved(t *testing.T) {
 	h.opts.Ports.Replication = src
 	h.start()
 	h.nextView(1)
-	if err := h.e.MarkDone("idle", engine.LocalOperator("ops", ""), "done"); err != nil {
+	if _, err := h.e.MarkDone("idle", engine.LocalOperator("ops", ""), "done", ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.e.MarkDone("remove", engine.LocalOperator("ops", ""), "ran it in the toolkit"); err != nil {
+	if _, err := h.e.MarkDone("remove", engine.LocalOperator("ops", ""), "ran it in the toolkit", ""); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.After(waitLimit)

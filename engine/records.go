@@ -29,6 +29,13 @@ const (
 	RecDoneByHand     RecordType = "step.done-by-hand"
 	RecRetry          RecordType = "step.retry"
 
+	// Guarded overrides: an operator asks that a guarded step be skipped or count as done
+	// (guard.go). The request, each approval, each refusal and a withdrawal are journaled.
+	RecOverrideRequested RecordType = "step.override-requested"
+	RecOverrideApproved  RecordType = "step.override-approved"
+	RecOverrideRefused   RecordType = "step.override-refused"
+	RecOverrideWithdrawn RecordType = "step.override-withdrawn"
+
 	RecSourceHealth      RecordType = "source.health"
 	RecReplicationSample RecordType = "replication.sample"
 	RecValidation        RecordType = "step.validation"
@@ -162,6 +169,56 @@ type Interrupted struct {
 type ByActor struct {
 	Actor  Actor  `json:"actor"`
 	Reason string `json:"reason,omitempty"`
+	// Override is the override request whose approvals let a guarded step be skipped or count
+	// as done (its step.override-requested record's sequence number); Actor and Reason are then
+	// the request's. Zero for a step that is not guarded (and in journals older than the guard).
+	Override uint64 `json:"override,omitempty"`
+	// Approvals are the distinct operators who approved that override.
+	Approvals []Approval `json:"approvals,omitempty"`
+	// Reconfirm, on a retry, says the step asks for its confirmation again before it runs (a
+	// guarded step, even one waiting for its next automatic attempt). Journals older than the
+	// guard lack it: a retried step that was waiting for its next attempt kept its confirmation.
+	Reconfirm bool `json:"reconfirm,omitempty"`
+}
+
+// OverrideRequested opens a guarded override: an operator asks that a guarded step be skipped or
+// count as done. Its record sequence number is the request id. The opener's approval follows in
+// its own record.
+type OverrideRequested struct {
+	Action OverrideAction `json:"action"`
+	Actor  Actor          `json:"actor"`
+	Reason string         `json:"reason"`
+	// Needed is how many distinct operators must approve (the step's approvals, at least one).
+	Needed int `json:"needed"`
+}
+
+// OverrideApproved is one operator's approval of an open override: they typed its phrase.
+type OverrideApproved struct {
+	Request uint64         `json:"request"`
+	Action  OverrideAction `json:"action"`
+	Actor   Actor          `json:"actor"`
+	Count   int            `json:"count"`
+	Needed  int            `json:"needed"`
+	// Note is what a later approver added (the request's reason is the opener's).
+	Note string `json:"note,omitempty"`
+}
+
+// OverrideRefused is an attempt to skip or mark done a guarded step that was turned away: a
+// viewer, a missing or wrong phrase, the same operator twice (kept as evidence). Request is the
+// open override it was meant for, or zero when none was open.
+type OverrideRefused struct {
+	Request uint64         `json:"request,omitempty"`
+	Action  OverrideAction `json:"action"`
+	Actor   Actor          `json:"actor"`
+	Reason  string         `json:"reason"`
+}
+
+// OverrideWithdrawn closes an open override without acting: an operator withdrew it.
+type OverrideWithdrawn struct {
+	Request uint64         `json:"request"`
+	Action  OverrideAction `json:"action"`
+	Actor   Actor          `json:"actor"`
+	Reason  string         `json:"reason,omitempty"`
 }
 
 // SourceHealthRecord is a data source changing health (an outage starting or ending).

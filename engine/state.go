@@ -80,8 +80,12 @@ type stepRT struct {
 	byHand    bool
 	by        *Actor
 	reason    string
-	ext       map[string]string
-	extOf     int // the attempt ext was recorded by
+	// override is the open guarded override (guard.go); overriddenBy who approved the one that
+	// skipped the step or marked it done.
+	override     *overrideRT
+	overriddenBy []Approval
+	ext          map[string]string
+	extOf        int // the attempt ext was recorded by
 	// earlier is what the newest earlier attempt that recorded anything recorded, and which
 	// attempt that was: a retry can follow an operation that attempt started.
 	earlier   map[string]string
@@ -135,7 +139,7 @@ func (r *runState) apply(rec journal.Record) error {
 var stepRecords = map[RecordType]bool{
 	RecAwaiting: true, RecApproved: true, RecDeclined: true, RecStarted: true, RecExternal: true,
 	RecSucceeded: true, RecFailed: true, RecInterrupted: true, RecSkipped: true, RecDoneByHand: true,
-	RecRetry: true,
+	RecRetry: true, RecOverrideRequested: true, RecOverrideApproved: true, RecOverrideRefused: true, RecOverrideWithdrawn: true,
 }
 
 func (r *runState) applyRecord(rec journal.Record) error {
@@ -145,6 +149,13 @@ func (r *runState) applyRecord(rec journal.Record) error {
 		if st == nil {
 			return fmt.Errorf("names step %q, which the runbook no longer has; restore the step or start a new run with a fresh --state directory", rec.Step)
 		}
+		// A step that changes state withdraws its open override (guard.go).
+		before := st.state
+		defer func() {
+			if st.state != before {
+				st.override = nil
+			}
+		}()
 	} else if stepRecords[RecordType(rec.Type)] {
 		return errors.New("the record names no step")
 	}
@@ -314,6 +325,7 @@ func (r *runState) applyRecord(rec journal.Record) error {
 		}
 		st.by, st.reason, st.finished = &p.Actor, p.Reason, rec.Time
 		st.request, st.approvals = 0, nil
+		st.overriddenBy = p.Approvals
 		if RecordType(rec.Type) == RecSkipped {
 			st.state = StateSkipped
 		} else {
@@ -324,10 +336,41 @@ func (r *runState) applyRecord(rec journal.Record) error {
 		if err := decode(&p); err != nil {
 			return err
 		}
-		keep := st.state == StateRetrying
+		keep := st.state == StateRetrying && !p.Reconfirm
 		st.state, st.retryAt, st.finished, st.by, st.reason = StatePending, time.Time{}, time.Time{}, &p.Actor, p.Reason
 		if !keep {
 			st.request, st.approvals, st.approved = 0, nil, false
+		}
+	case RecOverrideRequested:
+		var p OverrideRequested
+		if err := decode(&p); err != nil {
+			return err
+		}
+		if !p.Action.valid() {
+			return fmt.Errorf("unknown override action %q", p.Action)
+		}
+		st.override = &overrideRT{request: rec.Seq, action: p.Action, by: p.Actor, reason: p.Reason, since: rec.Time, needed: max(p.Needed, 1)}
+	case RecOverrideApproved:
+		var p OverrideApproved
+		if err := decode(&p); err != nil {
+			return err
+		}
+		// An approval of a request that is no longer open is evidence only.
+		if o := st.override; o != nil && o.request == p.Request {
+			o.approvals = append(o.approvals, Approval{Actor: p.Actor, At: rec.Time})
+		}
+	case RecOverrideRefused:
+		var p OverrideRefused
+		if err := decode(&p); err != nil {
+			return err
+		}
+	case RecOverrideWithdrawn:
+		var p OverrideWithdrawn
+		if err := decode(&p); err != nil {
+			return err
+		}
+		if o := st.override; o != nil && o.request == p.Request {
+			st.override = nil
 		}
 	default:
 		return errors.New("a record type this version of cutover does not know (was it written by a newer version?)")

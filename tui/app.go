@@ -56,6 +56,12 @@ type App struct {
 	held   string
 	heldAt time.Time
 
+	// closedAt is when a dialog last closed on the engine's answer: keys that change the run,
+	// typed right after, were typed for the dialog (typeAheadGuard). clock is the wall clock (a
+	// test's own).
+	closedAt time.Time
+	clock    func() time.Time
+
 	onActivity func()
 	stats      *sessionStats
 }
@@ -100,7 +106,7 @@ func NewApp(ctx context.Context, e Engine, opt Options) *App {
 	d.logs.add(e.Logs(2000, ""), 0)
 	d.repl, d.val = e.Replication(), e.Validation()
 	en := &env{ctx: ctx, s: s, d: d, e: e}
-	a := &App{env: en, events: events, onActivity: opt.OnActivity, stats: &sessionStats{}}
+	a := &App{env: en, events: events, onActivity: opt.OnActivity, stats: &sessionStats{}, clock: time.Now}
 	a.stats.seq.Store(snap.Seq)
 	en.dispatch = func(msg tea.Msg) tea.Cmd {
 		_, cmd := a.Update(msg)
@@ -217,21 +223,40 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, nil
 	case holdDoneMsg:
 		if msg.err != nil {
+			// The dialog stays open and says so (closing it under the operator's fingers would
+			// hand the rest of the phrase to the key bindings); esc closes it.
 			if o, ok := a.overlay.(*confirmOverlay); ok && o.step == msg.step {
-				a.overlay = nil
+				o.holdErr = msg.err.Error()
+			} else {
+				a.setFlash(msg.err.Error(), true)
 			}
 			a.held = ""
-			a.setFlash(msg.err.Error(), true)
 		}
 		return a, nil
-	case openPromptMsg:
+	case openActionMsg:
 		if a.s.readOnly {
 			a.setFlash("this session is read-only", true)
 			return a, nil
 		}
-		o := newPromptOverlay(a.env, msg.action, msg.step)
-		a.overlay = o
-		return a, o.input.Focus()
+		if msg.step != "" {
+			if _, ok := a.d.step(msg.step); !ok {
+				a.setFlash(fmt.Sprintf("no step %q", msg.step), true)
+				return a, nil
+			}
+		}
+		a.overlay = newActionOverlay(a.env, msg.action, msg.step, msg.reason)
+		return a, nil
+	case actionResultMsg:
+		if o, ok := a.overlay.(*actionOverlay); ok && o.id == msg.id {
+			break // the dialog that asked takes its answer, below
+		}
+		// The dialog was closed before the answer came.
+		if msg.err != nil {
+			a.setFlash(msg.err.Error(), true)
+		} else {
+			a.setFlash(msg.what, false)
+		}
+		return a, nil
 	case gotoPaneMsg:
 		a.focus = msg.pane
 		return a, nil
@@ -267,12 +292,43 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if a.overlay != nil {
 		cmd, closed := a.overlay.update(msg)
 		if closed {
-			a.overlay = nil
-			cmd = tea.Batch(cmd, a.release())
+			// Closed by the engine's answer, not by a key: keys typed meanwhile were meant for
+			// the dialog.
+			cmd = tea.Batch(cmd, a.closeOverlay())
+			a.closedAt = a.clock()
 		}
 		return a, cmd
 	}
 	return a, a.panes[a.focus].update(msg)
+}
+
+// typeAheadGuard is how long after a dialog closed on the engine's answer (not on a key of the
+// operator's) the keys that change the run and the palette's key are ignored: typed that soon,
+// they were meant for the dialog — typed ahead of the answer that closed it — not for the key
+// bindings. A key without text (an arrow, esc, tab, enter) ends the guard at once: the operator
+// is steering, not typing.
+const typeAheadGuard = 500 * time.Millisecond
+
+// closeOverlay closes the open dialog and gives up its hold.
+func (a *App) closeOverlay() tea.Cmd {
+	a.overlay = nil
+	return a.release()
+}
+
+// typedAhead reports a key that changes the run pressed within typeAheadGuard of a dialog closing
+// on the engine's answer.
+func (a *App) typedAhead(msg tea.KeyPressMsg) bool {
+	if a.closedAt.IsZero() || a.clock().Sub(a.closedAt) >= typeAheadGuard || msg.Text == "" {
+		a.closedAt = time.Time{}
+		return false
+	}
+	k := a.s.keys
+	for _, b := range append(k.mutating(), &k.Palette) {
+		if key.Matches(msg, *b) {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
@@ -280,13 +336,17 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 		o := a.overlay
 		cmd, closed := o.update(msg)
 		if closed {
-			a.overlay = nil
-			cmd = tea.Batch(cmd, a.release())
+			cmd = tea.Batch(cmd, a.closeOverlay())
 			if f, ok := o.(interface{ followUp() tea.Msg }); ok && f.followUp() != nil {
+				// The palette hands over to a dialog in the same turn: no gap for keys.
 				return tea.Batch(cmd, a.dispatch(f.followUp()))
 			}
 		}
 		return cmd
+	}
+	if a.typedAhead(msg) {
+		a.setFlash(fmt.Sprintf("ignored %q: typed as a dialog closed; press it again to use it", msg.String()), true)
+		return nil
 	}
 	p := a.panes[a.focus]
 	if p.capturing() {
@@ -320,12 +380,9 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 		return act("refresh requested", func() error { e.RefreshNow(); return nil })
 	case key.Matches(msg, k.Pause):
 		if a.d.snap.Run.Paused {
-			e, actor := a.e, a.s.actor
-			return act("resume the run", func() error { return e.Resume(actor) })
+			return a.dispatch(openActionMsg{action: actionResume})
 		}
-		o := newPromptOverlay(a.env, actionPause, "")
-		a.overlay = o
-		return o.input.Focus()
+		return a.dispatch(openActionMsg{action: actionPause})
 	default:
 		return p.update(msg)
 	}

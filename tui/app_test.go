@@ -158,9 +158,14 @@ func TestPalette(t *testing.T) {
 	if a.focus != paneLogs || a.overlay != nil {
 		t.Fatalf("tab completed and enter ran: focus %s", a.focus)
 	}
+	// The commands that change the run open the key's dialog: nothing acts from the palette.
 	press(a, ":")
 	typeText(a, "retry toolkit")
 	press(a, "tab", "enter")
+	if o, ok := a.overlay.(*actionOverlay); !ok || o.action != actionRetry || o.step != "toolkit-nopk" || len(e.called()) != 0 {
+		t.Fatalf("retry from the palette: %T, calls %q", a.overlay, e.called())
+	}
+	press(a, "tab", "enter") // [ Retry ]
 	press(a, ":")
 	typeText(a, "interval 30s 2m")
 	press(a, "enter")
@@ -172,11 +177,22 @@ func TestPalette(t *testing.T) {
 	}
 	typeText(a, " not needed in this rehearsal")
 	press(a, "enter")
+	o, ok := a.overlay.(*actionOverlay)
+	if !ok || o.action != actionSkip || o.reason.Value() != "not needed in this rehearsal" {
+		t.Fatalf("skip from the palette opens its dialog with the reason: %T", a.overlay)
+	}
+	// aos-stop is guarded: its skip phrase is asked for.
+	if out := screenOf(a); !strings.Contains(out, "SKIP aos-stop") || !strings.Contains(out, "Shut down all AX 2012 AOS instances") {
+		t.Fatalf("the skip dialog:\n%s", out)
+	}
+	press(a, "tab") // to the phrase
+	typeText(a, "SKIP aos-stop")
+	press(a, "tab", "tab", "enter") // [ Cancel ], [ Skip ], enter
 	want := []string{"retry toolkit-nopk", "interval 30s 2m0s", "skip aos-stop not needed in this rehearsal"}
 	if got := e.called(); !slices.Equal(got, want) {
 		t.Fatalf("engine calls %q, want %q", got, want)
 	}
-	if !strings.Contains(screenOf(a), "skip aos-stop") {
+	if !strings.Contains(screenOf(a), "aos-stop skipped") {
 		t.Fatal("the footer reports the action")
 	}
 	// Dialogs opened from the palette are open the moment enter is handled.
@@ -277,17 +293,24 @@ func TestReasonPrompts(t *testing.T) {
 	e := newFixtureEngine(50)
 	a := newTestApp(e, 120, 40, Options{})
 	press(a, "n") // no-go for the awaiting aos-stop
-	press(a, "enter")
+	press(a, "tab", "tab", "enter")
 	if a.overlay == nil || !strings.Contains(screenOf(a), "a reason is required") {
 		t.Fatal("a no-go needs a reason")
 	}
 	typeText(a, "users still connected")
 	press(a, "enter")
-	// Mark the manual step done with a note.
+	if a.overlay == nil || len(e.called()) != 0 || !strings.Contains(screenOf(a), "tab to [ No-go ], then enter") {
+		t.Fatal("enter in the reason does not send")
+	}
+	press(a, "tab", "tab", "enter")
+	// Mark the manual step done with a note: its normal end, no phrase.
 	press(a, "k")
 	press(a, "d")
+	if strings.Contains(screenOf(a), "type the phrase") {
+		t.Fatal("completing a manual step asks for no phrase")
+	}
 	typeText(a, "AIF ports off")
-	press(a, "enter")
+	press(a, "tab", "tab", "enter")
 	want := []string{"decline aos-stop users still connected", "done stop-integrations AIF ports off"}
 	if got := e.called(); !slices.Equal(got, want) {
 		t.Fatalf("engine calls %q, want %q", got, want)

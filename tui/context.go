@@ -22,8 +22,9 @@ type Engine interface {
 
 	Confirm(step string, request uint64, actor engine.Actor, phrase string) (engine.ConfirmResult, error)
 	Decline(step string, request uint64, actor engine.Actor, reason string) error
-	Skip(step string, actor engine.Actor, reason string) error
-	MarkDone(step string, actor engine.Actor, reason string) error
+	Skip(step string, actor engine.Actor, reason, phrase string) (engine.ConfirmResult, error)
+	MarkDone(step string, actor engine.Actor, reason, phrase string) (engine.ConfirmResult, error)
+	WithdrawOverride(step string, request uint64, actor engine.Actor, reason string) error
 	Retry(step string, actor engine.Actor) error
 	Abort(step string, actor engine.Actor, reason string) error
 	Pause(actor engine.Actor, reason string) error

@@ -73,12 +73,16 @@ func (f *fakeEngine) Decline(step string, request uint64, a engine.Actor, reason
 	f.call("decline " + step + " " + reason)
 	return nil
 }
-func (f *fakeEngine) Skip(step string, a engine.Actor, reason string) error {
+func (f *fakeEngine) Skip(step string, a engine.Actor, reason, phrase string) (engine.ConfirmResult, error) {
 	f.call("skip " + step + " " + reason)
-	return nil
+	return engine.ConfirmResult{Count: 1, Needed: 1, Satisfied: true}, nil
 }
-func (f *fakeEngine) MarkDone(step string, a engine.Actor, reason string) error {
+func (f *fakeEngine) MarkDone(step string, a engine.Actor, reason, phrase string) (engine.ConfirmResult, error) {
 	f.call("done " + step + " " + reason)
+	return engine.ConfirmResult{Count: 1, Needed: 1, Satisfied: true}, nil
+}
+func (f *fakeEngine) WithdrawOverride(step string, request uint64, a engine.Actor, reason string) error {
+	f.call("withdraw " + step + " " + reason)
 	return nil
 }
 func (f *fakeEngine) Retry(step string, a engine.Actor) error { f.call("retry " + step); return nil }
@@ -144,6 +148,20 @@ func fixtureSteps() []engine.StepView {
 			Destructive: true, State: engine.StatePending, After: []string{"validate-counts"}, Planned: time.Hour},
 		{ID: "reopen", Title: "Reopen to users", Phase: "Go live", Kind: "gate", Mode: engine.ModeGate, State: engine.StatePending,
 			After: []string{"production-refresh"}, Planned: 5 * time.Minute},
+	}
+	// The engine's guard: gates, destructive steps and those with confirm:/approvals:.
+	guard := func(id, phrase string, needed int) *engine.GuardView {
+		return &engine.GuardView{Needed: needed, Phrase: phrase, Skip: "SKIP " + id, Done: "DONE " + id}
+	}
+	for i := range steps {
+		switch st := &steps[i]; st.ID {
+		case "downtime-go", "reopen":
+			st.Guard = guard(st.ID, st.ID, 1)
+		case "aos-stop":
+			st.Guard = guard(st.ID, "STOP AOS", 1)
+		case "production-refresh":
+			st.Guard = guard(st.ID, "REFRESH PRODUCTION", 2)
+		}
 	}
 	return steps
 }
@@ -254,14 +272,44 @@ func newTestApp(e Engine, w, h int, opt Options) *App {
 		opt.Config.Theme = ThemeDark
 	}
 	a := NewApp(context.Background(), e, opt)
+	tc := &testClock{now: fixedNow, gap: keyGap}
+	a.clock = func() time.Time { return tc.now }
+	testClocks.Store(a, tc)
 	a.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	return a
+}
+
+// keyGap is how far apart a test app's key presses are by default: an operator's pace, slower
+// than typeAheadGuard. A test sets the gap of its app's clock to type faster.
+const keyGap = time.Second
+
+// testClock is a test app's wall clock: it moves only by the gap before each key press.
+type testClock struct {
+	now time.Time
+	gap time.Duration
+}
+
+// testClocks maps each test app to its clock.
+var testClocks sync.Map
+
+// clockOf is a test app's clock.
+func clockOf(a *App) *testClock {
+	tc, _ := testClocks.Load(a)
+	return tc.(*testClock)
+}
+
+// beforeKey moves a test app's clock on to the moment of the next key press.
+func beforeKey(a *App) {
+	if tc, ok := testClocks.Load(a); ok {
+		tc.(*testClock).now = tc.(*testClock).now.Add(tc.(*testClock).gap)
+	}
 }
 
 // press sends keys to the app, one message per key, running the commands they return that
 // produce messages for the app (not the engine's event wait).
 func press(a *App, keys ...string) {
 	for _, k := range keys {
+		beforeKey(a)
 		_, cmd := a.Update(keyMsg(k))
 		runCmd(a, cmd)
 	}
@@ -270,6 +318,7 @@ func press(a *App, keys ...string) {
 // typeText sends each rune as a key press.
 func typeText(a *App, s string) {
 	for _, r := range s {
+		beforeKey(a)
 		_, cmd := a.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
 		runCmd(a, cmd)
 	}

@@ -249,7 +249,16 @@ func (h *headless) event(ev engine.Event) {
 	case engine.StepChanged:
 		h.seen = max(h.seen, ev.Seq)
 		switch ev.Record {
-		case engine.RecExternal, engine.RecConfirmRefused, engine.RecValidation:
+		case engine.RecExternal, engine.RecConfirmRefused, engine.RecValidation, engine.RecOverrideRequested, engine.RecOverrideRefused:
+			return
+		case engine.RecOverrideApproved:
+			if o := ev.Step.Override; o != nil {
+				h.line(ev.At, ev.Step.ID, string(o.Action)+"?", fmt.Sprintf("%s asks to %s: %s — %d of %d approved (%s); each approver types %q",
+					o.By.Name, o.Action.Words(), o.Reason, len(o.Approvals), o.Needed, approvalNames(o.Approvals), o.Phrase))
+			}
+			return
+		case engine.RecOverrideWithdrawn:
+			h.line(ev.At, ev.Step.ID, "withdrawn", "the request to skip it or mark it done was withdrawn")
 			return
 		case engine.RecApproved:
 			if ev.Step.State != engine.StateAwaiting {
@@ -433,7 +442,11 @@ func (h *headless) ask(s engine.Snapshot, p prompt) {
 		for _, l := range strings.Split(st.Action, "\n") {
 			h.printf("   %s\n", l)
 		}
-		h.printf("   type done (or done: note) when finished, skip: reason to skip it\n")
+		skip := "skip: reason"
+		if g := st.Guard; g != nil {
+			skip = fmt.Sprintf("%s: reason (%d operator(s))", g.Skip, g.Needed)
+		}
+		h.printf("   type done (or done: note) when finished, %s to skip it\n", skip)
 		h.prompt()
 		return
 	}
@@ -458,6 +471,9 @@ func (h *headless) ask(s engine.Snapshot, p prompt) {
 		h.printf(" (by %s)", approvalNames(c.Approvals))
 	}
 	h.printf("\n   type %q to confirm as %s, or no: reason for a no-go\n", c.Phrase, h.opt.Actor.Name)
+	if g := st.Guard; g != nil {
+		h.printf("   to skip it instead: %s: reason (%d operator(s))\n", g.Skip, g.Needed)
+	}
 	if h.rehearsal && c.Needed > 1 {
 		h.printf("   rehearsal: a second person at this terminal types as NAME: %s\n", c.Phrase)
 	}
@@ -479,9 +495,20 @@ func (h *headless) answer(line string) {
 		h.prompt()
 		return
 	case p.manual && (lower == "done" || strings.HasPrefix(lower, "done:")):
-		err = h.e.MarkDone(p.step, h.opt.Actor, strings.TrimSpace(strings.TrimPrefix(text[4:], ":")))
-	case strings.HasPrefix(lower, "skip:"):
-		err = h.e.Skip(p.step, h.opt.Actor, strings.TrimSpace(text[5:]))
+		_, err = h.e.MarkDone(p.step, h.opt.Actor, strings.TrimSpace(strings.TrimPrefix(text[4:], ":")), "")
+	case (strings.HasPrefix(lower, "skip:") || strings.HasPrefix(lower, "skip ")) && strings.Contains(text, ":"):
+		// "skip: reason", or for a guarded step its skip phrase before the reason: "SKIP id: reason".
+		phrase, reason, _ := strings.Cut(text, ":")
+		if strings.EqualFold(strings.TrimSpace(phrase), "skip") {
+			phrase = ""
+		}
+		var res engine.ConfirmResult
+		res, err = h.e.Skip(p.step, h.opt.Actor, strings.TrimSpace(reason), strings.TrimSpace(phrase))
+		if err == nil && !res.Satisfied {
+			h.printf("   skip approved by %s (%d of %d); another operator must approve it from their own session\n", h.opt.Actor.Name, res.Count, res.Needed)
+			h.prompt()
+			return
+		}
 	case !p.manual && strings.HasPrefix(lower, "no:"):
 		err = h.e.Decline(p.step, p.request, h.opt.Actor, strings.TrimSpace(text[3:]))
 	case !p.manual:
@@ -500,7 +527,11 @@ func (h *headless) answer(line string) {
 			return
 		}
 	default:
-		h.printf("   type done, done: note, or skip: reason\n")
+		skip := "skip: reason"
+		if st, ok := h.e.Snapshot().Step(p.step); ok && st.Guard != nil {
+			skip = st.Guard.Skip + ": reason"
+		}
+		h.printf("   type done, done: note, or %s\n", skip)
 		h.prompt()
 		return
 	}

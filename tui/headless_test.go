@@ -259,7 +259,7 @@ steps:
 	s := newScreen(t, outR)
 	ana := engine.Actor{Name: "Ana", Origin: "local terminal", Role: engine.RoleOperator}
 	s.waitFor(`type "hold"`)
-	if err := e.Skip("backup", ana, "no time"); err != nil {
+	if _, err := e.Skip("backup", ana, "no time", ""); err != nil {
 		t.Fatal(err)
 	}
 	snap := e.Snapshot()
@@ -270,4 +270,42 @@ steps:
 	s.waitFor("⚠ NO AX 2012 ROLLBACK POINT: backup did not make one (it was skipped by Ana: no time). Confirming refresh leaves nothing to go back to.")
 	e.Stop("test")
 	<-done
+}
+
+// TestHeadlessSkipOfAGuardedStepNeedsItsPhrase: at a confirmation prompt, "skip: reason" is
+// refused with what to type; "SKIP id: reason" skips a one-operator step, and a two-operator
+// step counts one approval and keeps asking.
+func TestHeadlessSkipOfAGuardedStepNeedsItsPhrase(t *testing.T) {
+	e := startEngine(t, `name: t
+steps:
+  - {id: go, title: Go/no-go, kind: gate}
+  - {id: ponr, title: Point of no return, kind: gate, approvals: 2, after: go}
+`, clock.Real())
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	ana := engine.Actor{Name: "Ana", Origin: "local terminal", Role: engine.RoleOperator}
+	go func() {
+		RunHeadless(context.Background(), e, HeadlessOptions{Out: outW, In: inR, Interactive: true, Actor: ana})
+		outW.Close()
+	}()
+	s := newScreen(t, outR)
+	s.waitFor("to skip it instead: SKIP go: reason (1 operator(s))")
+	io.WriteString(inW, "skip: business not ready\n")
+	s.waitFor(`to skip it, type "SKIP go"`)
+	if st, _ := e.Snapshot().Step("go"); st.State != engine.StateAwaiting {
+		t.Fatalf("a free-text skip passed the gate: %s", st.State)
+	}
+	io.WriteString(inW, "SKIP go: decided at the 17:00 call\n")
+	s.waitFor("to skip it instead: SKIP ponr: reason (2 operator(s))")
+	if st, _ := e.Snapshot().Step("go"); st.State != engine.StateSkipped || st.Reason != "decided at the 17:00 call" {
+		t.Fatalf("go %s %q", st.State, st.Reason)
+	}
+	io.WriteString(inW, "SKIP ponr: no time\n")
+	s.waitFor("skip approved by Ana (1 of 2); another operator must approve it from their own session")
+	s.waitFor(`skip?      Ana asks to skip it: no time — 1 of 2 approved (Ana); each approver types "SKIP ponr"`)
+	if st, _ := e.Snapshot().Step("ponr"); st.State != engine.StateAwaiting || st.Override == nil {
+		t.Fatalf("ponr %s %+v", st.State, st.Override)
+	}
+	inW.Close()
+	e.Stop("test")
 }

@@ -45,6 +45,9 @@ type confirmOverlay struct {
 	err     string
 	waiting bool
 	scroll  int
+	// holdErr says why this session could not take the step's hold (another operator is
+	// confirming it); it stays shown while the operator types.
+	holdErr string
 }
 
 func newConfirmOverlay(e *env, step engine.StepView) *confirmOverlay {
@@ -76,8 +79,13 @@ func (o *confirmOverlay) update(msg tea.Msg) (tea.Cmd, bool) {
 	case tea.KeyPressMsg:
 		st, ok := o.d.step(o.step)
 		if !ok || st.State != engine.StateAwaiting || st.Confirmation == nil || st.Confirmation.Request != o.request {
-			// The request was answered or withdrawn meanwhile: any key closes.
-			return nil, true
+			// The request was answered or withdrawn meanwhile: esc or enter closes; anything else
+			// was typed for the phrase and is swallowed, never handed to the key bindings.
+			switch msg.String() {
+			case "esc", "ctrl+c", "enter":
+				return nil, true
+			}
+			return nil, false
 		}
 		switch msg.String() {
 		case "esc", "ctrl+c":
@@ -158,7 +166,9 @@ func (o *confirmOverlay) view(w, h int) string {
 	}
 	if c == nil || step.State != engine.StateAwaiting || c.Request != o.request {
 		add("")
-		add(st.Warn.Render("This request is no longer open (answered or withdrawn). Press any key."))
+		for _, l := range wrapText("This request is no longer open (answered or withdrawn): nothing you type here is sent. Press esc or enter to close.", inner) {
+			add(st.Warn.Render(l))
+		}
 		return o.frame(lines, bw, step.Destructive)
 	}
 	add("")
@@ -187,6 +197,11 @@ func (o *confirmOverlay) view(w, h int) string {
 	}
 	add(appr)
 	add(st.Muted.Render("you are ") + o.s.actor.String())
+	if o.holdErr != "" {
+		for _, l := range wrapText(o.holdErr+" — esc closes", inner) {
+			add(st.Warn.Render(l))
+		}
+	}
 	add("")
 	add("type " + st.Phrase.Render(c.Phrase) + " to confirm:")
 	o.input.SetWidth(inner - 4)

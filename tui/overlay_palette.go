@@ -67,7 +67,9 @@ func paletteCommands() []paletteCommand {
 			return func() tea.Msg { return gotoPaneMsg{p} }, nil
 		}
 	}
-	stepAct := func(what string, needReason bool, f func(e Engine, step string, a engine.Actor, reason string) error) func(*paletteOverlay, []string) (tea.Cmd, error) {
+	// The commands that change the run open the same dialog as their key, with the reason typed
+	// here already in it: nothing acts from the command line at once.
+	stepAct := func(action promptAction, needReason bool) func(*paletteOverlay, []string) (tea.Cmd, error) {
 		return func(o *paletteOverlay, args []string) (tea.Cmd, error) {
 			if len(args) < 1 || (needReason && len(args) < 2) {
 				return nil, usageError{}
@@ -76,9 +78,8 @@ func paletteCommands() []paletteCommand {
 			if _, ok := o.d.step(step); !ok {
 				return nil, fmt.Errorf("no step %q", step)
 			}
-			reason := strings.Join(args[1:], " ")
-			e, actor := o.e, o.s.actor
-			return act(what+" "+step, func() error { return f(e, step, actor, reason) }), nil
+			o.next = openActionMsg{action: action, step: step, reason: strings.Join(args[1:], " ")}
+			return nil, nil
 		}
 	}
 	return []paletteCommand{
@@ -104,27 +105,27 @@ func paletteCommands() []paletteCommand {
 		{name: "run", args: "STEP", desc: "run a step now (confirm, retry or start its next attempt)", step: true, mutating: true,
 			run: runStep},
 		{name: "retry", args: "STEP", desc: "run a failed step again", step: true, mutating: true,
-			run: stepAct("retry", false, func(e Engine, s string, a engine.Actor, _ string) error { return e.Retry(s, a) })},
+			run: stepAct(actionRetry, false)},
 		{name: "skip", args: "STEP REASON", desc: "skip a step", step: true, mutating: true,
-			run: stepAct("skip", true, func(e Engine, s string, a engine.Actor, r string) error { return e.Skip(s, a, r) })},
+			run: stepAct(actionSkip, true)},
 		{name: "done", args: "STEP [NOTE]", desc: "mark a step done by hand", step: true, mutating: true,
-			run: stepAct("mark done", false, func(e Engine, s string, a engine.Actor, r string) error { return e.MarkDone(s, a, r) })},
+			run: stepAct(actionDone, false)},
 		{name: "abort", args: "STEP REASON", desc: "stop a running step", step: true, mutating: true,
-			run: stepAct("abort", true, func(e Engine, s string, a engine.Actor, r string) error { return e.Abort(s, a, r) })},
+			run: stepAct(actionAbort, true)},
 		{name: "nogo", args: "STEP REASON", desc: "decline a step's confirmation", step: true, mutating: true,
-			run: stepAct("no-go for", true, func(e Engine, s string, a engine.Actor, r string) error { return e.Decline(s, 0, a, r) })},
+			run: stepAct(actionDecline, true)},
 		{name: "pause", args: "REASON", desc: "pause the run (running steps finish)", mutating: true,
 			run: func(o *paletteOverlay, args []string) (tea.Cmd, error) {
 				if len(args) == 0 {
 					return nil, usageError{}
 				}
-				e, a, r := o.e, o.s.actor, strings.Join(args, " ")
-				return act("pause the run", func() error { return e.Pause(a, r) }), nil
+				o.next = openActionMsg{action: actionPause, reason: strings.Join(args, " ")}
+				return nil, nil
 			}},
 		{name: "resume", desc: "resume a paused run", mutating: true,
 			run: func(o *paletteOverlay, _ []string) (tea.Cmd, error) {
-				e, a := o.e, o.s.actor
-				return act("resume the run", func() error { return e.Resume(a) }), nil
+				o.next = openActionMsg{action: actionResume}
+				return nil, nil
 			}},
 		{name: "refresh", desc: "poll replication now",
 			run: func(o *paletteOverlay, _ []string) (tea.Cmd, error) {
@@ -165,10 +166,10 @@ func paletteCommands() []paletteCommand {
 	}
 }
 
-// runStep is `run STEP`: make the step go now, through the engine call that does so in its
-// state. A step awaiting its confirmation opens the confirmation dialog (the engine runs it once
-// the phrase is typed: Confirm); a failed step runs again and a retrying one starts its next
-// attempt at once (Retry). A ready step needs nothing (the engine starts it on its own unless the
+// runStep is `run STEP`: make the step go now, through the dialog of the engine call that does
+// so in its state. A step awaiting its confirmation opens the confirmation dialog (the engine
+// runs it once the phrase is typed: Confirm); a failed or retrying step opens the retry dialog
+// (Retry: it runs again, or a guarded step asks for its confirmation again). A ready step needs nothing (the engine starts it on its own unless the
 // run is paused), and the engine has no call that starts a step ahead of its dependencies, so
 // those are refused with the reason.
 func runStep(o *paletteOverlay, args []string) (tea.Cmd, error) {
@@ -184,8 +185,8 @@ func runStep(o *paletteOverlay, args []string) (tea.Cmd, error) {
 		o.next = openConfirmMsg{step: st.ID}
 		return nil, nil
 	case engine.StateFailed, engine.StateRetrying:
-		e, actor, id := o.e, o.s.actor, st.ID
-		return act("run "+id+" again", func() error { return e.Retry(id, actor) }), nil
+		o.next = openActionMsg{action: actionRetry, step: st.ID}
+		return nil, nil
 	case engine.StateRunning:
 		return nil, fmt.Errorf("%s is already running", st.ID)
 	case engine.StateSucceeded, engine.StateSkipped:

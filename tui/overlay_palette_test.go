@@ -41,16 +41,21 @@ func TestPaletteRunStep(t *testing.T) {
 		t.Fatalf("completion %q", v)
 	}
 	press(a, "enter")
-	// A failed step runs again: the engine's Retry, by this operator.
+	// A failed step runs again: the retry dialog, then the engine's Retry, by this operator.
+	if o, ok := a.overlay.(*actionOverlay); !ok || o.action != actionRetry || o.step != "toolkit-nopk" || len(e.called()) != 0 {
+		t.Fatalf("run on a failed step: %T, calls %q", a.overlay, e.called())
+	}
+	press(a, "tab", "enter")
 	if got := e.called(); !slices.Equal(got, []string{"retry toolkit-nopk"}) {
 		t.Fatalf("engine calls %q", got)
 	}
-	if a.overlay != nil || a.flash != "run toolkit-nopk again" {
+	if a.overlay != nil || a.flash != "retry of toolkit-nopk requested" {
 		t.Fatalf("overlay %T, flash %q", a.overlay, a.flash)
 	}
 	// A retrying step starts its next attempt now: Retry as well.
 	setState("toolkit-nopk", engine.StateRetrying)
 	palette(a, "run toolkit-nopk")
+	press(a, "tab", "enter")
 	if got := e.called(); !slices.Equal(got, []string{"retry toolkit-nopk", "retry toolkit-nopk"}) {
 		t.Fatalf("engine calls %q", got)
 	}

@@ -18,7 +18,6 @@ type runbookPane struct {
 	*env
 	sel    string // selected step id; follows the step, not the row
 	cursor list
-	picked bool // the operator moved the selection (otherwise it follows the current step)
 }
 
 func newRunbookPane(e *env) *runbookPane { return &runbookPane{env: e} }
@@ -59,9 +58,12 @@ func (p *runbookPane) current() string {
 	return ""
 }
 
-// selected is the selected step.
+// selected is the selected step. The selection starts on the current step and then moves only
+// when the operator moves it (arrows, esc back to the current step): never by itself, so a key
+// that acts on the selected step acts on the step the operator last looked at, not on the one the
+// run moved on to after their last action.
 func (p *runbookPane) selected() (engine.StepView, bool) {
-	if !p.picked || p.sel == "" {
+	if _, ok := p.d.step(p.sel); !ok {
 		p.sel = p.current()
 	}
 	return p.d.step(p.sel)
@@ -133,29 +135,29 @@ func (p *runbookPane) update(msg tea.Msg) tea.Cmd {
 				return nil
 			}
 		}
-		p.sel, p.picked = p.d.snap.Steps[rows[c].step].ID, true
+		p.sel = p.d.snap.Steps[rows[c].step].ID
 		return nil
 	}
 	st, ok := p.selected()
 	if !ok {
 		return nil
 	}
+	open := func(a promptAction) tea.Cmd { return p.dispatch(openActionMsg{action: a, step: st.ID}) }
 	switch {
 	case key.Matches(km, k.Back):
-		p.picked = false
+		p.sel = p.current()
 	case key.Matches(km, k.Confirm) && st.State == engine.StateAwaiting:
 		return p.dispatch(openConfirmMsg{step: st.ID})
 	case key.Matches(km, k.Decline) && st.State == engine.StateAwaiting:
-		return p.dispatch(openPromptMsg{action: actionDecline, step: st.ID})
+		return open(actionDecline)
 	case key.Matches(km, k.Done) && !st.State.Done():
-		return p.dispatch(openPromptMsg{action: actionDone, step: st.ID})
+		return open(actionDone)
 	case key.Matches(km, k.Skip) && !st.State.Done() && (st.State != engine.StateRunning || st.Mode == engine.ModeManual):
-		return p.dispatch(openPromptMsg{action: actionSkip, step: st.ID})
+		return open(actionSkip)
 	case key.Matches(km, k.Abort) && (st.State == engine.StateRunning || st.State == engine.StateRetrying):
-		return p.dispatch(openPromptMsg{action: actionAbort, step: st.ID})
+		return open(actionAbort)
 	case key.Matches(km, k.Retry) && (st.State == engine.StateFailed || st.State == engine.StateRetrying):
-		actor, e := p.s.actor, p.e
-		return act("retry "+st.ID, func() error { return e.Retry(st.ID, actor) })
+		return open(actionRetry)
 	}
 	return nil
 }
@@ -358,6 +360,7 @@ func (p *runbookPane) detail(s engine.StepView, now time.Time, w, h int) []strin
 		add("note", s.By.Name+": "+s.Reason, nil)
 	}
 	add("next", p.next(s), st.Accent.Render)
+	add("now", p.elsewhere(s), st.Warn.Render)
 	action := s.Action
 	if s.Confirmation != nil && s.Confirmation.Action != "" {
 		action = s.Confirmation.Action
@@ -388,8 +391,50 @@ func (p *runbookPane) detail(s engine.StepView, now time.Time, w, h int) []strin
 	return out
 }
 
-// next says what can happen to the step, and which key does it.
+// next says what can happen to the step, and which key does it; an open request to skip a
+// guarded step or mark it done comes first.
 func (p *runbookPane) next(s engine.StepView) string {
+	text := p.nextAction(s)
+	if o := s.Override; o != nil {
+		k := p.s.keys.Skip
+		if o.Action == engine.OverrideDone {
+			k = p.s.keys.Done
+		}
+		req := fmt.Sprintf("%s asks to %s (%s), %d of %d approved", o.By.Name, o.Action.Words(), o.Reason, len(o.Approvals), o.Needed)
+		if !p.s.readOnly {
+			req += fmt.Sprintf(" · %s: approve (type %q) or withdraw", k.Help().Key, o.Phrase)
+		}
+		if text == "" {
+			return req
+		}
+		return req + " · " + text
+	}
+	return text
+}
+
+// elsewhere points at the step that needs someone when it is not the selected one (the
+// selection does not move by itself): what it waits for and the key that goes there.
+func (p *runbookPane) elsewhere(s engine.StepView) string {
+	cur, ok := p.d.step(p.current())
+	if !ok || cur.ID == s.ID {
+		return ""
+	}
+	var what string
+	switch {
+	case cur.State == engine.StateAwaiting:
+		what = "waits for its confirmation"
+	case cur.State == engine.StateFailed:
+		what = "failed"
+	case cur.State == engine.StateRunning && cur.Mode == engine.ModeManual:
+		what = "is in an operator's hands"
+	default:
+		return ""
+	}
+	return fmt.Sprintf("%s %s · %s: go there", cur.ID, what, p.s.keys.Back.Help().Key)
+}
+
+// nextAction is what the step's state lets happen next.
+func (p *runbookPane) nextAction(s engine.StepView) string {
 	k := p.s.keys
 	ro := p.s.readOnly
 	switch s.State {
@@ -429,6 +474,10 @@ func (p *runbookPane) next(s engine.StepView) string {
 	case engine.StateFailed:
 		if ro {
 			return "failed: an operator must retry, skip or mark it done"
+		}
+		if g := s.Guard; g != nil {
+			return fmt.Sprintf("%s: retry (asks for %q again) · %s: skip (type %q) · %s: mark done by hand (type %q) · %d operator(s)",
+				k.Retry.Help().Key, g.Phrase, k.Skip.Help().Key, g.Skip, k.Done.Help().Key, g.Done, g.Needed)
 		}
 		return fmt.Sprintf("%s: retry · %s: skip · %s: mark done by hand", k.Retry.Help().Key, k.Skip.Help().Key, k.Done.Help().Key)
 	case engine.StatePending:

@@ -241,6 +241,47 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 			return err
 		}
 		r.Confirmations.Refusals = append(r.Confirmations.Refusals, Refusal{Kind: "refused", Request: p.Request, Step: rec.Step, At: at, Actor: p.Actor, Reason: p.Reason})
+	case engine.RecOverrideRequested:
+		if err := needStep(rec, st); err != nil {
+			return err
+		}
+		var p engine.OverrideRequested
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		b.requests[rec.Seq] = len(r.Confirmations.Requests)
+		r.Confirmations.Requests = append(r.Confirmations.Requests, Request{ID: rec.Seq, Step: rec.Step, At: at, Needed: p.Needed, Override: string(p.Action)})
+	case engine.RecOverrideApproved:
+		if err := needStep(rec, st); err != nil {
+			return err
+		}
+		var p engine.OverrideApproved
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		r.Confirmations.Approvals = append(r.Confirmations.Approvals, Approval{Request: p.Request, Step: rec.Step, At: at, Actor: p.Actor, Count: p.Count, Needed: p.Needed, Override: string(p.Action)})
+		if i, ok := b.requests[p.Request]; ok {
+			q := &r.Confirmations.Requests[i]
+			q.Approvals++
+			if !q.Satisfied && q.Approvals >= q.Needed {
+				q.Satisfied, q.SatisfiedAt = true, at
+			}
+		}
+	case engine.RecOverrideRefused:
+		var p engine.OverrideRefused
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		r.Confirmations.Refusals = append(r.Confirmations.Refusals, Refusal{Kind: "refused " + string(p.Action), Request: p.Request, Step: rec.Step, At: at, Actor: p.Actor, Reason: p.Reason})
+	case engine.RecOverrideWithdrawn:
+		var p engine.OverrideWithdrawn
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		r.Confirmations.Refusals = append(r.Confirmations.Refusals, Refusal{Kind: "withdrawn " + string(p.Action), Request: p.Request, Step: rec.Step, At: at, Actor: p.Actor, Reason: p.Reason})
+		if i, ok := b.requests[p.Request]; ok {
+			r.Confirmations.Requests[i].Withdrawn = true
+		}
 	case engine.RecDeclined:
 		if err := needStep(rec, st); err != nil {
 			return err

@@ -318,8 +318,13 @@ func (r *Report) confirmationBlocks() []block {
 		t := block{Kind: blockTable, Head: []string{"When", "Step", "Request", "Who", "Role", "Origin", "Key fingerprint", "Count", "Note"}}
 		for _, a := range c.Approvals {
 			note, cl := "", ""
-			if a.Auto {
+			switch {
+			case a.Auto:
 				note, cl = "automatic (rehearsal --yes)", emWarn
+			case a.Override == "skip":
+				note, cl = "approves skipping the step", emWarn
+			case a.Override == "done":
+				note, cl = "approves marking it done by hand", emWarn
 			}
 			t.Rows = append(t.Rows, row{Class: cl, Cells: []string{ts(a.At), a.Step, "#" + strconv.FormatUint(a.Request, 10), a.Actor.Name,
 				orDash(string(a.Actor.Role)), orDash(a.Actor.Origin), orDash(a.Actor.Fingerprint), fmt.Sprintf("%d of %d", a.Count, a.Needed), orDash(note)}})
@@ -342,18 +347,32 @@ func (r *Report) confirmationBlocks() []block {
 			if q.Reconfirm {
 				res += " (asked again)"
 			}
+			if q.Override != "" {
+				what := "request to skip it: "
+				if q.Override == "done" {
+					what = "request to mark it done by hand: "
+				}
+				switch {
+				case q.Satisfied:
+					res, cl = what+"approved at "+ts(q.SatisfiedAt), emWarn
+				case q.Withdrawn:
+					res, cl = what+"withdrawn", ""
+				default:
+					res, cl = what+"still open at the end of the journal (or abandoned)", emWarn
+				}
+			}
 			t.Rows = append(t.Rows, row{Class: cl, Cells: []string{"#" + strconv.FormatUint(q.ID, 10), q.Step, ts(q.At), strconv.Itoa(q.Needed), strconv.Itoa(q.Approvals), res}})
 		}
 		out = append(out, t)
 	}
-	out = append(out, sub("Refused confirmations and no-gos"))
+	out = append(out, sub("Refused confirmations and overrides, no-gos, withdrawn requests"))
 	if len(c.Refusals) == 0 {
-		return append(out, none("no confirmation was refused and no step declined"))
+		return append(out, none("no confirmation or override was refused, no step declined and no request withdrawn"))
 	}
 	t := block{Kind: blockTable, Head: []string{"When", "Step", "Request", "Kind", "Who", "Key fingerprint", "Reason"}}
 	for _, f := range c.Refusals {
 		cl := emWarn
-		if f.Kind == "no-go" {
+		if f.Kind == "no-go" || strings.HasPrefix(f.Kind, "refused ") {
 			cl = emBad
 		}
 		t.Rows = append(t.Rows, row{Class: cl, Cells: []string{ts(f.At), orDash(f.Step), "#" + strconv.FormatUint(f.Request, 10), f.Kind,

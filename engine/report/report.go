@@ -274,6 +274,10 @@ type Request struct {
 	Needed int
 	// Reconfirm is set when the step asked again (a retry of a confirmed step).
 	Reconfirm bool
+	// Override is "skip" or "done" for a request to skip a guarded step or mark it done by hand
+	// (empty for a confirmation request); Withdrawn says an operator withdrew it.
+	Override  string
+	Withdrawn bool
 	// Approvals counts the approvals given; Satisfied says the request was satisfied and
 	// Declined that it ended in a no-go. Otherwise it was still open or abandoned.
 	Approvals int
@@ -293,11 +297,15 @@ type Approval struct {
 	Count, Needed int
 	// Auto is set when it was given automatically (a rehearsal run with --yes).
 	Auto bool
+	// Override is "skip" or "done" when the approval was of an override request.
+	Override string
 }
 
 // Refusal is a confirmation turned away or a no-go.
 type Refusal struct {
-	// Kind is "refused" (the confirmation was not accepted) or "no-go" (the step was declined).
+	// Kind is "refused" (the confirmation was not accepted), "no-go" (the step was declined),
+	// "refused skip" / "refused done" (an override attempt turned away) or "withdrawn skip" /
+	// "withdrawn done" (an open override withdrawn).
 	Kind    string
 	Request uint64
 	Step    string
