@@ -80,7 +80,8 @@ func (p Problem) String() string {
 type ColumnUse struct {
 	Ref *ColumnRef
 	// Table is the table or view the column belongs to (nil when it comes from a CTE, a derived
-	// table, a select-list alias, or did not resolve).
+	// table or a select-list alias, or did not resolve). For an Invalid column it is the table the
+	// column was looked for in, when there was one.
 	Table *ObjectName
 	// Known reports that Table's columns were known (from the Catalog) when it was resolved.
 	Known bool
@@ -529,6 +530,9 @@ func (r *resolver) column(c *ColumnRef, sc *scope) {
 		}
 	}
 	u.Problem = Invalid
+	if len(sc.sources) == 1 {
+		u.Table = sc.sources[0].object
+	}
 }
 
 // expr resolves the column references in an expression, recording function calls and variables.
