@@ -11,28 +11,33 @@ package query
 // Row counts — run on the AX source database and on the Azure SQL sandbox alike.
 
 // RowCountsPartitionStats counts rows per table from partition statistics (approximate, cheap;
-// needs VIEW DATABASE STATE). Heaps and clustered indexes only, so nonclustered indexes are not
-// counted twice; tables SQL Server and replication create (is_ms_shipped) are left out.
-// Columns: schema_name, table_name, row_count (bigint), has_pk (bit).
-const RowCountsPartitionStats = `SELECT s.name AS schema_name, t.name AS table_name, SUM(ps.row_count) AS row_count,
+// needs VIEW DATABASE STATE and VIEW DEFINITION). Heaps and clustered indexes only (index_id 0
+// and 1), so nonclustered indexes are not counted twice; tables SQL Server and replication create
+// (is_ms_shipped) are left out. The schema name comes from SCHEMA_NAME, not sys.schemas: the
+// sys.schemas page does not list Azure SQL Database, where the sandbox runs this query.
+// Sources (MicrosoftDocs/sql-docs): docs/relational-databases/system-dynamic-management-views/
+// sys-dm-db-partition-stats-transact-sql.md, .../system-catalog-views/sys-tables-transact-sql.md,
+// sys-indexes-transact-sql.md, docs/t-sql/functions/schema-name-transact-sql.md.
+// Columns: schema_name (sysname), table_name (sysname), row_count (bigint), has_pk (bit).
+const RowCountsPartitionStats = `SELECT SCHEMA_NAME(t.schema_id) AS schema_name, t.name AS table_name, SUM(ps.row_count) AS row_count,
   CAST(MAX(CASE WHEN i.is_primary_key = 1 THEN 1 ELSE 0 END) AS bit) AS has_pk
 FROM sys.dm_db_partition_stats ps
 JOIN sys.tables t ON t.object_id = ps.object_id
-JOIN sys.schemas s ON s.schema_id = t.schema_id
 LEFT JOIN sys.indexes i ON i.object_id = t.object_id AND i.is_primary_key = 1
 WHERE ps.index_id IN (0, 1) AND t.is_ms_shipped = 0
-GROUP BY s.name, t.name`
+GROUP BY t.schema_id, t.name`
 
 // RowCountsPartitions is the fallback when the login lacks VIEW DATABASE STATE: the catalog view
-// sys.partitions (also approximate). Columns: schema_name, table_name, row_count, has_pk.
-const RowCountsPartitions = `SELECT s.name AS schema_name, t.name AS table_name, SUM(p.rows) AS row_count,
+// sys.partitions (also approximate; public role, metadata visibility applies). Source:
+// docs/relational-databases/system-catalog-views/sys-partitions-transact-sql.md.
+// Columns: schema_name, table_name, row_count (bigint), has_pk (bit).
+const RowCountsPartitions = `SELECT SCHEMA_NAME(t.schema_id) AS schema_name, t.name AS table_name, SUM(p.rows) AS row_count,
   CAST(MAX(CASE WHEN i.is_primary_key = 1 THEN 1 ELSE 0 END) AS bit) AS has_pk
 FROM sys.partitions p
 JOIN sys.tables t ON t.object_id = p.object_id
-JOIN sys.schemas s ON s.schema_id = t.schema_id
 LEFT JOIN sys.indexes i ON i.object_id = t.object_id AND i.is_primary_key = 1
 WHERE p.index_id IN (0, 1) AND t.is_ms_shipped = 0
-GROUP BY s.name, t.name`
+GROUP BY t.schema_id, t.name`
 
 // ExactCountPrefix starts an exact count; the client appends the quoted two-part table name, e.g.
 // SELECT COUNT_BIG(*) FROM [dbo].[CUSTTABLE]. Column: one bigint.
