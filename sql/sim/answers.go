@@ -685,7 +685,8 @@ func (w *World) snapshotHistory() *tdssim.Result {
 func (w *World) replErrorsResult() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
-	cols := []tdssim.Column{colInt("id"), colDT("time"), colNV("error_code", sysname), {Name: "error_text", Type: tdssim.TypeNVarCharMax, Nullable: true}}
+	// MSrepl_errors.error_text is ntext (sql-docs: docs/relational-databases/system-tables/msrepl-errors-transact-sql.md).
+	cols := []tdssim.Column{colInt("id"), colDT("time"), colNV("error_code", sysname), {Name: "error_text", Type: tdssim.TypeNText, Nullable: true}}
 	errs := slices.Clone(w.repl.errors)
 	slices.SortFunc(errs, func(a, b replError) int {
 		if c := cmp.Compare(b.at, a.at); c != 0 {

@@ -517,7 +517,7 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	add(query.ServerInfo, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) { return w.serverInfo(v.server), nil }})
 	// The simulated servers keep their datetime columns in UTC.
 	add(query.ServerClock, answer{fn: func(view, *tdssim.Request) (*tdssim.Result, error) {
-		return tdssim.Rows([]tdssim.Column{{Name: "now", Type: tdssim.TypeDateTimeOffset}}, tdssim.Row{w.Now().UTC()}), nil
+		return tdssim.Rows([]tdssim.Column{{Type: tdssim.TypeDateTimeOffset}}, tdssim.Row{w.Now().UTC()}), nil
 	}})
 	add(query.LoginRights, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) { return loginRights(v), nil }})
 	add(query.ReplicationInstalled, answer{server: serverSource, missing: missingProc("master.sys.sp_MS_replication_installed"),
@@ -532,7 +532,8 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 		}})
 	add(query.AgentService, answer{server: serverSource, needState: true, missing: missingObject("sys.dm_server_services"),
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) {
-			return tdssim.Rows([]tdssim.Column{colNV("status_desc", 60)}, tdssim.Row{w.Preflight().AgentStatus}), nil
+			// status_desc is nvarchar(256) (sys-dm-server-services-transact-sql.md).
+			return tdssim.Rows([]tdssim.Column{colNV("status_desc", 256)}, tdssim.Row{w.Preflight().AgentStatus}), nil
 		}})
 	add(query.DatabaseSettings, answer{server: serverSource, missing: missingObject("sys.master_files"),
 		fn: func(_ view, r *tdssim.Request) (*tdssim.Result, error) {
