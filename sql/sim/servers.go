@@ -413,6 +413,7 @@ func countRe() *regexp.Regexp {
 func (s *Servers) router(srv serverKind) *tdssim.Router {
 	w := s.world
 	rt := tdssim.NewRouter()
+	rt.Fallback(s.unrouted(srv))
 	add := func(sql string, a answer) { rt.Exact(sql, s.handle(srv, a)) }
 	proc := func(name string, a answer) {
 		h := s.handle(srv, a)

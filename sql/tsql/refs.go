@@ -88,6 +88,9 @@ type ColumnUse struct {
 	// Derived is the output column of the CTE, derived table or select list it names.
 	Derived *Output
 	Problem Problem
+	// Uncertain reports an Ambiguous column where only sources of unknown columns make it so
+	// (a Catalog would decide).
+	Uncertain bool
 }
 
 // ParamUse is a named argument of a procedure call.
@@ -518,7 +521,7 @@ func (r *resolver) column(c *ColumnRef, sc *scope) {
 			u.Table, u.Known, u.Derived = definite[0].object, definite[0].object != nil, outs[0]
 			return
 		case len(definite) > 1, len(definite) == 1 && len(possible) > 0, len(possible) > 1:
-			u.Problem = Ambiguous
+			u.Problem, u.Uncertain = Ambiguous, len(definite) < 2
 			if len(definite) == 1 {
 				// One source surely has it; the unknown ones might too.
 				u.Table, u.Known, u.Derived = definite[0].object, definite[0].object != nil, outs[0]
