@@ -2,8 +2,8 @@ package tdssim
 
 import (
 	"context"
-	"errors"
 	stdsql "database/sql"
+	"errors"
 	"testing"
 )
 
