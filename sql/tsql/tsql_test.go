@@ -302,3 +302,66 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// rowEnv is a row of named values for the evaluator.
+type rowEnv map[string]any
+
+func (r rowEnv) Column(c *ColumnRef) (any, error) {
+	v, ok := r[strings.ToLower(c.Column())]
+	if !ok {
+		return nil, fmt.Errorf("no column %s", c)
+	}
+	return v, nil
+}
+
+func (r rowEnv) Call(f *FuncCall, args []any) (any, error) {
+	if strings.EqualFold(f.Name.Object(), "DB_ID") && len(args) == 0 {
+		return int64(5), nil
+	}
+	return nil, fmt.Errorf("no function %s", f.Name)
+}
+
+func (r rowEnv) Variable(v *VariableRef) (any, error) {
+	if v.System && strings.EqualFold(v.Name, "SPID") {
+		return int64(52), nil
+	}
+	return nil, fmt.Errorf("no variable %s", v.Name)
+}
+
+func TestEvalThreeValuedLogic(t *testing.T) {
+	row := rowEnv{"program_name": nil, "session_id": int64(60), "database_id": int64(5), "host_name": "AX-AOS01 ", "n": 2.5}
+	for _, c := range []struct {
+		pred string
+		want Truth
+	}{
+		{"program_name <> N'cutover'", Unknown},
+		{"program_name IS NULL OR program_name <> N'cutover'", True},
+		{"NOT (program_name = N'cutover')", Unknown},
+		{"database_id = DB_ID() AND session_id <> @@SPID", True},
+		{"session_id IN (1, 60, NULL)", True},
+		{"session_id NOT IN (1, NULL)", Unknown},
+		{"session_id BETWEEN 50 AND 59", False},
+		{"host_name = 'ax-aos01'", True},
+		{"host_name LIKE N'AX-%0_ '", True},
+		{"host_name LIKE '[a-b]X%' AND host_name NOT LIKE '%[^ ]9%'", True},
+		{"n * 2 = 5 AND -session_id < 0 AND session_id % 7 = 4", True},
+		{"CASE WHEN program_name IS NULL THEN 1 ELSE 0 END = 1", True},
+		{"program_name IS NULL AND 1 = 0", False},
+	} {
+		e, err := ParseExpr(c.pred)
+		if err != nil {
+			t.Fatalf("%s: %v", c.pred, err)
+		}
+		got, err := Test(e, row)
+		if err != nil || got != c.want {
+			t.Errorf("%s = %v %v, want %v", c.pred, got, err, c.want)
+		}
+	}
+	e, _ := ParseExpr("session_id IN (SELECT 1)")
+	if _, err := Test(e, row); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("a subquery: %v", err)
+	}
+	if like(strings.Repeat("a", 40), strings.Repeat("%a", 30)+"b") {
+		t.Error("like matched")
+	}
+}
