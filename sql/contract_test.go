@@ -59,6 +59,7 @@ var queryUses = map[string]queryUse{
 	"AXBatchJobs":                 {dbs: src},
 	"AXExecutingBatchTasks":       {dbs: src},
 	"UserSessions":                {dbs: both},
+	"SessionsVisible":             {dbs: both},
 	"LastUserUpdate":              {dbs: src},
 	"PostTracerToken":             {dbs: src, args: func(context.Context, *world) ([]any, error) { return []any{"AX_PUB_PkTable_1"}, nil }},
 	"TracerTokenHistoryProc":      {dbs: src, rpc: true, args: tracerArgs},

@@ -459,3 +459,41 @@ func TestTLSWithAPinnedCertificate(t *testing.T) {
 		t.Fatal("an unknown certificate must be refused")
 	}
 }
+
+// TestUserSessionsAsDocumented: sys.dm_exec_sessions.program_name is nullable, so a session that
+// sent no program name (the simulated warehouse integration) is listed, while cutover's own
+// sessions are not; a login without VIEW SERVER STATE sees only its own session, which must fail
+// as a permission error instead of reading as "nobody connected"
+// (sql-docs: docs/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql.md).
+func TestUserSessionsAsDocumented(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	ctx := t.Context()
+	// A second connection of cutover's pool: another session named cutover on the same database.
+	busy, err := w.src.AXActivity(ctx)
+	if err != nil || len(busy.Servers) == 0 {
+		t.Fatalf("activity %v", err)
+	}
+	sessions, err := w.src.UserSessions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var integration bool
+	for _, s := range sessions {
+		if s.Program == "cutover" {
+			t.Errorf("cutover's own session %d is listed", s.ID)
+		}
+		if s.Login == `CONTOSO\svc-wms` && s.Program == "" && s.Host == "WMS-APP02" {
+			integration = true
+		}
+	}
+	if !integration {
+		t.Fatalf("the session without a program name is missing: %+v", sessions)
+	}
+	cfg := w.config(sim.EndpointSource)
+	cfg.User = sim.ReaderUser
+	reader := w.open(t, cfg)
+	got, err := reader.UserSessions(ctx)
+	if !errors.Is(err, sql.ErrSessionsHidden) || !sql.IsPermission(err) || got != nil {
+		t.Fatalf("the reader login: %v %v", got, err)
+	}
+}

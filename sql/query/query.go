@@ -70,13 +70,28 @@ ORDER BY STATUS DESC, STARTDATETIME`
 const AXExecutingBatchTasks = `SELECT COUNT(*) FROM dbo.BATCH WITH (NOLOCK) WHERE STATUS = 2`
 
 // UserSessions lists SQL sessions on the current database other than cutover's own (who is still
-// connected: AOS service accounts, people in SSMS, replication agents). Without VIEW SERVER STATE
-// SQL Server shows only the caller's own session.
-// Columns: session_id, login_name, host_name, program_name, last_request_end_time.
+// connected: AOS service accounts, people in SSMS, replication agents, integrations).
+// program_name is nullable (a client may send none): such a session is listed, not dropped by
+// the comparison with 'cutover'. Without VIEW SERVER STATE (SQL Server) or VIEW DATABASE STATE
+// (Azure SQL Database) the view silently shows only the caller's own session: run
+// SessionsVisible first. database_id needs SQL Server 2012 or later.
+// Source: docs/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql.md.
+// Columns: session_id (smallint), login_name, host_name, program_name (nvarchar(128)),
+// last_request_end_time (datetime, server-local).
 const UserSessions = `SELECT session_id, login_name, host_name, program_name, last_request_end_time
 FROM sys.dm_exec_sessions
-WHERE database_id = DB_ID() AND is_user_process = 1 AND session_id <> @@SPID AND program_name <> N'cutover'
+WHERE database_id = DB_ID() AND is_user_process = 1 AND session_id <> @@SPID
+  AND (program_name IS NULL OR program_name <> N'cutover')
 ORDER BY session_id`
+
+// SessionsVisible says whether the login sees every session in sys.dm_exec_sessions: VIEW
+// SERVER STATE on SQL Server, VIEW DATABASE STATE on Azure SQL Database (EngineEdition 5).
+// Sources: sys-dm-exec-sessions-transact-sql.md (Permissions), docs/t-sql/functions/
+// has-perms-by-name-transact-sql.md, serverproperty-transact-sql.md.
+// Column: sees_all (int: 1 yes, 0 no, NULL when the check is not valid).
+const SessionsVisible = `SELECT CASE WHEN CAST(SERVERPROPERTY('EngineEdition') AS int) = 5
+    THEN HAS_PERMS_BY_NAME(DB_NAME(), N'DATABASE', N'VIEW DATABASE STATE')
+    ELSE HAS_PERMS_BY_NAME(NULL, NULL, N'VIEW SERVER STATE') END AS sees_all`
 
 // LastUserUpdate is the newest write to any index of the current database (resets when SQL Server
 // restarts). Column: one datetime, NULL when nothing was written since the restart.

@@ -455,9 +455,16 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return w.axBatchJobs(), nil }})
 	add(query.AXExecutingBatchTasks, answer{dbs: ax, missing: missingObject("dbo.BATCH"),
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return w.axExecutingTasks(), nil }})
-	add(query.UserSessions, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
+	add(query.UserSessions, answer{fn: func(v view, r *tdssim.Request) (*tdssim.Result, error) {
 		v.live = s.server(endpointOf(v.server)).Conns()
-		return w.userSessions(v), nil
+		return w.userSessions(v, r.SQL)
+	}})
+	add(query.SessionsVisible, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
+		sees := 1
+		if v.reader { // neither VIEW SERVER STATE nor VIEW DATABASE STATE
+			sees = 0
+		}
+		return tdssim.Rows([]tdssim.Column{colInt("sees_all")}, tdssim.Row{sees}), nil
 	}})
 	add(query.LastUserUpdate, answer{needState: true, fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
 		return w.lastUserUpdate(v), nil
