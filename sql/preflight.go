@@ -8,8 +8,18 @@ import (
 	"cutover/sql/query"
 )
 
-// errReplicationNotInstalled is what sp_MS_replication_installed raises when replication is missing.
+// errReplicationNotInstalled is what sp_MS_replication_installed raises when replication is
+// missing. The documents say only that the procedure returns 0 then (and, in one tutorial, that an
+// error suggests installing replication); the number is what SQL Server sends, not documented.
 const errReplicationNotInstalled = 21028
+
+// Reasons a check's fact is unknown although its query ran.
+var (
+	errSizeHidden = errors.New("sys.master_files shows none of the database's files: seeing them needs CREATE DATABASE, " +
+		"ALTER ANY DATABASE or VIEW ANY DEFINITION")
+	errNoAgentRow   = errors.New("sys.dm_server_services has no SQL Server Agent service (an edition without SQL Server Agent?)")
+	errNoMaxTextRow = errors.New("sys.configurations has no 'max text repl size (B)' option")
+)
 
 // ServerInfo identifies a SQL Server.
 type ServerInfo struct {
@@ -25,7 +35,10 @@ type DatabaseSettings struct {
 	Owner         string
 	RCSI          bool
 	RecoveryModel string
-	SizeBytes     int64
+	// SizeBytes is the size of the database's files; SizeKnown is false when the login may not
+	// see them (sys.master_files then returns no row and the sum is NULL, not 0).
+	SizeBytes int64
+	SizeKnown bool
 }
 
 // Drive is a drive letter and its free space.
@@ -107,6 +120,11 @@ func (d *DB) Preflight(ctx context.Context, database string) (Preflight, error) 
 		return p, err
 	}
 	agent, err := readScalar[stdsql.NullString](ctx, d, "SQL Server Agent", query.AgentService)
+	if err == nil && !agent.Valid {
+		// The page does not give servicename's form, and an edition without SQL Server Agent
+		// has no row: say so instead of reporting an empty status.
+		p.Unavailable["SQL Server Agent"] = errNoAgentRow
+	}
 	if err = soft("SQL Server Agent", err); err != nil {
 		return p, err
 	}
@@ -115,8 +133,9 @@ func (d *DB) Preflight(ctx context.Context, database string) (Preflight, error) 
 		var s DatabaseSettings
 		var owner, model stdsql.NullString
 		var size stdsql.NullInt64
-		err := r.Scan(&owner, &s.RCSI, &model, &size)
-		s.Owner, s.RecoveryModel, s.SizeBytes = owner.String, model.String, size.Int64
+		var rcsi stdsql.NullBool
+		err := r.Scan(&owner, &rcsi, &model, &size)
+		s.Owner, s.RCSI, s.RecoveryModel, s.SizeBytes, s.SizeKnown = owner.String, rcsi.Bool, model.String, size.Int64, size.Valid
 		return s, err
 	}, database)
 	if err = soft("database settings", err); err != nil {
@@ -125,14 +144,20 @@ func (d *DB) Preflight(ctx context.Context, database string) (Preflight, error) 
 	switch {
 	case len(settings) > 0:
 		p.Database = settings[0]
+		if !p.Database.SizeKnown {
+			p.Unavailable["database size"] = errSizeHidden
+		}
 	case p.Unavailable["database settings"] == nil:
 		p.Unavailable["database settings"] = errors.New("no database named " + database)
 	}
-	maxText, err := readScalar[int64](ctx, d, "max text repl size", query.MaxTextReplSize)
+	maxText, err := readScalar[stdsql.NullInt64](ctx, d, "max text repl size", query.MaxTextReplSize)
+	if err == nil && !maxText.Valid {
+		p.Unavailable["max text repl size"] = errNoMaxTextRow
+	}
 	if err = soft("max text repl size", err); err != nil {
 		return p, err
 	}
-	p.MaxTextReplSize = maxText
+	p.MaxTextReplSize = maxText.Int64
 	p.Drives, err = readRows(ctx, d, "free disk space", query.FixedDrives, 4, func(r *stdsql.Rows) (Drive, error) {
 		var dr Drive
 		err := r.Scan(&dr.Letter, &dr.FreeMB)

@@ -423,8 +423,10 @@ func TestUpgradeAndPreflight(t *testing.T) {
 }
 
 // TestPreflightWithTheReaderLogin: a login without sysadmin or VIEW SERVER STATE still gets every
-// check it may run; the rights check says it is not sysadmin, and the SQL Server Agent check (which
-// needs VIEW SERVER STATE) is listed as unavailable with the permission error.
+// check it may run; the rights check says it is not sysadmin, the SQL Server Agent check (which
+// needs VIEW SERVER STATE) is listed as unavailable with the permission error, and so is the
+// database size: sys.master_files shows a login without CREATE DATABASE, ALTER ANY DATABASE or
+// VIEW ANY DEFINITION none of the files, and a size of 0 would pass any disk check.
 func TestPreflightWithTheReaderLogin(t *testing.T) {
 	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
 	cfg := w.config(sim.EndpointSource)
@@ -438,11 +440,32 @@ func TestPreflightWithTheReaderLogin(t *testing.T) {
 		t.Fatalf("rights of the reader: %+v", pf.Rights)
 	}
 	agent, ok := pf.Unavailable["SQL Server Agent"]
-	if !ok || !sql.IsPermission(agent) || sql.Number(agent) != 297 || pf.AgentStatus != "" || len(pf.Unavailable) != 1 {
+	if !ok || !sql.IsPermission(agent) || sql.Number(agent) != 297 || pf.AgentStatus != "" || len(pf.Unavailable) != 2 {
 		t.Fatalf("unavailable %v, agent status %q", pf.Unavailable, pf.AgentStatus)
+	}
+	if size, ok := pf.Unavailable["database size"]; !ok || !strings.Contains(size.Error(), "VIEW ANY DEFINITION") || pf.Database.SizeKnown {
+		t.Fatalf("the hidden database size: %v, %+v", size, pf.Database)
 	}
 	if pf.Server.ProductVersion == "" || !pf.ReplicationInstalled || pf.Database.Owner != "sa" || len(pf.Drives) == 0 || pf.Distributor == "" {
 		t.Fatalf("the checks the reader may run: %+v", pf)
+	}
+}
+
+// TestPreflightWithoutSQLServerAgent: sys.dm_server_services has no SQL Server Agent row on an
+// edition without Agent (its page does not give the service's name either): the check is
+// unavailable with the reason, not an empty status.
+func TestPreflightWithoutSQLServerAgent(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	w.w.SetPreflight(func(p *sim.Preflight) { p.AgentStatus = "" })
+	pf, err := w.src.Preflight(t.Context(), w.srv.Database(sim.EndpointSource))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if agent, ok := pf.Unavailable["SQL Server Agent"]; !ok || !strings.Contains(agent.Error(), "no SQL Server Agent") || pf.AgentStatus != "" {
+		t.Fatalf("unavailable %v, agent status %q", pf.Unavailable, pf.AgentStatus)
+	}
+	if !pf.Database.SizeKnown || pf.Database.SizeBytes <= 0 || len(pf.Unavailable) != 1 {
+		t.Fatalf("the full-rights login sees the size: %+v %v", pf.Database, pf.Unavailable)
 	}
 }
 

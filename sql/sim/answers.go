@@ -1106,7 +1106,11 @@ func (w *World) versionString(srv serverKind) string {
 	return w.Preflight().Version
 }
 
-func (w *World) databaseSettings(name string) *tdssim.Result {
+// databaseSettings answers DatabaseSettings. The reader login lacks CREATE DATABASE, ALTER ANY
+// DATABASE and VIEW ANY DEFINITION, so sys.master_files shows it none of the files and the size is
+// NULL (sql-docs: docs/relational-databases/system-catalog-views/sys-master-files-transact-sql.md);
+// sys.databases still shows it the database it is connected to.
+func (w *World) databaseSettings(name string, reader bool) *tdssim.Result {
 	cols := []tdssim.Column{colNV("owner", sysname), colBit("is_read_committed_snapshot_on"), colNV("recovery_model_desc", 60), colBig("size_bytes")}
 	w.lock()
 	defer w.mu.Unlock()
@@ -1117,7 +1121,11 @@ func (w *World) databaseSettings(name string) *tdssim.Result {
 		if p.DatabaseOwner != "" {
 			owner = p.DatabaseOwner
 		}
-		return tdssim.Rows(cols, tdssim.Row{owner, p.ReadCommittedSnapshot, p.RecoveryModel, w.dbSizeBytes()})
+		var size any = w.dbSizeBytes()
+		if reader {
+			size = nil
+		}
+		return tdssim.Rows(cols, tdssim.Row{owner, p.ReadCommittedSnapshot, p.RecoveryModel, size})
 	case strings.EqualFold(name, w.cfg.DistributionDatabase) && !w.removed():
 		return tdssim.Rows(cols, tdssim.Row{"sa", false, "SIMPLE", int64(6<<30) + int64(w.repl.cumW)*600})
 	case strings.EqualFold(name, "master"), strings.EqualFold(name, "msdb"), strings.EqualFold(name, "model"):

@@ -102,7 +102,8 @@ type Preflight struct {
 	// false it raises error 21028, which is what the driver reports.
 	ReplicationInstalled bool
 	// AgentStatus is sys.dm_server_services.status_desc of SQL Server Agent
-	// ("Running", "Stopped", ...).
+	// ("Running", "Stopped", ...); "" means the view has no SQL Server Agent
+	// row (an edition without Agent, such as Express).
 	AgentStatus string
 	// DatabaseOwner, ReadCommittedSnapshot and RecoveryModel describe the AX
 	// database (sys.databases); an empty owner is an orphaned owner SID

@@ -541,11 +541,15 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	add(query.AgentService, answer{server: serverSource, needState: true, missing: missingObject("sys.dm_server_services"),
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) {
 			// status_desc is nvarchar(256) (sys-dm-server-services-transact-sql.md).
-			return tdssim.Rows([]tdssim.Column{colNV("status_desc", 256)}, tdssim.Row{w.Preflight().AgentStatus}), nil
+			cols := []tdssim.Column{colNV("status_desc", 256)}
+			if st := w.Preflight().AgentStatus; st != "" {
+				return tdssim.Rows(cols, tdssim.Row{st}), nil
+			}
+			return tdssim.Rows(cols), nil
 		}})
 	add(query.DatabaseSettings, answer{server: serverSource, missing: missingObject("sys.master_files"),
-		fn: func(_ view, r *tdssim.Request) (*tdssim.Result, error) {
-			return w.databaseSettings(paramString(r, "p1")), nil
+		fn: func(v view, r *tdssim.Request) (*tdssim.Result, error) {
+			return w.databaseSettings(paramString(r, "p1"), v.reader), nil
 		}})
 	add(query.MaxTextReplSize, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
 		cols := []tdssim.Column{colBig("value_in_use")}
