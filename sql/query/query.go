@@ -40,7 +40,8 @@ WHERE p.index_id IN (0, 1) AND t.is_ms_shipped = 0
 GROUP BY t.schema_id, t.name`
 
 // ExactCountPrefix starts an exact count; the client appends the quoted two-part table name, e.g.
-// SELECT COUNT_BIG(*) FROM [dbo].[CUSTTABLE]. Column: one bigint.
+// SELECT COUNT_BIG(*) FROM [dbo].[CUSTTABLE]. Source: docs/t-sql/functions/count-big-transact-sql.md.
+// Column: one unnamed bigint.
 const ExactCountPrefix = `SELECT COUNT_BIG(*) FROM `
 
 // ---------------------------------------------------------------------------------------------
@@ -93,8 +94,12 @@ const SessionsVisible = `SELECT CASE WHEN CAST(SERVERPROPERTY('EngineEdition') A
     THEN HAS_PERMS_BY_NAME(DB_NAME(), N'DATABASE', N'VIEW DATABASE STATE')
     ELSE HAS_PERMS_BY_NAME(NULL, NULL, N'VIEW SERVER STATE') END AS sees_all`
 
-// LastUserUpdate is the newest write to any index of the current database (resets when SQL Server
-// restarts). Column: one datetime, NULL when nothing was written since the restart.
+// LastUserUpdate is the newest write to any index of the current database. The counters are
+// emptied when SQL Server starts and a database's rows go when it is closed (AUTO_CLOSE) or
+// detached. Needs VIEW SERVER STATE on SQL Server (VIEW DATABASE STATE on Azure SQL Database
+// Premium; the server admin on Standard and Basic).
+// Source: docs/relational-databases/system-dynamic-management-views/sys-dm-db-index-usage-stats-transact-sql.md.
+// Column: one datetime (server-local), NULL when nothing was written since.
 const LastUserUpdate = `SELECT MAX(last_user_update) FROM sys.dm_db_index_usage_stats WHERE database_id = DB_ID()`
 
 // ---------------------------------------------------------------------------------------------
@@ -115,22 +120,30 @@ const TracerTokenHistoryProc = `sys.sp_helptracertokenhistory`
 // Replication — the distribution database.
 
 // Publications lists publications. publication_type 0 is transactional, 1 snapshot, 2 merge.
-// Columns: publication_id, publisher_db, publication, publication_type.
+// Source: docs/relational-databases/system-tables/mspublications-transact-sql.md.
+// Columns: publication_id (int), publisher_db, publication (sysname), publication_type (int).
 const Publications = `SELECT publication_id, publisher_db, publication, publication_type
 FROM dbo.MSpublications WITH (NOLOCK)
 ORDER BY publication`
 
 // Articles lists published tables with their publication.
-// Columns: article_id, publication, article, source_object, destination_object.
+// Sources: docs/relational-databases/system-tables/msarticles-transact-sql.md, mspublications-transact-sql.md.
+// Columns: article_id (int), publication, article, source_object, destination_object (sysname).
 const Articles = `SELECT a.article_id, p.publication, a.article, a.source_object, a.destination_object
 FROM dbo.MSarticles a WITH (NOLOCK)
 JOIN dbo.MSpublications p WITH (NOLOCK) ON p.publication_id = a.publication_id AND p.publisher_db = a.publisher_db
 ORDER BY p.publication, a.article`
 
 // PendingCommands is the per-article backlog: undelivered and delivered commands still in the
-// distribution database, per distribution agent (virtual subscriptions excluded). It aggregates
-// MSrepl_commands, so it is expensive on a big backlog: poll it slowly.
-// Columns: publication, article, agent_name, subscriber_db, pending_cmds, delivered_cmds.
+// distribution database, per distribution agent. It aggregates MSrepl_commands, so it is
+// expensive on a big backlog: poll it slowly. Not documented, and tolerated either way: that a
+// negative subscriber_id marks a virtual subscription (the filter only drops rows), and that the
+// view lists only articles with commands (the caller counts an absent article as 0 pending).
+// Sources: docs/relational-databases/system-views/msdistribution-status-transact-sql.md,
+// .../system-tables/msdistribution-agents-transact-sql.md, msarticles-transact-sql.md,
+// mspublications-transact-sql.md.
+// Columns: publication, article (sysname), agent_name (nvarchar(100)), subscriber_db (sysname),
+// pending_cmds, delivered_cmds (int).
 const PendingCommands = `SELECT p.publication, a.article, da.name AS agent_name, da.subscriber_db,
   st.UndelivCmdsInDistDB AS pending_cmds, st.DelivCmdsInDistDB AS delivered_cmds
 FROM dbo.MSdistribution_status st WITH (NOLOCK)
@@ -184,24 +197,35 @@ FROM h JOIN dbo.MSsnapshot_agents sa WITH (NOLOCK) ON sa.id = h.agent_id
 WHERE h.rn = 1
 ORDER BY sa.publication`
 
-// ReplicationErrors is the newest replication error messages. Columns: id, time, error_code,
-// error_text.
+// ReplicationErrors is the newest replication error messages. The page does not say whether id
+// is unique (one failure can log several rows).
+// Source: docs/relational-databases/system-tables/msrepl-errors-transact-sql.md.
+// Columns: id (int), time (datetime, server-local), error_code (sysname), error_text (ntext).
 const ReplicationErrors = `SELECT TOP (20) id, [time], error_code, error_text
 FROM dbo.MSrepl_errors WITH (NOLOCK)
 ORDER BY [time] DESC, id DESC`
 
-// NewestReplicatedTransaction is when the log reader last queued a transaction: it stops moving
-// when nothing writes to the published database. Column: one datetime (NULL when none).
+// NewestReplicatedTransaction is when the newest replicated transaction entered the distribution
+// database: it stops moving when nothing writes to the published database.
+// Source: docs/relational-databases/system-tables/msrepl-transactions-transact-sql.md.
+// Column: one datetime (server-local; NULL when none).
 const NewestReplicatedTransaction = `SELECT MAX(entry_time) FROM dbo.MSrepl_transactions WITH (NOLOCK)`
 
-// SubscriptionPendingProc is called by name with @publisher, @publisher_db, @publication,
-// @subscriber, @subscriber_db and @subscription_type = 0 (push).
-// Columns: pendingcmdcount, estimatedprocesstime (seconds).
+// SubscriptionPendingProc is called by name, at the distributor in the distribution database,
+// with @publisher, @publisher_db, @publication, @subscriber, @subscriber_db and
+// @subscription_type = 0 (push); sysadmin, db_owner of distribution or the publication access
+// list. Source: docs/relational-databases/system-stored-procedures/sp-replmonitorsubscriptionpendingcmds-transact-sql.md.
+// Columns: pendingcmdcount (int), estimatedprocesstime (int, seconds).
 const SubscriptionPendingProc = `sp_replmonitorsubscriptionpendingcmds`
 
 // Subscriptions lists push subscriptions by distribution agent, with what
-// SubscriptionPendingProc needs. Columns: publisher, publisher_db, publication, subscriber,
-// subscriber_db, agent_name.
+// SubscriptionPendingProc needs. Not documented: that MSdistribution_agents' publisher_id and
+// subscriber_id are sys.servers server_ids and that a negative subscriber_id is a virtual
+// subscription; a subscription they do not hold for is simply not listed.
+// Sources: docs/relational-databases/system-tables/msdistribution-agents-transact-sql.md,
+// .../system-catalog-views/sys-servers-transact-sql.md.
+// Columns: publisher, publisher_db, publication, subscriber, subscriber_db (sysname), agent_name
+// (nvarchar(100)).
 const Subscriptions = `SELECT ps.name AS publisher, da.publisher_db, da.publication, ss.name AS subscriber, da.subscriber_db, da.name AS agent_name
 FROM dbo.MSdistribution_agents da WITH (NOLOCK)
 JOIN sys.servers ps ON ps.server_id = da.publisher_id
@@ -250,47 +274,75 @@ ORDER BY CREATEDDATETIME DESC`
 // for 30 minutes may mean the database sync stalled. Column: one datetime (NULL: never seen).
 const ServicingActivity = `SELECT MAX(last_request_end_time) FROM sys.dm_exec_sessions WHERE host_name = N'SERVICING1'`
 
-// ServerClock is the server's current time with its UTC offset. datetime columns (history,
-// entry_time, last_user_update) are in the server's local time; this offset turns them into
-// instants. Column: one datetimeoffset.
+// ServerClock is the server's current time with its UTC offset. The pages of the datetime
+// columns read here (history, entry_time, last_user_update) do not say which clock they use; the
+// client takes them as server-local and this offset turns them into instants.
+// Source: docs/t-sql/functions/sysdatetimeoffset-transact-sql.md. Column: one unnamed
+// datetimeoffset(7).
 const ServerClock = `SELECT SYSDATETIMEOFFSET()`
 
 // ---------------------------------------------------------------------------------------------
 // Pre-flight checks — on the source server.
 
-// ServerInfo identifies the server. Columns: product_version, edition, version, integrated_only.
+// ServerInfo identifies the server (all users may query the properties). IsIntegratedSecurityOnly
+// is 1 for Windows authentication only, 0 for mixed mode, NULL on error.
+// Sources: docs/t-sql/functions/serverproperty-transact-sql.md, version-transact-sql-configuration-functions.md.
+// Columns: product_version, edition (nvarchar(128)), version (nvarchar), integrated_only (int).
 const ServerInfo = `SELECT CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128)) AS product_version,
   CAST(SERVERPROPERTY('Edition') AS nvarchar(128)) AS edition, @@VERSION AS version,
   CAST(SERVERPROPERTY('IsIntegratedSecurityOnly') AS int) AS integrated_only`
 
 // LoginRights is what the connected login may do: the 1.0.12 toolkit needs a sysadmin login (older
 // builds db_owner on the AX database plus access to master). IS_SRVROLEMEMBER and IS_ROLEMEMBER
-// need no extra permission; they return NULL for an unknown role. Run on the AX database.
-// Columns: login_name, is_sysadmin (int), is_db_owner (int).
+// return 1 or 0, and NULL for a role that is not valid or a membership the login may not view
+// (they need VIEW DEFINITION on the role). Run on the AX database (SQL Server: IS_SRVROLEMEMBER is
+// always 0 on Azure SQL Database).
+// Sources: docs/t-sql/functions/suser-sname-transact-sql.md, is-srvrolemember-transact-sql.md,
+// is-rolemember-transact-sql.md. Columns: login_name (nvarchar(128)), is_sysadmin (int), is_db_owner (int).
 const LoginRights = `SELECT SUSER_SNAME() AS login_name, IS_SRVROLEMEMBER(N'sysadmin') AS is_sysadmin,
   IS_ROLEMEMBER(N'db_owner') AS is_db_owner`
 
-// ReplicationInstalled runs sys.sp_MS_replication_installed in master. Column: installed (int, 0
-// means not installed). When replication is missing SQL Server also raises error 21028.
+// ReplicationInstalled runs sys.sp_MS_replication_installed in master, as the toolkit's
+// prerequisites say (there with USE master; a three-part name here, SQL Server only). Column:
+// installed (int, 0 means not installed). When replication is missing SQL Server raises an
+// error whose number (21028) the documents do not give.
+// Sources (dynamics-365-unified-operations-public): articles/fin-ops-core/dev-itpro/migration-upgrade/data-upgrade-self-service.md;
+// (sql-docs) docs/database-engine/availability-groups/windows/configure-replication-for-always-on-availability-groups-sql-server.md.
 const ReplicationInstalled = `DECLARE @installed int;
 EXEC @installed = master.sys.sp_MS_replication_installed;
 SELECT @installed AS installed`
 
-// AgentService is the state of the SQL Server Agent service. Column: status_desc.
+// AgentService is the state of the SQL Server Agent service (SQL Server only; needs VIEW SERVER
+// STATE). The page does not give servicename's form; no row means no Agent service was found.
+// Source: docs/relational-databases/system-dynamic-management-views/sys-dm-server-services-transact-sql.md.
+// Column: status_desc (nvarchar(256): Running, Stopped, Paused, Other (…pending)).
 const AgentService = `SELECT status_desc FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%'`
 
-// DatabaseSettings describes one database (@p1 = name).
-// Columns: owner, is_read_committed_snapshot_on, recovery_model_desc, size_bytes.
+// DatabaseSettings describes one database (@p1 = name). SUSER_SNAME of an owner SID no login has
+// is NULL. sys.master_files (SQL Server only) shows a file only to a login with CREATE DATABASE,
+// ALTER ANY DATABASE or VIEW ANY DEFINITION: without them size_bytes is NULL. size is in 8-KB pages.
+// Sources: docs/relational-databases/system-catalog-views/sys-databases-transact-sql.md,
+// sys-master-files-transact-sql.md, docs/t-sql/functions/suser-sname-transact-sql.md.
+// Columns: owner (nvarchar(128)), is_read_committed_snapshot_on (bit), recovery_model_desc
+// (nvarchar(60)), size_bytes (bigint).
 const DatabaseSettings = `SELECT SUSER_SNAME(d.owner_sid) AS owner, d.is_read_committed_snapshot_on, d.recovery_model_desc,
   (SELECT SUM(CAST(f.size AS bigint)) * 8192 FROM sys.master_files f WHERE f.database_id = d.database_id) AS size_bytes
 FROM sys.databases d WHERE d.name = @p1`
 
-// MaxTextReplSize is the 'max text repl size (B)' setting; -1 means unlimited, which the toolkit
-// needs for large LOB columns. Column: value_in_use (bigint).
+// MaxTextReplSize is the 'max text repl size (B)' setting (the option the configuration page
+// calls max text repl size: bytes, default 65536, -1 no limit), which the toolkit needs at -1
+// for large LOB columns. sys.configurations is SQL Server only; value_in_use is sql_variant.
+// Sources: docs/relational-databases/system-catalog-views/sys-configurations-transact-sql.md,
+// docs/database-engine/configure-windows/configure-the-max-text-repl-size-server-configuration-option.md.
+// Column: value_in_use (bigint).
 const MaxTextReplSize = `SELECT CAST(value_in_use AS bigint) AS value_in_use FROM sys.configurations WHERE name = N'max text repl size (B)'`
 
-// FixedDrives is called by name: free megabytes per drive letter. Columns: drive, MB free.
+// FixedDrives is called by name: free megabytes per drive letter. xp_fixeddrives is NOT
+// documented (no sql-docs page): the client reads its two columns by position (drive, MB free)
+// and records any error as the check being unavailable.
 const FixedDrives = `master.sys.xp_fixeddrives`
 
-// Distributor names the distribution database, if any. Column: name.
+// Distributor names the distribution database, if any (a login sees other databases through
+// VIEW ANY DATABASE, which public has by default).
+// Source: docs/relational-databases/system-catalog-views/sys-databases-transact-sql.md. Column: name (sysname).
 const Distributor = `SELECT name FROM sys.databases WHERE is_distributor = 1`
