@@ -211,21 +211,14 @@ ORDER BY [time] DESC, id DESC`
 // Column: one datetime (server-local; NULL when none).
 const NewestReplicatedTransaction = `SELECT MAX(entry_time) FROM dbo.MSrepl_transactions WITH (NOLOCK)`
 
-// SubscriptionPendingProc is called by name, at the distributor in the distribution database,
-// with @publisher, @publisher_db, @publication, @subscriber, @subscriber_db and
-// @subscription_type = 0 (push); sysadmin, db_owner of distribution or the publication access
-// list. Source: docs/relational-databases/system-stored-procedures/sp-replmonitorsubscriptionpendingcmds-transact-sql.md.
-// Columns: pendingcmdcount (int), estimatedprocesstime (int, seconds).
+// SubscriptionPendingProc is called by name with @publisher, @publisher_db, @publication,
+// @subscriber, @subscriber_db and @subscription_type = 0 (push).
+// Columns: pendingcmdcount, estimatedprocesstime (seconds).
 const SubscriptionPendingProc = `sp_replmonitorsubscriptionpendingcmds`
 
 // Subscriptions lists push subscriptions by distribution agent, with what
-// SubscriptionPendingProc needs. Not documented: that MSdistribution_agents' publisher_id and
-// subscriber_id are sys.servers server_ids and that a negative subscriber_id is a virtual
-// subscription; a subscription they do not hold for is simply not listed.
-// Sources: docs/relational-databases/system-tables/msdistribution-agents-transact-sql.md,
-// .../system-catalog-views/sys-servers-transact-sql.md.
-// Columns: publisher, publisher_db, publication, subscriber, subscriber_db (sysname), agent_name
-// (nvarchar(100)).
+// SubscriptionPendingProc needs. Columns: publisher, publisher_db, publication, subscriber,
+// subscriber_db, agent_name.
 const Subscriptions = `SELECT ps.name AS publisher, da.publisher_db, da.publication, ss.name AS subscriber, da.subscriber_db, da.name AS agent_name
 FROM dbo.MSdistribution_agents da WITH (NOLOCK)
 JOIN sys.servers ps ON ps.server_id = da.publisher_id
