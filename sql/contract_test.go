@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	mssql "github.com/microsoft/go-mssqldb"
+
+	"cutover/sql"
 	"cutover/sql/contract"
 	"cutover/sql/sim"
 	"cutover/sql/tsql"
@@ -468,6 +471,36 @@ func TestQueriesNameOnlyDocumentedObjects(t *testing.T) {
 		for p := range undocumentedUses[name] {
 			if !seen[p] {
 				t.Errorf("query.%s: undocumentedUses lists %q, which the query no longer relies on: remove the entry", name, p)
+			}
+		}
+	}
+}
+
+// TestErrorNumbersAreDocumented: every SQL Server error number package sql gives a meaning to
+// (IsPermission, IsMissingObject, IsTransient, the pre-flight's replication check) is in the
+// contract with its documented severity, and the client reads it as documented.
+func TestErrorNumbersAreDocumented(t *testing.T) {
+	c, err := contract.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []struct {
+		numbers []int32
+		is      func(error) bool
+	}{
+		{[]int32{229, 262, 297, 300}, sql.IsPermission},
+		{[]int32{208, 2812}, sql.IsMissingObject},
+		{[]int32{1205, 1222, 40613, 40501, 40197, 49918, 49919, 49920}, sql.IsTransient},
+		{[]int32{21028}, func(err error) bool { return sql.Number(err) == 21028 }},
+	} {
+		for _, n := range x.numbers {
+			doc, ok := c.Error(n)
+			if !ok {
+				t.Errorf("error %d: the client gives it a meaning but the contract does not document it", n)
+				continue
+			}
+			if !x.is(mssql.Error{Number: n, Class: doc.Severity}) {
+				t.Errorf("error %d (severity %d) is not read as documented", n, doc.Severity)
 			}
 		}
 	}

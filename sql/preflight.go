@@ -8,9 +8,11 @@ import (
 	"cutover/sql/query"
 )
 
-// errReplicationNotInstalled is what sp_MS_replication_installed raises when replication is
-// missing. The documents say only that the procedure returns 0 then (and, in one tutorial, that an
-// error suggests installing replication); the number is what SQL Server sends, not documented.
+// errReplicationNotInstalled is error 21028, "Replication components are not installed on this
+// server…" (the errors list, database-engine-events-and-errors-21000-to-21999.md). The documents
+// say only that sp_MS_replication_installed returns 0 then (and, in one tutorial, that an error
+// suggests installing replication), not that this is the error it raises: a 0 without an error
+// reads as not installed too.
 const errReplicationNotInstalled = 21028
 
 // Reasons a check's fact is unknown although its query ran.

@@ -297,8 +297,9 @@ const LoginRights = `SELECT SUSER_SNAME() AS login_name, IS_SRVROLEMEMBER(N'sysa
 
 // ReplicationInstalled runs sys.sp_MS_replication_installed in master, as the toolkit's
 // prerequisites say (there with USE master; a three-part name here, SQL Server only). Column:
-// installed (int, 0 means not installed). When replication is missing SQL Server raises an
-// error whose number (21028) the documents do not give.
+// installed (int, 0 means not installed). When replication is missing SQL Server raises error
+// 21028 ("Replication components are not installed on this server…", in the errors list); the
+// procedure's documents do not say it does.
 // Sources (dynamics-365-unified-operations-public): articles/fin-ops-core/dev-itpro/migration-upgrade/data-upgrade-self-service.md;
 // (sql-docs) docs/database-engine/availability-groups/windows/configure-replication-for-always-on-availability-groups-sql-server.md.
 const ReplicationInstalled = `DECLARE @installed int;
