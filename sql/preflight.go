@@ -21,6 +21,7 @@ var (
 		"ALTER ANY DATABASE or VIEW ANY DEFINITION")
 	errNoAgentRow   = errors.New("sys.dm_server_services has no SQL Server Agent service (an edition without SQL Server Agent?)")
 	errNoMaxTextRow = errors.New("sys.configurations has no 'max text repl size (B)' option")
+	errRolesHidden  = errors.New("IS_SRVROLEMEMBER or IS_ROLEMEMBER returned NULL: the login may not view the role membership")
 )
 
 // ServerInfo identifies a SQL Server.
@@ -58,6 +59,9 @@ type LoginRights struct {
 	Sysadmin bool
 	// DBOwner is membership of db_owner in the AX database (a sysadmin is dbo everywhere).
 	DBOwner bool
+	// Known reports that the memberships could be read: IS_SRVROLEMEMBER and IS_ROLEMEMBER return
+	// NULL, not 0, for a membership the login may not view.
+	Known bool
 }
 
 // Preflight is the source server's answers to the documented causes of mid-cutover failure.
@@ -110,8 +114,12 @@ func (d *DB) Preflight(ctx context.Context, database string) (Preflight, error) 
 		var sysadmin, owner stdsql.NullInt64
 		err := r.Scan(&login, &sysadmin, &owner)
 		l.Login, l.Sysadmin, l.DBOwner = login.String, sysadmin.Int64 == 1, owner.Int64 == 1 || sysadmin.Int64 == 1
+		l.Known = sysadmin.Valid && (owner.Valid || l.Sysadmin)
 		return err
 	})
+	if err == nil && !rights.Known {
+		p.Unavailable["login rights"] = errRolesHidden
+	}
 	if err = soft("login rights", err); err != nil {
 		return p, err
 	}

@@ -412,7 +412,7 @@ func TestUpgradeAndPreflight(t *testing.T) {
 	if !pf.ReplicationInstalled || pf.AgentStatus != "Running" || pf.Database.Owner != "sa" || pf.MaxTextReplSize != -1 || len(pf.Drives) == 0 || pf.Distributor == "" {
 		t.Fatalf("preflight %+v", pf)
 	}
-	if pf.Rights != (sql.LoginRights{Login: sim.User, Sysadmin: true, DBOwner: true}) || len(pf.Unavailable) != 0 {
+	if pf.Rights != (sql.LoginRights{Login: sim.User, Sysadmin: true, DBOwner: true, Known: true}) || len(pf.Unavailable) != 0 {
 		t.Fatalf("the full-rights login: %+v, unavailable %v", pf.Rights, pf.Unavailable)
 	}
 	w.w.SetPreflight(func(p *sim.Preflight) { p.ReplicationInstalled = false; p.MaxTextReplSize = 65536 })
@@ -436,7 +436,7 @@ func TestPreflightWithTheReaderLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pf.Rights != (sql.LoginRights{Login: sim.ReaderUser}) {
+	if pf.Rights != (sql.LoginRights{Login: sim.ReaderUser, Known: true}) {
 		t.Fatalf("rights of the reader: %+v", pf.Rights)
 	}
 	agent, ok := pf.Unavailable["SQL Server Agent"]
@@ -466,6 +466,23 @@ func TestPreflightWithoutSQLServerAgent(t *testing.T) {
 	}
 	if !pf.Database.SizeKnown || pf.Database.SizeBytes <= 0 || len(pf.Unavailable) != 1 {
 		t.Fatalf("the full-rights login sees the size: %+v %v", pf.Database, pf.Unavailable)
+	}
+}
+
+// TestPreflightRoleMembershipHidden: IS_SRVROLEMEMBER returns NULL, not 0, for a membership the
+// login may not view (is-srvrolemember-transact-sql.md): the rights are unknown, not "not sysadmin".
+func TestPreflightRoleMembershipHidden(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	w.w.SetPreflight(func(p *sim.Preflight) { p.HideRoleMembership = true })
+	pf, err := w.src.Preflight(t.Context(), w.srv.Database(sim.EndpointSource))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pf.Rights.Known || pf.Rights.Login != sim.User {
+		t.Fatalf("rights %+v", pf.Rights)
+	}
+	if why, ok := pf.Unavailable["login rights"]; !ok || !strings.Contains(why.Error(), "returned NULL") || len(pf.Unavailable) != 1 {
+		t.Fatalf("unavailable %v", pf.Unavailable)
 	}
 }
 

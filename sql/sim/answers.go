@@ -1081,7 +1081,9 @@ func (w *World) serverInfo(srv serverKind) *tdssim.Result {
 
 // loginRights answers query.LoginRights: User is sysadmin on the source server and db_owner of
 // the sandbox database; ReaderUser is neither.
-func loginRights(v view) *tdssim.Result {
+// With Preflight.HideRoleMembership both functions return NULL, as they do for a membership the
+// login may not view (they need VIEW DEFINITION on the role: is-srvrolemember-transact-sql.md).
+func (w *World) loginRights(v view) *tdssim.Result {
 	cols := []tdssim.Column{colNV("login_name", sysname), colInt("is_sysadmin"), colInt("is_db_owner")}
 	login, sysadmin, owner := User, 0, 0
 	switch {
@@ -1091,6 +1093,9 @@ func loginRights(v view) *tdssim.Result {
 		sysadmin, owner = 1, 1
 	case v.db == dbTarget:
 		owner = 1
+	}
+	if v.server == serverSource && w.Preflight().HideRoleMembership {
+		return tdssim.Rows(cols, tdssim.Row{login, nil, nil})
 	}
 	return tdssim.Rows(cols, tdssim.Row{login, sysadmin, owner})
 }

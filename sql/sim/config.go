@@ -113,6 +113,9 @@ type Preflight struct {
 	RecoveryModel         string
 	// MaxTextReplSize is 'max text repl size (B)' (-1: unlimited).
 	MaxTextReplSize int64
+	// HideRoleMembership makes IS_SRVROLEMEMBER and IS_ROLEMEMBER return NULL,
+	// as for a login that may not view the roles' membership.
+	HideRoleMembership bool
 	// Drives are the fixed drives with their free space. Nil means C: with
 	// 48 GB free and D: with twice the AX database size free.
 	Drives []Drive

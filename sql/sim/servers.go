@@ -527,7 +527,7 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	add(query.ServerClock, answer{fn: func(view, *tdssim.Request) (*tdssim.Result, error) {
 		return tdssim.Rows([]tdssim.Column{{Type: tdssim.TypeDateTimeOffset}}, tdssim.Row{w.Now().UTC()}), nil
 	}})
-	add(query.LoginRights, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) { return loginRights(v), nil }})
+	add(query.LoginRights, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) { return w.loginRights(v), nil }})
 	add(query.ReplicationInstalled, answer{server: serverSource, missing: missingProc("master.sys.sp_MS_replication_installed"),
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) {
 			if !w.Preflight().ReplicationInstalled {
