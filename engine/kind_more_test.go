@@ -184,7 +184,16 @@ func TestPreflightUnknownFactsWarn(t *testing.T) {
 			t.Errorf("no line %q … %q:\n%s", w.prefix, w.part, strings.Join(lines, "\n"))
 		}
 	}
+	// SERVERPROPERTY('IsIntegratedSecurityOnly') is NULL on an error: the sign-in mode is unknown.
+	f = goodFacts()
+	f.Unavailable = map[string]string{"sign-in mode": "SERVERPROPERTY('IsIntegratedSecurityOnly') returned NULL"}
+	_, lines = preflightLines(t, "", f, engine.StateSucceeded)
+	if !hasLine(lines, "WARN sign-in mode", "could not check: SERVERPROPERTY('IsIntegratedSecurityOnly') returned NULL") {
+		t.Errorf("unknown sign-in mode:\n%s", strings.Join(lines, "\n"))
+	}
 	// Without the settings the size is unknown too.
+	f = goodFacts()
+	f.DatabaseBytes, f.DatabaseOwner = 0, ""
 	f.Unavailable = map[string]string{"database settings": "no database named MicrosoftDynamicsAX"}
 	f.MaxTextReplSize = -1
 	_, lines = preflightLines(t, "", f, engine.StateSucceeded)

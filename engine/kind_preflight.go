@@ -101,7 +101,9 @@ func (a *preflightAction) Checks(f PreflightFacts) []Check {
 	} else {
 		add("replication installed", Fail, "SQL Server replication is not installed", "install the SQL Server Replication feature on the source server")
 	}
-	if f.MixedMode {
+	if msg, ok := unavailable("sign-in mode"); ok {
+		add("sign-in mode", Warn, "could not check: "+msg, "check that the server uses SQL Server and Windows Authentication mode (the toolkit uses a SQL login)")
+	} else if f.MixedMode {
 		add("sign-in mode", Pass, "SQL Server and Windows authentication", "")
 	} else {
 		add("sign-in mode", Fail, "Windows authentication only; the toolkit uses a SQL login", "switch to SQL Server and Windows Authentication mode and restart SQL Server")

@@ -19,9 +19,10 @@ const errReplicationNotInstalled = 21028
 var (
 	errSizeHidden = errors.New("sys.master_files shows none of the database's files: seeing them needs CREATE DATABASE, " +
 		"ALTER ANY DATABASE or VIEW ANY DEFINITION")
-	errNoAgentRow   = errors.New("sys.dm_server_services has no SQL Server Agent service (an edition without SQL Server Agent?)")
-	errNoMaxTextRow = errors.New("sys.configurations has no 'max text repl size (B)' option")
-	errRolesHidden  = errors.New("IS_SRVROLEMEMBER or IS_ROLEMEMBER returned NULL: the login may not view the role membership")
+	errNoAgentRow     = errors.New("sys.dm_server_services has no SQL Server Agent service (an edition without SQL Server Agent?)")
+	errNoMaxTextRow   = errors.New("sys.configurations has no 'max text repl size (B)' option")
+	errSignInModeNull = errors.New("SERVERPROPERTY('IsIntegratedSecurityOnly') returned NULL")
+	errRolesHidden    = errors.New("IS_SRVROLEMEMBER or IS_ROLEMEMBER returned NULL: the login may not view the role membership")
 )
 
 // ServerInfo identifies a SQL Server.
@@ -30,7 +31,10 @@ type ServerInfo struct {
 	Edition        string
 	Version        string
 	// IntegratedOnly is true when SQL logins are off (the toolkit needs mixed mode).
-	IntegratedOnly bool
+	// SignInModeKnown is false when SERVERPROPERTY('IsIntegratedSecurityOnly') was NULL (the
+	// documented answer for an error).
+	IntegratedOnly  bool
+	SignInModeKnown bool
 }
 
 // DatabaseSettings is what pre-flight checks need to know about a database.
@@ -103,11 +107,14 @@ func (d *DB) Preflight(ctx context.Context, database string) (Preflight, error) 
 	p.Server, err = readValue(ctx, d, d.cfg.QueryTimeout, "server info", query.ServerInfo, nil, func(r *stdsql.Rows, s *ServerInfo) error {
 		var integrated stdsql.NullInt64
 		err := r.Scan(&s.ProductVersion, &s.Edition, &s.Version, &integrated)
-		s.IntegratedOnly = integrated.Int64 == 1
+		s.IntegratedOnly, s.SignInModeKnown = integrated.Int64 == 1, integrated.Valid
 		return err
 	})
 	if err != nil {
 		return p, err
+	}
+	if !p.Server.SignInModeKnown {
+		p.Unavailable["sign-in mode"] = errSignInModeNull
 	}
 	rights, err := readValue(ctx, d, d.cfg.QueryTimeout, "login rights", query.LoginRights, nil, func(r *stdsql.Rows, l *LoginRights) error {
 		var login stdsql.NullString
