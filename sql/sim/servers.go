@@ -584,13 +584,20 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	adhoc(func(v view) *tdssim.Result {
 		return tdssim.Rows([]tdssim.Column{colNV("", 300)}, tdssim.Row{w.versionString(v.server)})
 	}, "SELECT @@VERSION")
-	adhoc(func(v view) *tdssim.Result {
+	databases := func(v view) *tdssim.Result {
 		var rows []tdssim.Row
 		for _, n := range w.databases(v.server) {
 			rows = append(rows, tdssim.Row{n})
 		}
 		return tdssim.Rows([]tdssim.Column{colNV("name", sysname)}, rows...)
-	}, "SELECT name FROM sys.databases", "SELECT name FROM sys.databases ORDER BY name", "SELECT name FROM master.sys.databases")
+	}
+	adhoc(databases, "SELECT name FROM sys.databases", "SELECT name FROM sys.databases ORDER BY name")
+	// A three-part name works on SQL Server only: Azure SQL Database answers 40515 (the unrouted
+	// answer says so).
+	add("SELECT name FROM master.sys.databases", answer{server: serverSource, missing: func() error {
+		return &tdssim.Error{Number: 40515, State: 1, Class: 16,
+			Message: "Reference to database and/or server name in 'master.sys.databases' is not supported in this version of SQL Server."}
+	}, fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) { return databases(v), nil }})
 	adhoc(func(v view) *tdssim.Result {
 		return tdssim.Rows([]tdssim.Column{colNV("", sysname)}, tdssim.Row{v.dbName})
 	}, "SELECT DB_NAME()")
@@ -603,7 +610,11 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	}, "SELECT @@SERVERNAME")
 	adhoc(func(view) *tdssim.Result {
 		return tdssim.Rows([]tdssim.Column{colDT("")}, tdssim.Row{w.Now()})
-	}, "SELECT GETDATE()", "SELECT GETUTCDATE()", "SELECT SYSDATETIME()", "SELECT SYSUTCDATETIME()", "SELECT CURRENT_TIMESTAMP")
+	}, "SELECT GETDATE()", "SELECT GETUTCDATE()", "SELECT CURRENT_TIMESTAMP")
+	// SYSDATETIME and SYSUTCDATETIME return datetime2(7) (sysdatetime-transact-sql.md).
+	adhoc(func(view) *tdssim.Result {
+		return tdssim.Rows([]tdssim.Column{{Type: tdssim.TypeDateTime2, Nullable: true}}, tdssim.Row{w.Now()})
+	}, "SELECT SYSDATETIME()", "SELECT SYSUTCDATETIME()")
 	adhoc(func(v view) *tdssim.Result {
 		return tdssim.Rows([]tdssim.Column{{Type: tdssim.TypeSmallInt}}, tdssim.Row{int(v.spid)})
 	}, "SELECT @@SPID")
