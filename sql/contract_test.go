@@ -22,6 +22,7 @@ import (
 	"cutover/sql"
 	"cutover/sql/contract"
 	"cutover/sql/sim"
+	"cutover/sql/tdssim"
 	"cutover/sql/tsql"
 )
 
@@ -665,6 +666,79 @@ func TestSimulatorServesDocumentedShapes(t *testing.T) {
 	for k := range knownShapeDifferences {
 		if !seen[k] {
 			t.Errorf("knownShapeDifferences lists %q, which no longer differs: remove the entry", k)
+		}
+	}
+}
+
+// TestSimulatorRefusesWhatTheServerWould sends every query to every database it does not run on:
+// where the contract says a real server would refuse it (an object not in that database or not on
+// that platform, a three-part name on Azure SQL), the simulator must refuse it too, with the
+// error SQL Server gives (208, 2812, 40515).
+func TestSimulatorRefusesWhatTheServerWould(t *testing.T) {
+	c, err := contract.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, sim.Config{Tables: 300}, sim.ServerConfig{})
+	ctx := t.Context()
+	dbs := map[contract.Database]*stdsql.DB{}
+	for db, e := range endpointOf {
+		x, err := stdsql.Open("sqlserver", w.srv.DSN(e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { x.Close() })
+		dbs[db] = x
+	}
+	for name, text := range queryConstants(t) {
+		use := queryUses[name]
+		for db, x := range dbs {
+			if slices.Contains(use.dbs, db) {
+				continue
+			}
+			var problems []string
+			if use.rpc {
+				if obj, ok := c.Lookup(text); !ok {
+					problems = append(problems, "not in the contract")
+				} else {
+					checkObject(obj, tsql.ProcedureObject, db, platformOf[db], func(f string, a ...any) { problems = append(problems, fmt.Sprintf(f, a...)) })
+				}
+			} else {
+				problems = checkText(c, text+use.prefix, db, use.prefix != "")
+			}
+			// Refusals: objects a server does not have there. "not documented" is no refusal.
+			var refusals []string
+			elsewhere := true // only "lives in another database": SQL Server may raise its own error
+			for _, p := range problems {
+				switch {
+				case strings.Contains(p, "lives in"):
+					refusals = append(refusals, p)
+				case strings.Contains(p, "not on "), strings.Contains(p, "not in the contract"), strings.Contains(p, "40515"):
+					refusals = append(refusals, p)
+					elsewhere = false
+				}
+			}
+			if len(refusals) == 0 {
+				continue
+			}
+			var args []any
+			if use.args != nil && !use.rpc {
+				if args, err = use.args(ctx, w); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rows, err := x.QueryContext(ctx, text+use.prefix, args...)
+			if err == nil {
+				rows.Close()
+				t.Errorf("query.%s on %s: answered, but a server refuses it: %q", name, db, refusals)
+				continue
+			}
+			switch n := sql.Number(err); {
+			case n == 208, n == 2812, n == 40515:
+			case elsewhere && n != 0 && n != tdssim.NoAnswerNumber:
+			default:
+				t.Errorf("query.%s on %s: refused with %v, not as SQL Server would (%q)", name, db, err, refusals)
+			}
 		}
 	}
 }
