@@ -357,7 +357,7 @@ func (s *Servers) handle(srv serverKind, a answer) tdssim.HandlerFunc {
 		v := s.view(srv, r)
 		if (a.server != 0 && a.server != srv) || (a.dbs != nil && !slices.Contains(a.dbs, v.db)) ||
 			(v.db == dbDistribution && a.dbs != nil && s.world.ReplicationRemoved()) {
-			return nil, a.missing()
+			return nil, s.refuse(v, r, a.missing)
 		}
 		if a.needState && v.reader {
 			return nil, permissionDenied()
@@ -367,6 +367,18 @@ func (s *Servers) handle(srv serverKind, a answer) tdssim.HandlerFunc {
 		}
 		return a.fn(v, r)
 	}
+}
+
+// refuse is the error for a routed request sent where it does not apply: SQL Server's refusal as
+// the contract and the world decide it (unrouted.go), else the route's own missing error.
+func (s *Servers) refuse(v view, r *tdssim.Request, missing func() error) error {
+	if err := s.contractRefusal(v, r); err != nil {
+		return err
+	}
+	if missing != nil {
+		return missing()
+	}
+	return tdssim.NoAnswerError(r.Normalized())
 }
 
 func missingObject(name string) func() error {
@@ -551,7 +563,8 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 		fn: func(v view, r *tdssim.Request) (*tdssim.Result, error) {
 			return w.databaseSettings(paramString(r, "p1"), v.reader), nil
 		}})
-	add(query.MaxTextReplSize, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
+	// sys.configurations is SQL Server only (sys-configurations-transact-sql.md).
+	add(query.MaxTextReplSize, answer{server: serverSource, fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
 		cols := []tdssim.Column{colBig("value_in_use")}
 		if !source(v) {
 			return tdssim.Rows(cols), nil
@@ -574,6 +587,17 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 		}
 		return tdssim.Rows(cols, tdssim.Row{w.cfg.DistributionDatabase}), nil
 	}})
+
+	// The tracer-token procedures apply to SQL Server only (sp-posttracertoken-transact-sql.md,
+	// sp-helptracertokenhistory-transact-sql.md): the Azure SQL sandbox does not have them.
+	if srv == serverTarget {
+		gone := func(r *tdssim.Request) (*tdssim.Result, error) { return nil, s.refuse(s.view(srv, r), r, nil) }
+		rt.Exact(query.PostTracerToken, gone)
+		rt.Proc(query.TracerTokenHistoryProc, gone)
+		if i := strings.LastIndexByte(query.TracerTokenHistoryProc, '.'); i >= 0 {
+			rt.Proc(query.TracerTokenHistoryProc[i+1:], gone)
+		}
+	}
 
 	// Ad hoc.
 	adhoc := func(fn func(v view) *tdssim.Result, sqls ...string) {

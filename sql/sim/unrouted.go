@@ -23,31 +23,40 @@ import (
 // a SQL Server number a client would take for a missing object.
 func (s *Servers) unrouted(srv serverKind) tdssim.HandlerFunc {
 	return func(r *tdssim.Request) (*tdssim.Result, error) {
-		v := s.view(srv, r)
-		c, err := contract.Load()
-		if err != nil {
-			return nil, tdssim.NoAnswerError("the contract did not load: " + err.Error())
-		}
-		if r.Proc != "" {
-			script, err := tsql.Parse(r.Proc)
-			if err == nil && len(script.Statements) == 1 {
-				if e, ok := script.Statements[0].(*tsql.ExecStatement); ok {
-					if !s.exists(c, v, tsql.ObjectUse{Name: e.Proc, Kind: tsql.ProcedureObject}) {
-						return nil, tdssim.ProcNotFoundError(r.Proc)
-					}
-				}
-			}
-			return nil, tdssim.NoAnswerError(r.Proc)
-		}
-		script, err := tsql.Parse(r.SQL)
-		if err != nil {
-			return nil, tdssim.NoAnswerError(r.Normalized())
-		}
-		if err := s.refusal(c, v, script); err != nil {
+		if err := s.contractRefusal(s.view(srv, r), r); err != nil {
 			return nil, err
 		}
-		return nil, tdssim.NoAnswerError(r.Normalized())
+		what := r.Proc
+		if what == "" {
+			what = r.Normalized()
+		}
+		return nil, tdssim.NoAnswerError(what)
 	}
+}
+
+// contractRefusal is SQL Server's error for the request, or nil when nothing in it is known to be
+// wrong (or it cannot be read).
+func (s *Servers) contractRefusal(v view, r *tdssim.Request) error {
+	c, err := contract.Load()
+	if err != nil {
+		return tdssim.NoAnswerError("the contract did not load: " + err.Error())
+	}
+	if r.Proc != "" {
+		script, err := tsql.Parse(r.Proc)
+		if err == nil && len(script.Statements) == 1 {
+			if e, ok := script.Statements[0].(*tsql.ExecStatement); ok {
+				if !s.exists(c, v, tsql.ObjectUse{Name: e.Proc, Kind: tsql.ProcedureObject}) {
+					return tdssim.ProcNotFoundError(r.Proc)
+				}
+			}
+		}
+		return nil
+	}
+	script, err := tsql.Parse(r.SQL)
+	if err != nil {
+		return nil
+	}
+	return s.refusal(c, v, script)
 }
 
 func platformOf(srv serverKind) contract.Platform {
