@@ -2358,7 +2358,7 @@ func (p *sqlPorts) Preflight(ctx context.Context) (engine.PreflightFacts, error)
 	out := engine.PreflightFacts{ServerVersion: pf.Server.ProductVersion, MixedMode: !pf.Server.IntegratedOnly,
 		ReplicationInstalled: pf.ReplicationInstalled, AgentStatus: pf.AgentStatus,
 		AgentRunning: strings.EqualFold(pf.AgentStatus, "Running"), DatabaseOwner: pf.Database.Owner, RCSI: pf.Database.RCSI,
-		Login: pf.Rights.Login, Sysadmin: pf.Rights.Sysadmin, DBOwner: pf.Rights.DBOwner, RightsKnown: pf.Rights.Login != "",
+		Login: pf.Rights.Login, Sysadmin: pf.Rights.Sysadmin, DBOwner: pf.Rights.DBOwner, RightsKnown: pf.Rights.Known,
 		DatabaseBytes: pf.Database.SizeBytes, MaxTextReplSize: pf.MaxTextReplSize, FreeBytes: map[string]int64{},
 		Unavailable: map[string]string{}, Distributor: pf.Distributor}
 	for _, d := range pf.Drives {

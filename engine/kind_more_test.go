@@ -160,6 +160,51 @@ func hasLine(lines []string, prefix string, parts ...string) bool {
 	return false
 }
 
+// TestPreflightUnknownFactsWarn: a fact the source could not give (the database size hidden from a
+// login without VIEW ANY DEFINITION, the database settings, 'max text repl size') is unknown, not
+// zero or empty: its checks warn with the reason instead of passing a disk check against a 0-byte
+// database or failing on an owner and a setting nobody read.
+func TestPreflightUnknownFactsWarn(t *testing.T) {
+	f := goodFacts()
+	f.DatabaseBytes, f.DatabaseOwner, f.RCSI, f.MaxTextReplSize = 0, "", false, 0
+	f.Unavailable = map[string]string{
+		"database size":      "sys.master_files shows none of its files",
+		"database settings":  "permission denied",
+		"max text repl size": "sys.configurations has no 'max text repl size (B)' row",
+	}
+	st, lines := preflightLines(t, "", f, engine.StateSucceeded)
+	if st.Message != "12 checks: 7 passed, 5 warnings, 0 failed" {
+		t.Fatalf("unknown facts: %q\n%s", st.Message, strings.Join(lines, "\n"))
+	}
+	for _, w := range []struct{ prefix, part string }{
+		{"WARN database owner", "could not check: permission denied"},
+		{"WARN max text repl size", "could not check: sys.configurations has no 'max text repl size (B)' row"},
+		{"WARN read committed snapshot", "could not check: permission denied"},
+		{"WARN distribution disk", "D: has 900.0 GiB free; the database size is unknown: sys.master_files shows none of its files"},
+		{"WARN snapshot disk", "the database size is unknown"},
+	} {
+		if !hasLine(lines, w.prefix, w.part) {
+			t.Errorf("no line %q … %q:\n%s", w.prefix, w.part, strings.Join(lines, "\n"))
+		}
+	}
+	// SERVERPROPERTY('IsIntegratedSecurityOnly') is NULL on an error: the sign-in mode is unknown.
+	f = goodFacts()
+	f.Unavailable = map[string]string{"sign-in mode": "SERVERPROPERTY('IsIntegratedSecurityOnly') returned NULL"}
+	_, lines = preflightLines(t, "", f, engine.StateSucceeded)
+	if !hasLine(lines, "WARN sign-in mode", "could not check: SERVERPROPERTY('IsIntegratedSecurityOnly') returned NULL") {
+		t.Errorf("unknown sign-in mode:\n%s", strings.Join(lines, "\n"))
+	}
+	// Without the settings the size is unknown too.
+	f = goodFacts()
+	f.DatabaseBytes, f.DatabaseOwner = 0, ""
+	f.Unavailable = map[string]string{"database settings": "no database named MicrosoftDynamicsAX"}
+	f.MaxTextReplSize = -1
+	_, lines = preflightLines(t, "", f, engine.StateSucceeded)
+	if !hasLine(lines, "WARN distribution disk", "the database size is unknown: no database named MicrosoftDynamicsAX") {
+		t.Errorf("disk check without the settings:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
 func TestPreflightSQLAgentStopped(t *testing.T) {
 	f := goodFacts()
 	f.AgentRunning, f.AgentStatus = false, "Stopped"

@@ -107,7 +107,9 @@ func (a *preflightAction) Checks(f PreflightFacts) []Check {
 	} else {
 		add("replication installed", Fail, "SQL Server replication is not installed", "install the SQL Server Replication feature on the source server")
 	}
-	if f.MixedMode {
+	if msg, ok := unavailable("sign-in mode"); ok {
+		add("sign-in mode", Warn, "could not check: "+msg, "check that the server uses SQL Server and Windows Authentication mode (the toolkit uses a SQL login)")
+	} else if f.MixedMode {
 		add("sign-in mode", Pass, "SQL Server and Windows authentication", "")
 	} else {
 		add("sign-in mode", Fail, "Windows authentication only; the toolkit uses a SQL login", "switch to SQL Server and Windows Authentication mode and restart SQL Server")
@@ -135,7 +137,11 @@ func (a *preflightAction) Checks(f PreflightFacts) []Check {
 	default:
 		add("SQL Server Agent", Fail, f.AgentStatus, "start SQL Server Agent and set it to start automatically")
 	}
+	// Facts that could not be read are unknown, not zero: a check on them warns and says why.
+	settings, settingsUnknown := unavailable("database settings")
 	switch owner := f.DatabaseOwner; {
+	case settingsUnknown:
+		add("database owner", Warn, "could not check: "+settings, "check that the AX database's owner is a valid login (sa)")
 	case strings.EqualFold(owner, "sa"):
 		add("database owner", Pass, "sa", "")
 	case owner == "":
@@ -143,16 +149,26 @@ func (a *preflightAction) Checks(f PreflightFacts) []Check {
 	default:
 		add("database owner", Warn, owner, "EXEC sp_changedbowner 'sa' avoids log reader failures when the owner's login changes")
 	}
-	if f.MaxTextReplSize == -1 {
+	switch msg, unknown := unavailable("max text repl size"); {
+	case unknown:
+		add("max text repl size", Warn, "could not check: "+msg, "check sp_configure 'max text repl size' on the source: -1 (unlimited) is needed for large LOB columns")
+	case f.MaxTextReplSize == -1:
 		add("max text repl size", Pass, "-1 (unlimited)", "")
-	} else {
+	default:
 		add("max text repl size", Fail, fmt.Sprintf("%d bytes: larger LOB columns stop the log reader", f.MaxTextReplSize),
 			"EXEC sp_configure 'show advanced options', 1; RECONFIGURE; EXEC sp_configure 'max text repl size', -1; RECONFIGURE")
 	}
-	if f.RCSI {
+	switch {
+	case settingsUnknown:
+		add("read committed snapshot", Warn, "could not check: "+settings, "ALTER DATABASE … SET READ_COMMITTED_SNAPSHOT ON reduces blocking while replication runs")
+	case f.RCSI:
 		add("read committed snapshot", Pass, "on", "")
-	} else {
+	default:
 		add("read committed snapshot", Warn, "off", "ALTER DATABASE … SET READ_COMMITTED_SNAPSHOT ON reduces blocking while replication runs")
+	}
+	size, sizeUnknown := unavailable("database size")
+	if !sizeUnknown && settingsUnknown {
+		size, sizeUnknown = settings, true
 	}
 	for _, p := range []struct{ name, path string }{{"distribution disk", a.distPath}, {"snapshot disk", a.snapPath}} {
 		if p.path == "" {
@@ -163,6 +179,9 @@ func (a *preflightAction) Checks(f PreflightFacts) []Check {
 		switch {
 		case !ok:
 			add(p.name, Warn, fmt.Sprintf("free space of drive %s: unknown", drive), "check that "+p.path+" is on a local disk")
+		case sizeUnknown:
+			add(p.name, Warn, fmt.Sprintf("%s has %s free; the database size is unknown: %s", drive+":", gib(free), size),
+				"check that "+p.path+" has at least the AX database's size free (more when tables are compressed)")
 		case free < f.DatabaseBytes:
 			add(p.name, Fail, fmt.Sprintf("%s has %s free, the database is %s", drive+":", gib(free), gib(f.DatabaseBytes)),
 				"free space or move "+p.path+" to a local disk with at least the database's size (more when tables are compressed)")

@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	stdsql "database/sql"
+	"errors"
 	"strconv"
 	"time"
 
@@ -152,8 +153,21 @@ type SQLSession struct {
 	LastRequest time.Time
 }
 
-// UserSessions lists the other sessions on this database.
+// ErrSessionsHidden is UserSessions' error when the login sees only its own session in
+// sys.dm_exec_sessions (it lacks VIEW SERVER STATE on SQL Server, VIEW DATABASE STATE on Azure SQL
+// Database): an empty list would read as "nobody connected".
+var ErrSessionsHidden = errors.New("the login sees only its own session (it needs VIEW SERVER STATE on SQL Server, VIEW DATABASE STATE on Azure SQL Database)")
+
+// UserSessions lists the other sessions on this database. It fails with ErrSessionsHidden when
+// the login may not see them.
 func (d *DB) UserSessions(ctx context.Context) ([]SQLSession, error) {
+	visible, err := readScalar[stdsql.NullInt64](ctx, d, "session visibility", query.SessionsVisible)
+	if err != nil {
+		return nil, err
+	}
+	if !visible.Valid || visible.Int64 != 1 {
+		return nil, d.wrap("user sessions", ErrSessionsHidden)
+	}
 	out, err := readRows(ctx, d, "user sessions", query.UserSessions, 16, func(r *stdsql.Rows) (SQLSession, error) {
 		var s SQLSession
 		var host, prog stdsql.NullString

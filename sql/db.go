@@ -228,8 +228,12 @@ func Number(err error) int32 {
 }
 
 // IsPermission reports a permission error: 229 (permission denied on an object), 262 (permission
-// denied in database), 297 (the user does not have permission), 300 (VIEW … STATE denied).
+// denied in database), 297 (the user does not have permission), 300 (VIEW … STATE denied), or
+// ErrSessionsHidden.
 func IsPermission(err error) bool {
+	if errors.Is(err, ErrSessionsHidden) {
+		return true
+	}
 	switch Number(err) {
 	case 229, 262, 297, 300:
 		return true

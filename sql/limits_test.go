@@ -3,7 +3,9 @@ package sql_test
 import (
 	"context"
 	"errors"
+	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,7 +161,8 @@ func TestExactCountsStayWithinThePool(t *testing.T) {
 }
 
 // TestQueryText runs the ad hoc queries of a runbook smoke test through QueryText: columns and rows
-// as text, NULL as "NULL", times in RFC 3339, and 208 for an object the server does not have.
+// as text, NULL as "NULL", a datetime without an offset, and 208 for an object the server does not
+// have.
 func TestQueryText(t *testing.T) {
 	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
 	ctx := t.Context()
@@ -186,7 +189,7 @@ func TestQueryText(t *testing.T) {
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("GETDATE: %q %v", rows, err)
 	}
-	if at, perr := time.Parse(time.RFC3339Nano, rows[0][0]); perr != nil || !at.Equal(w.clk.Now()) {
+	if at, perr := time.Parse("2006-01-02 15:04:05.9999999", rows[0][0]); perr != nil || !at.Equal(w.clk.Now()) {
 		t.Fatalf("GETDATE: %q (%v), clock %v", rows[0][0], perr, w.clk.Now())
 	}
 
@@ -203,5 +206,39 @@ func TestQueryText(t *testing.T) {
 	}
 	if w.src.Retries() != 0 {
 		t.Fatalf("an error 208 was retried %d times", w.src.Retries())
+	}
+}
+
+// TestQueryTextWritesValuesAsSQLServer: a smoke test's expected text is written as SQL Server
+// writes the value: a uniqueidentifier in its canonical form
+// (docs/t-sql/data-types/uniqueidentifier-transact-sql.md; it was the driver's raw wire bytes),
+// binary data as a 0x constant (it was raw bytes), a datetime without the "Z" of UTC it does not
+// carry, a datetimeoffset with its offset.
+func TestQueryTextWritesValuesAsSQLServer(t *testing.T) {
+	rt := tdssim.NewRouter()
+	local := time.Date(2026, 12, 5, 18, 30, 15, 250_000_000, time.UTC)
+	rt.Exact("SELECT g, b, dt, dto, d FROM dbo.T", func(*tdssim.Request) (*tdssim.Result, error) {
+		return tdssim.Rows([]tdssim.Column{{Name: "g", Type: tdssim.TypeUniqueIdentifier}, {Name: "b", Type: tdssim.TypeVarBinary, Size: 8},
+			{Name: "dt", Type: tdssim.TypeDateTime2}, {Name: "dto", Type: tdssim.TypeDateTimeOffset}, {Name: "d", Type: tdssim.TypeDate}},
+			tdssim.Row{"6F9619FF-8B86-D011-B42D-00C04FC964FF", []byte{0, 1, 0xAB}, local, local.In(time.FixedZone("", 3600)), local}), nil
+	})
+	srv := tdssim.New(tdssim.Config{Handler: rt})
+	if err := srv.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	db, err := sql.Open(sql.Config{Server: "127.0.0.1", Port: srv.Addr().(*net.TCPAddr).Port, Database: "x", User: "u", Password: "p",
+		Encrypt: sql.EncryptDisable, QueryTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, rows, err := db.QueryText(t.Context(), "SELECT g, b, dt, dto, d FROM dbo.T")
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("%q %v", rows, err)
+	}
+	want := []string{"6F9619FF-8B86-D011-B42D-00C04FC964FF", "0x0001AB", "2026-12-05 18:30:15.25", "2026-12-05T19:30:15.25+01:00", "2026-12-05"}
+	if !slices.Equal(rows[0], want) {
+		t.Fatalf("values\n got %q\nwant %q", rows[0], want)
 	}
 }

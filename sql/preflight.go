@@ -8,8 +8,22 @@ import (
 	"cutover/sql/query"
 )
 
-// errReplicationNotInstalled is what sp_MS_replication_installed raises when replication is missing.
+// errReplicationNotInstalled is error 21028, "Replication components are not installed on this
+// server…" (the errors list, database-engine-events-and-errors-21000-to-21999.md). The documents
+// say only that sp_MS_replication_installed returns 0 then (and, in one tutorial, that an error
+// suggests installing replication), not that this is the error it raises: a 0 without an error
+// reads as not installed too.
 const errReplicationNotInstalled = 21028
+
+// Reasons a check's fact is unknown although its query ran.
+var (
+	errSizeHidden = errors.New("sys.master_files shows none of the database's files: seeing them needs CREATE DATABASE, " +
+		"ALTER ANY DATABASE or VIEW ANY DEFINITION")
+	errNoAgentRow     = errors.New("sys.dm_server_services has no SQL Server Agent service (an edition without SQL Server Agent?)")
+	errNoMaxTextRow   = errors.New("sys.configurations has no 'max text repl size (B)' option")
+	errSignInModeNull = errors.New("SERVERPROPERTY('IsIntegratedSecurityOnly') returned NULL")
+	errRolesHidden    = errors.New("IS_SRVROLEMEMBER or IS_ROLEMEMBER returned NULL: the login may not view the role membership")
+)
 
 // ServerInfo identifies a SQL Server.
 type ServerInfo struct {
@@ -17,7 +31,10 @@ type ServerInfo struct {
 	Edition        string
 	Version        string
 	// IntegratedOnly is true when SQL logins are off (the toolkit needs mixed mode).
-	IntegratedOnly bool
+	// SignInModeKnown is false when SERVERPROPERTY('IsIntegratedSecurityOnly') was NULL (the
+	// documented answer for an error).
+	IntegratedOnly  bool
+	SignInModeKnown bool
 }
 
 // DatabaseSettings is what pre-flight checks need to know about a database.
@@ -25,7 +42,10 @@ type DatabaseSettings struct {
 	Owner         string
 	RCSI          bool
 	RecoveryModel string
-	SizeBytes     int64
+	// SizeBytes is the size of the database's files; SizeKnown is false when the login may not
+	// see them (sys.master_files then returns no row and the sum is NULL, not 0).
+	SizeBytes int64
+	SizeKnown bool
 }
 
 // Drive is a drive letter and its free space.
@@ -43,6 +63,9 @@ type LoginRights struct {
 	Sysadmin bool
 	// DBOwner is membership of db_owner in the AX database (a sysadmin is dbo everywhere).
 	DBOwner bool
+	// Known reports that the memberships could be read: IS_SRVROLEMEMBER and IS_ROLEMEMBER return
+	// NULL, not 0, for a membership the login may not view.
+	Known bool
 }
 
 // Preflight is the source server's answers to the documented causes of mid-cutover failure.
@@ -84,19 +107,26 @@ func (d *DB) Preflight(ctx context.Context, database string) (Preflight, error) 
 	p.Server, err = readValue(ctx, d, d.cfg.QueryTimeout, "server info", query.ServerInfo, nil, func(r *stdsql.Rows, s *ServerInfo) error {
 		var integrated stdsql.NullInt64
 		err := r.Scan(&s.ProductVersion, &s.Edition, &s.Version, &integrated)
-		s.IntegratedOnly = integrated.Int64 == 1
+		s.IntegratedOnly, s.SignInModeKnown = integrated.Int64 == 1, integrated.Valid
 		return err
 	})
 	if err != nil {
 		return p, err
+	}
+	if !p.Server.SignInModeKnown {
+		p.Unavailable["sign-in mode"] = errSignInModeNull
 	}
 	rights, err := readValue(ctx, d, d.cfg.QueryTimeout, "login rights", query.LoginRights, nil, func(r *stdsql.Rows, l *LoginRights) error {
 		var login stdsql.NullString
 		var sysadmin, owner stdsql.NullInt64
 		err := r.Scan(&login, &sysadmin, &owner)
 		l.Login, l.Sysadmin, l.DBOwner = login.String, sysadmin.Int64 == 1, owner.Int64 == 1 || sysadmin.Int64 == 1
+		l.Known = sysadmin.Valid && (owner.Valid || l.Sysadmin)
 		return err
 	})
+	if err == nil && !rights.Known {
+		p.Unavailable["login rights"] = errRolesHidden
+	}
 	if err = soft("login rights", err); err != nil {
 		return p, err
 	}
@@ -107,6 +137,11 @@ func (d *DB) Preflight(ctx context.Context, database string) (Preflight, error) 
 		return p, err
 	}
 	agent, err := readScalar[stdsql.NullString](ctx, d, "SQL Server Agent", query.AgentService)
+	if err == nil && !agent.Valid {
+		// The page does not give servicename's form, and an edition without SQL Server Agent
+		// has no row: say so instead of reporting an empty status.
+		p.Unavailable["SQL Server Agent"] = errNoAgentRow
+	}
 	if err = soft("SQL Server Agent", err); err != nil {
 		return p, err
 	}
@@ -115,8 +150,9 @@ func (d *DB) Preflight(ctx context.Context, database string) (Preflight, error) 
 		var s DatabaseSettings
 		var owner, model stdsql.NullString
 		var size stdsql.NullInt64
-		err := r.Scan(&owner, &s.RCSI, &model, &size)
-		s.Owner, s.RecoveryModel, s.SizeBytes = owner.String, model.String, size.Int64
+		var rcsi stdsql.NullBool
+		err := r.Scan(&owner, &rcsi, &model, &size)
+		s.Owner, s.RCSI, s.RecoveryModel, s.SizeBytes, s.SizeKnown = owner.String, rcsi.Bool, model.String, size.Int64, size.Valid
 		return s, err
 	}, database)
 	if err = soft("database settings", err); err != nil {
@@ -125,14 +161,20 @@ func (d *DB) Preflight(ctx context.Context, database string) (Preflight, error) 
 	switch {
 	case len(settings) > 0:
 		p.Database = settings[0]
+		if !p.Database.SizeKnown {
+			p.Unavailable["database size"] = errSizeHidden
+		}
 	case p.Unavailable["database settings"] == nil:
 		p.Unavailable["database settings"] = errors.New("no database named " + database)
 	}
-	maxText, err := readScalar[int64](ctx, d, "max text repl size", query.MaxTextReplSize)
+	maxText, err := readScalar[stdsql.NullInt64](ctx, d, "max text repl size", query.MaxTextReplSize)
+	if err == nil && !maxText.Valid {
+		p.Unavailable["max text repl size"] = errNoMaxTextRow
+	}
 	if err = soft("max text repl size", err); err != nil {
 		return p, err
 	}
-	p.MaxTextReplSize = maxText
+	p.MaxTextReplSize = maxText.Int64
 	p.Drives, err = readRows(ctx, d, "free disk space", query.FixedDrives, 4, func(r *stdsql.Rows) (Drive, error) {
 		var dr Drive
 		err := r.Scan(&dr.Letter, &dr.FreeMB)

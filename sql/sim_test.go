@@ -412,7 +412,7 @@ func TestUpgradeAndPreflight(t *testing.T) {
 	if !pf.ReplicationInstalled || pf.AgentStatus != "Running" || pf.Database.Owner != "sa" || pf.MaxTextReplSize != -1 || len(pf.Drives) == 0 || pf.Distributor == "" {
 		t.Fatalf("preflight %+v", pf)
 	}
-	if pf.Rights != (sql.LoginRights{Login: sim.User, Sysadmin: true, DBOwner: true}) || len(pf.Unavailable) != 0 {
+	if pf.Rights != (sql.LoginRights{Login: sim.User, Sysadmin: true, DBOwner: true, Known: true}) || len(pf.Unavailable) != 0 {
 		t.Fatalf("the full-rights login: %+v, unavailable %v", pf.Rights, pf.Unavailable)
 	}
 	w.w.SetPreflight(func(p *sim.Preflight) { p.ReplicationInstalled = false; p.MaxTextReplSize = 65536 })
@@ -423,8 +423,10 @@ func TestUpgradeAndPreflight(t *testing.T) {
 }
 
 // TestPreflightWithTheReaderLogin: a login without sysadmin or VIEW SERVER STATE still gets every
-// check it may run; the rights check says it is not sysadmin, and the SQL Server Agent check (which
-// needs VIEW SERVER STATE) is listed as unavailable with the permission error.
+// check it may run; the rights check says it is not sysadmin, the SQL Server Agent check (which
+// needs VIEW SERVER STATE) is listed as unavailable with the permission error, and so is the
+// database size: sys.master_files shows a login without CREATE DATABASE, ALTER ANY DATABASE or
+// VIEW ANY DEFINITION none of the files, and a size of 0 would pass any disk check.
 func TestPreflightWithTheReaderLogin(t *testing.T) {
 	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
 	cfg := w.config(sim.EndpointSource)
@@ -434,15 +436,53 @@ func TestPreflightWithTheReaderLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pf.Rights != (sql.LoginRights{Login: sim.ReaderUser}) {
+	if pf.Rights != (sql.LoginRights{Login: sim.ReaderUser, Known: true}) {
 		t.Fatalf("rights of the reader: %+v", pf.Rights)
 	}
 	agent, ok := pf.Unavailable["SQL Server Agent"]
-	if !ok || !sql.IsPermission(agent) || sql.Number(agent) != 297 || pf.AgentStatus != "" || len(pf.Unavailable) != 1 {
+	if !ok || !sql.IsPermission(agent) || sql.Number(agent) != 297 || pf.AgentStatus != "" || len(pf.Unavailable) != 2 {
 		t.Fatalf("unavailable %v, agent status %q", pf.Unavailable, pf.AgentStatus)
+	}
+	if size, ok := pf.Unavailable["database size"]; !ok || !strings.Contains(size.Error(), "VIEW ANY DEFINITION") || pf.Database.SizeKnown {
+		t.Fatalf("the hidden database size: %v, %+v", size, pf.Database)
 	}
 	if pf.Server.ProductVersion == "" || !pf.ReplicationInstalled || pf.Database.Owner != "sa" || len(pf.Drives) == 0 || pf.Distributor == "" {
 		t.Fatalf("the checks the reader may run: %+v", pf)
+	}
+}
+
+// TestPreflightWithoutSQLServerAgent: sys.dm_server_services has no SQL Server Agent row on an
+// edition without Agent (its page does not give the service's name either): the check is
+// unavailable with the reason, not an empty status.
+func TestPreflightWithoutSQLServerAgent(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	w.w.SetPreflight(func(p *sim.Preflight) { p.AgentStatus = "" })
+	pf, err := w.src.Preflight(t.Context(), w.srv.Database(sim.EndpointSource))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if agent, ok := pf.Unavailable["SQL Server Agent"]; !ok || !strings.Contains(agent.Error(), "no SQL Server Agent") || pf.AgentStatus != "" {
+		t.Fatalf("unavailable %v, agent status %q", pf.Unavailable, pf.AgentStatus)
+	}
+	if !pf.Database.SizeKnown || pf.Database.SizeBytes <= 0 || len(pf.Unavailable) != 1 {
+		t.Fatalf("the full-rights login sees the size: %+v %v", pf.Database, pf.Unavailable)
+	}
+}
+
+// TestPreflightRoleMembershipHidden: IS_SRVROLEMEMBER returns NULL, not 0, for a membership the
+// login may not view (is-srvrolemember-transact-sql.md): the rights are unknown, not "not sysadmin".
+func TestPreflightRoleMembershipHidden(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	w.w.SetPreflight(func(p *sim.Preflight) { p.HideRoleMembership = true })
+	pf, err := w.src.Preflight(t.Context(), w.srv.Database(sim.EndpointSource))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pf.Rights.Known || pf.Rights.Login != sim.User {
+		t.Fatalf("rights %+v", pf.Rights)
+	}
+	if why, ok := pf.Unavailable["login rights"]; !ok || !strings.Contains(why.Error(), "returned NULL") || len(pf.Unavailable) != 1 {
+		t.Fatalf("unavailable %v", pf.Unavailable)
 	}
 }
 
@@ -457,5 +497,43 @@ func TestTLSWithAPinnedCertificate(t *testing.T) {
 	cfg.Certificate = ""
 	if err := w.open(t, cfg).Ping(t.Context()); err == nil {
 		t.Fatal("an unknown certificate must be refused")
+	}
+}
+
+// TestUserSessionsAsDocumented: sys.dm_exec_sessions.program_name is nullable, so a session that
+// sent no program name (the simulated warehouse integration) is listed, while cutover's own
+// sessions are not; a login without VIEW SERVER STATE sees only its own session, which must fail
+// as a permission error instead of reading as "nobody connected"
+// (sql-docs: docs/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql.md).
+func TestUserSessionsAsDocumented(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	ctx := t.Context()
+	// A second connection of cutover's pool: another session named cutover on the same database.
+	busy, err := w.src.AXActivity(ctx)
+	if err != nil || len(busy.Servers) == 0 {
+		t.Fatalf("activity %v", err)
+	}
+	sessions, err := w.src.UserSessions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var integration bool
+	for _, s := range sessions {
+		if s.Program == "cutover" {
+			t.Errorf("cutover's own session %d is listed", s.ID)
+		}
+		if s.Login == `CONTOSO\svc-wms` && s.Program == "" && s.Host == "WMS-APP02" {
+			integration = true
+		}
+	}
+	if !integration {
+		t.Fatalf("the session without a program name is missing: %+v", sessions)
+	}
+	cfg := w.config(sim.EndpointSource)
+	cfg.User = sim.ReaderUser
+	reader := w.open(t, cfg)
+	got, err := reader.UserSessions(ctx)
+	if !errors.Is(err, sql.ErrSessionsHidden) || !sql.IsPermission(err) || got != nil {
+		t.Fatalf("the reader login: %v %v", got, err)
 	}
 }

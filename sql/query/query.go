@@ -11,31 +11,37 @@ package query
 // Row counts — run on the AX source database and on the Azure SQL sandbox alike.
 
 // RowCountsPartitionStats counts rows per table from partition statistics (approximate, cheap;
-// needs VIEW DATABASE STATE). Heaps and clustered indexes only, so nonclustered indexes are not
-// counted twice; tables SQL Server and replication create (is_ms_shipped) are left out.
-// Columns: schema_name, table_name, row_count (bigint), has_pk (bit).
-const RowCountsPartitionStats = `SELECT s.name AS schema_name, t.name AS table_name, SUM(ps.row_count) AS row_count,
+// needs VIEW DATABASE STATE and VIEW DEFINITION). Heaps and clustered indexes only (index_id 0
+// and 1), so nonclustered indexes are not counted twice; tables SQL Server and replication create
+// (is_ms_shipped) are left out. The schema name comes from SCHEMA_NAME, not sys.schemas: the
+// sys.schemas page does not list Azure SQL Database, where the sandbox runs this query.
+// Sources (MicrosoftDocs/sql-docs): docs/relational-databases/system-dynamic-management-views/
+// sys-dm-db-partition-stats-transact-sql.md, .../system-catalog-views/sys-tables-transact-sql.md,
+// sys-indexes-transact-sql.md, docs/t-sql/functions/schema-name-transact-sql.md.
+// Columns: schema_name (sysname), table_name (sysname), row_count (bigint), has_pk (bit).
+const RowCountsPartitionStats = `SELECT SCHEMA_NAME(t.schema_id) AS schema_name, t.name AS table_name, SUM(ps.row_count) AS row_count,
   CAST(MAX(CASE WHEN i.is_primary_key = 1 THEN 1 ELSE 0 END) AS bit) AS has_pk
 FROM sys.dm_db_partition_stats ps
 JOIN sys.tables t ON t.object_id = ps.object_id
-JOIN sys.schemas s ON s.schema_id = t.schema_id
 LEFT JOIN sys.indexes i ON i.object_id = t.object_id AND i.is_primary_key = 1
 WHERE ps.index_id IN (0, 1) AND t.is_ms_shipped = 0
-GROUP BY s.name, t.name`
+GROUP BY t.schema_id, t.name`
 
 // RowCountsPartitions is the fallback when the login lacks VIEW DATABASE STATE: the catalog view
-// sys.partitions (also approximate). Columns: schema_name, table_name, row_count, has_pk.
-const RowCountsPartitions = `SELECT s.name AS schema_name, t.name AS table_name, SUM(p.rows) AS row_count,
+// sys.partitions (also approximate; public role, metadata visibility applies). Source:
+// docs/relational-databases/system-catalog-views/sys-partitions-transact-sql.md.
+// Columns: schema_name, table_name, row_count (bigint), has_pk (bit).
+const RowCountsPartitions = `SELECT SCHEMA_NAME(t.schema_id) AS schema_name, t.name AS table_name, SUM(p.rows) AS row_count,
   CAST(MAX(CASE WHEN i.is_primary_key = 1 THEN 1 ELSE 0 END) AS bit) AS has_pk
 FROM sys.partitions p
 JOIN sys.tables t ON t.object_id = p.object_id
-JOIN sys.schemas s ON s.schema_id = t.schema_id
 LEFT JOIN sys.indexes i ON i.object_id = t.object_id AND i.is_primary_key = 1
 WHERE p.index_id IN (0, 1) AND t.is_ms_shipped = 0
-GROUP BY s.name, t.name`
+GROUP BY t.schema_id, t.name`
 
 // ExactCountPrefix starts an exact count; the client appends the quoted two-part table name, e.g.
-// SELECT COUNT_BIG(*) FROM [dbo].[CUSTTABLE]. Column: one bigint.
+// SELECT COUNT_BIG(*) FROM [dbo].[CUSTTABLE]. Source: docs/t-sql/functions/count-big-transact-sql.md.
+// Column: one unnamed bigint.
 const ExactCountPrefix = `SELECT COUNT_BIG(*) FROM `
 
 // ---------------------------------------------------------------------------------------------
@@ -65,16 +71,35 @@ ORDER BY STATUS DESC, STARTDATETIME`
 const AXExecutingBatchTasks = `SELECT COUNT(*) FROM dbo.BATCH WITH (NOLOCK) WHERE STATUS = 2`
 
 // UserSessions lists SQL sessions on the current database other than cutover's own (who is still
-// connected: AOS service accounts, people in SSMS, replication agents). Without VIEW SERVER STATE
-// SQL Server shows only the caller's own session.
-// Columns: session_id, login_name, host_name, program_name, last_request_end_time.
+// connected: AOS service accounts, people in SSMS, replication agents, integrations).
+// program_name is nullable (a client may send none): such a session is listed, not dropped by
+// the comparison with 'cutover'. Without VIEW SERVER STATE (SQL Server) or VIEW DATABASE STATE
+// (Azure SQL Database) the view silently shows only the caller's own session: run
+// SessionsVisible first. database_id needs SQL Server 2012 or later.
+// Source: docs/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql.md.
+// Columns: session_id (smallint), login_name, host_name, program_name (nvarchar(128)),
+// last_request_end_time (datetime, server-local).
 const UserSessions = `SELECT session_id, login_name, host_name, program_name, last_request_end_time
 FROM sys.dm_exec_sessions
-WHERE database_id = DB_ID() AND is_user_process = 1 AND session_id <> @@SPID AND program_name <> N'cutover'
+WHERE database_id = DB_ID() AND is_user_process = 1 AND session_id <> @@SPID
+  AND (program_name IS NULL OR program_name <> N'cutover')
 ORDER BY session_id`
 
-// LastUserUpdate is the newest write to any index of the current database (resets when SQL Server
-// restarts). Column: one datetime, NULL when nothing was written since the restart.
+// SessionsVisible says whether the login sees every session in sys.dm_exec_sessions: VIEW
+// SERVER STATE on SQL Server, VIEW DATABASE STATE on Azure SQL Database (EngineEdition 5).
+// Sources: sys-dm-exec-sessions-transact-sql.md (Permissions), docs/t-sql/functions/
+// has-perms-by-name-transact-sql.md, serverproperty-transact-sql.md.
+// Column: sees_all (int: 1 yes, 0 no, NULL when the check is not valid).
+const SessionsVisible = `SELECT CASE WHEN CAST(SERVERPROPERTY('EngineEdition') AS int) = 5
+    THEN HAS_PERMS_BY_NAME(DB_NAME(), N'DATABASE', N'VIEW DATABASE STATE')
+    ELSE HAS_PERMS_BY_NAME(NULL, NULL, N'VIEW SERVER STATE') END AS sees_all`
+
+// LastUserUpdate is the newest write to any index of the current database. The counters are
+// emptied when SQL Server starts and a database's rows go when it is closed (AUTO_CLOSE) or
+// detached. Needs VIEW SERVER STATE on SQL Server (VIEW DATABASE STATE on Azure SQL Database
+// Premium; the server admin on Standard and Basic).
+// Source: docs/relational-databases/system-dynamic-management-views/sys-dm-db-index-usage-stats-transact-sql.md.
+// Column: one datetime (server-local), NULL when nothing was written since.
 const LastUserUpdate = `SELECT MAX(last_user_update) FROM sys.dm_db_index_usage_stats WHERE database_id = DB_ID()`
 
 // ---------------------------------------------------------------------------------------------
@@ -95,22 +120,30 @@ const TracerTokenHistoryProc = `sys.sp_helptracertokenhistory`
 // Replication — the distribution database.
 
 // Publications lists publications. publication_type 0 is transactional, 1 snapshot, 2 merge.
-// Columns: publication_id, publisher_db, publication, publication_type.
+// Source: docs/relational-databases/system-tables/mspublications-transact-sql.md.
+// Columns: publication_id (int), publisher_db, publication (sysname), publication_type (int).
 const Publications = `SELECT publication_id, publisher_db, publication, publication_type
 FROM dbo.MSpublications WITH (NOLOCK)
 ORDER BY publication`
 
 // Articles lists published tables with their publication.
-// Columns: article_id, publication, article, source_object, destination_object.
+// Sources: docs/relational-databases/system-tables/msarticles-transact-sql.md, mspublications-transact-sql.md.
+// Columns: article_id (int), publication, article, source_object, destination_object (sysname).
 const Articles = `SELECT a.article_id, p.publication, a.article, a.source_object, a.destination_object
 FROM dbo.MSarticles a WITH (NOLOCK)
 JOIN dbo.MSpublications p WITH (NOLOCK) ON p.publication_id = a.publication_id AND p.publisher_db = a.publisher_db
 ORDER BY p.publication, a.article`
 
 // PendingCommands is the per-article backlog: undelivered and delivered commands still in the
-// distribution database, per distribution agent (virtual subscriptions excluded). It aggregates
-// MSrepl_commands, so it is expensive on a big backlog: poll it slowly.
-// Columns: publication, article, agent_name, subscriber_db, pending_cmds, delivered_cmds.
+// distribution database, per distribution agent. It aggregates MSrepl_commands, so it is
+// expensive on a big backlog: poll it slowly. Not documented, and tolerated either way: that a
+// negative subscriber_id marks a virtual subscription (the filter only drops rows), and that the
+// view lists only articles with commands (the caller counts an absent article as 0 pending).
+// Sources: docs/relational-databases/system-views/msdistribution-status-transact-sql.md,
+// .../system-tables/msdistribution-agents-transact-sql.md, msarticles-transact-sql.md,
+// mspublications-transact-sql.md.
+// Columns: publication, article (sysname), agent_name (nvarchar(100)), subscriber_db (sysname),
+// pending_cmds, delivered_cmds (int).
 const PendingCommands = `SELECT p.publication, a.article, da.name AS agent_name, da.subscriber_db,
   st.UndelivCmdsInDistDB AS pending_cmds, st.DelivCmdsInDistDB AS delivered_cmds
 FROM dbo.MSdistribution_status st WITH (NOLOCK)
@@ -164,14 +197,18 @@ FROM h JOIN dbo.MSsnapshot_agents sa WITH (NOLOCK) ON sa.id = h.agent_id
 WHERE h.rn = 1
 ORDER BY sa.publication`
 
-// ReplicationErrors is the newest replication error messages. Columns: id, time, error_code,
-// error_text.
+// ReplicationErrors is the newest replication error messages. The page does not say whether id
+// is unique (one failure can log several rows).
+// Source: docs/relational-databases/system-tables/msrepl-errors-transact-sql.md.
+// Columns: id (int), time (datetime, server-local), error_code (sysname), error_text (ntext).
 const ReplicationErrors = `SELECT TOP (20) id, [time], error_code, error_text
 FROM dbo.MSrepl_errors WITH (NOLOCK)
 ORDER BY [time] DESC, id DESC`
 
-// NewestReplicatedTransaction is when the log reader last queued a transaction: it stops moving
-// when nothing writes to the published database. Column: one datetime (NULL when none).
+// NewestReplicatedTransaction is when the newest replicated transaction entered the distribution
+// database: it stops moving when nothing writes to the published database.
+// Source: docs/relational-databases/system-tables/msrepl-transactions-transact-sql.md.
+// Column: one datetime (server-local; NULL when none).
 const NewestReplicatedTransaction = `SELECT MAX(entry_time) FROM dbo.MSrepl_transactions WITH (NOLOCK)`
 
 // SubscriptionPendingProc is called by name with @publisher, @publisher_db, @publication,
@@ -230,47 +267,76 @@ ORDER BY CREATEDDATETIME DESC`
 // for 30 minutes may mean the database sync stalled. Column: one datetime (NULL: never seen).
 const ServicingActivity = `SELECT MAX(last_request_end_time) FROM sys.dm_exec_sessions WHERE host_name = N'SERVICING1'`
 
-// ServerClock is the server's current time with its UTC offset. datetime columns (history,
-// entry_time, last_user_update) are in the server's local time; this offset turns them into
-// instants. Column: one datetimeoffset.
+// ServerClock is the server's current time with its UTC offset. The pages of the datetime
+// columns read here (history, entry_time, last_user_update) do not say which clock they use; the
+// client takes them as server-local and this offset turns them into instants.
+// Source: docs/t-sql/functions/sysdatetimeoffset-transact-sql.md. Column: one unnamed
+// datetimeoffset(7).
 const ServerClock = `SELECT SYSDATETIMEOFFSET()`
 
 // ---------------------------------------------------------------------------------------------
 // Pre-flight checks — on the source server.
 
-// ServerInfo identifies the server. Columns: product_version, edition, version, integrated_only.
+// ServerInfo identifies the server (all users may query the properties). IsIntegratedSecurityOnly
+// is 1 for Windows authentication only, 0 for mixed mode, NULL on error.
+// Sources: docs/t-sql/functions/serverproperty-transact-sql.md, version-transact-sql-configuration-functions.md.
+// Columns: product_version, edition (nvarchar(128)), version (nvarchar), integrated_only (int).
 const ServerInfo = `SELECT CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128)) AS product_version,
   CAST(SERVERPROPERTY('Edition') AS nvarchar(128)) AS edition, @@VERSION AS version,
   CAST(SERVERPROPERTY('IsIntegratedSecurityOnly') AS int) AS integrated_only`
 
 // LoginRights is what the connected login may do: the 1.0.12 toolkit needs a sysadmin login (older
 // builds db_owner on the AX database plus access to master). IS_SRVROLEMEMBER and IS_ROLEMEMBER
-// need no extra permission; they return NULL for an unknown role. Run on the AX database.
-// Columns: login_name, is_sysadmin (int), is_db_owner (int).
+// return 1 or 0, and NULL for a role that is not valid or a membership the login may not view
+// (they need VIEW DEFINITION on the role). Run on the AX database (SQL Server: IS_SRVROLEMEMBER is
+// always 0 on Azure SQL Database).
+// Sources: docs/t-sql/functions/suser-sname-transact-sql.md, is-srvrolemember-transact-sql.md,
+// is-rolemember-transact-sql.md. Columns: login_name (nvarchar(128)), is_sysadmin (int), is_db_owner (int).
 const LoginRights = `SELECT SUSER_SNAME() AS login_name, IS_SRVROLEMEMBER(N'sysadmin') AS is_sysadmin,
   IS_ROLEMEMBER(N'db_owner') AS is_db_owner`
 
-// ReplicationInstalled runs sys.sp_MS_replication_installed in master. Column: installed (int, 0
-// means not installed). When replication is missing SQL Server also raises error 21028.
+// ReplicationInstalled runs sys.sp_MS_replication_installed in master, as the toolkit's
+// prerequisites say (there with USE master; a three-part name here, SQL Server only). Column:
+// installed (int, 0 means not installed). When replication is missing SQL Server raises error
+// 21028 ("Replication components are not installed on this server…", in the errors list); the
+// procedure's documents do not say it does.
+// Sources (dynamics-365-unified-operations-public): articles/fin-ops-core/dev-itpro/migration-upgrade/data-upgrade-self-service.md;
+// (sql-docs) docs/database-engine/availability-groups/windows/configure-replication-for-always-on-availability-groups-sql-server.md.
 const ReplicationInstalled = `DECLARE @installed int;
 EXEC @installed = master.sys.sp_MS_replication_installed;
 SELECT @installed AS installed`
 
-// AgentService is the state of the SQL Server Agent service. Column: status_desc.
+// AgentService is the state of the SQL Server Agent service (SQL Server only; needs VIEW SERVER
+// STATE). The page does not give servicename's form; no row means no Agent service was found.
+// Source: docs/relational-databases/system-dynamic-management-views/sys-dm-server-services-transact-sql.md.
+// Column: status_desc (nvarchar(256): Running, Stopped, Paused, Other (…pending)).
 const AgentService = `SELECT status_desc FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%'`
 
-// DatabaseSettings describes one database (@p1 = name).
-// Columns: owner, is_read_committed_snapshot_on, recovery_model_desc, size_bytes.
+// DatabaseSettings describes one database (@p1 = name). SUSER_SNAME of an owner SID no login has
+// is NULL. sys.master_files (SQL Server only) shows a file only to a login with CREATE DATABASE,
+// ALTER ANY DATABASE or VIEW ANY DEFINITION: without them size_bytes is NULL. size is in 8-KB pages.
+// Sources: docs/relational-databases/system-catalog-views/sys-databases-transact-sql.md,
+// sys-master-files-transact-sql.md, docs/t-sql/functions/suser-sname-transact-sql.md.
+// Columns: owner (nvarchar(128)), is_read_committed_snapshot_on (bit), recovery_model_desc
+// (nvarchar(60)), size_bytes (bigint).
 const DatabaseSettings = `SELECT SUSER_SNAME(d.owner_sid) AS owner, d.is_read_committed_snapshot_on, d.recovery_model_desc,
   (SELECT SUM(CAST(f.size AS bigint)) * 8192 FROM sys.master_files f WHERE f.database_id = d.database_id) AS size_bytes
 FROM sys.databases d WHERE d.name = @p1`
 
-// MaxTextReplSize is the 'max text repl size (B)' setting; -1 means unlimited, which the toolkit
-// needs for large LOB columns. Column: value_in_use (bigint).
+// MaxTextReplSize is the 'max text repl size (B)' setting (the option the configuration page
+// calls max text repl size: bytes, default 65536, -1 no limit), which the toolkit needs at -1
+// for large LOB columns. sys.configurations is SQL Server only; value_in_use is sql_variant.
+// Sources: docs/relational-databases/system-catalog-views/sys-configurations-transact-sql.md,
+// docs/database-engine/configure-windows/configure-the-max-text-repl-size-server-configuration-option.md.
+// Column: value_in_use (bigint).
 const MaxTextReplSize = `SELECT CAST(value_in_use AS bigint) AS value_in_use FROM sys.configurations WHERE name = N'max text repl size (B)'`
 
-// FixedDrives is called by name: free megabytes per drive letter. Columns: drive, MB free.
+// FixedDrives is called by name: free megabytes per drive letter. xp_fixeddrives is NOT
+// documented (no sql-docs page): the client reads its two columns by position (drive, MB free)
+// and records any error as the check being unavailable.
 const FixedDrives = `master.sys.xp_fixeddrives`
 
-// Distributor names the distribution database, if any. Column: name.
+// Distributor names the distribution database, if any (a login sees other databases through
+// VIEW ANY DATABASE, which public has by default).
+// Source: docs/relational-databases/system-catalog-views/sys-databases-transact-sql.md. Column: name (sysname).
 const Distributor = `SELECT name FROM sys.databases WHERE is_distributor = 1`

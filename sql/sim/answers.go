@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"cutover/sql/tdssim"
+	"cutover/sql/tsql"
 )
 
 // Column helpers. SQL Server's sysname is NVARCHAR(128).
@@ -227,12 +228,14 @@ func (w *World) axExecutingTasks() *tdssim.Result {
 // ---------------------------------------------------------------------------------------------
 // Sessions and write activity (any database).
 
-// simSession is a simulated row of sys.dm_exec_sessions.
+// simSession is a simulated row of sys.dm_exec_sessions. program is nil when the client sent no
+// program name (the column is nullable).
 type simSession struct {
-	id                   int
-	login, host, program string
-	last                 float64
-	db                   dbKind
+	id          int
+	login, host string
+	program     any
+	last        float64
+	db          dbKind
 }
 
 func (w *World) simSessions(srv serverKind) []simSession {
@@ -252,6 +255,9 @@ func (w *World) simSessions(srv serverKind) []simSession {
 	}
 	out = append(out, simSession{id: 377, login: `CONTOSO\dba.jdoe`, host: "ADMIN-WKS07",
 		program: "Microsoft SQL Server Management Studio - Query", last: -1500, db: dbAX})
+	// A warehouse integration that writes straight to the AX database and sends no program name.
+	out = append(out, simSession{id: 391, login: `CONTOSO\svc-wms`, host: "WMS-APP02", program: nil,
+		last: w.t - 45, db: dbAX})
 	if !w.removed() {
 		out = append(out, simSession{id: 380, login: `CONTOSO\svc-sqlagent`, host: w.cfg.SourceServerName,
 			program: w.logReaderName(), last: w.t - 0.4, db: dbAX})
@@ -274,38 +280,141 @@ func (w *World) simSessions(srv serverKind) []simSession {
 	return out
 }
 
-func (w *World) userSessions(v view) *tdssim.Result {
+// userSessions answers UserSessions: the rows of sys.dm_exec_sessions the query's WHERE clause
+// keeps, evaluated with SQL's three-valued logic. A login without VIEW SERVER STATE (VIEW DATABASE
+// STATE on Azure SQL Database) sees only its own session
+// (sql-docs: docs/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql.md).
+func (w *World) userSessions(v view, sql string) (*tdssim.Result, error) {
 	cols := []tdssim.Column{colSmall("session_id"), colNV("login_name", sysname), colNV("host_name", sysname),
 		colNV("program_name", sysname), colDT("last_request_end_time")}
-	type r struct {
-		id  int
-		row tdssim.Row
+	where, err := whereOf(sql)
+	if err != nil {
+		return nil, err
 	}
-	if v.reader { // without VIEW SERVER STATE a login sees only its own session
-		return tdssim.Rows(cols)
-	}
+	var all []sessionRow
 	w.lock()
-	sims := w.simSessions(v.server)
-	var rs []r
-	for _, s := range sims {
-		if s.db == v.db {
-			rs = append(rs, r{id: s.id, row: tdssim.Row{s.id, s.login, s.host, s.program, w.dt(s.last)}})
-		}
+	for _, s := range w.simSessions(v.server) {
+		all = append(all, sessionRow{id: int64(s.id), login: s.login, host: s.host, program: s.program, last: w.dt(s.last),
+			db: dbID(s.db), user: true})
 	}
 	now := w.timeAt(w.t)
 	w.mu.Unlock()
 	for _, s := range v.live {
-		if s.SPID == v.spid || !strings.EqualFold(s.Database, v.dbName) {
+		all = append(all, sessionRow{id: int64(s.SPID), login: s.User, host: s.HostName, program: s.AppName, last: now,
+			db: dbID(liveDB(v, s)), user: true})
+	}
+	var keep []sessionRow
+	for _, row := range all {
+		if v.reader && row.id != int64(v.spid) {
 			continue
 		}
-		rs = append(rs, r{id: int(s.SPID), row: tdssim.Row{int(s.SPID), s.User, s.HostName, s.AppName, now}})
+		t, err := tsql.Test(where, sessionEnv{row: row, v: v})
+		if err != nil {
+			return nil, tdssim.NoAnswerError(err.Error())
+		}
+		if t == tsql.True {
+			keep = append(keep, row)
+		}
 	}
-	slices.SortFunc(rs, func(a, b r) int { return cmp.Compare(a.id, b.id) })
-	out := make([]tdssim.Row, len(rs))
-	for i, x := range rs {
-		out[i] = x.row
+	slices.SortFunc(keep, func(a, b sessionRow) int { return cmp.Compare(a.id, b.id) })
+	out := make([]tdssim.Row, len(keep))
+	for i, x := range keep {
+		out[i] = tdssim.Row{x.id, x.login, x.host, x.program, x.last}
 	}
-	return tdssim.Rows(cols, out...)
+	return tdssim.Rows(cols, out...), nil
+}
+
+// sessionRow is one row of sys.dm_exec_sessions.
+type sessionRow struct {
+	id          int64
+	login, host string
+	program     any
+	last        any
+	db          int64
+	user        bool
+}
+
+// sessionEnv evaluates a WHERE clause over a sessionRow.
+type sessionEnv struct {
+	row sessionRow
+	v   view
+}
+
+func (e sessionEnv) Column(c *tsql.ColumnRef) (any, error) {
+	switch strings.ToLower(c.Column()) {
+	case "session_id":
+		return e.row.id, nil
+	case "login_name":
+		return e.row.login, nil
+	case "host_name":
+		return e.row.host, nil
+	case "program_name":
+		return e.row.program, nil
+	case "last_request_end_time":
+		return e.row.last, nil
+	case "database_id":
+		return e.row.db, nil
+	case "is_user_process":
+		return e.row.user, nil
+	}
+	return nil, fmt.Errorf("sys.dm_exec_sessions.%s is not simulated", c.Column())
+}
+
+func (e sessionEnv) Call(f *tsql.FuncCall, args []any) (any, error) {
+	if strings.EqualFold(f.Name.Object(), "DB_ID") && len(args) == 0 {
+		return dbID(e.v.db), nil
+	}
+	return nil, fmt.Errorf("%s is not simulated", f.Name)
+}
+
+func (e sessionEnv) Variable(x *tsql.VariableRef) (any, error) {
+	if x.System && strings.EqualFold(x.Name, "SPID") {
+		return int64(e.v.spid), nil
+	}
+	return nil, fmt.Errorf("variable %s is not simulated", x.Name)
+}
+
+// whereOf is the WHERE clause of a one-SELECT batch (nil: none; a nil predicate keeps every row).
+func whereOf(sql string) (tsql.Expr, error) {
+	script, err := tsql.Parse(sql)
+	if err != nil {
+		return nil, tdssim.NoAnswerError(err.Error())
+	}
+	if len(script.Statements) == 1 {
+		if st, ok := script.Statements[0].(*tsql.SelectStatement); ok {
+			if sel, ok := st.Query.(*tsql.Select); ok {
+				if sel.Where == nil {
+					return &tsql.Literal{Kind: tsql.NumberLit, Value: "1"}, nil
+				}
+				return sel.Where, nil
+			}
+		}
+	}
+	return nil, tdssim.NoAnswerError(sql)
+}
+
+// dbID is a database's database_id: master 1, tempdb 2, model 3, msdb 4, then the AX database
+// and distribution on the source; the sandbox database on the target.
+func dbID(k dbKind) int64 {
+	switch k {
+	case dbMaster:
+		return 1
+	case dbAX, dbTarget:
+		return 5
+	case dbDistribution:
+		return 6
+	}
+	return 0
+}
+
+func liveDB(v view, s *tdssim.Session) dbKind {
+	switch {
+	case strings.EqualFold(s.Database, v.dbName):
+		return v.db
+	case strings.EqualFold(s.Database, "master"):
+		return dbMaster
+	}
+	return dbOther
 }
 
 // lastUserUpdate answers LastUserUpdate: application writes on the AX
@@ -685,7 +794,8 @@ func (w *World) snapshotHistory() *tdssim.Result {
 func (w *World) replErrorsResult() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
-	cols := []tdssim.Column{colInt("id"), colDT("time"), colNV("error_code", sysname), {Name: "error_text", Type: tdssim.TypeNVarCharMax, Nullable: true}}
+	// MSrepl_errors.error_text is ntext (sql-docs: docs/relational-databases/system-tables/msrepl-errors-transact-sql.md).
+	cols := []tdssim.Column{colInt("id"), colDT("time"), colNV("error_code", sysname), {Name: "error_text", Type: tdssim.TypeNText, Nullable: true}}
 	errs := slices.Clone(w.repl.errors)
 	slices.SortFunc(errs, func(a, b replError) int {
 		if c := cmp.Compare(b.at, a.at); c != 0 {
@@ -971,7 +1081,9 @@ func (w *World) serverInfo(srv serverKind) *tdssim.Result {
 
 // loginRights answers query.LoginRights: User is sysadmin on the source server and db_owner of
 // the sandbox database; ReaderUser is neither.
-func loginRights(v view) *tdssim.Result {
+// With Preflight.HideRoleMembership both functions return NULL, as they do for a membership the
+// login may not view (they need VIEW DEFINITION on the role: is-srvrolemember-transact-sql.md).
+func (w *World) loginRights(v view) *tdssim.Result {
 	cols := []tdssim.Column{colNV("login_name", sysname), colInt("is_sysadmin"), colInt("is_db_owner")}
 	login, sysadmin, owner := User, 0, 0
 	switch {
@@ -981,6 +1093,9 @@ func loginRights(v view) *tdssim.Result {
 		sysadmin, owner = 1, 1
 	case v.db == dbTarget:
 		owner = 1
+	}
+	if v.server == serverSource && w.Preflight().HideRoleMembership {
+		return tdssim.Rows(cols, tdssim.Row{login, nil, nil})
 	}
 	return tdssim.Rows(cols, tdssim.Row{login, sysadmin, owner})
 }
@@ -996,7 +1111,11 @@ func (w *World) versionString(srv serverKind) string {
 	return w.Preflight().Version
 }
 
-func (w *World) databaseSettings(name string) *tdssim.Result {
+// databaseSettings answers DatabaseSettings. The reader login lacks CREATE DATABASE, ALTER ANY
+// DATABASE and VIEW ANY DEFINITION, so sys.master_files shows it none of the files and the size is
+// NULL (sql-docs: docs/relational-databases/system-catalog-views/sys-master-files-transact-sql.md);
+// sys.databases still shows it the database it is connected to.
+func (w *World) databaseSettings(name string, reader bool) *tdssim.Result {
 	cols := []tdssim.Column{colNV("owner", sysname), colBit("is_read_committed_snapshot_on"), colNV("recovery_model_desc", 60), colBig("size_bytes")}
 	w.lock()
 	defer w.mu.Unlock()
@@ -1007,7 +1126,11 @@ func (w *World) databaseSettings(name string) *tdssim.Result {
 		if p.DatabaseOwner != "" {
 			owner = p.DatabaseOwner
 		}
-		return tdssim.Rows(cols, tdssim.Row{owner, p.ReadCommittedSnapshot, p.RecoveryModel, w.dbSizeBytes()})
+		var size any = w.dbSizeBytes()
+		if reader {
+			size = nil
+		}
+		return tdssim.Rows(cols, tdssim.Row{owner, p.ReadCommittedSnapshot, p.RecoveryModel, size})
 	case strings.EqualFold(name, w.cfg.DistributionDatabase) && !w.removed():
 		return tdssim.Rows(cols, tdssim.Row{"sa", false, "SIMPLE", int64(6<<30) + int64(w.repl.cumW)*600})
 	case strings.EqualFold(name, "master"), strings.EqualFold(name, "msdb"), strings.EqualFold(name, "model"):

@@ -102,7 +102,8 @@ type Preflight struct {
 	// false it raises error 21028, which is what the driver reports.
 	ReplicationInstalled bool
 	// AgentStatus is sys.dm_server_services.status_desc of SQL Server Agent
-	// ("Running", "Stopped", ...).
+	// ("Running", "Stopped", ...); "" means the view has no SQL Server Agent
+	// row (an edition without Agent, such as Express).
 	AgentStatus string
 	// DatabaseOwner, ReadCommittedSnapshot and RecoveryModel describe the AX
 	// database (sys.databases); an empty owner is an orphaned owner SID
@@ -112,6 +113,9 @@ type Preflight struct {
 	RecoveryModel         string
 	// MaxTextReplSize is 'max text repl size (B)' (-1: unlimited).
 	MaxTextReplSize int64
+	// HideRoleMembership makes IS_SRVROLEMEMBER and IS_ROLEMEMBER return NULL,
+	// as for a login that may not view the roles' membership.
+	HideRoleMembership bool
 	// Drives are the fixed drives with their free space. Nil means C: with
 	// 48 GB free and D: with twice the AX database size free.
 	Drives []Drive

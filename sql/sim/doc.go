@@ -43,8 +43,11 @@
 // sandbox database), with the logins User and ReaderUser (password
 // Password). Requests are answered by the session's database: a query
 // sent to the wrong database fails as on SQL Server (208 invalid object,
-// 2812 unknown procedure, 14013 not enabled for publication), as does
-// anything the simulator does not know (208). Servers.DSN gives
+// 2812 unknown procedure, 14013 not enabled for publication). SQL without a
+// route is judged by what Microsoft documents (package sql/contract) and
+// what the world holds: 208, 2812, 207 invalid column, 209, 4104, and on the
+// Azure SQL sandbox 40515 (three-part names) and 40508 (USE); SQL with
+// nothing wrong in it gets tdssim.NoAnswerError. Servers.DSN gives
 // go-mssqldb URLs, Describe and RunbookSnippet the text `cutover sim`
 // prints.
 package sim

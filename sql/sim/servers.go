@@ -357,7 +357,7 @@ func (s *Servers) handle(srv serverKind, a answer) tdssim.HandlerFunc {
 		v := s.view(srv, r)
 		if (a.server != 0 && a.server != srv) || (a.dbs != nil && !slices.Contains(a.dbs, v.db)) ||
 			(v.db == dbDistribution && a.dbs != nil && s.world.ReplicationRemoved()) {
-			return nil, a.missing()
+			return nil, s.refuse(v, r, a.missing)
 		}
 		if a.needState && v.reader {
 			return nil, permissionDenied()
@@ -367,6 +367,18 @@ func (s *Servers) handle(srv serverKind, a answer) tdssim.HandlerFunc {
 		}
 		return a.fn(v, r)
 	}
+}
+
+// refuse is the error for a routed request sent where it does not apply: SQL Server's refusal as
+// the contract and the world decide it (unrouted.go), else the route's own missing error.
+func (s *Servers) refuse(v view, r *tdssim.Request, missing func() error) error {
+	if err := s.contractRefusal(v, r); err != nil {
+		return err
+	}
+	if missing != nil {
+		return missing()
+	}
+	return tdssim.NoAnswerError(r.Normalized())
 }
 
 func missingObject(name string) func() error {
@@ -413,6 +425,7 @@ func countRe() *regexp.Regexp {
 func (s *Servers) router(srv serverKind) *tdssim.Router {
 	w := s.world
 	rt := tdssim.NewRouter()
+	rt.Fallback(s.unrouted(srv))
 	add := func(sql string, a answer) { rt.Exact(sql, s.handle(srv, a)) }
 	proc := func(name string, a answer) {
 		h := s.handle(srv, a)
@@ -454,9 +467,16 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return w.axBatchJobs(), nil }})
 	add(query.AXExecutingBatchTasks, answer{dbs: ax, missing: missingObject("dbo.BATCH"),
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return w.axExecutingTasks(), nil }})
-	add(query.UserSessions, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
+	add(query.UserSessions, answer{fn: func(v view, r *tdssim.Request) (*tdssim.Result, error) {
 		v.live = s.server(endpointOf(v.server)).Conns()
-		return w.userSessions(v), nil
+		return w.userSessions(v, r.SQL)
+	}})
+	add(query.SessionsVisible, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
+		sees := 1
+		if v.reader { // neither VIEW SERVER STATE nor VIEW DATABASE STATE
+			sees = 0
+		}
+		return tdssim.Rows([]tdssim.Column{colInt("sees_all")}, tdssim.Row{sees}), nil
 	}})
 	add(query.LastUserUpdate, answer{needState: true, fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
 		return w.lastUserUpdate(v), nil
@@ -517,9 +537,9 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	add(query.ServerInfo, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) { return w.serverInfo(v.server), nil }})
 	// The simulated servers keep their datetime columns in UTC.
 	add(query.ServerClock, answer{fn: func(view, *tdssim.Request) (*tdssim.Result, error) {
-		return tdssim.Rows([]tdssim.Column{{Name: "now", Type: tdssim.TypeDateTimeOffset}}, tdssim.Row{w.Now().UTC()}), nil
+		return tdssim.Rows([]tdssim.Column{{Type: tdssim.TypeDateTimeOffset}}, tdssim.Row{w.Now().UTC()}), nil
 	}})
-	add(query.LoginRights, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) { return loginRights(v), nil }})
+	add(query.LoginRights, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) { return w.loginRights(v), nil }})
 	add(query.ReplicationInstalled, answer{server: serverSource, missing: missingProc("master.sys.sp_MS_replication_installed"),
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) {
 			if !w.Preflight().ReplicationInstalled {
@@ -532,13 +552,19 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 		}})
 	add(query.AgentService, answer{server: serverSource, needState: true, missing: missingObject("sys.dm_server_services"),
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) {
-			return tdssim.Rows([]tdssim.Column{colNV("status_desc", 60)}, tdssim.Row{w.Preflight().AgentStatus}), nil
+			// status_desc is nvarchar(256) (sys-dm-server-services-transact-sql.md).
+			cols := []tdssim.Column{colNV("status_desc", 256)}
+			if st := w.Preflight().AgentStatus; st != "" {
+				return tdssim.Rows(cols, tdssim.Row{st}), nil
+			}
+			return tdssim.Rows(cols), nil
 		}})
 	add(query.DatabaseSettings, answer{server: serverSource, missing: missingObject("sys.master_files"),
-		fn: func(_ view, r *tdssim.Request) (*tdssim.Result, error) {
-			return w.databaseSettings(paramString(r, "p1")), nil
+		fn: func(v view, r *tdssim.Request) (*tdssim.Result, error) {
+			return w.databaseSettings(paramString(r, "p1"), v.reader), nil
 		}})
-	add(query.MaxTextReplSize, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
+	// sys.configurations is SQL Server only (sys-configurations-transact-sql.md).
+	add(query.MaxTextReplSize, answer{server: serverSource, fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
 		cols := []tdssim.Column{colBig("value_in_use")}
 		if !source(v) {
 			return tdssim.Rows(cols), nil
@@ -562,6 +588,17 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 		return tdssim.Rows(cols, tdssim.Row{w.cfg.DistributionDatabase}), nil
 	}})
 
+	// The tracer-token procedures apply to SQL Server only (sp-posttracertoken-transact-sql.md,
+	// sp-helptracertokenhistory-transact-sql.md): the Azure SQL sandbox does not have them.
+	if srv == serverTarget {
+		gone := func(r *tdssim.Request) (*tdssim.Result, error) { return nil, s.refuse(s.view(srv, r), r, nil) }
+		rt.Exact(query.PostTracerToken, gone)
+		rt.Proc(query.TracerTokenHistoryProc, gone)
+		if i := strings.LastIndexByte(query.TracerTokenHistoryProc, '.'); i >= 0 {
+			rt.Proc(query.TracerTokenHistoryProc[i+1:], gone)
+		}
+	}
+
 	// Ad hoc.
 	adhoc := func(fn func(v view) *tdssim.Result, sqls ...string) {
 		for _, q := range sqls {
@@ -571,13 +608,20 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	adhoc(func(v view) *tdssim.Result {
 		return tdssim.Rows([]tdssim.Column{colNV("", 300)}, tdssim.Row{w.versionString(v.server)})
 	}, "SELECT @@VERSION")
-	adhoc(func(v view) *tdssim.Result {
+	databases := func(v view) *tdssim.Result {
 		var rows []tdssim.Row
 		for _, n := range w.databases(v.server) {
 			rows = append(rows, tdssim.Row{n})
 		}
 		return tdssim.Rows([]tdssim.Column{colNV("name", sysname)}, rows...)
-	}, "SELECT name FROM sys.databases", "SELECT name FROM sys.databases ORDER BY name", "SELECT name FROM master.sys.databases")
+	}
+	adhoc(databases, "SELECT name FROM sys.databases", "SELECT name FROM sys.databases ORDER BY name")
+	// A three-part name works on SQL Server only: Azure SQL Database answers 40515 (the unrouted
+	// answer says so).
+	add("SELECT name FROM master.sys.databases", answer{server: serverSource, missing: func() error {
+		return &tdssim.Error{Number: 40515, State: 1, Class: 16,
+			Message: "Reference to database and/or server name in 'master.sys.databases' is not supported in this version of SQL Server."}
+	}, fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) { return databases(v), nil }})
 	adhoc(func(v view) *tdssim.Result {
 		return tdssim.Rows([]tdssim.Column{colNV("", sysname)}, tdssim.Row{v.dbName})
 	}, "SELECT DB_NAME()")
@@ -590,7 +634,11 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	}, "SELECT @@SERVERNAME")
 	adhoc(func(view) *tdssim.Result {
 		return tdssim.Rows([]tdssim.Column{colDT("")}, tdssim.Row{w.Now()})
-	}, "SELECT GETDATE()", "SELECT GETUTCDATE()", "SELECT SYSDATETIME()", "SELECT SYSUTCDATETIME()", "SELECT CURRENT_TIMESTAMP")
+	}, "SELECT GETDATE()", "SELECT GETUTCDATE()", "SELECT CURRENT_TIMESTAMP")
+	// SYSDATETIME and SYSUTCDATETIME return datetime2(7) (sysdatetime-transact-sql.md).
+	adhoc(func(view) *tdssim.Result {
+		return tdssim.Rows([]tdssim.Column{{Type: tdssim.TypeDateTime2, Nullable: true}}, tdssim.Row{w.Now()})
+	}, "SELECT SYSDATETIME()", "SELECT SYSUTCDATETIME()")
 	adhoc(func(v view) *tdssim.Result {
 		return tdssim.Rows([]tdssim.Column{{Type: tdssim.TypeSmallInt}}, tdssim.Row{int(v.spid)})
 	}, "SELECT @@SPID")

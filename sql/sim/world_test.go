@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	mssql "github.com/microsoft/go-mssqldb"
+
 	"cutover/sql/query"
+	"cutover/sql/tdssim"
 )
 
 func asTime(t *testing.T, v any) time.Time {
@@ -670,9 +673,9 @@ func TestAdHocQueriesAndErrors(t *testing.T) {
 	}{
 		{src, "SELECT * FROM dbo.NO_SUCH_TABLE", 208},
 		{src, "SELECT COUNT_BIG(*) FROM dbo.NO_SUCH_TABLE", 208},
-		{src, "DROP TABLE dbo.CUSTTABLE", 208},
-		{src, query.Publications, 208},      // a distribution query in the AX database
-		{src, query.DataUpgradeStatus, 208}, // the sandbox's table on the source
+		{src, "DROP TABLE dbo.CUSTTABLE", tdssim.NoAnswerNumber}, // the simulator cannot drop tables
+		{src, query.Publications, 208},                           // a distribution query in the AX database
+		{src, query.DataUpgradeStatus, 208},                      // the sandbox's table on the source
 		{tgt, query.AXServerSessions, 208},
 		{f.dist(), query.AXBatchJobs, 208},
 		{tgt, query.AgentService, 208},
@@ -692,6 +695,43 @@ func TestAdHocQueriesAndErrors(t *testing.T) {
 	defer nodb.Close()
 	if err := nodb.PingContext(f.ctx); sqlErrNumber(err) != 4060 {
 		t.Errorf("unknown database: %v", err)
+	}
+}
+
+// TestUnroutedAnswersLikeSQLServer: SQL the simulator has no route for is refused as SQL Server
+// refuses it, judged by what Microsoft documents (sql/contract) and what the world holds, with SQL
+// Server's numbers, classes and message forms; SQL with nothing wrong in it gets the simulator's
+// own no-answer error.
+func TestUnroutedAnswersLikeSQLServer(t *testing.T) {
+	f := newFixture(t, Config{Tables: 300, Seed: 1})
+	src, dist, tgt := f.src(), f.dist(), f.tgt()
+	master := f.db(EndpointSourceMaster, false)
+	for _, c := range []struct {
+		db     *stdsql.DB
+		q      string
+		number int32
+		msg    string
+	}{
+		{dist, "SELECT publication, no_such_column FROM dbo.MSpublications", 207, "Invalid column name 'no_such_column'."},
+		{dist, "SELECT p.publication FROM dbo.MSpublications p JOIN dbo.MSarticles a ON a.publication_id = p.publication_id WHERE a.nope = 1", 207, "Invalid column name 'nope'."},
+		{dist, "SELECT publisher_db FROM dbo.MSpublications p JOIN dbo.MSarticles a ON a.publication_id = p.publication_id", 209, "Ambiguous column name 'publisher_db'."},
+		{dist, "SELECT x.publication FROM dbo.MSpublications p", 4104, `The multi-part identifier "x.publication" could not be bound.`},
+		{src, "SELECT publication FROM dbo.MSpublications", 208, "Invalid object name 'dbo.MSpublications'."},
+		{tgt, "SELECT status_desc FROM sys.dm_server_services", 208, "Invalid object name 'sys.dm_server_services'."},
+		{tgt, "SELECT s.name FROM sys.schemas s", 208, "Invalid object name 'sys.schemas'."},
+		{tgt, "SELECT name FROM master.sys.databases WHERE database_id > 4", 40515, "Reference to database and/or server name in 'master.sys.databases' is not supported in this version of SQL Server."},
+		{tgt, "USE master", 40508, "USE statement is not supported to switch between databases. Use a new connection to connect to a different database."},
+		{src, "SELECT * FROM [dbo].[NO_SUCH_TABLE] WITH (NOLOCK)", 208, "Invalid object name 'dbo.NO_SUCH_TABLE'."},
+		{src, "EXEC sys.sp_no_such_thing @a = 1", 2812, "Could not find stored procedure 'sys.sp_no_such_thing'."},
+		{master, "SELECT name FROM sys.databases WHERE owner_sid IS NULL AND database_id > 4", tdssim.NoAnswerNumber, "tdssim: the simulator has no answer for: select name from sys.databases where owner_sid is null and database_id > 4"},
+		{src, "SELECT ACCOUNTNUM FROM dbo.CUSTTABLE", tdssim.NoAnswerNumber, "tdssim: the simulator has no answer for: select accountnum from dbo.custtable"},
+		{tgt, "SELECT TOP (5) ANYTHING FROM dbo.RELEASEUPDATESCRIPTSERRORLOG", tdssim.NoAnswerNumber, "tdssim: the simulator has no answer for: select top (5) anything from dbo.releaseupdatescriptserrorlog"},
+	} {
+		_, err := queryRows(f.ctx, c.db, c.q)
+		var me mssql.Error
+		if !errors.As(err, &me) || me.Number != c.number || me.Class != 16 || me.Message != c.msg {
+			t.Errorf("%s:\n got %v\nwant %d %q", c.q, err, c.number, c.msg)
+		}
 	}
 }
 

@@ -22,7 +22,8 @@
 //	db, _ := sql.Open("sqlserver", srv.DSN("AXDB"))
 //
 // "select 1" (db.Ping) and SET-only batches are answered by built-ins.
-// Unknown SQL gets error 208 from the Router so gaps fail loudly.
+// SQL without a route gets error 208 naming the first table it names (2812 for
+// a procedure), or NoAnswerError, so gaps fail loudly.
 //
 // # Encryption
 //

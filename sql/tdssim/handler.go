@@ -368,6 +368,41 @@ func InvalidObjectError(name string) *Error {
 	return &Error{Number: 208, State: 1, Class: 16, Message: fmt.Sprintf("Invalid object name '%s'.", name)}
 }
 
+// InvalidColumnError is error 207 (invalid column name, class 16).
+func InvalidColumnError(name string) *Error {
+	return &Error{Number: 207, State: 1, Class: 16, Message: fmt.Sprintf("Invalid column name '%s'.", name)}
+}
+
+// AmbiguousColumnError is error 209 (ambiguous column name, class 16).
+func AmbiguousColumnError(name string) *Error {
+	return &Error{Number: 209, State: 1, Class: 16, Message: fmt.Sprintf("Ambiguous column name '%s'.", name)}
+}
+
+// UnboundIdentifierError is error 4104 (a multi-part identifier that binds to no table, class
+// 16).
+func UnboundIdentifierError(name string) *Error {
+	return &Error{Number: 4104, State: 1, Class: 16, Message: fmt.Sprintf("The multi-part identifier \"%s\" could not be bound.", name)}
+}
+
+// ProcNotFoundError is error 2812 (could not find stored procedure, class 16).
+func ProcNotFoundError(name string) *Error {
+	return &Error{Number: 2812, State: 62, Class: 16, Message: fmt.Sprintf("Could not find stored procedure '%s'.", name)}
+}
+
+// NoAnswerNumber is the error number of NoAnswerError.
+const NoAnswerNumber = 50000
+
+// NoAnswerError is the simulator's own error for a request it cannot answer although nothing in
+// it is known to be wrong: error 50000 (the number RAISERROR gives a message of its own), class
+// 16, naming the text. It is deliberately none of SQL Server's numbers, so a client cannot take
+// it for a missing object or a permission error.
+func NoAnswerError(what string) *Error {
+	if len(what) > 200 {
+		what = what[:200] + "..."
+	}
+	return &Error{Number: NoAnswerNumber, State: 1, Class: 16, Message: "tdssim: the simulator has no answer for: " + what}
+}
+
 // SevereErrorDefault is the error sent by the SevereError fault when the
 // rule does not name one.
 func SevereErrorDefault() *Error {

@@ -1,11 +1,12 @@
 package tdssim
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 	"sync"
 	"unicode"
+
+	"cutover/sql/tsql"
 )
 
 // NormalizeSQL canonicalises SQL text for matching: comments (-- and
@@ -156,8 +157,11 @@ type route struct {
 
 // Router is a Handler that dispatches on normalised SQL text (exact text,
 // prefix or regular expression, see NormalizeSQL) and on procedure names.
-// Unknown SQL gets error 208 and unknown procedures error 2812, so gaps in
-// a simulation fail loudly. Routes may be added while serving.
+// A request no route matches is answered as a server without those objects
+// would: error 208 naming the first table the SQL names, 2812 for a
+// procedure; SQL that names neither (or that package tsql cannot read) gets
+// NoAnswerError. Gaps in a simulation fail loudly. Routes may be added while
+// serving.
 type Router struct {
 	mu       sync.RWMutex
 	exact    map[string]HandlerFunc
@@ -204,7 +208,7 @@ func (rt *Router) Proc(name string, h HandlerFunc) {
 }
 
 // Fallback sets the handler for requests no route matches (instead of the
-// 208 / 2812 errors).
+// 208 / 2812 / NoAnswerError answers).
 func (rt *Router) Fallback(h HandlerFunc) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
@@ -236,7 +240,7 @@ func (rt *Router) lookup(req *Request) (HandlerFunc, error) {
 		if rt.fallback != nil {
 			return rt.fallback, nil
 		}
-		return nil, &Error{Number: 2812, State: 62, Class: 16, Message: fmt.Sprintf("Could not find stored procedure '%s'.", req.Proc)}
+		return nil, ProcNotFoundError(req.Proc)
 	}
 	n := NormalizeSQL(req.SQL)
 	if h, ok := rt.exact[n]; ok {
@@ -250,9 +254,21 @@ func (rt *Router) lookup(req *Request) (HandlerFunc, error) {
 	if rt.fallback != nil {
 		return rt.fallback, nil
 	}
-	shown := n
-	if len(shown) > 200 {
-		shown = shown[:200] + "..."
+	return nil, unrouted(req.SQL, n)
+}
+
+// unrouted is the answer to SQL no route matches: the error a server that has none of the
+// objects it names gives first (208 for a table, 2812 for a procedure), else NoAnswerError.
+func unrouted(sql, normalized string) error {
+	script, err := tsql.Parse(sql)
+	if err != nil {
+		return NoAnswerError(normalized)
 	}
-	return nil, &Error{Number: 208, State: 1, Class: 16, Message: fmt.Sprintf("Invalid object name 'tdssim: no route for SQL: %s'.", shown)}
+	for _, o := range tsql.Resolve(script, nil).Objects {
+		if o.Kind == tsql.ProcedureObject {
+			return ProcNotFoundError(o.Name.String())
+		}
+		return InvalidObjectError(o.Name.String())
+	}
+	return NoAnswerError(normalized)
 }

@@ -3,6 +3,7 @@ package tdssim
 import (
 	"context"
 	stdsql "database/sql"
+	"errors"
 	"testing"
 )
 
@@ -71,5 +72,30 @@ func TestRouterDirect(t *testing.T) {
 	}
 	if len(r.Args()) != 1 || r.Context() != context.Background() {
 		t.Error("Args/Context")
+	}
+}
+
+// TestRouterUnrouted: a request no route matches is answered as a server without the objects it
+// names would answer it (SQL Server's numbers, classes and message forms), and SQL the router
+// cannot read gets the simulator's own no-answer error, never a SQL Server number.
+func TestRouterUnrouted(t *testing.T) {
+	t.Parallel()
+	rt := NewRouter()
+	for _, c := range []struct {
+		req    Request
+		number int32
+		msg    string
+	}{
+		{Request{Kind: RequestBatch, SQL: "SELECT a FROM [dbo].[Nowhere] n JOIN dbo.Other o ON o.id = n.id"}, 208, "Invalid object name 'dbo.Nowhere'."},
+		{Request{Kind: RequestBatch, SQL: "EXEC sys.sp_gone @a = 1"}, 2812, "Could not find stored procedure 'sys.sp_gone'."},
+		{Request{Kind: RequestRPC, Proc: "[dbo].[sp_gone]"}, 2812, "Could not find stored procedure '[dbo].[sp_gone]'."},
+		{Request{Kind: RequestBatch, SQL: "SELECT 1"}, NoAnswerNumber, "tdssim: the simulator has no answer for: select 1"},
+		{Request{Kind: RequestBatch, SQL: "DROP TABLE t"}, NoAnswerNumber, "tdssim: the simulator has no answer for: drop table t"},
+	} {
+		_, err := rt.ServeTDS(&c.req)
+		var e *Error
+		if !errors.As(err, &e) || e.Number != c.number || e.Class != 16 || e.Message != c.msg {
+			t.Errorf("%+v: %v, want %d %q", c.req, err, c.number, c.msg)
+		}
 	}
 }

@@ -21,8 +21,8 @@ import (
 var ErrServerClosed = errors.New("tdssim: server closed")
 
 // Config configures a Server. The zero value is usable: no TLS, every
-// login accepted, and an empty Router as handler (every query gets error
-// 208 except the built-ins).
+// login accepted, and an empty Router as handler (every query but the
+// built-ins is refused: 208, 2812 or NoAnswerError).
 type Config struct {
 	// Handler answers requests. Nil means NewRouter().
 	Handler Handler

@@ -51,6 +51,10 @@ const (
 	TypeVarBinaryMax
 	// TypeUniqueIdentifier is UNIQUEIDENTIFIER.
 	TypeUniqueIdentifier
+	// TypeNText is the legacy NTEXT (a LONGLEN type: text pointer, timestamp and length before
+	// the UTF-16 data, MS-TDS 2.2.5.2.3 and 2.2.5.4.2), as some system tables still declare
+	// their long text columns (MSrepl_errors.error_text).
+	TypeNText
 )
 
 // String returns the SQL type name.
@@ -90,6 +94,8 @@ func (t ColumnType) String() string {
 		return "VARBINARY(MAX)"
 	case TypeUniqueIdentifier:
 		return "UNIQUEIDENTIFIER"
+	case TypeNText:
+		return "NTEXT"
 	default:
 		return fmt.Sprintf("ColumnType(%d)", int(t))
 	}
@@ -142,7 +148,15 @@ const (
 	typeNVarChar   byte = 0xE7
 	typeNChar      byte = 0xEF
 	typeXML        byte = 0xF1
+	typeNText      byte = 0x63
 )
+
+// ntextMaxBytes is NTEXT's declared maximum length in bytes (2^30 - 1 characters).
+const ntextMaxBytes = 0x7FFFFFFE
+
+// textPointer is the 16-byte text pointer and 8-byte timestamp a non-NULL NTEXT value carries;
+// clients only check their presence.
+var textPointer = [24]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 
 // Column describes one result column.
 //
@@ -239,7 +253,7 @@ func (c *Column) validate() error {
 		}
 	case TypeInt, TypeBigInt, TypeSmallInt, TypeTinyInt, TypeBit, TypeFloat, TypeReal,
 		TypeDateTime, TypeDateTime2, TypeDate, TypeDateTimeOffset, TypeNVarCharMax,
-		TypeVarBinaryMax, TypeUniqueIdentifier:
+		TypeVarBinaryMax, TypeUniqueIdentifier, TypeNText:
 	default:
 		return fmt.Errorf("tdssim: column %q: unknown column type %v", c.Name, c.Type)
 	}
@@ -302,6 +316,11 @@ func (c *Column) appendTypeInfo(b []byte) []byte {
 		return append(b, typeBigVarBin, 0xFF, 0xFF)
 	case TypeUniqueIdentifier:
 		return append(b, typeGUID, 16)
+	case TypeNText:
+		b = append(b, typeNText)
+		b = appendU32(b, ntextMaxBytes)
+		b = append(b, collationLatin1...)
+		return append(b, 0) // no table name parts
 	}
 	return b
 }
@@ -420,10 +439,17 @@ func appendValue(b []byte, c *Column, v any) ([]byte, error) {
 			return b, fmt.Errorf("want time.Time, got %T", v)
 		}
 		return appendTime(b, c.Type, t)
-	case TypeNVarChar, TypeNVarCharMax:
+	case TypeNVarChar, TypeNVarCharMax, TypeNText:
 		s, err := toString(v)
 		if err != nil {
 			return b, err
+		}
+		if c.Type == TypeNText {
+			data := ucs2Bytes(s)
+			b = append(b, 16)
+			b = append(b, textPointer[:]...)
+			b = appendU32(b, uint32(len(data)))
+			return append(b, data...), nil
 		}
 		if c.Type == TypeNVarCharMax {
 			return appendPLP(b, ucs2Bytes(s)), nil
@@ -470,6 +496,8 @@ func appendNull(b []byte, c *Column) []byte {
 		return append(b, 0xFF, 0xFF)
 	case TypeNVarCharMax, TypeVarBinaryMax:
 		return appendU64(b, plpNull)
+	case TypeNText:
+		return append(b, 0) // a zero-length text pointer is NULL
 	default:
 		return append(b, 0)
 	}

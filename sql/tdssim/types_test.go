@@ -381,3 +381,39 @@ func TestParameterOutputAndReturnStatus(t *testing.T) {
 		}
 	})
 }
+
+// TestNTextRoundTrip serves NTEXT, the type MSrepl_errors.error_text has: the driver must read a
+// value of several packets, an empty one and NULL, and report the column as NTEXT.
+func TestNTextRoundTrip(t *testing.T) {
+	long := strings.Repeat("Das Feld ✓ ", 2000)
+	forEachMode(t, func(t *testing.T, m mode) {
+		rt := NewRouter()
+		rt.Exact("select error_text from errs", func(r *Request) (*Result, error) {
+			return Rows([]Column{{Name: "error_text", Type: TypeNText, Nullable: true}}, Row{long}, Row{""}, Row{nil}), nil
+		})
+		e := newEnv(t, m, Config{Handler: rt})
+		res, err := e.db.QueryContext(ctxT(t), "select error_text from errs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Close()
+		types, err := res.ColumnTypes()
+		if err != nil || types[0].DatabaseTypeName() != "NTEXT" {
+			t.Fatalf("column type %v %v", types, err)
+		}
+		var got []stdsql.NullString
+		for res.Next() {
+			var s stdsql.NullString
+			if err := res.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, s)
+		}
+		if err := res.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 || got[0].String != long || !got[1].Valid || got[1].String != "" || got[2].Valid {
+			t.Fatalf("values %d %v %v", len(got), got[1], got[2])
+		}
+	})
+}
