@@ -88,6 +88,14 @@ type Server struct {
 	done     chan struct{}
 	// builds counts view rebuilds (tests and the benchmark).
 	builds atomic.Int64
+	// repl is the replication summary of the monitor's newest picture: a picture never changes
+	// once published, so the summary is made again only for a new one (or a minute later, for
+	// the verdict's ages). Used by the rebuilding goroutine only.
+	repl struct {
+		src  *engine.ReplicationView
+		at   time.Time
+		view *ReplicationView
+	}
 }
 
 // client is one open page: it is sent the newest view, older unsent ones are dropped (each view is
@@ -338,7 +346,8 @@ func (s *Server) rebuild(snap engine.Snapshot) {
 	if s.opts.Watchers != nil {
 		watchers = s.opts.Watchers()
 	}
-	v := buildView(snap, s.e.Replication(), s.e.Validation(), progress, watchers, viewers, s.e.Now(), s.hide)
+	now := s.e.Now()
+	v := buildView(snap, s.replication(now), s.e.Validation(), progress, watchers, viewers, now, s.hide)
 	b, err := json.Marshal(v)
 	if err != nil {
 		s.opts.Logf("web: the page's view cannot be encoded: %v", err)
@@ -347,6 +356,19 @@ func (s *Server) rebuild(snap engine.Snapshot) {
 	s.current.Store(&b)
 	s.builds.Add(1)
 	s.broadcast(b)
+}
+
+// replication is the replication summary for the page (nil without a monitor).
+func (s *Server) replication(now time.Time) *ReplicationView {
+	src := s.e.Replication()
+	if src == nil {
+		return nil
+	}
+	minute := now.Truncate(time.Minute)
+	if s.repl.src != src || !s.repl.at.Equal(minute) {
+		s.repl.src, s.repl.at, s.repl.view = src, minute, replicationView(src, now, s.hide.Replace)
+	}
+	return s.repl.view
 }
 
 // broadcast hands a view to every open page, replacing one it has not sent yet.

@@ -197,7 +197,7 @@ func levelOf(o engine.Outcome) string {
 
 // buildView makes the page's view from the engine's state. progress holds running steps' newest
 // progress (from the bus); hide redacts every text.
-func buildView(snap engine.Snapshot, repl *engine.ReplicationView, val *engine.Validation, progress map[string]engine.StepProgress,
+func buildView(snap engine.Snapshot, repl *ReplicationView, val *engine.Validation, progress map[string]engine.StepProgress,
 	watchers []tui.Presence, viewers int, now time.Time, hide *strings.Replacer) View {
 	h := hide.Replace
 	v := View{Now: now, Counts: map[string]int{}, Viewers: viewers, Steps: make([]StepView, 0, len(snap.Steps)), Watchers: []WatcherView{}}
@@ -251,9 +251,7 @@ func buildView(snap engine.Snapshot, repl *engine.ReplicationView, val *engine.V
 		v.Counts[sv.State]++
 		v.Steps = append(v.Steps, sv)
 	}
-	if repl != nil {
-		v.Repl = replicationView(repl, &snap, now, h)
-	}
+	v.Repl = repl
 	if val != nil {
 		vv := &ValidationView{Step: h(val.Step), At: val.At, Passed: val.Passed, Tables: len(val.Tables), Classes: map[string]int{}, Failing: []FailingTable{}}
 		for c, n := range val.Classes {
@@ -276,8 +274,8 @@ func buildView(snap engine.Snapshot, repl *engine.ReplicationView, val *engine.V
 
 // replicationView is the replication summary: the status glance's verdict and figures (the same
 // thresholds as `cutover status`), the drain curve and the sources.
-func replicationView(repl *engine.ReplicationView, snap *engine.Snapshot, now time.Time, h func(string) string) *ReplicationView {
-	st := tui.EvaluateStatus(repl, snap, tui.DefaultThresholds(), now)
+func replicationView(repl *engine.ReplicationView, now time.Time, h func(string) string) *ReplicationView {
+	st := tui.EvaluateStatus(repl, nil, tui.DefaultThresholds(), now)
 	r := &ReplicationView{Level: strings.ToLower(st.Level.String()), Reasons: []string{}, Worst: []TableView{}, Trend: []TrendPoint{},
 		Sources: []SourceView{}, Agents: []AgentProblem{}, At: repl.At, Retired: repl.Retired, RetiredBy: h(repl.RetiredBy)}
 	for _, why := range st.Reasons {
