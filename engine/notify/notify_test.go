@@ -3,12 +3,14 @@ package notify_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -557,5 +559,92 @@ func TestResolveTargets(t *testing.T) {
 	}
 	if _, err := notify.New(nil, &runbook.Notify{}, notify.Options{}); err == nil {
 		t.Error("a notifier without targets")
+	}
+}
+
+// replication is a replication source whose AX side can be made to fail.
+type replication struct {
+	mu   sync.Mutex
+	down bool
+}
+
+func (r *replication) setDown(down bool) {
+	r.mu.Lock()
+	r.down = down
+	r.mu.Unlock()
+}
+
+func (r *replication) SourceRows(context.Context) ([]engine.TableRows, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.down {
+		return nil, errors.New("dial tcp AXSQL01.contoso.local:1433: connection refused")
+	}
+	return []engine.TableRows{{Table: "dbo.CUSTTABLE", Rows: 10, HasPK: true}}, nil
+}
+func (r *replication) TargetRows(context.Context) ([]engine.TableRows, error) {
+	return []engine.TableRows{{Table: "dbo.CUSTTABLE", Rows: 10, HasPK: true}}, nil
+}
+func (r *replication) Backlog(context.Context) ([]engine.ArticleBacklog, error) { return nil, nil }
+func (r *replication) Agents(context.Context) ([]engine.Agent, error)           { return nil, nil }
+
+// The cockpit losing a data source is announced (with the host hidden), and so is its return.
+func TestSourcesLostAndBack(t *testing.T) {
+	rcv := newReceiver(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cutover.yaml")
+	src := "name: sources\nconnections:\n  source: {server: AXSQL01.contoso.local, database: AX, user: u, password_env: PW}\n" +
+		"notify: {targets: [{name: hook, type: generic, url_env: HOOK_URL}]}\nsteps:\n  - {id: a, title: A, kind: manual}\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"PW": "pw-123", "HOOK_URL": rcv.srv.URL + "/hook"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	reg := engine.NewRegistry(engine.AllKinds()...)
+	rb, err := runbook.Load(path, runbook.Options{Kinds: reg, LookupEnv: lookup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(t0)
+	repl := &replication{down: true}
+	e, err := engine.New(rb, engine.Options{StateDir: filepath.Join(dir, "state"), Clock: clk, Kinds: reg, NoSync: true,
+		Ports: engine.Ports{Replication: repl}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Open(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := notify.New(e, rb.Notify, notify.Options{Clock: clk, LookupEnv: lookup, Location: time.UTC, Private: rb.PrivateWords(lookup)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); n.Run(ctx) }()
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		<-done
+		e.Stop("test")
+	}()
+	events := func() []string { return rcv.events(t, "/hook") }
+	rcv.waitFor(t, "sources.lost", func() bool { return slices.Contains(events(), "sources.lost") })
+	repl.setDown(false)
+	// Past the failed query's backoff, then a poll now.
+	clk.Advance(5 * time.Minute)
+	e.RefreshNow()
+	rcv.waitFor(t, "sources.back", func() bool { return slices.Contains(events(), "sources.back") })
+	for _, b := range rcv.bodies("/hook") {
+		if strings.Contains(string(b), "AXSQL01") {
+			t.Errorf("a host name in a notification: %s", b)
+		}
+	}
+	var lost notify.Generic
+	_ = json.Unmarshal(rcv.bodies("/hook")[0], &lost)
+	if lost.Event != "sources.lost" || lost.Severity != notify.SeverityCritical || !strings.Contains(lost.Text, "connection refused") {
+		t.Errorf("sources.lost: %+v", lost)
 	}
 }
