@@ -56,7 +56,7 @@ type Options struct {
 	// Watchers lists who is in the cockpit (the SSH server's presence); nil: nobody is known.
 	Watchers func() []tui.Presence
 	// MinInterval is the least time between two rebuilds of the page's view (default 250 ms):
-	// a burst of events is one update.
+	// a burst of events is one update. Negative: every event rebuilds at once (tests).
 	MinInterval time.Duration
 	// Tick is how often open pages are told the engine's time, to age their figures (default 1 s).
 	Tick time.Duration

@@ -3,8 +3,17 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -450,5 +459,45 @@ func TestMetricsCardinalityBounded(t *testing.T) {
 				t.Errorf("a private word in a label: %v", l)
 			}
 		}
+	}
+}
+
+// With a certificate the page is served over TLS only, and the session cookie is Secure.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "jump01"}, NotBefore: t0.Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile := filepath.Join(dir, "web.crt"), filepath.Join(dir, "web.key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	w := newWorld(t, web.Options{Certificate: certFile, Key: keyFile})
+	if !strings.HasPrefix(w.base, "https://") {
+		t.Fatalf("not served over TLS: %s", w.base)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, _ := get(t, c, w.base+"/?token="+w.token)
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 || !resp.Cookies()[0].Secure || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Errorf("the link over TLS: %d %+v", resp.StatusCode, resp.Cookies())
+	}
+	plain, err := http.Get(strings.Replace(w.base, "https://", "http://", 1) + "/state")
+	if err == nil {
+		if plain.StatusCode == http.StatusOK {
+			t.Error("plain HTTP was answered with the page's state")
+		}
+		plain.Body.Close()
 	}
 }
