@@ -78,6 +78,8 @@ func commands() []command {
 		{name: "status", summary: "is replication healthy? one glance, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN", run: cmdStatus},
 		{name: "step", summary: "done|skip|retry a step while no cockpit is running", run: cmdStep},
 		{name: "journal", summary: "verify or show the journal", run: cmdJournal},
+		{name: "notify", summary: "send a test message to each notification target of the runbook", run: cmdNotify},
+		{name: "http", summary: "revoke the status page's access token (every link stops working; a new one is printed)", run: cmdHTTP},
 		{name: "report", summary: "write the go-live evidence report from the journal (Markdown or one HTML file)", run: cmdReport},
 		{name: "validate", summary: "compare source and target record counts once (exit 0 when they match)", run: cmdValidate},
 		{name: "lcs", summary: "read-only looks at LCS: environments, env, history, operation, quota", run: cmdLCS},
@@ -241,6 +243,7 @@ func cmdCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 }
 
 func printSummary(w io.Writer, rb *runbook.Runbook) {
+	defer printOutreach(w, rb)
 	reg := registry()
 	sum := rb.Summarize(reg.IsGate)
 	kind := "runbook"
@@ -306,6 +309,7 @@ type runFlags struct {
 	poll     *time.Duration
 	backlog  *time.Duration
 	baseline *string
+	http     *string
 }
 
 func addRunFlags(fs *flag.FlagSet) runFlags {
@@ -323,6 +327,7 @@ func addRunFlags(fs *flag.FlagSet) runFlags {
 		poll:     fs.Duration("poll", 15*time.Second, "read row counts and agents this often"),
 		backlog:  fs.Duration("backlog-poll", time.Minute, "read the per-article backlog (the expensive query) this often"),
 		baseline: fs.String("baseline", "", "plan with the actual durations of an earlier run: its `JOURNAL` or state directory (overrides the runbook's baseline:)"),
+		http:     fs.String("http", "", "serve the read-only status page and /metrics on `ADDR` (a port alone means 127.0.0.1; \"off\": none)"),
 	}
 }
 
@@ -430,11 +435,19 @@ func runEngineMode(rb *runbook.Runbook, opts engine.Options, rf runFlags, serve 
 			srv.Shutdown(ctx)
 		}()
 	}
+	out, err := startOutreach(rb, e, rf, opts.Clock, srv, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover: %v\n", err)
+		e.Stop("the web page or the notifications failed to start")
+		return exitFail
+	}
+	defer out.close()
 	start := func(ctx context.Context) func() error {
 		return func() error {
 			if err := e.Start(ctx); err != nil {
 				return err
 			}
+			out.start()
 			if help != nil {
 				go help.Run(ctx, e)
 			}
@@ -449,7 +462,7 @@ func runEngineMode(rb *runbook.Runbook, opts engine.Options, rf runFlags, serve 
 		}
 	}
 	if cockpit {
-		return runCockpit(e, rf, cfg, srv, stdin, stdout, stderr, start)
+		return runCockpit(e, rf, cfg, srv, stdin, stdout, stderr, start, func() { out.flush(stdout) })
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -465,6 +478,7 @@ func runEngineMode(rb *runbook.Runbook, opts engine.Options, rf runFlags, serve 
 		hopts.Helper = help.Fixing
 	}
 	code := tui.RunHeadless(ctx, e, hopts)
+	out.flush(stdout)
 	reason := "run ended"
 	if code == tui.ExitInterrupted {
 		reason = "interrupted by the operator"
@@ -480,7 +494,7 @@ func runEngineMode(rb *runbook.Runbook, opts engine.Options, rf runFlags, serve 
 
 // runCockpit shows the TUI over the engine until the operator quits (or SIGTERM), then stops the
 // engine and says where the run stands.
-func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, srv *tui.Server, stdin io.Reader, stdout, stderr io.Writer, start func(context.Context) func() error) int {
+func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, srv *tui.Server, stdin io.Reader, stdout, stderr io.Writer, start func(context.Context) func() error, beforeStop func()) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer cancel()
 	actor := engine.LocalOperator(*rf.as, ttyName(stdin))
@@ -505,6 +519,7 @@ func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, srv *tui.Server, 
 	default:
 		code = tui.ExitInterrupted
 	}
+	beforeStop()
 	if stopErr := e.Stop("cockpit closed"); stopErr != nil {
 		err = errors.Join(err, stopErr)
 	}
@@ -843,6 +858,10 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cutover demo: --speed must be at least 1")
 		return exitUsage
 	}
+	if *rf.http == "" {
+		// The demo shows a newcomer the status page and /metrics: on, on a free loopback port.
+		*rf.http = "127.0.0.1:0"
+	}
 	sc, err := parseDemoScenario(*scenario)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
@@ -1177,7 +1196,7 @@ func writeDemoRunbook(dir string, sims *simulators) (string, error) {
 	for _, a := range sims.world.AOS() {
 		aos += fmt.Sprintf("    - {host: %s, service: %s}\n", a.Host, a.Service)
 	}
-	text, err := runbook.DemoRunbook(runbook.DemoSettings{Sections: sims.sql.RunbookSnippet() + sims.lcsSnippet() + aos, IgnoreFile: ignoreFile})
+	text, err := runbook.DemoRunbook(runbook.DemoSettings{Sections: sims.sql.RunbookSnippet() + sims.lcsSnippet() + aos + demoNotify(), IgnoreFile: ignoreFile})
 	if err != nil {
 		return "", err
 	}

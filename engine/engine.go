@@ -1031,6 +1031,8 @@ func (e *Engine) logRecordLocked(rec journal.Record, payload any) {
 		lvl, msg = LevelWarn, fmt.Sprintf("run paused by %s: %s", p.Actor, p.Reason)
 	case EngineStarted:
 		msg = fmt.Sprintf("engine started on %s (pid %d)", p.Host, p.PID)
+	case NotifyDelivery:
+		lvl, msg = deliveryLine(RecordType(rec.Type), p)
 	case EngineStopped:
 		msg = "engine stopped: " + p.Reason
 		if len(p.InFlight) > 0 {

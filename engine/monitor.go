@@ -222,6 +222,9 @@ func (SourceHealthChanged) isEvent()           {}
 // SourceHealthChanged says a data source changed health (delivered to every subscriber).
 type SourceHealthChanged struct {
 	Health SourceHealth
+	// ExpectedBy names the step whose expected effect a failure is (the distributor going away
+	// while replication is removed): not an outage.
+	ExpectedBy string
 }
 
 // tableKey matches tables across sources: upper case, without the dbo schema.
@@ -456,6 +459,10 @@ func (m *monitor) healthChanged(h, before SourceHealth, removing string) {
 	case h.State == HealthSlow:
 		m.log(LevelWarn, "", fmt.Sprintf("%s is slow: a query took %s", h.Name, fmtDur(h.LastDuration)))
 	}
+	expectedBy := ""
+	if h.State == HealthFailing {
+		expectedBy = removing
+	}
 	if m.hooks.health != nil {
 		// The journal records an outage's length once, when it ends: LastOutage stays on the
 		// source for display, and a later slow spell must not report it again.
@@ -463,13 +470,9 @@ func (m *monitor) healthChanged(h, before SourceHealth, removing string) {
 		if before.State != HealthFailing {
 			rec.LastOutage = 0
 		}
-		expectedBy := ""
-		if h.State == HealthFailing {
-			expectedBy = removing
-		}
 		m.hooks.health(rec, expectedBy)
 	}
-	m.publish(SourceHealthChanged{Health: h})
+	m.publish(SourceHealthChanged{Health: h, ExpectedBy: expectedBy})
 }
 
 // log writes a log line through the owner (nowhere for a Poller).

@@ -260,3 +260,29 @@ type ValidationRecord struct {
 	Notable  []TableCheck       `json:"notable,omitempty"`
 	Files    []string           `json:"files,omitempty"`
 }
+
+// Notification deliveries (engine/notify). Each outcome of delivering one milestone to one target
+// is journaled: the report lists them, the log shows them, and a restarted engine does not send
+// a milestone again to a target that already had it (a delivery cut off by a crash or stop is
+// sent again: at least once).
+const (
+	RecNotifySent   RecordType = "notify.sent"
+	RecNotifyFailed RecordType = "notify.failed"
+)
+
+// NotifyDelivery is one milestone notification's delivery to one target. It never holds the
+// target's URL (a secret: it comes from the environment).
+type NotifyDelivery struct {
+	// Milestone identifies the occurrence ("step.failed/aos-stop/…"); Event is its kind.
+	Milestone string `json:"milestone"`
+	Event     string `json:"event"`
+	// Target is the runbook's name of the target, Format its type (generic, teams, slack).
+	Target string `json:"target"`
+	Format string `json:"format"`
+	// Title is what the message said, in one line; Step the step it is about, if any.
+	Title string `json:"title"`
+	Step  string `json:"step,omitempty"`
+	// Tries is how many attempts were made; Error the last one's failure (notify.failed).
+	Tries int    `json:"tries"`
+	Error string `json:"error,omitempty"`
+}

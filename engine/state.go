@@ -123,7 +123,13 @@ type runState struct {
 	runbookHash string
 	// validationFiles are the files of the newest validation.
 	validationFiles []string
+	// notified holds the milestone notifications already delivered (or given up), by
+	// notifyKey(milestone, target).
+	notified map[string]bool
 }
+
+// notifyKey is a delivered notification's key in runState.notified.
+func notifyKey(milestone, target string) string { return milestone + "\x00" + target }
 
 // apply folds one journal record into the state. It is used both live (after the record is
 // durable) and when replaying a journal, so the two can never disagree. An error names the
@@ -250,6 +256,18 @@ func (r *runState) applyRecord(rec journal.Record) error {
 			return err
 		}
 		r.validationFiles = p.Files
+	case RecNotifySent, RecNotifyFailed:
+		var p NotifyDelivery
+		if err := decode(&p); err != nil {
+			return err
+		}
+		if p.Milestone == "" || p.Target == "" {
+			return errors.New("a notification record names no milestone or no target")
+		}
+		if r.notified == nil {
+			r.notified = map[string]bool{}
+		}
+		r.notified[notifyKey(p.Milestone, p.Target)] = true
 	case RecDeclined:
 		var p Declined
 		if err := decode(&p); err != nil {

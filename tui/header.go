@@ -20,32 +20,8 @@ type downtime struct {
 }
 
 func (d *data) downtime(now time.Time) downtime {
-	dt := d.snap.Run.Downtime
-	if dt == nil {
-		return downtime{}
-	}
-	out := downtime{budget: dt.Budget, planned: dt.Start}
-	if dt.BeginsWith != "" {
-		if st, ok := d.step(dt.BeginsWith); ok {
-			switch {
-			case !st.FirstStarted.IsZero():
-				out.began = st.FirstStarted
-			case st.State == engine.StateAwaiting && st.Confirmation != nil:
-			case st.State.Done() && !st.Finished.IsZero():
-				out.began = st.Finished
-			}
-		}
-	} else if !dt.Start.IsZero() && !now.Before(dt.Start) {
-		out.began = dt.Start
-	}
-	if !out.began.IsZero() {
-		end := now
-		if !d.snap.Run.Finished.IsZero() {
-			end = d.snap.Run.Finished
-		}
-		out.elapsed = end.Sub(out.began)
-	}
-	return out
+	v := d.snap.Downtime(now) // the engine's rule, shared with the web page and the notifications
+	return downtime{began: v.Began, elapsed: v.Elapsed, budget: v.Budget, planned: v.Planned}
 }
 
 // forecast is when the run should finish: now plus the longest chain of remaining planned
@@ -63,17 +39,8 @@ func (d *data) forecastFrom(p engine.Projection) (time.Time, bool) {
 	return p.Finish(), p.Planned
 }
 
-// phase is the phase of the step in focus of the run.
-func (d *data) phase() string {
-	for _, want := range []engine.StepState{engine.StateAwaiting, engine.StateFailed, engine.StateRunning, engine.StateRetrying, engine.StateReady, engine.StatePending} {
-		for _, st := range d.snap.Steps {
-			if st.State == want {
-				return st.Phase
-			}
-		}
-	}
-	return "done"
-}
+// phase is the phase of the step in focus of the run (the engine's rule).
+func (d *data) phase() string { return d.snap.Phase() }
 
 func outcomeMark(o engine.Outcome) string {
 	switch o {

@@ -414,6 +414,13 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 			return err
 		}
 		b.vals = append(b.vals, rawValidation{seq: rec.Seq, step: rec.Step, at: at, p: p})
+	case engine.RecNotifySent, engine.RecNotifyFailed:
+		var p engine.NotifyDelivery
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		r.Notifications = append(r.Notifications, Notification{At: at, Target: p.Target, Format: p.Format, Event: p.Event, Title: p.Title,
+			Step: p.Step, Sent: engine.RecordType(rec.Type) == engine.RecNotifySent, Tries: p.Tries, Error: p.Error})
 	case engine.RecRecount:
 		var p engine.Recounted
 		if err := rec.Decode(&p); err != nil {

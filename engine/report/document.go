@@ -95,6 +95,7 @@ func (r *Report) layout() document {
 	add(SectionDrain, r.drainBlocks())
 	add(SectionLCS, r.lcsBlocks())
 	add(SectionAnomalies, r.anomalyBlocks())
+	add(SectionNotify, r.notificationBlocks())
 	add(SectionIntegrity, r.integrityBlocks())
 	return d
 }
@@ -533,6 +534,33 @@ func (r *Report) anomalyBlocks() []block {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
 	}
 	return []block{para("%d anomalies: %s.", len(r.Anomalies), strings.Join(parts, ", ")), t}
+}
+
+func (r *Report) notificationBlocks() []block {
+	if len(r.Notifications) == 0 {
+		return []block{none("no milestone was announced (the runbook has no notify: targets, or none was due)")}
+	}
+	t := block{Kind: blockTable, Head: []string{"When", "Target", "Milestone", "Message", "Outcome"}}
+	sent, failed := 0, 0
+	for _, n := range r.Notifications {
+		tries := "1 try"
+		if n.Tries != 1 {
+			tries = fmt.Sprintf("%d tries", n.Tries)
+		}
+		outcome, cl := "sent ("+tries+")", ""
+		if n.Sent {
+			sent++
+		} else {
+			failed++
+			outcome, cl = "FAILED after "+tries+": "+n.Error, emBad
+		}
+		t.Rows = append(t.Rows, row{Class: cl, Cells: []string{ts(n.At), n.Target + " (" + n.Format + ")", n.Event, n.Title, outcome}})
+	}
+	summary := para("%d message(s) delivered, %d failed.", sent, failed)
+	if failed > 0 {
+		summary.Class = emBad
+	}
+	return []block{summary, t}
 }
 
 func (r *Report) integrityBlocks() []block {

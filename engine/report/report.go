@@ -30,12 +30,13 @@ const (
 	SectionDrain         = "Replication drain curve"
 	SectionLCS           = "LCS operations"
 	SectionAnomalies     = "Anomalies"
+	SectionNotify        = "Notifications"
 	SectionIntegrity     = "Journal integrity"
 )
 
 // Sections lists the section headings in the order the report shows them.
 var Sections = []string{SectionSummary, SectionTimeline, SectionConfirmations, SectionValidation,
-	SectionDrain, SectionLCS, SectionAnomalies, SectionIntegrity}
+	SectionDrain, SectionLCS, SectionAnomalies, SectionNotify, SectionIntegrity}
 
 // Outcomes of a run as the report states them.
 const (
@@ -84,6 +85,9 @@ type Report struct {
 	LCS []LCSStep
 	// Anomalies are the things that went differently from the plan, in time order.
 	Anomalies []Anomaly
+	// Notifications are the milestone messages delivered to the runbook's notify: targets, or
+	// given up on, in time order.
+	Notifications []Notification
 	// Notes are facts about the inputs worth knowing (a baseline that could not be read, a
 	// journal written for a different runbook, steps the runbook no longer has).
 	Notes []string
@@ -548,4 +552,20 @@ func (r *Report) Markdown(w io.Writer) error {
 // HTML renders the report as one self-contained HTML file.
 func (r *Report) HTML(w io.Writer) error {
 	return writeHTML(w, r)
+}
+
+// Notification is one milestone message's delivery to one target, as journaled.
+type Notification struct {
+	At     time.Time
+	Target string
+	Format string
+	// Event is the milestone (step.failed, run.completed, …); Title what the message said.
+	Event string
+	Title string
+	Step  string
+	// Sent is true when the target took it; Tries how many attempts were made; Error the last
+	// failure of one that was not sent.
+	Sent  bool
+	Tries int
+	Error string
 }

@@ -154,6 +154,8 @@ func (p *parser) top(root *yaml.Node) {
 		"aos":         func(v *yaml.Node) { rb.AOS = p.aos(v) },
 		"downtime":    func(v *yaml.Node) { rb.Downtime = p.downtime(v) },
 		"baseline":    func(v *yaml.Node) { rb.Baseline = p.baseline(v) },
+		"notify":      func(v *yaml.Node) { rb.Notify = p.notify(v) },
+		"http":        func(v *yaml.Node) { rb.HTTP = p.http(v) },
 		"defaults": func(v *yaml.Node) {
 			d.Fields(v, "defaults", map[string]Field{
 				"timeout":       func(v *yaml.Node) { defaults.timeout = v },

@@ -33,6 +33,10 @@ type Runbook struct {
 	Downtime    *Downtime
 	// Baseline is the path of an earlier run's journal whose actual durations are the plan.
 	Baseline string
+	// Notify says where milestones are announced (nil: nowhere); HTTP configures the web status
+	// page and /metrics (nil: defaults).
+	Notify *Notify
+	HTTP   *HTTP
 
 	Steps []*Step
 	// Phases lists the phase names in the order they first appear.

@@ -1,0 +1,69 @@
+package engine
+
+import "time"
+
+// DowntimeView is the downtime clock at one moment: when the downtime began, how long it has run
+// and the budget it runs against.
+type DowntimeView struct {
+	// Began is when the downtime began (zero: not yet).
+	Began time.Time
+	// Elapsed is how long it has run (until the run finished, once it has).
+	Elapsed time.Duration
+	// Budget is the runbook's downtime budget; Planned its planned start (zero: none).
+	Budget  time.Duration
+	Planned time.Time
+}
+
+// Over reports whether the downtime ran past its budget.
+func (d DowntimeView) Over() bool { return d.Budget > 0 && d.Elapsed > d.Budget }
+
+// Downtime is the downtime clock at now. The downtime begins when the runbook's begins_with step
+// first starts (or, for a step that was never started, when it was marked done or skipped); a
+// step waiting for its confirmation has not begun it. Without begins_with it begins at the
+// planned start. The clock stops when the run finishes. A runbook without a downtime block has
+// the zero view.
+func (s Snapshot) Downtime(now time.Time) DowntimeView {
+	dt := s.Run.Downtime
+	if dt == nil {
+		return DowntimeView{}
+	}
+	out := DowntimeView{Budget: dt.Budget, Planned: dt.Start}
+	if dt.BeginsWith != "" {
+		if st, ok := s.Step(dt.BeginsWith); ok {
+			switch {
+			case !st.FirstStarted.IsZero():
+				out.Began = st.FirstStarted
+			case st.State == StateAwaiting && st.Confirmation != nil:
+			case st.State.Done() && !st.Finished.IsZero():
+				out.Began = st.Finished
+			}
+		}
+	} else if !dt.Start.IsZero() && !now.Before(dt.Start) {
+		out.Began = dt.Start
+	}
+	if !out.Began.IsZero() {
+		end := now
+		if !s.Run.Finished.IsZero() {
+			end = s.Run.Finished
+		}
+		out.Elapsed = end.Sub(out.Began)
+	}
+	return out
+}
+
+// phaseOrder is which step decides the run's phase: the first step awaiting a confirmation, else
+// the first failed one, running, retrying, ready, pending.
+var phaseOrder = [...]StepState{StateAwaiting, StateFailed, StateRunning, StateRetrying, StateReady, StatePending}
+
+// Phase is the phase the run is in: the phase of the step that matters now (awaiting an operator
+// first, then failed, running, retrying, ready, pending), or "done" when every step is done.
+func (s Snapshot) Phase() string {
+	for _, want := range phaseOrder {
+		for _, st := range s.Steps {
+			if st.State == want {
+				return st.Phase
+			}
+		}
+	}
+	return "done"
+}

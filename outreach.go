@@ -1,0 +1,258 @@
+package main
+
+// The wiring of what reaches people away from the jump box: the web status page with /metrics
+// (tui/web) and the milestone notifications (engine/notify). Thin on purpose: flags in, the two
+// started beside the engine, flushed before it stops.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"cutover/engine"
+	"cutover/engine/clock"
+	"cutover/engine/notify"
+	"cutover/engine/runbook"
+	"cutover/tui"
+	"cutover/tui/web"
+)
+
+// webURLFile keeps the page's address (without the token) in the state directory, for `cutover
+// http revoke` to print the new link.
+const webURLFile = "http.url"
+
+// notifyFlushTimeout bounds how long the end of a run waits for its last notifications.
+const notifyFlushTimeout = 15 * time.Second
+
+// outreach is the web page and the notifier of one engine run (either may be absent).
+type outreach struct {
+	web      *web.Server
+	notifier *notify.Notifier
+	cancel   context.CancelFunc
+	done     chan struct{}
+	e        *engine.Engine
+}
+
+// startOutreach opens the web page (listening; it follows the engine at once) and prepares the
+// notifier; start begins the notifications once the engine runs.
+func startOutreach(rb *runbook.Runbook, e *engine.Engine, rf runFlags, clk clock.Clock, ssh *tui.Server, stdout io.Writer) (*outreach, error) {
+	o := &outreach{e: e}
+	private := rb.PrivateWords(os.LookupEnv)
+	if rb.Notify != nil && len(rb.Notify.Targets) > 0 {
+		if clk == nil {
+			clk = clock.Real()
+		}
+		n, err := notify.New(e, rb.Notify, notify.Options{Clock: clk, Private: private})
+		if err != nil {
+			return nil, err
+		}
+		o.notifier = n
+		names := make([]string, 0, len(rb.Notify.Targets))
+		for _, t := range rb.Notify.Targets {
+			names = append(names, t.Name+" ("+string(t.Type)+")")
+		}
+		fmt.Fprintf(stdout, "notify: milestones go to %s\n", strings.Join(names, ", "))
+	}
+	addr := strings.TrimSpace(*rf.http)
+	if addr == "" || addr == "off" {
+		return o, nil
+	}
+	tok, created, err := web.LoadOrCreateToken(e.StateDir())
+	if err != nil {
+		return nil, err
+	}
+	opts := web.Options{Addr: addr, StateDir: e.StateDir(), Token: tok, Private: private,
+		Logf: func(format string, args ...any) { e.Logf(engine.LevelWarn, "", format, args...) }}
+	if h := rb.HTTP; h != nil {
+		opts.Certificate, opts.Key, opts.WorstTables = h.Certificate, h.Key, h.WorstTables
+	}
+	if ssh != nil {
+		opts.Watchers = ssh.Presence
+	}
+	srv, err := web.New(e, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := srv.Listen(); err != nil {
+		return nil, err
+	}
+	o.web = srv
+	go func() {
+		if err := srv.Serve(); err != nil {
+			e.Logf(engine.LevelError, "", "web: %v", err)
+		}
+	}()
+	_ = os.WriteFile(filepath.Join(e.StateDir(), webURLFile), []byte(srv.URL()+"\n"), 0o600)
+	tokenFile := filepath.Join(e.StateDir(), web.TokenFileName)
+	if created {
+		// The token is printed this once; it stays in the state directory (0600).
+		fmt.Fprintf(stdout, "web: status page %s (read-only; share it only with who may look)\n", srv.Link())
+		fmt.Fprintf(stdout, "web: metrics %smetrics (Prometheus: bearer token from %s)\n", srv.URL(), tokenFile)
+	} else {
+		fmt.Fprintf(stdout, "web: status page %s — open it with the link printed when the token was made (its token is in %s; `cutover http revoke` makes a new one)\n", srv.URL(), tokenFile)
+		fmt.Fprintf(stdout, "web: metrics %smetrics (bearer token from %s)\n", srv.URL(), tokenFile)
+	}
+	e.Logf(engine.LevelInfo, "", "web: status page and /metrics on %s (token in %s)", srv.URL(), tokenFile)
+	return o, nil
+}
+
+// start begins the notifications (the engine has started).
+func (o *outreach) start() {
+	if o == nil || o.notifier == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	o.cancel, o.done = cancel, make(chan struct{})
+	go func() { defer close(o.done); o.notifier.Run(ctx) }()
+}
+
+// flush waits a little for the last notifications before the engine stops (they are journaled;
+// what is still out after the wait is sent again on the next start).
+func (o *outreach) flush(stdout io.Writer) {
+	if o == nil || o.notifier == nil || o.done == nil {
+		return
+	}
+	if n := o.notifier.Pending(); n > 0 {
+		fmt.Fprintf(stdout, "notify: waiting up to %s for %d notification(s) to be delivered\n", notifyFlushTimeout, n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), notifyFlushTimeout)
+	defer cancel()
+	if !o.notifier.Flush(ctx) {
+		fmt.Fprintf(stdout, "notify: %d notification(s) not delivered yet; they are sent again when this run is started again\n", o.notifier.Pending())
+	}
+	o.cancel()
+	<-o.done
+}
+
+// close stops the web page.
+func (o *outreach) close() {
+	if o == nil {
+		return
+	}
+	if o.cancel != nil {
+		o.cancel()
+		<-o.done
+	}
+	if o.web != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = o.web.Shutdown(ctx)
+	}
+}
+
+// printOutreach is `cutover check`'s word on the notification targets and the web page.
+func printOutreach(w io.Writer, rb *runbook.Runbook) {
+	if n := rb.Notify; n != nil {
+		for _, t := range n.Targets {
+			events := "every milestone"
+			if len(t.Events) > 0 {
+				words := make([]string, len(t.Events))
+				for i, ev := range t.Events {
+					words[i] = string(ev)
+				}
+				events = strings.Join(words, ", ")
+			}
+			fmt.Fprintf(w, "  notify:       %s (%s, URL from $%s): %s; confirmations waiting %s\n", t.Name, t.Type, t.URLEnv, events,
+				runbook.FormatDuration(t.ConfirmationWait))
+		}
+	}
+	if h := rb.HTTP; h != nil {
+		tlsWord := "plain HTTP (loopback unless --http names another address)"
+		if h.Certificate != "" {
+			tlsWord = "HTTPS with " + h.Certificate
+		}
+		fmt.Fprintf(w, "  web page:     %s; %d private word(s) hidden; /metrics lists the %d worst tables\n", tlsWord, len(h.Private), h.WorstTables)
+	}
+}
+
+// cmdNotify sends a test message to each notification target.
+func cmdNotify(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "test" {
+		fmt.Fprintln(stderr, "Usage: cutover notify test [-f FILE]")
+		return exitUsage
+	}
+	fs := newFlags("notify test", "[-f FILE]", stderr)
+	file := fs.String("f", runbook.DefaultFile, "runbook `FILE` (its notify: targets; their URLs from the environment)")
+	if code, ok := parse(fs, args[1:], stdout); !ok {
+		return code
+	}
+	rb, ok := loadRunbook(*file, stderr)
+	if !ok {
+		return exitFail
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	results, err := notify.SendTest(ctx, rb, notify.Options{Private: rb.PrivateWords(os.LookupEnv)})
+	code := exitOK
+	for _, r := range results {
+		if r.Err != nil {
+			fmt.Fprintf(stdout, "%-20s %-8s FAILED: %v\n", r.Target, r.Format, r.Err)
+			code = exitFail
+			continue
+		}
+		fmt.Fprintf(stdout, "%-20s %-8s sent\n", r.Target, r.Format)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover notify test: %v\n", err)
+		code = exitFail
+	}
+	return code
+}
+
+// cmdHTTP revokes the web page's token: a new one replaces it, and every earlier link (and open
+// page) stops working at once, even while a cockpit serves the page.
+func cmdHTTP(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "revoke" {
+		fmt.Fprintln(stderr, "Usage: cutover http revoke [-f FILE] [--state DIR]")
+		return exitUsage
+	}
+	fs := newFlags("http revoke", "[-f FILE] [--state DIR]", stderr)
+	file := fs.String("f", runbook.DefaultFile, "runbook `FILE` (its state directory holds the token)")
+	state := fs.String("state", "", "state `DIR`; default .cutover beside the runbook")
+	if code, ok := parse(fs, args[1:], stdout); !ok {
+		return code
+	}
+	dir := stateDirFor(*file, *state)
+	tok, err := web.RevokeToken(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(stderr, "cutover http revoke: no state directory %s\n", dir)
+		} else {
+			fmt.Fprintf(stderr, "cutover http revoke: %v\n", err)
+		}
+		return exitFail
+	}
+	fmt.Fprintln(stdout, "the old token is revoked: every earlier link and scrape configuration is refused from now on")
+	if b, err := os.ReadFile(filepath.Join(dir, webURLFile)); err == nil {
+		fmt.Fprintf(stdout, "new link: %s?token=%s\n", strings.TrimSpace(string(b)), tok)
+	} else {
+		fmt.Fprintf(stdout, "new token: %s (in %s)\n", tok, filepath.Join(dir, web.TokenFileName))
+	}
+	return exitOK
+}
+
+// The demo's notification targets: each variable that is set adds one (its value is the
+// webhook's URL), so a newcomer can watch the milestones arrive in Teams, Slack or any receiver.
+var demoNotifyEnv = []struct {
+	env    string
+	format runbook.NotifyFormat
+}{{"CUTOVER_DEMO_NOTIFY_GENERIC", runbook.FormatGeneric}, {"CUTOVER_DEMO_NOTIFY_TEAMS", runbook.FormatTeams}, {"CUTOVER_DEMO_NOTIFY_SLACK", runbook.FormatSlack}}
+
+// demoNotify is the demo runbook's notify: section (empty when no variable is set).
+func demoNotify() string {
+	var b strings.Builder
+	for _, t := range demoNotifyEnv {
+		if os.Getenv(t.env) != "" {
+			fmt.Fprintf(&b, "    - {name: demo-%s, type: %s, url_env: %s}\n", t.format, t.format, t.env)
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "notify:\n  tries: 5\n  backoff: 30s\n  targets:\n" + b.String()
+}
