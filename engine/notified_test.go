@@ -70,7 +70,7 @@ func TestSnapshotDowntimeAndPhase(t *testing.T) {
 	if p := snap.Phase(); p != "Before" {
 		t.Errorf("phase %q, want Before", p)
 	}
-	if err := h.e.MarkDone("prep", engine.LocalOperator("ana", ""), "done"); err != nil {
+	if _, err := h.e.MarkDone("prep", engine.LocalOperator("ana", ""), "done", ""); err != nil {
 		t.Fatal(err)
 	}
 	h.clk.Advance(10 * time.Minute)

@@ -304,7 +304,7 @@ func TestEveryMilestoneInEveryFormat(t *testing.T) {
 	r.waitFor(t, "downtime.began", has("downtime.began"))
 	// The counts differ: the validation fails, and with it the step.
 	w.counts.set(990)
-	if err := w.e.MarkDone("stop", ana, "all AOS stopped"); err != nil {
+	if _, err := w.e.MarkDone("stop", ana, "all AOS stopped", ""); err != nil {
 		t.Fatal(err)
 	}
 	r.waitFor(t, "drain.opened, validation.failed, step.failed", has("drain.opened", "validation.failed", "step.failed"))
@@ -317,7 +317,7 @@ func TestEveryMilestoneInEveryFormat(t *testing.T) {
 	w.confirm("approve")
 	w.waitState("refresh", engine.StateRunning)
 	r.waitFor(t, "no-return.passed", has("no-return.passed"))
-	if err := w.e.MarkDone("refresh", ana, "refreshed in LCS"); err != nil {
+	if _, err := w.e.MarkDone("refresh", ana, "refreshed in LCS", ""); err != nil {
 		t.Fatal(err)
 	}
 	r.waitFor(t, "run.completed", has("run.completed"))
@@ -493,11 +493,13 @@ func TestDownAndHangingReceivers(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the hanging receiver was never called")
 	}
-	if err := w.e.MarkDone("stop", ana, "stopped"); err != nil {
+	w.waitState("stop", engine.StateRunning)
+	if _, err := w.e.MarkDone("stop", ana, "stopped", ""); err != nil {
 		t.Fatal(err)
 	}
 	w.confirm("approve")
-	if err := w.e.MarkDone("refresh", ana, "done"); err != nil {
+	w.waitState("refresh", engine.StateRunning)
+	if _, err := w.e.MarkDone("refresh", ana, "done", ""); err != nil {
 		t.Fatal(err)
 	}
 	// The run completed while deliveries to the hanging receiver are still out.

@@ -90,7 +90,7 @@ connections:
   source: {server: 'AXSQL01.contoso.local\AX', database: AX, user: u, password_env: SRC_PW}
   target: {server: 'sandbox.database.windows.net,1433', database: T, user: u, password_env: TGT_PW}
 aos: {control: scm, instances: [{host: AX-AOS01, service: AOS60$01}]}
-lcs: {project_id: "1", auth: client-secret, client_id: c, client_secret_file: lcs.secret}
+lcs: {project_id: "1", auth: client-secret, client_id: c, client_secret_file: lcs.secret, tenant_id: contoso.onmicrosoft.com, username: ana@contoso.com, password_file: lcs.secret}
 notify: {targets: [{name: ops, type: generic, url_env: HOOK}]}
 http:
   certificate: web.crt

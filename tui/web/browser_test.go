@@ -77,7 +77,7 @@ func TestPageInHeadlessChromium(t *testing.T) {
 		t.Errorf("before the downtime: phase %q, downtime %q, outcome %q", phase, downtime, outcome)
 	}
 	// A step changes in the engine: the page follows without being reloaded.
-	if err := w.e.MarkDone("prep", ana, "ready"); err != nil {
+	if _, err := w.e.MarkDone("prep", ana, "ready", ""); err != nil {
 		t.Fatal(err)
 	}
 	w.waitState("stop", engine.StateRunning)

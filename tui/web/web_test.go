@@ -291,7 +291,7 @@ func TestNothingChangesTheRun(t *testing.T) {
 // runbook's secrets, its host names, its private words and the token itself.
 func TestNoSecretInTheServedBytes(t *testing.T) {
 	w := newWorld(t, web.Options{})
-	if err := w.e.MarkDone("prep", ana, "ready on AXSQL01.contoso.local"); err != nil {
+	if _, err := w.e.MarkDone("prep", ana, "ready on AXSQL01.contoso.local", ""); err != nil {
 		t.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)
@@ -324,7 +324,7 @@ var metricName = regexp.MustCompile(`^cutover_[a-z][a-z0-9_]*$`)
 // run's figures are there.
 func TestMetricsParse(t *testing.T) {
 	w := newWorld(t, web.Options{})
-	if err := w.e.MarkDone("prep", ana, "ok"); err != nil {
+	if _, err := w.e.MarkDone("prep", ana, "ok", ""); err != nil {
 		t.Fatal(err)
 	}
 	w.waitState("stop", engine.StateRunning)
