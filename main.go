@@ -2141,16 +2141,21 @@ func (p *sqlPorts) Activity(ctx context.Context) (engine.AXActivity, error) {
 	var out engine.AXActivity
 	for _, s := range a.Servers {
 		if s.Active() {
-			out.Servers = append(out.Servers, engine.AXServer{ServerID: s.ServerID, Instance: s.Instance, Since: s.Login})
+			out.Servers = append(out.Servers, engine.AXServer{ServerID: s.ServerID, Instance: s.Instance, Since: s.Login,
+				Status: s.Status.String(), Alive: s.Status == sql.ServerAlive})
 		}
 	}
 	for _, c := range a.Clients {
-		out.Users = append(out.Users, engine.AXUser{User: c.User, Computer: c.Computer, Server: c.ServerID, Since: c.Since})
+		if c.Status.Present() {
+			out.Users = append(out.Users, engine.AXUser{User: c.User, Computer: c.Computer, Server: c.ServerID, Since: c.Since,
+				Ending: c.Status.Ending(), Status: c.Status.String()})
+		}
 	}
 	for _, j := range a.Jobs {
-		out.Jobs = append(out.Jobs, engine.AXBatchJob{Caption: j.Caption, Status: j.Status.String(), Executing: j.Status == sql.BatchExecuting, Since: j.Start})
+		out.Jobs = append(out.Jobs, engine.AXBatchJob{Caption: j.Caption, Status: j.Status.String(), Executing: j.Status.Running(),
+			Cancelling: j.Status == sql.BatchCancelling, Since: j.Start})
 	}
-	out.ExecutingTasks = a.ExecutingTasks
+	out.ExecutingTasks, out.CancellingTasks = a.RunningTasks(), a.Tasks[sql.BatchCancelling]
 	return out, nil
 }
 

@@ -351,11 +351,14 @@ func (a *drainAction) check(ctx context.Context, run *Run, tokens **tracerSet) [
 	case err != nil:
 		sessions.Detail = "cannot read AX sessions: " + err.Error()
 	case len(act.Servers) > 0:
-		sessions.Detail = fmt.Sprintf("%d AOS server session(s) active", len(act.Servers))
+		sessions.Detail = fmt.Sprintf("%d AOS server session(s) active: %s", len(act.Servers), serverList(act.Servers))
 	case len(act.Users) > 0:
-		sessions.Detail = fmt.Sprintf("%d client session(s) active", len(act.Users))
+		sessions.Detail = fmt.Sprintf("%d client session(s) active%s", len(act.Users), endingText(act.EndingUsers()))
 	case act.ExecutingTasks > 0:
 		sessions.Detail = fmt.Sprintf("%d batch task(s) executing", act.ExecutingTasks)
+		if act.CancellingTasks > 0 {
+			sessions.Detail += fmt.Sprintf(" (%d cancelling, still ending)", act.CancellingTasks)
+		}
 	default:
 		sessions.OK, sessions.Detail = true, "no AX sessions"
 	}

@@ -135,7 +135,12 @@ func TestDrainGateOpensOnlyWhenEveryConditionHolds(t *testing.T) {
 				w.svc.mu.Unlock()
 			}, "AOS60$01 on AX-AOS01 (running) not stopped"},
 		{"an AOS session left in AX", func(w *drainWorld) { w.ax.stale = 1 << 30 },
-			func(w *drainWorld) { w.svc.mu.Lock(); w.ax.stale = 0; w.svc.mu.Unlock() }, "1 AOS server session(s) active"},
+			func(w *drainWorld) { w.svc.mu.Lock(); w.ax.stale = 0; w.svc.mu.Unlock() }, "1 AOS server session(s) active: 01@AX-AOS01 (draining)"},
+		{"a session marked for kill, still ending", func(w *drainWorld) {
+			w.ax.left.Users = []engine.AXUser{{User: "bob", Ending: true, Status: "marked for kill"}}
+		}, func(w *drainWorld) { w.svc.mu.Lock(); w.ax.left.Users = nil; w.svc.mu.Unlock() }, "1 client session(s) active (1 marked for kill, still ending)"},
+		{"batch tasks cancelling", func(w *drainWorld) { w.ax.left.ExecutingTasks, w.ax.left.CancellingTasks = 3, 2 },
+			func(w *drainWorld) { w.svc.mu.Lock(); w.ax.left = engine.AXActivity{}; w.svc.mu.Unlock() }, "3 batch task(s) executing (2 cancelling, still ending)"},
 		{"writes still happening", func(w *drainWorld) { w.lastWrite = time.Now().Add(time.Hour) },
 			func(w *drainWorld) { w.mu.Lock(); w.lastWrite = time.Now().Add(-time.Hour); w.mu.Unlock() }, "last write"},
 		{"tracer token not arrived", func(w *drainWorld) { w.tracers.arrived = false },

@@ -151,39 +151,65 @@ type AXSource interface {
 	NewestReplicated(ctx context.Context) (time.Time, error)
 }
 
-// AXActivity is who is in AX 2012.
+// AXActivity is who is in AX 2012. Everything still there counts, whatever its state: an AOS that
+// drains its users still runs, a session marked for kill and a cancelling batch task are still
+// ending, and a state the documents do not name is taken as still there.
 type AXActivity struct {
-	// Servers are the AOS instances with an active server session.
+	// Servers are the AOS instances AX still shows (alive, draining, or in a state not named).
 	Servers []AXServer
-	// Users are the active client sessions.
+	// Users are the client sessions still there (running, or ending: Ending set).
 	Users []AXUser
-	// Jobs are batch jobs waiting, ready or executing.
+	// Jobs are batch jobs not at rest (waiting, ready, executing, cancelling).
 	Jobs []AXBatchJob
-	// ExecutingTasks counts batch tasks executing now.
-	ExecutingTasks int
+	// ExecutingTasks counts batch tasks running now: executing, cancelling or in a state not named;
+	// CancellingTasks counts those cancelling (still ending).
+	ExecutingTasks  int
+	CancellingTasks int
 }
 
-// AXServer is an AOS instance AX knows as running.
+// EndingUsers counts the client sessions marked for kill that have not ended yet.
+func (a AXActivity) EndingUsers() int {
+	n := 0
+	for _, u := range a.Users {
+		if u.Ending {
+			n++
+		}
+	}
+	return n
+}
+
+// AXServer is an AOS instance AX still shows.
 type AXServer struct {
 	ServerID string
 	Instance string
 	Since    time.Time
+	// Status is how AX shows it ("alive", or draining/a state the documents do not name).
+	Status string
+	// Alive is set for an AOS running and accepting clients; an AOS that drains is still there.
+	Alive bool
 }
 
-// AXUser is an active client session.
+// AXUser is a client session still there.
 type AXUser struct {
 	User     string
 	Computer string
 	Server   string
 	Since    time.Time
+	// Ending is set for a session marked for kill (or in a state not named) that has not ended.
+	Ending bool
+	// Status is how AX shows the session.
+	Status string
 }
 
-// AXBatchJob is a batch job that is not finished.
+// AXBatchJob is a batch job that is not at rest.
 type AXBatchJob struct {
-	Caption   string
-	Status    string
-	Executing bool
-	Since     time.Time
+	Caption string
+	Status  string
+	// Executing is set for a job running now: executing, cancelling (Cancelling set too: it is still
+	// ending), or in a state the documents do not name.
+	Executing  bool
+	Cancelling bool
+	Since      time.Time
 }
 
 // TracerSource posts and follows tracer tokens on transactional publications.

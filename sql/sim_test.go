@@ -203,6 +203,67 @@ func TestAXActivityAndWritesStop(t *testing.T) {
 	}
 }
 
+// TestAXStatesAsDocumented: what is still there counts, whatever its state. An AOS that rejects
+// new clients (Drain) is still an active AOS; client sessions marked for kill are still there,
+// ending; batch tasks and jobs cancelling are still running. Rows at rest (a stopped AOS's 0) do
+// not count.
+func TestAXStatesAsDocumented(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	ctx := t.Context()
+	if err := w.w.DrainAOS("AX-AOS01", "AOS60$01"); err != nil {
+		t.Fatal(err)
+	}
+	act, err := w.src.AXActivity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var draining []sql.AOSSession
+	for _, s := range act.Servers {
+		if s.Status != sql.ServerAlive {
+			draining = append(draining, s)
+		}
+	}
+	if act.ActiveServers() != 3 || len(draining) != 1 || !draining[0].Active() {
+		t.Fatalf("a draining AOS still runs: %d active, not alive: %+v", act.ActiveServers(), draining)
+	}
+	for _, a := range w.w.AOS() {
+		if err := w.w.StopAOS(a.Host, a.Service); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.clk.Advance(30 * time.Minute)
+	w.w.SetLeftover(sim.Leftover{EndingClients: 2, Clients: 1, CancellingTasks: 3})
+	act, err = w.src.AXActivity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if act.ActiveServers() != 0 || len(act.Servers) != 3 {
+		t.Fatalf("stopped AOS rows (STATUS 0) are not active: %d of %d", act.ActiveServers(), len(act.Servers))
+	}
+	ending := 0
+	for _, c := range act.Clients {
+		if !c.Status.Present() {
+			t.Errorf("session %d listed in state %s", c.SessionID, c.Status)
+		}
+		if c.Status.Ending() {
+			ending++
+		}
+	}
+	if len(act.Clients) != 3 || ending != 2 {
+		t.Fatalf("client sessions still there: %d, ending %d; want 3 and 2", len(act.Clients), ending)
+	}
+	if act.RunningTasks() != 3 || act.Tasks[sql.BatchCancelling] != 3 {
+		t.Fatalf("cancelling batch tasks are still running: %v", act.Tasks)
+	}
+	if jobs := act.RunningJobs(); len(jobs) != 1 || jobs[0].Status != sql.BatchCancelling {
+		t.Fatalf("running batch jobs %+v", jobs)
+	}
+	w.w.SetLeftover(sim.Leftover{DrainedRows: 1})
+	if act, _ = w.src.AXActivity(ctx); act.ActiveServers() != 1 {
+		t.Fatalf("the row of an AOS killed while it drained: %d active", act.ActiveServers())
+	}
+}
+
 func TestReplicationReads(t *testing.T) {
 	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
 	ctx := t.Context()

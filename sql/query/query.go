@@ -41,28 +41,50 @@ const ExactCountPrefix = `SELECT COUNT_BIG(*) FROM `
 // ---------------------------------------------------------------------------------------------
 // AX 2012 sessions and batch jobs — on the AX source database.
 
-// AXServerSessions lists AOS instances registered in the database. STATUS 1 is a running AOS.
-// Columns: SERVERID, AOSID, INSTANCE_NAME, STATUS, LOGINDATETIME, LASTUPDATEDATETIME.
+// AXServerSessions lists every AOS instance row of SYSSERVERSESSIONS with its STATUS (AX 2012's
+// SysServerStatus enum). What is documented: a running AOS has a row with STATUS 1 (Microsoft's
+// "Dynamics Ax 4.0 Session Types" post, archived at learn.microsoft.com/archive/blogs/daxis; the
+// design is unchanged in AX 2012), and "Drain users from an AOS" (AX 2012 app-user-itpro) sets an
+// AOS rejecting new clients back to accepting them with the value 1; an AOS sets the rows of dead
+// AOS instances to 0, which the Online users form does not show (Microsoft Dynamics blog, "AX AOS
+// Server acting as Load balancer appears with a status Dead"). SysServerStatus also has Drain, the
+// status of an AOS that rejects new clients while its sessions end (SysServersDrain, AX 2012
+// application classes reference), but its number is not documented: every value but 0 is an AOS
+// still there. Columns: SERVERID, AOSID, INSTANCE_NAME, STATUS, LOGINDATETIME, LASTUPDATEDATETIME.
 const AXServerSessions = `SELECT SERVERID, AOSID, INSTANCE_NAME, STATUS, LOGINDATETIME, LASTUPDATEDATETIME
 FROM dbo.SYSSERVERSESSIONS WITH (NOLOCK)
 ORDER BY SERVERID`
 
-// AXClientSessions lists active client sessions (STATUS 1).
-// Columns: SESSIONID, SERVERID, USERID, CLIENTTYPE, CLIENTCOMPUTER, LOGINDATETIME.
-const AXClientSessions = `SELECT SESSIONID, SERVERID, USERID, CLIENTTYPE, CLIENTCOMPUTER, LOGINDATETIME
+// AXClientSessions lists the client sessions still there: STATUS (the SessionStatus enum,
+// learn.microsoft.com/dotnet/api/dynamics.ax.application.sessionstatus: 0 Inactive, 1 Running,
+// 2 MarkedAsKill, 3 Killed) other than 0 and 3. A session marked for kill ("Ending - Waiting for
+// AOS", "Ending - Blocked" in the Online users form, AX 2012) has not ended yet; a value the enum
+// does not name is kept too, as a session still there.
+// Columns: SESSIONID, SERVERID, USERID, CLIENTTYPE, CLIENTCOMPUTER, LOGINDATETIME, STATUS.
+const AXClientSessions = `SELECT SESSIONID, SERVERID, USERID, CLIENTTYPE, CLIENTCOMPUTER, LOGINDATETIME, STATUS
 FROM dbo.SYSCLIENTSESSIONS WITH (NOLOCK)
-WHERE STATUS = 1
+WHERE STATUS NOT IN (0, 3)
 ORDER BY LOGINDATETIME`
 
-// AXBatchJobs lists batch jobs that are waiting (1), executing (2) or ready (5).
+// AXBatchJobs lists the batch jobs not at rest: BatchStatus (AX 2012 reference, "BatchStatus
+// Enumeration"; the same numbers in migration-upgrade/monitor-upgrade.md) other than 0 Hold,
+// 3 Error, 4 Finished, 6 NotRun and 8 Canceled: Waiting (1), Executing (2), Ready (5), Cancelling
+// (7, still ending) and any value the AX 2012 enum does not name (D365 adds 9 Scheduled).
 // Columns: RECID, CAPTION, STATUS, STARTDATETIME, CREATEDBY.
 const AXBatchJobs = `SELECT RECID, CAPTION, STATUS, STARTDATETIME, CREATEDBY
 FROM dbo.BATCHJOB WITH (NOLOCK)
-WHERE STATUS IN (1, 2, 5)
+WHERE STATUS NOT IN (0, 3, 4, 6, 8)
 ORDER BY STATUS DESC, STARTDATETIME`
 
-// AXExecutingBatchTasks counts batch tasks executing now (BATCH.STATUS 2). Column: one int.
-const AXExecutingBatchTasks = `SELECT COUNT(*) FROM dbo.BATCH WITH (NOLOCK) WHERE STATUS = 2`
+// AXRunningBatchTasks counts the batch tasks (BATCH rows) still running, by BatchStatus: every
+// status but those of a task at rest or not started (0 Hold, 1 Waiting, 3 Error, 4 Finished,
+// 5 Ready, 6 NotRun, 8 Canceled), so Executing (2), Cancelling (7, still ending) and any value the
+// enum does not name. Columns: STATUS, tasks (int).
+const AXRunningBatchTasks = `SELECT STATUS, COUNT(*) AS tasks
+FROM dbo.BATCH WITH (NOLOCK)
+WHERE STATUS NOT IN (0, 1, 3, 4, 5, 6, 8)
+GROUP BY STATUS
+ORDER BY STATUS`
 
 // UserSessions lists SQL sessions on the current database other than cutover's own (who is still
 // connected: AOS service accounts, people in SSMS, replication agents). Without VIEW SERVER STATE

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -138,10 +139,10 @@ func (w *World) axServerSessions() *tdssim.Result {
 	cols := []tdssim.Column{colInt("SERVERID"), colNV("AOSID", 50), colNV("INSTANCE_NAME", 50), colInt("STATUS"),
 		colDT("LOGINDATETIME"), colDT("LASTUPDATEDATETIME")}
 	rows := make([]tdssim.Row, 0, len(w.aos))
-	for _, a := range w.aos {
-		status, last := 0, a.leftRunning(w.t)
+	for i, a := range w.aos {
+		status, last := a.serverStatus(w.t, i < w.leftover.drainedRows), a.leftRunning(w.t)
 		if a.active(w.t) {
-			status, last = 1, max(a.runningSince(w.t), math.Floor(w.t/60)*60)
+			last = max(a.runningSince(w.t), math.Floor(w.t/60)*60)
 		} else {
 			for _, tr := range a.trans {
 				if tr.t <= w.t && tr.state == ServiceStopped {
@@ -158,11 +159,14 @@ func (w *World) axServerSessions() *tdssim.Result {
 	return tdssim.Rows(cols, rows...)
 }
 
+// axClientSessions answers AXClientSessions: the sessions of the running AOS (STATUS 1) and the
+// leftovers (SetLeftover), running or marked for kill. Ended sessions keep their rows with STATUS 0
+// in AX, which the query leaves out.
 func (w *World) axClientSessions() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
 	cols := []tdssim.Column{colInt("SESSIONID"), colInt("SERVERID"), colNV("USERID", 8), colInt("CLIENTTYPE"),
-		colNV("CLIENTCOMPUTER", 80), colDT("LOGINDATETIME")}
+		colNV("CLIENTCOMPUTER", 80), colDT("LOGINDATETIME"), colInt("STATUS")}
 	type r struct {
 		c     clientSession
 		login float64
@@ -179,31 +183,37 @@ func (w *World) axClientSessions() *tdssim.Result {
 	slices.SortStableFunc(act, func(a, b r) int { return cmp.Compare(a.login, b.login) })
 	rows := make([]tdssim.Row, len(act))
 	for i, a := range act {
-		server := 0 // a leftover row's AOS is gone
+		server, status := 0, a.c.status // a leftover row's AOS is gone
 		if a.c.aos >= 0 {
-			server = w.aos[a.c.aos].serverID
+			server, status = w.aos[a.c.aos].serverID, sessionRunning
 		}
-		rows[i] = tdssim.Row{a.c.sessionID, server, a.c.user, a.c.typ, a.c.computer, w.dt(a.login)}
+		rows[i] = tdssim.Row{a.c.sessionID, server, a.c.user, a.c.typ, a.c.computer, w.dt(a.login), status}
 	}
 	return tdssim.Rows(cols, rows...)
 }
 
+// axBatchJobs answers AXBatchJobs: the jobs not at rest (waiting, executing, ready), and a
+// cancelling job for the leftover cancelling tasks.
 func (w *World) axBatchJobs() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
 	cols := []tdssim.Column{colBig("RECID"), colNV("CAPTION", 100), colInt("STATUS"), colDT("STARTDATETIME"), colNV("CREATEDBY", 8)}
 	type r struct {
-		j     *batchJob
-		st    BatchStatus
-		start float64
+		recID       int64
+		caption, by string
+		st          BatchStatus
+		start       float64
 	}
 	var out []r
 	for i := range w.jobs {
 		j := &w.jobs[i]
 		st, start := w.jobStatus(j, w.t)
 		if st == BatchWaiting || st == BatchExecuting || st == BatchReady {
-			out = append(out, r{j, st, start})
+			out = append(out, r{j.recID, j.caption, j.createdBy, st, start})
 		}
+	}
+	if w.leftover.cancellingTasks > 0 {
+		out = append(out, r{5637145999, "Master planning - net requirements (cancelling)", "Admin", BatchCancelling, w.t - 3600})
 	}
 	slices.SortStableFunc(out, func(a, b r) int {
 		if c := cmp.Compare(b.st, a.st); c != 0 {
@@ -213,15 +223,22 @@ func (w *World) axBatchJobs() *tdssim.Result {
 	})
 	rows := make([]tdssim.Row, len(out))
 	for i, o := range out {
-		rows[i] = tdssim.Row{o.j.recID, o.j.caption, int(o.st), w.dt(o.start), o.j.createdBy}
+		rows[i] = tdssim.Row{o.recID, o.caption, int(o.st), w.dt(o.start), o.by}
 	}
 	return tdssim.Rows(cols, rows...)
 }
 
-func (w *World) axExecutingTasks() *tdssim.Result {
+// axRunningTasks answers AXRunningBatchTasks: the BATCH rows still running, by status.
+func (w *World) axRunningTasks() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
-	return tdssim.Rows([]tdssim.Column{{Type: tdssim.TypeInt}}, tdssim.Row{w.executingTasks(w.t)})
+	hist := w.runningTasks(w.t)
+	keys := slices.Sorted(maps.Keys(hist))
+	rows := make([]tdssim.Row, len(keys))
+	for i, st := range keys {
+		rows[i] = tdssim.Row{int(st), hist[st]}
+	}
+	return tdssim.Rows([]tdssim.Column{colInt("STATUS"), colInt("tasks")}, rows...)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -452,8 +452,8 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return w.axClientSessions(), nil }})
 	add(query.AXBatchJobs, answer{dbs: ax, missing: missingObject("dbo.BATCHJOB"),
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return w.axBatchJobs(), nil }})
-	add(query.AXExecutingBatchTasks, answer{dbs: ax, missing: missingObject("dbo.BATCH"),
-		fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return w.axExecutingTasks(), nil }})
+	add(query.AXRunningBatchTasks, answer{dbs: ax, missing: missingObject("dbo.BATCH"),
+		fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return w.axRunningTasks(), nil }})
 	add(query.UserSessions, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
 		v.live = s.server(endpointOf(v.server)).Conns()
 		return w.userSessions(v), nil

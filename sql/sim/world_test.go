@@ -51,7 +51,9 @@ func TestWritesStopWhenEveryAOSStops(t *testing.T) {
 			}
 		}
 		clients = len(f.rows(src, query.AXClientSessions))
-		tasks = f.scalar(src, query.AXExecutingBatchTasks).(int64)
+		for _, r := range f.rows(src, query.AXRunningBatchTasks) {
+			tasks += r[1].(int64)
+		}
 		for _, r := range f.rows(src, query.UserSessions) {
 			if r[1].(string) == `CONTOSO\svc-axaos` {
 				aosSessions++
