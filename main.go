@@ -2117,8 +2117,8 @@ func (p *sqlPorts) Agents(ctx context.Context) ([]engine.Agent, error) {
 	}
 	out := make([]engine.Agent, 0, len(states))
 	for _, s := range states {
-		a := engine.Agent{Publication: s.Publication, Name: s.Name, Kind: engine.AgentKind(s.Type), Status: engine.AgentStatus(s.Status),
-			Running: s.Running, Latency: s.CurLatency, LastSync: s.LastSync}
+		a := engine.Agent{Publication: s.Publication, Name: s.Name, Kind: engine.AgentKind(s.Type), Status: agentStatus(s.Status),
+			Running: s.Running, Latency: s.CurLatency, LastSync: s.LastSync, CacheAge: s.CacheAge}
 		if m, ok := byName[s.Name]; ok {
 			a.Message, a.MessageAt = m.Comments, m.Time
 			if m.ErrorID != 0 {
@@ -2128,6 +2128,15 @@ func (p *sqlPorts) Agents(ctx context.Context) ([]engine.Agent, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// agentStatus carries a documented run status (1 Started … 6 Failed) across; any other number is
+// unknown.
+func agentStatus(s sql.RunStatus) engine.AgentStatus {
+	if s < sql.RunStarted || s > sql.RunFailed {
+		return engine.AgentUnknown
+	}
+	return engine.AgentStatus(s)
 }
 
 func (p *sqlPorts) Activity(ctx context.Context) (engine.AXActivity, error) {

@@ -1231,13 +1231,21 @@ func (r *simRun) stop() {
 // until moves the clock a step at a time whenever something waits on it, until ok holds.
 func (r *simRun) until(step time.Duration, what string, ok func() bool) {
 	r.t.Helper()
+	r.untilWaiting(step, 1, what, ok)
+}
+
+// untilWaiting is until, moving the clock only once that many timers wait on it: with the
+// replication monitor's timer and a step's both waiting, the clock never moves while a poll is
+// out, so the figures a step judges are never older than the poll interval.
+func (r *simRun) untilWaiting(step time.Duration, timers int, what string, ok func() bool) {
+	r.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !ok() {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("never: %s (steps: %s)", what, r.states())
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		if r.clk.WaitForTimers(ctx, 1) == nil {
+		if r.clk.WaitForTimers(ctx, timers) == nil {
 			r.clk.Advance(step)
 		}
 		cancel()
@@ -1433,7 +1441,8 @@ func TestDrainGateAgainstTheSimulator(t *testing.T) {
 				r.sims.world.StopAOS(a.Host, a.Service)
 			}
 			start := r.clk.Now()
-			r.until(15*time.Second, "half an hour", func() bool { return r.clk.Now().Sub(start) >= 30*time.Minute })
+			// The gate's timer and the monitor's: the clock never moves while a poll is out.
+			r.untilWaiting(15*time.Second, 2, "half an hour", func() bool { return r.clk.Now().Sub(start) >= 30*time.Minute })
 			if st := r.step("drain"); st.State != engine.StateRunning {
 				t.Fatalf("the gate opened (or failed) with %s: %s %q %q", c.name, st.State, st.Message, st.LastError)
 			}
@@ -1443,11 +1452,62 @@ func TestDrainGateAgainstTheSimulator(t *testing.T) {
 				t.Fatalf("with %s the gate names %q, want %q", c.name, got, want)
 			}
 			c.mend(r)
-			r.until(15*time.Second, "the gate opens", func() bool { return r.step("drain").State.Terminal() })
+			r.untilWaiting(15*time.Second, 2, "the gate opens", func() bool { return r.step("drain").State.Terminal() })
 			if st := r.step("drain"); st.State != engine.StateSucceeded || !strings.HasPrefix(st.Message, "drained: ") {
 				t.Fatalf("after mending %s: %s %q %q", c.name, st.State, st.Message, st.LastError)
 			}
 		})
+	}
+}
+
+// TestStaleMonitorCacheAgainstTheSimulator: when the SQL Server Agent job that refreshes
+// Replication Monitor's cache stops, MSreplication_monitordata keeps its old rows: an agent that
+// failed since does not show. cutover reads the cache's age with it, so replication.healthy stops
+// trusting those states once they are older than max_age, names the refresher job, and only
+// succeeds once fresh states show the agent running again.
+func TestStaleMonitorCacheAgainstTheSimulator(t *testing.T) {
+	const pub = "AX_PUB_PkTable_1"
+	r := newSimRun(t, sqlsim.Config{Tables: 200, InitialBacklog: -1},
+		"  - {id: healthy, title: Replication healthy, kind: replication.healthy, with: {stable_for: 10m, max_age: 5m, check_every: 15s}}\n")
+	r.sims.world.SetMonitorRefresher(false)
+	if err := r.sims.world.FailDistributionAgent(pub, ""); err != nil {
+		t.Fatal(err)
+	}
+	start := r.clk.Now()
+	// The monitor's timer and the step's: the clock moves only between polls.
+	r.untilWaiting(15*time.Second, 2, "half an hour", func() bool { return r.clk.Now().Sub(start) >= 30*time.Minute })
+	if st := r.step("healthy"); st.State != engine.StateRunning {
+		t.Fatalf("a stale cache hiding a failed agent was read as healthy: %s %q", st.State, st.Message)
+	}
+	var said bool
+	for _, l := range r.e.Logs(200, "healthy") {
+		said = said || (strings.Contains(l.Msg, "agent states are") && strings.Contains(l.Msg, "Replication monitoring refresher for distribution"))
+	}
+	if !said {
+		t.Fatalf("the step does not say the agent states are stale: %v", r.e.Logs(20, "healthy"))
+	}
+	if v := r.e.Replication(); r.clk.Now().Sub(v.AgentsAt) < 25*time.Minute {
+		t.Fatalf("the picture's agent states are dated %v, with the cache refreshed at %v", v.AgentsAt, start)
+	}
+	r.sims.world.SetMonitorRefresher(true)
+	r.untilWaiting(15*time.Second, 2, "the failed agent shows", func() bool {
+		v := r.e.Replication()
+		for _, a := range v.Agents {
+			if a.Publication == pub && a.Kind == engine.AgentDistribution && a.Status == engine.AgentFailed {
+				return true
+			}
+		}
+		return false
+	})
+	if st := r.step("healthy"); st.State != engine.StateRunning {
+		t.Fatalf("healthy with a failed agent: %s %q", st.State, st.Message)
+	}
+	if err := r.sims.world.StartDistributionAgent(pub); err != nil {
+		t.Fatal(err)
+	}
+	r.untilWaiting(15*time.Second, 2, "healthy", func() bool { return r.step("healthy").State.Terminal() })
+	if st := r.step("healthy"); st.State != engine.StateSucceeded {
+		t.Fatalf("after the agent restarted: %s %q %q", st.State, st.Message, st.LastError)
 	}
 }
 

@@ -101,6 +101,10 @@ type Agent struct {
 	MessageAt time.Time
 	// Error is the text of its newest error, when it is in error.
 	Error string
+	// CacheAge is how old the agent's state was when it was read: SQL Server keeps it in a cache
+	// (Replication Monitor's MSreplication_monitordata) that a SQL Server Agent job refreshes, and
+	// a stopped job leaves it as it was. Zero when the source says nothing of its age.
+	CacheAge time.Duration
 }
 
 // Ports are everything the step kinds may use; any may be nil when the runbook does not configure

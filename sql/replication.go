@@ -132,10 +132,13 @@ type AgentState struct {
 	Running     bool
 	Warning     int
 	// CurLatency and AvgLatency are in seconds.
-	CurLatency  time.Duration
-	AvgLatency  time.Duration
-	LastSync    time.Time
+	CurLatency time.Duration
+	AvgLatency time.Duration
+	LastSync   time.Time
+	// LastRefresh is when Replication Monitor's cache was rebuilt; CacheAge how old the cache was
+	// when it was read, on the server's own clock (zero when unknown, never negative).
 	LastRefresh time.Time
+	CacheAge    time.Duration
 }
 
 // AgentMessage is an agent's newest history row.
@@ -229,18 +232,19 @@ func (d *DB) PendingCommands(ctx context.Context) ([]ArticlePending, error) {
 	})
 }
 
-// AgentStates is the replication monitor's view of every agent (cheap).
+// AgentStates is the replication monitor's cached view of every agent (cheap), with the cache's age.
 func (d *DB) AgentStates(ctx context.Context) ([]AgentState, error) {
 	out, err := readRows(ctx, d, "agent states", query.AgentStates, 16, func(r *stdsql.Rows) (AgentState, error) {
 		var a AgentState
 		var pub stdsql.NullString
-		var warn, cur, avg stdsql.NullInt64
+		var warn, cur, avg, age stdsql.NullInt64
 		var sync, refresh stdsql.NullTime
-		if err := r.Scan(&pub, &a.Type, &a.Name, &a.Status, &a.Running, &warn, &cur, &avg, &sync, &refresh); err != nil {
+		if err := r.Scan(&pub, &a.Type, &a.Name, &a.Status, &a.Running, &warn, &cur, &avg, &sync, &refresh, &age); err != nil {
 			return a, err
 		}
 		a.Publication, a.Warning = pub.String, int(warn.Int64)
 		a.CurLatency, a.AvgLatency, a.LastSync, a.LastRefresh = seconds(cur), seconds(avg), sync.Time, refresh.Time
+		a.CacheAge = max(seconds(age), 0)
 		return a, nil
 	})
 	for i := range out {

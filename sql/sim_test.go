@@ -341,6 +341,34 @@ func TestReplicationReads(t *testing.T) {
 	}
 }
 
+// TestAgentStatesCarryTheCacheAge: agent states come from Replication Monitor's cache; their age
+// (lastrefresh against the server's clock) is read with them, so a cache whose refresher stopped
+// reads as old however recently it was queried.
+func TestAgentStatesCarryTheCacheAge(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	ctx := t.Context()
+	states, err := w.dist.AgentStates(ctx)
+	if err != nil || len(states) == 0 {
+		t.Fatalf("agent states %v %v", states, err)
+	}
+	for _, s := range states {
+		if s.CacheAge > 30*time.Second || s.LastRefresh.IsZero() {
+			t.Fatalf("%s: a cache refreshed by a running job is %v old (last refresh %v)", s.Name, s.CacheAge, s.LastRefresh)
+		}
+	}
+	w.w.SetMonitorRefresher(false)
+	w.clk.Advance(20 * time.Minute)
+	states, err = w.dist.AgentStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range states {
+		if s.CacheAge < 20*time.Minute || w.w.Now().Sub(s.LastRefresh) != s.CacheAge {
+			t.Fatalf("%s: a stopped refresher's cache is %v old (last refresh %v, now %v)", s.Name, s.CacheAge, s.LastRefresh, w.w.Now())
+		}
+	}
+}
+
 // TestDroppedConnectionIsReadAgain: a connection cut in the middle of a result is read again once,
 // on a fresh connection, and the result is exactly a clean read's: the rows the failed attempt had
 // already delivered are not kept. Each case cuts a different reader, including the second query of

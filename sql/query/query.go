@@ -142,13 +142,20 @@ JOIN dbo.MSpublications p WITH (NOLOCK) ON p.publication_id = a.publication_id
 WHERE da.subscriber_id >= 0
 ORDER BY st.UndelivCmdsInDistDB DESC`
 
-// AgentStates is the replication monitor's cached state per agent (cheap). agent_type: 1 snapshot,
-// 2 log reader, 3 distribution. status: 1 started, 2 succeeded, 3 in progress, 4 idle, 5 retrying,
-// 6 failed. Latencies in seconds.
+// AgentStates is Replication Monitor's cached state per agent (cheap), from
+// MSreplication_monitordata (sql-docs system-tables/msreplication-monitordata-transact-sql.md):
+// agent_type 1 Snapshot, 2 Log Reader, 3 Distribution, 4 Merge, 9 Queue Reader; status 1 Started,
+// 2 Succeeded, 3 In progress, 4 Idle, 5 Retrying, 6 Failed; warning a bitmask (1 expiration,
+// 2 latency…); cur_latency and avg_latency in seconds. It is a cache: the SQL Server Agent job
+// "Replication monitoring refresher for distribution" rebuilds it (every 4 to 30 seconds while it
+// runs, replication/monitor/caching-refresh-and-replication-monitor-performance.md), so its rows
+// are as old as lastrefresh says. refresh_age is that age in seconds on the server's own clock
+// (the docs do not say which clock lastrefresh is in; like the history tables' times it is taken
+// as the server's local time, GETDATE()). NULL lastrefresh gives a NULL age.
 // Columns: publication, agent_type, agent_name, status, isagentrunningnow, warning, cur_latency,
-// avg_latency, last_distsync, lastrefresh.
+// avg_latency, last_distsync, lastrefresh, refresh_age (int).
 const AgentStates = `SELECT publication, agent_type, agent_name, status, isagentrunningnow, warning,
-  cur_latency, avg_latency, last_distsync, lastrefresh
+  cur_latency, avg_latency, last_distsync, lastrefresh, DATEDIFF(SECOND, lastrefresh, GETDATE()) AS refresh_age
 FROM dbo.MSreplication_monitordata WITH (NOLOCK)
 ORDER BY publication, agent_type`
 

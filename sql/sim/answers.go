@@ -520,13 +520,70 @@ const (
 	runFailed     = 6
 )
 
+// Replication Monitor's cache refresh (caching-refresh-and-replication-monitor-performance.md): the
+// refresher job waits 4 seconds after a refresh when agent history changed since, 30 seconds when
+// it did not (the time taken to build the cache, the documented alternative, is nothing here).
+const (
+	monitorRefreshBusy = 4.0
+	monitorRefreshIdle = 30.0
+)
+
+// monitorCache is MSreplication_monitordata: the agent rows as the refresher job last built them.
+type monitorCache struct {
+	at      float64 // sim seconds of the last refresh
+	rows    []tdssim.Row
+	stopped bool // the refresher job is stopped (SetMonitorRefresher)
+}
+
+// refreshMonitor rebuilds the cache when the refresher job is due (w.mu held): the rows are those
+// of now, stamped with the newest refresh instant of the job's schedule at or before now.
+func (w *World) refreshMonitor() {
+	m := &w.monitor
+	if m.rows != nil && m.stopped {
+		return
+	}
+	period := monitorRefreshIdle
+	if w.repl.histTime > m.at {
+		period = monitorRefreshBusy
+	}
+	if m.rows != nil && w.t < m.at+period {
+		return
+	}
+	m.at = math.Floor(w.t/period) * period
+	m.rows = w.agentRows(w.timeAt(m.at))
+}
+
+// SetMonitorRefresher starts (true, as it is at first) or stops the SQL Server Agent job
+// "Replication monitoring refresher for distribution". Stopped, MSreplication_monitordata keeps the
+// rows and lastrefresh of its last refresh, however the agents fare since. It is a fault, not an
+// Action: it is neither recorded nor replayed.
+func (w *World) SetMonitorRefresher(running bool) {
+	w.lock()
+	defer w.mu.Unlock()
+	if !running {
+		w.refreshMonitor() // what was due before the job stopped
+	}
+	w.monitor.stopped = !running
+}
+
+// agentStates answers AgentStates from the cache, with each row's age on the server's clock.
 func (w *World) agentStates() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
-	cols := []tdssim.Column{colNV("publication", sysname), colInt("agent_type"), colNV("agent_name", 100), colInt("status"),
+	cols := []tdssim.Column{colNV("publication", sysname), colInt("agent_type"), colNV("agent_name", sysname), colInt("status"),
 		colBit("isagentrunningnow"), colInt("warning"), colInt("cur_latency"), colInt("avg_latency"),
-		colDT("last_distsync"), colDT("lastrefresh")}
-	now := w.timeAt(w.t)
+		colDT("last_distsync"), colDT("lastrefresh"), colInt("refresh_age")}
+	w.refreshMonitor()
+	age := int64(math.Floor(w.t) - math.Floor(w.monitor.at))
+	rows := make([]tdssim.Row, len(w.monitor.rows))
+	for i, r := range w.monitor.rows {
+		rows[i] = append(slices.Clip(r), age)
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
+// agentRows are the monitor's rows of every agent now, stamped refreshed at now (w.mu held).
+func (w *World) agentRows(now time.Time) []tdssim.Row {
 	lrActive := w.repl.lrLastW-w.repl.lrPrevW >= 0.5
 	lrName := w.logReaderName()
 	ps := slices.Clone(w.pubs)
@@ -584,7 +641,7 @@ func (w *World) agentStates() *tdssim.Result {
 		}
 		rows = append(rows, tdssim.Row{p.name, 3, p.distName, st, running, warn, cur, avg, last, now})
 	}
-	return tdssim.Rows(cols, rows...)
+	return rows
 }
 
 func txnMessage(cmds float64) string {

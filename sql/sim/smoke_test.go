@@ -41,7 +41,7 @@ func TestEveryQueryAnswers(t *testing.T) {
 		{"Publications", f.rows(dist, query.Publications), 5, 4},
 		{"Articles", f.rows(dist, query.Articles), 500, 5},
 		{"PendingCommands", f.rows(dist, query.PendingCommands), 10, 6},
-		{"AgentStates", f.rows(dist, query.AgentStates), 14, 10},
+		{"AgentStates", f.rows(dist, query.AgentStates), 14, 11},
 		{"DistributionAgentHistory", f.rows(dist, query.DistributionAgentHistory), 5, 9},
 		{"LogReaderHistory", f.rows(dist, query.LogReaderHistory), 1, 7},
 		{"SnapshotHistory", f.rows(dist, query.SnapshotHistory), 5, 6},

@@ -108,8 +108,9 @@ type World struct {
 		cancellingTasks int
 		drainedRows     int
 	}
-	upg upgradeState
-	pre Preflight
+	upg     upgradeState
+	pre     Preflight
+	monitor monitorCache
 
 	sizeBytes int64 // AX database size at start
 	seed      uint64
