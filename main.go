@@ -1926,6 +1926,7 @@ func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, promp
 				ports.Replication = sp
 			}
 			ports.AX, ports.Tracers, ports.Counts, ports.Upgrade, ports.Preflight, ports.SQL, ports.Publications = sp, sp, sp, sp, sp, sp, sp
+			ports.Deliveries = sp
 		}
 	}
 	if ports.LCS == nil && rb.LCS != nil {
@@ -2355,6 +2356,20 @@ func (p *sqlPorts) Publications(ctx context.Context) ([]engine.PublicationInfo, 
 	out := make([]engine.PublicationInfo, len(pubs))
 	for i, pub := range pubs {
 		out[i] = engine.PublicationInfo{Name: pub.Name, Transactional: pub.Type == sql.Transactional}
+	}
+	return out, err
+}
+
+// SnapshotDeliveries lists the distribution agents' snapshot deliveries logged within the last
+// within.
+func (p *sqlPorts) SnapshotDeliveries(ctx context.Context, within time.Duration) ([]engine.SnapshotDelivery, error) {
+	if err := need(p.dist, "distribution"); err != nil {
+		return nil, err
+	}
+	found, err := p.dist.SnapshotDeliveries(ctx, within)
+	out := make([]engine.SnapshotDelivery, len(found))
+	for i, d := range found {
+		out[i] = engine.SnapshotDelivery{Publication: d.Publication, Agent: d.Agent, At: d.Time, Message: d.Comments}
 	}
 	return out, err
 }

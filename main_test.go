@@ -1511,6 +1511,46 @@ func TestStaleMonitorCacheAgainstTheSimulator(t *testing.T) {
 	}
 }
 
+// TestNonPKStepSeesTheDeliveryAfterItWasReplaced: the toolkit's non-PK step succeeds on the
+// snapshot's delivery even when, by the time it looks, the distribution agent's newest message no
+// longer says "Delivered snapshot…" but "No replicated transactions are available" (the sequence
+// migration-upgrade/monitor-replication.md describes): the delivery is found in the agent history
+// since the step started.
+func TestNonPKStepSeesTheDeliveryAfterItWasReplaced(t *testing.T) {
+	r := newSimRun(t, sqlsim.Config{Tables: 200},
+		"  - {id: nopk, title: Non-PK publication, kind: toolkit, with: {step: \"Cutover: Setup Publication for Non PK Tables\", poll: 30m}}\n")
+	r.until(time.Second, "the step runs", func() bool { return r.step("nopk").State == engine.StateRunning })
+	if err := r.sims.world.CreateNoPKPublication(); err != nil {
+		t.Fatal(err)
+	}
+	done := r.sims.world.SnapshotState().Done
+	if done.Sub(r.clk.Now()) > 25*time.Minute {
+		t.Fatalf("the snapshot takes until %v: the test needs it delivered before the step looks again", done)
+	}
+	sp, err := openSQL(r.e.Runbook(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	r.until(15*time.Second, "the step ends", func() bool { return r.step("nopk").State.Terminal() })
+	st := r.step("nopk")
+	if st.State != engine.StateSucceeded || !strings.Contains(st.Message, "AX_PUB_NoPKTable: snapshot delivered") {
+		t.Fatalf("nopk: %s %q %q", st.State, st.Message, st.LastError)
+	}
+	msgs, err := sp.dist.AgentMessages(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if m.Publication == "AX_PUB_NoPKTable" && m.Type == sql.DistributionAgent && m.Comments != "No replicated transactions are available." {
+			t.Fatalf("the newest message when the step looked was %q: the test must look after it was replaced", m.Comments)
+		}
+	}
+	if st.Finished.Sub(done) < time.Minute {
+		t.Fatalf("the step finished at %v, the delivery was at %v: it must have looked after the message was replaced", st.Finished, done)
+	}
+}
+
 // TestSmokeHTTPEntraOnTheSimulator: a smoke.http step with entra: true, wired by buildPorts to
 // the runbook's lcs section, sends a token the simulated Entra ID issued for the URL's host
 // (asked silently for that scope after the LCS password sign-in); a 401 fails the step, naming the

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"cutover/engine"
@@ -467,4 +468,72 @@ steps:
 			t.Errorf("want %q, got %v", c.want, err)
 		}
 	}
+}
+
+// fakeDeliveries reports the snapshot deliveries logged within the window asked for.
+type fakeDeliveries struct {
+	mu   sync.Mutex
+	list []engine.SnapshotDelivery
+}
+
+func (f *fakeDeliveries) SnapshotDeliveries(_ context.Context, within time.Duration) ([]engine.SnapshotDelivery, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	var out []engine.SnapshotDelivery
+	for _, d := range f.list {
+		if !d.At.Before(now.Add(-within)) && !d.At.After(now) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeDeliveries) deliver(pub string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.list = append(f.list, engine.SnapshotDelivery{Publication: pub, At: time.Now(), Message: `Delivered snapshot from the \\AXSQL01\ReplData\unc\X\`})
+}
+
+// TestNonPKStepFindsDeliveriesSinceItFirstStarted: the non-PK toolkit step waits for a delivery of
+// each cutover publication's snapshot logged since the step first started, whatever the agents'
+// newest messages say by then; a delivery from before the step does not count, and one from before
+// a restart still does.
+func TestNonPKStepFindsDeliveriesSinceItFirstStarted(t *testing.T) {
+	inBubble(t, "name: t\n"+replConnections+`steps:
+  - {id: nopk, title: Non-PK, kind: toolkit, with: {step: "Cutover: Setup Publication for Non PK Tables", poll: 1m}}
+`, func(t *testing.T, h *harness) {
+		pubs := &fakePubs{list: []engine.PublicationInfo{{Name: "AX_PUB_PkTable_1", Transactional: true},
+			{Name: "AX_PUB_NoPKTable"}, {Name: "AX_PUB_TABLE_LockedTable", Transactional: true}}}
+		dels := &fakeDeliveries{list: []engine.SnapshotDelivery{{Publication: "AX_PUB_NoPKTable", At: time.Now().Add(-2 * time.Hour)}}}
+		h.opts.Ports = engine.Ports{Publications: pubs, Deliveries: dels}
+		h.start()
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		if st := h.state("nopk"); st != engine.StateRunning {
+			t.Fatalf("a delivery from before the step counted: %s", st)
+		}
+		dels.deliver("AX_PUB_NoPKTable")
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		h.stop()
+		h.start()
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if st := h.state("nopk"); st != engine.StateRunning {
+			t.Fatalf("done before the locked-table publication's snapshot arrived: %s", st)
+		}
+		var waiting bool
+		for _, l := range h.e.Logs(100, "nopk") {
+			waiting = waiting || strings.Contains(l.Msg, `waiting for "Delivered snapshot" on AX_PUB_TABLE_LockedTable`)
+		}
+		if !waiting {
+			t.Fatalf("the step must name what it waits for: %v", h.e.Logs(10, "nopk"))
+		}
+		dels.deliver("AX_PUB_TABLE_LockedTable")
+		st := h.waitStep("nopk", engine.StateSucceeded)
+		if st.Attempt != 2 || !strings.Contains(st.Message, "AX_PUB_NoPKTable and AX_PUB_TABLE_LockedTable: snapshot delivered") {
+			t.Fatalf("attempt %d: %q", st.Attempt, st.Message)
+		}
+	})
 }

@@ -122,6 +122,9 @@ type Ports struct {
 	SQL QueryRunner
 	// Publications lists the distributor's publications (the toolkit steps verify with it).
 	Publications PublicationSource
+	// Deliveries finds the distribution agents' snapshot deliveries (the non-PK toolkit step
+	// verifies with it).
+	Deliveries DeliverySource
 	// Tokens gets Entra ID access tokens for the smoke.http steps that sign in (the runbook's lcs
 	// section's sign-in).
 	Tokens Tokens
@@ -143,6 +146,22 @@ type PublicationSource interface {
 type PublicationInfo struct {
 	Name          string
 	Transactional bool
+}
+
+// DeliverySource finds the snapshots the distribution agents delivered.
+type DeliverySource interface {
+	// SnapshotDeliveries lists the "Delivered snapshot" messages the distribution agents logged
+	// within the last within (by the distributor's own clock), newest first. Each is kept in the
+	// agent history; the newest message alone soon says something else.
+	SnapshotDeliveries(ctx context.Context, within time.Duration) ([]SnapshotDelivery, error)
+}
+
+// SnapshotDelivery is one snapshot a distribution agent reported delivered.
+type SnapshotDelivery struct {
+	Publication string
+	Agent       string
+	At          time.Time
+	Message     string
 }
 
 // AXSource reads who is still inside AX 2012 and whether anything still writes.

@@ -3,6 +3,8 @@ package sql
 import (
 	"context"
 	stdsql "database/sql"
+	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -301,6 +303,36 @@ func (d *DB) AgentMessages(ctx context.Context) ([]AgentMessage, error) {
 		return m, nil
 	})
 	return append(out, d.instants(ctx, snapshot)...), err
+}
+
+// SnapshotDelivery is a distribution agent's "Delivered snapshot" message.
+type SnapshotDelivery struct {
+	Publication string
+	Agent       string
+	Status      RunStatus
+	Time        time.Time
+	Comments    string
+}
+
+// SnapshotDeliveries lists the snapshot deliveries the distribution agents logged within the last
+// within (by the server's clock, so the two clocks need not agree), newest first.
+func (d *DB) SnapshotDeliveries(ctx context.Context, within time.Duration) ([]SnapshotDelivery, error) {
+	secs := int64(math.Ceil(within.Seconds()))
+	if secs < 0 || secs > math.MaxInt32 {
+		return nil, fmt.Errorf("snapshot deliveries within %v: out of range (0 to %d seconds)", within, math.MaxInt32)
+	}
+	out, err := readRows(ctx, d, "snapshot deliveries", query.SnapshotDeliveries, 4, func(r *stdsql.Rows) (SnapshotDelivery, error) {
+		var s SnapshotDelivery
+		var t stdsql.NullTime
+		var comments stdsql.NullString
+		err := r.Scan(&s.Publication, &s.Agent, &s.Status, &t, &comments)
+		s.Time, s.Comments = t.Time, comments.String
+		return s, err
+	}, int32(secs))
+	for i := range out {
+		out[i].Time = d.instant(ctx, out[i].Time)
+	}
+	return out, err
 }
 
 // instants turns the server-local times of agent messages into instants, in place.

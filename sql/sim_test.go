@@ -369,6 +369,29 @@ func TestAgentStatesCarryTheCacheAge(t *testing.T) {
 	}
 }
 
+// TestSnapshotDeliveries: a delivered snapshot is found in the distribution history within the
+// window asked for, by the server's clock, after the newest message moved on; outside it, not.
+func TestSnapshotDeliveries(t *testing.T) {
+	w := newWorld(t, sim.Config{Tables: 300}, sim.ServerConfig{})
+	ctx := t.Context()
+	if err := w.w.CreateNoPKPublication(); err != nil {
+		t.Fatal(err)
+	}
+	done := w.w.SnapshotState().Done
+	w.clk.Advance(done.Sub(w.clk.Now()) + 10*time.Minute)
+	got, err := w.dist.SnapshotDeliveries(ctx, 11*time.Minute)
+	if err != nil || len(got) != 1 || got[0].Publication != "AX_PUB_NoPKTable" || got[0].Time.Sub(done).Abs() > 5*time.Millisecond ||
+		!strings.HasPrefix(got[0].Comments, "Delivered snapshot from the ") {
+		t.Fatalf("deliveries in the last 11 minutes: %+v %v", got, err)
+	}
+	if got, err := w.dist.SnapshotDeliveries(ctx, 9*time.Minute); err != nil || len(got) != 0 {
+		t.Fatalf("deliveries in the last 9 minutes: %+v %v", got, err)
+	}
+	if _, err := w.dist.SnapshotDeliveries(ctx, -time.Second); err == nil {
+		t.Fatal("a negative window must be refused")
+	}
+}
+
 // TestDroppedConnectionIsReadAgain: a connection cut in the middle of a result is read again once,
 // on a fresh connection, and the result is exactly a clean read's: the rows the failed attempt had
 // already delivered are not kept. Each case cuts a different reader, including the second query of

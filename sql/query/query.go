@@ -172,6 +172,21 @@ FROM h JOIN dbo.MSdistribution_agents da WITH (NOLOCK) ON da.id = h.agent_id
 WHERE h.rn = 1
 ORDER BY da.publication`
 
+// SnapshotDeliveries lists the distribution agents' "Delivered snapshot" messages logged within the
+// last @p1 seconds (an int), by the server's own clock: MSdistribution_history
+// (sql-docs system-tables/msdistribution-history-transact-sql.md: time is when the message was
+// logged, comments its text) joined to MSdistribution_agents for the publication. The message is
+// documented in migration-upgrade/monitor-replication.md ("Delivered snapshot from the
+// \\unc\server\folder"), and so is what follows it: "No replicated transactions are available",
+// so the newest row alone soon stops showing the delivery. Only the documented start is matched:
+// SQL Server's text goes on (sub-folder, milliseconds taken) in a form the docs do not fix.
+// Columns: publication, agent_name, runstatus, time, comments.
+const SnapshotDeliveries = `SELECT da.publication, da.name AS agent_name, h.runstatus, h.[time], h.comments
+FROM dbo.MSdistribution_history h WITH (NOLOCK)
+JOIN dbo.MSdistribution_agents da WITH (NOLOCK) ON da.id = h.agent_id
+WHERE h.[time] >= DATEADD(SECOND, -@p1, GETDATE()) AND h.comments LIKE N'Delivered snapshot%'
+ORDER BY h.[time] DESC`
+
 // LogReaderHistory is the newest history row of every log reader agent.
 // Columns: agent_name, publisher_db, runstatus, time, comments, delivery_latency (ms), error_id.
 const LogReaderHistory = `WITH h AS (

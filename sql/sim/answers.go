@@ -687,13 +687,18 @@ func (w *World) distributionHistory() *tdssim.Result {
 
 // snapshotDelivery is the newest distribution agent message of a cutover
 // publication.
+//
+// Once delivered, the next history row says "No replicated transactions are available" (the
+// sequence migration-upgrade/monitor-replication.md describes): the delivery stays only in the
+// older rows (snapshotDeliveries).
 func (w *World) snapshotDelivery(p *publication) (status int, at float64, msg string) {
 	s := p.snap
 	now := min(w.t, w.removedAt)
 	switch {
+	case now >= s.end && w.repl.histTime > s.end:
+		return runIdle, min(w.repl.histTime, now), noTxnMessage
 	case now >= s.end:
-		return runSucceeded, s.end, fmt.Sprintf("Delivered snapshot from the '%s' sub-folder in %d milliseconds.",
-			s.folder, int64((s.end-s.genEnd)*1000))
+		return runSucceeded, s.end, deliveredMessage(s)
 	case now < s.genEnd:
 		return runIdle, max(p.created, math.Floor(now/historyInterval)*historyInterval),
 			fmt.Sprintf("The initial snapshot for publication '%s' is not yet available.", p.name)
@@ -709,6 +714,43 @@ func (w *World) snapshotDelivery(p *publication) (status int, at float64, msg st
 		}
 	}
 	return runInProgress, at, msg
+}
+
+// deliveredMessage is the distribution agent's message once a snapshot is applied, in the form
+// migration-upgrade/monitor-replication.md shows: "Delivered snapshot from the \\unc\server\folder".
+func deliveredMessage(s *snapSchedule) string {
+	return "Delivered snapshot from the " + s.folder
+}
+
+// snapshotDeliveries answers SnapshotDeliveries: the "Delivered snapshot" rows of the distribution
+// history logged within the last within seconds. The PK publications' snapshots were delivered
+// once, ten minutes after they were created; the cutover publications' when their snapshot ends.
+func (w *World) snapshotDeliveries(within int64) *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colNV("publication", sysname), colNV("agent_name", 100), colInt("runstatus"), colDT("time"),
+		colNV("comments", 4000)}
+	type r struct {
+		at  float64
+		row tdssim.Row
+	}
+	var rs []r
+	now, from := min(w.t, w.removedAt), math.Floor(w.t)-float64(within)
+	for _, p := range w.pubs {
+		at, msg := p.created+600, fmt.Sprintf("Delivered snapshot from the \\\\%s\\ReplData\\unc\\%s\\", w.cfg.SourceServerName, strings.ToUpper(p.name))
+		if p.snap != nil {
+			at, msg = p.snap.end, deliveredMessage(p.snap)
+		}
+		if at >= from && at <= now {
+			rs = append(rs, r{at, tdssim.Row{p.name, p.distName, runSucceeded, w.dt(at), msg}})
+		}
+	}
+	slices.SortStableFunc(rs, func(a, b r) int { return cmp.Compare(b.at, a.at) })
+	rows := make([]tdssim.Row, len(rs))
+	for i, x := range rs {
+		rows[i] = x.row
+	}
+	return tdssim.Rows(cols, rows...)
 }
 
 func (w *World) logReaderHistory() *tdssim.Result {

@@ -486,6 +486,19 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	distQ(query.PendingCommands, "dbo.MSdistribution_status", w.pendingCommands)
 	distQ(query.AgentStates, "dbo.MSreplication_monitordata", w.agentStates)
 	distQ(query.DistributionAgentHistory, "dbo.MSdistribution_history", w.distributionHistory)
+	add(query.SnapshotDeliveries, answer{dbs: dist, missing: missingObject("dbo.MSdistribution_history"),
+		fn: func(_ view, r *tdssim.Request) (*tdssim.Result, error) {
+			within, ok := paramInt(r, "p1")
+			switch {
+			case r.Kind == tdssim.RequestBatch:
+				// Sent as a batch, @p1 is nobody's variable.
+				return nil, &tdssim.Error{Number: 137, State: 2, Class: 15, Message: `Must declare the scalar variable "@p1".`}
+			case !ok:
+				return nil, &tdssim.Error{Number: 8178, State: 1, Class: 16,
+					Message: "The parameterized query '(" + r.ParamDecl + ")SELECT da.publication, da.name AS agent_name, h.runstatus, h.[' expects the parameter '@p1', which was not supplied."}
+			}
+			return w.snapshotDeliveries(within), nil
+		}})
 	distQ(query.LogReaderHistory, "dbo.MSlogreader_history", w.logReaderHistory)
 	distQ(query.SnapshotHistory, "dbo.MSsnapshot_history", w.snapshotHistory)
 	distQ(query.ReplicationErrors, "dbo.MSrepl_errors", w.replErrorsResult)

@@ -277,8 +277,26 @@ func TestNoPKTablesArriveWithTheirSnapshot(t *testing.T) {
 		!strings.Contains(r[4].(string), "A snapshot of ") || !strings.HasSuffix(r[4].(string), " article(s) was generated.") {
 		t.Fatalf("snapshot history: %v %q", r[2], r[4])
 	}
-	if r := hist(query.DistributionAgentHistory, "AX_PUB_NoPKTable"); r[2].(int64) != runSucceeded || !strings.HasPrefix(r[4].(string), `Delivered snapshot from the '\\AXSQL01\`) {
+	if r := hist(query.DistributionAgentHistory, "AX_PUB_NoPKTable"); r[2].(int64) != runSucceeded || !strings.HasPrefix(r[4].(string), `Delivered snapshot from the \\AXSQL01\`) {
 		t.Fatalf("delivery message: %v %q", r[2], r[4])
+	}
+	// At the next history row the newest message is "No replicated transactions are available"
+	// (migration-upgrade/monitor-replication.md); the delivery stays in the history.
+	delivered := f.clk.Now().Add(-time.Second)
+	f.clk.Advance(historyInterval * time.Second)
+	if r := hist(query.DistributionAgentHistory, "AX_PUB_NoPKTable"); r[2].(int64) != runIdle || r[4] != noTxnMessage {
+		t.Fatalf("the message after the delivery: %v %q", r[2], r[4])
+	}
+	within := int64(f.clk.Now().Sub(delivered)/time.Second) + 2
+	rows := f.rows(f.dist(), query.SnapshotDeliveries, within)
+	if len(rows) != 1 || rows[0][0] != "AX_PUB_NoPKTable" || !strings.HasPrefix(rows[0][4].(string), "Delivered snapshot from the ") {
+		t.Fatalf("deliveries within %ds: %v", within, rows)
+	}
+	if rows := f.rows(f.dist(), query.SnapshotDeliveries, int64(10)); len(rows) != 0 {
+		t.Fatalf("deliveries within the last 10s: %v", rows)
+	}
+	if _, err := queryRows(f.ctx, f.dist(), query.SnapshotDeliveries); sqlErrNumber(err) != 137 {
+		t.Fatalf("without @p1: %v", err)
 	}
 	src, tgt2 := f.counts(f.src(), query.RowCountsPartitionStats), f.counts(f.tgt(), query.RowCountsPartitionStats)
 	for _, n := range noPK {
