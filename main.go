@@ -19,10 +19,12 @@ import (
 	iofs "io/fs"
 	"log"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -2255,64 +2257,39 @@ func (p *sqlPorts) Upgrade(ctx context.Context) (engine.UpgradeProgress, error) 
 		return engine.UpgradeProgress{}, err
 	}
 	u, err := p.tgt.Upgrade(ctx)
-	if err != nil {
+	if err != nil && !u.Answered() {
+		// Nothing could be read at all (the sandbox is unreachable): no picture.
 		return engine.UpgradeProgress{}, err
 	}
 	return upgradeProgress(u), nil
 }
 
-// upgradeProgress reads the sandbox's upgrade tables as one picture.
+// upgradeProgress carries what the sandbox's upgrade tables say (their meaning is sql's) across to
+// the engine.
 func upgradeProgress(u sql.Upgrade) engine.UpgradeProgress {
-	out := engine.UpgradeProgress{Percent: -1, LastActivity: u.LastServicing}
-	if len(u.Status) == 0 {
-		return out
+	out := engine.UpgradeProgress{Percent: u.Percent(), Started: u.StartedAt(), LastActivity: u.LastActivity()}
+	if r, ok := u.Newest(); ok {
+		out.Step, out.SubStep = r.Step, r.SubStep
 	}
-	var running, failed *sql.UpgradeStatusRow
-	var newest time.Time
-	out.Started = u.Status[0].Start
-	for i := range u.Status {
-		r := &u.Status[i]
-		if r.Start.Before(out.Started) {
-			out.Started = r.Start
-		}
-		for _, t := range []time.Time{r.Start, r.End} {
-			if t.Year() > 1900 && t.After(newest) {
-				newest = t
-			}
-		}
-		switch strings.ToLower(r.Status) {
-		case "inprogress", "in progress", "running":
-			running = r
-		case "failed", "error":
-			if failed == nil || r.Start.After(failed.Start) {
-				failed = r
-			}
-		}
-	}
-	if newest.After(out.LastActivity) {
-		out.LastActivity = newest
-	}
-	done, total := 0, len(u.Servicing)
-	for _, s := range u.Servicing {
-		if s.Done() {
-			done++
-		}
-	}
-	if total > 0 {
-		out.Percent = 100 * float64(done) / float64(total)
-	}
+	_, failed := u.Failure()
 	switch {
-	case running != nil:
-		out.Phase, out.Step, out.SubStep = engine.UpgradeRunning, running.Step, running.SubStep
-	case failed != nil:
-		out.Phase, out.Step, out.SubStep = engine.UpgradeFailed, failed.Step, failed.SubStep
-	case total > 0 && done == total:
-		out.Phase, out.Percent = engine.UpgradeCompleted, 100
+	case !u.Started():
+		out.Phase = engine.UpgradeNotStarted
+	case failed:
+		out.Phase = engine.UpgradeFailed
+	case u.Finished():
+		out.Phase = engine.UpgradeCompleted
 	default:
 		out.Phase = engine.UpgradeRunning
 	}
+	if s, ok := u.RunningSync(); ok {
+		out.SyncActivity = s.ActivityID
+	}
 	for _, e := range u.Errors {
-		out.Errors = append(out.Errors, strings.TrimSpace(e.Class+"."+e.Method+": "+e.Message))
+		out.Errors = append(out.Errors, e.String())
+	}
+	for _, name := range slices.Sorted(maps.Keys(u.Unread)) {
+		out.Unread = append(out.Unread, fmt.Sprintf("%s: %v", name, u.Unread[name]))
 	}
 	return out
 }

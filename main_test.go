@@ -1551,6 +1551,54 @@ func TestNonPKStepSeesTheDeliveryAfterItWasReplaced(t *testing.T) {
 	}
 }
 
+// TestUpgradeWatchAgainstTheSimulator: upgrade.watch follows the data upgrade on the simulated
+// sandbox, whose tables are shaped as migration-upgrade/monitor-upgrade.md documents them and exist
+// only once the upgrade creates them, with the sandbox's state from the simulated LCS. A failed
+// PostSync fails the step with the step and the script error RELEASEUPDATESCRIPTSERRORLOG holds
+// (the documented example row); resumed, the upgrade reaches completion and so does the step.
+func TestUpgradeWatchAgainstTheSimulator(t *testing.T) {
+	r := newSimRun(t, sqlsim.Config{Tables: 200, Scenarios: sqlsim.ScenarioUpgradeFailure, UpgradeDuration: 2 * time.Hour},
+		"  - {id: watch, title: Watch the data upgrade, kind: upgrade.watch, with: {poll: 1m}}\n")
+	r.until(time.Minute, "ten minutes before the trigger", func() bool { return r.clk.Now().Sub(r.sims.world.StartedAt()) >= 10*time.Minute })
+	if st := r.step("watch"); st.State != engine.StateRunning {
+		t.Fatalf("before the trigger: %s %q", st.State, st.LastError)
+	}
+	if err := r.sims.world.TriggerUpgrade(); err != nil {
+		t.Fatal(err)
+	}
+	r.until(time.Minute, "the watch ends", func() bool { return r.step("watch").State.Terminal() })
+	st := r.step("watch")
+	for _, want := range []string{"the data upgrade failed (LCS: Failed) in PostSync / ",
+		"ReleaseUpdateDB10_CaseManagement.updateCaseCategoryTypeMajor (DAT): Cannot edit a record in Case category Security by Role (CaseCategoryRole). Category type: None. The record already exists.",
+		"offers Resume"} {
+		if st.State != engine.StateFailed || !strings.Contains(st.LastError, want) {
+			t.Fatalf("the failure: %s, want %q in %q", st.State, want, st.LastError)
+		}
+	}
+	for _, l := range r.e.Logs(200, "watch") {
+		if l.Level >= engine.LevelWarn && !strings.HasPrefix(l.Msg, "failed (attempt 1)") {
+			t.Errorf("a warning while the tables were read: %s", l.Msg)
+		}
+	}
+	if err := r.sims.world.ResumeUpgrade(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.e.Retry("watch", engine.Actor{Name: "Ana", Role: engine.RoleOperator}); err != nil {
+		t.Fatal(err)
+	}
+	r.until(time.Minute, "the second watch ends", func() bool {
+		st := r.step("watch")
+		return st.Attempt == 2 && st.State.Terminal()
+	})
+	st = r.step("watch")
+	if st.State != engine.StateSucceeded || !strings.Contains(st.Message, "data upgrade completed in ") || !strings.Contains(st.Message, "(LCS: Deployed)") {
+		t.Fatalf("after the resume: %s %q %q", st.State, st.Message, st.LastError)
+	}
+	if !r.sims.world.UpgradeState().Done {
+		t.Fatal("the step succeeded before the simulated upgrade was done")
+	}
+}
+
 // TestSmokeHTTPEntraOnTheSimulator: a smoke.http step with entra: true, wired by buildPorts to
 // the runbook's lcs section, sends a token the simulated Entra ID issued for the URL's host
 // (asked silently for that scope after the LCS password sign-in); a 401 fails the step, naming the

@@ -537,3 +537,62 @@ func TestNonPKStepFindsDeliveriesSinceItFirstStarted(t *testing.T) {
 		}
 	})
 }
+
+// TestUpgradeWatchWeighsTheLCSState: as the toolkit's `ds` report does, the sandbox's LCS state
+// decides the end: the tables showing the last step done are not enough while LCS still says
+// "Data upgrade in progress"; Deployed completes it, but not before the upgrade was seen under way
+// (LCS shows a new environment Deployed too); Failed fails it with the script errors, whatever the
+// tables say by then.
+func TestUpgradeWatchWeighsTheLCSState(t *testing.T) {
+	src := "name: t\n" + replConnections + lcsSection + `steps:
+  - {id: watch, title: Watch the data upgrade, kind: upgrade.watch, with: {poll: 1m}}
+`
+	inBubble(t, src, func(t *testing.T, h *harness) {
+		up := &fakeUpgrade{p: engine.UpgradeProgress{Phase: engine.UpgradeNotStarted, Percent: -1}}
+		api := newFakeLCS()
+		api.setState("SBX", "Deployed") // the environment as created: no upgrade yet
+		h.opts.Ports.Upgrade, h.opts.Ports.LCS = up, api
+		h.start()
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if st := h.state("watch"); st != engine.StateRunning {
+			t.Fatalf("a Deployed sandbox before the upgrade completed the watch: %s", st)
+		}
+		start := time.Now()
+		api.setState("SBX", "Data upgrade in progress")
+		up.set(engine.UpgradeProgress{Phase: engine.UpgradeCompleted, Step: "FinalDbSync", SubStep: "DisableDataUpgradeFlag", Percent: 100, Started: start, LastActivity: start})
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if st := h.state("watch"); st != engine.StateRunning {
+			t.Fatalf("completed on the tables alone while LCS says in progress: %s", st)
+		}
+		var waiting bool
+		for _, l := range h.e.Logs(100, "watch") {
+			waiting = waiting || strings.Contains(l.Msg, "waiting for LCS to say Deployed (it says Data upgrade in progress)")
+		}
+		if !waiting {
+			t.Fatalf("the step must say what it waits for: %v", h.e.Logs(10, "watch"))
+		}
+		api.setState("SBX", "Deployed")
+		st := h.waitStep("watch", engine.StateSucceeded)
+		if !strings.Contains(st.Message, "data upgrade completed in 11m") || !strings.Contains(st.Message, "(LCS: Deployed)") {
+			t.Fatalf("message %q", st.Message)
+		}
+	})
+	inBubble(t, src, func(t *testing.T, h *harness) {
+		start := time.Now()
+		up := &fakeUpgrade{p: engine.UpgradeProgress{Phase: engine.UpgradeRunning, Step: "PostSync", SubStep: "WaitForBatch", Percent: 70, Started: start,
+			LastActivity: start, Errors: []string{"ReleaseUpdateDB10_CaseManagement.updateCaseCategoryTypeMajor (DAT): Cannot edit a record in Case category Security by Role (CaseCategoryRole)."}}}
+		api := newFakeLCS()
+		h.opts.Ports.Upgrade, h.opts.Ports.LCS = up, api
+		h.start()
+		time.Sleep(5 * time.Minute)
+		api.setState("SBX", "Failed")
+		st := h.waitStep("watch", engine.StateFailed)
+		for _, want := range []string{"the data upgrade failed (LCS: Failed) in PostSync / WaitForBatch (70%)", "updateCaseCategoryTypeMajor (DAT): Cannot edit a record", "offers Resume"} {
+			if !strings.Contains(st.LastError, want) {
+				t.Errorf("failure lacks %q: %s", want, st.LastError)
+			}
+		}
+	})
+}

@@ -303,10 +303,14 @@ func (p UpgradePhase) String() string {
 	return "unknown"
 }
 
-// UpgradeProgress is the data upgrade as the sandbox shows it.
+// UpgradeProgress is the data upgrade as the sandbox's own tables show it. The upgrade.watch step
+// weighs it with the sandbox's state in LCS, as the toolkit's `ds` report does.
 type UpgradeProgress struct {
+	// Phase is what the tables say on their own: not started (no upgrade row yet), running, failed
+	// (a step failed and was not run again), completed (the last servicing step is done).
 	Phase UpgradePhase
-	// Step and SubStep are the current step (PreSync, DbSync…).
+	// Step and SubStep are the step to show (PreSync, DbSync…): the one in progress, else the
+	// failed one, else the newest.
 	Step    string
 	SubStep string
 	// Percent is 0–100, or negative when unknown.
@@ -314,8 +318,14 @@ type UpgradeProgress struct {
 	Started time.Time
 	// LastActivity is the newest sign of work (servicing host requests, step changes).
 	LastActivity time.Time
-	// Errors are the newest failure texts.
+	// Errors are the upgrade scripts' error texts.
 	Errors []string
+	// SyncActivity is the DBSyncActivityId of the database synchronization running now: what
+	// Microsoft support asks for when it stalls.
+	SyncActivity string
+	// Unread lists the upgrade tables that could not be read this time, with why (a table the
+	// upgrade has not created yet is not one).
+	Unread []string
 }
 
 // PreflightSource runs the source server's pre-flight queries.

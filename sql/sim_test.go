@@ -449,7 +449,7 @@ func TestDroppedConnectionIsReadAgain(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.clk.Advance(3 * time.Hour) // the batch tasks are spread over several statuses
-		}, w.tgt, w.srv.Target(), tdssim.Rule{SQL: regexp.MustCompile(`GROUP BY b\.STATUS`), Rows: 1},
+		}, w.tgt, w.srv.Target(), tdssim.Rule{SQL: regexp.MustCompile(`GROUP BY t1\.STATUS`), Rows: 1},
 			func() (any, int, error) {
 				u, err := w.tgt.Upgrade(ctx)
 				return u, len(u.Tasks), err
@@ -531,6 +531,85 @@ func TestUpgradeAndPreflight(t *testing.T) {
 	pf, err = w.src.Preflight(ctx, w.srv.Database(sim.EndpointSource))
 	if err != nil || pf.ReplicationInstalled || pf.MaxTextReplSize != 65536 {
 		t.Fatalf("preflight with problems: %+v %v", pf, err)
+	}
+}
+
+// TestUpgradeReadAsDocumented: the upgrade's tables are read as monitor-upgrade.md reads them, each
+// on its own. Before the trigger they do not exist (208: missing, not an error); the
+// synchronizations get the document's phase names; a failed PostSync shows its step and the
+// script error picked by column name from the documented example row; one table that cannot be
+// read leaves the others' answers standing; after the resume the last servicing step completes it.
+func TestUpgradeReadAsDocumented(t *testing.T) {
+	w := newWorld(t, sim.Config{Scenarios: sim.ScenarioUpgradeFailure, UpgradeDuration: 2 * time.Hour}, sim.ServerConfig{})
+	ctx := t.Context()
+	u, err := w.tgt.Upgrade(ctx)
+	if err != nil || u.Started() || !u.Answered() || len(u.Missing) != 4 {
+		t.Fatalf("before the trigger: started %v, missing %v, %v", u.Started(), u.Missing, err)
+	}
+	if err := w.w.TriggerUpgrade(); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Advance(10 * time.Minute)
+	u, err = w.tgt.Upgrade(ctx)
+	cur, ok := u.Current()
+	if err != nil || !u.Started() || !ok || cur.Step != "PreReqs" || u.Finished() {
+		t.Fatalf("10 minutes in: current %+v %v, %v", cur, ok, err)
+	}
+	if s, ok := u.RunningSync(); !ok || s.Phase != "PreReqs-AdditiveSync" || s.ActivityID == "" {
+		t.Fatalf("the running synchronization: %+v %v", s, ok)
+	}
+	var failure sql.UpgradeStep
+	for i := 0; i < 100; i++ {
+		w.clk.Advance(5 * time.Minute)
+		if u, err = w.tgt.Upgrade(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if f, ok := u.Failure(); ok {
+			failure = f
+			break
+		}
+	}
+	if failure.Step != "PostSync" || u.Finished() || len(u.Errors) != 1 {
+		t.Fatalf("the failure: %+v, errors %+v", failure, u.Errors)
+	}
+	e := u.Errors[0]
+	if e.Class != "ReleaseUpdateDB10_CaseManagement" || e.Method != "updateCaseCategoryTypeMajor" || e.Company != "DAT" ||
+		!strings.HasPrefix(e.Message, "Cannot edit a record in Case category Security by Role (CaseCategoryRole). Category type: None.") {
+		t.Fatalf("the script error: %+v", e)
+	}
+	if got := e.String(); !strings.HasPrefix(got, "ReleaseUpdateDB10_CaseManagement.updateCaseCategoryTypeMajor (DAT): Cannot edit a record") ||
+		strings.Contains(got, "\n") {
+		t.Fatalf("the script error as one line: %q", got)
+	}
+	phases := map[string]bool{}
+	for _, s := range u.Sync {
+		phases[s.Phase] = true
+	}
+	if !phases["PreReqs-AdditiveSync"] || !phases["PreReqs-PartialSync"] || !phases["DbSync-SyncSchema"] {
+		t.Fatalf("synchronization phases: %v", phases)
+	}
+	// One table that cannot be read does not take the others with it.
+	id := w.srv.Target().Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, SQL: regexp.MustCompile(`(?i)servicingstep`),
+		Action: tdssim.FaultError, Err: tdssim.DeadlockError()})
+	u, err = w.tgt.Upgrade(ctx)
+	if err == nil || sql.Number(err) != 1205 || !u.Answered() || u.Unread["servicing steps"] == nil || len(u.Status) == 0 || len(u.Errors) != 1 {
+		t.Fatalf("with SERVICINGSTEP failing: %v; unread %v, %d status rows, %d errors", err, u.Unread, len(u.Status), len(u.Errors))
+	}
+	w.srv.Target().Faults().Remove(id)
+	if err := w.w.ResumeUpgrade(); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Advance(3 * time.Hour)
+	u, err = w.tgt.Upgrade(ctx)
+	if _, failed := u.Failure(); err != nil || !u.Finished() || failed || u.Percent() != 100 {
+		t.Fatalf("after the resume: finished %v, failed %v, %.0f%%, %v", u.Finished(), failed, u.Percent(), err)
+	}
+	phases = map[string]bool{}
+	for _, s := range u.Sync {
+		phases[s.Phase] = true
+	}
+	if !phases["FinalDBSync-SyncSchema"] || len(phases) != 4 {
+		t.Fatalf("synchronization phases at the end: %v", phases)
 	}
 }
 

@@ -236,42 +236,58 @@ ORDER BY da.publication`
 // ---------------------------------------------------------------------------------------------
 // The data upgrade — on the Azure SQL sandbox.
 
-// DataUpgradeStatus is what the toolkit's `ds` report reads.
+// DataUpgradeStatus is what the toolkit's `ds` report reads: the query of
+// migration-upgrade/monitor-upgrade.md ("Data upgrade step status"), verbatim. STATUS is
+// documented as Completed or Failed for a step ("ds" in data-upgrade-self-service.md); what a step
+// in progress shows is not documented, so any other value is a step not finished. The table does
+// not exist before the upgrade creates it (error 208).
 // Columns: StartTime, EndTime, Steps, SubSteps, STATUS.
 const DataUpgradeStatus = `SELECT StartTime, EndTime, Steps, SubSteps, STATUS
 FROM [DBUPGRADE].[DATAUPGRADESTATUS]
 ORDER BY EndTime DESC`
 
-// ServicingSteps lists the servicing steps (/DataUpgrade/PreSync, /DataUpgrade/PostSync,
-// /DataUpgrade/FinalDbSync/DisableDataUpgradeFlag…); STATUS 2 is done.
-// Columns: PATH, STATUS, STARTTIME, ENDTIME.
-const ServicingSteps = `SELECT PATH, STATUS, STARTTIME, ENDTIME
-FROM [DBUPGRADE].[SERVICINGSTEP]
-ORDER BY STARTTIME`
+// ServicingSteps lists the servicing steps with the columns monitor-upgrade.md's "Synchronize
+// Steps" query uses: Path (/DataUpgrade/PreSync, /DataUpgrade/PostSync,
+// /DataUpgrade/FinalDbSync/DisableDataUpgradeFlag…), Status (2 is done: the document takes
+// ModifiedDateTime less 2 seconds as the completion time; no other value is documented) and
+// ModifiedDateTime. The document checks INFORMATION_SCHEMA first: the table does not exist before
+// the upgrade (error 208). Columns: Path, Status, ModifiedDateTime.
+const ServicingSteps = `SELECT Path, Status, ModifiedDateTime
+FROM DBUPGRADE.SERVICINGSTEP
+ORDER BY ModifiedDateTime`
 
-// DBSyncSteps lists database synchronization phases; FinishTime 1900-01-01 means running.
-// Columns: SyncStep, StartDateTime, FinishTime, Success, DBSyncActivityId.
-const DBSyncSteps = `SELECT SyncStep, StartDateTime, FinishTime, Success, CAST(DBSyncActivityId AS nvarchar(36)) AS DBSyncActivityId
-FROM dbo.DBSyncExecStats
-ORDER BY StartDateTime`
+// DBSyncSteps lists the database synchronizations as monitor-upgrade.md's "Synchronize Steps"
+// query reads them: DBSyncExecStats without its 'PartialList, PostTableViewSyncActions' rows,
+// newest first by RecID. SyncStep is the raw step ('LegacyIds, AdditiveTableSync', 'PartialList,
+// LegacyIds', 'FullAll'); the document names them PreReqs-AdditiveSync, PreReqs-PartialSync,
+// DbSync-SyncSchema and FinalDBSync-SyncSchema from the servicing steps' times (sql.SyncStep.Phase).
+// FinishTime 1900-01-01 means running. Columns: RecID, SyncStep, DBSyncActivityId, StartDateTime,
+// FinishTime, Success.
+const DBSyncSteps = `SELECT TOP (50) RecID, SyncStep, CAST(DBSyncActivityId AS nvarchar(36)) AS DBSyncActivityId, StartDateTime, FinishTime, Success
+FROM DBSyncExecStats
+WHERE SyncStep <> 'PartialList, PostTableViewSyncActions'
+ORDER BY RecID DESC`
 
-// UpgradeBatchTasks is the status histogram of the "Data upgrade" batch job's tasks (BatchStatus
-// values). Columns: STATUS, tasks.
-const UpgradeBatchTasks = `SELECT b.STATUS, COUNT(*) AS tasks
-FROM dbo.BATCH b WITH (NOLOCK)
-JOIN dbo.BATCHJOB j WITH (NOLOCK) ON j.RECID = b.BATCHJOBID
-WHERE j.CAPTION = N'Data upgrade'
-GROUP BY b.STATUS
-ORDER BY b.STATUS`
+// UpgradeBatchTasks is the status histogram (BatchStatus values) of the tasks of the batch job
+// running the upgrade scripts: monitor-upgrade.md's "Upgrade batch task summary", which looks only
+// at the job executing now (caption 'Data upgrade', status 2). Columns: STATUS, tasks.
+const UpgradeBatchTasks = `SELECT t1.STATUS, COUNT(*) AS tasks
+FROM dbo.BATCH t1 WITH (NOLOCK)
+WHERE t1.BATCHJOBID IN (SELECT t2.RECID FROM dbo.BATCHJOB t2 WITH (NOLOCK) WHERE t2.CAPTION = N'Data upgrade' AND t2.STATUS = 2)
+GROUP BY t1.STATUS`
 
-// UpgradeScriptErrors lists the newest release-update script errors.
-// Columns: CREATEDDATETIME, CLASSNAME, METHODNAME, ERRORMESSAGE.
-const UpgradeScriptErrors = `SELECT TOP (20) CREATEDDATETIME, CLASSNAME, METHODNAME, ERRORMESSAGE
-FROM dbo.RELEASEUPDATESCRIPTSERRORLOG WITH (NOLOCK)
-ORDER BY CREATEDDATETIME DESC`
+// UpgradeScriptErrors reads the upgrade script errors. monitor-upgrade.md ("Upgrade job errors")
+// reads the whole table and documents none of its columns; pre-post-upgrade-scripts.md shows its
+// rows as ClassName, MethodName, Company, DataParition, ErrorCount and ErrorMessage. So the rows
+// are read whole and their columns picked by name (sql.ScriptError), whatever the shape; TOP keeps
+// the read bounded (the table holds failures only). No order is documented either.
+// Columns: any.
+const UpgradeScriptErrors = `SELECT TOP (200) * FROM dbo.RELEASEUPDATESCRIPTSERRORLOG WITH (NOLOCK)`
 
-// ServicingActivity is when the servicing host (SERVICING1) last finished a request: no activity
-// for 30 minutes may mean the database sync stalled. Column: one datetime (NULL: never seen).
+// ServicingActivity is when the servicing host (SERVICING1) last finished a request: the
+// database synchronization's activity comes from that host, and none for up to 30 minutes may mean
+// the sync stalled (monitor-upgrade.md, the note under "Synchronize Steps").
+// Column: one datetime (NULL: never seen).
 const ServicingActivity = `SELECT MAX(last_request_end_time) FROM sys.dm_exec_sessions WHERE host_name = N'SERVICING1'`
 
 // ServerClock is the server's current time with its UTC offset. datetime columns (history,

@@ -883,9 +883,22 @@ func (w *World) subscriptionPending(pub string) (*tdssim.Result, error) {
 // ---------------------------------------------------------------------------------------------
 // The data upgrade (sandbox).
 
-func (w *World) dataUpgradeStatus() *tdssim.Result {
+// The upgrade's tables on the sandbox, shaped as migration-upgrade/monitor-upgrade.md reads them.
+// The DBUPGRADE tables exist once the upgrade was triggered, DBSyncExecStats once its first
+// database synchronization started, RELEASEUPDATESCRIPTSERRORLOG once the PreSync scripts started
+// (the synchronization before creates it); before, a query on them answers 208 as SQL Server does.
+
+func missingTable(name string) error { return tdssim.InvalidObjectError(name) }
+
+// dataUpgradeStatus answers DataUpgradeStatus. STATUS is Completed or Failed as documented; a step
+// in progress shows InProgress, which is this simulator's choice (the docs do not say), and its
+// EndTime is 1900-01-01.
+func (w *World) dataUpgradeStatus() (*tdssim.Result, error) {
 	w.lock()
 	defer w.mu.Unlock()
+	if len(w.upg.runs) == 0 {
+		return nil, missingTable("DBUPGRADE.DATAUPGRADESTATUS")
+	}
 	cols := []tdssim.Column{colDT("StartTime"), colDT("EndTime"), colNV("Steps", 100), colNV("SubSteps", 100), colNV("STATUS", 50)}
 	type r struct {
 		start, end float64
@@ -914,35 +927,43 @@ func (w *World) dataUpgradeStatus() *tdssim.Result {
 	for i, x := range rs {
 		rows[i] = x.row
 	}
-	return tdssim.Rows(cols, rows...)
+	return tdssim.Rows(cols, rows...), nil
 }
 
-// Servicing step status values (2 is done, as the monitoring guidance
-// says; the others are this simulator's choice).
+// Servicing step status values: 2 is done, as monitor-upgrade.md reads it; the others are this
+// simulator's choice (the docs name no other value).
 const (
 	servicingRunning = 1
 	servicingDone    = 2
 	servicingFailed  = 3
 )
 
-func (w *World) servicingSteps() *tdssim.Result {
+// servicingSteps answers ServicingSteps: a row per phase (/DataUpgrade/PreReqs …) and the final
+// /DataUpgrade/FinalDbSync/DisableDataUpgradeFlag. ModifiedDateTime is 2 seconds after a step
+// completed (monitor-upgrade.md takes it less 2 seconds as the completion time), when a step
+// running last moved on, or when it failed.
+func (w *World) servicingSteps() (*tdssim.Result, error) {
 	w.lock()
 	defer w.mu.Unlock()
-	cols := []tdssim.Column{colNV("PATH", 256), colInt("STATUS"), colDT("STARTTIME"), colDT("ENDTIME")}
+	if len(w.upg.runs) == 0 {
+		return nil, missingTable("DBUPGRADE.SERVICINGSTEP")
+	}
+	cols := []tdssim.Column{colNV("Path", 256), colInt("Status"), colDT("ModifiedDateTime")}
 	type agg struct {
-		path       string
-		start, end float64
-		status     int
+		path     string
+		modified float64
+		status   int
 	}
 	var out []agg
 	add := func(path string, pick func(s upStep) bool) {
-		a := agg{path: path, start: math.Inf(1), end: math.Inf(-1), status: servicingDone}
+		a := agg{path: path, modified: math.Inf(-1), status: servicingDone}
 		seen := false
+		var end float64
 		for i, s := range w.upg.steps {
 			if !pick(s) || s.umbrella {
 				continue
 			}
-			start, end, st, ok := w.upg.stepTimes(i, w.t)
+			start, e, st, ok := w.upg.stepTimes(i, w.t)
 			if !ok {
 				if a.status != servicingFailed {
 					a.status = servicingRunning
@@ -950,21 +971,27 @@ func (w *World) servicingSteps() *tdssim.Result {
 				continue
 			}
 			seen = true
-			a.start = min(a.start, start)
 			switch st {
 			case "Completed":
-				a.end = max(a.end, end)
+				end = max(end, e)
+				a.modified = max(a.modified, e)
 			case "Failed":
 				a.status = servicingFailed
+				a.modified = max(a.modified, e)
 			default:
 				if a.status != servicingFailed {
 					a.status = servicingRunning
 				}
+				a.modified = max(a.modified, start)
 			}
 		}
-		if seen {
-			out = append(out, a)
+		if !seen {
+			return
 		}
+		if a.status == servicingDone {
+			a.modified = end + 2
+		}
+		out = append(out, a)
 	}
 	for p := UpgradePreReqs; p <= UpgradeFinalDbSync; p++ {
 		add("/DataUpgrade/"+p.String(), func(s upStep) bool { return s.phase == p })
@@ -972,45 +999,59 @@ func (w *World) servicingSteps() *tdssim.Result {
 	add("/DataUpgrade/FinalDbSync/DisableDataUpgradeFlag", func(s upStep) bool {
 		return s.phase == UpgradeFinalDbSync && s.name == "DisableDataUpgradeFlag"
 	})
-	slices.SortStableFunc(out, func(a, b agg) int { return cmp.Compare(a.start, b.start) })
+	slices.SortStableFunc(out, func(a, b agg) int { return cmp.Compare(a.modified, b.modified) })
 	rows := make([]tdssim.Row, len(out))
 	for i, a := range out {
-		var end any
-		if a.status == servicingDone {
-			end = w.timeAt(a.end)
-		}
-		rows[i] = tdssim.Row{a.path, a.status, w.timeAt(a.start), end}
+		rows[i] = tdssim.Row{a.path, a.status, w.timeAt(a.modified)}
 	}
-	return tdssim.Rows(cols, rows...)
+	return tdssim.Rows(cols, rows...), nil
 }
 
-func (w *World) dbSyncSteps() *tdssim.Result {
+// dbSyncSteps answers DBSyncSteps: one row per synchronization run, with the raw SyncStep names,
+// newest RecID first (at most 50). Success is 0 until a run finishes well; FinishTime is
+// 1900-01-01 while it runs.
+func (w *World) dbSyncSteps() (*tdssim.Result, error) {
 	w.lock()
 	defer w.mu.Unlock()
-	cols := []tdssim.Column{colNV("SyncStep", 100), colDT("StartDateTime"), colDT("FinishTime"), colBit("Success"), colNV("DBSyncActivityId", 36)}
-	var rows []tdssim.Row
-	for k, r := range w.upg.runs {
-		if w.t < r.t0 {
+	if !w.upg.begun(w.t, func(s upStep) bool { return s.sync != "" }) {
+		return nil, missingTable("DBSyncExecStats")
+	}
+	cols := []tdssim.Column{colBig("RecID"), colNV("SyncStep", 100), colNV("DBSyncActivityId", 36), colDT("StartDateTime"), colDT("FinishTime"), colBit("Success")}
+	type r struct {
+		start float64
+		row   tdssim.Row
+	}
+	var rs []r
+	for k, run := range w.upg.runs {
+		if w.t < run.t0 {
 			continue
 		}
-		x := w.upg.reach(r, w.t)
+		x := w.upg.reach(run, w.t)
 		for i, s := range w.upg.steps {
-			if s.sync == "" || r.u0 > s.s || (x <= s.s && s.s != r.u0) {
+			if s.sync == "" || run.u0 > s.s || (x <= s.s && s.s != run.u0) {
 				continue
 			}
-			start := r.t0 + (s.s - r.u0)
+			start := run.t0 + (s.s - run.u0)
 			finish, ok := any(sqlEpoch()), false
 			switch {
 			case x >= s.e:
-				finish, ok = w.timeAt(r.t0+(s.e-r.u0)), true
-			case w.t >= r.stopAt && r.failed:
-				finish = w.timeAt(r.stopAt)
+				finish, ok = w.timeAt(run.t0+(s.e-run.u0)), true
+			case w.t >= run.stopAt && run.failed:
+				finish = w.timeAt(run.stopAt)
 			}
-			rows = append(rows, tdssim.Row{s.sync, w.timeAt(start), finish, ok, w.activityID(k, i)})
+			rs = append(rs, r{start, tdssim.Row{nil, rawSync(s.sync), w.activityID(k, i), w.timeAt(start), finish, ok}})
 		}
 	}
-	slices.SortStableFunc(rows, func(a, b tdssim.Row) int { return a[1].(time.Time).Compare(b[1].(time.Time)) })
-	return tdssim.Rows(cols, rows...)
+	slices.SortStableFunc(rs, func(a, b r) int { return cmp.Compare(a.start, b.start) })
+	for i := range rs {
+		rs[i].row[0] = int64(5637144576 + i)
+	}
+	slices.Reverse(rs)
+	rows := make([]tdssim.Row, 0, min(len(rs), 50))
+	for _, x := range rs[:min(len(rs), 50)] {
+		rows = append(rows, x.row)
+	}
+	return tdssim.Rows(cols, rows...), nil
 }
 
 // activityID is a stable GUID for one database sync run.
@@ -1021,22 +1062,20 @@ func (w *World) activityID(run, step int) string {
 	return fmt.Sprintf("%08x-%04x-4%03x-a%03x-%012x", uint32(h>>32), uint16(h>>16), uint16(g)&0xfff, uint16(g>>16)&0xfff, g>>16&0xffffffffffff)
 }
 
+// upgradeBatchTasks answers UpgradeBatchTasks: the tasks of the "Data upgrade" job executing now
+// (none between the PreSync and PostSync runs, nor once a job ended or failed).
 func (w *World) upgradeBatchTasks() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
 	total := map[BatchStatus]int{}
 	for b := 1; b <= 2; b++ {
-		if h, ok := w.upg.batchTasks(b, w.t); ok {
+		if h, executing, ok := w.upg.batchTasks(b, w.t); ok && executing {
 			for st, n := range h {
 				total[st] += n
 			}
 		}
 	}
-	keys := make([]BatchStatus, 0, len(total))
-	for st := range total {
-		keys = append(keys, st)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(total))
 	rows := make([]tdssim.Row, len(keys))
 	for i, st := range keys {
 		rows[i] = tdssim.Row{int(st), total[st]}
@@ -1044,19 +1083,26 @@ func (w *World) upgradeBatchTasks() *tdssim.Result {
 	return tdssim.Rows([]tdssim.Column{colInt("STATUS"), colInt("tasks")}, rows...)
 }
 
-func (w *World) upgradeScriptErrors() *tdssim.Result {
+// upgradeScriptErrors answers UpgradeScriptErrors with the columns the documented example row shows
+// (pre-post-upgrade-scripts.md: ClassName, MethodName, Company, ErrorCount, ErrorMessage) plus the
+// RECID and PARTITION every D365 table has; no datetime column, so a client must not need one. The
+// docs do not fix the columns: this shape is the simulator's. Rows come in the order they were
+// written.
+func (w *World) upgradeScriptErrors() (*tdssim.Result, error) {
 	w.lock()
 	defer w.mu.Unlock()
-	cols := []tdssim.Column{colDT("CREATEDDATETIME"), colNV("CLASSNAME", 81), colNV("METHODNAME", 81),
-		{Name: "ERRORMESSAGE", Type: tdssim.TypeNVarCharMax, Nullable: true}}
+	if !w.upg.begun(w.t, func(s upStep) bool { return s.phase >= UpgradePreSync }) {
+		return nil, missingTable("dbo.RELEASEUPDATESCRIPTSERRORLOG")
+	}
+	cols := []tdssim.Column{colBig("RECID"), colBig("PARTITION"), colNV("CLASSNAME", 81), colNV("METHODNAME", 81), colNV("COMPANY", 4),
+		colInt("ERRORCOUNT"), {Name: "ERRORMESSAGE", Type: tdssim.TypeNVarCharMax, Nullable: true}}
 	var rows []tdssim.Row
-	for i := len(w.upg.errs) - 1; i >= 0 && len(rows) < 20; i-- {
-		e := w.upg.errs[i]
-		if e.at <= w.t {
-			rows = append(rows, tdssim.Row{w.timeAt(e.at), e.class, e.method, e.errMsg})
+	for i, e := range w.upg.errs {
+		if e.script && e.at <= w.t && len(rows) < 200 {
+			rows = append(rows, tdssim.Row{int64(5637144576 + i), int64(5637144576), e.class, e.method, e.company, 1, e.errMsg})
 		}
 	}
-	return tdssim.Rows(cols, rows...)
+	return tdssim.Rows(cols, rows...), nil
 }
 
 func (w *World) servicingActivity(v view) *tdssim.Result {

@@ -510,8 +510,8 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 		}})
 
 	// The data upgrade (sandbox).
-	upQ := func(sql, obj string, fn func() *tdssim.Result) {
-		add(sql, answer{dbs: tgt, missing: missingObject(obj), fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return fn(), nil }})
+	upQ := func(sql, obj string, fn func() (*tdssim.Result, error)) {
+		add(sql, answer{dbs: tgt, missing: missingObject(obj), fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return fn() }})
 	}
 	upQ(query.DataUpgradeStatus, "DBUPGRADE.DATAUPGRADESTATUS", w.dataUpgradeStatus)
 	upQ(query.ServicingSteps, "DBUPGRADE.SERVICINGSTEP", w.servicingSteps)

@@ -12,7 +12,11 @@ import (
 // TestEveryQueryAnswers sends every query of sql/query to the database it
 // belongs to and checks that it answers with the documented columns.
 func TestEveryQueryAnswers(t *testing.T) {
-	f := newFixture(t, Config{Tables: 600, Seed: 7})
+	// An upgrade of a minute, triggered now, has created every table it reads from by then.
+	f := newFixture(t, Config{Tables: 600, Seed: 7, UpgradeDuration: time.Minute})
+	if err := f.w.TriggerUpgrade(); err != nil {
+		t.Fatal(err)
+	}
 	f.clk.Advance(2 * time.Minute)
 	src, dist, tgt := f.src(), f.dist(), f.tgt()
 	master := f.db(EndpointSourceMaster, false)
@@ -51,11 +55,11 @@ func TestEveryQueryAnswers(t *testing.T) {
 		{"SubscriptionPending", f.rows(dist, query.SubscriptionPendingProc, namedArg("publisher", "AXSQL01"),
 			namedArg("publisher_db", "MicrosoftDynamicsAX"), namedArg("publication", pub), namedArg("subscriber", "x"),
 			namedArg("subscriber_db", "AxDB"), namedArg("subscription_type", 0)), 1, 2},
-		{"DataUpgradeStatus", f.rows(tgt, query.DataUpgradeStatus), 0, 5},
-		{"ServicingSteps", f.rows(tgt, query.ServicingSteps), 0, 4},
-		{"DBSyncSteps", f.rows(tgt, query.DBSyncSteps), 0, 5},
+		{"DataUpgradeStatus", f.rows(tgt, query.DataUpgradeStatus), 20, 5},
+		{"ServicingSteps", f.rows(tgt, query.ServicingSteps), 6, 3},
+		{"DBSyncSteps", f.rows(tgt, query.DBSyncSteps), 4, 6},
 		{"UpgradeBatchTasks", f.rows(tgt, query.UpgradeBatchTasks), 0, 2},
-		{"UpgradeScriptErrors", f.rows(tgt, query.UpgradeScriptErrors), 0, 4},
+		{"UpgradeScriptErrors", f.rows(tgt, query.UpgradeScriptErrors), 0, 7},
 		{"ServicingActivity", f.rows(tgt, query.ServicingActivity), 1, 1},
 		{"ServerInfo", f.rows(master, query.ServerInfo), 1, 4},
 		{"LoginRights", f.rows(src, query.LoginRights), 1, 3},
