@@ -166,7 +166,17 @@ type ReplError struct {
 	Text string
 }
 
-// Subscription is a push subscription with what sp_replmonitorsubscriptionpendingcmds needs.
+// SubscriptionType is MSdistribution_agents.subscription_type.
+type SubscriptionType int
+
+// Subscription types.
+const (
+	PushSubscription      SubscriptionType = 0
+	PullSubscription      SubscriptionType = 1
+	AnonymousSubscription SubscriptionType = 2
+)
+
+// Subscription is a subscription with what sp_replmonitorsubscriptionpendingcmds needs.
 type Subscription struct {
 	Publisher    string
 	PublisherDB  string
@@ -174,6 +184,7 @@ type Subscription struct {
 	Subscriber   string
 	SubscriberDB string
 	Agent        string
+	Type         SubscriptionType
 }
 
 // SubscriptionPending is SQL Server's own pending count and estimate for a subscription.
@@ -364,17 +375,21 @@ func (d *DB) NewestReplicatedTransaction(ctx context.Context) (time.Time, error)
 	return d.scalarTime(ctx, "newest replicated transaction", query.NewestReplicatedTransaction)
 }
 
-// Subscriptions lists the push subscriptions.
+// Subscriptions lists the subscriptions of the distribution agents.
 func (d *DB) Subscriptions(ctx context.Context) ([]Subscription, error) {
 	return readRows(ctx, d, "subscriptions", query.Subscriptions, 16, func(r *stdsql.Rows) (Subscription, error) {
 		var s Subscription
-		err := r.Scan(&s.Publisher, &s.PublisherDB, &s.Publication, &s.Subscriber, &s.SubscriberDB, &s.Agent)
+		err := r.Scan(&s.Publisher, &s.PublisherDB, &s.Publication, &s.Subscriber, &s.SubscriberDB, &s.Agent, &s.Type)
 		return s, err
 	})
 }
 
-// SubscriptionPending asks SQL Server for a subscription's pending commands and its estimate.
+// SubscriptionPending asks SQL Server for a subscription's pending commands and its estimate. The
+// procedure takes push (0) and pull (1) subscriptions only.
 func (d *DB) SubscriptionPending(ctx context.Context, s Subscription) (SubscriptionPending, error) {
+	if s.Type != PushSubscription && s.Type != PullSubscription {
+		return SubscriptionPending{}, fmt.Errorf("pending commands of %s: subscription type %d: the procedure takes push (0) and pull (1) subscriptions", s.Publication, s.Type)
+	}
 	return readValue(ctx, d, d.cfg.QueryTimeout, "pending commands of "+s.Publication, query.SubscriptionPendingProc, nil,
 		func(r *stdsql.Rows, p *SubscriptionPending) error {
 			var est stdsql.NullInt64
@@ -383,7 +398,7 @@ func (d *DB) SubscriptionPending(ctx context.Context, s Subscription) (Subscript
 			return err
 		}, stdsql.Named("publisher", s.Publisher), stdsql.Named("publisher_db", s.PublisherDB),
 		stdsql.Named("publication", s.Publication), stdsql.Named("subscriber", s.Subscriber),
-		stdsql.Named("subscriber_db", s.SubscriberDB), stdsql.Named("subscription_type", 0))
+		stdsql.Named("subscriber_db", s.SubscriberDB), stdsql.Named("subscription_type", int(s.Type)))
 }
 
 // PostTracerToken posts a tracer token on a transactional publication (run on the published

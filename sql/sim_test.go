@@ -314,9 +314,17 @@ func TestReplicationReads(t *testing.T) {
 	if err != nil || len(subs) == 0 {
 		t.Fatalf("subscriptions %v %v", subs, err)
 	}
+	if subs[0].Type != sql.PushSubscription {
+		t.Fatalf("the toolkit's subscriptions are push subscriptions: %+v", subs[0])
+	}
 	sp, err := w.dist.SubscriptionPending(ctx, subs[0])
 	if err != nil || sp.Pending < 0 {
 		t.Fatalf("subscription pending %+v %v", sp, err)
+	}
+	anon := subs[0]
+	anon.Type = sql.AnonymousSubscription
+	if _, err := w.dist.SubscriptionPending(ctx, anon); err == nil {
+		t.Fatal("sp_replmonitorsubscriptionpendingcmds takes push and pull subscriptions only")
 	}
 	// A tracer token posted now arrives once the backlog before it is delivered.
 	id, err := w.src.PostTracerToken(ctx, transactional[0])

@@ -219,14 +219,22 @@ ORDER BY [time] DESC, id DESC`
 const NewestReplicatedTransaction = `SELECT MAX(entry_time) FROM dbo.MSrepl_transactions WITH (NOLOCK)`
 
 // SubscriptionPendingProc is called by name with @publisher, @publisher_db, @publication,
-// @subscriber, @subscriber_db and @subscription_type = 0 (push).
-// Columns: pendingcmdcount, estimatedprocesstime (seconds).
+// @subscriber, @subscriber_db and @subscription_type (0 push, 1 pull), as
+// sql-docs system-stored-procedures/sp-replmonitorsubscriptionpendingcmds-transact-sql.md
+// documents it; it is for transactional publications. It runs in the distribution database.
+// Columns: pendingcmdcount (int), estimatedprocesstime (int, seconds).
 const SubscriptionPendingProc = `sp_replmonitorsubscriptionpendingcmds`
 
-// Subscriptions lists push subscriptions by distribution agent, with what
-// SubscriptionPendingProc needs. Columns: publisher, publisher_db, publication, subscriber,
-// subscriber_db, agent_name.
-const Subscriptions = `SELECT ps.name AS publisher, da.publisher_db, da.publication, ss.name AS subscriber, da.subscriber_db, da.name AS agent_name
+// Subscriptions lists the subscriptions by distribution agent, with what SubscriptionPendingProc
+// needs: MSdistribution_agents (system-tables/msdistribution-agents-transact-sql.md) gives the
+// publisher database, publication, subscriber database and subscription_type (0 push, 1 pull,
+// 2 anonymous); virtual subscriptions have a negative subscriber_id. The documents do not say which
+// table names the servers behind publisher_id and subscriber_id (the MSreplservers page describes
+// another table): sys.servers' server_id is taken, as the replication procedures have long used it.
+// Columns: publisher, publisher_db, publication, subscriber, subscriber_db, agent_name,
+// subscription_type.
+const Subscriptions = `SELECT ps.name AS publisher, da.publisher_db, da.publication, ss.name AS subscriber, da.subscriber_db, da.name AS agent_name,
+  da.subscription_type
 FROM dbo.MSdistribution_agents da WITH (NOLOCK)
 JOIN sys.servers ps ON ps.server_id = da.publisher_id
 JOIN sys.servers ss ON ss.server_id = da.subscriber_id

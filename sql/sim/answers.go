@@ -757,7 +757,7 @@ func (w *World) logReaderHistory() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
 	cols := []tdssim.Column{colNV("agent_name", 100), colNV("publisher_db", sysname), colInt("runstatus"), colDT("time"),
-		colNV("comments", 4000), colInt("delivery_latency"), colInt("error_id")}
+		colNV("comments", 255), colInt("delivery_latency"), colInt("error_id")}
 	var share float64
 	for _, p := range w.pubs {
 		share += p.share
@@ -841,12 +841,13 @@ func (w *World) subscriptionsResult() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
 	cols := []tdssim.Column{colNV("publisher", sysname), colNV("publisher_db", sysname), colNV("publication", sysname),
-		colNV("subscriber", sysname), colNV("subscriber_db", sysname), colNV("agent_name", 100)}
+		colNV("subscriber", sysname), colNV("subscriber_db", sysname), colNV("agent_name", 100), colInt("subscription_type")}
 	ps := slices.Clone(w.pubs)
 	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
 	rows := make([]tdssim.Row, len(ps))
 	for i, p := range ps {
-		rows[i] = tdssim.Row{w.cfg.SourceServerName, w.cfg.SourceDatabase, p.name, w.cfg.TargetServerName, w.cfg.TargetDatabase, p.distName}
+		// The toolkit creates push subscriptions to the sandbox.
+		rows[i] = tdssim.Row{w.cfg.SourceServerName, w.cfg.SourceDatabase, p.name, w.cfg.TargetServerName, w.cfg.TargetDatabase, p.distName, 0}
 	}
 	return tdssim.Rows(cols, rows...)
 }

@@ -470,6 +470,13 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 		return w.postTracerTokenResult(paramString(r, "p1"))
 	}})
 	proc(query.TracerTokenHistoryProc, answer{fn: func(v view, r *tdssim.Request) (*tdssim.Result, error) {
+		// @publication and @tracer_id have no default (sp-helptracertokenhistory-transact-sql.md).
+		for _, name := range []string{"publication", "tracer_id"} {
+			if _, ok := r.Param(name); !ok {
+				return nil, &tdssim.Error{Number: 201, State: 4, Class: 16, Proc: "sp_helptracertokenhistory",
+					Message: fmt.Sprintf("Procedure or function 'sp_helptracertokenhistory' expects parameter '@%s', which was not supplied.", name)}
+			}
+		}
 		if v.db != dbAX {
 			return nil, replNotEnabled()
 		}
@@ -506,6 +513,13 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	distQ(query.Subscriptions, "dbo.MSdistribution_agents", w.subscriptionsResult)
 	proc(query.SubscriptionPendingProc, answer{dbs: dist, missing: missingProc(query.SubscriptionPendingProc),
 		fn: func(_ view, r *tdssim.Request) (*tdssim.Result, error) {
+			// Every parameter is documented with no default: SQL Server refuses a call without one.
+			for _, name := range []string{"publisher", "publisher_db", "publication", "subscriber", "subscriber_db", "subscription_type"} {
+				if _, ok := r.Param(name); !ok {
+					return nil, &tdssim.Error{Number: 201, State: 4, Class: 16, Proc: "sp_replmonitorsubscriptionpendingcmds",
+						Message: fmt.Sprintf("Procedure or function 'sp_replmonitorsubscriptionpendingcmds' expects parameter '@%s', which was not supplied.", name)}
+				}
+			}
 			return w.subscriptionPending(paramString(r, "publication"))
 		}})
 

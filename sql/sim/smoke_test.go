@@ -51,7 +51,7 @@ func TestEveryQueryAnswers(t *testing.T) {
 		{"SnapshotHistory", f.rows(dist, query.SnapshotHistory), 5, 6},
 		{"ReplicationErrors", f.rows(dist, query.ReplicationErrors), 3, 4},
 		{"NewestReplicatedTransaction", f.rows(dist, query.NewestReplicatedTransaction), 1, 1},
-		{"Subscriptions", f.rows(dist, query.Subscriptions), 5, 6},
+		{"Subscriptions", f.rows(dist, query.Subscriptions), 5, 7},
 		{"SubscriptionPending", f.rows(dist, query.SubscriptionPendingProc, namedArg("publisher", "AXSQL01"),
 			namedArg("publisher_db", "MicrosoftDynamicsAX"), namedArg("publication", pub), namedArg("subscriber", "x"),
 			namedArg("subscriber_db", "AxDB"), namedArg("subscription_type", 0)), 1, 2},
@@ -69,6 +69,12 @@ func TestEveryQueryAnswers(t *testing.T) {
 		{"MaxTextReplSize", f.rows(master, query.MaxTextReplSize), 1, 1},
 		{"FixedDrives", f.rows(master, query.FixedDrives), 2, 2},
 		{"Distributor", f.rows(master, query.Distributor), 1, 1},
+	}
+	// sp_replmonitorsubscriptionpendingcmds documents every parameter without a default.
+	if _, err := queryRows(f.ctx, dist, query.SubscriptionPendingProc, namedArg("publisher", "AXSQL01"),
+		namedArg("publisher_db", "MicrosoftDynamicsAX"), namedArg("publication", pub), namedArg("subscriber", "x"),
+		namedArg("subscriber_db", "AxDB")); sqlErrNumber(err) != 201 {
+		t.Errorf("SubscriptionPending without @subscription_type: %v", err)
 	}
 	for _, c := range cases {
 		if len(c.rows) < c.min {
