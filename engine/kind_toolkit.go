@@ -127,7 +127,7 @@ func toolkitSteps() []toolkitStep {
 				}
 				// A minute more than the step has run: the two clocks tick alike, but a datetime
 				// and a rounding may put the delivery a moment before the start.
-				within := run.Clock().Now().Sub(since) + time.Minute
+				within := max(run.Clock().Now().Sub(since), 0) + time.Minute
 				found, err := run.Ports().Deliveries.SnapshotDeliveries(ctx, within)
 				if err != nil {
 					return false, "", err

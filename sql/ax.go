@@ -36,7 +36,7 @@ func (s ServerStatus) String() string {
 	case ServerAlive:
 		return "alive"
 	}
-	return "status " + strconv.Itoa(int(s)) + " (draining, or a status the documents do not name)"
+	return "draining or unnamed status " + strconv.Itoa(int(s))
 }
 
 // AOSSession is one AOS instance registered in SYSSERVERSESSIONS.
