@@ -596,3 +596,36 @@ func TestUpgradeWatchWeighsTheLCSState(t *testing.T) {
 		}
 	})
 }
+
+// TestUpgradeWatchLogsStepsNotPercents: the log gets a line when the step changes, not at every
+// percent, and the percent shown never goes back (between two batch jobs the estimate would).
+func TestUpgradeWatchLogsStepsNotPercents(t *testing.T) {
+	inBubble(t, "name: t\n"+replConnections+`steps:
+  - {id: watch, title: Watch the data upgrade, kind: upgrade.watch, with: {poll: 1m}}
+`, func(t *testing.T, h *harness) {
+		start := time.Now()
+		up := &fakeUpgrade{p: engine.UpgradeProgress{Phase: engine.UpgradeRunning, Step: "PostSync", SubStep: "WaitForBatch", Percent: 61, Started: start, LastActivity: start}}
+		h.opts.Ports.Upgrade = up
+		h.start()
+		for pct := 62.0; pct <= 80; pct++ {
+			time.Sleep(time.Minute)
+			synctest.Wait()
+			up.set(engine.UpgradeProgress{Phase: engine.UpgradeRunning, Step: "PostSync", SubStep: "WaitForBatch", Percent: pct, Started: start, LastActivity: time.Now()})
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		up.set(engine.UpgradeProgress{Phase: engine.UpgradeRunning, Step: "PostSync", SubStep: "ImportIsvLicenses", Percent: 60, Started: start, LastActivity: time.Now()})
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		var lines []string
+		for _, l := range h.e.Logs(100, "watch") {
+			if strings.HasPrefix(l.Msg, "data upgrade: ") {
+				lines = append(lines, l.Msg)
+			}
+		}
+		want := []string{"data upgrade: PostSync / WaitForBatch (61%)", "data upgrade: PostSync / ImportIsvLicenses (80%)"}
+		if strings.Join(lines, "|") != strings.Join(want, "|") {
+			t.Fatalf("log lines %q, want %q", lines, want)
+		}
+	})
+}

@@ -112,6 +112,9 @@ func (a *upgradeWatchAction) Run(ctx context.Context, run *Run) error {
 	}
 	var lastStep, lastNote, lastUnread, lastLCS, lastErr string
 	var stallWarned, seen bool
+	// best is the furthest the upgrade was seen to get: the estimate is by phase and by the running
+	// batch job's tasks, so between two jobs it would go back; the step shows it never does.
+	best := -1.0
 	for {
 		p, err := src.Upgrade(ctx)
 		state, known := "", false
@@ -191,10 +194,14 @@ func (a *upgradeWatchAction) Run(ctx context.Context, run *Run) error {
 			}
 			return Permanent(errors.New(strings.TrimRight(msg, ". ") + ". Fix the cause, then run the toolkit's Data Synchronise step again — it offers Resume — and retry this step"))
 		default:
+			if p.Percent >= 0 {
+				best = max(best, p.Percent)
+				p.Percent = best
+			}
 			step := describeUpgradeStep(p)
-			if step != lastStep {
+			if key := p.Step + " / " + p.SubStep; key != lastStep {
 				run.Logf("data upgrade: %s", step)
-				lastStep, stallWarned = step, false
+				lastStep, stallWarned = key, false
 			}
 			msg := step
 			if !p.Started.IsZero() {
