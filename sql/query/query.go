@@ -55,10 +55,12 @@ const AXServerSessions = `SELECT SERVERID, AOSID, INSTANCE_NAME, STATUS, LOGINDA
 FROM dbo.SYSSERVERSESSIONS WITH (NOLOCK)
 ORDER BY SERVERID`
 
-// AXClientSessions lists the client sessions still there: STATUS (the SessionStatus enum,
-// learn.microsoft.com/dotnet/api/dynamics.ax.application.sessionstatus: 0 Inactive, 1 Running,
-// 2 MarkedAsKill, 3 Killed) other than 0 and 3. A session marked for kill ("Ending - Waiting for
-// AOS", "Ending - Blocked" in the Online users form, AX 2012) has not ended yet; a value the enum
+// AXClientSessions lists the client sessions still there: STATUS other than 0 and 3. The numbers
+// are the SessionStatus enum's as the Finance and Operations API reference lists them
+// (learn.microsoft.com/dotnet/api/dynamics.ax.application.sessionstatus: 0 Inactive, 1 Running,
+// 2 MarkedAsKill, 3 Killed); the AX 2012 pages name the states (Online users form: Running,
+// Killed, "Ending - Waiting for AOS", "Ending - Blocked") but not their numbers, and the running
+// session's 1 is the same in both. A session marked for kill has not ended yet; a value the enum
 // does not name is kept too, as a session still there.
 // Columns: SESSIONID, SERVERID, USERID, CLIENTTYPE, CLIENTCOMPUTER, LOGINDATETIME, STATUS.
 const AXClientSessions = `SELECT SESSIONID, SERVERID, USERID, CLIENTTYPE, CLIENTCOMPUTER, LOGINDATETIME, STATUS
@@ -103,14 +105,17 @@ const LastUserUpdate = `SELECT MAX(last_user_update) FROM sys.dm_db_index_usage_
 // Replication — publisher side (in the published AX database).
 
 // PostTracerToken posts a tracer token on a transactional publication (sp_executesql with @p1 =
-// publication) and returns its id. Column: tracer_id (int).
+// publication) and returns its id: sp_posttracertoken in the publication database
+// (system-stored-procedures/sp-posttracertoken-transact-sql.md; a snapshot publication is refused
+// with error 21485). Column: tracer_id (int).
 const PostTracerToken = `DECLARE @tracer_id int;
 EXEC sys.sp_posttracertoken @publication = @p1, @tracer_token_id = @tracer_id OUTPUT;
 SELECT @tracer_id AS tracer_id`
 
-// TracerTokenHistoryProc is called by name with @publication and @tracer_id. Columns:
-// distributor_latency, subscriber, subscriber_db, subscriber_latency, overall_latency (seconds;
-// NULL until the token arrived).
+// TracerTokenHistoryProc is called by name with @publication and @tracer_id (neither has a default)
+// in the publication database: system-stored-procedures/sp-helptracertokenhistory-transact-sql.md,
+// one row per Subscriber. Columns: distributor_latency, subscriber, subscriber_db,
+// subscriber_latency, overall_latency (bigint seconds; NULL until the token got there).
 const TracerTokenHistoryProc = `sys.sp_helptracertokenhistory`
 
 // ---------------------------------------------------------------------------------------------
@@ -130,8 +135,10 @@ JOIN dbo.MSpublications p WITH (NOLOCK) ON p.publication_id = a.publication_id A
 ORDER BY p.publication, a.article`
 
 // PendingCommands is the per-article backlog: undelivered and delivered commands still in the
-// distribution database, per distribution agent (virtual subscriptions excluded). It aggregates
-// MSrepl_commands, so it is expensive on a big backlog: poll it slowly.
+// distribution database, per distribution agent (virtual subscriptions excluded), from the view
+// MSdistribution_status (system-views/msdistribution-status-transact-sql.md: UndelivCmdsInDistDB
+// and DelivCmdsInDistDB, int, per article_id and agent_id). It aggregates MSrepl_commands, so it is
+// expensive on a big backlog: poll it slowly.
 // Columns: publication, article, agent_name, subscriber_db, pending_cmds, delivered_cmds.
 const PendingCommands = `SELECT p.publication, a.article, da.name AS agent_name, da.subscriber_db,
   st.UndelivCmdsInDistDB AS pending_cmds, st.DelivCmdsInDistDB AS delivered_cmds
@@ -159,7 +166,12 @@ const AgentStates = `SELECT publication, agent_type, agent_name, status, isagent
 FROM dbo.MSreplication_monitordata WITH (NOLOCK)
 ORDER BY publication, agent_type`
 
-// DistributionAgentHistory is the newest history row of every distribution agent.
+// DistributionAgentHistory is the newest history row of every distribution agent:
+// MSdistribution_history (system-tables/msdistribution-history-transact-sql.md: runstatus 1 Start,
+// 2 Succeed, 3 In progress, 4 Idle, 5 Retry, 6 Fail; delivered_commands is the session's total;
+// current_delivery_latency in milliseconds; error_id points into MSrepl_errors) joined to
+// MSdistribution_agents (msdistribution-agents-transact-sql.md). The newest row soon moves on from a
+// snapshot's delivery: SnapshotDeliveries looks further back.
 // Columns: publication, agent_name, runstatus, time, comments, delivered_commands,
 // current_delivery_latency (ms), delivery_rate, error_id.
 const DistributionAgentHistory = `WITH h AS (
@@ -187,7 +199,9 @@ JOIN dbo.MSdistribution_agents da WITH (NOLOCK) ON da.id = h.agent_id
 WHERE h.[time] >= DATEADD(SECOND, -@p1, GETDATE()) AND h.comments LIKE N'Delivered snapshot%'
 ORDER BY h.[time] DESC`
 
-// LogReaderHistory is the newest history row of every log reader agent.
+// LogReaderHistory is the newest history row of every log reader agent: MSlogreader_history
+// (system-tables/mslogreader-history-transact-sql.md: the same runstatus values, comments
+// nvarchar(255), delivery_latency in milliseconds) joined to MSlogreader_agents.
 // Columns: agent_name, publisher_db, runstatus, time, comments, delivery_latency (ms), error_id.
 const LogReaderHistory = `WITH h AS (
   SELECT agent_id, runstatus, [time], comments, delivery_latency, error_id,
@@ -197,8 +211,10 @@ SELECT la.name AS agent_name, la.publisher_db, h.runstatus, h.[time], h.comments
 FROM h JOIN dbo.MSlogreader_agents la WITH (NOLOCK) ON la.id = h.agent_id
 WHERE h.rn = 1`
 
-// SnapshotHistory is the newest history row of every snapshot agent ("A snapshot of N article(s)
-// was generated." when done). Columns: publication, agent_name, runstatus, time, comments, error_id.
+// SnapshotHistory is the newest history row of every snapshot agent: MSsnapshot_history
+// (system-tables/mssnapshot-history-transact-sql.md) joined to MSsnapshot_agents; "A snapshot of N
+// article(s) was generated" when done (migration-upgrade/monitor-replication.md).
+// Columns: publication, agent_name, runstatus, time, comments, error_id.
 const SnapshotHistory = `WITH h AS (
   SELECT agent_id, runstatus, [time], comments, error_id,
     ROW_NUMBER() OVER (PARTITION BY agent_id ORDER BY [time] DESC, [timestamp] DESC) AS rn
@@ -208,14 +224,16 @@ FROM h JOIN dbo.MSsnapshot_agents sa WITH (NOLOCK) ON sa.id = h.agent_id
 WHERE h.rn = 1
 ORDER BY sa.publication`
 
-// ReplicationErrors is the newest replication error messages. Columns: id, time, error_code,
-// error_text.
+// ReplicationErrors is the newest replication error messages: MSrepl_errors
+// (system-tables/msrepl-errors-transact-sql.md: id, the error_id of the history tables; error_code
+// sysname; error_text ntext). Columns: id, time, error_code, error_text.
 const ReplicationErrors = `SELECT TOP (20) id, [time], error_code, error_text
 FROM dbo.MSrepl_errors WITH (NOLOCK)
 ORDER BY [time] DESC, id DESC`
 
-// NewestReplicatedTransaction is when the log reader last queued a transaction: it stops moving
-// when nothing writes to the published database. Column: one datetime (NULL when none).
+// NewestReplicatedTransaction is when the log reader last queued a transaction
+// (MSrepl_transactions.entry_time, system-tables/msrepl-transactions-transact-sql.md): it stops
+// moving when nothing writes to the published database. Column: one datetime (NULL when none).
 const NewestReplicatedTransaction = `SELECT MAX(entry_time) FROM dbo.MSrepl_transactions WITH (NOLOCK)`
 
 // SubscriptionPendingProc is called by name with @publisher, @publisher_db, @publication,
