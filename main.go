@@ -19,10 +19,12 @@ import (
 	iofs "io/fs"
 	"log"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1990,6 +1992,7 @@ func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, promp
 				ports.Replication = sp
 			}
 			ports.AX, ports.Tracers, ports.Counts, ports.Upgrade, ports.Preflight, ports.SQL, ports.Publications = sp, sp, sp, sp, sp, sp, sp
+			ports.Deliveries = sp
 		}
 	}
 	if ports.LCS == nil && rb.LCS != nil {
@@ -2181,8 +2184,8 @@ func (p *sqlPorts) Agents(ctx context.Context) ([]engine.Agent, error) {
 	}
 	out := make([]engine.Agent, 0, len(states))
 	for _, s := range states {
-		a := engine.Agent{Publication: s.Publication, Name: s.Name, Kind: engine.AgentKind(s.Type), Status: engine.AgentStatus(s.Status),
-			Running: s.Running, Latency: s.CurLatency, LastSync: s.LastSync}
+		a := engine.Agent{Publication: s.Publication, Name: s.Name, Kind: engine.AgentKind(s.Type), Status: agentStatus(s.Status),
+			Running: s.Running, Latency: s.CurLatency, LastSync: s.LastSync, CacheAge: s.CacheAge}
 		if m, ok := byName[s.Name]; ok {
 			a.Message, a.MessageAt = m.Comments, m.Time
 			if m.ErrorID != 0 {
@@ -2192,6 +2195,15 @@ func (p *sqlPorts) Agents(ctx context.Context) ([]engine.Agent, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// agentStatus carries a documented run status (1 Started … 6 Failed) across; any other number is
+// unknown.
+func agentStatus(s sql.RunStatus) engine.AgentStatus {
+	if s < sql.RunStarted || s > sql.RunFailed {
+		return engine.AgentUnknown
+	}
+	return engine.AgentStatus(s)
 }
 
 func (p *sqlPorts) Activity(ctx context.Context) (engine.AXActivity, error) {
@@ -2205,16 +2217,21 @@ func (p *sqlPorts) Activity(ctx context.Context) (engine.AXActivity, error) {
 	var out engine.AXActivity
 	for _, s := range a.Servers {
 		if s.Active() {
-			out.Servers = append(out.Servers, engine.AXServer{ServerID: s.ServerID, Instance: s.Instance, Since: s.Login})
+			out.Servers = append(out.Servers, engine.AXServer{ServerID: s.ServerID, Instance: s.Instance, Since: s.Login,
+				Status: s.Status.String(), Alive: s.Status == sql.ServerAlive})
 		}
 	}
 	for _, c := range a.Clients {
-		out.Users = append(out.Users, engine.AXUser{User: c.User, Computer: c.Computer, Server: c.ServerID, Since: c.Since})
+		if c.Status.Present() {
+			out.Users = append(out.Users, engine.AXUser{User: c.User, Computer: c.Computer, Server: c.ServerID, Since: c.Since,
+				Ending: c.Status.Ending(), Status: c.Status.String()})
+		}
 	}
 	for _, j := range a.Jobs {
-		out.Jobs = append(out.Jobs, engine.AXBatchJob{Caption: j.Caption, Status: j.Status.String(), Executing: j.Status == sql.BatchExecuting, Since: j.Start})
+		out.Jobs = append(out.Jobs, engine.AXBatchJob{Caption: j.Caption, Status: j.Status.String(), Executing: j.Status.Running(),
+			Cancelling: j.Status == sql.BatchCancelling, Since: j.Start})
 	}
-	out.ExecutingTasks = a.ExecutingTasks
+	out.ExecutingTasks, out.CancellingTasks = a.RunningTasks(), a.Tasks[sql.BatchCancelling]
 	return out, nil
 }
 
@@ -2304,64 +2321,39 @@ func (p *sqlPorts) Upgrade(ctx context.Context) (engine.UpgradeProgress, error) 
 		return engine.UpgradeProgress{}, err
 	}
 	u, err := p.tgt.Upgrade(ctx)
-	if err != nil {
+	if err != nil && !u.Answered() {
+		// Nothing could be read at all (the sandbox is unreachable): no picture.
 		return engine.UpgradeProgress{}, err
 	}
 	return upgradeProgress(u), nil
 }
 
-// upgradeProgress reads the sandbox's upgrade tables as one picture.
+// upgradeProgress carries what the sandbox's upgrade tables say (their meaning is sql's) across to
+// the engine.
 func upgradeProgress(u sql.Upgrade) engine.UpgradeProgress {
-	out := engine.UpgradeProgress{Percent: -1, LastActivity: u.LastServicing}
-	if len(u.Status) == 0 {
-		return out
+	out := engine.UpgradeProgress{Percent: u.Percent(), Started: u.StartedAt(), LastActivity: u.LastActivity()}
+	if r, ok := u.Newest(); ok {
+		out.Step, out.SubStep = r.Step, r.SubStep
 	}
-	var running, failed *sql.UpgradeStatusRow
-	var newest time.Time
-	out.Started = u.Status[0].Start
-	for i := range u.Status {
-		r := &u.Status[i]
-		if r.Start.Before(out.Started) {
-			out.Started = r.Start
-		}
-		for _, t := range []time.Time{r.Start, r.End} {
-			if t.Year() > 1900 && t.After(newest) {
-				newest = t
-			}
-		}
-		switch strings.ToLower(r.Status) {
-		case "inprogress", "in progress", "running":
-			running = r
-		case "failed", "error":
-			if failed == nil || r.Start.After(failed.Start) {
-				failed = r
-			}
-		}
-	}
-	if newest.After(out.LastActivity) {
-		out.LastActivity = newest
-	}
-	done, total := 0, len(u.Servicing)
-	for _, s := range u.Servicing {
-		if s.Done() {
-			done++
-		}
-	}
-	if total > 0 {
-		out.Percent = 100 * float64(done) / float64(total)
-	}
+	_, failed := u.Failure()
 	switch {
-	case running != nil:
-		out.Phase, out.Step, out.SubStep = engine.UpgradeRunning, running.Step, running.SubStep
-	case failed != nil:
-		out.Phase, out.Step, out.SubStep = engine.UpgradeFailed, failed.Step, failed.SubStep
-	case total > 0 && done == total:
-		out.Phase, out.Percent = engine.UpgradeCompleted, 100
+	case !u.Started():
+		out.Phase = engine.UpgradeNotStarted
+	case failed:
+		out.Phase = engine.UpgradeFailed
+	case u.Finished():
+		out.Phase = engine.UpgradeCompleted
 	default:
 		out.Phase = engine.UpgradeRunning
 	}
+	if s, ok := u.RunningSync(); ok {
+		out.SyncActivity = s.ActivityID
+	}
 	for _, e := range u.Errors {
-		out.Errors = append(out.Errors, strings.TrimSpace(e.Class+"."+e.Method+": "+e.Message))
+		out.Errors = append(out.Errors, e.String())
+	}
+	for _, name := range slices.Sorted(maps.Keys(u.Unread)) {
+		out.Unread = append(out.Unread, fmt.Sprintf("%s: %v", name, u.Unread[name]))
 	}
 	return out
 }
@@ -2405,6 +2397,20 @@ func (p *sqlPorts) Publications(ctx context.Context) ([]engine.PublicationInfo, 
 	out := make([]engine.PublicationInfo, len(pubs))
 	for i, pub := range pubs {
 		out[i] = engine.PublicationInfo{Name: pub.Name, Transactional: pub.Type == sql.Transactional}
+	}
+	return out, err
+}
+
+// SnapshotDeliveries lists the distribution agents' snapshot deliveries logged within the last
+// within.
+func (p *sqlPorts) SnapshotDeliveries(ctx context.Context, within time.Duration) ([]engine.SnapshotDelivery, error) {
+	if err := need(p.dist, "distribution"); err != nil {
+		return nil, err
+	}
+	found, err := p.dist.SnapshotDeliveries(ctx, within)
+	out := make([]engine.SnapshotDelivery, len(found))
+	for i, d := range found {
+		out[i] = engine.SnapshotDelivery{Publication: d.Publication, Agent: d.Agent, At: d.Time, Message: d.Comments}
 	}
 	return out, err
 }

@@ -1373,13 +1373,21 @@ func (r *simRun) stop() {
 // until moves the clock a step at a time whenever something waits on it, until ok holds.
 func (r *simRun) until(step time.Duration, what string, ok func() bool) {
 	r.t.Helper()
+	r.untilWaiting(step, 1, what, ok)
+}
+
+// untilWaiting is until, moving the clock only once that many timers wait on it: with the
+// replication monitor's timer and a step's both waiting, the clock never moves while a poll is
+// out, so the figures a step judges are never older than the poll interval.
+func (r *simRun) untilWaiting(step time.Duration, timers int, what string, ok func() bool) {
+	r.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !ok() {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("never: %s (steps: %s)", what, r.states())
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		if r.clk.WaitForTimers(ctx, 1) == nil {
+		if r.clk.WaitForTimers(ctx, timers) == nil {
 			r.clk.Advance(step)
 		}
 		cancel()
@@ -1417,6 +1425,20 @@ func (r *simRun) states() string {
 func (r *simRun) step(id string) engine.StepView {
 	st, _ := r.e.Snapshot().Step(id)
 	return st
+}
+
+// TestAgentStatusCarriesOnlyDocumentedValues: MSreplication_monitordata.status is documented as 1
+// Started … 6 Failed; those carry across as they are, any other number is unknown (never read as a
+// state it is not).
+func TestAgentStatusCarriesOnlyDocumentedValues(t *testing.T) {
+	want := map[sql.RunStatus]engine.AgentStatus{0: engine.AgentUnknown, sql.RunStarted: engine.AgentStarted, sql.RunSucceeded: engine.AgentSucceeded,
+		sql.RunInProgress: engine.AgentInProgress, sql.RunIdle: engine.AgentIdle, sql.RunRetrying: engine.AgentRetrying, sql.RunFailed: engine.AgentFailed,
+		7: engine.AgentUnknown, -1: engine.AgentUnknown}
+	for in, out := range want {
+		if got := agentStatus(in); got != out {
+			t.Errorf("status %d: %s, want %s", int(in), got, out)
+		}
+	}
 }
 
 // TestEveryArticleHasItsPublication: a published table whose commands have all been delivered and
@@ -1538,6 +1560,12 @@ func TestDrainGateAgainstTheSimulator(t *testing.T) {
 			func(r *simRun) { r.sims.world.SetLeftoverActivity(2, 0) }, func(r *simRun) { r.sims.world.SetLeftoverActivity(0, 0) }},
 		{"batch tasks left executing", []string{"no AX sessions", "tracer tokens"},
 			func(r *simRun) { r.sims.world.SetLeftoverActivity(0, 2) }, func(r *simRun) { r.sims.world.SetLeftoverActivity(0, 0) }},
+		{"client sessions marked for kill, still ending", []string{"no AX sessions", "tracer tokens"},
+			func(r *simRun) { r.sims.world.SetLeftover(sqlsim.Leftover{EndingClients: 2}) }, func(r *simRun) { r.sims.world.SetLeftover(sqlsim.Leftover{}) }},
+		{"batch tasks left cancelling", []string{"no AX sessions", "tracer tokens"},
+			func(r *simRun) { r.sims.world.SetLeftover(sqlsim.Leftover{CancellingTasks: 2}) }, func(r *simRun) { r.sims.world.SetLeftover(sqlsim.Leftover{}) }},
+		{"an AOS row left draining", []string{"no AX sessions", "tracer tokens"},
+			func(r *simRun) { r.sims.world.SetLeftover(sqlsim.Leftover{DrainedRows: 1}) }, func(r *simRun) { r.sims.world.SetLeftover(sqlsim.Leftover{}) }},
 		{"writes that do not go through an AOS", []string{"writes stopped"},
 			func(r *simRun) { r.sims.world.SetDirectWriteRate(5) }, func(r *simRun) { r.sims.world.SetDirectWriteRate(0) }},
 		{"tracer token history cannot be read", []string{"tracer tokens"},
@@ -1569,7 +1597,8 @@ func TestDrainGateAgainstTheSimulator(t *testing.T) {
 				r.sims.world.StopAOS(a.Host, a.Service)
 			}
 			start := r.clk.Now()
-			r.until(15*time.Second, "half an hour", func() bool { return r.clk.Now().Sub(start) >= 30*time.Minute })
+			// The gate's timer and the monitor's: the clock never moves while a poll is out.
+			r.untilWaiting(15*time.Second, 2, "half an hour", func() bool { return r.clk.Now().Sub(start) >= 30*time.Minute })
 			if st := r.step("drain"); st.State != engine.StateRunning {
 				t.Fatalf("the gate opened (or failed) with %s: %s %q %q", c.name, st.State, st.Message, st.LastError)
 			}
@@ -1579,11 +1608,150 @@ func TestDrainGateAgainstTheSimulator(t *testing.T) {
 				t.Fatalf("with %s the gate names %q, want %q", c.name, got, want)
 			}
 			c.mend(r)
-			r.until(15*time.Second, "the gate opens", func() bool { return r.step("drain").State.Terminal() })
+			r.untilWaiting(15*time.Second, 2, "the gate opens", func() bool { return r.step("drain").State.Terminal() })
 			if st := r.step("drain"); st.State != engine.StateSucceeded || !strings.HasPrefix(st.Message, "drained: ") {
 				t.Fatalf("after mending %s: %s %q %q", c.name, st.State, st.Message, st.LastError)
 			}
 		})
+	}
+}
+
+// TestStaleMonitorCacheAgainstTheSimulator: when the SQL Server Agent job that refreshes
+// Replication Monitor's cache stops, MSreplication_monitordata keeps its old rows: an agent that
+// failed since does not show. cutover reads the cache's age with it, so replication.healthy stops
+// trusting those states once they are older than max_age, names the refresher job, and only
+// succeeds once fresh states show the agent running again.
+func TestStaleMonitorCacheAgainstTheSimulator(t *testing.T) {
+	const pub = "AX_PUB_PkTable_1"
+	r := newSimRun(t, sqlsim.Config{Tables: 200, InitialBacklog: -1},
+		"  - {id: healthy, title: Replication healthy, kind: replication.healthy, with: {stable_for: 10m, max_age: 5m, check_every: 15s}}\n")
+	r.sims.world.SetMonitorRefresher(false)
+	if err := r.sims.world.FailDistributionAgent(pub, ""); err != nil {
+		t.Fatal(err)
+	}
+	start := r.clk.Now()
+	// The monitor's timer and the step's: the clock moves only between polls.
+	r.untilWaiting(15*time.Second, 2, "half an hour", func() bool { return r.clk.Now().Sub(start) >= 30*time.Minute })
+	if st := r.step("healthy"); st.State != engine.StateRunning {
+		t.Fatalf("a stale cache hiding a failed agent was read as healthy: %s %q", st.State, st.Message)
+	}
+	var said bool
+	for _, l := range r.e.Logs(200, "healthy") {
+		said = said || (strings.Contains(l.Msg, "agent states are") && strings.Contains(l.Msg, "Replication monitoring refresher for distribution"))
+	}
+	if !said {
+		t.Fatalf("the step does not say the agent states are stale: %v", r.e.Logs(20, "healthy"))
+	}
+	if v := r.e.Replication(); r.clk.Now().Sub(v.AgentsAt) < 25*time.Minute {
+		t.Fatalf("the picture's agent states are dated %v, with the cache refreshed at %v", v.AgentsAt, start)
+	}
+	r.sims.world.SetMonitorRefresher(true)
+	r.untilWaiting(15*time.Second, 2, "the failed agent shows", func() bool {
+		v := r.e.Replication()
+		for _, a := range v.Agents {
+			if a.Publication == pub && a.Kind == engine.AgentDistribution && a.Status == engine.AgentFailed {
+				return true
+			}
+		}
+		return false
+	})
+	if st := r.step("healthy"); st.State != engine.StateRunning {
+		t.Fatalf("healthy with a failed agent: %s %q", st.State, st.Message)
+	}
+	if err := r.sims.world.StartDistributionAgent(pub); err != nil {
+		t.Fatal(err)
+	}
+	r.untilWaiting(15*time.Second, 2, "healthy", func() bool { return r.step("healthy").State.Terminal() })
+	if st := r.step("healthy"); st.State != engine.StateSucceeded {
+		t.Fatalf("after the agent restarted: %s %q %q", st.State, st.Message, st.LastError)
+	}
+}
+
+// TestNonPKStepSeesTheDeliveryAfterItWasReplaced: the toolkit's non-PK step succeeds on the
+// snapshot's delivery even when, by the time it looks, the distribution agent's newest message no
+// longer says "Delivered snapshot…" but "No replicated transactions are available" (the sequence
+// migration-upgrade/monitor-replication.md describes): the delivery is found in the agent history
+// since the step started.
+func TestNonPKStepSeesTheDeliveryAfterItWasReplaced(t *testing.T) {
+	r := newSimRun(t, sqlsim.Config{Tables: 200},
+		"  - {id: nopk, title: Non-PK publication, kind: toolkit, with: {step: \"Cutover: Setup Publication for Non PK Tables\", poll: 30m}}\n")
+	r.until(time.Second, "the step runs", func() bool { return r.step("nopk").State == engine.StateRunning })
+	if err := r.sims.world.CreateNoPKPublication(); err != nil {
+		t.Fatal(err)
+	}
+	done := r.sims.world.SnapshotState().Done
+	if done.Sub(r.clk.Now()) > 25*time.Minute {
+		t.Fatalf("the snapshot takes until %v: the test needs it delivered before the step looks again", done)
+	}
+	sp, err := openSQL(r.e.Runbook(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	r.until(15*time.Second, "the step ends", func() bool { return r.step("nopk").State.Terminal() })
+	st := r.step("nopk")
+	if st.State != engine.StateSucceeded || !strings.Contains(st.Message, "AX_PUB_NoPKTable: snapshot delivered") {
+		t.Fatalf("nopk: %s %q %q", st.State, st.Message, st.LastError)
+	}
+	msgs, err := sp.dist.AgentMessages(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if m.Publication == "AX_PUB_NoPKTable" && m.Type == sql.DistributionAgent && m.Comments != "No replicated transactions are available." {
+			t.Fatalf("the newest message when the step looked was %q: the test must look after it was replaced", m.Comments)
+		}
+	}
+	if st.Finished.Sub(done) < time.Minute {
+		t.Fatalf("the step finished at %v, the delivery was at %v: it must have looked after the message was replaced", st.Finished, done)
+	}
+}
+
+// TestUpgradeWatchAgainstTheSimulator: upgrade.watch follows the data upgrade on the simulated
+// sandbox, whose tables are shaped as migration-upgrade/monitor-upgrade.md documents them and exist
+// only once the upgrade creates them, with the sandbox's state from the simulated LCS. A failed
+// PostSync fails the step with the step and the script error RELEASEUPDATESCRIPTSERRORLOG holds
+// (the documented example row); resumed, the upgrade reaches completion and so does the step.
+func TestUpgradeWatchAgainstTheSimulator(t *testing.T) {
+	r := newSimRun(t, sqlsim.Config{Tables: 200, Scenarios: sqlsim.ScenarioUpgradeFailure, UpgradeDuration: 2 * time.Hour},
+		"  - {id: watch, title: Watch the data upgrade, kind: upgrade.watch, with: {poll: 1m}}\n")
+	r.until(time.Minute, "ten minutes before the trigger", func() bool { return r.clk.Now().Sub(r.sims.world.StartedAt()) >= 10*time.Minute })
+	if st := r.step("watch"); st.State != engine.StateRunning {
+		t.Fatalf("before the trigger: %s %q", st.State, st.LastError)
+	}
+	if err := r.sims.world.TriggerUpgrade(); err != nil {
+		t.Fatal(err)
+	}
+	r.until(time.Minute, "the watch ends", func() bool { return r.step("watch").State.Terminal() })
+	st := r.step("watch")
+	for _, want := range []string{"the data upgrade failed (LCS: Failed) in PostSync / ",
+		"ReleaseUpdateDB10_CaseManagement.updateCaseCategoryTypeMajor (DAT): Cannot edit a record in Case category Security by Role (CaseCategoryRole). Category type: None. The record already exists.",
+		"offers Resume"} {
+		if st.State != engine.StateFailed || !strings.Contains(st.LastError, want) {
+			t.Fatalf("the failure: %s, want %q in %q", st.State, want, st.LastError)
+		}
+	}
+	for _, l := range r.e.Logs(200, "watch") {
+		if l.Level >= engine.LevelWarn && !strings.HasPrefix(l.Msg, "failed (attempt 1)") {
+			t.Errorf("a warning while the tables were read: %s", l.Msg)
+		}
+	}
+	if err := r.sims.world.ResumeUpgrade(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.e.Retry("watch", engine.Actor{Name: "Ana", Role: engine.RoleOperator}); err != nil {
+		t.Fatal(err)
+	}
+	r.until(time.Minute, "the second watch ends", func() bool {
+		st := r.step("watch")
+		return st.Attempt == 2 && st.State.Terminal()
+	})
+	st = r.step("watch")
+	if st.State != engine.StateSucceeded || !strings.Contains(st.Message, "data upgrade completed in ") || !strings.Contains(st.Message, "(LCS: Deployed)") {
+		t.Fatalf("after the resume: %s %q %q", st.State, st.Message, st.LastError)
+	}
+	if !r.sims.world.UpgradeState().Done {
+		t.Fatal("the step succeeded before the simulated upgrade was done")
 	}
 }
 

@@ -124,7 +124,7 @@ func describeActivity(act AXActivity, limit int) string {
 	if len(act.Users) == 0 {
 		b.WriteString("users still connected: none\n")
 	} else {
-		fmt.Fprintf(&b, "users still connected: %d\n", len(act.Users))
+		fmt.Fprintf(&b, "users still connected: %d%s\n", len(act.Users), endingText(act.EndingUsers()))
 		users := append([]AXUser(nil), act.Users...)
 		sort.Slice(users, func(i, j int) bool { return users[i].Since.Before(users[j].Since) })
 		for i, u := range users {
@@ -132,12 +132,19 @@ func describeActivity(act AXActivity, limit int) string {
 				fmt.Fprintf(&b, "  … and %d more\n", len(users)-limit)
 				break
 			}
-			fmt.Fprintf(&b, "  %s on %s since %s\n", u.User, orDash(u.Computer), u.Since.Local().Format("15:04"))
+			mark := ""
+			if u.Ending {
+				mark = " (" + orDash(u.Status) + ", still ending)"
+			}
+			fmt.Fprintf(&b, "  %s on %s since %s%s\n", u.User, orDash(u.Computer), u.Since.Local().Format("15:04"), mark)
 		}
 	}
-	var executing []string
+	var executing, cancelling []string
 	for _, j := range act.Jobs {
-		if j.Executing {
+		switch {
+		case j.Cancelling:
+			cancelling = append(cancelling, j.Caption)
+		case j.Executing:
 			executing = append(executing, j.Caption)
 		}
 	}
@@ -146,7 +153,30 @@ func describeActivity(act AXActivity, limit int) string {
 	} else {
 		fmt.Fprintf(&b, "batch jobs executing: %d (%s) — a running batch job can keep an AOS from stopping\n", len(executing), strings.Join(executing, ", "))
 	}
+	if len(cancelling) > 0 {
+		fmt.Fprintf(&b, "batch jobs cancelling: %d (%s) — still ending\n", len(cancelling), strings.Join(cancelling, ", "))
+	}
 	return b.String()
+}
+
+// endingText is " (n marked for kill, still ending)", or "" for none.
+func endingText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d marked for kill, still ending)", n)
+}
+
+// serverList names AOS server sessions, with the state of those not plainly alive.
+func serverList(servers []AXServer) string {
+	ids := make([]string, len(servers))
+	for i, s := range servers {
+		ids[i] = s.ServerID
+		if !s.Alive {
+			ids[i] += " (" + orDash(s.Status) + ")"
+		}
+	}
+	return strings.Join(ids, ", ")
 }
 
 func orDash(s string) string {
@@ -203,6 +233,7 @@ func (a *aosStopAction) Run(ctx context.Context, run *Run) error {
 	}
 	// The AOS are down; AX must agree (no active server session).
 	deadline := run.Clock().Now().Add(a.timeout)
+	var lastList string
 	for {
 		act, err := ports.AX.Activity(ctx)
 		switch {
@@ -212,14 +243,19 @@ func (a *aosStopAction) Run(ctx context.Context, run *Run) error {
 			run.SetMessage(fmt.Sprintf("%d AOS stopped; AX shows no active server session (%d client rows left)", len(a.instances), len(act.Users)))
 			return nil
 		default:
-			ids := make([]string, len(act.Servers))
-			for i, s := range act.Servers {
-				ids[i] = s.ServerID
+			msg := "waiting for AX to clear server sessions: " + serverList(act.Servers)
+			if msg != lastList {
+				run.Logf("%s", msg)
+				lastList = msg
 			}
-			run.Progress(Progress{Percent: -1, Message: "waiting for AX to clear server sessions: " + strings.Join(ids, ", ")})
+			run.Progress(Progress{Percent: -1, Message: msg})
 		}
 		if !run.Clock().Now().Before(deadline) {
-			return fmt.Errorf("every AOS service reports stopped, but AX still shows active server sessions after %s (stale rows after a crash? check SYSSERVERSESSIONS)", runbook.FormatDuration(a.timeout))
+			still := ""
+			if err == nil {
+				still = ": " + serverList(act.Servers)
+			}
+			return fmt.Errorf("every AOS service reports stopped, but AX still shows server sessions after %s%s (stale rows after a crash? check SYSSERVERSESSIONS)", runbook.FormatDuration(a.timeout), still)
 		}
 		if err := clock.Sleep(ctx, run.Clock(), a.poll); err != nil {
 			return err

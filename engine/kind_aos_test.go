@@ -61,7 +61,9 @@ type fakeAX struct {
 	svc   *fakeServices
 	users []engine.AXUser
 	jobs  []engine.AXBatchJob
-	stale int // server rows that linger after the services stopped
+	stale int // server rows that linger after the services stopped (draining)
+	// left is activity no service owns (sessions ending, tasks cancelling), guarded by svc.mu.
+	left engine.AXActivity
 }
 
 func (a *fakeAX) Activity(context.Context) (engine.AXActivity, error) {
@@ -77,8 +79,12 @@ func (a *fakeAX) Activity(context.Context) (engine.AXActivity, error) {
 	}
 	if len(act.Servers) == 0 && a.stale > 0 {
 		a.stale--
-		act.Servers = []engine.AXServer{{ServerID: "01@AX-AOS01"}}
+		act.Servers = []engine.AXServer{{ServerID: "01@AX-AOS01", Status: "draining"}}
 	}
+	act.Users = append(act.Users, a.left.Users...)
+	act.Jobs = append(act.Jobs, a.left.Jobs...)
+	act.ExecutingTasks += a.left.ExecutingTasks
+	act.CancellingTasks += a.left.CancellingTasks
 	return act, nil
 }
 func (a *fakeAX) LastWrite(context.Context) (time.Time, error)        { return time.Time{}, nil }
@@ -203,6 +209,46 @@ func TestAOSStopLoadTimeChecks(t *testing.T) {
 		_, err := loadErr(h)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("want %q, got %v", c.want, err)
+		}
+	}
+}
+
+// TestAOSStopWaitsForADrainingAOSRow: with every service stopped, AX still showing an AOS in a state
+// other than alive (draining, or a status the documents do not name) is an AOS still there: the
+// step waits, naming the row and its state, and succeeds once AX clears it.
+func TestAOSStopWaitsForADrainingAOSRow(t *testing.T) {
+	h, _, ax := aosHarness(t)
+	ax.stale = 4
+	h.start()
+	st := h.waitStep("aos-stop", engine.StateAwaiting)
+	if _, err := h.e.Confirm("aos-stop", st.Confirmation.Request, ana, "STOP AOS"); err != nil {
+		t.Fatal(err)
+	}
+	h.advanceUntil(5*time.Second, "aos-stop succeeds", func() bool { return h.state("aos-stop") == engine.StateSucceeded })
+	var named bool
+	for _, l := range h.e.Logs(100, "aos-stop") {
+		named = named || strings.Contains(l.Msg, "01@AX-AOS01 (draining)")
+	}
+	if !named {
+		t.Fatalf("the wait does not name the draining row: %v", h.e.Logs(20, "aos-stop"))
+	}
+	if ax.stale != 0 {
+		t.Fatalf("succeeded while AX still showed the draining AOS (%d reads left)", ax.stale)
+	}
+}
+
+// TestAOSStopPreviewNamesEndingSessionsAndCancellingJobs: the confirmation counts sessions marked
+// for kill and cancelling batch jobs as still there.
+func TestAOSStopPreviewNamesEndingSessionsAndCancellingJobs(t *testing.T) {
+	h, _, ax := aosHarness(t)
+	ax.left = engine.AXActivity{Users: []engine.AXUser{{User: "bob", Computer: "PC-007", Since: t0.Add(-2 * time.Hour), Ending: true, Status: "marked for kill"}},
+		Jobs: []engine.AXBatchJob{{Caption: "Post ledger journals", Executing: true, Cancelling: true}}}
+	h.start()
+	action := h.waitStep("aos-stop", engine.StateAwaiting).Confirmation.Action
+	for _, want := range []string{"users still connected: 3 (1 marked for kill, still ending)", "bob on PC-007 since", "(marked for kill, still ending)",
+		"batch jobs executing: 2 (Inventory closing, Inventory closing)", "batch jobs cancelling: 1 (Post ledger journals) — still ending"} {
+		if !strings.Contains(action, want) {
+			t.Errorf("confirmation lacks %q:\n%s", want, action)
 		}
 	}
 }

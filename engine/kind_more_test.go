@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"cutover/engine"
@@ -515,4 +516,164 @@ steps:
 			t.Errorf("want %q, got %v", c.want, err)
 		}
 	}
+}
+
+// fakeDeliveries reports the snapshot deliveries logged within the window asked for.
+type fakeDeliveries struct {
+	mu   sync.Mutex
+	list []engine.SnapshotDelivery
+}
+
+func (f *fakeDeliveries) SnapshotDeliveries(_ context.Context, within time.Duration) ([]engine.SnapshotDelivery, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	var out []engine.SnapshotDelivery
+	for _, d := range f.list {
+		if !d.At.Before(now.Add(-within)) && !d.At.After(now) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeDeliveries) deliver(pub string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.list = append(f.list, engine.SnapshotDelivery{Publication: pub, At: time.Now(), Message: `Delivered snapshot from the \\AXSQL01\ReplData\unc\X\`})
+}
+
+// TestNonPKStepFindsDeliveriesSinceItFirstStarted: the non-PK toolkit step waits for a delivery of
+// each cutover publication's snapshot logged since the step first started, whatever the agents'
+// newest messages say by then; a delivery from before the step does not count, and one from before
+// a restart still does.
+func TestNonPKStepFindsDeliveriesSinceItFirstStarted(t *testing.T) {
+	inBubble(t, "name: t\n"+replConnections+`steps:
+  - {id: nopk, title: Non-PK, kind: toolkit, with: {step: "Cutover: Setup Publication for Non PK Tables", poll: 1m}}
+`, func(t *testing.T, h *harness) {
+		pubs := &fakePubs{list: []engine.PublicationInfo{{Name: "AX_PUB_PkTable_1", Transactional: true},
+			{Name: "AX_PUB_NoPKTable"}, {Name: "AX_PUB_TABLE_LockedTable", Transactional: true}}}
+		dels := &fakeDeliveries{list: []engine.SnapshotDelivery{{Publication: "AX_PUB_NoPKTable", At: time.Now().Add(-2 * time.Hour)}}}
+		h.opts.Ports = engine.Ports{Publications: pubs, Deliveries: dels}
+		h.start()
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		if st := h.state("nopk"); st != engine.StateRunning {
+			t.Fatalf("a delivery from before the step counted: %s", st)
+		}
+		dels.deliver("AX_PUB_NoPKTable")
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		h.stop()
+		h.start()
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if st := h.state("nopk"); st != engine.StateRunning {
+			t.Fatalf("done before the locked-table publication's snapshot arrived: %s", st)
+		}
+		var waiting bool
+		for _, l := range h.e.Logs(100, "nopk") {
+			waiting = waiting || strings.Contains(l.Msg, `waiting for "Delivered snapshot" on AX_PUB_TABLE_LockedTable`)
+		}
+		if !waiting {
+			t.Fatalf("the step must name what it waits for: %v", h.e.Logs(10, "nopk"))
+		}
+		dels.deliver("AX_PUB_TABLE_LockedTable")
+		st := h.waitStep("nopk", engine.StateSucceeded)
+		if st.Attempt != 2 || !strings.Contains(st.Message, "AX_PUB_NoPKTable and AX_PUB_TABLE_LockedTable: snapshot delivered") {
+			t.Fatalf("attempt %d: %q", st.Attempt, st.Message)
+		}
+	})
+}
+
+// TestUpgradeWatchWeighsTheLCSState: as the toolkit's `ds` report does, the sandbox's LCS state
+// decides the end: the tables showing the last step done are not enough while LCS still says
+// "Data upgrade in progress"; Deployed completes it, but not before the upgrade was seen under way
+// (LCS shows a new environment Deployed too); Failed fails it with the script errors, whatever the
+// tables say by then.
+func TestUpgradeWatchWeighsTheLCSState(t *testing.T) {
+	src := "name: t\n" + replConnections + lcsSection + `steps:
+  - {id: watch, title: Watch the data upgrade, kind: upgrade.watch, with: {poll: 1m}}
+`
+	inBubble(t, src, func(t *testing.T, h *harness) {
+		up := &fakeUpgrade{p: engine.UpgradeProgress{Phase: engine.UpgradeNotStarted, Percent: -1}}
+		api := newFakeLCS()
+		api.setState("SBX", "Deployed") // the environment as created: no upgrade yet
+		h.opts.Ports.Upgrade, h.opts.Ports.LCS = up, api
+		h.start()
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if st := h.state("watch"); st != engine.StateRunning {
+			t.Fatalf("a Deployed sandbox before the upgrade completed the watch: %s", st)
+		}
+		start := time.Now()
+		api.setState("SBX", "Data upgrade in progress")
+		up.set(engine.UpgradeProgress{Phase: engine.UpgradeCompleted, Step: "FinalDbSync", SubStep: "DisableDataUpgradeFlag", Percent: 100, Started: start, LastActivity: start})
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if st := h.state("watch"); st != engine.StateRunning {
+			t.Fatalf("completed on the tables alone while LCS says in progress: %s", st)
+		}
+		var waiting bool
+		for _, l := range h.e.Logs(100, "watch") {
+			waiting = waiting || strings.Contains(l.Msg, "waiting for LCS to say Deployed (it says Data upgrade in progress)")
+		}
+		if !waiting {
+			t.Fatalf("the step must say what it waits for: %v", h.e.Logs(10, "watch"))
+		}
+		api.setState("SBX", "Deployed")
+		st := h.waitStep("watch", engine.StateSucceeded)
+		if !strings.Contains(st.Message, "data upgrade completed in 11m") || !strings.Contains(st.Message, "(LCS: Deployed)") {
+			t.Fatalf("message %q", st.Message)
+		}
+	})
+	inBubble(t, src, func(t *testing.T, h *harness) {
+		start := time.Now()
+		up := &fakeUpgrade{p: engine.UpgradeProgress{Phase: engine.UpgradeRunning, Step: "PostSync", SubStep: "WaitForBatch", Percent: 70, Started: start,
+			LastActivity: start, Errors: []string{"ReleaseUpdateDB10_CaseManagement.updateCaseCategoryTypeMajor (DAT): Cannot edit a record in Case category Security by Role (CaseCategoryRole)."}}}
+		api := newFakeLCS()
+		h.opts.Ports.Upgrade, h.opts.Ports.LCS = up, api
+		h.start()
+		time.Sleep(5 * time.Minute)
+		api.setState("SBX", "Failed")
+		st := h.waitStep("watch", engine.StateFailed)
+		for _, want := range []string{"the data upgrade failed (LCS: Failed) in PostSync / WaitForBatch (70%)", "updateCaseCategoryTypeMajor (DAT): Cannot edit a record", "offers Resume"} {
+			if !strings.Contains(st.LastError, want) {
+				t.Errorf("failure lacks %q: %s", want, st.LastError)
+			}
+		}
+	})
+}
+
+// TestUpgradeWatchLogsStepsNotPercents: the log gets a line when the step changes, not at every
+// percent, and the percent shown never goes back (between two batch jobs the estimate would).
+func TestUpgradeWatchLogsStepsNotPercents(t *testing.T) {
+	inBubble(t, "name: t\n"+replConnections+`steps:
+  - {id: watch, title: Watch the data upgrade, kind: upgrade.watch, with: {poll: 1m}}
+`, func(t *testing.T, h *harness) {
+		start := time.Now()
+		up := &fakeUpgrade{p: engine.UpgradeProgress{Phase: engine.UpgradeRunning, Step: "PostSync", SubStep: "WaitForBatch", Percent: 61, Started: start, LastActivity: start}}
+		h.opts.Ports.Upgrade = up
+		h.start()
+		for pct := 62.0; pct <= 80; pct++ {
+			time.Sleep(time.Minute)
+			synctest.Wait()
+			up.set(engine.UpgradeProgress{Phase: engine.UpgradeRunning, Step: "PostSync", SubStep: "WaitForBatch", Percent: pct, Started: start, LastActivity: time.Now()})
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		up.set(engine.UpgradeProgress{Phase: engine.UpgradeRunning, Step: "PostSync", SubStep: "ImportIsvLicenses", Percent: 60, Started: start, LastActivity: time.Now()})
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		var lines []string
+		for _, l := range h.e.Logs(100, "watch") {
+			if strings.HasPrefix(l.Msg, "data upgrade: ") {
+				lines = append(lines, l.Msg)
+			}
+		}
+		want := []string{"data upgrade: PostSync / WaitForBatch (61%)", "data upgrade: PostSync / ImportIsvLicenses (80%)"}
+		if strings.Join(lines, "|") != strings.Join(want, "|") {
+			t.Fatalf("log lines %q, want %q", lines, want)
+		}
+	})
 }

@@ -99,8 +99,13 @@ func monitorBlockers(v *ReplicationView, now time.Time, maxAge time.Duration) []
 	} else if age := now.Sub(v.PendingAt); age > maxAge {
 		out = append(out, fmt.Sprintf("backlog figures are %s old", runbook.FormatDuration(age)))
 	}
-	if !v.AgentsAt.IsZero() && now.Sub(v.AgentsAt) > maxAge {
-		out = append(out, fmt.Sprintf("agent states are %s old", runbook.FormatDuration(now.Sub(v.AgentsAt))))
+	if age := now.Sub(v.AgentsAt); !v.AgentsAt.IsZero() && age > maxAge {
+		msg := fmt.Sprintf("agent states are %s old", runbook.FormatDuration(age))
+		if v.AgentsCacheAge > 0 && 2*v.AgentsCacheAge >= age {
+			msg += fmt.Sprintf(" (SQL Server's Replication Monitor cache was %s old when read: is the SQL Server Agent job \"Replication monitoring refresher for distribution\" running?)",
+				runbook.FormatDuration(v.AgentsCacheAge))
+		}
+		out = append(out, msg)
 	}
 	for _, ag := range v.Agents {
 		if ag.Status.Bad() {
@@ -137,6 +142,16 @@ func (a *healthyAction) blockers(v *ReplicationView, now time.Time) []string {
 	return out
 }
 
+// shape is a message without its figures: what it says, not how much.
+func shape(msg string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return -1
+		}
+		return r
+	}, msg)
+}
+
 func worstPublication(v *ReplicationView) string {
 	var worst PublicationLag
 	for _, p := range v.Publications {
@@ -154,14 +169,25 @@ func (a *healthyAction) Run(ctx context.Context, run *Run) error {
 	if run.Ports().Replication == nil {
 		return Permanent(errors.New("no replication monitor: the runbook's connections are not configured"))
 	}
-	var since time.Time
+	var since, loggedAt time.Time
+	var logged string
 	for {
 		now := run.Clock().Now()
 		v := run.Replication()
 		blocking := a.blockers(v, now)
 		if len(blocking) > 0 {
-			if !since.IsZero() {
-				run.Logf("no longer healthy: %s", blocking[0])
+			msg := strings.Join(blocking, "; ")
+			switch {
+			case !since.IsZero():
+				run.Logf("no longer healthy: %s", msg)
+			case shape(msg) != logged || now.Sub(loggedAt) >= 5*time.Minute:
+				// The log says what holds the step back when that changes, and every 5 minutes.
+				run.Logf("held back: %s", msg)
+			default:
+				msg = ""
+			}
+			if msg != "" {
+				logged, loggedAt = shape(msg), now
 			}
 			since = time.Time{}
 			run.Progress(Progress{Percent: -1, Message: "held back: " + strings.Join(blocking, "; ")})
@@ -351,11 +377,14 @@ func (a *drainAction) check(ctx context.Context, run *Run, tokens **tracerSet) [
 	case err != nil:
 		sessions.Detail = "cannot read AX sessions: " + err.Error()
 	case len(act.Servers) > 0:
-		sessions.Detail = fmt.Sprintf("%d AOS server session(s) active", len(act.Servers))
+		sessions.Detail = fmt.Sprintf("%d AOS server session(s) active: %s", len(act.Servers), serverList(act.Servers))
 	case len(act.Users) > 0:
-		sessions.Detail = fmt.Sprintf("%d client session(s) active", len(act.Users))
+		sessions.Detail = fmt.Sprintf("%d client session(s) active%s", len(act.Users), endingText(act.EndingUsers()))
 	case act.ExecutingTasks > 0:
 		sessions.Detail = fmt.Sprintf("%d batch task(s) executing", act.ExecutingTasks)
+		if act.CancellingTasks > 0 {
+			sessions.Detail += fmt.Sprintf(" (%d cancelling, still ending)", act.CancellingTasks)
+		}
 	default:
 		sessions.OK, sessions.Detail = true, "no AX sessions"
 	}

@@ -135,7 +135,12 @@ func TestDrainGateOpensOnlyWhenEveryConditionHolds(t *testing.T) {
 				w.svc.mu.Unlock()
 			}, "AOS60$01 on AX-AOS01 (running) not stopped"},
 		{"an AOS session left in AX", func(w *drainWorld) { w.ax.stale = 1 << 30 },
-			func(w *drainWorld) { w.svc.mu.Lock(); w.ax.stale = 0; w.svc.mu.Unlock() }, "1 AOS server session(s) active"},
+			func(w *drainWorld) { w.svc.mu.Lock(); w.ax.stale = 0; w.svc.mu.Unlock() }, "1 AOS server session(s) active: 01@AX-AOS01 (draining)"},
+		{"a session marked for kill, still ending", func(w *drainWorld) {
+			w.ax.left.Users = []engine.AXUser{{User: "bob", Ending: true, Status: "marked for kill"}}
+		}, func(w *drainWorld) { w.svc.mu.Lock(); w.ax.left.Users = nil; w.svc.mu.Unlock() }, "1 client session(s) active (1 marked for kill, still ending)"},
+		{"batch tasks cancelling", func(w *drainWorld) { w.ax.left.ExecutingTasks, w.ax.left.CancellingTasks = 3, 2 },
+			func(w *drainWorld) { w.svc.mu.Lock(); w.ax.left = engine.AXActivity{}; w.svc.mu.Unlock() }, "3 batch task(s) executing (2 cancelling, still ending)"},
 		{"writes still happening", func(w *drainWorld) { w.lastWrite = time.Now().Add(time.Hour) },
 			func(w *drainWorld) { w.mu.Lock(); w.lastWrite = time.Now().Add(-time.Hour); w.mu.Unlock() }, "last write"},
 		{"tracer token not arrived", func(w *drainWorld) { w.tracers.arrived = false },
@@ -204,6 +209,57 @@ func TestDrainPostsTracersOnlyAfterShutdown(t *testing.T) {
 		}
 		if !recorded {
 			t.Fatal("tracer token ids must be journaled before they are awaited")
+		}
+	})
+}
+
+// TestReplicationHealthyDoesNotTrustAStaleMonitorCache: agent states read every cycle but from
+// Replication Monitor's cache refreshed long ago are old figures: the step holds back, saying so
+// and naming the refresher job, and the picture's agent time is the cache's, not the read's.
+func TestReplicationHealthyDoesNotTrustAStaleMonitorCache(t *testing.T) {
+	inBubble(t, "name: t\n"+replConnections+`steps:
+  - {id: healthy, title: Replication healthy, kind: replication.healthy, with: {max_pending: 1000000, stable_for: 1m, max_age: 5m}}
+`, func(t *testing.T, h *harness) {
+		src := newFakeReplicationAt(time.Now)
+		src.agents = []engine.Agent{{Publication: "AX_PUB_PkTable_1", Name: "dist-1", Kind: engine.AgentDistribution, Status: engine.AgentIdle,
+			CacheAge: 20 * time.Minute}}
+		h.opts.Ports.Replication = src
+		h.start()
+		time.Sleep(30 * time.Minute)
+		synctest.Wait()
+		if st := h.state("healthy"); st != engine.StateRunning {
+			t.Fatalf("a cache 20 minutes old was trusted: %s", st)
+		}
+		v := h.e.Replication()
+		if age := time.Since(v.AgentsAt); age < 20*time.Minute || v.AgentsCacheAge != 20*time.Minute {
+			t.Fatalf("the picture's agents are %v old (cache %v): the cache's age must carry through", age, v.AgentsCacheAge)
+		}
+		src.mu.Lock()
+		src.agents[0].CacheAge = 10 * time.Second
+		src.mu.Unlock()
+		st := h.waitStep("healthy", engine.StateSucceeded)
+		if !strings.Contains(st.Message, "healthy for 1m") {
+			t.Fatalf("message %q", st.Message)
+		}
+	})
+}
+
+// TestMonitorBlockersNameTheRefresher: when the cache's age is what makes the agent states old,
+// the blocker says so.
+func TestMonitorBlockersNameTheRefresher(t *testing.T) {
+	inBubble(t, "name: t\n"+replConnections+`steps:
+  - {id: healthy, title: Replication healthy, kind: replication.healthy, timeout: 10m, with: {max_pending: 1000000, stable_for: 1m, max_age: 5m}}
+`, func(t *testing.T, h *harness) {
+		src := newFakeReplicationAt(time.Now)
+		src.agents = []engine.Agent{{Publication: "AX_PUB_PkTable_1", Name: "dist-1", Kind: engine.AgentDistribution, Status: engine.AgentIdle,
+			CacheAge: time.Hour}}
+		h.opts.Ports.Replication = src
+		h.start()
+		st := h.waitStep("healthy", engine.StateFailed)
+		for _, want := range []string{"agent states are 1h", "Replication Monitor cache was 1h00m old when read", "Replication monitoring refresher for distribution"} {
+			if !strings.Contains(st.LastError, want) {
+				t.Errorf("error lacks %q: %s", want, st.LastError)
+			}
 		}
 	})
 }

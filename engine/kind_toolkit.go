@@ -115,17 +115,30 @@ func toolkitSteps() []toolkitStep {
 				if !slices.ContainsFunc(cutoverPubs, func(n string) bool { return strings.HasPrefix(n, "AX_PUB_NoPKTable") }) {
 					return false, "AX_PUB_NoPKTable does not exist yet", nil
 				}
+				// The delivery is looked for in the agents' history since the step first started:
+				// "Delivered snapshot…" is soon followed by other messages, so the newest one is not
+				// enough (migration-upgrade/monitor-replication.md).
+				if run.Ports().Deliveries == nil {
+					return false, "", errNotObservable
+				}
+				since, err := deliveriesSince(run)
+				if err != nil {
+					return false, "", err
+				}
+				// A minute more than the step has run: the two clocks tick alike, but a datetime
+				// and a rounding may put the delivery a moment before the start.
+				within := max(run.Clock().Now().Sub(since), 0) + time.Minute
+				found, err := run.Ports().Deliveries.SnapshotDeliveries(ctx, within)
+				if err != nil {
+					return false, "", err
+				}
 				delivered := map[string]bool{}
-				if v := run.Replication(); v != nil {
-					for _, ag := range v.Agents {
-						if ag.Kind == AgentDistribution && strings.Contains(strings.ToLower(ag.Message), "delivered snapshot") {
-							delivered[ag.Publication] = true
-						}
-					}
+				for _, d := range found {
+					delivered[strings.ToUpper(d.Publication)] = true
 				}
 				var waiting []string
 				for _, n := range cutoverPubs {
-					if !delivered[n] {
+					if !delivered[strings.ToUpper(n)] {
 						waiting = append(waiting, n)
 					}
 				}
@@ -167,6 +180,27 @@ func toolkitSteps() []toolkitStep {
 }
 
 var errNotObservable = errors.New("nothing to observe it with")
+
+// deliveriesSince is when the step first started, journaled with its first attempt and carried by
+// every later one: deliveries are looked for from then on.
+func deliveriesSince(run *Run) (time.Time, error) {
+	const key = "deliveries_since"
+	if v, ok := run.Ref()[key]; ok {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return t, nil
+		}
+	}
+	since := run.Started
+	if _, earlier := run.Earlier(); earlier != nil {
+		if t, err := time.Parse(time.RFC3339Nano, earlier[key]); err == nil && t.Before(since) {
+			since = t
+		}
+	}
+	if since.IsZero() {
+		since = run.Clock().Now()
+	}
+	return since, run.Record(map[string]string{key: since.UTC().Format(time.RFC3339Nano)})
+}
 
 // ToolkitKind is a Data Migration Toolkit step: it shows which menu step to run in
 // DataMigrationTool.exe and what to expect, then waits until the effect can be seen (publications

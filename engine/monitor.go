@@ -173,8 +173,12 @@ type ReplicationView struct {
 	Tables       []TableLag
 	Publications []PublicationLag
 	Agents       []Agent
-	AgentsAt     time.Time
-	TotalPending int64
+	// AgentsAt is the time the agent states are from: when they were read, less the age of the
+	// oldest cached state among them (AgentsCacheAge), so a cache that stopped refreshing makes
+	// them old however often they are read.
+	AgentsAt       time.Time
+	AgentsCacheAge time.Duration
+	TotalPending   int64
 	// PendingAt is when the backlog was last read; DrainRate its smoothed net drain (commands/s).
 	PendingAt time.Time
 	DrainRate float64
@@ -278,6 +282,7 @@ type monitor struct {
 	trend       []TrendPoint
 	agents      []Agent
 	agentsAt    time.Time
+	agentsCache time.Duration
 	cycles      int
 	backoff     map[string]time.Time
 	retired     bool
@@ -567,7 +572,11 @@ func (m *monitor) cycle(ctx context.Context) *ReplicationView {
 		m.lastBacklog = now
 	}
 	if agOK {
-		m.agents, m.agentsAt = agents, now
+		var oldest time.Duration
+		for _, a := range agents {
+			oldest = max(oldest, a.CacheAge)
+		}
+		m.agents, m.agentsAt, m.agentsCache = agents, now.Add(-oldest), oldest
 	}
 	m.cycles++
 	view := m.buildView(now)
@@ -691,7 +700,7 @@ func (m *monitor) buildView(now time.Time) *ReplicationView {
 		sort.Strings(m.order)
 	}
 	v := &ReplicationView{At: now, Tables: make([]TableLag, 0, len(m.order)), Agents: append([]Agent(nil), m.agents...),
-		AgentsAt: m.agentsAt, PendingAt: m.lastBacklog, DrainRate: m.rate, Cycles: m.cycles,
+		AgentsAt: m.agentsAt, AgentsCacheAge: m.agentsCache, PendingAt: m.lastBacklog, DrainRate: m.rate, Cycles: m.cycles,
 		Trend: append([]TrendPoint(nil), m.trend...)}
 	pubs := map[string]*PublicationLag{}
 	for _, key := range m.order {

@@ -101,6 +101,10 @@ type Agent struct {
 	MessageAt time.Time
 	// Error is the text of its newest error, when it is in error.
 	Error string
+	// CacheAge is how old the agent's state was when it was read: SQL Server keeps it in a cache
+	// (Replication Monitor's MSreplication_monitordata) that a SQL Server Agent job refreshes, and
+	// a stopped job leaves it as it was. Zero when the source says nothing of its age.
+	CacheAge time.Duration
 }
 
 // Ports are everything the step kinds may use; any may be nil when the runbook does not configure
@@ -118,6 +122,9 @@ type Ports struct {
 	SQL QueryRunner
 	// Publications lists the distributor's publications (the toolkit steps verify with it).
 	Publications PublicationSource
+	// Deliveries finds the distribution agents' snapshot deliveries (the non-PK toolkit step
+	// verifies with it).
+	Deliveries DeliverySource
 	// Tokens gets Entra ID access tokens for the smoke.http steps that sign in (the runbook's lcs
 	// section's sign-in).
 	Tokens Tokens
@@ -141,6 +148,22 @@ type PublicationInfo struct {
 	Transactional bool
 }
 
+// DeliverySource finds the snapshots the distribution agents delivered.
+type DeliverySource interface {
+	// SnapshotDeliveries lists the "Delivered snapshot" messages the distribution agents logged
+	// within the last within (by the distributor's own clock), newest first. Each is kept in the
+	// agent history; the newest message alone soon says something else.
+	SnapshotDeliveries(ctx context.Context, within time.Duration) ([]SnapshotDelivery, error)
+}
+
+// SnapshotDelivery is one snapshot a distribution agent reported delivered.
+type SnapshotDelivery struct {
+	Publication string
+	Agent       string
+	At          time.Time
+	Message     string
+}
+
 // AXSource reads who is still inside AX 2012 and whether anything still writes.
 type AXSource interface {
 	// Activity lists AOS instances, client sessions and batch jobs.
@@ -151,39 +174,65 @@ type AXSource interface {
 	NewestReplicated(ctx context.Context) (time.Time, error)
 }
 
-// AXActivity is who is in AX 2012.
+// AXActivity is who is in AX 2012. Everything still there counts, whatever its state: an AOS that
+// drains its users still runs, a session marked for kill and a cancelling batch task are still
+// ending, and a state the documents do not name is taken as still there.
 type AXActivity struct {
-	// Servers are the AOS instances with an active server session.
+	// Servers are the AOS instances AX still shows (alive, draining, or in a state not named).
 	Servers []AXServer
-	// Users are the active client sessions.
+	// Users are the client sessions still there (running, or ending: Ending set).
 	Users []AXUser
-	// Jobs are batch jobs waiting, ready or executing.
+	// Jobs are batch jobs not at rest (waiting, ready, executing, cancelling).
 	Jobs []AXBatchJob
-	// ExecutingTasks counts batch tasks executing now.
-	ExecutingTasks int
+	// ExecutingTasks counts batch tasks running now: executing, cancelling or in a state not named;
+	// CancellingTasks counts those cancelling (still ending).
+	ExecutingTasks  int
+	CancellingTasks int
 }
 
-// AXServer is an AOS instance AX knows as running.
+// EndingUsers counts the client sessions marked for kill that have not ended yet.
+func (a AXActivity) EndingUsers() int {
+	n := 0
+	for _, u := range a.Users {
+		if u.Ending {
+			n++
+		}
+	}
+	return n
+}
+
+// AXServer is an AOS instance AX still shows.
 type AXServer struct {
 	ServerID string
 	Instance string
 	Since    time.Time
+	// Status is how AX shows it ("alive", or draining/a state the documents do not name).
+	Status string
+	// Alive is set for an AOS running and accepting clients; an AOS that drains is still there.
+	Alive bool
 }
 
-// AXUser is an active client session.
+// AXUser is a client session still there.
 type AXUser struct {
 	User     string
 	Computer string
 	Server   string
 	Since    time.Time
+	// Ending is set for a session marked for kill (or in a state not named) that has not ended.
+	Ending bool
+	// Status is how AX shows the session.
+	Status string
 }
 
-// AXBatchJob is a batch job that is not finished.
+// AXBatchJob is a batch job that is not at rest.
 type AXBatchJob struct {
-	Caption   string
-	Status    string
-	Executing bool
-	Since     time.Time
+	Caption string
+	Status  string
+	// Executing is set for a job running now: executing, cancelling (Cancelling set too: it is still
+	// ending), or in a state the documents do not name.
+	Executing  bool
+	Cancelling bool
+	Since      time.Time
 }
 
 // TracerSource posts and follows tracer tokens on transactional publications.
@@ -254,10 +303,14 @@ func (p UpgradePhase) String() string {
 	return "unknown"
 }
 
-// UpgradeProgress is the data upgrade as the sandbox shows it.
+// UpgradeProgress is the data upgrade as the sandbox's own tables show it. The upgrade.watch step
+// weighs it with the sandbox's state in LCS, as the toolkit's `ds` report does.
 type UpgradeProgress struct {
+	// Phase is what the tables say on their own: not started (no upgrade row yet), running, failed
+	// (a step failed and was not run again), completed (the last servicing step is done).
 	Phase UpgradePhase
-	// Step and SubStep are the current step (PreSync, DbSync…).
+	// Step and SubStep are the step to show (PreSync, DbSync…): the one in progress, else the
+	// failed one, else the newest.
 	Step    string
 	SubStep string
 	// Percent is 0–100, or negative when unknown.
@@ -265,8 +318,14 @@ type UpgradeProgress struct {
 	Started time.Time
 	// LastActivity is the newest sign of work (servicing host requests, step changes).
 	LastActivity time.Time
-	// Errors are the newest failure texts.
+	// Errors are the upgrade scripts' error texts.
 	Errors []string
+	// SyncActivity is the DBSyncActivityId of the database synchronization running now: what
+	// Microsoft support asks for when it stalls.
+	SyncActivity string
+	// Unread lists the upgrade tables that could not be read this time, with why (a table the
+	// upgrade has not created yet is not one).
+	Unread []string
 }
 
 // PreflightSource runs the source server's pre-flight queries.

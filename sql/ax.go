@@ -13,20 +13,82 @@ import (
 // AX stores its UtcDateTime fields (LOGINDATETIME, STARTDATETIME…) in UTC, so they are read as
 // they are; SQL Server's own datetimes are server-local and go through DB.instant.
 
+// ServerStatus is SYSSERVERSESSIONS.STATUS, AX 2012's SysServerStatus enum. Only two numbers are
+// documented (query.AXServerSessions names the documents): 1, an AOS running and accepting clients
+// (Alive), and 0, the row of an AOS marked dead. SysServerStatus::Drain, an AOS rejecting new
+// clients while its sessions end, has no documented number: every value but 0 is an AOS still
+// there.
+type ServerStatus int
+
+// Server statuses with a documented number.
+const (
+	ServerDead  ServerStatus = 0
+	ServerAlive ServerStatus = 1
+)
+
+// Present reports an AOS still there: alive, draining, or a status the documents do not name.
+func (s ServerStatus) Present() bool { return s != ServerDead }
+
+// String is the status as cutover shows it.
+func (s ServerStatus) String() string {
+	switch s {
+	case ServerDead:
+		return "dead"
+	case ServerAlive:
+		return "alive"
+	}
+	return "draining or unnamed status " + strconv.Itoa(int(s))
+}
+
 // AOSSession is one AOS instance registered in SYSSERVERSESSIONS.
 type AOSSession struct {
 	ServerID   string
 	AOSID      string
 	Instance   string
-	Status     int
+	Status     ServerStatus
 	Login      time.Time
 	LastUpdate time.Time
 }
 
-// Active reports a running AOS (STATUS 1).
-func (a AOSSession) Active() bool { return a.Status == 1 }
+// Active reports an AOS still there (any status but 0): an AOS that drains its users still runs.
+func (a AOSSession) Active() bool { return a.Status.Present() }
 
-// ClientSession is an active AX client session.
+// SessionStatus is SYSCLIENTSESSIONS.STATUS (the SessionStatus enum: 0 Inactive, 1 Running,
+// 2 MarkedAsKill, 3 Killed; query.AXClientSessions names the document).
+type SessionStatus int
+
+// Session statuses.
+const (
+	SessionInactive     SessionStatus = 0
+	SessionRunning      SessionStatus = 1
+	SessionMarkedAsKill SessionStatus = 2
+	SessionKilled       SessionStatus = 3
+)
+
+// Present reports a session still there: running, marked for kill but not ended yet, or a status
+// the enum does not name.
+func (s SessionStatus) Present() bool { return s != SessionInactive && s != SessionKilled }
+
+// Ending reports a session still there that is not plainly running: marked for kill, or a status
+// the enum does not name.
+func (s SessionStatus) Ending() bool { return s.Present() && s != SessionRunning }
+
+// String names the status as the enum does.
+func (s SessionStatus) String() string {
+	switch s {
+	case SessionInactive:
+		return "inactive"
+	case SessionRunning:
+		return "running"
+	case SessionMarkedAsKill:
+		return "marked for kill"
+	case SessionKilled:
+		return "killed"
+	}
+	return "status " + strconv.Itoa(int(s))
+}
+
+// ClientSession is an AX client session still there (running or ending).
 type ClientSession struct {
 	SessionID  int64
 	ServerID   string
@@ -34,9 +96,11 @@ type ClientSession struct {
 	ClientType int
 	Computer   string
 	Since      time.Time
+	Status     SessionStatus
 }
 
-// BatchStatus is AX 2012's BatchStatus enum.
+// BatchStatus is AX 2012's BatchStatus enum (BATCHJOB.STATUS and BATCH.STATUS; AX 2012 reference
+// "BatchStatus Enumeration", and migration-upgrade/monitor-upgrade.md lists the same numbers).
 type BatchStatus int
 
 // Batch statuses.
@@ -62,24 +126,41 @@ func (s BatchStatus) String() string {
 	return "status " + strconv.Itoa(int(s))
 }
 
-// BatchJob is a waiting, ready or executing AX batch job.
+// AtRest reports a job or task that is not running and will not run by itself: held, in error,
+// ended, not run or canceled.
+func (s BatchStatus) AtRest() bool {
+	switch s {
+	case BatchHold, BatchError, BatchFinished, BatchNotRun, BatchCanceled:
+		return true
+	}
+	return false
+}
+
+// Running reports a job or task running now: executing, cancelling (still ending), or a status
+// the AX 2012 enum does not name.
+func (s BatchStatus) Running() bool { return !s.AtRest() && s != BatchWaiting && s != BatchReady }
+
+// BatchJob is a batch job not at rest (waiting, ready, executing, cancelling…).
 type BatchJob struct {
 	RecID     int64
 	Caption   string
 	Status    BatchStatus
-	Start     time.Time
-	CreatedBy string
+	Start   time.Time
 }
 
 // AXActivity is what the AX 2012 database says about who is still in it.
 type AXActivity struct {
-	Servers        []AOSSession
-	Clients        []ClientSession
-	Jobs           []BatchJob
-	ExecutingTasks int
+	// Servers are every row of SYSSERVERSESSIONS (dead ones included; see Active).
+	Servers []AOSSession
+	// Clients are the client sessions still there, running or ending.
+	Clients []ClientSession
+	// Jobs are the batch jobs not at rest.
+	Jobs []BatchJob
+	// Tasks counts the batch tasks still running, by status (executing, cancelling…).
+	Tasks map[BatchStatus]int
 }
 
-// ActiveServers counts running AOS instances.
+// ActiveServers counts the AOS instances still there (alive, draining or unknown).
 func (a AXActivity) ActiveServers() int {
 	n := 0
 	for _, s := range a.Servers {
@@ -90,19 +171,28 @@ func (a AXActivity) ActiveServers() int {
 	return n
 }
 
-// ExecutingJobs lists the batch jobs executing now.
-func (a AXActivity) ExecutingJobs() []BatchJob {
+// RunningJobs lists the batch jobs running now (executing, cancelling, or an unnamed status).
+func (a AXActivity) RunningJobs() []BatchJob {
 	var out []BatchJob
 	for _, j := range a.Jobs {
-		if j.Status == BatchExecuting {
+		if j.Status.Running() {
 			out = append(out, j)
 		}
 	}
 	return out
 }
 
-// AXActivity reads AOS instances, active client sessions, waiting/executing batch jobs and
-// executing batch tasks from the AX 2012 database. When one of its queries fails, what the queries
+// RunningTasks counts the batch tasks still running, whatever their status.
+func (a AXActivity) RunningTasks() int {
+	n := 0
+	for _, c := range a.Tasks {
+		n += c
+	}
+	return n
+}
+
+// AXActivity reads AOS instances, client sessions still there, batch jobs not at rest and batch
+// tasks still running from the AX 2012 database. When one of its queries fails, what the queries
 // before it read is returned with the error.
 func (d *DB) AXActivity(ctx context.Context) (AXActivity, error) {
 	var a AXActivity
@@ -122,7 +212,7 @@ func (d *DB) AXActivity(ctx context.Context) (AXActivity, error) {
 		var c ClientSession
 		var computer stdsql.NullString
 		var since stdsql.NullTime
-		err := r.Scan(&c.SessionID, &c.ServerID, &c.User, &c.ClientType, &computer, &since)
+		err := r.Scan(&c.SessionID, &c.ServerID, &c.User, &c.ClientType, &computer, &since, &c.Status)
 		c.Computer, c.Since = computer.String, since.Time
 		return c, err
 	})
@@ -132,15 +222,24 @@ func (d *DB) AXActivity(ctx context.Context) (AXActivity, error) {
 	a.Jobs, err = readRows(ctx, d, "AX batch jobs", query.AXBatchJobs, 16, func(r *stdsql.Rows) (BatchJob, error) {
 		var j BatchJob
 		var start stdsql.NullTime
-		var by stdsql.NullString
-		err := r.Scan(&j.RecID, &j.Caption, &j.Status, &start, &by)
-		j.Start, j.CreatedBy = start.Time, by.String
+		err := r.Scan(&j.RecID, &j.Caption, &j.Status, &start)
+		j.Start = start.Time
 		return j, err
 	})
 	if err != nil {
 		return a, err
 	}
-	a.ExecutingTasks, err = readScalar[int](ctx, d, "AX executing batch tasks", query.AXExecutingBatchTasks)
+	a.Tasks, err = readValue(ctx, d, d.cfg.QueryTimeout, "AX running batch tasks", query.AXRunningBatchTasks,
+		func() map[BatchStatus]int { return map[BatchStatus]int{} },
+		func(r *stdsql.Rows, m *map[BatchStatus]int) error {
+			var status BatchStatus
+			var n int
+			if err := r.Scan(&status, &n); err != nil {
+				return err
+			}
+			(*m)[status] += n
+			return nil
+		})
 	return a, err
 }
 

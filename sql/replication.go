@@ -3,6 +3,8 @@ package sql
 import (
 	"context"
 	stdsql "database/sql"
+	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -132,10 +134,13 @@ type AgentState struct {
 	Running     bool
 	Warning     int
 	// CurLatency and AvgLatency are in seconds.
-	CurLatency  time.Duration
-	AvgLatency  time.Duration
-	LastSync    time.Time
+	CurLatency time.Duration
+	AvgLatency time.Duration
+	LastSync   time.Time
+	// LastRefresh is when Replication Monitor's cache was rebuilt; CacheAge how old the cache was
+	// when it was read, on the server's own clock (zero when unknown, never negative).
 	LastRefresh time.Time
+	CacheAge    time.Duration
 }
 
 // AgentMessage is an agent's newest history row.
@@ -161,7 +166,17 @@ type ReplError struct {
 	Text string
 }
 
-// Subscription is a push subscription with what sp_replmonitorsubscriptionpendingcmds needs.
+// SubscriptionType is MSdistribution_agents.subscription_type.
+type SubscriptionType int
+
+// Subscription types.
+const (
+	PushSubscription      SubscriptionType = 0
+	PullSubscription      SubscriptionType = 1
+	AnonymousSubscription SubscriptionType = 2
+)
+
+// Subscription is a subscription with what sp_replmonitorsubscriptionpendingcmds needs.
 type Subscription struct {
 	Publisher    string
 	PublisherDB  string
@@ -169,6 +184,7 @@ type Subscription struct {
 	Subscriber   string
 	SubscriberDB string
 	Agent        string
+	Type         SubscriptionType
 }
 
 // SubscriptionPending is SQL Server's own pending count and estimate for a subscription.
@@ -229,18 +245,19 @@ func (d *DB) PendingCommands(ctx context.Context) ([]ArticlePending, error) {
 	})
 }
 
-// AgentStates is the replication monitor's view of every agent (cheap).
+// AgentStates is the replication monitor's cached view of every agent (cheap), with the cache's age.
 func (d *DB) AgentStates(ctx context.Context) ([]AgentState, error) {
 	out, err := readRows(ctx, d, "agent states", query.AgentStates, 16, func(r *stdsql.Rows) (AgentState, error) {
 		var a AgentState
 		var pub stdsql.NullString
-		var warn, cur, avg stdsql.NullInt64
+		var warn, cur, avg, age stdsql.NullInt64
 		var sync, refresh stdsql.NullTime
-		if err := r.Scan(&pub, &a.Type, &a.Name, &a.Status, &a.Running, &warn, &cur, &avg, &sync, &refresh); err != nil {
+		if err := r.Scan(&pub, &a.Type, &a.Name, &a.Status, &a.Running, &warn, &cur, &avg, &sync, &refresh, &age); err != nil {
 			return a, err
 		}
 		a.Publication, a.Warning = pub.String, int(warn.Int64)
 		a.CurLatency, a.AvgLatency, a.LastSync, a.LastRefresh = seconds(cur), seconds(avg), sync.Time, refresh.Time
+		a.CacheAge = max(seconds(age), 0)
 		return a, nil
 	})
 	for i := range out {
@@ -299,6 +316,36 @@ func (d *DB) AgentMessages(ctx context.Context) ([]AgentMessage, error) {
 	return append(out, d.instants(ctx, snapshot)...), err
 }
 
+// SnapshotDelivery is a distribution agent's "Delivered snapshot" message.
+type SnapshotDelivery struct {
+	Publication string
+	Agent       string
+	Status      RunStatus
+	Time        time.Time
+	Comments    string
+}
+
+// SnapshotDeliveries lists the snapshot deliveries the distribution agents logged within the last
+// within (by the server's clock, so the two clocks need not agree), newest first.
+func (d *DB) SnapshotDeliveries(ctx context.Context, within time.Duration) ([]SnapshotDelivery, error) {
+	secs := int64(math.Ceil(within.Seconds()))
+	if secs < 0 || secs > math.MaxInt32 {
+		return nil, fmt.Errorf("snapshot deliveries within %v: out of range (0 to %d seconds)", within, math.MaxInt32)
+	}
+	out, err := readRows(ctx, d, "snapshot deliveries", query.SnapshotDeliveries, 4, func(r *stdsql.Rows) (SnapshotDelivery, error) {
+		var s SnapshotDelivery
+		var t stdsql.NullTime
+		var comments stdsql.NullString
+		err := r.Scan(&s.Publication, &s.Agent, &s.Status, &t, &comments)
+		s.Time, s.Comments = t.Time, comments.String
+		return s, err
+	}, int32(secs))
+	for i := range out {
+		out[i].Time = d.instant(ctx, out[i].Time)
+	}
+	return out, err
+}
+
 // instants turns the server-local times of agent messages into instants, in place.
 func (d *DB) instants(ctx context.Context, msgs []AgentMessage) []AgentMessage {
 	for i := range msgs {
@@ -328,17 +375,21 @@ func (d *DB) NewestReplicatedTransaction(ctx context.Context) (time.Time, error)
 	return d.scalarTime(ctx, "newest replicated transaction", query.NewestReplicatedTransaction)
 }
 
-// Subscriptions lists the push subscriptions.
+// Subscriptions lists the subscriptions of the distribution agents.
 func (d *DB) Subscriptions(ctx context.Context) ([]Subscription, error) {
 	return readRows(ctx, d, "subscriptions", query.Subscriptions, 16, func(r *stdsql.Rows) (Subscription, error) {
 		var s Subscription
-		err := r.Scan(&s.Publisher, &s.PublisherDB, &s.Publication, &s.Subscriber, &s.SubscriberDB, &s.Agent)
+		err := r.Scan(&s.Publisher, &s.PublisherDB, &s.Publication, &s.Subscriber, &s.SubscriberDB, &s.Agent, &s.Type)
 		return s, err
 	})
 }
 
-// SubscriptionPending asks SQL Server for a subscription's pending commands and its estimate.
+// SubscriptionPending asks SQL Server for a subscription's pending commands and its estimate. The
+// procedure takes push (0) and pull (1) subscriptions only.
 func (d *DB) SubscriptionPending(ctx context.Context, s Subscription) (SubscriptionPending, error) {
+	if s.Type != PushSubscription && s.Type != PullSubscription {
+		return SubscriptionPending{}, fmt.Errorf("pending commands of %s: subscription type %d: the procedure takes push (0) and pull (1) subscriptions", s.Publication, s.Type)
+	}
 	return readValue(ctx, d, d.cfg.QueryTimeout, "pending commands of "+s.Publication, query.SubscriptionPendingProc, nil,
 		func(r *stdsql.Rows, p *SubscriptionPending) error {
 			var est stdsql.NullInt64
@@ -347,7 +398,7 @@ func (d *DB) SubscriptionPending(ctx context.Context, s Subscription) (Subscript
 			return err
 		}, stdsql.Named("publisher", s.Publisher), stdsql.Named("publisher_db", s.PublisherDB),
 		stdsql.Named("publication", s.Publication), stdsql.Named("subscriber", s.Subscriber),
-		stdsql.Named("subscriber_db", s.SubscriberDB), stdsql.Named("subscription_type", 0))
+		stdsql.Named("subscriber_db", s.SubscriberDB), stdsql.Named("subscription_type", int(s.Type)))
 }
 
 // PostTracerToken posts a tracer token on a transactional publication (run on the published

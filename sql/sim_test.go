@@ -203,6 +203,67 @@ func TestAXActivityAndWritesStop(t *testing.T) {
 	}
 }
 
+// TestAXStatesAsDocumented: what is still there counts, whatever its state. An AOS that rejects
+// new clients (Drain) is still an active AOS; client sessions marked for kill are still there,
+// ending; batch tasks and jobs cancelling are still running. Rows at rest (a stopped AOS's 0) do
+// not count.
+func TestAXStatesAsDocumented(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	ctx := t.Context()
+	if err := w.w.DrainAOS("AX-AOS01", "AOS60$01"); err != nil {
+		t.Fatal(err)
+	}
+	act, err := w.src.AXActivity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var draining []sql.AOSSession
+	for _, s := range act.Servers {
+		if s.Status != sql.ServerAlive {
+			draining = append(draining, s)
+		}
+	}
+	if act.ActiveServers() != 3 || len(draining) != 1 || !draining[0].Active() {
+		t.Fatalf("a draining AOS still runs: %d active, not alive: %+v", act.ActiveServers(), draining)
+	}
+	for _, a := range w.w.AOS() {
+		if err := w.w.StopAOS(a.Host, a.Service); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.clk.Advance(30 * time.Minute)
+	w.w.SetLeftover(sim.Leftover{EndingClients: 2, Clients: 1, CancellingTasks: 3})
+	act, err = w.src.AXActivity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if act.ActiveServers() != 0 || len(act.Servers) != 3 {
+		t.Fatalf("stopped AOS rows (STATUS 0) are not active: %d of %d", act.ActiveServers(), len(act.Servers))
+	}
+	ending := 0
+	for _, c := range act.Clients {
+		if !c.Status.Present() {
+			t.Errorf("session %d listed in state %s", c.SessionID, c.Status)
+		}
+		if c.Status.Ending() {
+			ending++
+		}
+	}
+	if len(act.Clients) != 3 || ending != 2 {
+		t.Fatalf("client sessions still there: %d, ending %d; want 3 and 2", len(act.Clients), ending)
+	}
+	if act.RunningTasks() != 3 || act.Tasks[sql.BatchCancelling] != 3 {
+		t.Fatalf("cancelling batch tasks are still running: %v", act.Tasks)
+	}
+	if jobs := act.RunningJobs(); len(jobs) != 1 || jobs[0].Status != sql.BatchCancelling {
+		t.Fatalf("running batch jobs %+v", jobs)
+	}
+	w.w.SetLeftover(sim.Leftover{DrainedRows: 1})
+	if act, _ = w.src.AXActivity(ctx); act.ActiveServers() != 1 {
+		t.Fatalf("the row of an AOS killed while it drained: %d active", act.ActiveServers())
+	}
+}
+
 func TestReplicationReads(t *testing.T) {
 	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
 	ctx := t.Context()
@@ -253,9 +314,17 @@ func TestReplicationReads(t *testing.T) {
 	if err != nil || len(subs) == 0 {
 		t.Fatalf("subscriptions %v %v", subs, err)
 	}
+	if subs[0].Type != sql.PushSubscription {
+		t.Fatalf("the toolkit's subscriptions are push subscriptions: %+v", subs[0])
+	}
 	sp, err := w.dist.SubscriptionPending(ctx, subs[0])
 	if err != nil || sp.Pending < 0 {
 		t.Fatalf("subscription pending %+v %v", sp, err)
+	}
+	anon := subs[0]
+	anon.Type = sql.AnonymousSubscription
+	if _, err := w.dist.SubscriptionPending(ctx, anon); err == nil {
+		t.Fatal("sp_replmonitorsubscriptionpendingcmds takes push and pull subscriptions only")
 	}
 	// A tracer token posted now arrives once the backlog before it is delivered.
 	id, err := w.src.PostTracerToken(ctx, transactional[0])
@@ -277,6 +346,57 @@ func TestReplicationReads(t *testing.T) {
 	}
 	if _, err := w.dist.Publications(ctx); err == nil || !(sql.IsMissingObject(err) || sql.Number(err) == 4060) {
 		t.Fatalf("publications after removal: %v", err)
+	}
+}
+
+// TestAgentStatesCarryTheCacheAge: agent states come from Replication Monitor's cache; their age
+// (lastrefresh against the server's clock) is read with them, so a cache whose refresher stopped
+// reads as old however recently it was queried.
+func TestAgentStatesCarryTheCacheAge(t *testing.T) {
+	w := newWorld(t, sim.Config{}, sim.ServerConfig{})
+	ctx := t.Context()
+	states, err := w.dist.AgentStates(ctx)
+	if err != nil || len(states) == 0 {
+		t.Fatalf("agent states %v %v", states, err)
+	}
+	for _, s := range states {
+		if s.CacheAge > 30*time.Second || s.LastRefresh.IsZero() {
+			t.Fatalf("%s: a cache refreshed by a running job is %v old (last refresh %v)", s.Name, s.CacheAge, s.LastRefresh)
+		}
+	}
+	w.w.SetMonitorRefresher(false)
+	w.clk.Advance(20 * time.Minute)
+	states, err = w.dist.AgentStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range states {
+		if s.CacheAge < 20*time.Minute || w.w.Now().Sub(s.LastRefresh) != s.CacheAge {
+			t.Fatalf("%s: a stopped refresher's cache is %v old (last refresh %v, now %v)", s.Name, s.CacheAge, s.LastRefresh, w.w.Now())
+		}
+	}
+}
+
+// TestSnapshotDeliveries: a delivered snapshot is found in the distribution history within the
+// window asked for, by the server's clock, after the newest message moved on; outside it, not.
+func TestSnapshotDeliveries(t *testing.T) {
+	w := newWorld(t, sim.Config{Tables: 300}, sim.ServerConfig{})
+	ctx := t.Context()
+	if err := w.w.CreateNoPKPublication(); err != nil {
+		t.Fatal(err)
+	}
+	done := w.w.SnapshotState().Done
+	w.clk.Advance(done.Sub(w.clk.Now()) + 10*time.Minute)
+	got, err := w.dist.SnapshotDeliveries(ctx, 11*time.Minute)
+	if err != nil || len(got) != 1 || got[0].Publication != "AX_PUB_NoPKTable" || got[0].Time.Sub(done).Abs() > 5*time.Millisecond ||
+		!strings.HasPrefix(got[0].Comments, "Delivered snapshot from the ") {
+		t.Fatalf("deliveries in the last 11 minutes: %+v %v", got, err)
+	}
+	if got, err := w.dist.SnapshotDeliveries(ctx, 9*time.Minute); err != nil || len(got) != 0 {
+		t.Fatalf("deliveries in the last 9 minutes: %+v %v", got, err)
+	}
+	if _, err := w.dist.SnapshotDeliveries(ctx, -time.Second); err == nil {
+		t.Fatal("a negative window must be refused")
 	}
 }
 
@@ -337,7 +457,7 @@ func TestDroppedConnectionIsReadAgain(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.clk.Advance(3 * time.Hour) // the batch tasks are spread over several statuses
-		}, w.tgt, w.srv.Target(), tdssim.Rule{SQL: regexp.MustCompile(`GROUP BY b\.STATUS`), Rows: 1},
+		}, w.tgt, w.srv.Target(), tdssim.Rule{SQL: regexp.MustCompile(`GROUP BY t1\.STATUS`), Rows: 1},
 			func() (any, int, error) {
 				u, err := w.tgt.Upgrade(ctx)
 				return u, len(u.Tasks), err
@@ -419,6 +539,85 @@ func TestUpgradeAndPreflight(t *testing.T) {
 	pf, err = w.src.Preflight(ctx, w.srv.Database(sim.EndpointSource))
 	if err != nil || pf.ReplicationInstalled || pf.MaxTextReplSize != 65536 {
 		t.Fatalf("preflight with problems: %+v %v", pf, err)
+	}
+}
+
+// TestUpgradeReadAsDocumented: the upgrade's tables are read as monitor-upgrade.md reads them, each
+// on its own. Before the trigger they do not exist (208: missing, not an error); the
+// synchronizations get the document's phase names; a failed PostSync shows its step and the
+// script error picked by column name from the documented example row; one table that cannot be
+// read leaves the others' answers standing; after the resume the last servicing step completes it.
+func TestUpgradeReadAsDocumented(t *testing.T) {
+	w := newWorld(t, sim.Config{Scenarios: sim.ScenarioUpgradeFailure, UpgradeDuration: 2 * time.Hour}, sim.ServerConfig{})
+	ctx := t.Context()
+	u, err := w.tgt.Upgrade(ctx)
+	if err != nil || u.Started() || !u.Answered() || len(u.Missing) != 4 {
+		t.Fatalf("before the trigger: started %v, missing %v, %v", u.Started(), u.Missing, err)
+	}
+	if err := w.w.TriggerUpgrade(); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Advance(10 * time.Minute)
+	u, err = w.tgt.Upgrade(ctx)
+	cur, ok := u.Current()
+	if err != nil || !u.Started() || !ok || cur.Step != "PreReqs" || u.Finished() {
+		t.Fatalf("10 minutes in: current %+v %v, %v", cur, ok, err)
+	}
+	if s, ok := u.RunningSync(); !ok || s.Phase != "PreReqs-AdditiveSync" || s.ActivityID == "" {
+		t.Fatalf("the running synchronization: %+v %v", s, ok)
+	}
+	var failure sql.UpgradeStep
+	for i := 0; i < 100; i++ {
+		w.clk.Advance(5 * time.Minute)
+		if u, err = w.tgt.Upgrade(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if f, ok := u.Failure(); ok {
+			failure = f
+			break
+		}
+	}
+	if failure.Step != "PostSync" || u.Finished() || len(u.Errors) != 1 {
+		t.Fatalf("the failure: %+v, errors %+v", failure, u.Errors)
+	}
+	e := u.Errors[0]
+	if e.Class != "ReleaseUpdateDB10_CaseManagement" || e.Method != "updateCaseCategoryTypeMajor" || e.Company != "DAT" ||
+		!strings.HasPrefix(e.Message, "Cannot edit a record in Case category Security by Role (CaseCategoryRole). Category type: None.") {
+		t.Fatalf("the script error: %+v", e)
+	}
+	if got := e.String(); !strings.HasPrefix(got, "ReleaseUpdateDB10_CaseManagement.updateCaseCategoryTypeMajor (DAT): Cannot edit a record") ||
+		strings.Contains(got, "\n") {
+		t.Fatalf("the script error as one line: %q", got)
+	}
+	phases := map[string]bool{}
+	for _, s := range u.Sync {
+		phases[s.Phase] = true
+	}
+	if !phases["PreReqs-AdditiveSync"] || !phases["PreReqs-PartialSync"] || !phases["DbSync-SyncSchema"] {
+		t.Fatalf("synchronization phases: %v", phases)
+	}
+	// One table that cannot be read does not take the others with it.
+	id := w.srv.Target().Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, SQL: regexp.MustCompile(`(?i)servicingstep`),
+		Action: tdssim.FaultError, Err: tdssim.DeadlockError()})
+	u, err = w.tgt.Upgrade(ctx)
+	if err == nil || sql.Number(err) != 1205 || !u.Answered() || u.Unread["servicing steps"] == nil || len(u.Status) == 0 || len(u.Errors) != 1 {
+		t.Fatalf("with SERVICINGSTEP failing: %v; unread %v, %d status rows, %d errors", err, u.Unread, len(u.Status), len(u.Errors))
+	}
+	w.srv.Target().Faults().Remove(id)
+	if err := w.w.ResumeUpgrade(); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Advance(3 * time.Hour)
+	u, err = w.tgt.Upgrade(ctx)
+	if _, failed := u.Failure(); err != nil || !u.Finished() || failed || u.Percent() != 100 {
+		t.Fatalf("after the resume: finished %v, failed %v, %.0f%%, %v", u.Finished(), failed, u.Percent(), err)
+	}
+	phases = map[string]bool{}
+	for _, s := range u.Sync {
+		phases[s.Phase] = true
+	}
+	if !phases["FinalDBSync-SyncSchema"] || len(phases) != 4 {
+		t.Fatalf("synchronization phases at the end: %v", phases)
 	}
 }
 

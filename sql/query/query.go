@@ -47,28 +47,53 @@ const ExactCountPrefix = `SELECT COUNT_BIG(*) FROM `
 // ---------------------------------------------------------------------------------------------
 // AX 2012 sessions and batch jobs — on the AX source database.
 
-// AXServerSessions lists AOS instances registered in the database. STATUS 1 is a running AOS.
-// Columns: SERVERID, AOSID, INSTANCE_NAME, STATUS, LOGINDATETIME, LASTUPDATEDATETIME.
+// AXServerSessions lists every AOS instance row of SYSSERVERSESSIONS with its STATUS (AX 2012's
+// SysServerStatus enum). What is documented: a running AOS has a row with STATUS 1 (Microsoft's
+// "Dynamics Ax 4.0 Session Types" post, archived at learn.microsoft.com/archive/blogs/daxis; the
+// design is unchanged in AX 2012), and "Drain users from an AOS" (AX 2012 app-user-itpro) sets an
+// AOS rejecting new clients back to accepting them with the value 1; an AOS sets the rows of dead
+// AOS instances to 0, which the Online users form does not show (Microsoft Dynamics blog, "AX AOS
+// Server acting as Load balancer appears with a status Dead"). SysServerStatus also has Drain, the
+// status of an AOS that rejects new clients while its sessions end (SysServersDrain, AX 2012
+// application classes reference), but its number is not documented: every value but 0 is an AOS
+// still there. Columns: SERVERID, AOSID, INSTANCE_NAME, STATUS, LOGINDATETIME, LASTUPDATEDATETIME.
 const AXServerSessions = `SELECT SERVERID, AOSID, INSTANCE_NAME, STATUS, LOGINDATETIME, LASTUPDATEDATETIME
 FROM dbo.SYSSERVERSESSIONS WITH (NOLOCK)
 ORDER BY SERVERID`
 
-// AXClientSessions lists active client sessions (STATUS 1).
-// Columns: SESSIONID, SERVERID, USERID, CLIENTTYPE, CLIENTCOMPUTER, LOGINDATETIME.
-const AXClientSessions = `SELECT SESSIONID, SERVERID, USERID, CLIENTTYPE, CLIENTCOMPUTER, LOGINDATETIME
+// AXClientSessions lists the client sessions still there: STATUS other than 0 and 3. The numbers
+// are the SessionStatus enum's as the Finance and Operations API reference lists them
+// (learn.microsoft.com/dotnet/api/dynamics.ax.application.sessionstatus: 0 Inactive, 1 Running,
+// 2 MarkedAsKill, 3 Killed); the AX 2012 pages name the states (Online users form: Running,
+// Killed, "Ending - Waiting for AOS", "Ending - Blocked") but not their numbers, and the running
+// session's 1 is the same in both. A session marked for kill has not ended yet; a value the enum
+// does not name is kept too, as a session still there.
+// Columns: SESSIONID, SERVERID, USERID, CLIENTTYPE, CLIENTCOMPUTER, LOGINDATETIME, STATUS.
+const AXClientSessions = `SELECT SESSIONID, SERVERID, USERID, CLIENTTYPE, CLIENTCOMPUTER, LOGINDATETIME, STATUS
 FROM dbo.SYSCLIENTSESSIONS WITH (NOLOCK)
-WHERE STATUS = 1
+WHERE STATUS NOT IN (0, 3)
 ORDER BY LOGINDATETIME`
 
-// AXBatchJobs lists batch jobs that are waiting (1), executing (2) or ready (5).
-// Columns: RECID, CAPTION, STATUS, STARTDATETIME, CREATEDBY.
-const AXBatchJobs = `SELECT RECID, CAPTION, STATUS, STARTDATETIME, CREATEDBY
+// AXBatchJobs lists the batch jobs not at rest: BatchStatus (AX 2012 reference, "BatchStatus
+// Enumeration"; the same numbers in migration-upgrade/monitor-upgrade.md) other than 0 Hold,
+// 3 Error, 4 Finished, 6 NotRun and 8 Canceled: Waiting (1), Executing (2), Ready (5), Cancelling
+// (7, still ending) and any value the AX 2012 enum does not name (D365 adds 9 Scheduled).
+// CREATEDBY is not read: no document names it for BATCHJOB.
+// Columns: RECID, CAPTION, STATUS, STARTDATETIME.
+const AXBatchJobs = `SELECT RECID, CAPTION, STATUS, STARTDATETIME
 FROM dbo.BATCHJOB WITH (NOLOCK)
-WHERE STATUS IN (1, 2, 5)
+WHERE STATUS NOT IN (0, 3, 4, 6, 8)
 ORDER BY STATUS DESC, STARTDATETIME`
 
-// AXExecutingBatchTasks counts batch tasks executing now (BATCH.STATUS 2). Column: one int.
-const AXExecutingBatchTasks = `SELECT COUNT(*) FROM dbo.BATCH WITH (NOLOCK) WHERE STATUS = 2`
+// AXRunningBatchTasks counts the batch tasks (BATCH rows) still running, by BatchStatus: every
+// status but those of a task at rest or not started (0 Hold, 1 Waiting, 3 Error, 4 Finished,
+// 5 Ready, 6 NotRun, 8 Canceled), so Executing (2), Cancelling (7, still ending) and any value the
+// enum does not name. Columns: STATUS, tasks (int).
+const AXRunningBatchTasks = `SELECT STATUS, COUNT(*) AS tasks
+FROM dbo.BATCH WITH (NOLOCK)
+WHERE STATUS NOT IN (0, 1, 3, 4, 5, 6, 8)
+GROUP BY STATUS
+ORDER BY STATUS`
 
 // UserSessions lists SQL sessions on the current database other than cutover's own (who is still
 // connected: AOS service accounts, people in SSMS, replication agents, integrations).
@@ -106,14 +131,17 @@ const LastUserUpdate = `SELECT MAX(last_user_update) FROM sys.dm_db_index_usage_
 // Replication — publisher side (in the published AX database).
 
 // PostTracerToken posts a tracer token on a transactional publication (sp_executesql with @p1 =
-// publication) and returns its id. Column: tracer_id (int).
+// publication) and returns its id: sp_posttracertoken in the publication database
+// (system-stored-procedures/sp-posttracertoken-transact-sql.md; a snapshot publication is refused
+// with error 21485). Column: tracer_id (int).
 const PostTracerToken = `DECLARE @tracer_id int;
 EXEC sys.sp_posttracertoken @publication = @p1, @tracer_token_id = @tracer_id OUTPUT;
 SELECT @tracer_id AS tracer_id`
 
-// TracerTokenHistoryProc is called by name with @publication and @tracer_id. Columns:
-// distributor_latency, subscriber, subscriber_db, subscriber_latency, overall_latency (seconds;
-// NULL until the token arrived).
+// TracerTokenHistoryProc is called by name with @publication and @tracer_id (neither has a default)
+// in the publication database: system-stored-procedures/sp-helptracertokenhistory-transact-sql.md,
+// one row per Subscriber. Columns: distributor_latency, subscriber, subscriber_db,
+// subscriber_latency, overall_latency (bigint seconds; NULL until the token got there).
 const TracerTokenHistoryProc = `sys.sp_helptracertokenhistory`
 
 // ---------------------------------------------------------------------------------------------
@@ -153,17 +181,29 @@ JOIN dbo.MSpublications p WITH (NOLOCK) ON p.publication_id = a.publication_id
 WHERE da.subscriber_id >= 0
 ORDER BY st.UndelivCmdsInDistDB DESC`
 
-// AgentStates is the replication monitor's cached state per agent (cheap). agent_type: 1 snapshot,
-// 2 log reader, 3 distribution. status: 1 started, 2 succeeded, 3 in progress, 4 idle, 5 retrying,
-// 6 failed. Latencies in seconds.
+// AgentStates is Replication Monitor's cached state per agent (cheap), from
+// MSreplication_monitordata (sql-docs system-tables/msreplication-monitordata-transact-sql.md):
+// agent_type 1 Snapshot, 2 Log Reader, 3 Distribution, 4 Merge, 9 Queue Reader; status 1 Started,
+// 2 Succeeded, 3 In progress, 4 Idle, 5 Retrying, 6 Failed; warning a bitmask (1 expiration,
+// 2 latency…); cur_latency and avg_latency in seconds. It is a cache: the SQL Server Agent job
+// "Replication monitoring refresher for distribution" rebuilds it (every 4 to 30 seconds while it
+// runs, replication/monitor/caching-refresh-and-replication-monitor-performance.md), so its rows
+// are as old as lastrefresh says. refresh_age is that age in seconds on the server's own clock
+// (the docs do not say which clock lastrefresh is in; like the history tables' times it is taken
+// as the server's local time, GETDATE()). NULL lastrefresh gives a NULL age.
 // Columns: publication, agent_type, agent_name, status, isagentrunningnow, warning, cur_latency,
-// avg_latency, last_distsync, lastrefresh.
+// avg_latency, last_distsync, lastrefresh, refresh_age (int).
 const AgentStates = `SELECT publication, agent_type, agent_name, status, isagentrunningnow, warning,
-  cur_latency, avg_latency, last_distsync, lastrefresh
+  cur_latency, avg_latency, last_distsync, lastrefresh, DATEDIFF(SECOND, lastrefresh, GETDATE()) AS refresh_age
 FROM dbo.MSreplication_monitordata WITH (NOLOCK)
 ORDER BY publication, agent_type`
 
-// DistributionAgentHistory is the newest history row of every distribution agent.
+// DistributionAgentHistory is the newest history row of every distribution agent:
+// MSdistribution_history (system-tables/msdistribution-history-transact-sql.md: runstatus 1 Start,
+// 2 Succeed, 3 In progress, 4 Idle, 5 Retry, 6 Fail; delivered_commands is the session's total;
+// current_delivery_latency in milliseconds; error_id points into MSrepl_errors) joined to
+// MSdistribution_agents (msdistribution-agents-transact-sql.md). The newest row soon moves on from a
+// snapshot's delivery: SnapshotDeliveries looks further back.
 // Columns: publication, agent_name, runstatus, time, comments, delivered_commands,
 // current_delivery_latency (ms), delivery_rate, error_id.
 const DistributionAgentHistory = `WITH h AS (
@@ -176,7 +216,24 @@ FROM h JOIN dbo.MSdistribution_agents da WITH (NOLOCK) ON da.id = h.agent_id
 WHERE h.rn = 1
 ORDER BY da.publication`
 
-// LogReaderHistory is the newest history row of every log reader agent.
+// SnapshotDeliveries lists the distribution agents' "Delivered snapshot" messages logged within the
+// last @p1 seconds (an int), by the server's own clock: MSdistribution_history
+// (sql-docs system-tables/msdistribution-history-transact-sql.md: time is when the message was
+// logged, comments its text) joined to MSdistribution_agents for the publication. The message is
+// documented in migration-upgrade/monitor-replication.md ("Delivered snapshot from the
+// \\unc\server\folder"), and so is what follows it: "No replicated transactions are available",
+// so the newest row alone soon stops showing the delivery. Only the documented start is matched:
+// SQL Server's text goes on (sub-folder, milliseconds taken) in a form the docs do not fix.
+// Columns: publication, agent_name, runstatus, time, comments.
+const SnapshotDeliveries = `SELECT da.publication, da.name AS agent_name, h.runstatus, h.[time], h.comments
+FROM dbo.MSdistribution_history h WITH (NOLOCK)
+JOIN dbo.MSdistribution_agents da WITH (NOLOCK) ON da.id = h.agent_id
+WHERE h.[time] >= DATEADD(SECOND, -@p1, GETDATE()) AND h.comments LIKE N'Delivered snapshot%'
+ORDER BY h.[time] DESC`
+
+// LogReaderHistory is the newest history row of every log reader agent: MSlogreader_history
+// (system-tables/mslogreader-history-transact-sql.md: the same runstatus values, comments
+// nvarchar(255), delivery_latency in milliseconds) joined to MSlogreader_agents.
 // Columns: agent_name, publisher_db, runstatus, time, comments, delivery_latency (ms), error_id.
 const LogReaderHistory = `WITH h AS (
   SELECT agent_id, runstatus, [time], comments, delivery_latency, error_id,
@@ -186,8 +243,10 @@ SELECT la.name AS agent_name, la.publisher_db, h.runstatus, h.[time], h.comments
 FROM h JOIN dbo.MSlogreader_agents la WITH (NOLOCK) ON la.id = h.agent_id
 WHERE h.rn = 1`
 
-// SnapshotHistory is the newest history row of every snapshot agent ("A snapshot of N article(s)
-// was generated." when done). Columns: publication, agent_name, runstatus, time, comments, error_id.
+// SnapshotHistory is the newest history row of every snapshot agent: MSsnapshot_history
+// (system-tables/mssnapshot-history-transact-sql.md) joined to MSsnapshot_agents; "A snapshot of N
+// article(s) was generated" when done (migration-upgrade/monitor-replication.md).
+// Columns: publication, agent_name, runstatus, time, comments, error_id.
 const SnapshotHistory = `WITH h AS (
   SELECT agent_id, runstatus, [time], comments, error_id,
     ROW_NUMBER() OVER (PARTITION BY agent_id ORDER BY [time] DESC, [timestamp] DESC) AS rn
@@ -212,14 +271,22 @@ ORDER BY [time] DESC, id DESC`
 const NewestReplicatedTransaction = `SELECT MAX(entry_time) FROM dbo.MSrepl_transactions WITH (NOLOCK)`
 
 // SubscriptionPendingProc is called by name with @publisher, @publisher_db, @publication,
-// @subscriber, @subscriber_db and @subscription_type = 0 (push).
-// Columns: pendingcmdcount, estimatedprocesstime (seconds).
+// @subscriber, @subscriber_db and @subscription_type (0 push, 1 pull), as
+// sql-docs system-stored-procedures/sp-replmonitorsubscriptionpendingcmds-transact-sql.md
+// documents it; it is for transactional publications. It runs in the distribution database.
+// Columns: pendingcmdcount (int), estimatedprocesstime (int, seconds).
 const SubscriptionPendingProc = `sp_replmonitorsubscriptionpendingcmds`
 
-// Subscriptions lists push subscriptions by distribution agent, with what
-// SubscriptionPendingProc needs. Columns: publisher, publisher_db, publication, subscriber,
-// subscriber_db, agent_name.
-const Subscriptions = `SELECT ps.name AS publisher, da.publisher_db, da.publication, ss.name AS subscriber, da.subscriber_db, da.name AS agent_name
+// Subscriptions lists the subscriptions by distribution agent, with what SubscriptionPendingProc
+// needs: MSdistribution_agents (system-tables/msdistribution-agents-transact-sql.md) gives the
+// publisher database, publication, subscriber database and subscription_type (0 push, 1 pull,
+// 2 anonymous); virtual subscriptions have a negative subscriber_id. The documents do not say which
+// table names the servers behind publisher_id and subscriber_id (the MSreplservers page describes
+// another table): sys.servers' server_id is taken, as the replication procedures have long used it.
+// Columns: publisher, publisher_db, publication, subscriber, subscriber_db, agent_name,
+// subscription_type.
+const Subscriptions = `SELECT ps.name AS publisher, da.publisher_db, da.publication, ss.name AS subscriber, da.subscriber_db, da.name AS agent_name,
+  da.subscription_type
 FROM dbo.MSdistribution_agents da WITH (NOLOCK)
 JOIN sys.servers ps ON ps.server_id = da.publisher_id
 JOIN sys.servers ss ON ss.server_id = da.subscriber_id
@@ -229,42 +296,58 @@ ORDER BY da.publication`
 // ---------------------------------------------------------------------------------------------
 // The data upgrade — on the Azure SQL sandbox.
 
-// DataUpgradeStatus is what the toolkit's `ds` report reads.
+// DataUpgradeStatus is what the toolkit's `ds` report reads: the query of
+// migration-upgrade/monitor-upgrade.md ("Data upgrade step status"), verbatim. STATUS is
+// documented as Completed or Failed for a step ("ds" in data-upgrade-self-service.md); what a step
+// in progress shows is not documented, so any other value is a step not finished. The table does
+// not exist before the upgrade creates it (error 208).
 // Columns: StartTime, EndTime, Steps, SubSteps, STATUS.
 const DataUpgradeStatus = `SELECT StartTime, EndTime, Steps, SubSteps, STATUS
 FROM [DBUPGRADE].[DATAUPGRADESTATUS]
 ORDER BY EndTime DESC`
 
-// ServicingSteps lists the servicing steps (/DataUpgrade/PreSync, /DataUpgrade/PostSync,
-// /DataUpgrade/FinalDbSync/DisableDataUpgradeFlag…); STATUS 2 is done.
-// Columns: PATH, STATUS, STARTTIME, ENDTIME.
-const ServicingSteps = `SELECT PATH, STATUS, STARTTIME, ENDTIME
-FROM [DBUPGRADE].[SERVICINGSTEP]
-ORDER BY STARTTIME`
+// ServicingSteps lists the servicing steps with the columns monitor-upgrade.md's "Synchronize
+// Steps" query uses: Path (/DataUpgrade/PreSync, /DataUpgrade/PostSync,
+// /DataUpgrade/FinalDbSync/DisableDataUpgradeFlag…), Status (2 is done: the document takes
+// ModifiedDateTime less 2 seconds as the completion time; no other value is documented) and
+// ModifiedDateTime. The document checks INFORMATION_SCHEMA first: the table does not exist before
+// the upgrade (error 208). Columns: Path, Status, ModifiedDateTime.
+const ServicingSteps = `SELECT Path, Status, ModifiedDateTime
+FROM DBUPGRADE.SERVICINGSTEP
+ORDER BY ModifiedDateTime`
 
-// DBSyncSteps lists database synchronization phases; FinishTime 1900-01-01 means running.
-// Columns: SyncStep, StartDateTime, FinishTime, Success, DBSyncActivityId.
-const DBSyncSteps = `SELECT SyncStep, StartDateTime, FinishTime, Success, CAST(DBSyncActivityId AS nvarchar(36)) AS DBSyncActivityId
-FROM dbo.DBSyncExecStats
-ORDER BY StartDateTime`
+// DBSyncSteps lists the database synchronizations as monitor-upgrade.md's "Synchronize Steps"
+// query reads them: DBSyncExecStats without its 'PartialList, PostTableViewSyncActions' rows,
+// newest first by RecID. SyncStep is the raw step ('LegacyIds, AdditiveTableSync', 'PartialList,
+// LegacyIds', 'FullAll'); the document names them PreReqs-AdditiveSync, PreReqs-PartialSync,
+// DbSync-SyncSchema and FinalDBSync-SyncSchema from the servicing steps' times (sql.SyncStep.Phase).
+// FinishTime 1900-01-01 means running. Columns: RecID, SyncStep, DBSyncActivityId, StartDateTime,
+// FinishTime, Success.
+const DBSyncSteps = `SELECT TOP (50) RecID, SyncStep, CAST(DBSyncActivityId AS nvarchar(36)) AS DBSyncActivityId, StartDateTime, FinishTime, Success
+FROM DBSyncExecStats
+WHERE SyncStep <> 'PartialList, PostTableViewSyncActions'
+ORDER BY RecID DESC`
 
-// UpgradeBatchTasks is the status histogram of the "Data upgrade" batch job's tasks (BatchStatus
-// values). Columns: STATUS, tasks.
-const UpgradeBatchTasks = `SELECT b.STATUS, COUNT(*) AS tasks
-FROM dbo.BATCH b WITH (NOLOCK)
-JOIN dbo.BATCHJOB j WITH (NOLOCK) ON j.RECID = b.BATCHJOBID
-WHERE j.CAPTION = N'Data upgrade'
-GROUP BY b.STATUS
-ORDER BY b.STATUS`
+// UpgradeBatchTasks is the status histogram (BatchStatus values) of the tasks of the batch job
+// running the upgrade scripts: monitor-upgrade.md's "Upgrade batch task summary", which looks only
+// at the job executing now (caption 'Data upgrade', status 2). Columns: STATUS, tasks.
+const UpgradeBatchTasks = `SELECT t1.STATUS, COUNT(*) AS tasks
+FROM dbo.BATCH t1 WITH (NOLOCK)
+WHERE t1.BATCHJOBID IN (SELECT t2.RECID FROM dbo.BATCHJOB t2 WITH (NOLOCK) WHERE t2.CAPTION = N'Data upgrade' AND t2.STATUS = 2)
+GROUP BY t1.STATUS`
 
-// UpgradeScriptErrors lists the newest release-update script errors.
-// Columns: CREATEDDATETIME, CLASSNAME, METHODNAME, ERRORMESSAGE.
-const UpgradeScriptErrors = `SELECT TOP (20) CREATEDDATETIME, CLASSNAME, METHODNAME, ERRORMESSAGE
-FROM dbo.RELEASEUPDATESCRIPTSERRORLOG WITH (NOLOCK)
-ORDER BY CREATEDDATETIME DESC`
+// UpgradeScriptErrors reads the upgrade script errors. monitor-upgrade.md ("Upgrade job errors")
+// reads the whole table and documents none of its columns; pre-post-upgrade-scripts.md shows its
+// rows as ClassName, MethodName, Company, DataParition, ErrorCount and ErrorMessage. So the rows
+// are read whole and their columns picked by name (sql.ScriptError), whatever the shape; TOP keeps
+// the read bounded (the table holds failures only). No order is documented either.
+// Columns: any.
+const UpgradeScriptErrors = `SELECT TOP (200) * FROM dbo.RELEASEUPDATESCRIPTSERRORLOG WITH (NOLOCK)`
 
-// ServicingActivity is when the servicing host (SERVICING1) last finished a request: no activity
-// for 30 minutes may mean the database sync stalled. Column: one datetime (NULL: never seen).
+// ServicingActivity is when the servicing host (SERVICING1) last finished a request: the
+// database synchronization's activity comes from that host, and none for up to 30 minutes may mean
+// the sync stalled (monitor-upgrade.md, the note under "Synchronize Steps").
+// Column: one datetime (NULL: never seen).
 const ServicingActivity = `SELECT MAX(last_request_end_time) FROM sys.dm_exec_sessions WHERE host_name = N'SERVICING1'`
 
 // ServerClock is the server's current time with its UTC offset. The pages of the datetime

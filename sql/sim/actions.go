@@ -15,6 +15,7 @@ type ActionOp string
 const (
 	ActStopAOS           ActionOp = "stop-aos"
 	ActStartAOS          ActionOp = "start-aos"
+	ActDrainAOS          ActionOp = "drain-aos"
 	ActCreateNoPK        ActionOp = "create-nopk-publication"
 	ActRemoveReplication ActionOp = "remove-replication"
 	ActSetDrainRate      ActionOp = "set-drain-rate"
@@ -117,6 +118,8 @@ func (w *World) apply(a Action) error {
 		return w.StopAOS(arg(0), arg(1))
 	case ActStartAOS:
 		return w.StartAOS(arg(0), arg(1))
+	case ActDrainAOS:
+		return w.DrainAOS(arg(0), arg(1))
 	case ActCreateNoPK:
 		return w.CreateNoPKPublication()
 	case ActRemoveReplication:

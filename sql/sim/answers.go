@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -139,10 +140,10 @@ func (w *World) axServerSessions() *tdssim.Result {
 	cols := []tdssim.Column{colInt("SERVERID"), colNV("AOSID", 50), colNV("INSTANCE_NAME", 50), colInt("STATUS"),
 		colDT("LOGINDATETIME"), colDT("LASTUPDATEDATETIME")}
 	rows := make([]tdssim.Row, 0, len(w.aos))
-	for _, a := range w.aos {
-		status, last := 0, a.leftRunning(w.t)
+	for i, a := range w.aos {
+		status, last := a.serverStatus(w.t, i < w.leftover.drainedRows), a.leftRunning(w.t)
 		if a.active(w.t) {
-			status, last = 1, max(a.runningSince(w.t), math.Floor(w.t/60)*60)
+			last = max(a.runningSince(w.t), math.Floor(w.t/60)*60)
 		} else {
 			for _, tr := range a.trans {
 				if tr.t <= w.t && tr.state == ServiceStopped {
@@ -159,11 +160,14 @@ func (w *World) axServerSessions() *tdssim.Result {
 	return tdssim.Rows(cols, rows...)
 }
 
+// axClientSessions answers AXClientSessions: the sessions of the running AOS (STATUS 1) and the
+// leftovers (SetLeftover), running or marked for kill. Ended sessions keep their rows with STATUS 0
+// in AX, which the query leaves out.
 func (w *World) axClientSessions() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
 	cols := []tdssim.Column{colInt("SESSIONID"), colInt("SERVERID"), colNV("USERID", 8), colInt("CLIENTTYPE"),
-		colNV("CLIENTCOMPUTER", 80), colDT("LOGINDATETIME")}
+		colNV("CLIENTCOMPUTER", 80), colDT("LOGINDATETIME"), colInt("STATUS")}
 	type r struct {
 		c     clientSession
 		login float64
@@ -180,31 +184,37 @@ func (w *World) axClientSessions() *tdssim.Result {
 	slices.SortStableFunc(act, func(a, b r) int { return cmp.Compare(a.login, b.login) })
 	rows := make([]tdssim.Row, len(act))
 	for i, a := range act {
-		server := 0 // a leftover row's AOS is gone
+		server, status := 0, a.c.status // a leftover row's AOS is gone
 		if a.c.aos >= 0 {
-			server = w.aos[a.c.aos].serverID
+			server, status = w.aos[a.c.aos].serverID, sessionRunning
 		}
-		rows[i] = tdssim.Row{a.c.sessionID, server, a.c.user, a.c.typ, a.c.computer, w.dt(a.login)}
+		rows[i] = tdssim.Row{a.c.sessionID, server, a.c.user, a.c.typ, a.c.computer, w.dt(a.login), status}
 	}
 	return tdssim.Rows(cols, rows...)
 }
 
+// axBatchJobs answers AXBatchJobs: the jobs not at rest (waiting, executing, ready), and a
+// cancelling job for the leftover cancelling tasks.
 func (w *World) axBatchJobs() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
-	cols := []tdssim.Column{colBig("RECID"), colNV("CAPTION", 100), colInt("STATUS"), colDT("STARTDATETIME"), colNV("CREATEDBY", 8)}
+	cols := []tdssim.Column{colBig("RECID"), colNV("CAPTION", 100), colInt("STATUS"), colDT("STARTDATETIME")}
 	type r struct {
-		j     *batchJob
-		st    BatchStatus
-		start float64
+		recID   int64
+		caption string
+		st      BatchStatus
+		start   float64
 	}
 	var out []r
 	for i := range w.jobs {
 		j := &w.jobs[i]
 		st, start := w.jobStatus(j, w.t)
 		if st == BatchWaiting || st == BatchExecuting || st == BatchReady {
-			out = append(out, r{j, st, start})
+			out = append(out, r{j.recID, j.caption, st, start})
 		}
+	}
+	if w.leftover.cancellingTasks > 0 {
+		out = append(out, r{5637145999, "Master planning - net requirements (cancelling)", BatchCancelling, w.t - 3600})
 	}
 	slices.SortStableFunc(out, func(a, b r) int {
 		if c := cmp.Compare(b.st, a.st); c != 0 {
@@ -214,15 +224,22 @@ func (w *World) axBatchJobs() *tdssim.Result {
 	})
 	rows := make([]tdssim.Row, len(out))
 	for i, o := range out {
-		rows[i] = tdssim.Row{o.j.recID, o.j.caption, int(o.st), w.dt(o.start), o.j.createdBy}
+		rows[i] = tdssim.Row{o.recID, o.caption, int(o.st), w.dt(o.start)}
 	}
 	return tdssim.Rows(cols, rows...)
 }
 
-func (w *World) axExecutingTasks() *tdssim.Result {
+// axRunningTasks answers AXRunningBatchTasks: the BATCH rows still running, by status.
+func (w *World) axRunningTasks() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
-	return tdssim.Rows([]tdssim.Column{{Type: tdssim.TypeInt}}, tdssim.Row{w.executingTasks(w.t)})
+	hist := w.runningTasks(w.t)
+	keys := slices.Sorted(maps.Keys(hist))
+	rows := make([]tdssim.Row, len(keys))
+	for i, st := range keys {
+		rows[i] = tdssim.Row{int(st), hist[st]}
+	}
+	return tdssim.Rows([]tdssim.Column{colInt("STATUS"), colInt("tasks")}, rows...)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -612,13 +629,70 @@ const (
 	runFailed     = 6
 )
 
+// Replication Monitor's cache refresh (caching-refresh-and-replication-monitor-performance.md): the
+// refresher job waits 4 seconds after a refresh when agent history changed since, 30 seconds when
+// it did not (the time taken to build the cache, the documented alternative, is nothing here).
+const (
+	monitorRefreshBusy = 4.0
+	monitorRefreshIdle = 30.0
+)
+
+// monitorCache is MSreplication_monitordata: the agent rows as the refresher job last built them.
+type monitorCache struct {
+	at      float64 // sim seconds of the last refresh
+	rows    []tdssim.Row
+	stopped bool // the refresher job is stopped (SetMonitorRefresher)
+}
+
+// refreshMonitor rebuilds the cache when the refresher job is due (w.mu held): the rows are those
+// of now, stamped with the newest refresh instant of the job's schedule at or before now.
+func (w *World) refreshMonitor() {
+	m := &w.monitor
+	if m.rows != nil && m.stopped {
+		return
+	}
+	period := monitorRefreshIdle
+	if w.repl.histTime > m.at {
+		period = monitorRefreshBusy
+	}
+	if m.rows != nil && w.t < m.at+period {
+		return
+	}
+	m.at = math.Floor(w.t/period) * period
+	m.rows = w.agentRows(w.timeAt(m.at))
+}
+
+// SetMonitorRefresher starts (true, as it is at first) or stops the SQL Server Agent job
+// "Replication monitoring refresher for distribution". Stopped, MSreplication_monitordata keeps the
+// rows and lastrefresh of its last refresh, however the agents fare since. It is a fault, not an
+// Action: it is neither recorded nor replayed.
+func (w *World) SetMonitorRefresher(running bool) {
+	w.lock()
+	defer w.mu.Unlock()
+	if !running {
+		w.refreshMonitor() // what was due before the job stopped
+	}
+	w.monitor.stopped = !running
+}
+
+// agentStates answers AgentStates from the cache, with each row's age on the server's clock.
 func (w *World) agentStates() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
-	cols := []tdssim.Column{colNV("publication", sysname), colInt("agent_type"), colNV("agent_name", 100), colInt("status"),
+	cols := []tdssim.Column{colNV("publication", sysname), colInt("agent_type"), colNV("agent_name", sysname), colInt("status"),
 		colBit("isagentrunningnow"), colInt("warning"), colInt("cur_latency"), colInt("avg_latency"),
-		colDT("last_distsync"), colDT("lastrefresh")}
-	now := w.timeAt(w.t)
+		colDT("last_distsync"), colDT("lastrefresh"), colInt("refresh_age")}
+	w.refreshMonitor()
+	age := int64(math.Floor(w.t) - math.Floor(w.monitor.at))
+	rows := make([]tdssim.Row, len(w.monitor.rows))
+	for i, r := range w.monitor.rows {
+		rows[i] = append(slices.Clip(r), age)
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
+// agentRows are the monitor's rows of every agent now, stamped refreshed at now (w.mu held).
+func (w *World) agentRows(now time.Time) []tdssim.Row {
 	lrActive := w.repl.lrLastW-w.repl.lrPrevW >= 0.5
 	lrName := w.logReaderName()
 	ps := slices.Clone(w.pubs)
@@ -676,7 +750,7 @@ func (w *World) agentStates() *tdssim.Result {
 		}
 		rows = append(rows, tdssim.Row{p.name, 3, p.distName, st, running, warn, cur, avg, last, now})
 	}
-	return tdssim.Rows(cols, rows...)
+	return rows
 }
 
 func txnMessage(cmds float64) string {
@@ -722,13 +796,18 @@ func (w *World) distributionHistory() *tdssim.Result {
 
 // snapshotDelivery is the newest distribution agent message of a cutover
 // publication.
+//
+// Once delivered, the next history row says "No replicated transactions are available" (the
+// sequence migration-upgrade/monitor-replication.md describes): the delivery stays only in the
+// older rows (snapshotDeliveries).
 func (w *World) snapshotDelivery(p *publication) (status int, at float64, msg string) {
 	s := p.snap
 	now := min(w.t, w.removedAt)
 	switch {
+	case now >= s.end && w.repl.histTime > s.end:
+		return runIdle, min(w.repl.histTime, now), noTxnMessage
 	case now >= s.end:
-		return runSucceeded, s.end, fmt.Sprintf("Delivered snapshot from the '%s' sub-folder in %d milliseconds.",
-			s.folder, int64((s.end-s.genEnd)*1000))
+		return runSucceeded, s.end, deliveredMessage(s)
 	case now < s.genEnd:
 		return runIdle, max(p.created, math.Floor(now/historyInterval)*historyInterval),
 			fmt.Sprintf("The initial snapshot for publication '%s' is not yet available.", p.name)
@@ -746,11 +825,48 @@ func (w *World) snapshotDelivery(p *publication) (status int, at float64, msg st
 	return runInProgress, at, msg
 }
 
+// deliveredMessage is the distribution agent's message once a snapshot is applied, in the form
+// migration-upgrade/monitor-replication.md shows: "Delivered snapshot from the \\unc\server\folder".
+func deliveredMessage(s *snapSchedule) string {
+	return "Delivered snapshot from the " + s.folder
+}
+
+// snapshotDeliveries answers SnapshotDeliveries: the "Delivered snapshot" rows of the distribution
+// history logged within the last within seconds. The PK publications' snapshots were delivered
+// once, ten minutes after they were created; the cutover publications' when their snapshot ends.
+func (w *World) snapshotDeliveries(within int64) *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colNV("publication", sysname), colNV("agent_name", 100), colInt("runstatus"), colDT("time"),
+		colNV("comments", 4000)}
+	type r struct {
+		at  float64
+		row tdssim.Row
+	}
+	var rs []r
+	now, from := min(w.t, w.removedAt), math.Floor(w.t)-float64(within)
+	for _, p := range w.pubs {
+		at, msg := p.created+600, fmt.Sprintf("Delivered snapshot from the \\\\%s\\ReplData\\unc\\%s\\", w.cfg.SourceServerName, strings.ToUpper(p.name))
+		if p.snap != nil {
+			at, msg = p.snap.end, deliveredMessage(p.snap)
+		}
+		if at >= from && at <= now {
+			rs = append(rs, r{at, tdssim.Row{p.name, p.distName, runSucceeded, w.dt(at), msg}})
+		}
+	}
+	slices.SortStableFunc(rs, func(a, b r) int { return cmp.Compare(b.at, a.at) })
+	rows := make([]tdssim.Row, len(rs))
+	for i, x := range rs {
+		rows[i] = x.row
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
 func (w *World) logReaderHistory() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
 	cols := []tdssim.Column{colNV("agent_name", 100), colNV("publisher_db", sysname), colInt("runstatus"), colDT("time"),
-		colNV("comments", 4000), colInt("delivery_latency"), colInt("error_id")}
+		colNV("comments", 255), colInt("delivery_latency"), colInt("error_id")}
 	var share float64
 	for _, p := range w.pubs {
 		share += p.share
@@ -835,12 +951,13 @@ func (w *World) subscriptionsResult() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
 	cols := []tdssim.Column{colNV("publisher", sysname), colNV("publisher_db", sysname), colNV("publication", sysname),
-		colNV("subscriber", sysname), colNV("subscriber_db", sysname), colNV("agent_name", 100)}
+		colNV("subscriber", sysname), colNV("subscriber_db", sysname), colNV("agent_name", 100), colInt("subscription_type")}
 	ps := slices.Clone(w.pubs)
 	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
 	rows := make([]tdssim.Row, len(ps))
 	for i, p := range ps {
-		rows[i] = tdssim.Row{w.cfg.SourceServerName, w.cfg.SourceDatabase, p.name, w.cfg.TargetServerName, w.cfg.TargetDatabase, p.distName}
+		// The toolkit creates push subscriptions to the sandbox.
+		rows[i] = tdssim.Row{w.cfg.SourceServerName, w.cfg.SourceDatabase, p.name, w.cfg.TargetServerName, w.cfg.TargetDatabase, p.distName, 0}
 	}
 	return tdssim.Rows(cols, rows...)
 }
@@ -877,9 +994,22 @@ func (w *World) subscriptionPending(pub string) (*tdssim.Result, error) {
 // ---------------------------------------------------------------------------------------------
 // The data upgrade (sandbox).
 
-func (w *World) dataUpgradeStatus() *tdssim.Result {
+// The upgrade's tables on the sandbox, shaped as migration-upgrade/monitor-upgrade.md reads them.
+// The DBUPGRADE tables exist once the upgrade was triggered, DBSyncExecStats once its first
+// database synchronization started, RELEASEUPDATESCRIPTSERRORLOG once the PreSync scripts started
+// (the synchronization before creates it); before, a query on them answers 208 as SQL Server does.
+
+func missingTable(name string) error { return tdssim.InvalidObjectError(name) }
+
+// dataUpgradeStatus answers DataUpgradeStatus. STATUS is Completed or Failed as documented; a step
+// in progress shows InProgress, which is this simulator's choice (the docs do not say), and its
+// EndTime is 1900-01-01.
+func (w *World) dataUpgradeStatus() (*tdssim.Result, error) {
 	w.lock()
 	defer w.mu.Unlock()
+	if len(w.upg.runs) == 0 {
+		return nil, missingTable("DBUPGRADE.DATAUPGRADESTATUS")
+	}
 	cols := []tdssim.Column{colDT("StartTime"), colDT("EndTime"), colNV("Steps", 100), colNV("SubSteps", 100), colNV("STATUS", 50)}
 	type r struct {
 		start, end float64
@@ -908,35 +1038,43 @@ func (w *World) dataUpgradeStatus() *tdssim.Result {
 	for i, x := range rs {
 		rows[i] = x.row
 	}
-	return tdssim.Rows(cols, rows...)
+	return tdssim.Rows(cols, rows...), nil
 }
 
-// Servicing step status values (2 is done, as the monitoring guidance
-// says; the others are this simulator's choice).
+// Servicing step status values: 2 is done, as monitor-upgrade.md reads it; the others are this
+// simulator's choice (the docs name no other value).
 const (
 	servicingRunning = 1
 	servicingDone    = 2
 	servicingFailed  = 3
 )
 
-func (w *World) servicingSteps() *tdssim.Result {
+// servicingSteps answers ServicingSteps: a row per phase (/DataUpgrade/PreReqs …) and the final
+// /DataUpgrade/FinalDbSync/DisableDataUpgradeFlag. ModifiedDateTime is 2 seconds after a step
+// completed (monitor-upgrade.md takes it less 2 seconds as the completion time), when a step
+// running last moved on, or when it failed.
+func (w *World) servicingSteps() (*tdssim.Result, error) {
 	w.lock()
 	defer w.mu.Unlock()
-	cols := []tdssim.Column{colNV("PATH", 256), colInt("STATUS"), colDT("STARTTIME"), colDT("ENDTIME")}
+	if len(w.upg.runs) == 0 {
+		return nil, missingTable("DBUPGRADE.SERVICINGSTEP")
+	}
+	cols := []tdssim.Column{colNV("Path", 256), colInt("Status"), colDT("ModifiedDateTime")}
 	type agg struct {
-		path       string
-		start, end float64
-		status     int
+		path     string
+		modified float64
+		status   int
 	}
 	var out []agg
 	add := func(path string, pick func(s upStep) bool) {
-		a := agg{path: path, start: math.Inf(1), end: math.Inf(-1), status: servicingDone}
+		a := agg{path: path, modified: math.Inf(-1), status: servicingDone}
 		seen := false
+		var end float64
 		for i, s := range w.upg.steps {
 			if !pick(s) || s.umbrella {
 				continue
 			}
-			start, end, st, ok := w.upg.stepTimes(i, w.t)
+			start, e, st, ok := w.upg.stepTimes(i, w.t)
 			if !ok {
 				if a.status != servicingFailed {
 					a.status = servicingRunning
@@ -944,21 +1082,27 @@ func (w *World) servicingSteps() *tdssim.Result {
 				continue
 			}
 			seen = true
-			a.start = min(a.start, start)
 			switch st {
 			case "Completed":
-				a.end = max(a.end, end)
+				end = max(end, e)
+				a.modified = max(a.modified, e)
 			case "Failed":
 				a.status = servicingFailed
+				a.modified = max(a.modified, e)
 			default:
 				if a.status != servicingFailed {
 					a.status = servicingRunning
 				}
+				a.modified = max(a.modified, start)
 			}
 		}
-		if seen {
-			out = append(out, a)
+		if !seen {
+			return
 		}
+		if a.status == servicingDone {
+			a.modified = end + 2
+		}
+		out = append(out, a)
 	}
 	for p := UpgradePreReqs; p <= UpgradeFinalDbSync; p++ {
 		add("/DataUpgrade/"+p.String(), func(s upStep) bool { return s.phase == p })
@@ -966,45 +1110,59 @@ func (w *World) servicingSteps() *tdssim.Result {
 	add("/DataUpgrade/FinalDbSync/DisableDataUpgradeFlag", func(s upStep) bool {
 		return s.phase == UpgradeFinalDbSync && s.name == "DisableDataUpgradeFlag"
 	})
-	slices.SortStableFunc(out, func(a, b agg) int { return cmp.Compare(a.start, b.start) })
+	slices.SortStableFunc(out, func(a, b agg) int { return cmp.Compare(a.modified, b.modified) })
 	rows := make([]tdssim.Row, len(out))
 	for i, a := range out {
-		var end any
-		if a.status == servicingDone {
-			end = w.timeAt(a.end)
-		}
-		rows[i] = tdssim.Row{a.path, a.status, w.timeAt(a.start), end}
+		rows[i] = tdssim.Row{a.path, a.status, w.timeAt(a.modified)}
 	}
-	return tdssim.Rows(cols, rows...)
+	return tdssim.Rows(cols, rows...), nil
 }
 
-func (w *World) dbSyncSteps() *tdssim.Result {
+// dbSyncSteps answers DBSyncSteps: one row per synchronization run, with the raw SyncStep names,
+// newest RecID first (at most 50). Success is 0 until a run finishes well; FinishTime is
+// 1900-01-01 while it runs.
+func (w *World) dbSyncSteps() (*tdssim.Result, error) {
 	w.lock()
 	defer w.mu.Unlock()
-	cols := []tdssim.Column{colNV("SyncStep", 100), colDT("StartDateTime"), colDT("FinishTime"), colBit("Success"), colNV("DBSyncActivityId", 36)}
-	var rows []tdssim.Row
-	for k, r := range w.upg.runs {
-		if w.t < r.t0 {
+	if !w.upg.begun(w.t, func(s upStep) bool { return s.sync != "" }) {
+		return nil, missingTable("DBSyncExecStats")
+	}
+	cols := []tdssim.Column{colBig("RecID"), colNV("SyncStep", 100), colNV("DBSyncActivityId", 36), colDT("StartDateTime"), colDT("FinishTime"), colBit("Success")}
+	type r struct {
+		start float64
+		row   tdssim.Row
+	}
+	var rs []r
+	for k, run := range w.upg.runs {
+		if w.t < run.t0 {
 			continue
 		}
-		x := w.upg.reach(r, w.t)
+		x := w.upg.reach(run, w.t)
 		for i, s := range w.upg.steps {
-			if s.sync == "" || r.u0 > s.s || (x <= s.s && s.s != r.u0) {
+			if s.sync == "" || run.u0 > s.s || (x <= s.s && s.s != run.u0) {
 				continue
 			}
-			start := r.t0 + (s.s - r.u0)
+			start := run.t0 + (s.s - run.u0)
 			finish, ok := any(sqlEpoch()), false
 			switch {
 			case x >= s.e:
-				finish, ok = w.timeAt(r.t0+(s.e-r.u0)), true
-			case w.t >= r.stopAt && r.failed:
-				finish = w.timeAt(r.stopAt)
+				finish, ok = w.timeAt(run.t0+(s.e-run.u0)), true
+			case w.t >= run.stopAt && run.failed:
+				finish = w.timeAt(run.stopAt)
 			}
-			rows = append(rows, tdssim.Row{s.sync, w.timeAt(start), finish, ok, w.activityID(k, i)})
+			rs = append(rs, r{start, tdssim.Row{nil, rawSync(s.sync), w.activityID(k, i), w.timeAt(start), finish, ok}})
 		}
 	}
-	slices.SortStableFunc(rows, func(a, b tdssim.Row) int { return a[1].(time.Time).Compare(b[1].(time.Time)) })
-	return tdssim.Rows(cols, rows...)
+	slices.SortStableFunc(rs, func(a, b r) int { return cmp.Compare(a.start, b.start) })
+	for i := range rs {
+		rs[i].row[0] = int64(5637144576 + i)
+	}
+	slices.Reverse(rs)
+	rows := make([]tdssim.Row, 0, min(len(rs), 50))
+	for _, x := range rs[:min(len(rs), 50)] {
+		rows = append(rows, x.row)
+	}
+	return tdssim.Rows(cols, rows...), nil
 }
 
 // activityID is a stable GUID for one database sync run.
@@ -1015,22 +1173,20 @@ func (w *World) activityID(run, step int) string {
 	return fmt.Sprintf("%08x-%04x-4%03x-a%03x-%012x", uint32(h>>32), uint16(h>>16), uint16(g)&0xfff, uint16(g>>16)&0xfff, g>>16&0xffffffffffff)
 }
 
+// upgradeBatchTasks answers UpgradeBatchTasks: the tasks of the "Data upgrade" job executing now
+// (none between the PreSync and PostSync runs, nor once a job ended or failed).
 func (w *World) upgradeBatchTasks() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
 	total := map[BatchStatus]int{}
 	for b := 1; b <= 2; b++ {
-		if h, ok := w.upg.batchTasks(b, w.t); ok {
+		if h, executing, ok := w.upg.batchTasks(b, w.t); ok && executing {
 			for st, n := range h {
 				total[st] += n
 			}
 		}
 	}
-	keys := make([]BatchStatus, 0, len(total))
-	for st := range total {
-		keys = append(keys, st)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(total))
 	rows := make([]tdssim.Row, len(keys))
 	for i, st := range keys {
 		rows[i] = tdssim.Row{int(st), total[st]}
@@ -1038,19 +1194,26 @@ func (w *World) upgradeBatchTasks() *tdssim.Result {
 	return tdssim.Rows([]tdssim.Column{colInt("STATUS"), colInt("tasks")}, rows...)
 }
 
-func (w *World) upgradeScriptErrors() *tdssim.Result {
+// upgradeScriptErrors answers UpgradeScriptErrors with the columns the documented example row shows
+// (pre-post-upgrade-scripts.md: ClassName, MethodName, Company, ErrorCount, ErrorMessage) plus the
+// RECID and PARTITION every D365 table has; no datetime column, so a client must not need one. The
+// docs do not fix the columns: this shape is the simulator's. Rows come in the order they were
+// written.
+func (w *World) upgradeScriptErrors() (*tdssim.Result, error) {
 	w.lock()
 	defer w.mu.Unlock()
-	cols := []tdssim.Column{colDT("CREATEDDATETIME"), colNV("CLASSNAME", 81), colNV("METHODNAME", 81),
-		{Name: "ERRORMESSAGE", Type: tdssim.TypeNVarCharMax, Nullable: true}}
+	if !w.upg.begun(w.t, func(s upStep) bool { return s.phase >= UpgradePreSync }) {
+		return nil, missingTable("dbo.RELEASEUPDATESCRIPTSERRORLOG")
+	}
+	cols := []tdssim.Column{colBig("RECID"), colBig("PARTITION"), colNV("CLASSNAME", 81), colNV("METHODNAME", 81), colNV("COMPANY", 4),
+		colInt("ERRORCOUNT"), {Name: "ERRORMESSAGE", Type: tdssim.TypeNVarCharMax, Nullable: true}}
 	var rows []tdssim.Row
-	for i := len(w.upg.errs) - 1; i >= 0 && len(rows) < 20; i-- {
-		e := w.upg.errs[i]
-		if e.at <= w.t {
-			rows = append(rows, tdssim.Row{w.timeAt(e.at), e.class, e.method, e.errMsg})
+	for i, e := range w.upg.errs {
+		if e.script && e.at <= w.t && len(rows) < 200 {
+			rows = append(rows, tdssim.Row{int64(5637144576 + i), int64(5637144576), e.class, e.method, e.company, 1, e.errMsg})
 		}
 	}
-	return tdssim.Rows(cols, rows...)
+	return tdssim.Rows(cols, rows...), nil
 }
 
 func (w *World) servicingActivity(v view) *tdssim.Result {

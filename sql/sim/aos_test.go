@@ -95,8 +95,8 @@ func TestLeftoverActivityAndDirectWrites(t *testing.T) {
 	if got := f.rows(src, query.AXClientSessions); len(got) != 2 || got[0][2] != "ghost01" {
 		t.Fatalf("leftover client sessions over TDS: %v", got)
 	}
-	if n := f.scalar(src, query.AXExecutingBatchTasks); n != int64(3) {
-		t.Fatalf("leftover batch tasks over TDS: %v", n)
+	if got := f.rows(src, query.AXRunningBatchTasks); len(got) != 1 || got[0][0] != int64(BatchExecuting) || got[0][1] != int64(3) {
+		t.Fatalf("leftover batch tasks over TDS: %v", got)
 	}
 	if a := f.w.Activity(); a.ClientSessions != 2 || a.ExecutingTasks != 3 || a.RunningAOS != 0 {
 		t.Fatalf("activity with leftovers: %+v", a)
@@ -117,5 +117,87 @@ func TestLeftoverActivityAndDirectWrites(t *testing.T) {
 	f.clk.Advance(time.Minute)
 	if last := asTime(t, f.scalar(src, query.LastUserUpdate)); !last.Equal(stopped) || f.w.WritesActive() {
 		t.Fatalf("writes go on after the direct writer stopped: %v then %v", stopped, last)
+	}
+}
+
+// TestDrainingAndEndingStatesOverTDS: an AOS told to reject new clients runs on with its
+// SYSSERVERSESSIONS row in Drain (not 1, not 0) until it stops; rows left behind marked for kill
+// and batch tasks left cancelling are listed with those statuses by the documented queries, and
+// an AOS killed while it drained keeps its row in Drain.
+func TestDrainingAndEndingStatesOverTDS(t *testing.T) {
+	f := newFixture(t, Config{Tables: 300, Seed: 11})
+	src := f.src()
+	const host, service = "AX-AOS01", "AOS60$01"
+	statusOf := func(h string) int64 {
+		for _, r := range f.rows(src, query.AXServerSessions) {
+			if strings.HasPrefix(r[1].(string), h+"@") {
+				return r[3].(int64)
+			}
+		}
+		t.Fatalf("no SYSSERVERSESSIONS row for %s", h)
+		return -1
+	}
+	if err := f.w.DrainAOS(host, service); err != nil {
+		t.Fatal(err)
+	}
+	if st := statusOf(host); st != serverDrain {
+		t.Fatalf("a draining AOS shows STATUS %d", st)
+	}
+	if a := f.w.Activity(); a.RunningAOS != 3 || a.DrainingAOS != 1 || !f.w.WritesActive() {
+		t.Fatalf("a draining AOS still runs: %+v", a)
+	}
+	if err := f.w.StopAOS(host, service); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(10 * time.Minute)
+	if st := statusOf(host); st != serverDead {
+		t.Fatalf("a stopped AOS shows STATUS %d", st)
+	}
+	if err := f.w.DrainAOS(host, service); !errors.Is(err, ErrServiceNotRunning) {
+		t.Fatalf("drain a stopped AOS: %v", err)
+	}
+	if err := f.w.StartAOS(host, service); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(10 * time.Minute)
+	if st := statusOf(host); st != serverAlive || f.w.Count(ActDrainAOS, host, service) != 1 {
+		t.Fatalf("a restarted AOS accepts clients again: STATUS %d, drains recorded %d", st, f.w.Count(ActDrainAOS, host, service))
+	}
+
+	f.stopAll()
+	f.w.SetLeftover(Leftover{Clients: 1, EndingClients: 2, Tasks: 1, CancellingTasks: 4, DrainedRows: 1})
+	statuses := map[int64]int{}
+	for _, r := range f.rows(src, query.AXClientSessions) {
+		statuses[r[6].(int64)]++
+	}
+	if statuses[sessionRunning] != 1 || statuses[sessionMarkedAsKill] != 2 || len(statuses) != 2 {
+		t.Fatalf("leftover client sessions by STATUS: %v", statuses)
+	}
+	tasks := map[int64]int64{}
+	for _, r := range f.rows(src, query.AXRunningBatchTasks) {
+		tasks[r[0].(int64)] = r[1].(int64)
+	}
+	if tasks[int64(BatchExecuting)] != 1 || tasks[int64(BatchCancelling)] != 4 || len(tasks) != 2 {
+		t.Fatalf("leftover batch tasks by STATUS: %v", tasks)
+	}
+	var cancelling int
+	for _, r := range f.rows(src, query.AXBatchJobs) {
+		if r[2].(int64) == int64(BatchCancelling) {
+			cancelling++
+		}
+	}
+	if cancelling != 1 {
+		t.Fatalf("%d cancelling batch jobs listed", cancelling)
+	}
+	if st := statusOf(host); st != serverDrain {
+		t.Fatalf("the row an AOS killed while draining left: STATUS %d", st)
+	}
+	if a := f.w.Activity(); a.RunningAOS != 1 || a.DrainingAOS != 1 || a.ClientSessions != 3 || a.EndingSessions != 2 ||
+		a.ExecutingTasks != 5 || a.CancellingTasks != 4 {
+		t.Fatalf("activity with leftovers: %+v", a)
+	}
+	f.w.SetLeftover(Leftover{})
+	if a := f.w.Activity(); a.RunningAOS != 0 || a.ClientSessions != 0 || a.ExecutingTasks != 0 {
+		t.Fatalf("cleared leftovers: %+v", a)
 	}
 }

@@ -83,6 +83,38 @@ type aosState struct {
 	trans    []aosTransition // in time order; running before the first
 	// refuseStop makes StopAOS fail (RefuseStop), as a hung service does.
 	refuseStop bool
+	// drainAt is when the AOS was told to reject new clients (DrainAOS; -Inf: never). It drains
+	// until it stops: a later start accepts clients again.
+	drainAt float64
+}
+
+// Server session status values (SYSSERVERSESSIONS.STATUS, SysServerStatus). 0 and 1 are
+// documented (a dead AOS's row, a running one); the number of Drain is not, and 2 is this
+// simulator's choice.
+const (
+	serverDead  = 0
+	serverAlive = 1
+	serverDrain = 2
+)
+
+// Client session status values (SYSCLIENTSESSIONS.STATUS, the SessionStatus enum).
+const (
+	sessionRunning      = 1
+	sessionMarkedAsKill = 2
+)
+
+// serverStatus is the AOS's SYSSERVERSESSIONS.STATUS at t. drainedRow keeps a stopped AOS's row in
+// Drain (an AOS that died while it drained: SetLeftover).
+func (a *aosState) serverStatus(t float64, drainedRow bool) int {
+	switch {
+	case !a.active(t) && drainedRow:
+		return serverDrain
+	case !a.active(t):
+		return serverDead
+	case a.drainAt <= t && a.drainAt >= a.runningSince(t):
+		return serverDrain
+	}
+	return serverAlive
 }
 
 func (a *aosState) stateAt(t float64) ServiceState {
@@ -168,11 +200,12 @@ type clientSession struct {
 	computer  string
 	login     float64 // before the world started
 	back      float64 // seconds after an AOS restart until the user is back
+	status    int     // SYSCLIENTSESSIONS.STATUS of a leftover row (0: the AOS's own session)
 }
 
 func (w *World) generateAX(rng *rand.Rand) {
 	for i, c := range w.cfg.AOS {
-		w.aos = append(w.aos, &aosState{cfg: c, serverID: i + 1})
+		w.aos = append(w.aos, &aosState{cfg: c, serverID: i + 1, drainAt: math.Inf(-1)})
 	}
 	type rec struct {
 		caption      string
@@ -316,6 +349,19 @@ func (w *World) executingTasks(t float64) int {
 	return n
 }
 
+// runningTasks counts the BATCH rows still running at t, by status: the tasks of executing jobs
+// and the leftovers (SetLeftover), executing and cancelling.
+func (w *World) runningTasks(t float64) map[BatchStatus]int {
+	out := map[BatchStatus]int{}
+	if n := w.executingTasks(t); n > 0 {
+		out[BatchExecuting] = n
+	}
+	if n := w.leftover.cancellingTasks; n > 0 {
+		out[BatchCancelling] = n
+	}
+	return out
+}
+
 // StopAOS asks an AOS service to stop (sc.exe stop). It is STOP_PENDING for
 // Config.AOSStopDelay; the batch AOS also waits for the batch tasks it
 // runs (at most Config.MaxStopWait, after which those jobs end in Error).
@@ -361,6 +407,24 @@ func (w *World) StopAOS(host, service string) error {
 	}
 	a.trans = append(a.trans, aosTransition{w.t, ServiceStopPending}, aosTransition{w.t + delay, ServiceStopped})
 	w.note(ActStopAOS, host, service)
+	return nil
+}
+
+// DrainAOS is "Reject new clients" on the Online users form's Server instances tab (AX 2012, "Drain
+// users from an AOS"): the AOS runs on, its users and batch with it, but its SYSSERVERSESSIONS row
+// shows Drain until it stops. A later start accepts clients again. Only a running AOS can drain.
+func (w *World) DrainAOS(host, service string) error {
+	w.lock()
+	defer w.mu.Unlock()
+	a, err := w.aosByName(host, service)
+	if err != nil {
+		return err
+	}
+	if st := a.stateAt(w.t); st != ServiceRunning {
+		return fmt.Errorf("drain %s %s: %w", host, service, ErrServiceNotRunning)
+	}
+	a.drainAt = w.t
+	w.note(ActDrainAOS, host, service)
 	return nil
 }
 
@@ -445,14 +509,21 @@ func (w *World) AOS() []AOSStatus {
 	return out
 }
 
-// AXActivity summarises what the AX application is doing now.
+// AXActivity summarises what the AX application is doing now, counted as cutover must count it:
+// what is still there, whatever its state.
 type AXActivity struct {
-	// RunningAOS counts SYSSERVERSESSIONS rows with STATUS 1.
+	// RunningAOS counts SYSSERVERSESSIONS rows with a STATUS other than 0 (alive or draining).
 	RunningAOS int
-	// ClientSessions counts SYSCLIENTSESSIONS rows with STATUS 1.
+	// DrainingAOS counts those in Drain.
+	DrainingAOS int
+	// ClientSessions counts SYSCLIENTSESSIONS rows still there (running or marked for kill).
 	ClientSessions int
-	// ExecutingTasks counts BATCH rows with STATUS 2.
+	// EndingSessions counts those marked for kill.
+	EndingSessions int
+	// ExecutingTasks counts BATCH rows still running (executing or cancelling).
 	ExecutingTasks int
+	// CancellingTasks counts those cancelling.
+	CancellingTasks int
 	// LastWrite is the newest write to the AX database (zero: none since
 	// the world started).
 	LastWrite time.Time
@@ -463,9 +534,13 @@ func (w *World) Activity() AXActivity {
 	w.lock()
 	defer w.mu.Unlock()
 	var a AXActivity
-	for _, s := range w.aos {
-		if s.active(w.t) {
+	for i, s := range w.aos {
+		switch s.serverStatus(w.t, i < w.leftover.drainedRows) {
+		case serverAlive:
 			a.RunningAOS++
+		case serverDrain:
+			a.RunningAOS++
+			a.DrainingAOS++
 		}
 	}
 	for _, c := range w.clients {
@@ -474,7 +549,17 @@ func (w *World) Activity() AXActivity {
 		}
 	}
 	a.ClientSessions += len(w.leftover.clients)
-	a.ExecutingTasks = w.executingTasks(w.t)
+	for _, c := range w.leftover.clients {
+		if c.status == sessionMarkedAsKill {
+			a.EndingSessions++
+		}
+	}
+	for st, n := range w.runningTasks(w.t) {
+		a.ExecutingTasks += n
+		if st == BatchCancelling {
+			a.CancellingTasks += n
+		}
+	}
 	if !math.IsInf(w.repl.lastWrite, -1) {
 		a.LastWrite = w.timeAt(w.repl.lastWrite)
 	}
@@ -498,17 +583,46 @@ func (w *World) clientLogin(c clientSession) float64 {
 	return since + c.back
 }
 
-// SetLeftoverActivity leaves AX activity behind that no AOS owns, as an AOS killed in the middle of
-// its work does: clients rows of SYSCLIENTSESSIONS stay marked active (STATUS 1) and tasks rows of
-// BATCH stay marked executing (STATUS 2) whatever the AOS do, until it is called again with
-// zeros. It is a fault, not an Action: it is neither recorded nor replayed.
-func (w *World) SetLeftoverActivity(clients, tasks int) {
+// Leftover is AX activity no AOS owns any more, as an AOS killed in the middle of its work leaves
+// it: rows of the AX tables that stay in their state whatever the AOS do.
+type Leftover struct {
+	// Clients are SYSCLIENTSESSIONS rows still running (STATUS 1).
+	Clients int
+	// EndingClients are rows marked for kill (STATUS 2, "Ending - Waiting for AOS"): the AOS that
+	// was to end them is gone.
+	EndingClients int
+	// Tasks are BATCH rows still executing (STATUS 2).
+	Tasks int
+	// CancellingTasks are BATCH rows still cancelling (STATUS 7), with their job (BATCHJOB STATUS 7).
+	CancellingTasks int
+	// DrainedRows keeps the SYSSERVERSESSIONS rows of the first DrainedRows AOS in Drain once they
+	// are stopped, as an AOS killed while it drained leaves its row.
+	DrainedRows int
+}
+
+// SetLeftover leaves the activity l behind, replacing what an earlier call left, until it is
+// called again with a zero Leftover. It is a fault, not an Action: it is neither recorded nor
+// replayed.
+func (w *World) SetLeftover(l Leftover) {
 	w.lock()
 	defer w.mu.Unlock()
 	w.leftover.clients = w.leftover.clients[:0]
-	for i := range max(clients, 0) {
-		w.leftover.clients = append(w.leftover.clients, clientSession{sessionID: 90001 + i, aos: -1,
-			user: fmt.Sprintf("ghost%02d", i+1), computer: fmt.Sprintf("WKS-9%03d", i+1), login: w.t - 3600})
+	add := func(n, status int) {
+		for range max(n, 0) {
+			i := len(w.leftover.clients)
+			w.leftover.clients = append(w.leftover.clients, clientSession{sessionID: 90001 + i, aos: -1, status: status,
+				user: fmt.Sprintf("ghost%02d", i+1), computer: fmt.Sprintf("WKS-9%03d", i+1), login: w.t - 3600})
+		}
 	}
-	w.leftover.tasks = max(tasks, 0)
+	add(l.Clients, sessionRunning)
+	add(l.EndingClients, sessionMarkedAsKill)
+	w.leftover.tasks = max(l.Tasks, 0)
+	w.leftover.cancellingTasks = max(l.CancellingTasks, 0)
+	w.leftover.drainedRows = max(l.DrainedRows, 0)
+}
+
+// SetLeftoverActivity leaves clients rows of SYSCLIENTSESSIONS marked running (STATUS 1) and tasks
+// rows of BATCH marked executing (STATUS 2) behind: SetLeftover with those two counts.
+func (w *World) SetLeftoverActivity(clients, tasks int) {
+	w.SetLeftover(Leftover{Clients: clients, Tasks: tasks})
 }

@@ -64,10 +64,10 @@ func fullPoll(ctx context.Context, src, tgt, dist *stdsql.DB) (tables, articles,
 	defer rs.Close()
 	var typ, status, warning int
 	var running bool
-	var cur, avg stdsql.NullInt64
+	var cur, avg, age stdsql.NullInt64
 	var sync, refresh stdsql.NullTime
 	for rs.Next() {
-		if err := rs.Scan(&pub, &typ, &agent, &status, &running, &warning, &cur, &avg, &sync, &refresh); err != nil {
+		if err := rs.Scan(&pub, &typ, &agent, &status, &running, &warning, &cur, &avg, &sync, &refresh, &age); err != nil {
 			return 0, 0, 0, err
 		}
 		agents++

@@ -465,8 +465,8 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return w.axClientSessions(), nil }})
 	add(query.AXBatchJobs, answer{dbs: ax, missing: missingObject("dbo.BATCHJOB"),
 		fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return w.axBatchJobs(), nil }})
-	add(query.AXExecutingBatchTasks, answer{dbs: ax, missing: missingObject("dbo.BATCH"),
-		fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return w.axExecutingTasks(), nil }})
+	add(query.AXRunningBatchTasks, answer{dbs: ax, missing: missingObject("dbo.BATCH"),
+		fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return w.axRunningTasks(), nil }})
 	add(query.UserSessions, answer{fn: func(v view, r *tdssim.Request) (*tdssim.Result, error) {
 		v.live = s.server(endpointOf(v.server)).Conns()
 		return w.userSessions(v, r.SQL)
@@ -490,6 +490,13 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 		return w.postTracerTokenResult(paramString(r, "p1"))
 	}})
 	proc(query.TracerTokenHistoryProc, answer{fn: func(v view, r *tdssim.Request) (*tdssim.Result, error) {
+		// @publication and @tracer_id have no default (sp-helptracertokenhistory-transact-sql.md).
+		for _, name := range []string{"publication", "tracer_id"} {
+			if _, ok := r.Param(name); !ok {
+				return nil, &tdssim.Error{Number: 201, State: 4, Class: 16, Proc: "sp_helptracertokenhistory",
+					Message: fmt.Sprintf("Procedure or function 'sp_helptracertokenhistory' expects parameter '@%s', which was not supplied.", name)}
+			}
+		}
 		if v.db != dbAX {
 			return nil, replNotEnabled()
 		}
@@ -506,6 +513,19 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	distQ(query.PendingCommands, "dbo.MSdistribution_status", w.pendingCommands)
 	distQ(query.AgentStates, "dbo.MSreplication_monitordata", w.agentStates)
 	distQ(query.DistributionAgentHistory, "dbo.MSdistribution_history", w.distributionHistory)
+	add(query.SnapshotDeliveries, answer{dbs: dist, missing: missingObject("dbo.MSdistribution_history"),
+		fn: func(_ view, r *tdssim.Request) (*tdssim.Result, error) {
+			within, ok := paramInt(r, "p1")
+			switch {
+			case r.Kind == tdssim.RequestBatch:
+				// Sent as a batch, @p1 is nobody's variable.
+				return nil, &tdssim.Error{Number: 137, State: 2, Class: 15, Message: `Must declare the scalar variable "@p1".`}
+			case !ok:
+				return nil, &tdssim.Error{Number: 8178, State: 1, Class: 16,
+					Message: "The parameterized query '(" + r.ParamDecl + ")SELECT da.publication, da.name AS agent_name, h.runstatus, h.[' expects the parameter '@p1', which was not supplied."}
+			}
+			return w.snapshotDeliveries(within), nil
+		}})
 	distQ(query.LogReaderHistory, "dbo.MSlogreader_history", w.logReaderHistory)
 	distQ(query.SnapshotHistory, "dbo.MSsnapshot_history", w.snapshotHistory)
 	distQ(query.ReplicationErrors, "dbo.MSrepl_errors", w.replErrorsResult)
@@ -513,12 +533,19 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	distQ(query.Subscriptions, "dbo.MSdistribution_agents", w.subscriptionsResult)
 	proc(query.SubscriptionPendingProc, answer{dbs: dist, missing: missingProc(query.SubscriptionPendingProc),
 		fn: func(_ view, r *tdssim.Request) (*tdssim.Result, error) {
+			// Every parameter is documented with no default: SQL Server refuses a call without one.
+			for _, name := range []string{"publisher", "publisher_db", "publication", "subscriber", "subscriber_db", "subscription_type"} {
+				if _, ok := r.Param(name); !ok {
+					return nil, &tdssim.Error{Number: 201, State: 4, Class: 16, Proc: "sp_replmonitorsubscriptionpendingcmds",
+						Message: fmt.Sprintf("Procedure or function 'sp_replmonitorsubscriptionpendingcmds' expects parameter '@%s', which was not supplied.", name)}
+				}
+			}
 			return w.subscriptionPending(paramString(r, "publication"))
 		}})
 
 	// The data upgrade (sandbox).
-	upQ := func(sql, obj string, fn func() *tdssim.Result) {
-		add(sql, answer{dbs: tgt, missing: missingObject(obj), fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return fn(), nil }})
+	upQ := func(sql, obj string, fn func() (*tdssim.Result, error)) {
+		add(sql, answer{dbs: tgt, missing: missingObject(obj), fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return fn() }})
 	}
 	upQ(query.DataUpgradeStatus, "DBUPGRADE.DATAUPGRADESTATUS", w.dataUpgradeStatus)
 	upQ(query.ServicingSteps, "DBUPGRADE.SERVICINGSTEP", w.servicingSteps)

@@ -12,7 +12,11 @@ import (
 // TestEveryQueryAnswers sends every query of sql/query to the database it
 // belongs to and checks that it answers with the documented columns.
 func TestEveryQueryAnswers(t *testing.T) {
-	f := newFixture(t, Config{Tables: 600, Seed: 7})
+	// An upgrade of a minute, triggered now, has created every table it reads from by then.
+	f := newFixture(t, Config{Tables: 600, Seed: 7, UpgradeDuration: time.Minute})
+	if err := f.w.TriggerUpgrade(); err != nil {
+		t.Fatal(err)
+	}
 	f.clk.Advance(2 * time.Minute)
 	src, dist, tgt := f.src(), f.dist(), f.tgt()
 	master := f.db(EndpointSourceMaster, false)
@@ -32,30 +36,30 @@ func TestEveryQueryAnswers(t *testing.T) {
 		{"RowCountsPartitions/source", f.rows(src, query.RowCountsPartitions), 600, 4},
 		{"ExactCount", f.rows(src, query.ExactCountPrefix+"[dbo].[CUSTTABLE]"), 1, 1},
 		{"AXServerSessions", f.rows(src, query.AXServerSessions), 3, 6},
-		{"AXClientSessions", f.rows(src, query.AXClientSessions), 10, 6},
-		{"AXBatchJobs", f.rows(src, query.AXBatchJobs), 5, 5},
-		{"AXExecutingBatchTasks", f.rows(src, query.AXExecutingBatchTasks), 1, 1},
+		{"AXClientSessions", f.rows(src, query.AXClientSessions), 10, 7},
+		{"AXBatchJobs", f.rows(src, query.AXBatchJobs), 5, 4},
+		{"AXRunningBatchTasks", f.rows(src, query.AXRunningBatchTasks), 0, 2},
 		{"UserSessions", f.rows(src, query.UserSessions), 10, 5},
 		{"LastUserUpdate", f.rows(src, query.LastUserUpdate), 1, 1},
 		{"TracerTokenHistory", f.rows(src, query.TracerTokenHistoryProc, namedArg("publication", pub), namedArg("tracer_id", tracer)), 1, 5},
 		{"Publications", f.rows(dist, query.Publications), 5, 4},
 		{"Articles", f.rows(dist, query.Articles), 500, 5},
 		{"PendingCommands", f.rows(dist, query.PendingCommands), 10, 6},
-		{"AgentStates", f.rows(dist, query.AgentStates), 14, 10},
+		{"AgentStates", f.rows(dist, query.AgentStates), 14, 11},
 		{"DistributionAgentHistory", f.rows(dist, query.DistributionAgentHistory), 5, 9},
 		{"LogReaderHistory", f.rows(dist, query.LogReaderHistory), 1, 7},
 		{"SnapshotHistory", f.rows(dist, query.SnapshotHistory), 5, 6},
 		{"ReplicationErrors", f.rows(dist, query.ReplicationErrors), 3, 4},
 		{"NewestReplicatedTransaction", f.rows(dist, query.NewestReplicatedTransaction), 1, 1},
-		{"Subscriptions", f.rows(dist, query.Subscriptions), 5, 6},
+		{"Subscriptions", f.rows(dist, query.Subscriptions), 5, 7},
 		{"SubscriptionPending", f.rows(dist, query.SubscriptionPendingProc, namedArg("publisher", "AXSQL01"),
 			namedArg("publisher_db", "MicrosoftDynamicsAX"), namedArg("publication", pub), namedArg("subscriber", "x"),
 			namedArg("subscriber_db", "AxDB"), namedArg("subscription_type", 0)), 1, 2},
-		{"DataUpgradeStatus", f.rows(tgt, query.DataUpgradeStatus), 0, 5},
-		{"ServicingSteps", f.rows(tgt, query.ServicingSteps), 0, 4},
-		{"DBSyncSteps", f.rows(tgt, query.DBSyncSteps), 0, 5},
+		{"DataUpgradeStatus", f.rows(tgt, query.DataUpgradeStatus), 20, 5},
+		{"ServicingSteps", f.rows(tgt, query.ServicingSteps), 6, 3},
+		{"DBSyncSteps", f.rows(tgt, query.DBSyncSteps), 4, 6},
 		{"UpgradeBatchTasks", f.rows(tgt, query.UpgradeBatchTasks), 0, 2},
-		{"UpgradeScriptErrors", f.rows(tgt, query.UpgradeScriptErrors), 0, 4},
+		{"UpgradeScriptErrors", f.rows(tgt, query.UpgradeScriptErrors), 0, 7},
 		{"ServicingActivity", f.rows(tgt, query.ServicingActivity), 1, 1},
 		{"ServerInfo", f.rows(master, query.ServerInfo), 1, 4},
 		{"LoginRights", f.rows(src, query.LoginRights), 1, 3},
@@ -65,6 +69,12 @@ func TestEveryQueryAnswers(t *testing.T) {
 		{"MaxTextReplSize", f.rows(master, query.MaxTextReplSize), 1, 1},
 		{"FixedDrives", f.rows(master, query.FixedDrives), 2, 2},
 		{"Distributor", f.rows(master, query.Distributor), 1, 1},
+	}
+	// sp_replmonitorsubscriptionpendingcmds documents every parameter without a default.
+	if _, err := queryRows(f.ctx, dist, query.SubscriptionPendingProc, namedArg("publisher", "AXSQL01"),
+		namedArg("publisher_db", "MicrosoftDynamicsAX"), namedArg("publication", pub), namedArg("subscriber", "x"),
+		namedArg("subscriber_db", "AxDB")); sqlErrNumber(err) != 201 {
+		t.Errorf("SubscriptionPending without @subscription_type: %v", err)
 	}
 	for _, c := range cases {
 		if len(c.rows) < c.min {

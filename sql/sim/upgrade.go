@@ -101,7 +101,17 @@ type upRun struct {
 type upError struct {
 	at                    float64
 	class, method, errMsg string
+	company               string
+	// script is set for an upgrade script's failure, which RELEASEUPDATESCRIPTSERRORLOG records; a
+	// database synchronization's failure is not a script's.
+	script bool
 }
+
+// postSyncError is the PostSync failure the upgrade-failure scenario raises: the documented
+// example row of RELEASEUPDATESCRIPTSERRORLOG in migration-upgrade/pre-post-upgrade-scripts.md
+// (Scenario 3), verbatim.
+var postSyncError = upError{class: "ReleaseUpdateDB10_CaseManagement", method: "updateCaseCategoryTypeMajor", company: "DAT", script: true,
+	errMsg: " Cannot edit a record in Case category Security by Role (CaseCategoryRole). Category type: None.\nThe record already exists. Batch task failed: Cannot edit a record in Case category Security by Role (CaseCategoryRole). Category type: None.\nThe record already exists."}
 
 type upgradeState struct {
 	steps     []upStep
@@ -246,18 +256,19 @@ func (u *upgradeState) startRun(t, from float64) {
 		r.stopAt, r.failed = t+(u.failU-from), true
 		u.failed = true
 		s := u.steps[u.failStep]
-		e := upError{at: r.stopAt}
+		var e upError
 		switch {
 		case s.batch == 1:
-			e.class, e.method = "ReleaseUpdateDB72_Invent", "updateInventDimPreSync"
-			e.errMsg = "Cannot insert duplicate key row in object 'dbo.INVENTDIM' with unique index 'I_698DIMIDIDX'. The duplicate key value is (DAT, 000123_INV)."
+			// No failure example is documented for PreSync: this one is the simulator's.
+			e = upError{class: "ReleaseUpdateDB72_Invent", method: "updateInventDimPreSync", company: "DAT", script: true,
+				errMsg: "Cannot insert duplicate key row in object 'dbo.INVENTDIM' with unique index 'I_698DIMIDIDX'. The duplicate key value is (DAT, 000123_INV)."}
 		case s.batch == 2:
-			e.class, e.method = "ReleaseUpdateDB72_Cust", "updateCustTransOpenMajor"
-			e.errMsg = "Cannot insert duplicate key row in object 'dbo.CUSTTRANSOPEN' with unique index 'I_865ACCOUNTNUMREFRECIDIDX'. The duplicate key value is (5637144576, DAT, 5637170411)."
+			e = postSyncError
 		default:
-			e.class, e.method = "SysSqlSync", s.sync
-			e.errMsg = "Database synchronization failed: The CREATE UNIQUE INDEX statement terminated because a duplicate key was found for the object name 'dbo.GENERALJOURNALACCOUNTENTRY' and the index name 'I_7458LEDGERDIMENSIONIDX'."
+			e = upError{class: "SysSqlSync", method: s.sync,
+				errMsg: "Database synchronization failed: The CREATE UNIQUE INDEX statement terminated because a duplicate key was found for the object name 'dbo.GENERALJOURNALACCOUNTENTRY' and the index name 'I_7458LEDGERDIMENSIONIDX'."}
 		}
+		e.at = r.stopAt
 		u.errs = append(u.errs, e)
 	}
 	u.runs = append(u.runs, r)
@@ -296,8 +307,9 @@ func (u *upgradeState) stepTimes(i int, t float64) (start, end float64, status s
 	return start, math.NaN(), "InProgress", true
 }
 
-// batchTasks is the BatchStatus histogram of batch job b (1 PreSync, 2 PostSync) at t.
-func (u *upgradeState) batchTasks(b int, t float64) (hist map[BatchStatus]int, exists bool) {
+// batchTasks is the BatchStatus histogram of batch job b (1 PreSync, 2 PostSync) at t, and
+// whether the job is executing (BATCHJOB.STATUS 2) then.
+func (u *upgradeState) batchTasks(b int, t float64) (hist map[BatchStatus]int, executing, exists bool) {
 	wait, sched := -1, -1
 	for i, s := range u.steps {
 		if s.batch == b {
@@ -306,10 +318,10 @@ func (u *upgradeState) batchTasks(b int, t float64) (hist map[BatchStatus]int, e
 		}
 	}
 	if wait < 0 {
-		return nil, false
+		return nil, false, false
 	}
 	if _, end, st, ok := u.stepTimes(sched, t); !ok || st != "Completed" || end > t {
-		return nil, false
+		return nil, false, false
 	}
 	n := u.batchJobs[b]
 	s := u.steps[wait]
@@ -330,7 +342,7 @@ func (u *upgradeState) batchTasks(b int, t float64) (hist map[BatchStatus]int, e
 	fin := int(math.Floor(done + 1e-9))
 	if fin >= n {
 		hist[BatchFinished] = n
-		return hist, true
+		return hist, false, true
 	}
 	left := n - fin
 	if fin > 0 {
@@ -353,7 +365,33 @@ func (u *upgradeState) batchTasks(b int, t float64) (hist map[BatchStatus]int, e
 	if left > 0 {
 		hist[BatchWaiting] = left
 	}
-	return hist, true
+	return hist, running, true
+}
+
+// begun reports whether a step matching pick started by t (the tables a step creates exist
+// from then on).
+func (u *upgradeState) begun(t float64, pick func(upStep) bool) bool {
+	for i, s := range u.steps {
+		if pick(s) && !s.umbrella {
+			if _, _, _, ok := u.stepTimes(i, t); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rawSync is a synchronization's DBSyncExecStats.SyncStep: the raw names monitor-upgrade.md's
+// "Synchronize Steps" query maps to PreReqs-AdditiveSync, PreReqs-PartialSync, DbSync-SyncSchema
+// and FinalDBSync-SyncSchema.
+func rawSync(label string) string {
+	switch label {
+	case "PreReqs-AdditiveDbSync":
+		return "LegacyIds, AdditiveTableSync"
+	case "PreReqs-PartialDbSync":
+		return "PartialList, LegacyIds"
+	}
+	return "FullAll"
 }
 
 // lastActivity is the newest request of the servicing host SERVICING1

@@ -100,14 +100,17 @@ type World struct {
 	aos     []*aosState
 	jobs    []batchJob
 	clients []clientSession
-	// leftover is AX activity the AOS left behind (SetLeftoverActivity): client sessions still
-	// marked active and batch tasks still marked executing, whatever the AOS do.
+	// leftover is AX activity the AOS left behind (SetLeftover): client sessions still running or
+	// marked for kill, batch tasks still executing or cancelling, AOS rows left in Drain.
 	leftover struct {
-		clients []clientSession
-		tasks   int
+		clients         []clientSession
+		tasks           int
+		cancellingTasks int
+		drainedRows     int
 	}
-	upg upgradeState
-	pre Preflight
+	upg     upgradeState
+	pre     Preflight
+	monitor monitorCache
 
 	sizeBytes int64 // AX database size at start
 	seed      uint64

@@ -54,7 +54,9 @@ func TestWritesStopWhenEveryAOSStops(t *testing.T) {
 			}
 		}
 		clients = len(f.rows(src, query.AXClientSessions))
-		tasks = f.scalar(src, query.AXExecutingBatchTasks).(int64)
+		for _, r := range f.rows(src, query.AXRunningBatchTasks) {
+			tasks += r[1].(int64)
+		}
 		for _, r := range f.rows(src, query.UserSessions) {
 			if r[1].(string) == `CONTOSO\svc-axaos` {
 				aosSessions++
@@ -278,8 +280,26 @@ func TestNoPKTablesArriveWithTheirSnapshot(t *testing.T) {
 		!strings.Contains(r[4].(string), "A snapshot of ") || !strings.HasSuffix(r[4].(string), " article(s) was generated.") {
 		t.Fatalf("snapshot history: %v %q", r[2], r[4])
 	}
-	if r := hist(query.DistributionAgentHistory, "AX_PUB_NoPKTable"); r[2].(int64) != runSucceeded || !strings.HasPrefix(r[4].(string), `Delivered snapshot from the '\\AXSQL01\`) {
+	if r := hist(query.DistributionAgentHistory, "AX_PUB_NoPKTable"); r[2].(int64) != runSucceeded || !strings.HasPrefix(r[4].(string), `Delivered snapshot from the \\AXSQL01\`) {
 		t.Fatalf("delivery message: %v %q", r[2], r[4])
+	}
+	// At the next history row the newest message is "No replicated transactions are available"
+	// (migration-upgrade/monitor-replication.md); the delivery stays in the history.
+	delivered := f.clk.Now().Add(-time.Second)
+	f.clk.Advance(historyInterval * time.Second)
+	if r := hist(query.DistributionAgentHistory, "AX_PUB_NoPKTable"); r[2].(int64) != runIdle || r[4] != noTxnMessage {
+		t.Fatalf("the message after the delivery: %v %q", r[2], r[4])
+	}
+	within := int64(f.clk.Now().Sub(delivered)/time.Second) + 2
+	rows := f.rows(f.dist(), query.SnapshotDeliveries, within)
+	if len(rows) != 1 || rows[0][0] != "AX_PUB_NoPKTable" || !strings.HasPrefix(rows[0][4].(string), "Delivered snapshot from the ") {
+		t.Fatalf("deliveries within %ds: %v", within, rows)
+	}
+	if rows := f.rows(f.dist(), query.SnapshotDeliveries, int64(10)); len(rows) != 0 {
+		t.Fatalf("deliveries within the last 10s: %v", rows)
+	}
+	if _, err := queryRows(f.ctx, f.dist(), query.SnapshotDeliveries); sqlErrNumber(err) != 137 {
+		t.Fatalf("without @p1: %v", err)
 	}
 	src, tgt2 := f.counts(f.src(), query.RowCountsPartitionStats), f.counts(f.tgt(), query.RowCountsPartitionStats)
 	for _, n := range noPK {
@@ -351,8 +371,11 @@ func TestTracerTokenArrivesAfterTheBacklog(t *testing.T) {
 func TestDataUpgradeFailsAndResumes(t *testing.T) {
 	f := newFixture(t, Config{Tables: 300, Seed: 2, Scenarios: ScenarioUpgradeFailure, FailUpgradeAt: UpgradePostSync, UpgradeDuration: 2 * time.Hour})
 	tgt := f.tgt()
-	if n := len(f.rows(tgt, query.DataUpgradeStatus)); n != 0 {
-		t.Fatalf("%d status rows before the trigger", n)
+	// Before the trigger the upgrade's tables do not exist.
+	for _, q := range []string{query.DataUpgradeStatus, query.ServicingSteps, query.DBSyncSteps, query.UpgradeScriptErrors} {
+		if _, err := queryRows(f.ctx, tgt, q); sqlErrNumber(err) != 208 {
+			t.Fatalf("%.40q before the trigger: %v", q, err)
+		}
 	}
 	if v := f.scalar(tgt, query.ServicingActivity); v != nil {
 		t.Fatalf("servicing activity before the trigger: %v", v)
@@ -377,6 +400,7 @@ func TestDataUpgradeFailsAndResumes(t *testing.T) {
 		}
 	}
 	seen()
+	executing := map[int64]int64{} // the running job's tasks, as last seen in PostSync
 	for i := 0; i < 200 && !f.w.UpgradeState().Failed; i++ {
 		f.clk.Advance(90 * time.Second)
 		seen()
@@ -384,7 +408,16 @@ func TestDataUpgradeFailsAndResumes(t *testing.T) {
 			if la := asTime(t, f.scalar(tgt, query.ServicingActivity)); f.clk.Now().Sub(la) > time.Minute {
 				t.Fatalf("SERVICING1 idle while running: %v", la)
 			}
+			if rows := f.rows(tgt, query.UpgradeBatchTasks); len(rows) > 0 {
+				clear(executing)
+				for _, r := range rows {
+					executing[r[0].(int64)] = r[1].(int64)
+				}
+			}
 		}
+	}
+	if executing[int64(BatchExecuting)] == 0 || executing[int64(BatchFinished)] == 0 {
+		t.Fatalf("the PostSync job's tasks while it ran: %v", executing)
 	}
 	st := f.w.UpgradeState()
 	if !st.Failed || st.Phase != UpgradePostSync || st.Error == "" || st.Done {
@@ -394,8 +427,9 @@ func TestDataUpgradeFailsAndResumes(t *testing.T) {
 		t.Fatalf("phases before the failure: %s", got)
 	}
 	errs := f.rows(tgt, query.UpgradeScriptErrors)
-	if len(errs) != 1 || errs[0][3].(string) != st.Error {
-		t.Fatalf("error log: %v", errs)
+	if len(errs) != 1 || errs[0][6].(string) != st.Error || errs[0][2] != "ReleaseUpdateDB10_CaseManagement" || errs[0][3] != "updateCaseCategoryTypeMajor" ||
+		!strings.HasPrefix(st.Error, " Cannot edit a record in Case category Security by Role (CaseCategoryRole).") {
+		t.Fatalf("error log (the documented example row): %v", errs)
 	}
 	failedRows := 0
 	for _, r := range f.rows(tgt, query.DataUpgradeStatus) {
@@ -406,12 +440,9 @@ func TestDataUpgradeFailsAndResumes(t *testing.T) {
 	if failedRows == 0 {
 		t.Fatal("no Failed row in DATAUPGRADESTATUS")
 	}
-	tasks := map[int64]int64{}
-	for _, r := range f.rows(tgt, query.UpgradeBatchTasks) {
-		tasks[r[0].(int64)] = r[1].(int64)
-	}
-	if tasks[int64(BatchError)] != 1 || tasks[int64(BatchExecuting)] != 0 || tasks[int64(BatchFinished)] == 0 {
-		t.Fatalf("task histogram at failure: %v", tasks)
+	// The failed job is no longer executing: the documented summary looks only at the job running.
+	if rows := f.rows(tgt, query.UpgradeBatchTasks); len(rows) != 0 {
+		t.Fatalf("task histogram at failure: %v", rows)
 	}
 	la := asTime(t, f.scalar(tgt, query.ServicingActivity))
 	f.clk.Advance(40 * time.Minute)
@@ -457,17 +488,23 @@ func TestDataUpgradeFailsAndResumes(t *testing.T) {
 			t.Errorf("servicing step %v status %v", r[0], r[1])
 		}
 	}
-	for _, r := range f.rows(tgt, query.DBSyncSteps) {
-		if r[3] != true || asTime(t, r[2]).Year() == 1900 {
-			t.Errorf("sync step %v not finished: %v", r[0], r)
+	syncs := f.rows(tgt, query.DBSyncSteps)
+	raw := map[any]int{}
+	for i, r := range syncs {
+		raw[r[1]]++
+		if i > 0 && r[0].(int64) >= syncs[i-1][0].(int64) {
+			t.Errorf("sync rows not newest RecID first: %v after %v", r[0], syncs[i-1][0])
+		}
+		// The failed run's synchronizations finished before the failure; every run's did.
+		if asTime(t, r[4]).Year() == 1900 {
+			t.Errorf("sync step %v not finished: %v", r[1], r)
 		}
 	}
-	tasks = map[int64]int64{}
-	for _, r := range f.rows(tgt, query.UpgradeBatchTasks) {
-		tasks[r[0].(int64)] = r[1].(int64)
+	if raw["LegacyIds, AdditiveTableSync"] != 1 || raw["PartialList, LegacyIds"] != 1 || raw["FullAll"] < 2 || len(raw) != 3 {
+		t.Errorf("raw SyncStep names: %v", raw)
 	}
-	if len(tasks) != 1 || tasks[int64(BatchFinished)] != 420+2380 {
-		t.Fatalf("task histogram at the end: %v", tasks)
+	if rows := f.rows(tgt, query.UpgradeBatchTasks); len(rows) != 0 {
+		t.Fatalf("task histogram with no job running: %v", rows)
 	}
 	if err := f.w.ResumeUpgrade(); !errors.Is(err, ErrUpgradeState) {
 		t.Fatalf("resume after completion: %v", err)
