@@ -142,9 +142,9 @@ func (s BatchStatus) Running() bool { return !s.AtRest() && s != BatchWaiting &&
 
 // BatchJob is a batch job not at rest (waiting, ready, executing, cancelling…).
 type BatchJob struct {
-	RecID     int64
-	Caption   string
-	Status    BatchStatus
+	RecID   int64
+	Caption string
+	Status  BatchStatus
 	Start   time.Time
 }
 
