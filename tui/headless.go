@@ -488,7 +488,7 @@ func (h *headless) answer(line string) {
 		actor, phrase := h.opt.Actor, text
 		if name, rest, ok := strings.Cut(text, ":"); ok && h.rehearsal && strings.HasPrefix(lower, "as ") {
 			// A stand-in for a second operator: rehearsals only, and journaled as such.
-			actor.Name = strings.TrimSpace(name[3:])
+			actor.Name, actor.StandIn = strings.TrimSpace(name[3:]), true
 			actor.Origin += " (stand-in at the same terminal, rehearsal only)"
 			phrase = strings.TrimSpace(rest)
 		}
