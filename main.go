@@ -23,7 +23,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +37,7 @@ import (
 	"cutover/engine/journal"
 	"cutover/engine/report"
 	"cutover/engine/runbook"
+	"cutover/engine/team"
 	"cutover/lcs"
 	lcssim "cutover/lcs/sim"
 	"cutover/sql"
@@ -519,7 +519,7 @@ func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, srv *tui.Server, 
 // engine). Its host key lives in the state directory; its team file beside the runbook.
 func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config, stdout io.Writer) (*tui.Server, error) {
 	path := teamPath(rb.File, *rf.team)
-	team, err := tui.LoadTeam(path)
+	tf, err := team.Load(path, team.Options{Strict: true})
 	if err != nil {
 		return nil, err
 	}
@@ -529,7 +529,7 @@ func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config
 	charmlog.SetOutput(libLog{e: e, level: engine.LevelWarn, prefix: "ssh: ",
 		skip: func(line string) bool { return strings.Contains(line, "context canceled") }})
 	srv, err := tui.NewServer(e, tui.ServerOptions{Addr: *rf.listen, HostKeyPath: filepath.Join(e.StateDir(), "ssh_host_ed25519_key"),
-		Team: team, IdleTimeout: *rf.idle, Config: cfg, Logf: logf})
+		Team: tf, IdleTimeout: *rf.idle, Config: cfg, Logf: logf})
 	if err != nil {
 		return nil, err
 	}
@@ -537,8 +537,8 @@ func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stdout, "ssh: the cockpit is served on %s to the %d key(s) of %s\nssh: host key %s — teammates check it on first connection\n", addr, team.Size(), path, srv.Fingerprint())
-	e.Logf(engine.LevelInfo, "", "ssh: serving on %s (host key %s) to %d key(s) of %s", addr, srv.Fingerprint(), team.Size(), path)
+	fmt.Fprintf(stdout, "ssh: the cockpit is served on %s to the %d key(s) of %s\nssh: host key %s — teammates check it on first connection\n", addr, tf.Size(), path, srv.Fingerprint())
+	e.Logf(engine.LevelInfo, "", "ssh: serving on %s (host key %s) to %d key(s) of %s", addr, srv.Fingerprint(), tf.Size(), path)
 	return srv, nil
 }
 
@@ -624,17 +624,12 @@ func cmdTeam(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "cutover team list: %v\n", err)
 			return exitFail
 		}
-		members, err := tui.ParseTeam(path, data)
+		members, err := team.Parse(path, data)
 		if err != nil {
 			fmt.Fprintf(stderr, "cutover team list: %v\n", err)
 			return exitFail
 		}
-		list := make([]tui.TeamMember, 0, len(members))
-		for _, m := range members {
-			list = append(list, m)
-		}
-		sort.Slice(list, func(i, j int) bool { return list[i].Line < list[j].Line })
-		for _, m := range list {
+		for _, m := range members.Sorted() {
 			fmt.Fprintf(stdout, "%-24s %-8s %s\n", m.Name, m.Role, m.Fingerprint)
 		}
 		return exitOK
@@ -654,7 +649,7 @@ func cmdTeam(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cutover team add: %v\n", err)
 		return exitFail
 	}
-	line, err := tui.TeamLine(pub, *name, engine.Role(*role))
+	line, err := team.Line(pub, *name, engine.Role(*role))
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover team add: %v\n", err)
 		return exitUsage
@@ -672,7 +667,7 @@ func cmdTeam(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		text += "\n"
 	}
 	text += line + "\n"
-	if _, err := tui.ParseTeam(path, []byte(text)); err != nil {
+	if _, err := team.Parse(path, []byte(text)); err != nil {
 		fmt.Fprintf(stderr, "cutover team add: %v\n", err)
 		return exitFail
 	}
@@ -1518,7 +1513,7 @@ func verifyReport(path, teamFile, runbookFile string, stdout, stderr io.Writer) 
 	}
 	// Anyone can sign with a key of their own: the signature counts only from a team member.
 	teamFile = teamPath(runbookFile, teamFile)
-	t, err := tui.LoadTeam(teamFile)
+	t, err := team.Load(teamFile, team.Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover report: the signature matches the report, but nothing says whose key %s is: %v (give the team file with --team FILE)\n", report.KeyName(pub), err)
 		return exitFail

@@ -23,6 +23,7 @@ import (
 
 	"cutover/engine"
 	"cutover/engine/clock"
+	"cutover/engine/team"
 )
 
 // This file serves the cockpit over SSH: one Bubble Tea program per session over the one
@@ -36,8 +37,9 @@ type ServerOptions struct {
 	Addr string
 	// HostKeyPath is the server's private key; generated (ed25519, 0600) on first start.
 	HostKeyPath string
-	// Team is who may connect, and as what.
-	Team *Team
+	// Team is who may connect, and as what: read again when it changes, and consulted on every
+	// action of a session.
+	Team *team.File
 	// IdleTimeout closes a cockpit session after this long without a key press: the same idle
 	// time the presence list shows. Output does not count (the cockpit repaints every second, so
 	// it says nothing about anyone being there); a session is warned on screen shortly before,
@@ -250,14 +252,14 @@ func (s *Server) authorize(ctx ssh.Context, key ssh.PublicKey) bool {
 
 // member is the team member behind a session's key (looked up again: the key the session
 // authenticated with is the one that counts).
-func (s *Server) member(sess ssh.Session) (TeamMember, bool) {
+func (s *Server) member(sess ssh.Session) (team.Member, bool) {
 	if sess.PublicKey() == nil {
-		return TeamMember{}, false
+		return team.Member{}, false
 	}
 	return s.opt.Team.Lookup(sess.PublicKey())
 }
 
-func (s *Server) actor(sess ssh.Session, m TeamMember) engine.Actor {
+func (s *Server) actor(sess ssh.Session, m team.Member) engine.Actor {
 	host := sess.RemoteAddr().String()
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
