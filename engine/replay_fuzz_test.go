@@ -27,7 +27,7 @@ var fuzzTypes = []RecordType{
 	RecRunOpened, RecEngineStarted, RecEngineStopped, RecRunbookChanged, RecRunPaused, RecRunResumed,
 	RecRunFinished, RecAwaiting, RecApproved, RecConfirmRefused, RecDeclined, RecStarted, RecExternal,
 	RecSucceeded, RecFailed, RecInterrupted, RecSkipped, RecDoneByHand, RecRetry, RecSourceHealth,
-	RecReplicationSample, RecValidation, RecRecount, "step.from-the-future",
+	RecReplicationSample, RecValidation, RecRecount, RecAccessChanged, "step.from-the-future",
 }
 
 // fuzzSteps are the step names a fuzzed line can carry: none, the runbook's, and one it lacks.

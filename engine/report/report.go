@@ -285,6 +285,10 @@ type Approval struct {
 	Count, Needed int
 	// Auto is set when it was given automatically (a rehearsal run with --yes).
 	Auto bool
+	// SharedOrigin, when set, says that another approval of the same request came from the same
+	// place (Actor.Place: one address, one jump box) or the same identity: two people who may be
+	// one, worth a look ("same origin as Ben's: ssh 10.0.0.5").
+	SharedOrigin string
 }
 
 // Refusal is a confirmation turned away or a no-go.
@@ -441,6 +445,7 @@ const (
 	AnomalyOutage         = "source outage"
 	AnomalyRunbookChanged = "runbook changed"
 	AnomalyPaused         = "paused"
+	AnomalyAccess         = "access withdrawn"
 	AnomalyCrash          = "crash recovery"
 	AnomalyStopped        = "engine stopped"
 )
