@@ -34,6 +34,8 @@ type Engine interface {
 	ReleaseAll(actor engine.Actor)
 	RefreshNow()
 	SetPollIntervals(interval, backlog time.Duration)
+	// RecordAccess journals a session losing rights (the SSH server's, when the team file changes).
+	RecordAccess(change engine.AccessChanged) error
 }
 
 // session is one viewer's context: their terminal size and styles, their keys, who they are and

@@ -51,6 +51,12 @@ type ServerOptions struct {
 	// too — and new sessions (default 1/s, burst 10).
 	RatePerSecond float64
 	Burst         int
+	// AuthTimeout closes a connection that has not authenticated within it (default 2 minutes,
+	// as OpenSSH's LoginGraceTime): a stalled or slow handshake holds no slot for longer.
+	AuthTimeout time.Duration
+	// TeamEvery is how often the team file is looked at for changes (default 2 s; every action
+	// of a session consults it too).
+	TeamEvery time.Duration
 	// Config is every session's cockpit settings (theme, keys).
 	Config Config
 	// Status decides the `ssh … status` verdict.
@@ -63,6 +69,9 @@ type ServerOptions struct {
 	// clock measures idle time and refills the connection buckets (real time when nil; tests
 	// give a fake one).
 	clock clock.Clock
+	// teamClock paces the team file watch (real time when nil; a test of the watch gives a fake
+	// one, apart from the idle watch's).
+	teamClock clock.Clock
 }
 
 // Server is the shared cockpit over SSH.
@@ -95,6 +104,10 @@ type presence struct {
 	app   *App
 	// prog is an SSH session's program (nil for the local cockpit): the idle watch tells it.
 	prog *tea.Program
+	// sess is the SSH session (nil for the local cockpit); revoked is set once the team file no
+	// longer has its key (the session is being closed).
+	sess    ssh.Session
+	revoked atomic.Bool
 	// warnedFor is the last key press (last's value) the session was last warned after, so a key
 	// press makes the next idle stretch warn again without anyone resetting it; closed is set
 	// once the idle watch closed the session.
@@ -129,6 +142,12 @@ func NewServer(e Engine, opt ServerOptions) (*Server, error) {
 	if opt.IdleTimeout <= 0 {
 		opt.IdleTimeout = 15 * time.Minute
 	}
+	if opt.AuthTimeout <= 0 {
+		opt.AuthTimeout = 2 * time.Minute
+	}
+	if opt.TeamEvery <= 0 {
+		opt.TeamEvery = 2 * time.Second
+	}
 	if opt.RatePerSecond <= 0 {
 		opt.RatePerSecond = 1
 	}
@@ -147,6 +166,9 @@ func NewServer(e Engine, opt ServerOptions) (*Server, error) {
 	if opt.clock == nil {
 		opt.clock = clock.Real()
 	}
+	if opt.teamClock == nil {
+		opt.teamClock = clock.Real()
+	}
 	s := &Server{e: e, opt: opt, sessions: map[int]*presence{}, bySess: map[ssh.Session]*presence{}, stop: make(chan struct{})}
 	srv, err := wish.NewServer(
 		wish.WithAddress(opt.Addr),
@@ -155,6 +177,9 @@ func NewServer(e Engine, opt ServerOptions) (*Server, error) {
 		// Connections that exchange nothing (no session, a stalled handshake) end after the idle
 		// timeout; a cockpit session, which writes every second, is watched for key presses.
 		wish.WithIdleTimeout(opt.IdleTimeout),
+		// A connection that has not authenticated within AuthTimeout is closed, however busy
+		// (charm.land/ssh's HandshakeTimeout bounds the handshake, which ends with authentication).
+		func(srv *ssh.Server) error { srv.HandshakeTimeout = opt.AuthTimeout; return nil },
 		wish.WithMiddleware(rm.MiddlewareWithLogger(logfLogger(opt.Logf),
 			bm.MiddlewareWithProgramHandler(s.program),
 			s.commands,
@@ -210,6 +235,7 @@ func (s *Server) Listen() (net.Addr, error) {
 // Serve accepts sessions until Shutdown.
 func (s *Server) Serve() error {
 	go s.watchIdle()
+	go s.watchTeam()
 	s.mu.Lock()
 	ln := s.ln
 	s.mu.Unlock()
@@ -285,6 +311,12 @@ func (s *Server) commands(next ssh.Handler) ssh.Handler {
 			next(sess)
 			return
 		}
+		// A connection stays open after its key is removed: a new session on it asks again.
+		if _, ok := s.member(sess); !ok {
+			wish.Errorln(sess, "cutover: your key is no longer in the team file")
+			_ = sess.Exit(1)
+			return
+		}
 		if cmd[0] != "status" || len(cmd) > 2 || (len(cmd) == 2 && cmd[1] != "--json" && cmd[1] != "--oneline") {
 			wish.Errorln(sess, fmt.Sprintf("cutover: %q is not a command here; the only one is `status [--json|--oneline]`", strings.Join(cmd, " ")))
 			_ = sess.Exit(127)
@@ -321,7 +353,9 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	actor := s.actor(sess, m)
 	ctx := sess.Context()
 	p := s.newPresence(actor, false)
-	app := NewApp(ctx, s.e, Options{
+	p.sess = sess
+	// Every action of the session goes through the team file as it is at that moment.
+	app := NewApp(ctx, &policyEngine{e: s.e, s: s, p: p}, Options{
 		Actor: actor, ReadOnly: m.Role != engine.RoleOperator, Config: s.opt.Config, Local: s.opt.Local,
 		Watchers: s.Presence, OnActivity: p.touch,
 	})
@@ -353,7 +387,12 @@ func (s *Server) endSession(sess ssh.Session) {
 	if p == nil {
 		return
 	}
-	s.e.ReleaseAll(p.actor)
+	s.e.ReleaseAll(s.actorOf(p))
+	if p.revoked.Load() {
+		wish.Println(sess, fmt.Sprintf("cutover: your key was removed from the team file %s: session closed", s.opt.Team.Path()))
+		s.opt.Logf("ssh: %s closed: key removed from the team file", p.actor.Name)
+		closeConn(sess)
+	}
 	if p.closed.Load() {
 		wish.Println(sess, fmt.Sprintf("cutover: session closed after %s without a key press (idle timeout); connect again to carry on", dur(s.opt.IdleTimeout)))
 		s.opt.Logf("ssh: %s closed: no key pressed for %s", p.actor.Name, dur(s.opt.IdleTimeout))
