@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sort"
@@ -324,14 +325,24 @@ func (s *Server) commands(next ssh.Handler) ssh.Handler {
 		}
 		snap := s.e.Snapshot()
 		st := EvaluateStatus(s.e.Replication(), &snap, s.opt.Status, s.e.Now())
+		// The glance carries servers' error messages: the text forms are made printable (JSON
+		// escapes control characters itself).
+		var out strings.Builder
 		var err error
 		switch {
 		case len(cmd) == 2 && cmd[1] == "--json":
-			err = st.WriteJSON(sess)
+			err = st.WriteJSON(&out)
 		case len(cmd) == 2 && cmd[1] == "--oneline":
-			_, err = fmt.Fprintln(sess, st.OneLine())
+			out.WriteString(printable(st.OneLine()) + "\n")
 		default:
-			err = st.WriteText(sess)
+			if err = st.WriteText(&out); err == nil {
+				s := printable(out.String())
+				out.Reset()
+				out.WriteString(s)
+			}
+		}
+		if err == nil {
+			_, err = io.WriteString(sess, out.String())
 		}
 		if err != nil {
 			s.opt.Logf("ssh: status for %s: %v", sess.RemoteAddr(), err)
