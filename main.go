@@ -490,11 +490,23 @@ func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, srv *tui.Server, 
 		defer leave()
 		opts.Watchers, opts.OnActivity = srv.Presence, touch
 	}
-	err := tui.Run(ctx, e, tui.RunOptions{
+	ro := tui.RunOptions{
 		Options: opts,
 		In:      stdin, Out: stdout, NoColor: *rf.noColor, // NO_COLOR: Run reads the environment
 		Start: start(ctx),
-	})
+		Logf:  func(format string, args ...any) { e.Logf(engine.LevelError, "", format, args...) },
+	}
+	err := tui.Run(ctx, e, ro)
+	// A bug that crashed the cockpit leaves the engine running (and the SSH sessions with it):
+	// the operator reopens the cockpit on the same state, or stops the run.
+	for errors.Is(err, tui.ErrSessionCrashed) && ctx.Err() == nil {
+		if !reopenCockpit(stdin, stdout, e) {
+			err = nil
+			break
+		}
+		ro.Start = nil // the engine runs already
+		err = tui.Run(ctx, e, ro)
+	}
 	snap := e.Snapshot()
 	code := exitOK
 	switch snap.Run.Outcome {
@@ -513,6 +525,42 @@ func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, srv *tui.Server, 
 	}
 	fmt.Fprintf(stdout, "cockpit closed: the run is %s (journal in %s); start again to continue where it stopped\n", snap.Run.Outcome, e.StateDir())
 	return code
+}
+
+// reopenCockpit asks, after the cockpit crashed, whether to open it again (Enter) or stop the run
+// (stop, or the end of the input). It reads the terminal line by line: Bubble Tea has given it
+// back in its ordinary mode.
+func reopenCockpit(stdin io.Reader, stdout io.Writer, e *engine.Engine) bool {
+	fmt.Fprintf(stdout, "\ncutover: the cockpit hit an internal error; its details are in %s. The engine keeps running (and the SSH sessions with it).\n",
+		filepath.Join(e.StateDir(), engine.LogFileName))
+	for {
+		fmt.Fprint(stdout, "Press Enter to reopen the cockpit, or type stop and Enter to stop the run here: ")
+		line, err := readLine(stdin)
+		switch answer := strings.ToLower(strings.TrimSpace(line)); {
+		case err != nil || answer == "stop":
+			return false
+		case answer == "":
+			return true
+		}
+	}
+}
+
+// readLine reads one line byte by byte, so nothing after it is taken from the terminal.
+func readLine(r io.Reader) (string, error) {
+	var b strings.Builder
+	buf := make([]byte, 1)
+	for {
+		n, err := r.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				return b.String(), nil
+			}
+			b.WriteByte(buf[0])
+		}
+		if err != nil {
+			return b.String(), err
+		}
+	}
 }
 
 // startSSH prepares the SSH cockpit server over the engine (listening; serving starts with the

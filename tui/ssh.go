@@ -109,6 +109,8 @@ type presence struct {
 	// longer has its key (the session is being closed).
 	sess    ssh.Session
 	revoked atomic.Bool
+	// model is the session's cockpit as run: it knows whether it ended on a panic.
+	model *recovering
 	// warnedFor is the last key press (last's value) the session was last warned after, so a key
 	// press makes the next idle stretch warn again without anyone resetting it; closed is set
 	// once the idle watch closed the session.
@@ -377,7 +379,10 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	if cp, ok := forcedProfile(sess.Environ(), false, s.opt.Config); ok {
 		opts = append(opts, tea.WithColorProfile(cp))
 	}
-	p.prog = tea.NewProgram(app, opts...)
+	// A panic in this session's cockpit ends this session only, logged.
+	rm := newRecovering(app, "the SSH session of "+actor.String(), s.opt.Logf)
+	p.prog = tea.NewProgram(rm, opts...)
+	rm.quit, p.model = p.prog.Quit, rm
 	// Joined only now that the cockpit exists: a session whose cockpit failed to build never
 	// shows in the list. endSession takes it out.
 	s.register(p, sess)
@@ -399,6 +404,9 @@ func (s *Server) endSession(sess ssh.Session) {
 		return
 	}
 	s.e.ReleaseAll(s.actorOf(p))
+	if p.model != nil && p.model.Crashed() {
+		wish.Println(sess, crashedText+"; connect again to carry on")
+	}
 	if p.revoked.Load() {
 		wish.Println(sess, fmt.Sprintf("cutover: your key was removed from the team file %s: session closed", s.opt.Team.Path()))
 		s.opt.Logf("ssh: %s closed: key removed from the team file", p.actor.Name)
