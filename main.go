@@ -226,8 +226,9 @@ func cmdInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 }
 
 func cmdCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("check", "[-f FILE]", stderr)
+	fs := newFlags("check", "[-f FILE] [--team FILE]", stderr)
 	file := fs.String("f", runbook.DefaultFile, "runbook `FILE`")
+	teamFile := fs.String("team", "", "team `FILE` to check too; default cutover-team.keys beside the runbook, when there is one")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
@@ -236,7 +237,40 @@ func cmdCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	printSummary(stdout, rb)
+	if !checkTeam(teamPath(*file, *teamFile), *teamFile != "", stdout, stderr) {
+		return exitFail
+	}
+	// What serve would refuse, said now (a local run reads these files as they are).
+	if err := checkSecretFiles(rb); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stdout, "  warning:      %s (cutover serve and run --listen refuse it)\n", line)
+		}
+	}
 	return exitOK
+}
+
+// checkTeam checks the team file as serve reads it: parsed, display names unique, private to
+// this user. A missing file is fine unless it was named (given reports that).
+func checkTeam(path string, given bool, stdout, stderr io.Writer) bool {
+	if _, err := os.Stat(path); errors.Is(err, iofs.ErrNotExist) && !given {
+		fmt.Fprintf(stdout, "  team:         none (%s): only the local cockpit can act; `cutover team add` lets teammates join over SSH\n", path)
+		return true
+	}
+	t, err := team.Load(path, team.Options{Strict: true})
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return false
+	}
+	var ops, viewers int
+	for _, m := range t.Members() {
+		if m.Role == engine.RoleOperator {
+			ops++
+		} else {
+			viewers++
+		}
+	}
+	fmt.Fprintf(stdout, "  team:         %s: %d operator(s), %d viewer(s), one key each\n", path, ops, viewers)
+	return true
 }
 
 func printSummary(w io.Writer, rb *runbook.Runbook) {
@@ -381,6 +415,15 @@ func runEngineMode(rb *runbook.Runbook, opts engine.Options, rf runFlags, serve 
 		}
 		var err error
 		if cfg, err = tui.LoadConfig(path, optional); err != nil {
+			fmt.Fprintf(stderr, "cutover: %v\n", err)
+			return exitFail
+		}
+	}
+	// Serving the team over SSH, the machine's secrets and its access policy must be the
+	// operator's alone (as OpenSSH's StrictModes): a password file others can read, or a team file
+	// others can change, is refused.
+	if serve || *rf.listen != "" {
+		if err := checkSecretFiles(rb); err != nil {
 			fmt.Fprintf(stderr, "cutover: %v\n", err)
 			return exitFail
 		}
@@ -619,6 +662,42 @@ func ownTerminal(e *engine.Engine) (restore func()) {
 		log.SetOutput(out)
 		log.SetFlags(flags)
 	}
+}
+
+// secretFiles are the runbook's files of secrets (password_file, client_secret_file), each with
+// where it is named, as absolute or runbook-relative paths resolved.
+func secretFiles(rb *runbook.Runbook) [][2]string {
+	var out [][2]string
+	add := func(where, file string) {
+		if file == "" {
+			return
+		}
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(rb.Dir, file)
+		}
+		out = append(out, [2]string{where, file})
+	}
+	for _, c := range []*runbook.Connection{rb.Connections.Source, rb.Connections.Distribution, rb.Connections.Target} {
+		if c != nil {
+			add("connections."+c.Role+" password_file", c.PasswordFile)
+		}
+	}
+	if l := rb.LCS; l != nil {
+		add("lcs password_file", l.PasswordFile)
+		add("lcs client_secret_file", l.ClientSecretFile)
+	}
+	return out
+}
+
+// checkSecretFiles refuses secret files others can read or change (team.CheckPrivate).
+func checkSecretFiles(rb *runbook.Runbook) error {
+	var errs []error
+	for _, f := range secretFiles(rb) {
+		if err := team.CheckPrivate(f[1], f[0]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // defaultTeamFile is the team file's name beside the runbook.
