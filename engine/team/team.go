@@ -164,6 +164,8 @@ type File struct {
 	mu      sync.Mutex
 	members Roster
 	seen    os.FileInfo
+	// gen counts the times the members were replaced (Watch tells of each, whoever read it).
+	gen uint64
 	// lastErr is the newest failure to read the file again (the previous members stay in force).
 	lastErr error
 }
@@ -216,6 +218,7 @@ func (f *File) Reload() (changed bool, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.members, f.seen, f.lastErr = members, info, nil
+	f.gen++
 	return true, nil
 }
 
@@ -268,11 +271,20 @@ func (f *File) Size() int {
 	return len(f.members)
 }
 
-// Watch reads the file again every interval on clk until ctx ends, calling changed after each read
-// that replaced the members, and failed once for each new problem (a broken edit, a file made
-// readable by others) — not again while the same problem stays.
+// generation counts the replacements of the members so far.
+func (f *File) generation() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.gen
+}
+
+// Watch reads the file again every interval on clk until ctx ends, calling changed once the
+// members were replaced since its last look — by its own read or by a lookup in between (an
+// action that consulted the file) — and failed once for each new problem (a broken edit, a file
+// made readable by others), not again while the same problem stays.
 func (f *File) Watch(ctx context.Context, clk clock.Clock, every time.Duration, changed func(), failed func(error)) {
 	last := ""
+	gen := f.generation()
 	for {
 		t := clk.NewTimer(every)
 		select {
@@ -281,7 +293,7 @@ func (f *File) Watch(ctx context.Context, clk clock.Clock, every time.Duration, 
 			return
 		case <-t.C():
 		}
-		ok, err := f.Reload()
+		_, err := f.Reload()
 		switch {
 		case err != nil:
 			if err.Error() != last && failed != nil {
@@ -290,7 +302,10 @@ func (f *File) Watch(ctx context.Context, clk clock.Clock, every time.Duration, 
 			last = err.Error()
 		default:
 			last = ""
-			if ok && changed != nil {
+		}
+		if g := f.generation(); g != gen {
+			gen = g
+			if changed != nil {
 				changed()
 			}
 		}

@@ -213,6 +213,13 @@ func TestWatchTellsOfChangesAndProblemsOnce(t *testing.T) {
 	write(t, path, line(t, ana, "Ana", engine.RoleViewer))
 	tick()
 	<-changes
+	// A change read by a lookup in between (an action consulting the file) is told all the same.
+	write(t, path, line(t, ana, "Ana", engine.RoleOperator))
+	if m, _ := f.Member(ana.fp); m.Role != engine.RoleOperator {
+		t.Fatalf("the lookup did not read the change: %+v", m)
+	}
+	tick()
+	<-changes
 	os.WriteFile(path, []byte("garbage\n"), 0o600)
 	tick()
 	if err := <-problems; !strings.Contains(err.Error(), "not an authorized_keys line") {
@@ -224,7 +231,7 @@ func TestWatchTellsOfChangesAndProblemsOnce(t *testing.T) {
 	if len(problems) != 0 {
 		t.Fatalf("the same problem was reported twice: %v", <-problems)
 	}
-	if m, _ := f.Member(ana.fp); m.Role != engine.RoleViewer {
+	if m, _ := f.Member(ana.fp); m.Role != engine.RoleOperator {
 		t.Fatalf("the broken file replaced the members: %+v", m)
 	}
 	cancel()
