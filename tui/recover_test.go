@@ -12,7 +12,6 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	gossh "golang.org/x/crypto/ssh"
 
 	"cutover/engine"
 )
@@ -196,11 +195,9 @@ func TestSSHSessionCrashSparesTheServer(t *testing.T) {
 	m := pv.mark()
 	fmt.Fprint(pv.in, "4")
 	pv.waitOutputSince(t, m, "4 Logs")
+	// (A connection is not opened and dropped just before the test ends: charm.land/ssh counts a
+	// connection in a WaitGroup that its Shutdown may already wait on, which the race detector
+	// reports.)
 	again := openPty(t, addr, ana, 120, 40)
 	again.waitOutput(t, "flow test")
-	if c, err := dial(addr, gossh.PublicKeys(ana.signer)); err != nil {
-		t.Fatalf("the server after the crash: %v", err)
-	} else {
-		c.Close()
-	}
 }
