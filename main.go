@@ -25,7 +25,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +39,7 @@ import (
 	"cutover/engine/journal"
 	"cutover/engine/report"
 	"cutover/engine/runbook"
+	"cutover/engine/team"
 	"cutover/lcs"
 	lcssim "cutover/lcs/sim"
 	"cutover/sql"
@@ -231,8 +231,9 @@ func cmdInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 }
 
 func cmdCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("check", "[-f FILE]", stderr)
+	fs := newFlags("check", "[-f FILE] [--team FILE]", stderr)
 	file := fs.String("f", runbook.DefaultFile, "runbook `FILE`")
+	teamFile := fs.String("team", "", "team `FILE` to check too; default cutover-team.keys beside the runbook, when there is one")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
@@ -241,7 +242,40 @@ func cmdCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	printSummary(stdout, rb)
+	if !checkTeam(teamPath(*file, *teamFile), *teamFile != "", stdout, stderr) {
+		return exitFail
+	}
+	// What serve would refuse, said now (a local run reads these files as they are).
+	if err := checkSecretFiles(rb); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stdout, "  warning:      %s (cutover serve and run --listen refuse it)\n", line)
+		}
+	}
 	return exitOK
+}
+
+// checkTeam checks the team file as serve reads it: parsed, display names unique, private to
+// this user. A missing file is fine unless it was named (given reports that).
+func checkTeam(path string, given bool, stdout, stderr io.Writer) bool {
+	if _, err := os.Stat(path); errors.Is(err, iofs.ErrNotExist) && !given {
+		fmt.Fprintf(stdout, "  team:         none (%s): only the local cockpit can act; `cutover team add` lets teammates join over SSH\n", path)
+		return true
+	}
+	t, err := team.Load(path, team.Options{Strict: true})
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return false
+	}
+	var ops, viewers int
+	for _, m := range t.Members() {
+		if m.Role == engine.RoleOperator {
+			ops++
+		} else {
+			viewers++
+		}
+	}
+	fmt.Fprintf(stdout, "  team:         %s: %d operator(s), %d viewer(s), one key each\n", path, ops, viewers)
+	return true
 }
 
 func printSummary(w io.Writer, rb *runbook.Runbook) {
@@ -393,6 +427,15 @@ func runEngineMode(rb *runbook.Runbook, opts engine.Options, rf runFlags, serve 
 			return exitFail
 		}
 	}
+	// Serving the team over SSH, the machine's secrets and its access policy must be the
+	// operator's alone (as OpenSSH's StrictModes): a password file others can read, or a team file
+	// others can change, is refused.
+	if serve || *rf.listen != "" {
+		if err := checkSecretFiles(rb); err != nil {
+			fmt.Fprintf(stderr, "cutover: %v\n", err)
+			return exitFail
+		}
+	}
 	// While the cockpit owns the terminal, notices (an LCS sign-in code) go to the engine's log.
 	notices := &engineNotices{}
 	var noticeOut io.Writer = stderr
@@ -507,11 +550,23 @@ func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, srv *tui.Server, 
 		defer leave()
 		opts.Watchers, opts.OnActivity = srv.Presence, touch
 	}
-	err := tui.Run(ctx, e, tui.RunOptions{
+	ro := tui.RunOptions{
 		Options: opts,
 		In:      stdin, Out: stdout, NoColor: *rf.noColor, // NO_COLOR: Run reads the environment
 		Start: start(ctx),
-	})
+		Logf:  func(format string, args ...any) { e.Logf(engine.LevelError, "", format, args...) },
+	}
+	err := tui.Run(ctx, e, ro)
+	// A bug that crashed the cockpit leaves the engine running (and the SSH sessions with it):
+	// the operator reopens the cockpit on the same state, or stops the run.
+	for errors.Is(err, tui.ErrSessionCrashed) && ctx.Err() == nil {
+		if !reopenCockpit(stdin, stdout, e) {
+			err = nil
+			break
+		}
+		ro.Start = nil // the engine runs already
+		err = tui.Run(ctx, e, ro)
+	}
 	snap := e.Snapshot()
 	code := exitOK
 	switch snap.Run.Outcome {
@@ -533,11 +588,47 @@ func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, srv *tui.Server, 
 	return code
 }
 
+// reopenCockpit asks, after the cockpit crashed, whether to open it again (Enter) or stop the run
+// (stop, or the end of the input). It reads the terminal line by line: Bubble Tea has given it
+// back in its ordinary mode.
+func reopenCockpit(stdin io.Reader, stdout io.Writer, e *engine.Engine) bool {
+	fmt.Fprintf(stdout, "\ncutover: the cockpit hit an internal error; its details are in %s. The engine keeps running (and the SSH sessions with it).\n",
+		filepath.Join(e.StateDir(), engine.LogFileName))
+	for {
+		fmt.Fprint(stdout, "Press Enter to reopen the cockpit, or type stop and Enter to stop the run here: ")
+		line, err := readLine(stdin)
+		switch answer := strings.ToLower(strings.TrimSpace(line)); {
+		case err != nil || answer == "stop":
+			return false
+		case answer == "":
+			return true
+		}
+	}
+}
+
+// readLine reads one line byte by byte, so nothing after it is taken from the terminal.
+func readLine(r io.Reader) (string, error) {
+	var b strings.Builder
+	buf := make([]byte, 1)
+	for {
+		n, err := r.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				return b.String(), nil
+			}
+			b.WriteByte(buf[0])
+		}
+		if err != nil {
+			return b.String(), err
+		}
+	}
+}
+
 // startSSH prepares the SSH cockpit server over the engine (listening; serving starts with the
 // engine). Its host key lives in the state directory; its team file beside the runbook.
 func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config, stdout io.Writer) (*tui.Server, error) {
 	path := teamPath(rb.File, *rf.team)
-	team, err := tui.LoadTeam(path)
+	tf, err := team.Load(path, team.Options{Strict: true})
 	if err != nil {
 		return nil, err
 	}
@@ -547,7 +638,7 @@ func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config
 	charmlog.SetOutput(libLog{e: e, level: engine.LevelWarn, prefix: "ssh: ",
 		skip: func(line string) bool { return strings.Contains(line, "context canceled") }})
 	srv, err := tui.NewServer(e, tui.ServerOptions{Addr: *rf.listen, HostKeyPath: filepath.Join(e.StateDir(), "ssh_host_ed25519_key"),
-		Team: team, IdleTimeout: *rf.idle, Config: cfg, Logf: logf})
+		Team: tf, IdleTimeout: *rf.idle, Config: cfg, Logf: logf})
 	if err != nil {
 		return nil, err
 	}
@@ -555,8 +646,8 @@ func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stdout, "ssh: the cockpit is served on %s to the %d key(s) of %s\nssh: host key %s — teammates check it on first connection\n", addr, team.Size(), path, srv.Fingerprint())
-	e.Logf(engine.LevelInfo, "", "ssh: serving on %s (host key %s) to %d key(s) of %s", addr, srv.Fingerprint(), team.Size(), path)
+	fmt.Fprintf(stdout, "ssh: the cockpit is served on %s to the %d key(s) of %s\nssh: host key %s — teammates check it on first connection\n", addr, tf.Size(), path, srv.Fingerprint())
+	e.Logf(engine.LevelInfo, "", "ssh: serving on %s (host key %s) to %d key(s) of %s", addr, srv.Fingerprint(), tf.Size(), path)
 	return srv, nil
 }
 
@@ -589,6 +680,42 @@ func ownTerminal(e *engine.Engine) (restore func()) {
 		log.SetOutput(out)
 		log.SetFlags(flags)
 	}
+}
+
+// secretFiles are the runbook's files of secrets (password_file, client_secret_file), each with
+// where it is named, as absolute or runbook-relative paths resolved.
+func secretFiles(rb *runbook.Runbook) [][2]string {
+	var out [][2]string
+	add := func(where, file string) {
+		if file == "" {
+			return
+		}
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(rb.Dir, file)
+		}
+		out = append(out, [2]string{where, file})
+	}
+	for _, c := range []*runbook.Connection{rb.Connections.Source, rb.Connections.Distribution, rb.Connections.Target} {
+		if c != nil {
+			add("connections."+c.Role+" password_file", c.PasswordFile)
+		}
+	}
+	if l := rb.LCS; l != nil {
+		add("lcs password_file", l.PasswordFile)
+		add("lcs client_secret_file", l.ClientSecretFile)
+	}
+	return out
+}
+
+// checkSecretFiles refuses secret files others can read or change (team.CheckPrivate).
+func checkSecretFiles(rb *runbook.Runbook) error {
+	var errs []error
+	for _, f := range secretFiles(rb) {
+		if err := team.CheckPrivate(f[1], f[0]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // defaultTeamFile is the team file's name beside the runbook.
@@ -642,17 +769,12 @@ func cmdTeam(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "cutover team list: %v\n", err)
 			return exitFail
 		}
-		members, err := tui.ParseTeam(path, data)
+		members, err := team.Parse(path, data)
 		if err != nil {
 			fmt.Fprintf(stderr, "cutover team list: %v\n", err)
 			return exitFail
 		}
-		list := make([]tui.TeamMember, 0, len(members))
-		for _, m := range members {
-			list = append(list, m)
-		}
-		sort.Slice(list, func(i, j int) bool { return list[i].Line < list[j].Line })
-		for _, m := range list {
+		for _, m := range members.Sorted() {
 			fmt.Fprintf(stdout, "%-24s %-8s %s\n", m.Name, m.Role, m.Fingerprint)
 		}
 		return exitOK
@@ -672,7 +794,7 @@ func cmdTeam(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cutover team add: %v\n", err)
 		return exitFail
 	}
-	line, err := tui.TeamLine(pub, *name, engine.Role(*role))
+	line, err := team.Line(pub, *name, engine.Role(*role))
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover team add: %v\n", err)
 		return exitUsage
@@ -690,7 +812,7 @@ func cmdTeam(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		text += "\n"
 	}
 	text += line + "\n"
-	if _, err := tui.ParseTeam(path, []byte(text)); err != nil {
+	if _, err := team.Parse(path, []byte(text)); err != nil {
 		fmt.Fprintf(stderr, "cutover team add: %v\n", err)
 		return exitFail
 	}
@@ -1519,7 +1641,7 @@ func verifyReport(path, teamFile, runbookFile string, stdout, stderr io.Writer) 
 	}
 	// Anyone can sign with a key of their own: the signature counts only from a team member.
 	teamFile = teamPath(runbookFile, teamFile)
-	t, err := tui.LoadTeam(teamFile)
+	t, err := team.Load(teamFile, team.Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover report: the signature matches the report, but nothing says whose key %s is: %v (give the team file with --team FILE)\n", report.KeyName(pub), err)
 		return exitFail

@@ -46,6 +46,7 @@ import (
 	"cutover/engine/clock"
 	"cutover/engine/journal"
 	"cutover/engine/runbook"
+	"cutover/engine/team"
 	"cutover/lcs/contract"
 	lcssim "cutover/lcs/sim"
 	"cutover/sql"
@@ -2750,14 +2751,14 @@ func TestTwentyViewersWhileTheDemoRuns(t *testing.T) {
 
 	keys := t.TempDir()
 	vic := newSSHKey(t, keys, "vic")
-	line, _ := tui.TeamLine(vic.pub, "Viewer", engine.RoleViewer)
+	line, _ := team.Line(vic.pub, "Viewer", engine.RoleViewer)
 	teamFile := filepath.Join(keys, "team.keys")
 	os.WriteFile(teamFile, []byte(line+"\n"), 0o600)
-	team, err := tui.LoadTeam(teamFile)
+	tf, err := team.Load(teamFile, team.Options{Strict: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := tui.NewServer(e, tui.ServerOptions{Addr: "127.0.0.1:0", HostKeyPath: filepath.Join(keys, "host"), Team: team,
+	srv, err := tui.NewServer(e, tui.ServerOptions{Addr: "127.0.0.1:0", HostKeyPath: filepath.Join(keys, "host"), Team: tf,
 		RatePerSecond: 100, Burst: 100, Config: tui.Config{Theme: tui.ThemeDark}})
 	if err != nil {
 		t.Fatal(err)
@@ -3074,7 +3075,7 @@ func TestSignedReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line, err := tui.TeamLine(pub, "Ana", engine.RoleOperator)
+	line, err := team.Line(pub, "Ana", engine.RoleOperator)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ var fuzzTypes = []RecordType{
 	RecSucceeded, RecFailed, RecInterrupted, RecSkipped, RecDoneByHand, RecRetry, RecSourceHealth,
 	RecReplicationSample, RecValidation, RecRecount,
 	RecOverrideRequested, RecOverrideApproved, RecOverrideRefused, RecOverrideWithdrawn,
-	"step.from-the-future",
+	RecAccessChanged, RecNotifySent, RecNotifyFailed, "step.from-the-future",
 }
 
 // fuzzSteps are the step names a fuzzed line can carry: none, the runbook's, and one it lacks.

@@ -234,12 +234,14 @@ func (r *runState) applyRecord(rec journal.Record) error {
 			st.confirmed = append([]Approval(nil), st.approvals...)
 			st.state = StatePending
 		}
-	case RecConfirmRefused, RecSourceHealth, RecReplicationSample, RecRecount:
+	case RecConfirmRefused, RecSourceHealth, RecReplicationSample, RecRecount, RecAccessChanged:
 		// Evidence only: the state does not change, but the record must be readable.
 		var p any
 		switch RecordType(rec.Type) {
 		case RecConfirmRefused:
 			p = &ConfirmRefused{}
+		case RecAccessChanged:
+			p = &AccessChanged{}
 		case RecSourceHealth:
 			p = &SourceHealthRecord{}
 		case RecReplicationSample:

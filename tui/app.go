@@ -198,6 +198,8 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			a.idleNotice = fmt.Sprintf("no key pressed for %s: this session closes in %s — press any key to stay", dur(msg.idle), dur(msg.closesIn))
 		}
 		return a, nil
+	case accessChangedMsg:
+		return a, a.withdraw(msg)
 	case idleCloseMsg:
 		if msg.current != nil && !msg.current() {
 			return a, nil // a key was pressed since the watch decided

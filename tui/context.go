@@ -35,6 +35,8 @@ type Engine interface {
 	ReleaseAll(actor engine.Actor)
 	RefreshNow()
 	SetPollIntervals(interval, backlog time.Duration)
+	// RecordAccess journals a session losing rights (the SSH server's, when the team file changes).
+	RecordAccess(change engine.AccessChanged) error
 }
 
 // session is one viewer's context: their terminal size and styles, their keys, who they are and
@@ -75,6 +77,10 @@ func newData(snap engine.Snapshot) *data {
 }
 
 func (d *data) setSnapshot(s engine.Snapshot) {
+	s.Steps = append([]engine.StepView(nil), s.Steps...)
+	for i := range s.Steps {
+		s.Steps[i] = printableStep(s.Steps[i])
+	}
 	d.snap = s
 	d.index = make(map[string]int, len(s.Steps))
 	for i, st := range s.Steps {
@@ -99,7 +105,7 @@ func (d *data) apply(ev engine.Event) {
 			return
 		}
 		if i, ok := d.index[ev.Step.ID]; ok {
-			d.snap.Steps[i] = ev.Step
+			d.snap.Steps[i] = printableStep(ev.Step)
 		}
 		d.snap.Seq = max(d.snap.Seq, ev.Seq)
 		if ev.Step.State != engine.StateRunning {
@@ -157,6 +163,7 @@ func (r *logRing) add(lines []engine.LogLine, dropped int) {
 		if l.Seq != 0 && l.Seq <= r.lastSeq {
 			continue
 		}
+		l.Msg = printable(l.Msg)
 		r.lastSeq = max(r.lastSeq, l.Seq)
 		if r.n < len(r.lines) {
 			r.lines[(r.start+r.n)%len(r.lines)] = l

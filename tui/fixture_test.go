@@ -108,6 +108,10 @@ func (f *fakeEngine) Hold(step string, a engine.Actor) error {
 func (f *fakeEngine) Release(step string, a engine.Actor) {}
 func (f *fakeEngine) ReleaseAll(a engine.Actor)           {}
 func (f *fakeEngine) RefreshNow()                         { f.call("refresh") }
+func (f *fakeEngine) RecordAccess(c engine.AccessChanged) error {
+	f.call("access " + c.Text())
+	return nil
+}
 func (f *fakeEngine) SetPollIntervals(interval, backlog time.Duration) {
 	f.call(fmt.Sprintf("interval %s %s", interval, backlog))
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -275,6 +276,10 @@ func tableName(table string) string {
 func newInput(s *session, prompt, placeholder string) textinput.Model {
 	in := textinput.New()
 	in.Prompt, in.Placeholder = prompt, placeholder
+	// Deleting the word after the cursor (Alt+D, Alt+Delete, Ctrl+Delete) is off: bubbles'
+	// textinput (v2.1.1 and v2.2.1 alike) reads past the end of the text when the cursor is on its
+	// last character, and panics. Found by FuzzKeys; the other editing keys stay.
+	in.KeyMap.DeleteWordForward = key.NewBinding(key.WithDisabled())
 	restyleInput(&in, s.styles.Dark)
 	return in
 }

@@ -90,7 +90,7 @@ func RunHeadless(ctx context.Context, e *engine.Engine, opt HeadlessOptions) int
 	snap, events := e.Subscribe(ctx)
 	if opt.Start != nil {
 		if err := opt.Start(); err != nil {
-			fmt.Fprintf(opt.Out, "cutover: %v\n", err)
+			fmt.Fprint(opt.Out, printable(fmt.Sprintf("cutover: %v\n", err)))
 			return ExitFailed
 		}
 	}
@@ -170,7 +170,11 @@ func readLines(ctx context.Context, r io.Reader, out chan<- string) {
 	}
 }
 
-func (h *headless) printf(format string, args ...any) { fmt.Fprintf(h.w, format, args...) }
+// printf is the printer's one way out: what it prints is made printable (see printable), since
+// its arguments carry commands' output, servers' errors and people's reasons.
+func (h *headless) printf(format string, args ...any) {
+	_, _ = h.w.WriteString(printable(fmt.Sprintf(format, args...)))
+}
 
 // eventf prints an event line; if the operator is at a prompt, the line goes below it and the
 // prompt is repeated afterwards.
@@ -515,7 +519,7 @@ func (h *headless) answer(line string) {
 		actor, phrase := h.opt.Actor, text
 		if name, rest, ok := strings.Cut(text, ":"); ok && h.rehearsal && strings.HasPrefix(lower, "as ") {
 			// A stand-in for a second operator: rehearsals only, and journaled as such.
-			actor.Name = strings.TrimSpace(name[3:])
+			actor.Name, actor.StandIn = strings.TrimSpace(name[3:]), true
 			actor.Origin += " (stand-in at the same terminal, rehearsal only)"
 			phrase = strings.TrimSpace(rest)
 		}

@@ -213,7 +213,8 @@ func TestHeadlessSecondApproverStandInOnlyInRehearsals(t *testing.T) {
 		e := startEngine(t, src, clock.Real())
 		inR, inW := io.Pipe()
 		outR, outW := io.Pipe()
-		ana := engine.Actor{Name: "Ana", Origin: "local terminal", Role: engine.RoleOperator}
+		// Ana's account: the stand-in is the same account, told apart only as a rehearsal stand-in.
+		ana := engine.LocalActor(engine.Account{User: "ana", UID: "1001", Host: "jump01"}, "Ana", "")
 		done := make(chan int, 1)
 		go func() {
 			done <- RunHeadless(context.Background(), e, HeadlessOptions{Out: outW, In: inR, Interactive: true, Actor: ana})
@@ -233,7 +234,7 @@ func TestHeadlessSecondApproverStandInOnlyInRehearsals(t *testing.T) {
 		s.waitFor("run completed")
 		<-done
 		st, _ := e.Snapshot().Step("ponr")
-		if len(st.ConfirmedBy) != 2 || st.ConfirmedBy[1].Actor.Name != "Ben" || !strings.Contains(st.ConfirmedBy[1].Actor.Origin, "stand-in") {
+		if len(st.ConfirmedBy) != 2 || st.ConfirmedBy[1].Actor.Name != "Ben" || !strings.Contains(st.ConfirmedBy[1].Actor.Origin, "stand-in") || !st.ConfirmedBy[1].Actor.StandIn {
 			t.Fatalf("approvals %+v", st.ConfirmedBy)
 		}
 	}

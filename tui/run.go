@@ -26,6 +26,8 @@ type RunOptions struct {
 	// Start, when set, starts the engine once the cockpit has subscribed, so nothing the engine
 	// says while resuming is missed.
 	Start func() error
+	// Logf receives a panic of the cockpit with its stack (the engine's log in practice).
+	Logf func(format string, args ...any)
 }
 
 // NoColorFromEnv reports whether NO_COLOR asks for no colour: any non-empty value does
@@ -60,7 +62,9 @@ func getenvFrom(environ []string) func(string) string {
 	}
 }
 
-// Run shows the cockpit on this terminal until the operator quits or ctx ends.
+// Run shows the cockpit on this terminal until the operator quits or ctx ends. A bug that makes
+// the cockpit panic ends it cleanly with ErrSessionCrashed (the panic in Logf): the engine is not
+// touched, and Run may be called again over it to reopen the cockpit on the same state.
 func Run(ctx context.Context, e Engine, opt RunOptions) error {
 	if opt.In == nil {
 		opt.In = os.Stdin
@@ -81,7 +85,13 @@ func Run(ctx context.Context, e Engine, opt RunOptions) error {
 	if p, ok := forcedProfile(opt.Env, opt.NoColor, opt.Config); ok {
 		popts = append(popts, tea.WithColorProfile(p))
 	}
-	_, err := tea.NewProgram(app, popts...).Run()
+	rm := newRecovering(app, "the local cockpit of "+opt.Actor.String(), opt.Logf)
+	prog := tea.NewProgram(rm, popts...)
+	rm.quit = prog.Quit
+	_, err := prog.Run()
+	if rm.Crashed() {
+		return panicked("cockpit")
+	}
 	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("cockpit: %w", err)
 	}

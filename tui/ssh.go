@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sort"
@@ -23,6 +24,7 @@ import (
 
 	"cutover/engine"
 	"cutover/engine/clock"
+	"cutover/engine/team"
 )
 
 // This file serves the cockpit over SSH: one Bubble Tea program per session over the one
@@ -36,8 +38,9 @@ type ServerOptions struct {
 	Addr string
 	// HostKeyPath is the server's private key; generated (ed25519, 0600) on first start.
 	HostKeyPath string
-	// Team is who may connect, and as what.
-	Team *Team
+	// Team is who may connect, and as what: read again when it changes, and consulted on every
+	// action of a session.
+	Team *team.File
 	// IdleTimeout closes a cockpit session after this long without a key press: the same idle
 	// time the presence list shows. Output does not count (the cockpit repaints every second, so
 	// it says nothing about anyone being there); a session is warned on screen shortly before,
@@ -49,6 +52,12 @@ type ServerOptions struct {
 	// too — and new sessions (default 1/s, burst 10).
 	RatePerSecond float64
 	Burst         int
+	// AuthTimeout closes a connection that has not authenticated within it (default 2 minutes,
+	// as OpenSSH's LoginGraceTime): a stalled or slow handshake holds no slot for longer.
+	AuthTimeout time.Duration
+	// TeamEvery is how often the team file is looked at for changes (default 2 s; every action
+	// of a session consults it too).
+	TeamEvery time.Duration
 	// Config is every session's cockpit settings (theme, keys).
 	Config Config
 	// Status decides the `ssh … status` verdict.
@@ -61,6 +70,9 @@ type ServerOptions struct {
 	// clock measures idle time and refills the connection buckets (real time when nil; tests
 	// give a fake one).
 	clock clock.Clock
+	// teamClock paces the team file watch (real time when nil; a test of the watch gives a fake
+	// one, apart from the idle watch's).
+	teamClock clock.Clock
 }
 
 // Server is the shared cockpit over SSH.
@@ -93,6 +105,12 @@ type presence struct {
 	app   *App
 	// prog is an SSH session's program (nil for the local cockpit): the idle watch tells it.
 	prog *tea.Program
+	// sess is the SSH session (nil for the local cockpit); revoked is set once the team file no
+	// longer has its key (the session is being closed).
+	sess    ssh.Session
+	revoked atomic.Bool
+	// model is the session's cockpit as run: it knows whether it ended on a panic.
+	model *recovering
 	// warnedFor is the last key press (last's value) the session was last warned after, so a key
 	// press makes the next idle stretch warn again without anyone resetting it; closed is set
 	// once the idle watch closed the session.
@@ -127,6 +145,12 @@ func NewServer(e Engine, opt ServerOptions) (*Server, error) {
 	if opt.IdleTimeout <= 0 {
 		opt.IdleTimeout = 15 * time.Minute
 	}
+	if opt.AuthTimeout <= 0 {
+		opt.AuthTimeout = 2 * time.Minute
+	}
+	if opt.TeamEvery <= 0 {
+		opt.TeamEvery = 2 * time.Second
+	}
 	if opt.RatePerSecond <= 0 {
 		opt.RatePerSecond = 1
 	}
@@ -145,6 +169,9 @@ func NewServer(e Engine, opt ServerOptions) (*Server, error) {
 	if opt.clock == nil {
 		opt.clock = clock.Real()
 	}
+	if opt.teamClock == nil {
+		opt.teamClock = clock.Real()
+	}
 	s := &Server{e: e, opt: opt, sessions: map[int]*presence{}, bySess: map[ssh.Session]*presence{}, stop: make(chan struct{})}
 	srv, err := wish.NewServer(
 		wish.WithAddress(opt.Addr),
@@ -153,6 +180,9 @@ func NewServer(e Engine, opt ServerOptions) (*Server, error) {
 		// Connections that exchange nothing (no session, a stalled handshake) end after the idle
 		// timeout; a cockpit session, which writes every second, is watched for key presses.
 		wish.WithIdleTimeout(opt.IdleTimeout),
+		// A connection that has not authenticated within AuthTimeout is closed, however busy
+		// (charm.land/ssh's HandshakeTimeout bounds the handshake, which ends with authentication).
+		func(srv *ssh.Server) error { srv.HandshakeTimeout = opt.AuthTimeout; return nil },
 		wish.WithMiddleware(rm.MiddlewareWithLogger(logfLogger(opt.Logf),
 			bm.MiddlewareWithProgramHandler(s.program),
 			s.commands,
@@ -208,6 +238,7 @@ func (s *Server) Listen() (net.Addr, error) {
 // Serve accepts sessions until Shutdown.
 func (s *Server) Serve() error {
 	go s.watchIdle()
+	go s.watchTeam()
 	s.mu.Lock()
 	ln := s.ln
 	s.mu.Unlock()
@@ -250,14 +281,14 @@ func (s *Server) authorize(ctx ssh.Context, key ssh.PublicKey) bool {
 
 // member is the team member behind a session's key (looked up again: the key the session
 // authenticated with is the one that counts).
-func (s *Server) member(sess ssh.Session) (TeamMember, bool) {
+func (s *Server) member(sess ssh.Session) (team.Member, bool) {
 	if sess.PublicKey() == nil {
-		return TeamMember{}, false
+		return team.Member{}, false
 	}
 	return s.opt.Team.Lookup(sess.PublicKey())
 }
 
-func (s *Server) actor(sess ssh.Session, m TeamMember) engine.Actor {
+func (s *Server) actor(sess ssh.Session, m team.Member) engine.Actor {
 	host := sess.RemoteAddr().String()
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -283,6 +314,12 @@ func (s *Server) commands(next ssh.Handler) ssh.Handler {
 			next(sess)
 			return
 		}
+		// A connection stays open after its key is removed: a new session on it asks again.
+		if _, ok := s.member(sess); !ok {
+			wish.Errorln(sess, "cutover: your key is no longer in the team file")
+			_ = sess.Exit(1)
+			return
+		}
 		if cmd[0] != "status" || len(cmd) > 2 || (len(cmd) == 2 && cmd[1] != "--json" && cmd[1] != "--oneline") {
 			wish.Errorln(sess, fmt.Sprintf("cutover: %q is not a command here; the only one is `status [--json|--oneline]`", strings.Join(cmd, " ")))
 			_ = sess.Exit(127)
@@ -290,14 +327,24 @@ func (s *Server) commands(next ssh.Handler) ssh.Handler {
 		}
 		snap := s.e.Snapshot()
 		st := EvaluateStatus(s.e.Replication(), &snap, s.opt.Status, s.e.Now())
+		// The glance carries servers' error messages: the text forms are made printable (JSON
+		// escapes control characters itself).
+		var out strings.Builder
 		var err error
 		switch {
 		case len(cmd) == 2 && cmd[1] == "--json":
-			err = st.WriteJSON(sess)
+			err = st.WriteJSON(&out)
 		case len(cmd) == 2 && cmd[1] == "--oneline":
-			_, err = fmt.Fprintln(sess, st.OneLine())
+			out.WriteString(printable(st.OneLine()) + "\n")
 		default:
-			err = st.WriteText(sess)
+			if err = st.WriteText(&out); err == nil {
+				s := printable(out.String())
+				out.Reset()
+				out.WriteString(s)
+			}
+		}
+		if err == nil {
+			_, err = io.WriteString(sess, out.String())
 		}
 		if err != nil {
 			s.opt.Logf("ssh: status for %s: %v", sess.RemoteAddr(), err)
@@ -319,7 +366,9 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	actor := s.actor(sess, m)
 	ctx := sess.Context()
 	p := s.newPresence(actor, false)
-	app := NewApp(ctx, s.e, Options{
+	p.sess = sess
+	// Every action of the session goes through the team file as it is at that moment.
+	app := NewApp(ctx, &policyEngine{e: s.e, s: s, p: p}, Options{
 		Actor: actor, ReadOnly: m.Role != engine.RoleOperator, Config: s.opt.Config, Local: s.opt.Local,
 		Watchers: s.Presence, OnActivity: p.touch,
 	})
@@ -330,7 +379,10 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	if cp, ok := forcedProfile(sess.Environ(), false, s.opt.Config); ok {
 		opts = append(opts, tea.WithColorProfile(cp))
 	}
-	p.prog = tea.NewProgram(app, opts...)
+	// A panic in this session's cockpit ends this session only, logged.
+	rm := newRecovering(app, "the SSH session of "+actor.String(), s.opt.Logf)
+	p.prog = tea.NewProgram(rm, opts...)
+	rm.quit, p.model = p.prog.Quit, rm
 	// Joined only now that the cockpit exists: a session whose cockpit failed to build never
 	// shows in the list. endSession takes it out.
 	s.register(p, sess)
@@ -351,7 +403,15 @@ func (s *Server) endSession(sess ssh.Session) {
 	if p == nil {
 		return
 	}
-	s.e.ReleaseAll(p.actor)
+	s.e.ReleaseAll(s.actorOf(p))
+	if p.model != nil && p.model.Crashed() {
+		wish.Println(sess, crashedText+"; connect again to carry on")
+	}
+	if p.revoked.Load() {
+		wish.Println(sess, fmt.Sprintf("cutover: your key was removed from the team file %s: session closed", s.opt.Team.Path()))
+		s.opt.Logf("ssh: %s closed: key removed from the team file", p.actor.Name)
+		closeConn(sess)
+	}
 	if p.closed.Load() {
 		wish.Println(sess, fmt.Sprintf("cutover: session closed after %s without a key press (idle timeout); connect again to carry on", dur(s.opt.IdleTimeout)))
 		s.opt.Logf("ssh: %s closed: no key pressed for %s", p.actor.Name, dur(s.opt.IdleTimeout))

@@ -18,6 +18,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"cutover/engine"
+	"cutover/engine/team"
 )
 
 // testKey is a teammate's key pair.
@@ -51,7 +52,7 @@ func writeTeam(t *testing.T, dir string, members map[string]member) string {
 	var b strings.Builder
 	b.WriteString("# test team\n")
 	for name, m := range members {
-		line, err := TeamLine(m.key.pub, name, m.role)
+		line, err := team.Line(m.key.pub, name, m.role)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,9 +72,9 @@ func startServer(t *testing.T, e Engine, team string) (*Server, string) {
 }
 
 // startServerWith is startServer with options changed by set before the server is built.
-func startServerWith(t *testing.T, e Engine, team string, set func(*ServerOptions)) (*Server, string) {
+func startServerWith(t *testing.T, e Engine, teamPath string, set func(*ServerOptions)) (*Server, string) {
 	t.Helper()
-	tm, err := LoadTeam(team)
+	tm, err := team.Load(teamPath, team.Options{Strict: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,60 +106,6 @@ func startServerWith(t *testing.T, e Engine, team string, set func(*ServerOption
 
 func dial(addr string, auth ...gossh.AuthMethod) (*gossh.Client, error) {
 	return gossh.Dial("tcp", addr, &gossh.ClientConfig{User: "anyone", Auth: auth, HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second})
-}
-
-func TestTeamFileProblemsNameTheLine(t *testing.T) {
-	k := newTestKey(t)
-	good, _ := TeamLine(k.pub, "Ana", engine.RoleOperator)
-	text := "# team\n" + good + "\n" +
-		`cutover-role="admin" ` + string(newTestKey(t).pub) +
-		`cutover-name="Ben" ` + string(newTestKey(t).pub) +
-		"not a key at all\n" +
-		strings.Replace(good, `cutover-name="Ana"`, `cutover-name="Ana again"`, 1) + "\n"
-	_, err := ParseTeam("team.keys", []byte(text))
-	if err == nil {
-		t.Fatal("a broken team file must be refused")
-	}
-	for _, want := range []string{
-		`team.keys:3: cutover-role: "admin" is neither operator nor viewer`,
-		`team.keys:4: cutover-role is missing (operator or viewer)`,
-		`team.keys:5: not an authorized_keys line`,
-		`team.keys:6: this key is already on line 2 (Ana)`,
-	} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q:\n%v", want, err)
-		}
-	}
-}
-
-func TestTeamFileIsReadAgainWhenItChanges(t *testing.T) {
-	dir := t.TempDir()
-	ana, ben := newTestKey(t), newTestKey(t)
-	path := writeTeam(t, dir, map[string]member{"Ana": {ana, engine.RoleOperator}})
-	team, err := LoadTeam(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := team.Lookup(ben.signer.PublicKey()); ok {
-		t.Fatal("ben is not in the team yet")
-	}
-	line, _ := TeamLine(ben.pub, "Ben", engine.RoleViewer)
-	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	fmt.Fprintln(f, line)
-	f.Close()
-	// Make the change visible even on filesystems with coarse timestamps.
-	later := time.Now().Add(2 * time.Second)
-	os.Chtimes(path, later, later)
-	if m, ok := team.Lookup(ben.signer.PublicKey()); !ok || m.Role != engine.RoleViewer || m.Name != "Ben" {
-		t.Fatalf("the team file was not read again: %+v %v", m, ok)
-	}
-	// A broken edit keeps the members in force and reports the problem.
-	os.WriteFile(path, []byte("garbage\n"), 0o600)
-	later = later.Add(2 * time.Second)
-	os.Chtimes(path, later, later)
-	if _, ok := team.Lookup(ana.signer.PublicKey()); !ok || team.Err() == nil {
-		t.Fatal("a broken edit must not lock the team out, and must be reported")
-	}
 }
 
 func TestSSHRefusesStrangersAndPasswords(t *testing.T) {

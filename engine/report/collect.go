@@ -227,6 +227,7 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 			return err
 		}
 		r.Confirmations.Approvals = append(r.Confirmations.Approvals, Approval{Request: p.Request, Step: rec.Step, At: at, Actor: p.Actor, Count: p.Count, Needed: p.Needed, Auto: p.Auto})
+		markSharedOrigin(r.Confirmations.Approvals)
 		if i, ok := b.requests[p.Request]; ok {
 			q := &r.Confirmations.Requests[i]
 			q.Approvals++
@@ -427,10 +428,48 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 			return err
 		}
 		b.recounts = append(b.recounts, rawRecount{seq: rec.Seq, step: rec.Step, at: at, p: p})
+	case engine.RecAccessChanged:
+		var p engine.AccessChanged
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		b.anomaly(at, AnomalyAccess, "", p.Actor.String(), p.Text())
 	default:
 		return fmt.Errorf("unknown record type %q (written by a newer version of cutover?)", rec.Type)
 	}
 	return nil
+}
+
+// markSharedOrigin compares the newest approval with the earlier ones of its request and marks both
+// when they share an identity or a place (engine.Actor.Place): the rule counts identities, and two
+// identities from one place may still be one person. Automatic approvals are the engine's.
+func markSharedOrigin(approvals []Approval) {
+	n := len(approvals) - 1
+	a := &approvals[n]
+	if a.Auto || a.Actor.Role == engine.RoleSystem {
+		return
+	}
+	for i := range approvals[:n] {
+		o := &approvals[i]
+		if o.Request != a.Request || o.Auto || o.Actor.Role == engine.RoleSystem {
+			continue
+		}
+		var why func(name string) string
+		switch place := a.Actor.Place(); {
+		case o.Actor.ID() == a.Actor.ID():
+			why = func(name string) string { return "same identity as " + name + "'s (" + a.Actor.ID() + ")" }
+		case place != "" && place == o.Actor.Place():
+			why = func(name string) string { return "same origin as " + name + "'s: " + place }
+		default:
+			continue
+		}
+		if a.SharedOrigin == "" {
+			a.SharedOrigin = why(o.Actor.Name)
+		}
+		if o.SharedOrigin == "" {
+			o.SharedOrigin = why(a.Actor.Name)
+		}
+	}
 }
 
 // external notes an attempt's references: LCS operation ids and states among them.

@@ -327,6 +327,9 @@ func (r *Report) confirmationBlocks() []block {
 			case a.Override == "done":
 				note, cl = "approves marking it done by hand", emWarn
 			}
+			if a.SharedOrigin != "" {
+				note, cl = strings.TrimPrefix(note+"; "+a.SharedOrigin, "; "), emWarn
+			}
 			t.Rows = append(t.Rows, row{Class: cl, Cells: []string{ts(a.At), a.Step, "#" + strconv.FormatUint(a.Request, 10), a.Actor.Name,
 				orDash(string(a.Actor.Role)), orDash(a.Actor.Origin), orDash(a.Actor.Fingerprint), fmt.Sprintf("%d of %d", a.Count, a.Needed), orDash(note)}})
 		}

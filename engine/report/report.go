@@ -303,6 +303,10 @@ type Approval struct {
 	Auto bool
 	// Override is "skip" or "done" when the approval was of an override request.
 	Override string
+	// SharedOrigin, when set, says that another approval of the same request came from the same
+	// place (Actor.Place: one address, one jump box) or the same identity: two people who may be
+	// one, worth a look ("same origin as Ben's: ssh 10.0.0.5").
+	SharedOrigin string
 }
 
 // Refusal is a confirmation turned away or a no-go.
@@ -461,6 +465,7 @@ const (
 	AnomalyOutage         = "source outage"
 	AnomalyRunbookChanged = "runbook changed"
 	AnomalyPaused         = "paused"
+	AnomalyAccess         = "access withdrawn"
 	AnomalyCrash          = "crash recovery"
 	AnomalyStopped        = "engine stopped"
 )
