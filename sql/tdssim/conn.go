@@ -312,7 +312,7 @@ func (c *conn) login7(m message) error {
 	}
 	c.sess.Store(sess)
 	c.srv.st.logins.Add(1)
-	c.log.Info("tdssim: login", "user", l.userName, "database", db, "app", l.appName, "tds", c.ver.String(),
+	c.log.Debug("tdssim: login", "user", l.userName, "database", db, "app", l.appName, "tds", c.ver.String(),
 		"tls", c.tlsMode.String(), "packet_size", size)
 	_ = c.nc.SetDeadline(time.Time{})
 	return nil
