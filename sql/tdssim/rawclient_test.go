@@ -486,4 +486,3 @@ func (c *rawClient) quietFor(d time.Duration) bool {
 func (tk tok) String() string {
 	return fmt.Sprintf("{%#x status=%#x count=%d number=%d env=%d}", tk.typ, tk.status, tk.count, tk.number, tk.envType)
 }
-
