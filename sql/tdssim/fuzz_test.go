@@ -126,14 +126,17 @@ func FuzzDecodePrelogin(f *testing.F) {
 func FuzzDecodeLogin7(f *testing.F) {
 	addSeeds(f, driverMessages(f), pktLogin7)
 	f.Add(unhex(f, specLogin7))
+	f.Add(login7Payload(0x71000001, "sa", "pw", "AXDB")) // the 86-byte TDS 7.1 layout
 	f.Fuzz(func(t *testing.T, data []byte) {
-		l, err := decodeLogin7(data, false)
-		if err != nil {
-			return
-		}
-		for _, s := range []string{l.hostName, l.userName, l.password, l.appName, l.database, l.serverName} {
-			if !utf8.ValidString(s) {
-				t.Fatalf("invalid UTF-8 %q", s)
+		for _, strict := range []bool{false, true} {
+			l, err := decodeLogin7(data, strict)
+			if err != nil {
+				continue
+			}
+			for _, s := range []string{l.hostName, l.userName, l.password, l.appName, l.database, l.serverName} {
+				if !utf8.ValidString(s) {
+					t.Fatalf("invalid UTF-8 %q", s)
+				}
 			}
 		}
 	})

@@ -472,17 +472,6 @@ func (c *rawClient) rawTLS(cfg *tls.Config) (tls.ConnectionState, error) {
 	return tc.ConnectionState(), nil
 }
 
-// readTimeout reports whether nothing arrives within d (and restores the
-// deadline).
-func (c *rawClient) quietFor(d time.Duration) bool {
-	_ = c.nc.SetReadDeadline(time.Now().Add(d))
-	defer c.nc.SetReadDeadline(time.Now().Add(testTimeout))
-	var one [1]byte
-	_, err := c.nc.Read(one[:])
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
 func (tk tok) String() string {
 	return fmt.Sprintf("{%#x status=%#x count=%d number=%d env=%d}", tk.typ, tk.status, tk.count, tk.number, tk.envType)
 }

@@ -71,14 +71,6 @@ func appendDone(b []byte, v TDSVersion, d doneToken) []byte {
 	return appendU64(b, d.count)
 }
 
-// doneLen is the encoded length of a DONE token in version v.
-func doneLen(v TDSVersion) int {
-	if !v.atLeast(TDS72) {
-		return 9
-	}
-	return 13
-}
-
 // maxMessageUnits caps ERROR/INFO message text so the token length fits.
 const maxMessageUnits = 4000
 
