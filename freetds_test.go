@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	stdsql "database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -146,4 +148,71 @@ func withoutEnv(env []string, names ...string) []string {
 		}
 	}
 	return out
+}
+
+// TestSimCertificateAndStrict: `cutover sim` keeps its certificate across restarts (a client trusts
+// it once), its printed DSNs encrypt and verify it, the Azure SQL sandbox takes TDS 8.0
+// (encrypt=strict) and the SQL Server 2016 source does not.
+func TestSimCertificateAndStrict(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("signals")
+	}
+	dir := t.TempDir()
+	var certs [2][]byte
+	for i := range certs {
+		cmd := child(t, "sim", "--source-addr", "127.0.0.1:0", "--target-addr", "127.0.0.1:0", "--lcs-addr", "127.0.0.1:0",
+			"--tables", "300", "--dir", dir)
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ls := streamLines(out)
+		ls.expect(t, "Serving until Ctrl-C")
+		var sourceDSN, targetDSN string
+		for _, l := range ls.seen {
+			if f := strings.Fields(l); len(f) == 2 && f[0] == "MicrosoftDynamicsAX" {
+				sourceDSN = f[1]
+			} else if len(f) == 2 && f[0] == "AxDB" {
+				targetDSN = f[1]
+			}
+		}
+		printed := strings.Join(ls.seen, "")
+		cert := filepath.Join(dir, tdssim.CertFileName)
+		if !strings.Contains(sourceDSN, "encrypt=true") || !strings.Contains(printed, "ca file = "+cert) {
+			t.Fatalf("no encryption or trust instructions in:\n%s", printed)
+		}
+		var err error
+		if certs[i], err = os.ReadFile(cert); err != nil {
+			t.Fatal(err)
+		}
+		ping := func(dsn string) error {
+			db, err := stdsql.Open("sqlserver", dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			return db.PingContext(ctx)
+		}
+		if err := ping(sourceDSN); err != nil {
+			t.Fatalf("the printed DSN %s: %v", sourceDSN, err)
+		}
+		strict := func(dsn string) string { return strings.Replace(dsn, "encrypt=true", "encrypt=strict", 1) }
+		if err := ping(strict(targetDSN)); err != nil {
+			t.Fatalf("TDS 8.0 to the Azure SQL sandbox: %v", err)
+		}
+		if err := ping(strict(sourceDSN)); err == nil {
+			t.Fatal("the SQL Server 2016 source took a TDS 8.0 connection")
+		}
+		cmd.Process.Signal(syscall.SIGINT)
+		ls.expect(t, "stopped")
+		ls.drain()
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(certs[0], certs[1]) {
+		t.Fatal("a restart made a new certificate: clients that trusted the first no longer can")
+	}
 }
