@@ -7,9 +7,12 @@ import (
 	stdsql "database/sql"
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -204,5 +207,74 @@ func TestLoadOrCreateTLS(t *testing.T) {
 	cfg4, _, err := LoadOrCreateTLS(dir)
 	if err != nil || bytes.Equal(cfg4.Certificates[0].Certificate[0], der) {
 		t.Fatalf("an expiring certificate was kept: %v", err)
+	}
+}
+
+// lockedBuffer is a goroutine-safe log sink.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestDiagnostics: the logger (`cutover sim -v`) hears of rejected logins,
+// malformed requests, statements the handler has no answer for, and
+// connections refused before login.
+func TestDiagnostics(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	srv, _ := newServer(t, Config{
+		Handler: echoRouter(),
+		Logger:  slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Auth: func(user, password, database, app string) error {
+			if password != "pw" {
+				return errors.New("wrong password")
+			}
+			return nil
+		},
+	})
+	c := dialRaw(t, srv)
+	c.prelogin(encryptNotSup)
+	if e := errorsOf(c.login(0x74000004, "ax", "nope", "AXDB")); !slices.Equal(e, []int32{18456}) {
+		t.Fatalf("login: %v", e)
+	}
+	c = dialRaw(t, srv)
+	c.prelogin(encryptNotSup)
+	c.login(0x74000004, "ax", "pw", "AXDB")
+	c.send(pktSQLBatch, 0, ucs2Bytes("select 1")) // no ALL_HEADERS in a 7.4 session
+	if e := errorsOf(c.readTokens()); !slices.Equal(e, []int32{4009}) {
+		t.Fatalf("malformed: %v", e)
+	}
+	if e := errorsOf(c.batch("select * from nowhere")); !slices.Equal(e, []int32{208}) {
+		t.Fatalf("unknown SQL: %v", e)
+	}
+	d := dialRaw(t, srv)
+	d.send(pktLogin7, 0, []byte{1, 2, 3})
+	d.expectClosed()
+	deadline := time.After(testTimeout)
+	for _, want := range []string{
+		`msg="tdssim: login rejected"`, `user=ax`, `reason="wrong password"`,
+		`msg="tdssim: malformed request"`, `bad ALL_HEADERS`,
+		`msg="tdssim: unsupported statement"`, `sql="select * from nowhere"`,
+		`msg="tdssim: connection refused before login"`,
+	} {
+		for !strings.Contains(logs.String(), want) {
+			select {
+			case <-deadline:
+				t.Fatalf("no %s in the log:\n%s", want, logs.String())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
 	}
 }
