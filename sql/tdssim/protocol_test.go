@@ -599,3 +599,28 @@ func TestDownlevelTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchedRPCs: a BatchFlag after the last RPC is ignored, as MS-TDS
+// 2.2.6.6 says; a second RPC after it is refused, not silently dropped.
+func TestBatchedRPCs(t *testing.T) {
+	t.Parallel()
+	rt := echoRouter()
+	rt.Proc("dbo.ping", func(*Request) (*Result, error) { return Scalar(int64(1)), nil })
+	srv, _ := newServer(t, Config{Handler: rt})
+	c := dialRaw(t, srv)
+	c.prelogin(encryptNotSup)
+	c.login(0x74000004, "sa", "pw", "AXDB")
+	rpc := func() []byte {
+		name := ucs2Bytes("dbo.ping")
+		b := binary.LittleEndian.AppendUint16(nil, uint16(len(name)/2))
+		return binary.LittleEndian.AppendUint16(append(b, name...), 0) // OptionFlags
+	}
+	c.send(pktRPC, 0, slices.Concat(allHeaders(0), rpc(), []byte{0xFF}))
+	if toks := c.readTokens(); len(errorsOf(toks)) != 0 || len(rows(toks)) != 1 {
+		t.Fatalf("one RPC and a trailing BatchFlag: %v", toks)
+	}
+	c.send(pktRPC, 0, slices.Concat(allHeaders(0), rpc(), []byte{0xFF}, rpc()))
+	if e := errorsOf(c.readTokens()); !slices.Equal(e, []int32{8016}) {
+		t.Fatalf("two RPCs: %v", e)
+	}
+}

@@ -165,8 +165,14 @@ func decodeRPC(data []byte, v TDSVersion) (*Request, error) {
 		if (v.atLeast(TDS72) && (b == 0xFF || b == 0xFE)) || (!v.atLeast(TDS72) && b == 0x80) {
 			// BatchFlag / NoExecFlag (unambiguous from 7.2 on, since a
 			// parameter name has at most 128 characters; before 7.2 a
-			// 128-character name would read as BatchFlag): further RPCs
-			// in the same message are ignored; the driver never sends them.
+			// 128-character name would read as BatchFlag). One after the
+			// last RPC "the server MUST ignore"; another RPC after it is
+			// refused loudly: this server runs one RPC per message (the
+			// driver never sends more), and skipping the rest would hide
+			// them.
+			if r.remaining() > 1 {
+				return nil, errors.New("several RPCs in one message are not supported by this simulator")
+			}
 			break
 		}
 		name := r.bVarChar()
