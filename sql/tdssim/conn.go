@@ -307,11 +307,13 @@ func (c *conn) login7(m message) error {
 		RemoteAddr: c.nc.RemoteAddr(),
 		Connected:  time.Now(),
 	}
+	// The session is registered before the answer goes out, so a client
+	// that saw its LOGINACK finds it in Conns and Stats.
+	c.sess.Store(sess)
+	c.srv.st.logins.Add(1)
 	if err := c.writeMessage(loginReply(db, size, cfg.ServerName, c.ver, cfg.Version), size); err != nil {
 		return err
 	}
-	c.sess.Store(sess)
-	c.srv.st.logins.Add(1)
 	c.log.Debug("tdssim: login", "user", l.userName, "database", db, "app", l.appName, "tds", c.ver.String(),
 		"tls", c.tlsMode.String(), "packet_size", size)
 	_ = c.nc.SetDeadline(time.Time{})
