@@ -20,6 +20,7 @@ import (
 	"log"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -2639,6 +2640,12 @@ func (s sandboxState) SandboxState() string {
 // one is taken), writing the LCS certificate into dir. restore, when set, brings back a saved
 // state before they serve.
 func startSimulators(cfg sqlsim.Config, clk sqlsim.Clock, sourceAddr, targetAddr, lcsAddr, dir string, restore func(*sqlsim.World, *lcssim.Server) error) (*simulators, error) {
+	return startSimulatorsWith(cfg, clk, sqlsim.ServerConfig{SourceAddr: sourceAddr, TargetAddr: targetAddr}, lcsAddr, dir, restore)
+}
+
+// startSimulatorsWith is startSimulators with the SQL servers' whole configuration (addresses,
+// TLS, diagnostics).
+func startSimulatorsWith(cfg sqlsim.Config, clk sqlsim.Clock, sqlCfg sqlsim.ServerConfig, lcsAddr, dir string, restore func(*sqlsim.World, *lcssim.Server) error) (*simulators, error) {
 	w, err := sqlsim.New(cfg, clk)
 	if err != nil {
 		return nil, err
@@ -2650,9 +2657,10 @@ func startSimulators(cfg sqlsim.Config, clk sqlsim.Clock, sourceAddr, targetAddr
 			return nil, err
 		}
 	}
-	srv, err := sqlsim.Start(w, sqlsim.ServerConfig{SourceAddr: sourceAddr, TargetAddr: targetAddr})
+	srv, err := sqlsim.Start(w, sqlCfg)
 	if err != nil && restore != nil {
-		srv, err = sqlsim.Start(w, sqlsim.ServerConfig{})
+		sqlCfg.SourceAddr, sqlCfg.TargetAddr = "", ""
+		srv, err = sqlsim.Start(w, sqlCfg)
 	}
 	if err != nil {
 		return nil, err
@@ -2697,16 +2705,27 @@ func (s *simulators) lcsSnippet() string {
 		lcssim.SandboxID, lcssim.ProductionID)
 }
 
+// cmdSim serves the simulators on fixed loopback ports for any SQL Server client. Like a real SQL
+// Server, both servers offer encryption (with a self-signed certificate kept in --dir, so a client
+// trusts it once); the Azure SQL sandbox also takes TDS 8.0 (encrypt=strict). -v logs what a
+// trainee's client did wrong: rejected logins, malformed requests, statements the simulator does
+// not support.
 func cmdSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("sim", "[--source-addr A] [--target-addr A] [--lcs-addr A] [--tables N] [--scenario NAMES]", stderr)
+	fs := newFlags("sim", "[--source-addr A] [--target-addr A] [--lcs-addr A] [--tables N] [--scenario NAMES] [--dir DIR] [--tls=false] [-v]", stderr)
 	sourceAddr := fs.String("source-addr", "127.0.0.1:11433", "`ADDR` of the simulated AX 2012 SQL Server (source and distributor)")
 	targetAddr := fs.String("target-addr", "127.0.0.1:11434", "`ADDR` of the simulated Azure SQL sandbox")
 	lcsAddr := fs.String("lcs-addr", "127.0.0.1:18080", "`ADDR` of the simulated LCS API (HTTPS)")
 	tables := fs.Int("tables", 5000, "tables in the simulated AX database")
 	scenario := fs.String("scenario", "", "scenarios: locked-table, count-mismatch, upgrade-failure (comma-separated)")
-	dir := fs.String("dir", filepath.Join(os.TempDir(), "cutover-sim"), "`DIR` for the LCS simulator's certificate")
+	dir := fs.String("dir", filepath.Join(os.TempDir(), "cutover-sim"), "`DIR` for the simulators' certificates, kept across restarts")
+	useTLS := fs.Bool("tls", true, "offer encryption on the SQL servers, as SQL Server does (false: plaintext only)")
+	verbose := fs.Bool("v", false, "log rejected logins, malformed requests and unsupported statements to stderr")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "cutover sim: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
 	}
 	sc, err := sqlsim.ParseScenario(*scenario)
 	if err != nil {
@@ -2717,13 +2736,28 @@ func cmdSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cutover sim: %v\n", err)
 		return exitFail
 	}
-	sims, err := startSimulators(sqlsim.Config{Tables: *tables, Scenarios: sc}, sqlsim.WallClock(), *sourceAddr, *targetAddr, *lcsAddr, *dir, nil)
+	sqlCfg := sqlsim.ServerConfig{SourceAddr: *sourceAddr, TargetAddr: *targetAddr}
+	if *verbose {
+		sqlCfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	if *useTLS {
+		tlsCfg, certPath, err := tdssim.LoadOrCreateTLS(*dir)
+		if err != nil {
+			fmt.Fprintf(stderr, "cutover sim: %v\n", err)
+			return exitFail
+		}
+		sqlCfg.TLS, sqlCfg.TLSConfig, sqlCfg.CertFile = true, tlsCfg, certPath
+	}
+	sims, err := startSimulatorsWith(sqlsim.Config{Tables: *tables, Scenarios: sc}, sqlsim.WallClock(), sqlCfg, *lcsAddr, *dir, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover sim: %v\n", err)
 		return exitFail
 	}
 	defer sims.Close()
 	fmt.Fprint(stdout, sims.sql.Describe())
+	if cert := sims.sql.CertFile(); cert != "" {
+		fmt.Fprint(stdout, trustHowTo(cert, sims.sql.Addr(sqlsim.EndpointSource)))
+	}
 	fmt.Fprintf(stdout, "Simulated LCS at %s (project %s; sign in as %s / %s; certificate %s)\n\n",
 		sims.lcsURL, lcssim.DefaultProjectID, lcssim.DefaultUser, lcssim.DefaultPassword, sims.lcsCert)
 	fmt.Fprintf(stdout, "Runbook snippet (export %s=%s and CUTOVER_SIM_LCS_PASSWORD=%s):\n\n%s%s\n",
@@ -2735,4 +2769,22 @@ func cmdSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	sig := <-sigs
 	fmt.Fprintf(stdout, "cutover sim: %v: stopped\n", sig)
 	return exitOK
+}
+
+// trustHowTo tells how to trust the simulated servers' certificate with the clients people point
+// at them.
+func trustHowTo(cert, sourceAddr string) string {
+	host, port, _ := net.SplitHostPort(sourceAddr)
+	return fmt.Sprintf(`  Encryption: offered as SQL Server offers it (TLS 1.2 inside PRELOGIN; the sandbox also takes
+  TDS 8.0, encrypt=strict), with the self-signed certificate %[1]s
+  (kept in its directory: trust it once). To trust it:
+    go-mssqldb, cutover runbooks:  encrypt=true&certificate=%[1]s
+    FreeTDS (freetds.conf):        encryption = require
+                                   ca file = %[1]s
+    ODBC Driver 18, sqlcmd, SSMS:  add it to the system's trusted certificates, e.g. on Debian/Ubuntu
+                                   sudo cp %[1]s /usr/local/share/ca-certificates/cutover-sim.crt
+                                   sudo update-ca-certificates
+                                   then connect to %[2]s,%[3]s with encryption on; or, unverified,
+                                   TrustServerCertificate=yes (sqlcmd -C)
+`, cert, host, port)
 }

@@ -160,6 +160,20 @@ func sqlErrNumber(err error) int32 {
 	return 0
 }
 
+// sqlErrNumbers are the numbers of every error the server sent for err, in
+// order (a login to a database that cannot be opened: 4060, then 18456).
+func sqlErrNumbers(err error) []int32 {
+	var me mssql.Error
+	if !errors.As(err, &me) {
+		return nil
+	}
+	var out []int32
+	for _, e := range me.All {
+		out = append(out, e.Number)
+	}
+	return out
+}
+
 // stopAll stops every AOS and moves the clock past the stop.
 func (f *fixture) stopAll() {
 	f.t.Helper()

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -100,6 +101,10 @@ type ServerConfig struct {
 	// CertFile is where the certificate PEM is written with TLS (default:
 	// a file in a new temporary directory, removed by Close).
 	CertFile string
+	// TLSConfig, with TLS, is the servers' certificate instead of a new
+	// self-signed one, and CertFile names its PEM (`cutover sim` keeps one
+	// in its --dir: tdssim.LoadOrCreateTLS).
+	TLSConfig *tls.Config
 	// Logger receives the TDS servers' diagnostics (nil: discarded).
 	Logger *slog.Logger
 }
@@ -146,12 +151,19 @@ func Start(w *World, cfg ServerConfig) (*Servers, error) {
 			s.tempDir = dir
 			s.certFile = filepath.Join(dir, "cutover-sim.pem")
 		}
-		tlsCfg, err := tdssim.SelfSignedTLS(s.certFile)
-		if err != nil {
-			s.cleanup()
-			return nil, fmt.Errorf("sim: %w", err)
+		tlsCfg := cfg.TLSConfig
+		if tlsCfg == nil {
+			var err error
+			if tlsCfg, err = tdssim.SelfSignedTLS(s.certFile); err != nil {
+				s.cleanup()
+				return nil, fmt.Errorf("sim: %w", err)
+			}
 		}
 		sc.TLS, tc.TLS = tlsCfg, tlsCfg
+		// Azure SQL Database takes TDS 8.0 (encrypt=strict); SQL Server
+		// 2016 does not (sql-docs relational-databases/security/networking/
+		// tds-8.md: SQL Server 2022, Azure SQL Database and Managed Instance).
+		tc.Strict = true
 	}
 	s.source, s.target = tdssim.New(sc), tdssim.New(tc)
 	if err := s.source.Listen(cfg.SourceAddr); err != nil {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,8 +35,9 @@ var (
 const garbageToken = "\x5A\xDE\xAD\xBE\xEF"
 
 // conn is one client connection. After login two goroutines run: the
-// reader (readLoop) reads messages, handles ATTENTION itself and hands
-// requests to the executor (serve/execLoop), which runs them one at a time.
+// reader (readLoop) reads messages, handles ATTENTION itself and queues
+// requests for the executor (serve/execute), which runs them one at a time
+// in the order they arrived.
 type conn struct {
 	srv  *Server
 	nc   net.Conn
@@ -50,18 +52,24 @@ type conn struct {
 	cancel    context.CancelCauseFunc
 	closeOnce sync.Once
 	tlsMode   TLSMode
-	tranSeq   uint64
+	ver       TDSVersion // the negotiated TDS version; set at login, then read-only
 	reqCh     chan *inbound
 
-	// mu guards the request state shared by reader and executor: the
-	// decision "acknowledge ATTENTION inside the running response or as a
-	// standalone DONE(ATTN)" is made under mu together with the "request
-	// finished" transition, so every attention is acknowledged once.
+	// Transaction state, used by the executor only.
+	tranSeq    uint64
+	tranCount  int
+	tranName   string
+	savepoints []string
+
+	// mu guards the request state shared by reader and executor. The
+	// decision "acknowledge an ATTENTION after the current response, or at
+	// once when no request is outstanding" is made under mu together with
+	// the "response finished" transition, so every attention is
+	// acknowledged once.
 	mu          sync.Mutex
-	inflight    bool
+	pending     int      // requests received whose response is not finished
+	cur         *inbound // the request executing, if any
 	attnPending bool
-	ignoreAttn  bool
-	cancelReq   context.CancelCauseFunc
 }
 
 // inbound is a decoded request on its way from reader to executor.
@@ -70,10 +78,16 @@ type inbound struct {
 	req    *Request
 	tx     *txRequest
 	decErr error
-	plan   plan
-	ctx    context.Context
-	cancel context.CancelCauseFunc
+	// ignored is a message the client abandoned with the IGNORE bit.
+	ignored bool
+	plan    plan
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
 }
+
+// requestQueue bounds the requests a client may send before the first is
+// answered; more wait in the socket (the reader stops reading).
+const requestQueue = 64
 
 func newConn(s *Server, nc net.Conn) *conn {
 	spid := uint16(s.spid.Add(1))
@@ -86,7 +100,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 		pw:    &packetWriter{w: raw, spid: spid, size: defaultPacketSize},
 		log:   s.log.With("spid", spid, "remote", nc.RemoteAddr().String()),
 		spid:  spid,
-		reqCh: make(chan *inbound, 1),
+		ver:   TDS74,
+		reqCh: make(chan *inbound, requestQueue),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.ctx)
 	return c
@@ -120,7 +135,14 @@ func (c *conn) serve() {
 	defer c.close(io.EOF)
 	defer c.recoverPanic("connection")
 	if err := c.login(); err != nil {
-		c.log.Debug("tdssim: connection ended before login completed", "err", err)
+		if errors.Is(err, errProtocol) || errors.Is(err, errRefused) {
+			// Only what the client did wrong is worth telling: a client
+			// that just went away, or a login answered with an error
+			// (logged with its reason), is not.
+			c.log.Warn("tdssim: connection refused before login", "err", err)
+		} else {
+			c.log.Debug("tdssim: connection ended before login completed", "err", err)
+		}
 		return
 	}
 	c.srv.wg.Add(1)
@@ -150,6 +172,16 @@ func (c *conn) hangUntilClosed() {
 
 // ---- PRELOGIN, TLS and LOGIN7 ----
 
+// errRefused is a connection the server ends on purpose before login: an
+// encryption setting it cannot serve, a TDS 8.0 client on a server without
+// TDS 8.0.
+var errRefused = errors.New("tdssim: connection refused")
+
+// login runs the connection from its first byte to the login response
+// (MS-TDS 3.3.5.1 to 3.3.5.5). The first message SHOULD be PRELOGIN (or a
+// TLS ClientHello for TDS 8.0); a LOGIN7 that comes first, as TDS 7.0
+// clients and jTDS without SSL send it, is served in plaintext, as SQL
+// Server serves such clients, unless the server requires encryption.
 func (c *conn) login() error {
 	cfg := &c.srv.cfg
 	_ = c.nc.SetDeadline(time.Now().Add(cfg.LoginTimeout))
@@ -158,14 +190,17 @@ func (c *conn) login() error {
 		return fmt.Errorf("read first byte: %w", err)
 	}
 	if first[0] == 0x16 { // a TLS record: TDS 8.0 (encrypt=strict)
-		if cfg.TLS == nil {
-			return fmt.Errorf("%w: TDS 8.0 TLS connection but no TLS configured", errProtocol)
+		if cfg.TLS == nil || !cfg.Strict {
+			// SQL Server 2019 and earlier know no TDS 8.0: the ClientHello
+			// is no PRELOGIN, and the connection is closed (MS-TDS 3.3.5.1).
+			return fmt.Errorf("%w: a TLS handshake before PRELOGIN (TDS 8.0, encrypt=strict), which this server does not support", errRefused)
 		}
-		tc := tls.Server(c.raw, c.tlsConfig("tds/8.0"))
+		tc := tls.Server(c.raw, c.tlsConfig(true))
 		if err := tc.HandshakeContext(c.ctx); err != nil {
-			return fmt.Errorf("TLS handshake (strict): %w", err)
+			return fmt.Errorf("%w: TLS handshake (TDS 8.0): %w", errRefused, err)
 		}
 		c.tlsMode = TLSStrict
+		c.ver = TDS80
 		c.pr.r = tc
 		c.pw.setWriter(tc)
 	}
@@ -174,9 +209,31 @@ func (c *conn) login() error {
 	if err != nil {
 		return fmt.Errorf("read PRELOGIN: %w", err)
 	}
-	if m.typ != pktPrelogin {
+	switch m.typ {
+	case pktPrelogin:
+		if err := c.prelogin(m); err != nil {
+			return err
+		}
+		if m, err = c.pr.readMessage(); err != nil {
+			return fmt.Errorf("read LOGIN7: %w", err)
+		}
+		if m.typ != pktLogin7 {
+			return fmt.Errorf("%w: expected LOGIN7, got packet type %#x", errProtocol, byte(m.typ))
+		}
+	case pktLogin7:
+		if cfg.RequireEncryption && c.tlsMode != TLSStrict {
+			return fmt.Errorf("%w: LOGIN7 without PRELOGIN, in plaintext, but the server requires encryption", errRefused)
+		}
+	default:
 		return fmt.Errorf("%w: expected PRELOGIN, got packet type %#x", errProtocol, byte(m.typ))
 	}
+	return c.login7(m)
+}
+
+// prelogin answers the client's PRELOGIN and runs the TLS handshake when
+// encryption was agreed.
+func (c *conn) prelogin(m message) error {
+	cfg := &c.srv.cfg
 	pre, err := decodePrelogin(m.data)
 	if err != nil {
 		return err
@@ -185,12 +242,17 @@ func (c *conn) login() error {
 	if done, err := c.earlyFault(p, "prelogin", "", minPacketSize); done {
 		return err
 	}
-	reply, mode := c.negotiate(pre)
+	reply, mode, refuse := c.negotiate(pre)
 	if c.tlsMode == TLSStrict {
-		reply, mode = encryptOn, TLSStrict
+		// "In TDS 8.0, because the TLS session is already established, the
+		// encryption value that is sent by the client is ignored."
+		reply, mode, refuse = encryptOn, TLSStrict, nil
 	}
 	if err := c.writeMessage(encodePreloginReply(reply, cfg.Version), minPacketSize); err != nil {
 		return err
+	}
+	if refuse != nil {
+		return refuse
 	}
 	if mode == TLSLoginOnly || mode == TLSFull {
 		if err := c.startTLS(mode); err != nil {
@@ -198,17 +260,21 @@ func (c *conn) login() error {
 		}
 	}
 	c.tlsMode = mode
+	return nil
+}
 
-	m, err = c.pr.readMessage()
-	if err != nil {
-		return fmt.Errorf("read LOGIN7: %w", err)
-	}
-	if m.typ != pktLogin7 {
-		return fmt.Errorf("%w: expected LOGIN7, got packet type %#x", errProtocol, byte(m.typ))
-	}
-	l, err := decodeLogin7(m.data)
+// login7 decodes LOGIN7, negotiates the version and answers the login.
+func (c *conn) login7(m message) error {
+	cfg := &c.srv.cfg
+	strict := c.tlsMode == TLSStrict
+	l, err := decodeLogin7(m.data, strict)
 	if err != nil {
 		return err
+	}
+	if !strict {
+		if c.ver, err = negotiateVersion(l.tdsVersion); err != nil {
+			return err
+		}
 	}
 	db := l.database
 	if db == "" {
@@ -216,19 +282,17 @@ func (c *conn) login() error {
 	}
 	size := clampPacketSize(l.packetSize)
 	c.pw.setSize(size)
-	p = c.srv.faults.evaluate(event{stage: stageLogin, user: l.userName, database: db})
+	p := c.srv.faults.evaluate(event{stage: stageLogin, user: l.userName, database: db})
 	if done, err := c.earlyFault(p, "login", l.userName, size); done {
 		return err
 	}
 	if authErr := c.authenticate(l, db); authErr != nil {
 		c.srv.st.loginFailures.Add(1)
-		e := asSQLError(authErr)
-		var se *Error
-		if !errors.As(authErr, &se) {
-			e = LoginFailedError(l.userName)
-		}
-		c.log.Info("tdssim: login rejected", "user", l.userName, "database", db, "app", l.appName, "number", e.Number, "reason", authErr)
-		_ = c.writeMessage(loginFailure(e, cfg.ServerName), size)
+		errs := loginErrors(authErr, l.userName)
+		last := errs[len(errs)-1]
+		c.log.Info("tdssim: login rejected", "user", l.userName, "database", db, "app", l.appName, "host", l.hostName,
+			"tds", c.ver.String(), "number", last.Number, "errors", errorNumbers(errs), "reason", authErr)
+		_ = c.writeMessage(loginFailure(errs, cfg.ServerName, c.ver), size)
 		return fmt.Errorf("%w: %w", errLoginDone, authErr)
 	}
 	sess := &Session{
@@ -239,21 +303,52 @@ func (c *conn) login() error {
 		HostName:   l.hostName,
 		PacketSize: size,
 		TLS:        c.tlsMode,
+		TDSVersion: c.ver,
 		RemoteAddr: c.nc.RemoteAddr(),
 		Connected:  time.Now(),
 	}
-	if err := c.writeMessage(loginReply(db, size, cfg.ServerName, cfg.Version), size); err != nil {
-		return err
-	}
+	// The session is registered before the answer goes out, so a client
+	// that saw its LOGINACK finds it in Conns and Stats.
 	c.sess.Store(sess)
 	c.srv.st.logins.Add(1)
-	c.log.Info("tdssim: login", "user", l.userName, "database", db, "app", l.appName, "tls", c.tlsMode.String(), "packet_size", size)
+	if err := c.writeMessage(loginReply(db, size, cfg.ServerName, c.ver, cfg.Version), size); err != nil {
+		return err
+	}
+	c.log.Debug("tdssim: login", "user", l.userName, "database", db, "app", l.appName, "tds", c.ver.String(),
+		"tls", c.tlsMode.String(), "packet_size", size)
 	_ = c.nc.SetDeadline(time.Time{})
 	return nil
 }
 
+// loginErrors is the error sequence SQL Server sends for a rejected login:
+// the Auth hook's *Error (or Errors), 18456 for any other error, and 18456
+// after 4060: a login to a database that cannot be opened fails with
+// "Cannot open database ... requested by the login. The login failed."
+// followed by "Login failed for user ..." (MSSQLSERVER_4060; the driver
+// reports the last error and keeps both in mssql.Error.All).
+func loginErrors(authErr error, user string) []*Error {
+	var e *Error
+	var es Errors
+	if !errors.As(authErr, &e) && !errors.As(authErr, &es) {
+		return []*Error{LoginFailedError(user)}
+	}
+	errs := asSQLErrors(authErr)
+	if errs[0].Number == 4060 && errs[len(errs)-1].Number != 18456 {
+		errs = append(errs, LoginFailedError(user))
+	}
+	return errs
+}
+
+func errorNumbers(errs []*Error) []int32 {
+	out := make([]int32, len(errs))
+	for i, e := range errs {
+		out[i] = e.Number
+	}
+	return out
+}
+
 func (c *conn) authenticate(l *login7, db string) error {
-	if len(l.sspi) > 0 && l.userName == "" {
+	if len(l.sspi) > 0 || (l.optionFlags2&fIntSecurity != 0 && l.userName == "") {
 		return errors.New("integrated (SSPI) authentication is not supported")
 	}
 	if c.srv.cfg.Auth == nil {
@@ -262,53 +357,82 @@ func (c *conn) authenticate(l *login7, db string) error {
 	return c.srv.cfg.Auth(l.userName, l.password, db, l.appName)
 }
 
-// negotiate picks the PRELOGIN ENCRYPTION answer and the session's TLS mode.
-func (c *conn) negotiate(pre *prelogin) (byte, TLSMode) {
+// negotiate picks the PRELOGIN ENCRYPTION answer and the session's TLS mode
+// from the table in MS-TDS 2.2.6.5: a server with TLS is "set to
+// ENCRYPT_OFF" (it offers encryption), or with RequireEncryption "set to
+// ENCRYPT_ON"; a server without TLS is "set to ENCRYPT_NOT_SUP". Where the
+// table says "connection terminated", refuse is the reason and the server
+// closes the connection after its answer.
+func (c *conn) negotiate(pre *prelogin) (reply byte, mode TLSMode, refuse error) {
 	cfg := &c.srv.cfg
-	if cfg.TLS == nil {
-		return encryptNotSup, TLSNone
-	}
 	client := encryptNotSup
 	if pre.hasEncryption {
 		client = pre.encryption
 	}
-	switch client {
-	case encryptOff:
-		if cfg.RequireEncryption {
-			return encryptReq, TLSFull
-		}
-		return encryptOff, TLSLoginOnly
-	case encryptOn, encryptReq:
-		return encryptOn, TLSFull
-	default:
-		if cfg.RequireEncryption {
-			return encryptReq, TLSFull
-		}
-		return encryptNotSup, TLSNone
+	if client&encryptClientCert != 0 {
+		// Certificate-based authentication (ENCRYPT_CLIENT_CERT) is for
+		// "specific extensibility scenarios" of SQL Server only.
+		return encryptNotSup, TLSNone, fmt.Errorf("%w: the client asks for certificate-based authentication (ENCRYPTION %#x)", errRefused, client)
 	}
+	switch {
+	case client != encryptOff && client != encryptOn && client != encryptNotSup && client != encryptReq:
+		return encryptNotSup, TLSNone, fmt.Errorf("%w: PRELOGIN ENCRYPTION %#x is no value a client sends", errProtocol, client)
+	case cfg.TLS == nil:
+		if client == encryptOn || client == encryptReq {
+			return encryptNotSup, TLSNone, fmt.Errorf("%w: the client requires encryption and the server has no certificate", errRefused)
+		}
+		return encryptNotSup, TLSNone, nil
+	case client == encryptOn || client == encryptReq:
+		return encryptOn, TLSFull, nil
+	case cfg.RequireEncryption && client == encryptNotSup:
+		return encryptReq, TLSNone, fmt.Errorf("%w: the client cannot encrypt and the server requires encryption", errRefused)
+	case cfg.RequireEncryption:
+		return encryptReq, TLSFull, nil
+	case client == encryptOff:
+		return encryptOff, TLSLoginOnly, nil
+	}
+	return encryptNotSup, TLSNone, nil
 }
 
-func (c *conn) tlsConfig(alpn string) *tls.Config {
+// tlsConfig is the server's TLS configuration for a handshake. Inside the
+// PRELOGIN exchange of TDS 7.x it negotiates at most TLS 1.2: SQL Server
+// supports TLS 1.3 only with TDS 8.0 ("SQL Server 2022 supports TLS 1.3
+// when TDS 8.0 is used"; sql-docs relational-databases/security/networking/
+// tls-1-3.md), and clients that wrap the handshake in PRELOGIN packets stall
+// on a TLS 1.3 one (FreeTDS). TDS 8.0 offers ALPN "tds/8.0" (MS-TDS 1.9).
+func (c *conn) tlsConfig(strict bool) *tls.Config {
 	tc := c.srv.cfg.TLS.Clone()
 	// Session tickets would trail the server's Finished inside the
 	// PRELOGIN-wrapped flight and be lost when the client switches to the
 	// raw socket, desynchronising the record sequence.
 	tc.SessionTicketsDisabled = true
-	if alpn != "" {
-		tc.NextProtos = []string{alpn}
+	if strict {
+		tc.NextProtos = []string{"tds/8.0"}
+		return tc
+	}
+	if tc.MaxVersion == 0 || tc.MaxVersion > tls.VersionTLS12 {
+		tc.MaxVersion = tls.VersionTLS12
+	}
+	if tc.MinVersion > tc.MaxVersion {
+		tc.MinVersion = tc.MaxVersion
 	}
 	return tc
 }
 
 // startTLS runs the TLS handshake wrapped in PRELOGIN packets, then
 // switches the transport: everything for TLSFull, only the next packet
-// (the LOGIN7) for TLSLoginOnly.
+// (the LOGIN7) for TLSLoginOnly. MS-TDS 2.2.6.5 says the server SHOULD wrap
+// its handshake payloads in PRELOGIN messages for TDS 7.2 and later and in
+// table responses (0x04) before 7.2; the server cannot know the client's
+// version before LOGIN7, and the clients of those versions read either
+// (jTDS accepts 0x04 and 0x12, FreeTDS any type), while go-mssqldb accepts
+// only PRELOGIN: PRELOGIN it is.
 func (c *conn) startTLS(mode TLSMode) error {
 	hc := &handshakeConn{Conn: c.raw, pr: &packetReader{r: c.raw}, pw: c.pw}
-	tc := tls.Server(hc, c.tlsConfig(""))
+	tc := tls.Server(hc, c.tlsConfig(false))
 	if err := tc.HandshakeContext(c.ctx); err != nil {
 		_ = hc.flush() // deliver the alert, if any
-		return fmt.Errorf("TLS handshake: %w", err)
+		return fmt.Errorf("%w: TLS handshake: %w", errRefused, err)
 	}
 	if err := hc.flush(); err != nil {
 		return fmt.Errorf("TLS handshake flush: %w", err)
@@ -351,7 +475,7 @@ func (c *conn) earlyFault(p plan, phase, user string, size int) (bool, error) {
 			}
 		}
 		c.srv.st.loginFailures.Add(1)
-		_ = c.writeMessage(loginFailure(e, c.srv.cfg.ServerName), size)
+		_ = c.writeMessage(loginFailure(loginErrors(e, user), c.srv.cfg.ServerName, c.ver), size)
 		return true, errLoginDone
 	}
 	return false, nil
@@ -369,7 +493,17 @@ func (c *conn) readLoop() {
 			return
 		}
 		if m.status&statusIgnore != 0 {
-			continue // the client abandoned this message
+			// "If a complete request has not been sent to the server, the
+			// client MUST send the next packet with both the ignore bit
+			// (0x02) and EOM bit (0x01) set ... the server does not send
+			// an attention acknowledgment, but instead returns a table
+			// response with a single DONE token that has a status of
+			// DONE_ERROR" (MS-TDS 2.2.1.7). The answer waits its turn
+			// behind any request still running.
+			if err := c.enqueue(&inbound{msg: m, ignored: true, req: &Request{Kind: RequestBatch}}); err != nil {
+				return
+			}
+			continue
 		}
 		switch m.typ {
 		case pktAttention:
@@ -381,6 +515,8 @@ func (c *conn) readLoop() {
 				return
 			}
 		default:
+			// "If any other message type arrives, the server MUST close
+			// the connection" (MS-TDS 3.3.5.7).
 			err := fmt.Errorf("%w: unexpected packet type %#x after login", errProtocol, byte(m.typ))
 			c.log.Warn("tdssim: closing connection", "err", err)
 			c.close(err)
@@ -389,69 +525,55 @@ func (c *conn) readLoop() {
 	}
 }
 
-// onAttention acknowledges exactly once: inside the running response (the
-// executor appends DONE(ATTN) when it finishes) or, when no request is in
-// flight (the response was already complete: the "late attention" of an
-// early rows.Close()), as a standalone DONE(ATTN) message.
+// onAttention handles ATTENTION (MS-TDS 3.3.5.7: "The TDS server MUST send
+// an attention acknowledgment to the TDS client"). With a request
+// outstanding it cancels the one executing, and the acknowledgement follows
+// that request's response, as MS-TDS 4.19.2 shows it: the response ends
+// (its last DONE without DONE_MORE: "There might be or might not be a DONE
+// token with the DONE_MORE bit clear prior to the DONE token with the
+// DONE_ATTN bit set"), then a message of its own with DONE(DONE_ATTN).
+// Clients read it there: tedious waits for the acknowledgement in the
+// message after the one it was reading, go-mssqldb looks in both. With
+// nothing outstanding (the response was complete: the "late attention" of
+// an early rows.Close()) the acknowledgement goes out at once.
 func (c *conn) onAttention() {
 	c.srv.st.attentions.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.inflight {
-		if c.ignoreAttn {
+	if c.pending > 0 {
+		if c.cur != nil && c.cur.plan.ignoreAttention {
 			c.log.Info("tdssim: ignoring attention (fault)")
 			return
 		}
 		if !c.attnPending {
 			c.attnPending = true
-			c.cancelReq(errAttention)
+			if c.cur != nil {
+				c.cur.cancel(errAttention)
+			}
 		}
 		return
 	}
-	c.srv.st.attnAcks.Add(1) // counted before the write so a client that saw the ack sees the count
-	b := appendDone(nil, doneToken{tok: tokDone, status: doneAttn})
-	if err := c.writeMessage(b, c.pw.packetSize()); err != nil {
+	if err := c.sendAttentionAck(); err != nil {
 		c.close(err)
 	}
 }
 
-// dispatch decodes a request, evaluates fault rules and hands it to the
-// executor. Decoding errors become error responses, not disconnects.
-func (c *conn) dispatch(m message) error {
-	sess := c.session()
-	in := &inbound{msg: m}
-	switch m.typ {
-	case pktSQLBatch:
-		sql, err := decodeSQLBatch(m.data)
-		in.req, in.decErr = &Request{Kind: RequestBatch, SQL: sql}, err
-	case pktRPC:
-		req, err := decodeRPC(m.data)
-		if err != nil {
-			req = &Request{Kind: RequestRPC}
-		}
-		in.req, in.decErr = req, err
-	case pktTransMgr:
-		tx, err := decodeTransMgr(m.data)
-		in.req, in.tx, in.decErr = &Request{Kind: RequestTransaction}, tx, err
-		if tx != nil {
-			in.req.SQL = tx.sql()
-		}
-	default:
-		in.req, in.decErr = &Request{Kind: RequestBatch}, errors.New("bulk load is not supported")
-	}
-	in.req.Session = sess
-	if in.decErr == nil {
-		in.plan = c.srv.faults.evaluate(event{stage: stageRequest, sql: in.req.SQL, proc: in.req.Proc, user: sess.User, database: sess.Database})
-	}
+// sendAttentionAck writes a message holding only DONE(DONE_ATTN). Called
+// with c.mu held.
+func (c *conn) sendAttentionAck() error {
+	c.srv.st.attnAcks.Add(1) // counted before the write so a client that saw the ack sees the count
+	return c.writeMessage(appendDone(nil, c.ver, doneToken{tok: tokDone, status: doneAttn}), c.pw.packetSize())
+}
+
+// enqueue hands a request to the executor. "If another client request
+// packet is received during the execution of the current client request,
+// the TDS server SHOULD queue the new client request" (MS-TDS 3.3.5.7).
+func (c *conn) enqueue(in *inbound) error {
+	in.req.Session = c.session()
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	in.ctx, in.cancel, in.req.ctx = ctx, cancel, ctx
 	c.mu.Lock()
-	if c.inflight {
-		c.mu.Unlock()
-		cancel(errProtocol)
-		return fmt.Errorf("%w: request sent while another is running", errProtocol)
-	}
-	c.inflight, c.attnPending, c.ignoreAttn, c.cancelReq = true, false, in.plan.ignoreAttention, cancel
+	c.pending++
 	c.mu.Unlock()
 	select {
 	case c.reqCh <- in:
@@ -460,6 +582,41 @@ func (c *conn) dispatch(m message) error {
 		cancel(context.Cause(c.ctx))
 		return context.Cause(c.ctx)
 	}
+}
+
+// dispatch decodes a request, evaluates fault rules and queues it for the
+// executor. Decoding errors become error responses, not disconnects; a
+// transaction manager request of an unknown type disconnects, as MS-TDS
+// 2.2.6.9 says the receiver SHOULD.
+func (c *conn) dispatch(m message) error {
+	sess := c.session()
+	in := &inbound{msg: m}
+	switch m.typ {
+	case pktSQLBatch:
+		sql, err := decodeSQLBatch(m.data, c.ver)
+		in.req, in.decErr = &Request{Kind: RequestBatch, SQL: sql}, err
+	case pktRPC:
+		req, err := decodeRPC(m.data, c.ver)
+		if err != nil {
+			req = &Request{Kind: RequestRPC}
+		}
+		in.req, in.decErr = req, err
+	case pktTransMgr:
+		tx, err := decodeTransMgr(m.data, c.ver)
+		if errors.Is(err, errUnknownTxRequest) {
+			return fmt.Errorf("%w: %w", errProtocol, err)
+		}
+		in.req, in.tx, in.decErr = &Request{Kind: RequestTransaction}, tx, err
+		if tx != nil {
+			in.req.SQL = tx.sql()
+		}
+	default:
+		in.req, in.decErr = &Request{Kind: RequestBatch}, errors.New("bulk load is not supported")
+	}
+	if in.decErr == nil {
+		in.plan = c.srv.faults.evaluate(event{stage: stageRequest, sql: in.req.SQL, proc: in.req.Proc, user: sess.User, database: sess.Database})
+	}
+	return c.enqueue(in)
 }
 
 // ---- logged-in state: executor ----
@@ -476,16 +633,25 @@ type response struct {
 	finished  bool
 }
 
+// begin makes in the executing request; an ATTENTION that came while it
+// waited in the queue cancels it at once.
+func (c *conn) begin(in *inbound) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cur = in
+	if c.attnPending {
+		if in.plan.ignoreAttention {
+			c.attnPending = false
+			c.log.Info("tdssim: ignoring attention (fault)")
+			return
+		}
+		in.cancel(errAttention)
+	}
+}
+
 func (c *conn) execute(in *inbound) {
 	defer in.cancel(nil)
-	c.srv.st.requests.Add(1)
-	sess := c.session()
-	if in.msg.status&(statusResetConn|statusResetConnSkipTran) != 0 {
-		sess.resets.Add(1)
-		if in.msg.status&statusResetConn != 0 {
-			sess.tranID.Store(0)
-		}
-	}
+	c.begin(in)
 	r := &response{
 		c:         c,
 		in:        in,
@@ -493,6 +659,19 @@ func (c *conn) execute(in *inbound) {
 		rpc:       in.req.Kind == RequestRPC,
 		rowDelay:  in.plan.rowDelay,
 		dropAfter: -1,
+	}
+	if in.ignored {
+		c.log.Debug("tdssim: request abandoned by the client (IGNORE bit)", "type", fmt.Sprintf("%#x", byte(in.msg.typ)))
+		r.end(&doneToken{tok: tokDone, status: doneError})
+		return
+	}
+	c.srv.st.requests.Add(1)
+	sess := c.session()
+	if in.msg.status&(statusResetConn|statusResetConnSkipTran) != 0 {
+		sess.resets.Add(1)
+		if in.msg.status&statusResetConn != 0 {
+			c.endTransaction()
+		}
 	}
 	if c.log.Enabled(context.Background(), slog.LevelDebug) {
 		c.log.Debug("tdssim: request", "kind", in.req.Kind.String(), "sql", truncate(in.req.SQL, 200), "proc", in.req.Proc, "params", len(in.req.Params))
@@ -525,19 +704,19 @@ func (c *conn) execute(in *inbound) {
 		if e == nil {
 			e = &Error{Number: 50000, State: 1, Class: 16, Message: "tdssim: injected error"}
 		}
-		r.fail(e, false)
+		r.fail([]*Error{e}, false)
 		return
 	case FaultSevereError:
 		e := p.err
 		if e == nil {
 			e = SevereErrorDefault()
 		}
-		r.fail(e, true)
+		r.fail([]*Error{e}, true)
 		return
 	}
 	if in.decErr != nil {
-		c.log.Warn("tdssim: malformed request", "err", in.decErr)
-		r.fail(&Error{Number: 8016, State: 1, Class: 16, Message: "The incoming tabular data stream (TDS) protocol stream is incorrect: " + in.decErr.Error()}, false)
+		c.log.Warn("tdssim: malformed request", "kind", in.req.Kind.String(), "err", in.decErr)
+		r.fail([]*Error{malformedError(in.decErr)}, false)
 		return
 	}
 	if in.tx != nil {
@@ -550,11 +729,47 @@ func (c *conn) execute(in *inbound) {
 		return
 	}
 	if err != nil {
-		e := asSQLError(err)
-		r.fail(e, e.Class >= 20)
+		errs := asSQLErrors(err)
+		c.logFailure(in.req, errs)
+		r.fail(errs, maxClass(errs) >= 20)
 		return
 	}
 	r.result(res)
+}
+
+// malformedError is the answer to a request that does not decode: 4009 for
+// a broken ALL_HEADERS block, 4002 for a request cut short, 8016 otherwise
+// (sql-docs, database engine events and errors 4000 to 4999 and 8000 to
+// 8999; MS-TDS does not say which error a server sends).
+func malformedError(err error) *Error {
+	switch {
+	case errors.Is(err, errHeaders):
+		return &Error{Number: 4009, State: 1, Class: 16, Message: "The incoming tabular data stream (TDS) protocol stream is incorrect. The TDS headers contained errors."}
+	case errors.Is(err, errShort):
+		return &Error{Number: 4002, State: 1, Class: 16, Message: "The incoming tabular data stream (TDS) protocol stream is incorrect. The stream ended unexpectedly."}
+	}
+	return &Error{Number: 8016, State: 1, Class: 16, Message: "The incoming tabular data stream (TDS) protocol stream is incorrect: " + err.Error()}
+}
+
+// logFailure tells -v what went wrong with a request the handler refused:
+// a refusal marked Unsupported (no route matched) is a statement the
+// simulator does not support.
+func (c *conn) logFailure(req *Request, errs []*Error) {
+	last := errs[len(errs)-1]
+	msg := "tdssim: request failed"
+	if last.Unsupported {
+		msg = "tdssim: unsupported statement"
+	}
+	c.log.Info(msg, "number", last.Number, "errors", errorNumbers(errs), "message", truncate(last.Message, 200),
+		"sql", truncate(req.SQL, 500), "proc", req.Proc)
+}
+
+func maxClass(errs []*Error) uint8 {
+	var m uint8
+	for _, e := range errs {
+		m = max(m, e.Class)
+	}
+	return m
 }
 
 func (c *conn) callHandler(req *Request) (res *Result, err error) {
@@ -588,39 +803,102 @@ func builtin(sql string) (*Result, bool) {
 	return NoCount(), true
 }
 
+// endTransaction forgets the open transaction, if any.
+func (c *conn) endTransaction() {
+	c.tranCount, c.tranName, c.savepoints = 0, "", nil
+	if s := c.session(); s != nil {
+		s.tranID.Store(0)
+	}
+}
+
+// transaction answers a Transaction Manager request (MS-TDS 2.2.6.9) with
+// the transaction semantics of SQL Server: BEGIN starts a transaction or
+// only increments @@TRANCOUNT, COMMIT decrements it and commits at zero,
+// ROLLBACK rolls back everything (or to a savepoint named by XACT_NAME),
+// SAVE sets a savepoint. ENVCHANGE 8, 9 and 10 carry the descriptor, and
+// "For operations that change only the value of @@trancount, no ENVCHANGE
+// stream is generated" (MS-TDS 2.2.7.9).
 func (c *conn) transaction(r *response, tx *txRequest) {
 	sess := c.session()
-	begin := func() {
+	sqlErr := func(number int32, class uint8, msg string) {
+		e := &Error{Number: number, State: 1, Class: class, Message: msg}
+		c.logFailure(r.in.req, []*Error{e})
+		r.fail([]*Error{e}, false)
+	}
+	begin := func(name string) {
+		if c.tranCount > 0 {
+			c.tranCount++
+			return
+		}
 		c.tranSeq++
 		id := uint64(c.spid)<<32 | c.tranSeq
 		sess.tranID.Store(id)
+		c.tranCount, c.tranName, c.savepoints = 1, name, nil
 		r.mw.buf = appendEnvChangeBytes(r.mw.buf, envBeginTran, binary.LittleEndian.AppendUint64(nil, id), nil)
+	}
+	end := func(typ byte) {
+		id := sess.tranID.Load()
+		c.endTransaction()
+		r.mw.buf = appendEnvChangeBytes(r.mw.buf, typ, nil, binary.LittleEndian.AppendUint64(nil, id))
 	}
 	switch tx.op {
 	case txBegin:
-		begin()
-	case txCommit, txRollback:
-		id := sess.tranID.Load()
-		if id == 0 {
-			if tx.op == txCommit {
-				r.fail(&Error{Number: 3902, State: 1, Class: 16, Message: "The COMMIT TRANSACTION request has no corresponding BEGIN TRANSACTION."}, false)
-			} else {
-				r.fail(&Error{Number: 3903, State: 1, Class: 16, Message: "The ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION."}, false)
-			}
+		begin(tx.name)
+	case txCommit:
+		if c.tranCount == 0 {
+			sqlErr(3902, 16, "The COMMIT TRANSACTION request has no corresponding BEGIN TRANSACTION.")
 			return
 		}
-		sess.tranID.Store(0)
-		typ := envCommitTran
-		if tx.op == txRollback {
-			typ = envRollbackTran
+		// A COMMIT's transaction name is ignored, as T-SQL's is.
+		if c.tranCount--; c.tranCount == 0 {
+			end(envCommitTran)
 		}
-		r.mw.buf = appendEnvChangeBytes(r.mw.buf, typ, nil, binary.LittleEndian.AppendUint64(nil, id))
 		if tx.beginNew {
-			begin()
+			begin(tx.beginName)
+		}
+	case txRollback:
+		if c.tranCount == 0 {
+			sqlErr(3903, 16, "The ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION.")
+			return
+		}
+		if tx.name != "" && tx.name != c.tranName {
+			// "If XACT_NAME specifies a savepoint name, the rollback only
+			// goes back until the specified savepoint", and a begin that
+			// comes with it "is ignored". Names are case-sensitive.
+			// The most recent savepoint of that name is the one, and it is
+			// gone afterwards, with every later one.
+			i := -1
+			for j, s := range slices.Backward(c.savepoints) {
+				if s == tx.name {
+					i = j
+					break
+				}
+			}
+			if i < 0 {
+				sqlErr(6401, 16, fmt.Sprintf("Cannot roll back %s. No transaction or savepoint of that name was found.", tx.name))
+				return
+			}
+			c.savepoints = c.savepoints[:i]
+			break
+		}
+		end(envRollbackTran)
+		if tx.beginNew {
+			begin(tx.beginName)
 		}
 	case txSave:
-	default:
-		r.fail(&Error{Number: 50000, State: 1, Class: 16, Message: fmt.Sprintf("tdssim: unsupported transaction manager request %d", tx.op)}, false)
+		if c.tranCount == 0 {
+			sqlErr(628, 16, "Cannot issue SAVE TRANSACTION when there is no active transaction.")
+			return
+		}
+		if tx.name == "" {
+			// "A nonempty name MUST be specified as part of this request.
+			// Otherwise, an error is raised."
+			r.fail([]*Error{malformedError(errors.New("TM_SAVE_XACT without a savepoint name"))}, false)
+			return
+		}
+		c.savepoints = append(c.savepoints, tx.name)
+	default: // TM_GET_DTC_ADDRESS, TM_PROPAGATE_XACT, TM_PROMOTE_XACT
+		sqlErr(8501, 16, fmt.Sprintf("MSDTC on server '%s' is unavailable.", c.srv.cfg.ServerName))
 		return
 	}
 	r.end(&doneToken{tok: tokDone})
@@ -631,9 +909,10 @@ func (r *response) result(res *Result) {
 	if res == nil {
 		res = NoCount()
 	}
+	v := r.c.ver
 	server := r.c.srv.cfg.ServerName
 	for _, m := range res.Messages {
-		r.mw.buf = appendMessage(r.mw.buf, tokInfo, m.Number, m.State, m.Class, m.Text, server, "", 1)
+		r.mw.buf = appendMessage(r.mw.buf, v, tokInfo, m.Number, m.State, m.Class, m.Text, server, "", 1)
 	}
 	doneTok := tokDone
 	if r.rpc {
@@ -641,7 +920,7 @@ func (r *response) result(res *Result) {
 	}
 	hasSets := len(res.Sets) > 0
 	if hasSets && res.RowsAffected > 0 {
-		r.mw.buf = appendDone(r.mw.buf, doneToken{tok: doneTok, status: doneCount | doneMore, curCmd: cmdUpdate, count: uint64(res.RowsAffected)})
+		r.mw.buf = appendDone(r.mw.buf, v, doneToken{tok: doneTok, status: doneCount | doneMore, curCmd: cmdUpdate, count: uint64(res.RowsAffected)})
 	}
 	var final *doneToken
 	for i := range res.Sets {
@@ -652,8 +931,9 @@ func (r *response) result(res *Result) {
 				r.end(nil)
 			case errors.Is(err, errDropped):
 			default:
-				e := asSQLError(err)
-				r.fail(e, e.Class >= 20)
+				errs := asSQLErrors(err)
+				r.c.logFailure(r.in.req, errs)
+				r.fail(errs, maxClass(errs) >= 20)
 			}
 			return
 		}
@@ -663,13 +943,13 @@ func (r *response) result(res *Result) {
 			final = &d
 			break
 		}
-		r.mw.buf = appendDone(r.mw.buf, d)
+		r.mw.buf = appendDone(r.mw.buf, v, d)
 	}
 	if !hasSets && res.RowsAffected >= 0 {
 		d := doneToken{tok: doneTok, status: doneCount, curCmd: cmdUpdate, count: uint64(res.RowsAffected)}
 		if r.rpc {
 			d.status |= doneMore
-			r.mw.buf = appendDone(r.mw.buf, d)
+			r.mw.buf = appendDone(r.mw.buf, v, d)
 		} else {
 			final = &d
 		}
@@ -693,15 +973,23 @@ func (r *response) result(res *Result) {
 }
 
 // writeSet writes COLMETADATA and the rows of one result set and returns
-// the row count. errCancelled means ATTENTION or close; errDropped means
-// the connection is gone.
+// the row count. Columns of types the session's TDS version predates are
+// sent as their down-level types (downlevelColumns). errCancelled means
+// ATTENTION or close; errDropped means the connection is gone.
 func (r *response) writeSet(set *ResultSet) (uint64, error) {
-	b, err := appendColMetadata(r.mw.buf, set.Columns)
+	cols := set.Columns
+	wire := downlevelColumns(cols, r.c.ver)
+	adapted := wire != nil
+	if !adapted {
+		wire = cols
+	}
+	b, err := appendColMetadata(r.mw.buf, wire, r.c.ver)
 	if err != nil {
 		return 0, err
 	}
 	r.mw.buf = b
 	var n uint64
+	var conv Row
 	emit := func(row Row) error {
 		if r.in.ctx.Err() != nil {
 			return errCancelled
@@ -719,7 +1007,14 @@ func (r *response) writeSet(set *ResultSet) (uint64, error) {
 			r.drop()
 			return errDropped
 		}
-		b, err := appendRow(r.mw.buf, set.Columns, row)
+		if adapted && len(row) == len(cols) {
+			conv = append(conv[:0], row...)
+			for i := range conv {
+				conv[i] = downlevelValue(&cols[i], conv[i])
+			}
+			row = conv
+		}
+		b, err := appendRow(r.mw.buf, wire, row)
 		if err != nil {
 			return err
 		}
@@ -774,10 +1069,13 @@ func (r *response) drop() {
 	r.c.close(errFaultDrop)
 }
 
-// fail ends the response with ERROR + DONE(ERROR); severe adds SRVERROR
-// and closes the connection afterwards.
-func (r *response) fail(e *Error, severe bool) {
-	r.mw.buf = appendMessage(r.mw.buf, tokError, e.Number, e.State, e.Class, e.Message, r.c.srv.cfg.ServerName, e.Proc, e.Line)
+// fail ends the response with the ERROR tokens + DONE(ERROR), in the order
+// SQL Server sends them (the driver reports the last); severe adds
+// SRVERROR and closes the connection afterwards.
+func (r *response) fail(errs []*Error, severe bool) {
+	for _, e := range errs {
+		r.mw.buf = appendMessage(r.mw.buf, r.c.ver, tokError, e.Number, e.State, e.Class, e.Message, r.c.srv.cfg.ServerName, e.Proc, e.Line)
+	}
 	status := doneError
 	if severe {
 		status |= doneSrvError
@@ -792,11 +1090,11 @@ func (r *response) fail(e *Error, severe bool) {
 	}
 }
 
-// end finishes the message. Under c.mu it decides how a pending ATTENTION
-// is acknowledged: the final DONE gets MORE and a DONE(ATTN) follows (or
-// DONE(ATTN) alone when the request was cut short). The in-flight flag is
-// cleared in the same critical section, so a later ATTENTION gets a
-// standalone acknowledgement.
+// end finishes the response message with its final DONE (nil when the
+// request was cut short by ATTENTION, close or a fault: a bare DONE, or
+// DONEPROC for an RPC, then ends it). Under c.mu, in the same critical
+// section as "response finished", a pending ATTENTION is acknowledged in
+// a message of its own after this one (see onAttention).
 func (r *response) end(final *doneToken) {
 	if r.finished {
 		return
@@ -810,21 +1108,23 @@ func (r *response) end(final *doneToken) {
 		r.drop() // fewer rows than DropAfterRows: drop before the final DONE
 		return
 	}
+	if final == nil {
+		final = &doneToken{tok: tokDone}
+		if r.rpc {
+			final.tok, final.curCmd = tokDoneProc, cmdExecute
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.attnPending {
-		if final != nil {
-			f := *final
-			f.status |= doneMore
-			r.mw.buf = appendDone(r.mw.buf, f)
-		}
-		r.mw.buf = appendDone(r.mw.buf, doneToken{tok: tokDone, status: doneAttn})
-		c.srv.st.attnAcks.Add(1)
-	} else if final != nil {
-		r.mw.buf = appendDone(r.mw.buf, *final)
-	}
+	f := *final
+	f.status &^= doneMore
+	r.mw.buf = appendDone(r.mw.buf, c.ver, f)
 	err := r.mw.finish()
-	c.inflight, c.attnPending, c.ignoreAttn, c.cancelReq = false, false, false, nil
+	if err == nil && c.attnPending {
+		err = c.sendAttentionAck()
+	}
+	c.pending--
+	c.cur, c.attnPending = nil, false
 	if err != nil {
 		c.close(err) // lock order c.mu -> srv.mu; close never takes c.mu
 	}

@@ -30,7 +30,7 @@ func TestConnectVariants(t *testing.T) {
 			return []DSNOption{WithCertificate(p), WithParam("packet size", "512")}
 		}, TLSFull},
 	}
-	srv, pem := newServer(t, Config{Handler: echoRouter()})
+	srv, pem := newServer(t, Config{Handler: echoRouter(), Strict: true})
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
@@ -173,7 +173,8 @@ func TestLogin(t *testing.T) {
 		}
 		<-got
 		err = open("NoSuchDB", WithUser("ax", "pä$$:wörd/@?")).PingContext(ctxT(t))
-		if me := sqlErr(t, err); me.Number != 4060 || me.Class != 11 {
+		// 4060, then 18456, as SQL Server sends them.
+		if me := sqlErr(t, err); me.Number != 18456 || len(me.All) != 2 || me.All[0].Number != 4060 || me.All[0].Class != 11 {
 			t.Fatalf("unknown database: %+v", me)
 		}
 		<-got

@@ -1,8 +1,14 @@
-// Package tdssim is a small SQL Server simulator: a TDS 7.4 server that
-// the real driver github.com/microsoft/go-mssqldb talks to over TCP. It
-// stands in for the AX 2012 SQL Server, the replication distributor and
-// Azure SQL in tests and in the offline demo, so the application's own
-// data layer, SQL text and driver are exercised unchanged.
+// Package tdssim is a small SQL Server simulator: a TDS server that the
+// real driver github.com/microsoft/go-mssqldb, and any other SQL Server
+// client (FreeTDS, tedious, jTDS), talks to over TCP. It stands in for the
+// AX 2012 SQL Server, the replication distributor and Azure SQL in tests,
+// in the offline demo and in `cutover sim`, so the application's own data
+// layer, SQL text and driver are exercised unchanged.
+//
+// The reference is Microsoft's open specification [MS-TDS]: every TDS 7.x
+// version (7.0 to 7.4) is served in its own layout, as the client's LOGIN7
+// asks, and TDS 8.0 (TLS before PRELOGIN) where Config.Strict says the
+// simulated server has it. What a real server refuses, tdssim refuses.
 //
 // # Serving
 //
@@ -28,19 +34,25 @@
 // # Encryption
 //
 // With Config.TLS set (SelfSignedTLS makes one and writes the certificate
-// PEM), a client using encrypt=true&certificate=<pem> gets a full TLS
-// session, a client without an encrypt option gets login-only TLS, and
-// encrypt=disable stays plaintext. encrypt=strict (TDS 8.0) works too.
-// Without Config.TLS the server answers ENCRYPT_NOT_SUP and encrypt=true
-// clients fail with "server does not support encryption".
+// PEM; LoadOrCreateTLS keeps one in a directory), the server offers
+// encryption as SQL Server does: a client using encrypt=true&certificate=
+// <pem> gets a full TLS session, a client without an encrypt option gets
+// login-only TLS, and encrypt=disable stays plaintext. The handshake inside
+// PRELOGIN negotiates at most TLS 1.2; encrypt=strict (TDS 8.0, TLS 1.3
+// possible) needs Config.Strict. RequireEncryption refuses clients that
+// cannot encrypt. Without Config.TLS the server answers ENCRYPT_NOT_SUP and
+// encrypt=true clients fail with "server does not support encryption".
 //
-// # Cancellation
+// # Requests and cancellation
 //
-// The request context is cancelled when the client sends ATTENTION
-// (context cancel or deadline). Every ATTENTION is acknowledged exactly
-// once: inside the running response or, when it arrives after the
-// response was complete (the common case after an early rows.Close()), as
-// a standalone DONE(ATTN) message.
+// Requests run one at a time per connection, in the order they arrive; a
+// request sent before the previous one was answered waits its turn. The
+// request context is cancelled when the client sends ATTENTION (context
+// cancel or deadline). Every ATTENTION is acknowledged exactly once, by a
+// DONE(ATTN) message of its own: after the cancelled response or, when it
+// arrives after the response was complete (the common case after an early
+// rows.Close()), at once. A request the client abandons with the IGNORE bit
+// is answered with a DONE(ERROR).
 //
 // # Faults
 //

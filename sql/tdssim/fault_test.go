@@ -140,8 +140,16 @@ func TestFaultLoginErrors(t *testing.T) {
 		for _, want := range []*Error{LoginFailedError("sa"), CannotOpenDatabaseError("AXDB"), AzureTransientError("AXDB")} {
 			f.MustAdd(Rule{Phase: PhaseLogin, User: "SA", Database: "axdb", Action: FaultError, Err: want, FirstN: 1})
 			err := e.db.PingContext(ctxT(t))
-			if me := sqlErr(t, err); me.Number != want.Number || !strings.HasPrefix(me.Message, "login error: ") {
+			me := sqlErr(t, err)
+			if !strings.HasPrefix(me.Message, "login error: ") || me.All[0].Number != want.Number {
 				t.Fatalf("got %+v, want %d", me, want.Number)
+			}
+			// SQL Server follows 4060 with 18456 (MSSQLSERVER_4060); the
+			// driver reports the last.
+			if wantLast := map[int32]int32{4060: 18456}[want.Number]; wantLast != 0 && (me.Number != wantLast || len(me.All) != 2) {
+				t.Fatalf("4060 without 18456 after it: %+v", me)
+			} else if wantLast == 0 && (me.Number != want.Number || len(me.All) != 1) {
+				t.Fatalf("got %+v, want %d alone", me, want.Number)
 			}
 			mustPing(t, e.db)
 		}

@@ -126,14 +126,17 @@ func FuzzDecodePrelogin(f *testing.F) {
 func FuzzDecodeLogin7(f *testing.F) {
 	addSeeds(f, driverMessages(f), pktLogin7)
 	f.Add(unhex(f, specLogin7))
+	f.Add(login7Payload(0x71000001, "sa", "pw", "AXDB")) // the 86-byte TDS 7.1 layout
 	f.Fuzz(func(t *testing.T, data []byte) {
-		l, err := decodeLogin7(data)
-		if err != nil {
-			return
-		}
-		for _, s := range []string{l.hostName, l.userName, l.password, l.appName, l.database, l.serverName} {
-			if !utf8.ValidString(s) {
-				t.Fatalf("invalid UTF-8 %q", s)
+		for _, strict := range []bool{false, true} {
+			l, err := decodeLogin7(data, strict)
+			if err != nil {
+				continue
+			}
+			for _, s := range []string{l.hostName, l.userName, l.password, l.appName, l.database, l.serverName} {
+				if !utf8.ValidString(s) {
+					t.Fatalf("invalid UTF-8 %q", s)
+				}
 			}
 		}
 	})
@@ -145,18 +148,20 @@ func FuzzDecodeRequest(f *testing.F) {
 	addSeeds(f, driverMessages(f), pktSQLBatch, pktRPC, pktTransMgr)
 	f.Add(unhex(f, specRPC))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if s, err := decodeSQLBatch(data); err == nil && !utf8.ValidString(s) {
-			t.Fatalf("invalid UTF-8 batch %q", s)
-		}
-		if r, err := decodeRPC(data); err == nil {
-			if r == nil || r.Kind != RequestRPC {
-				t.Fatalf("bad request %+v", r)
+		for _, v := range []TDSVersion{TDS71, TDS74} {
+			if s, err := decodeSQLBatch(data, v); err == nil && !utf8.ValidString(s) {
+				t.Fatalf("invalid UTF-8 batch %q", s)
 			}
-			if r.SQL == "" && r.Proc == "" && len(r.Params) > 0 && r.ParamDecl != "" {
-				t.Fatalf("declaration without statement: %+v", r)
+			if r, err := decodeRPC(data, v); err == nil {
+				if r == nil || r.Kind != RequestRPC {
+					t.Fatalf("bad request %+v", r)
+				}
+				if r.SQL == "" && r.Proc == "" && len(r.Params) > 0 && r.ParamDecl != "" {
+					t.Fatalf("declaration without statement: %+v", r)
+				}
 			}
+			_, _ = decodeTransMgr(data, v)
 		}
-		_, _ = decodeTransMgr(data)
 	})
 }
 
@@ -250,19 +255,19 @@ func TestDecodeRPCEmptyStatement(t *testing.T) {
 		}
 		return append(append(b, byte(len(u)), byte(len(u)>>8)), u...)
 	}
-	msg := []byte{0x04, 0x00, 0x00, 0x00, 0xFF, 0xFF, byte(procExecuteSQL), 0x00, 0x00, 0x00}
+	msg := []byte{0x16, 0x00, 0x00, 0x00, 0x12, 0x00, 0x00, 0x00, 0x02, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00, 0x00, 0xFF, 0xFF, byte(procExecuteSQL), 0x00, 0x00, 0x00}
 	msg = append(msg, nvarchar("")...)
 	msg = append(msg, nvarchar("@p1 int")...)
 	msg = append(msg, nvarchar("x")...)
-	if r, err := decodeRPC(msg); err == nil {
+	if r, err := decodeRPC(msg, TDS74); err == nil {
 		t.Fatalf("decoded %+v, want an error", r)
 	}
 	// The same message with a statement decodes.
-	ok := []byte{0x04, 0x00, 0x00, 0x00, 0xFF, 0xFF, byte(procExecuteSQL), 0x00, 0x00, 0x00}
+	ok := []byte{0x16, 0x00, 0x00, 0x00, 0x12, 0x00, 0x00, 0x00, 0x02, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00, 0x00, 0xFF, 0xFF, byte(procExecuteSQL), 0x00, 0x00, 0x00}
 	ok = append(ok, nvarchar("select @p1")...)
 	ok = append(ok, nvarchar("@p1 int")...)
 	ok = append(ok, nvarchar("x")...)
-	r, err := decodeRPC(ok)
+	r, err := decodeRPC(ok, TDS74)
 	if err != nil || r.SQL != "select @p1" || r.ParamDecl != "@p1 int" || len(r.Params) != 1 {
 		t.Fatalf("decoded %+v, %v", r, err)
 	}

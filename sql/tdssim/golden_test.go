@@ -63,13 +63,13 @@ func TestGoldenLoginResponse(t *testing.T) {
 	want := unhex(t, specLoginResponse)
 	var b []byte
 	b = appendEnvChangeString(b, envDatabase, "master", "master")
-	b = appendMessage(b, tokInfo, 5701, 2, 0, "Changed database context to 'master'.", "", "", 0)
+	b = appendMessage(b, TDS72, tokInfo, 5701, 2, 0, "Changed database context to 'master'.", "", "", 0)
 	b = appendEnvChangeBytes(b, envSQLCollation, []byte(collationLatin1), nil)
 	b = appendEnvChangeString(b, envLanguage, "us_english", "")
 	b = appendEnvChangeString(b, envPacketSize, "4096", "4096")
-	b = appendMessage(b, tokInfo, 5703, 1, 0, "Changed language setting to us_english.", "", "", 0)
+	b = appendMessage(b, TDS72, tokInfo, 5703, 1, 0, "Changed language setting to us_english.", "", "", 0)
 	b = appendLoginAck(b, 0x72090002, "Microsoft SQL Server\x00\x00", [4]byte{})
-	b = appendDone(b, doneToken{tok: tokDone})
+	b = appendDone(b, TDS72, doneToken{tok: tokDone})
 	var out bytes.Buffer
 	m := newMsgWriter(&packetWriter{w: &out, size: 4096}, pktReply, 4096)
 	m.buf = b
@@ -78,7 +78,7 @@ func TestGoldenLoginResponse(t *testing.T) {
 	}
 	assertBytes(t, "login response packet", out.Bytes(), want)
 
-	got := loginReply("master", 4096, "", [4]byte{15, 0, 7, 0xD0})
+	got := loginReply("master", 4096, "", TDS74, [4]byte{15, 0, 7, 0xD0})
 	ack := bytes.IndexByte(got, byte(tokLoginAck))
 	specAck := bytes.IndexByte(want[headerLen:], byte(tokLoginAck))
 	assertBytes(t, "loginReply before LOGINACK", got[:ack], want[headerLen:headerLen+specAck])
@@ -90,16 +90,16 @@ func TestGoldenLoginResponse(t *testing.T) {
 func TestGoldenTokens(t *testing.T) {
 	t.Parallel()
 	// MS-TDS 4.7 "SQL Batch Server Response": the closing DONE.
-	assertBytes(t, "DONE count", appendDone(nil, doneToken{tok: tokDone, status: doneCount, curCmd: cmdSelect, count: 1}),
+	assertBytes(t, "DONE count", appendDone(nil, TDS74, doneToken{tok: tokDone, status: doneCount, curCmd: cmdSelect, count: 1}),
 		unhex(t, "FD 10 00 C1 00 01 00 00 00 00 00 00 00"))
 	// MS-TDS 4.9 "RPC Server Response".
 	var rpc []byte
-	rpc = appendDone(rpc, doneToken{tok: tokDoneInProc, status: doneCount | doneMore, curCmd: cmdSelect, count: 1})
+	rpc = appendDone(rpc, TDS74, doneToken{tok: tokDoneInProc, status: doneCount | doneMore, curCmd: cmdSelect, count: 1})
 	rpc = appendReturnStatus(rpc, 0)
-	rpc = appendDone(rpc, doneToken{tok: tokDoneProc, curCmd: cmdExecute})
+	rpc = appendDone(rpc, TDS74, doneToken{tok: tokDoneProc, curCmd: cmdExecute})
 	assertBytes(t, "RPC response", rpc, unhex(t, `FF 11 00 C1 00 01 00 00 00 00 00 00 00 79 00 00 00 00 FE 00 00 E0 00 00 00 00 00 00 00 00 00`))
 	// ERROR 1205: derived from the 2.2.7.10 layout.
-	got := appendMessage(nil, tokError, 1205, 51, 13, "dl", "S", "p", 7)
+	got := appendMessage(nil, TDS74, tokError, 1205, 51, 13, "dl", "S", "p", 7)
 	assertBytes(t, "ERROR", got, unhex(t, `AA 16 00 B5 04 00 00 33 0D 02 00 64 00 6C 00 01 53 00 01 70 00 07 00 00 00`))
 	// ENVCHANGE 8 begin transaction, 9 commit.
 	assertBytes(t, "ENVCHANGE begin", appendEnvChangeBytes(nil, envBeginTran, []byte{1, 2, 3, 4, 5, 6, 7, 8}, nil),
@@ -111,7 +111,7 @@ func TestGoldenTokens(t *testing.T) {
 		00 00 15 00 06  01 00 1B 00 01  02 00 1C 00 01  04 00 1D 00 01  FF
 		0F 00 07 D0 00 00  02  00  00`))
 	// COLMETADATA: one nullable INT named "n".
-	cm, err := appendColMetadata(nil, []Column{{Name: "n", Type: TypeInt, Nullable: true}})
+	cm, err := appendColMetadata(nil, []Column{{Name: "n", Type: TypeInt, Nullable: true}}, TDS74)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestGoldenDecoders(t *testing.T) {
 	if !bytes.Equal(p.version, []byte{9, 0, 0, 0, 0, 0}) || p.encryption != encryptOn || p.threadID != 0xB80D0000 || p.mars != 1 || p.instance != "" {
 		t.Errorf("prelogin = %+v", p)
 	}
-	l, err := decodeLogin7(unhex(t, specLogin7))
+	l, err := decodeLogin7(unhex(t, specLogin7), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestGoldenDecoders(t *testing.T) {
 		l.clientID != [6]byte{0x00, 0x50, 0x8B, 0xE2, 0xB7, 0x8F} || l.optionFlags1 != 0xE0 || l.optionFlags2 != 0x03 {
 		t.Errorf("login7 = %+v", l)
 	}
-	r, err := decodeRPC(unhex(t, specRPC))
+	r, err := decodeRPC(unhex(t, specRPC), TDS72)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,10 +245,10 @@ func TestGoldenResponses(t *testing.T) {
 		c := newConn(New(Config{}), bc)
 		c.pw.spid = 0x33
 		c.sess.Store(&Session{})
-		c.inflight = true
 		ctx, cancel := context.WithCancelCause(context.Background())
-		c.cancelReq = cancel
-		return &response{c: c, in: &inbound{ctx: ctx}, mw: newMsgWriter(c.pw, pktReply, 4096), rpc: rpc, dropAfter: -1}, bc
+		in := &inbound{ctx: ctx, cancel: cancel, req: &Request{}}
+		c.pending, c.cur = 1, in
+		return &response{c: c, in: in, mw: newMsgWriter(c.pw, pktReply, 4096), rpc: rpc, dropAfter: -1}, bc
 	}
 	res := Rows([]Column{{Name: "n", Type: TypeInt, Nullable: true}}, Row{42}, Row{nil})
 	header := func(n int) string { return "04 01 00 " + hex.EncodeToString([]byte{byte(n)}) + " 00 33 01 00" }
@@ -264,27 +264,39 @@ func TestGoldenResponses(t *testing.T) {
 	want = body + "FD 10 00 C1 00 02 00 00 00 00 00 00 00"
 	assertBytes(t, "batch result", bc.out.Bytes(), unhex(t, header(8+len(unhex(t, want)))+want))
 
-	// ATTENTION while the handler runs: the final DONE gets MORE, then DONE(ATTN).
+	// ATTENTION while the handler runs: the response ends as it would, then
+	// DONE(ATTN) comes in a message of its own (MS-TDS 4.19.2).
+	ack := header(21) + "FD 20 00 00 00 00 00 00 00 00 00 00 00"
 	r, bc = newResp(false)
 	r.c.onAttention()
 	r.result(Affected(3))
-	want = "FD 11 00 C5 00 03 00 00 00 00 00 00 00  FD 20 00 00 00 00 00 00 00 00 00 00 00"
-	assertBytes(t, "batch result + attention", bc.out.Bytes(), unhex(t, header(8+len(unhex(t, want)))+want))
+	want = "FD 10 00 C5 00 03 00 00 00 00 00 00 00"
+	assertBytes(t, "batch result + attention", bc.out.Bytes(), unhex(t, header(8+len(unhex(t, want)))+want+ack))
 
-	// ATTENTION while rows stream: rows stop, DONE(ATTN) ends the message.
+	// ATTENTION while rows stream: rows stop, a final DONE ends the
+	// response, then the acknowledgement.
 	r, bc = newResp(false)
 	r.c.onAttention()
 	r.result(res)
-	want = "81 01 00 00 00 00 00 01 00 26 04 01 6E 00  FD 20 00 00 00 00 00 00 00 00 00 00 00"
-	assertBytes(t, "cancelled stream", bc.out.Bytes(), unhex(t, header(8+len(unhex(t, want)))+want))
+	want = "81 01 00 00 00 00 00 01 00 26 04 01 6E 00  FD 00 00 00 00 00 00 00 00 00 00 00 00"
+	assertBytes(t, "cancelled stream", bc.out.Bytes(), unhex(t, header(8+len(unhex(t, want)))+want+ack))
 
 	// Late ATTENTION (nothing in flight): a standalone DONE(ATTN).
 	bc.out.Reset()
 	r.c.onAttention()
 	assertBytes(t, "late attention", bc.out.Bytes(), unhex(t, header(21)+"FD 20 00 00 00 00 00 00 00 00 00 00 00"))
-	if st := r.c.srv.Stats(); st.Attentions != 2 || st.AttentionAcks != 2 { // the in-flight and the late attention
+	if st := r.c.srv.Stats(); st.Attentions != 2 || st.AttentionAcks != 2 { // the in-flight and the late attention of this server
 		t.Errorf("stats = %+v", st)
 	}
+
+	// The same in a TDS 7.1 session: DoneRowCount is a LONG, UserType a
+	// USHORT (MS-TDS 2.2.7.6, 2.2.7.4).
+	r, bc = newResp(false)
+	r.c.ver = TDS71
+	r.c.onAttention()
+	r.result(res)
+	want = "81 01 00 00 00 01 00 26 04 01 6E 00  FD 00 00 00 00 00 00 00 00"
+	assertBytes(t, "cancelled stream, TDS 7.1", bc.out.Bytes(), unhex(t, header(8+len(unhex(t, want)))+want+header(17)+"FD 20 00 00 00 00 00 00 00"))
 }
 
 func TestMessageFraming(t *testing.T) {

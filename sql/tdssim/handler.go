@@ -157,6 +157,9 @@ type Session struct {
 	PacketSize int
 	// TLS is the encryption mode of the connection.
 	TLS TLSMode
+	// TDSVersion is the TDS version negotiated at login: the one the
+	// client asked for, at most 7.4, or TDS80 for a TDS 8.0 connection.
+	TDSVersion TDSVersion
 	// RemoteAddr is the client's address.
 	RemoteAddr net.Addr
 	// Connected is when the connection was accepted.
@@ -325,11 +328,34 @@ type Error struct {
 	// Proc and Line are optional context shown by the driver.
 	Proc string
 	Line int32
+	// Unsupported marks the refusal of a statement the handler has no answer for (a Router's
+	// request no route matched): not sent to the client, which sees SQL Server's own error; the
+	// server's log (-v) names it "unsupported statement".
+	Unsupported bool
 }
 
 // Error implements error.
 func (e *Error) Error() string {
 	return fmt.Sprintf("tdssim: SQL error %d, class %d, state %d: %s", e.Number, e.Class, e.State, e.Message)
+}
+
+// Errors are the error messages of one failed statement or login, in the
+// order SQL Server sends them: each becomes an ERROR token, and the driver
+// reports the last one and keeps them all (mssql.Error.All). SQL Server
+// sends, for instance, 300 then 297 for a login without VIEW SERVER STATE,
+// and 4060 then 18456 for a login to a database it cannot open. An empty
+// Errors is error 50000.
+type Errors []*Error
+
+// Error implements error.
+func (es Errors) Error() string {
+	parts := make([]string, 0, len(es))
+	for _, e := range es {
+		if e != nil {
+			parts = append(parts, e.Error())
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // DeadlockError is error 1205 (deadlock victim, class 13).
@@ -409,11 +435,25 @@ func SevereErrorDefault() *Error {
 	return &Error{Number: 0, State: 0, Class: 20, Message: "A severe error occurred on the current command.  The results, if any, should be discarded."}
 }
 
-// asSQLError converts any error to a *Error (50000, class 16 for foreign ones).
-func asSQLError(err error) *Error {
+// asSQLErrors converts any error to the errors to send: an Errors as it is
+// (without nils), a *Error alone, anything else as 50000, class 16, with
+// its text.
+func asSQLErrors(err error) []*Error {
+	var es Errors
+	if errors.As(err, &es) {
+		var out []*Error
+		for _, e := range es {
+			if e != nil {
+				out = append(out, e)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
 	var e *Error
 	if errors.As(err, &e) && e != nil {
-		return e
+		return []*Error{e}
 	}
-	return &Error{Number: 50000, State: 1, Class: 16, Message: err.Error()}
+	return []*Error{{Number: 50000, State: 1, Class: 16, Message: err.Error()}}
 }

@@ -1,6 +1,7 @@
 package tdssim
 
 import (
+	"errors"
 	"regexp"
 	"strings"
 	"sync"
@@ -217,44 +218,56 @@ func (rt *Router) Fallback(h HandlerFunc) {
 
 // ServeTDS implements Handler.
 func (rt *Router) ServeTDS(req *Request) (*Result, error) {
-	h, err := rt.lookup(req)
-	if err != nil {
-		return nil, err
+	h, routed, err := rt.lookup(req)
+	if err == nil {
+		var res *Result
+		if res, err = h(req); err == nil || routed {
+			return res, err
+		}
 	}
-	return h(req)
+	// No route matched: whatever the refusal, it is a statement this server has no answer for.
+	var e *Error
+	if errors.As(err, &e) {
+		marked := *e
+		marked.Unsupported = true
+		return nil, &marked
+	}
+	return nil, err
 }
 
-func (rt *Router) lookup(req *Request) (HandlerFunc, error) {
+// lookup finds the handler for req; routed is false when no route matched (the fallback, or an
+// error naming what SQL Server would have refused).
+func (rt *Router) lookup(req *Request) (h HandlerFunc, routed bool, err error) {
 	rt.mu.RLock()
 	defer rt.mu.RUnlock()
 	if req.Proc != "" {
 		name := normalizeProc(req.Proc)
 		if h, ok := rt.procs[name]; ok {
-			return h, nil
+			return h, true, nil
 		}
 		if i := strings.LastIndexByte(name, '.'); i >= 0 {
 			if h, ok := rt.procs[name[i+1:]]; ok {
-				return h, nil
+				return h, true, nil
 			}
 		}
 		if rt.fallback != nil {
-			return rt.fallback, nil
+			return rt.fallback, false, nil
 		}
-		return nil, ProcNotFoundError(req.Proc)
+		return nil, false, ProcNotFoundError(req.Proc)
 	}
 	n := NormalizeSQL(req.SQL)
 	if h, ok := rt.exact[n]; ok {
-		return h, nil
+		return h, true, nil
 	}
 	for _, r := range rt.patterns {
 		if (r.re != nil && r.re.MatchString(n)) || (r.re == nil && strings.HasPrefix(n, r.prefix)) {
-			return r.h, nil
+			return r.h, true, nil
 		}
 	}
 	if rt.fallback != nil {
-		return rt.fallback, nil
+		return rt.fallback, false, nil
 	}
-	return nil, unrouted(req.SQL, n)
+	return nil, false, unrouted(req.SQL, n)
 }
 
 // unrouted is the answer to SQL no route matches: the error a server that has none of the

@@ -30,15 +30,27 @@ type Config struct {
 	// (e.g. CannotOpenDatabaseError for 4060); any other error becomes
 	// 18456 "Login failed for user". Nil accepts every login.
 	Auth func(user, password, database, app string) error
-	// TLS enables encryption. Clients asking for encryption (encrypt=true)
-	// get a full TLS session; clients offering it (no encrypt option,
-	// encrypt=false) get login-only TLS; encrypt=disable stays plaintext;
-	// encrypt=strict (TDS 8.0) is detected from the first byte. The
+	// TLS enables encryption, as every SQL Server has it ("SQL Server
+	// always encrypts network packets associated with logging in"). Clients
+	// asking for encryption (encrypt=true) get a full TLS session; clients
+	// offering it (no encrypt option, encrypt=false) get login-only TLS;
+	// encrypt=disable stays plaintext; encrypt=strict (TDS 8.0) needs
+	// Strict. The handshake inside PRELOGIN negotiates at most TLS 1.2. The
 	// certificate must be valid for the host name the client dials.
 	TLS *tls.Config
-	// RequireEncryption answers ENCRYPT_REQ to clients that did not ask
-	// for encryption, forcing full TLS (needs TLS).
+	// RequireEncryption makes the server "set to ENCRYPT_ON" (MS-TDS
+	// 2.2.6.5, SQL Server's Force Encryption): clients that offer
+	// encryption get ENCRYPT_REQ and full TLS, clients that cannot encrypt
+	// (ENCRYPT_NOT_SUP, or a LOGIN7 without PRELOGIN) are refused (needs
+	// TLS).
 	RequireEncryption bool
+	// Strict accepts TDS 8.0: a TLS handshake before any TDS message
+	// (encrypt=strict), which SQL Server 2022, Azure SQL Database and
+	// Azure SQL Managed Instance support (sql-docs relational-databases/
+	// security/networking/tds-8.md). Without it, as on SQL Server 2019 and
+	// earlier, a connection that starts with a TLS ClientHello is closed.
+	// Needs TLS; TLS 1.3 is offered only there.
+	Strict bool
 	// Logger receives diagnostics. Nil discards them. The server never
 	// writes to stdout.
 	Logger *slog.Logger

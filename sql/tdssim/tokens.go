@@ -59,18 +59,24 @@ type doneToken struct {
 	count  uint64
 }
 
-func appendDone(b []byte, d doneToken) []byte {
+// appendDone appends a DONE, DONEPROC or DONEINPROC token. DoneRowCount is
+// a LONG before TDS 7.2 and a ULONGLONG from 7.2 on (MS-TDS 2.2.7.6).
+func appendDone(b []byte, v TDSVersion, d doneToken) []byte {
 	b = append(b, byte(d.tok))
 	b = appendU16(b, d.status)
 	b = appendU16(b, d.curCmd)
+	if !v.atLeast(TDS72) {
+		return appendU32(b, uint32(min(d.count, 1<<31-1)))
+	}
 	return appendU64(b, d.count)
 }
 
 // maxMessageUnits caps ERROR/INFO message text so the token length fits.
 const maxMessageUnits = 4000
 
-// appendMessage appends an ERROR or INFO token.
-func appendMessage(b []byte, tok tokenType, number int32, state, class uint8, msg, server, proc string, line int32) []byte {
+// appendMessage appends an ERROR or INFO token. LineNumber is a USHORT
+// before TDS 7.2 and a LONG from 7.2 on (MS-TDS 2.2.7.10, 2.2.7.13).
+func appendMessage(b []byte, v TDSVersion, tok tokenType, number int32, state, class uint8, msg, server, proc string, line int32) []byte {
 	b = append(b, byte(tok), 0, 0)
 	at := len(b)
 	b = appendU32(b, uint32(number))
@@ -78,7 +84,11 @@ func appendMessage(b []byte, tok tokenType, number int32, state, class uint8, ms
 	b = appendUSVarChar(b, msg, maxMessageUnits)
 	b = appendBVarChar(b, server)
 	b = appendBVarChar(b, proc)
-	b = appendU32(b, uint32(line))
+	if !v.atLeast(TDS72) {
+		b = appendU16(b, uint16(min(max(line, 0), 0xFFFF)))
+	} else {
+		b = appendU32(b, uint32(line))
+	}
 	binary.LittleEndian.PutUint16(b[at-2:], uint16(len(b)-at))
 	return b
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 )
@@ -148,15 +149,10 @@ const (
 	typeNVarChar   byte = 0xE7
 	typeNChar      byte = 0xEF
 	typeXML        byte = 0xF1
-	typeNText      byte = 0x63
 )
 
 // ntextMaxBytes is NTEXT's declared maximum length in bytes (2^30 - 1 characters).
 const ntextMaxBytes = 0x7FFFFFFE
-
-// textPointer is the 16-byte text pointer and 8-byte timestamp a non-NULL NTEXT value carries;
-// clients only check their presence.
-var textPointer = [24]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 
 // Column describes one result column.
 //
@@ -253,7 +249,7 @@ func (c *Column) validate() error {
 		}
 	case TypeInt, TypeBigInt, TypeSmallInt, TypeTinyInt, TypeBit, TypeFloat, TypeReal,
 		TypeDateTime, TypeDateTime2, TypeDate, TypeDateTimeOffset, TypeNVarCharMax,
-		TypeVarBinaryMax, TypeUniqueIdentifier, TypeNText:
+		TypeVarBinaryMax, TypeUniqueIdentifier, TypeNText, colNText, colImage:
 	default:
 		return fmt.Errorf("tdssim: column %q: unknown column type %v", c.Name, c.Type)
 	}
@@ -274,8 +270,14 @@ func (c *Column) varbinaryBytes() int {
 	return c.Size
 }
 
-// appendTypeInfo appends the column's TYPE_INFO.
-func (c *Column) appendTypeInfo(b []byte) []byte {
+// appendTypeInfo appends the column's TYPE_INFO for version v.
+func (c *Column) appendTypeInfo(b []byte, v TDSVersion) []byte {
+	collation := func(b []byte) []byte {
+		if v.atLeast(TDS71) {
+			return append(b, collationLatin1...)
+		}
+		return b
+	}
 	switch c.Type {
 	case TypeInt:
 		return append(b, typeIntN, 4)
@@ -305,10 +307,21 @@ func (c *Column) appendTypeInfo(b []byte) []byte {
 	case TypeNVarChar:
 		b = append(b, typeNVarChar)
 		b = appendU16(b, uint16(2*c.nvarcharChars()))
-		return append(b, collationLatin1...)
+		return collation(b)
 	case TypeNVarCharMax:
 		b = append(b, typeNVarChar, 0xFF, 0xFF)
-		return append(b, collationLatin1...)
+		return collation(b)
+	case colNText, colImage:
+		// LONGLEN maximum, [COLLATION], then TableName: before TDS 7.2 a
+		// single US_VARCHAR (NumParts came with 7.2); empty, as for a
+		// computed column.
+		if c.Type == colNText {
+			b = appendU32(append(b, typeNText), ntextMaxBytes)
+			b = collation(b)
+		} else {
+			b = appendU32(append(b, typeImage), 0x7FFFFFFF)
+		}
+		return appendU16(b, 0)
 	case TypeVarBinary:
 		b = append(b, typeBigVarBin)
 		return appendU16(b, uint16(c.varbinaryBytes()))
@@ -325,8 +338,100 @@ func (c *Column) appendTypeInfo(b []byte) []byte {
 	return b
 }
 
-// appendColMetadata appends a COLMETADATA token.
-func appendColMetadata(b []byte, cols []Column) ([]byte, error) {
+// Column kinds that exist only on the wire, for clients older than the type
+// a Column names (see downlevelColumns).
+const (
+	// colNText is NTEXT: NVARCHAR(MAX) for TDS 7.0 and 7.1 clients.
+	colNText ColumnType = 1000 + iota
+	// colImage is IMAGE: VARBINARY(MAX) for TDS 7.0 and 7.1 clients.
+	colImage
+)
+
+// Wire type ids of the legacy large types (MS-TDS 2.2.5.4.2).
+const (
+	typeImage byte = 0x22
+	typeText  byte = 0x23
+	typeNText byte = 0x63
+)
+
+// downlevelColumns returns the columns as a client of version v sees them,
+// or nil when it sees them as they are (every TDS 7.3+ session):
+//   - DATE, DATETIME2 and DATETIMEOFFSET (introduced in TDS 7.3) become
+//     NVARCHAR columns holding their literal: "Client applications that were
+//     compiled using a version of SQL Server Native Client prior to SQL
+//     Server 2008 see the new date/time types as nvarchar columns. The column
+//     contents are the literal representations ... The column size is the
+//     maximum literal length" (Enhanced Date/Time Type Behavior with
+//     Previous SQL Server Versions (ODBC), learn.microsoft.com bb677302);
+//   - NVARCHAR(MAX) and VARBINARY(MAX), which are PLP types (introduced in
+//     TDS 7.2), become NTEXT and IMAGE for TDS 7.0 and 7.1 clients, the
+//     large types those versions have. MS-TDS does not say what a server
+//     sends instead of a MAX type; NTEXT/IMAGE is the only type of those
+//     versions that can hold the value.
+func downlevelColumns(cols []Column, v TDSVersion) []Column {
+	if v.atLeast(TDS73A) {
+		return nil
+	}
+	var out []Column
+	for i, c := range cols {
+		w := c
+		switch c.Type {
+		case TypeDate:
+			w.Type, w.Size = TypeNVarChar, len("2006-01-02")
+		case TypeDateTime2:
+			w.Type, w.Size = TypeNVarChar, len("2006-01-02 15:04:05.0000000")
+		case TypeDateTimeOffset:
+			w.Type, w.Size = TypeNVarChar, len("2006-01-02 15:04:05.0000000 +07:00")
+		case TypeNVarCharMax, TypeNText:
+			if v.atLeast(TDS72) {
+				continue
+			}
+			w.Type = colNText
+		case TypeVarBinaryMax:
+			if v.atLeast(TDS72) {
+				continue
+			}
+			w.Type = colImage
+		default:
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(cols)
+		}
+		out[i] = w
+	}
+	return out
+}
+
+// downlevelValue converts a value of column c to what its down-level wire
+// column holds: a date/time value becomes its literal.
+func downlevelValue(c *Column, v any) any {
+	if vr, ok := v.(driver.Valuer); ok {
+		if vv, err := vr.Value(); err == nil {
+			v = vv
+		}
+	}
+	t, ok := v.(time.Time)
+	if !ok {
+		return v
+	}
+	switch c.Type {
+	case TypeDate:
+		return t.Format("2006-01-02")
+	case TypeDateTime2:
+		return t.Format("2006-01-02 15:04:05.0000000")
+	case TypeDateTimeOffset:
+		return t.Format("2006-01-02 15:04:05.0000000 -07:00")
+	}
+	return v
+}
+
+// appendColMetadata appends a COLMETADATA token in the layout of version v:
+// UserType is a USHORT before TDS 7.2 and a ULONG from 7.2 on; TDS 7.0 has
+// no collations (SQL Server 2000, TDS 7.1, introduced them), so its string
+// columns carry none (MS-TDS does not mark COLLATION with a version; FreeTDS
+// reads one only from 7.1 on).
+func appendColMetadata(b []byte, cols []Column, v TDSVersion) ([]byte, error) {
 	if len(cols) == 0 || len(cols) > 4096 {
 		return b, fmt.Errorf("tdssim: a result set needs 1..4096 columns, got %d", len(cols))
 	}
@@ -339,13 +444,17 @@ func appendColMetadata(b []byte, cols []Column) ([]byte, error) {
 	b = appendU16(b, uint16(len(cols)))
 	for i := range cols {
 		c := &cols[i]
-		b = appendU32(b, 0) // UserType
+		if v.atLeast(TDS72) {
+			b = appendU32(b, 0) // UserType
+		} else {
+			b = appendU16(b, 0)
+		}
 		var flags uint16
 		if c.Nullable {
 			flags |= 0x0001
 		}
 		b = appendU16(b, flags)
-		b = c.appendTypeInfo(b)
+		b = c.appendTypeInfo(b, v)
 		b = appendBVarChar(b, c.Name)
 	}
 	return b, nil
@@ -439,20 +548,16 @@ func appendValue(b []byte, c *Column, v any) ([]byte, error) {
 			return b, fmt.Errorf("want time.Time, got %T", v)
 		}
 		return appendTime(b, c.Type, t)
-	case TypeNVarChar, TypeNVarCharMax, TypeNText:
+	case TypeNVarChar, TypeNVarCharMax, TypeNText, colNText:
 		s, err := toString(v)
 		if err != nil {
 			return b, err
 		}
-		if c.Type == TypeNText {
-			data := ucs2Bytes(s)
-			b = append(b, 16)
-			b = append(b, textPointer[:]...)
-			b = appendU32(b, uint32(len(data)))
-			return append(b, data...), nil
-		}
-		if c.Type == TypeNVarCharMax {
+		switch c.Type {
+		case TypeNVarCharMax:
 			return appendPLP(b, ucs2Bytes(s)), nil
+		case TypeNText, colNText:
+			return appendText(b, ucs2Bytes(s)), nil
 		}
 		units := ucs2Len(s)
 		if units > c.nvarcharChars() {
@@ -461,7 +566,7 @@ func appendValue(b []byte, c *Column, v any) ([]byte, error) {
 		b = appendU16(b, uint16(2*units))
 		b, _ = appendUCS2(b, s, -1)
 		return b, nil
-	case TypeVarBinary, TypeVarBinaryMax:
+	case TypeVarBinary, TypeVarBinaryMax, colImage:
 		var raw []byte
 		switch x := v.(type) {
 		case []byte:
@@ -471,8 +576,11 @@ func appendValue(b []byte, c *Column, v any) ([]byte, error) {
 		default:
 			return b, fmt.Errorf("want []byte, got %T", v)
 		}
-		if c.Type == TypeVarBinaryMax {
+		switch c.Type {
+		case TypeVarBinaryMax:
 			return appendPLP(b, raw), nil
+		case colImage:
+			return appendText(b, raw), nil
 		}
 		if len(raw) > c.varbinaryBytes() {
 			return b, fmt.Errorf("%d bytes exceed VARBINARY(%d)", len(raw), c.varbinaryBytes())
@@ -492,15 +600,26 @@ func appendValue(b []byte, c *Column, v any) ([]byte, error) {
 
 func appendNull(b []byte, c *Column) []byte {
 	switch c.Type {
+	case TypeNText, colNText, colImage:
+		return append(b, 0) // no TextPointer: the NULL instance (MS-TDS 2.2.7.20)
 	case TypeNVarChar, TypeVarBinary:
 		return append(b, 0xFF, 0xFF)
 	case TypeNVarCharMax, TypeVarBinaryMax:
 		return appendU64(b, plpNull)
-	case TypeNText:
-		return append(b, 0) // a zero-length text pointer is NULL
 	default:
 		return append(b, 0)
 	}
+}
+
+// appendText appends a TEXT/NTEXT/IMAGE value (MS-TDS 2.2.7.20):
+// TextPointer (B_VARBYTE, 16 bytes), an 8-byte Timestamp, then the data with
+// a LONGLEN length. The pointer and timestamp mean nothing here: this
+// server has no UPDATETEXT to use them.
+func appendText(b []byte, data []byte) []byte {
+	b = append(b, 16)
+	b = append(b, make([]byte, 16+8)...)
+	b = appendU32(b, uint32(len(data)))
+	return append(b, data...)
 }
 
 // appendPLP appends a PLP value with a known length: u64 total, chunks,
@@ -750,8 +869,9 @@ func formatGUID(g [16]byte) string {
 
 // ---- parameter decoding (RPC) ----
 
-// decodeParamValue decodes TYPE_INFO followed by a value.
-func decodeParamValue(r *byteReader) (any, error) {
+// decodeParamValue decodes TYPE_INFO followed by a value, as version v
+// sends them: string types carry a COLLATION from TDS 7.1 on.
+func decodeParamValue(r *byteReader, v TDSVersion) (any, error) {
 	typ := r.u8()
 	if r.err != nil {
 		return nil, r.err
@@ -851,9 +971,34 @@ func decodeParamValue(r *byteReader) (any, error) {
 			return nil, r.err
 		}
 		return decodeTimeValue(typ, scale, buf)
+	case typeText, typeNText, typeImage:
+		// LONGLEN maximum, [COLLATION], then the value: a LONGLEN length
+		// (the 4-byte CHARBIN_NULL, all ones, for NULL) and the bytes.
+		_ = r.u32()
+		if typ != typeImage && v.atLeast(TDS71) {
+			_ = r.bytes(5)
+		}
+		n := r.u32()
+		if r.err != nil {
+			return nil, r.err
+		}
+		if n == 0xFFFFFFFF {
+			return nil, nil
+		}
+		raw := r.bytes(int(min(n, math.MaxInt32)))
+		if r.err != nil {
+			return nil, r.err
+		}
+		switch typ {
+		case typeNText:
+			return decodeUCS2(raw)
+		case typeText:
+			return string(raw), nil
+		}
+		return append([]byte{}, raw...), nil
 	case typeBigVarBin, typeBigBinary, typeBigVarChar, typeBigChar, typeNVarChar, typeNChar:
 		maxLen := r.u16()
-		if typ == typeBigVarChar || typ == typeBigChar || typ == typeNVarChar || typ == typeNChar {
+		if (typ == typeBigVarChar || typ == typeBigChar || typ == typeNVarChar || typ == typeNChar) && v.atLeast(TDS71) {
 			_ = r.bytes(5) // collation
 		}
 		if r.err != nil {
@@ -861,7 +1006,7 @@ func decodeParamValue(r *byteReader) (any, error) {
 		}
 		var raw []byte
 		var isNull bool
-		if maxLen == 0xFFFF {
+		if maxLen == 0xFFFF && v.atLeast(TDS72) { // PLP came with TDS 7.2
 			var err error
 			raw, isNull, err = readPLP(r)
 			if err != nil {
