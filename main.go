@@ -853,15 +853,20 @@ func cmdStatus(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		writeStatus(st, *asJSON, *oneLine, stdout)
 		return st.ExitCode()
 	}
-	rb, err := runbook.Load(*file, parseOptions())
+	// The glance reads the SQL connections only: it needs none of the other secrets (the LCS
+	// sign-in, the team's), and a missing database password surfaces when its connection opens.
+	opts := parseOptions()
+	opts.SkipSecretChecks = true
+	rb, err := runbook.Load(*file, opts)
 	if err != nil {
 		return unknown(fmt.Errorf("runbook: %w", err))
 	}
+	live := false
 	var snap *engine.Snapshot
 	var sample *engine.ReplicationSample
 	var sampleAt time.Time
 	if ins, err := engine.Inspect(rb, stateDirFor(*file, *state), registry()); err == nil {
-		snap, sample, sampleAt = &ins.Snapshot, ins.Sample, ins.SampleAt
+		snap, sample, sampleAt, live = &ins.Snapshot, ins.Sample, ins.SampleAt, ins.Live
 	} else if !errors.Is(err, iofs.ErrNotExist) {
 		fmt.Fprintf(stderr, "cutover status: the journal cannot be read (%v); showing replication only\n", err)
 	}
@@ -893,6 +898,9 @@ func cmdStatus(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				view.DrainRate, view.ETA = sample.DrainRate, sample.ETA
 			}
 			st := tui.EvaluateStatus(view, snap, th, time.Now())
+			if st.Run != nil {
+				st.Run.Stopped = !live
+			}
 			writeStatus(st, *asJSON, *oneLine, stdout)
 			code = st.ExitCode()
 		}
@@ -905,7 +913,7 @@ func cmdStatus(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case <-time.After(time.Duration(*watch) * time.Second):
 		}
 		if ins, err := engine.Inspect(rb, stateDirFor(*file, *state), registry()); err == nil {
-			snap = &ins.Snapshot
+			snap, live = &ins.Snapshot, ins.Live
 		}
 	}
 }

@@ -2662,11 +2662,15 @@ func TestStatusCommandAgainstTheSimulator(t *testing.T) {
 	sims, clk := quietSimulators(t, sqlsim.Config{Tables: 200})
 	t.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
 	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
-	path := simRunbook(t, sims, "  - {id: hold-batch, title: Hold batch jobs, kind: manual}\n")
+	path := simRunbook(t, sims, "  - {id: hold-batch, title: Hold batch jobs, kind: manual}\n"+
+		"  - {id: stop-integrations, title: Stop integrations, kind: manual, after: hold-batch}\n")
+	// The glance reads the SQL connections only: the LCS password it does not use may be missing.
+	os.Unsetenv("CUTOVER_SIM_LCS_PASSWORD")
 	code, out, errs := cli(t, "status", "-f", path)
 	if code != 0 || !strings.Contains(out, "cutover OK") {
 		t.Fatalf("healthy: exit %d\n%s%s", code, out, errs)
 	}
+	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
 	code, out, _ = cli(t, "status", "-f", path, "--oneline")
 	if code != 0 || len([]rune(strings.TrimSpace(out))) > tui.OneLineWidth || !strings.HasPrefix(out, "cutover OK") {
 		t.Fatalf("oneline: exit %d %q", code, out)
@@ -2680,9 +2684,26 @@ func TestStatusCommandAgainstTheSimulator(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 0 || doc["schema"] != tui.StatusSchema || doc["level"] != "OK" {
 		t.Fatalf("json: exit %d %v\n%s", code, err, out)
 	}
-	if run, _ := doc["run"].(map[string]any); run == nil || run["steps_done"] != float64(1) {
+	if run, _ := doc["run"].(map[string]any); run == nil || run["steps_done"] != float64(1) || run["engine"] != "stopped" {
 		t.Fatalf("the run's progress from the journal: %v", doc["run"])
 	}
+	// No cockpit runs on the state directory: the run is not "running" but stopped where it was.
+	if _, out, _ := cli(t, "status", "-f", path); !strings.Contains(out, "STOPPED: no cockpit runs on this state directory (the run was ") {
+		t.Fatalf("a run without its engine:\n%s", out)
+	}
+	// With its engine on the state directory, the same run is live.
+	first := child(t, "run", "--headless", "-f", path)
+	stdout, _ := first.StdoutPipe()
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { first.Process.Kill(); first.Wait() })
+	waitForLine(t, stdout, "waiting for an operator")
+	if _, out, _ := cli(t, "status", "-f", path); strings.Contains(out, "STOPPED") || !strings.Contains(out, "waiting for an operator") {
+		t.Fatalf("a run with its engine:\n%s", out)
+	}
+	first.Process.Kill()
+	first.Wait()
 	// The backlog grows: WARNING (the threshold is a flag).
 	sims.world.SetDrainRate(0)
 	sims.world.SetWriteRate(2000)

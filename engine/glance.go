@@ -64,6 +64,9 @@ type Inspection struct {
 	// Torn is set when the last line was incomplete (a crash mid-write, or a write in progress by
 	// the engine holding the state directory); it is left out, as the engine would.
 	Torn bool
+	// Live is set when an engine holds the state directory now (its live lock is held): the run is
+	// going on. Otherwise the snapshot is where the run stood when its engine stopped.
+	Live bool
 }
 
 // Inspect replays a state directory's journal read-only, without taking the state directory's
@@ -114,6 +117,9 @@ func Inspect(rb *runbook.Runbook, stateDir string, kinds *Registry) (*Inspection
 	}
 	ins.Snapshot = e.snapshotLocked()
 	ins.Snapshot.Seq, ins.Snapshot.Run.JournalHead = c.Seq, c.Head
+	if _, live, err := journal.ReadHolder(stateDir); err == nil {
+		ins.Live = live
+	}
 	ins.Health = sortedHealth(health)
 	return ins, nil
 }

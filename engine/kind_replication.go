@@ -82,64 +82,17 @@ func (a *healthyAction) Describe() string {
 // Rerunnable: it only reads.
 func (a *healthyAction) Rerunnable() bool { return true }
 
-// monitorBlockers lists what makes the monitor's picture unusable or unhealthy: missing or stale
-// data, failing sources, agents in error.
+// monitorBlockers lists what makes the monitor's picture unusable or unhealthy — missing or stale
+// data, failing sources, agents in error — by the one replication verdict (Judge) with no pending
+// or latency threshold.
 func monitorBlockers(v *ReplicationView, now time.Time, maxAge time.Duration) []string {
-	if v == nil || v.Cycles == 0 {
-		return []string{"waiting for the first replication poll"}
-	}
-	var out []string
-	for _, h := range v.Health {
-		if h.State == HealthFailing {
-			out = append(out, fmt.Sprintf("%s failing since %s: %s", h.Name, h.Since.Local().Format("15:04:05"), h.LastError))
-		}
-	}
-	if v.PendingAt.IsZero() {
-		out = append(out, "the backlog has not been read yet")
-	} else if age := now.Sub(v.PendingAt); age > maxAge {
-		out = append(out, fmt.Sprintf("backlog figures are %s old", runbook.FormatDuration(age)))
-	}
-	if age := now.Sub(v.AgentsAt); !v.AgentsAt.IsZero() && age > maxAge {
-		msg := fmt.Sprintf("agent states are %s old", runbook.FormatDuration(age))
-		if v.AgentsCacheAge > 0 && 2*v.AgentsCacheAge >= age {
-			msg += fmt.Sprintf(" (SQL Server's Replication Monitor cache was %s old when read: is the SQL Server Agent job \"Replication monitoring refresher for distribution\" running?)",
-				runbook.FormatDuration(v.AgentsCacheAge))
-		}
-		out = append(out, msg)
-	}
-	for _, ag := range v.Agents {
-		if ag.Status.Bad() {
-			msg := ag.Error
-			if msg == "" {
-				msg = ag.Message
-			}
-			out = append(out, fmt.Sprintf("%s agent %s (%s) is %s: %s", ag.Kind, ag.Name, ag.Publication, ag.Status, msg))
-		}
-	}
-	return out
+	return v.Judge(Thresholds{MaxAge: maxAge}, now).Blocking()
 }
 
+// blockers is what keeps replication from healthy: the replication verdict (Judge) with the step's
+// limits as its warning thresholds — anything but OK blocks.
 func (a *healthyAction) blockers(v *ReplicationView, now time.Time) []string {
-	out := monitorBlockers(v, now, a.maxAge)
-	if v == nil || v.Cycles == 0 {
-		return out
-	}
-	if v.TotalPending > a.maxPending {
-		msg := fmt.Sprintf("%d commands pending (at most %d)", v.TotalPending, a.maxPending)
-		if worst := worstPublication(v); worst != "" {
-			msg += ", most in " + worst
-		}
-		if v.ETA > 0 {
-			msg += ", drains in about " + runbook.FormatDuration(v.ETA)
-		}
-		out = append(out, msg)
-	}
-	for _, p := range v.Publications {
-		if p.Latency > a.maxLatency {
-			out = append(out, fmt.Sprintf("%s latency %s (at most %s)", p.Name, runbook.FormatDuration(p.Latency), runbook.FormatDuration(a.maxLatency)))
-		}
-	}
-	return out
+	return v.Judge(Thresholds{WarnPending: a.maxPending, WarnLatency: a.maxLatency, MaxAge: a.maxAge}, now).Blocking()
 }
 
 // shape is a message without its figures: what it says, not how much.
@@ -152,18 +105,6 @@ func shape(msg string) string {
 	}, msg)
 }
 
-func worstPublication(v *ReplicationView) string {
-	var worst PublicationLag
-	for _, p := range v.Publications {
-		if p.Pending > worst.Pending {
-			worst = p
-		}
-	}
-	if worst.Name == "" {
-		return ""
-	}
-	return fmt.Sprintf("%s (%d)", worst.Name, worst.Pending)
-}
 
 func (a *healthyAction) Run(ctx context.Context, run *Run) error {
 	if run.Ports().Replication == nil {

@@ -76,6 +76,10 @@ type headless struct {
 	said engine.Outcome
 	// noReturn is the runbook's point of no return ("" when none).
 	noReturn string
+	// logSeq is the newest log line printed (or there when the printer started): log batches are
+	// coalescable events, not ordered with the journaled ones, so before the printer ends it prints
+	// from the engine's log what the bus had not brought yet.
+	logSeq uint64
 }
 
 // RunHeadless drives a started engine until the run completes, is blocked by a failure, or the
@@ -88,6 +92,9 @@ func RunHeadless(ctx context.Context, e *engine.Engine, opt HeadlessOptions) int
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	snap, events := e.Subscribe(ctx)
+	if last := e.Logs(1, ""); len(last) > 0 {
+		h.logSeq = last[0].Seq
+	}
 	if opt.Start != nil {
 		if err := opt.Start(); err != nil {
 			fmt.Fprint(opt.Out, printable(fmt.Sprintf("cutover: %v\n", err)))
@@ -113,6 +120,9 @@ func RunHeadless(ctx context.Context, e *engine.Engine, opt HeadlessOptions) int
 		// Ask and decide only once every change in the snapshot has been printed.
 		if now := e.Snapshot(); now.Seq <= h.seen {
 			h.reconcile(now)
+			if o := now.Run.Outcome; o == engine.OutcomeCompleted || o == engine.OutcomeBlocked || o == engine.OutcomeHalted || interrupts > 0 {
+				h.catchUpLogs()
+			}
 			if code, done := h.finished(now, interrupts > 0); done {
 				return code
 			}
@@ -283,15 +293,34 @@ func (h *headless) event(ev engine.Event) {
 		if ev.Dropped > 0 {
 			h.eventf("… %d log lines not shown (they are in %s)\n", ev.Dropped, engine.LogFileName)
 		}
-		for _, l := range ev.Lines {
-			switch {
-			case l.Stream != "":
-				h.eventf("%s  %-*s │ %s\n", h.stamp(l.Time), h.idWidth, l.Step, l.Msg)
-			case l.Step == "":
-				h.eventf("%s  %-*s %s\n", h.stamp(l.Time), h.idWidth, "(cutover)", l.Msg)
-			case !l.State:
-				h.eventf("%s  %-*s · %s\n", h.stamp(l.Time), h.idWidth, l.Step, l.Msg)
-			}
+		h.logLines(ev.Lines)
+	}
+}
+
+// catchUpLogs prints, from the engine's log, the lines the bus has not brought yet (a run's last
+// output can still be on its way when its last journaled change arrives).
+func (h *headless) catchUpLogs() {
+	last := h.e.Logs(1, "")
+	if len(last) == 0 || last[0].Seq <= h.logSeq {
+		return
+	}
+	h.logLines(h.e.Logs(int(min(last[0].Seq-h.logSeq, engine.DefaultLogRing)), ""))
+}
+
+// logLines prints the log lines it has not printed yet, in order.
+func (h *headless) logLines(lines []engine.LogLine) {
+	for _, l := range lines {
+		if l.Seq <= h.logSeq {
+			continue
+		}
+		h.logSeq = l.Seq
+		switch {
+		case l.Stream != "":
+			h.eventf("%s  %-*s │ %s\n", h.stamp(l.Time), h.idWidth, l.Step, l.Msg)
+		case l.Step == "":
+			h.eventf("%s  %-*s %s\n", h.stamp(l.Time), h.idWidth, "(cutover)", l.Msg)
+		case !l.State:
+			h.eventf("%s  %-*s · %s\n", h.stamp(l.Time), h.idWidth, l.Step, l.Msg)
 		}
 	}
 }

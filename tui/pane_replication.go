@@ -340,6 +340,9 @@ func (p *replicationPane) view(w, h int, focused bool) []string {
 	p.derive()
 	// Summary.
 	sum := fmt.Sprintf("%s tables · %s pending", num(int64(len(v.Tables))), num(v.TotalPending))
+	if v.PendingAt.IsZero() {
+		sum = fmt.Sprintf("%s tables · pending unknown (the backlog was never read)", num(int64(len(v.Tables))))
+	}
 	if v.DrainRate != 0 {
 		sum += " · draining " + perSec(v.DrainRate)
 	}
@@ -356,8 +359,11 @@ func (p *replicationPane) view(w, h int, focused bool) []string {
 	out = append(out, fit(line, w))
 	// Publications.
 	maxPubs := min(len(v.Publications), max(1, (h-4)/4))
+	// Each row's mark is the engine's verdict for the publication, with the thresholds `cutover
+	// status` uses: the row and the glance never disagree.
+	verdict := v.Judge(engine.DefaultThresholds(), now)
 	for i := 0; i < maxPubs; i++ {
-		out = append(out, fit(p.pubLine(&v.Publications[i], now, w), w))
+		out = append(out, fit(p.pubLine(&v.Publications[i], verdict.Publication(v.Publications[i].Name), now, w), w))
 	}
 	if len(v.Publications) > maxPubs {
 		out = append(out, fit(st.Muted.Render(fmt.Sprintf("  … and %d more publications", len(v.Publications)-maxPubs)), w))
@@ -461,11 +467,18 @@ func (p *replicationPane) follow() {
 }
 
 // pubLine is a publication's one-line summary.
-func (p *replicationPane) pubLine(pub *engine.PublicationLag, now time.Time, w int) string {
+func (p *replicationPane) pubLine(pub *engine.PublicationLag, pv engine.PublicationVerdict, now time.Time, w int) string {
 	st := p.s.styles
-	mark := st.OK.Render("✓ ok")
-	if len(pub.Failing) > 0 {
-		mark = st.Crit.Render(fmt.Sprintf("✖ %d agent(s) failing: %s", len(pub.Failing), strings.Join(pub.Failing, ", ")))
+	var mark string
+	switch pv.Level {
+	case engine.LevelOK:
+		mark = st.OK.Render("✓ ok")
+	case engine.LevelWarning:
+		mark = st.Warn.Render("▲ " + pv.Reason)
+	case engine.LevelCritical:
+		mark = st.Crit.Render("✖ " + pv.Reason)
+	default:
+		mark = st.Muted.Render("? unknown: " + pv.Reason)
 	}
 	eta := "—"
 	if pub.ETA > 0 {

@@ -14,35 +14,20 @@ import (
 	"cutover/engine"
 )
 
-// StatusLevel is a monitoring-plugin verdict; its value is the exit code.
-type StatusLevel int
+// StatusLevel is a monitoring-plugin verdict (engine.Level: the engine decides it); its value is
+// the exit code.
+type StatusLevel = engine.Level
 
 // Status levels, as monitoring plugins (Nagios, Icinga, Sensu, …) read them from the exit code.
 const (
-	StatusOK       StatusLevel = 0
-	StatusWarning  StatusLevel = 1
-	StatusCritical StatusLevel = 2
-	StatusUnknown  StatusLevel = 3
+	StatusOK       = engine.LevelOK
+	StatusWarning  = engine.LevelWarning
+	StatusCritical = engine.LevelCritical
+	StatusUnknown  = engine.LevelUnknown
 )
 
-// String is the level as monitoring plugins write it: OK, WARNING, CRITICAL or UNKNOWN.
-func (l StatusLevel) String() string {
-	switch l {
-	case StatusOK:
-		return "OK"
-	case StatusWarning:
-		return "WARNING"
-	case StatusCritical:
-		return "CRITICAL"
-	}
-	return "UNKNOWN"
-}
-
-// MarshalText writes the level as its word.
-func (l StatusLevel) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
-
-// short is the level in a status line: OK, WARN, CRIT, UNKNOWN.
-func (l StatusLevel) short() string {
+// levelShort is the level in a status line: OK, WARN, CRIT, UNKNOWN.
+func levelShort(l StatusLevel) string {
 	switch l {
 	case StatusWarning:
 		return "WARN"
@@ -52,38 +37,11 @@ func (l StatusLevel) short() string {
 	return l.String()
 }
 
-// rank orders levels by how much they matter when several apply: a fresh figure over a threshold
-// (CRITICAL, WARNING) is reported even when another figure cannot be trusted (UNKNOWN).
-func (l StatusLevel) rank() int {
-	switch l {
-	case StatusOK:
-		return 0
-	case StatusUnknown:
-		return 1
-	case StatusWarning:
-		return 2
-	}
-	return 3
-}
+// StatusThresholds decide the verdict: engine.Thresholds, the one replication verdict's.
+type StatusThresholds = engine.Thresholds
 
-// StatusThresholds decide the verdict. A pending or latency threshold of zero is not checked.
-type StatusThresholds struct {
-	// WarnPending and CritPending are undelivered commands in the distributor (at or over).
-	WarnPending, CritPending int64
-	// WarnLatency and CritLatency bound the worst replication agent's latency (at or over).
-	WarnLatency, CritLatency time.Duration
-	// MaxAge is how old the backlog and agent figures may be before they are stale (UNKNOWN);
-	// zero means the default, 5 minutes: stale figures are never trusted.
-	MaxAge time.Duration
-}
-
-// DefaultThresholds warn at 100,000 pending commands or 5 minutes of agent latency, are critical
-// at 1,000,000 pending or 30 minutes of latency (and for any agent in error), and call figures
-// older than 5 minutes stale.
-func DefaultThresholds() StatusThresholds {
-	return StatusThresholds{WarnPending: 100_000, CritPending: 1_000_000, WarnLatency: 5 * time.Minute,
-		CritLatency: 30 * time.Minute, MaxAge: 5 * time.Minute}
-}
+// DefaultThresholds are the engine's (engine.DefaultThresholds).
+func DefaultThresholds() StatusThresholds { return engine.DefaultThresholds() }
 
 // StatusWorstTables is how many tables a status lists.
 const StatusWorstTables = 5
@@ -191,6 +149,17 @@ type RunStatus struct {
 	// Rollback is the AX 2012 rollback's readiness; nil when the runbook names no point of no
 	// return.
 	Rollback *engine.RollbackView
+	// Stopped is set when no engine holds the state directory (journal.ReadHolder): the outcome is
+	// where the run was when its engine stopped, not what is happening now.
+	Stopped bool
+}
+
+// outcomeText is the run's outcome in words; a run whose engine stopped before it ended says so.
+func (rs *RunStatus) outcomeText() string {
+	if rs.Stopped && rs.Outcome != engine.OutcomeCompleted {
+		return "STOPPED: no cockpit runs on this state directory (the run was " + rs.Outcome.String() + " when its engine stopped)"
+	}
+	return rs.Outcome.String()
 }
 
 // CurrentStep is the step a run is at.
@@ -212,21 +181,11 @@ type DowntimeStatus struct {
 // Over reports whether the downtime ran past its budget.
 func (d DowntimeStatus) Over() bool { return d.Budget > 0 && d.Elapsed > d.Budget }
 
-// finding is one reason for a level.
-type finding struct {
-	level       StatusLevel
-	text, brief string
-}
-
-// EvaluateStatus judges replication health from the monitor's picture (view) and, when given, adds
-// where the run stands (snap). Either may be nil; without a view the verdict is UNKNOWN ("no
-// replication data"). now is the time ages are measured against (the engine's clock).
-//
-// The verdict: an agent in error, pending commands or the worst agent latency at or over a critical
-// threshold is CRITICAL; over a warning threshold WARNING; a source failing or never read, or
-// figures older than MaxAge, is UNKNOWN (stale figures are not compared with thresholds); the
-// most severe wins, CRITICAL before WARNING before UNKNOWN. Once replication was removed the
-// verdict is OK with a note: its sources are gone by design.
+// EvaluateStatus judges replication health from the monitor's picture (view) with the engine's one
+// replication verdict (engine.ReplicationView.Judge: the rule the replication.healthy gate and the
+// cockpit's publication rows use too) and, when given, adds where the run stands (snap). Either may
+// be nil; without a view the verdict is UNKNOWN ("no replication data"). now is the time ages are
+// measured against (the engine's clock).
 func EvaluateStatus(view *engine.ReplicationView, snap *engine.Snapshot, th StatusThresholds, now time.Time) Status {
 	if th.MaxAge <= 0 {
 		th.MaxAge = DefaultThresholds().MaxAge
@@ -235,99 +194,16 @@ func EvaluateStatus(view *engine.ReplicationView, snap *engine.Snapshot, th Stat
 	if snap != nil {
 		s.Run = runStatus(snap, now)
 	}
-	var fs []finding
-	switch {
-	case view == nil:
-		fs = append(fs, finding{StatusUnknown, "no replication data", "no replication data"})
-	case view.Cycles == 0:
-		fs = append(fs, finding{StatusUnknown, "no replication data yet: waiting for the first poll", "no replication data"})
-	default:
-		r := replicationStatus(view, now)
-		s.Replication = r
-		fs = judge(r, view, th, now)
+	if view != nil && view.Cycles > 0 {
+		s.Replication = replicationStatus(view, now)
 	}
-	sort.SliceStable(fs, func(i, j int) bool { return fs[i].level.rank() > fs[j].level.rank() })
-	for _, f := range fs {
-		if f.level.rank() > s.Level.rank() {
-			s.Level = f.level
-		}
-		s.Reasons = append(s.Reasons, f.text)
-		s.briefs = append(s.briefs, f.brief)
+	v := view.Judge(th, now)
+	s.Level = v.Level
+	for _, f := range v.Findings {
+		s.Reasons = append(s.Reasons, f.Text)
+		s.briefs = append(s.briefs, f.Brief)
 	}
 	return s
-}
-
-// judge compares the figures with the thresholds.
-func judge(r *ReplicationStatus, view *engine.ReplicationView, th StatusThresholds, now time.Time) []finding {
-	if !r.Retired.IsZero() {
-		text := fmt.Sprintf("replication removed %s", age(now, r.Retired))
-		if r.RetiredBy != "" {
-			text += " by step " + r.RetiredBy
-		}
-		return []finding{{StatusOK, text + "; the figures are its last picture", "replication removed"}}
-	}
-	var fs []finding
-	distributorFailing := false
-	for _, src := range r.Sources {
-		switch {
-		case src.Health == engine.HealthFailing:
-			distributorFailing = distributorFailing || src.Name == engine.SourceDistributor
-			fs = append(fs, finding{StatusUnknown,
-				fmt.Sprintf("%s unreachable for %s: %s (last good read %s)", src.Name, dur(now.Sub(src.Since)), src.LastError, age(now, src.LastOK)),
-				src.Name + " unreachable"})
-		case src.LastOK.IsZero():
-			fs = append(fs, finding{StatusUnknown, src.Name + " never read", src.Name + " never read"})
-		}
-	}
-	if distributorFailing {
-		// The backlog and the agents are the distributor's figures: from before it stopped
-		// answering, they say nothing about now and are not judged.
-		return fs
-	}
-	stale := func(what string, at time.Time) (finding, bool) {
-		if at.IsZero() {
-			return finding{StatusUnknown, what + " never read", what + " never read"}, !distributorFailing
-		}
-		if a := now.Sub(at); a > th.MaxAge {
-			return finding{StatusUnknown, fmt.Sprintf("%s read %s ago, older than %s: stale", what, dur(a), dur(th.MaxAge)),
-				fmt.Sprintf("%s %s old", what, dur(a))}, true
-		}
-		return finding{}, false
-	}
-	if f, bad := stale("backlog", r.PendingAt); bad {
-		fs = append(fs, f)
-	} else if f.text == "" {
-		eta := ""
-		if r.ETA > 0 {
-			eta = ", drains in about " + dur(r.ETA)
-		}
-		switch {
-		case th.CritPending > 0 && r.TotalPending >= th.CritPending:
-			fs = append(fs, finding{StatusCritical, fmt.Sprintf("%s commands pending (critical at %s%s)", num(r.TotalPending), num(th.CritPending), eta),
-				num(r.TotalPending) + " pending"})
-		case th.WarnPending > 0 && r.TotalPending >= th.WarnPending:
-			fs = append(fs, finding{StatusWarning, fmt.Sprintf("%s commands pending (warning at %s%s)", num(r.TotalPending), num(th.WarnPending), eta),
-				num(r.TotalPending) + " pending"})
-		}
-	}
-	if f, bad := stale("agent states", r.AgentsAt); bad {
-		fs = append(fs, f)
-	} else if f.text == "" {
-		for _, a := range r.AgentsInError {
-			fs = append(fs, finding{StatusCritical, fmt.Sprintf("%s agent %s (%s) is %s: %s", a.Kind, a.Agent, a.Publication, a.Status, a.Error),
-				"agent error " + firstNonEmpty(a.Publication, a.Agent)})
-		}
-		lat := r.MaxLatency
-		switch {
-		case th.CritLatency > 0 && lat >= th.CritLatency:
-			fs = append(fs, finding{StatusCritical, fmt.Sprintf("agent %s latency %s (critical at %s)", r.MaxLatencyAgent, dur(lat), dur(th.CritLatency)),
-				"latency " + dur(lat)})
-		case th.WarnLatency > 0 && lat >= th.WarnLatency:
-			fs = append(fs, finding{StatusWarning, fmt.Sprintf("agent %s latency %s (warning at %s)", r.MaxLatencyAgent, dur(lat), dur(th.WarnLatency)),
-				"latency " + dur(lat)})
-		}
-	}
-	return fs
 }
 
 func firstNonEmpty(s ...string) string {
@@ -503,7 +379,11 @@ func (s Status) WriteText(w io.Writer) error {
 		b.WriteString(" - replication healthy")
 	}
 	if r := s.Replication; r != nil {
-		fmt.Fprintf(&b, " | pending=%d;%s;%s;0 drain_rate=%.1f", r.TotalPending, perfThreshold(s.Thresholds.WarnPending),
+		pending := "U" // a monitoring plugin's "unknown" value: the backlog was never read
+		if !r.PendingAt.IsZero() {
+			pending = fmt.Sprint(r.TotalPending)
+		}
+		fmt.Fprintf(&b, " | pending=%s;%s;%s;0 drain_rate=%.1f", pending, perfThreshold(s.Thresholds.WarnPending),
 			perfThreshold(s.Thresholds.CritPending), r.DrainRate)
 		if !r.FiguresAt.IsZero() {
 			fmt.Fprintf(&b, " age=%.0fs;;%.0f", r.DataAge.Seconds(), s.Thresholds.MaxAge.Seconds())
@@ -511,12 +391,12 @@ func (s Status) WriteText(w io.Writer) error {
 	}
 	b.WriteByte('\n')
 	if r := s.Replication; r != nil {
-		pending := "pending " + num(r.TotalPending) + " (read " + age(now, r.PendingAt) + ")"
+		parts := []string{"pending " + num(r.TotalPending) + " (read " + age(now, r.PendingAt) + ")", drainText(r.DrainRate), etaText(r.TotalPending, r.ETA)}
 		if r.PendingAt.IsZero() {
-			pending = "pending unknown (backlog never read)"
+			// Never read is not empty: no "drained", no rate, no ETA.
+			parts = []string{"pending unknown (backlog never read)"}
 		}
-		parts := []string{pending, drainText(r.DrainRate), etaText(r.TotalPending, r.ETA),
-			fmt.Sprintf("%s tables", num(int64(r.Tables))), "agents read " + age(now, r.AgentsAt)}
+		parts = append(parts, fmt.Sprintf("%s tables", num(int64(r.Tables))), "agents read "+age(now, r.AgentsAt))
 		if r.MaxLatency > 0 {
 			parts = append(parts, "worst latency "+dur(r.MaxLatency)+" ("+r.MaxLatencyAgent+")")
 		}
@@ -531,6 +411,10 @@ func (s Status) WriteText(w io.Writer) error {
 				nameW, pubW = max(nameW, len(t.Table)), max(pubW, len(t.Publication))
 			}
 			for _, t := range r.Worst {
+				if t.PendingAt.IsZero() {
+					fmt.Fprintf(&b, "  %-*s  %-*s  pending unknown (never read)  delta %s\n", nameW, t.Table, pubW, t.Publication, signed(t.Delta))
+					continue
+				}
 				fmt.Fprintf(&b, "  %-*s  %-*s  pending %s (read %s)  delta %s  %s  %s\n", nameW, t.Table, pubW, t.Publication,
 					num(t.Pending), age(now, t.PendingAt), signed(t.Delta), rateText(t.Rate), etaText(t.Pending, t.ETA))
 			}
@@ -556,7 +440,7 @@ func (s Status) WriteText(w io.Writer) error {
 			}
 			parts = append(parts, cur)
 		}
-		parts = append(parts, rs.Outcome.String())
+		parts = append(parts, rs.outcomeText())
 		if d := rs.Downtime; d != nil {
 			switch {
 			case d.Began.IsZero():
@@ -603,7 +487,7 @@ const OneLineWidth = 80
 // OneLine is the glance in one line that fits a tmux status line (at most OneLineWidth cells):
 // "cutover OK 46,162 pending ETA 31s · 7/21 steps", "cutover CRIT agent error AX_PUB_PkTable_2".
 func (s Status) OneLine() string {
-	head := "cutover " + s.Level.short()
+	head := "cutover " + levelShort(s.Level)
 	var what string
 	switch {
 	case s.Level != StatusOK && len(s.Reasons) > 0:
@@ -656,7 +540,7 @@ func (s Status) brief(i int) string {
 //	replication                null (no picture) | {
 //	  at                       time of the picture
 //	  cycles, tables           numbers
-//	  total_pending            number of undelivered commands
+//	  total_pending            number of undelivered commands | null (the backlog was never read)
 //	  pending_read_at          time | null;   pending_age_seconds  number | null
 //	  drain_rate_per_second    number (negative: the backlog grows)
 //	  eta_seconds              number | null (unknown)
@@ -671,7 +555,9 @@ func (s Status) brief(i int) string {
 //	                             last_ok_at, last_ok_age_seconds, last_error, failures}] }
 //	run                        null (no snapshot) | {
 //	  name, environment        strings;       rehearsal            bool
-//	  outcome                  string ("running", "waiting for an operator", "paused", …)
+//	  outcome                  string ("running", "waiting for an operator", "paused", …): where
+//	                           the run is, or was when its engine stopped
+//	  engine                   "running" | "stopped" (no engine holds the state directory)
 //	  steps_done, steps_total  numbers
 //	  current_step             null | {id, title, state, phase}
 //	  downtime                 null (no downtime block) | {began_at (time | null),
@@ -701,7 +587,7 @@ type replicationStatusJSON struct {
 	At                 *string            `json:"at"`
 	Cycles             int                `json:"cycles"`
 	Tables             int                `json:"tables"`
-	TotalPending       int64              `json:"total_pending"`
+	TotalPending       *int64             `json:"total_pending"`
 	PendingReadAt      *string            `json:"pending_read_at"`
 	PendingAgeSeconds  *float64           `json:"pending_age_seconds"`
 	DrainRatePerSecond float64            `json:"drain_rate_per_second"`
@@ -751,6 +637,7 @@ type runStatusJSON struct {
 	Environment string           `json:"environment"`
 	Rehearsal   bool             `json:"rehearsal"`
 	Outcome     engine.Outcome   `json:"outcome"`
+	Engine      string           `json:"engine"`
 	StepsDone   int              `json:"steps_done"`
 	StepsTotal  int              `json:"steps_total"`
 	CurrentStep *currentStepJSON `json:"current_step"`
@@ -782,6 +669,14 @@ type downtimeJSON struct {
 }
 
 // jsonTime is an RFC 3339 time in UTC, or null when zero.
+// knownCount is n, or null when it was never read (at is zero).
+func knownCount(n int64, at time.Time) *int64 {
+	if at.IsZero() {
+		return nil
+	}
+	return &n
+}
+
 func jsonTime(t time.Time) *string {
 	if t.IsZero() {
 		return nil
@@ -820,7 +715,7 @@ func (s Status) WriteJSON(w io.Writer) error {
 			WarnLatencySeconds: s.Thresholds.WarnLatency.Seconds(), CritLatencySeconds: s.Thresholds.CritLatency.Seconds(),
 			MaxAgeSeconds: s.Thresholds.MaxAge.Seconds()}}
 	if r := s.Replication; r != nil {
-		rj := &replicationStatusJSON{At: jsonTime(r.At), Cycles: r.Cycles, Tables: r.Tables, TotalPending: r.TotalPending,
+		rj := &replicationStatusJSON{At: jsonTime(r.At), Cycles: r.Cycles, Tables: r.Tables, TotalPending: knownCount(r.TotalPending, r.PendingAt),
 			PendingReadAt: jsonTime(r.PendingAt), PendingAgeSeconds: jsonAge(now, r.PendingAt), DrainRatePerSecond: r.DrainRate,
 			ETASeconds: jsonETA(r.ETA), AgentsReadAt: jsonTime(r.AgentsAt), AgentsAgeSeconds: jsonAge(now, r.AgentsAt),
 			MaxLatencySeconds: r.MaxLatency.Seconds(), MaxLatencyAgent: r.MaxLatencyAgent,
@@ -844,7 +739,10 @@ func (s Status) WriteJSON(w io.Writer) error {
 	}
 	if rs := s.Run; rs != nil {
 		rj := &runStatusJSON{Name: rs.Name, Environment: rs.Environment, Rehearsal: rs.Rehearsal, Outcome: rs.Outcome,
-			StepsDone: rs.StepsDone, StepsTotal: rs.StepsTotal}
+			Engine: "running", StepsDone: rs.StepsDone, StepsTotal: rs.StepsTotal}
+		if rs.Stopped {
+			rj.Engine = "stopped"
+		}
 		if c := rs.Current; c != nil {
 			rj.CurrentStep = &currentStepJSON{ID: c.ID, Title: c.Title, State: c.State, Phase: c.Phase}
 		}

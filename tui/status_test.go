@@ -78,14 +78,14 @@ func TestStatusLevels(t *testing.T) {
 		reason string
 	}{
 		{name: "healthy", level: StatusOK},
-		{name: "lagging over warn", level: StatusWarning, reason: "250,000 commands pending (warning at 100,000",
+		{name: "lagging over warn", level: StatusWarning, reason: "250,000 commands pending (warning over 100,000",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView { v.TotalPending = 250_000; return v }},
-		{name: "latency over warn", level: StatusWarning, reason: "latency 6m (warning at 5m)",
+		{name: "latency over warn", level: StatusWarning, reason: "latency 6m (warning over 5m)",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView {
 				v.Agents[1].Latency = 6 * time.Minute
 				return v
 			}},
-		{name: "lagging over crit", level: StatusCritical, reason: "1,500,000 commands pending (critical at 1,000,000",
+		{name: "lagging over crit", level: StatusCritical, reason: "1,500,000 commands pending (critical over 1,000,000",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView { v.TotalPending = 1_500_000; return v }},
 		{name: "latency over crit", level: StatusCritical, reason: "AXSQL01-AX-AX_PUB_PkTable_1-SBX-1 latency 45m",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView {
@@ -113,7 +113,7 @@ func TestStatusLevels(t *testing.T) {
 				setHealth(v, engine.SourceAX, engine.SourceHealth{})
 				return v
 			}},
-		{name: "stale figures", level: StatusUnknown, reason: "backlog read 7m ago, older than 5m: stale",
+		{name: "stale figures", level: StatusUnknown, reason: "backlog figures are 7m old (stale after 5m)",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView {
 				v.PendingAt = statusNow.Add(-7 * time.Minute)
 				return v
@@ -123,7 +123,7 @@ func TestStatusLevels(t *testing.T) {
 				v.PendingAt, v.TotalPending = statusNow.Add(-7*time.Minute), 5_000_000
 				return v
 			}},
-		{name: "stale agent states", level: StatusUnknown, reason: "agent states read 10m ago",
+		{name: "stale agent states", level: StatusUnknown, reason: "agent states are 10m old (stale after 5m)",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView {
 				v.AgentsAt = statusNow.Add(-10 * time.Minute)
 				return v
@@ -288,7 +288,7 @@ func TestStatusOneLine(t *testing.T) {
 		if w := ansi.StringWidth(line); w > OneLineWidth || strings.Contains(line, "\n") {
 			t.Errorf("%d cells: %q", w, line)
 		}
-		if !strings.HasPrefix(line, "cutover "+s.Level.short()) {
+		if !strings.HasPrefix(line, "cutover "+levelShort(s.Level)) {
 			t.Errorf("the verdict comes first: %q", line)
 		}
 	}
@@ -357,7 +357,7 @@ func TestStatusJSONSchema(t *testing.T) {
 		t.Errorf("source %v", h)
 	}
 	run := doc["run"].(map[string]any)
-	check("run", run, map[string]string{"name": str, "environment": str, "rehearsal": boo, "outcome": str, "steps_done": numb,
+	check("run", run, map[string]string{"name": str, "environment": str, "rehearsal": boo, "outcome": str, "engine": str, "steps_done": numb,
 		"steps_total": numb, "current_step": obj, "downtime": obj, "rollback": null})
 	check("run.current_step", run["current_step"].(map[string]any), map[string]string{"id": str, "title": str, "state": str, "phase": str})
 	check("run.downtime", run["downtime"].(map[string]any), map[string]string{"began_at": str, "elapsed_seconds": numb, "budget_seconds": numb, "over_budget": boo})
@@ -474,7 +474,7 @@ func TestStatusJSONSchemaEveryState(t *testing.T) {
 	agent := map[string]string{"publication": str, "agent": str, "kind": str, "status": str, "error": str}
 	source := map[string]string{"name": str, "health": str, "since": str, "last_ok_at": str, "last_ok_age_seconds": num,
 		"last_error": str, "failures": num}
-	run := map[string]string{"name": str, "environment": str, "rehearsal": boo, "outcome": str, "steps_done": num,
+	run := map[string]string{"name": str, "environment": str, "rehearsal": boo, "outcome": str, "engine": str, "steps_done": num,
 		"steps_total": num, "current_step": obj, "downtime": obj, "rollback": null}
 	rollback := map[string]string{"state": str, "no_return": str, "rollback_point": str, "rollback_point_at": str,
 		"no_return_at": null, "no_return_in_seconds": num}
@@ -509,7 +509,7 @@ func TestStatusJSONSchemaEveryState(t *testing.T) {
 					t.Errorf("an OK verdict has no reasons: %v", r)
 				}
 			}},
-		{name: "WARNING", level: "WARNING", exit: 1, reason: "250,000 commands pending (warning at 100,000",
+		{name: "WARNING", level: "WARNING", exit: 1, reason: "250,000 commands pending (warning over 100,000",
 			view: func() *engine.ReplicationView { v := healthyView(); v.TotalPending = 250_000; return v }, snap: runSnapshot},
 		{name: "CRITICAL", level: "CRITICAL", exit: 2, reason: "is failed: cannot connect", agents: 1,
 			view: func() *engine.ReplicationView {
@@ -535,7 +535,7 @@ func TestStatusJSONSchemaEveryState(t *testing.T) {
 					t.Errorf("the never-read source %v", s)
 				}
 			}},
-		{name: "UNKNOWN stale data", level: "UNKNOWN", exit: 3, reason: "backlog read 7m ago, older than 5m: stale",
+		{name: "UNKNOWN stale data", level: "UNKNOWN", exit: 3, reason: "backlog figures are 7m old (stale after 5m)",
 			view: func() *engine.ReplicationView {
 				v := healthyView()
 				v.PendingAt, v.TotalPending = statusNow.Add(-7*time.Minute), 5_000_000
@@ -668,4 +668,111 @@ func TestStatusTextSaysWhereTheRollbackStands(t *testing.T) {
 	if out := text(); !strings.Contains(out, "\nrollback     NO rollback point (step-c not done) · no return (step-u) awaits confirmation\n") {
 		t.Fatalf("at risk:\n%s", out)
 	}
+}
+
+// TestPublicationRowAndGlanceAgree: a publication whose agent is late over the warning threshold is
+// WARNING in `cutover status` and marked "▲" with the same reason in the cockpit's replication pane
+// (both from the engine's one verdict); one in error is CRITICAL and "✖"; an OK one "✓ ok".
+func TestPublicationRowAndGlanceAgree(t *testing.T) {
+	e := newFixtureEngine(200)
+	v := e.repl
+	v.Health[2] = engine.SourceHealth{Name: engine.SourceTarget, State: engine.HealthOK, LastOK: v.At}
+	v.Publications[0].Latency = 7 * time.Minute
+	v.Publications[0].Failing = nil
+	v.Publications[1].Failing = nil
+	v.Publications[1].Latency = 2 * time.Second
+	for i := range v.Agents {
+		v.Agents[i].Status = engine.AgentIdle
+		v.Agents[i].Latency = 2 * time.Second
+	}
+	v.TotalPending = 10
+	st := EvaluateStatus(v, nil, DefaultThresholds(), fixedNow)
+	want := v.Publications[0].Name + " latency 7m (warning over 5m)"
+	if st.Level != StatusWarning || !slicesContain(st.Reasons, want) {
+		t.Fatalf("status %s %q, want WARNING with %q", st.Level, st.Reasons, want)
+	}
+	a := newTestApp(e, 200, 60, Options{})
+	screen := ansi.Strip(a.render())
+	var row, ok string
+	for _, l := range strings.Split(screen, "\n") {
+		switch {
+		case strings.Contains(l, v.Publications[0].Name+" "):
+			row = l
+		case strings.Contains(l, v.Publications[1].Name+" "):
+			ok = l
+		}
+	}
+	if !strings.Contains(row, "▲ latency 7m (warning") || strings.Contains(row, "✓ ok") {
+		t.Fatalf("the row of %s:\n%q\nwant ▲ and %q", v.Publications[0].Name, row, want)
+	}
+	if !strings.Contains(ok, "✓ ok") {
+		t.Fatalf("the row of %s: %q", v.Publications[1].Name, ok)
+	}
+	// Over the critical threshold: CRITICAL, and the row says ✖.
+	v.Publications[0].Latency = 40 * time.Minute
+	if st := EvaluateStatus(v, nil, DefaultThresholds(), fixedNow); st.Level != StatusCritical {
+		t.Fatalf("critical latency: %s %q", st.Level, st.Reasons)
+	}
+	a = newTestApp(e, 200, 60, Options{})
+	if screen := ansi.Strip(a.render()); !strings.Contains(screen, "✖ latency 40m (critical") {
+		t.Fatalf("the critical row is not marked:\n%s", screen)
+	}
+}
+
+// TestNeverReadIsUnknownNotDrained: a picture whose backlog was never read (a wrong password on
+// the distributor) is UNKNOWN, and nothing says "drained" or gives a zero backlog as a figure.
+func TestNeverReadIsUnknownNotDrained(t *testing.T) {
+	v := healthyView()
+	v.PendingAt, v.TotalPending, v.DrainRate, v.ETA = time.Time{}, 0, 0, 0
+	for i := range v.Tables {
+		v.Tables[i].Pending, v.Tables[i].PendingAt, v.Tables[i].ETA = 0, time.Time{}, 0
+	}
+	setHealth(v, engine.SourceDistributor, engine.SourceHealth{State: engine.HealthFailing, Since: statusNow.Add(-time.Minute),
+		LastError: "login failed for user 'cutover' (18456)"})
+	st := EvaluateStatus(v, nil, DefaultThresholds(), statusNow)
+	if st.Level != StatusUnknown || st.ExitCode() != 3 {
+		t.Fatalf("level %s exit %d", st.Level, st.ExitCode())
+	}
+	var text, js bytes.Buffer
+	st.WriteText(&text)
+	st.WriteJSON(&js)
+	if strings.Contains(text.String(), "drained") || !strings.Contains(text.String(), "pending unknown (backlog never read)") ||
+		!strings.Contains(text.String(), "pending=U;") {
+		t.Fatalf("text:\n%s", text.String())
+	}
+	var doc struct {
+		Replication struct {
+			TotalPending *int64 `json:"total_pending"`
+		} `json:"replication"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || doc.Replication.TotalPending != nil {
+		t.Fatalf("JSON total_pending must be null when never read: %v\n%s", err, js.String())
+	}
+	if strings.Contains(st.OneLine(), "0 pending") {
+		t.Fatalf("one line: %q", st.OneLine())
+	}
+}
+
+// TestThresholdsAreOver: a figure AT its threshold is within it (a monitoring plugin's -w/-c, and
+// the replication.healthy step's "at most"); one over it is not.
+func TestThresholdsAreOver(t *testing.T) {
+	v := healthyView()
+	th := DefaultThresholds()
+	v.TotalPending = th.WarnPending
+	if st := EvaluateStatus(v, nil, th, statusNow); st.Level != StatusOK {
+		t.Fatalf("at the threshold: %s %q", st.Level, st.Reasons)
+	}
+	v.TotalPending = th.WarnPending + 1
+	if st := EvaluateStatus(v, nil, th, statusNow); st.Level != StatusWarning {
+		t.Fatalf("over the threshold: %s %q", st.Level, st.Reasons)
+	}
+}
+
+func slicesContain(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
