@@ -105,7 +105,6 @@ func shape(msg string) string {
 	}, msg)
 }
 
-
 func (a *healthyAction) Run(ctx context.Context, run *Run) error {
 	if run.Ports().Replication == nil {
 		return Permanent(errors.New("no replication monitor: the runbook's connections are not configured"))
