@@ -1861,7 +1861,10 @@ func (p lcsPort) Environment(ctx context.Context, env string) (engine.LCSEnviron
 	if err != nil {
 		return engine.LCSEnvironment{}, err
 	}
-	return engine.LCSEnvironment{ID: e.ID, Name: e.Name, Type: string(e.Type), State: string(e.DeploymentStatus)}, nil
+	return engine.LCSEnvironment{ID: e.ID, Name: e.Name, Type: string(e.Type), State: string(e.DeploymentStatus),
+		Infrastructure: e.Infrastructure, ApplicationRelease: e.ApplicationReleaseName, ApplicationBuild: e.ApplicationBuildVersion,
+		PlatformRelease: e.PlatformReleaseName, PlatformVersion: e.PlatformVersion, Topology: e.TopologyDisplayName,
+		Location: e.CloudStorageLocation, EndpointBaseURL: e.EndpointBaseURL, Unread: append([]string(nil), e.Notes...)}, nil
 }
 
 func (p lcsPort) StartRefresh(ctx context.Context, source, target string) (string, error) {
