@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
@@ -243,5 +244,52 @@ steps:
 	}
 	if !strings.Contains(j.lastError["web"], `LCS gives production no usable URL (EnvironmentEndpointBaseUrl "<example>"`) {
 		t.Errorf("web: %q", j.lastError["web"])
+	}
+}
+
+// TestDemoOperatorEnablesProductionsUsers: in the demo, the simulated operator enables
+// production's users after the refresh — when the runbook's users-enable step asks for it (and
+// marks it done), and as the fix of a users-enabled check that failed for want of them.
+func TestDemoOperatorEnablesProductionsUsers(t *testing.T) {
+	users := func(id, after string) string {
+		return "  - {id: " + id + ", title: Users enabled, kind: smoke.http, after: [" + after + "], with: {environment: production, path: \"/data/SystemUsers?$filter=Enabled eq true&$count=true\", entra: true, expect_json_count: {min: 2}}}\n"
+	}
+	r := newSimRun(t, sqlsim.Config{Tables: 200}, "  - {id: refreshed, title: Refreshed, kind: manual}\n"+users("users-enabled", "refreshed")+
+		"  - {id: refreshed-again, title: Refreshed again, kind: manual, after: [users-enabled]}\n"+
+		"  - {id: users-enable, title: Enable the users, kind: manual, after: [refreshed-again]}\n"+users("users-check", "users-enable"))
+	sim := r.sims.lcs
+	refresh := func() {
+		t.Helper()
+		id, err := sim.StartPortalRefresh(lcssim.SandboxID, lcssim.ProductionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.until(time.Minute, "the refresh completes", func() bool { return sim.OperationStatus(id) == "Completed" })
+		if en, _ := sim.EnabledUsers(lcssim.ProductionID); en != 1 {
+			t.Fatalf("after the refresh %d users enabled", en)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	op := &demoOperator{sims: r.sims, clk: r.clk, fixes: map[string]fixState{}}
+	done := make(chan struct{})
+	go func() { defer close(done); op.Run(ctx, r.e) }()
+	defer func() { cancel(); <-done }()
+
+	refresh()
+	r.release("refreshed")
+	r.until(time.Second, "users-enabled passes after the operator's fix", func() bool { return r.step("users-enabled").State == engine.StateSucceeded })
+	if st := r.step("users-enabled"); st.Attempt != 2 || !strings.HasSuffix(st.Message, "; 13 entries (at least 2)") {
+		t.Fatalf("users-enabled: attempt %d %q", st.Attempt, st.Message)
+	}
+
+	refresh()
+	r.release("refreshed-again")
+	r.until(time.Second, "users-check passes", func() bool { return r.step("users-check").State.Terminal() })
+	if st := r.step("users-enable"); st.State != engine.StateSucceeded || st.By == nil || st.By.Name != demoActor.Name {
+		t.Fatalf("users-enable: %s by %v", st.State, st.By)
+	}
+	if st := r.step("users-check"); st.State != engine.StateSucceeded || st.Attempt != 1 {
+		t.Fatalf("users-check: %s attempt %d %q", st.State, st.Attempt, st.LastError)
 	}
 }
