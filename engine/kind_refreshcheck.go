@@ -17,12 +17,11 @@ import (
 // The documents the refresh check follows, under articles/fin-ops-core/dev-itpro/ in
 // MicrosoftDocs/dynamics-365-unified-operations-public.
 const (
-	docRefresh  = "database-refresh.md"                 // database/database-refresh.md
-	docGolden   = "dbmovement-scenario-goldenconfig.md" // database/dbmovement-scenario-goldenconfig.md
-	docUpgrade  = "data-upgrade-self-service.md"        // migration-upgrade/data-upgrade-self-service.md
-	docCutover  = "2012-upgrade-cutover.md"             // migration-upgrade/2012-upgrade-cutover.md
-	docMetadata = "reference-environment-metadata.md"   // lifecycle-services/api/v1/reference-environment-metadata.md
-	docDBOps    = "dbmovement-operations.md"            // database/dbmovement-operations.md
+	docRefresh = "database-refresh.md"                 // database/database-refresh.md
+	docGolden  = "dbmovement-scenario-goldenconfig.md" // database/dbmovement-scenario-goldenconfig.md
+	docUpgrade = "data-upgrade-self-service.md"        // migration-upgrade/data-upgrade-self-service.md
+	docCutover = "2012-upgrade-cutover.md"             // migration-upgrade/2012-upgrade-cutover.md
+	docDBOps   = "dbmovement-operations.md"            // database/dbmovement-operations.md
 )
 
 // checkMark is how one condition of the refresh check stands.

@@ -114,6 +114,9 @@ func (SmokeHTTPKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node
 	if a.env != "" && a.path == "" && present["path"] == nil {
 		a.path = "/"
 	}
+	if a.method == http.MethodHead && (a.body != nil || a.count != nil) {
+		d.Errorf(present["method"], where, "method: HEAD gets no body, so expect_body and expect_json_count cannot be checked: use GET")
+	}
 	var u *url.URL
 	if a.url != "" {
 		var err error

@@ -184,6 +184,8 @@ func TestSmokeHTTPEnvironmentDecoding(t *testing.T) {
 		{"{environment: production, expect_json_count: {}}", "expect_json_count: give min, max or both"},
 		{"{environment: production, expect_json_count: {min: 5, max: 2}}", "expect_json_count: min 5 is above max 2"},
 		{"{environment: production, expect_json_count: {least: 2}}", `unknown key "least"`},
+		{"{environment: production, method: HEAD, expect_json_count: {min: 1}}", "method: HEAD gets no body"},
+		{"{url: https://contoso.example/, method: head, expect_body: Finance}", "method: HEAD gets no body"},
 	} {
 		h.src = "name: t\n" + lcsSection + "steps:\n  - {id: web, title: Web, kind: smoke.http, with: " + c.with + "}\n"
 		if _, err := loadErr(h); err == nil || !strings.Contains(err.Error(), c.want) {
