@@ -258,6 +258,15 @@ func (a *authState) fnoUser(authz, base string, now time.Time) (string, string) 
 	return t.user, ""
 }
 
+// odataMessage is a request the front refuses, with the message it answers (OData's own
+// sentences, capitalised as the service writes them).
+type odataMessage string
+
+func (m odataMessage) Error() string { return string(m) }
+
+// badRequest is a refusal with an OData message.
+func badRequest(format string, args ...any) error { return odataMessage(fmt.Sprintf(format, args...)) }
+
 // odataError writes an OData v4 JSON error.
 func odataError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]any{"error": map[string]any{"code": "", "message": msg}})
@@ -307,19 +316,19 @@ func parseFilter(f string) ([]filterClause, error) {
 	for _, part := range splitAnd(f) {
 		fields := strings.Fields(part)
 		if len(fields) < 3 {
-			return nil, fmt.Errorf("The query specified in the URI is not valid: %q is not a comparison.", part)
+			return nil, badRequest("The query specified in the URI is not valid: %q is not a comparison.", part)
 		}
 		prop, op := fields[0], strings.ToLower(fields[1])
 		lit := strings.Join(fields[2:], " ")
 		if !containsProp(prop) {
-			return nil, fmt.Errorf("Could not find a property named '%s' on type 'Microsoft.Dynamics.DataEntities.SystemUser'.", prop)
+			return nil, badRequest("Could not find a property named '%s' on type 'Microsoft.Dynamics.DataEntities.SystemUser'.", prop)
 		}
 		switch op {
 		case "eq", "ne":
 		case "has", "in":
-			return nil, fmt.Errorf("The operator '%s' is not supported.", op)
+			return nil, badRequest("The operator '%s' is not supported.", op)
 		default:
-			return nil, fmt.Errorf("The operator '%s' is not supported by the simulated environment (it answers eq and ne).", op)
+			return nil, badRequest("The operator '%s' is not supported by the simulated environment (it answers eq and ne).", op)
 		}
 		c := filterClause{prop: prop, op: op}
 		switch l := strings.ToLower(lit); {
@@ -330,10 +339,10 @@ func parseFilter(f string) ([]filterClause, error) {
 		case len(lit) >= 2 && lit[0] == '\'' && lit[len(lit)-1] == '\'':
 			c.value = strings.ReplaceAll(lit[1:len(lit)-1], "''", "'")
 		default:
-			return nil, fmt.Errorf("The query specified in the URI is not valid: %s is not a literal.", lit)
+			return nil, badRequest("The query specified in the URI is not valid: %s is not a literal.", lit)
 		}
 		if _, isBool := c.value.(bool); isBool != (prop == "Enabled") {
-			return nil, fmt.Errorf("A binary operator with incompatible types was detected: %s compared with %s.", prop, lit)
+			return nil, badRequest("A binary operator with incompatible types was detected: %s compared with %s.", prop, lit)
 		}
 		out = append(out, c)
 	}
@@ -391,7 +400,7 @@ func (s *Server) serveSystemUsers(w http.ResponseWriter, r *http.Request, env *E
 			for _, p := range strings.Split(v, ",") {
 				p = strings.TrimSpace(p)
 				if !containsProp(p) {
-					err = fmt.Errorf("Could not find a property named '%s' on type 'Microsoft.Dynamics.DataEntities.SystemUser'.", p)
+					err = badRequest("Could not find a property named '%s' on type 'Microsoft.Dynamics.DataEntities.SystemUser'.", p)
 				}
 				sel = append(sel, p)
 			}
@@ -401,12 +410,12 @@ func (s *Server) serveSystemUsers(w http.ResponseWriter, r *http.Request, env *E
 				count = true
 			case "false":
 			default:
-				err = fmt.Errorf("'%s' is not a valid count option.", v)
+				err = badRequest("'%s' is not a valid count option.", v)
 			}
 		case "$top", "$skip":
 			n, convErr := strconv.Atoi(v)
 			if convErr != nil || n < 0 {
-				err = fmt.Errorf("Invalid value '%s' for %s query option found. The %s query option requires a non-negative integer value.", v, k, k)
+				err = badRequest("Invalid value '%s' for %s query option found. The %s query option requires a non-negative integer value.", v, k, k)
 			} else if k == "$top" {
 				top = n
 			} else {
@@ -414,10 +423,10 @@ func (s *Server) serveSystemUsers(w http.ResponseWriter, r *http.Request, env *E
 			}
 		case "$format":
 			if !strings.HasPrefix(strings.ToLower(v), "json") && !strings.HasPrefix(strings.ToLower(v), "application/json") {
-				err = fmt.Errorf("The requested format '%s' is not supported.", v)
+				err = badRequest("The requested format '%s' is not supported.", v)
 			}
 		default:
-			err = fmt.Errorf("The query parameter '%s' is not supported by the simulated environment.", k)
+			err = badRequest("The query parameter '%s' is not supported by the simulated environment.", k)
 		}
 		if err != nil {
 			odataError(w, http.StatusBadRequest, err.Error())
