@@ -131,7 +131,7 @@ func (RefreshCheckKind) Mode() Mode { return ModeAuto }
 // Decode reads `with: {source, target, stage, confirm_manual, poll}`.
 func (RefreshCheckKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) Action {
 	where := fmt.Sprintf("step %q with", s.ID)
-	a := &refreshCheckAction{poll: 5 * time.Minute, confirmed: map[string]bool{}}
+	a := &refreshCheckAction{poll: 5 * time.Minute, stage: stageGo, confirmed: map[string]bool{}}
 	var srcNode, tgtNode *yaml.Node
 	var srcProd bool
 	present := d.Fields(with, where, map[string]runbook.Field{
