@@ -1373,6 +1373,15 @@ func (o *demoOperator) fix(ctx context.Context, e *engine.Engine, st engine.Step
 			}
 			return e.Retry(st.ID, demoActor)
 		}
+	case st.ID == "users-enabled" && !o.productionUsersEnabled():
+		// After the refresh into production only Admin is enabled (database-refresh.md): the
+		// administrator enables the users, then the check runs again.
+		return "enabled the users in production (System administration > Users > Users)", func() error {
+			if err := o.sims.lcs.EnableUsers(lcssim.ProductionID); err != nil {
+				return err
+			}
+			return e.Retry(st.ID, demoActor)
+		}
 	case st.ID == "validate-counts" && w.Config().Scenarios.Has(sqlsim.ScenarioCountMismatch):
 		return "published the mismatching table again (the toolkit's catch-up publication) and waited for its snapshot", func() error {
 			table := w.Config().MismatchTable
@@ -1397,6 +1406,12 @@ func (o *demoOperator) fix(ctx context.Context, e *engine.Engine, st engine.Step
 		}
 	}
 	return "", nil
+}
+
+// productionUsersEnabled reports whether every user of the simulated production is enabled.
+func (o *demoOperator) productionUsersEnabled() bool {
+	enabled, total := o.sims.lcs.EnabledUsers(lcssim.ProductionID)
+	return enabled == total
 }
 
 // Fixing implements helper: the run is blocked, and the operator is about to fix a failed step.
@@ -1483,6 +1498,19 @@ func (o *demoOperator) Run(ctx context.Context, e *engine.Engine) {
 				return err
 			}
 			done = func() bool { return o.sims.lcs.Stats().PortalRefreshes[lcssim.ProductionID] > 0 }
+		case "users-enable":
+			// The manual step of enabling production's users after the refresh: the operator does
+			// it in the simulated environment and marks the step done.
+			what, do = "enabled the users in production (System administration > Users > Users)", func() error {
+				if err := o.sims.lcs.EnableUsers(lcssim.ProductionID); err != nil {
+					return err
+				}
+				if cur, _ := e.Snapshot().Step(st.ID); cur.State != engine.StateRunning {
+					return nil
+				}
+				return e.MarkDone(st.ID, demoActor, "enabled every user in System administration > Users > Users")
+			}
+			done = o.productionUsersEnabled
 		default:
 			return
 		}
@@ -2047,7 +2075,10 @@ func (p lcsPort) Environment(ctx context.Context, env string) (engine.LCSEnviron
 	if err != nil {
 		return engine.LCSEnvironment{}, err
 	}
-	return engine.LCSEnvironment{ID: e.ID, Name: e.Name, Type: string(e.Type), State: string(e.DeploymentStatus)}, nil
+	return engine.LCSEnvironment{ID: e.ID, Name: e.Name, Type: string(e.Type), State: string(e.DeploymentStatus),
+		Infrastructure: e.Infrastructure, ApplicationRelease: e.ApplicationReleaseName, ApplicationBuild: e.ApplicationBuildVersion,
+		PlatformRelease: e.PlatformReleaseName, PlatformVersion: e.PlatformVersion, Topology: e.TopologyDisplayName,
+		Location: e.CloudStorageLocation, EndpointBaseURL: e.EndpointBaseURL, Unread: append([]string(nil), e.Notes...)}, nil
 }
 
 func (p lcsPort) StartRefresh(ctx context.Context, source, target string) (string, error) {

@@ -161,7 +161,7 @@ func BuiltinKinds() []Kind {
 // AllKinds returns every kind this build knows: the general ones and the cutover ones.
 func AllKinds() []Kind {
 	return append(BuiltinKinds(), AOSStopKind{}, ReplicationHealthyKind{}, ReplicationDrainKind{},
-		LCSEnvStateKind{}, LCSQuotaKind{}, LCSRefreshKind{}, ValidateCountsKind{}, ToolkitKind{}, UpgradeWatchKind{},
+		LCSEnvStateKind{}, LCSQuotaKind{}, LCSRefreshKind{}, RefreshCheckKind{}, ValidateCountsKind{}, ToolkitKind{}, UpgradeWatchKind{},
 		PreflightKind{}, SmokeHTTPKind{}, SmokeSQLKind{})
 }
 

@@ -375,12 +375,38 @@ type LCS interface {
 	Quota(ctx context.Context, env string) (LCSQuota, error)
 }
 
-// LCSEnvironment is an environment's state in LCS.
+// LCSEnvironment is an environment as LCS's environment metadata describes it
+// (lifecycle-services/api/v1/reference-environment-metadata.md: each field below names the
+// property it comes from). A property LCS did not send, or sent as null, is empty.
 type LCSEnvironment struct {
-	ID    string
-	Name  string
-	Type  string
+	ID   string
+	Name string
+	// Type is EnvironmentType ("Production", "Sandbox").
+	Type string
+	// State is DeploymentStatusDisplay, "The current status of the environment" (Deployed,
+	// Failed, the toolkit's replication states).
 	State string
+	// Infrastructure is EnvironmentInfrastructure ("SelfService", "MicrosoftManaged").
+	Infrastructure string
+	// ApplicationRelease and ApplicationBuild are CurrentApplicationReleaseName ("10.0.20") and
+	// CurrentApplicationBuildVersion ("10.0.886.48").
+	ApplicationRelease string
+	ApplicationBuild   string
+	// PlatformRelease and PlatformVersion are CurrentPlatformReleaseName ("Update44") and
+	// CurrentPlatformVersion ("7.0.6060.45"), spelled as the document's example spells them (its
+	// table swaps the two descriptions).
+	PlatformRelease string
+	PlatformVersion string
+	// Topology is TopologyDisplayName ("Finance and Operations - Sandbox (10.0.20 with Platform
+	// update 44)").
+	Topology string
+	// Location is CloudStorageLocation, "The primary Azure location of the environment".
+	Location string
+	// EndpointBaseURL is EnvironmentEndpointBaseUrl, "The base URL of the environment".
+	EndpointBaseURL string
+	// Unread names the properties of LCS's answer that could not be read (their fields above
+	// are empty), so a check can tell "LCS sent nothing" from "LCS sent something odd".
+	Unread []string
 }
 
 // LCSOperation is a database operation or history entry.

@@ -304,7 +304,7 @@ func (s *Server) handleMetadata(r *http.Request, now time.Time, _ string) reply 
 		rows = append(rows, map[string]any{
 			"EnvironmentId": id, "EnvironmentName": e.Name, "ProjectId": s.projectJSON(),
 			"EnvironmentInfrastructure": e.Infrastructure, "EnvironmentType": e.Type, "EnvironmentGroup": e.Group,
-			"EnvironmentProduct": e.Product, "EnvironmentEndpointBaseUrl": e.EndpointBaseURL,
+			"EnvironmentProduct": e.Product, "EnvironmentEndpointBaseUrl": endpointBaseURL(e, r.Host),
 			"DeploymentState": e.DeploymentState, "TopologyDisplayName": e.TopologyDisplayName,
 			"CurrentApplicationBuildVersion": e.ApplicationBuild, "CurrentApplicationReleaseName": e.ApplicationRelease,
 			"CurrentPlatformReleaseName": e.PlatformRelease, "CurrentPlatformVersion": e.PlatformVersion,

@@ -403,6 +403,16 @@ func (s *Server) validScope(r *http.Request, scope string, appOnly bool) bool {
 		if p == "/.default" || p == ".default" || (!appOnly && (p == "/user_impersonation" || p == "user_impersonation")) {
 			return true
 		}
+		// An environment's finance and operations front: the resource is its URL without a
+		// trailing slash (services-home-page.md), so the scope is that URL + "/.default". Which
+		// environments exist is not checked here (the caller may hold the simulator's lock); the
+		// front refuses a token issued for another.
+		if env, ok := strings.CutPrefix(u.Path, fnoPrefix); ok {
+			name, last, _ := strings.Cut(env, "/")
+			if name != "" && (last == ".default" || (!appOnly && last == "user_impersonation")) {
+				return true
+			}
+		}
 	}
 	return false
 }

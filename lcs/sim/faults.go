@@ -54,6 +54,7 @@ type counters struct {
 	badHeaders      int
 	deviceCodes     int
 	lastScope       string
+	frontRefused    int
 }
 
 func newCounters() counters {
@@ -84,6 +85,8 @@ type Stats struct {
 	DeviceCodes int
 	// LastScope is the scope of the last token request.
 	LastScope string
+	// FrontRefused counts requests the environments' fronts answered 401.
+	FrontRefused int
 }
 
 // Stats returns a snapshot of the counters.
@@ -94,7 +97,7 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Requests: maps.Clone(c.requests), RefreshesStarted: maps.Clone(c.refreshes), PortalRefreshes: maps.Clone(c.portalRefreshes),
 		ExportsStarted: maps.Clone(c.exports), TokensIssued: maps.Clone(c.grants),
-		Throttled: c.throttled, Unauthorized: c.unauthorized, BadHeaders: c.badHeaders, DeviceCodes: c.deviceCodes, LastScope: c.lastScope,
+		Throttled: c.throttled, Unauthorized: c.unauthorized, BadHeaders: c.badHeaders, DeviceCodes: c.deviceCodes, LastScope: c.lastScope, FrontRefused: c.frontRefused,
 	}
 }
 

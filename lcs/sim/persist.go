@@ -37,6 +37,8 @@ type Saved struct {
 	RefreshesStarted map[string]int   `json:"refreshes_started,omitempty"`
 	PortalRefreshes  map[string]int   `json:"portal_refreshes,omitempty"`
 	ExportsStarted   map[string]int   `json:"exports_started,omitempty"`
+	// UsersEnabledAt is when each environment's users were last enabled (EnableUsers).
+	UsersEnabledAt map[string]time.Time `json:"users_enabled_at,omitempty"`
 }
 
 // OnChange sets f to be called with the simulator's saved state every time an operation starts
@@ -89,6 +91,13 @@ func (s *Server) Restore(sv Saved) error {
 	for env, n := range sv.ExportsStarted {
 		s.st.stats.exports[env] += n
 	}
+	for env, at := range sv.UsersEnabledAt {
+		e := s.st.env(env)
+		if e == nil {
+			return fmt.Errorf("restore the users of %s: no such environment", env)
+		}
+		s.st.usersEnabledAt[e.ID] = at
+	}
 	s.st.sync(s.clock.Now())
 	return nil
 }
@@ -96,6 +105,9 @@ func (s *Server) Restore(sv Saved) error {
 func (st *state) save() Saved {
 	sv := Saved{RefreshesStarted: maps.Clone(st.stats.refreshes), PortalRefreshes: maps.Clone(st.stats.portalRefreshes),
 		ExportsStarted: maps.Clone(st.stats.exports)}
+	if len(st.usersEnabledAt) > 0 {
+		sv.UsersEnabledAt = maps.Clone(st.usersEnabledAt)
+	}
 	for _, o := range st.ops {
 		sv.Operations = append(sv.Operations, SavedOperation{ID: o.id, Kind: o.kind, Env: o.env, Source: o.source, Name: o.name,
 			User: o.user, Start: o.start, Queue: o.queue, Run: o.run, Rollback: o.rollback, Outcome: o.outcome,

@@ -30,6 +30,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -183,8 +184,15 @@ func orDur(d, def time.Duration) time.Duration {
 	return def
 }
 
-// ServeHTTP serves the LCS API and the fake Entra ID authority.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP serves the LCS API, the fake Entra ID authority and the environments' finance and
+// operations fronts (under /fno/).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, fnoPrefix) {
+		s.serveFnO(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // Start serves the simulator over TLS on addr (e.g. "127.0.0.1:18080", or ":0" for any port),
 // with a self-signed certificate for localhost, 127.0.0.1 and ::1 generated now, and returns

@@ -45,11 +45,13 @@ func dbMovementTypes() []string {
 
 // Environment is a simulated environment (the fields LCS's metadata endpoint returns).
 type Environment struct {
-	ID, Name        string
-	Type            string // Sandbox, Production
-	Infrastructure  string // SelfService
-	Group           string // Primary
-	Product         string
+	ID, Name       string
+	Type           string // Sandbox, Production
+	Infrastructure string // SelfService
+	Group          string // Primary
+	Product        string
+	// EndpointBaseURL is the EnvironmentEndpointBaseUrl served; empty, the simulator serves the
+	// environment's finance and operations front itself and gives its URL (see fno.go).
 	EndpointBaseURL string
 	// DeploymentState is the state of the most recent operation; "Finished", the one value the
 	// documents show (their example shows it beside a DeploymentStatusDisplay of Failed too).
@@ -152,6 +154,10 @@ type state struct {
 	outcome      Outcome
 	sandboxState string
 	stateSource  SandboxStateSource
+	// users are every environment's users (the same people in each); usersEnabledAt is when an
+	// environment's users were last enabled (EnableUsers), by environment id.
+	users          []fnoUser
+	usersEnabledAt map[string]time.Time
 
 	auth   authState
 	faults faults
@@ -163,18 +169,19 @@ type state struct {
 
 func newState(opts Options, now time.Time) state {
 	st := state{
-		history:      map[string][]*HistoryEntry{},
-		ops:          map[string]*operation{},
-		sandboxState: StateDeployed,
-		auth:         newAuthState(),
-		stats:        newCounters(),
-		quota:        newQuotaState(),
+		history:        map[string][]*HistoryEntry{},
+		ops:            map[string]*operation{},
+		sandboxState:   StateDeployed,
+		users:          simUsers(firstUser(opts.Users)),
+		usersEnabledAt: map[string]time.Time{},
+		auth:           newAuthState(),
+		stats:          newCounters(),
+		quota:          newQuotaState(),
 	}
 	mk := func(id, name, typ, topo string) *Environment {
 		return &Environment{
 			ID: id, Name: name, Type: typ, Infrastructure: "SelfService", Group: "Primary",
 			Product:             "Finance and Operations",
-			EndpointBaseURL:     "https://" + strings.ToLower(name) + ".sandbox.operations.dynamics.example",
 			DeploymentState:     "Finished",
 			DeploymentStatus:    StateDeployed,
 			TopologyDisplayName: topo,
@@ -186,7 +193,6 @@ func newState(opts Options, now time.Time) state {
 		}
 	}
 	prod := mk(ProductionID, ProductionName, "Production", "Production")
-	prod.EndpointBaseURL = "https://contoso-prod.operations.dynamics.example"
 	prod.Undashed = true
 	st.envs = []*Environment{
 		mk(SandboxID, SandboxName, "Sandbox", "Standard Acceptance Test (Tier 2)"),
@@ -376,13 +382,19 @@ func (s *Server) History(environmentID string) []HistoryEntry {
 	return out
 }
 
-// Environments is a copy of the environments.
+// Environments is a copy of the environments, with the base URL of the fronts the simulator
+// serves once it has started.
 func (s *Server) Environments() []Environment {
+	u := s.URL()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Environment, 0, len(s.st.envs))
 	for _, e := range s.st.envs {
-		out = append(out, *e)
+		c := *e
+		if u != "" {
+			c.EndpointBaseURL = endpointBaseURL(e, strings.TrimPrefix(u, "https://"))
+		}
+		out = append(out, c)
 	}
 	return out
 }
