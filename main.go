@@ -1508,7 +1508,8 @@ func (o *demoOperator) Run(ctx context.Context, e *engine.Engine) {
 				if cur, _ := e.Snapshot().Step(st.ID); cur.State != engine.StateRunning {
 					return nil
 				}
-				return e.MarkDone(st.ID, demoActor, "enabled every user in System administration > Users > Users")
+				_, err := e.MarkDone(st.ID, demoActor, "enabled every user in System administration > Users > Users", "")
+				return err
 			}
 			done = o.productionUsersEnabled
 		default:

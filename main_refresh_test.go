@@ -39,7 +39,7 @@ var operatorAna = engine.Actor{Name: "Ana", Origin: "test", Role: engine.RoleOpe
 func (r *simRun) release(gate string) {
 	r.t.Helper()
 	r.until(time.Second, gate+" running", func() bool { return r.step(gate).State == engine.StateRunning })
-	if err := r.e.MarkDone(gate, operatorAna, ""); err != nil {
+	if _, err := r.e.MarkDone(gate, operatorAna, "", ""); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -90,7 +90,7 @@ func TestRefreshCheckOnTheSimulator(t *testing.T) {
 	if st := r.step("check-manual"); st.State != engine.StateRunning {
 		t.Fatalf("check-manual: %s %q", st.State, st.LastError)
 	}
-	if err := r.e.MarkDone("check-manual", operatorAna, "MRApplicationService equal; admins of contoso.example; 40 of 250 GB"); err != nil {
+	if _, err := r.e.MarkDone("check-manual", operatorAna, "MRApplicationService equal; admins of contoso.example; 40 of 250 GB", ""); err != nil {
 		t.Fatal(err)
 	}
 	r.until(time.Second, "check-manual done", func() bool { return r.step("check-manual").State == engine.StateSucceeded })
@@ -156,7 +156,7 @@ func TestProductionSmokeOnTheSimulator(t *testing.T) {
 	if st := r.step("signed-in"); st.State != engine.StateSucceeded || !strings.HasPrefix(st.Message, "HTTP 200 from "+base+" in ") {
 		t.Fatalf("signed-in: %s %q %q", st.State, st.Message, st.LastError)
 	}
-	if err := r.e.Skip("anonymous", operatorAna, "the 401 was the point"); err != nil {
+	if _, err := r.e.Skip("anonymous", operatorAna, "the 401 was the point", ""); err != nil {
 		t.Fatal(err)
 	}
 

@@ -118,7 +118,7 @@ func TestRefreshCheckWaitsForTheOperatorOnPortalOnlyConditions(t *testing.T) {
 	if st := h.state("check"); st != engine.StateRunning {
 		t.Fatalf("the check ended by itself (%s) with conditions left to an operator", st)
 	}
-	if err := h.e.MarkDone("check", ana, "MRApplicationService 10.0.1 on both; admins in contoso.com; 80 GB of 250"); err != nil {
+	if _, err := h.e.MarkDone("check", ana, "MRApplicationService 10.0.1 on both; admins in contoso.com; 80 GB of 250", ""); err != nil {
 		t.Fatal(err)
 	}
 	st := h.waitStep("check", engine.StateSucceeded)
