@@ -3,7 +3,6 @@ package tui
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -41,28 +40,7 @@ func fitRight(s string, w int) string {
 }
 
 // num writes an integer with thousands separators.
-func num(n int64) string {
-	if n < 0 {
-		return "-" + num(-n)
-	}
-	s := strconv.FormatInt(n, 10)
-	if len(s) <= 3 {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + len(s)/3)
-	pre := len(s) % 3
-	if pre > 0 {
-		b.WriteString(s[:pre])
-	}
-	for i := pre; i < len(s); i += 3 {
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(s[i : i+3])
-	}
-	return b.String()
-}
+func num(n int64) string { return engine.FormatCount(n) }
 
 // signed writes a delta with its sign.
 func signed(n int64) string {
