@@ -167,6 +167,48 @@ func TestInitThenCheck(t *testing.T) {
 	}
 }
 
+// TestCheckSaysWhereTheRollbackEnds: check lists the conditional steps and warns when the point
+// of no return is the production refresh (the documented rollback outlives it) and when the
+// rollback point does not check its backup; it still exits 0 (warnings, not problems).
+func TestCheckSaysWhereTheRollbackEnds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cutover.yaml")
+	src := `name: t
+lcs: {project_id: "1", sandbox_environment_id: SBX, production_environment_id: PROD, auth: token-env, token_env: HOME}
+downtime: {budget: 8h, point_of_no_return: refresh, rollback_point: backup}
+steps:
+  - {id: stop, title: Stop, kind: manual}
+  - {id: backup, title: Backup, kind: manual, after: stop}
+  - {id: upgrade, title: Upgrade, kind: manual, after: stop}
+  - {id: rollback-upgrade, title: Roll back the upgrade, kind: manual, approvals: 2, when: {failed: upgrade}}
+  - {id: refresh, title: Refresh production, kind: lcs.refresh, destructive: true, after: [backup, upgrade], with: {source: sandbox, target: production}}
+  - {id: go-live, title: Let users and integrations in, kind: gate, approvals: 2, after: refresh}
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := cli(t, "check", "-f", path)
+	if code != 0 {
+		t.Fatalf("check: %d\n%s", code, errs)
+	}
+	for _, want := range []string{
+		"  conditional:  rollback-upgrade runs only if upgrade fails (not in the plan)\n",
+		`  warning:      downtime.point_of_no_return: "refresh" is the production refresh (lcs.refresh), but the documented rollback`,
+		"name the go-live gate that lets them in",
+		`  warning:      downtime.rollback_point: "backup" (manual) does not check the backup`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check lacks %q:\n%s", want, out)
+		}
+	}
+	fixed := strings.Replace(src, "point_of_no_return: refresh", "point_of_no_return: go-live", 1)
+	if err := os.WriteFile(path, []byte(fixed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, out, _ := cli(t, "check", "-f", path); strings.Contains(out, "production refresh") || !strings.Contains(out, "no return:    go-live, which waits for the rollback point backup") {
+		t.Errorf("check with the go-live gate as the point of no return:\n%s", out)
+	}
+}
+
 // TestInitThenCheckInTheCurrentDirectory: with no arguments, init writes ./cutover.yaml and check
 // reads it.
 func TestInitThenCheckInTheCurrentDirectory(t *testing.T) {
