@@ -353,6 +353,8 @@ func (h *headless) stepLine(at time.Time, st engine.StepView) {
 		msg = fmt.Sprintf("%s; attempt %d of %d at %s", st.LastError, st.Attempt+1, st.MaxAttempts, h.stamp(st.RetryAt))
 	case engine.StateSkipped:
 		msg = fmt.Sprintf("by %s: %s", nameOf(st.By), st.Reason)
+	case engine.StateNotNeeded:
+		msg = st.Message
 	case engine.StateReady:
 		msg = "dependencies done"
 		if st.By != nil && st.Reason == "" {

@@ -429,24 +429,35 @@ func runStatus(snap *engine.Snapshot, now time.Time) *RunStatus {
 	return rs
 }
 
-// rollbackText is the rollback's readiness in words, for the glance.
+// rollbackText is the rollback's readiness in words, for the glance: whether the rollback point
+// was made and its backup verified, and which step is the point of no return and when.
 func rollbackText(rb engine.RollbackView, now time.Time) string {
 	in := ""
 	if rb.Projected {
 		in = " in ≈" + dur(rb.Left)
 	}
+	ago := dur(max(now.Sub(rb.PointAt), 0)) + " ago"
 	switch rb.State {
 	case engine.RollbackGone:
-		return "rollback over (" + rb.NoReturn + " started " + dur(max(now.Sub(rb.NoReturnAt), 0)) + " ago)"
+		return fmt.Sprintf("rollback over: the point of no return (%s) passed %s ago", rb.NoReturn, dur(max(now.Sub(rb.NoReturnAt), 0)))
 	case engine.RollbackReady:
-		return fmt.Sprintf("rollback ready (%s %s ago) · no return (%s)%s", rb.Point, dur(max(now.Sub(rb.PointAt), 0)), rb.NoReturn, in)
+		var point string
+		switch rb.Proof {
+		case engine.ProofVerified:
+			point = fmt.Sprintf("rollback ready · backup verified %s (%s)", ago, rb.Point)
+		case engine.ProofByHand:
+			point = fmt.Sprintf("rollback point made by hand %s (%s, not verified)", ago, rb.Point)
+		default:
+			point = fmt.Sprintf("rollback point made %s (%s, not verified: the step does not check the backup)", ago, rb.Point)
+		}
+		return fmt.Sprintf("%s · no return: %s%s", point, rb.NoReturn, in)
 	case engine.RollbackAtRisk:
-		return fmt.Sprintf("NO rollback point (%s not done) · no return (%s) awaits confirmation", rb.Point, rb.NoReturn)
+		return fmt.Sprintf("NO rollback point (%s not done) · no return: %s awaits confirmation", rb.Point, rb.NoReturn)
 	case engine.RollbackNoPoint:
 		if rb.Point == "" {
-			return fmt.Sprintf("no return (%s)%s · no rollback point named", rb.NoReturn, in)
+			return fmt.Sprintf("no return: %s%s · no rollback point named", rb.NoReturn, in)
 		}
-		return fmt.Sprintf("no rollback point yet (%s) · no return (%s)%s", rb.Point, rb.NoReturn, in)
+		return fmt.Sprintf("no rollback point yet (%s %s) · no return: %s%s", rb.Point, rb.PointState, rb.NoReturn, in)
 	}
 	return ""
 }
@@ -675,7 +686,14 @@ func (s Status) brief(i int) string {
 //	  steps_done, steps_total  numbers
 //	  current_step             null | {id, title, state, phase}
 //	  downtime                 null (no downtime block) | {began_at (time | null),
-//	                             elapsed_seconds, budget_seconds, over_budget (bool)} }
+//	                             elapsed_seconds, budget_seconds, over_budget (bool)}
+//	  rollback                 null (no point of no return) | {
+//	    state                  "no rollback point" | "ready" | "at risk" | "gone"
+//	    no_return, no_return_title  the point of no return's step and its title
+//	    rollback_point         string ("" when none is named);  rollback_point_at  time | null
+//	    rollback_point_verified  bool: its step checked the backup (backup.verify)
+//	    rollback_point_proof   "none" | "verified" | "by hand" | "unchecked"
+//	    no_return_at           time | null;   no_return_in_seconds  number | null } }
 const StatusSchema = "cutover.status/v1"
 
 type statusJSON struct {
@@ -759,12 +777,15 @@ type runStatusJSON struct {
 }
 
 type rollbackJSON struct {
-	State             engine.RollbackState `json:"state"`
-	NoReturn          string               `json:"no_return"`
-	RollbackPoint     string               `json:"rollback_point"`
-	RollbackPointAt   *string              `json:"rollback_point_at"`
-	NoReturnAt        *string              `json:"no_return_at"`
-	NoReturnInSeconds *float64             `json:"no_return_in_seconds"`
+	State                 engine.RollbackState `json:"state"`
+	NoReturn              string               `json:"no_return"`
+	NoReturnTitle         string               `json:"no_return_title"`
+	RollbackPoint         string               `json:"rollback_point"`
+	RollbackPointAt       *string              `json:"rollback_point_at"`
+	RollbackPointVerified bool                 `json:"rollback_point_verified"`
+	RollbackPointProof    engine.PointProof    `json:"rollback_point_proof"`
+	NoReturnAt            *string              `json:"no_return_at"`
+	NoReturnInSeconds     *float64             `json:"no_return_in_seconds"`
 }
 
 type currentStepJSON struct {
@@ -853,8 +874,9 @@ func (s Status) WriteJSON(w io.Writer) error {
 				BudgetSeconds: d.Budget.Seconds(), OverBudget: d.Over()}
 		}
 		if rb := rs.Rollback; rb != nil {
-			rj.Rollback = &rollbackJSON{State: rb.State, NoReturn: rb.NoReturn, RollbackPoint: rb.Point,
-				RollbackPointAt: jsonTime(rb.PointAt), NoReturnAt: jsonTime(rb.NoReturnAt)}
+			rj.Rollback = &rollbackJSON{State: rb.State, NoReturn: rb.NoReturn, NoReturnTitle: rb.NoReturnTitle, RollbackPoint: rb.Point,
+				RollbackPointAt: jsonTime(rb.PointAt), RollbackPointVerified: rb.Proof.Verified(), RollbackPointProof: rb.Proof,
+				NoReturnAt: jsonTime(rb.NoReturnAt)}
 			if rb.Projected {
 				rj.Rollback.NoReturnInSeconds = jsonSeconds(rb.Left)
 			}
