@@ -217,14 +217,33 @@ func (s Snapshot) RollbackWith(p Projection) RollbackView {
 }
 
 // pointProof is what stands behind a rollback point whose step succeeded.
-func pointProof(pt StepView) PointProof {
+func pointProof(pt StepView) PointProof { return ProofOf(pt.ByHand, pt.Mode, pt.VerifiesBackup) }
+
+// ProofOf is the rule behind a rollback point whose step succeeded: verified only when the step
+// ran by itself (not marked done by hand: byHand; not a manual step or a gate a person completed:
+// mode) and its kind checks the backup (verifies: RollbackPointVerifier).
+func ProofOf(byHand bool, mode Mode, verifies bool) PointProof {
 	switch {
-	case pt.ByHand || pt.Mode == ModeManual || pt.Mode == ModeGate:
+	case byHand || mode == ModeManual || mode == ModeGate:
 		return ProofByHand
-	case pt.VerifiesBackup:
+	case verifies:
 		return ProofVerified
 	}
 	return ProofUnchecked
+}
+
+// RollbackPointProof is ProofOf for a runbook step that succeeded (byHand: it was marked done by
+// hand), with its kind looked up in kinds (every kind this build knows when nil): the report reads
+// the journal, not a snapshot.
+func RollbackPointProof(s *runbook.Step, kinds *Registry, byHand bool) PointProof {
+	if kinds == nil {
+		kinds = NewRegistry(AllKinds()...)
+	}
+	mode := ModeAuto
+	if k, ok := kinds.Kind(s.Kind); ok {
+		mode = k.Mode()
+	}
+	return ProofOf(byHand, mode, StepVerifiesRollbackPoint(s, kinds))
 }
 
 // RollbackWarnings are what `cutover check` says about the runbook's point of no return and
