@@ -372,3 +372,37 @@ func TestProjectionLeavesOutAFallbackUntilItsTriggerFails(t *testing.T) {
 		t.Errorf("trigger failed: go-live at %v", start)
 	}
 }
+
+// TestAutoConfirmLeavesTheChoiceToAnOperator: a rehearsal with --yes confirms every request
+// automatically except a conditional step's: taking the fallback over retrying its trigger is an
+// operator's decision, so the run waits; retrying the trigger (a simulated operator's Resume)
+// withdraws the request, and the fallback is not needed once the trigger succeeds.
+func TestAutoConfirmLeavesTheChoiceToAnOperator(t *testing.T) {
+	h := newHarness(t, "rehearsal: true\n"+fallbackRunbook)
+	h.opts.AutoConfirm = true
+	h.start()
+	failUp(h)
+	h.waitStep("rollback", engine.StateAwaiting)
+	h.waitOutcome(engine.OutcomeWaiting)
+	if n := h.count(engine.RecApproved, "rollback"); n != 0 {
+		t.Fatalf("the fallback was confirmed automatically (%d approvals)", n)
+	}
+	if lines := h.e.Logs(50, "rollback"); !strings.Contains(lines[len(lines)-1].Msg, "not confirmed automatically (--yes)") {
+		t.Fatalf("log: %+v", lines[len(lines)-1])
+	}
+	// After a restart (the scheduler looks at open requests again) it still waits.
+	h.restart()
+	h.waitOutcome(engine.OutcomeWaiting)
+	if err := h.e.Retry("up", ana); err != nil {
+		t.Fatal(err)
+	}
+	h.started("up")
+	h.release("up", nil)
+	h.waitStep("rollback", engine.StateNotNeeded)
+	h.release("deployed", nil)
+	h.release("next", nil)
+	h.waitOutcome(engine.OutcomeCompleted)
+	if n := h.count(engine.RecApproved, "rollback"); n != 0 {
+		t.Fatalf("the fallback was confirmed automatically (%d approvals)", n)
+	}
+}

@@ -574,7 +574,7 @@ func (e *Engine) scheduleLocked() time.Time {
 			continue
 		}
 		switch {
-		case e.opts.AutoConfirm && st.state == StateAwaiting && !e.st.paused:
+		case e.opts.AutoConfirm && st.state == StateAwaiting && st.def.When == nil && !e.st.paused:
 			// A request left open by a crash right after it was made.
 			e.autoApproveLocked(st, st.request)
 		case e.opts.AutoConfirm && st.state == StateRunning && st.kind.Mode() == ModeManual && !e.st.paused:
@@ -716,13 +716,16 @@ func (e *Engine) requestLocked(st *stepRT, preview string) {
 	if err != nil {
 		return
 	}
-	if e.opts.AutoConfirm {
-		e.autoApproveLocked(st, rec.Seq)
-		return
-	}
 	because := ""
 	if c := st.def.When; c != nil {
 		because = fmt.Sprintf(" (because %s failed; the other choice is to retry %s)", c.Failed, c.Failed)
+		if e.opts.AutoConfirm {
+			// Taking the fallback over retrying its trigger is a decision: --yes never makes it.
+			because += "; not confirmed automatically (--yes): choosing between them is an operator's decision"
+		}
+	} else if e.opts.AutoConfirm {
+		e.autoApproveLocked(st, rec.Seq)
+		return
 	}
 	e.logs.addLine(LevelWarn, st.def.ID, "", true, fmt.Sprintf("needs confirmation%s: type %q (%d operator(s)) to %s", because, st.def.Phrase(), st.def.RequiredApprovals(), action))
 }
