@@ -477,6 +477,10 @@ func (h *headless) ask(s engine.Snapshot, p prompt) {
 		h.printf(" (by %s)", approvalNames(c.Approvals))
 	}
 	h.printf("\n   type %q to confirm as %s, or no: reason for a no-go\n", c.Phrase, h.opt.Actor.Name)
+	if st.WhenFailed != "" {
+		// A conditional step: one of two choices on its trigger's failure.
+		h.printf("   it runs because %s failed; the other choice is to retry %s (no: reason here, then cutover step retry %s)\n", st.WhenFailed, st.WhenFailed, st.WhenFailed)
+	}
 	if g := st.Guard; g != nil {
 		h.printf("   to skip it instead: %s: reason (%d operator(s))\n", g.Skip, g.Needed)
 	}
