@@ -670,7 +670,7 @@ func (b *builder) timeline(t engine.Timings, base *engine.Baseline) {
 	if t.Finished.IsZero() {
 		tl.Finished = time.Time{}
 	}
-	_, tl.PlannedCritical = b.rb.CriticalPath(func(s *runbook.Step) time.Duration { return s.Planned })
+	_, tl.PlannedCritical = b.rb.CriticalPath((*runbook.Step).Expected) // a fallback (when:) is not in the plan
 	if base != nil {
 		tl.Baseline = &BaselineComparison{Path: base.Path, Head: base.Head, Elapsed: base.Total()}
 		tl.Baseline.Diff = tl.Elapsed - tl.Baseline.Elapsed

@@ -33,8 +33,8 @@ downtime: {budget: 8h, begins_with: stop, point_of_no_return: golive, rollback_p
 steps:
   - {id: stop, title: Stop the AOS, kind: manual}
   - {id: backup, title: Verify the rollback backup, kind: check.backup, after: stop}
-  - {id: upgrade, title: Watch the data upgrade, kind: manual, after: backup}
-  - {id: rollback-upgrade, title: Roll back the data upgrade, kind: manual, approvals: 2, when: {failed: upgrade}}
+  - {id: upgrade, title: Watch the data upgrade, kind: manual, after: backup, planned: 1h}
+  - {id: rollback-upgrade, title: Roll back the data upgrade, kind: manual, approvals: 2, planned: 3h, when: {failed: upgrade}}
   - {id: golive, title: Let users and integrations in, kind: gate, approvals: 2, after: [upgrade, rollback-upgrade]}
 `
 
@@ -82,6 +82,9 @@ func TestReportSaysTheRollbackWasVerifiedAndWhatWasNotNeeded(t *testing.T) {
 			t.Errorf("summary: %s — %s (%d not needed)", s.Outcome, s.OutcomeDetail, s.NotNeeded)
 		}
 		dt := s.Downtime
+		if r.Timeline.PlannedCritical != time.Hour || dt == nil || dt.Planned != time.Hour {
+			t.Errorf("planned %v (%+v): a fallback is not in the plan", r.Timeline.PlannedCritical, dt)
+		}
 		want, proof := "— rollback ready, backup verified by the step", engine.ProofVerified
 		if byHand {
 			want, proof = "step backup: made by hand at "+backupAt.UTC().Format("2006-01-02T15:04:05Z")+" — not verified (nothing checked the backup)", engine.ProofByHand
