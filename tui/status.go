@@ -183,6 +183,9 @@ type RunStatus struct {
 	Outcome     engine.Outcome
 	StepsDone   int
 	StepsTotal  int
+	// StepsNotNeeded counts the done steps that are conditional (`when: {failed}`) and were not
+	// needed: their trigger was done without failing.
+	StepsNotNeeded int
 	// Current is the step that matters now (nil when none): one awaiting an operator, else a failed
 	// one, else one retrying, running or ready, in that order.
 	Current *CurrentStep
@@ -412,6 +415,9 @@ func runStatus(snap *engine.Snapshot, now time.Time) *RunStatus {
 		if st.State.Done() {
 			rs.StepsDone++
 		}
+		if st.State == engine.StateNotNeeded {
+			rs.StepsNotNeeded++
+		}
 		if p := priority[st.State]; p > best {
 			best = p
 			rs.Current = &CurrentStep{ID: st.ID, Title: st.Title, State: st.State, Phase: st.Phase}
@@ -559,7 +565,11 @@ func (s Status) WriteText(w io.Writer) error {
 		b.WriteString("sources      " + strings.Join(srcs, " · ") + "\n")
 	}
 	if rs := s.Run; rs != nil {
-		parts := []string{rs.Name, fmt.Sprintf("%d/%d steps", rs.StepsDone, rs.StepsTotal)}
+		steps := fmt.Sprintf("%d/%d steps", rs.StepsDone, rs.StepsTotal)
+		if rs.StepsNotNeeded > 0 {
+			steps += fmt.Sprintf(" (%d not needed)", rs.StepsNotNeeded)
+		}
+		parts := []string{rs.Name, steps}
 		if c := rs.Current; c != nil {
 			cur := c.ID + " " + c.State.String()
 			if c.Phase != "" {
@@ -683,7 +693,7 @@ func (s Status) brief(i int) string {
 //	run                        null (no snapshot) | {
 //	  name, environment        strings;       rehearsal            bool
 //	  outcome                  string ("running", "waiting for an operator", "paused", …)
-//	  steps_done, steps_total  numbers
+//	  steps_done, steps_total  numbers; steps_not_needed  number (done, conditional, never run)
 //	  current_step             null | {id, title, state, phase}
 //	  downtime                 null (no downtime block) | {began_at (time | null),
 //	                             elapsed_seconds, budget_seconds, over_budget (bool)}
@@ -771,6 +781,7 @@ type runStatusJSON struct {
 	Outcome     engine.Outcome   `json:"outcome"`
 	StepsDone   int              `json:"steps_done"`
 	StepsTotal  int              `json:"steps_total"`
+	NotNeeded   int              `json:"steps_not_needed"`
 	CurrentStep *currentStepJSON `json:"current_step"`
 	Downtime    *downtimeJSON    `json:"downtime"`
 	Rollback    *rollbackJSON    `json:"rollback"`
@@ -865,7 +876,7 @@ func (s Status) WriteJSON(w io.Writer) error {
 	}
 	if rs := s.Run; rs != nil {
 		rj := &runStatusJSON{Name: rs.Name, Environment: rs.Environment, Rehearsal: rs.Rehearsal, Outcome: rs.Outcome,
-			StepsDone: rs.StepsDone, StepsTotal: rs.StepsTotal}
+			StepsDone: rs.StepsDone, StepsTotal: rs.StepsTotal, NotNeeded: rs.StepsNotNeeded}
 		if c := rs.Current; c != nil {
 			rj.CurrentStep = &currentStepJSON{ID: c.ID, Title: c.Title, State: c.State, Phase: c.Phase}
 		}

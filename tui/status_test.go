@@ -358,7 +358,7 @@ func TestStatusJSONSchema(t *testing.T) {
 	}
 	run := doc["run"].(map[string]any)
 	check("run", run, map[string]string{"name": str, "environment": str, "rehearsal": boo, "outcome": str, "steps_done": numb,
-		"steps_total": numb, "current_step": obj, "downtime": obj, "rollback": null})
+		"steps_total": numb, "steps_not_needed": numb, "current_step": obj, "downtime": obj, "rollback": null})
 	check("run.current_step", run["current_step"].(map[string]any), map[string]string{"id": str, "title": str, "state": str, "phase": str})
 	check("run.downtime", run["downtime"].(map[string]any), map[string]string{"began_at": str, "elapsed_seconds": numb, "budget_seconds": numb, "over_budget": boo})
 	if dt := run["downtime"].(map[string]any); dt["elapsed_seconds"] != 3600.0 || dt["budget_seconds"] != 43200.0 || run["outcome"] != "waiting for an operator" {
@@ -475,7 +475,7 @@ func TestStatusJSONSchemaEveryState(t *testing.T) {
 	source := map[string]string{"name": str, "health": str, "since": str, "last_ok_at": str, "last_ok_age_seconds": num,
 		"last_error": str, "failures": num}
 	run := map[string]string{"name": str, "environment": str, "rehearsal": boo, "outcome": str, "steps_done": num,
-		"steps_total": num, "current_step": obj, "downtime": obj, "rollback": null}
+		"steps_total": num, "steps_not_needed": num, "current_step": obj, "downtime": obj, "rollback": null}
 	rollback := map[string]string{"state": str, "no_return": str, "no_return_title": str, "rollback_point": str, "rollback_point_at": str,
 		"rollback_point_verified": boo, "rollback_point_proof": str, "no_return_at": null, "no_return_in_seconds": num}
 	current := map[string]string{"id": str, "title": str, "state": str, "phase": str}
@@ -690,6 +690,11 @@ func TestStatusTextSaysWhereTheRollbackStands(t *testing.T) {
 		if out := text(); !strings.Contains(out, "\nrollback     "+c.want+"\n") {
 			t.Fatalf("want %q:\n%s", c.want, out)
 		}
+	}
+	// A conditional step not needed counts as done, and the run line says how many.
+	snap.Steps[10].State = engine.StateNotNeeded
+	if out := text(); !strings.Contains(out, "\nrun          Contoso go-live · 8/21 steps (1 not needed) · aos-stop awaiting") {
+		t.Fatalf("not needed:\n%s", out)
 	}
 	snap.Steps[2].State = engine.StateRunning
 	if out := text(); !strings.Contains(out, "\nrollback     no rollback point yet (step-c running) · no return: step-u in ≈45m\n") {
