@@ -223,12 +223,13 @@ func (e *Engine) MarkDone(step string, actor Actor, reason, phrase string) (Conf
 }
 
 // Retry runs a failed step again, or starts a step waiting for its next automatic attempt right
-// away. A step whose failure a conditional step answers (`when: {failed}`) cannot be retried
-// while that step runs; when it is retried, that step's open confirmation is withdrawn and it
-// waits again: it runs only if this step fails again. A guarded step (guard.go) does not run again on this alone: it asks for its confirmation
+// away. A guarded step (guard.go) does not run again on this alone: it asks for its confirmation
 // again — a new request, with what the step sees now — and runs when that request has its phrase
 // from as many distinct operators as the step needs. That holds for a guarded step waiting for its
-// next automatic attempt too: an operator's retry replaces the confirmation it had.
+// next automatic attempt too: an operator's retry replaces the confirmation it had. A step whose
+// failure a conditional step answers (`when: {failed}`) cannot be retried while that step runs;
+// when it is retried, that step's open confirmation (its approvals, its no-go) is withdrawn and
+// it waits again: it runs only if this step fails again.
 func (e *Engine) Retry(step string, actor Actor) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()

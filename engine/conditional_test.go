@@ -184,8 +184,8 @@ func TestRetryingTheTriggerWithdrawsItsFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ := h.e.Snapshot().Step("rollback")
-	if st.State != engine.StatePending || st.Confirmation != nil {
-		t.Fatalf("after the retry the fallback is %s with %+v", st.State, st.Confirmation)
+	if st.State != engine.StatePending || st.Confirmation != nil || len(st.ConfirmedBy) != 0 {
+		t.Fatalf("after the retry the fallback is %s with %+v, confirmed by %+v", st.State, st.Confirmation, st.ConfirmedBy)
 	}
 	if _, err := h.e.Confirm("rollback", 0, ben, "ROLL BACK"); !errors.Is(err, engine.ErrNotAwaiting) {
 		t.Fatalf("the withdrawn request took a confirmation: %v", err)
@@ -216,8 +216,8 @@ func TestRetryingTheTriggerWithdrawsItsFallback(t *testing.T) {
 	if err := h.e.Retry("up", ana); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := h.e.Snapshot().Step("rollback"); st.State != engine.StatePending || st.LastError != "" {
-		t.Fatalf("a turned-down fallback after the trigger's retry: %s %q", st.State, st.LastError)
+	if st, _ := h.e.Snapshot().Step("rollback"); st.State != engine.StatePending || st.LastError != "" || st.By != nil {
+		t.Fatalf("a turned-down fallback after the trigger's retry: %s %q by %v", st.State, st.LastError, st.By)
 	}
 	h.started("up")
 	h.release("up", nil)

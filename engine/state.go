@@ -84,8 +84,8 @@ type stepRT struct {
 	message   string
 	output    []string
 	byHand    bool
-	// declined is set while the step's failure is a no-go given before it ran (a conditional
-	// step turned down can wait again when its trigger is retried).
+	// declined is set while the step's failure is a no-go (a conditional step turned down waits
+	// again when its trigger is retried).
 	declined bool
 	by       *Actor
 	reason   string
@@ -380,14 +380,16 @@ func (r *runState) applyRecord(rec journal.Record) error {
 		}
 		st.state, st.finished, st.lastError = StateNotNeeded, rec.Time, ""
 		st.message = "not needed: " + p.Trigger + " " + p.Outcome
-		st.request, st.approvals, st.approved = 0, nil, false
+		st.request, st.approvals, st.approved, st.confirmed = 0, nil, false, nil
+		st.by, st.reason = nil, ""
 	case RecConditionLapsed:
 		var p ConditionLapsed
 		if err := decode(&p); err != nil {
 			return err
 		}
 		st.state, st.finished, st.lastError = StatePending, time.Time{}, ""
-		st.request, st.approvals, st.approved = 0, nil, false
+		st.request, st.approvals, st.approved, st.confirmed = 0, nil, false, nil
+		st.by, st.reason = nil, ""
 	case RecOverrideRequested:
 		var p OverrideRequested
 		if err := decode(&p); err != nil {
