@@ -489,6 +489,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte("name: t\nsteps: [{id: a, title: A, kind: manual, after: [b]}, {id: b, title: B, kind: gate, after: a}]"))
+	f.Add([]byte("name: t\nsteps: [{id: a, title: A, kind: manual}, {id: b, title: B, kind: gate, when: {failed: a}}, {id: c, title: C, kind: manual, after: b, when: {failed: b}}]"))
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Add([]byte("name: t\nsteps:\n  - <<: [*a]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -508,6 +509,9 @@ func FuzzParse(f *testing.F) {
 				if _, ok := rb.Step(dep); !ok {
 					t.Fatalf("accepted a dangling dependency %q", dep)
 				}
+			}
+			if s.When != nil && (!slices.Contains(s.After, s.When.Failed) || s.When.Failed == s.ID) {
+				t.Fatalf("accepted a condition %q that is not one of the step's dependencies %v", s.When.Failed, s.After)
 			}
 		}
 	})
