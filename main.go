@@ -329,6 +329,12 @@ func printSummary(w io.Writer, rb *runbook.Runbook) {
 		}
 		fmt.Fprintf(w, "  no return:    %s, which %s\n", dt.PointOfNoReturn, rollback)
 	}
+	for _, c := range sum.Conditional {
+		fmt.Fprintf(w, "  conditional:  %s runs only if %s fails (not in the plan)\n", c.ID, c.Failed)
+	}
+	for _, line := range engine.RollbackWarnings(rb, reg) {
+		fmt.Fprintf(w, "  warning:      %s\n", line)
+	}
 }
 
 // runFlags are the flags shared by run and demo.

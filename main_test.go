@@ -167,6 +167,48 @@ func TestInitThenCheck(t *testing.T) {
 	}
 }
 
+// TestCheckSaysWhereTheRollbackEnds: check lists the conditional steps and warns when the point
+// of no return is the production refresh (the documented rollback outlives it) and when the
+// rollback point does not check its backup; it still exits 0 (warnings, not problems).
+func TestCheckSaysWhereTheRollbackEnds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cutover.yaml")
+	src := `name: t
+lcs: {project_id: "1", sandbox_environment_id: SBX, production_environment_id: PROD, auth: token-env, token_env: HOME}
+downtime: {budget: 8h, point_of_no_return: refresh, rollback_point: backup}
+steps:
+  - {id: stop, title: Stop, kind: manual}
+  - {id: backup, title: Backup, kind: manual, after: stop}
+  - {id: upgrade, title: Upgrade, kind: manual, after: stop}
+  - {id: rollback-upgrade, title: Roll back the upgrade, kind: manual, approvals: 2, when: {failed: upgrade}}
+  - {id: refresh, title: Refresh production, kind: lcs.refresh, destructive: true, after: [backup, upgrade], with: {source: sandbox, target: production}}
+  - {id: go-live, title: Let users and integrations in, kind: gate, approvals: 2, after: refresh}
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := cli(t, "check", "-f", path)
+	if code != 0 {
+		t.Fatalf("check: %d\n%s", code, errs)
+	}
+	for _, want := range []string{
+		"  conditional:  rollback-upgrade runs only if upgrade fails (not in the plan)\n",
+		`  warning:      downtime.point_of_no_return: "refresh" is the production refresh (lcs.refresh), but the documented rollback`,
+		"name the go-live gate that lets them in",
+		`  warning:      downtime.rollback_point: "backup" (manual) does not check the backup`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check lacks %q:\n%s", want, out)
+		}
+	}
+	fixed := strings.Replace(src, "point_of_no_return: refresh", "point_of_no_return: go-live", 1)
+	if err := os.WriteFile(path, []byte(fixed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, out, _ := cli(t, "check", "-f", path); strings.Contains(out, "production refresh") || !strings.Contains(out, "no return:    go-live, which waits for the rollback point backup") {
+		t.Errorf("check with the go-live gate as the point of no return:\n%s", out)
+	}
+}
+
 // TestInitThenCheckInTheCurrentDirectory: with no arguments, init writes ./cutover.yaml and check
 // reads it.
 func TestInitThenCheckInTheCurrentDirectory(t *testing.T) {
@@ -1754,6 +1796,79 @@ func TestUpgradeWatchAgainstTheSimulator(t *testing.T) {
 	if !r.sims.world.UpgradeState().Done {
 		t.Fatal("the step succeeded before the simulated upgrade was done")
 	}
+}
+
+// TestAFailedDataUpgradeOffersResumeAndRollback: against the simulators, a data upgrade that fails
+// (LCS Failed) makes the conditional «Rollback data upgrade: Trigger rollback» step ask its two
+// operators (data-upgrade-self-service.md step 11, from Failed to Replicated); the documented
+// Resume instead — the toolkit's step 10 again, then a retry of the watch — withdraws that request,
+// and once the upgrade completes the rollback is not needed and the run completes. Choosing the
+// rollback, it runs on the second operator's phrase and succeeds once LCS says Replicated.
+func TestAFailedDataUpgradeOffersResumeAndRollback(t *testing.T) {
+	steps := "  - {id: watch, title: Watch the data upgrade, kind: upgrade.watch, with: {poll: 1m}}\n" +
+		"  - {id: rollback-upgrade, title: \"Toolkit: Rollback data upgrade: Trigger rollback\", kind: toolkit, destructive: true, approvals: 2, " +
+		"confirm: ROLL BACK UPGRADE, when: {failed: watch}, with: {step: \"Rollback data upgrade: Trigger rollback\", poll: 1m}}\n"
+	ana := engine.Actor{Name: "Ana", Origin: "ssh", Fingerprint: "SHA256:ana", Role: engine.RoleOperator}
+	ben := engine.Actor{Name: "Ben", Origin: "ssh", Fingerprint: "SHA256:ben", Role: engine.RoleOperator}
+	failed := func(t *testing.T) *simRun {
+		r := newSimRun(t, sqlsim.Config{Tables: 200, Scenarios: sqlsim.ScenarioUpgradeFailure, UpgradeDuration: 2 * time.Hour}, steps)
+		if err := r.sims.world.TriggerUpgrade(); err != nil {
+			t.Fatal(err)
+		}
+		r.until(time.Minute, "the rollback asks", func() bool { return r.step("rollback-upgrade").State == engine.StateAwaiting })
+		if w := r.step("watch"); w.State != engine.StateFailed || !strings.Contains(w.LastError, "offers Resume") {
+			t.Fatalf("watch: %s %q", w.State, w.LastError)
+		}
+		if c := r.step("rollback-upgrade").Confirmation; c == nil || c.Needed != 2 || c.Phrase != "ROLL BACK UPGRADE" {
+			t.Fatalf("the rollback's request: %+v", c)
+		}
+		return r
+	}
+	t.Run("resume", func(t *testing.T) {
+		r := failed(t)
+		if _, err := r.e.Confirm("rollback-upgrade", 0, ana, "ROLL BACK UPGRADE"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.sims.world.ResumeUpgrade(); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.e.Retry("watch", ben); err != nil {
+			t.Fatal(err)
+		}
+		if st := r.step("rollback-upgrade"); st.State != engine.StatePending {
+			t.Fatalf("the rollback while the upgrade resumes: %s", st.State)
+		}
+		r.until(time.Minute, "the run completes", func() bool { return r.e.Snapshot().Run.Outcome == engine.OutcomeCompleted })
+		if st := r.step("rollback-upgrade"); st.State != engine.StateNotNeeded || st.Message != "not needed: watch succeeded" {
+			t.Fatalf("the rollback after the upgrade completed: %s %q", st.State, st.Message)
+		}
+	})
+	t.Run("rollback", func(t *testing.T) {
+		r := failed(t)
+		if _, err := r.e.Confirm("rollback-upgrade", 0, ana, "ROLL BACK UPGRADE"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.e.Confirm("rollback-upgrade", 0, ana, "ROLL BACK UPGRADE"); !errors.Is(err, engine.ErrAlreadyApproved) {
+			t.Fatalf("the same operator twice: %v", err)
+		}
+		if _, err := r.e.Confirm("rollback-upgrade", 0, ben, "ROLL BACK UPGRADE"); err != nil {
+			t.Fatal(err)
+		}
+		r.until(time.Minute, "the rollback runs", func() bool { return r.step("rollback-upgrade").State == engine.StateRunning })
+		if err := r.e.Retry("watch", ana); !errors.Is(err, engine.ErrNotAllowed) {
+			t.Fatalf("retrying the watch while the rollback runs: %v", err)
+		}
+		// The operator ran step 11 in the toolkit; LCS goes from Failed to Replicated.
+		r.sims.lcs.SetSandboxStateSource(nil)
+		r.sims.lcs.SetSandboxState(lcssim.StateReplicated)
+		r.until(time.Minute, "the rollback ends", func() bool { return r.step("rollback-upgrade").State.Terminal() })
+		if st := r.step("rollback-upgrade"); st.State != engine.StateSucceeded {
+			t.Fatalf("the rollback: %s %q", st.State, st.LastError)
+		}
+		if o := r.e.Snapshot().Run.Outcome; o != engine.OutcomeBlocked {
+			t.Fatalf("after the rollback the run is %s (the watch stays failed: what follows is the operators' call)", o)
+		}
+	})
 }
 
 // TestSmokeHTTPEntraOnTheSimulator: a smoke.http step with entra: true, wired by buildPorts to

@@ -93,6 +93,15 @@ func (e *Engine) Confirm(step string, request uint64, actor Actor, phrase string
 	return ConfirmResult{Count: count, Needed: st.needed, Satisfied: count >= st.needed}, nil
 }
 
+// endedWords says how a step ended, for a refusal: "it has already succeeded", "it is not needed
+// (…)".
+func endedWords(st *stepRT) string {
+	if st.state == StateNotNeeded {
+		return "it is " + st.message
+	}
+	return "it has already " + st.state.String()
+}
+
 // Decline is a no-go: an operator refuses a step awaiting confirmation. The step fails with the
 // reason; Retry asks again later.
 func (e *Engine) Decline(step string, request uint64, actor Actor, reason string) error {
@@ -136,7 +145,7 @@ func (e *Engine) Skip(step string, actor Actor, reason, phrase string) (ConfirmR
 			return ConfirmResult{}, fmt.Errorf("step %s: %w: it is running; abort it first", step, ErrNotAllowed)
 		}
 	default:
-		return ConfirmResult{}, fmt.Errorf("step %s: %w: it has already %s", step, ErrNotAllowed, st.state)
+		return ConfirmResult{}, fmt.Errorf("step %s: %w: %s", step, ErrNotAllowed, endedWords(st))
 	}
 	if st.guarded() {
 		return e.overrideLocked(st, OverrideSkip, actor, err, reason, phrase, func(o *overrideRT) error {
@@ -189,7 +198,7 @@ func (e *Engine) MarkDone(step string, actor Actor, reason, phrase string) (Conf
 			return ConfirmResult{}, fmt.Errorf("step %s: %w: it is running; abort it first, then mark it done", step, ErrNotAllowed)
 		}
 	default:
-		return ConfirmResult{}, fmt.Errorf("step %s: %w: it has already %s", step, ErrNotAllowed, st.state)
+		return ConfirmResult{}, fmt.Errorf("step %s: %w: %s", step, ErrNotAllowed, endedWords(st))
 	}
 	if deps := e.st.pendingDeps(st); len(deps) > 0 {
 		return ConfirmResult{}, fmt.Errorf("step %s: cannot be marked done: %w: it waits for %s", step, ErrDependencies, strings.Join(deps, ", "))
@@ -217,7 +226,10 @@ func (e *Engine) MarkDone(step string, actor Actor, reason, phrase string) (Conf
 // away. A guarded step (guard.go) does not run again on this alone: it asks for its confirmation
 // again — a new request, with what the step sees now — and runs when that request has its phrase
 // from as many distinct operators as the step needs. That holds for a guarded step waiting for its
-// next automatic attempt too: an operator's retry replaces the confirmation it had.
+// next automatic attempt too: an operator's retry replaces the confirmation it had. A step whose
+// failure a conditional step answers (`when: {failed}`) cannot be retried while that step runs;
+// when it is retried, that step's open confirmation (its approvals, its no-go) is withdrawn and
+// it waits again: it runs only if this step fails again.
 func (e *Engine) Retry(step string, actor Actor) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -228,8 +240,20 @@ func (e *Engine) Retry(step string, actor Actor) error {
 	if st.state != StateFailed && st.state != StateRetrying {
 		return fmt.Errorf("step %s: %w: only a failed or retrying step can be retried (it is %s)", step, ErrNotAllowed, e.st.viewState(st))
 	}
-	_, err = e.commitLocked(RecRetry, step, ByActor{Actor: actor, Reconfirm: st.guarded()})
-	return err
+	fallbacks := e.fallbacksLocked(step)
+	for _, f := range fallbacks {
+		if f.state == StateRunning || f.state == StateRetrying {
+			return fmt.Errorf("step %s: %w: %s, which runs because it failed (when: failed), is %s; abort it or let it end first", step, ErrNotAllowed, f.def.ID, f.state)
+		}
+	}
+	if _, err := e.commitLocked(RecRetry, step, ByActor{Actor: actor, Reconfirm: st.guarded()}); err != nil {
+		return err
+	}
+	// The other choice is withdrawn while this one runs (settleConditionLocked).
+	for _, f := range fallbacks {
+		e.settleConditionLocked(f, &actor)
+	}
+	return nil
 }
 
 // Abort stops a running or retrying step; it fails with the reason. A running command's process

@@ -570,8 +570,11 @@ func (e *Engine) scheduleLocked() time.Time {
 		if e.halted != nil {
 			return time.Time{}
 		}
+		if st.def.When != nil && e.settleConditionLocked(st, nil) {
+			continue
+		}
 		switch {
-		case e.opts.AutoConfirm && st.state == StateAwaiting && !e.st.paused:
+		case e.opts.AutoConfirm && st.state == StateAwaiting && st.def.When == nil && !e.st.paused:
 			// A request left open by a crash right after it was made.
 			e.autoApproveLocked(st, st.request)
 		case e.opts.AutoConfirm && st.state == StateRunning && st.kind.Mode() == ModeManual && !e.st.paused:
@@ -635,6 +638,44 @@ func (e *Engine) scheduleLocked() time.Time {
 	return next
 }
 
+// settleConditionLocked keeps a conditional step (runbook `when: {failed: ID}`) in line with its
+// trigger while it has not acted on its condition (conditionOpen): once the trigger is done the
+// step is not needed; while the trigger is neither failed nor done (an operator retried it: the
+// toolkit's Resume) the step's open confirmation request, its approvals or its no-go are
+// withdrawn and it waits again, so the two choices never run at once. by is who retried the
+// trigger (nil when the scheduler finds it so). It reports whether it journaled anything.
+func (e *Engine) settleConditionLocked(st *stepRT, by *Actor) bool {
+	c := st.def.When
+	if c == nil || !st.conditionOpen() {
+		return false
+	}
+	trig := e.st.steps[c.Failed]
+	if trig == nil {
+		return false
+	}
+	switch {
+	case trig.state.Done():
+		_, err := e.commitLocked(RecNotNeeded, st.def.ID, NotNeeded{Trigger: c.Failed, Outcome: doneWords(trig)})
+		return err == nil
+	case trig.state != StateFailed && (st.state != StatePending || st.request != 0 || st.approved):
+		_, err := e.commitLocked(RecConditionLapsed, st.def.ID, ConditionLapsed{Trigger: c.Failed,
+			TriggerState: e.st.viewState(trig).String(), Request: st.request, Actor: by})
+		return err == nil
+	}
+	return false
+}
+
+// fallbacksLocked are the conditional steps that answer step's failure (`when: {failed: step}`).
+func (e *Engine) fallbacksLocked(step string) []*stepRT {
+	var out []*stepRT
+	for _, c := range e.children[step] {
+		if c.def.Triggers(step) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // previewTimeout bounds how long a preview may take before the request opens without it.
 const previewTimeout = 2 * time.Minute
 
@@ -656,7 +697,7 @@ func (e *Engine) previewLocked(st *stepRT, pv Previewer) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		st.previewing = false
-		if e.stopping || e.halted != nil || st.state != StatePending || st.request != 0 || st.approved {
+		if e.stopping || e.halted != nil || st.state != StatePending || st.request != 0 || st.approved || !e.st.depsDone(st) {
 			return
 		}
 		e.requestLocked(st, text)
@@ -675,11 +716,18 @@ func (e *Engine) requestLocked(st *stepRT, preview string) {
 	if err != nil {
 		return
 	}
-	if e.opts.AutoConfirm {
+	because := ""
+	if c := st.def.When; c != nil {
+		because = fmt.Sprintf(" (because %s failed; the other choice is to retry %s)", c.Failed, c.Failed)
+		if e.opts.AutoConfirm {
+			// Taking the fallback over retrying its trigger is a decision: --yes never makes it.
+			because += "; not confirmed automatically (--yes): choosing between them is an operator's decision"
+		}
+	} else if e.opts.AutoConfirm {
 		e.autoApproveLocked(st, rec.Seq)
 		return
 	}
-	e.logs.addLine(LevelWarn, st.def.ID, "", true, fmt.Sprintf("needs confirmation: type %q (%d operator(s)) to %s", st.def.Phrase(), st.def.RequiredApprovals(), action))
+	e.logs.addLine(LevelWarn, st.def.ID, "", true, fmt.Sprintf("needs confirmation%s: type %q (%d operator(s)) to %s", because, st.def.Phrase(), st.def.RequiredApprovals(), action))
 }
 
 // autoApproveLocked answers a confirmation request automatically (rehearsal run with --yes).
@@ -856,19 +904,25 @@ func (e *Engine) maybeFinishLocked() {
 	if !e.st.finished.IsZero() {
 		return
 	}
-	var ok, skipped int
+	var ok, skipped, notNeeded int
 	for _, st := range e.st.order {
 		switch st.state {
 		case StateSucceeded:
 			ok++
 		case StateSkipped:
 			skipped++
+		case StateNotNeeded:
+			notNeeded++
 		default:
 			return
 		}
 	}
-	if _, err := e.commitLocked(RecRunFinished, "", RunFinished{Succeeded: ok, Skipped: skipped}); err == nil {
-		e.logs.add(LevelInfo, "", "", fmt.Sprintf("run completed: %d steps succeeded, %d skipped", ok, skipped))
+	if _, err := e.commitLocked(RecRunFinished, "", RunFinished{Succeeded: ok, Skipped: skipped, NotNeeded: notNeeded}); err == nil {
+		msg := fmt.Sprintf("run completed: %d steps succeeded, %d skipped", ok, skipped)
+		if notNeeded > 0 {
+			msg += fmt.Sprintf(", %d not needed", notNeeded)
+		}
+		e.logs.add(LevelInfo, "", "", msg)
 	}
 }
 
@@ -954,8 +1008,9 @@ func (e *Engine) publishLocked(rec journal.Record) {
 	if rec.Step != "" {
 		st := e.st.steps[rec.Step]
 		e.bus.Publish(StepChanged{Seq: rec.Seq, At: rec.Time, Record: RecordType(rec.Type), Step: e.viewLocked(st)})
-		if st.state.Done() {
-			for _, c := range e.children[rec.Step] {
+		for _, c := range e.children[rec.Step] {
+			// A conditional step's readiness follows its trigger's failure, not only its end.
+			if st.state.Done() || c.def.Triggers(rec.Step) {
 				e.bus.Publish(StepChanged{Seq: rec.Seq, At: rec.Time, Record: RecordType(rec.Type), Step: e.viewLocked(c)})
 			}
 		}
@@ -1027,6 +1082,17 @@ func (e *Engine) logRecordLocked(rec journal.Record, payload any) {
 		if p.Reason != "" {
 			msg += ": " + p.Reason
 		}
+	case NotNeeded:
+		msg = fmt.Sprintf("not needed: %s %s (this step runs only if it fails)", p.Trigger, p.Outcome)
+	case ConditionLapsed:
+		lvl, msg = LevelWarn, fmt.Sprintf("%s is %s again", p.Trigger, p.TriggerState)
+		if p.Actor != nil {
+			msg = fmt.Sprintf("%s retried %s", p.Actor, p.Trigger)
+		}
+		if p.Request != 0 {
+			msg += "; this step's confirmation request is withdrawn"
+		}
+		msg += "; it runs only if " + p.Trigger + " fails again"
 	case RunPaused:
 		lvl, msg = LevelWarn, fmt.Sprintf("run paused by %s: %s", p.Actor, p.Reason)
 	case EngineStarted:
@@ -1223,10 +1289,13 @@ func (e *Engine) viewLocked(st *stepRT) StepView {
 		State: e.st.viewState(st), Attempt: st.attempt, MaxAttempts: d.Retries + 1,
 		FirstStarted: st.firstStarted, Started: st.started, Finished: st.finished, RetryAt: st.retryAt,
 		LastError: st.lastError, Message: st.message, Output: append([]string(nil), st.output...),
-		ByHand: st.byHand, By: st.by, Reason: st.reason,
+		ByHand: st.byHand, By: st.by, Reason: st.reason, VerifiesBackup: verifiesRollbackPoint(st.kind, d.Spec),
 		ConfirmedBy: append([]Approval(nil), st.confirmed...),
 		Guard:       guardView(st), Override: overrideView(st),
 		OverriddenBy: append([]Approval(nil), st.overriddenBy...),
+	}
+	if d.When != nil {
+		v.WhenFailed = d.When.Failed
 	}
 	if e.baseline != nil {
 		v.Baseline = e.baseline.Steps[d.ID].Duration()

@@ -146,6 +146,19 @@ func (s Snapshot) Step(id string) (StepView, bool) {
 	return StepView{}, false
 }
 
+// Fallbacks are the conditional steps that answer the step's failure (`when: {failed: id}`), in
+// runbook order: while it is failed, an operator chooses between retrying it and confirming one
+// of them.
+func (s Snapshot) Fallbacks(id string) []StepView {
+	var out []StepView
+	for _, st := range s.Steps {
+		if st.WhenFailed == id && id != "" {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
 // RunView describes the run as a whole.
 type RunView struct {
 	Name        string
@@ -211,6 +224,12 @@ type StepView struct {
 	LastError    string
 	Message      string
 	Output       []string
+	// WhenFailed makes the step conditional (runbook `when: {failed: ID}`): it runs only if that
+	// step fails, and is not needed once that step is done. Empty for a step that always runs.
+	WhenFailed string
+	// VerifiesBackup is set when the step's kind checks the backup it stands for
+	// (RollbackPointVerifier): as the rollback point, its success is a verified one.
+	VerifiesBackup bool
 	// ByHand is set when an operator marked the step done instead of it running.
 	ByHand bool
 	// By and Reason say who skipped, marked, aborted or retried the step, and why.

@@ -242,7 +242,8 @@ func (e *Engine) WithdrawOverride(step string, request uint64, actor Actor, reas
 	return err
 }
 
-// pendingDeps names the dependencies of st that are not done, with their states.
+// pendingDeps names the dependencies of st that do not let it go ahead yet, with their states (a
+// conditional step's trigger must have failed, every other dependency be done).
 func (r *runState) pendingDeps(st *stepRT) []string {
 	var out []string
 	for _, dep := range st.def.After {
@@ -250,7 +251,9 @@ func (r *runState) pendingDeps(st *stepRT) []string {
 		switch {
 		case d == nil:
 			out = append(out, dep+" (not in the runbook)")
-		case !d.state.Done():
+		case st.def.Triggers(dep) && d.state != StateFailed:
+			out = append(out, dep+" ("+r.viewState(d).String()+"; this step runs only if it fails)")
+		case !st.def.Triggers(dep) && !d.state.Done():
 			out = append(out, dep+" ("+r.viewState(d).String()+")")
 		}
 	}

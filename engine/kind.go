@@ -88,6 +88,53 @@ type Cleaner interface {
 	Cleanup(ref map[string]string) (note string, clean bool)
 }
 
+// RollbackPointVerifier is implemented by a step kind — or by the action it decodes, when the
+// answer depends on the step's with: — whose success proves the AX 2012 rollback point: the step
+// itself found and checked the backup the documented rollback restores ("restore the database by
+// using the backup that was made when AX 2012 was turned off": upgrade-cutover-testing.md § Roll
+// back to AX 2012). backup.verify (kind_backup.go) does, reading msdb.dbo.backupset for a full
+// backup with checksums, not damaged, started after the AOS stopped. The rollback view calls the
+// rollback point verified only when its step succeeded by itself with such a kind; marked done by
+// hand, or made by a kind that does not check (manual, wait, command), it is made, not verified.
+type RollbackPointVerifier interface {
+	VerifiesRollbackPoint() bool
+}
+
+// rollbackVerifierKind is the kind that checks the rollback backup. It counts as a
+// RollbackPointVerifier by its name too, so the rule holds whichever of the kind and this
+// interface is built first; a kind or action that implements the interface answers for itself.
+const rollbackVerifierKind = "backup.verify"
+
+// verifiesRollbackPoint reports whether a step of kind k whose decoded settings are spec checks
+// the backup it stands for (RollbackPointVerifier).
+func verifiesRollbackPoint(k Kind, spec any) bool {
+	if v, ok := spec.(RollbackPointVerifier); ok {
+		return v.VerifiesRollbackPoint()
+	}
+	if v, ok := k.(RollbackPointVerifier); ok {
+		return v.VerifiesRollbackPoint()
+	}
+	return k != nil && k.Name() == rollbackVerifierKind
+}
+
+// StepVerifiesRollbackPoint reports whether the runbook step checks the backup it stands for: its
+// kind (looked up in kinds; every kind this build knows when nil) or its decoded action is a
+// RollbackPointVerifier. `cutover check` and the report use it; the engine shows it on each step
+// (StepView.VerifiesBackup).
+func StepVerifiesRollbackPoint(s *runbook.Step, kinds *Registry) bool {
+	if s == nil {
+		return false
+	}
+	if kinds == nil {
+		kinds = NewRegistry(AllKinds()...)
+	}
+	k, ok := kinds.Kind(s.Kind)
+	if !ok {
+		return s.Kind == rollbackVerifierKind
+	}
+	return verifiesRollbackPoint(k, s.Spec)
+}
+
 // permanent marks an error that retrying cannot fix.
 type permanent struct{ err error }
 

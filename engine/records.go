@@ -36,6 +36,12 @@ const (
 	RecOverrideRefused   RecordType = "step.override-refused"
 	RecOverrideWithdrawn RecordType = "step.override-withdrawn"
 
+	// Conditional steps (runbook `when: {failed: ID}`): the step is not needed because its
+	// trigger was done without failing; or its trigger is running again (an operator retried it),
+	// so its open confirmation request, approvals or no-go are withdrawn and it waits again.
+	RecNotNeeded       RecordType = "step.not-needed"
+	RecConditionLapsed RecordType = "step.condition-lapsed"
+
 	RecSourceHealth      RecordType = "source.health"
 	RecReplicationSample RecordType = "replication.sample"
 	RecValidation        RecordType = "step.validation"
@@ -87,10 +93,28 @@ type RunPaused struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// RunFinished is written once every step has succeeded or been skipped.
+// RunFinished is written once every step has succeeded, been skipped or is not needed.
 type RunFinished struct {
 	Succeeded int `json:"succeeded"`
 	Skipped   int `json:"skipped"`
+	NotNeeded int `json:"not_needed,omitempty"`
+}
+
+// NotNeeded says a conditional step will not run: its trigger (the step whose failure it
+// answers) ended with Outcome ("succeeded", "done by hand", "skipped", "not needed").
+type NotNeeded struct {
+	Trigger string `json:"trigger"`
+	Outcome string `json:"outcome"`
+}
+
+// ConditionLapsed says a conditional step's trigger is no longer failed — Actor retried it, or
+// nil when the engine found it so — and TriggerState is where it went. Request is the
+// confirmation request this withdrew (0 when none was open).
+type ConditionLapsed struct {
+	Trigger      string `json:"trigger"`
+	TriggerState string `json:"trigger_state"`
+	Request      uint64 `json:"request,omitempty"`
+	Actor        *Actor `json:"actor,omitempty"`
 }
 
 // Awaiting opens a confirmation request. Its record sequence number is the request id.

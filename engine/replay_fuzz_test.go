@@ -20,6 +20,7 @@ steps:
   - {id: g, title: G, kind: gate, approvals: 2, after: a}
   - {id: c, title: C, kind: command, retries: 2, idempotent: true, confirm: RUN IT, with: {argv: [/bin/true]}}
   - {id: w, title: W, kind: wait, after: [g, c], with: {duration: 10m}}
+  - {id: r, title: R, kind: gate, approvals: 2, when: {failed: c}}
 `
 
 // fuzzTypes are the record types a fuzzed line can have: every known one and one that is not.
@@ -29,11 +30,11 @@ var fuzzTypes = []RecordType{
 	RecSucceeded, RecFailed, RecInterrupted, RecSkipped, RecDoneByHand, RecRetry, RecSourceHealth,
 	RecReplicationSample, RecValidation, RecRecount,
 	RecOverrideRequested, RecOverrideApproved, RecOverrideRefused, RecOverrideWithdrawn,
-	RecAccessChanged, RecNotifySent, RecNotifyFailed, "step.from-the-future",
+	RecAccessChanged, RecNotifySent, RecNotifyFailed, RecNotNeeded, RecConditionLapsed, "step.from-the-future",
 }
 
 // fuzzSteps are the step names a fuzzed line can carry: none, the runbook's, and one it lacks.
-var fuzzSteps = []string{"", "a", "g", "c", "w", "gone"}
+var fuzzSteps = []string{"", "a", "g", "c", "w", "r", "gone"}
 
 // fuzzRecords turns fuzz input into journal records: one a line, the line's first byte choosing
 // the type, its second the step, the rest being the payload (a JSON string when it is not JSON).
@@ -86,7 +87,7 @@ func fuzzLine(t RecordType, step, payload string) string {
 // status glance) and through Open (a resuming engine). Nothing may panic; a record that cannot be
 // replayed stops the replay with an error naming its line, and every path agrees on that.
 func FuzzReplay(f *testing.F) {
-	open := fuzzLine(RecRunOpened, "", `{"runbook":"cutover.yaml","runbook_hash":"x","name":"fuzz","steps":4}`)
+	open := fuzzLine(RecRunOpened, "", `{"runbook":"cutover.yaml","runbook_hash":"x","name":"fuzz","steps":5}`)
 	started := fuzzLine(RecEngineStarted, "", `{"host":"h","pid":1,"runbook_hash":"x","resumed":false}`)
 	seeds := [][]string{
 		{open, started,
@@ -130,6 +131,19 @@ func FuzzReplay(f *testing.F) {
 			fuzzLine(RecDoneByHand, "g", `{"actor":{"name":"Ben"},"reason":"by hand","override":8,"approvals":[{"actor":{"name":"Ben"}},{"actor":{"name":"Ana"}}]}`),
 			fuzzLine(RecRetry, "c", `{"actor":{"name":"Ana"},"reconfirm":true}`),
 		},
+		{open, started,
+			fuzzLine(RecStarted, "c", `{"attempt":1}`),
+			fuzzLine(RecFailed, "c", `{"attempt":1,"error":"exit 1"}`),
+			fuzzLine(RecAwaiting, "r", `{"action":"roll back","needed":2}`),
+			fuzzLine(RecApproved, "r", `{"request":6,"actor":{"name":"Ana"},"count":1,"needed":2}`),
+			fuzzLine(RecRetry, "c", `{"actor":{"name":"Ben"}}`),
+			fuzzLine(RecConditionLapsed, "r", `{"trigger":"c","trigger_state":"ready","request":6,"actor":{"name":"Ben"}}`),
+			fuzzLine(RecSucceeded, "c", `{"attempt":2}`),
+			fuzzLine(RecNotNeeded, "r", `{"trigger":"c","outcome":"succeeded"}`),
+			fuzzLine(RecRunFinished, "", `{"succeeded":3,"skipped":1,"not_needed":1}`),
+		},
+		{open, fuzzLine(RecNotNeeded, "", `{"trigger":"c"}`)},
+		{open, fuzzLine(RecConditionLapsed, "r", `{"trigger":7}`)},
 		{open, fuzzLine(RecOverrideRequested, "a", `{"action":"explode","actor":{"name":"Ana"},"needed":1}`)},
 		{open, fuzzLine(RecStarted, "gone", `{"attempt":1}`)},
 		{open, fuzzLine("step.from-the-future", "", `{}`)},

@@ -16,6 +16,8 @@ type StepState int
 
 // Step states. Pending steps wait for their dependencies; Ready ones may start; Awaiting ones need
 // an operator's typed confirmation; Retrying ones failed and wait for their next attempt.
+// NotNeeded is a conditional step (runbook `when: {failed: ID}`) whose trigger was done without
+// failing: it never ran, and it counts as done for the steps after it.
 const (
 	StatePending StepState = iota
 	StateReady
@@ -25,9 +27,10 @@ const (
 	StateSucceeded
 	StateFailed
 	StateSkipped
+	StateNotNeeded
 )
 
-var stateWords = [...]string{"pending", "ready", "awaiting", "running", "retrying", "succeeded", "failed", "skipped"}
+var stateWords = [...]string{"pending", "ready", "awaiting", "running", "retrying", "succeeded", "failed", "skipped", "not needed"}
 
 // String is the state as one word.
 func (s StepState) String() string {
@@ -37,8 +40,11 @@ func (s StepState) String() string {
 	return fmt.Sprintf("state(%d)", int(s))
 }
 
-// Done reports whether the state lets dependent steps go ahead (succeeded or skipped).
-func (s StepState) Done() bool { return s == StateSucceeded || s == StateSkipped }
+// Done reports whether the state lets dependent steps go ahead (succeeded, skipped, or not
+// needed).
+func (s StepState) Done() bool {
+	return s == StateSucceeded || s == StateSkipped || s == StateNotNeeded
+}
 
 // Terminal reports whether nothing more happens to the step without an operator.
 func (s StepState) Terminal() bool { return s.Done() || s == StateFailed }
@@ -78,8 +84,11 @@ type stepRT struct {
 	message   string
 	output    []string
 	byHand    bool
-	by        *Actor
-	reason    string
+	// declined is set while the step's failure is a no-go (a conditional step turned down waits
+	// again when its trigger is retried).
+	declined bool
+	by       *Actor
+	reason   string
 	// override is the open guarded override (guard.go); overriddenBy who approved the one that
 	// skipped the step or marked it done.
 	override     *overrideRT
@@ -146,6 +155,7 @@ var stepRecords = map[RecordType]bool{
 	RecAwaiting: true, RecApproved: true, RecDeclined: true, RecStarted: true, RecExternal: true,
 	RecSucceeded: true, RecFailed: true, RecInterrupted: true, RecSkipped: true, RecDoneByHand: true,
 	RecRetry: true, RecOverrideRequested: true, RecOverrideApproved: true, RecOverrideRefused: true, RecOverrideWithdrawn: true,
+	RecNotNeeded: true, RecConditionLapsed: true,
 }
 
 func (r *runState) applyRecord(rec journal.Record) error {
@@ -155,11 +165,13 @@ func (r *runState) applyRecord(rec journal.Record) error {
 		if st == nil {
 			return fmt.Errorf("names step %q, which the runbook no longer has; restore the step or start a new run with a fresh --state directory", rec.Step)
 		}
-		// A step that changes state withdraws its open override (guard.go).
+		// A step that changes state withdraws its open override (guard.go), and is no longer
+		// turned down unless this record is the no-go.
 		before := st.state
 		defer func() {
 			if st.state != before {
 				st.override = nil
+				st.declined = RecordType(rec.Type) == RecDeclined
 			}
 		}()
 	} else if stepRecords[RecordType(rec.Type)] {
@@ -361,6 +373,23 @@ func (r *runState) applyRecord(rec journal.Record) error {
 		if !keep {
 			st.request, st.approvals, st.approved = 0, nil, false
 		}
+	case RecNotNeeded:
+		var p NotNeeded
+		if err := decode(&p); err != nil {
+			return err
+		}
+		st.state, st.finished, st.lastError = StateNotNeeded, rec.Time, ""
+		st.message = "not needed: " + p.Trigger + " " + p.Outcome
+		st.request, st.approvals, st.approved, st.confirmed = 0, nil, false, nil
+		st.by, st.reason = nil, ""
+	case RecConditionLapsed:
+		var p ConditionLapsed
+		if err := decode(&p); err != nil {
+			return err
+		}
+		st.state, st.finished, st.lastError = StatePending, time.Time{}, ""
+		st.request, st.approvals, st.approved, st.confirmed = 0, nil, false, nil
+		st.by, st.reason = nil, ""
 	case RecOverrideRequested:
 		var p OverrideRequested
 		if err := decode(&p); err != nil {
@@ -398,14 +427,49 @@ func (r *runState) applyRecord(rec journal.Record) error {
 	return nil
 }
 
-// depsDone reports whether every dependency of st has succeeded or been skipped.
+// depsDone reports whether every dependency of st has succeeded, been skipped or is not needed —
+// except a conditional step's trigger (`when: {failed}`), which must have failed.
 func (r *runState) depsDone(st *stepRT) bool {
 	for _, dep := range st.def.After {
-		if d := r.steps[dep]; d == nil || !d.state.Done() {
+		if !r.depMet(st, dep) {
 			return false
 		}
 	}
 	return true
+}
+
+// depMet reports whether st's dependency dep lets it go ahead: dep is done, or dep is st's
+// trigger and has failed.
+func (r *runState) depMet(st *stepRT, dep string) bool {
+	d := r.steps[dep]
+	if d == nil {
+		return false
+	}
+	if st.def.Triggers(dep) {
+		return d.state == StateFailed
+	}
+	return d.state.Done()
+}
+
+// conditionOpen reports whether a conditional step has not acted on its condition: it waits,
+// asks for its confirmation, or was turned down (a no-go) without running. Only such a step
+// becomes not needed, or waits again, when its trigger moves on.
+func (st *stepRT) conditionOpen() bool {
+	switch st.state {
+	case StatePending, StateAwaiting:
+		return true
+	case StateFailed:
+		return st.declined
+	}
+	return false
+}
+
+// doneWords says how a done step got there: "succeeded", "done by hand", "skipped", "not needed".
+func doneWords(st *stepRT) string {
+	if st.byHand && st.state == StateSucceeded {
+		return "done by hand"
+	}
+	return st.state.String()
 }
 
 // viewState is the state shown to people: a pending step whose dependencies are done is ready.

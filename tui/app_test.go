@@ -569,9 +569,10 @@ func TestStaleIdleNoticesAreIgnored(t *testing.T) {
 	}
 }
 
-// TestHeaderSaysWhereTheRollbackStands: the point of no return's part of the header names the
-// rollback point's state: missing (warned), ready (with its time), missing while the point of no
-// return asks for its confirmation (critical), and over once the refresh started.
+// TestHeaderSaysWhereTheRollbackStands: the point of no return's part of the header names its
+// step (the go-live gate) and the rollback point's state: verified (with its time), made by hand
+// or by a step that does not check (not verified), missing (warned), missing while the point of
+// no return asks for its confirmation (critical), and over once it passed.
 func TestHeaderSaysWhereTheRollbackStands(t *testing.T) {
 	fe := newFixtureEngine(50)
 	fe.snap.Run.Downtime.RollbackPoint = "hold-batch" // a succeeded step stands in for the backup
@@ -587,26 +588,68 @@ func TestHeaderSaysWhereTheRollbackStands(t *testing.T) {
 	head := func() string {
 		return ansi.Strip(strings.Join(newTestApp(fe, 240, 50, Options{}).header(240), "\n"))
 	}
-	if h := head(); !strings.Contains(h, "no return in ≈45m · rollback ready (20:25)") {
-		t.Fatalf("ready:\n%s", h)
+	if h := head(); !strings.Contains(h, "no return: reopen in ≈1h45m · rollback point made by hand (not verified) ·") {
+		t.Fatalf("made by hand (a manual step):\n%s", h)
 	}
 	backup := step("hold-batch")
+	backup.Mode, backup.Kind = engine.ModeAuto, "wait"
+	if h := head(); !strings.Contains(h, "no return: reopen in ≈1h45m · rollback point made 20:25 (not verified) ·") {
+		t.Fatalf("made by a step that does not check:\n%s", h)
+	}
+	backup.Kind, backup.VerifiesBackup = "backup.verify", true
+	if h := head(); !strings.Contains(h, "no return: reopen in ≈1h45m · rollback ready · backup verified 20:25 ·") {
+		t.Fatalf("verified:\n%s", h)
+	}
 	backup.State, backup.Finished = engine.StateRunning, time.Time{}
-	if h := head(); !strings.Contains(h, "no return in ≈45m · rollback point running") {
+	if h := head(); !strings.Contains(h, "no return: reopen in ≈1h45m · rollback point running") {
 		t.Fatalf("no point yet:\n%s", h)
 	}
-	pnr := step("production-refresh")
+	pnr := step("reopen")
 	pnr.State = engine.StateAwaiting
-	if h := head(); !strings.Contains(h, "⚠ no return: production-refresh awaiting — NO rollback point (hold-batch running)") {
+	if h := head(); !strings.Contains(h, "⚠ no return: reopen awaiting — NO rollback point (hold-batch running)") {
 		t.Fatalf("at risk:\n%s", h)
 	}
 	pnr.State, pnr.FirstStarted = engine.StateRunning, fixedNow.Add(-time.Minute)
-	if h := head(); !strings.Contains(h, "⚠ no return: production-refresh running") {
+	if h := head(); !strings.Contains(h, "⚠ no return: reopen running") {
 		t.Fatalf("gone:\n%s", h)
 	}
 	pnr.State = engine.StateSucceeded
-	if h := head(); !strings.Contains(h, "no return: production-refresh ✓ passed") {
+	if h := head(); !strings.Contains(h, "no return: reopen ✓ passed") {
 		t.Fatalf("passed:\n%s", h)
+	}
+}
+
+// TestHeaderKeepsTheForecastAt160Columns: on a 160-column line during the downtime, with a source
+// failing, the header shortens the rollback's words before it lets the forecast go — first its
+// own words, then the step's name — and says the full text when there is room.
+func TestHeaderKeepsTheForecastAt160Columns(t *testing.T) {
+	fe := newFixtureEngine(50)
+	fe.snap.Run.Downtime.RollbackPoint = "hold-batch"
+	for i := range fe.snap.Steps {
+		if st := &fe.snap.Steps[i]; st.ID == "hold-batch" {
+			st.Mode, st.Kind, st.VerifiesBackup = engine.ModeAuto, "backup.verify", true
+		}
+	}
+	line := func(w int) string {
+		return ansi.Strip(newTestApp(fe, w, 50, Options{}).header(w)[1])
+	}
+	for _, c := range []struct {
+		w    int
+		want string
+	}{
+		{240, "no return: reopen in ≈1h45m · rollback ready · backup verified 20:25"},
+		{170, "no return: reopen in ≈1h45m · rollback ready · backup verified 20:25"},
+		{160, "no return: reopen ≈1h45m · rollback ✓ verified 20:25"},
+		{150, "no return ≈1h45m · rollback ✓ verified 20:25"},
+	} {
+		if l := line(c.w); !strings.Contains(l, c.want) || !strings.Contains(l, "finish ≈ 23:00 (9h10m spare)") {
+			t.Errorf("%d columns: want %q and the forecast:\n%s", c.w, c.want, l)
+		}
+	}
+	// A long step name: the name goes before the forecast does.
+	fe.snap.Run.Downtime.PointOfNoReturn = "production-refresh"
+	if l := line(160); !strings.Contains(l, "finish ≈ 23:00 (9h10m spare)") || !strings.Contains(l, "rollback ✓ verified 20:25") {
+		t.Errorf("a long point of no return pushed the forecast off:\n%s", l)
 	}
 }
 
@@ -615,7 +658,7 @@ func TestHeaderSaysWhereTheRollbackStands(t *testing.T) {
 // that confirming leaves nothing to go back to, and who skipped it.
 func TestConfirmingThePointOfNoReturnSaysWhetherRollbackIsPossible(t *testing.T) {
 	fe := newFixtureEngine(50)
-	fe.snap.Run.Downtime.RollbackPoint = "replication-drain"
+	fe.snap.Run.Downtime.PointOfNoReturn, fe.snap.Run.Downtime.RollbackPoint = "production-refresh", "replication-drain"
 	ben := engine.Actor{Name: "ben", Role: engine.RoleOperator}
 	for i := range fe.snap.Steps {
 		switch st := &fe.snap.Steps[i]; st.ID {
@@ -633,16 +676,33 @@ func TestConfirmingThePointOfNoReturnSaysWhetherRollbackIsPossible(t *testing.T)
 		!strings.Contains(out, "Confirming production-refresh leaves nothing to go back to.") {
 		t.Fatalf("the dialog does not warn:\n%s", out)
 	}
-	// With the rollback point made, it says when; other steps' dialogs say nothing of it.
+	// With the rollback point made, it says when and whether the backup was verified; other
+	// steps' dialogs say nothing of it.
+	var drain *engine.StepView
 	for i := range fe.snap.Steps {
 		if st := &fe.snap.Steps[i]; st.ID == "replication-drain" {
 			st.State, st.Finished = engine.StateSucceeded, fixedNow.Add(-10*time.Minute)
+			drain = st
+		}
+	}
+	refresh, _ := fe.snap.Step("production-refresh")
+	for _, c := range []struct {
+		verifies, byHand bool
+		want             string
+	}{
+		{false, false, "Rollback point: replication-drain, made at 21:00 (not verified: its step does not check the backup)."},
+		{true, true, "Rollback point: replication-drain, made by hand at 21:00 (not verified: nothing checked the backup)."},
+		{true, false, "Rollback ready: replication-drain verified the backup at 21:00."},
+	} {
+		drain.VerifiesBackup, drain.ByHand = c.verifies, c.byHand
+		if text, critical := rollbackNotice(fe.snap, refresh, fixedNow, time.UTC); text != "point of no return: after production-refresh there is no way back to AX 2012. "+c.want || critical {
+			t.Fatalf("want %q, got %q (critical %v)", c.want, text, critical)
 		}
 	}
 	a = newTestApp(fe, 140, 50, Options{})
 	a.Update(openConfirmMsg{step: "production-refresh"})
-	if out := screenOf(a); !strings.Contains(out, "no way back to AX 2012") || !strings.Contains(out, "replication-drain, made at 21:00") || strings.Contains(out, "NO AX 2012") {
-		t.Fatalf("ready:\n%s", screenOf(a))
+	if out := screenOf(a); !strings.Contains(out, "no way back to AX 2012") || !strings.Contains(out, "verified the backup at 21:00") || strings.Contains(out, "NO AX 2012") {
+		t.Fatalf("ready:\n%s", out)
 	}
 	a = newTestApp(fe, 140, 50, Options{})
 	a.Update(openConfirmMsg{step: "aos-stop"})

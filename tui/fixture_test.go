@@ -258,7 +258,7 @@ func fixtureLogs() []engine.LogLine {
 }
 
 func newFixtureEngine(tables int) *fakeEngine {
-	dt := &runbook.Downtime{Budget: 12 * time.Hour, BeginsWith: "hold-batch", PointOfNoReturn: "production-refresh"}
+	dt := &runbook.Downtime{Budget: 12 * time.Hour, BeginsWith: "hold-batch", PointOfNoReturn: "reopen"}
 	snap := engine.Snapshot{Seq: 100, At: fixedNow, Steps: fixtureSteps(), Run: engine.RunView{Name: "Contoso AX 2012 go-live",
 		Environment: "PROD (Contoso Dynamics 365)", Downtime: dt, Outcome: engine.OutcomeWaiting, Phases: []string{"Before downtime", "Shutdown"}}}
 	return &fakeEngine{snap: snap, repl: fixtureReplication(tables), val: fixtureValidation(40), logs: fixtureLogs(), ch: make(chan engine.Event, 16)}

@@ -144,6 +144,8 @@ func stateGlyph(s engine.StepState) string {
 		return "✗"
 	case engine.StateSkipped:
 		return "⤼"
+	case engine.StateNotNeeded:
+		return "⊘"
 	}
 	return "?"
 }
@@ -159,7 +161,7 @@ func (s *Styles) stateStyle(st engine.StepState) lipgloss.Style {
 		return s.Warn
 	case engine.StateRunning:
 		return s.Accent
-	case engine.StateSkipped, engine.StatePending:
+	case engine.StateSkipped, engine.StatePending, engine.StateNotNeeded:
 		return s.Muted
 	}
 	return s.Text

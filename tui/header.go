@@ -115,6 +115,7 @@ func (a *App) header(w int) []string {
 		l2 = append(l2, hpart{s, 9})
 	}
 	proj := d.snap.Project(now) // once a frame, for the forecast and the point of no return
+	fcAt := -1
 	if f, ok := d.forecastFrom(proj); ok && run.Finished.IsZero() {
 		s := "finish ≈ " + f.In(a.s.local).Format("15:04")
 		if !dt.began.IsZero() && dt.budget > 0 {
@@ -125,13 +126,19 @@ func (a *App) header(w int) []string {
 				s += fmt.Sprintf(" (%s spare)", dur(end.Sub(f)))
 			}
 		}
+		fcAt = len(l2)
 		l2 = append(l2, hpart{s, 5})
 	}
 	if b := run.Baseline; b != nil && b.LatenessKnown && run.Finished.IsZero() {
 		l2 = append(l2, hpart{a.lateness(b), 5})
 	}
-	if s := a.noReturn(d, proj); s != "" {
-		l2 = append(l2, hpart{s, 6})
+	// The point of no return in full, or shorter when the full text would push the forecast off
+	// the line.
+	nrAt := -1
+	nr := a.noReturn(d, proj)
+	if len(nr) > 0 {
+		nrAt = len(l2)
+		l2 = append(l2, hpart{nr[0], 6})
 	}
 	if v := d.repl; v != nil {
 		if !v.Retired.IsZero() {
@@ -166,43 +173,65 @@ func (a *App) header(w int) []string {
 			l2 = append(l2, hpart{"watching: " + strings.Join(names, " "), 3})
 		}
 	}
-	return []string{fit(line1, w), fit(joinFit(l2, st.Muted.Render(" · "), w), w)}
+	sep := st.Muted.Render(" · ")
+	line2 := joinFit(l2, sep, w)
+	dropped := func(at int) bool { return at >= 0 && !strings.Contains(line2, l2[at].text) }
+	for i := 1; i < len(nr) && (dropped(fcAt) || dropped(nrAt)); i++ {
+		l2[nrAt].text = nr[i]
+		line2 = joinFit(l2, sep, w)
+	}
+	return []string{fit(line1, w), fit(line2, w)}
 }
 
 // noReturn is the header's word on the point of no return and the AX 2012 rollback: passed or
-// under way, or still ahead (in how long, by the plan) with or without a rollback point. Short:
-// it shares the line with the downtime clock and the forecast.
-func (a *App) noReturn(d *data, proj engine.Projection) string {
+// under way, or still ahead (in how long, by the plan, naming the step) with the rollback point:
+// verified, made but not verified, pending or missing. It comes in up to three lengths, longest
+// first: it shares the line with the downtime clock and the forecast, and the header takes the
+// longest that leaves the forecast on the line.
+func (a *App) noReturn(d *data, proj engine.Projection) []string {
 	st := a.s.styles
 	rb := d.snap.RollbackWith(proj)
 	pnr, ok := d.step(rb.NoReturn)
 	if rb.State == engine.RollbackUntracked || !ok {
-		return ""
+		return nil
 	}
-	var s string
+	// heads are the point of no return's part, longest first.
+	var heads []string
 	switch {
 	case pnr.State == engine.StateSucceeded:
-		return st.Muted.Render("no return: " + pnr.ID + " ✓ passed")
+		return []string{st.Muted.Render("no return: " + pnr.ID + " ✓ passed")}
 	case rb.State == engine.RollbackGone:
-		return st.Crit.Render("⚠ no return: " + pnr.ID + " " + pnr.State.String())
+		return []string{st.Crit.Render("⚠ no return: " + pnr.ID + " " + pnr.State.String())}
 	case pnr.State == engine.StateAwaiting:
-		s = st.Crit.Render("⚠ no return: " + pnr.ID + " awaiting")
+		heads = []string{st.Crit.Render("⚠ no return: " + pnr.ID + " awaiting")}
 	case rb.Projected:
-		s = "no return in ≈" + dur(rb.Left)
+		heads = []string{"no return: " + pnr.ID + " in ≈" + dur(rb.Left), "no return: " + pnr.ID + " ≈" + dur(rb.Left), "no return ≈" + dur(rb.Left)}
 	default:
-		s = "no return: " + pnr.ID + " " + pnr.State.String()
+		heads = []string{"no return: " + pnr.ID + " " + pnr.State.String()}
 	}
-	switch rb.State {
-	case engine.RollbackReady:
-		return s + " · " + st.OK.Render("rollback ready ("+rb.PointAt.In(a.s.local).Format("15:04")+")")
-	case engine.RollbackAtRisk:
-		return s + st.Crit.Render(" — NO rollback point ("+rb.Point+" "+rb.PointState.String()+")")
-	case engine.RollbackNoPoint:
-		if rb.Point != "" {
-			return s + " · " + st.Warn.Render("rollback point "+rb.PointState.String())
-		}
+	// tails are the rollback point's part, longest first.
+	var tails []string
+	at := rb.PointAt.In(a.s.local).Format("15:04")
+	switch {
+	case rb.State == engine.RollbackReady && rb.Proof == engine.ProofVerified:
+		tails = []string{" · " + st.OK.Render("rollback ready · backup verified "+at), " · " + st.OK.Render("rollback ✓ verified "+at)}
+	case rb.State == engine.RollbackReady && rb.Proof == engine.ProofByHand:
+		tails = []string{" · " + st.Warn.Render("rollback point made by hand (not verified)"), " · " + st.Warn.Render("rollback point by hand")}
+	case rb.State == engine.RollbackReady:
+		tails = []string{" · " + st.Warn.Render("rollback point made "+at+" (not verified)"), " · " + st.Warn.Render("rollback point unverified")}
+	case rb.State == engine.RollbackAtRisk:
+		tails = []string{st.Crit.Render(" — NO rollback point (" + rb.Point + " " + rb.PointState.String() + ")")}
+	case rb.State == engine.RollbackNoPoint && rb.Point != "":
+		tails = []string{" · " + st.Warn.Render("rollback point "+rb.PointState.String())}
+	default:
+		tails = []string{""}
 	}
-	return s
+	// The step's name goes last, the rollback point's words before it.
+	out := []string{heads[0] + tails[0]}
+	for i := 1; i < max(len(heads), len(tails)); i++ {
+		out = append(out, heads[min(i, len(heads)-1)]+tails[min(i, len(tails)-1)])
+	}
+	return out
 }
 
 // latenessText says in words how far the run is behind or ahead of its baseline rehearsal.

@@ -382,6 +382,8 @@ func (h *headless) stepLine(at time.Time, st engine.StepView) {
 		msg = fmt.Sprintf("%s; attempt %d of %d at %s", st.LastError, st.Attempt+1, st.MaxAttempts, h.stamp(st.RetryAt))
 	case engine.StateSkipped:
 		msg = fmt.Sprintf("by %s: %s", nameOf(st.By), st.Reason)
+	case engine.StateNotNeeded:
+		msg = st.Message
 	case engine.StateReady:
 		msg = "dependencies done"
 		if st.By != nil && st.Reason == "" {
@@ -504,6 +506,10 @@ func (h *headless) ask(s engine.Snapshot, p prompt) {
 		h.printf(" (by %s)", approvalNames(c.Approvals))
 	}
 	h.printf("\n   type %q to confirm as %s, or no: reason for a no-go\n", c.Phrase, h.opt.Actor.Name)
+	if st.WhenFailed != "" {
+		// A conditional step: one of two choices on its trigger's failure.
+		h.printf("   it runs because %s failed; the other choice is to retry %s (no: reason here, then cutover step retry %s)\n", st.WhenFailed, st.WhenFailed, st.WhenFailed)
+	}
 	if g := st.Guard; g != nil {
 		h.printf("   to skip it instead: %s: reason (%d operator(s))\n", g.Skip, g.Needed)
 	}

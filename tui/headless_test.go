@@ -310,3 +310,30 @@ steps:
 	inW.Close()
 	e.Stop("test")
 }
+
+// TestHeadlessOffersBothChoicesOnAFailure: when a step fails (here a gate's no-go) and a
+// conditional step answers it, the prompt for the conditional step says why it asks and what the
+// other choice is; the line of a conditional step not needed says so.
+func TestHeadlessOffersBothChoicesOnAFailure(t *testing.T) {
+	e := startEngine(t, `name: t
+steps:
+  - {id: upgrade, title: Upgrade went well, kind: gate}
+  - {id: rollback, title: Roll back the upgrade, kind: gate, when: {failed: upgrade}}
+  - {id: spare, title: Spare, kind: manual, when: {failed: rollback}}
+`, clock.Real())
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	ana := engine.Actor{Name: "Ana", Origin: "local terminal", Role: engine.RoleOperator}
+	go func() {
+		RunHeadless(context.Background(), e, HeadlessOptions{Out: outW, In: inR, Interactive: true, Actor: ana})
+		outW.Close()
+	}()
+	s := newScreen(t, outR)
+	s.waitFor(`type "upgrade" to confirm as Ana`)
+	io.WriteString(inW, "no: LCS says Failed\n")
+	s.waitFor("it runs because upgrade failed; the other choice is to retry upgrade (no: reason here, then cutover step retry upgrade)")
+	io.WriteString(inW, "rollback\n")
+	s.waitFor("not needed not needed: rollback succeeded")
+	inW.Close()
+	e.Stop("test")
+}

@@ -263,10 +263,14 @@ func rollbackNotice(snap engine.Snapshot, step engine.StepView, now time.Time, l
 	if rb.State == engine.RollbackUntracked || rb.State == engine.RollbackGone {
 		return "", false
 	}
-	switch {
+	after := fmt.Sprintf("point of no return: after %s there is no way back to AX 2012.", rb.NoReturn)
+	switch at := rb.PointAt.In(loc).Format("15:04"); {
+	case rb.State == engine.RollbackReady && rb.Proof == engine.ProofVerified:
+		return fmt.Sprintf("%s Rollback ready: %s verified the backup at %s.", after, rb.Point, at), false
+	case rb.State == engine.RollbackReady && rb.Proof == engine.ProofByHand:
+		return fmt.Sprintf("%s Rollback point: %s, made by hand at %s (not verified: nothing checked the backup).", after, rb.Point, at), false
 	case rb.State == engine.RollbackReady:
-		return fmt.Sprintf("point of no return: after %s there is no way back to AX 2012. Rollback point: %s, made at %s.",
-			rb.NoReturn, rb.Point, rb.PointAt.In(loc).Format("15:04")), false
+		return fmt.Sprintf("%s Rollback point: %s, made at %s (not verified: its step does not check the backup).", after, rb.Point, at), false
 	case rb.Point == "":
 		return fmt.Sprintf("point of no return: after %s there is no way back to AX 2012 (the runbook names no rollback point).", rb.NoReturn), false
 	}

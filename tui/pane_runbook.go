@@ -239,6 +239,9 @@ func (p *runbookPane) stepLine(s engine.StepView, now time.Time, w, idW int) str
 	if s.ByHand {
 		word = "done"
 	}
+	if s.State == engine.StateNotNeeded {
+		word = "unneeded" // "not needed" in the detail: the column is 9 cells
+	}
 	left := ss.Render(stateGlyph(s.State)+" "+fit(word, 9)) + " " + fit(s.ID, idW) + " "
 	timing := p.timing(s, now)
 	who := whoOf(s)
@@ -325,6 +328,9 @@ func (p *runbookPane) detail(s engine.StepView, now time.Time, w, h int) []strin
 	}
 	if s.Confirmation != nil && s.Confirmation.Needed > 1 {
 		tags = append(tags, fmt.Sprintf("%d approvals", s.Confirmation.Needed))
+	}
+	if s.WhenFailed != "" {
+		tags = append(tags, "if "+s.WhenFailed+" fails")
 	}
 	tags = append(tags, s.Kind)
 	lines = append(lines, fit(head, w-len(strings.Join(tags, " · "))-3)+" "+st.Muted.Render("["+strings.Join(tags, " · ")+"]"))
@@ -454,10 +460,14 @@ func (p *runbookPane) nextAction(s engine.StepView) string {
 		if h := heldByOther(s, p.s.actor); h != nil {
 			return fmt.Sprintf("%s is confirming it now (since %s) · %s", h.Actor, h.Since.In(p.s.local).Format("15:04:05"), got)
 		}
-		if ro {
-			return fmt.Sprintf("waiting for an operator to type %q · %s", c.Phrase, got)
+		other := ""
+		if s.WhenFailed != "" {
+			other = fmt.Sprintf(" · it runs because %s failed; the other choice: retry %s", s.WhenFailed, s.WhenFailed)
 		}
-		return fmt.Sprintf("%s: confirm (type %q) · %s: no-go · %s", k.Confirm.Help().Key, c.Phrase, k.Decline.Help().Key, got)
+		if ro {
+			return fmt.Sprintf("waiting for an operator to type %q · %s%s", c.Phrase, got, other)
+		}
+		return fmt.Sprintf("%s: confirm (type %q) · %s: no-go · %s%s", k.Confirm.Help().Key, c.Phrase, k.Decline.Help().Key, got, other)
 	case engine.StateRunning:
 		if s.Mode == engine.ModeManual {
 			if ro {
@@ -473,22 +483,25 @@ func (p *runbookPane) nextAction(s engine.StepView) string {
 		return "next attempt at " + s.RetryAt.In(p.s.local).Format("15:04:05")
 	case engine.StateFailed:
 		if ro {
-			return "failed: an operator must retry, skip or mark it done"
+			return "failed: an operator must retry, skip or mark it done" + p.fallbackChoice(s)
 		}
 		if g := s.Guard; g != nil {
 			return fmt.Sprintf("%s: retry (asks for %q again) · %s: skip (type %q) · %s: mark done by hand (type %q) · %d operator(s)",
-				k.Retry.Help().Key, g.Phrase, k.Skip.Help().Key, g.Skip, k.Done.Help().Key, g.Done, g.Needed)
+				k.Retry.Help().Key, g.Phrase, k.Skip.Help().Key, g.Skip, k.Done.Help().Key, g.Done, g.Needed) + p.fallbackChoice(s)
 		}
-		return fmt.Sprintf("%s: retry · %s: skip · %s: mark done by hand", k.Retry.Help().Key, k.Skip.Help().Key, k.Done.Help().Key)
+		return fmt.Sprintf("%s: retry · %s: skip · %s: mark done by hand", k.Retry.Help().Key, k.Skip.Help().Key, k.Done.Help().Key) + p.fallbackChoice(s)
 	case engine.StatePending:
 		var waiting []string
 		for _, dep := range s.After {
-			if d, ok := p.d.step(dep); ok && !d.State.Done() {
+			if d, ok := p.d.step(dep); ok && dep != s.WhenFailed && !d.State.Done() {
 				waiting = append(waiting, dep)
 			}
 		}
 		if len(waiting) > 0 {
 			return "waits for " + strings.Join(waiting, ", ")
+		}
+		if s.WhenFailed != "" {
+			return "runs only if " + s.WhenFailed + " fails; not needed once it is done"
 		}
 		if p.d.snap.Run.Paused {
 			return "the run is paused"
@@ -498,6 +511,21 @@ func (p *runbookPane) nextAction(s engine.StepView) string {
 		return "about to start"
 	}
 	return ""
+}
+
+// fallbackChoice names, on a failed step, the conditional steps that answer its failure (`when:
+// {failed}`) and are waiting for a decision: the other choice besides retrying it.
+func (p *runbookPane) fallbackChoice(s engine.StepView) string {
+	var waiting []string
+	for _, f := range p.d.snap.Fallbacks(s.ID) {
+		if f.State == engine.StateAwaiting || f.State == engine.StateReady {
+			waiting = append(waiting, f.ID)
+		}
+	}
+	if len(waiting) == 0 {
+		return ""
+	}
+	return " · or instead confirm " + strings.Join(waiting, ", ") + " (it runs because this failed)"
 }
 
 // stepLogs are the step's newest log lines, oldest first.

@@ -141,6 +141,9 @@ type RunStatus struct {
 	Outcome     engine.Outcome
 	StepsDone   int
 	StepsTotal  int
+	// StepsNotNeeded counts the done steps that are conditional (`when: {failed}`) and were not
+	// needed: their trigger was done without failing.
+	StepsNotNeeded int
 	// Current is the step that matters now (nil when none): one awaiting an operator, else a failed
 	// one, else one retrying, running or ready, in that order.
 	Current *CurrentStep
@@ -288,6 +291,9 @@ func runStatus(snap *engine.Snapshot, now time.Time) *RunStatus {
 		if st.State.Done() {
 			rs.StepsDone++
 		}
+		if st.State == engine.StateNotNeeded {
+			rs.StepsNotNeeded++
+		}
 		if p := priority[st.State]; p > best {
 			best = p
 			rs.Current = &CurrentStep{ID: st.ID, Title: st.Title, State: st.State, Phase: st.Phase}
@@ -305,24 +311,35 @@ func runStatus(snap *engine.Snapshot, now time.Time) *RunStatus {
 	return rs
 }
 
-// rollbackText is the rollback's readiness in words, for the glance.
+// rollbackText is the rollback's readiness in words, for the glance: whether the rollback point
+// was made and its backup verified, and which step is the point of no return and when.
 func rollbackText(rb engine.RollbackView, now time.Time) string {
 	in := ""
 	if rb.Projected {
 		in = " in ≈" + dur(rb.Left)
 	}
+	ago := dur(max(now.Sub(rb.PointAt), 0)) + " ago"
 	switch rb.State {
 	case engine.RollbackGone:
-		return "rollback over (" + rb.NoReturn + " started " + dur(max(now.Sub(rb.NoReturnAt), 0)) + " ago)"
+		return fmt.Sprintf("rollback over: the point of no return (%s) passed %s ago", rb.NoReturn, dur(max(now.Sub(rb.NoReturnAt), 0)))
 	case engine.RollbackReady:
-		return fmt.Sprintf("rollback ready (%s %s ago) · no return (%s)%s", rb.Point, dur(max(now.Sub(rb.PointAt), 0)), rb.NoReturn, in)
+		var point string
+		switch rb.Proof {
+		case engine.ProofVerified:
+			point = fmt.Sprintf("rollback ready · backup verified %s (%s)", ago, rb.Point)
+		case engine.ProofByHand:
+			point = fmt.Sprintf("rollback point made by hand %s (%s, not verified)", ago, rb.Point)
+		default:
+			point = fmt.Sprintf("rollback point made %s (%s, not verified: the step does not check the backup)", ago, rb.Point)
+		}
+		return fmt.Sprintf("%s · no return: %s%s", point, rb.NoReturn, in)
 	case engine.RollbackAtRisk:
-		return fmt.Sprintf("NO rollback point (%s not done) · no return (%s) awaits confirmation", rb.Point, rb.NoReturn)
+		return fmt.Sprintf("NO rollback point (%s not done) · no return: %s awaits confirmation", rb.Point, rb.NoReturn)
 	case engine.RollbackNoPoint:
 		if rb.Point == "" {
-			return fmt.Sprintf("no return (%s)%s · no rollback point named", rb.NoReturn, in)
+			return fmt.Sprintf("no return: %s%s · no rollback point named", rb.NoReturn, in)
 		}
-		return fmt.Sprintf("no rollback point yet (%s) · no return (%s)%s", rb.Point, rb.NoReturn, in)
+		return fmt.Sprintf("no rollback point yet (%s %s) · no return: %s%s", rb.Point, rb.PointState, rb.NoReturn, in)
 	}
 	return ""
 }
@@ -432,7 +449,11 @@ func (s Status) WriteText(w io.Writer) error {
 		b.WriteString("sources      " + strings.Join(srcs, " · ") + "\n")
 	}
 	if rs := s.Run; rs != nil {
-		parts := []string{rs.Name, fmt.Sprintf("%d/%d steps", rs.StepsDone, rs.StepsTotal)}
+		steps := fmt.Sprintf("%d/%d steps", rs.StepsDone, rs.StepsTotal)
+		if rs.StepsNotNeeded > 0 {
+			steps += fmt.Sprintf(" (%d not needed)", rs.StepsNotNeeded)
+		}
+		parts := []string{rs.Name, steps}
 		if c := rs.Current; c != nil {
 			cur := c.ID + " " + c.State.String()
 			if c.Phase != "" {
@@ -558,10 +579,17 @@ func (s Status) brief(i int) string {
 //	  outcome                  string ("running", "waiting for an operator", "paused", …): where
 //	                           the run is, or was when its engine stopped
 //	  engine                   "running" | "stopped" (no engine holds the state directory)
-//	  steps_done, steps_total  numbers
+//	  steps_done, steps_total  numbers; steps_not_needed  number (done, conditional, never run)
 //	  current_step             null | {id, title, state, phase}
 //	  downtime                 null (no downtime block) | {began_at (time | null),
-//	                             elapsed_seconds, budget_seconds, over_budget (bool)} }
+//	                             elapsed_seconds, budget_seconds, over_budget (bool)}
+//	  rollback                 null (no point of no return) | {
+//	    state                  "no rollback point" | "ready" | "at risk" | "gone"
+//	    no_return, no_return_title  the point of no return's step and its title
+//	    rollback_point         string ("" when none is named);  rollback_point_at  time | null
+//	    rollback_point_verified  bool: its step checked the backup (backup.verify)
+//	    rollback_point_proof   "none" | "verified" | "by hand" | "unchecked"
+//	    no_return_at           time | null;   no_return_in_seconds  number | null } }
 const StatusSchema = "cutover.status/v1"
 
 type statusJSON struct {
@@ -640,18 +668,22 @@ type runStatusJSON struct {
 	Engine      string           `json:"engine"`
 	StepsDone   int              `json:"steps_done"`
 	StepsTotal  int              `json:"steps_total"`
+	NotNeeded   int              `json:"steps_not_needed"`
 	CurrentStep *currentStepJSON `json:"current_step"`
 	Downtime    *downtimeJSON    `json:"downtime"`
 	Rollback    *rollbackJSON    `json:"rollback"`
 }
 
 type rollbackJSON struct {
-	State             engine.RollbackState `json:"state"`
-	NoReturn          string               `json:"no_return"`
-	RollbackPoint     string               `json:"rollback_point"`
-	RollbackPointAt   *string              `json:"rollback_point_at"`
-	NoReturnAt        *string              `json:"no_return_at"`
-	NoReturnInSeconds *float64             `json:"no_return_in_seconds"`
+	State                 engine.RollbackState `json:"state"`
+	NoReturn              string               `json:"no_return"`
+	NoReturnTitle         string               `json:"no_return_title"`
+	RollbackPoint         string               `json:"rollback_point"`
+	RollbackPointAt       *string              `json:"rollback_point_at"`
+	RollbackPointVerified bool                 `json:"rollback_point_verified"`
+	RollbackPointProof    engine.PointProof    `json:"rollback_point_proof"`
+	NoReturnAt            *string              `json:"no_return_at"`
+	NoReturnInSeconds     *float64             `json:"no_return_in_seconds"`
 }
 
 type currentStepJSON struct {
@@ -739,7 +771,7 @@ func (s Status) WriteJSON(w io.Writer) error {
 	}
 	if rs := s.Run; rs != nil {
 		rj := &runStatusJSON{Name: rs.Name, Environment: rs.Environment, Rehearsal: rs.Rehearsal, Outcome: rs.Outcome,
-			Engine: "running", StepsDone: rs.StepsDone, StepsTotal: rs.StepsTotal}
+			Engine: "running", StepsDone: rs.StepsDone, StepsTotal: rs.StepsTotal, NotNeeded: rs.StepsNotNeeded}
 		if rs.Stopped {
 			rj.Engine = "stopped"
 		}
@@ -751,8 +783,9 @@ func (s Status) WriteJSON(w io.Writer) error {
 				BudgetSeconds: d.Budget.Seconds(), OverBudget: d.Over()}
 		}
 		if rb := rs.Rollback; rb != nil {
-			rj.Rollback = &rollbackJSON{State: rb.State, NoReturn: rb.NoReturn, RollbackPoint: rb.Point,
-				RollbackPointAt: jsonTime(rb.PointAt), NoReturnAt: jsonTime(rb.NoReturnAt)}
+			rj.Rollback = &rollbackJSON{State: rb.State, NoReturn: rb.NoReturn, NoReturnTitle: rb.NoReturnTitle, RollbackPoint: rb.Point,
+				RollbackPointAt: jsonTime(rb.PointAt), RollbackPointVerified: rb.Proof.Verified(), RollbackPointProof: rb.Proof,
+				NoReturnAt: jsonTime(rb.NoReturnAt)}
 			if rb.Projected {
 				rj.Rollback.NoReturnInSeconds = jsonSeconds(rb.Left)
 			}

@@ -358,7 +358,7 @@ func TestStatusJSONSchema(t *testing.T) {
 	}
 	run := doc["run"].(map[string]any)
 	check("run", run, map[string]string{"name": str, "environment": str, "rehearsal": boo, "outcome": str, "engine": str, "steps_done": numb,
-		"steps_total": numb, "current_step": obj, "downtime": obj, "rollback": null})
+		"steps_total": numb, "steps_not_needed": numb, "current_step": obj, "downtime": obj, "rollback": null})
 	check("run.current_step", run["current_step"].(map[string]any), map[string]string{"id": str, "title": str, "state": str, "phase": str})
 	check("run.downtime", run["downtime"].(map[string]any), map[string]string{"began_at": str, "elapsed_seconds": numb, "budget_seconds": numb, "over_budget": boo})
 	if dt := run["downtime"].(map[string]any); dt["elapsed_seconds"] != 3600.0 || dt["budget_seconds"] != 43200.0 || run["outcome"] != "waiting for an operator" {
@@ -475,9 +475,9 @@ func TestStatusJSONSchemaEveryState(t *testing.T) {
 	source := map[string]string{"name": str, "health": str, "since": str, "last_ok_at": str, "last_ok_age_seconds": num,
 		"last_error": str, "failures": num}
 	run := map[string]string{"name": str, "environment": str, "rehearsal": boo, "outcome": str, "engine": str, "steps_done": num,
-		"steps_total": num, "current_step": obj, "downtime": obj, "rollback": null}
-	rollback := map[string]string{"state": str, "no_return": str, "rollback_point": str, "rollback_point_at": str,
-		"no_return_at": null, "no_return_in_seconds": num}
+		"steps_total": num, "steps_not_needed": num, "current_step": obj, "downtime": obj, "rollback": null}
+	rollback := map[string]string{"state": str, "no_return": str, "no_return_title": str, "rollback_point": str, "rollback_point_at": str,
+		"rollback_point_verified": boo, "rollback_point_proof": str, "no_return_at": null, "no_return_in_seconds": num}
 	current := map[string]string{"id": str, "title": str, "state": str, "phase": str}
 	downtime := map[string]string{"began_at": str, "elapsed_seconds": num, "budget_seconds": num, "over_budget": boo}
 
@@ -562,15 +562,31 @@ func TestStatusJSONSchemaEveryState(t *testing.T) {
 			snap: func() *engine.Snapshot {
 				s := runSnapshot()
 				s.Run.Downtime.PointOfNoReturn, s.Run.Downtime.RollbackPoint = "step-u", "step-c"
-				s.Steps[2].Finished = statusNow.Add(-3 * time.Hour)
+				s.Steps[2].Finished, s.Steps[2].VerifiesBackup = statusNow.Add(-3*time.Hour), true
 				s.Steps[20].After, s.Steps[20].Planned = []string{"step-t"}, time.Hour
+				s.Steps[20].Title = "Let users and integrations in"
 				s.Steps[19].Planned = 45 * time.Minute
 				return s
 			},
 			check: func(t *testing.T, doc map[string]any) {
 				rb := doc["run"].(map[string]any)["rollback"].(map[string]any)
-				if rb["state"] != "ready" || rb["no_return"] != "step-u" || rb["rollback_point"] != "step-c" ||
-					rb["rollback_point_at"] != "2026-12-05T18:00:00Z" || rb["no_return_in_seconds"] != 2700.0 {
+				if rb["state"] != "ready" || rb["no_return"] != "step-u" || rb["no_return_title"] != "Let users and integrations in" ||
+					rb["rollback_point"] != "step-c" || rb["rollback_point_at"] != "2026-12-05T18:00:00Z" ||
+					rb["rollback_point_verified"] != true || rb["rollback_point_proof"] != "verified" || rb["no_return_in_seconds"] != 2700.0 {
+					t.Errorf("rollback %v", rb)
+				}
+			}},
+		{name: "OK with the rollback point made by hand", level: "OK", exit: 0, view: healthyView, run: []string{"rollback", obj},
+			snap: func() *engine.Snapshot {
+				s := runSnapshot()
+				s.Run.Downtime.PointOfNoReturn, s.Run.Downtime.RollbackPoint = "step-u", "step-c"
+				s.Steps[2].Finished, s.Steps[2].VerifiesBackup, s.Steps[2].ByHand = statusNow.Add(-3*time.Hour), true, true
+				s.Steps[20].After, s.Steps[20].Planned = []string{"step-t"}, time.Hour
+				return s
+			},
+			check: func(t *testing.T, doc map[string]any) {
+				rb := doc["run"].(map[string]any)["rollback"].(map[string]any)
+				if rb["state"] != "ready" || rb["rollback_point_verified"] != false || rb["rollback_point_proof"] != "by hand" {
 					t.Errorf("rollback %v", rb)
 				}
 			}},
@@ -645,8 +661,9 @@ func TestStatusJSONSchemaEveryState(t *testing.T) {
 	}
 }
 
-// TestStatusTextSaysWhereTheRollbackStands: the glance has a rollback line: ready with the age of
-// the rollback point and the time to the point of no return, or what is missing.
+// TestStatusTextSaysWhereTheRollbackStands: the glance has a rollback line: whether the rollback
+// point was made and its backup verified (by the step, by hand, or not checked), with its age, the
+// point of no return's step and the time to it; or what is missing; or that it is over.
 func TestStatusTextSaysWhereTheRollbackStands(t *testing.T) {
 	snap := runSnapshot()
 	snap.Run.Downtime.PointOfNoReturn, snap.Run.Downtime.RollbackPoint = "step-u", "step-c"
@@ -660,13 +677,37 @@ func TestStatusTextSaysWhereTheRollbackStands(t *testing.T) {
 		}
 		return b.String()
 	}
-	if out := text(); !strings.Contains(out, "\nrollback     rollback ready (step-c 3h00m ago) · no return (step-u) in ≈45m\n") {
-		t.Fatalf("ready:\n%s", out)
+	// Made by a step that does not check the backup, by hand, and verified.
+	for _, c := range []struct {
+		verifies, byHand bool
+		want             string
+	}{
+		{false, false, "rollback point made 3h00m ago (step-c, not verified: the step does not check the backup) · no return: step-u in ≈45m"},
+		{true, true, "rollback point made by hand 3h00m ago (step-c, not verified) · no return: step-u in ≈45m"},
+		{true, false, "rollback ready · backup verified 3h00m ago (step-c) · no return: step-u in ≈45m"},
+	} {
+		snap.Steps[2].VerifiesBackup, snap.Steps[2].ByHand = c.verifies, c.byHand
+		if out := text(); !strings.Contains(out, "\nrollback     "+c.want+"\n") {
+			t.Fatalf("want %q:\n%s", c.want, out)
+		}
+	}
+	// A conditional step not needed counts as done, and the run line says how many.
+	snap.Steps[10].State = engine.StateNotNeeded
+	if out := text(); !strings.Contains(out, "\nrun          Contoso go-live · 8/21 steps (1 not needed) · aos-stop awaiting") {
+		t.Fatalf("not needed:\n%s", out)
+	}
+	snap.Steps[2].State = engine.StateRunning
+	if out := text(); !strings.Contains(out, "\nrollback     no rollback point yet (step-c running) · no return: step-u in ≈45m\n") {
+		t.Fatalf("not made yet:\n%s", out)
 	}
 	snap.Steps[2].State = engine.StateSkipped
 	snap.Steps[20].State = engine.StateAwaiting
-	if out := text(); !strings.Contains(out, "\nrollback     NO rollback point (step-c not done) · no return (step-u) awaits confirmation\n") {
+	if out := text(); !strings.Contains(out, "\nrollback     NO rollback point (step-c not done) · no return: step-u awaits confirmation\n") {
 		t.Fatalf("at risk:\n%s", out)
+	}
+	snap.Steps[20].State, snap.Steps[20].Finished = engine.StateSucceeded, statusNow.Add(-12*time.Minute)
+	if out := text(); !strings.Contains(out, "\nrollback     rollback over: the point of no return (step-u) passed 12m ago\n") {
+		t.Fatalf("gone:\n%s", out)
 	}
 }
 

@@ -19,6 +19,7 @@ const (
 	classSucceeded = "succeeded"
 	classByHand    = "done-by-hand"
 	classSkipped   = "skipped"
+	classNotNeeded = "not-needed"
 	classFailed    = "failed"
 )
 
@@ -70,10 +71,11 @@ type rawValidation struct {
 
 // builder walks the journal once and fills the report.
 type builder struct {
-	rb   *runbook.Runbook
-	recs []journal.Record
-	r    *Report
-	now  time.Time
+	rb    *runbook.Runbook
+	kinds *engine.Registry
+	recs  []journal.Record
+	r     *Report
+	now   time.Time
 
 	steps      map[string]*stepInfo
 	extraSteps []string
@@ -379,6 +381,36 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 		b.anomaly(at, kind, rec.Step, p.Actor.String(), detail)
 		st.waivers = append(st.waivers, waiver{seq: rec.Seq, at: at, what: fmt.Sprintf("the step was %s by %s at %s%s", what, p.Actor.Name, ts(at), prefixed(": ", p.Reason))})
 		b.lcsEvent(st, rec, st.attempt, what+" by "+p.Actor.Name+prefixed(": ", p.Reason))
+	case engine.RecNotNeeded:
+		if err := needStep(rec, st); err != nil {
+			return err
+		}
+		var p engine.NotNeeded
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		st.class, st.outcome, st.lastError = classNotNeeded, "not needed ("+p.Trigger+" "+p.Outcome+")", ""
+		b.lcsEvent(st, rec, st.attempt, "not needed: "+p.Trigger+" "+p.Outcome)
+	case engine.RecConditionLapsed:
+		if err := needStep(rec, st); err != nil {
+			return err
+		}
+		var p engine.ConditionLapsed
+		if err := rec.Decode(&p); err != nil {
+			return err
+		}
+		actor := engine.System("the engine")
+		if p.Actor != nil {
+			actor = *p.Actor
+		}
+		if p.Request != 0 {
+			r.Confirmations.Refusals = append(r.Confirmations.Refusals, Refusal{Kind: "withdrawn", Request: p.Request, Step: rec.Step, At: at, Actor: actor,
+				Reason: p.Trigger + " is " + p.TriggerState + " again: this step runs only if it fails again"})
+			if i, ok := b.requests[p.Request]; ok {
+				r.Confirmations.Requests[i].Withdrawn = true
+			}
+		}
+		st.class, st.outcome, st.lastError = classNone, "waits: "+p.Trigger+" retried", ""
 	case engine.RecRetry:
 		if err := needStep(rec, st); err != nil {
 			return err
@@ -638,7 +670,7 @@ func (b *builder) timeline(t engine.Timings, base *engine.Baseline) {
 	if t.Finished.IsZero() {
 		tl.Finished = time.Time{}
 	}
-	_, tl.PlannedCritical = b.rb.CriticalPath(func(s *runbook.Step) time.Duration { return s.Planned })
+	_, tl.PlannedCritical = b.rb.CriticalPath((*runbook.Step).Expected) // a fallback (when:) is not in the plan
 	if base != nil {
 		tl.Baseline = &BaselineComparison{Path: base.Path, Head: base.Head, Elapsed: base.Total()}
 		tl.Baseline.Diff = tl.Elapsed - tl.Baseline.Elapsed
@@ -691,6 +723,8 @@ func (b *builder) summary(t engine.Timings) {
 			s.DoneByHand++
 		case classSkipped:
 			s.Skipped++
+		case classNotNeeded:
+			s.NotNeeded++
 		case classFailed:
 			s.Failed++
 			failed = append(failed, st.ID)
@@ -700,11 +734,15 @@ func (b *builder) summary(t engine.Timings) {
 			s.Unfinished++
 		}
 	}
-	done := s.Succeeded + s.Skipped
+	done := s.Succeeded + s.Skipped + s.NotNeeded
 	switch {
 	case !s.Finished.IsZero():
 		s.Outcome = OutcomeCompleted
-		s.OutcomeDetail = fmt.Sprintf("every step is done: %d succeeded (%d by hand), %d skipped; the run finished at %s", s.Succeeded, s.DoneByHand, s.Skipped, ts(s.Finished))
+		notNeeded := ""
+		if s.NotNeeded > 0 {
+			notNeeded = fmt.Sprintf(", %d not needed", s.NotNeeded)
+		}
+		s.OutcomeDetail = fmt.Sprintf("every step is done: %d succeeded (%d by hand), %d skipped%s; the run finished at %s", s.Succeeded, s.DoneByHand, s.Skipped, notNeeded, ts(s.Finished))
 	case len(failed) > 0:
 		s.Outcome = OutcomeBlocked
 		info := b.steps[failed[0]]
@@ -751,7 +789,15 @@ func (b *builder) summary(t engine.Timings) {
 		}
 	}
 	if dt.PointOfNoReturn != "" {
-		if st, ok := t.Steps[dt.PointOfNoReturn]; ok && !st.Ended.IsZero() {
+		if s, ok := b.rb.Step(dt.PointOfNoReturn); ok {
+			d.PointOfNoReturnTitle = s.Title
+		}
+		// The engine's rule: passed once it started, or once it succeeded or was skipped.
+		info := b.steps[dt.PointOfNoReturn]
+		switch st, ok := t.Steps[dt.PointOfNoReturn]; {
+		case info != nil && !info.firstStarted.IsZero():
+			d.PointOfNoReturnAt = info.firstStarted.UTC()
+		case info != nil && ok && !st.Ended.IsZero() && (info.class == classSucceeded || info.class == classByHand || info.class == classSkipped):
 			d.PointOfNoReturnAt = st.Ended.UTC()
 		}
 	}
@@ -763,6 +809,9 @@ func (b *builder) summary(t engine.Timings) {
 			}
 			if st, ok := t.Steps[dt.RollbackPoint]; ok && (info.class == classSucceeded || info.class == classByHand) && !st.Ended.IsZero() {
 				d.RollbackPointAt = st.Ended.UTC()
+				if s, ok := b.rb.Step(dt.RollbackPoint); ok {
+					d.RollbackPointProof = engine.RollbackPointProof(s, b.kinds, info.class == classByHand)
+				}
 			}
 		}
 	}

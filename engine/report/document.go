@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"cutover/engine"
 )
 
 // The report is laid out once as a document of sections and blocks, which the Markdown and HTML
@@ -129,6 +131,9 @@ func (r *Report) summaryBlocks() []block {
 	}
 	steps := fmt.Sprintf("%d in the runbook: %d succeeded (%d done by hand), %d skipped, %d failed, %d unfinished, %d not started",
 		s.Steps, s.Succeeded, s.DoneByHand, s.Skipped, s.Failed, s.Unfinished, s.NotStarted)
+	if s.NotNeeded > 0 {
+		steps += fmt.Sprintf(", %d not needed (they run only on a failure)", s.NotNeeded)
+	}
 	starts := fmt.Sprintf("%d (resumed %d time(s), %d of them after a crash)", s.EngineStarts, s.Resumes, s.CrashRecoveries)
 	kvs := []kv{
 		{Key: "Runbook", Value: orDash(s.Name)},
@@ -215,14 +220,26 @@ func (r *Report) summaryBlocks() []block {
 		dkv = append(dkv, kv{Key: "Downtime ended", Value: ended}, kv{Key: "Downtime used", Value: used, Class: uc})
 	}
 	if dt.PointOfNoReturn != "" {
-		pnr := "step " + dt.PointOfNoReturn + ": not passed"
+		title := ""
+		if dt.PointOfNoReturnTitle != "" {
+			title = " (" + dt.PointOfNoReturnTitle + ")"
+		}
+		pnr := "step " + dt.PointOfNoReturn + title + ": not passed (AX 2012 rollback stays possible until it)"
 		if !dt.PointOfNoReturnAt.IsZero() {
-			pnr = "step " + dt.PointOfNoReturn + ": passed at " + ts(dt.PointOfNoReturnAt) + " (AX 2012 rollback no longer possible)"
+			pnr = "step " + dt.PointOfNoReturn + title + ": passed at " + ts(dt.PointOfNoReturnAt) + " (AX 2012 rollback no longer possible)"
 		}
 		dkv = append(dkv, kv{Key: "Point of no return", Value: pnr})
 	}
 	if dt.RollbackPoint != "" {
-		rp, class := "step "+dt.RollbackPoint+": made at "+ts(dt.RollbackPointAt), ""
+		rp, class := "step "+dt.RollbackPoint+": made at "+ts(dt.RollbackPointAt), emWarn
+		switch dt.RollbackPointProof {
+		case engine.ProofVerified:
+			rp, class = "step "+dt.RollbackPoint+": made at "+ts(dt.RollbackPointAt)+" — rollback ready, backup verified by the step", emGood
+		case engine.ProofByHand:
+			rp = "step " + dt.RollbackPoint + ": made by hand at " + ts(dt.RollbackPointAt) + " — not verified (nothing checked the backup)"
+		default:
+			rp += " — not verified (the step does not check the backup)"
+		}
 		if dt.RollbackPointAt.IsZero() {
 			rp, class = "step "+dt.RollbackPoint+": NOT made ("+dt.RollbackPointOutcome+")", emWarn
 			if !dt.PointOfNoReturnAt.IsZero() {

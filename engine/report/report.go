@@ -53,6 +53,9 @@ type Options struct {
 	Runbook *runbook.Runbook
 	// Journal is the path of the run's journal file (state directory/journal.jsonl). Required.
 	Journal string
+	// Kinds are the runbook's step kinds (every kind this build knows when nil): they say
+	// whether the rollback point's step checks its backup.
+	Kinds *engine.Registry
 	// Baseline is an earlier run's journal whose actual durations the timeline is compared
 	// with; when empty, the baseline the run journaled it planned with, else Runbook.Baseline. A baseline given here that cannot be read is an error;
 	// one named only by the runbook is reported as a note instead.
@@ -159,6 +162,9 @@ type Summary struct {
 	Succeeded  int
 	DoneByHand int
 	Skipped    int
+	// NotNeeded counts conditional steps (`when: {failed}`) whose trigger was done without
+	// failing: they never ran and count as done.
+	NotNeeded  int
 	Failed     int
 	Unfinished int
 	NotStarted int
@@ -183,16 +189,21 @@ type Downtime struct {
 	Budget       time.Duration
 	Planned      time.Duration
 	// BeginsWith is the step whose start starts the downtime clock; PointOfNoReturn the step
-	// after which AX 2012 rollback is impossible, passed at PointOfNoReturnAt (zero if not yet).
-	BeginsWith        string
-	PointOfNoReturn   string
-	PointOfNoReturnAt time.Time
+	// after which AX 2012 rollback is impossible (titled PointOfNoReturnTitle), passed at
+	// PointOfNoReturnAt (zero if not yet): its first start, or its end when it never started (a
+	// gate confirmed, a step skipped or marked done) — the engine's rule (engine.RollbackView).
+	BeginsWith           string
+	PointOfNoReturn      string
+	PointOfNoReturnTitle string
+	PointOfNoReturnAt    time.Time
 	// RollbackPoint is the step that made the AX 2012 rollback point (the runbook's
 	// rollback_point), made at RollbackPointAt (zero: never); RollbackPointOutcome is its step's
-	// last state in words.
+	// last state in words, and RollbackPointProof whether the backup was verified (ProofNone
+	// until it is made).
 	RollbackPoint        string
 	RollbackPointAt      time.Time
 	RollbackPointOutcome string
+	RollbackPointProof   engine.PointProof
 	// Began is when the downtime began (zero: not yet) and BeganBy how that was decided.
 	Began   time.Time
 	BeganBy string
@@ -544,6 +555,7 @@ func Build(opts Options) (*Report, error) {
 	}
 
 	b := newBuilder(opts.Runbook, c.Records, r, r.Generated)
+	b.kinds = opts.Kinds
 	b.walk()
 	b.finish(base)
 	return r, nil

@@ -358,7 +358,7 @@ func TestMarkdownHasEverySectionAndTheKeyFacts(t *testing.T) {
 		// downtime began with aos-stop's first start and ended with run.finished
 		"(the first start of step aos-stop); 11m58s before the planned start",
 		"under budget by",
-		"step production-refresh: passed at",
+		"step production-refresh (LCS: refresh production from the upgraded sandbox): passed at",
 		"2 (resumed 1 time(s), 1 of them after a crash)",
 		// confirmations: fingerprint, role, origin, count/needed, refusal with reason
 		"SHA256:AnaKey9x+Q/abc", "| Ana | operator | ssh 10.0.0.5 |", "2 of 2",
@@ -383,7 +383,8 @@ func TestMarkdownHasEverySectionAndTheKeyFacts(t *testing.T) {
 		"done by hand: users let in through the portal",
 		"the runbook file changed mid-run",
 		// the rollback point, made before the point of no return
-		"| AX 2012 rollback point | step drain: made at 2026-12-05T",
+		"| AX 2012 rollback point | **step drain: made at 2026-12-05T",
+		"— not verified (the step does not check the backup)**",
 		// integrity
 		"| Head hash | "+head+" |",
 		"**verified: every line's own hash",
@@ -401,10 +402,13 @@ func TestMarkdownHasEverySectionAndTheKeyFacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var aosStarted, finished time.Time
+	var aosStarted, refreshStarted, finished time.Time
 	for _, rec := range c.Records {
 		if rec.Type == string(engine.RecStarted) && rec.Step == "aos-stop" && aosStarted.IsZero() {
 			aosStarted = rec.Time
+		}
+		if rec.Type == string(engine.RecStarted) && rec.Step == "production-refresh" && refreshStarted.IsZero() {
+			refreshStarted = rec.Time
 		}
 		if rec.Type == string(engine.RecRunFinished) {
 			finished = rec.Time
@@ -423,7 +427,12 @@ func TestMarkdownHasEverySectionAndTheKeyFacts(t *testing.T) {
 			drain = s
 		}
 	}
-	if dt == nil || dt.RollbackPoint != "drain" || drain.Ended.IsZero() || !dt.RollbackPointAt.Equal(drain.Ended) || dt.RollbackPointOutcome != "succeeded" {
+	// The point of no return passed when it started, as the engine says (not when it ended).
+	if dt == nil || !dt.PointOfNoReturnAt.Equal(refreshStarted) {
+		t.Errorf("point of no return passed at %v, want its start %v", dt.PointOfNoReturnAt, refreshStarted)
+	}
+	if dt == nil || dt.RollbackPoint != "drain" || drain.Ended.IsZero() || !dt.RollbackPointAt.Equal(drain.Ended) || dt.RollbackPointOutcome != "succeeded" ||
+		dt.RollbackPointProof != engine.ProofUnchecked {
 		t.Errorf("rollback point: %+v (drain ended %s)", dt, drain.Ended)
 	}
 	if smoke.Attempts != 2 || smoke.Retries != 1 || smoke.Outcome != "succeeded" || smoke.Duration != 5*time.Minute {

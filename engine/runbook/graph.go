@@ -12,6 +12,7 @@ import (
 func (p *parser) graph() {
 	rb := p.rb
 	d := &p.d
+	p.conditions()
 	for _, s := range rb.Steps {
 		where := fmt.Sprintf("step %q", s.ID)
 		seen := map[string]bool{}
@@ -81,12 +82,55 @@ func (p *parser) graph() {
 	p.rollbackOrder()
 }
 
+// conditions checks each `when: {failed: ID}` and adds its trigger to the step's after: list (the
+// step cannot run before its trigger has finished, so the order, the cycle check, the plan and the
+// cockpit all see the edge). Listing the trigger in after: as well changes nothing. The trigger
+// must exist and must not be the step itself.
+func (p *parser) conditions() {
+	rb := p.rb
+	d := &p.d
+	for _, s := range rb.Steps {
+		c := s.When
+		if c == nil {
+			continue
+		}
+		where := fmt.Sprintf("step %q", s.ID)
+		switch _, ok := rb.byID[c.Failed]; {
+		case c.Failed == s.ID:
+			d.ErrorAt(c.Pos, where, "when: failed: a step cannot be the fallback of its own failure; name the step whose failure it answers")
+			s.When = nil
+			continue
+		case !ok:
+			if hint := suggest(c.Failed, stepIDs(rb)); hint != "" {
+				d.ErrorAt(c.Pos, where, "when: failed: no step has id %q (did you mean %q?)", c.Failed, hint)
+			} else {
+				d.ErrorAt(c.Pos, where, "when: failed: no step has id %q", c.Failed)
+			}
+			s.When = nil
+			continue
+		}
+		if !contains(s.After, c.Failed) {
+			s.After = append(s.After, c.Failed)
+			s.afterPos = append(s.afterPos, c.Pos)
+		}
+	}
+}
+
 // rollbackOrder checks that the point of no return waits, through its after: chain, for the step
 // that makes the rollback point: otherwise the production refresh could start with no AX 2012
-// backup to go back to.
+// backup to go back to. Neither may be conditional (`when:`): a step that runs only on another's
+// failure cannot be what the rollback rests on.
 func (p *parser) rollbackOrder() {
 	dt := p.rb.Downtime
-	if dt == nil || dt.RollbackPoint == "" || dt.PointOfNoReturn == "" {
+	if dt == nil {
+		return
+	}
+	for _, ref := range []struct{ key, id string }{{"point_of_no_return", dt.PointOfNoReturn}, {"rollback_point", dt.RollbackPoint}} {
+		if s, ok := p.rb.byID[ref.id]; ok && s.When != nil {
+			p.d.ErrorAt(dt.posOf(ref.key), "downtime", "%s: %q runs only if %q fails (when:); name a step every run goes through", ref.key, ref.id, s.When.Failed)
+		}
+	}
+	if dt.RollbackPoint == "" || dt.PointOfNoReturn == "" {
 		return
 	}
 	pnr, ok1 := p.rb.byID[dt.PointOfNoReturn]
@@ -148,6 +192,15 @@ type Summary struct {
 	// downtime (when the runbook names one).
 	DowntimePath     []string
 	DowntimeDuration time.Duration
+	// Conditional lists the steps that run only on another step's failure (`when:`); the plan
+	// counts them as zero (a run without failures never runs them).
+	Conditional []StepCondition
+}
+
+// StepCondition names a conditional step and the step whose failure it answers.
+type StepCondition struct {
+	ID     string
+	Failed string
 }
 
 // PhaseCount is the number of steps in one phase.
@@ -174,14 +227,17 @@ func (r *Runbook) Summarize(isGate func(kind string) bool) Summary {
 		if s.NeedsConfirmation(isGate(s.Kind)) {
 			sum.Approvals = append(sum.Approvals, StepApprovals{ID: s.ID, Approvals: s.RequiredApprovals()})
 		}
-		if s.Planned == 0 {
+		if s.Planned == 0 && s.When == nil {
 			sum.Unplanned++
+		}
+		if s.When != nil {
+			sum.Conditional = append(sum.Conditional, StepCondition{ID: s.ID, Failed: s.When.Failed})
 		}
 	}
 	for _, ph := range r.Phases {
 		sum.PerPhase = append(sum.PerPhase, PhaseCount{Phase: ph, Steps: counts[ph]})
 	}
-	planned := func(s *Step) time.Duration { return s.Planned }
+	planned := (*Step).Expected
 	sum.CriticalPath, sum.CriticalDuration = r.CriticalPath(planned)
 	if r.Downtime != nil && r.Downtime.BeginsWith != "" {
 		sum.DowntimePath, sum.DowntimeDuration = r.criticalPathFrom(r.Downtime.BeginsWith, planned)

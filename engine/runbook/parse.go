@@ -245,6 +245,7 @@ func (p *parser) step(n *yaml.Node, defTimeout, defRetries, defBackoff *yaml.Nod
 		"owner":       func(v *yaml.Node) { s.Owner = d.String(v, where, "owner") },
 		"with":        func(v *yaml.Node) { with, withGiven = v, true },
 		"after":       func(v *yaml.Node) { s.After, s.afterPos = d.StringsPos(v, where, "after") },
+		"when":        func(v *yaml.Node) { s.When = p.when(v, where) },
 		"planned":     func(v *yaml.Node) { s.Planned = d.Duration(v, where, "planned") },
 		"timeout":     func(v *yaml.Node) { s.Timeout = d.Duration(v, where, "timeout") },
 		"retries":     func(v *yaml.Node) { s.Retries = d.Int(v, where, "retries", 0, 100) },
@@ -306,6 +307,29 @@ func (p *parser) step(n *yaml.Node, defTimeout, defRetries, defBackoff *yaml.Nod
 		return nil
 	}
 	return s
+}
+
+// when decodes a step's condition: `when: {failed: ID}`. That the step exists is checked with the
+// other references (graph).
+func (p *parser) when(n *yaml.Node, where string) *Condition {
+	d := &p.d
+	n = resolve(n)
+	c := &Condition{Pos: posOf(n)}
+	if n.Kind != yaml.MappingNode {
+		d.Errorf(n, where, "when: expected a mapping such as {failed: STEP-ID} (the step runs only if that step fails), found %s", describe(n))
+		return nil
+	}
+	present := d.Fields(n, where+" when", map[string]Field{
+		"failed": func(v *yaml.Node) {
+			c.Failed = d.NonEmpty(v, where+" when", "failed")
+			c.Pos = posOf(v)
+		},
+	})
+	d.Require(n, where+" when", present, "failed")
+	if c.Failed == "" {
+		return nil
+	}
+	return c
 }
 
 func (p *parser) connections(n *yaml.Node) {

@@ -59,8 +59,13 @@ type Step struct {
 	Kind        string
 	Description string
 	Owner       string
-	// After lists the steps that must be finished (succeeded, skipped or done by hand) first.
+	// After lists the steps that must be finished (succeeded, skipped or done by hand) first. A
+	// conditional step's trigger (When) is in it too, added when the runbook is read: for that
+	// one entry, finished means failed.
 	After []string
+	// When makes the step conditional (`when: {failed: ID}`): it runs only if that step fails,
+	// and counts as not needed once that step is done. Nil for a step that always runs.
+	When *Condition
 	// Planned is the expected duration, Timeout the limit of one attempt (0: none).
 	Planned time.Duration
 	Timeout time.Duration
@@ -83,6 +88,35 @@ type Step struct {
 	Pos      Pos
 	afterPos []Pos
 }
+
+// Condition is a conditional step's `when:`: the step runs only if Failed, the trigger, fails
+// (terminally: after its retries, a no-go, an interruption that waits for an operator — the
+// failed state, never retrying). Once the trigger is done (succeeded, done by hand, skipped or
+// itself not needed) the step is not needed: it counts as done and its dependents go ahead.
+// This is how the runbook offers a documented choice on a failure, such as the toolkit's
+// «Rollback data upgrade: Trigger rollback» when the data upgrade fails (its other choice,
+// Resume, is retrying the failed step).
+type Condition struct {
+	// Failed is the trigger: the step whose failure makes this one needed.
+	Failed string
+	Pos    Pos
+}
+
+// Expected is the step's planned duration as the plan counts it: zero for a conditional step,
+// which a run without failures never runs.
+func (s *Step) Expected() time.Duration {
+	if s.When != nil {
+		return 0
+	}
+	return s.Planned
+}
+
+// Conditional reports whether the step runs only on another step's failure (`when:`).
+func (s *Step) Conditional() bool { return s.When != nil }
+
+// Triggers reports whether dep is the step whose failure the step waits for (`when: {failed}`):
+// for that dependency, finished means failed rather than succeeded or skipped.
+func (s *Step) Triggers(dep string) bool { return s.When != nil && s.When.Failed == dep }
 
 // Connections are the SQL Server databases the cockpit reads.
 type Connections struct {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,6 +227,22 @@ func TestProblemsEachAlone(t *testing.T) {
 		{"empty", "", nil, `cutover.yaml:1:1: the runbook is empty (start from ` + "`cutover init`" + `)`},
 		{"two documents", "name: t\nsteps: [{id: a, title: A, kind: manual}]\n---\nname: u\n", nil,
 			`cutover.yaml:3:1: YAML syntax: a runbook is one YAML document; remove the second ` + "`---`" + ` document`},
+		{"when names no step", head + "  - {id: watch, title: W, kind: manual}\n  - {id: rb, title: R, kind: manual, when: {failed: wach}}\n", nil,
+			`cutover.yaml:4:53: step "rb": when: failed: no step has id "wach" (did you mean "watch"?)`},
+		{"when names itself", head + "  - {id: rb, title: R, kind: manual, when: {failed: rb}}\n", nil,
+			`cutover.yaml:3:53: step "rb": when: failed: a step cannot be the fallback of its own failure; name the step whose failure it answers`},
+		{"when unknown key", head + "  - {id: w, title: W, kind: manual}\n  - {id: rb, title: R, kind: manual, when: {fail: w}}\n", nil,
+			`cutover.yaml:4:45: step "rb" when: unknown key "fail" (did you mean "failed"?)`},
+		{"when without failed", head + "  - {id: w, title: W, kind: manual}\n  - {id: rb, title: R, kind: manual, when: {}}\n", nil,
+			`cutover.yaml:4:44: step "rb" when: missing required key "failed"`},
+		{"when not a mapping", head + "  - {id: w, title: W, kind: manual}\n  - {id: rb, title: R, kind: manual, when: w}\n", nil,
+			`cutover.yaml:4:44: step "rb": when: expected a mapping such as {failed: STEP-ID} (the step runs only if that step fails), found "w"`},
+		{"when closes a cycle", head + "  - {id: a, title: A, kind: manual, after: b}\n  - {id: b, title: B, kind: manual, when: {failed: a}}\n", nil,
+			`cutover.yaml:4:52: step "b": dependency cycle: a → b → a (each waits for the next)`},
+		{"conditional point of no return", "name: t\ndowntime: {budget: 8h, point_of_no_return: b}\nsteps:\n  - {id: a, title: A, kind: manual}\n  - {id: b, title: B, kind: manual, when: {failed: a}}\n", nil,
+			`cutover.yaml:2:44: downtime: point_of_no_return: "b" runs only if "a" fails (when:); name a step every run goes through`},
+		{"conditional rollback point", "name: t\ndowntime: {budget: 8h, point_of_no_return: c, rollback_point: b}\nsteps:\n  - {id: a, title: A, kind: manual}\n  - {id: b, title: B, kind: manual, when: {failed: a}}\n  - {id: c, title: C, kind: manual, after: b}\n", nil,
+			`cutover.yaml:2:63: downtime: rollback_point: "b" runs only if "a" fails (when:); name a step every run goes through`},
 		{"approvals range", head + "  - {id: a, title: A, kind: gate, approvals: 0}\n", nil,
 			`cutover.yaml:3:46: step "a": approvals: 0 is out of range (1 to 10)`},
 		{"aos template", "name: t\naos:\n  stop: [sc.exe, '\\\\{hots}', stop]\n  query: [sc.exe]\n  stopped_pattern: STOPPED\n  instances: [{host: h, service: AOS60$01}]\nsteps:\n  - {id: a, title: A, kind: manual}\n", nil,
@@ -372,6 +389,52 @@ steps:
 	}
 }
 
+// TestConditionalStep: `when: {failed: ID}` makes the trigger a dependency (once, even when
+// after: names it too), keeps the step out of the plan's critical path and lists it in the
+// summary.
+func TestConditionalStep(t *testing.T) {
+	rb, ps := parse(t, `name: t
+downtime: {budget: 8h}
+steps:
+  - {id: trigger, title: Trigger upgrade, kind: manual, planned: 10m}
+  - {id: watch, title: Watch upgrade, kind: manual, after: trigger, planned: 2h}
+  - {id: rollback, title: Roll back the upgrade, kind: manual, planned: 3h, when: {failed: watch}}
+  - {id: again, title: Named twice, kind: manual, after: [watch], when: {failed: watch}}
+  - {id: deployed, title: Sandbox deployed, kind: manual, after: watch, planned: 5m}
+`, nil)
+	if ps != nil {
+		t.Fatal(ps)
+	}
+	s, _ := rb.Step("rollback")
+	if s.When == nil || s.When.Failed != "watch" || !reflect.DeepEqual(s.After, []string{"watch"}) || !s.Conditional() || !s.Triggers("watch") || s.Triggers("trigger") {
+		t.Fatalf("rollback: when %+v, after %v", s.When, s.After)
+	}
+	if s.When.Pos != (runbook.Pos{Line: 6, Col: 92}) {
+		t.Errorf("when at %v", s.When.Pos)
+	}
+	if a, _ := rb.Step("again"); !reflect.DeepEqual(a.After, []string{"watch"}) {
+		t.Errorf("again: after %v (the trigger must not be listed twice)", a.After)
+	}
+	if s.Expected() != 0 || s.Planned != 3*time.Hour {
+		t.Errorf("rollback: expected %v, planned %v", s.Expected(), s.Planned)
+	}
+	order := rb.TopoOrder()
+	if idx := func(id string) int { return slices.Index(order, id) }; idx("rollback") < idx("watch") {
+		t.Errorf("order %v puts the fallback before its trigger", order)
+	}
+	sum := rb.Summarize(func(string) bool { return false })
+	if sum.CriticalDuration != 2*time.Hour+15*time.Minute || !reflect.DeepEqual(sum.CriticalPath, []string{"trigger", "watch", "deployed"}) {
+		t.Errorf("critical path %v %v: a fallback is not in the plan", sum.CriticalPath, sum.CriticalDuration)
+	}
+	want := []runbook.StepCondition{{ID: "rollback", Failed: "watch"}, {ID: "again", Failed: "watch"}}
+	if !reflect.DeepEqual(sum.Conditional, want) || sum.Unplanned != 0 {
+		t.Errorf("conditional %+v, unplanned %d", sum.Conditional, sum.Unplanned)
+	}
+	if !rb.DependsOn("rollback", "trigger") {
+		t.Error("the fallback does not wait, through its trigger, for what its trigger waits for")
+	}
+}
+
 func TestParseDuration(t *testing.T) {
 	for in, want := range map[string]time.Duration{"90s": 90 * time.Second, "15m": 15 * time.Minute,
 		"1h30m": 90 * time.Minute, "2d": 48 * time.Hour, "1d12h": 36 * time.Hour, "0s": 0} {
@@ -426,6 +489,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte("name: t\nsteps: [{id: a, title: A, kind: manual, after: [b]}, {id: b, title: B, kind: gate, after: a}]"))
+	f.Add([]byte("name: t\nsteps: [{id: a, title: A, kind: manual}, {id: b, title: B, kind: gate, when: {failed: a}}, {id: c, title: C, kind: manual, after: b, when: {failed: b}}]"))
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Add([]byte("name: t\nsteps:\n  - <<: [*a]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -445,6 +509,9 @@ func FuzzParse(f *testing.F) {
 				if _, ok := rb.Step(dep); !ok {
 					t.Fatalf("accepted a dangling dependency %q", dep)
 				}
+			}
+			if s.When != nil && (!slices.Contains(s.After, s.When.Failed) || s.When.Failed == s.ID) {
+				t.Fatalf("accepted a condition %q that is not one of the step's dependencies %v", s.When.Failed, s.After)
 			}
 		}
 	})
