@@ -52,7 +52,7 @@ var outcomeWords = map[engine.Outcome]string{engine.OutcomeRunning: "running", e
 	engine.OutcomeBlocked: "blocked", engine.OutcomeCompleted: "completed", engine.OutcomeHalted: "halted"}
 
 var stepStates = []engine.StepState{engine.StatePending, engine.StateReady, engine.StateAwaiting, engine.StateRunning, engine.StateRetrying,
-	engine.StateSucceeded, engine.StateFailed, engine.StateSkipped}
+	engine.StateSucceeded, engine.StateFailed, engine.StateSkipped, engine.StateNotNeeded}
 
 var rollbackStates = []engine.RollbackState{engine.RollbackNoPoint, engine.RollbackReady, engine.RollbackAtRisk, engine.RollbackGone}
 

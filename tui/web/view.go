@@ -70,6 +70,9 @@ type RollbackView struct {
 	Point      string    `json:"point,omitempty"`
 	PointState string    `json:"point_state,omitempty"`
 	PointAt    time.Time `json:"point_at,omitzero"`
+	// Proof is what stands behind the rollback point: "verified" (its step checked the backup),
+	// "by hand", "unchecked" or "none".
+	Proof string `json:"proof"`
 	// Left is the projected time to the point of no return (seconds), when Projected.
 	Left      float64 `json:"left"`
 	Projected bool    `json:"projected"`
@@ -223,7 +226,7 @@ func buildView(snap engine.Snapshot, repl *ReplicationView, val *engine.Validati
 	if rb := snap.RollbackWith(proj); rb.State != engine.RollbackUntracked {
 		pnr, _ := snap.Step(rb.NoReturn)
 		r := &RollbackView{State: rb.State.String(), NoReturn: h(pnr.Title), NoReturnID: h(rb.NoReturn), NoReturnAt: rb.NoReturnAt,
-			PointAt: rb.PointAt, Left: rb.Left.Seconds(), Projected: rb.Projected}
+			PointAt: rb.PointAt, Proof: rb.Proof.String(), Left: rb.Left.Seconds(), Projected: rb.Projected}
 		if rb.Point != "" {
 			pt, _ := snap.Step(rb.Point)
 			r.Point, r.PointState = h(pt.Title), rb.PointState.String()
