@@ -1283,7 +1283,7 @@ func (e *Engine) outcomeLocked() Outcome {
 func (e *Engine) viewLocked(st *stepRT) StepView {
 	d := st.def
 	v := StepView{
-		ID: d.ID, Title: d.Title, Phase: d.Phase, Kind: d.Kind, Mode: st.kind.Mode(), Description: d.Description,
+		ID: d.ID, Title: d.Title, Phase: d.Phase, Kind: d.Kind, Mode: st.kind.Mode(), Description: d.Description, Doc: d.Doc,
 		Owner: d.Owner, After: d.After, Destructive: d.Destructive, Idempotent: d.Idempotent,
 		Planned: d.Planned, Timeout: d.Timeout, Action: e.describe(d, st.attempt+1),
 		State: e.st.viewState(st), Attempt: st.attempt, MaxAttempts: d.Retries + 1,

@@ -202,6 +202,8 @@ type StepView struct {
 	Mode        Mode
 	Description string
 	Owner       string
+	// Doc is the document the step implements (the runbook's doc:).
+	Doc string
 	After       []string
 	Destructive bool
 	Idempotent  bool

@@ -367,6 +367,10 @@ func (p *runbookPane) detail(s engine.StepView, now time.Time, w, h int) []strin
 	}
 	add("next", p.next(s), st.Accent.Render)
 	add("now", p.elsewhere(s), st.Warn.Render)
+	if s.Owner != "" {
+		add("owner", s.Owner, nil)
+	}
+	add("doc", s.Doc, st.Muted.Render)
 	action := s.Action
 	if s.Confirmation != nil && s.Confirmation.Action != "" {
 		action = s.Confirmation.Action

@@ -243,6 +243,7 @@ func (p *parser) step(n *yaml.Node, defTimeout, defRetries, defBackoff *yaml.Nod
 		"kind":        func(v *yaml.Node) { s.Kind = d.NonEmpty(v, where, "kind") },
 		"description": func(v *yaml.Node) { s.Description = d.String(v, where, "description") },
 		"owner":       func(v *yaml.Node) { s.Owner = d.String(v, where, "owner") },
+		"doc":         func(v *yaml.Node) { s.Doc = d.NonEmpty(v, where, "doc") },
 		"with":        func(v *yaml.Node) { with, withGiven = v, true },
 		"after":       func(v *yaml.Node) { s.After, s.afterPos = d.StringsPos(v, where, "after") },
 		"when":        func(v *yaml.Node) { s.When = p.when(v, where) },

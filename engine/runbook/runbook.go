@@ -59,6 +59,9 @@ type Step struct {
 	Kind        string
 	Description string
 	Owner       string
+	// Doc names the document (and section) the step implements, e.g.
+	// "migration-upgrade/data-upgrade-self-service.md § Complete the data replication and upgrade, step 8".
+	Doc string
 	// After lists the steps that must be finished (succeeded, skipped or done by hand) first. A
 	// conditional step's trigger (When) is in it too, added when the runbook is read: for that
 	// one entry, finished means failed.
