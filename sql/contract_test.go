@@ -79,6 +79,8 @@ var queryUses = map[string]queryUse{
 	"NewestReplicatedTransaction": {dbs: dist},
 	"SubscriptionPendingProc":     {dbs: dist, rpc: true, args: subscriptionArgs},
 	"Subscriptions":               {dbs: dist},
+	"SubscriptionStates":          {dbs: dist},
+	"PublisherPublications":       {dbs: src},
 	"DataUpgradeStatus":           {dbs: sbx},
 	"ServicingSteps":              {dbs: sbx},
 	"DBSyncSteps":                 {dbs: sbx},
@@ -477,6 +479,7 @@ func TestErrorNumbersAreDocumented(t *testing.T) {
 		{[]int32{208, 2812}, sql.IsMissingObject},
 		{[]int32{1205, 1222, 40613, 40501, 40197, 49918, 49919, 49920}, sql.IsTransient},
 		{[]int32{21028}, func(err error) bool { return sql.Number(err) == 21028 }},
+		{[]int32{4060}, sql.IsCannotOpenDatabase},
 	} {
 		for _, n := range x.numbers {
 			doc, ok := c.Error(n)

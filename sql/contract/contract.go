@@ -704,11 +704,15 @@ func (t Type) Matches(served Type) bool {
 	if t.IsZero() {
 		return true
 	}
-	if t.Name != served.Name {
+	// decimal and numeric are synonyms (sql-docs t-sql/data-types/decimal-and-numeric-transact-sql.md:
+	// "numeric is functionally identical to decimal"); drivers report both as DECIMAL.
+	if t.Name != served.Name && !(isDecimal(t.Name) && isDecimal(served.Name)) {
 		return false
 	}
 	return t.Length == 0 || t.Length == served.Length
 }
+
+func isDecimal(name string) bool { return name == "decimal" || name == "numeric" }
 
 // Names lists the objects' names, sorted (for messages).
 func (c *Contract) Names() []string {

@@ -144,6 +144,15 @@ SELECT @tracer_id AS tracer_id`
 // subscriber_latency, overall_latency (bigint seconds; NULL until the token got there).
 const TracerTokenHistoryProc = `sys.sp_helptracertokenhistory`
 
+// PublisherPublications lists the publications defined in the published database: syspublications
+// (sql-docs system-tables/syspublications-transact-sql.md: "one row for each publication defined in
+// the database", stored in the publication database). «Cutover: Remove replication setup» "deletes all
+// the publications that were created in the source database" (migration-upgrade/
+// data-upgrade-self-service.md); the pages do not say whether the table itself goes with the last
+// publication, so an empty table and a missing one (error 208) both mean none is left.
+// Columns: name (sysname).
+const PublisherPublications = `SELECT name FROM dbo.syspublications WITH (NOLOCK) ORDER BY name`
+
 // ---------------------------------------------------------------------------------------------
 // Replication — the distribution database.
 
@@ -269,6 +278,24 @@ ORDER BY [time] DESC, id DESC`
 // Source: docs/relational-databases/system-tables/msrepl-transactions-transact-sql.md.
 // Column: one datetime (server-local; NULL when none).
 const NewestReplicatedTransaction = `SELECT MAX(entry_time) FROM dbo.MSrepl_transactions WITH (NOLOCK)`
+
+// SubscriptionStates counts every publication's subscribed articles by subscriber database and
+// status: MSsubscriptions (sql-docs system-tables/mssubscriptions-transact-sql.md: one row for each
+// published article in a subscription; status 0 Inactive, 1 Subscribed, 2 Active; sync_type 1
+// Automatic, 2 No synchronization) joined to MSpublications (mspublications-transact-sql.md). What
+// the statuses mean for initialization is said by sp_addsubscription's @status
+// (system-stored-procedures/sp-addsubscription-transact-sql.md): "active: Subscription is
+// initialized and ready to accept changes", "subscribed: Subscription needs to be initialized. This
+// option is set when the value of @sync_type is automatic". A publication without a subscription
+// has one row with a NULL status and 0 articles. As in Subscriptions, a negative subscriber_id (a
+// virtual subscription) is left out; the page does not document it, and the filter only drops rows.
+// Columns: publication, subscriber_db (sysname), status (tinyint), articles (int).
+const SubscriptionStates = `SELECT p.publication, s.subscriber_db, s.status, COUNT(s.article_id) AS articles
+FROM dbo.MSpublications p WITH (NOLOCK)
+LEFT JOIN dbo.MSsubscriptions s WITH (NOLOCK) ON s.publication_id = p.publication_id AND s.publisher_id = p.publisher_id
+  AND s.publisher_db = p.publisher_db AND s.subscriber_id >= 0
+GROUP BY p.publication, s.subscriber_db, s.status
+ORDER BY p.publication, s.subscriber_db, s.status`
 
 // SubscriptionPendingProc is called by name with @publisher, @publisher_db, @publication,
 // @subscriber, @subscriber_db and @subscription_type (0 push, 1 pull), as

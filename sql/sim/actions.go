@@ -27,6 +27,7 @@ const (
 	ActResumeUpgrade     ActionOp = "resume-upgrade"
 	ActPauseUpgrade      ActionOp = "pause-upgrade"
 	ActRedeliver         ActionOp = "redeliver"
+	ActStartSnapshot     ActionOp = "start-snapshot"
 )
 
 // Action is one successful change to the world at a simulated time. A world is a pure function
@@ -151,6 +152,8 @@ func (w *World) apply(a Action) error {
 		return w.PauseUpgrade()
 	case ActRedeliver:
 		return w.Redeliver(arg(0))
+	case ActStartSnapshot:
+		return w.StartSnapshot(arg(0))
 	}
 	return fmt.Errorf("unknown action %q", a.Op)
 }

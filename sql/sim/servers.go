@@ -543,6 +543,9 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	distQ(query.ReplicationErrors, "dbo.MSrepl_errors", w.replErrorsResult)
 	distQ(query.NewestReplicatedTransaction, "dbo.MSrepl_transactions", w.newestTransaction)
 	distQ(query.Subscriptions, "dbo.MSdistribution_agents", w.subscriptionsResult)
+	distQ(query.SubscriptionStates, "dbo.MSsubscriptions", w.subscriptionStates)
+	add(query.PublisherPublications, answer{dbs: ax, missing: missingObject("dbo.syspublications"),
+		fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return w.publisherPublications() }})
 	proc(query.SubscriptionPendingProc, answer{dbs: dist, missing: missingProc(query.SubscriptionPendingProc),
 		fn: func(_ view, r *tdssim.Request) (*tdssim.Result, error) {
 			// Every parameter is documented with no default: SQL Server refuses a call without one.

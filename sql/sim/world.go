@@ -368,6 +368,9 @@ func (w *World) generatePublications() {
 		}
 	}
 	w.repl.nextArticle = article + 1
+	if w.cfg.Scenarios.Has(ScenarioSnapshotNotStarted) {
+		w.pubs[n-1].unstarted = true
+	}
 	if !w.cfg.NoReplicationSystemTables {
 		for _, name := range replSourceTables() {
 			w.sysSrc = append(w.sysSrc, len(w.tables))
