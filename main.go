@@ -2116,6 +2116,9 @@ func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, promp
 			}
 			ports.AX, ports.Tracers, ports.Counts, ports.Upgrade, ports.Preflight, ports.SQL, ports.Publications = sp, sp, sp, sp, sp, sp, sp
 			ports.Deliveries = sp
+			if sp.src != nil {
+				ports.Setup = sp
+			}
 		}
 	}
 	if ports.LCS == nil && rb.LCS != nil {
@@ -2316,6 +2319,78 @@ func (p *sqlPorts) Agents(ctx context.Context) ([]engine.Agent, error) {
 			}
 		}
 		out = append(out, a)
+	}
+	return out, nil
+}
+
+// Setup lists every publication with its subscriptions' states (MSsubscriptions) and its snapshot
+// and distribution agents' newest history rows.
+func (p *sqlPorts) Setup(ctx context.Context) ([]engine.PublicationSetup, error) {
+	if err := need(p.dist, "distribution"); err != nil {
+		return nil, err
+	}
+	states, err := p.dist.SubscriptionStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := p.dist.AgentMessages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []engine.PublicationSetup
+	index := map[string]int{}
+	for _, s := range states {
+		i, ok := index[s.Publication]
+		if !ok {
+			i = len(out)
+			index[s.Publication] = i
+			out = append(out, engine.PublicationSetup{Name: s.Publication})
+		}
+		if !s.Known {
+			continue // a publication without a subscription
+		}
+		state := engine.SubscriptionOther
+		switch s.Status {
+		case sql.SubscriptionInactive:
+			state = engine.SubscriptionInactive
+		case sql.SubscriptionSubscribed:
+			state = engine.SubscriptionAwaitingSnapshot
+		case sql.SubscriptionActive:
+			state = engine.SubscriptionActive
+		}
+		out[i].Subscriptions = append(out[i].Subscriptions, engine.SubscriptionArticles{SubscriberDB: s.SubscriberDB, State: state,
+			Status: int(s.Status), Articles: s.Articles})
+	}
+	for _, m := range msgs {
+		i, ok := index[m.Publication]
+		if !ok {
+			continue
+		}
+		run := engine.AgentRun{Status: agentStatus(m.Status), At: m.Time, Message: m.Comments}
+		switch m.Type {
+		case sql.SnapshotAgent:
+			out[i].Snapshot = run
+		case sql.DistributionAgent:
+			out[i].Distribution = run
+		}
+	}
+	return out, nil
+}
+
+// Left reads what is left of the replication setup on the source server and in the distribution
+// database; a read that fails is an error, never "gone" (sql.ReplicationLeft).
+func (p *sqlPorts) Left(ctx context.Context) (engine.SetupLeft, error) {
+	l, err := sql.ReplicationLeft(ctx, p.src, p.dist)
+	if err != nil {
+		return engine.SetupLeft{}, err
+	}
+	out := engine.SetupLeft{Distributors: l.Distributors, Evidence: strings.Join(l.Checked, "; ")}
+	seen := map[string]bool{}
+	for _, n := range append(append([]string(nil), l.Published...), l.Publications...) {
+		if !seen[strings.ToUpper(n)] {
+			seen[strings.ToUpper(n)] = true
+			out.Publications = append(out.Publications, n)
+		}
 	}
 	return out, nil
 }

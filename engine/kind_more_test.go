@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -276,9 +277,10 @@ func TestToolkitStepsWaitForTheirEffect(t *testing.T) {
   - {id: replicated, title: Replicated, kind: toolkit, after: remove, with: {step: "Post-replication: Update environment state to Replicated"}}
 `, func(t *testing.T, h *harness) {
 		pubs := &fakePubs{list: []engine.PublicationInfo{{Name: "AX_PUB_PkTable_1", Transactional: true}}}
+		setup := &fakeSetup{left: engine.SetupLeft{Distributors: []string{"distribution"}, Publications: []string{"AX_PUB_PkTable_1"}}}
 		api := newFakeLCS()
 		api.states["SBX"] = "Replication in progress"
-		h.opts.Ports = engine.Ports{Publications: pubs, LCS: api}
+		h.opts.Ports = engine.Ports{Publications: pubs, LCS: api, Setup: setup}
 		h.start()
 		// The first step has no observable effect; the toolkit's own menu file says it is done.
 		if st := h.waitStep("setup", engine.StateSucceeded); !strings.Contains(st.Message, "the toolkit reports") {
@@ -293,10 +295,28 @@ func TestToolkitStepsWaitForTheirEffect(t *testing.T) {
 		if h.state("remove") != engine.StateRunning {
 			t.Fatal("done before the publications were removed")
 		}
+		// The old publications read failing like a dropped database must not count: only the
+		// setup's own answer does.
 		pubs.mu.Lock()
 		pubs.gone = true
 		pubs.mu.Unlock()
-		if st := h.waitStep("remove", engine.StateSucceeded); !strings.Contains(st.Message, "the distribution database is gone") {
+		// A read that fails (a timeout, a refused login) is no answer: the step keeps waiting.
+		for _, err := range []error{errors.New("read tcp 10.0.0.5:50212->10.0.0.4:1433: i/o timeout"),
+			errors.New("mssql: login error: Login failed for user 'cutover'.")} {
+			setup.set(func(f *fakeSetup) { f.left, f.leftErr = engine.SetupLeft{}, err })
+			time.Sleep(10 * time.Minute)
+			synctest.Wait()
+			if h.state("remove") != engine.StateRunning {
+				t.Fatalf("a read error (%v) was taken for the effect", err)
+			}
+		}
+		if logs := h.e.Logs(50, "remove"); !slices.ContainsFunc(logs, func(l engine.LogLine) bool { return strings.Contains(l.Msg, "could not read: read tcp") }) {
+			t.Fatalf("the read error is not reported: %+v", logs)
+		}
+		setup.set(func(f *fakeSetup) {
+			f.left, f.leftErr = engine.SetupLeft{Evidence: "sys.databases lists no distribution database; distribution cannot be opened (4060)"}, nil
+		})
+		if st := h.waitStep("remove", engine.StateSucceeded); !strings.Contains(st.Message, "no publication and no distribution database left (sys.databases lists no distribution database; distribution cannot be opened (4060))") {
 			t.Fatalf("remove: %q", st.Message)
 		}
 		time.Sleep(5 * time.Minute)

@@ -128,6 +128,88 @@ type Ports struct {
 	// Tokens gets Entra ID access tokens for the smoke.http steps that sign in (the runbook's lcs
 	// section's sign-in).
 	Tokens Tokens
+	// Setup reads the replication setup itself: each publication's subscriptions and snapshot
+	// (replication.healthy's preconditions) and what «Cutover: Remove replication setup» leaves.
+	Setup SetupSource
+}
+
+// SetupSource reads the replication setup itself.
+type SetupSource interface {
+	// Setup lists every publication with its subscriptions' states and its agents' newest
+	// history.
+	Setup(ctx context.Context) ([]PublicationSetup, error)
+	// Left reads what is left of the setup. Only an answer counts: a read that fails (a timeout, a
+	// refused login, a dropped connection) is an error, never "gone".
+	Left(ctx context.Context) (SetupLeft, error)
+}
+
+// SubscriptionState is a subscription's state (MSsubscriptions.status, as sp_addsubscription
+// explains it).
+type SubscriptionState int
+
+// Subscription states.
+const (
+	// SubscriptionOther is a status the documents do not name.
+	SubscriptionOther SubscriptionState = iota
+	// SubscriptionInactive is status 0.
+	SubscriptionInactive
+	// SubscriptionAwaitingSnapshot is status 1, "subscribed": the subscription needs to be
+	// initialized (its snapshot has not been applied).
+	SubscriptionAwaitingSnapshot
+	// SubscriptionActive is status 2: initialized and ready to accept changes.
+	SubscriptionActive
+)
+
+// String names the state.
+func (s SubscriptionState) String() string {
+	switch s {
+	case SubscriptionInactive:
+		return "inactive"
+	case SubscriptionAwaitingSnapshot:
+		return "subscribed, not initialized"
+	case SubscriptionActive:
+		return "active"
+	}
+	return "in a status the documents do not name"
+}
+
+// PublicationSetup is one publication's subscriptions and agents.
+type PublicationSetup struct {
+	Name string
+	// Subscriptions are its subscriptions' articles by subscriber database and state (none: the
+	// publication has no subscription).
+	Subscriptions []SubscriptionArticles
+	// Snapshot is its snapshot agent's newest history row (zero At: none, because the agent never
+	// ran or its history was cleaned up); Distribution its distribution agent's.
+	Snapshot     AgentRun
+	Distribution AgentRun
+}
+
+// SubscriptionArticles is how many articles of a subscription are in one state.
+type SubscriptionArticles struct {
+	SubscriberDB string
+	State        SubscriptionState
+	// Status is the raw status number, for a state the documents do not name.
+	Status   int
+	Articles int
+}
+
+// AgentRun is an agent's newest history row.
+type AgentRun struct {
+	Status  AgentStatus
+	At      time.Time
+	Message string
+}
+
+// SetupLeft is what is left of the replication setup, as the servers answered.
+type SetupLeft struct {
+	// Distributors are the distribution databases the source server still lists.
+	Distributors []string
+	// Publications are the publications still defined, in the published database or listed by
+	// the distribution database.
+	Publications []string
+	// Evidence says what was read ("sys.databases lists no distribution database; …").
+	Evidence string
 }
 
 // Tokens gets Entra ID access tokens with the sign-in the runbook configures.
