@@ -228,15 +228,17 @@ func Number(err error) int32 {
 }
 
 // IsPermission reports a permission error: 229 (permission denied on an object), 262 (permission
-// denied in database), 297 (the user does not have permission), 300 (VIEW … STATE denied), or
-// ErrSessionsHidden.
+// denied in database), 297 (the user does not have permission), 300 (VIEW … STATE denied), 3110
+// (no permission to RESTORE the database; SQL Server follows it with 3013, "… is terminating
+// abnormally"), or ErrSessionsHidden.
 func IsPermission(err error) bool {
 	if errors.Is(err, ErrSessionsHidden) {
 		return true
 	}
-	switch Number(err) {
-	case 229, 262, 297, 300:
-		return true
+	for _, n := range []int32{229, 262, 297, 300, errRestorePermission} {
+		if hasNumber(err, n) {
+			return true
+		}
 	}
 	return false
 }

@@ -53,6 +53,8 @@ const (
 	DistributionDB Database = "distribution"
 	// SandboxDB is the Azure SQL sandbox database.
 	SandboxDB Database = "sandbox"
+	// Msdb is the msdb system database (backup and restore history), named by three-part names.
+	Msdb Database = "msdb"
 )
 
 // Kind is what an object is.
@@ -220,6 +222,13 @@ func (o *Object) In(d Database) bool {
 	return slices.Contains(o.Databases, AnyDatabase) || slices.Contains(o.Databases, d)
 }
 
+// NamedIn reports a name whose database part is a system database (master, msdb) the object lives
+// in: SQL Server resolves it from any database of the server.
+func (o *Object) NamedIn(n *tsql.ObjectName) bool {
+	db := Database(strings.ToLower(n.Database()))
+	return (db == Master || db == Msdb) && o.In(db) && !slices.Contains(o.Databases, AnyDatabase)
+}
+
 // schema and object are the name's parts.
 func (o *Object) schema() string {
 	if s, _, ok := strings.Cut(o.bare(), "."); ok {
@@ -299,9 +308,9 @@ func (c *Contract) LookupName(n *tsql.ObjectName) (*Object, bool) {
 		default:
 			continue
 		}
-		// A database part: master must be one the object lives in; another name is a user
-		// database whose role (source, distribution) the contract cannot tell.
-		if strings.EqualFold(db, "master") && !o.In(Master) {
+		// A database part: master and msdb must be one the object lives in; another name is a
+		// user database whose role (source, distribution) the contract cannot tell.
+		if (strings.EqualFold(db, "master") && !o.In(Master)) || (strings.EqualFold(db, "msdb") && !o.In(Msdb)) {
 			continue
 		}
 		return o, true
@@ -324,6 +333,10 @@ type catalog struct {
 
 func (k catalog) Columns(n *tsql.ObjectName) ([]string, bool) {
 	o, ok := k.c.LookupName(n)
+	if ok && o.NamedIn(n) {
+		// A three-part name to the system database the object lives in reaches it from any database.
+		k.db = ""
+	}
 	if !ok || !o.ColumnsDocumented || !o.AppliesTo(k.p) || (k.db != "" && !o.In(k.db)) || (o.Kind != Table && o.Kind != View) {
 		return nil, false
 	}
@@ -478,7 +491,7 @@ func (r *rawObject) build() (*Object, error) {
 	}
 	for _, d := range o.Databases {
 		switch d {
-		case AnyDatabase, Master, SourceDB, DistributionDB, SandboxDB:
+		case AnyDatabase, Master, SourceDB, DistributionDB, SandboxDB, Msdb:
 		default:
 			return nil, fmt.Errorf("unknown database %q", d)
 		}

@@ -416,6 +416,8 @@ func dbID(k dbKind) int64 {
 	switch k {
 	case dbMaster:
 		return 1
+	case dbMsdb:
+		return 4
 	case dbAX, dbTarget:
 		return 5
 	case dbDistribution:
