@@ -30,7 +30,7 @@ func TestBackupHistoryAsDocumented(t *testing.T) {
 		}
 		return dev
 	}
-	est := take(-20, true, false, at(-300), at(-270))  // Eastern Standard Time, as the page's example
+	est := take(-20, true, false, at(-300), at(-270))      // Eastern Standard Time, as the page's example
 	unknown := take(127, false, false, at(-200), at(-180)) // time_zone unknown: the server's offset
 	damaged := take(0, true, true, at(-100), at(-90))
 	running := take(0, true, false, at(-10), at(20)) // not finished: not in msdb yet

@@ -170,8 +170,12 @@ func (w *World) fullBackups(db string) *tdssim.Result {
 	dec := func(name string, p uint8) tdssim.Column {
 		return tdssim.Column{Name: name, Type: tdssim.TypeDecimal, Precision: p, Nullable: true}
 	}
-	small := func(name string) tdssim.Column { return tdssim.Column{Name: name, Type: tdssim.TypeSmallInt, Nullable: true} }
-	tiny := func(name string) tdssim.Column { return tdssim.Column{Name: name, Type: tdssim.TypeTinyInt, Nullable: true} }
+	small := func(name string) tdssim.Column {
+		return tdssim.Column{Name: name, Type: tdssim.TypeSmallInt, Nullable: true}
+	}
+	tiny := func(name string) tdssim.Column {
+		return tdssim.Column{Name: name, Type: tdssim.TypeTinyInt, Nullable: true}
+	}
 	cols := []tdssim.Column{colInt("backup_set_id"), colInt("position"), colDT("backup_start_date"), colDT("backup_finish_date"),
 		small("time_zone"), colBit("is_copy_only"), colBit("has_backup_checksums"), colBit("is_damaged"), colBig("backup_size"),
 		dec("first_lsn", 25), dec("last_lsn", 25), dec("checkpoint_lsn", 25), colNV("server_name", 128),
