@@ -100,3 +100,98 @@ func TestReplicationHealthyHoldsForAnUnstartedSnapshotAgainstTheSimulator(t *tes
 		t.Fatalf("after the snapshot was applied: %s %q %q", st.State, st.Message, st.LastError)
 	}
 }
+
+// asRollbackRunbook makes the runbook a rollback runbook's: the source connection only (no
+// replication monitor holds connections to the AX database) and the AOS start template.
+func asRollbackRunbook() simRunOption {
+	return func(_ *simRun, src *string) {
+		i, j := strings.Index(*src, "  distribution:\n"), strings.Index(*src, "lcs:\n")
+		*src = (*src)[:i] + (*src)[j:]
+		*src = strings.Replace(*src, "  stopped_pattern: STOPPED\n", "  start: [sc.exe, '\\\\{host}', start, '{service}']\n  stopped_pattern: STOPPED\n", 1)
+	}
+}
+
+// TestRollbackAgainstTheSimulator: the rollback, through the real driver against the simulated
+// source server. backup.verify waits until msdb shows a full backup with checksums taken after the
+// AOS stop (one from before it, or one without checksums, does not count) and RESTORE VERIFYONLY
+// finds it valid; sql.restore restores that file on master, with REPLACE and CHECKSUM, waiting for
+// cutover's own closing connections, and finds it ONLINE and in restorehistory; the AX database's
+// rows are the backup's again; aos.start starts every AOS and sees its server session alive.
+func TestRollbackAgainstTheSimulator(t *testing.T) {
+	r := newSimRun(t, sqlsim.Config{Tables: 200, InitialBacklog: -1, MaxStopWait: time.Minute}, `  - {id: aos-stop, title: Stop the AOS, kind: aos.stop, destructive: true, confirm: STOP AOS}
+  - {id: rollback-backup, title: Rollback backup, kind: backup.verify, after: aos-stop, with: {verify_only: true, poll: 1m}}
+  - {id: restore, title: Restore AX 2012, kind: sql.restore, after: rollback-backup, destructive: true, confirm: RESTORE AX, with: {poll: 5s}}
+  - {id: aos-start, title: Start the AOS, kind: aos.start, after: restore, with: {poll: 5s}}
+`, asRollbackRunbook())
+	w := r.sims.world
+	db := w.Config().SourceDatabase
+	ana := engine.Actor{Name: "Ana", Origin: "test", Role: engine.RoleOperator}
+	confirm := func(id, phrase string) {
+		t.Helper()
+		r.until(time.Second, id+" asks", func() bool { return r.step(id).State == engine.StateAwaiting })
+		if _, err := r.e.Confirm(id, r.step(id).Confirmation.Request, ana, phrase); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.TakeBackup(db, true, false, r.clk.Now().Add(-2*time.Hour), r.clk.Now().Add(-90*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	confirm("aos-stop", "STOP AOS")
+	r.until(5*time.Second, "the AOS stop", func() bool { return r.step("aos-stop").State.Terminal() })
+	if st := r.step("aos-stop"); st.State != engine.StateSucceeded {
+		t.Fatalf("aos-stop: %s %q", st.State, st.LastError)
+	}
+	// An integration still writes straight into the database: the restore takes its writes back.
+	w.SetDirectWriteRate(50)
+	var hot string
+	for _, ti := range w.Tables() {
+		if ti.Hot {
+			hot = ti.Name
+			break
+		}
+	}
+	if _, err := w.TakeBackup(db, false, false, r.clk.Now(), r.clk.Now().Add(5*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	r.until(time.Minute, "ten minutes", func() bool { return r.clk.Now().Sub(r.step("aos-stop").Finished) >= 10*time.Minute })
+	if st := r.step("rollback-backup"); st.State != engine.StateRunning || !r.logged("rollback-backup", "taken without checksums") {
+		t.Fatalf("a backup without checksums counted: %s %q %v", st.State, st.Message, r.e.Logs(5, "rollback-backup"))
+	}
+	backupStart := r.clk.Now()
+	atBackup, err := w.SourceRows(hot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	device, err := w.TakeBackup(db, true, false, backupStart, backupStart.Add(25*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.until(time.Minute, "the backup is verified", func() bool { return r.step("rollback-backup").State.Terminal() })
+	if st := r.step("rollback-backup"); st.State != engine.StateSucceeded || !strings.Contains(st.Message, device) ||
+		!strings.Contains(st.Message, "RESTORE VERIFYONLY WITH CHECKSUM: valid") {
+		t.Fatalf("rollback-backup: %s %q %q", st.State, st.Message, st.LastError)
+	}
+	if rows, _ := w.SourceRows(hot); rows <= atBackup {
+		t.Fatalf("%s: %d rows now, %d at the backup: the test needs writes after it", hot, rows, atBackup)
+	}
+	w.SetDirectWriteRate(0)
+	confirm("restore", "RESTORE AX")
+	r.until(5*time.Second, "the restore", func() bool { return r.step("restore").State.Terminal() })
+	st := r.step("restore")
+	if st.State != engine.StateSucceeded || !strings.Contains(st.Message, db+" restored from "+device) ||
+		!strings.Contains(st.Message, "WITH FILE, REPLACE, CHECKSUM; ONLINE; msdb.dbo.restorehistory row 1") {
+		t.Fatalf("restore: %s %q %q", st.State, st.Message, st.LastError)
+	}
+	if rows, _ := w.SourceRows(hot); rows != atBackup || w.Restores() != 1 {
+		t.Fatalf("%s: %d rows after the restore (%d restores), %d at the backup", hot, rows, w.Restores(), atBackup)
+	}
+	r.until(5*time.Second, "the AOS start", func() bool { return r.step("aos-start").State.Terminal() })
+	if st := r.step("aos-start"); st.State != engine.StateSucceeded || !strings.Contains(st.Message, "3 AOS running; AX shows their server sessions alive") {
+		t.Fatalf("aos-start: %s %q %q", st.State, st.Message, st.LastError)
+	}
+	for _, a := range w.AOS() {
+		if a.State != sqlsim.ServiceRunning {
+			t.Errorf("%s %s is %s", a.Host, a.Service, a.State)
+		}
+	}
+}

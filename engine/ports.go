@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -131,6 +132,77 @@ type Ports struct {
 	// Setup reads the replication setup itself: each publication's subscriptions and snapshot
 	// (replication.healthy's preconditions) and what «Cutover: Remove replication setup» leaves.
 	Setup SetupSource
+	// Backups reads the source server's backup and restore history and restores the AX database
+	// (backup.verify, sql.restore).
+	Backups BackupSource
+}
+
+// BackupSource is the source server's backups: msdb's history, RESTORE VERIFYONLY and RESTORE
+// DATABASE.
+type BackupSource interface {
+	// FullBackups lists the newest full database backups of database, newest first.
+	FullBackups(ctx context.Context, database string) ([]BackupSet, error)
+	// VerifyBackup checks the backup set at position of a backup file without restoring it
+	// (RESTORE VERIFYONLY, WITH CHECKSUM when checksum); nil when the server reports it valid.
+	VerifyBackup(ctx context.Context, device string, position int, checksum bool) error
+	// Restore restores database from the backup set at position of a backup file. An error wraps
+	// ErrDatabaseInUse when other connections keep it from the exclusive access it needs, and
+	// ErrBackupUnreadable when the file cannot be opened.
+	Restore(ctx context.Context, database, device string, position int, replace, checksum bool) error
+	// DatabaseState reads the database's state (ONLINE, RESTORING…).
+	DatabaseState(ctx context.Context, database string) (DatabaseState, error)
+	// Restores lists the newest full restores of database, newest first.
+	Restores(ctx context.Context, database string) ([]RestoreRecord, error)
+}
+
+// Errors a BackupSource wraps.
+var (
+	// ErrDatabaseInUse: the database is in use, and RESTORE needs exclusive access.
+	ErrDatabaseInUse = errors.New("the database is in use")
+	// ErrBackupUnreadable: the backup file cannot be opened.
+	ErrBackupUnreadable = errors.New("the backup file cannot be opened")
+)
+
+// BackupSet is one full database backup in the server's history.
+type BackupSet struct {
+	ID       int64
+	Position int
+	// Start and Finish are instants; ZoneKnown is false when the backup's time zone was unknown and
+	// the server's offset now was used to read them.
+	Start, Finish time.Time
+	ZoneKnown     bool
+	CopyOnly      bool
+	Checksums     bool
+	Damaged       bool
+	// Size is in bytes (0: unknown).
+	Size                   int64
+	LastLSN, CheckpointLSN string
+	Devices                []BackupDevice
+}
+
+// BackupDevice is one file (media family) of a backup set.
+type BackupDevice struct {
+	Path string
+	// Disk is set for a disk file (the only kind RESTORE … FROM DISK reads); Type names the kind.
+	Disk bool
+	Type string
+}
+
+// DatabaseState is a database's state.
+type DatabaseState struct {
+	// Exists is false when the server lists no such database.
+	Exists     bool
+	State      string
+	UserAccess string
+}
+
+// RestoreRecord is one restore in the server's history.
+type RestoreRecord struct {
+	ID          int64
+	At          time.Time
+	BackupSetID int64
+	Replace     bool
+	Devices     []string
 }
 
 // SetupSource reads the replication setup itself.
@@ -286,6 +358,9 @@ func (a AXActivity) EndingUsers() int {
 // AXServer is an AOS instance AX still shows.
 type AXServer struct {
 	ServerID string
+	// AOSID is how AX names the AOS (SYSSERVERSESSIONS.AOSID, host@port in practice: the form is
+	// not documented).
+	AOSID    string
 	Instance string
 	Since    time.Time
 	// Status is how AX shows it ("alive", or draining/a state the documents do not name).
