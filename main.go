@@ -2709,6 +2709,13 @@ func (p *sqlPorts) Preflight(ctx context.Context) (engine.PreflightFacts, error)
 	for _, d := range pf.Drives {
 		out.FreeBytes[strings.ToUpper(d.Letter)] = d.FreeMB << 20
 	}
+	out.ServerCollation, out.DatabaseCollation = pf.ServerCollation, pf.DatabaseCollation
+	if pf.AOTTables != nil {
+		out.AOTTables = make(map[string]bool, 2*len(pf.AOTTables))
+		for _, t := range pf.AOTTables {
+			out.AOTTables[strings.ToUpper(t.Name)], out.AOTTables[strings.ToUpper(t.SQLName)] = true, true
+		}
+	}
 	for k, v := range pf.Unavailable {
 		out.Unavailable[k] = v.Error()
 	}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -192,6 +195,49 @@ func TestRollbackAgainstTheSimulator(t *testing.T) {
 	for _, a := range w.AOS() {
 		if a.State != sqlsim.ServiceRunning {
 			t.Errorf("%s %s is %s", a.Host, a.Service, a.State)
+		}
+	}
+}
+
+// TestPreflightAgainstTheSimulator: the pre-flight's documented checks through the real driver: an
+// ignore list naming a table of the AX model (SQLDICTIONARY) fails with the documented warning,
+// while its non-AOT tables pass; another collation and a 'max text repl size' limit are warnings.
+func TestPreflightAgainstTheSimulator(t *testing.T) {
+	cfg := sqlsim.Config{Tables: 300}
+	pre := sqlsim.DefaultPreflight()
+	pre.DatabaseCollation, pre.MaxTextReplSize = "Latin1_General_CI_AS", 65536
+	cfg.Preflight = &pre
+	dir := t.TempDir()
+	ignore := filepath.Join(dir, "IgnoreTables.xml")
+	r := newSimRun(t, cfg, "  - {id: preflight, title: Pre-flight, kind: preflight, with: {ignore_file: "+ignore+", confirmed: [toolkit_version, upgrade_checklist]}}\n",
+		func(r *simRun, _ *string) {
+			var b strings.Builder
+			b.WriteString("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<IgnoreTables>\n  <Name>\n")
+			n := 0
+			for _, ti := range r.sims.world.Tables() {
+				if ti.Ignored && n < 3 {
+					fmt.Fprintf(&b, "    <Table>%s</Table>\n", ti.Name)
+					n++
+				}
+			}
+			b.WriteString("    <Table>CustTable</Table>\n  </Name>\n</IgnoreTables>\n")
+			if err := os.WriteFile(ignore, []byte(b.String()), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		})
+	r.until(time.Second, "the pre-flight ends", func() bool { return r.step("preflight").State.Terminal() })
+	st := r.step("preflight")
+	if st.State != engine.StateFailed || !strings.Contains(st.LastError, "failed: ignore list") {
+		t.Fatalf("preflight: %s %q", st.State, st.LastError)
+	}
+	for _, want := range [][]string{
+		{"FAIL ignore list", "1 of the 4 table(s) in IgnoreTables.xml exist in the AOT: CustTable", "should only be tables that do not exist"},
+		{"WARN collation", "the AX database uses Latin1_General_CI_AS"},
+		{"WARN max text repl size", "65536 bytes", "scenario 13"},
+		{"PASS toolkit version"},
+	} {
+		if !r.logged("preflight", want...) {
+			t.Errorf("no line with %q: %v", want, r.e.Logs(30, "preflight"))
 		}
 	}
 }

@@ -510,6 +510,12 @@ type PreflightFacts struct {
 	FreeBytes map[string]int64
 	// Distributor names the distribution database ("" when there is none).
 	Distributor string
+	// ServerCollation and DatabaseCollation are the server's default collation and the AX
+	// database's ("" when unknown: Unavailable["collation"]).
+	ServerCollation, DatabaseCollation string
+	// AOTTables holds the AX model's table names, AOT and SQL names alike, in upper case; nil when
+	// they could not be read (Unavailable["AOT tables"]).
+	AOTTables map[string]bool
 	// Unavailable lists checks that could not run, and why.
 	Unavailable map[string]string
 	// TargetReachable is set when the Azure SQL sandbox answered; TargetError says why not.

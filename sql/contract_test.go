@@ -118,6 +118,8 @@ var queryUses = map[string]queryUse{
 	}},
 	"MaxTextReplSize":                    {dbs: src},
 	"FullBackups":                        {dbs: srcMaster, args: axDatabase},
+	"Collations":                         {dbs: src, args: axDatabase},
+	"AOTTables":                          {dbs: src},
 	"Restores":                           {dbs: srcMaster, args: axDatabase},
 	"DatabaseState":                      {dbs: []contract.Database{contract.Master}, args: axDatabase},
 	"VerifyBackup":                       {dbs: src, args: backupArgs(true)},

@@ -155,3 +155,53 @@ func TestSubscriptionStatesShowAnUnstartedSnapshot(t *testing.T) {
 		t.Fatal("the start was not recorded")
 	}
 }
+
+// TestPreflightCollationAndAOTTables: the pre-flight reads the server's and the AX database's
+// collations, and the AX model's tables from SQLDICTIONARY (the ignore list's non-AOT tables are
+// not among them); a database without SQLDICTIONARY makes that fact unknown, not empty.
+func TestPreflightCollationAndAOTTables(t *testing.T) {
+	w := newWorld(t, sim.Config{Tables: 300}, sim.ServerConfig{})
+	ctx := t.Context()
+	db := w.srv.Database(sim.EndpointSource)
+	p, err := w.src.Preflight(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ServerCollation != "SQL_Latin1_General_CP1_CI_AS" || p.DatabaseCollation != "SQL_Latin1_General_CP1_CI_AS" {
+		t.Fatalf("collations %q %q", p.ServerCollation, p.DatabaseCollation)
+	}
+	aot := map[string]bool{}
+	for _, tb := range p.AOTTables {
+		aot[tb.SQLName] = true
+	}
+	var ignored, model int
+	for _, ti := range w.w.Tables() {
+		switch {
+		case ti.Ignored || ti.System:
+			ignored++
+			if aot[ti.Name] {
+				t.Fatalf("%s is not an AOT table", ti.Name)
+			}
+		default:
+			model++
+			if !aot[ti.Name] {
+				t.Fatalf("%s is missing from the AOT tables", ti.Name)
+			}
+		}
+	}
+	if ignored == 0 || len(p.AOTTables) != model {
+		t.Fatalf("%d AOT tables, %d in the model, %d others", len(p.AOTTables), model, ignored)
+	}
+	w.w.SetPreflight(func(p *sim.Preflight) { p.DatabaseCollation, p.NoSQLDictionary = "Latin1_General_CI_AS", true })
+	p, err = w.src.Preflight(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.DatabaseCollation != "Latin1_General_CI_AS" || p.AOTTables != nil || p.Unavailable["AOT tables"] == nil || !sql.IsMissingObject(p.Unavailable["AOT tables"]) {
+		t.Fatalf("collation %q, AOT tables %d, unavailable %v", p.DatabaseCollation, len(p.AOTTables), p.Unavailable)
+	}
+	p, err = w.src.Preflight(ctx, "NoSuchDatabase")
+	if err != nil || p.Unavailable["collation"] == nil {
+		t.Fatalf("the collation of a database the server does not have: %v %v", p.Unavailable, err)
+	}
+}

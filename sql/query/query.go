@@ -543,3 +543,29 @@ LEFT JOIN msdb.dbo.backupset bs ON bs.backup_set_id = rh.backup_set_id
 LEFT JOIN msdb.dbo.backupmediafamily bf ON bf.media_set_id = bs.media_set_id
 WHERE rh.destination_database_name = @p1 AND rh.restore_type = 'D'
 ORDER BY rh.restore_date DESC, rh.restore_history_id DESC`
+
+// ---------------------------------------------------------------------------------------------
+// More pre-flight checks — on the source server.
+
+// Collations is the server's default collation and the AX database's (@p1): SERVERPROPERTY
+// ('Collation', "Name of the default collation for the server", nvarchar(128);
+// t-sql/functions/serverproperty-transact-sql.md) and sys.databases.collation_name (NULL when the
+// database is not online or there is no such database; system-catalog-views/
+// sys-databases-transact-sql.md). The cloud's only supported collation is SQL_Latin1_General_CP1_CI_AS
+// (d365 database/dbmovement-scenario-goldenconfig.md, "Supported SQL Server collation"); a
+// development environment's upgrade needs the AX 2012 database in it
+// (migration-upgrade/data-upgrade-2012.md); the self-service toolkit's page says nothing of it.
+// Columns: server_collation (nvarchar(128)), database_collation (sysname).
+const Collations = `SELECT CAST(SERVERPROPERTY('Collation') AS nvarchar(128)) AS server_collation,
+  (SELECT d.collation_name FROM sys.databases d WHERE d.name = @p1) AS database_collation`
+
+// AOTTables lists the tables of the AX 2012 model: SQLDICTIONARY, which "describes the current
+// state of the database with respect to the table and field metadata" and which "the database
+// synchronization engine uses … to synchronize the AOT with the database" (AX 2012 reference,
+// SqlDictionary Table; its fields, named by the Dynamics.AX.Application.SqlDictionary proxy, include
+// fieldId, name and sqlName). That a table's own row is the one with field id 0 is not documented:
+// only those rows are read, and an empty answer is taken as unknown, never as "no AOT table". The
+// ignore list (IgnoreTables.xml) "should only be tables that do not exist in the Microsoft Dynamics
+// AX 2012 Application Object Tree (AOT)" (migration-upgrade/data-upgrade-self-service.md).
+// Columns: NAME, SQLNAME.
+const AOTTables = `SELECT NAME, SQLNAME FROM dbo.SQLDICTIONARY WITH (NOLOCK) WHERE FIELDID = 0`

@@ -1377,6 +1377,50 @@ func (w *World) databaseSettings(name string, reader bool) *tdssim.Result {
 	return tdssim.Rows(cols)
 }
 
+// defaultCollation is AX 2012's usual collation, and the only one the cloud supports.
+const defaultCollation = "SQL_Latin1_General_CP1_CI_AS"
+
+// collations answers query.Collations: the server's collation and the named database's (NULL for
+// a database the server does not have).
+func (w *World) collations(name string) *tdssim.Result {
+	p := w.Preflight()
+	server, db := p.ServerCollation, p.DatabaseCollation
+	if server == "" {
+		server = defaultCollation
+	}
+	if db == "" {
+		db = defaultCollation
+	}
+	var dbCol any
+	switch {
+	case strings.EqualFold(name, w.cfg.SourceDatabase):
+		dbCol = db
+	case slices.ContainsFunc(w.databases(serverSource), func(n string) bool { return strings.EqualFold(n, name) }):
+		dbCol = server
+	}
+	return tdssim.Rows([]tdssim.Column{colNV("server_collation", 128), colNV("database_collation", sysname)}, tdssim.Row{server, dbCol})
+}
+
+// aotTables answers query.AOTTables: SQLDICTIONARY's own row of every table of the AX model (the
+// tables with or without a primary key, a locked one among them), not those on the toolkit's ignore
+// list (non-AOT tables) nor replication's. The simulator keeps one name per table, so the AOT name
+// and the SQL name are the same.
+func (w *World) aotTables() (*tdssim.Result, error) {
+	if w.Preflight().NoSQLDictionary {
+		return nil, tdssim.InvalidObjectError("dbo.SQLDICTIONARY")
+	}
+	w.lock()
+	defer w.mu.Unlock()
+	var rows []tdssim.Row
+	for _, t := range w.tables {
+		switch t.kind {
+		case kindPK, kindNoPK, kindLocked:
+			rows = append(rows, tdssim.Row{t.nameAny, t.nameAny})
+		}
+	}
+	return tdssim.Rows([]tdssim.Column{colNV("NAME", 40), colNV("SQLNAME", 40)}, rows...), nil
+}
+
 // databases are the names in sys.databases on a server.
 func (w *World) databases(srv serverKind) []string {
 	if srv == serverTarget {

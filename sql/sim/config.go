@@ -128,6 +128,12 @@ type Preflight struct {
 	// Drives are the fixed drives with their free space. Nil means C: with
 	// 48 GB free and D: with twice the AX database size free.
 	Drives []Drive
+	// ServerCollation and DatabaseCollation are SERVERPROPERTY('Collation') and the AX database's
+	// sys.databases.collation_name ("" means SQL_Latin1_General_CP1_CI_AS, AX 2012's usual one).
+	ServerCollation, DatabaseCollation string
+	// NoSQLDictionary makes the AX database lack SQLDICTIONARY (error 208), as a database that is
+	// not AX 2012's would.
+	NoSQLDictionary bool
 }
 
 // DefaultPreflight returns a healthy SQL Server 2016 SP2 source server.

@@ -625,6 +625,12 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 			}
 			return tdssim.Rows(cols, rows...), nil
 		}})
+	add(query.Collations, answer{server: serverSource, fn: func(_ view, r *tdssim.Request) (*tdssim.Result, error) {
+		return w.collations(paramString(r, "p1")), nil
+	}})
+	add(query.AOTTables, answer{dbs: ax, missing: missingObject("dbo.SQLDICTIONARY"), fn: func(view, *tdssim.Request) (*tdssim.Result, error) {
+		return w.aotTables()
+	}})
 	add(query.Distributor, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
 		cols := []tdssim.Column{colNV("name", sysname)}
 		if !source(v) || w.ReplicationRemoved() {
