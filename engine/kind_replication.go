@@ -102,7 +102,12 @@ func (a *healthyAction) Describe() string {
 // backlog is empty and tells nothing. Every pattern of `publications` must match a publication,
 // and every subscription of every publication must be active: MSsubscriptions.status 2, which
 // sp_addsubscription's page describes as "initialized and ready to accept changes" (1,
-// "subscribed", "needs to be initialized"). A read that fails blocks too: it never passes.
+// "subscribed", "needs to be initialized"). The subscription's status, not a "Delivered snapshot"
+// row, is the proof the snapshot was applied: the agents' history is kept 48 hours by default
+// (sp-adddistributiondb-transact-sql.md, @history_retention), and the replication is set up days
+// before; the history only says why a subscription is not initialized yet. An inactive one is what
+// SQL Server makes of a subscription that fell behind the distribution retention: it "need[s] to be
+// reinitialized" (same page, @max_distretention). A read that fails blocks too: it never passes.
 func (a *healthyAction) setupBlockers(ctx context.Context, run *Run) []string {
 	pubs, err := run.Ports().Setup.Setup(ctx)
 	if err != nil {
@@ -158,7 +163,7 @@ func publicationBlockers(p PublicationSetup, now time.Time) []string {
 	snap, dist := p.Snapshot, p.Distribution
 	switch {
 	case snap.At.IsZero():
-		out = append(out, fmt.Sprintf("%s: its snapshot was never started (the subscription needs to be initialized and the snapshot agent has no history): "+
+		out = append(out, fmt.Sprintf("%s: its snapshot was never started (the subscription needs to be initialized and the snapshot agent has no history, or its history was cleaned up): "+
 			"in Replication Monitor, on the Agents tab, select and hold (or right-click) the snapshot agent of %s and select Start; start one snapshot at a time and wait for \"Delivered snapshot\" before the next (data-upgrade-self-service.md, step 5)",
 			p.Name, p.Name))
 	case snap.Status.Bad() && strings.Contains(strings.ToLower(snap.Message), "prefetch objects failed"):
@@ -167,8 +172,12 @@ func publicationBlockers(p PublicationSetup, now time.Time) []string {
 	case snap.Status.Bad():
 		out = append(out, fmt.Sprintf("%s: its snapshot failed at %s (%s): in Replication Monitor, on the Agents tab, select the publication, select and hold (or right-click) the snapshot agent and select Start agent (troubleshoot-self-service-env.md, scenario 3)",
 			p.Name, snap.At.Local().Format("15:04"), orDash(snap.Message)))
-	case snap.Status != AgentSucceeded:
+	case snap.Status == AgentStarted || snap.Status == AgentInProgress:
 		out = append(out, fmt.Sprintf("%s: its snapshot is being generated (%s at %s)", p.Name, orDash(snap.Message), snap.At.Local().Format("15:04")))
+	case snap.Status != AgentSucceeded:
+		out = append(out, fmt.Sprintf("%s: the subscription needs to be initialized and its snapshot agent is %s (%s at %s): "+
+			"in Replication Monitor, on the Agents tab, select and hold (or right-click) the snapshot agent of %s and select Start (data-upgrade-self-service.md, step 5)",
+			p.Name, snap.Status, orDash(snap.Message), snap.At.Local().Format("15:04"), p.Name))
 	case now.Sub(snap.At) > snapshotWaitLimit:
 		out = append(out, fmt.Sprintf("%s: its snapshot was generated at %s and is still not applied after %s (the distribution agent says: %s): "+
 			"in Replication Monitor, select and hold (or right-click) the publication and select Reinitialize Subscription (troubleshoot-self-service-env.md, scenario 9)",
