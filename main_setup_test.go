@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -239,5 +240,37 @@ func TestPreflightAgainstTheSimulator(t *testing.T) {
 		if !r.logged("preflight", want...) {
 			t.Errorf("no line with %q: %v", want, r.e.Logs(30, "preflight"))
 		}
+	}
+}
+
+// TestDemoOperatorTakesTheBackupAndStartsTheSnapshot: the demo's simulated operator does what the
+// waiting steps ask of a person: it takes the rollback backup once backup.verify waits for it, and
+// starts a snapshot that was never started while replication.healthy holds back.
+func TestDemoOperatorTakesTheBackupAndStartsTheSnapshot(t *testing.T) {
+	r := newSimRun(t, sqlsim.Config{Tables: 200, InitialBacklog: -1, SnapshotRate: 2_000_000, Scenarios: sqlsim.ScenarioSnapshotNotStarted, MaxStopWait: time.Minute},
+		`  - {id: healthy, title: Replication healthy, kind: replication.healthy, with: {stable_for: 5m}}
+  - {id: aos-stop, title: Stop the AOS, kind: aos.stop, after: healthy, destructive: true, confirm: STOP AOS}
+  - {id: rollback-backup, title: Rollback backup, kind: backup.verify, after: aos-stop, with: {poll: 1m}}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&demoOperator{sims: r.sims, clk: r.clk, fixes: map[string]fixState{}}).Run(ctx, r.e)
+	}()
+	defer func() { cancel(); <-done }()
+	r.untilWaiting(15*time.Second, 2, "healthy", func() bool { return r.step("healthy").State.Terminal() })
+	if st := r.step("healthy"); st.State != engine.StateSucceeded || r.sims.world.Count(sqlsim.ActStartSnapshot) != 1 {
+		t.Fatalf("healthy: %s %q (snapshots started: %d)", st.State, st.LastError, r.sims.world.Count(sqlsim.ActStartSnapshot))
+	}
+	r.until(time.Second, "aos-stop asks", func() bool { return r.step("aos-stop").State == engine.StateAwaiting })
+	ana := engine.Actor{Name: "Ana", Origin: "test", Role: engine.RoleOperator}
+	if _, err := r.e.Confirm("aos-stop", r.step("aos-stop").Confirmation.Request, ana, "STOP AOS"); err != nil {
+		t.Fatal(err)
+	}
+	r.until(time.Minute, "the rollback backup", func() bool { return r.step("rollback-backup").State.Terminal() })
+	if st := r.step("rollback-backup"); st.State != engine.StateSucceeded || r.sims.world.Count(sqlsim.ActTakeBackup) != 1 {
+		t.Fatalf("rollback-backup: %s %q %q", st.State, st.Message, st.LastError)
 	}
 }
