@@ -20,7 +20,9 @@ import (
 
 // PreflightKind checks the documented causes of mid-cutover failure days before T-0: replication
 // installed, mixed-mode sign-in, SQL Server Agent running, a valid database owner, 'max text repl
-// size', disk space for the distribution and snapshot paths, the SQL Server build, the sandbox
+// size' (a warning: the documents give it as a troubleshooting fix), disk space for the
+// distribution and snapshot paths, the SQL Server build, the AX database's collation, the ignore
+// list holding only non-AOT tables, the toolkit's version, the pre-upgrade checklist, the sandbox
 // reachable, and the LCS quota. Each check is one pass/warn/fail line with the fix.
 type PreflightKind struct{}
 
