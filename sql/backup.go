@@ -21,14 +21,18 @@ type DeviceType int
 
 // Device types (backupmediafamily-transact-sql.md; 9 from backupset-transact-sql.md's example).
 const (
-	DeviceDisk          DeviceType = 2
-	DeviceTape          DeviceType = 5
-	DeviceVirtual       DeviceType = 7
-	DeviceAzureStorage  DeviceType = 9
-	DevicePermanent     DeviceType = 105
-	deviceTypeUnknown   DeviceType = -1
-	timeZoneUnknown                = 127
-	timeZoneUnitMinutes            = 15
+	DeviceDisk         DeviceType = 2
+	DeviceTape         DeviceType = 5
+	DeviceVirtual      DeviceType = 7
+	DeviceAzureStorage DeviceType = 9
+	DevicePermanent    DeviceType = 105
+	deviceTypeUnknown  DeviceType = -1
+)
+
+// backupset.time_zone: 15-minute intervals from UTC, 127 unknown (backupset-transact-sql.md).
+const (
+	timeZoneUnknown     = 127
+	timeZoneUnitMinutes = 15
 )
 
 // String names the device type as the pages do.
@@ -252,7 +256,6 @@ const (
 	errDatabaseInUse      = 3101 // Exclusive access could not be obtained because the database is in use.
 	errInUseBySession     = 3102 // … cannot process database … because it is in use by this session.
 	errRestorePermission  = 3110 // User does not have permission to RESTORE database '%.*ls'.
-	errHistoryNotWritten  = 3009 // Could not insert a backup or restore history/detail record in the msdb database …
 	errCannotOpenDevice   = 3201 // Cannot open backup device '%ls'. Operating system error %ls.
 	errNoChecksumInBackup = 3187 // RESTORE WITH CHECKSUM cannot be specified because the backup set does not contain checksum information.
 )
