@@ -1420,6 +1420,36 @@ func (o *demoOperator) productionUsersEnabled() bool {
 	return enabled == total
 }
 
+// kindTask is what the simulated operator does for a running step of a kind that waits for a
+// person (nil do: nothing): take the rollback backup once the AOS are down, start a snapshot that
+// was never started.
+func (o *demoOperator) kindTask(st engine.StepView) (what string, do func() error, done func() bool) {
+	w := o.sims.world
+	switch {
+	case st.Kind == "backup.verify":
+		since := st.FirstStarted
+		taken := func() bool {
+			return slices.ContainsFunc(w.Backups(), func(b sqlsim.BackupInfo) bool { return !b.Start.Before(since) })
+		}
+		return "started the rollback backup (BACKUP DATABASE … TO DISK … WITH CHECKSUM; it takes 25 minutes)", func() error {
+			now := o.clk.Now()
+			_, err := w.TakeBackup(w.Config().SourceDatabase, true, false, now, now.Add(25*time.Minute))
+			return err
+		}, taken
+	case st.Kind == "replication.healthy" && len(w.UnstartedSnapshots()) > 0:
+		pubs := w.UnstartedSnapshots()
+		return "started the snapshot agent of " + strings.Join(pubs, ", ") + " in Replication Monitor", func() error {
+			for _, p := range pubs {
+				if err := w.StartSnapshot(p); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, func() bool { return len(w.UnstartedSnapshots()) == 0 }
+	}
+	return "", nil, nil
+}
+
 // Fixing implements helper: the run is blocked, and the operator is about to fix a failed step.
 func (o *demoOperator) Fixing(s engine.Snapshot) string {
 	o.mu.Lock()
@@ -1483,11 +1513,9 @@ func (o *demoOperator) Run(ctx context.Context, e *engine.Engine) {
 		if st.State != engine.StateRunning {
 			return
 		}
-		var what string
-		var do func() error
 		// done says the operator did it already (before the demo was interrupted and resumed):
 		// a person at the console does not run a menu step twice.
-		var done func() bool
+		what, do, done := o.kindTask(st)
 		switch st.ID {
 		case "toolkit-nopk":
 			what, do = "ran «Cutover: Setup Publication for Non PK Tables» and started the snapshots", w.CreateNoPKPublication
@@ -1519,7 +1547,9 @@ func (o *demoOperator) Run(ctx context.Context, e *engine.Engine) {
 			}
 			done = o.productionUsersEnabled
 		default:
-			return
+			if do == nil {
+				return
+			}
 		}
 		o.did[key] = true
 		if done() {
@@ -2162,6 +2192,9 @@ func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, promp
 			}
 			ports.AX, ports.Tracers, ports.Counts, ports.Upgrade, ports.Preflight, ports.SQL, ports.Publications = sp, sp, sp, sp, sp, sp, sp
 			ports.Deliveries = sp
+			if sp.src != nil {
+				ports.Setup, ports.Backups = sp, sp
+			}
 		}
 	}
 	if ports.LCS == nil && rb.LCS != nil {
@@ -2186,6 +2219,110 @@ func buildPorts(rb *runbook.Runbook, stateDir string, ports *engine.Ports, promp
 type sqlPorts struct {
 	src, dist, tgt *sql.DB
 	axDB           string
+	// master is a pool on the source server's master database, opened when first needed: backups
+	// and restores go through it, so cutover holds no connection to the AX database a RESTORE
+	// would have to wait for.
+	masterMu sync.Mutex
+	master   *sql.DB
+}
+
+// masterDB is the pool on the source server's master database.
+func (p *sqlPorts) masterDB() (*sql.DB, error) {
+	if err := need(p.src, "source"); err != nil {
+		return nil, err
+	}
+	p.masterMu.Lock()
+	defer p.masterMu.Unlock()
+	if p.master == nil {
+		m, err := p.src.OnDatabase("master")
+		if err != nil {
+			return nil, err
+		}
+		p.master = m
+	}
+	return p.master, nil
+}
+
+// backupErr translates the meaning sql gives a RESTORE error into the engine's terms.
+func backupErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case sql.IsDatabaseInUse(err):
+		return fmt.Errorf("%w: %w", engine.ErrDatabaseInUse, err)
+	case sql.IsBackupUnreadable(err):
+		return fmt.Errorf("%w: %w", engine.ErrBackupUnreadable, err)
+	case sql.IsPermission(err):
+		return engine.Permanent(err)
+	}
+	return err
+}
+
+// FullBackups lists the newest full backups of database in msdb.
+func (p *sqlPorts) FullBackups(ctx context.Context, database string) ([]engine.BackupSet, error) {
+	m, err := p.masterDB()
+	if err != nil {
+		return nil, err
+	}
+	sets, err := m.FullBackups(ctx, database)
+	if err != nil {
+		return nil, backupErr(err)
+	}
+	out := make([]engine.BackupSet, len(sets))
+	for i, s := range sets {
+		out[i] = engine.BackupSet{ID: s.ID, Position: s.Position, Start: s.Start, Finish: s.Finish, ZoneKnown: s.ZoneKnown, CopyOnly: s.CopyOnly,
+			Checksums: s.Checksums, Damaged: s.Damaged, Size: s.Size, LastLSN: s.LastLSN, CheckpointLSN: s.CheckpointLSN}
+		for _, d := range s.Devices {
+			out[i].Devices = append(out[i].Devices, engine.BackupDevice{Path: d.Path, Disk: d.Type == sql.DeviceDisk, Type: d.Type.String()})
+		}
+	}
+	return out, nil
+}
+
+// VerifyBackup runs RESTORE VERIFYONLY on master.
+func (p *sqlPorts) VerifyBackup(ctx context.Context, device string, position int, checksum bool) error {
+	m, err := p.masterDB()
+	if err != nil {
+		return err
+	}
+	return backupErr(m.VerifyBackup(ctx, device, position, checksum))
+}
+
+// Restore runs RESTORE DATABASE on master, after closing cutover's own idle connections to the
+// database.
+func (p *sqlPorts) Restore(ctx context.Context, database, device string, position int, replace, checksum bool) error {
+	m, err := p.masterDB()
+	if err != nil {
+		return err
+	}
+	if strings.EqualFold(database, p.src.Config().Database) {
+		p.src.CloseIdle()
+	}
+	return backupErr(m.RestoreDatabase(ctx, database, device, position, replace, checksum))
+}
+
+// DatabaseState reads a database's state in sys.databases.
+func (p *sqlPorts) DatabaseState(ctx context.Context, database string) (engine.DatabaseState, error) {
+	m, err := p.masterDB()
+	if err != nil {
+		return engine.DatabaseState{}, err
+	}
+	st, err := m.DatabaseState(ctx, database)
+	return engine.DatabaseState{Exists: st.Exists, State: st.State, UserAccess: st.UserAccess}, err
+}
+
+// Restores lists the newest restores of database in msdb.
+func (p *sqlPorts) Restores(ctx context.Context, database string) ([]engine.RestoreRecord, error) {
+	m, err := p.masterDB()
+	if err != nil {
+		return nil, err
+	}
+	rs, err := m.Restores(ctx, database)
+	out := make([]engine.RestoreRecord, len(rs))
+	for i, r := range rs {
+		out[i] = engine.RestoreRecord{ID: r.ID, At: r.At, BackupSetID: r.BackupSetID, Replace: r.Replace, Devices: r.Devices}
+	}
+	return out, err
 }
 
 // promptPassword asks for a connection's password on the terminal (without echo).
@@ -2260,7 +2397,9 @@ func openSQL(rb *runbook.Runbook, warn io.Writer) (*sqlPorts, error) {
 }
 
 func (p *sqlPorts) Close() {
-	for _, db := range []*sql.DB{p.src, p.dist, p.tgt} {
+	p.masterMu.Lock()
+	defer p.masterMu.Unlock()
+	for _, db := range []*sql.DB{p.src, p.dist, p.tgt, p.master} {
 		if db != nil {
 			db.Close()
 		}
@@ -2366,6 +2505,78 @@ func (p *sqlPorts) Agents(ctx context.Context) ([]engine.Agent, error) {
 	return out, nil
 }
 
+// Setup lists every publication with its subscriptions' states (MSsubscriptions) and its snapshot
+// and distribution agents' newest history rows.
+func (p *sqlPorts) Setup(ctx context.Context) ([]engine.PublicationSetup, error) {
+	if err := need(p.dist, "distribution"); err != nil {
+		return nil, err
+	}
+	states, err := p.dist.SubscriptionStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := p.dist.AgentMessages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []engine.PublicationSetup
+	index := map[string]int{}
+	for _, s := range states {
+		i, ok := index[s.Publication]
+		if !ok {
+			i = len(out)
+			index[s.Publication] = i
+			out = append(out, engine.PublicationSetup{Name: s.Publication})
+		}
+		if !s.Known {
+			continue // a publication without a subscription
+		}
+		state := engine.SubscriptionOther
+		switch s.Status {
+		case sql.SubscriptionInactive:
+			state = engine.SubscriptionInactive
+		case sql.SubscriptionSubscribed:
+			state = engine.SubscriptionAwaitingSnapshot
+		case sql.SubscriptionActive:
+			state = engine.SubscriptionActive
+		}
+		out[i].Subscriptions = append(out[i].Subscriptions, engine.SubscriptionArticles{SubscriberDB: s.SubscriberDB, State: state,
+			Status: int(s.Status), Articles: s.Articles})
+	}
+	for _, m := range msgs {
+		i, ok := index[m.Publication]
+		if !ok {
+			continue
+		}
+		run := engine.AgentRun{Status: agentStatus(m.Status), At: m.Time, Message: m.Comments}
+		switch m.Type {
+		case sql.SnapshotAgent:
+			out[i].Snapshot = run
+		case sql.DistributionAgent:
+			out[i].Distribution = run
+		}
+	}
+	return out, nil
+}
+
+// Left reads what is left of the replication setup on the source server and in the distribution
+// database; a read that fails is an error, never "gone" (sql.ReplicationLeft).
+func (p *sqlPorts) Left(ctx context.Context) (engine.SetupLeft, error) {
+	l, err := sql.ReplicationLeft(ctx, p.src, p.dist)
+	if err != nil {
+		return engine.SetupLeft{}, err
+	}
+	out := engine.SetupLeft{Distributors: l.Distributors, Evidence: strings.Join(l.Checked, "; ")}
+	seen := map[string]bool{}
+	for _, n := range append(append([]string(nil), l.Published...), l.Publications...) {
+		if !seen[strings.ToUpper(n)] {
+			seen[strings.ToUpper(n)] = true
+			out.Publications = append(out.Publications, n)
+		}
+	}
+	return out, nil
+}
+
 // agentStatus carries a documented run status (1 Started … 6 Failed) across; any other number is
 // unknown.
 func agentStatus(s sql.RunStatus) engine.AgentStatus {
@@ -2386,7 +2597,7 @@ func (p *sqlPorts) Activity(ctx context.Context) (engine.AXActivity, error) {
 	var out engine.AXActivity
 	for _, s := range a.Servers {
 		if s.Active() {
-			out.Servers = append(out.Servers, engine.AXServer{ServerID: s.ServerID, Instance: s.Instance, Since: s.Login,
+			out.Servers = append(out.Servers, engine.AXServer{ServerID: s.ServerID, AOSID: s.AOSID, Instance: s.Instance, Since: s.Login,
 				Status: s.Status.String(), Alive: s.Status == sql.ServerAlive})
 		}
 	}
@@ -2544,6 +2755,13 @@ func (p *sqlPorts) Preflight(ctx context.Context) (engine.PreflightFacts, error)
 	for _, d := range pf.Drives {
 		out.FreeBytes[strings.ToUpper(d.Letter)] = d.FreeMB << 20
 	}
+	out.ServerCollation, out.DatabaseCollation = pf.ServerCollation, pf.DatabaseCollation
+	if pf.AOTTables != nil {
+		out.AOTTables = make(map[string]bool, 2*len(pf.AOTTables))
+		for _, t := range pf.AOTTables {
+			out.AOTTables[strings.ToUpper(t.Name)], out.AOTTables[strings.ToUpper(t.SQLName)] = true, true
+		}
+	}
 	for k, v := range pf.Unavailable {
 		out.Unavailable[k] = v.Error()
 	}
@@ -2606,7 +2824,7 @@ func services(rb *runbook.Runbook) (engine.ServiceController, error) {
 	if rb.AOS == nil {
 		return nil, nil
 	}
-	if !usesKind(rb, "aos.stop", "replication.drain") {
+	if !usesKind(rb, "aos.stop", "aos.start", "replication.drain") {
 		return nil, nil
 	}
 	if rb.AOS.Control == "scm" {
@@ -2644,6 +2862,13 @@ type simServices struct{ w *sqlsim.World }
 
 func (s simServices) Stop(_ context.Context, host, service string) error {
 	return s.w.StopAOS(host, service)
+}
+
+func (s simServices) Start(_ context.Context, host, service string) error {
+	if err := s.w.StartAOS(host, service); err != nil && !errors.Is(err, sqlsim.ErrServiceRunning) {
+		return err
+	}
+	return nil
 }
 
 func (s simServices) State(_ context.Context, host, service string) (engine.ServiceState, string, error) {

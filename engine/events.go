@@ -203,7 +203,7 @@ type StepView struct {
 	Description string
 	Owner       string
 	// Doc is the document the step implements (the runbook's doc:).
-	Doc string
+	Doc         string
 	After       []string
 	Destructive bool
 	Idempotent  bool

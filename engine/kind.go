@@ -209,7 +209,7 @@ func BuiltinKinds() []Kind {
 func AllKinds() []Kind {
 	return append(BuiltinKinds(), AOSStopKind{}, ReplicationHealthyKind{}, ReplicationDrainKind{},
 		LCSEnvStateKind{}, LCSQuotaKind{}, LCSRefreshKind{}, RefreshCheckKind{}, ValidateCountsKind{}, ToolkitKind{}, UpgradeWatchKind{},
-		PreflightKind{}, SmokeHTTPKind{}, SmokeSQLKind{})
+		PreflightKind{}, SmokeHTTPKind{}, SmokeSQLKind{}, BackupVerifyKind{}, SQLRestoreKind{}, AOSStartKind{})
 }
 
 // Register adds a kind, replacing one of the same name.

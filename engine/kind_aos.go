@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -295,4 +296,249 @@ func (a *aosStopAction) stopOne(ctx context.Context, run *Run, in aosInstance) (
 			return st, fmt.Errorf("%s did not stop within %s", in, runbook.FormatDuration(a.timeout))
 		}
 	}
+}
+
+// AOSStartKind starts every configured AX 2012 AOS again — the rollback's "turn AX 2012 back on"
+// (migration-upgrade/upgrade-cutover-testing.md, "Roll back to AX 2012") — and waits for each
+// service to report running and for AX to show its server session alive: "each running AOS has a
+// row with the STATUS column equal to 1" in SYSSERVERSESSIONS (query.AXServerSessions names the
+// documents). A service already running counts as started, so running it again is safe.
+type AOSStartKind struct{}
+
+// Name implements Kind.
+func (AOSStartKind) Name() string { return "aos.start" }
+
+// Mode implements Kind.
+func (AOSStartKind) Mode() Mode { return ModeAuto }
+
+// Decode reads `with: {hosts, timeout, poll}`.
+func (AOSStartKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) Action {
+	where := fmt.Sprintf("step %q", s.ID)
+	a := &aosStartAction{poll: 5 * time.Second}
+	var hosts []string
+	var hostsNode *yaml.Node
+	d.Fields(with, where+" with", map[string]runbook.Field{
+		"hosts":   func(v *yaml.Node) { hosts, hostsNode = d.Strings(v, where+" with", "hosts"), v },
+		"timeout": func(v *yaml.Node) { a.timeout = d.Duration(v, where+" with", "timeout") },
+		"poll":    func(v *yaml.Node) { a.poll = d.Duration(v, where+" with", "poll") },
+	})
+	rb := d.Runbook()
+	if rb == nil || rb.AOS == nil || len(rb.AOS.Instances) == 0 {
+		d.ErrorAt(s.Pos, where, "kind aos.start needs an aos: section listing the instances (host and service) and how to control them")
+		return a
+	}
+	if rb.AOS.Control == "command" && len(rb.AOS.Start) == 0 {
+		d.ErrorAt(s.Pos, where, "kind aos.start needs the aos section's start template (for sc.exe: start: [sc.exe, '\\\\{host}', start, '{service}'])")
+	}
+	if a.timeout == 0 {
+		a.timeout = 15 * time.Minute
+	}
+	if a.poll <= 0 {
+		a.poll = 5 * time.Second
+	}
+	want := map[string]bool{}
+	for _, h := range hosts {
+		want[strings.ToUpper(h)] = true
+	}
+	for _, in := range rb.AOS.Instances {
+		if len(want) == 0 || want[strings.ToUpper(in.Host)] {
+			a.instances = append(a.instances, aosInstance{host: in.Host, service: in.Service})
+			delete(want, strings.ToUpper(in.Host))
+		}
+	}
+	for h := range want {
+		d.Errorf(hostsNode, where+" with", "hosts: %s is not one of the aos instances", h)
+	}
+	return a
+}
+
+type aosStartAction struct {
+	instances []aosInstance
+	timeout   time.Duration
+	poll      time.Duration
+}
+
+func (a *aosStartAction) Describe() string {
+	names := make([]string, len(a.instances))
+	for i, in := range a.instances {
+		names[i] = in.String()
+	}
+	return fmt.Sprintf("start %s; wait up to %s for each to report running and for AX to show its server session alive",
+		strings.Join(names, ", "), runbook.FormatDuration(a.timeout))
+}
+
+// Rerunnable: asking a running service to start changes nothing.
+func (a *aosStartAction) Rerunnable() bool { return true }
+
+func (a *aosStartAction) Run(ctx context.Context, run *Run) error {
+	ports := run.Ports()
+	if ports.Services == nil {
+		return Permanent(errors.New("no service controller: configure the aos section's control (command templates or scm)"))
+	}
+	type outcome struct {
+		in    aosInstance
+		state ServiceState
+		err   error
+	}
+	results := make([]outcome, len(a.instances))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	running := 0
+	for i, in := range a.instances {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := a.startOne(ctx, run, in)
+			results[i] = outcome{in: in, state: st, err: err}
+			if err == nil {
+				mu.Lock()
+				running++
+				run.Progress(Progress{Percent: 100 * float64(running) / float64(len(a.instances)), Message: fmt.Sprintf("%d of %d AOS running", running, len(a.instances))})
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	var down []string
+	var errs []error
+	for _, r := range results {
+		if r.err != nil {
+			down = append(down, fmt.Sprintf("%s (%s)", r.in, r.state))
+			errs = append(errs, r.err)
+		}
+	}
+	if len(down) > 0 {
+		return fmt.Errorf("not running: %s: %w", strings.Join(down, ", "), errors.Join(errs...))
+	}
+	if ports.AX == nil {
+		run.Warnf("AX server sessions not checked: no AX source connection configured")
+		run.SetMessage(fmt.Sprintf("%d AOS running", len(a.instances)))
+		return nil
+	}
+	deadline := run.Clock().Now().Add(a.timeout)
+	var last string
+	for {
+		act, err := ports.AX.Activity(ctx)
+		var msg string
+		switch {
+		case err != nil:
+			msg = "could not read AX's server sessions: " + err.Error()
+		default:
+			missing := aosSessionsMissing(a.instances, act.Servers)
+			if len(missing) == 0 {
+				run.SetMessage(fmt.Sprintf("%d AOS running; AX shows their server sessions alive: %s", len(a.instances), serverList(aliveServers(act.Servers))))
+				return nil
+			}
+			names := make([]string, len(missing))
+			for i, in := range missing {
+				names[i] = in.String()
+			}
+			msg = "waiting for AX to show the server session of " + strings.Join(names, ", ")
+			if len(act.Servers) > 0 {
+				msg += " (AX shows " + serverList(act.Servers) + ")"
+			}
+		}
+		if msg != last {
+			run.Logf("%s", msg)
+			last = msg
+		}
+		run.Progress(Progress{Percent: -1, Message: msg})
+		if !run.Clock().Now().Before(deadline) {
+			return fmt.Errorf("every AOS service reports running, but after %s: %s", runbook.FormatDuration(a.timeout), msg)
+		}
+		if err := clock.Sleep(ctx, run.Clock(), a.poll); err != nil {
+			return err
+		}
+	}
+}
+
+// startOne starts one AOS (after any stop still under way) and waits for it to report running.
+func (a *aosStartAction) startOne(ctx context.Context, run *Run, in aosInstance) (ServiceState, error) {
+	svc := run.Ports().Services
+	deadline := run.Clock().Now().Add(a.timeout)
+	st, _, err := svc.State(ctx, in.host, in.service)
+	for err == nil && st == ServiceStopPending {
+		if !run.Clock().Now().Before(deadline) {
+			return st, fmt.Errorf("%s is still stopping after %s", in, runbook.FormatDuration(a.timeout))
+		}
+		if err := clock.Sleep(ctx, run.Clock(), a.poll); err != nil {
+			return st, err
+		}
+		st, _, err = svc.State(ctx, in.host, in.service)
+	}
+	if err == nil && st == ServiceRunning {
+		run.Logf("%s: already running", in)
+		return st, nil
+	}
+	if err != nil {
+		run.Warnf("%s: state unknown before starting: %v", in, err)
+	}
+	if err := svc.Start(ctx, in.host, in.service); err != nil {
+		return st, fmt.Errorf("%s: %w", in, err)
+	}
+	run.Logf("%s: start requested", in)
+	for {
+		if err := clock.Sleep(ctx, run.Clock(), a.poll); err != nil {
+			return st, err
+		}
+		st, _, err = svc.State(ctx, in.host, in.service)
+		switch {
+		case err != nil:
+			run.Warnf("%s: %v", in, err)
+		case st == ServiceRunning:
+			run.Logf("%s: running", in)
+			return st, nil
+		}
+		if !run.Clock().Now().Before(deadline) {
+			return st, fmt.Errorf("%s did not report running within %s", in, runbook.FormatDuration(a.timeout))
+		}
+	}
+}
+
+// aliveServers are the AOS server sessions AX shows alive (STATUS 1).
+func aliveServers(servers []AXServer) []AXServer {
+	var out []AXServer
+	for _, s := range servers {
+		if s.Alive {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// aosSessionsMissing lists the instances AX does not show alive. SYSSERVERSESSIONS names an AOS by
+// AOSID (host@port in practice) and INSTANCE_NAME (the number after the service's '$'); neither form
+// is documented, so an instance is matched on its host (and instance number, when both are known)
+// where the rows name hosts, and otherwise only the number of alive rows is compared.
+func aosSessionsMissing(instances []aosInstance, servers []AXServer) []aosInstance {
+	alive := aliveServers(servers)
+	named := slices.ContainsFunc(alive, func(s AXServer) bool { return strings.Contains(s.AOSID, "@") })
+	if !named {
+		if len(alive) >= len(instances) {
+			return nil
+		}
+		return instances[len(alive):]
+	}
+	short := func(h string) string { return strings.ToUpper(strings.SplitN(strings.TrimPrefix(h, `\\`), ".", 2)[0]) }
+	used := make([]bool, len(alive))
+	var missing []aosInstance
+	for _, in := range instances {
+		num := ""
+		if i := strings.LastIndexByte(in.service, '$'); i >= 0 {
+			num = in.service[i+1:]
+		}
+		found := false
+		for i, s := range alive {
+			host, _, _ := strings.Cut(s.AOSID, "@")
+			if used[i] || short(host) != short(in.host) || (num != "" && s.Instance != "" && !strings.EqualFold(s.Instance, num)) {
+				continue
+			}
+			used[i], found = true, true
+			break
+		}
+		if !found {
+			missing = append(missing, in)
+		}
+	}
+	return missing
 }

@@ -18,6 +18,7 @@ type fakeServices struct {
 	polls  map[string]int // polls left while stopping
 	refuse map[string]bool
 	stops  map[string]int
+	starts map[string]int
 	onStop func()
 }
 
@@ -53,7 +54,35 @@ func (f *fakeServices) State(_ context.Context, host, service string) (engine.Se
 			f.state[k] = engine.ServiceStopped
 		}
 	}
+	if st == engine.ServiceStartPending {
+		if f.polls[k]--; f.polls[k] < 0 {
+			f.state[k] = engine.ServiceRunning
+		}
+	}
 	return f.state[k], f.state[k].String(), nil
+}
+
+// Start starts a service: it is starting for polls[k] more reads, then running; a service that
+// refuses (refuse[host]) fails to start, as one whose start times out does (Windows error 1053).
+func (f *fakeServices) Start(_ context.Context, host, service string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := host + "/" + service
+	if f.starts == nil {
+		f.starts = map[string]int{}
+	}
+	f.starts[k]++
+	switch f.state[k] {
+	case engine.ServiceRunning, engine.ServiceStartPending:
+		return nil
+	case engine.ServiceStopPending:
+		return errors.New("The service cannot accept control messages at this time. (1061)")
+	}
+	if f.refuse[host] {
+		return errors.New("The service did not respond to the start or control request in a timely fashion. (1053)")
+	}
+	f.state[k] = engine.ServiceStartPending
+	return nil
 }
 
 // fakeAX reports the AOS server sessions of the services still running.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,11 +27,19 @@ func (ReplicationHealthyKind) Name() string { return "replication.healthy" }
 // Mode implements Kind.
 func (ReplicationHealthyKind) Mode() Mode { return ModeAuto }
 
-// Decode reads `with: {max_pending, max_latency, stable_for, max_age, check_every}`.
+// Decode reads `with: {publications, max_pending, max_latency, stable_for, max_age, check_every}`.
 func (ReplicationHealthyKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) Action {
 	where := fmt.Sprintf("step %q with", s.ID)
 	a := &healthyAction{maxPending: 100000, maxLatency: 5 * time.Minute, stableFor: 10 * time.Minute, maxAge: 5 * time.Minute, every: 15 * time.Second}
 	d.Fields(with, where, map[string]runbook.Field{
+		"publications": func(v *yaml.Node) {
+			a.publications = d.Strings(v, where, "publications")
+			for _, p := range a.publications {
+				if strings.TrimSpace(p) == "" || strings.Trim(p, "*") == "" {
+					d.Errorf(v, where, "publications: %q matches any name: name the publications (AX_PUB_PkTable_*, AX_PUB_OtherObjects)", p)
+				}
+			}
+		},
 		"max_pending": func(v *yaml.Node) { a.maxPending = int64(d.Int(v, where, "max_pending", 0, 1<<31-1)) },
 		"max_latency": func(v *yaml.Node) { a.maxLatency = d.Duration(v, where, "max_latency") },
 		"stable_for":  func(v *yaml.Node) { a.stableFor = d.Duration(v, where, "stable_for") },
@@ -40,6 +49,12 @@ func (ReplicationHealthyKind) Decode(d *runbook.Decoder, s *runbook.Step, with *
 	requireReplicationConnections(d, s)
 	if a.every <= 0 {
 		a.every = 15 * time.Second
+	}
+	if a.publications == nil {
+		// The toolkit's primary-key publications (data-upgrade-self-service.md step 5, "Created
+		// publishers: AX_PUB_PkTable_[*]"); AX_PUB_OtherObjects is not required by default: "If
+		// there are no functions to replicate, the publication won't be created" (step 6).
+		a.publications = []string{"AX_PUB_PkTable_*"}
 	}
 	return a
 }
@@ -67,16 +82,133 @@ func requireReplicationConnections(d *runbook.Decoder, s *runbook.Step) {
 }
 
 type healthyAction struct {
-	maxPending int64
-	maxLatency time.Duration
-	stableFor  time.Duration
-	maxAge     time.Duration
-	every      time.Duration
+	// publications are the name patterns ('*' matches any run of characters) each of which must
+	// match at least one publication.
+	publications []string
+	maxPending   int64
+	maxLatency   time.Duration
+	stableFor    time.Duration
+	maxAge       time.Duration
+	every        time.Duration
 }
 
 func (a *healthyAction) Describe() string {
-	return fmt.Sprintf("wait until replication is healthy for %s: agents without errors, at most %d commands pending, latency under %s",
-		runbook.FormatDuration(a.stableFor), a.maxPending, runbook.FormatDuration(a.maxLatency))
+	return fmt.Sprintf("wait until replication is healthy for %s: publications %s exist, every subscription is active (its snapshot applied), agents without errors, at most %d commands pending, latency under %s",
+		runbook.FormatDuration(a.stableFor), strings.Join(a.publications, ", "), a.maxPending, runbook.FormatDuration(a.maxLatency))
+}
+
+// setupBlockers are replication.healthy's preconditions, weighed before any figure of the
+// monitor: with no publication, or a publication whose snapshot never reached the sandbox, the
+// backlog is empty and tells nothing. Every pattern of `publications` must match a publication,
+// and every subscription of every publication must be active: MSsubscriptions.status 2, which
+// sp_addsubscription's page describes as "initialized and ready to accept changes" (1,
+// "subscribed", "needs to be initialized"). The subscription's status, not a "Delivered snapshot"
+// row, is the proof the snapshot was applied: the agents' history is kept 48 hours by default
+// (sp-adddistributiondb-transact-sql.md, @history_retention), and the replication is set up days
+// before; the history only says why a subscription is not initialized yet. An inactive one is what
+// SQL Server makes of a subscription that fell behind the distribution retention: it "need[s] to be
+// reinitialized" (same page, @max_distretention). A read that fails blocks too: it never passes.
+func (a *healthyAction) setupBlockers(ctx context.Context, run *Run) []string {
+	pubs, err := run.Ports().Setup.Setup(ctx)
+	if err != nil {
+		return []string{"could not read the publications and their subscriptions: " + err.Error()}
+	}
+	if len(pubs) == 0 {
+		return []string{"no publication exists: run the toolkit's «Replication: Setup Publication for Primary Key (PK) Tables» (migration-upgrade/data-upgrade-self-service.md, step 5)"}
+	}
+	var out, names []string
+	for _, p := range pubs {
+		names = append(names, p.Name)
+	}
+	for _, pat := range a.publications {
+		if !slices.ContainsFunc(names, func(n string) bool { return globMatch(pat, n) }) {
+			out = append(out, fmt.Sprintf("no publication named %s (there are: %s)", pat, strings.Join(names, ", ")))
+		}
+	}
+	now := run.Clock().Now()
+	for _, p := range pubs {
+		out = append(out, publicationBlockers(p, now)...)
+	}
+	return out
+}
+
+// snapshotWaitLimit is how long troubleshoot-self-service-env.md lets a publication show "Waiting
+// for snapshot to complete" before its fix applies (scenario 9: "for more than two hours").
+const snapshotWaitLimit = 2 * time.Hour
+
+// publicationBlockers says what keeps one publication's subscriptions from being active, with the
+// documented fix (migration-upgrade/data-upgrade-self-service.md step 5; troubleshoot-self-service-env.md
+// scenarios 3, 9 and 11).
+func publicationBlockers(p PublicationSetup, now time.Time) []string {
+	if len(p.Subscriptions) == 0 {
+		return []string{fmt.Sprintf("%s has no subscription: the toolkit creates the sandbox's push subscription with the publication (rerun its step)", p.Name)}
+	}
+	var out []string
+	awaiting := false
+	for _, s := range p.Subscriptions {
+		switch s.State {
+		case SubscriptionActive:
+		case SubscriptionAwaitingSnapshot:
+			awaiting = true
+		case SubscriptionInactive:
+			out = append(out, fmt.Sprintf("%s: the subscription of %s is inactive (%d articles): in Replication Monitor, select and hold (or right-click) the publication and select Reinitialize Subscription",
+				p.Name, orDash(s.SubscriberDB), s.Articles))
+		default:
+			out = append(out, fmt.Sprintf("%s: the subscription of %s has status %d, which the documents do not name (%d articles)", p.Name, orDash(s.SubscriberDB), s.Status, s.Articles))
+		}
+	}
+	if !awaiting {
+		return out
+	}
+	snap, dist := p.Snapshot, p.Distribution
+	switch {
+	case snap.At.IsZero():
+		out = append(out, fmt.Sprintf("%s: its snapshot was never started (the subscription needs to be initialized and the snapshot agent has no history, or its history was cleaned up): "+
+			"in Replication Monitor, on the Agents tab, select and hold (or right-click) the snapshot agent of %s and select Start; start one snapshot at a time and wait for \"Delivered snapshot\" before the next (data-upgrade-self-service.md, step 5)",
+			p.Name, p.Name))
+	case snap.Status.Bad() && strings.Contains(strings.ToLower(snap.Message), "prefetch objects failed"):
+		out = append(out, fmt.Sprintf("%s: its snapshot failed at %s (%s): in Replication Monitor, select and hold (or right-click) the publication and select Generate Snapshot (troubleshoot-self-service-env.md, scenario 11)",
+			p.Name, snap.At.Local().Format("15:04"), snap.Message))
+	case snap.Status.Bad():
+		out = append(out, fmt.Sprintf("%s: its snapshot failed at %s (%s): in Replication Monitor, on the Agents tab, select the publication, select and hold (or right-click) the snapshot agent and select Start agent (troubleshoot-self-service-env.md, scenario 3)",
+			p.Name, snap.At.Local().Format("15:04"), orDash(snap.Message)))
+	case snap.Status == AgentStarted || snap.Status == AgentInProgress:
+		out = append(out, fmt.Sprintf("%s: its snapshot is being generated (%s at %s)", p.Name, orDash(snap.Message), snap.At.Local().Format("15:04")))
+	case snap.Status != AgentSucceeded:
+		out = append(out, fmt.Sprintf("%s: the subscription needs to be initialized and its snapshot agent is %s (%s at %s): "+
+			"in Replication Monitor, on the Agents tab, select and hold (or right-click) the snapshot agent of %s and select Start (data-upgrade-self-service.md, step 5)",
+			p.Name, snap.Status, orDash(snap.Message), snap.At.Local().Format("15:04"), p.Name))
+	case now.Sub(snap.At) > snapshotWaitLimit:
+		out = append(out, fmt.Sprintf("%s: its snapshot was generated at %s and is still not applied after %s (the distribution agent says: %s): "+
+			"in Replication Monitor, select and hold (or right-click) the publication and select Reinitialize Subscription (troubleshoot-self-service-env.md, scenario 9)",
+			p.Name, snap.At.Local().Format("15:04"), runbook.FormatDuration(now.Sub(snap.At)), orDash(dist.Message)))
+	default:
+		out = append(out, fmt.Sprintf("%s: its snapshot was generated at %s and is being applied to the sandbox (the distribution agent says: %s)",
+			p.Name, snap.At.Local().Format("15:04"), orDash(dist.Message)))
+	}
+	return out
+}
+
+// globMatch matches a publication name against a pattern in which '*' stands for any run of
+// characters, ignoring case (SQL Server's default collations ignore it).
+func globMatch(pattern, name string) bool {
+	p, n := strings.ToUpper(pattern), strings.ToUpper(name)
+	parts := strings.Split(p, "*")
+	if len(parts) == 1 {
+		return p == n
+	}
+	if !strings.HasPrefix(n, parts[0]) {
+		return false
+	}
+	n = n[len(parts[0]):]
+	for _, mid := range parts[1 : len(parts)-1] {
+		i := strings.Index(n, mid)
+		if i < 0 {
+			return false
+		}
+		n = n[i+len(mid):]
+	}
+	return strings.HasSuffix(n, parts[len(parts)-1])
 }
 
 // Rerunnable: it only reads.
@@ -109,12 +241,15 @@ func (a *healthyAction) Run(ctx context.Context, run *Run) error {
 	if run.Ports().Replication == nil {
 		return Permanent(errors.New("no replication monitor: the runbook's connections are not configured"))
 	}
+	if run.Ports().Setup == nil {
+		return Permanent(errors.New("cannot read the publications and subscriptions: the runbook's source and distribution connections are not configured"))
+	}
 	var since, loggedAt time.Time
 	var logged string
 	for {
 		now := run.Clock().Now()
 		v := run.Replication()
-		blocking := a.blockers(v, now)
+		blocking := append(a.setupBlockers(ctx, run), a.blockers(v, now)...)
 		if len(blocking) > 0 {
 			msg := strings.Join(blocking, "; ")
 			switch {

@@ -24,6 +24,7 @@ func TestReplicationHealthyWaitsForAStablePeriod(t *testing.T) {
 `, func(t *testing.T, h *harness) {
 		start := time.Now()
 		h.opts.Ports.Replication = newFakeReplicationAt(time.Now)
+		h.opts.Ports.Setup = healthySetup()
 		h.opts.Monitor = engine.MonitorConfig{Interval: 15 * time.Second, BacklogInterval: 15 * time.Second}
 		h.start()
 		st := h.waitStep("healthy", engine.StateSucceeded)
@@ -44,6 +45,7 @@ func TestReplicationHealthyNamesAFailingAgent(t *testing.T) {
 		src := newFakeReplicationAt(time.Now)
 		src.agents = []engine.Agent{{Publication: "AX_PUB_PkTable_3", Name: "dist-3", Kind: engine.AgentDistribution, Status: engine.AgentFailed, Error: "The process could not connect to Subscriber"}}
 		h.opts.Ports.Replication = src
+		h.opts.Ports.Setup = healthySetup()
 		h.start()
 		st := h.waitStep("healthy", engine.StateFailed)
 		if !strings.Contains(st.LastError, "distribution agent dist-3 (AX_PUB_PkTable_3) is failed: The process could not connect to Subscriber") {
@@ -224,6 +226,7 @@ func TestReplicationHealthyDoesNotTrustAStaleMonitorCache(t *testing.T) {
 		src.agents = []engine.Agent{{Publication: "AX_PUB_PkTable_1", Name: "dist-1", Kind: engine.AgentDistribution, Status: engine.AgentIdle,
 			CacheAge: 20 * time.Minute}}
 		h.opts.Ports.Replication = src
+		h.opts.Ports.Setup = healthySetup()
 		h.start()
 		time.Sleep(30 * time.Minute)
 		synctest.Wait()
@@ -254,6 +257,7 @@ func TestMonitorBlockersNameTheRefresher(t *testing.T) {
 		src.agents = []engine.Agent{{Publication: "AX_PUB_PkTable_1", Name: "dist-1", Kind: engine.AgentDistribution, Status: engine.AgentIdle,
 			CacheAge: time.Hour}}
 		h.opts.Ports.Replication = src
+		h.opts.Ports.Setup = healthySetup()
 		h.start()
 		st := h.waitStep("healthy", engine.StateFailed)
 		for _, want := range []string{"agent states are 1h", "Replication Monitor cache was 1h00m old when read", "Replication monitoring refresher for distribution"} {
@@ -262,4 +266,154 @@ func TestMonitorBlockersNameTheRefresher(t *testing.T) {
 			}
 		}
 	})
+}
+
+// fakeSetup is the replication setup as the servers would answer: publications with their
+// subscriptions and agents, what is left after its removal, and read errors.
+type fakeSetup struct {
+	mu      sync.Mutex
+	pubs    []engine.PublicationSetup
+	err     error
+	left    engine.SetupLeft
+	leftErr error
+	reads   int
+}
+
+// healthySetup has two primary-key publications, each with its active subscription.
+func healthySetup() *fakeSetup {
+	f := &fakeSetup{}
+	for _, n := range []string{"AX_PUB_PkTable_1", "AX_PUB_PkTable_2"} {
+		f.pubs = append(f.pubs, activePublication(n))
+	}
+	return f
+}
+
+func activePublication(name string) engine.PublicationSetup {
+	return engine.PublicationSetup{Name: name,
+		Subscriptions: []engine.SubscriptionArticles{{SubscriberDB: "AxDB", State: engine.SubscriptionActive, Status: 2, Articles: 120}},
+		Snapshot:      engine.AgentRun{Status: engine.AgentSucceeded, At: t0.Add(-72 * time.Hour), Message: "[100%] A snapshot of 120 article(s) was generated."}}
+}
+
+func (f *fakeSetup) Setup(context.Context) ([]engine.PublicationSetup, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	if f.err != nil {
+		return nil, f.err
+	}
+	return append([]engine.PublicationSetup(nil), f.pubs...), nil
+}
+
+func (f *fakeSetup) Left(context.Context) (engine.SetupLeft, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	return f.left, f.leftErr
+}
+
+func (f *fakeSetup) set(change func(f *fakeSetup)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	change(f)
+}
+
+// TestReplicationHealthyNeedsPublicationsAndInitializedSubscriptions: with nothing pending and
+// every agent fine, replication.healthy still holds back while no publication exists, while a
+// publication's snapshot was never started (its subscription "needs to be initialized"), and while
+// the setup cannot be read; each time it says why and how to fix it. Only then do the figures count.
+func TestReplicationHealthyNeedsPublicationsAndInitializedSubscriptions(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(f *fakeSetup)
+		want  []string
+	}{
+		{"no publication", func(f *fakeSetup) { f.pubs = nil },
+			[]string{"no publication exists", "«Replication: Setup Publication for Primary Key (PK) Tables»"}},
+		{"only other publications", func(f *fakeSetup) { f.pubs = []engine.PublicationSetup{activePublication("AX_PUB_OtherObjects")} },
+			[]string{"no publication named AX_PUB_PkTable_* (there are: AX_PUB_OtherObjects)"}},
+		{"a snapshot never started", func(f *fakeSetup) {
+			f.pubs[1].Subscriptions[0].State, f.pubs[1].Subscriptions[0].Status = engine.SubscriptionAwaitingSnapshot, 1
+			f.pubs[1].Snapshot = engine.AgentRun{}
+		}, []string{"AX_PUB_PkTable_2: its snapshot was never started", "on the Agents tab", "snapshot agent of AX_PUB_PkTable_2 and select Start",
+			"start one snapshot at a time", "Delivered snapshot"}},
+		{"a failed snapshot", func(f *fakeSetup) {
+			f.pubs[0].Subscriptions[0].State = engine.SubscriptionAwaitingSnapshot
+			f.pubs[0].Snapshot = engine.AgentRun{Status: engine.AgentFailed, At: t0, Message: "The process could not bulk copy out of table"}
+		}, []string{"AX_PUB_PkTable_1: its snapshot failed", "select Start agent (troubleshoot-self-service-env.md, scenario 3)"}},
+		{"prefetch objects failed", func(f *fakeSetup) {
+			f.pubs[0].Subscriptions[0].State = engine.SubscriptionAwaitingSnapshot
+			f.pubs[0].Snapshot = engine.AgentRun{Status: engine.AgentFailed, At: t0, Message: "Message: Prefetch objects failed for Database 'MicrosoftDynamicsAX'."}
+		}, []string{"select Generate Snapshot (troubleshoot-self-service-env.md, scenario 11)"}},
+		{"waiting for the snapshot for hours", func(f *fakeSetup) {
+			f.pubs[0].Subscriptions[0].State = engine.SubscriptionAwaitingSnapshot
+			f.pubs[0].Snapshot.At = time.Now().Add(-3 * time.Hour)
+			f.pubs[0].Distribution = engine.AgentRun{Status: engine.AgentIdle, At: time.Now(), Message: "Waiting for snapshot to complete"}
+		}, []string{"still not applied after", "Reinitialize Subscription (troubleshoot-self-service-env.md, scenario 9)"}},
+		{"an inactive subscription", func(f *fakeSetup) {
+			f.pubs[0].Subscriptions[0].State, f.pubs[0].Subscriptions[0].Status = engine.SubscriptionInactive, 0
+		},
+			[]string{"AX_PUB_PkTable_1: the subscription of AxDB is inactive", "Reinitialize Subscription"}},
+		{"no subscription", func(f *fakeSetup) { f.pubs[0].Subscriptions = nil }, []string{"AX_PUB_PkTable_1 has no subscription"}},
+		{"a read error", func(f *fakeSetup) { f.err = errors.New("distribution: i/o timeout") },
+			[]string{"could not read the publications and their subscriptions: distribution: i/o timeout"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			inBubble(t, "name: t\n"+replConnections+`steps:
+  - {id: healthy, title: Replication healthy, kind: replication.healthy, timeout: 30m, with: {max_pending: 1000, stable_for: 5m}}
+`, func(t *testing.T, h *harness) {
+				src := newFakeReplicationAt(time.Now)
+				src.pending = map[string]int64{} // 0 pending: the figures alone read healthy
+				setup := healthySetup()
+				setup.set(c.setup)
+				h.opts.Ports.Replication, h.opts.Ports.Setup = src, setup
+				h.opts.Monitor = engine.MonitorConfig{Interval: 15 * time.Second, BacklogInterval: 15 * time.Second}
+				h.start()
+				st := h.waitStep("healthy", engine.StateFailed)
+				for _, w := range c.want {
+					if !strings.Contains(st.LastError, w) {
+						t.Errorf("the error lacks %q:\n%s", w, st.LastError)
+					}
+				}
+			})
+		})
+	}
+	// Fixed while the step waits: it passes once the subscription is active and stays so.
+	inBubble(t, "name: t\n"+replConnections+`steps:
+  - {id: healthy, title: Replication healthy, kind: replication.healthy, with: {max_pending: 1000, stable_for: 5m, publications: [AX_PUB_PkTable_*, AX_PUB_OtherObjects]}}
+`, func(t *testing.T, h *harness) {
+		src := newFakeReplicationAt(time.Now)
+		src.pending = map[string]int64{}
+		setup := healthySetup()
+		setup.pubs = append(setup.pubs, activePublication("AX_PUB_OtherObjects"))
+		setup.pubs[1].Subscriptions[0].State = engine.SubscriptionAwaitingSnapshot
+		setup.pubs[1].Snapshot = engine.AgentRun{}
+		h.opts.Ports.Replication, h.opts.Ports.Setup = src, setup
+		h.opts.Monitor = engine.MonitorConfig{Interval: 15 * time.Second, BacklogInterval: 15 * time.Second}
+		h.start()
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if st := h.state("healthy"); st != engine.StateRunning {
+			t.Fatalf("healthy with a snapshot never started: %s", st)
+		}
+		start := time.Now()
+		setup.set(func(f *fakeSetup) { f.pubs[1] = activePublication("AX_PUB_PkTable_2") })
+		st := h.waitStep("healthy", engine.StateSucceeded)
+		if took := st.Finished.Sub(start); took < 5*time.Minute || took > 6*time.Minute {
+			t.Fatalf("healthy %v after the fix, want the 5m stable period", took)
+		}
+		if !strings.Contains(st.Action, "publications AX_PUB_PkTable_*, AX_PUB_OtherObjects exist, every subscription is active") {
+			t.Fatalf("the action must say what it requires: %q", st.Action)
+		}
+	})
+}
+
+// TestPublicationPatterns: '*' matches any run of characters, case aside; an empty or all-star
+// pattern is refused at load time.
+func TestPublicationPatterns(t *testing.T) {
+	h := newHarness(t, "name: t\nsteps:\n  - {id: x, title: X, kind: manual}\n")
+	h.src = "name: t\n" + replConnections + "steps:\n  - {id: h, title: H, kind: replication.healthy, with: {publications: ['*']}}\n"
+	if _, err := loadErr(h); err == nil || !strings.Contains(err.Error(), `publications: "*" matches any name`) {
+		t.Fatalf("an all-star pattern: %v", err)
+	}
 }

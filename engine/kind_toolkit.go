@@ -148,18 +148,8 @@ func toolkitSteps() []toolkitStep {
 				return true, strings.Join(cutoverPubs, " and ") + ": snapshot delivered", nil
 			}},
 		{name: "Cutover: Remove replication setup", retires: true,
-			does: "deletes the publications, the distribution database and the snapshot folder", expect: "no publication is left",
-			verify: func(ctx context.Context, run *Run, _ *toolkitAction) (bool, string, error) {
-				if run.Ports().Publications == nil {
-					return false, "", errNotObservable
-				}
-				list, err := run.Ports().Publications.Publications(ctx)
-				if err != nil {
-					// The distribution database is gone: that is the expected effect.
-					return true, "the distribution database is gone (" + err.Error() + ")", nil
-				}
-				return len(list) == 0, fmt.Sprintf("%d publication(s) left", len(list)), nil
-			}},
+			does: "deletes the publications, the distribution database and the snapshot folder", expect: "no publication and no distribution database is left",
+			verify: verifyReplicationRemoved},
 		{name: "Post-replication: Update environment state to Replicated",
 			does: "tells LCS replication is complete", expect: "the sandbox goes to Replication completed in LCS",
 			verify: lcsState("Replication completed", "Data upgrade in progress")},
@@ -180,6 +170,33 @@ func toolkitSteps() []toolkitStep {
 }
 
 var errNotObservable = errors.New("nothing to observe it with")
+
+// verifyReplicationRemoved looks for the effect of «Cutover: Remove replication setup»: the step
+// "deletes all the publications that were created in the source database, the distribution
+// database, and the replication snapshot" (migration-upgrade/data-upgrade-self-service.md). Only
+// an answer that shows them gone counts; a read that fails is an error (the step keeps waiting and
+// says it could not read), never the effect. The snapshot folder is not observable from SQL.
+func verifyReplicationRemoved(ctx context.Context, run *Run, _ *toolkitAction) (bool, string, error) {
+	src := run.Ports().Setup
+	if src == nil {
+		return false, "", errNotObservable
+	}
+	left, err := src.Left(ctx)
+	if err != nil {
+		return false, "", err
+	}
+	var still []string
+	if len(left.Distributors) > 0 {
+		still = append(still, "distribution database "+strings.Join(left.Distributors, ", "))
+	}
+	if len(left.Publications) > 0 {
+		still = append(still, fmt.Sprintf("%d publication(s): %s", len(left.Publications), strings.Join(left.Publications, ", ")))
+	}
+	if len(still) > 0 {
+		return false, "still there: " + strings.Join(still, "; "), nil
+	}
+	return true, "no publication and no distribution database left (" + left.Evidence + ")", nil
+}
 
 // deliveriesSince is when the step first started, journaled with its first attempt and carried by
 // every later one: deliveries are looked for from then on.
@@ -324,7 +341,8 @@ func (a *toolkitAction) Run(ctx context.Context, run *Run) error {
 			case errors.Is(err, errNotObservable):
 				detail = "cannot observe the effect here (" + err.Error() + "); mark the step done when the toolkit shows it completed"
 			case err != nil:
-				detail = "checking: " + err.Error()
+				// A read that failed says nothing about the effect: the step keeps waiting.
+				detail = "could not read: " + err.Error()
 			case ok:
 				run.SetMessage(d)
 				return nil

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -128,6 +129,159 @@ type Ports struct {
 	// Tokens gets Entra ID access tokens for the smoke.http steps that sign in (the runbook's lcs
 	// section's sign-in).
 	Tokens Tokens
+	// Setup reads the replication setup itself: each publication's subscriptions and snapshot
+	// (replication.healthy's preconditions) and what «Cutover: Remove replication setup» leaves.
+	Setup SetupSource
+	// Backups reads the source server's backup and restore history and restores the AX database
+	// (backup.verify, sql.restore).
+	Backups BackupSource
+}
+
+// BackupSource is the source server's backups: msdb's history, RESTORE VERIFYONLY and RESTORE
+// DATABASE.
+type BackupSource interface {
+	// FullBackups lists the newest full database backups of database, newest first.
+	FullBackups(ctx context.Context, database string) ([]BackupSet, error)
+	// VerifyBackup checks the backup set at position of a backup file without restoring it
+	// (RESTORE VERIFYONLY, WITH CHECKSUM when checksum); nil when the server reports it valid.
+	VerifyBackup(ctx context.Context, device string, position int, checksum bool) error
+	// Restore restores database from the backup set at position of a backup file. An error wraps
+	// ErrDatabaseInUse when other connections keep it from the exclusive access it needs, and
+	// ErrBackupUnreadable when the file cannot be opened.
+	Restore(ctx context.Context, database, device string, position int, replace, checksum bool) error
+	// DatabaseState reads the database's state (ONLINE, RESTORING…).
+	DatabaseState(ctx context.Context, database string) (DatabaseState, error)
+	// Restores lists the newest full restores of database, newest first.
+	Restores(ctx context.Context, database string) ([]RestoreRecord, error)
+}
+
+// Errors a BackupSource wraps.
+var (
+	// ErrDatabaseInUse: the database is in use, and RESTORE needs exclusive access.
+	ErrDatabaseInUse = errors.New("the database is in use")
+	// ErrBackupUnreadable: the backup file cannot be opened.
+	ErrBackupUnreadable = errors.New("the backup file cannot be opened")
+)
+
+// BackupSet is one full database backup in the server's history.
+type BackupSet struct {
+	ID       int64
+	Position int
+	// Start and Finish are instants; ZoneKnown is false when the backup's time zone was unknown and
+	// the server's offset now was used to read them.
+	Start, Finish time.Time
+	ZoneKnown     bool
+	CopyOnly      bool
+	Checksums     bool
+	Damaged       bool
+	// Size is in bytes (0: unknown).
+	Size                   int64
+	LastLSN, CheckpointLSN string
+	Devices                []BackupDevice
+}
+
+// BackupDevice is one file (media family) of a backup set.
+type BackupDevice struct {
+	Path string
+	// Disk is set for a disk file (the only kind RESTORE … FROM DISK reads); Type names the kind.
+	Disk bool
+	Type string
+}
+
+// DatabaseState is a database's state.
+type DatabaseState struct {
+	// Exists is false when the server lists no such database.
+	Exists     bool
+	State      string
+	UserAccess string
+}
+
+// RestoreRecord is one restore in the server's history.
+type RestoreRecord struct {
+	ID          int64
+	At          time.Time
+	BackupSetID int64
+	Replace     bool
+	Devices     []string
+}
+
+// SetupSource reads the replication setup itself.
+type SetupSource interface {
+	// Setup lists every publication with its subscriptions' states and its agents' newest
+	// history.
+	Setup(ctx context.Context) ([]PublicationSetup, error)
+	// Left reads what is left of the setup. Only an answer counts: a read that fails (a timeout, a
+	// refused login, a dropped connection) is an error, never "gone".
+	Left(ctx context.Context) (SetupLeft, error)
+}
+
+// SubscriptionState is a subscription's state (MSsubscriptions.status, as sp_addsubscription
+// explains it).
+type SubscriptionState int
+
+// Subscription states.
+const (
+	// SubscriptionOther is a status the documents do not name.
+	SubscriptionOther SubscriptionState = iota
+	// SubscriptionInactive is status 0.
+	SubscriptionInactive
+	// SubscriptionAwaitingSnapshot is status 1, "subscribed": the subscription needs to be
+	// initialized (its snapshot has not been applied).
+	SubscriptionAwaitingSnapshot
+	// SubscriptionActive is status 2: initialized and ready to accept changes.
+	SubscriptionActive
+)
+
+// String names the state.
+func (s SubscriptionState) String() string {
+	switch s {
+	case SubscriptionInactive:
+		return "inactive"
+	case SubscriptionAwaitingSnapshot:
+		return "subscribed, not initialized"
+	case SubscriptionActive:
+		return "active"
+	}
+	return "in a status the documents do not name"
+}
+
+// PublicationSetup is one publication's subscriptions and agents.
+type PublicationSetup struct {
+	Name string
+	// Subscriptions are its subscriptions' articles by subscriber database and state (none: the
+	// publication has no subscription).
+	Subscriptions []SubscriptionArticles
+	// Snapshot is its snapshot agent's newest history row (zero At: none, because the agent never
+	// ran or its history was cleaned up); Distribution its distribution agent's.
+	Snapshot     AgentRun
+	Distribution AgentRun
+}
+
+// SubscriptionArticles is how many articles of a subscription are in one state.
+type SubscriptionArticles struct {
+	SubscriberDB string
+	State        SubscriptionState
+	// Status is the raw status number, for a state the documents do not name.
+	Status   int
+	Articles int
+}
+
+// AgentRun is an agent's newest history row.
+type AgentRun struct {
+	Status  AgentStatus
+	At      time.Time
+	Message string
+}
+
+// SetupLeft is what is left of the replication setup, as the servers answered.
+type SetupLeft struct {
+	// Distributors are the distribution databases the source server still lists.
+	Distributors []string
+	// Publications are the publications still defined, in the published database or listed by
+	// the distribution database.
+	Publications []string
+	// Evidence says what was read ("sys.databases lists no distribution database; …").
+	Evidence string
 }
 
 // Tokens gets Entra ID access tokens with the sign-in the runbook configures.
@@ -204,6 +358,9 @@ func (a AXActivity) EndingUsers() int {
 // AXServer is an AOS instance AX still shows.
 type AXServer struct {
 	ServerID string
+	// AOSID is how AX names the AOS (SYSSERVERSESSIONS.AOSID, host@port in practice: the form is
+	// not documented).
+	AOSID    string
 	Instance string
 	Since    time.Time
 	// Status is how AX shows it ("alive", or draining/a state the documents do not name).
@@ -353,6 +510,12 @@ type PreflightFacts struct {
 	FreeBytes map[string]int64
 	// Distributor names the distribution database ("" when there is none).
 	Distributor string
+	// ServerCollation and DatabaseCollation are the server's default collation and the AX
+	// database's ("" when unknown: Unavailable["collation"]).
+	ServerCollation, DatabaseCollation string
+	// AOTTables holds the AX model's table names, AOT and SQL names alike, in upper case; nil when
+	// they could not be read (Unavailable["AOT tables"]).
+	AOTTables map[string]bool
 	// Unavailable lists checks that could not run, and why.
 	Unavailable map[string]string
 	// TargetReachable is set when the Azure SQL sandbox answered; TargetError says why not.

@@ -37,10 +37,12 @@ func (s ServiceState) String() string {
 	return "unknown"
 }
 
-// ServiceController stops and inspects the AX 2012 AOS services.
+// ServiceController stops, starts and inspects the AX 2012 AOS services.
 type ServiceController interface {
 	// Stop asks the service to stop. A service that is already stopped is not an error.
 	Stop(ctx context.Context, host, service string) error
+	// Start asks the service to start. A service that is already running is not an error.
+	Start(ctx context.Context, host, service string) error
 	// State reports the service's state and the controller's raw answer.
 	State(ctx context.Context, host, service string) (ServiceState, string, error)
 }
@@ -51,6 +53,8 @@ type ServiceController interface {
 type CommandServices struct {
 	StopArgv  []string
 	QueryArgv []string
+	// StartArgv starts a service (the aos section's start template; empty: not configured).
+	StartArgv []string
 	Stopped   *regexp.Regexp
 	// Timeout bounds each command (default 60s).
 	Timeout time.Duration
@@ -65,7 +69,7 @@ func NewCommandServices(a *runbook.AOS) (*CommandServices, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aos stopped_pattern: %w", err)
 	}
-	return &CommandServices{StopArgv: a.Stop, QueryArgv: a.Query, Stopped: re}, nil
+	return &CommandServices{StopArgv: a.Stop, QueryArgv: a.Query, StartArgv: a.Start, Stopped: re}, nil
 }
 
 // scState matches sc.exe's "STATE : 4  RUNNING" line.
@@ -124,6 +128,29 @@ func (c *CommandServices) Stop(ctx context.Context, host, service string) error 
 		return nil
 	}
 	return fmt.Errorf("stop %s on %s: exit %d: %s", service, host, code, lastLines(out))
+}
+
+// errAlreadyRunning is sc.exe's 1056, "An instance of the service is already running." (the
+// Windows system error code ERROR_SERVICE_ALREADY_RUNNING).
+const errAlreadyRunning = 1056
+
+// scAlreadyRunning matches sc.exe's report of error 1056 (through ssh only the exit code's low 8
+// bits arrive, so the text is what tells).
+var scAlreadyRunning = regexp.MustCompile(`FAILED 1056\b`)
+
+// Start runs the start template.
+func (c *CommandServices) Start(ctx context.Context, host, service string) error {
+	if len(c.StartArgv) == 0 {
+		return errors.New("the aos section has no start template (an argv such as [sc.exe, '\\\\{host}', start, '{service}'])")
+	}
+	out, code, err := c.run(ctx, c.StartArgv, host, service)
+	if err != nil {
+		return err
+	}
+	if code == 0 || code == errAlreadyRunning || scAlreadyRunning.MatchString(out) {
+		return nil
+	}
+	return fmt.Errorf("start %s on %s: exit %d: %s", service, host, code, lastLines(out))
 }
 
 // State runs the query template and reads its output.

@@ -41,6 +41,16 @@ stop:DENIED)
 stop:*)
 	echo STOP_PENDING >"$dir/state"
 	n=3; state=STOP_PENDING ;;
+query:START_PENDING) n=2; echo RUNNING >"$dir/state" ;;
+start:STOPPED)
+	echo START_PENDING >"$dir/state"
+	n=2; state=START_PENDING ;;
+start:RUNNING)
+	printf '[SC] StartService FAILED 1056:\r\n\r\nAn instance of the service is already running.\r\n\r\n'
+	exit $((1056 % 256)) ;;
+start:DENIED)
+	printf '[SC] StartService FAILED 1053:\r\n\r\nThe service did not respond to the start or control request in a timely fashion.\r\n\r\n'
+	exit $((1053 % 256)) ;;
 *)
 	echo "unexpected call $2 in state $state" >&2
 	exit 99 ;;
@@ -80,6 +90,7 @@ func newSCHost(t *testing.T, state string) *scHost {
 	svc, err := engine.NewCommandServices(&runbook.AOS{Control: "command",
 		Stop:           []string{sc, `\\{host}`, "stop", "{service}"},
 		Query:          []string{sc, `\\{host}`, "query", "{service}"},
+		Start:          []string{sc, `\\{host}`, "start", "{service}"},
 		StoppedPattern: `STATE\s+:\s+1\s+STOPPED`})
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +139,37 @@ func TestCommandServicesStopsAndFollowsTheState(t *testing.T) {
 	want := []string{`argv <\\AXAOS01> <query> <AOS60$01>`, `argv <\\AXAOS01> <stop> <AOS60$01>`, `argv <\\AXAOS01> <query> <AOS60$01>`, `argv <\\AXAOS01> <query> <AOS60$01>`}
 	if strings.Join(calls, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("sc.exe ran as\n%s\nwant\n%s", strings.Join(calls, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestCommandServicesStart: the start template runs; a service already running (sc.exe's 1056, of
+// which a Unix controller sees 32) is started already; a start that fails says why; without a start
+// template, starting is refused with the template to write.
+func TestCommandServicesStart(t *testing.T) {
+	h := newSCHost(t, "STOPPED")
+	ctx := context.Background()
+	if err := h.svc.Start(ctx, "AXAOS01", "AOS60$01"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []engine.ServiceState{engine.ServiceStartPending, engine.ServiceRunning} {
+		if st, raw, err := h.svc.State(ctx, "AXAOS01", "AOS60$01"); err != nil || st != want {
+			t.Fatalf("state %s (%v), want %s:\n%s", st, err, want, raw)
+		}
+	}
+	if err := h.svc.Start(ctx, "AXAOS01", "AOS60$01"); err != nil {
+		t.Fatalf("starting a running service must not fail: %v", err)
+	}
+	if got := h.calls(); got[0] != `argv <\\AXAOS01> <start> <AOS60$01>` {
+		t.Fatalf("sc.exe ran as %q", got)
+	}
+	h.set("DENIED")
+	if err := h.svc.Start(ctx, "AXAOS01", "AOS60$01"); err == nil || !strings.Contains(err.Error(), "start AOS60$01 on AXAOS01: exit 29") ||
+		!strings.Contains(err.Error(), "did not respond to the start or control request") {
+		t.Fatalf("a failed start: %v", err)
+	}
+	noStart := &engine.CommandServices{QueryArgv: []string{"sc.exe"}, Stopped: regexp.MustCompile("STOPPED")}
+	if err := noStart.Start(ctx, "AXAOS01", "AOS60$01"); err == nil || !strings.Contains(err.Error(), "no start template") {
+		t.Fatalf("without a start template: %v", err)
 	}
 }
 

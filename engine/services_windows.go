@@ -49,6 +49,23 @@ func (SCMServices) Stop(_ context.Context, host, service string) error {
 	return nil
 }
 
+// Start starts the service (StartService).
+func (SCMServices) Start(_ context.Context, host, service string) error {
+	m, s, err := open(host, service)
+	if err != nil {
+		return err
+	}
+	defer m.Disconnect()
+	defer s.Close()
+	if err := s.Start(); err != nil {
+		if errors.Is(err, windows.ERROR_SERVICE_ALREADY_RUNNING) {
+			return nil
+		}
+		return fmt.Errorf("start %s on %s: %w", service, host, err)
+	}
+	return nil
+}
+
 // State queries the service.
 func (SCMServices) State(_ context.Context, host, service string) (ServiceState, string, error) {
 	m, s, err := open(host, service)

@@ -228,15 +228,17 @@ func Number(err error) int32 {
 }
 
 // IsPermission reports a permission error: 229 (permission denied on an object), 262 (permission
-// denied in database), 297 (the user does not have permission), 300 (VIEW … STATE denied), or
-// ErrSessionsHidden.
+// denied in database), 297 (the user does not have permission), 300 (VIEW … STATE denied), 3110
+// (no permission to RESTORE the database; SQL Server follows it with 3013, "… is terminating
+// abnormally"), or ErrSessionsHidden.
 func IsPermission(err error) bool {
 	if errors.Is(err, ErrSessionsHidden) {
 		return true
 	}
-	switch Number(err) {
-	case 229, 262, 297, 300:
-		return true
+	for _, n := range []int32{229, 262, 297, 300, errRestorePermission} {
+		if hasNumber(err, n) {
+			return true
+		}
 	}
 	return false
 }
@@ -246,6 +248,32 @@ func IsMissingObject(err error) bool {
 	n := Number(err)
 	return n == 208 || n == 2812
 }
+
+// hasNumber reports whether SQL Server sent error n among err's messages: a refused login sends
+// several (4060, then 18456), of which the driver reports the last and keeps them all.
+func hasNumber(err error, n int32) bool {
+	var se mssql.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	if se.Number == n {
+		return true
+	}
+	for _, e := range se.All {
+		if e.Number == n {
+			return true
+		}
+	}
+	return false
+}
+
+// IsCannotOpenDatabase reports error 4060, "Cannot open database "%.*ls" requested by the login.
+// The login failed." (severity 11; sql-docs relational-databases/errors-events/
+// database-engine-events-and-errors-4000-to-4999.md): the connection's database does not exist or
+// cannot be opened. SQL Server follows it with 18456 (login failed), the number the driver
+// reports, so the error's other messages are looked at too. A login refused for its password (18456
+// alone), a timeout or a dropped connection is not this.
+func IsCannotOpenDatabase(err error) bool { return hasNumber(err, 4060) }
 
 // IsTransient reports errors worth retrying later: deadlock victim (1205), lock timeout (1222),
 // Azure SQL reconfiguration and throttling (40613, 40501, 40197, 49918–49920), and lost

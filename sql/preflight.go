@@ -80,9 +80,23 @@ type Preflight struct {
 	Drives          []Drive
 	// Distributor names the distribution database ("" when there is none).
 	Distributor string
+	// ServerCollation and DatabaseCollation are the server's default collation and the AX
+	// database's ("" when unknown).
+	ServerCollation, DatabaseCollation string
+	// AOTTables are the AX model's tables (SQLDICTIONARY: the AOT name and the SQL name of each);
+	// nil when they could not be read (Unavailable["AOT tables"]).
+	AOTTables []AOTTable
 	// Unavailable lists checks that could not run (for example without sysadmin) and why.
 	Unavailable map[string]error
 }
+
+// AOTTable is one table of the AX 2012 model: its name in the AOT and in SQL Server.
+type AOTTable struct {
+	Name, SQLName string
+}
+
+// errNoAOTTables is an SQLDICTIONARY that lists no table.
+var errNoAOTTables = errors.New("SQLDICTIONARY lists no table (field id 0): is this the AX 2012 business database?")
 
 // Preflight runs the pre-flight queries for the named AX database (connected to that database, so
 // the login's db_owner membership is the AX database's). A check the login may not run is recorded
@@ -185,5 +199,36 @@ func (d *DB) Preflight(ctx context.Context, database string) (Preflight, error) 
 	}
 	distributor, err := readScalar[stdsql.NullString](ctx, d, "distributor", query.Distributor)
 	p.Distributor = distributor.String
-	return p, soft("distributor", err)
+	if err = soft("distributor", err); err != nil {
+		return p, err
+	}
+	type collations struct{ server, database stdsql.NullString }
+	c, err := readValue(ctx, d, d.cfg.QueryTimeout, "collations", query.Collations, nil, func(r *stdsql.Rows, c *collations) error {
+		return r.Scan(&c.server, &c.database)
+	}, database)
+	p.ServerCollation, p.DatabaseCollation = c.server.String, c.database.String
+	if err == nil && !c.database.Valid {
+		p.Unavailable["collation"] = errors.New("sys.databases shows no collation for " + database + " (not online, or not there)")
+	}
+	if err = soft("collation", err); err != nil {
+		return p, err
+	}
+	tables, err := readRows(ctx, d, "AOT tables", query.AOTTables, 4096, func(r *stdsql.Rows) (AOTTable, error) {
+		var name, sqlName stdsql.NullString
+		err := r.Scan(&name, &sqlName)
+		return AOTTable{Name: name.String, SQLName: sqlName.String}, err
+	})
+	switch {
+	case err != nil && (IsMissingObject(err) || Number(err) == errInvalidColumn):
+		// Not an AX 2012 business database, or an SQLDICTIONARY of another shape.
+		p.Unavailable["AOT tables"], err = err, nil
+	case err == nil && len(tables) == 0:
+		p.Unavailable["AOT tables"] = errNoAOTTables
+	case err == nil:
+		p.AOTTables = tables
+	}
+	return p, soft("AOT tables", err)
 }
+
+// errInvalidColumn is 207, "Invalid column name '%.*ls'." (database-engine-events-and-errors-0-to-999.md).
+const errInvalidColumn = 207

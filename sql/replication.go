@@ -3,9 +3,11 @@ package sql
 import (
 	"context"
 	stdsql "database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"cutover/sql/query"
@@ -425,4 +427,145 @@ func (d *DB) TracerTokenHistory(ctx context.Context, publication string, id int)
 		t.Distributor, t.SubscriberL, t.Overall = secondsPtr(dist), secondsPtr(sub), secondsPtr(all)
 		return t, err
 	}, stdsql.Named("publication", publication), stdsql.Named("tracer_id", id))
+}
+
+// SubscriptionStatus is MSsubscriptions.status (mssubscriptions-transact-sql.md).
+type SubscriptionStatus int
+
+// Subscription statuses. sp_addsubscription's page says what they mean: a subscribed subscription
+// "needs to be initialized" (its snapshot has not been applied), an active one "is initialized and
+// ready to accept changes".
+const (
+	SubscriptionInactive   SubscriptionStatus = 0
+	SubscriptionSubscribed SubscriptionStatus = 1
+	SubscriptionActive     SubscriptionStatus = 2
+)
+
+// String names the status as the page does.
+func (s SubscriptionStatus) String() string {
+	switch s {
+	case SubscriptionInactive:
+		return "inactive"
+	case SubscriptionSubscribed:
+		return "subscribed (needs to be initialized)"
+	case SubscriptionActive:
+		return "active"
+	}
+	return "status " + strconv.Itoa(int(s))
+}
+
+// SubscriptionArticles is how many articles of a publication one subscriber database has in one
+// status. A publication without any subscription has one with Articles 0 and Known false.
+type SubscriptionArticles struct {
+	Publication  string
+	SubscriberDB string
+	Status       SubscriptionStatus
+	// Known is false for the row of a publication that has no subscription (a NULL status).
+	Known    bool
+	Articles int
+}
+
+// SubscriptionStates counts every publication's subscribed articles by subscriber database and
+// status (query.SubscriptionStates).
+func (d *DB) SubscriptionStates(ctx context.Context) ([]SubscriptionArticles, error) {
+	return readRows(ctx, d, "subscription states", query.SubscriptionStates, 16, func(r *stdsql.Rows) (SubscriptionArticles, error) {
+		var s SubscriptionArticles
+		var sub stdsql.NullString
+		var status stdsql.NullInt64
+		err := r.Scan(&s.Publication, &sub, &status, &s.Articles)
+		s.SubscriberDB, s.Status, s.Known = sub.String, SubscriptionStatus(status.Int64), status.Valid
+		return s, err
+	})
+}
+
+// SetupLeft is what is left of a replication setup: «Cutover: Remove replication setup» "deletes all
+// the publications that were created in the source database, the distribution database, and the
+// replication snapshot" (migration-upgrade/data-upgrade-self-service.md).
+type SetupLeft struct {
+	// Distributors are the distribution databases the publisher's server still lists
+	// (sys.databases.is_distributor = 1).
+	Distributors []string
+	// Published are the publications the published database still defines (syspublications).
+	Published []string
+	// Publications are the publications the distribution database still lists (MSpublications);
+	// DistributionGone says why that database counts as gone ("" while it answers, or when there is
+	// no distribution connection).
+	Publications     []string
+	DistributionGone string
+	// Checked lists what was read, for the message: the reads that answered.
+	Checked []string
+}
+
+// Gone reports an answer that shows every part gone.
+func (l SetupLeft) Gone() bool {
+	return len(l.Distributors) == 0 && len(l.Published) == 0 && len(l.Publications) == 0
+}
+
+// ReplicationLeft reads what is left of the replication setup: the distribution databases the
+// publisher's server lists, the publications the published database defines, and the publications
+// the distribution database lists (distribution may be nil when the runbook names no such
+// connection). Only answers count: a database or table reported missing by its documented error —
+// 4060 for a login to the dropped distribution database, 208 for a table dropped under a
+// connection — is an answer ("none left"); any other failure (a timeout, a refused or dropped
+// connection, a failed login) is returned as the error, never taken for "gone".
+func ReplicationLeft(ctx context.Context, publisher, distribution *DB) (SetupLeft, error) {
+	var l SetupLeft
+	if publisher == nil {
+		return l, errors.New("replication left: no connection to the published database")
+	}
+	dists, err := readRows(ctx, publisher, "distribution databases", query.Distributor, 1, func(r *stdsql.Rows) (string, error) {
+		var n string
+		err := r.Scan(&n)
+		return n, err
+	})
+	if err != nil {
+		return l, err
+	}
+	l.Distributors = dists
+	l.Checked = append(l.Checked, "sys.databases lists "+listOrNone(dists)+" as distribution database")
+	pubs, err := readRows(ctx, publisher, "publications of the published database", query.PublisherPublications, 4, func(r *stdsql.Rows) (string, error) {
+		var n string
+		err := r.Scan(&n)
+		return n, err
+	})
+	switch {
+	case Number(err) == errInvalidObject:
+		l.Checked = append(l.Checked, publisher.cfg.Database+" has no syspublications table (208)")
+	case err != nil:
+		return l, err
+	default:
+		l.Published = pubs
+		l.Checked = append(l.Checked, fmt.Sprintf("%s defines %s", publisher.cfg.Database, listOrNone(pubs)))
+	}
+	if distribution == nil {
+		return l, nil
+	}
+	list, err := distribution.Publications(ctx)
+	switch {
+	case IsCannotOpenDatabase(err):
+		l.DistributionGone = distribution.cfg.Database + " cannot be opened (4060)"
+	case Number(err) == errInvalidObject:
+		l.DistributionGone = distribution.cfg.Database + " has no MSpublications (208)"
+	case err != nil:
+		return l, err
+	default:
+		for _, p := range list {
+			l.Publications = append(l.Publications, p.Name)
+		}
+		l.Checked = append(l.Checked, fmt.Sprintf("%s lists %s", distribution.cfg.Database, listOrNone(l.Publications)))
+	}
+	if l.DistributionGone != "" {
+		l.Checked = append(l.Checked, l.DistributionGone)
+	}
+	return l, nil
+}
+
+// errInvalidObject is 208, "Invalid object name '%.*ls'." (mssqlserver-208-database-engine-error.md).
+const errInvalidObject = 208
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }

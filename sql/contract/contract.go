@@ -53,6 +53,8 @@ const (
 	DistributionDB Database = "distribution"
 	// SandboxDB is the Azure SQL sandbox database.
 	SandboxDB Database = "sandbox"
+	// Msdb is the msdb system database (backup and restore history), named by three-part names.
+	Msdb Database = "msdb"
 )
 
 // Kind is what an object is.
@@ -220,6 +222,13 @@ func (o *Object) In(d Database) bool {
 	return slices.Contains(o.Databases, AnyDatabase) || slices.Contains(o.Databases, d)
 }
 
+// NamedIn reports a name whose database part is a system database (master, msdb) the object lives
+// in: SQL Server resolves it from any database of the server.
+func (o *Object) NamedIn(n *tsql.ObjectName) bool {
+	db := Database(strings.ToLower(n.Database()))
+	return (db == Master || db == Msdb) && o.In(db) && !slices.Contains(o.Databases, AnyDatabase)
+}
+
 // schema and object are the name's parts.
 func (o *Object) schema() string {
 	if s, _, ok := strings.Cut(o.bare(), "."); ok {
@@ -299,9 +308,9 @@ func (c *Contract) LookupName(n *tsql.ObjectName) (*Object, bool) {
 		default:
 			continue
 		}
-		// A database part: master must be one the object lives in; another name is a user
-		// database whose role (source, distribution) the contract cannot tell.
-		if strings.EqualFold(db, "master") && !o.In(Master) {
+		// A database part: master and msdb must be one the object lives in; another name is a
+		// user database whose role (source, distribution) the contract cannot tell.
+		if (strings.EqualFold(db, "master") && !o.In(Master)) || (strings.EqualFold(db, "msdb") && !o.In(Msdb)) {
 			continue
 		}
 		return o, true
@@ -324,6 +333,10 @@ type catalog struct {
 
 func (k catalog) Columns(n *tsql.ObjectName) ([]string, bool) {
 	o, ok := k.c.LookupName(n)
+	if ok && o.NamedIn(n) {
+		// A three-part name to the system database the object lives in reaches it from any database.
+		k.db = ""
+	}
 	if !ok || !o.ColumnsDocumented || !o.AppliesTo(k.p) || (k.db != "" && !o.In(k.db)) || (o.Kind != Table && o.Kind != View) {
 		return nil, false
 	}
@@ -478,7 +491,7 @@ func (r *rawObject) build() (*Object, error) {
 	}
 	for _, d := range o.Databases {
 		switch d {
-		case AnyDatabase, Master, SourceDB, DistributionDB, SandboxDB:
+		case AnyDatabase, Master, SourceDB, DistributionDB, SandboxDB, Msdb:
 		default:
 			return nil, fmt.Errorf("unknown database %q", d)
 		}
@@ -704,11 +717,15 @@ func (t Type) Matches(served Type) bool {
 	if t.IsZero() {
 		return true
 	}
-	if t.Name != served.Name {
+	// decimal and numeric are synonyms (sql-docs t-sql/data-types/decimal-and-numeric-transact-sql.md:
+	// "numeric is functionally identical to decimal"); drivers report both as DECIMAL.
+	if t.Name != served.Name && !(isDecimal(t.Name) && isDecimal(served.Name)) {
 		return false
 	}
 	return t.Length == 0 || t.Length == served.Length
 }
+
+func isDecimal(name string) bool { return name == "decimal" || name == "numeric" }
 
 // Names lists the objects' names, sorted (for messages).
 func (c *Contract) Names() []string {

@@ -144,6 +144,15 @@ SELECT @tracer_id AS tracer_id`
 // subscriber_latency, overall_latency (bigint seconds; NULL until the token got there).
 const TracerTokenHistoryProc = `sys.sp_helptracertokenhistory`
 
+// PublisherPublications lists the publications defined in the published database: syspublications
+// (sql-docs system-tables/syspublications-transact-sql.md: "one row for each publication defined in
+// the database", stored in the publication database). «Cutover: Remove replication setup» "deletes all
+// the publications that were created in the source database" (migration-upgrade/
+// data-upgrade-self-service.md); the pages do not say whether the table itself goes with the last
+// publication, so an empty table and a missing one (error 208) both mean none is left.
+// Columns: name (sysname).
+const PublisherPublications = `SELECT name FROM dbo.syspublications WITH (NOLOCK) ORDER BY name`
+
 // ---------------------------------------------------------------------------------------------
 // Replication — the distribution database.
 
@@ -269,6 +278,24 @@ ORDER BY [time] DESC, id DESC`
 // Source: docs/relational-databases/system-tables/msrepl-transactions-transact-sql.md.
 // Column: one datetime (server-local; NULL when none).
 const NewestReplicatedTransaction = `SELECT MAX(entry_time) FROM dbo.MSrepl_transactions WITH (NOLOCK)`
+
+// SubscriptionStates counts every publication's subscribed articles by subscriber database and
+// status: MSsubscriptions (sql-docs system-tables/mssubscriptions-transact-sql.md: one row for each
+// published article in a subscription; status 0 Inactive, 1 Subscribed, 2 Active; sync_type 1
+// Automatic, 2 No synchronization) joined to MSpublications (mspublications-transact-sql.md). What
+// the statuses mean for initialization is said by sp_addsubscription's @status
+// (system-stored-procedures/sp-addsubscription-transact-sql.md): "active: Subscription is
+// initialized and ready to accept changes", "subscribed: Subscription needs to be initialized. This
+// option is set when the value of @sync_type is automatic". A publication without a subscription
+// has one row with a NULL status and 0 articles. As in Subscriptions, a negative subscriber_id (a
+// virtual subscription) is left out; the page does not document it, and the filter only drops rows.
+// Columns: publication, subscriber_db (sysname), status (tinyint), articles (int).
+const SubscriptionStates = `SELECT p.publication, s.subscriber_db, s.status, COUNT(s.article_id) AS articles
+FROM dbo.MSpublications p WITH (NOLOCK)
+LEFT JOIN dbo.MSsubscriptions s WITH (NOLOCK) ON s.publication_id = p.publication_id AND s.publisher_id = p.publisher_id
+  AND s.publisher_db = p.publisher_db AND s.subscriber_id >= 0
+GROUP BY p.publication, s.subscriber_db, s.status
+ORDER BY p.publication, s.subscriber_db, s.status`
 
 // SubscriptionPendingProc is called by name with @publisher, @publisher_db, @publication,
 // @subscriber, @subscriber_db and @subscription_type (0 push, 1 pull), as
@@ -423,3 +450,122 @@ const FixedDrives = `master.sys.xp_fixeddrives`
 // VIEW ANY DATABASE, which public has by default).
 // Source: docs/relational-databases/system-catalog-views/sys-databases-transact-sql.md. Column: name (sysname).
 const Distributor = `SELECT name FROM sys.databases WHERE is_distributor = 1`
+
+// ---------------------------------------------------------------------------------------------
+// The rollback backup — msdb on the source server (three-part names: SQL Server only).
+
+// FullBackups lists the newest full database backups of a database (@p1) with their media: backupset
+// (sql-docs system-tables/backupset-transact-sql.md: "a row for each backup set … from a single,
+// successful backup operation"; type 'D' is Database; backup_start_date and backup_finish_date are
+// the server's local time, time_zone its offset from UTC in 15-minute intervals when the backup
+// started, 127 unknown; has_backup_checksums 1 "Backup contains backup checksums"; is_damaged 1
+// "Damage to the database was detected when this backup was created"; is_copy_only 1 a copy-only
+// backup; backup_size in bytes; position locates the set in its media for RESTORE … FILE) joined
+// to backupmediafamily as the page's example "Query backup history" does
+// (backupmediafamily-transact-sql.md: one row per media family, and per mirror of a mirrored media
+// set; device_type 2 Disk, 5 Tape, 7 Virtual device, 105 a permanent backup device, and 9 Azure
+// Storage in backupset's example). The page does not say whether the bit columns can be NULL: NULL
+// is read as 0 except for has_backup_checksums, where it is no checksum. The 50 newest rows are
+// read (several per set when it is striped or mirrored).
+// Columns: backup_set_id (int), position (int), backup_start_date, backup_finish_date (datetime),
+// time_zone (smallint), is_copy_only, has_backup_checksums, is_damaged (bit), backup_size (bigint),
+// first_lsn, last_lsn, checkpoint_lsn (numeric(25,0)), server_name (nvarchar(128)),
+// family_sequence_number (tinyint), mirror (tinyint), physical_device_name (nvarchar(260)),
+// device_type (tinyint).
+const FullBackups = `SELECT TOP (50) bs.backup_set_id, bs.position, bs.backup_start_date, bs.backup_finish_date, bs.time_zone,
+  bs.is_copy_only, bs.has_backup_checksums, bs.is_damaged, CAST(bs.backup_size AS bigint) AS backup_size,
+  bs.first_lsn, bs.last_lsn, bs.checkpoint_lsn, bs.server_name,
+  bf.family_sequence_number, bf.mirror, bf.physical_device_name, bf.device_type
+FROM msdb.dbo.backupset bs
+LEFT JOIN msdb.dbo.backupmediafamily bf ON bf.media_set_id = bs.media_set_id
+WHERE bs.database_name = @p1 AND bs.type = 'D'
+ORDER BY bs.backup_start_date DESC, bs.backup_set_id DESC, bf.family_sequence_number, bf.mirror`
+
+// VerifyBackup checks a backup set without restoring it: RESTORE VERIFYONLY
+// (t-sql/statements/restore-statements-verifyonly-transact-sql.md: "checks to see that the backup
+// set is complete and the entire backup is readable", the checksum "if present on the media", "some
+// header fields of database pages"; it "does not attempt to verify the structure of the data"; "If
+// the backup is valid, the Database Engine returns a success message"; it "requires CREATE DATABASE
+// permission"). @p1 is the backup file, @p2 the backup set's position in it (FILE), and CHECKSUM
+// makes a set without checksums an error (3187, "RESTORE WITH CHECKSUM cannot be specified because
+// the backup set does not contain checksum information"). It reads the whole backup: it is not
+// bounded by the query timeout. No result set.
+const VerifyBackup = `RESTORE VERIFYONLY FROM DISK = @p1 WITH FILE = @p2, CHECKSUM`
+
+// VerifyBackupNoChecksum is VerifyBackup without CHECKSUM (for a set taken without checksums).
+const VerifyBackupNoChecksum = `RESTORE VERIFYONLY FROM DISK = @p1 WITH FILE = @p2`
+
+// RestoreDatabase restores a database (@p1) from the backup set at position @p3 of a backup file
+// (@p2) with REPLACE and CHECKSUM (t-sql/statements/restore-statements-transact-sql.md: "RESTORE
+// DATABASE { database_name | @database_name_var } … FROM DISK = { 'physical_backup_device_name' |
+// @physical_backup_device_name_var }"; REPLACE overrides the safety checks against overwriting a
+// database, among them the tail-log backup; "RESTORE is not allowed in an explicit or implicit
+// transaction"; it needs the sysadmin or dbcreator role or to be the database's owner; run it on
+// master, not on the database restored: error 3102 "… in use by this session. It is recommended
+// that the master database be used"). The documents disagree on other connections: the RESTORE page
+// says RESTORE "forces the users off after a short delay", the SSMS restore page that one may get
+// "Exclusive access could not be obtained because the database is in use" (3101) unless existing
+// connections are closed: both are handled. It runs until the restore ends: not bounded by the
+// query timeout. No result set.
+const RestoreDatabase = `RESTORE DATABASE @p1 FROM DISK = @p2 WITH FILE = @p3, REPLACE, CHECKSUM`
+
+// RestoreDatabaseNoReplace is RestoreDatabase without REPLACE: SQL Server then refuses, among
+// others, a database in the full recovery model whose tail of the log was not backed up (3159).
+const RestoreDatabaseNoReplace = `RESTORE DATABASE @p1 FROM DISK = @p2 WITH FILE = @p3, CHECKSUM`
+
+// RestoreDatabaseNoChecksum is RestoreDatabase without CHECKSUM (for a set taken without
+// checksums).
+const RestoreDatabaseNoChecksum = `RESTORE DATABASE @p1 FROM DISK = @p2 WITH FILE = @p3, REPLACE`
+
+// RestoreDatabaseNoReplaceNoChecksum is RestoreDatabase with neither REPLACE nor CHECKSUM.
+const RestoreDatabaseNoReplaceNoChecksum = `RESTORE DATABASE @p1 FROM DISK = @p2 WITH FILE = @p3`
+
+// DatabaseState is one database's state (@p1 = name): sys.databases
+// (system-catalog-views/sys-databases-transact-sql.md: state_desc ONLINE, RESTORING, RECOVERING,
+// RECOVERY_PENDING, SUSPECT, EMERGENCY, OFFLINE…; user_access_desc MULTI_USER, SINGLE_USER,
+// RESTRICTED_USER). No row: no such database (or one the login may not see).
+// Columns: state_desc, user_access_desc (nvarchar(60)).
+const DatabaseState = `SELECT state_desc, user_access_desc FROM sys.databases WHERE name = @p1`
+
+// Restores lists the newest full restores of a database (@p1): msdb's restorehistory
+// (system-tables/restorehistory-transact-sql.md: "one row for each restore operation";
+// restore_date "Date and time of the completion of the restore operation", server-local;
+// restore_type 'D' Database; replace 1 when REPLACE was specified; backup_set_id references
+// backupset) with the restored set's start and its files. SQL Server may fail to write it and still
+// restore (error 3009, "Could not insert a backup or restore history/detail record in the msdb
+// database … The backup/restore operation was still successful.").
+// Columns: restore_history_id (int), restore_date (datetime), backup_set_id (int), replace (bit),
+// backup_start_date (datetime), time_zone (smallint), physical_device_name (nvarchar(260)).
+const Restores = `SELECT TOP (20) rh.restore_history_id, rh.restore_date, rh.backup_set_id, rh.[replace],
+  bs.backup_start_date, bs.time_zone, bf.physical_device_name
+FROM msdb.dbo.restorehistory rh
+LEFT JOIN msdb.dbo.backupset bs ON bs.backup_set_id = rh.backup_set_id
+LEFT JOIN msdb.dbo.backupmediafamily bf ON bf.media_set_id = bs.media_set_id
+WHERE rh.destination_database_name = @p1 AND rh.restore_type = 'D'
+ORDER BY rh.restore_date DESC, rh.restore_history_id DESC`
+
+// ---------------------------------------------------------------------------------------------
+// More pre-flight checks — on the source server.
+
+// Collations is the server's default collation and the AX database's (@p1): SERVERPROPERTY
+// ('Collation', "Name of the default collation for the server", nvarchar(128);
+// t-sql/functions/serverproperty-transact-sql.md) and sys.databases.collation_name (NULL when the
+// database is not online or there is no such database; system-catalog-views/
+// sys-databases-transact-sql.md). The cloud's only supported collation is SQL_Latin1_General_CP1_CI_AS
+// (d365 database/dbmovement-scenario-goldenconfig.md, "Supported SQL Server collation"); a
+// development environment's upgrade needs the AX 2012 database in it
+// (migration-upgrade/data-upgrade-2012.md); the self-service toolkit's page says nothing of it.
+// Columns: server_collation (nvarchar(128)), database_collation (sysname).
+const Collations = `SELECT CAST(SERVERPROPERTY('Collation') AS nvarchar(128)) AS server_collation,
+  (SELECT d.collation_name FROM sys.databases d WHERE d.name = @p1) AS database_collation`
+
+// AOTTables lists the tables of the AX 2012 model: SQLDICTIONARY, which "describes the current
+// state of the database with respect to the table and field metadata" and which "the database
+// synchronization engine uses … to synchronize the AOT with the database" (AX 2012 reference,
+// SqlDictionary Table; its fields, named by the Dynamics.AX.Application.SqlDictionary proxy, include
+// fieldId, name and sqlName). That a table's own row is the one with field id 0 is not documented:
+// only those rows are read, and an empty answer is taken as unknown, never as "no AOT table". The
+// ignore list (IgnoreTables.xml) "should only be tables that do not exist in the Microsoft Dynamics
+// AX 2012 Application Object Tree (AOT)" (migration-upgrade/data-upgrade-self-service.md).
+// Columns: NAME, SQLNAME.
+const AOTTables = `SELECT NAME, SQLNAME FROM dbo.SQLDICTIONARY WITH (NOLOCK) WHERE FIELDID = 0`

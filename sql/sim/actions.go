@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -27,6 +28,9 @@ const (
 	ActResumeUpgrade     ActionOp = "resume-upgrade"
 	ActPauseUpgrade      ActionOp = "pause-upgrade"
 	ActRedeliver         ActionOp = "redeliver"
+	ActStartSnapshot     ActionOp = "start-snapshot"
+	ActTakeBackup        ActionOp = "take-backup"
+	ActRestore           ActionOp = "restore-database"
 )
 
 // Action is one successful change to the world at a simulated time. A world is a pure function
@@ -151,6 +155,27 @@ func (w *World) apply(a Action) error {
 		return w.PauseUpgrade()
 	case ActRedeliver:
 		return w.Redeliver(arg(0))
+	case ActStartSnapshot:
+		return w.StartSnapshot(arg(0))
+	case ActTakeBackup:
+		checksum, err1 := strconv.ParseBool(arg(1))
+		damaged, err2 := strconv.ParseBool(arg(2))
+		start, err3 := time.Parse(time.RFC3339Nano, arg(3))
+		finish, err4 := time.Parse(time.RFC3339Nano, arg(4))
+		tz, err5 := strconv.Atoi(arg(5))
+		if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+			return err
+		}
+		w.lock()
+		defer w.mu.Unlock()
+		_, err := w.takeBackup(arg(0), checksum, damaged, start, finish, tz)
+		return err
+	case ActRestore:
+		replace, err := strconv.ParseBool(arg(1))
+		if err != nil {
+			return err
+		}
+		return w.restoreAction(arg(0), replace)
 	}
 	return fmt.Errorf("unknown action %q", a.Op)
 }

@@ -13,6 +13,7 @@ func worldFacts(t *testing.T, w *World) map[string]any {
 	facts := map[string]any{
 		"now": w.Now(), "pending": w.TotalPending(), "removed": w.ReplicationRemoved(),
 		"upgrade": w.UpgradeState(), "pubs": w.Publications(), "aos": w.AOS(), "writes": w.WritesActive(),
+		"unstarted": w.UnstartedSnapshots(), "backups": w.Backups(), "restores": w.Restores(),
 	}
 	for _, tb := range w.Tables()[:40] {
 		src, err := w.SourceRows(tb.Name)
@@ -30,7 +31,7 @@ func worldFacts(t *testing.T, w *World) map[string]any {
 }
 
 func TestReplayRebuildsTheWorld(t *testing.T) {
-	cfg := Config{Tables: 300, Seed: 7, Scenarios: ScenarioCountMismatch | ScenarioUpgradeFailure, InitialBacklog: 50000, DrainRate: 200,
+	cfg := Config{Tables: 300, Seed: 7, Scenarios: ScenarioCountMismatch | ScenarioUpgradeFailure | ScenarioSnapshotNotStarted, InitialBacklog: 50000, DrainRate: 200,
 		MaxStopWait: 3 * time.Minute, UpgradeDuration: time.Hour}
 	clk := newFakeClock()
 	a, err := New(cfg, clk)
@@ -53,9 +54,24 @@ func TestReplayRebuildsTheWorld(t *testing.T) {
 	}
 	aos := a.AOS()
 	step(time.Minute, func() error { _, err := a.PostTracerToken(a.Publications()[0]); return err })
+	step(time.Minute, func() error { return a.StartSnapshot(a.UnstartedSnapshots()[0]) })
 	for _, x := range aos {
 		step(10*time.Second, func() error { return a.StopAOS(x.Host, x.Service) })
 	}
+	clk.Advance(time.Hour) // every AOS has stopped
+	var device string
+	step(time.Minute, func() error {
+		if err := a.SetBackupTimeZone(-20); err != nil {
+			return err
+		}
+		var err error
+		device, err = a.TakeBackup(a.Config().SourceDatabase, true, false, a.Now().Add(-30*time.Second), a.Now().Add(4*time.Minute))
+		return err
+	})
+	step(10*time.Minute, func() error {
+		_, err := a.restoreDatabase(view{}, a.Config().SourceDatabase, device, 1, true, true)
+		return err
+	})
 	step(20*time.Minute, a.CreateNoPKPublication)
 	step(time.Minute, func() error { a.SetDrainRate(900); return nil })
 	step(5*time.Minute, func() error { return a.Redeliver(a.Config().MismatchTable) })
@@ -95,7 +111,7 @@ func TestReplayRebuildsTheWorld(t *testing.T) {
 			}
 		}
 	}
-	for _, op := range []ActionOp{ActStopAOS, ActRemoveReplication, ActTriggerUpgrade, ActResumeUpgrade, ActCreateNoPK} {
+	for _, op := range []ActionOp{ActStopAOS, ActRemoveReplication, ActTriggerUpgrade, ActResumeUpgrade, ActCreateNoPK, ActStartSnapshot, ActTakeBackup, ActRestore} {
 		if a.Count(op) != b.Count(op) {
 			t.Errorf("%s: original %d, rebuilt %d", op, a.Count(op), b.Count(op))
 		}

@@ -416,6 +416,8 @@ func dbID(k dbKind) int64 {
 	switch k {
 	case dbMaster:
 		return 1
+	case dbMsdb:
+		return 4
 	case dbAX, dbTarget:
 		return 5
 	case dbDistribution:
@@ -701,7 +703,14 @@ func (w *World) agentRows(now time.Time) []tdssim.Row {
 	for _, p := range ps {
 		// Snapshot agent.
 		snapStatus, snapRunning := runSucceeded, false
-		if s := p.snap; s != nil {
+		s := p.snap
+		if p.initSnap != nil {
+			s = p.initSnap
+		}
+		if p.unstarted {
+			snapStatus = runIdle
+		}
+		if s != nil {
 			switch {
 			case w.t < s.start:
 				snapStatus = runIdle
@@ -771,7 +780,17 @@ func (w *World) distributionHistory() *tdssim.Result {
 	var rows []tdssim.Row
 	for _, p := range ps {
 		if s := p.snap; s != nil {
-			st, at, msg := w.snapshotDelivery(p)
+			st, at, msg := w.snapshotDelivery(p, s)
+			rows = append(rows, tdssim.Row{p.name, p.distName, st, w.dt(at), msg, 5 * len(s.tables), 0, 0.0, 0})
+			continue
+		}
+		if p.unstarted {
+			at := max(p.created, math.Floor(w.t/historyInterval)*historyInterval)
+			rows = append(rows, tdssim.Row{p.name, p.distName, runIdle, w.dt(at), notYetAvailable(p), 0, 0, 0.0, 0})
+			continue
+		}
+		if s := p.initSnap; s != nil && w.t < s.end+historyInterval {
+			st, at, msg := w.snapshotDelivery(p, s)
 			rows = append(rows, tdssim.Row{p.name, p.distName, st, w.dt(at), msg, 5 * len(s.tables), 0, 0.0, 0})
 			continue
 		}
@@ -800,8 +819,7 @@ func (w *World) distributionHistory() *tdssim.Result {
 // Once delivered, the next history row says "No replicated transactions are available" (the
 // sequence migration-upgrade/monitor-replication.md describes): the delivery stays only in the
 // older rows (snapshotDeliveries).
-func (w *World) snapshotDelivery(p *publication) (status int, at float64, msg string) {
-	s := p.snap
+func (w *World) snapshotDelivery(p *publication, s *snapSchedule) (status int, at float64, msg string) {
 	now := min(w.t, w.removedAt)
 	switch {
 	case now >= s.end && w.repl.histTime > s.end:
@@ -809,8 +827,7 @@ func (w *World) snapshotDelivery(p *publication) (status int, at float64, msg st
 	case now >= s.end:
 		return runSucceeded, s.end, deliveredMessage(s)
 	case now < s.genEnd:
-		return runIdle, max(p.created, math.Floor(now/historyInterval)*historyInterval),
-			fmt.Sprintf("The initial snapshot for publication '%s' is not yet available.", p.name)
+		return runIdle, max(p.created, math.Floor(now/historyInterval)*historyInterval), notYetAvailable(p)
 	}
 	at, msg = s.genEnd, "Applying the snapshot to the Subscriber."
 	for i, ti := range s.tables {
@@ -823,6 +840,11 @@ func (w *World) snapshotDelivery(p *publication) (status int, at float64, msg st
 		}
 	}
 	return runInProgress, at, msg
+}
+
+// notYetAvailable is the distribution agent's message while its publication has no snapshot.
+func notYetAvailable(p *publication) string {
+	return fmt.Sprintf("The initial snapshot for publication '%s' is not yet available.", p.name)
 }
 
 // deliveredMessage is the distribution agent's message once a snapshot is applied, in the form
@@ -847,8 +869,13 @@ func (w *World) snapshotDeliveries(within int64) *tdssim.Result {
 	now, from := min(w.t, w.removedAt), math.Floor(w.t)-float64(within)
 	for _, p := range w.pubs {
 		at, msg := p.created+600, fmt.Sprintf("Delivered snapshot from the \\\\%s\\ReplData\\unc\\%s\\", w.cfg.SourceServerName, strings.ToUpper(p.name))
-		if p.snap != nil {
+		switch {
+		case p.unstarted:
+			continue
+		case p.snap != nil:
 			at, msg = p.snap.end, deliveredMessage(p.snap)
+		case p.initSnap != nil:
+			at, msg = p.initSnap.end, deliveredMessage(p.initSnap)
 		}
 		if at >= from && at <= now {
 			rs = append(rs, r{at, tdssim.Row{p.name, p.distName, runSucceeded, w.dt(at), msg}})
@@ -888,9 +915,15 @@ func (w *World) snapshotHistory() *tdssim.Result {
 	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
 	var rows []tdssim.Row
 	for _, p := range ps {
+		if p.unstarted { // a snapshot agent that never ran has no history
+			continue
+		}
 		n := len(p.tables) + len(p.functions)
 		done := fmt.Sprintf("[100%%] A snapshot of %d article(s) was generated.", n)
 		s := p.snap
+		if p.initSnap != nil {
+			s = p.initSnap
+		}
 		switch {
 		case s == nil:
 			rows = append(rows, tdssim.Row{p.name, p.snapName, runSucceeded, w.dt(p.created + 120 + float64(n)/20), done, 0})
@@ -960,6 +993,46 @@ func (w *World) subscriptionsResult() *tdssim.Result {
 		rows[i] = tdssim.Row{w.cfg.SourceServerName, w.cfg.SourceDatabase, p.name, w.cfg.TargetServerName, w.cfg.TargetDatabase, p.distName, 0}
 	}
 	return tdssim.Rows(cols, rows...)
+}
+
+// subscriptionStates answers query.SubscriptionStates: every publication has one push
+// subscription to the sandbox database (the toolkit creates them with the publications), whose
+// articles are all active once its snapshot was applied and subscribed (needing initialization)
+// before (mssubscriptions-transact-sql.md, sp-addsubscription-transact-sql.md).
+func (w *World) subscriptionStates() *tdssim.Result {
+	w.lock()
+	defer w.mu.Unlock()
+	cols := []tdssim.Column{colNV("publication", sysname), colNV("subscriber_db", sysname),
+		{Name: "status", Type: tdssim.TypeTinyInt, Nullable: true}, colInt("articles")}
+	ps := slices.Clone(w.pubs)
+	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
+	at := min(w.t, w.removedAt)
+	rows := make([]tdssim.Row, len(ps))
+	for i, p := range ps {
+		status := 2
+		if !p.initialized(at) {
+			status = 1
+		}
+		rows[i] = tdssim.Row{p.name, w.cfg.TargetDatabase, status, len(p.tables) + len(p.functions)}
+	}
+	return tdssim.Rows(cols, rows...)
+}
+
+// publisherPublications answers query.PublisherPublications in the AX database: its
+// syspublications, which «Remove replication setup» drops with the rest (208 afterwards).
+func (w *World) publisherPublications() (*tdssim.Result, error) {
+	w.lock()
+	defer w.mu.Unlock()
+	if w.removed() || w.cfg.NoReplicationSystemTables {
+		return nil, tdssim.InvalidObjectError("dbo.syspublications")
+	}
+	ps := slices.Clone(w.pubs)
+	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
+	rows := make([]tdssim.Row, len(ps))
+	for i, p := range ps {
+		rows[i] = tdssim.Row{p.name}
+	}
+	return tdssim.Rows([]tdssim.Column{colNV("name", sysname)}, rows...), nil
 }
 
 func (w *World) subscriptionPending(pub string) (*tdssim.Result, error) {
@@ -1302,6 +1375,50 @@ func (w *World) databaseSettings(name string, reader bool) *tdssim.Result {
 		return tdssim.Rows(cols, tdssim.Row{"sa", false, "SIMPLE", int64(8 << 30)})
 	}
 	return tdssim.Rows(cols)
+}
+
+// defaultCollation is AX 2012's usual collation, and the only one the cloud supports.
+const defaultCollation = "SQL_Latin1_General_CP1_CI_AS"
+
+// collations answers query.Collations: the server's collation and the named database's (NULL for
+// a database the server does not have).
+func (w *World) collations(name string) *tdssim.Result {
+	p := w.Preflight()
+	server, db := p.ServerCollation, p.DatabaseCollation
+	if server == "" {
+		server = defaultCollation
+	}
+	if db == "" {
+		db = defaultCollation
+	}
+	var dbCol any
+	switch {
+	case strings.EqualFold(name, w.cfg.SourceDatabase):
+		dbCol = db
+	case slices.ContainsFunc(w.databases(serverSource), func(n string) bool { return strings.EqualFold(n, name) }):
+		dbCol = server
+	}
+	return tdssim.Rows([]tdssim.Column{colNV("server_collation", 128), colNV("database_collation", sysname)}, tdssim.Row{server, dbCol})
+}
+
+// aotTables answers query.AOTTables: SQLDICTIONARY's own row of every table of the AX model (the
+// tables with or without a primary key, a locked one among them), not those on the toolkit's ignore
+// list (non-AOT tables) nor replication's. The simulator keeps one name per table, so the AOT name
+// and the SQL name are the same.
+func (w *World) aotTables() (*tdssim.Result, error) {
+	if w.Preflight().NoSQLDictionary {
+		return nil, tdssim.InvalidObjectError("dbo.SQLDICTIONARY")
+	}
+	w.lock()
+	defer w.mu.Unlock()
+	var rows []tdssim.Row
+	for _, t := range w.tables {
+		switch t.kind {
+		case kindPK, kindNoPK, kindLocked:
+			rows = append(rows, tdssim.Row{t.nameAny, t.nameAny})
+		}
+	}
+	return tdssim.Rows([]tdssim.Column{colNV("NAME", 40), colNV("SQLNAME", 40)}, rows...), nil
 }
 
 // databases are the names in sys.databases on a server.

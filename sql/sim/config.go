@@ -23,6 +23,10 @@ const (
 	// Config.FailUpgradeAt (PostSync by default); ResumeUpgrade reruns the
 	// failed sub-step and the upgrade then completes.
 	ScenarioUpgradeFailure
+	// ScenarioSnapshotNotStarted leaves the snapshot of the last PK publication never started, as
+	// when an operator of toolkit 1.0.12 did not start it in Replication Monitor: its subscription
+	// stays "subscribed" (it needs to be initialized) until StartSnapshot.
+	ScenarioSnapshotNotStarted
 )
 
 // Has reports whether every flag of f is set in s.
@@ -40,7 +44,10 @@ func (s Scenario) String() string {
 	if s.Has(ScenarioUpgradeFailure) {
 		parts = append(parts, "upgrade-failure")
 	}
-	if rest := s &^ (ScenarioLockedTable | ScenarioCountMismatch | ScenarioUpgradeFailure); rest != 0 {
+	if s.Has(ScenarioSnapshotNotStarted) {
+		parts = append(parts, "snapshot-not-started")
+	}
+	if rest := s &^ (ScenarioLockedTable | ScenarioCountMismatch | ScenarioUpgradeFailure | ScenarioSnapshotNotStarted); rest != 0 {
 		parts = append(parts, fmt.Sprintf("Scenario(%#x)", uint(rest)))
 	}
 	if len(parts) == 0 {
@@ -63,8 +70,10 @@ func ParseScenario(s string) (Scenario, error) {
 			out |= ScenarioCountMismatch
 		case "upgrade-failure":
 			out |= ScenarioUpgradeFailure
+		case "snapshot-not-started":
+			out |= ScenarioSnapshotNotStarted
 		default:
-			return 0, fmt.Errorf("%w: unknown scenario %q (want locked-table, count-mismatch, upgrade-failure)", ErrInvalidConfig, part)
+			return 0, fmt.Errorf("%w: unknown scenario %q (want locked-table, count-mismatch, upgrade-failure, snapshot-not-started)", ErrInvalidConfig, part)
 		}
 	}
 	return out, nil
@@ -119,6 +128,12 @@ type Preflight struct {
 	// Drives are the fixed drives with their free space. Nil means C: with
 	// 48 GB free and D: with twice the AX database size free.
 	Drives []Drive
+	// ServerCollation and DatabaseCollation are SERVERPROPERTY('Collation') and the AX database's
+	// sys.databases.collation_name ("" means SQL_Latin1_General_CP1_CI_AS, AX 2012's usual one).
+	ServerCollation, DatabaseCollation string
+	// NoSQLDictionary makes the AX database lack SQLDICTIONARY (error 208), as a database that is
+	// not AX 2012's would.
+	NoSQLDictionary bool
 }
 
 // DefaultPreflight returns a healthy SQL Server 2016 SP2 source server.

@@ -62,6 +62,14 @@ type publication struct {
 
 	snap *snapSchedule // NoPK and locked publications
 
+	// unstarted marks a publication whose snapshot was never started (ScenarioSnapshotNotStarted):
+	// its subscription stays "subscribed" (it needs to be initialized) and its snapshot agent has no
+	// history until StartSnapshot; initSnap is the snapshot StartSnapshot started. The simulator
+	// models the subscription's status and the agents' history only: the publication's command queue
+	// is modelled as for an initialized one.
+	unstarted bool
+	initSnap  *snapSchedule
+
 	distName, snapName string
 	distAny, snapAny   any
 }
@@ -87,6 +95,20 @@ func (w *World) logReaderName() string {
 }
 
 func (p *publication) transactional() bool { return p.kind != pubNoPK }
+
+// initialized reports whether the publication's subscription is initialized at t: its snapshot
+// was applied (MSsubscriptions.status 2, active, rather than 1, subscribed).
+func (p *publication) initialized(t float64) bool {
+	switch {
+	case p.unstarted:
+		return false
+	case p.initSnap != nil:
+		return t >= p.initSnap.end
+	case p.snap != nil:
+		return t >= p.snap.end
+	}
+	return true
+}
 
 // queued is whether the publication takes part in continuous delivery.
 func (p *publication) queued() bool { return p.kind == pubPK || p.kind == pubOther }
@@ -582,6 +604,41 @@ func (w *World) SnapshotState() SnapshotState {
 		st.Generated, st.Delivered = false, false
 	}
 	return st
+}
+
+// StartSnapshot starts the snapshot agent of a publication whose snapshot was never started
+// (ScenarioSnapshotNotStarted), as the toolkit 1.0.12 asks the operator to do in Replication
+// Monitor (Agents tab, the snapshot agent, Start: migration-upgrade/data-upgrade-self-service.md,
+// step 5): the snapshot is generated, then applied to the sandbox ("Delivered snapshot from …"),
+// and the subscription becomes active. A publication whose snapshot has been started already is
+// left as it is.
+func (w *World) StartSnapshot(publication string) error {
+	w.lock()
+	defer w.mu.Unlock()
+	p, err := w.publication(publication)
+	if err != nil {
+		return err
+	}
+	if !p.unstarted {
+		return nil
+	}
+	p.unstarted = false
+	p.initSnap = w.newSnapshot(p, w.t)
+	w.note(ActStartSnapshot, p.name)
+	return nil
+}
+
+// UnstartedSnapshots lists the publications whose snapshot was never started.
+func (w *World) UnstartedSnapshots() []string {
+	w.lock()
+	defer w.mu.Unlock()
+	var out []string
+	for _, p := range w.pubs {
+		if p.unstarted && !w.removed() {
+			out = append(out, p.name)
+		}
+	}
+	return out
 }
 
 // ---------------------------------------------------------------------------------------------

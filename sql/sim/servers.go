@@ -78,6 +78,7 @@ const (
 	dbAX                         // the AX 2012 business database
 	dbDistribution               // the distribution database
 	dbTarget                     // the sandbox database
+	dbMsdb                       // msdb (backup and restore history)
 )
 
 // view is what a handler needs to know about the request's session.
@@ -318,7 +319,9 @@ func (s *Servers) dbKind(srv serverKind, name string) dbKind {
 		return dbAX
 	case strings.EqualFold(name, w.cfg.DistributionDatabase):
 		return dbDistribution
-	case slices.ContainsFunc([]string{"tempdb", "model", "msdb"}, func(s string) bool { return strings.EqualFold(s, name) }):
+	case strings.EqualFold(name, "msdb"):
+		return dbMsdb
+	case slices.ContainsFunc([]string{"tempdb", "model"}, func(s string) bool { return strings.EqualFold(s, name) }):
 		return dbMaster
 	}
 	return dbOther
@@ -543,6 +546,9 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	distQ(query.ReplicationErrors, "dbo.MSrepl_errors", w.replErrorsResult)
 	distQ(query.NewestReplicatedTransaction, "dbo.MSrepl_transactions", w.newestTransaction)
 	distQ(query.Subscriptions, "dbo.MSdistribution_agents", w.subscriptionsResult)
+	distQ(query.SubscriptionStates, "dbo.MSsubscriptions", w.subscriptionStates)
+	add(query.PublisherPublications, answer{dbs: ax, missing: missingObject("dbo.syspublications"),
+		fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return w.publisherPublications() }})
 	proc(query.SubscriptionPendingProc, answer{dbs: dist, missing: missingProc(query.SubscriptionPendingProc),
 		fn: func(_ view, r *tdssim.Request) (*tdssim.Result, error) {
 			// Every parameter is documented with no default: SQL Server refuses a call without one.
@@ -619,6 +625,12 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 			}
 			return tdssim.Rows(cols, rows...), nil
 		}})
+	add(query.Collations, answer{server: serverSource, fn: func(_ view, r *tdssim.Request) (*tdssim.Result, error) {
+		return w.collations(paramString(r, "p1")), nil
+	}})
+	add(query.AOTTables, answer{dbs: ax, missing: missingObject("dbo.SQLDICTIONARY"), fn: func(view, *tdssim.Request) (*tdssim.Result, error) {
+		return w.aotTables()
+	}})
 	add(query.Distributor, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) {
 		cols := []tdssim.Column{colNV("name", sysname)}
 		if !source(v) || w.ReplicationRemoved() {
@@ -626,6 +638,57 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 		}
 		return tdssim.Rows(cols, tdssim.Row{w.cfg.DistributionDatabase}), nil
 	}})
+
+	// Backup history and RESTORE (msdb, master): backup.go.
+	declared := func(r *tdssim.Request, names ...string) error {
+		if r.Kind == tdssim.RequestBatch {
+			return &tdssim.Error{Number: 137, State: 2, Class: 15, Message: `Must declare the scalar variable "@p1".`}
+		}
+		for _, n := range names {
+			if _, ok := r.Param(n); !ok {
+				return &tdssim.Error{Number: 137, State: 2, Class: 15, Message: fmt.Sprintf(`Must declare the scalar variable "@%s".`, n)}
+			}
+		}
+		return nil
+	}
+	add(query.FullBackups, answer{server: serverSource, fn: func(_ view, r *tdssim.Request) (*tdssim.Result, error) {
+		if err := declared(r, "p1"); err != nil {
+			return nil, err
+		}
+		return w.fullBackups(paramString(r, "p1")), nil
+	}})
+	add(query.Restores, answer{server: serverSource, fn: func(_ view, r *tdssim.Request) (*tdssim.Result, error) {
+		if err := declared(r, "p1"); err != nil {
+			return nil, err
+		}
+		return w.restoreHistory(paramString(r, "p1")), nil
+	}})
+	add(query.DatabaseState, answer{fn: func(v view, r *tdssim.Request) (*tdssim.Result, error) {
+		if err := declared(r, "p1"); err != nil {
+			return nil, err
+		}
+		return w.databaseState(v.server, paramString(r, "p1")), nil
+	}})
+	for text, checksum := range map[string]bool{query.VerifyBackup: true, query.VerifyBackupNoChecksum: false} {
+		add(text, answer{server: serverSource, fn: func(v view, r *tdssim.Request) (*tdssim.Result, error) {
+			if err := declared(r, "p1", "p2"); err != nil {
+				return nil, err
+			}
+			pos, _ := paramInt(r, "p2")
+			return w.verifyOnly(v, paramString(r, "p1"), pos, checksum)
+		}})
+	}
+	for text, opt := range map[string][2]bool{query.RestoreDatabase: {true, true}, query.RestoreDatabaseNoReplace: {false, true},
+		query.RestoreDatabaseNoChecksum: {true, false}, query.RestoreDatabaseNoReplaceNoChecksum: {false, false}} {
+		add(text, answer{server: serverSource, fn: func(v view, r *tdssim.Request) (*tdssim.Result, error) {
+			if err := declared(r, "p1", "p2", "p3"); err != nil {
+				return nil, err
+			}
+			v.live = s.source.Conns()
+			pos, _ := paramInt(r, "p3")
+			return w.restoreDatabase(v, paramString(r, "p1"), paramString(r, "p2"), pos, opt[0], opt[1])
+		}})
+	}
 
 	// The tracer-token procedures apply to SQL Server only (sp-posttracertoken-transact-sql.md,
 	// sp-helptracertokenhistory-transact-sql.md): the Azure SQL sandbox does not have them.

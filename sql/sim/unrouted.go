@@ -76,6 +76,8 @@ func contractDB(k dbKind) contract.Database {
 		return contract.SandboxDB
 	case dbMaster:
 		return contract.Master
+	case dbMsdb:
+		return contract.Msdb
 	}
 	return ""
 }

@@ -112,6 +112,14 @@ type World struct {
 	pre     Preflight
 	monitor monitorCache
 
+	// backups and restores are msdb's backup and restore history (backup.go); backupTZ is the
+	// time_zone the next backups record; lost is the application writes a restore took back from
+	// the AX database (its source rows).
+	backups  []backupSet
+	restores []restoreRec
+	backupTZ int
+	lost     float64
+
 	sizeBytes int64 // AX database size at start
 	seed      uint64
 	removedAt float64 // sim seconds of RemoveReplication, +Inf while set up
@@ -368,6 +376,9 @@ func (w *World) generatePublications() {
 		}
 	}
 	w.repl.nextArticle = article + 1
+	if w.cfg.Scenarios.Has(ScenarioSnapshotNotStarted) {
+		w.pubs[n-1].unstarted = true
+	}
 	if !w.cfg.NoReplicationSystemTables {
 		for _, name := range replSourceTables() {
 			w.sysSrc = append(w.sysSrc, len(w.tables))
@@ -583,7 +594,8 @@ func ceilCount(x float64) int64 {
 func (w *World) srcRowsF(t *table) float64 {
 	r := float64(t.baseRows)
 	if t.hot {
-		r += t.insFrac * t.share * w.repl.cumW
+		// A restore took back the writes after its backup (w.lost).
+		r += t.insFrac * t.share * (w.repl.cumW - w.lost)
 	}
 	return r
 }

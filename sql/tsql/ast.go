@@ -163,7 +163,37 @@ type GoStatement struct {
 	Pos Pos
 }
 
+// RestoreStatement is RESTORE DATABASE name FROM devices [WITH options] or RESTORE VERIFYONLY
+// FROM devices [WITH options] (sql-docs t-sql/statements/restore-statements-transact-sql.md and
+// restore-statements-verifyonly-transact-sql.md), in the forms cutover sends: each device written
+// DISK | TAPE | URL = value, each option NAME [= value].
+type RestoreStatement struct {
+	// What is "DATABASE" or "VERIFYONLY".
+	What string
+	// Database names the database (RESTORE DATABASE): an identifier, or DatabaseVar, a variable.
+	Database    Ident
+	DatabaseVar string
+	Devices     []*RestoreDevice
+	Options     []*RestoreOption
+	Pos         Pos
+}
+
+// RestoreDevice is one backup device: DISK, TAPE or URL = value.
+type RestoreDevice struct {
+	Type  string
+	Value Expr
+	Pos   Pos
+}
+
+// RestoreOption is one WITH option: its name in capitals and its value (nil when it has none).
+type RestoreOption struct {
+	Name  string
+	Value Expr
+	Pos   Pos
+}
+
 func (*SelectStatement) stmt()  {}
+func (*RestoreStatement) stmt() {}
 func (*DeclareStatement) stmt() {}
 func (*ExecStatement) stmt()    {}
 func (*SetStatement) stmt()     {}
@@ -178,6 +208,9 @@ func (s *SelectStatement) Position() Pos { return s.Pos }
 
 // Position implements Node.
 func (s *DeclareStatement) Position() Pos { return s.Pos }
+
+// Position implements Node.
+func (s *RestoreStatement) Position() Pos { return s.Pos }
 
 // Position implements Node.
 func (s *ExecStatement) Position() Pos { return s.Pos }

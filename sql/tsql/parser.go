@@ -108,7 +108,7 @@ func (p *parser) leave() { p.depth-- }
 var statementStarts = map[string]bool{"SELECT": true, "WITH": true, "DECLARE": true, "EXEC": true, "EXECUTE": true,
 	"SET": true, "USE": true, "IF": true, "BEGIN": true, "END": true, "PRINT": true, "ELSE": true, "GO": true,
 	"RETURN": true, "INSERT": true, "UPDATE": true, "DELETE": true, "MERGE": true, "CREATE": true, "ALTER": true,
-	"DROP": true, "TRUNCATE": true, "GRANT": true, "REVOKE": true, "DENY": true, "WHILE": true}
+	"DROP": true, "TRUNCATE": true, "GRANT": true, "REVOKE": true, "DENY": true, "WHILE": true, "RESTORE": true}
 
 func startsStatement(t Token) bool {
 	return t.Kind == Word && statementStarts[strings.ToUpper(t.Text)]
@@ -175,11 +175,83 @@ func (p *parser) statement(first bool) (Statement, error) {
 	case t.Is("GO"):
 		p.next()
 		return &GoStatement{Pos: t.Pos}, nil
+	case t.Is("RESTORE"):
+		return p.restore()
 	case first && (t.Kind == Word && !t.Keyword() || t.Kind == QuotedName):
 		// A procedure called by name as the first statement of a batch needs no EXEC.
 		return p.exec(t.Pos)
 	}
 	return nil, p.errorf(t, "unsupported statement starting with %q", t.Text)
+}
+
+// restore reads RESTORE DATABASE name FROM devices [WITH options] or RESTORE VERIFYONLY FROM
+// devices [WITH options]; other RESTORE forms are refused.
+func (p *parser) restore() (*RestoreStatement, error) {
+	st := &RestoreStatement{Pos: p.next().Pos}
+	switch t := p.peek(); {
+	case p.accept("DATABASE"):
+		st.What = "DATABASE"
+		if v := p.peek(); v.Kind == Variable {
+			p.next()
+			st.DatabaseVar = v.Value
+		} else {
+			id, err := p.ident("a database name")
+			if err != nil {
+				return nil, err
+			}
+			st.Database = id
+		}
+	case p.accept("VERIFYONLY"):
+		st.What = "VERIFYONLY"
+	default:
+		return nil, p.errorf(t, "RESTORE %s is not supported (only RESTORE DATABASE and RESTORE VERIFYONLY)", t.Text)
+	}
+	if _, err := p.expect("FROM"); err != nil {
+		return nil, err
+	}
+	for {
+		t := p.peek()
+		if !t.Is("DISK") && !t.Is("TAPE") && !t.Is("URL") {
+			return nil, p.unexpected(t, "DISK, TAPE or URL")
+		}
+		p.next()
+		if _, err := p.expect("="); err != nil {
+			return nil, err
+		}
+		v, err := p.expr()
+		if err != nil {
+			return nil, err
+		}
+		st.Devices = append(st.Devices, &RestoreDevice{Type: strings.ToUpper(t.Text), Value: v, Pos: t.Pos})
+		if !p.accept(",") {
+			break
+		}
+	}
+	if p.accept("WITH") {
+		for {
+			t := p.peek()
+			if t.Kind != Word {
+				return nil, p.unexpected(t, "a RESTORE option")
+			}
+			p.next()
+			o := &RestoreOption{Name: strings.ToUpper(t.Text), Pos: t.Pos}
+			if p.accept("=") {
+				v, err := p.expr()
+				if err != nil {
+					return nil, err
+				}
+				o.Value = v
+			}
+			st.Options = append(st.Options, o)
+			if !p.accept(",") {
+				break
+			}
+		}
+	}
+	if !p.atBoundary() {
+		return nil, p.unexpected(p.peek(), "',' or the end of the RESTORE statement")
+	}
+	return st, nil
 }
 
 func (p *parser) ident(what string) (Ident, error) {

@@ -246,6 +246,18 @@ func (r *resolver) statement(st Statement) {
 		}
 	case *PrintStatement:
 		r.expr(st.Value, &scope{})
+	case *RestoreStatement:
+		if st.DatabaseVar != "" {
+			r.refs.Variables = append(r.refs.Variables, &VariableRef{Name: st.DatabaseVar, Pos: st.Pos})
+		}
+		for _, d := range st.Devices {
+			r.expr(d.Value, &scope{})
+		}
+		for _, o := range st.Options {
+			if o.Value != nil {
+				r.expr(o.Value, &scope{})
+			}
+		}
 	}
 }
 

@@ -365,3 +365,48 @@ func TestEvalThreeValuedLogic(t *testing.T) {
 		t.Error("like matched")
 	}
 }
+
+// TestRestoreStatements: RESTORE DATABASE and RESTORE VERIFYONLY in the documented forms parse
+// with their database, devices and options; other RESTORE forms and malformed ones are errors.
+func TestRestoreStatements(t *testing.T) {
+	s, err := Parse("RESTORE DATABASE @p1 FROM DISK = @p2 WITH FILE = @p3, REPLACE, CHECKSUM; RESTORE VERIFYONLY FROM DISK = N'D:\\ax.bak' WITH CHECKSUM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Statements) != 2 {
+		t.Fatalf("%d statements", len(s.Statements))
+	}
+	db, ok := s.Statements[0].(*RestoreStatement)
+	if !ok || db.What != "DATABASE" || db.DatabaseVar != "p1" || len(db.Devices) != 1 || db.Devices[0].Type != "DISK" {
+		t.Fatalf("RESTORE DATABASE: %+v", s.Statements[0])
+	}
+	var opts []string
+	for _, o := range db.Options {
+		opts = append(opts, fmt.Sprintf("%s=%v", o.Name, o.Value != nil))
+	}
+	if !slices.Equal(opts, []string{"FILE=true", "REPLACE=false", "CHECKSUM=false"}) {
+		t.Fatalf("options %q", opts)
+	}
+	v, ok := s.Statements[1].(*RestoreStatement)
+	if !ok || v.What != "VERIFYONLY" || v.DatabaseVar != "" || len(v.Options) != 1 {
+		t.Fatalf("RESTORE VERIFYONLY: %+v", s.Statements[1])
+	}
+	named, err := Parse("RESTORE DATABASE [MicrosoftDynamicsAX] FROM DISK = 'x.bak'")
+	if err != nil || named.Statements[0].(*RestoreStatement).Database.Name != "MicrosoftDynamicsAX" {
+		t.Fatalf("a named database: %v", err)
+	}
+	refs := Resolve(s, nil)
+	var vars []string
+	for _, v := range refs.Variables {
+		vars = append(vars, v.Name)
+	}
+	if !slices.Equal(vars, []string{"p1", "p2", "p3"}) {
+		t.Fatalf("variables %q", vars)
+	}
+	for _, bad := range []string{"RESTORE LOG x FROM DISK = 'y'", "RESTORE DATABASE x", "RESTORE VERIFYONLY FROM FILE = 'x'",
+		"RESTORE DATABASE x FROM DISK = 'y' WITH", "RESTORE DATABASE x FROM DISK = 'y' WITH REPLACE extra"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
