@@ -192,7 +192,8 @@ func cmdVersion(_ []string, _ io.Reader, stdout, _ io.Writer) int {
 }
 
 func cmdInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("init", "[DIR]", stderr)
+	fs := newFlags("init", "[--rollback] [DIR]", stderr)
+	rollback := fs.Bool("rollback", false, "write the AX 2012 rollback runbook (rollback/cutover.yaml) instead of the go-live one")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
@@ -203,6 +204,12 @@ func cmdInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() == 1 {
 		dir = fs.Arg(0)
+	}
+	text := runbook.Template()
+	if *rollback {
+		// Its own directory: its own state directory (rollback/.cutover), and its backup step finds
+		// the go-live run's journal at ../.cutover.
+		dir, text = filepath.Join(dir, "rollback"), runbook.RollbackTemplate()
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		fmt.Fprintf(stderr, "cutover init: %v\n", err)
@@ -218,7 +225,7 @@ func cmdInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		return exitFail
 	}
-	_, werr := f.Write(runbook.Template())
+	_, werr := f.Write(text)
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
 	}
@@ -226,8 +233,12 @@ func cmdInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cutover init: write %s: %v\n", path, werr)
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "wrote %s: Microsoft's go-live sequence with the Data Migration Toolkit's step names.\n", path)
-	fmt.Fprintln(stdout, "Edit the AOS hosts, LCS ids and downtime window, then: cutover check -f "+path)
+	if *rollback {
+		fmt.Fprintf(stdout, "wrote %s: going back to AX 2012 as Microsoft documents it (upgrade-cutover-testing.md § Roll back to AX 2012).\n", path)
+	} else {
+		fmt.Fprintf(stdout, "wrote %s: Microsoft's documented go-live process, each step naming its document.\n", path)
+	}
+	fmt.Fprintln(stdout, "Edit the servers, AOS hosts, LCS ids and downtime window, then: cutover check -f "+path)
 	return exitOK
 }
 
@@ -989,7 +1000,7 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	rf := addRunFlags(fs)
 	speed := fs.Float64("speed", 60, "run the simulated cutover `N` times faster than real time")
 	tables := fs.Int("tables", 2000, "tables in the simulated AX database")
-	scenario := fs.String("scenario", "happy", "`NAME`s, comma-separated: happy, locked-table, count-mismatch, lcs-throttle, flaky-network, upgrade-failure")
+	scenario := fs.String("scenario", "happy", "`NAME`s, comma-separated: happy, locked-table, count-mismatch, lcs-throttle, flaky-network, upgrade-failure, rollback")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
@@ -1098,8 +1109,68 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	opts := engine.Options{StateDir: filepath.Join(dir, "state"), Clock: clk,
-		Ports: engine.Ports{Services: simServices{sims.world}, LCS: lcsPort{c}}}
-	return runEngine(rb, opts, rf, stdin, stdout, stderr, &demoOperator{sims: sims, clk: clk, fixes: map[string]fixState{}, notices: notices})
+		Ports: engine.Ports{Services: simServices{sims.world}, LCS: lcsPort{c}},
+		// Enabling production's users is work on the simulators: the simulated operator does it,
+		// then marks the step done, also in a rehearsal run with --yes.
+		DoneByOthers: func(step string) bool { return demoOperatorSteps[step] != "" }}
+	op := &demoOperator{sims: sims, clk: clk, fixes: map[string]fixState{}, notices: notices, rollback: sc.rollback}
+	code := runEngine(rb, opts, rf, stdin, stdout, stderr, op)
+	if !sc.rollback {
+		return code
+	}
+	return demoRollback(dir, sims, clk, rf, stdin, stdout, stderr, op)
+}
+
+// demoRollback is the rollback scenario's second act: the go-live run stopped at the failed data
+// upgrade, and the team goes back to AX 2012 with the rollback runbook, against the same
+// simulators (its own state directory; its backup step reads the go-live run's journal).
+func demoRollback(dir string, sims *simulators, clk clock.Clock, rf runFlags, stdin io.Reader, stdout, stderr io.Writer, op *demoOperator) int {
+	goLive := filepath.Join(dir, "state", journal.FileName)
+	ins, err := engine.Inspect(mustLoadDemo(dir), filepath.Join(dir, "state"), registry())
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+		return exitFail
+	}
+	if st, _ := ins.Snapshot.Step("watch-upgrade"); st.State != engine.StateFailed {
+		fmt.Fprintf(stdout, "demo: the go-live run stopped with watch-upgrade %s: not rolling back\n", st.State)
+		return exitFail
+	}
+	fmt.Fprintln(stdout, "demo: the data upgrade failed and the team decides to go back to AX 2012: the rollback runbook (cutover init --rollback) runs now")
+	rbDir := filepath.Join(dir, "rollback")
+	if err := os.MkdirAll(rbDir, 0o700); err != nil {
+		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+		return exitFail
+	}
+	// The rollback reads the AX 2012 database only: its connections are the source's alone (the
+	// distributor is gone by now, and the sandbox is not AX 2012's).
+	snippet := sims.sql.RunbookSnippet()
+	if i := strings.Index(snippet, "\n  "+sqlsim.EndpointDistribution.String()+":\n"); i >= 0 {
+		snippet = snippet[:i+1]
+	}
+	text, err := runbook.RollbackDemoRunbook(runbook.DemoSettings{Sections: snippet + demoAOSSection(sims)}, goLive)
+	if err == nil {
+		err = journal.WriteFileAtomic(filepath.Join(rbDir, runbook.DefaultFile), text, 0o600)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+		return exitFail
+	}
+	rb, ok := loadRunbook(filepath.Join(rbDir, runbook.DefaultFile), stderr)
+	if !ok {
+		return exitFail
+	}
+	opts := engine.Options{StateDir: filepath.Join(rbDir, "state"), Clock: clk, Ports: engine.Ports{Services: simServices{sims.world}}}
+	return runEngine(rb, opts, rf, stdin, stdout, stderr, op)
+}
+
+// mustLoadDemo is the demo's go-live runbook as written in dir (nil when it cannot be read:
+// Inspect then uses the built-in kinds on an empty runbook and fails plainly).
+func mustLoadDemo(dir string) *runbook.Runbook {
+	rb, err := runbook.Load(filepath.Join(dir, "demo.yaml"), parseOptions())
+	if err != nil {
+		return &runbook.Runbook{}
+	}
+	return rb
 }
 
 // demoScenario is what --scenario chose: scenarios of the simulated world and the demo's own
@@ -1109,6 +1180,9 @@ type demoScenario struct {
 	world       sqlsim.Scenario
 	lcsThrottle bool
 	flaky       bool
+	// rollback: the data upgrade fails, nobody resumes it, and the team goes back to AX 2012 with
+	// the rollback runbook (`cutover init --rollback`), run against the same simulators.
+	rollback bool
 }
 
 func parseDemoScenario(s string) (demoScenario, error) {
@@ -1123,10 +1197,13 @@ func parseDemoScenario(s string) (demoScenario, error) {
 			out.lcsThrottle = true
 		case "flaky-network":
 			out.flaky = true
+		case "rollback":
+			out.rollback = true
+			world = append(world, "upgrade-failure")
 		case "locked-table", "count-mismatch", "upgrade-failure":
 			world = append(world, part)
 		default:
-			return demoScenario{}, fmt.Errorf("unknown scenario %q (want happy, locked-table, count-mismatch, lcs-throttle, flaky-network or upgrade-failure)", part)
+			return demoScenario{}, fmt.Errorf("unknown scenario %q (want happy, locked-table, count-mismatch, lcs-throttle, flaky-network, upgrade-failure or rollback)", part)
 		}
 		names = append(names, part)
 	}
@@ -1330,17 +1407,31 @@ func writeDemoRunbook(dir string, sims *simulators) (string, error) {
 	if err := os.WriteFile(ignoreFile, []byte(ignore.String()), 0o600); err != nil {
 		return "", err
 	}
-	aos := "aos:\n  control: command\n  stop: [sc.exe, '\\\\{host}', stop, '{service}']\n  query: [sc.exe, '\\\\{host}', query, '{service}']\n" +
-		"  stopped_pattern: 'STATE\\s+:\\s+1\\s+STOPPED'\n  stop_timeout: 15m\n  instances:\n"
-	for _, a := range sims.world.AOS() {
-		aos += fmt.Sprintf("    - {host: %s, service: %s}\n", a.Host, a.Service)
-	}
-	text, err := runbook.DemoRunbook(runbook.DemoSettings{Sections: sims.sql.RunbookSnippet() + sims.lcsSnippet() + aos + demoNotify(), IgnoreFile: ignoreFile})
+	text, err := runbook.DemoRunbook(runbook.DemoSettings{Sections: sims.sql.RunbookSnippet() + sims.lcsSnippet() + demoAOSSection(sims) + demoNotify(), IgnoreFile: ignoreFile})
 	if err != nil {
 		return "", err
 	}
 	path := filepath.Join(dir, "demo.yaml")
 	return path, os.WriteFile(path, text, 0o600)
+}
+
+// demoOperatorSteps are the demo runbook's manual steps the simulated operator does itself (also
+// in a rehearsal run with --yes), with what they say they did.
+var demoOperatorSteps = map[string]string{
+	"upgrade-checklist": "ran every item of the AX 2012 pre-upgrade checklist; each shows completed",
+	"start-snapshots":   "started each publication's snapshot in Replication Monitor, one at a time; each was delivered",
+	"users-enable":      "enabled every user in System administration > Users > Users",
+}
+
+// demoAOSSection is the runbook's aos: section for the simulated AOS instances (the engine's
+// service port is the simulator's; the templates are what a real runbook would say).
+func demoAOSSection(sims *simulators) string {
+	aos := "aos:\n  control: command\n  stop: [sc.exe, '\\\\{host}', stop, '{service}']\n  start: [sc.exe, '\\\\{host}', start, '{service}']\n  query: [sc.exe, '\\\\{host}', query, '{service}']\n" +
+		"  stopped_pattern: 'STATE\\s+:\\s+1\\s+STOPPED'\n  stop_timeout: 15m\n  instances:\n"
+	for _, a := range sims.world.AOS() {
+		aos += fmt.Sprintf("    - {host: %s, service: %s}\n", a.Host, a.Service)
+	}
+	return aos
 }
 
 // demoOperator is the person at the Data Migration Toolkit's console and the LCS portal in the
@@ -1350,6 +1441,8 @@ func writeDemoRunbook(dir string, sims *simulators) (string, error) {
 type demoOperator struct {
 	sims *simulators
 	clk  clock.Clock
+	// rollback: a failed data upgrade is not resumed (the rollback scenario).
+	rollback bool
 	// notices carries what the LCS client tells the operator (throttling) into the run's log.
 	notices *engineNotices
 
@@ -1372,7 +1465,7 @@ var demoActor = engine.Actor{Name: "toolkit operator (simulated)", Origin: "demo
 func (o *demoOperator) fix(ctx context.Context, e *engine.Engine, st engine.StepView) (string, func() error) {
 	w := o.sims.world
 	switch {
-	case st.ID == "watch-upgrade" && w.UpgradeState().Failed:
+	case st.ID == "watch-upgrade" && w.UpgradeState().Failed && !o.rollback:
 		return "fixed the failing script and chose Resume in the toolkit", func() error {
 			if err := w.ResumeUpgrade(); err != nil {
 				return err
@@ -1510,6 +1603,15 @@ func (o *demoOperator) Run(ctx context.Context, e *engine.Engine) {
 			})
 			return
 		}
+		if o.rollback && st.ID == "rollback-upgrade" && st.State == engine.StateAwaiting && st.Confirmation != nil {
+			// The rollback scenario: rather than the toolkit's rollback of the sandbox (or Resume),
+			// the team goes back to AX 2012 — a no-go here, then the rollback runbook.
+			o.did[key] = true
+			later(st.ID, "said no-go to the toolkit's rollback: the team goes back to AX 2012", func() error {
+				return e.Decline(st.ID, st.Confirmation.Request, demoActor, "the business decided to go back to AX 2012 (rollback runbook)")
+			}, nil)
+			return
+		}
 		if st.State != engine.StateRunning {
 			return
 		}
@@ -1523,6 +1625,20 @@ func (o *demoOperator) Run(ctx context.Context, e *engine.Engine) {
 		case "toolkit-remove-replication":
 			what, do = "ran «Cutover: Remove replication setup»", w.RemoveReplication
 			done = w.ReplicationRemoved
+		case "toolkit-replicated":
+			what, do = "ran «Post-replication: Update environment state to Replicated»", w.MarkReplicated
+			done = w.Replicated
+		case "toolkit-env-setup":
+			// Nothing here shows its effect (the source validated, its IP allow-listed on the
+			// sandbox): the operator marks the step done when the toolkit says it completed.
+			what, do = "ran «Environment preparation: Environment setup activity»; the toolkit reports it completed", func() error {
+				if cur, _ := e.Snapshot().Step(st.ID); cur.State != engine.StateRunning {
+					return nil
+				}
+				_, err := e.MarkDone(st.ID, demoActor, "the toolkit reports «Environment setup activity» completed", "")
+				return err
+			}
+			done = func() bool { cur, _ := e.Snapshot().Step(st.ID); return cur.State.Done() }
 		case "trigger-upgrade":
 			what, do = "ran «Data Synchronise: Trigger Transformation»", w.TriggerUpgrade
 			done = func() bool { return w.UpgradeState().Triggered }
@@ -1532,6 +1648,17 @@ func (o *demoOperator) Run(ctx context.Context, e *engine.Engine) {
 				return err
 			}
 			done = func() bool { return o.sims.lcs.Stats().PortalRefreshes[lcssim.ProductionID] > 0 }
+		case "upgrade-checklist", "start-snapshots":
+			// The simulated world was set up "the prior weekend": the checklist was run and the
+			// snapshots delivered; the operator says so.
+			what, do = demoOperatorSteps[st.ID], func() error {
+				if cur, _ := e.Snapshot().Step(st.ID); cur.State != engine.StateRunning {
+					return nil
+				}
+				_, err := e.MarkDone(st.ID, demoActor, demoOperatorSteps[st.ID], "")
+				return err
+			}
+			done = func() bool { cur, _ := e.Snapshot().Step(st.ID); return cur.State.Done() }
 		case "users-enable":
 			// The manual step of enabling production's users after the refresh: the operator does
 			// it in the simulated environment and marks the step done.
@@ -1542,7 +1669,7 @@ func (o *demoOperator) Run(ctx context.Context, e *engine.Engine) {
 				if cur, _ := e.Snapshot().Step(st.ID); cur.State != engine.StateRunning {
 					return nil
 				}
-				_, err := e.MarkDone(st.ID, demoActor, "enabled every user in System administration > Users > Users", "")
+				_, err := e.MarkDone(st.ID, demoActor, demoOperatorSteps[st.ID], "")
 				return err
 			}
 			done = o.productionUsersEnabled
@@ -2901,7 +3028,9 @@ func (s sandboxState) SandboxState() string {
 		return "Failed"
 	case u.Triggered:
 		return string(lcs.DeploymentDataUpgradeInProgress)
-	case s.w.ReplicationRemoved():
+	case s.w.Replicated():
+		// The toolkit's step 9 (data-upgrade-self-service.md): Replication in progress →
+		// Replication completed; removing replication (step 8) does not change the state.
 		return string(lcs.DeploymentReplicationCompleted)
 	}
 	return string(lcs.DeploymentReplicationInProgress)

@@ -33,6 +33,9 @@ type Options struct {
 	// AutoConfirm gives every confirmation and completes manual steps automatically. It is refused
 	// unless the runbook says `rehearsal: true`.
 	AutoConfirm bool
+	// DoneByOthers names the manual steps AutoConfirm leaves to someone else to complete: the
+	// demo's simulated operator does their work on the simulators, then marks them done.
+	DoneByOthers func(step string) bool
 	// Version is recorded in the journal.
 	Version string
 	// Self is the path of the cutover executable, offered to commands as {self}.
@@ -577,7 +580,8 @@ func (e *Engine) scheduleLocked() time.Time {
 		case e.opts.AutoConfirm && st.state == StateAwaiting && st.def.When == nil && !e.st.paused:
 			// A request left open by a crash right after it was made.
 			e.autoApproveLocked(st, st.request)
-		case e.opts.AutoConfirm && st.state == StateRunning && st.kind.Mode() == ModeManual && !e.st.paused:
+		case e.opts.AutoConfirm && st.state == StateRunning && st.kind.Mode() == ModeManual && !e.st.paused &&
+			(e.opts.DoneByOthers == nil || !e.opts.DoneByOthers(st.def.ID)):
 			e.autoCompleteLocked(st)
 		case st.state == StateRetrying:
 			if st.retryAt.After(now) {
@@ -616,7 +620,7 @@ func (e *Engine) scheduleLocked() time.Time {
 				if _, err := e.commitLocked(RecStarted, st.def.ID, Started{Attempt: 1, Action: e.describe(st.def, 1)}); err != nil {
 					continue
 				}
-				if e.opts.AutoConfirm {
+				if e.opts.AutoConfirm && (e.opts.DoneByOthers == nil || !e.opts.DoneByOthers(st.def.ID)) {
 					e.autoCompleteLocked(st)
 				}
 			default:

@@ -112,24 +112,62 @@ func TestTemplatePassesCheck(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the init template must pass check:\n%v", err)
 	}
-	if len(rb.Steps) < 19 {
-		t.Fatalf("template has %d steps, want Microsoft's full sequence", len(rb.Steps))
+	if len(rb.Steps) < 40 {
+		t.Fatalf("template has %d steps, want Microsoft's documented process end to end", len(rb.Steps))
 	}
-	for _, id := range []string{"preflight", "replication-healthy", "downtime-go", "hold-batch", "stop-integrations",
-		"aos-stop", "rollback-backup", "replication-drain", "toolkit-nopk", "validate-counts",
-		"toolkit-remove-replication", "toolkit-replicated", "trigger-upgrade", "watch-upgrade",
-		"point-of-no-return", "production-refresh", "signoff", "reconfigure", "smoke-tests", "reopen"} {
-		if _, ok := rb.Step(id); !ok {
+	// The documented process, in phases an operator recognises (golive-docs: the seed,
+	// data-upgrade-self-service.md, upgrade-cutover-testing.md, database-refresh.md, goldenconfig.md).
+	for _, id := range []string{"upgrade-checklist", "preflight", "refresh-readiness",
+		"toolkit-env-setup", "toolkit-prepare-target", "toolkit-cleanup-target", "toolkit-distributor",
+		"toolkit-pk-publications", "toolkit-other-objects", "start-snapshots", "replication-healthy",
+		"downtime-go", "hold-batch", "stop-integrations", "aos-stop", "rollback-backup",
+		"replication-drain", "toolkit-nopk", "validate-counts", "toolkit-dv", "toolkit-remove-replication",
+		"toolkit-replicated", "trigger-upgrade", "watch-upgrade", "rollback-upgrade", "sandbox-deployed",
+		"lcs-quota", "refresh-conditions", "dmf-jobs-stopped", "refresh-go", "production-refresh", "signoff",
+		"reconfig-batch-groups", "reconfig-encrypted", "reconfig-services", "reconfig-integrations",
+		"reconfig-attachments", "reconfig-batch-jobs", "production-answers", "users-enable", "users-enabled",
+		"smoke-tests", "reopen"} {
+		s, ok := rb.Step(id)
+		if !ok {
 			t.Errorf("template lacks step %q", id)
+			continue
+		}
+		if s.Doc == "" && id != "" {
+			t.Errorf("step %q names no document (doc:)", id)
 		}
 	}
-	for _, id := range []string{"aos-stop", "toolkit-remove-replication", "production-refresh"} {
+	for _, id := range []string{"toolkit-cleanup-target", "aos-stop", "toolkit-remove-replication", "rollback-upgrade", "production-refresh"} {
 		if s, _ := rb.Step(id); s == nil || !s.Destructive {
 			t.Errorf("%s must be destructive", id)
 		}
 	}
-	if s, _ := rb.Step("production-refresh"); s.RequiredApprovals() != 2 {
-		t.Errorf("the production refresh needs two approvals, got %d", s.RequiredApprovals())
+	for _, id := range []string{"production-refresh", "refresh-go", "rollback-upgrade", "reopen"} {
+		if s, _ := rb.Step(id); s.RequiredApprovals() != 2 {
+			t.Errorf("%s needs two approvals, got %d", id, s.RequiredApprovals())
+		}
+	}
+	// The point of no return is where the documents put it: letting users and integrations in.
+	if rb.Downtime.PointOfNoReturn != "reopen" || rb.Downtime.RollbackPoint != "rollback-backup" {
+		t.Errorf("point of no return %q, rollback point %q", rb.Downtime.PointOfNoReturn, rb.Downtime.RollbackPoint)
+	}
+	if s, _ := rb.Step("rollback-backup"); s.Kind != "backup.verify" {
+		t.Errorf("the rollback point is a %s step: it must verify the backup", s.Kind)
+	}
+	if s, _ := rb.Step("rollback-upgrade"); s.When == nil || s.When.Failed != "watch-upgrade" {
+		t.Errorf("the toolkit's rollback must be offered only when the upgrade fails: %+v", s.When)
+	}
+	// The rollback runbook `cutover init --rollback` writes passes check too.
+	rbk, err := runbook.Parse("rollback/cutover.yaml", runbook.RollbackTemplate(), realKinds())
+	if err != nil {
+		t.Fatalf("the rollback template must pass check:\n%v", err)
+	}
+	for _, id := range []string{"rb-decide", "rb-aos-stopped", "rb-verify-backup", "rb-restore", "rb-aos-start", "rb-batch", "rb-integrations", "rb-reopen"} {
+		if _, ok := rbk.Step(id); !ok {
+			t.Errorf("rollback template lacks step %q", id)
+		}
+	}
+	if s, _ := rbk.Step("rb-restore"); !s.Destructive || s.RequiredApprovals() != 2 || s.Kind != "sql.restore" {
+		t.Errorf("the restore must be a destructive two-person sql.restore: %+v", s)
 	}
 	sections := `connections:
   source: {server: 127.0.0.1, port: 1, database: AX, auth: sql, user: sa, password_env: P, encrypt: disable}

@@ -19,6 +19,7 @@ const (
 	ActDrainAOS          ActionOp = "drain-aos"
 	ActCreateNoPK        ActionOp = "create-nopk-publication"
 	ActRemoveReplication ActionOp = "remove-replication"
+	ActMarkReplicated    ActionOp = "mark-replicated"
 	ActSetDrainRate      ActionOp = "set-drain-rate"
 	ActSetWriteRate      ActionOp = "set-write-rate"
 	ActFailAgent         ActionOp = "fail-distribution-agent"
@@ -128,6 +129,8 @@ func (w *World) apply(a Action) error {
 		return w.CreateNoPKPublication()
 	case ActRemoveReplication:
 		return w.RemoveReplication()
+	case ActMarkReplicated:
+		return w.MarkReplicated()
 	case ActSetDrainRate:
 		r, err := rate()
 		if err == nil {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -667,6 +668,31 @@ func (w *World) RemoveReplication() error {
 	w.removedAt = w.t
 	w.version++
 	return nil
+}
+
+// MarkReplicated is the toolkit's «Post-replication: Update environment state to Replicated»
+// (data-upgrade-self-service.md, step 9): after replication was removed, the sandbox's LCS state
+// goes from "Replication in progress" to "Replication completed". The world only records it; the
+// LCS state is read from the world (Replicated).
+func (w *World) MarkReplicated() error {
+	w.lock()
+	defer w.mu.Unlock()
+	if !w.removed() {
+		return errors.New("update environment state to Replicated: replication is still set up (run «Cutover: Remove replication setup» first)")
+	}
+	if w.counts[Action{Op: ActMarkReplicated}.key()] > 0 {
+		return fmt.Errorf("update environment state to Replicated: %w", ErrAlreadyCreated)
+	}
+	w.note(ActMarkReplicated)
+	w.version++
+	return nil
+}
+
+// Replicated reports whether MarkReplicated ran.
+func (w *World) Replicated() bool {
+	w.lock()
+	defer w.mu.Unlock()
+	return w.counts[Action{Op: ActMarkReplicated}.key()] > 0
 }
 
 // ReplicationRemoved reports whether RemoveReplication ran.
