@@ -23,6 +23,7 @@ import (
 // Engine is what the notifier needs of the engine (*engine.Engine has it all).
 type Engine interface {
 	Subscribe(ctx context.Context) (engine.Snapshot, <-chan engine.Event)
+	Snapshot() engine.Snapshot
 	Now() time.Time
 	Validation() *engine.Validation
 	Notified(milestone, target string) bool
@@ -278,8 +279,11 @@ func (n *Notifier) offerTo(d *detector, m Milestone, now time.Time, also func(Ta
 			continue
 		}
 		key := notifyKey(m.Key, w.t.Name)
+		// Checked and marked at once: the watcher and a flush's catch-up may offer the same
+		// milestone together.
 		n.mu.Lock()
 		dup := n.queued[key]
+		n.queued[key] = true
 		n.mu.Unlock()
 		if dup || n.e.Notified(m.Key, w.t.Name) {
 			continue
@@ -290,7 +294,6 @@ func (n *Notifier) offerTo(d *detector, m Milestone, now time.Time, also func(Ta
 			m = n.redacted(m)
 		}
 		n.mu.Lock()
-		n.queued[key] = true
 		n.pending++
 		n.mu.Unlock()
 		w.push(m)
@@ -319,6 +322,17 @@ func (n *Notifier) done() {
 	}
 }
 
+// catchUp offers what the engine's state shows now: the milestones of a run's last moments (the
+// point of no return passed, the run completed) whose events the watcher may not have folded yet
+// when the run ends and Flush is called.
+func (n *Notifier) catchUp() {
+	d := newDetector(n.e.Snapshot(), n.opts.Location)
+	now := n.e.Now()
+	for _, m := range d.state(now) {
+		n.offer(d, m, now)
+	}
+}
+
 // Pending is how many deliveries are queued or under way.
 func (n *Notifier) Pending() int {
 	n.mu.Lock()
@@ -329,6 +343,7 @@ func (n *Notifier) Pending() int {
 // Flush waits until every queued delivery was sent or given up (true), or ctx ends (false).
 // Run must still be running: its workers deliver.
 func (n *Notifier) Flush(ctx context.Context) bool {
+	n.catchUp()
 	for {
 		if n.Pending() <= 0 {
 			return true

@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"bufio"
@@ -237,7 +237,7 @@ func TestNotifyTestCommand(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "notify:       ops (teams, URL from $TEST_TEAMS_URL): every milestone; confirmations waiting 10m") {
 		t.Errorf("check: %d\n%s", code, out)
 	}
-	if code, _, errOut := cli(t, "notify"); code != exitUsage || !strings.Contains(errOut, "Usage: cutover notify test") {
+	if code, _, errOut := cli(t, "notify"); code != exitUsage || !strings.Contains(errOut, "notify needs a command: test") {
 		t.Errorf("notify without test: %d %s", code, errOut)
 	}
 }

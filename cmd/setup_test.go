@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"cutover/demo"
 	"cutover/engine"
 	sqlsim "cutover/sql/sim"
 	"cutover/sql/tdssim"
@@ -36,7 +37,7 @@ func (r *simRun) logged(step string, parts ...string) bool {
 func TestRemoveReplicationNeedsAnAnswerAgainstTheSimulator(t *testing.T) {
 	r := newSimRun(t, sqlsim.Config{Tables: 200, InitialBacklog: -1},
 		"  - {id: remove, title: Remove replication, kind: toolkit, with: {step: \"Cutover: Remove replication setup\", poll: 1m}}\n")
-	faults := r.sims.sql.Source().Faults()
+	faults := r.sims.SQL.Source().Faults()
 	wait := func(what string) {
 		t.Helper()
 		from := r.clk.Now()
@@ -49,9 +50,9 @@ func TestRemoveReplicationNeedsAnAnswerAgainstTheSimulator(t *testing.T) {
 	id := faults.MustAdd(tdssim.Rule{Database: "distribution", Action: tdssim.FaultDropBeforeResponse})
 	wait("the distribution database drops every connection")
 	faults.Remove(id)
-	for _, s := range r.sims.sql.Source().Conns() {
+	for _, s := range r.sims.SQL.Source().Conns() {
 		if strings.EqualFold(s.Database, "distribution") {
-			r.sims.sql.Source().Kill(s.SPID) // new logins from now on
+			r.sims.SQL.Source().Kill(s.SPID) // new logins from now on
 		}
 	}
 	id = faults.MustAdd(tdssim.Rule{Phase: tdssim.PhaseLogin, Database: "distribution", Action: tdssim.FaultError, Err: tdssim.LoginFailedError(sqlsim.User)})
@@ -60,7 +61,7 @@ func TestRemoveReplicationNeedsAnAnswerAgainstTheSimulator(t *testing.T) {
 	if !r.logged("remove", "could not read:") {
 		t.Fatalf("the read errors are not reported: %v", r.e.Logs(20, "remove"))
 	}
-	if err := r.sims.world.RemoveReplication(); err != nil {
+	if err := r.sims.World.RemoveReplication(); err != nil {
 		t.Fatal(err)
 	}
 	id = faults.MustAdd(tdssim.Rule{SQL: regexp.MustCompile(`is_distributor`), Action: tdssim.FaultDropBeforeResponse})
@@ -80,7 +81,7 @@ func TestRemoveReplicationNeedsAnAnswerAgainstTheSimulator(t *testing.T) {
 func TestReplicationHealthyHoldsForAnUnstartedSnapshotAgainstTheSimulator(t *testing.T) {
 	r := newSimRun(t, sqlsim.Config{Tables: 200, InitialBacklog: -1, SnapshotRate: 2_000_000, Scenarios: sqlsim.ScenarioSnapshotNotStarted},
 		"  - {id: healthy, title: Replication healthy, kind: replication.healthy, with: {stable_for: 5m, check_every: 15s}}\n")
-	unstarted := r.sims.world.UnstartedSnapshots()
+	unstarted := r.sims.World.UnstartedSnapshots()
 	if len(unstarted) != 1 {
 		t.Fatalf("unstarted snapshots: %v", unstarted)
 	}
@@ -96,7 +97,7 @@ func TestReplicationHealthyHoldsForAnUnstartedSnapshotAgainstTheSimulator(t *tes
 	if v := r.e.Replication(); v == nil || v.TotalPending > 100000 {
 		t.Fatalf("the test needs figures that read healthy on their own: %+v", v)
 	}
-	if err := r.sims.world.StartSnapshot(pub); err != nil {
+	if err := r.sims.World.StartSnapshot(pub); err != nil {
 		t.Fatal(err)
 	}
 	r.untilWaiting(15*time.Second, 2, "healthy", func() bool { return r.step("healthy").State.Terminal() })
@@ -127,7 +128,7 @@ func TestRollbackAgainstTheSimulator(t *testing.T) {
   - {id: restore, title: Restore AX 2012, kind: sql.restore, after: rollback-backup, destructive: true, confirm: RESTORE AX, with: {poll: 5s}}
   - {id: aos-start, title: Start the AOS, kind: aos.start, after: restore, with: {poll: 5s}}
 `, asRollbackRunbook())
-	w := r.sims.world
+	w := r.sims.World
 	db := w.Config().SourceDatabase
 	ana := engine.Actor{Name: "Ana", Origin: "test", Role: engine.RoleOperator}
 	confirm := func(id, phrase string) {
@@ -215,7 +216,7 @@ func TestPreflightAgainstTheSimulator(t *testing.T) {
 			var b strings.Builder
 			b.WriteString("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<IgnoreTables>\n  <Name>\n")
 			n := 0
-			for _, ti := range r.sims.world.Tables() {
+			for _, ti := range r.sims.World.Tables() {
 				if ti.Ignored && n < 3 {
 					fmt.Fprintf(&b, "    <Table>%s</Table>\n", ti.Name)
 					n++
@@ -257,12 +258,12 @@ func TestDemoOperatorTakesTheBackupAndStartsTheSnapshot(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		(&demoOperator{sims: r.sims, clk: r.clk, fixes: map[string]fixState{}}).Run(ctx, r.e)
+		demo.NewOperator(r.sims, r.clk, nil, false).Run(ctx, r.e)
 	}()
 	defer func() { cancel(); <-done }()
 	r.untilWaiting(15*time.Second, 2, "healthy", func() bool { return r.step("healthy").State.Terminal() })
-	if st := r.step("healthy"); st.State != engine.StateSucceeded || r.sims.world.Count(sqlsim.ActStartSnapshot) != 1 {
-		t.Fatalf("healthy: %s %q (snapshots started: %d)", st.State, st.LastError, r.sims.world.Count(sqlsim.ActStartSnapshot))
+	if st := r.step("healthy"); st.State != engine.StateSucceeded || r.sims.World.Count(sqlsim.ActStartSnapshot) != 1 {
+		t.Fatalf("healthy: %s %q (snapshots started: %d)", st.State, st.LastError, r.sims.World.Count(sqlsim.ActStartSnapshot))
 	}
 	r.until(time.Second, "aos-stop asks", func() bool { return r.step("aos-stop").State == engine.StateAwaiting })
 	ana := engine.Actor{Name: "Ana", Origin: "test", Role: engine.RoleOperator}
@@ -270,7 +271,7 @@ func TestDemoOperatorTakesTheBackupAndStartsTheSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.until(time.Minute, "the rollback backup", func() bool { return r.step("rollback-backup").State.Terminal() })
-	if st := r.step("rollback-backup"); st.State != engine.StateSucceeded || r.sims.world.Count(sqlsim.ActTakeBackup) != 1 {
+	if st := r.step("rollback-backup"); st.State != engine.StateSucceeded || r.sims.World.Count(sqlsim.ActTakeBackup) != 1 {
 		t.Fatalf("rollback-backup: %s %q %q", st.State, st.Message, st.LastError)
 	}
 }

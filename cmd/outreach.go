@@ -1,12 +1,7 @@
-package main
-
-// The wiring of what reaches people away from the jump box: the web status page with /metrics
-// (tui/web) and the milestone notifications (engine/notify). Thin on purpose: flags in, the two
-// started beside the engine, flushed before it stops.
+package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -168,91 +163,4 @@ func printOutreach(w io.Writer, rb *runbook.Runbook) {
 		}
 		fmt.Fprintf(w, "  web page:     %s; %d private word(s) hidden; /metrics lists the %d worst tables\n", tlsWord, len(h.Private), h.WorstTables)
 	}
-}
-
-// cmdNotify sends a test message to each notification target.
-func cmdNotify(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "test" {
-		fmt.Fprintln(stderr, "Usage: cutover notify test [-f FILE]")
-		return exitUsage
-	}
-	fs := newFlags("notify test", "[-f FILE]", stderr)
-	file := fs.String("f", runbook.DefaultFile, "runbook `FILE` (its notify: targets; their URLs from the environment)")
-	if code, ok := parse(fs, args[1:], stdout); !ok {
-		return code
-	}
-	rb, ok := loadRunbook(*file, stderr)
-	if !ok {
-		return exitFail
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	results, err := notify.SendTest(ctx, rb, notify.Options{Private: rb.PrivateWords(os.LookupEnv)})
-	code := exitOK
-	for _, r := range results {
-		if r.Err != nil {
-			fmt.Fprintf(stdout, "%-20s %-8s FAILED: %v\n", r.Target, r.Format, r.Err)
-			code = exitFail
-			continue
-		}
-		fmt.Fprintf(stdout, "%-20s %-8s sent\n", r.Target, r.Format)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "cutover notify test: %v\n", err)
-		code = exitFail
-	}
-	return code
-}
-
-// cmdHTTP revokes the web page's token: a new one replaces it, and every earlier link (and open
-// page) stops working at once, even while a cockpit serves the page.
-func cmdHTTP(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "revoke" {
-		fmt.Fprintln(stderr, "Usage: cutover http revoke [-f FILE] [--state DIR]")
-		return exitUsage
-	}
-	fs := newFlags("http revoke", "[-f FILE] [--state DIR]", stderr)
-	file := fs.String("f", runbook.DefaultFile, "runbook `FILE` (its state directory holds the token)")
-	state := fs.String("state", "", "state `DIR`; default .cutover beside the runbook")
-	if code, ok := parse(fs, args[1:], stdout); !ok {
-		return code
-	}
-	dir := stateDirFor(*file, *state)
-	tok, err := web.RevokeToken(dir)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintf(stderr, "cutover http revoke: no state directory %s\n", dir)
-		} else {
-			fmt.Fprintf(stderr, "cutover http revoke: %v\n", err)
-		}
-		return exitFail
-	}
-	fmt.Fprintln(stdout, "the old token is revoked: every earlier link and scrape configuration is refused from now on")
-	if b, err := os.ReadFile(filepath.Join(dir, webURLFile)); err == nil {
-		fmt.Fprintf(stdout, "new link: %s?token=%s\n", strings.TrimSpace(string(b)), tok)
-	} else {
-		fmt.Fprintf(stdout, "new token: %s (in %s)\n", tok, filepath.Join(dir, web.TokenFileName))
-	}
-	return exitOK
-}
-
-// The demo's notification targets: each variable that is set adds one (its value is the
-// webhook's URL), so a newcomer can watch the milestones arrive in Teams, Slack or any receiver.
-var demoNotifyEnv = []struct {
-	env    string
-	format runbook.NotifyFormat
-}{{"CUTOVER_DEMO_NOTIFY_GENERIC", runbook.FormatGeneric}, {"CUTOVER_DEMO_NOTIFY_TEAMS", runbook.FormatTeams}, {"CUTOVER_DEMO_NOTIFY_SLACK", runbook.FormatSlack}}
-
-// demoNotify is the demo runbook's notify: section (empty when no variable is set).
-func demoNotify() string {
-	var b strings.Builder
-	for _, t := range demoNotifyEnv {
-		if os.Getenv(t.env) != "" {
-			fmt.Fprintf(&b, "    - {name: demo-%s, type: %s, url_env: %s}\n", t.format, t.format, t.env)
-		}
-	}
-	if b.Len() == 0 {
-		return ""
-	}
-	return "notify:\n  tries: 5\n  backoff: 30s\n  targets:\n" + b.String()
 }

@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"bufio"
@@ -39,9 +39,12 @@ import (
 	"time"
 
 	_ "github.com/microsoft/go-mssqldb"
-
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	gossh "golang.org/x/crypto/ssh"
 
+	"cutover/adapter"
+	"cutover/demo"
 	"cutover/engine"
 	"cutover/engine/clock"
 	"cutover/engine/journal"
@@ -59,7 +62,7 @@ import (
 // on its arguments. Child processes (and the commands they run through {self}) use this.
 func TestMain(m *testing.M) {
 	if os.Getenv("CUTOVER_TEST_MAIN") == "1" {
-		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	code := m.Run()
 	if binDir != "" {
@@ -84,7 +87,7 @@ var built = sync.OnceValues(func() (string, error) {
 	if runtime.GOOS == "windows" {
 		bin += ".exe"
 	}
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command(goTool, "build", "-o", bin, "..").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	return bin, nil
@@ -110,7 +113,7 @@ func buildCutover(t *testing.T) string {
 func cli(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(args, strings.NewReader(""), &out, &errb)
+	code := Main(args, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -248,19 +251,93 @@ func TestUsage(t *testing.T) {
 	if code, out, _ := cli(t); code != 0 || !strings.Contains(out, "cutover demo") {
 		t.Fatalf("usage: %d %s", code, out)
 	}
-	if code, _, errs := cli(t, "launch"); code != 2 || !strings.Contains(errs, `unknown command "launch"`) {
+	if code, _, errs := cli(t, "launch"); code != 2 || !strings.Contains(errs, `nknown command "launch"`) {
 		t.Fatalf("unknown command: %d %s", code, errs)
 	}
-	// Asked for, the usage goes to stdout; after a mistake, to stderr below the error.
+	// Asked for, the usage goes to stdout with exit 0; after a mistake, the error to stderr, exit 2.
 	for _, arg := range []string{"-h", "--help"} {
-		if code, out, errs := cli(t, "check", arg); code != 0 || !strings.HasPrefix(out, "Usage: cutover check") || errs != "" {
+		if code, out, errs := cli(t, "check", arg); code != 0 || !strings.Contains(out, "cutover check") || !strings.Contains(out, "--file") || errs != "" {
 			t.Fatalf("check %s: exit %d, stdout %q, stderr %q", arg, code, out, errs)
 		}
 	}
-	if code, out, errs := cli(t, "check", "--bogus"); code != 2 || out != "" ||
-		!strings.HasPrefix(errs, "flag provided but not defined: -bogus\nUsage: cutover check") {
+	if code, out, errs := cli(t, "check", "--bogus"); code != 2 || out != "" || !strings.Contains(strings.ToLower(errs), "unknown flag: --bogus") {
 		t.Fatalf("check --bogus: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
+}
+
+// TestCommandLine: the command line as cobra and fang build it: --version, shell completions
+// (step ids from the runbook), flags after positional arguments, help on every command with its
+// --flags, declared exclusive flags, and the exit codes kept (a usage mistake is 2).
+func TestCommandLine(t *testing.T) {
+	if code, out, _ := cli(t, "--version"); code != 0 || !strings.Contains(out, version) {
+		t.Fatalf("--version: %d %q", code, out)
+	}
+	for _, sh := range []string{"bash", "zsh", "fish", "powershell"} {
+		if code, out, errs := cli(t, "completion", sh); code != 0 || len(out) < 500 || errs != "" {
+			t.Fatalf("completion %s: %d (%d bytes) %s", sh, code, len(out), errs)
+		}
+	}
+	// Flags after a positional argument.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cutover.yaml")
+	os.WriteFile(path, []byte("name: t\nsteps:\n  - {id: hold-batch, title: Hold batch jobs, kind: manual}\n  - {id: aos-stop, title: Stop AOS, kind: manual}\n"), 0o644)
+	pub, _, err := ed25519.GenerateKey(cryptorand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshPub, err := gossh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, "k.pub")
+	os.WriteFile(key, gossh.MarshalAuthorizedKey(sshPub), 0o644)
+	if code, out, errs := cli(t, "team", "add", key, "--name", "Ana", "--role", "viewer", "-f", path); code != 0 || !strings.Contains(out, "added Ana as viewer") {
+		t.Fatalf("team add with flags after the key: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := cli(t, "team", "add", key, "--name", "Ben", "-f", path); code != 2 || !strings.Contains(errs, "role") {
+		t.Fatalf("team add without --role: %d %s", code, errs)
+	}
+	// Completion of step ids from the runbook.
+	if code, out, _ := cli(t, "__complete", "step", "done", "-f", path, "ho"); code != 0 || !strings.Contains(out, "hold-batch\tHold batch jobs") || strings.Contains(out, "aos-stop") {
+		t.Fatalf("step id completion: %d %q", code, out)
+	}
+	// Every command's help: exit 0, and its flags with two dashes.
+	var walk func(path []string, c *cobra.Command)
+	walk = func(path []string, c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.Hidden || sub.Name() == "help" || sub.Name() == "completion" {
+				continue
+			}
+			p := append(append([]string(nil), path...), sub.Name())
+			code, out, errs := cli(t, append(p, "--help")...)
+			if code != 0 || errs != "" || !strings.Contains(out, "--help") {
+				t.Errorf("%s --help: exit %d, stderr %q", strings.Join(p, " "), code, errs)
+			}
+			if sub.HasAvailableLocalFlags() && !strings.Contains(out, "--"+firstFlag(sub)) {
+				t.Errorf("%s --help does not show --%s:\n%s", strings.Join(p, " "), firstFlag(sub), out)
+			}
+			walk(p, sub)
+		}
+	}
+	walk(nil, newRoot(&streams{in: strings.NewReader(""), out: io.Discard, err: io.Discard}))
+	// Exclusive flags are declared: cobra refuses the pair, exit 2.
+	if code, _, errs := cli(t, "status", "--json", "--oneline", "-f", path); code != 2 || !strings.Contains(errs, "json") {
+		t.Fatalf("status --json --oneline: %d %s", code, errs)
+	}
+	if code, _, _ := cli(t, "step", "done"); code != 2 {
+		t.Fatalf("step done without an id: %d", code)
+	}
+}
+
+// firstFlag names a command's first local flag.
+func firstFlag(c *cobra.Command) string {
+	name := ""
+	c.LocalNonPersistentFlags().VisitAll(func(f *pflag.Flag) {
+		if name == "" && !f.Hidden {
+			name = f.Name
+		}
+	})
+	return name
 }
 
 func writeRunbook(t *testing.T, src string) string {
@@ -841,7 +918,7 @@ func TestDemoSurvivesSIGKILL(t *testing.T) {
 			t.Errorf("destructive step %s succeeded %d times", id, j.succeeded[id])
 		}
 	}
-	sv, err := loadDemoSaved(dir)
+	sv, err := demo.LoadSaved(dir)
 	if err != nil || sv == nil {
 		t.Fatalf("saved simulators: %v", err)
 	}
@@ -1246,26 +1323,26 @@ func TestSimServesAndStops(t *testing.T) {
 }
 
 // quietSimulators starts simulators whose AX writes have stopped and whose backlog is empty.
-func quietSimulators(t testing.TB, cfg sqlsim.Config) (*simulators, *simClock) {
+func quietSimulators(t testing.TB, cfg sqlsim.Config) (*demo.Simulators, *simClock) {
 	t.Helper()
 	clk := &simClock{now: time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC)}
 	cfg.InitialBacklog = -1
-	sims, err := startSimulators(cfg, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", t.TempDir(), nil)
+	sims, err := demo.StartSimulators(cfg, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(sims.Close)
-	for _, a := range sims.world.AOS() {
-		sims.world.StopAOS(a.Host, a.Service)
+	for _, a := range sims.World.AOS() {
+		sims.World.StopAOS(a.Host, a.Service)
 	}
 	clk.Advance(2 * time.Hour)
 	return sims, clk
 }
 
-func simRunbook(t testing.TB, sims *simulators, steps string) string {
+func simRunbook(t testing.TB, sims *demo.Simulators, steps string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "cutover.yaml")
-	src := "name: against the simulators\nrehearsal: true\n" + sims.sql.RunbookSnippet() + sims.lcsSnippet() + "steps:\n" + steps
+	src := "name: against the simulators\nrehearsal: true\n" + sims.SQL.RunbookSnippet() + sims.LCSSnippet() + "steps:\n" + steps
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -1277,14 +1354,14 @@ func TestValidateCommandAgainstTheSimulator(t *testing.T) {
 	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
 	sims, clk := quietSimulators(t, sqlsim.Config{Tables: 1000, Scenarios: sqlsim.ScenarioCountMismatch | sqlsim.ScenarioLockedTable})
 	// The toolkit's cutover step delivers the tables without a primary key.
-	if err := sims.world.CreateNoPKPublication(); err != nil {
+	if err := sims.World.CreateNoPKPublication(); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(6 * time.Hour)
 	ignore := filepath.Join(t.TempDir(), "IgnoreTables.xml")
 	var xml strings.Builder
 	xml.WriteString("<IgnoreTables><Name>")
-	for _, ti := range sims.world.Tables() {
+	for _, ti := range sims.World.Tables() {
 		if ti.Ignored {
 			xml.WriteString("<Table>" + ti.Name + "</Table>")
 		}
@@ -1308,7 +1385,7 @@ func TestValidateCommandAgainstTheSimulator(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &v); err != nil || code != 1 || len(v.Tables) < 900 || v.Passed {
 		t.Fatalf("--json: %d %v", code, err)
 	}
-	if err := sims.world.Redeliver("CUSTINVOICETRANS"); err != nil {
+	if err := sims.World.Redeliver("CUSTINVOICETRANS"); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Hour)
@@ -1323,12 +1400,12 @@ func TestValidateCommandAgainstTheSimulator(t *testing.T) {
 // driver: counts on both sides, classification, and the exact recount of the one mismatch.
 func BenchmarkValidate10k(b *testing.B) {
 	sims, _ := quietSimulators(b, sqlsim.Config{Tables: 10000, Scenarios: sqlsim.ScenarioCountMismatch})
-	sp := &sqlPorts{}
+	sp := &adapter.SQL{}
 	for _, e := range []struct {
 		ep sqlsim.Endpoint
 		db **sql.DB
-	}{{sqlsim.EndpointSource, &sp.src}, {sqlsim.EndpointTarget, &sp.tgt}} {
-		db, err := sql.Open(sql.Config{Server: "127.0.0.1", Port: sims.sql.Port(e.ep), Database: sims.sql.Database(e.ep),
+	}{{sqlsim.EndpointSource, &sp.Src}, {sqlsim.EndpointTarget, &sp.Tgt}} {
+		db, err := sql.Open(sql.Config{Server: "127.0.0.1", Port: sims.SQL.Port(e.ep), Database: sims.SQL.Database(e.ep),
 			User: sqlsim.User, Password: sqlsim.Password, Encrypt: sql.EncryptDisable})
 		if err != nil {
 			b.Fatal(err)
@@ -1350,7 +1427,7 @@ func BenchmarkValidate10k(b *testing.B) {
 type simRun struct {
 	t      *testing.T
 	clk    *clock.Fake
-	sims   *simulators
+	sims   *demo.Simulators
 	e      *engine.Engine
 	events <-chan engine.Event
 	path   string
@@ -1381,17 +1458,17 @@ func newSimRun(t *testing.T, cfg sqlsim.Config, steps string, opts ...simRunOpti
 	t.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
 	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
 	clk := clock.NewFake(time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC))
-	sims, err := startSimulators(cfg, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", t.TempDir(), nil)
+	sims, err := demo.StartSimulators(cfg, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(sims.Close)
 	aos := "aos:\n  control: command\n  stop: [sc.exe, '\\\\{host}', stop, '{service}']\n  query: [sc.exe, '\\\\{host}', query, '{service}']\n  stopped_pattern: STOPPED\n  stop_timeout: 30m\n  instances:\n"
-	for _, a := range sims.world.AOS() {
+	for _, a := range sims.World.AOS() {
 		aos += fmt.Sprintf("    - {host: %s, service: %s}\n", a.Host, a.Service)
 	}
 	path := filepath.Join(t.TempDir(), "cutover.yaml")
-	src := "name: against the simulators\nrehearsal: true\n" + sims.sql.RunbookSnippet() + sims.lcsSnippet() + aos + "steps:\n" + steps
+	src := "name: against the simulators\nrehearsal: true\n" + sims.SQL.RunbookSnippet() + sims.LCSSnippet() + aos + "steps:\n" + steps
 	r := &simRun{t: t, clk: clk, sims: sims, path: path, state: filepath.Join(filepath.Dir(path), ".cutover")}
 	for _, o := range opts {
 		o(r, &src)
@@ -1407,16 +1484,16 @@ func (r *simRun) start() {
 	if !ok {
 		r.t.Fatal("runbook")
 	}
-	ports := engine.Ports{Services: simServices{r.sims.world}}
+	ports := engine.Ports{Services: demo.Services{World: r.sims.World}}
 	if r.services != nil {
 		ports.Services = r.services(ports.Services)
 	}
-	c, err := lcsClient(rb, r.state, r.sims.lcs.HTTPClient(), lcsClock{r.clk}, io.Discard)
+	c, err := adapter.LCSClient(rb, r.state, r.sims.LCS.HTTPClient(), adapter.LCSClock{C: r.clk}, io.Discard)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ports.LCS = lcsPort{c}
-	closePorts, err := buildPorts(rb, r.state, &ports, io.Discard, io.Discard)
+	ports.LCS = adapter.LCSPort{C: c}
+	closePorts, err := adapter.BuildPorts(rb, r.state, &ports, io.Discard, io.Discard)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -1501,20 +1578,6 @@ func (r *simRun) step(id string) engine.StepView {
 	return st
 }
 
-// TestAgentStatusCarriesOnlyDocumentedValues: MSreplication_monitordata.status is documented as 1
-// Started … 6 Failed; those carry across as they are, any other number is unknown (never read as a
-// state it is not).
-func TestAgentStatusCarriesOnlyDocumentedValues(t *testing.T) {
-	want := map[sql.RunStatus]engine.AgentStatus{0: engine.AgentUnknown, sql.RunStarted: engine.AgentStarted, sql.RunSucceeded: engine.AgentSucceeded,
-		sql.RunInProgress: engine.AgentInProgress, sql.RunIdle: engine.AgentIdle, sql.RunRetrying: engine.AgentRetrying, sql.RunFailed: engine.AgentFailed,
-		7: engine.AgentUnknown, -1: engine.AgentUnknown}
-	for in, out := range want {
-		if got := agentStatus(in); got != out {
-			t.Errorf("status %d: %s, want %s", int(in), got, out)
-		}
-	}
-}
-
 // TestEveryArticleHasItsPublication: a published table whose commands have all been delivered and
 // cleaned up has no row in MSdistribution_status; the monitor still shows its publication and zero
 // pending, never "not published".
@@ -1526,7 +1589,7 @@ func TestEveryArticleHasItsPublication(t *testing.T) {
 	})
 	v := r.e.Replication()
 	published, quiet := 0, 0
-	for _, ti := range r.sims.world.Tables() {
+	for _, ti := range r.sims.World.Tables() {
 		if ti.Publication == "" {
 			continue
 		}
@@ -1554,8 +1617,8 @@ func TestEveryArticleHasItsPublication(t *testing.T) {
 // backlog is within 20 % of the time the simulator takes.
 func TestDrainETAConvergesOnTheSimulator(t *testing.T) {
 	r := newSimRun(t, sqlsim.Config{Tables: 800, DrainRate: 300}, "  - {id: idle, title: Idle, kind: manual}\n")
-	for _, a := range r.sims.world.AOS() {
-		r.sims.world.StopAOS(a.Host, a.Service)
+	for _, a := range r.sims.World.AOS() {
+		r.sims.World.StopAOS(a.Host, a.Service)
 	}
 	start := r.clk.Now()
 	var eta time.Duration
@@ -1570,7 +1633,7 @@ func TestDrainETAConvergesOnTheSimulator(t *testing.T) {
 		eta, at = v.ETA, v.PendingAt
 		return true
 	})
-	r.until(15*time.Second, "the backlog drains", func() bool { return r.sims.world.TotalPending() == 0 })
+	r.until(15*time.Second, "the backlog drains", func() bool { return r.sims.World.TotalPending() == 0 })
 	// The simulator drained between two clock steps; the time it took from the ETA's reading:
 	actual := r.clk.Now().Sub(at)
 	if diff := float64(eta-actual) / float64(actual); diff > 0.2 || diff < -0.2 {
@@ -1631,32 +1694,32 @@ func TestDrainGateAgainstTheSimulator(t *testing.T) {
 		{"an AOS service hangs in its shutdown", []string{"AOS stopped", "tracer tokens"},
 			func(*simRun) { stuck.Store(true) }, func(*simRun) { stuck.Store(false) }},
 		{"client sessions left behind", []string{"no AX sessions", "tracer tokens"},
-			func(r *simRun) { r.sims.world.SetLeftoverActivity(2, 0) }, func(r *simRun) { r.sims.world.SetLeftoverActivity(0, 0) }},
+			func(r *simRun) { r.sims.World.SetLeftoverActivity(2, 0) }, func(r *simRun) { r.sims.World.SetLeftoverActivity(0, 0) }},
 		{"batch tasks left executing", []string{"no AX sessions", "tracer tokens"},
-			func(r *simRun) { r.sims.world.SetLeftoverActivity(0, 2) }, func(r *simRun) { r.sims.world.SetLeftoverActivity(0, 0) }},
+			func(r *simRun) { r.sims.World.SetLeftoverActivity(0, 2) }, func(r *simRun) { r.sims.World.SetLeftoverActivity(0, 0) }},
 		{"client sessions marked for kill, still ending", []string{"no AX sessions", "tracer tokens"},
-			func(r *simRun) { r.sims.world.SetLeftover(sqlsim.Leftover{EndingClients: 2}) }, func(r *simRun) { r.sims.world.SetLeftover(sqlsim.Leftover{}) }},
+			func(r *simRun) { r.sims.World.SetLeftover(sqlsim.Leftover{EndingClients: 2}) }, func(r *simRun) { r.sims.World.SetLeftover(sqlsim.Leftover{}) }},
 		{"batch tasks left cancelling", []string{"no AX sessions", "tracer tokens"},
-			func(r *simRun) { r.sims.world.SetLeftover(sqlsim.Leftover{CancellingTasks: 2}) }, func(r *simRun) { r.sims.world.SetLeftover(sqlsim.Leftover{}) }},
+			func(r *simRun) { r.sims.World.SetLeftover(sqlsim.Leftover{CancellingTasks: 2}) }, func(r *simRun) { r.sims.World.SetLeftover(sqlsim.Leftover{}) }},
 		{"an AOS row left draining", []string{"no AX sessions", "tracer tokens"},
-			func(r *simRun) { r.sims.world.SetLeftover(sqlsim.Leftover{DrainedRows: 1}) }, func(r *simRun) { r.sims.world.SetLeftover(sqlsim.Leftover{}) }},
+			func(r *simRun) { r.sims.World.SetLeftover(sqlsim.Leftover{DrainedRows: 1}) }, func(r *simRun) { r.sims.World.SetLeftover(sqlsim.Leftover{}) }},
 		{"writes that do not go through an AOS", []string{"writes stopped"},
-			func(r *simRun) { r.sims.world.SetDirectWriteRate(5) }, func(r *simRun) { r.sims.world.SetDirectWriteRate(0) }},
+			func(r *simRun) { r.sims.World.SetDirectWriteRate(5) }, func(r *simRun) { r.sims.World.SetDirectWriteRate(0) }},
 		{"tracer token history cannot be read", []string{"tracer tokens"},
 			func(r *simRun) {
-				tracerFault = r.sims.sql.Source().Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, Proc: "sys.sp_helptracertokenhistory",
+				tracerFault = r.sims.SQL.Source().Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, Proc: "sys.sp_helptracertokenhistory",
 					Action: tdssim.FaultError, Err: tdssim.DeadlockError()})
 			},
-			func(r *simRun) { r.sims.sql.Source().Faults().Remove(tracerFault) }},
+			func(r *simRun) { r.sims.SQL.Source().Faults().Remove(tracerFault) }},
 		{"a distribution agent in error", []string{"agents healthy", "backlog empty", "tracer tokens"},
 			func(r *simRun) {
-				if err := r.sims.world.FailDistributionAgent(pub, ""); err != nil {
+				if err := r.sims.World.FailDistributionAgent(pub, ""); err != nil {
 					t.Fatal(err)
 				}
 			},
-			func(r *simRun) { r.sims.world.StartDistributionAgent(pub) }},
+			func(r *simRun) { r.sims.World.StartDistributionAgent(pub) }},
 		{"a backlog that does not drain", []string{"backlog empty", "tracer tokens"},
-			func(r *simRun) { r.sims.world.SetDrainRate(0) }, func(r *simRun) { r.sims.world.SetDrainRate(500) }},
+			func(r *simRun) { r.sims.World.SetDrainRate(0) }, func(r *simRun) { r.sims.World.SetDrainRate(500) }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -1667,8 +1730,8 @@ func TestDrainGateAgainstTheSimulator(t *testing.T) {
 					return stoppingAOS{ServiceController: s, host: "AX-AOS01", stuck: &stuck}
 				}))
 			c.breakIt(r)
-			for _, a := range r.sims.world.AOS() {
-				r.sims.world.StopAOS(a.Host, a.Service)
+			for _, a := range r.sims.World.AOS() {
+				r.sims.World.StopAOS(a.Host, a.Service)
 			}
 			start := r.clk.Now()
 			// The gate's timer and the monitor's: the clock never moves while a poll is out.
@@ -1699,8 +1762,8 @@ func TestStaleMonitorCacheAgainstTheSimulator(t *testing.T) {
 	const pub = "AX_PUB_PkTable_1"
 	r := newSimRun(t, sqlsim.Config{Tables: 200, InitialBacklog: -1},
 		"  - {id: healthy, title: Replication healthy, kind: replication.healthy, with: {stable_for: 10m, max_age: 5m, check_every: 15s}}\n")
-	r.sims.world.SetMonitorRefresher(false)
-	if err := r.sims.world.FailDistributionAgent(pub, ""); err != nil {
+	r.sims.World.SetMonitorRefresher(false)
+	if err := r.sims.World.FailDistributionAgent(pub, ""); err != nil {
 		t.Fatal(err)
 	}
 	start := r.clk.Now()
@@ -1719,7 +1782,7 @@ func TestStaleMonitorCacheAgainstTheSimulator(t *testing.T) {
 	if v := r.e.Replication(); r.clk.Now().Sub(v.AgentsAt) < 25*time.Minute {
 		t.Fatalf("the picture's agent states are dated %v, with the cache refreshed at %v", v.AgentsAt, start)
 	}
-	r.sims.world.SetMonitorRefresher(true)
+	r.sims.World.SetMonitorRefresher(true)
 	r.untilWaiting(15*time.Second, 2, "the failed agent shows", func() bool {
 		v := r.e.Replication()
 		for _, a := range v.Agents {
@@ -1732,7 +1795,7 @@ func TestStaleMonitorCacheAgainstTheSimulator(t *testing.T) {
 	if st := r.step("healthy"); st.State != engine.StateRunning {
 		t.Fatalf("healthy with a failed agent: %s %q", st.State, st.Message)
 	}
-	if err := r.sims.world.StartDistributionAgent(pub); err != nil {
+	if err := r.sims.World.StartDistributionAgent(pub); err != nil {
 		t.Fatal(err)
 	}
 	r.untilWaiting(15*time.Second, 2, "healthy", func() bool { return r.step("healthy").State.Terminal() })
@@ -1750,14 +1813,14 @@ func TestNonPKStepSeesTheDeliveryAfterItWasReplaced(t *testing.T) {
 	r := newSimRun(t, sqlsim.Config{Tables: 200},
 		"  - {id: nopk, title: Non-PK publication, kind: toolkit, with: {step: \"Cutover: Setup Publication for Non PK Tables\", poll: 30m}}\n")
 	r.until(time.Second, "the step runs", func() bool { return r.step("nopk").State == engine.StateRunning })
-	if err := r.sims.world.CreateNoPKPublication(); err != nil {
+	if err := r.sims.World.CreateNoPKPublication(); err != nil {
 		t.Fatal(err)
 	}
-	done := r.sims.world.SnapshotState().Done
+	done := r.sims.World.SnapshotState().Done
 	if done.Sub(r.clk.Now()) > 25*time.Minute {
 		t.Fatalf("the snapshot takes until %v: the test needs it delivered before the step looks again", done)
 	}
-	sp, err := openSQL(r.e.Runbook(), io.Discard)
+	sp, err := adapter.OpenSQL(r.e.Runbook(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1767,7 +1830,7 @@ func TestNonPKStepSeesTheDeliveryAfterItWasReplaced(t *testing.T) {
 	if st.State != engine.StateSucceeded || !strings.Contains(st.Message, "AX_PUB_NoPKTable: snapshot delivered") {
 		t.Fatalf("nopk: %s %q %q", st.State, st.Message, st.LastError)
 	}
-	msgs, err := sp.dist.AgentMessages(context.Background())
+	msgs, err := sp.Dist.AgentMessages(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1789,11 +1852,11 @@ func TestNonPKStepSeesTheDeliveryAfterItWasReplaced(t *testing.T) {
 func TestUpgradeWatchAgainstTheSimulator(t *testing.T) {
 	r := newSimRun(t, sqlsim.Config{Tables: 200, Scenarios: sqlsim.ScenarioUpgradeFailure, UpgradeDuration: 2 * time.Hour},
 		"  - {id: watch, title: Watch the data upgrade, kind: upgrade.watch, with: {poll: 1m}}\n")
-	r.until(time.Minute, "ten minutes before the trigger", func() bool { return r.clk.Now().Sub(r.sims.world.StartedAt()) >= 10*time.Minute })
+	r.until(time.Minute, "ten minutes before the trigger", func() bool { return r.clk.Now().Sub(r.sims.World.StartedAt()) >= 10*time.Minute })
 	if st := r.step("watch"); st.State != engine.StateRunning {
 		t.Fatalf("before the trigger: %s %q", st.State, st.LastError)
 	}
-	if err := r.sims.world.TriggerUpgrade(); err != nil {
+	if err := r.sims.World.TriggerUpgrade(); err != nil {
 		t.Fatal(err)
 	}
 	r.until(time.Minute, "the watch ends", func() bool { return r.step("watch").State.Terminal() })
@@ -1810,7 +1873,7 @@ func TestUpgradeWatchAgainstTheSimulator(t *testing.T) {
 			t.Errorf("a warning while the tables were read: %s", l.Msg)
 		}
 	}
-	if err := r.sims.world.ResumeUpgrade(); err != nil {
+	if err := r.sims.World.ResumeUpgrade(); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.e.Retry("watch", engine.Actor{Name: "Ana", Role: engine.RoleOperator}); err != nil {
@@ -1824,7 +1887,7 @@ func TestUpgradeWatchAgainstTheSimulator(t *testing.T) {
 	if st.State != engine.StateSucceeded || !strings.Contains(st.Message, "data upgrade completed in ") || !strings.Contains(st.Message, "(LCS: Deployed)") {
 		t.Fatalf("after the resume: %s %q %q", st.State, st.Message, st.LastError)
 	}
-	if !r.sims.world.UpgradeState().Done {
+	if !r.sims.World.UpgradeState().Done {
 		t.Fatal("the step succeeded before the simulated upgrade was done")
 	}
 }
@@ -1843,7 +1906,7 @@ func TestAFailedDataUpgradeOffersResumeAndRollback(t *testing.T) {
 	ben := engine.Actor{Name: "Ben", Origin: "ssh", Fingerprint: "SHA256:ben", Role: engine.RoleOperator}
 	failed := func(t *testing.T) *simRun {
 		r := newSimRun(t, sqlsim.Config{Tables: 200, Scenarios: sqlsim.ScenarioUpgradeFailure, UpgradeDuration: 2 * time.Hour}, steps)
-		if err := r.sims.world.TriggerUpgrade(); err != nil {
+		if err := r.sims.World.TriggerUpgrade(); err != nil {
 			t.Fatal(err)
 		}
 		r.until(time.Minute, "the rollback asks", func() bool { return r.step("rollback-upgrade").State == engine.StateAwaiting })
@@ -1860,7 +1923,7 @@ func TestAFailedDataUpgradeOffersResumeAndRollback(t *testing.T) {
 		if _, err := r.e.Confirm("rollback-upgrade", 0, ana, "ROLL BACK UPGRADE"); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.sims.world.ResumeUpgrade(); err != nil {
+		if err := r.sims.World.ResumeUpgrade(); err != nil {
 			t.Fatal(err)
 		}
 		if err := r.e.Retry("watch", ben); err != nil {
@@ -1890,8 +1953,8 @@ func TestAFailedDataUpgradeOffersResumeAndRollback(t *testing.T) {
 			t.Fatalf("retrying the watch while the rollback runs: %v", err)
 		}
 		// The operator ran step 11 in the toolkit; LCS goes from Failed to Replicated.
-		r.sims.lcs.SetSandboxStateSource(nil)
-		r.sims.lcs.SetSandboxState(lcssim.StateReplicated)
+		r.sims.LCS.SetSandboxStateSource(nil)
+		r.sims.LCS.SetSandboxState(lcssim.StateReplicated)
 		r.until(time.Minute, "the rollback ends", func() bool { return r.step("rollback-upgrade").State.Terminal() })
 		if st := r.step("rollback-upgrade"); st.State != engine.StateSucceeded {
 			t.Fatalf("the rollback: %s %q", st.State, st.LastError)
@@ -1902,7 +1965,7 @@ func TestAFailedDataUpgradeOffersResumeAndRollback(t *testing.T) {
 	})
 }
 
-// TestSmokeHTTPEntraOnTheSimulator: a smoke.http step with entra: true, wired by buildPorts to
+// TestSmokeHTTPEntraOnTheSimulator: a smoke.http step with entra: true, wired by adapter.BuildPorts to
 // the runbook's lcs section, sends a token the simulated Entra ID issued for the URL's host
 // (asked silently for that scope after the LCS password sign-in); a 401 fails the step, naming the
 // status.
@@ -1945,7 +2008,7 @@ func TestSmokeHTTPEntraOnTheSimulator(t *testing.T) {
 	r := newSimRun(t, sqlsim.Config{Tables: 200}, `  - {id: web, title: F&O answers, kind: smoke.http, with: {url: "`+srv.URL+`/data/Companies", entra: true, expect_body: Finance and Operations}}
   - {id: deny, title: Refused, kind: smoke.http, after: [web], with: {url: "`+srv.URL+`/deny", entra: true}}
 `)
-	sim = r.sims.lcs
+	sim = r.sims.LCS
 	close(ready)
 	r.until(time.Second, "both steps finished", func() bool { return r.step("deny").State.Terminal() || r.step("web").State == engine.StateFailed })
 	mu.Lock()
@@ -1970,7 +2033,7 @@ func TestAOSStopOnTheSimulator(t *testing.T) {
 	r := newSimRun(t, sqlsim.Config{Tables: 300}, "  - {id: aos-stop, title: Stop the AOS, kind: aos.stop, destructive: true, confirm: STOP AOS}\n")
 	r.until(time.Second, "the confirmation request", func() bool { return r.step("aos-stop").State == engine.StateAwaiting })
 	st := r.step("aos-stop")
-	act := r.sims.world.Activity()
+	act := r.sims.World.Activity()
 	if act.ClientSessions == 0 {
 		t.Fatal("the simulator has no users connected")
 	}
@@ -1985,7 +2048,7 @@ func TestAOSStopOnTheSimulator(t *testing.T) {
 	}
 	// Crash while stopping: the restart runs it again; the stopped hosts are counted as done.
 	r.until(5*time.Second, "one AOS stopped", func() bool {
-		s, _ := r.sims.world.AOSState("AX-AOS01", "AOS60$01")
+		s, _ := r.sims.World.AOSState("AX-AOS01", "AOS60$01")
 		return s == sqlsim.ServiceStopped && r.step("aos-stop").State == engine.StateRunning
 	})
 	r.stop()
@@ -1995,9 +2058,9 @@ func TestAOSStopOnTheSimulator(t *testing.T) {
 	if st.State != engine.StateSucceeded || !strings.Contains(st.Message, "3 AOS stopped; AX shows no active server session") {
 		t.Fatalf("aos-stop: %s %q %q", st.State, st.Message, st.LastError)
 	}
-	sp, _ := openSQL(r.e.Runbook(), io.Discard)
+	sp, _ := adapter.OpenSQL(r.e.Runbook(), io.Discard)
 	defer sp.Close()
-	a, err := sp.src.AXActivity(context.Background())
+	a, err := sp.Src.AXActivity(context.Background())
 	if err != nil || a.ActiveServers() != 0 {
 		t.Fatalf("SYSSERVERSESSIONS still shows %d running AOS (%v)", a.ActiveServers(), err)
 	}
@@ -2009,7 +2072,7 @@ func TestAOSStopOnTheSimulator(t *testing.T) {
 func TestAOSStopNamesTheHostThatRefusesOnTheSimulator(t *testing.T) {
 	r := newSimRun(t, sqlsim.Config{Tables: 300, MaxStopWait: time.Minute},
 		"  - {id: aos-stop, title: Stop the AOS, kind: aos.stop, destructive: true, confirm: STOP AOS}\n")
-	if err := r.sims.world.RefuseStop("AX-AOS02", true); err != nil {
+	if err := r.sims.World.RefuseStop("AX-AOS02", true); err != nil {
 		t.Fatal(err)
 	}
 	r.until(time.Second, "the confirmation request", func() bool { return r.step("aos-stop").State == engine.StateAwaiting })
@@ -2022,12 +2085,12 @@ func TestAOSStopNamesTheHostThatRefusesOnTheSimulator(t *testing.T) {
 	if st.State != engine.StateFailed || !strings.Contains(st.LastError, "AX-AOS02") || strings.Contains(st.LastError, "AX-AOS01") {
 		t.Fatalf("a host that refuses to stop must fail the step, named alone: %s %q", st.State, st.LastError)
 	}
-	for _, a := range r.sims.world.AOS() {
+	for _, a := range r.sims.World.AOS() {
 		if want := a.Host != "AX-AOS02"; (a.State == sqlsim.ServiceStopped) != want {
 			t.Errorf("%s %s is %s", a.Host, a.Service, a.State)
 		}
 	}
-	r.sims.world.RefuseStop("AX-AOS02", false)
+	r.sims.World.RefuseStop("AX-AOS02", false)
 	if err := r.e.Retry("aos-stop", ana); err != nil {
 		t.Fatal(err)
 	}
@@ -2043,8 +2106,8 @@ func TestAOSStopNamesTheHostThatRefusesOnTheSimulator(t *testing.T) {
 	if st := r.step("aos-stop"); st.State != engine.StateSucceeded {
 		t.Fatalf("the retry: %s %q", st.State, st.LastError)
 	}
-	for _, a := range r.sims.world.AOS() {
-		if n := r.sims.world.Count(sqlsim.ActStopAOS, a.Host, a.Service); n != 1 {
+	for _, a := range r.sims.World.AOS() {
+		if n := r.sims.World.Count(sqlsim.ActStopAOS, a.Host, a.Service); n != 1 {
 			t.Errorf("%s was told to stop %d times", a.Host, n)
 		}
 	}
@@ -2079,8 +2142,8 @@ func TestProductionRefreshAgainstTheLCSSimulator(t *testing.T) {
 	// An hour on, still one approval: the step has not started and LCS saw nothing.
 	asked := r.clk.Now()
 	r.until(time.Minute, "an hour", func() bool { return r.clk.Now().Sub(asked) >= time.Hour })
-	if s := r.step("refresh"); s.State != engine.StateAwaiting || r.sims.lcs.RefreshesStarted(lcssim.ProductionID) != 0 {
-		t.Fatalf("with one approval: %s, %d refreshes", s.State, r.sims.lcs.RefreshesStarted(lcssim.ProductionID))
+	if s := r.step("refresh"); s.State != engine.StateAwaiting || r.sims.LCS.RefreshesStarted(lcssim.ProductionID) != 0 {
+		t.Fatalf("with one approval: %s, %d refreshes", s.State, r.sims.LCS.RefreshesStarted(lcssim.ProductionID))
 	}
 	if res, err := r.e.Confirm("refresh", req, ben, "REFRESH PRODUCTION"); err != nil || !res.Satisfied {
 		t.Fatalf("second approval: %+v %v", res, err)
@@ -2091,15 +2154,15 @@ func TestProductionRefreshAgainstTheLCSSimulator(t *testing.T) {
 	if s := r.step("refresh"); s.State != engine.StateRunning {
 		t.Fatalf("without a refresh in LCS the step must wait: %s %q", s.State, s.LastError)
 	}
-	if _, err := r.sims.lcs.StartPortalRefresh(lcssim.SandboxID, lcssim.ProductionID); err != nil {
+	if _, err := r.sims.LCS.StartPortalRefresh(lcssim.SandboxID, lcssim.ProductionID); err != nil {
 		t.Fatal(err)
 	}
 	// LCS throttles every other request and fails a few with 503 while the refresh is followed:
 	// the step waits through it and succeeds only once LCS shows the refresh completed.
-	r.sims.lcs.ThrottleEvery(2, time.Minute)
-	r.sims.lcs.FailNext(3, http.StatusServiceUnavailable)
+	r.sims.LCS.ThrottleEvery(2, time.Minute)
+	r.sims.LCS.FailNext(3, http.StatusServiceUnavailable)
 	completed := func() bool {
-		for _, h := range r.sims.lcs.History(lcssim.ProductionID) {
+		for _, h := range r.sims.LCS.History(lcssim.ProductionID) {
 			if strings.Contains(strings.ToLower(h.Type+h.Name), "refresh") && h.Status == "Completed" {
 				return true
 			}
@@ -2116,14 +2179,14 @@ func TestProductionRefreshAgainstTheLCSSimulator(t *testing.T) {
 	if s := r.step("refresh"); s.State != engine.StateSucceeded || !strings.Contains(s.Message, "Completed") {
 		t.Fatalf("refresh: %s %q %q", s.State, s.Message, s.LastError)
 	}
-	if n := r.sims.lcs.RefreshesStarted(lcssim.ProductionID); n != 1 {
+	if n := r.sims.LCS.RefreshesStarted(lcssim.ProductionID); n != 1 {
 		t.Fatalf("%d refreshes of production", n)
 	}
-	if st := r.sims.lcs.Stats(); st.Throttled == 0 {
+	if st := r.sims.LCS.Stats(); st.Throttled == 0 {
 		t.Fatalf("the simulator never throttled: %+v", st)
 	}
 	// No token, refresh token or password reaches the journal or the log.
-	access, refresh := r.sims.lcs.IssuedTokens()
+	access, refresh := r.sims.LCS.IssuedTokens()
 	if len(access) == 0 {
 		t.Fatal("the simulator issued no token: the sign-in was not exercised")
 	}
@@ -2144,7 +2207,7 @@ func TestProductionRefreshAgainstTheLCSSimulator(t *testing.T) {
 func TestFaultsNeverMakeAStepSucceedWrongly(t *testing.T) {
 	r := newSimRun(t, sqlsim.Config{Tables: 300, Scenarios: sqlsim.ScenarioCountMismatch, InitialBacklog: -1}, `  - {id: validate, title: Validate, kind: validate.counts, with: {wait_for_draining: 0s}}
 `, withQueryTimeout(time.Second))
-	tgt := r.sims.sql.Target()
+	tgt := r.sims.SQL.Target()
 	id := tgt.Faults().MustAdd(tdssim.Rule{Phase: tdssim.PhaseRequest, SQL: regexp.MustCompile(`(?i)dm_db_partition_stats`), Action: tdssim.FaultError, Err: tdssim.DeadlockError()})
 	r.until(time.Second, "validate ends", func() bool { return r.step("validate").State.Terminal() })
 	if st := r.step("validate"); st.State != engine.StateFailed || !strings.Contains(st.LastError, "1205") {
@@ -2204,7 +2267,7 @@ func BenchmarkMonitorCycle10k(b *testing.B) {
 	b.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
 	b.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
 	clk := &simClock{now: time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC)}
-	sims, err := startSimulators(sqlsim.Config{Tables: 10000}, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", b.TempDir(), nil)
+	sims, err := demo.StartSimulators(sqlsim.Config{Tables: 10000}, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -2214,8 +2277,8 @@ func BenchmarkMonitorCycle10k(b *testing.B) {
 		b.Fatal("runbook")
 	}
 	state := b.TempDir()
-	ports := engine.Ports{Services: simServices{sims.world}}
-	closePorts, err := buildPorts(rb, state, &ports, io.Discard, io.Discard)
+	ports := engine.Ports{Services: demo.Services{World: sims.World}}
+	closePorts, err := adapter.BuildPorts(rb, state, &ports, io.Discard, io.Discard)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -2263,7 +2326,7 @@ func TestRecountATableAgainstTheSimulator(t *testing.T) {
 	r := newSimRun(t, sqlsim.Config{Tables: 300, Scenarios: sqlsim.ScenarioCountMismatch, InitialBacklog: -1}, `  - {id: validate, title: Validate, kind: validate.counts, with: {wait_for_draining: 0s}}
 `, withQueryTimeout(time.Second))
 	r.until(time.Second, "validate ends", func() bool { return r.step("validate").State.Terminal() })
-	table := r.sims.world.Config().MismatchTable
+	table := r.sims.World.Config().MismatchTable
 	v := r.e.Validation()
 	if v == nil || v.Passed || v.Step != "validate" || v.Tables[0].Table != table || v.Tables[0].Class != engine.ClassMismatch {
 		t.Fatalf("validation before: %+v", v)
@@ -2272,12 +2335,12 @@ func TestRecountATableAgainstTheSimulator(t *testing.T) {
 	if _, err := r.e.Recount(context.Background(), table, viewer); !errors.Is(err, engine.ErrNotOperator) {
 		t.Fatalf("a viewer recounted: %v", err)
 	}
-	if err := r.sims.world.Redeliver(table); err != nil {
+	if err := r.sims.World.Redeliver(table); err != nil {
 		t.Fatal(err)
 	}
 	r.until(30*time.Second, "the table is re-delivered", func() bool {
-		s, _ := r.sims.world.SourceRows(table)
-		tg, _, _ := r.sims.world.TargetRows(table)
+		s, _ := r.sims.World.SourceRows(table)
+		tg, _, _ := r.sims.World.TargetRows(table)
 		return s == tg
 	})
 	ana := engine.Actor{Name: "Ana", Origin: "ssh", Fingerprint: "SHA256:ana", Role: engine.RoleOperator}
@@ -2547,7 +2610,7 @@ type served struct {
 	ana, ben, vic sshKey
 	stranger      sshKey
 	journal       string
-	sims          *simulators
+	sims          *demo.Simulators
 	clk           *simClock
 }
 
@@ -2742,10 +2805,10 @@ func TestSSHRefusesAndAnswersStatus(t *testing.T) {
 		t.Fatalf("healthy:\n%s", out)
 	}
 	// Writes pile up and nothing is delivered: the backlog crosses the warning threshold.
-	s.sims.world.SetDrainRate(0)
-	s.sims.world.SetWriteRate(5000)
-	for _, a := range s.sims.world.AOS() {
-		s.sims.world.StartAOS(a.Host, a.Service)
+	s.sims.World.SetDrainRate(0)
+	s.sims.World.SetWriteRate(5000)
+	for _, a := range s.sims.World.AOS() {
+		s.sims.World.StartAOS(a.Host, a.Service)
 	}
 	s.clk.Advance(2 * time.Minute)
 	out = waitStatus(1, "lagging")
@@ -2755,7 +2818,7 @@ func TestSSHRefusesAndAnswersStatus(t *testing.T) {
 	s.clk.Advance(10 * time.Minute)
 	waitStatus(2, "far behind")
 	// The source server stops answering: the figures cannot be trusted.
-	src := s.sims.sql.Source()
+	src := s.sims.SQL.Source()
 	src.Faults().MustAdd(tdssim.Rule{Action: tdssim.FaultRefuseConnections})
 	src.KillAll()
 	out = waitStatus(3, "unreachable")
@@ -2797,7 +2860,7 @@ func TestStatusWatchCarriesOnThroughAnOutage(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill() })
 	ls := streamLines(out)
 	ls.expect(t, "cutover OK")
-	src := sims.sql.Source()
+	src := sims.SQL.Source()
 	refuse := src.Faults().MustAdd(tdssim.Rule{Action: tdssim.FaultRefuseConnections})
 	src.KillAll()
 	ls.expect(t, "cutover UNKNOWN")
@@ -2858,10 +2921,10 @@ func TestStatusCommandAgainstTheSimulator(t *testing.T) {
 	first.Process.Kill()
 	first.Wait()
 	// The backlog grows: WARNING (the threshold is a flag).
-	sims.world.SetDrainRate(0)
-	sims.world.SetWriteRate(2000)
-	for _, a := range sims.world.AOS() {
-		sims.world.StartAOS(a.Host, a.Service)
+	sims.World.SetDrainRate(0)
+	sims.World.SetWriteRate(2000)
+	for _, a := range sims.World.AOS() {
+		sims.World.StartAOS(a.Host, a.Service)
 	}
 	clk.Advance(time.Minute)
 	code, out, _ = cli(t, "status", "-f", path, "--warn-pending", "10000", "--crit-pending", "0", "--warn-latency", "0", "--crit-latency", "0")
@@ -2869,7 +2932,7 @@ func TestStatusCommandAgainstTheSimulator(t *testing.T) {
 		t.Fatalf("lagging: exit %d\n%s", code, out)
 	}
 	// The distributor cannot be reached: UNKNOWN, whatever the old figures said.
-	src := sims.sql.Source()
+	src := sims.SQL.Source()
 	src.Faults().MustAdd(tdssim.Rule{Action: tdssim.FaultRefuseConnections})
 	src.KillAll()
 	code, out, _ = cli(t, "status", "-f", path)
@@ -2888,14 +2951,14 @@ func TestTwentyViewersWhileTheDemoRuns(t *testing.T) {
 	}
 	const viewers, watch, speed = 20, 60 * time.Second, 20.0
 	dir := t.TempDir()
-	t.Setenv(demoSpeedEnv, fmt.Sprint(speed))
+	t.Setenv(demo.SpeedEnv, fmt.Sprint(speed))
 	clk := clock.NewScaled(speed)
-	sims, err := startSimulators(demoWorld(300, 0), clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", dir, nil)
+	sims, err := demo.StartSimulators(demo.WorldConfig(300, 0), clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sims.Close()
-	path, err := writeDemoRunbook(dir, sims)
+	path, err := demo.WriteRunbook(dir, sims)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -2903,13 +2966,13 @@ func TestTwentyViewersWhileTheDemoRuns(t *testing.T) {
 	if !ok {
 		t.Fatal("demo runbook")
 	}
-	c, err := lcsClient(rb, filepath.Join(dir, "state"), sims.lcs.HTTPClient(), lcsClock{clk}, io.Discard)
+	c, err := adapter.LCSClient(rb, filepath.Join(dir, "state"), sims.LCS.HTTPClient(), adapter.LCSClock{C: clk}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts := engine.Options{StateDir: filepath.Join(dir, "state"), Clock: clk, Kinds: registry(), AutoConfirm: true,
-		Ports: engine.Ports{Services: simServices{sims.world}, LCS: lcsPort{c}}}
-	closePorts, err := buildPorts(rb, opts.StateDir, &opts.Ports, io.Discard, io.Discard)
+		Ports: engine.Ports{Services: demo.Services{World: sims.World}, LCS: adapter.LCSPort{C: c}}}
+	closePorts, err := adapter.BuildPorts(rb, opts.StateDir, &opts.Ports, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -2952,7 +3015,7 @@ func TestTwentyViewersWhileTheDemoRuns(t *testing.T) {
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	go (&demoOperator{sims: sims, clk: clk, fixes: map[string]fixState{}}).Run(ctx, e)
+	go demo.NewOperator(sims, clk, nil, false).Run(ctx, e)
 
 	signer, err := gossh.ParsePrivateKey(mustRead(t, vic.path))
 	if err != nil {
@@ -3438,7 +3501,7 @@ func TestLCSCommandsAgainstTheSimulator(t *testing.T) {
 	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
 	sims, clk := quietSimulators(t, sqlsim.Config{Tables: 200})
 	path := simRunbook(t, sims, "  - {id: a, title: A, kind: manual}\n")
-	activity, err := sims.lcs.StartPortalRefresh(lcssim.SandboxID, lcssim.ProductionID)
+	activity, err := sims.LCS.StartPortalRefresh(lcssim.SandboxID, lcssim.ProductionID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -3481,7 +3544,7 @@ func TestLCSCommandsAgainstTheSimulator(t *testing.T) {
 	if code, _, errs := cli(t, "lcs", "history", "-f", path); code != exitUsage || !strings.Contains(errs, "want ENV") {
 		t.Errorf("lcs history without ENV: %d %s", code, errs)
 	}
-	if code, _, errs := cli(t, "lcs", "refresh", "production"); code != exitUsage || !strings.Contains(errs, `unknown command "refresh"`) {
+	if code, _, errs := cli(t, "lcs", "refresh", "production"); code != exitUsage || !strings.Contains(errs, `nknown command "refresh"`) {
 		t.Errorf("lcs refresh: %d %s", code, errs)
 	}
 }

@@ -1,10 +1,9 @@
-package main
+package cmd
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,14 +12,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"cutover/adapter"
 	"cutover/engine"
 	"cutover/engine/runbook"
 	"cutover/lcs"
-)
 
-// `cutover lcs …`: read-only looks at Lifecycle Services with the runbook's lcs section (project,
-// region, sign-in), as d365fo.tools' Get-D365Lcs… cmdlets offer in PowerShell. Nothing here
-// starts an operation.
+	"github.com/spf13/cobra"
+)
 
 // lcsSubcommands are the `cutover lcs` commands: name, arguments, summary.
 var lcsSubcommands = []struct{ name, args, summary string }{
@@ -31,117 +29,79 @@ var lcsSubcommands = []struct{ name, args, summary string }{
 	{"quota", "ENV", "the database operations LCS counts for an environment in its rolling 24 hours"},
 }
 
-func lcsUsage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: cutover lcs COMMAND [ARGS] [-f FILE] [--state DIR] [--json]")
-	fmt.Fprintln(w, "\nRead-only looks at Lifecycle Services, signed in as the runbook's lcs section says.\n\nCommands:")
-	for _, c := range lcsSubcommands {
-		fmt.Fprintf(w, "  %-13s %-13s %s\n", c.name, c.args, c.summary)
-	}
-}
-
-func cmdLCS(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		w := stdout
-		if len(args) == 0 {
-			w = stderr
+// cmdLCS is `cutover lcs`: read-only looks at Lifecycle Services, signed in as the runbook's lcs
+// section says.
+func cmdLCS(s *streams) *cobra.Command {
+	parent := &cobra.Command{Use: "lcs", Short: "LCS, read only: environments, env, history, operation, quota",
+		Long: "Read-only looks at Lifecycle Services, signed in as the runbook's lcs section says. ENV is sandbox,\nproduction or an environment id in any spelling.", Args: usageArgs(cobra.NoArgs), RunE: needsCommand}
+	for _, sc := range lcsSubcommands {
+		sub := sc.name
+		nargs := len(strings.Fields(sc.args))
+		want := sc.args
+		if want == "" {
+			want = "no arguments"
 		}
-		lcsUsage(w)
-		if len(args) == 0 {
-			return exitUsage
+		c := &cobra.Command{Use: strings.TrimSpace(sub + " " + sc.args), Short: sc.summary,
+			Args: func(_ *cobra.Command, args []string) error {
+				if len(args) != nargs {
+					return usageError{fmt.Errorf("cutover lcs %s: want %s", sub, want)}
+				}
+				return nil
+			}}
+		fs := c.Flags()
+		file := fs.StringP("file", "f", runbook.DefaultFile, "runbook `FILE` (its lcs section: project, region, sign-in)")
+		state := fs.String("state", "", "state `DIR` (the sign-in's token cache); default .cutover beside the runbook")
+		asJSON := fs.Bool("json", false, "write JSON")
+		deployment := new(bool)
+		if sub == "operation" {
+			fs.BoolVar(deployment, "deployment", false, "read a deployment's status (environment/v2/fetchstatus, which no Microsoft document describes), not a database operation's")
 		}
-		return exitOK
-	}
-	sub := args[0]
-	var synopsis string
-	nargs := -1
-	for _, c := range lcsSubcommands {
-		if c.name == sub {
-			synopsis, nargs = c.args, len(strings.Fields(c.args))
+		c.RunE = func(c *cobra.Command, pos []string) error {
+			stdout, stderr := s.out, s.err
+			return exitWith(func() int {
+				rb, ok := loadRunbookInspect(*file, stderr)
+				if !ok {
+					return exitFail
+				}
+				if rb.LCS == nil {
+					fmt.Fprintf(stderr, "cutover lcs %s: %s has no lcs: section (project_id, region, sign-in)\n", sub, *file)
+					return exitFail
+				}
+				stateDir := stateDirFor(*file, *state)
+				if err := os.MkdirAll(stateDir, 0o700); err != nil {
+					fmt.Fprintf(stderr, "cutover lcs %s: %v\n", sub, err)
+					return exitFail
+				}
+				c, err := adapter.LCSClient(rb, stateDir, nil, nil, stderr)
+				if err != nil {
+					fmt.Fprintf(stderr, "cutover lcs %s: %v\n", sub, err)
+					return exitFail
+				}
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+				defer stop()
+				l := lcsLook{c: c, rb: rb, out: stdout, json: *asJSON, now: time.Now()}
+				switch sub {
+				case "environments":
+					err = l.environments(ctx)
+				case "env":
+					err = l.env(ctx, l.envID(pos[0]))
+				case "history":
+					err = l.history(ctx, l.envID(pos[0]))
+				case "operation":
+					err = l.operation(ctx, l.envID(pos[0]), pos[1], *deployment)
+				case "quota":
+					err = l.quota(ctx, l.envID(pos[0]))
+				}
+				if err != nil {
+					fmt.Fprintf(stderr, "cutover lcs %s: %v\n", sub, err)
+					return exitFail
+				}
+				return exitOK
+			}())
 		}
+		parent.AddCommand(c)
 	}
-	if nargs < 0 {
-		fmt.Fprintf(stderr, "cutover lcs: unknown command %q\n\n", sub)
-		lcsUsage(stderr)
-		return exitUsage
-	}
-	fs := newFlags("lcs "+sub, strings.TrimSpace(synopsis+" [-f FILE] [--state DIR] [--json]"), stderr)
-	file := fs.String("f", runbook.DefaultFile, "runbook `FILE` (its lcs section: project, region, sign-in)")
-	state := fs.String("state", "", "state `DIR` (the sign-in's token cache); default .cutover beside the runbook")
-	asJSON := fs.Bool("json", false, "write JSON")
-	deployment := new(bool)
-	if sub == "operation" {
-		fs.BoolVar(deployment, "deployment", false, "read a deployment's status (environment/v2/fetchstatus, which no Microsoft document describes), not a database operation's")
-	}
-	pos, code, ok := parseInterleaved(fs, args[1:], stdout)
-	if !ok {
-		return code
-	}
-	if len(pos) != nargs {
-		fmt.Fprintf(stderr, "cutover lcs %s: want %s\n", sub, orNone(synopsis))
-		fs.Usage()
-		return exitUsage
-	}
-	rb, ok := loadRunbookInspect(*file, stderr)
-	if !ok {
-		return exitFail
-	}
-	if rb.LCS == nil {
-		fmt.Fprintf(stderr, "cutover lcs %s: %s has no lcs: section (project_id, region, sign-in)\n", sub, *file)
-		return exitFail
-	}
-	stateDir := stateDirFor(*file, *state)
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		fmt.Fprintf(stderr, "cutover lcs %s: %v\n", sub, err)
-		return exitFail
-	}
-	c, err := lcsClient(rb, stateDir, nil, nil, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "cutover lcs %s: %v\n", sub, err)
-		return exitFail
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	l := lcsLook{c: c, rb: rb, out: stdout, json: *asJSON, now: time.Now()}
-	switch sub {
-	case "environments":
-		err = l.environments(ctx)
-	case "env":
-		err = l.env(ctx, l.envID(pos[0]))
-	case "history":
-		err = l.history(ctx, l.envID(pos[0]))
-	case "operation":
-		err = l.operation(ctx, l.envID(pos[0]), pos[1], *deployment)
-	case "quota":
-		err = l.quota(ctx, l.envID(pos[0]))
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "cutover lcs %s: %v\n", sub, err)
-		return exitFail
-	}
-	return exitOK
-}
-
-// parseInterleaved parses flags that may come before, between or after the positional
-// arguments, and returns the positional ones.
-func parseInterleaved(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, int, bool) {
-	var pos []string
-	for {
-		if code, ok := parse(fs, args, stdout); !ok {
-			return nil, code, false
-		}
-		if fs.NArg() == 0 {
-			return pos, 0, true
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "no arguments"
-	}
-	return s
+	return parent
 }
 
 // loadRunbookInspect loads a runbook for a read-only look: secrets other than the LCS sign-in's

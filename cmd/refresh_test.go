@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"cutover/demo"
 	"cutover/engine"
 	"cutover/lcs/contract"
 	lcssim "cutover/lcs/sim"
@@ -59,7 +60,7 @@ func TestRefreshCheckOnTheSimulator(t *testing.T) {
 	r := newSimRun(t, sqlsim.Config{Tables: 200},
 		check("pass", portal)+check("manual", "")+check("release", portal)+check("geography", portal)+check("managed", portal),
 		withDowntime(downtime))
-	sim := r.sims.lcs
+	sim := r.sims.LCS
 	// The data upgrade is over: the sandbox is back to Deployed.
 	sim.SetSandboxStateSource(nil)
 	sim.SetSandboxState(lcssim.StateDeployed)
@@ -145,7 +146,7 @@ func TestProductionSmokeOnTheSimulator(t *testing.T) {
   - {id: refreshed, title: Production refreshed, kind: manual, after: [anonymous, signed-in]}
   - {id: users-enabled, title: Users enabled in production, kind: smoke.http, after: [refreshed], with: {environment: production, path: "/data/SystemUsers?$filter=Enabled eq true&$count=true&$select=UserID", entra: true, expect_json_count: {min: 2}}}
 `)
-	sim := r.sims.lcs
+	sim := r.sims.LCS
 	base := sim.EndpointBaseURL(lcssim.ProductionID)
 	r.until(time.Second, "both smoke steps end", func() bool {
 		return r.step("anonymous").State.Terminal() && r.step("signed-in").State.Terminal()
@@ -257,7 +258,7 @@ func TestDemoOperatorEnablesProductionsUsers(t *testing.T) {
 	r := newSimRun(t, sqlsim.Config{Tables: 200}, "  - {id: refreshed, title: Refreshed, kind: manual}\n"+users("users-enabled", "refreshed")+
 		"  - {id: refreshed-again, title: Refreshed again, kind: manual, after: [users-enabled]}\n"+
 		"  - {id: users-enable, title: Enable the users, kind: manual, after: [refreshed-again]}\n"+users("users-check", "users-enable"))
-	sim := r.sims.lcs
+	sim := r.sims.LCS
 	refresh := func() {
 		t.Helper()
 		id, err := sim.StartPortalRefresh(lcssim.SandboxID, lcssim.ProductionID)
@@ -271,7 +272,7 @@ func TestDemoOperatorEnablesProductionsUsers(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	op := &demoOperator{sims: r.sims, clk: r.clk, fixes: map[string]fixState{}}
+	op := demo.NewOperator(r.sims, r.clk, nil, false)
 	done := make(chan struct{})
 	go func() { defer close(done); op.Run(ctx, r.e) }()
 	defer func() { cancel(); <-done }()
@@ -286,7 +287,7 @@ func TestDemoOperatorEnablesProductionsUsers(t *testing.T) {
 	refresh()
 	r.release("refreshed-again")
 	r.until(time.Second, "users-check passes", func() bool { return r.step("users-check").State.Terminal() })
-	if st := r.step("users-enable"); st.State != engine.StateSucceeded || st.By == nil || st.By.Name != demoActor.Name {
+	if st := r.step("users-enable"); st.State != engine.StateSucceeded || st.By == nil || st.By.Name != demo.Actor.Name {
 		t.Fatalf("users-enable: %s by %v", st.State, st.By)
 	}
 	if st := r.step("users-check"); st.State != engine.StateSucceeded || st.Attempt != 1 {
