@@ -16,16 +16,13 @@ import (
 func cmdNotify(s *streams) *cobra.Command {
 	parent := &cobra.Command{Use: "notify", Short: "send a test message to each notification target of the runbook", Args: usageArgs(cobra.NoArgs), RunE: needsCommand}
 	for _, verb := range []string{"test"} {
-		c := &cobra.Command{Use: verb, Short: "send a test message to each notify: target and say how each answered", Args: usageArgs(cobra.NoArgs)}
+		c := &cobra.Command{Use: verb, Annotations: map[string]string{needsRunbook: "yes"}, Short: "send a test message to each notify: target and say how each answered", Args: usageArgs(cobra.NoArgs)}
 		fs := c.Flags()
-		file := fs.StringP("file", "f", runbook.DefaultFile, "runbook `FILE` (its notify: targets; their URLs from the environment)")
+		fs.StringP("file", "f", runbook.DefaultFile, "runbook `FILE` (its notify: targets; their URLs from the environment)")
 		c.RunE = func(c *cobra.Command, args []string) error {
 			_, stdout, stderr := s.in, s.out, s.err
 			return exitWith(func() int {
-				rb, ok := loadRunbook(*file, stderr)
-				if !ok {
-					return exitFail
-				}
+				rb := s.rb
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 				defer cancel()
 				results, err := notify.SendTest(ctx, rb, notify.Options{Private: rb.PrivateWords(os.LookupEnv)})

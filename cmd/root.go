@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"cutover/adapter"
+	"cutover/demo"
 	"cutover/engine"
 	"cutover/engine/runbook"
 )
@@ -33,10 +34,36 @@ const (
 	exitUsage = 2
 )
 
-// streams are the process's standard streams as the commands see them (tests pass buffers).
+// streams are the process's standard streams as the commands see them (tests pass buffers), and
+// what the shared pre-run loaded for a command that works on a runbook.
 type streams struct {
 	in       io.Reader
 	out, err io.Writer
+
+	// rb and stateDir are the runbook --file names and its state directory (--state, or
+	// .cutover beside it), for a command annotated needsRunbook.
+	rb       *runbook.Runbook
+	stateDir string
+}
+
+// needsRunbook annotates a command whose runbook (--file) and state directory (--state) the shared
+// pre-run loads before it runs: a runbook with problems stops it there (exit 1), every problem
+// printed.
+const needsRunbook = "cutover/needs-runbook"
+
+// loadFor is the shared pre-run.
+func (s *streams) loadFor(c *cobra.Command, _ []string) error {
+	if c.Annotations[needsRunbook] == "" {
+		return nil
+	}
+	file, _ := c.Flags().GetString("file")
+	state, _ := c.Flags().GetString("state")
+	rb, ok := loadRunbook(file, s.err)
+	if !ok {
+		return exitError{exitFail}
+	}
+	s.rb, s.stateDir = rb, stateDirFor(file, state)
+	return nil
 }
 
 // exitError carries a command's exit code through cobra. The command has said why already: the
@@ -107,7 +134,8 @@ func newRoot(s *streams) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Without a command: the help. An unknown one is refused by Args (exit 2).
-		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
+		RunE:              func(c *cobra.Command, _ []string) error { return c.Help() },
+		PersistentPreRunE: s.loadFor,
 	}
 	root.SetIn(s.in)
 	root.SetOut(s.out)
@@ -115,7 +143,28 @@ func newRoot(s *streams) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(cmdInit(s), cmdCheck(s), cmdRun(s), cmdDemo(s), cmdServe(s), cmdTeam(s), cmdStatus(s), cmdStep(s),
 		cmdJournal(s), cmdNotify(s), cmdHTTP(s), cmdReport(s), cmdValidate(s), cmdLCS(s), cmdSim(s), cmdVersion(s), cmdDemoTask(s))
+	completeFlags(root)
 	return root
+}
+
+// completeFlags tells the shell completions what the common flags take: a runbook file for
+// --file, a directory for --state and --dir, a demo scenario for --scenario.
+func completeFlags(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		completeFlags(sub)
+	}
+	fs := c.Flags()
+	if fs.Lookup("file") != nil {
+		_ = c.MarkFlagFilename("file", "yaml", "yml")
+	}
+	for _, dir := range []string{"state", "dir"} {
+		if fs.Lookup(dir) != nil {
+			_ = c.MarkFlagDirname(dir)
+		}
+	}
+	if fs.Lookup("scenario") != nil && c.Name() == "demo" {
+		_ = c.RegisterFlagCompletionFunc("scenario", cobra.FixedCompletions(demo.ScenarioNames(), cobra.ShellCompDirectiveNoFileComp))
+	}
 }
 
 // Main runs the command line: args without the program's name, and the process's standard

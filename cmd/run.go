@@ -58,18 +58,15 @@ func addRunFlags(fs *pflag.FlagSet) runFlags {
 }
 
 func cmdRun(s *streams) *cobra.Command {
-	c := &cobra.Command{Use: "run", Short: "run the cutover in the cockpit (--headless: one line per event)", Args: usageArgs(cobra.NoArgs)}
+	c := &cobra.Command{Use: "run", Annotations: map[string]string{needsRunbook: "yes"}, Short: "run the cutover in the cockpit (--headless: one line per event)", Args: usageArgs(cobra.NoArgs)}
 	fs := c.Flags()
-	file := fs.StringP("file", "f", runbook.DefaultFile, "runbook `FILE`")
+	fs.StringP("file", "f", runbook.DefaultFile, "runbook `FILE`")
 	rf := addRunFlags(fs)
 	c.RunE = func(c *cobra.Command, args []string) error {
 		stdin, stdout, stderr := s.in, s.out, s.err
 		return exitWith(func() int {
-			rb, ok := loadRunbook(*file, stderr)
-			if !ok {
-				return exitFail
-			}
-			return runEngine(rb, engine.Options{StateDir: stateDirFor(*file, *rf.state)}, rf, stdin, stdout, stderr, nil)
+			rb := s.rb
+			return runEngine(rb, engine.Options{StateDir: s.stateDir}, rf, stdin, stdout, stderr, nil)
 		}())
 	}
 	return c

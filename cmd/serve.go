@@ -9,9 +9,9 @@ import (
 
 // cmdServe runs the engine for the team over SSH, printing one line per event here.
 func cmdServe(s *streams) *cobra.Command {
-	c := &cobra.Command{Use: "serve", Short: "run the cutover for the team over SSH (no local cockpit)", Args: usageArgs(cobra.NoArgs)}
+	c := &cobra.Command{Use: "serve", Annotations: map[string]string{needsRunbook: "yes"}, Short: "run the cutover for the team over SSH (no local cockpit)", Args: usageArgs(cobra.NoArgs)}
 	fs := c.Flags()
-	file := fs.StringP("file", "f", runbook.DefaultFile, "runbook `FILE`")
+	fs.StringP("file", "f", runbook.DefaultFile, "runbook `FILE`")
 	rf := addRunFlags(fs)
 	c.RunE = func(c *cobra.Command, args []string) error {
 		stdin, stdout, stderr := s.in, s.out, s.err
@@ -19,11 +19,8 @@ func cmdServe(s *streams) *cobra.Command {
 			if *rf.listen == "" {
 				*rf.listen = ":2222"
 			}
-			rb, ok := loadRunbook(*file, stderr)
-			if !ok {
-				return exitFail
-			}
-			return runEngineMode(rb, engine.Options{StateDir: stateDirFor(*file, *rf.state)}, rf, true, stdin, stdout, stderr, nil)
+			rb := s.rb
+			return runEngineMode(rb, engine.Options{StateDir: s.stateDir}, rf, true, stdin, stdout, stderr, nil)
 		}())
 	}
 	return c

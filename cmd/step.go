@@ -26,7 +26,7 @@ func cmdStep(s *streams) *cobra.Command {
 		{"retry", "run a failed step again (a guarded one asks for its confirmation again)"},
 	} {
 		verb := v.verb
-		c := &cobra.Command{Use: verb + " ID", Short: v.short, ValidArgsFunction: completeStepIDs,
+		c := &cobra.Command{Use: verb + " ID", Annotations: map[string]string{needsRunbook: "yes"}, Short: v.short, ValidArgsFunction: completeStepIDs,
 			Args: func(_ *cobra.Command, args []string) error {
 				switch {
 				case len(args) == 0:
@@ -37,8 +37,8 @@ func cmdStep(s *streams) *cobra.Command {
 				return nil
 			}}
 		fs := c.Flags()
-		file := fs.StringP("file", "f", runbook.DefaultFile, "runbook `FILE`")
-		state := fs.String("state", "", "state `DIR`; default .cutover beside the runbook")
+		fs.StringP("file", "f", runbook.DefaultFile, "runbook `FILE`")
+		fs.String("state", "", "state `DIR`; default .cutover beside the runbook")
 		reason := fs.String("reason", "", "why (required for done and skip)")
 		phrase := fs.String("phrase", "", "for done or skip of a guarded step (destructive, a gate, confirm: or approvals:): type `PHRASE` exactly, \"DONE ID\" or \"SKIP ID\"")
 		as := fs.String("as", "", "operator `NAME` to record (default: your login name)")
@@ -50,11 +50,8 @@ func cmdStep(s *streams) *cobra.Command {
 					fmt.Fprintln(stderr, "cutover step retry: takes no --phrase: a guarded step asks for its confirmation again when the cockpit runs, and is confirmed there")
 					return exitUsage
 				}
-				rb, ok := loadRunbook(*file, stderr)
-				if !ok {
-					return exitFail
-				}
-				e, err := engine.New(rb, engine.Options{StateDir: stateDirFor(*file, *state), Kinds: registry(), Version: version, Command: "cutover step " + verb})
+				rb := s.rb
+				e, err := engine.New(rb, engine.Options{StateDir: s.stateDir, Kinds: registry(), Version: version, Command: "cutover step " + verb})
 				if err != nil {
 					fmt.Fprintf(stderr, "cutover: %v\n", err)
 					return exitFail

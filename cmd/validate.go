@@ -20,19 +20,16 @@ import (
 // cmdValidate runs a record-count validation once, with the rules of the runbook's first
 // validate.counts step.
 func cmdValidate(s *streams) *cobra.Command {
-	c := &cobra.Command{Use: "validate", Short: "compare source and target record counts once (exit 0 when they match)", Args: usageArgs(cobra.NoArgs)}
+	c := &cobra.Command{Use: "validate", Annotations: map[string]string{needsRunbook: "yes"}, Short: "compare source and target record counts once (exit 0 when they match)", Args: usageArgs(cobra.NoArgs)}
 	fs := c.Flags()
-	file := fs.StringP("file", "f", runbook.DefaultFile, "runbook `FILE` (its connections, and its validate.counts step's rules)")
+	fs.StringP("file", "f", runbook.DefaultFile, "runbook `FILE` (its connections, and its validate.counts step's rules)")
 	asCSV := fs.Bool("csv", false, "write every table as CSV")
 	asJSON := fs.Bool("json", false, "write the whole result as JSON")
 	c.MarkFlagsMutuallyExclusive("csv", "json")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		_, stdout, stderr := s.in, s.out, s.err
 		return exitWith(func() int {
-			rb, ok := loadRunbook(*file, stderr)
-			if !ok {
-				return exitFail
-			}
+			rb := s.rb
 			rules := engine.ValidationRules{Recount: true, Concurrency: 4}
 			for _, s := range rb.Steps {
 				if r, ok := s.Spec.(interface{ Rules() engine.ValidationRules }); ok && s.Kind == "validate.counts" {

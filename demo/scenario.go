@@ -99,3 +99,8 @@ func WorldConfig(tables int, sc sqlsim.Scenario) sqlsim.Config {
 
 // SpeedEnv passes the demo's --speed to its simulated tasks.
 const SpeedEnv = "CUTOVER_DEMO_SPEED"
+
+// ScenarioNames are the names --scenario takes (several may be joined with commas).
+func ScenarioNames() []string {
+	return []string{"happy", "locked-table", "count-mismatch", "lcs-throttle", "flaky-network", "upgrade-failure", "rollback"}
+}
