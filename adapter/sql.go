@@ -218,129 +218,82 @@ func (p *SQL) TargetRows(ctx context.Context) ([]engine.TableRows, error) {
 	return tableRows(p.Tgt, "target", ctx)
 }
 
+// Backlog is every published article with its pending commands (sql.Backlog decides what the rows
+// mean).
 func (p *SQL) Backlog(ctx context.Context) ([]engine.ArticleBacklog, error) {
 	if err := need(p.Dist, "distribution"); err != nil {
 		return nil, err
 	}
-	// MSdistribution_status only lists articles with commands still in the distribution database:
-	// every other published article is caught up (0 pending), not unpublished.
-	articles, err := p.Dist.Articles(ctx)
+	b, err := p.Dist.Backlog(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pending, err := p.Dist.PendingCommands(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]engine.ArticleBacklog, 0, len(articles))
-	at := make(map[[2]string]int, len(articles))
-	add := func(pub, article string) int {
-		k := [2]string{pub, strings.ToUpper(article)}
-		i, ok := at[k]
-		if !ok {
-			i = len(out)
-			at[k] = i
-			out = append(out, engine.ArticleBacklog{Publication: pub, Article: article})
-		}
-		return i
-	}
-	for _, a := range articles {
-		add(a.Publication, a.Name)
-	}
-	for _, a := range pending {
-		out[add(a.Publication, a.Article)].Pending += a.Pending
+	out := make([]engine.ArticleBacklog, len(b))
+	for i, a := range b {
+		out[i] = engine.ArticleBacklog{Publication: a.Publication, Article: a.Article, Pending: a.Pending}
 	}
 	return out, nil
 }
 
+// Agents is every replication agent with its newest message and error (sql.Agents joins them).
 func (p *SQL) Agents(ctx context.Context) ([]engine.Agent, error) {
 	if err := need(p.Dist, "distribution"); err != nil {
 		return nil, err
 	}
-	states, err := p.Dist.AgentStates(ctx)
+	reports, err := p.Dist.AgentReports(ctx)
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := p.Dist.AgentMessages(ctx)
-	if err != nil {
-		return nil, err
-	}
-	errs, _ := p.Dist.ReplicationErrors(ctx)
-	errText := map[int]string{}
-	for _, e := range errs {
-		errText[e.ID] = e.Text
-	}
-	byName := map[string]sql.AgentMessage{}
-	for _, m := range msgs {
-		byName[m.Agent] = m
-	}
-	out := make([]engine.Agent, 0, len(states))
-	for _, s := range states {
-		a := engine.Agent{Publication: s.Publication, Name: s.Name, Kind: engine.AgentKind(s.Type), Status: agentStatus(s.Status),
-			Running: s.Running, Latency: s.CurLatency, LastSync: s.LastSync, CacheAge: s.CacheAge}
-		if m, ok := byName[s.Name]; ok {
-			a.Message, a.MessageAt = m.Comments, m.Time
-			if m.ErrorID != 0 {
-				a.Error = errText[m.ErrorID]
-			}
-		}
-		out = append(out, a)
+	out := make([]engine.Agent, 0, len(reports))
+	for _, r := range reports {
+		out = append(out, engine.Agent{Publication: r.Publication, Name: r.Name, Kind: engine.AgentKind(r.Type), Status: agentStatus(r.Status),
+			Running: r.Running, Latency: r.CurLatency, LastSync: r.LastSync, CacheAge: r.CacheAge,
+			Message: r.Message, MessageAt: r.MessageAt, Error: r.Error})
 	}
 	return out, nil
 }
 
 // Setup lists every publication with its subscriptions' states (MSsubscriptions) and its snapshot
-// and distribution agents' newest history rows.
+// and distribution agents' newest history rows (sql.PublicationSetups groups them).
 func (p *SQL) Setup(ctx context.Context) ([]engine.PublicationSetup, error) {
 	if err := need(p.Dist, "distribution"); err != nil {
 		return nil, err
 	}
-	states, err := p.Dist.SubscriptionStates(ctx)
+	setups, err := p.Dist.Setups(ctx)
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := p.Dist.AgentMessages(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []engine.PublicationSetup
-	index := map[string]int{}
-	for _, s := range states {
-		i, ok := index[s.Publication]
-		if !ok {
-			i = len(out)
-			index[s.Publication] = i
-			out = append(out, engine.PublicationSetup{Name: s.Publication})
+	out := make([]engine.PublicationSetup, 0, len(setups))
+	for _, ps := range setups {
+		e := engine.PublicationSetup{Name: ps.Name, Snapshot: agentRun(ps.Snapshot), Distribution: agentRun(ps.Distribution)}
+		for _, s := range ps.Subscriptions {
+			e.Subscriptions = append(e.Subscriptions, engine.SubscriptionArticles{SubscriberDB: s.SubscriberDB,
+				State: subscriptionState(s.Status), Status: int(s.Status), Articles: s.Articles})
 		}
-		if !s.Known {
-			continue // a publication without a subscription
-		}
-		state := engine.SubscriptionOther
-		switch s.Status {
-		case sql.SubscriptionInactive:
-			state = engine.SubscriptionInactive
-		case sql.SubscriptionSubscribed:
-			state = engine.SubscriptionAwaitingSnapshot
-		case sql.SubscriptionActive:
-			state = engine.SubscriptionActive
-		}
-		out[i].Subscriptions = append(out[i].Subscriptions, engine.SubscriptionArticles{SubscriberDB: s.SubscriberDB, State: state,
-			Status: int(s.Status), Articles: s.Articles})
-	}
-	for _, m := range msgs {
-		i, ok := index[m.Publication]
-		if !ok {
-			continue
-		}
-		run := engine.AgentRun{Status: agentStatus(m.Status), At: m.Time, Message: m.Comments}
-		switch m.Type {
-		case sql.SnapshotAgent:
-			out[i].Snapshot = run
-		case sql.DistributionAgent:
-			out[i].Distribution = run
-		}
+		out = append(out, e)
 	}
 	return out, nil
+}
+
+// subscriptionState carries a documented MSsubscriptions status across.
+func subscriptionState(s sql.SubscriptionStatus) engine.SubscriptionState {
+	switch s {
+	case sql.SubscriptionInactive:
+		return engine.SubscriptionInactive
+	case sql.SubscriptionSubscribed:
+		return engine.SubscriptionAwaitingSnapshot
+	case sql.SubscriptionActive:
+		return engine.SubscriptionActive
+	}
+	return engine.SubscriptionOther
+}
+
+// agentRun carries an agent's newest message across (the zero message is no run).
+func agentRun(m sql.AgentMessage) engine.AgentRun {
+	if m == (sql.AgentMessage{}) {
+		return engine.AgentRun{}
+	}
+	return engine.AgentRun{Status: agentStatus(m.Status), At: m.Time, Message: m.Comments}
 }
 
 // Left reads what is left of the replication setup on the source server and in the distribution
@@ -350,15 +303,7 @@ func (p *SQL) Left(ctx context.Context) (engine.SetupLeft, error) {
 	if err != nil {
 		return engine.SetupLeft{}, err
 	}
-	out := engine.SetupLeft{Distributors: l.Distributors, Evidence: strings.Join(l.Checked, "; ")}
-	seen := map[string]bool{}
-	for _, n := range append(append([]string(nil), l.Published...), l.Publications...) {
-		if !seen[strings.ToUpper(n)] {
-			seen[strings.ToUpper(n)] = true
-			out.Publications = append(out.Publications, n)
-		}
-	}
-	return out, nil
+	return engine.SetupLeft{Distributors: l.Distributors, Publications: l.Names(), Evidence: strings.Join(l.Checked, "; ")}, nil
 }
 
 // agentStatus carries a documented run status (1 Started … 6 Failed) across; any other number is
@@ -434,22 +379,18 @@ func (p *SQL) Post(ctx context.Context, publication string) (int, error) {
 	return p.Src.PostTracerToken(ctx, publication)
 }
 
+// Arrived reports whether a tracer token reached every subscriber and its slowest latency
+// (sql.TracerArrival).
 func (p *SQL) Arrived(ctx context.Context, publication string, id int) (bool, time.Duration, error) {
 	if err := need(p.Src, "source"); err != nil {
 		return false, 0, err
 	}
 	hist, err := p.Src.TracerTokenHistory(ctx, publication, id)
-	if err != nil || len(hist) == 0 {
+	if err != nil {
 		return false, 0, err
 	}
-	var worst time.Duration
-	for _, h := range hist {
-		if !h.Arrived() {
-			return false, 0, nil
-		}
-		worst = max(worst, *h.Overall)
-	}
-	return true, worst, nil
+	arrived, worst := sql.TracerArrival(hist)
+	return arrived, worst, nil
 }
 
 func (p *SQL) side(s engine.Side) (*sql.DB, error) {
@@ -499,13 +440,12 @@ func upgradeProgress(u sql.Upgrade) engine.UpgradeProgress {
 	if r, ok := u.Newest(); ok {
 		out.Step, out.SubStep = r.Step, r.SubStep
 	}
-	_, failed := u.Failure()
-	switch {
-	case !u.Started():
+	switch u.State() {
+	case sql.UpgradeNotStarted:
 		out.Phase = engine.UpgradeNotStarted
-	case failed:
+	case sql.UpgradeFailed:
 		out.Phase = engine.UpgradeFailed
-	case u.Finished():
+	case sql.UpgradeFinished:
 		out.Phase = engine.UpgradeCompleted
 	default:
 		out.Phase = engine.UpgradeRunning

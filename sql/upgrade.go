@@ -382,6 +382,49 @@ func (u Upgrade) Finished() bool {
 	return !running && !failed
 }
 
+// UpgradeState is where the data upgrade stands as its tables tell it.
+type UpgradeState int
+
+// Upgrade states.
+const (
+	// UpgradeNotStarted: no step row and no servicing row yet.
+	UpgradeNotStarted UpgradeState = iota
+	// UpgradeRunning: started, neither failed nor finished.
+	UpgradeRunning
+	// UpgradeFailed: a step failed (the toolkit's rollback or a resume is next).
+	UpgradeFailed
+	// UpgradeFinished: the final servicing flag is done with nothing running or failed.
+	UpgradeFinished
+)
+
+// String names the state.
+func (s UpgradeState) String() string {
+	switch s {
+	case UpgradeRunning:
+		return "running"
+	case UpgradeFailed:
+		return "failed"
+	case UpgradeFinished:
+		return "finished"
+	}
+	return "not started"
+}
+
+// State is where the upgrade stands: not started, failed (a failure outranks a finish flag),
+// finished, or running.
+func (u Upgrade) State() UpgradeState {
+	_, failed := u.Failure()
+	switch {
+	case !u.Started():
+		return UpgradeNotStarted
+	case failed:
+		return UpgradeFailed
+	case u.Finished():
+		return UpgradeFinished
+	}
+	return UpgradeRunning
+}
+
 // Newest is the step to show: the one in progress, else the failure, else the newest row.
 func (u Upgrade) Newest() (UpgradeStep, bool) {
 	if r, ok := u.Current(); ok {
