@@ -190,35 +190,51 @@ func (e *Engine) baselinePathLocked() string {
 }
 
 // Start records the engine start, settles attempts a crash or stop interrupted, and begins
-// scheduling. Open must have been called.
+// scheduling. Open must have been called. What interrupted attempts left running is cleaned up
+// before scheduling begins, without the engine lock: the cockpit stays readable meanwhile.
 func (e *Engine) Start(ctx context.Context) error {
+	host, _ := os.Hostname()
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if !e.open || e.closed {
+		e.mu.Unlock()
 		return errors.New("engine: Start before Open")
 	}
 	if e.started {
+		e.mu.Unlock()
 		return errors.New("engine: already started")
 	}
-	host, _ := os.Hostname()
 	es := EngineStarted{Host: host, PID: os.Getpid(), Version: e.opts.Version, RunbookHash: e.rb.Hash, Baseline: e.baselinePathLocked(),
 		Resumed: e.st.starts > 0, AutoConfirm: e.opts.AutoConfirm}
 	if t := e.report.Torn; t != nil {
 		es.Torn = fmt.Sprintf("line %d (%d bytes) dropped", t.Line, t.Bytes)
 	}
 	if _, err := e.commitLocked(RecEngineStarted, "", es); err != nil {
+		e.mu.Unlock()
 		return err
 	}
 	e.runCtx, e.runCancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	e.started = true
+	// Stop waits for loopDone from here on, even while the cleanups below run.
+	e.loopDone = make(chan struct{})
 	if es.Resumed {
 		e.logs.add(LevelInfo, "", "", fmt.Sprintf("resuming run %q from the journal (%d records)", e.rb.Name, e.j.Seq()))
 	}
-	e.recoverLocked()
+	pending := e.recoverLocked()
+	e.mu.Unlock()
+
+	runCleanups(pending)
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.settleCleanupsLocked(pending)
 	for _, st := range e.st.order {
 		e.retireMonitorLocked(st)
 	}
-	e.loopDone = make(chan struct{})
+	if e.stopping {
+		// Stopped while cleaning up: nothing is scheduled.
+		close(e.loopDone)
+		return nil
+	}
 	go e.loop(ctx)
 	if e.monitor != nil {
 		e.wg.Add(1)
