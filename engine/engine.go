@@ -53,7 +53,10 @@ type Engine struct {
 	monitor     *monitor
 	lastSample  time.Time
 	validation  *Validation
-	holds       map[string]hold
+	// validationGen counts the validations recorded: a recount applies only to the generation
+	// it started on.
+	validationGen uint64
+	holds         map[string]hold
 	// baseline is the rehearsal whose actual durations are the plan (nil: the runbook's planned:).
 	baseline *Baseline
 }

@@ -15,6 +15,7 @@ import (
 const maxNotable = 500
 
 // recordValidation journals a validation's result, keeps it for the cockpit and tells subscribers.
+// It starts a new generation: recounts begun on an earlier validation are discarded (Recount).
 func (e *Engine) recordValidation(step string, attempt int, v *Validation, files []string) {
 	rec := ValidationRecord{Attempt: attempt, Passed: v.Passed, Tables: len(v.Tables), Classes: v.Classes, Recounts: v.Recounts, Files: files}
 	for _, t := range v.Tables {
@@ -24,44 +25,76 @@ func (e *Engine) recordValidation(step string, attempt int, v *Validation, files
 	}
 	v.Step = step
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.validation = v
+	e.validationGen++
 	if !e.closed && e.j != nil {
 		_, _ = e.commitLocked(RecValidation, step, rec)
 	}
-	e.mu.Unlock()
+	// Published under the lock, so subscribers see validations and recounts in the order they
+	// were adopted (the event is coalescable: publishing never waits).
 	e.bus.Publish(ValidationUpdated{Validation: v})
 }
 
 // Validation is the newest record-count validation (reloaded from its file after a restart), or nil.
 func (e *Engine) Validation() *Validation {
+	v, _ := e.currentValidation()
+	return v
+}
+
+// currentValidation is the newest validation and its generation. After a restart the validation
+// is read back from its file, outside the engine lock.
+func (e *Engine) currentValidation() (*Validation, uint64) {
+	e.mu.Lock()
+	v, gen, files := e.validation, e.validationGen, append([]string(nil), e.st.validationFiles...)
+	e.mu.Unlock()
+	if v != nil {
+		return v, gen
+	}
+	loaded := loadValidation(files)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.validation == nil {
-		for _, f := range e.st.validationFiles {
-			if strings.HasSuffix(f, ".json") {
-				if b, err := os.ReadFile(f); err == nil {
-					var v Validation
-					if json.Unmarshal(b, &v) == nil {
-						e.validation = &v
-					}
-				}
+		e.validation = loaded
+	}
+	return e.validation, e.validationGen
+}
+
+// loadValidation reads the newest validation from the files the journal names (nil when none
+// can be read).
+func loadValidation(files []string) *Validation {
+	var out *Validation
+	for _, f := range files {
+		if !strings.HasSuffix(f, ".json") {
+			continue
+		}
+		if b, err := os.ReadFile(f); err == nil {
+			var v Validation
+			if json.Unmarshal(b, &v) == nil {
+				out = &v
 			}
 		}
 	}
-	return e.validation
+	return out
 }
 
 // ErrNoValidation is returned by Recount before any validation ran.
 var ErrNoValidation = errors.New("no validation has run yet")
 
+// ErrValidationReplaced is returned by Recount when a newer validation was recorded while it
+// counted: its result belongs to the validation it replaced and is discarded.
+var ErrValidationReplaced = errors.New("a newer validation was recorded while counting; recount against it")
+
 // Recount counts one table of the newest validation exactly (COUNT_BIG) on both sides, classifies
 // it again with the rules of the step that validated, journals the recount as evidence and
-// publishes the updated validation. Only operators may: it loads the production source.
+// publishes the updated validation. Only operators may: it loads the production source. A recount
+// never publishes a result older than the validation it would replace: when a newer validation
+// was recorded while it counted, nothing is journaled or published (ErrValidationReplaced).
 func (e *Engine) Recount(ctx context.Context, table string, actor Actor) (TableCheck, error) {
 	if actor.Role != RoleOperator {
 		return TableCheck{}, fmt.Errorf("recount %s: %w (%s is a %s)", table, ErrNotOperator, actor.Name, actor.Role)
 	}
-	v := e.Validation()
+	v, gen := e.currentValidation()
 	if v == nil {
 		return TableCheck{}, fmt.Errorf("recount %s: %w", table, ErrNoValidation)
 	}
@@ -111,23 +144,32 @@ func (e *Engine) Recount(ctx context.Context, table string, actor Actor) (TableC
 	if err := errors.Join(err1, err2); err != nil {
 		tc.Error = err.Error()
 	}
-	now := e.clock.Now()
-	nv := v.withTable(tc, now)
 	e.mu.Lock()
-	if e.validation == v {
-		e.validation = nv
+	if e.validationGen != gen || e.validation == nil {
+		e.mu.Unlock()
+		e.logs.add(LevelWarn, v.Step, "", fmt.Sprintf("%s's recount of %s was discarded: a newer validation was recorded while it counted", actor.Name, tc.Table))
+		return tc, fmt.Errorf("recount %s: %w", table, ErrValidationReplaced)
 	}
-	var jerr error
+	// Other recounts of this validation may have finished meanwhile: apply this one to the
+	// validation as it is now.
+	before := old.Class
+	for _, t := range e.validation.Tables {
+		if tableKey(t.Table) == tableKey(tc.Table) {
+			before = t.Class
+		}
+	}
 	if e.closed || e.j == nil {
-		jerr = ErrClosed
-	} else {
-		_, jerr = e.commitLocked(RecRecount, v.Step, Recounted{Actor: actor, Check: tc, Before: old.Class})
+		e.mu.Unlock()
+		return tc, fmt.Errorf("recount %s: %w", table, ErrClosed)
 	}
-	e.mu.Unlock()
-	if jerr != nil {
-		return tc, fmt.Errorf("recount %s: %w", table, jerr)
+	if _, err := e.commitLocked(RecRecount, v.Step, Recounted{Actor: actor, Check: tc, Before: before}); err != nil {
+		e.mu.Unlock()
+		return tc, fmt.Errorf("recount %s: %w", table, err)
 	}
-	e.logs.add(LevelInfo, v.Step, "", fmt.Sprintf("%s recounted %s exactly: source %d, target %d, Δ %d — %s (was %s)", actor.Name, tc.Table, tc.Source, tc.Target, tc.Delta, tc.Class, old.Class))
+	nv := e.validation.withTable(tc, e.clock.Now())
+	e.validation = nv
 	e.bus.Publish(ValidationUpdated{Validation: nv})
+	e.mu.Unlock()
+	e.logs.add(LevelInfo, v.Step, "", fmt.Sprintf("%s recounted %s exactly: source %d, target %d, Δ %d — %s (was %s)", actor.Name, tc.Table, tc.Source, tc.Target, tc.Delta, tc.Class, before))
 	return tc, nil
 }
