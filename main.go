@@ -40,6 +40,7 @@ import (
 	"cutover/engine/journal"
 	"cutover/engine/report"
 	"cutover/engine/runbook"
+	"cutover/engine/svc"
 	"cutover/engine/team"
 	"cutover/lcs"
 	lcssim "cutover/lcs/sim"
@@ -2955,9 +2956,9 @@ func services(rb *runbook.Runbook) (engine.ServiceController, error) {
 		return nil, nil
 	}
 	if rb.AOS.Control == "scm" {
-		return engine.NewSCMServices()
+		return svc.NewSCMServices()
 	}
-	return engine.NewCommandServices(rb.AOS)
+	return svc.NewCommandServices(rb.AOS)
 }
 
 // usesKind reports whether any step is of one of the kinds.
