@@ -65,21 +65,17 @@ func (e *Engine) outcomeLocked() Outcome {
 	}
 	waiting := false
 	for _, st := range e.st.order {
-		switch e.st.viewState(st) {
-		case StateRunning:
-			if st.kind.Mode() == ModeManual {
-				waiting = true
-				continue
-			}
+		state := e.st.viewState(st)
+		switch w := operatorWait(state, st.kind.Mode()); {
+		case w == WaitConfirmation || w == WaitCompletion:
+			// A failed step waits for a decision too, but leaves the run blocked, not waiting.
+			waiting = true
+		case state == StateRunning || state == StateRetrying:
 			return OutcomeRunning
-		case StateRetrying:
-			return OutcomeRunning
-		case StateReady:
+		case state == StateReady:
 			if !st.guarded() || st.approved || st.request == 0 {
 				return OutcomeRunning
 			}
-			waiting = true
-		case StateAwaiting:
 			waiting = true
 		}
 	}

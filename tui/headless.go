@@ -353,7 +353,7 @@ func (h *headless) stepLine(at time.Time, st engine.StepView) {
 				msg = fmt.Sprintf("attempt %d: %s", st.Attempt, msg)
 			}
 		}
-		if st.Mode == engine.ModeManual {
+		if st.InOperatorsHands() {
 			msg = "in the operator's hands: " + firstLine(st.Action)
 		}
 	case engine.StateAwaiting:
@@ -362,6 +362,8 @@ func (h *headless) stepLine(at time.Time, st engine.StepView) {
 		if len(c.Approvals) > 0 {
 			msg += " (approved by " + approvalNames(c.Approvals) + ")"
 		}
+		// A cheap look before taking a snapshot: rollbackNotice asks the engine's rule
+		// (Snapshot.GuardsNoReturn) and is empty for any other step.
 		if st.ID == h.noReturn || (h.noReturn != "" && st.Mode == engine.ModeGate) {
 			if text, _ := rollbackNotice(h.e.Snapshot(), st, h.e.Now(), h.opt.Local); text != "" {
 				// Below the message, where line puts it.
@@ -419,10 +421,10 @@ func approvalNames(as []engine.Approval) string {
 func (h *headless) reconcile(s engine.Snapshot) {
 	want := map[string]prompt{}
 	for _, st := range s.Steps {
-		switch {
-		case st.State == engine.StateAwaiting:
+		switch st.WaitsFor() {
+		case engine.WaitConfirmation:
 			want[st.ID] = prompt{step: st.ID, request: st.Confirmation.Request}
-		case st.State == engine.StateRunning && st.Mode == engine.ModeManual:
+		case engine.WaitCompletion:
 			want[st.ID] = prompt{step: st.ID, manual: true}
 		}
 	}

@@ -144,11 +144,11 @@ type RunStatus struct {
 	// StepsNotNeeded counts the done steps that are conditional (`when: {failed}`) and were not
 	// needed: their trigger was done without failing.
 	StepsNotNeeded int
-	// Current is the step that matters now (nil when none): one awaiting an operator, else a failed
-	// one, else one retrying, running or ready, in that order.
+	// Current is the step that matters now (engine.Snapshot.Current; nil when every step is done):
+	// one awaiting an operator, else a failed one, else one running, retrying, ready or pending.
 	Current *CurrentStep
 	// Downtime is the downtime clock; nil when the runbook has no downtime block.
-	Downtime *DowntimeStatus
+	Downtime *engine.DowntimeView
 	// Rollback is the AX 2012 rollback's readiness; nil when the runbook names no point of no
 	// return.
 	Rollback *engine.RollbackView
@@ -172,17 +172,6 @@ type CurrentStep struct {
 	State engine.StepState
 	Phase string
 }
-
-// DowntimeStatus is the downtime clock.
-type DowntimeStatus struct {
-	// Began is when the downtime began (zero: not yet); Elapsed how long it has run.
-	Began   time.Time
-	Elapsed time.Duration
-	Budget  time.Duration
-}
-
-// Over reports whether the downtime ran past its budget.
-func (d DowntimeStatus) Over() bool { return d.Budget > 0 && d.Elapsed > d.Budget }
 
 // EvaluateStatus judges replication health from the monitor's picture (view) with the engine's one
 // replication verdict (engine.ReplicationView.Judge: the rule the replication.healthy gate and the
@@ -284,9 +273,6 @@ func replicationStatus(v *engine.ReplicationView, now time.Time) *ReplicationSta
 func runStatus(snap *engine.Snapshot, now time.Time) *RunStatus {
 	rs := &RunStatus{Name: snap.Run.Name, Environment: snap.Run.Environment, Rehearsal: snap.Run.Rehearsal,
 		Outcome: snap.Run.Outcome, StepsTotal: len(snap.Steps)}
-	priority := map[engine.StepState]int{engine.StateAwaiting: 5, engine.StateFailed: 4, engine.StateRetrying: 3,
-		engine.StateRunning: 2, engine.StateReady: 1}
-	best := 0
 	for _, st := range snap.Steps {
 		if st.State.Done() {
 			rs.StepsDone++
@@ -294,16 +280,13 @@ func runStatus(snap *engine.Snapshot, now time.Time) *RunStatus {
 		if st.State == engine.StateNotNeeded {
 			rs.StepsNotNeeded++
 		}
-		if p := priority[st.State]; p > best {
-			best = p
-			rs.Current = &CurrentStep{ID: st.ID, Title: st.Title, State: st.State, Phase: st.Phase}
-		}
+	}
+	if st, ok := snap.Current(); ok {
+		rs.Current = &CurrentStep{ID: st.ID, Title: st.Title, State: st.State, Phase: st.Phase}
 	}
 	if snap.Run.Downtime != nil {
-		d := &data{}
-		d.setSnapshot(*snap)
-		dt := d.downtime(now)
-		rs.Downtime = &DowntimeStatus{Began: dt.began, Elapsed: dt.elapsed, Budget: dt.budget}
+		dt := snap.Downtime(now)
+		rs.Downtime = &dt
 	}
 	if rb := snap.Rollback(now); rb.State != engine.RollbackUntracked {
 		rs.Rollback = &rb
