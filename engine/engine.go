@@ -67,13 +67,6 @@ func (e *Engine) Runbook() *runbook.Runbook { return e.rb }
 // StateDir is the state directory.
 func (e *Engine) StateDir() string { return e.stateDir }
 
-func short(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
-}
-
 // Replication is the replication monitor's newest picture (nil without a monitor).
 func (e *Engine) Replication() *ReplicationView {
 	if e.monitor == nil {

@@ -22,7 +22,7 @@ type Options struct {
 	StateDir string
 	// Clock is the time source (the real clock when nil).
 	Clock clock.Clock
-	// Kinds are the step kinds (the built-in ones when nil).
+	// Kinds are the step kinds (every kind this build knows, AllKinds, when nil).
 	Kinds *Registry
 	// AutoConfirm gives every confirmation and completes manual steps automatically. It is refused
 	// unless the runbook says `rehearsal: true`.
@@ -66,7 +66,7 @@ func New(rb *runbook.Runbook, opts Options) (*Engine, error) {
 		opts.Clock = clock.Real()
 	}
 	if opts.Kinds == nil {
-		opts.Kinds = NewRegistry(BuiltinKinds()...)
+		opts.Kinds = NewRegistry(AllKinds()...)
 	}
 	self := opts.Self
 	if self == "" {
@@ -174,7 +174,7 @@ func (e *Engine) Open() error {
 		return err
 	}
 	if last := e.st.runbookHash; last != "" && last != e.rb.Hash {
-		e.logs.add(LevelWarn, "", "", fmt.Sprintf("the runbook changed since this run started (sha256 %s… → %s…); continuing with the new file", short(last), short(e.rb.Hash)))
+		e.logs.add(LevelWarn, "", "", fmt.Sprintf("the runbook changed since this run started (sha256 %s → %s); continuing with the new file", journal.ShortHash(last), journal.ShortHash(e.rb.Hash)))
 		_, err := e.commitLocked(RecRunbookChanged, "", RunbookChanged{OldHash: last, NewHash: e.rb.Hash})
 		return err
 	}

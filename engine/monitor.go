@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"cutover/engine/clock"
+	"cutover/engine/runbook"
 )
 
 // MonitorConfig tunes the replication monitor.
@@ -460,9 +461,9 @@ func (m *monitor) healthChanged(h, before SourceHealth, removing string) {
 	case h.State == HealthFailing:
 		m.log(LevelError, "", fmt.Sprintf("%s is failing: %s (last good read %s)", h.Name, h.LastError, ageText(h.Since, before.LastOK)))
 	case before.State == HealthFailing:
-		m.log(LevelWarn, "", fmt.Sprintf("%s is reachable again after an outage of %s", h.Name, fmtDur(h.LastOutage)))
+		m.log(LevelWarn, "", fmt.Sprintf("%s is reachable again after an outage of %s", h.Name, runbook.FormatDuration(h.LastOutage)))
 	case h.State == HealthSlow:
-		m.log(LevelWarn, "", fmt.Sprintf("%s is slow: a query took %s", h.Name, fmtDur(h.LastDuration)))
+		m.log(LevelWarn, "", fmt.Sprintf("%s is slow: a query took %s", h.Name, runbook.FormatDuration(h.LastDuration)))
 	}
 	expectedBy := ""
 	if h.State == HealthFailing {
@@ -498,14 +499,7 @@ func ageText(now, then time.Time) string {
 	if then.IsZero() {
 		return "never"
 	}
-	return fmtDur(now.Sub(then)) + " earlier"
-}
-
-func fmtDur(d time.Duration) string {
-	if d < time.Second {
-		return d.Round(time.Millisecond).String()
-	}
-	return d.Round(time.Second).String()
+	return runbook.FormatDuration(now.Sub(then)) + " earlier"
 }
 
 // cycle runs the queries that are due, folds the results in and publishes a new picture, which it

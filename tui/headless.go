@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"cutover/engine"
+	"cutover/engine/journal"
 	"cutover/engine/runbook"
 )
 
@@ -593,7 +594,7 @@ func (h *headless) finished(s engine.Snapshot, interrupted bool) (int, bool) {
 			h.said = s.Run.Outcome
 			switch s.Run.Outcome {
 			case engine.OutcomeCompleted:
-				h.printf("run completed: every step succeeded or was skipped (journal head %s); still serving — Ctrl-C stops\n", short(s.Run.JournalHead))
+				h.printf("run completed: every step succeeded or was skipped (journal head %s); still serving — Ctrl-C stops\n", journal.ShortHash(s.Run.JournalHead))
 			case engine.OutcomeBlocked:
 				h.printf("run blocked by a failed step: an operator can retry, skip or mark it done from a cockpit\n")
 			}
@@ -607,7 +608,7 @@ func (h *headless) finished(s engine.Snapshot, interrupted bool) (int, bool) {
 	}
 	switch s.Run.Outcome {
 	case engine.OutcomeCompleted:
-		h.printf("run completed: every step succeeded or was skipped (journal head %s)%s\n", short(s.Run.JournalHead), versusBaseline(s.Run))
+		h.printf("run completed: every step succeeded or was skipped (journal head %s)%s\n", journal.ShortHash(s.Run.JournalHead), versusBaseline(s.Run))
 		h.flush()
 		return ExitCompleted, true
 	case engine.OutcomeBlocked:
@@ -644,11 +645,4 @@ func (h *headless) finished(s engine.Snapshot, interrupted bool) (int, bool) {
 func (h *headless) closed() int {
 	h.flush()
 	return ExitInterrupted
-}
-
-func short(h string) string {
-	if len(h) > 16 {
-		return h[:16]
-	}
-	return h
 }

@@ -164,7 +164,7 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 			return err
 		}
 		r.Integrity.CurrentHash = p.NewHash
-		b.anomaly(at, AnomalyRunbookChanged, "", "", fmt.Sprintf("the runbook file changed mid-run (sha256 %s → %s); the run continued with the new file", short(p.OldHash), short(p.NewHash)))
+		b.anomaly(at, AnomalyRunbookChanged, "", "", fmt.Sprintf("the runbook file changed mid-run (sha256 %s → %s); the run continued with the new file", orDash(journal.ShortHash(p.OldHash)), orDash(journal.ShortHash(p.NewHash))))
 	case engine.RecEngineStarted:
 		var p engine.EngineStarted
 		if err := rec.Decode(&p); err != nil {
@@ -600,7 +600,7 @@ func (b *builder) health(at time.Time, p engine.SourceHealthRecord) {
 		}
 	}
 	b.anomaly(from, AnomalyOutage, "", "", fmt.Sprintf("%s failing from %s to %s (%s)%s; then %s",
-		sourceName(p.Source), ts(from), ts(at), dur(length), prefixed(": ", cause), p.State))
+		sourceName(p.Source), ts(from), ts(at), runbook.FormatDuration(length), prefixed(": ", cause), p.State))
 }
 
 // sourceName names a monitored data source for people.
@@ -623,7 +623,7 @@ func (b *builder) closePause(at time.Time, by *engine.Actor) {
 		return
 	}
 	b.pause = nil
-	detail := fmt.Sprintf("run paused for %s%s", dur(at.Sub(p.at)), prefixed(": ", p.reason))
+	detail := fmt.Sprintf("run paused for %s%s", runbook.FormatDuration(at.Sub(p.at)), prefixed(": ", p.reason))
 	if by != nil {
 		detail += fmt.Sprintf("; resumed by %s at %s", by.Name, ts(at))
 	}
@@ -646,7 +646,7 @@ func (b *builder) finish(base *engine.Baseline) {
 	sort.SliceStable(r.Anomalies, func(i, j int) bool { return r.Anomalies[i].At.Before(r.Anomalies[j].At) })
 	r.Integrity.RunbookMatches = r.Integrity.CurrentHash == "" || r.Integrity.CurrentHash == r.Integrity.RunbookHash
 	if !r.Integrity.RunbookMatches {
-		b.note("The runbook given (sha256 %s) is not the one the run last used (sha256 %s): titles, phases and plans are the given file's.", short(r.Integrity.RunbookHash), short(r.Integrity.CurrentHash))
+		b.note("The runbook given (sha256 %s) is not the one the run last used (sha256 %s): titles, phases and plans are the given file's.", orDash(journal.ShortHash(r.Integrity.RunbookHash)), orDash(journal.ShortHash(r.Integrity.CurrentHash)))
 	}
 	if len(b.extraSteps) > 0 {
 		b.note("The journal names step(s) the runbook does not have: %s.", strings.Join(b.extraSteps, ", "))
@@ -957,13 +957,6 @@ func (b *builder) lcs() {
 	}
 }
 
-func short(h string) string {
-	if len(h) > 12 {
-		return h[:12] + "…"
-	}
-	return orDash(h)
-}
-
 func orDash(s string) string {
 	if strings.TrimSpace(s) == "" {
 		return "—"
@@ -994,18 +987,13 @@ func ts(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05Z")
 }
 
-// dur is a duration for people: 45s, 12m, 1h05m.
-func dur(d time.Duration) string {
-	return runbook.FormatDuration(d)
-}
-
 // signed is a difference with its sign: +5m, -1h02m, ±0s.
 func signed(d time.Duration) string {
 	switch {
 	case d > 0:
-		return "+" + dur(d)
+		return "+" + runbook.FormatDuration(d)
 	case d < 0:
-		return dur(d)
+		return runbook.FormatDuration(d)
 	}
 	return "±0s"
 }
