@@ -192,40 +192,8 @@ func (a *aosStopAction) Run(ctx context.Context, run *Run) error {
 	if ports.Services == nil {
 		return Permanent(errors.New("no service controller: configure the aos section's control (command templates or scm)"))
 	}
-	type outcome struct {
-		in    aosInstance
-		state ServiceState
-		err   error
-	}
-	results := make([]outcome, len(a.instances))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	stopped := 0
-	for i, in := range a.instances {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st, err := a.stopOne(ctx, run, in)
-			results[i] = outcome{in: in, state: st, err: err}
-			if err == nil {
-				mu.Lock()
-				stopped++
-				run.Progress(Progress{Percent: 100 * float64(stopped) / float64(len(a.instances)), Message: fmt.Sprintf("%d of %d AOS stopped", stopped, len(a.instances))})
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	var still []string
-	var errs []error
-	for _, r := range results {
-		if r.err != nil {
-			still = append(still, fmt.Sprintf("%s (%s)", r.in, r.state))
-			errs = append(errs, r.err)
-		}
-	}
-	if len(still) > 0 {
-		return fmt.Errorf("still running: %s: %w", strings.Join(still, ", "), errors.Join(errs...))
+	if err := onEveryAOS(ctx, run, a.instances, "stopped", "still running", a.stopOne); err != nil {
+		return err
 	}
 	if ports.AX == nil {
 		run.Warnf("AX sessions not checked: no AX source connection configured")
@@ -375,40 +343,8 @@ func (a *aosStartAction) Run(ctx context.Context, run *Run) error {
 	if ports.Services == nil {
 		return Permanent(errors.New("no service controller: configure the aos section's control (command templates or scm)"))
 	}
-	type outcome struct {
-		in    aosInstance
-		state ServiceState
-		err   error
-	}
-	results := make([]outcome, len(a.instances))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	running := 0
-	for i, in := range a.instances {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st, err := a.startOne(ctx, run, in)
-			results[i] = outcome{in: in, state: st, err: err}
-			if err == nil {
-				mu.Lock()
-				running++
-				run.Progress(Progress{Percent: 100 * float64(running) / float64(len(a.instances)), Message: fmt.Sprintf("%d of %d AOS running", running, len(a.instances))})
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	var down []string
-	var errs []error
-	for _, r := range results {
-		if r.err != nil {
-			down = append(down, fmt.Sprintf("%s (%s)", r.in, r.state))
-			errs = append(errs, r.err)
-		}
-	}
-	if len(down) > 0 {
-		return fmt.Errorf("not running: %s: %w", strings.Join(down, ", "), errors.Join(errs...))
+	if err := onEveryAOS(ctx, run, a.instances, "running", "not running", a.startOne); err != nil {
+		return err
 	}
 	if ports.AX == nil {
 		run.Warnf("AX server sessions not checked: no AX source connection configured")
@@ -542,3 +478,47 @@ func aosSessionsMissing(instances []aosInstance, servers []AXServer) []aosInstan
 	}
 	return missing
 }
+
+// onEveryAOS asks every instance at once (do: stop or start it and follow its state), reporting
+// progress as each one is done ("3 of 4 AOS stopped": done names the state reached). The error
+// names each instance that is not (with its state, after failed: "still running: …").
+func onEveryAOS(ctx context.Context, run *Run, instances []aosInstance, done, failed string,
+	do func(context.Context, *Run, aosInstance) (ServiceState, error)) error {
+	type outcome struct {
+		in    aosInstance
+		state ServiceState
+		err   error
+	}
+	results := make([]outcome, len(instances))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	finished := 0
+	for i, in := range instances {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := do(ctx, run, in)
+			results[i] = outcome{in: in, state: st, err: err}
+			if err == nil {
+				mu.Lock()
+				finished++
+				run.Progress(Progress{Percent: 100 * float64(finished) / float64(len(instances)), Message: fmt.Sprintf("%d of %d AOS %s", finished, len(instances), done)})
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	var left []string
+	var errs []error
+	for _, r := range results {
+		if r.err != nil {
+			left = append(left, fmt.Sprintf("%s (%s)", r.in, r.state))
+			errs = append(errs, r.err)
+		}
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("%s: %s: %w", failed, strings.Join(left, ", "), errors.Join(errs...))
+	}
+	return nil
+}
+

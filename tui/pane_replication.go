@@ -153,34 +153,17 @@ func abs64(n int64) int64 {
 }
 
 func (p *replicationPane) update(msg tea.Msg) tea.Cmd {
+	if cmd, took, edited := editFilter(&p.input, &p.editing, &p.filter, msg); took {
+		if edited {
+			p.cur.cursor = 0
+		}
+		return cmd
+	}
 	km, ok := msg.(tea.KeyPressMsg)
 	if !ok {
-		if p.editing {
-			var cmd tea.Cmd
-			p.input, cmd = p.input.Update(msg)
-			return cmd
-		}
 		return nil
 	}
 	k := p.s.keys
-	if p.editing {
-		switch km.String() {
-		case "enter":
-			p.editing = false
-			p.input.Blur()
-			return nil
-		case "esc":
-			p.editing, p.filter = false, ""
-			p.input.SetValue("")
-			p.input.Blur()
-			return nil
-		}
-		var cmd tea.Cmd
-		p.input, cmd = p.input.Update(msg)
-		p.filter = p.input.Value()
-		p.cur.cursor = 0
-		return cmd
-	}
 	p.derive()
 	if p.cur.move(k, km, 20) {
 		p.cur.clamp(len(p.rows), 0)
