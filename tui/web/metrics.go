@@ -102,7 +102,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, s := range stepStates {
 			gauge(ch, mStep, b2f(st.State == s), c.label(st.ID), c.label(st.Phase), s.String())
 		}
-		if st.State == engine.StateAwaiting && st.Confirmation != nil {
+		if st.WaitsFor() == engine.WaitConfirmation && st.Confirmation != nil {
 			awaited++
 			oldest = max(oldest, now.Sub(st.Confirmation.Since).Seconds())
 		}

@@ -248,7 +248,7 @@ func buildView(snap engine.Snapshot, repl *ReplicationView, val *engine.Validati
 		if st.State == engine.StateFailed || st.State == engine.StateRetrying {
 			sv.Error = clip(h(st.LastError), 240)
 		}
-		if c := st.Confirmation; st.State == engine.StateAwaiting && c != nil {
+		if c := st.Confirmation; st.WaitsFor() == engine.WaitConfirmation && c != nil {
 			sv.Awaiting, sv.Needed, sv.Approvals = c.Since, c.Needed, len(c.Approvals)
 		}
 		if p, ok := progress[st.ID]; ok && st.State == engine.StateRunning {
