@@ -421,7 +421,7 @@ func approvalNames(as []engine.Approval) string {
 // reconcile keeps the prompt queue in step with what the run needs from an operator.
 func (h *headless) reconcile(s engine.Snapshot) {
 	want := map[string]prompt{}
-	for _, st := range s.Steps {
+	for _, st := range s.Waiting() {
 		switch st.WaitsFor() {
 		case engine.WaitConfirmation:
 			want[st.ID] = prompt{step: st.ID, request: st.Confirmation.Request}
