@@ -100,7 +100,7 @@ func (e *Engine) Recount(ctx context.Context, table string, actor Actor) (TableC
 	}
 	var old *TableCheck
 	for i := range v.Tables {
-		if tableKey(v.Tables[i].Table) == tableKey(table) {
+		if TableKey(v.Tables[i].Table) == TableKey(table) {
 			old = &v.Tables[i]
 		}
 	}
@@ -154,7 +154,7 @@ func (e *Engine) Recount(ctx context.Context, table string, actor Actor) (TableC
 	// validation as it is now.
 	before := old.Class
 	for _, t := range e.validation.Tables {
-		if tableKey(t.Table) == tableKey(tc.Table) {
+		if TableKey(t.Table) == TableKey(tc.Table) {
 			before = t.Class
 		}
 	}

@@ -4,6 +4,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 )
 
 // cleanup is an interrupted attempt whose leftovers (a process group) must be cleaned up before
@@ -44,11 +45,7 @@ func (e *Engine) recoverLocked() []*cleanup {
 			continue
 		}
 		if c, ok := action.(Cleaner); ok && len(st.ext) > 0 {
-			ref := make(map[string]string, len(st.ext))
-			for k, v := range st.ext {
-				ref[k] = v
-			}
-			pending = append(pending, &cleanup{st: st, attempt: st.attempt, cleaner: c, ref: ref})
+			pending = append(pending, &cleanup{st: st, attempt: st.attempt, cleaner: c, ref: maps.Clone(st.ext)})
 			continue
 		}
 		e.interruptedLocked(st, true, "")

@@ -10,11 +10,6 @@ import (
 	"cutover/engine"
 )
 
-// tableKey is how tables are matched: case-insensitive, without the dbo. schema.
-func tableKey(name string) string {
-	return strings.TrimPrefix(strings.ToUpper(name), "DBO.")
-}
-
 // validations lays out every validation and resolves each notable table.
 func (b *builder) validations() {
 	for _, rc := range b.recounts {
@@ -66,7 +61,7 @@ func (b *builder) resolve(v rawValidation, next *rawValidation, tc engine.TableC
 	var last *rawRecount
 	for i := range b.recounts {
 		rc := &b.recounts[i]
-		if rc.seq > v.seq && rc.seq < until && (rc.step == v.step || rc.step == "") && tableKey(rc.p.Check.Table) == tableKey(tc.Table) {
+		if rc.seq > v.seq && rc.seq < until && (rc.step == v.step || rc.step == "") && engine.TableKey(rc.p.Check.Table) == engine.TableKey(tc.Table) {
 			last = rc
 		}
 	}
@@ -85,7 +80,7 @@ func (b *builder) resolve(v rawValidation, next *rawValidation, tc engine.TableC
 	if next != nil {
 		still := false
 		for _, t := range next.p.Notable {
-			if tableKey(t.Table) == tableKey(tc.Table) {
+			if engine.TableKey(t.Table) == engine.TableKey(tc.Table) {
 				still = !t.Class.Passes()
 				break
 			}
