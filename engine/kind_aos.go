@@ -521,4 +521,3 @@ func onEveryAOS(ctx context.Context, run *Run, instances []aosInstance, done, fa
 	}
 	return nil
 }
-
