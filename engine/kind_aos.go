@@ -27,10 +27,29 @@ func (AOSStopKind) Name() string { return "aos.stop" }
 // Mode implements Kind.
 func (AOSStopKind) Mode() Mode { return ModeAuto }
 
-// Decode reads `with: {hosts, timeout, poll}`.
+// Decode reads `with: {hosts, timeout, poll}` (decodeAOS); the step must be destructive.
 func (AOSStopKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) Action {
+	a := &aosStopAction{}
+	aos := decodeAOS(d, s, with, "aos.stop", &a.aosSettings, func(aos *runbook.AOS) time.Duration { return aos.StopTimeout })
+	if aos != nil && !s.Destructive {
+		d.ErrorAt(s.Pos, fmt.Sprintf("step %q", s.ID), "aos.stop stops the production AOS services: mark the step destructive: true so it needs a typed confirmation")
+	}
+	return a
+}
+
+// aosSettings are what aos.stop and aos.start read from `with:`.
+type aosSettings struct {
+	instances []aosInstance
+	timeout   time.Duration
+	poll      time.Duration
+}
+
+// decodeAOS reads `with: {hosts, timeout, poll}` into a: the aos section's instances on hosts
+// (all of them without hosts), the timeout (the section's, from sectionTimeout, else 15 minutes)
+// and the poll interval (5s). It returns the aos section, or nil when the runbook has none.
+func decodeAOS(d *runbook.Decoder, s *runbook.Step, with *yaml.Node, kind string, a *aosSettings, sectionTimeout func(*runbook.AOS) time.Duration) *runbook.AOS {
 	where := fmt.Sprintf("step %q", s.ID)
-	a := &aosStopAction{poll: 5 * time.Second}
+	a.poll = 5 * time.Second
 	var hosts []string
 	var hostsNode *yaml.Node
 	d.Fields(with, where+" with", map[string]runbook.Field{
@@ -40,14 +59,11 @@ func (AOSStopKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) 
 	})
 	rb := d.Runbook()
 	if rb == nil || rb.AOS == nil || len(rb.AOS.Instances) == 0 {
-		d.ErrorAt(s.Pos, where, "kind aos.stop needs an aos: section listing the instances (host and service) and how to control them")
-		return a
+		d.ErrorAt(s.Pos, where, "kind %s needs an aos: section listing the instances (host and service) and how to control them", kind)
+		return nil
 	}
-	if !s.Destructive {
-		d.ErrorAt(s.Pos, where, "aos.stop stops the production AOS services: mark the step destructive: true so it needs a typed confirmation")
-	}
-	if a.timeout == 0 {
-		a.timeout = rb.AOS.StopTimeout
+	if a.timeout == 0 && sectionTimeout != nil {
+		a.timeout = sectionTimeout(rb.AOS)
 	}
 	if a.timeout == 0 {
 		a.timeout = 15 * time.Minute
@@ -68,18 +84,14 @@ func (AOSStopKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) 
 	for h := range want {
 		d.Errorf(hostsNode, where+" with", "hosts: %s is not one of the aos instances", h)
 	}
-	return a
+	return rb.AOS
 }
 
 type aosInstance struct{ host, service string }
 
 func (i aosInstance) String() string { return i.service + " on " + i.host }
 
-type aosStopAction struct {
-	instances []aosInstance
-	timeout   time.Duration
-	poll      time.Duration
-}
+type aosStopAction struct{ aosSettings }
 
 func (a *aosStopAction) Describe() string {
 	names := make([]string, len(a.instances))
@@ -279,52 +291,17 @@ func (AOSStartKind) Name() string { return "aos.start" }
 // Mode implements Kind.
 func (AOSStartKind) Mode() Mode { return ModeAuto }
 
-// Decode reads `with: {hosts, timeout, poll}`.
+// Decode reads `with: {hosts, timeout, poll}` (decodeAOS); command control needs a start template.
 func (AOSStartKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) Action {
-	where := fmt.Sprintf("step %q", s.ID)
-	a := &aosStartAction{poll: 5 * time.Second}
-	var hosts []string
-	var hostsNode *yaml.Node
-	d.Fields(with, where+" with", map[string]runbook.Field{
-		"hosts":   func(v *yaml.Node) { hosts, hostsNode = d.Strings(v, where+" with", "hosts"), v },
-		"timeout": func(v *yaml.Node) { a.timeout = d.Duration(v, where+" with", "timeout") },
-		"poll":    func(v *yaml.Node) { a.poll = d.Duration(v, where+" with", "poll") },
-	})
-	rb := d.Runbook()
-	if rb == nil || rb.AOS == nil || len(rb.AOS.Instances) == 0 {
-		d.ErrorAt(s.Pos, where, "kind aos.start needs an aos: section listing the instances (host and service) and how to control them")
-		return a
-	}
-	if rb.AOS.Control == "command" && len(rb.AOS.Start) == 0 {
-		d.ErrorAt(s.Pos, where, "kind aos.start needs the aos section's start template (for sc.exe: start: [sc.exe, '\\\\{host}', start, '{service}'])")
-	}
-	if a.timeout == 0 {
-		a.timeout = 15 * time.Minute
-	}
-	if a.poll <= 0 {
-		a.poll = 5 * time.Second
-	}
-	want := map[string]bool{}
-	for _, h := range hosts {
-		want[strings.ToUpper(h)] = true
-	}
-	for _, in := range rb.AOS.Instances {
-		if len(want) == 0 || want[strings.ToUpper(in.Host)] {
-			a.instances = append(a.instances, aosInstance{host: in.Host, service: in.Service})
-			delete(want, strings.ToUpper(in.Host))
-		}
-	}
-	for h := range want {
-		d.Errorf(hostsNode, where+" with", "hosts: %s is not one of the aos instances", h)
+	a := &aosStartAction{}
+	aos := decodeAOS(d, s, with, "aos.start", &a.aosSettings, nil)
+	if aos != nil && aos.Control == "command" && len(aos.Start) == 0 {
+		d.ErrorAt(s.Pos, fmt.Sprintf("step %q", s.ID), "kind aos.start needs the aos section's start template (for sc.exe: start: [sc.exe, '\\\\{host}', start, '{service}'])")
 	}
 	return a
 }
 
-type aosStartAction struct {
-	instances []aosInstance
-	timeout   time.Duration
-	poll      time.Duration
-}
+type aosStartAction struct{ aosSettings }
 
 func (a *aosStartAction) Describe() string {
 	names := make([]string, len(a.instances))
