@@ -384,15 +384,9 @@ func (p *parser) call(name *ObjectName, at Token) (*FuncCall, error) {
 			if _, err := p.expect("BY"); err != nil {
 				return nil, err
 			}
-			for {
-				e, err := p.expr()
-				if err != nil {
-					return nil, err
-				}
-				over.PartitionBy = append(over.PartitionBy, e)
-				if !p.accept(",") {
-					break
-				}
+			var err error
+			if over.PartitionBy, err = commaList(p, p.expr); err != nil {
+				return nil, err
 			}
 		}
 		if p.peek().Is("ORDER") {

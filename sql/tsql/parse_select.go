@@ -187,15 +187,8 @@ func (p *parser) selectQuery() (*Select, error) {
 		return nil, p.errorf(p.peek(), "SELECT … INTO is not supported")
 	}
 	if p.accept("FROM") {
-		for {
-			src, err := p.tableSource()
-			if err != nil {
-				return nil, err
-			}
-			s.From = append(s.From, src)
-			if !p.accept(",") {
-				break
-			}
+		if s.From, err = commaList(p, p.tableSource); err != nil {
+			return nil, err
 		}
 	}
 	if p.accept("WHERE") {
@@ -208,15 +201,8 @@ func (p *parser) selectQuery() (*Select, error) {
 		if _, err := p.expect("BY"); err != nil {
 			return nil, err
 		}
-		for {
-			e, err := p.expr()
-			if err != nil {
-				return nil, err
-			}
-			s.GroupBy = append(s.GroupBy, e)
-			if !p.accept(",") {
-				break
-			}
+		if s.GroupBy, err = commaList(p, p.expr); err != nil {
+			return nil, err
 		}
 	}
 	if p.accept("HAVING") {

@@ -479,3 +479,19 @@ func (p *parser) block() (*BlockStatement, error) {
 		b.Statements = append(b.Statements, st)
 	}
 }
+
+// commaList reads one item or more, separated by commas.
+func commaList[T any](p *parser, item func() (T, error)) ([]T, error) {
+	var out []T
+	for {
+		v, err := item()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+		if !p.accept(",") {
+			break
+		}
+	}
+	return out, nil
+}
