@@ -70,6 +70,9 @@ func (h Health) String() string {
 	return "unknown"
 }
 
+// Up reports whether the source answers (OK or slow).
+func (h Health) Up() bool { return h == HealthOK || h == HealthSlow }
+
 // MarshalText writes the state as its word.
 func (h Health) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
 

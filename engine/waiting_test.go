@@ -168,3 +168,11 @@ func TestDowntimeBudgetRules(t *testing.T) {
 		t.Fatal("without a budget nothing is near it")
 	}
 }
+
+func TestHealthUp(t *testing.T) {
+	for h, want := range map[engine.Health]bool{engine.HealthOK: true, engine.HealthSlow: true, engine.HealthFailing: false, engine.HealthUnknown: false} {
+		if h.Up() != want {
+			t.Errorf("%s up: %v, want %v", h, h.Up(), want)
+		}
+	}
+}

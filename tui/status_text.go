@@ -5,7 +5,6 @@ package tui
 import (
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"time"
 
@@ -47,23 +46,12 @@ func rollbackText(rb engine.RollbackView, now time.Time) string {
 	return ""
 }
 
-// rateText writes a drain rate in commands per second.
-func rateText(r float64) string {
-	switch {
-	case r == 0:
-		return "0/s"
-	case math.Abs(r) >= 100:
-		return num(int64(math.Round(r))) + "/s"
-	}
-	return fmt.Sprintf("%.1f/s", r)
-}
-
 // drainText says how the backlog moves: "draining 1,500/s", "growing 20/s".
 func drainText(r float64) string {
 	if r < 0 {
-		return "growing " + rateText(-r)
+		return "growing " + perSec(-r)
 	}
-	return "draining " + rateText(r)
+	return "draining " + perSec(r)
 }
 
 // etaText is an ETA, or why there is none.
@@ -127,7 +115,7 @@ func (s Status) WriteText(w io.Writer) error {
 					continue
 				}
 				fmt.Fprintf(&b, "  %-*s  %-*s  pending %s (read %s)  delta %s  %s  %s\n", nameW, t.Table, pubW, t.Publication,
-					num(t.Pending), age(now, t.PendingAt), signed(t.Delta), rateText(t.Rate), etaText(t.Pending, t.ETA))
+					num(t.Pending), age(now, t.PendingAt), signed(t.Delta), perSec(t.Rate), etaText(t.Pending, t.ETA))
 			}
 		}
 		if len(r.AgentsInError) > 0 {

@@ -201,7 +201,7 @@ func (c *collector) replication(ch chan<- prometheus.Metric, v *engine.Replicati
 	}
 	for _, name := range []string{engine.SourceAX, engine.SourceDistributor, engine.SourceTarget} {
 		h := v.SourceHealth(name)
-		gauge(ch, mSrc, b2f(h.State == engine.HealthOK || h.State == engine.HealthSlow), name)
+		gauge(ch, mSrc, b2f(h.State.Up()), name)
 		for _, s := range healths {
 			gauge(ch, mSrcH, b2f(h.State == s), name, s.String())
 		}
