@@ -176,3 +176,23 @@ func TestHealthUp(t *testing.T) {
 		}
 	}
 }
+
+func TestHeldByOther(t *testing.T) {
+	ana := engine.Actor{Name: "Ana", Origin: "ssh", Fingerprint: "SHA256:ana", Role: engine.RoleOperator}
+	bo := engine.Actor{Name: "Bo", Origin: "ssh", Fingerprint: "SHA256:bo", Role: engine.RoleOperator}
+	hold := &engine.HoldView{Actor: ana, Until: time.Now().Add(time.Hour)}
+	st := engine.StepView{State: engine.StateAwaiting, Confirmation: &engine.ConfirmationView{HeldBy: hold}}
+	if st.HeldByOther(bo) != hold {
+		t.Fatal("Ana's hold keeps Bo waiting")
+	}
+	if st.HeldByOther(ana) != nil {
+		t.Fatal("her own hold does not keep Ana waiting")
+	}
+	hold.Until = time.Now().Add(-time.Second)
+	if st.HeldByOther(bo) != nil {
+		t.Fatal("a lapsed hold keeps nobody waiting")
+	}
+	if (engine.StepView{}).HeldByOther(bo) != nil {
+		t.Fatal("no confirmation, no hold")
+	}
+}

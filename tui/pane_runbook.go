@@ -456,7 +456,7 @@ func (p *runbookPane) nextAction(s engine.StepView) string {
 			}
 			got += " by " + strings.Join(names, ", ")
 		}
-		if h := heldByOther(s, p.s.actor); h != nil {
+		if h := s.HeldByOther(p.s.actor); h != nil {
 			return fmt.Sprintf("%s is confirming it now (since %s) · %s", h.Actor, h.Since.In(p.s.local).Format("15:04:05"), got)
 		}
 		other := ""
