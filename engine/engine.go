@@ -33,11 +33,13 @@ type Engine struct {
 	bus      *Bus
 	logs     *logBook
 
-	mu          sync.Mutex
-	j           *journal.Journal
-	st          runState
-	children    map[string][]*stepRT
-	open        bool
+	mu       sync.Mutex
+	j        *journal.Journal
+	st       runState
+	children map[string][]*stepRT
+	open     bool
+	// opening is set while Open reads the files without the lock.
+	opening     bool
 	started     bool
 	draining    bool
 	stopping    bool

@@ -127,32 +127,31 @@ func (e *Engine) OpenReport() journal.OpenReport {
 // `cutover step` commands use this while no cockpit runs).
 func (e *Engine) Open() error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.open {
+	if e.open || e.opening {
+		e.mu.Unlock()
 		return errors.New("engine: already open")
 	}
-	if e.rb.Baseline != "" {
-		b, err := LoadBaseline(e.rb.Baseline)
-		if err != nil {
-			return err
-		}
-		e.baseline = b
-	}
-	j, rep, err := journal.Open(e.stateDir, journal.Options{NoSync: e.opts.NoSync, Command: e.opts.Command})
+	e.opening = true
+	e.mu.Unlock()
+
+	// The files are read and opened without the engine lock.
+	base, j, rep, err := e.openFiles()
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.opening = false
 	if err != nil {
 		return err
 	}
-	e.j, e.report = j, journal.OpenReport{Torn: rep.Torn, StaleLock: rep.StaleLock, Created: rep.Created, Unanchored: rep.Unanchored, CrashLine: rep.CrashLine}
 	for _, rec := range rep.Records {
 		if err := e.st.apply(rec); err != nil {
 			_ = j.Close()
+			_ = e.logs.close()
 			return err
 		}
 	}
-	if err := e.logs.openFile(filepath.Join(e.stateDir, LogFileName)); err != nil {
-		_ = j.Close()
-		return err
-	}
+	e.baseline = base
+	e.j, e.report = j, journal.OpenReport{Torn: rep.Torn, StaleLock: rep.StaleLock, Created: rep.Created, Unanchored: rep.Unanchored, CrashLine: rep.CrashLine}
 	e.open = true
 	if rep.Torn != nil {
 		e.logs.add(LevelWarn, "", "", fmt.Sprintf("journal: dropped an incomplete last line (line %d, %d bytes) left by a crash during a write; nothing acknowledged was lost", rep.Torn.Line, rep.Torn.Bytes))
@@ -179,6 +178,28 @@ func (e *Engine) Open() error {
 		return err
 	}
 	return nil
+}
+
+// openFiles loads the baseline rehearsal (if the runbook names one), opens the journal (taking
+// the state directory's lock) and the log file.
+func (e *Engine) openFiles() (*Baseline, *journal.Journal, journal.OpenReport, error) {
+	var base *Baseline
+	if e.rb.Baseline != "" {
+		b, err := LoadBaseline(e.rb.Baseline)
+		if err != nil {
+			return nil, nil, journal.OpenReport{}, err
+		}
+		base = b
+	}
+	j, rep, err := journal.Open(e.stateDir, journal.Options{NoSync: e.opts.NoSync, Command: e.opts.Command})
+	if err != nil {
+		return nil, nil, rep, err
+	}
+	if err := e.logs.openFile(filepath.Join(e.stateDir, LogFileName)); err != nil {
+		_ = j.Close()
+		return nil, nil, rep, err
+	}
+	return base, j, rep, nil
 }
 
 // baselinePathLocked is the baseline journal's path ("" without one).
