@@ -1,4 +1,4 @@
-// The lcs.refresh step: the production database refresh from the upgraded sandbox, followed to its end through LCS.
+// The lcs.refresh step: the production database refresh from the upgraded sandbox, via LCS.
 
 package engine
 

@@ -1,4 +1,4 @@
-// The refresh prerequisites lcs.refresh-check checks, one function each: environment types and states, release, build, platform, geography, infrastructure and the service request.
+// The prerequisites lcs.refresh-check checks: types, states, release, platform, region, infrastructure.
 
 package engine
 

@@ -1,4 +1,4 @@
-// The sql.restore step: restoring the database from the rollback backup (or a named file) and checking that the restore happened.
+// The sql.restore step: restoring from the rollback backup (or a named file), then checking it.
 
 package engine
 

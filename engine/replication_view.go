@@ -1,4 +1,4 @@
-// The replication picture the monitor publishes: per-table lag, publications, source health, and its settings.
+// The replication picture the monitor publishes: table lag, publications, source health.
 
 package engine
 

@@ -1,4 +1,4 @@
-// One API call: the throttling windows, the request, retries, the response envelope and what each failure means.
+// One API call: throttling windows, the request, retries, the envelope and what failures mean.
 
 package lcs
 

@@ -1,4 +1,4 @@
-// The status glance in words: the full text, the one line and the monitoring plugin's performance data.
+// The status glance in words: the full text, the one line and the plugin performance data.
 
 package tui
 

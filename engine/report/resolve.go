@@ -1,4 +1,4 @@
-// Validations and LCS operations: each notable table resolved (a recount, the next validation, a waiver).
+// Validations and LCS operations: how each notable table was resolved.
 
 package report
 

@@ -1,4 +1,4 @@
-// Parsing expressions: boolean logic, predicates, arithmetic, names, function calls, CAST, CONVERT and CASE.
+// Parsing expressions: logic, predicates, arithmetic, names, calls, CAST, CONVERT and CASE.
 
 package tsql
 

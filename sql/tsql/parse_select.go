@@ -1,4 +1,4 @@
-// Parsing SELECT: queries, common table expressions, select lists, ORDER BY, table sources and joins.
+// Parsing SELECT: queries, CTEs, select lists, ORDER BY, table sources and joins.
 
 package tsql
 
