@@ -207,3 +207,36 @@ func (e *Engine) baselineViewLocked() *BaselineView {
 	}
 	return v
 }
+
+// Pace is how the run keeps up with its baseline rehearsal.
+type Pace int
+
+const (
+	// PaceOn: within a minute of the rehearsal either way (or not known yet).
+	PaceOn Pace = iota
+	// PaceAhead: a minute or more ahead of the rehearsal.
+	PaceAhead
+	// PaceBehind: a minute or more behind the rehearsal.
+	PaceBehind
+	// PaceFarBehind: behind by a tenth of the rehearsal's whole length or more.
+	PaceFarBehind
+)
+
+// paceSlack is how far from the rehearsal the run may be and still be on pace.
+const paceSlack = time.Minute
+
+// Pace says how the run keeps up with the rehearsal: on pace within a minute either way, far
+// behind once late by a tenth of the rehearsal's length.
+func (b *BaselineView) Pace() Pace {
+	switch {
+	case b == nil || !b.LatenessKnown:
+		return PaceOn
+	case b.Lateness >= paceSlack && b.Total > 0 && b.Lateness*10 >= b.Total:
+		return PaceFarBehind
+	case b.Lateness >= paceSlack:
+		return PaceBehind
+	case b.Lateness <= -paceSlack:
+		return PaceAhead
+	}
+	return PaceOn
+}

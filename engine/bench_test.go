@@ -38,7 +38,7 @@ func BenchmarkSchedule1000(b *testing.B) {
 			src := benchRunbook(1000)
 			probe := newProbe()
 			probe.started = make(chan string, 1<<20)
-			reg := engine.NewRegistry(append(engine.BuiltinKinds(), probe)...)
+			reg := engine.NewRegistry(append(engine.AllKinds(), probe)...)
 			dir := b.TempDir()
 			path := filepath.Join(dir, "cutover.yaml")
 			os.WriteFile(path, []byte(src), 0o600)

@@ -17,6 +17,34 @@ type DowntimeView struct {
 // Over reports whether the downtime ran past its budget.
 func (d DowntimeView) Over() bool { return d.Budget > 0 && d.Elapsed > d.Budget }
 
+// downtimeWarnPercent is the share of the budget after which the downtime clock warns.
+const downtimeWarnPercent = 80
+
+// WarnAt is how much of the budget may be used before the downtime clock warns (zero without a
+// budget): 80%.
+func (d DowntimeView) WarnAt() time.Duration { return d.Budget * downtimeWarnPercent / 100 }
+
+// Near reports whether the downtime used WarnAt of its budget or more without being over.
+func (d DowntimeView) Near() bool { return d.Budget > 0 && !d.Over() && d.Elapsed >= d.WarnAt() }
+
+// End is when the budget runs out: zero before the downtime began or without a budget.
+func (d DowntimeView) End() time.Time {
+	if d.Began.IsZero() || d.Budget <= 0 {
+		return time.Time{}
+	}
+	return d.Began.Add(d.Budget)
+}
+
+// Late is how far past the end of the budget a finish at finish is (negative: time to spare);
+// ok is false when there is no end to compare with (End).
+func (d DowntimeView) Late(finish time.Time) (late time.Duration, ok bool) {
+	end := d.End()
+	if end.IsZero() {
+		return 0, false
+	}
+	return finish.Sub(end), true
+}
+
 // Downtime is the downtime clock at now. The downtime begins when the runbook's begins_with step
 // first starts (or, for a step that was never started, when it was marked done or skipped); a
 // step waiting for its confirmation has not begun it. Without begins_with it begins at the
@@ -51,19 +79,11 @@ func (s Snapshot) Downtime(now time.Time) DowntimeView {
 	return out
 }
 
-// phaseOrder is which step decides the run's phase: the first step awaiting a confirmation, else
-// the first failed one, running, retrying, ready, pending.
-var phaseOrder = [...]StepState{StateAwaiting, StateFailed, StateRunning, StateRetrying, StateReady, StatePending}
-
-// Phase is the phase the run is in: the phase of the step that matters now (awaiting an operator
-// first, then failed, running, retrying, ready, pending), or "done" when every step is done.
+// Phase is the phase the run is in: the phase of the step that matters now (Current), or "done"
+// when every step is done.
 func (s Snapshot) Phase() string {
-	for _, want := range phaseOrder {
-		for _, st := range s.Steps {
-			if st.State == want {
-				return st.Phase
-			}
-		}
+	if st, ok := s.Current(); ok {
+		return st.Phase
 	}
 	return "done"
 }

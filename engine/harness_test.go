@@ -138,10 +138,10 @@ type harness struct {
 	bubble bool
 }
 
-func newHarness(t *testing.T, src string) *harness {
+func newHarness(t *testing.T, src string, extra ...engine.Kind) *harness {
 	t.Helper()
 	h := &harness{t: t, clk: clock.NewFake(t0), probe: newProbe(), dir: t.TempDir(), src: src, seen: map[string]int{}, limit: waitLimit}
-	h.reg = engine.NewRegistry(append(engine.AllKinds(), h.probe)...)
+	h.reg = engine.NewRegistry(append(append(engine.AllKinds(), h.probe), extra...)...)
 	h.load()
 	return h
 }

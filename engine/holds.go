@@ -30,6 +30,19 @@ type HoldView struct {
 	Until time.Time
 }
 
+// HeldByOther is the hold on the step's open confirmation when someone other than me holds it
+// and the hold has not lapsed, else nil: me must wait, the step is being confirmed.
+func (v StepView) HeldByOther(me Actor) *HoldView {
+	if v.Confirmation == nil || v.Confirmation.HeldBy == nil {
+		return nil
+	}
+	h := v.Confirmation.HeldBy
+	if h.Actor.ID() == me.ID() || !time.Now().Before(h.Until) {
+		return nil
+	}
+	return h
+}
+
 // Hold claims a step awaiting confirmation for an operator while they confirm it: only one
 // operator drives a step at a time, and the others see who. Holding again renews the claim.
 func (e *Engine) Hold(step string, actor Actor) error {

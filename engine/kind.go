@@ -200,14 +200,10 @@ func NewRegistry(kinds ...Kind) *Registry {
 	return r
 }
 
-// BuiltinKinds returns the general kinds: manual, gate, command and wait.
-func BuiltinKinds() []Kind {
-	return []Kind{ManualKind{}, GateKind{}, CommandKind{}, WaitKind{}}
-}
-
-// AllKinds returns every kind this build knows: the general ones and the cutover ones.
+// AllKinds returns every kind this build knows: the general ones (manual, gate, command, wait)
+// and the cutover ones. NewRegistry(AllKinds()...) is the registry a runbook is loaded with.
 func AllKinds() []Kind {
-	return append(BuiltinKinds(), AOSStopKind{}, ReplicationHealthyKind{}, ReplicationDrainKind{},
+	return append([]Kind{ManualKind{}, GateKind{}, CommandKind{}, WaitKind{}}, AOSStopKind{}, ReplicationHealthyKind{}, ReplicationDrainKind{},
 		LCSEnvStateKind{}, LCSQuotaKind{}, LCSRefreshKind{}, RefreshCheckKind{}, ValidateCountsKind{}, ToolkitKind{}, UpgradeWatchKind{},
 		PreflightKind{}, SmokeHTTPKind{}, SmokeSQLKind{}, BackupVerifyKind{}, SQLRestoreKind{}, AOSStartKind{})
 }

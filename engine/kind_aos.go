@@ -27,10 +27,29 @@ func (AOSStopKind) Name() string { return "aos.stop" }
 // Mode implements Kind.
 func (AOSStopKind) Mode() Mode { return ModeAuto }
 
-// Decode reads `with: {hosts, timeout, poll}`.
+// Decode reads `with: {hosts, timeout, poll}` (decodeAOS); the step must be destructive.
 func (AOSStopKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) Action {
+	a := &aosStopAction{}
+	aos := decodeAOS(d, s, with, "aos.stop", &a.aosSettings, func(aos *runbook.AOS) time.Duration { return aos.StopTimeout })
+	if aos != nil && !s.Destructive {
+		d.ErrorAt(s.Pos, fmt.Sprintf("step %q", s.ID), "aos.stop stops the production AOS services: mark the step destructive: true so it needs a typed confirmation")
+	}
+	return a
+}
+
+// aosSettings are what aos.stop and aos.start read from `with:`.
+type aosSettings struct {
+	instances []aosInstance
+	timeout   time.Duration
+	poll      time.Duration
+}
+
+// decodeAOS reads `with: {hosts, timeout, poll}` into a: the aos section's instances on hosts
+// (all of them without hosts), the timeout (the section's, from sectionTimeout, else 15 minutes)
+// and the poll interval (5s). It returns the aos section, or nil when the runbook has none.
+func decodeAOS(d *runbook.Decoder, s *runbook.Step, with *yaml.Node, kind string, a *aosSettings, sectionTimeout func(*runbook.AOS) time.Duration) *runbook.AOS {
 	where := fmt.Sprintf("step %q", s.ID)
-	a := &aosStopAction{poll: 5 * time.Second}
+	a.poll = 5 * time.Second
 	var hosts []string
 	var hostsNode *yaml.Node
 	d.Fields(with, where+" with", map[string]runbook.Field{
@@ -40,14 +59,11 @@ func (AOSStopKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) 
 	})
 	rb := d.Runbook()
 	if rb == nil || rb.AOS == nil || len(rb.AOS.Instances) == 0 {
-		d.ErrorAt(s.Pos, where, "kind aos.stop needs an aos: section listing the instances (host and service) and how to control them")
-		return a
+		d.ErrorAt(s.Pos, where, "kind %s needs an aos: section listing the instances (host and service) and how to control them", kind)
+		return nil
 	}
-	if !s.Destructive {
-		d.ErrorAt(s.Pos, where, "aos.stop stops the production AOS services: mark the step destructive: true so it needs a typed confirmation")
-	}
-	if a.timeout == 0 {
-		a.timeout = rb.AOS.StopTimeout
+	if a.timeout == 0 && sectionTimeout != nil {
+		a.timeout = sectionTimeout(rb.AOS)
 	}
 	if a.timeout == 0 {
 		a.timeout = 15 * time.Minute
@@ -68,18 +84,14 @@ func (AOSStopKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) 
 	for h := range want {
 		d.Errorf(hostsNode, where+" with", "hosts: %s is not one of the aos instances", h)
 	}
-	return a
+	return rb.AOS
 }
 
 type aosInstance struct{ host, service string }
 
 func (i aosInstance) String() string { return i.service + " on " + i.host }
 
-type aosStopAction struct {
-	instances []aosInstance
-	timeout   time.Duration
-	poll      time.Duration
-}
+type aosStopAction struct{ aosSettings }
 
 func (a *aosStopAction) Describe() string {
 	names := make([]string, len(a.instances))
@@ -192,40 +204,8 @@ func (a *aosStopAction) Run(ctx context.Context, run *Run) error {
 	if ports.Services == nil {
 		return Permanent(errors.New("no service controller: configure the aos section's control (command templates or scm)"))
 	}
-	type outcome struct {
-		in    aosInstance
-		state ServiceState
-		err   error
-	}
-	results := make([]outcome, len(a.instances))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	stopped := 0
-	for i, in := range a.instances {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st, err := a.stopOne(ctx, run, in)
-			results[i] = outcome{in: in, state: st, err: err}
-			if err == nil {
-				mu.Lock()
-				stopped++
-				run.Progress(Progress{Percent: 100 * float64(stopped) / float64(len(a.instances)), Message: fmt.Sprintf("%d of %d AOS stopped", stopped, len(a.instances))})
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	var still []string
-	var errs []error
-	for _, r := range results {
-		if r.err != nil {
-			still = append(still, fmt.Sprintf("%s (%s)", r.in, r.state))
-			errs = append(errs, r.err)
-		}
-	}
-	if len(still) > 0 {
-		return fmt.Errorf("still running: %s: %w", strings.Join(still, ", "), errors.Join(errs...))
+	if err := onEveryAOS(ctx, run, a.instances, "stopped", "still running", a.stopOne); err != nil {
+		return err
 	}
 	if ports.AX == nil {
 		run.Warnf("AX sessions not checked: no AX source connection configured")
@@ -311,52 +291,17 @@ func (AOSStartKind) Name() string { return "aos.start" }
 // Mode implements Kind.
 func (AOSStartKind) Mode() Mode { return ModeAuto }
 
-// Decode reads `with: {hosts, timeout, poll}`.
+// Decode reads `with: {hosts, timeout, poll}` (decodeAOS); command control needs a start template.
 func (AOSStartKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node) Action {
-	where := fmt.Sprintf("step %q", s.ID)
-	a := &aosStartAction{poll: 5 * time.Second}
-	var hosts []string
-	var hostsNode *yaml.Node
-	d.Fields(with, where+" with", map[string]runbook.Field{
-		"hosts":   func(v *yaml.Node) { hosts, hostsNode = d.Strings(v, where+" with", "hosts"), v },
-		"timeout": func(v *yaml.Node) { a.timeout = d.Duration(v, where+" with", "timeout") },
-		"poll":    func(v *yaml.Node) { a.poll = d.Duration(v, where+" with", "poll") },
-	})
-	rb := d.Runbook()
-	if rb == nil || rb.AOS == nil || len(rb.AOS.Instances) == 0 {
-		d.ErrorAt(s.Pos, where, "kind aos.start needs an aos: section listing the instances (host and service) and how to control them")
-		return a
-	}
-	if rb.AOS.Control == "command" && len(rb.AOS.Start) == 0 {
-		d.ErrorAt(s.Pos, where, "kind aos.start needs the aos section's start template (for sc.exe: start: [sc.exe, '\\\\{host}', start, '{service}'])")
-	}
-	if a.timeout == 0 {
-		a.timeout = 15 * time.Minute
-	}
-	if a.poll <= 0 {
-		a.poll = 5 * time.Second
-	}
-	want := map[string]bool{}
-	for _, h := range hosts {
-		want[strings.ToUpper(h)] = true
-	}
-	for _, in := range rb.AOS.Instances {
-		if len(want) == 0 || want[strings.ToUpper(in.Host)] {
-			a.instances = append(a.instances, aosInstance{host: in.Host, service: in.Service})
-			delete(want, strings.ToUpper(in.Host))
-		}
-	}
-	for h := range want {
-		d.Errorf(hostsNode, where+" with", "hosts: %s is not one of the aos instances", h)
+	a := &aosStartAction{}
+	aos := decodeAOS(d, s, with, "aos.start", &a.aosSettings, nil)
+	if aos != nil && aos.Control == "command" && len(aos.Start) == 0 {
+		d.ErrorAt(s.Pos, fmt.Sprintf("step %q", s.ID), "kind aos.start needs the aos section's start template (for sc.exe: start: [sc.exe, '\\\\{host}', start, '{service}'])")
 	}
 	return a
 }
 
-type aosStartAction struct {
-	instances []aosInstance
-	timeout   time.Duration
-	poll      time.Duration
-}
+type aosStartAction struct{ aosSettings }
 
 func (a *aosStartAction) Describe() string {
 	names := make([]string, len(a.instances))
@@ -375,40 +320,8 @@ func (a *aosStartAction) Run(ctx context.Context, run *Run) error {
 	if ports.Services == nil {
 		return Permanent(errors.New("no service controller: configure the aos section's control (command templates or scm)"))
 	}
-	type outcome struct {
-		in    aosInstance
-		state ServiceState
-		err   error
-	}
-	results := make([]outcome, len(a.instances))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	running := 0
-	for i, in := range a.instances {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st, err := a.startOne(ctx, run, in)
-			results[i] = outcome{in: in, state: st, err: err}
-			if err == nil {
-				mu.Lock()
-				running++
-				run.Progress(Progress{Percent: 100 * float64(running) / float64(len(a.instances)), Message: fmt.Sprintf("%d of %d AOS running", running, len(a.instances))})
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	var down []string
-	var errs []error
-	for _, r := range results {
-		if r.err != nil {
-			down = append(down, fmt.Sprintf("%s (%s)", r.in, r.state))
-			errs = append(errs, r.err)
-		}
-	}
-	if len(down) > 0 {
-		return fmt.Errorf("not running: %s: %w", strings.Join(down, ", "), errors.Join(errs...))
+	if err := onEveryAOS(ctx, run, a.instances, "running", "not running", a.startOne); err != nil {
+		return err
 	}
 	if ports.AX == nil {
 		run.Warnf("AX server sessions not checked: no AX source connection configured")
@@ -541,4 +454,47 @@ func aosSessionsMissing(instances []aosInstance, servers []AXServer) []aosInstan
 		}
 	}
 	return missing
+}
+
+// onEveryAOS asks every instance at once (do: stop or start it and follow its state), reporting
+// progress as each one is done ("3 of 4 AOS stopped": done names the state reached). The error
+// names each instance that is not (with its state, after failed: "still running: …").
+func onEveryAOS(ctx context.Context, run *Run, instances []aosInstance, done, failed string,
+	do func(context.Context, *Run, aosInstance) (ServiceState, error)) error {
+	type outcome struct {
+		in    aosInstance
+		state ServiceState
+		err   error
+	}
+	results := make([]outcome, len(instances))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	finished := 0
+	for i, in := range instances {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := do(ctx, run, in)
+			results[i] = outcome{in: in, state: st, err: err}
+			if err == nil {
+				mu.Lock()
+				finished++
+				run.Progress(Progress{Percent: 100 * float64(finished) / float64(len(instances)), Message: fmt.Sprintf("%d of %d AOS %s", finished, len(instances), done)})
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	var left []string
+	var errs []error
+	for _, r := range results {
+		if r.err != nil {
+			left = append(left, fmt.Sprintf("%s (%s)", r.in, r.state))
+			errs = append(errs, r.err)
+		}
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("%s: %s: %w", failed, strings.Join(left, ", "), errors.Join(errs...))
+	}
+	return nil
 }

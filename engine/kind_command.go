@@ -18,13 +18,14 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"cutover/engine/runbook"
+	"cutover/engine/svc"
 )
 
 // CommandKind runs a program: an argv template (or a shell line), with extra environment, a working
 // directory and the exit codes that count as success. Output is streamed into the log; the whole
 // process group is killed on timeout or abort. A command interrupted by a crash is re-run only when
 // the step says `idempotent: true`, and only after what the interrupted attempt left running has
-// been killed (see cleanupGroup: on Unix every process of an attempt carries its token in
+// been killed (see svc.CleanupGroup: on Unix every process of an attempt carries its token in
 // CUTOVER_GROUP_TOKEN; on Windows the attempt's job object ended with cutover).
 type CommandKind struct{}
 
@@ -134,7 +135,7 @@ func (a *commandAction) DescribeWith(vars map[string]string) string {
 		}
 		argv = expanded
 	}
-	desc := "run " + quoteArgv(argv)
+	desc := "run " + svc.QuoteArgv(argv)
 	if a.dir != "" {
 		desc += " in " + a.dir
 	}
@@ -146,18 +147,6 @@ func (a *commandAction) DescribeWith(vars map[string]string) string {
 		desc += " (success: exit " + strings.Join(codes, ", ") + ")"
 	}
 	return desc
-}
-
-func quoteArgv(argv []string) string {
-	parts := make([]string, len(argv))
-	for i, s := range argv {
-		if s == "" || strings.ContainsAny(s, " \t\"'") {
-			parts[i] = strconv.Quote(s)
-		} else {
-			parts[i] = s
-		}
-	}
-	return strings.Join(parts, " ")
 }
 
 func (a *commandAction) Run(ctx context.Context, run *Run) error {
@@ -202,7 +191,7 @@ func (a *commandAction) Run(ctx context.Context, run *Run) error {
 	cmd.WaitDelay = terminateGrace
 
 	// What lets a restart find this attempt's processes is journaled before any of them exists.
-	pre, err := groupRef()
+	pre, err := svc.GroupRef()
 	if err != nil {
 		return err
 	}
@@ -211,7 +200,7 @@ func (a *commandAction) Run(ctx context.Context, run *Run) error {
 			return err
 		}
 	}
-	group, ref, err := startGroup(cmd, pre)
+	group, ref, err := svc.StartGroup(cmd, pre)
 	if err != nil {
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 			return Permanent(fmt.Errorf("cannot start %s: %w", argv[0], err))
@@ -219,7 +208,7 @@ func (a *commandAction) Run(ctx context.Context, run *Run) error {
 		return fmt.Errorf("cannot start %s: %w", argv[0], err)
 	}
 	defer group.Close()
-	run.Logf("pid %d: %s", cmd.Process.Pid, quoteArgv(argv))
+	run.Logf("pid %d: %s", cmd.Process.Pid, svc.QuoteArgv(argv))
 	if err := run.Record(ref); err != nil {
 		group.Kill()
 		_ = cmd.Wait()
@@ -255,7 +244,7 @@ func (a *commandAction) Run(ctx context.Context, run *Run) error {
 
 // Cleanup kills what an interrupted attempt left running.
 func (a *commandAction) Cleanup(ref map[string]string) (string, bool) {
-	return cleanupGroup(ref)
+	return svc.CleanupGroup(ref)
 }
 
 // lineWriter splits a stream into lines for the log.

@@ -114,7 +114,7 @@ func pendingByTable(v *ReplicationView) map[string]int64 {
 		return out
 	}
 	for _, t := range v.Tables {
-		out[tableKey(t.Table)] = t.Pending
+		out[TableKey(t.Table)] = t.Pending
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"cutover/engine/svc"
 	"errors"
 	"time"
 )
@@ -615,3 +616,20 @@ func (q LCSQuota) FreesAt(n int) time.Time {
 type QueryRunner interface {
 	Query(ctx context.Context, connection, text string) (columns []string, rows [][]string, err error)
 }
+
+// ServiceController stops, starts and inspects the AX 2012 AOS services (engine/svc implements
+// it with command templates or the Windows service control manager).
+type ServiceController = svc.Controller
+
+// ServiceState is a Windows service's state as cutover sees it (engine/svc).
+type ServiceState = svc.State
+
+// Service states, as engine/svc names them.
+const (
+	ServiceUnknown      = svc.Unknown
+	ServiceStopped      = svc.Stopped
+	ServiceStartPending = svc.StartPending
+	ServiceStopPending  = svc.StopPending
+	ServiceRunning      = svc.Running
+	ServicePaused       = svc.Paused
+)

@@ -153,7 +153,7 @@ func FuzzReplay(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(strings.Join(s, "\n")))
 	}
-	reg := NewRegistry(BuiltinKinds()...)
+	reg := NewRegistry(AllKinds()...)
 	rbPath := filepath.Join(f.TempDir(), "cutover.yaml")
 	if err := os.WriteFile(rbPath, []byte(fuzzRunbook), 0o600); err != nil {
 		f.Fatal(err)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"cutover/engine/runbook"
@@ -269,4 +270,20 @@ func RollbackWarnings(rb *runbook.Runbook, kinds *Registry) []string {
 		out = append(out, fmt.Sprintf("downtime.rollback_point: %q (%s) does not check the backup, so the rollback point will only ever be made, not verified: make it a %s step (a full backup with checksums in msdb.dbo.backupset, started after the AOS stopped)", s.ID, s.Kind, rollbackVerifierKind))
 	}
 	return out
+}
+
+// GuardsNoReturn reports whether step is the point of no return (the runbook's
+// downtime.point_of_no_return) or the go/no-go gate right before it (a gate the point of no
+// return waits for): the confirmations that must say whether there is an AX 2012 rollback
+// point to go back to.
+func (s Snapshot) GuardsNoReturn(step StepView) bool {
+	dt := s.Run.Downtime
+	switch {
+	case dt == nil || dt.PointOfNoReturn == "":
+		return false
+	case step.ID == dt.PointOfNoReturn:
+		return true
+	}
+	pnr, ok := s.Step(dt.PointOfNoReturn)
+	return ok && step.Mode == ModeGate && slices.Contains(pnr.After, step.ID)
 }

@@ -96,7 +96,7 @@ func (v *Validation) withTable(tc TableCheck, at time.Time) *Validation {
 	out := &Validation{At: at, Recounts: v.Recounts, Step: v.Step, Classes: map[CountClass]int{}}
 	out.Tables = make([]TableCheck, 0, len(v.Tables))
 	for _, t := range v.Tables {
-		if tableKey(t.Table) == tableKey(tc.Table) {
+		if TableKey(t.Table) == TableKey(tc.Table) {
 			t = tc
 		}
 		out.Tables = append(out.Tables, t)
@@ -106,7 +106,7 @@ func (v *Validation) withTable(tc TableCheck, at time.Time) *Validation {
 		if out.Tables[i].Class != out.Tables[j].Class {
 			return out.Tables[i].Class < out.Tables[j].Class
 		}
-		return tableKey(out.Tables[i].Table) < tableKey(out.Tables[j].Table)
+		return TableKey(out.Tables[i].Table) < TableKey(out.Tables[j].Table)
 	})
 	out.Passed = len(out.Failing()) == 0
 	return out
@@ -185,7 +185,7 @@ func Validate(ctx context.Context, counts CountSource, rules ValidationRules, pe
 	}
 	pairs := map[string]*pair{}
 	get := func(name string) *pair {
-		k := tableKey(name)
+		k := TableKey(name)
 		p := pairs[k]
 		if p == nil {
 			p = &pair{name: strings.TrimPrefix(strings.TrimPrefix(name, "dbo."), "DBO.")}
@@ -238,7 +238,7 @@ func Validate(ctx context.Context, counts CountSource, rules ValidationRules, pe
 			})
 			out := map[string]ExactRows{}
 			for _, r := range res {
-				out[tableKey(r.Table)] = r
+				out[TableKey(r.Table)] = r
 			}
 			return out, err
 		}
@@ -281,10 +281,10 @@ type classifier struct {
 func newClassifier(rules ValidationRules) classifier {
 	c := classifier{ignore: map[string]bool{}, expect: map[string]ExpectedDifference{}, tolerance: rules.Tolerance}
 	for _, t := range rules.Ignore {
-		c.ignore[tableKey(t)] = true
+		c.ignore[TableKey(t)] = true
 	}
 	for _, e := range rules.Expect {
-		c.expect[tableKey(e.Table)] = e
+		c.expect[TableKey(e.Table)] = e
 	}
 	return c
 }
@@ -292,7 +292,7 @@ func newClassifier(rules ValidationRules) classifier {
 // classify puts one table in its class: ignored, expected, missing or extra, match within the
 // tolerance, draining while replication still has commands for it, otherwise a mismatch.
 func (c classifier) classify(name string, src, tgt int64, onSrc, onTgt bool, pending int64, exact bool) TableCheck {
-	k := tableKey(name)
+	k := TableKey(name)
 	tc := TableCheck{Table: name, Source: src, Target: tgt, Delta: src - tgt, Pending: pending, Exact: exact}
 	abs := tc.Delta
 	if abs < 0 {

@@ -346,3 +346,18 @@ func FormatAge(now, at time.Time) string {
 	}
 	return runbook.FormatDuration(now.Sub(at)) + " ago"
 }
+
+// LagAfter is how far behind the monitor's newest poll a figure may fall before front ends show
+// it as lagging (dimmed, with its age: its source is failing or slow). It comes before the
+// verdict's MaxAge, after which a figure is not trusted at all.
+const LagAfter = 2 * time.Minute
+
+// FigureLags reports whether a figure read at lags: unread, more than LagAfter behind the
+// monitor's newest poll (newest), or older than twice that, so that a monitor that stopped
+// polling dims everything.
+func FigureLags(now, newest, at time.Time) bool {
+	if at.IsZero() {
+		return true
+	}
+	return newest.Sub(at) > LagAfter || now.Sub(at) > 2*LagAfter
+}

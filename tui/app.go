@@ -214,7 +214,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return a, nil
 		}
 		if st, ok := a.d.step(msg.step); ok && st.State == engine.StateAwaiting {
-			if h := heldByOther(st, a.s.actor); h != nil {
+			if h := st.HeldByOther(a.s.actor); h != nil {
 				a.setFlash(fmt.Sprintf("%s is confirming %s (since %s); wait for them", h.Actor.Name, st.ID, h.Since.In(a.s.local).Format("15:04:05")), true)
 				return a, nil
 			}
@@ -406,18 +406,6 @@ func (a *App) release() tea.Cmd {
 	step, e, actor := a.held, a.e, a.s.actor
 	a.held = ""
 	return func() tea.Msg { e.Release(step, actor); return nil }
-}
-
-// heldByOther is the hold of another operator on a step, if it has not lapsed.
-func heldByOther(st engine.StepView, me engine.Actor) *engine.HoldView {
-	if st.Confirmation == nil || st.Confirmation.HeldBy == nil {
-		return nil
-	}
-	h := st.Confirmation.HeldBy
-	if h.Actor.ID() == me.ID() || !time.Now().Before(h.Until) {
-		return nil
-	}
-	return h
 }
 
 // askQuit quits at once when nothing is in flight or the session does not own the engine;

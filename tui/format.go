@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"cutover/engine"
+	"cutover/engine/runbook"
 )
 
 // fit truncates s to w cells (with an ellipsis) and pads it to exactly w.
@@ -62,32 +63,9 @@ func perSec(r float64) string {
 	}
 }
 
-// dur writes a duration the way people read them: 45s, 3m11s, 2h01m, 1d04h.
-func dur(d time.Duration) string {
-	if d < 0 {
-		d = -d
-	}
-	switch {
-	case d < time.Second:
-		return "0s"
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		m := int(d.Minutes())
-		s := int(d.Seconds()) - 60*m
-		if s == 0 {
-			return fmt.Sprintf("%dm", m)
-		}
-		return fmt.Sprintf("%dm%02ds", m, s)
-	case d < 48*time.Hour:
-		h := int(d.Hours())
-		m := int(d.Minutes()) - 60*h
-		return fmt.Sprintf("%dh%02dm", h, m)
-	default:
-		days := int(d.Hours() / 24)
-		return fmt.Sprintf("%dd%02dh", days, int(d.Hours())-24*days)
-	}
-}
+// dur writes a duration as the cockpit's clocks show it: runbook.FormatDurationAs in the Clock
+// form (45s, 3m11s, 2h01m, 1d04h; cut down to the second, without a sign).
+func dur(d time.Duration) string { return runbook.FormatDurationAs(d, runbook.Clock) }
 
 // age says how old a figure is; "never" when it was never read.
 func age(now, at time.Time) string {

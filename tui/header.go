@@ -10,20 +10,6 @@ import (
 	"cutover/engine"
 )
 
-// downtime is the downtime clock: when it began (zero: not yet), how long it has run and the
-// budget.
-type downtime struct {
-	began   time.Time
-	elapsed time.Duration
-	budget  time.Duration
-	planned time.Time
-}
-
-func (d *data) downtime(now time.Time) downtime {
-	v := d.snap.Downtime(now) // the engine's rule, shared with the web page and the notifications
-	return downtime{began: v.Began, elapsed: v.Elapsed, budget: v.Budget, planned: v.Planned}
-}
-
 // forecast is when the run should finish: now plus the longest chain of remaining planned
 // durations, each the baseline rehearsal's actual duration when there is one (a running step
 // counts what is left of its plan). ok is false when nothing is planned.
@@ -95,21 +81,21 @@ func (a *App) header(w int) []string {
 	line1 = fit(line1, max(w-len(clock)-1, 0)) + " " + st.Muted.Render(clock)
 
 	var l2 []hpart
-	dt := d.downtime(now)
+	dt := d.snap.Downtime(now) // the engine's rule, shared with the web page and the notifications
 	switch {
-	case dt.budget == 0:
-	case dt.began.IsZero():
-		s := "downtime not started · budget " + dur(dt.budget)
-		if !dt.planned.IsZero() {
-			s += " · planned " + dt.planned.In(a.s.local).Format("Mon 15:04")
+	case dt.Budget == 0:
+	case dt.Began.IsZero():
+		s := "downtime not started · budget " + dur(dt.Budget)
+		if !dt.Planned.IsZero() {
+			s += " · planned " + dt.Planned.In(a.s.local).Format("Mon 15:04")
 		}
 		l2 = append(l2, hpart{s, 9})
 	default:
-		pct := int(100 * dt.elapsed / dt.budget)
-		s := fmt.Sprintf("downtime %s / %s (%d%%)", dur(dt.elapsed), dur(dt.budget), pct)
-		if dt.elapsed > dt.budget {
-			s = st.Crit.Render(fmt.Sprintf("▲ downtime %s — OVER budget %s by %s", dur(dt.elapsed), dur(dt.budget), dur(dt.elapsed-dt.budget)))
-		} else if pct >= 80 {
+		pct := int(100 * dt.Elapsed / dt.Budget)
+		s := fmt.Sprintf("downtime %s / %s (%d%%)", dur(dt.Elapsed), dur(dt.Budget), pct)
+		if dt.Over() {
+			s = st.Crit.Render(fmt.Sprintf("▲ downtime %s — OVER budget %s by %s", dur(dt.Elapsed), dur(dt.Budget), dur(dt.Elapsed-dt.Budget)))
+		} else if dt.Near() {
 			s = st.Warn.Render("▲ " + s)
 		}
 		l2 = append(l2, hpart{s, 9})
@@ -118,12 +104,11 @@ func (a *App) header(w int) []string {
 	fcAt := -1
 	if f, ok := d.forecastFrom(proj); ok && run.Finished.IsZero() {
 		s := "finish ≈ " + f.In(a.s.local).Format("15:04")
-		if !dt.began.IsZero() && dt.budget > 0 {
-			end := dt.began.Add(dt.budget)
-			if f.After(end) {
-				s = st.Crit.Render(fmt.Sprintf("▲ finish ≈ %s, %s late", f.In(a.s.local).Format("15:04"), dur(f.Sub(end))))
+		if late, ok := dt.Late(f); ok {
+			if late > 0 {
+				s = st.Crit.Render(fmt.Sprintf("▲ finish ≈ %s, %s late", f.In(a.s.local).Format("15:04"), dur(late)))
 			} else {
-				s += fmt.Sprintf(" (%s spare)", dur(end.Sub(f)))
+				s += fmt.Sprintf(" (%s spare)", dur(-late))
 			}
 		}
 		fcAt = len(l2)
@@ -234,27 +219,28 @@ func (a *App) noReturn(d *data, proj engine.Projection) []string {
 	return out
 }
 
-// latenessText says in words how far the run is behind or ahead of its baseline rehearsal.
+// latenessText says in words how far the run is behind or ahead of its baseline rehearsal (the
+// engine's BaselineView.Pace).
 func latenessText(b *engine.BaselineView) string {
-	switch {
-	case b.Lateness >= time.Minute:
+	switch b.Pace() {
+	case engine.PaceBehind, engine.PaceFarBehind:
 		return fmt.Sprintf("%s behind rehearsal (at %s)", dur(b.Lateness), b.Against)
-	case b.Lateness <= -time.Minute:
+	case engine.PaceAhead:
 		return fmt.Sprintf("%s ahead of rehearsal", dur(-b.Lateness))
 	}
 	return "on rehearsal pace"
 }
 
-// lateness is latenessText coloured: late by a tenth of the rehearsal's length is critical.
+// lateness is latenessText coloured: far behind is critical.
 func (a *App) lateness(b *engine.BaselineView) string {
 	st := a.s.styles
 	txt := latenessText(b)
-	switch {
-	case b.Lateness >= time.Minute && b.Total > 0 && b.Lateness*10 >= b.Total:
+	switch b.Pace() {
+	case engine.PaceFarBehind:
 		return st.Crit.Render("▲ " + txt)
-	case b.Lateness >= time.Minute:
+	case engine.PaceBehind:
 		return st.Warn.Render(txt)
-	case b.Lateness <= -time.Minute:
+	case engine.PaceAhead:
 		return st.OK.Render(txt)
 	}
 	return txt

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"cutover/engine"
+	"cutover/engine/journal"
 	"cutover/engine/runbook"
 )
 
@@ -353,7 +354,7 @@ func (h *headless) stepLine(at time.Time, st engine.StepView) {
 				msg = fmt.Sprintf("attempt %d: %s", st.Attempt, msg)
 			}
 		}
-		if st.Mode == engine.ModeManual {
+		if st.InOperatorsHands() {
 			msg = "in the operator's hands: " + firstLine(st.Action)
 		}
 	case engine.StateAwaiting:
@@ -362,6 +363,8 @@ func (h *headless) stepLine(at time.Time, st engine.StepView) {
 		if len(c.Approvals) > 0 {
 			msg += " (approved by " + approvalNames(c.Approvals) + ")"
 		}
+		// A cheap look before taking a snapshot: rollbackNotice asks the engine's rule
+		// (Snapshot.GuardsNoReturn) and is empty for any other step.
 		if st.ID == h.noReturn || (h.noReturn != "" && st.Mode == engine.ModeGate) {
 			if text, _ := rollbackNotice(h.e.Snapshot(), st, h.e.Now(), h.opt.Local); text != "" {
 				// Below the message, where line puts it.
@@ -418,11 +421,11 @@ func approvalNames(as []engine.Approval) string {
 // reconcile keeps the prompt queue in step with what the run needs from an operator.
 func (h *headless) reconcile(s engine.Snapshot) {
 	want := map[string]prompt{}
-	for _, st := range s.Steps {
-		switch {
-		case st.State == engine.StateAwaiting:
+	for _, st := range s.Waiting() {
+		switch st.WaitsFor() {
+		case engine.WaitConfirmation:
 			want[st.ID] = prompt{step: st.ID, request: st.Confirmation.Request}
-		case st.State == engine.StateRunning && st.Mode == engine.ModeManual:
+		case engine.WaitCompletion:
 			want[st.ID] = prompt{step: st.ID, manual: true}
 		}
 	}
@@ -591,7 +594,7 @@ func (h *headless) finished(s engine.Snapshot, interrupted bool) (int, bool) {
 			h.said = s.Run.Outcome
 			switch s.Run.Outcome {
 			case engine.OutcomeCompleted:
-				h.printf("run completed: every step succeeded or was skipped (journal head %s); still serving — Ctrl-C stops\n", short(s.Run.JournalHead))
+				h.printf("run completed: every step succeeded or was skipped (journal head %s); still serving — Ctrl-C stops\n", journal.ShortHash(s.Run.JournalHead))
 			case engine.OutcomeBlocked:
 				h.printf("run blocked by a failed step: an operator can retry, skip or mark it done from a cockpit\n")
 			}
@@ -605,7 +608,7 @@ func (h *headless) finished(s engine.Snapshot, interrupted bool) (int, bool) {
 	}
 	switch s.Run.Outcome {
 	case engine.OutcomeCompleted:
-		h.printf("run completed: every step succeeded or was skipped (journal head %s)%s\n", short(s.Run.JournalHead), versusBaseline(s.Run))
+		h.printf("run completed: every step succeeded or was skipped (journal head %s)%s\n", journal.ShortHash(s.Run.JournalHead), versusBaseline(s.Run))
 		h.flush()
 		return ExitCompleted, true
 	case engine.OutcomeBlocked:
@@ -642,11 +645,4 @@ func (h *headless) finished(s engine.Snapshot, interrupted bool) (int, bool) {
 func (h *headless) closed() int {
 	h.flush()
 	return ExitInterrupted
-}
-
-func short(h string) string {
-	if len(h) > 16 {
-		return h[:16]
-	}
-	return h
 }

@@ -22,7 +22,7 @@ func startEngine(t *testing.T, src string, clk clock.Clock) *engine.Engine {
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	reg := engine.NewRegistry(engine.BuiltinKinds()...)
+	reg := engine.NewRegistry(engine.AllKinds()...)
 	rb, err := runbook.Load(path, runbook.Options{Kinds: reg})
 	if err != nil {
 		t.Fatal(err)

@@ -127,7 +127,7 @@ func (o *actionOverlay) stepView() engine.StepView {
 
 // completion reports a manual step in the operator's hands: marking it done is its normal end.
 func (o *actionOverlay) completion(st engine.StepView) bool {
-	return o.action == actionDone && st.State == engine.StateRunning && st.Mode == engine.ModeManual
+	return o.action == actionDone && st.InOperatorsHands()
 }
 
 // guard is the step's guard when the action is an override of a guarded step.

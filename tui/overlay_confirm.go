@@ -3,7 +3,6 @@ package tui
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -238,25 +237,11 @@ func (o *confirmOverlay) rollbackLine(step engine.StepView) string {
 	return o.s.styles.Warn.Render(text)
 }
 
-// guardsNoReturn reports whether step is the point of no return or the go/no-go gate right
-// before it.
-func guardsNoReturn(snap engine.Snapshot, step engine.StepView) bool {
-	dt := snap.Run.Downtime
-	switch {
-	case dt == nil || dt.PointOfNoReturn == "":
-		return false
-	case step.ID == dt.PointOfNoReturn:
-		return true
-	}
-	pnr, ok := snap.Step(dt.PointOfNoReturn)
-	return ok && step.Mode == engine.ModeGate && slices.Contains(pnr.After, step.ID)
-}
-
 // rollbackNotice is the word on the AX 2012 rollback for the point of no return's confirmation
 // and for the go/no-go gate right before it: whether there is a rollback point to go back to
 // (critical when there is none). Empty for other steps, and once the rollback is over.
 func rollbackNotice(snap engine.Snapshot, step engine.StepView, now time.Time, loc *time.Location) (text string, critical bool) {
-	if !guardsNoReturn(snap, step) {
+	if !snap.GuardsNoReturn(step) {
 		return "", false
 	}
 	rb := snap.Rollback(now)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 )
 
@@ -106,4 +107,32 @@ func (l *list) move(k *KeyMap, msg tea.KeyPressMsg, page int) bool {
 		return false
 	}
 	return true
+}
+
+// editFilter handles a message while a pane's filter is being typed (*editing): enter keeps the
+// filter, esc clears it, other keys edit it (edited: the rows change, so the cursor goes back to
+// the top). took is false when no filter is being typed: the pane handles the message itself.
+func editFilter(input *textinput.Model, editing *bool, filter *string, msg tea.Msg) (cmd tea.Cmd, took, edited bool) {
+	if !*editing {
+		return nil, false, false
+	}
+	km, isKey := msg.(tea.KeyPressMsg)
+	if isKey {
+		switch km.String() {
+		case "enter":
+			*editing = false
+			input.Blur()
+			return nil, true, false
+		case "esc":
+			*editing, *filter = false, ""
+			input.SetValue("")
+			input.Blur()
+			return nil, true, false
+		}
+	}
+	*input, cmd = input.Update(msg)
+	if isKey {
+		*filter = input.Value()
+	}
+	return cmd, true, isKey
 }

@@ -27,10 +27,6 @@ const (
 	sortETA
 )
 
-// staleAfter is how far behind the newest poll a figure may fall before it is dimmed (its source
-// is failing or slow; the figure stays, with its age).
-const staleAfter = 2 * time.Minute
-
 // replicationPane shows every table's replication lag. Only the visible rows are rendered, so
 // 10,000 tables cost what 50 do; sorting and filtering work on an index and are redone only when
 // a new picture arrives or the operator changes them.
@@ -157,34 +153,17 @@ func abs64(n int64) int64 {
 }
 
 func (p *replicationPane) update(msg tea.Msg) tea.Cmd {
+	if cmd, took, edited := editFilter(&p.input, &p.editing, &p.filter, msg); took {
+		if edited {
+			p.cur.cursor = 0
+		}
+		return cmd
+	}
 	km, ok := msg.(tea.KeyPressMsg)
 	if !ok {
-		if p.editing {
-			var cmd tea.Cmd
-			p.input, cmd = p.input.Update(msg)
-			return cmd
-		}
 		return nil
 	}
 	k := p.s.keys
-	if p.editing {
-		switch km.String() {
-		case "enter":
-			p.editing = false
-			p.input.Blur()
-			return nil
-		case "esc":
-			p.editing, p.filter = false, ""
-			p.input.SetValue("")
-			p.input.Blur()
-			return nil
-		}
-		var cmd tea.Cmd
-		p.input, cmd = p.input.Update(msg)
-		p.filter = p.input.Value()
-		p.cur.cursor = 0
-		return cmd
-	}
 	p.derive()
 	if p.cur.move(k, km, 20) {
 		p.cur.clamp(len(p.rows), 0)
@@ -353,7 +332,7 @@ func (p *replicationPane) view(w, h int, focused bool) []string {
 	line := sum
 	if !v.Retired.IsZero() {
 		line = st.Badge.Render("■ REMOVED ") + sum
-	} else if stale(now, v.At, v.PendingAt) {
+	} else if engine.FigureLags(now, v.At, v.PendingAt) {
 		line = st.Warn.Render("▲ STALE ") + st.Stale.Render(sum)
 	}
 	out = append(out, fit(line, w))
@@ -415,7 +394,7 @@ func (p *replicationPane) view(w, h int, focused bool) []string {
 			} else {
 				cell = fit(txt, c.w)
 			}
-			if c.at != nil && v.Retired.IsZero() && stale(now, v.At, c.at(t)) {
+			if c.at != nil && v.Retired.IsZero() && engine.FigureLags(now, v.At, c.at(t)) {
 				cell = st.Stale.Render(cell)
 			} else if c.title == "DELTA" && t.Delta != 0 && t.Pending == 0 && t.Published && t.OnTarget {
 				cell = st.Warn.Render(cell)
@@ -491,15 +470,6 @@ func (p *replicationPane) pubLine(pub *engine.PublicationLag, pv engine.Publicat
 		line += fit("delivered "+age(now, pub.LastDelivery), 20) + " "
 	}
 	return line + mark
-}
-
-// stale reports whether a figure read at is old: far behind the newest poll, or the newest poll
-// itself is old.
-func stale(now, newest, at time.Time) bool {
-	if at.IsZero() {
-		return true
-	}
-	return newest.Sub(at) > staleAfter || now.Sub(at) > 2*staleAfter
 }
 
 func (p *replicationPane) restyle(dark bool) { restyleInput(&p.input, dark) }

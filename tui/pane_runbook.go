@@ -41,18 +41,13 @@ func (p *runbookPane) rows() []rbRow {
 	return rows
 }
 
-// current is the step an operator most likely wants: one waiting for them, a failure, a running
-// step, then the next to run.
+// current is the step an operator most likely wants: the run's current step (the engine's rule:
+// one waiting for them, a failure, a running step, then the next to run), else the last step.
 func (p *runbookPane) current() string {
-	steps := p.d.snap.Steps
-	for _, want := range []engine.StepState{engine.StateAwaiting, engine.StateFailed, engine.StateRunning, engine.StateRetrying, engine.StateReady, engine.StatePending} {
-		for _, st := range steps {
-			if st.State == want {
-				return st.ID
-			}
-		}
+	if st, ok := p.d.snap.Current(); ok {
+		return st.ID
 	}
-	if len(steps) > 0 {
+	if steps := p.d.snap.Steps; len(steps) > 0 {
 		return steps[len(steps)-1].ID
 	}
 	return ""
@@ -93,7 +88,7 @@ func (p *runbookPane) bindings() []key.Binding {
 	case engine.StateAwaiting:
 		out = append(out, k.Confirm, k.Decline, k.Skip)
 	case engine.StateRunning:
-		if st.Mode == engine.ModeManual {
+		if st.InOperatorsHands() {
 			out = append(out, k.Done, k.Skip)
 		} else {
 			out = append(out, k.Abort)
@@ -152,7 +147,7 @@ func (p *runbookPane) update(msg tea.Msg) tea.Cmd {
 		return open(actionDecline)
 	case key.Matches(km, k.Done) && !st.State.Done():
 		return open(actionDone)
-	case key.Matches(km, k.Skip) && !st.State.Done() && (st.State != engine.StateRunning || st.Mode == engine.ModeManual):
+	case key.Matches(km, k.Skip) && !st.State.Done() && (st.State != engine.StateRunning || st.InOperatorsHands()):
 		return open(actionSkip)
 	case key.Matches(km, k.Abort) && (st.State == engine.StateRunning || st.State == engine.StateRetrying):
 		return open(actionAbort)
@@ -233,7 +228,7 @@ func (p *runbookPane) stepLine(s engine.StepView, now time.Time, w, idW int) str
 	st := p.s.styles
 	ss := st.stateStyle(s.State)
 	word := s.State.String()
-	if s.State == engine.StateRunning && s.Mode == engine.ModeManual {
+	if s.InOperatorsHands() {
 		word = "manual"
 	}
 	if s.ByHand {
@@ -430,12 +425,12 @@ func (p *runbookPane) elsewhere(s engine.StepView) string {
 		return ""
 	}
 	var what string
-	switch {
-	case cur.State == engine.StateAwaiting:
+	switch cur.WaitsFor() {
+	case engine.WaitConfirmation:
 		what = "waits for its confirmation"
-	case cur.State == engine.StateFailed:
+	case engine.WaitDecision:
 		what = "failed"
-	case cur.State == engine.StateRunning && cur.Mode == engine.ModeManual:
+	case engine.WaitCompletion:
 		what = "is in an operator's hands"
 	default:
 		return ""
@@ -461,7 +456,7 @@ func (p *runbookPane) nextAction(s engine.StepView) string {
 			}
 			got += " by " + strings.Join(names, ", ")
 		}
-		if h := heldByOther(s, p.s.actor); h != nil {
+		if h := s.HeldByOther(p.s.actor); h != nil {
 			return fmt.Sprintf("%s is confirming it now (since %s) · %s", h.Actor, h.Since.In(p.s.local).Format("15:04:05"), got)
 		}
 		other := ""
@@ -473,7 +468,7 @@ func (p *runbookPane) nextAction(s engine.StepView) string {
 		}
 		return fmt.Sprintf("%s: confirm (type %q) · %s: no-go · %s%s", k.Confirm.Help().Key, c.Phrase, k.Decline.Help().Key, got, other)
 	case engine.StateRunning:
-		if s.Mode == engine.ModeManual {
+		if s.InOperatorsHands() {
 			if ro {
 				return "in the operator's hands"
 			}

@@ -87,34 +87,17 @@ func (p *validationPane) update(msg tea.Msg) tea.Cmd {
 			return actionDoneMsg{what: fmt.Sprintf("recount %s: source %s, target %s, %s", m.table, num(m.check.Source), num(m.check.Target), m.check.Class)}
 		}
 	}
+	if cmd, took, edited := editFilter(&p.input, &p.editing, &p.filter, msg); took {
+		if edited {
+			p.cur.cursor = 0
+		}
+		return cmd
+	}
 	km, ok := msg.(tea.KeyPressMsg)
 	if !ok {
-		if p.editing {
-			var cmd tea.Cmd
-			p.input, cmd = p.input.Update(msg)
-			return cmd
-		}
 		return nil
 	}
 	k := p.s.keys
-	if p.editing {
-		switch km.String() {
-		case "enter":
-			p.editing = false
-			p.input.Blur()
-			return nil
-		case "esc":
-			p.editing, p.filter = false, ""
-			p.input.SetValue("")
-			p.input.Blur()
-			return nil
-		}
-		var cmd tea.Cmd
-		p.input, cmd = p.input.Update(msg)
-		p.filter = p.input.Value()
-		p.cur.cursor = 0
-		return cmd
-	}
 	p.derive()
 	if p.cur.move(k, km, 20) {
 		p.cur.clamp(len(p.rows), 0)

@@ -369,7 +369,7 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	p.sess = sess
 	// Every action of the session goes through the team file as it is at that moment.
 	app := NewApp(ctx, &policyEngine{e: s.e, s: s, p: p}, Options{
-		Actor: actor, ReadOnly: m.Role != engine.RoleOperator, Config: s.opt.Config, Local: s.opt.Local,
+		Actor: actor, ReadOnly: !actor.CanOperate(), Config: s.opt.Config, Local: s.opt.Local,
 		Watchers: s.Presence, OnActivity: p.touch,
 	})
 	p.app = app

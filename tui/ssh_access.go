@@ -98,7 +98,7 @@ func (pe *policyEngine) RecordAccess(engine.AccessChanged) error {
 
 // SetPollIntervals changes the monitor for everyone: operators only, as now.
 func (pe *policyEngine) SetPollIntervals(interval, backlog time.Duration) {
-	if a, err := pe.now(); err == nil && a.Role == engine.RoleOperator {
+	if a, err := pe.now(); err == nil && a.CanOperate() {
 		pe.e.SetPollIntervals(interval, backlog)
 	}
 }

@@ -223,6 +223,15 @@ func (j *Journal) Head() string {
 	return j.head
 }
 
+// ShortHash abbreviates a SHA-256 (a journal head, a runbook's hash) for people: its first 12
+// hex digits and an ellipsis; a shorter text is returned as it is.
+func ShortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12] + "…"
+	}
+	return h
+}
+
 // Seq is the sequence number of the last record.
 func (j *Journal) Seq() uint64 {
 	j.mu.Lock()

@@ -388,3 +388,16 @@ func BenchmarkReplay100k(b *testing.B) {
 		j.Close()
 	}
 }
+
+func TestShortHash(t *testing.T) {
+	for in, want := range map[string]string{
+		"":             "",
+		"abc":          "abc",
+		"0123456789ab": "0123456789ab",
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef": "0123456789ab…",
+	} {
+		if got := ShortHash(in); got != want {
+			t.Errorf("ShortHash(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

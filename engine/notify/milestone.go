@@ -296,7 +296,7 @@ func (d *detector) health(h engine.SourceHealth, expectedBy string) (Milestone, 
 			At: h.Since, Severity: SeverityCritical, Title: "Cockpit lost a source: " + h.Name,
 			Text: fmt.Sprintf("The cockpit cannot read the %s since %s: %s. Its replication figures are not current until it answers again.",
 				h.Name, d.clockText(h.Since), oneLine(h.LastError, 300))}, true
-	case d.lost[h.Name] && (h.State == engine.HealthOK || h.State == engine.HealthSlow):
+	case d.lost[h.Name] && h.State.Up():
 		delete(d.lost, h.Name)
 		return Milestone{Key: fmt.Sprintf("%s/%s/%d", runbook.EventSourcesBack, h.Name, h.Since.UnixMilli()), Event: runbook.EventSourcesBack,
 			At: h.Since, Severity: SeverityGood, Title: "✓ Source reachable again: " + h.Name,

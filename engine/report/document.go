@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"cutover/engine"
+	"cutover/engine/runbook"
 )
 
 // The report is laid out once as a document of sections and blocks, which the Markdown and HTML
@@ -162,14 +163,14 @@ func (r *Report) summaryBlocks() []block {
 	if dt.PlannedStart.IsZero() {
 		planned = "not set"
 	}
-	plannedLen := dur(dt.Planned) + " (longest chain of planned step durations"
+	plannedLen := runbook.FormatDuration(dt.Planned) + " (longest chain of planned step durations"
 	if dt.BeginsWith != "" {
 		plannedLen += " from " + dt.BeginsWith
 	}
 	plannedLen += ")"
 	dkv := []kv{
 		{Key: "Planned start", Value: planned},
-		{Key: "Budget", Value: dur(dt.Budget)},
+		{Key: "Budget", Value: runbook.FormatDuration(dt.Budget)},
 		{Key: "Planned length", Value: plannedLen},
 	}
 	began := "not yet"
@@ -181,9 +182,9 @@ func (r *Report) summaryBlocks() []block {
 		if !dt.PlannedStart.IsZero() {
 			switch {
 			case dt.StartDelay > 0:
-				began += "; " + dur(dt.StartDelay) + " after the planned start"
+				began += "; " + runbook.FormatDuration(dt.StartDelay) + " after the planned start"
 			case dt.StartDelay < 0:
-				began += "; " + dur(-dt.StartDelay) + " before the planned start"
+				began += "; " + runbook.FormatDuration(-dt.StartDelay) + " before the planned start"
 			default:
 				began += "; on the planned start"
 			}
@@ -192,7 +193,7 @@ func (r *Report) summaryBlocks() []block {
 	dkv = append(dkv, kv{Key: "Downtime began", Value: began})
 	if !dt.Began.IsZero() {
 		ended := ts(dt.Ended) + " (the run finished)"
-		used := dur(dt.Used) + " of the " + dur(dt.Budget) + " budget"
+		used := runbook.FormatDuration(dt.Used) + " of the " + runbook.FormatDuration(dt.Budget) + " budget"
 		switch {
 		case dt.Truncated:
 			ended = "unknown: the verified part of the journal ends at " + ts(dt.Ended) + " without the run finishing"
@@ -204,7 +205,7 @@ func (r *Report) summaryBlocks() []block {
 		uc := emGood
 		switch {
 		case dt.Over > 0:
-			used += " — OVER budget by " + dur(dt.Over)
+			used += " — OVER budget by " + runbook.FormatDuration(dt.Over)
 			if dt.Truncated {
 				used += " or more"
 			}
@@ -212,10 +213,10 @@ func (r *Report) summaryBlocks() []block {
 		case dt.Truncated:
 			uc = emWarn
 		case dt.Ongoing:
-			used += " — " + dur(-dt.Over) + " left"
+			used += " — " + runbook.FormatDuration(-dt.Over) + " left"
 			uc = emWarn
 		default:
-			used += " — under budget by " + dur(-dt.Over)
+			used += " — under budget by " + runbook.FormatDuration(-dt.Over)
 		}
 		dkv = append(dkv, kv{Key: "Downtime ended", Value: ended}, kv{Key: "Downtime used", Value: used, Class: uc})
 	}
@@ -273,11 +274,11 @@ func (r *Report) timelineBlocks() []block {
 		}
 		planned := "—"
 		if s.Planned > 0 {
-			planned = dur(s.Planned)
+			planned = runbook.FormatDuration(s.Planned)
 		}
 		d := "—"
 		if !s.Ended.IsZero() {
-			d = dur(s.Duration)
+			d = runbook.FormatDuration(s.Duration)
 		}
 		attempts := strconv.Itoa(s.Attempts)
 		if s.Retries > 0 {
@@ -287,7 +288,7 @@ func (r *Report) timelineBlocks() []block {
 		if tl.Baseline != nil {
 			base, diff := "—", "—"
 			if s.HasBaseline {
-				base = dur(s.Baseline)
+				base = runbook.FormatDuration(s.Baseline)
 			}
 			if s.HasDiff {
 				diff = signed(s.Diff)
@@ -301,13 +302,13 @@ func (r *Report) timelineBlocks() []block {
 		t,
 	}
 	totals := []string{
-		fmt.Sprintf("Run began %s, finished %s; elapsed %s.", ts(tl.Began), ts(tl.Finished), dur(tl.Elapsed)),
-		fmt.Sprintf("Planned: the longest chain of planned step durations is %s.", dur(tl.PlannedCritical)),
+		fmt.Sprintf("Run began %s, finished %s; elapsed %s.", ts(tl.Began), ts(tl.Finished), runbook.FormatDuration(tl.Elapsed)),
+		fmt.Sprintf("Planned: the longest chain of planned step durations is %s.", runbook.FormatDuration(tl.PlannedCritical)),
 	}
 	if b := tl.Baseline; b != nil {
 		totals = append(totals,
-			fmt.Sprintf("Baseline: %s (head %s), elapsed %s; this run %s (%s).", b.Path, b.Head, dur(b.Elapsed), dur(tl.Elapsed), signed(b.Diff)),
-			fmt.Sprintf("Steps finished in both runs: %d, taking %s here against %s in the baseline (%s).", b.Compared, dur(b.Actual), dur(b.Baseline), signed(b.Actual-b.Baseline)))
+			fmt.Sprintf("Baseline: %s (head %s), elapsed %s; this run %s (%s).", b.Path, b.Head, runbook.FormatDuration(b.Elapsed), runbook.FormatDuration(tl.Elapsed), signed(b.Diff)),
+			fmt.Sprintf("Steps finished in both runs: %d, taking %s here against %s in the baseline (%s).", b.Compared, runbook.FormatDuration(b.Actual), runbook.FormatDuration(b.Baseline), signed(b.Actual-b.Baseline)))
 	} else {
 		totals = append(totals, "Baseline: none (no baseline journal was given or named by the runbook).")
 	}
@@ -485,7 +486,7 @@ func (r *Report) drainBlocks() []block {
 	for _, s := range d.Rows {
 		eta := "—"
 		if s.ETA > 0 {
-			eta = dur(s.ETA)
+			eta = runbook.FormatDuration(s.ETA)
 		}
 		t.Rows = append(t.Rows, row{Cells: []string{ts(s.At), thousands(s.Pending), rate(s.DrainRate), eta, strconv.Itoa(s.Tables)}})
 	}

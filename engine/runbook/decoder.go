@@ -402,22 +402,52 @@ func ParseDuration(s string) (time.Duration, error) {
 	return time.Duration(days)*24*time.Hour + v, nil
 }
 
-// FormatDuration renders a duration compactly for people: 45s, 12m, 1h05m, 2d03h.
-func FormatDuration(d time.Duration) string {
-	if d < 0 {
-		return "-" + FormatDuration(-d)
+// DurationForm is how FormatDurationAs writes a duration. Both forms read the same way (45s, 3m11s,
+// 2h01m, 1d04h); they differ where a figure and a running clock need different things.
+type DurationForm int
+
+const (
+	// Rounded is for figures (plans, logs, reports): to the nearest second, a moment under a
+	// second in milliseconds, days from 24 hours, a negative duration with its sign.
+	Rounded DurationForm = iota
+	// Clock is for what counts up on a screen (the downtime clock, ages): cut down to the whole
+	// second (a clock never shows a second that has not passed), hours up to 48 (a long downtime
+	// reads 30h05m, to the minute), the sign dropped (the words around it say ago, late or
+	// spare).
+	Clock
+)
+
+// FormatDuration renders a duration compactly for people, Rounded: 45s, 12m, 1h05m, 2d03h.
+func FormatDuration(d time.Duration) string { return FormatDurationAs(d, Rounded) }
+
+// FormatDurationAs renders a duration compactly for people in the given form.
+func FormatDurationAs(d time.Duration, form DurationForm) string {
+	daysFrom := 24 * time.Hour
+	if form == Clock {
+		if d < 0 {
+			d = -d
+		}
+		d = d.Truncate(time.Second)
+		daysFrom = 48 * time.Hour
+	} else {
+		if d < 0 {
+			return "-" + FormatDurationAs(-d, form)
+		}
+		if d > 0 && d < time.Second/2 {
+			return d.Round(time.Millisecond).String()
+		}
+		d = d.Round(time.Second)
 	}
 	switch {
 	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Round(time.Second)/time.Second))
+		return fmt.Sprintf("%ds", int(d/time.Second))
 	case d < time.Hour:
-		m := int(d / time.Minute)
-		s := int((d % time.Minute).Round(time.Second) / time.Second)
+		m, s := int(d/time.Minute), int((d%time.Minute)/time.Second)
 		if s == 0 {
 			return fmt.Sprintf("%dm", m)
 		}
 		return fmt.Sprintf("%dm%02ds", m, s)
-	case d < 24*time.Hour:
+	case d < daysFrom:
 		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int((d%time.Hour)/time.Minute))
 	}
 	return fmt.Sprintf("%dd%02dh", int(d/(24*time.Hour)), int((d%(24*time.Hour))/time.Hour))

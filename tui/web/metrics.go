@@ -102,7 +102,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, s := range stepStates {
 			gauge(ch, mStep, b2f(st.State == s), c.label(st.ID), c.label(st.Phase), s.String())
 		}
-		if st.State == engine.StateAwaiting && st.Confirmation != nil {
+		if st.WaitsFor() == engine.WaitConfirmation && st.Confirmation != nil {
 			awaited++
 			oldest = max(oldest, now.Sub(st.Confirmation.Since).Seconds())
 		}
@@ -201,7 +201,7 @@ func (c *collector) replication(ch chan<- prometheus.Metric, v *engine.Replicati
 	}
 	for _, name := range []string{engine.SourceAX, engine.SourceDistributor, engine.SourceTarget} {
 		h := v.SourceHealth(name)
-		gauge(ch, mSrc, b2f(h.State == engine.HealthOK || h.State == engine.HealthSlow), name)
+		gauge(ch, mSrc, b2f(h.State.Up()), name)
 		for _, s := range healths {
 			gauge(ch, mSrcH, b2f(h.State == s), name, s.String())
 		}

@@ -49,6 +49,9 @@ type DowntimeView struct {
 	// Elapsed and Budget are seconds; Running says the clock still runs (the page advances it).
 	Elapsed float64 `json:"elapsed"`
 	Budget  float64 `json:"budget"`
+	// WarnAt is the seconds of the budget that may be used before the clock warns (the engine's
+	// engine.DowntimeView.WarnAt).
+	WarnAt  float64 `json:"warn_at"`
 	Running bool    `json:"running"`
 }
 
@@ -210,13 +213,13 @@ func buildView(snap engine.Snapshot, repl *ReplicationView, val *engine.Validati
 	proj := snap.Project(now)
 	if dt := snap.Downtime(now); run.Downtime != nil {
 		v.Downtime = &DowntimeView{Began: dt.Began, Planned: dt.Planned, Elapsed: dt.Elapsed.Seconds(), Budget: dt.Budget.Seconds(),
-			Running: !dt.Began.IsZero() && run.Finished.IsZero()}
+			WarnAt: dt.WarnAt().Seconds(), Running: !dt.Began.IsZero() && run.Finished.IsZero()}
 		if !run.Finished.IsZero() {
 			v.Forecast = &ForecastView{Finish: run.Finished, Finished: true}
 		} else if proj.Planned {
 			f := &ForecastView{Finish: proj.Finish()}
-			if !dt.Began.IsZero() && dt.Budget > 0 {
-				f.Late, f.HasLate = f.Finish.Sub(dt.Began.Add(dt.Budget)).Seconds(), true
+			if late, ok := dt.Late(f.Finish); ok {
+				f.Late, f.HasLate = late.Seconds(), true
 			}
 			v.Forecast = f
 		}
@@ -245,7 +248,7 @@ func buildView(snap engine.Snapshot, repl *ReplicationView, val *engine.Validati
 		if st.State == engine.StateFailed || st.State == engine.StateRetrying {
 			sv.Error = clip(h(st.LastError), 240)
 		}
-		if c := st.Confirmation; st.State == engine.StateAwaiting && c != nil {
+		if c := st.Confirmation; st.WaitsFor() == engine.WaitConfirmation && c != nil {
 			sv.Awaiting, sv.Needed, sv.Approvals = c.Since, c.Needed, len(c.Approvals)
 		}
 		if p, ok := progress[st.ID]; ok && st.State == engine.StateRunning {

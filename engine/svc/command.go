@@ -1,4 +1,4 @@
-package engine
+package svc
 
 import (
 	"bytes"
@@ -14,37 +14,37 @@ import (
 	"cutover/engine/runbook"
 )
 
-// ServiceState is a Windows service's state as cutover sees it.
-type ServiceState int
+// State is a Windows service's state as cutover sees it.
+type State int
 
 // Service states (the numbers sc.exe prints are mapped onto these).
 const (
-	ServiceUnknown ServiceState = iota
-	ServiceStopped
-	ServiceStartPending
-	ServiceStopPending
-	ServiceRunning
-	ServicePaused
+	Unknown State = iota
+	Stopped
+	StartPending
+	StopPending
+	Running
+	Paused
 )
 
 var serviceWords = [...]string{"unknown", "stopped", "starting", "stopping", "running", "paused"}
 
 // String names the state.
-func (s ServiceState) String() string {
+func (s State) String() string {
 	if s >= 0 && int(s) < len(serviceWords) {
 		return serviceWords[s]
 	}
 	return "unknown"
 }
 
-// ServiceController stops, starts and inspects the AX 2012 AOS services.
-type ServiceController interface {
+// Controller stops, starts and inspects the AX 2012 AOS services.
+type Controller interface {
 	// Stop asks the service to stop. A service that is already stopped is not an error.
 	Stop(ctx context.Context, host, service string) error
 	// Start asks the service to start. A service that is already running is not an error.
 	Start(ctx context.Context, host, service string) error
 	// State reports the service's state and the controller's raw answer.
-	State(ctx context.Context, host, service string) (ServiceState, string, error)
+	State(ctx context.Context, host, service string) (State, string, error)
 }
 
 // CommandServices controls services through command templates such as
@@ -106,14 +106,14 @@ func (c *CommandServices) run(ctx context.Context, tmpl []string, host, service 
 	text := strings.TrimSpace(out.String())
 	if ctx.Err() != nil {
 		// Killed for taking too long (or cancelled): its exit code says nothing.
-		return text, -1, fmt.Errorf("%s: no answer within %s: %w", quoteArgv(argv), runbook.FormatDuration(timeout), ctx.Err())
+		return text, -1, fmt.Errorf("%s: no answer within %s: %w", QuoteArgv(argv), runbook.FormatDuration(timeout), ctx.Err())
 	}
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			return text, ee.ExitCode(), nil
 		}
-		return text, -1, fmt.Errorf("%s: %w", quoteArgv(argv), err)
+		return text, -1, fmt.Errorf("%s: %w", QuoteArgv(argv), err)
 	}
 	return text, 0, nil
 }
@@ -154,33 +154,33 @@ func (c *CommandServices) Start(ctx context.Context, host, service string) error
 }
 
 // State runs the query template and reads its output.
-func (c *CommandServices) State(ctx context.Context, host, service string) (ServiceState, string, error) {
+func (c *CommandServices) State(ctx context.Context, host, service string) (State, string, error) {
 	out, code, err := c.run(ctx, c.QueryArgv, host, service)
 	if err != nil {
-		return ServiceUnknown, out, err
+		return Unknown, out, err
 	}
 	if c.Stopped.MatchString(out) {
-		return ServiceStopped, out, nil
+		return Stopped, out, nil
 	}
 	if m := scState.FindStringSubmatch(out); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		switch n {
 		case 1:
-			return ServiceStopped, out, nil
+			return Stopped, out, nil
 		case 2:
-			return ServiceStartPending, out, nil
+			return StartPending, out, nil
 		case 3:
-			return ServiceStopPending, out, nil
+			return StopPending, out, nil
 		case 4:
-			return ServiceRunning, out, nil
+			return Running, out, nil
 		case 7:
-			return ServicePaused, out, nil
+			return Paused, out, nil
 		}
 	}
 	if code != 0 {
-		return ServiceUnknown, out, fmt.Errorf("query %s on %s: exit %d: %s", service, host, code, lastLines(out))
+		return Unknown, out, fmt.Errorf("query %s on %s: exit %d: %s", service, host, code, lastLines(out))
 	}
-	return ServiceRunning, out, nil
+	return Running, out, nil
 }
 
 // lastLines is the end of a command's output on one line: its last three non-empty lines (sc.exe

@@ -1,6 +1,6 @@
 //go:build windows
 
-package engine
+package svc
 
 import (
 	"errors"
@@ -22,14 +22,14 @@ type winGroup struct {
 	once sync.Once
 }
 
-// groupRef has nothing to journal before a start here: the job object ends the whole tree when
+// GroupRef has nothing to journal before a start here: the job object ends the whole tree when
 // cutover dies, so nothing has to be found afterwards.
-func groupRef() (map[string]string, error) { return nil, nil }
+func GroupRef() (map[string]string, error) { return nil, nil }
 
-// startGroup starts cmd suspended, puts it in a new kill-on-close job object and only then lets
+// StartGroup starts cmd suspended, puts it in a new kill-on-close job object and only then lets
 // it run, so nothing it starts can escape the job. A process that cannot be put in the job is
 // killed before it runs a single instruction, and the start fails.
-func startGroup(cmd *exec.Cmd, _ map[string]string) (procGroup, map[string]string, error) {
+func StartGroup(cmd *exec.Cmd, _ map[string]string) (Group, map[string]string, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: windows.CREATE_NEW_PROCESS_GROUP | windows.CREATE_SUSPENDED}
 	job, err := windows.CreateJobObject(nil, nil)
 	if err != nil {
@@ -122,5 +122,5 @@ func (g *winGroup) Close() {
 	g.once.Do(func() { windows.CloseHandle(g.job) })
 }
 
-// cleanupGroup has nothing to do on Windows: the job object died with the previous process.
-func cleanupGroup(map[string]string) (string, bool) { return "", true }
+// CleanupGroup has nothing to do on Windows: the job object died with the previous process.
+func CleanupGroup(map[string]string) (string, bool) { return "", true }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package engine
+package svc
 
 import (
 	"crypto/rand"
@@ -39,10 +39,10 @@ type unixGroup struct {
 	kill *time.Timer
 }
 
-// groupRef returns what to journal before a command starts: a fresh token that every process of
+// GroupRef returns what to journal before a command starts: a fresh token that every process of
 // the attempt will carry in its environment, and the boot. Journaled first, it lets a crash
 // between the start and the journaling of the process ids still find the attempt's processes.
-func groupRef() (map[string]string, error) {
+func GroupRef() (map[string]string, error) {
 	token, err := newGroupToken()
 	if err != nil {
 		return nil, err
@@ -54,10 +54,10 @@ func groupRef() (map[string]string, error) {
 	return ref, nil
 }
 
-// startGroup starts cmd as the leader of a new process group, every process of it marked with
-// pre's token (see groupRef), and returns the references to journal next: process id, group id
+// StartGroup starts cmd as the leader of a new process group, every process of it marked with
+// pre's token (see GroupRef), and returns the references to journal next: process id, group id
 // and, where the platform tells it, the leader's start time.
-func startGroup(cmd *exec.Cmd, pre map[string]string) (procGroup, map[string]string, error) {
+func StartGroup(cmd *exec.Cmd, pre map[string]string) (Group, map[string]string, error) {
 	token := pre["token"]
 	if token == "" {
 		return nil, nil, errors.New("start process group: no token")
@@ -110,15 +110,15 @@ func (g *unixGroup) Close() {
 	}
 }
 
-// cleanupWait bounds how long cleanupGroup waits for the processes it killed to end: a process
+// cleanupWait bounds how long CleanupGroup waits for the processes it killed to end: a process
 // in uninterruptible sleep (stuck I/O) can outlive SIGKILL for a while.
 const cleanupWait = 5 * time.Second
 
-// maxCleanupRounds bounds how often cleanupGroup looks again for processes forked while it was
+// maxCleanupRounds bounds how often CleanupGroup looks again for processes forked while it was
 // killing the ones it had found.
 const maxCleanupRounds = 50
 
-// cleanupGroup kills what an interrupted attempt left running, and only what provably belongs to
+// CleanupGroup kills what an interrupted attempt left running, and only what provably belongs to
 // it, so that a group id reused by an unrelated program is never touched:
 //
 //   - when the group's leader is still there (alive or not yet reaped) with the journaled boot
@@ -136,7 +136,7 @@ const maxCleanupRounds = 50
 // It returns once the processes it killed have ended (or cleanupWait has passed), so a re-run
 // never starts next to them. The note is empty when nothing was left running; clean is false
 // when something may still run (not killed, not ended, or not verifiable), so no re-run may start.
-func cleanupGroup(ref map[string]string) (note string, clean bool) {
+func CleanupGroup(ref map[string]string) (note string, clean bool) {
 	pgid, err := strconv.Atoi(ref["pgid"])
 	hasGroup := err == nil && pgid > 1
 	token := ref["token"]

@@ -1,9 +1,9 @@
-package engine
+package svc
 
 import "time"
 
-// procGroup is a started command and every process it spawned.
-type procGroup interface {
+// Group is a started command and every process it spawned.
+type Group interface {
 	// Terminate asks the group to stop and kills it after grace.
 	Terminate(grace time.Duration)
 	// Kill ends the group at once.

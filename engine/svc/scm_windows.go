@@ -1,6 +1,6 @@
 //go:build windows
 
-package engine
+package svc
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/windows"
-	"golang.org/x/sys/windows/svc"
+	winsvc "golang.org/x/sys/windows/svc"
 	"golang.org/x/sys/windows/svc/mgr"
 )
 
@@ -17,7 +17,7 @@ import (
 type SCMServices struct{}
 
 // NewSCMServices returns the Windows service-manager controller.
-func NewSCMServices() (ServiceController, error) { return SCMServices{}, nil }
+func NewSCMServices() (Controller, error) { return SCMServices{}, nil }
 
 func open(host, service string) (*mgr.Mgr, *mgr.Service, error) {
 	m, err := mgr.ConnectRemote(host)
@@ -40,7 +40,7 @@ func (SCMServices) Stop(_ context.Context, host, service string) error {
 	}
 	defer m.Disconnect()
 	defer s.Close()
-	if _, err := s.Control(svc.Stop); err != nil {
+	if _, err := s.Control(winsvc.Stop); err != nil {
 		if errors.Is(err, windows.ERROR_SERVICE_NOT_ACTIVE) {
 			return nil
 		}
@@ -67,28 +67,28 @@ func (SCMServices) Start(_ context.Context, host, service string) error {
 }
 
 // State queries the service.
-func (SCMServices) State(_ context.Context, host, service string) (ServiceState, string, error) {
+func (SCMServices) State(_ context.Context, host, service string) (State, string, error) {
 	m, s, err := open(host, service)
 	if err != nil {
-		return ServiceUnknown, "", err
+		return Unknown, "", err
 	}
 	defer m.Disconnect()
 	defer s.Close()
 	st, err := s.Query()
 	if err != nil {
-		return ServiceUnknown, "", fmt.Errorf("query %s on %s: %w", service, host, err)
+		return Unknown, "", fmt.Errorf("query %s on %s: %w", service, host, err)
 	}
 	switch st.State {
-	case svc.Stopped:
-		return ServiceStopped, "STOPPED", nil
-	case svc.StartPending:
-		return ServiceStartPending, "START_PENDING", nil
-	case svc.StopPending:
-		return ServiceStopPending, "STOP_PENDING", nil
-	case svc.Running:
-		return ServiceRunning, "RUNNING", nil
-	case svc.Paused, svc.PausePending, svc.ContinuePending:
-		return ServicePaused, "PAUSED", nil
+	case winsvc.Stopped:
+		return Stopped, "STOPPED", nil
+	case winsvc.StartPending:
+		return StartPending, "START_PENDING", nil
+	case winsvc.StopPending:
+		return StopPending, "STOP_PENDING", nil
+	case winsvc.Running:
+		return Running, "RUNNING", nil
+	case winsvc.Paused, winsvc.PausePending, winsvc.ContinuePending:
+		return Paused, "PAUSED", nil
 	}
-	return ServiceUnknown, fmt.Sprintf("state %d", st.State), nil
+	return Unknown, fmt.Sprintf("state %d", st.State), nil
 }

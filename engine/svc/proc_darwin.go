@@ -1,6 +1,6 @@
 //go:build darwin
 
-package engine
+package svc
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 )
 
 // setDeathSignal does nothing: macOS has no parent-death signal, so a command outlives a crash of
-// cutover until the next start cleans its group up (cleanupGroup).
+// cutover until the next start cleans its group up (CleanupGroup).
 func setDeathSignal(*syscall.SysProcAttr) {}
 
 // bootID identifies this boot of the machine ("" if unknown).

@@ -1,6 +1,6 @@
 //go:build unix && !linux && !darwin
 
-package engine
+package svc
 
 import (
 	"errors"
@@ -17,7 +17,7 @@ func bootID() string { return "" }
 
 func lookupProc(int) (procInfo, bool) { return procInfo{}, false }
 
-// listGroup cannot look inside a group here, so cleanupGroup kills nothing and warns instead.
+// listGroup cannot look inside a group here, so CleanupGroup kills nothing and warns instead.
 func listGroup(int) ([]procInfo, error) { return nil, errNoProcessTable }
 
 func hasEnv(int, string) bool { return false }

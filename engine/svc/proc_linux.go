@@ -1,6 +1,6 @@
 //go:build linux
 
-package engine
+package svc
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 )
 
 // setDeathSignal makes the kernel kill the command's leader if cutover dies. Only the leader gets
-// the signal: what it started lives on until the next start cleans the group up (cleanupGroup).
+// the signal: what it started lives on until the next start cleans the group up (CleanupGroup).
 func setDeathSignal(a *syscall.SysProcAttr) { a.Pdeathsig = syscall.SIGKILL }
 
 // bootID identifies this boot of the machine ("" if unknown).

@@ -1,4 +1,4 @@
-package engine_test
+package svc_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"cutover/engine"
 	"cutover/engine/runbook"
+	"cutover/engine/svc"
 )
 
 // fakeSC is a stand-in for sc.exe: a shell script that logs its argv, keeps the service's state
@@ -72,7 +72,7 @@ EOF
 type scHost struct {
 	t   *testing.T
 	dir string
-	svc *engine.CommandServices
+	svc *svc.CommandServices
 }
 
 func newSCHost(t *testing.T, state string) *scHost {
@@ -87,7 +87,7 @@ func newSCHost(t *testing.T, state string) *scHost {
 	}
 	h := &scHost{t: t, dir: dir}
 	h.set(state)
-	svc, err := engine.NewCommandServices(&runbook.AOS{Control: "command",
+	c, err := svc.NewCommandServices(&runbook.AOS{Control: "command",
 		Stop:           []string{sc, `\\{host}`, "stop", "{service}"},
 		Query:          []string{sc, `\\{host}`, "query", "{service}"},
 		Start:          []string{sc, `\\{host}`, "start", "{service}"},
@@ -95,7 +95,7 @@ func newSCHost(t *testing.T, state string) *scHost {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.svc = svc
+	h.svc = c
 	return h
 }
 
@@ -119,7 +119,7 @@ func (h *scHost) calls() []string {
 func TestCommandServicesStopsAndFollowsTheState(t *testing.T) {
 	h := newSCHost(t, "RUNNING")
 	ctx := context.Background()
-	state := func(want engine.ServiceState) {
+	state := func(want svc.State) {
 		t.Helper()
 		got, raw, err := h.svc.State(ctx, "AXAOS01", "AOS60$01")
 		if err != nil || got != want {
@@ -129,12 +129,12 @@ func TestCommandServicesStopsAndFollowsTheState(t *testing.T) {
 			t.Fatalf("the raw answer must be returned: %q", raw)
 		}
 	}
-	state(engine.ServiceRunning)
+	state(svc.Running)
 	if err := h.svc.Stop(ctx, "AXAOS01", "AOS60$01"); err != nil {
 		t.Fatal(err)
 	}
-	state(engine.ServiceStopPending)
-	state(engine.ServiceStopped)
+	state(svc.StopPending)
+	state(svc.Stopped)
 	calls := h.calls()
 	want := []string{`argv <\\AXAOS01> <query> <AOS60$01>`, `argv <\\AXAOS01> <stop> <AOS60$01>`, `argv <\\AXAOS01> <query> <AOS60$01>`, `argv <\\AXAOS01> <query> <AOS60$01>`}
 	if strings.Join(calls, "\n") != strings.Join(want, "\n") {
@@ -151,7 +151,7 @@ func TestCommandServicesStart(t *testing.T) {
 	if err := h.svc.Start(ctx, "AXAOS01", "AOS60$01"); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []engine.ServiceState{engine.ServiceStartPending, engine.ServiceRunning} {
+	for _, want := range []svc.State{svc.StartPending, svc.Running} {
 		if st, raw, err := h.svc.State(ctx, "AXAOS01", "AOS60$01"); err != nil || st != want {
 			t.Fatalf("state %s (%v), want %s:\n%s", st, err, want, raw)
 		}
@@ -167,7 +167,7 @@ func TestCommandServicesStart(t *testing.T) {
 		!strings.Contains(err.Error(), "did not respond to the start or control request") {
 		t.Fatalf("a failed start: %v", err)
 	}
-	noStart := &engine.CommandServices{QueryArgv: []string{"sc.exe"}, Stopped: regexp.MustCompile("STOPPED")}
+	noStart := &svc.CommandServices{QueryArgv: []string{"sc.exe"}, Stopped: regexp.MustCompile("STOPPED")}
 	if err := noStart.Start(ctx, "AXAOS01", "AOS60$01"); err == nil || !strings.Contains(err.Error(), "no start template") {
 		t.Fatalf("without a start template: %v", err)
 	}
@@ -179,7 +179,7 @@ func TestCommandServicesStopOfAStoppedServiceIsDone(t *testing.T) {
 	if err := h.svc.Stop(context.Background(), "AXAOS01", "AOS60$01"); err != nil {
 		t.Fatalf("stopping a stopped service must not fail: %v", err)
 	}
-	if st, _, err := h.svc.State(context.Background(), "AXAOS01", "AOS60$01"); err != nil || st != engine.ServiceStopped {
+	if st, _, err := h.svc.State(context.Background(), "AXAOS01", "AOS60$01"); err != nil || st != svc.Stopped {
 		t.Fatalf("state %s, %v", st, err)
 	}
 }
@@ -197,7 +197,7 @@ func TestCommandServicesFailuresSayWhy(t *testing.T) {
 	}
 	h.set("MISSING")
 	st, _, err := h.svc.State(context.Background(), "AXAOS02", "AOS60$09")
-	if err == nil || st != engine.ServiceUnknown || !strings.Contains(err.Error(), "query AOS60$09 on AXAOS02") ||
+	if err == nil || st != svc.Unknown || !strings.Contains(err.Error(), "query AOS60$09 on AXAOS02") ||
 		!strings.Contains(err.Error(), "The specified service does not exist as an installed service.") {
 		t.Fatalf("state %s, error %v", st, err)
 	}
@@ -207,9 +207,9 @@ func TestCommandServicesMissingCommand(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("unix paths")
 	}
-	svc := &engine.CommandServices{StopArgv: []string{filepath.Join(t.TempDir(), "no-such-sc.exe"), "{host}", "stop", "{service}"},
+	c := &svc.CommandServices{StopArgv: []string{filepath.Join(t.TempDir(), "no-such-sc.exe"), "{host}", "stop", "{service}"},
 		Stopped: regexp.MustCompile("STOPPED")}
-	err := svc.Stop(context.Background(), "AXAOS01", "AOS60$01")
+	err := c.Stop(context.Background(), "AXAOS01", "AOS60$01")
 	if err == nil || !strings.Contains(err.Error(), "no-such-sc.exe") || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("error %v", err)
 	}
@@ -224,9 +224,9 @@ func TestCommandServicesTimeout(t *testing.T) {
 	if err := os.WriteFile(hang, []byte("#!/bin/sh\nexec sleep 60\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	svc := &engine.CommandServices{QueryArgv: []string{hang}, Stopped: regexp.MustCompile("STOPPED"), Timeout: 200 * time.Millisecond}
-	st, _, err := svc.State(context.Background(), "AXAOS01", "AOS60$01")
-	if st != engine.ServiceUnknown || err == nil || !strings.Contains(err.Error(), "no answer within") || !errors.Is(err, context.DeadlineExceeded) {
+	c := &svc.CommandServices{QueryArgv: []string{hang}, Stopped: regexp.MustCompile("STOPPED"), Timeout: 200 * time.Millisecond}
+	st, _, err := c.State(context.Background(), "AXAOS01", "AOS60$01")
+	if st != svc.Unknown || err == nil || !strings.Contains(err.Error(), "no answer within") || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a hung query must fail as such: %s, %v", st, err)
 	}
 }
@@ -250,8 +250,8 @@ func TestCommandServicesPlaceholdersAreNotShell(t *testing.T) {
 		}
 	}
 	// An unknown placeholder is refused, not passed through.
-	svc := &engine.CommandServices{QueryArgv: []string{"sc.exe", `\\{hots}`, "query"}, Stopped: regexp.MustCompile("STOPPED")}
-	if _, _, err := svc.State(context.Background(), "AXAOS01", "AOS60$01"); err == nil || !strings.Contains(err.Error(), "hots") {
+	c := &svc.CommandServices{QueryArgv: []string{"sc.exe", `\\{hots}`, "query"}, Stopped: regexp.MustCompile("STOPPED")}
+	if _, _, err := c.State(context.Background(), "AXAOS01", "AOS60$01"); err == nil || !strings.Contains(err.Error(), "hots") {
 		t.Fatalf("error %v", err)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package engine
+package svc
 
 import (
 	"bufio"
@@ -90,15 +90,15 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 
 	t.Run("carries the token", func(t *testing.T) {
 		pgid, orphan := orphanGroup(t, groupTokenEnv+"="+token)
-		note, clean := cleanupGroup(ref(pgid, 0, token))
+		note, clean := CleanupGroup(ref(pgid, 0, token))
 		if want := fmt.Sprintf("killed process %d left running in process group %d", orphan, pgid); !strings.Contains(note, want) || !clean {
 			t.Fatalf("note %q, want %q", note, want)
 		}
-		// It has ended by the time cleanupGroup returns.
+		// It has ended by the time CleanupGroup returns.
 		if running(orphan, pgid) {
 			t.Fatalf("process %d is still running", orphan)
 		}
-		if note, clean := cleanupGroup(ref(pgid, 0, token)); note != "" || !clean {
+		if note, clean := CleanupGroup(ref(pgid, 0, token)); note != "" || !clean {
 			t.Fatalf("second cleanup: %q", note)
 		}
 	})
@@ -106,7 +106,7 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 	// A group id reused by another program: its processes lack the attempt's token.
 	t.Run("another token", func(t *testing.T) {
 		pgid, orphan := orphanGroup(t, groupTokenEnv+"=someone-else")
-		note, clean := cleanupGroup(ref(pgid, 0, token))
+		note, clean := CleanupGroup(ref(pgid, 0, token))
 		if want := fmt.Sprintf("left alone process %d in process group %d", orphan, pgid); !strings.Contains(note, want) || strings.Contains(note, "killed") || clean {
 			t.Fatalf("note %q, want %q", note, want)
 		}
@@ -117,7 +117,7 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 
 	t.Run("no token", func(t *testing.T) {
 		pgid, orphan := orphanGroup(t)
-		if note, clean := cleanupGroup(ref(pgid, 0, "")); !strings.Contains(note, "left alone process "+strconv.Itoa(orphan)) || clean {
+		if note, clean := CleanupGroup(ref(pgid, 0, "")); !strings.Contains(note, "left alone process "+strconv.Itoa(orphan)) || clean {
 			t.Fatalf("note %q", note)
 		}
 		if !running(orphan, pgid) {
@@ -129,7 +129,7 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 	t.Run("older than the leader", func(t *testing.T) {
 		pgid, orphan := orphanGroup(t, groupTokenEnv+"="+token)
 		p, _ := lookupProc(orphan)
-		if note, _ := cleanupGroup(ref(pgid, p.start+1, token)); !strings.Contains(note, "left alone process "+strconv.Itoa(orphan)) {
+		if note, _ := CleanupGroup(ref(pgid, p.start+1, token)); !strings.Contains(note, "left alone process "+strconv.Itoa(orphan)) {
 			t.Fatalf("note %q", note)
 		}
 		if !running(orphan, pgid) {
@@ -142,7 +142,7 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 	t.Run("left the group", func(t *testing.T) {
 		pgid, orphan := orphanGroup(t, groupTokenEnv+"="+token)
 		escaped := ownSession(t, groupTokenEnv+"="+token)
-		note, clean := cleanupGroup(ref(pgid, 0, token))
+		note, clean := CleanupGroup(ref(pgid, 0, token))
 		for _, want := range []string{
 			fmt.Sprintf("killed process %d left running in process group %d", orphan, pgid),
 			fmt.Sprintf("killed process %d left running by the interrupted attempt (found by the attempt's token)", escaped.Pid),
@@ -164,14 +164,14 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 		}
 		p := ownSession(t, groupTokenEnv+"="+token)
 		other := ownSession(t, groupTokenEnv+"=someone-else")
-		note, clean := cleanupGroup(map[string]string{"token": token, "boot": boot})
+		note, clean := CleanupGroup(map[string]string{"token": token, "boot": boot})
 		if want := fmt.Sprintf("killed process %d left running by the interrupted attempt (found by the attempt's token)", p.Pid); note != want || !clean {
 			t.Fatalf("note %q (clean %v), want %q", note, clean, want)
 		}
 		if running(p.Pid, p.Pid) || !running(other.Pid, other.Pid) {
 			t.Fatal("killed the wrong process")
 		}
-		if note, clean := cleanupGroup(map[string]string{"token": token, "boot": boot}); note != "" || !clean {
+		if note, clean := CleanupGroup(map[string]string{"token": token, "boot": boot}); note != "" || !clean {
 			t.Fatalf("second cleanup: %q", note)
 		}
 	})
@@ -180,7 +180,7 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 		pgid, orphan := orphanGroup(t, groupTokenEnv+"="+token)
 		r := ref(pgid, 0, token)
 		r["boot"] = "00000000-0000-0000-0000-000000000000"
-		if note, _ := cleanupGroup(r); note != "" {
+		if note, _ := CleanupGroup(r); note != "" {
 			t.Fatalf("note %q", note)
 		}
 		if !running(orphan, pgid) {
@@ -219,7 +219,7 @@ func TestCleanupGroupKillsOnlyProvenRemains(t *testing.T) {
 		if !ok {
 			t.Fatal("no leader")
 		}
-		note, _ := cleanupGroup(ref(pgid, leader.start, ""))
+		note, _ := CleanupGroup(ref(pgid, leader.start, ""))
 		if note != fmt.Sprintf("killed process group %d left running by the interrupted attempt", pgid) {
 			t.Fatalf("note %q", note)
 		}
