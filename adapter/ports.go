@@ -10,6 +10,7 @@ import (
 
 	"cutover/engine"
 	"cutover/engine/runbook"
+	"cutover/engine/svc"
 	"cutover/lcs"
 )
 
@@ -68,9 +69,9 @@ func Services(rb *runbook.Runbook) (engine.ServiceController, error) {
 		return nil, nil
 	}
 	if rb.AOS.Control == "scm" {
-		return engine.NewSCMServices()
+		return svc.NewSCMServices()
 	}
-	return engine.NewCommandServices(rb.AOS)
+	return svc.NewCommandServices(rb.AOS)
 }
 
 // UsesKind reports whether any step is of one of the kinds.

@@ -21,7 +21,6 @@ import (
 	"cutover/engine/notify"
 	lcssim "cutover/lcs/sim"
 	sqlsim "cutover/sql/sim"
-	"cutover/tui/web"
 )
 
 // hookReceiver is a local webhook receiver: what each path was sent.
@@ -239,25 +238,5 @@ func TestNotifyTestCommand(t *testing.T) {
 	}
 	if code, _, errOut := cli(t, "notify"); code != exitUsage || !strings.Contains(errOut, "notify needs a command: test") {
 		t.Errorf("notify without test: %d %s", code, errOut)
-	}
-}
-
-// cutover http revoke replaces the token and prints the new link.
-func TestHTTPRevokeCommand(t *testing.T) {
-	dir := t.TempDir()
-	old, _, err := web.LoadOrCreateToken(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, webURLFile), []byte("http://127.0.0.1:8080/\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	code, out, errOut := cli(t, "http", "revoke", "--state", dir)
-	tok, _, _ := web.LoadOrCreateToken(dir)
-	if code != exitOK || tok == old || !strings.Contains(out, "new link: http://127.0.0.1:8080/?token="+tok) {
-		t.Errorf("revoke: %d %s %s", code, out, errOut)
-	}
-	if code, _, _ := cli(t, "http", "revoke", "--state", filepath.Join(dir, "missing")); code != exitFail {
-		t.Errorf("revoking without a state directory: %d", code)
 	}
 }

@@ -81,7 +81,7 @@ func problemStrings(ps runbook.Problems) []string {
 // TestBadRunbookReportsEveryProblem is the acceptance case: an unknown key, a duplicate id, a
 // cycle, a dangling dependency and an inline password, all reported at once with line:col.
 func TestBadRunbookReportsEveryProblem(t *testing.T) {
-	data, err := os.ReadFile("../../testdata/bad-runbook.yaml")
+	data, err := os.ReadFile("testdata/bad-runbook.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,7 +523,7 @@ func FuzzParse(f *testing.F) {
 	if demo, err := runbook.DemoRunbook(runbook.DemoSettings{IgnoreFile: "IgnoreTables.xml"}); err == nil {
 		f.Add(demo)
 	}
-	if b, err := os.ReadFile("../../testdata/bad-runbook.yaml"); err == nil {
+	if b, err := os.ReadFile("testdata/bad-runbook.yaml"); err == nil {
 		f.Add(b)
 	}
 	f.Add([]byte("name: t\nsteps: [{id: a, title: A, kind: manual, after: [b]}, {id: b, title: B, kind: gate, after: a}]"))

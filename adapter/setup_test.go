@@ -1,7 +1,11 @@
-package cmd
+package adapter_test
 
 import (
 	"context"
+	"cutover/demo"
+	"cutover/engine"
+	sqlsim "cutover/sql/sim"
+	"cutover/sql/tdssim"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,11 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"cutover/demo"
-	"cutover/engine"
-	sqlsim "cutover/sql/sim"
-	"cutover/sql/tdssim"
 )
 
 // logged reports whether a step's log has a line containing every part.
