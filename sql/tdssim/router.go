@@ -277,11 +277,13 @@ func unrouted(sql, normalized string) error {
 	if err != nil {
 		return NoAnswerError(normalized)
 	}
-	for _, o := range tsql.Resolve(script, nil).Objects {
-		if o.Kind == tsql.ProcedureObject {
-			return ProcNotFoundError(o.Name.String())
-		}
-		return InvalidObjectError(o.Name.String())
+	objects := tsql.Resolve(script, nil).Objects
+	if len(objects) == 0 {
+		return NoAnswerError(normalized)
 	}
-	return NoAnswerError(normalized)
+	first := objects[0]
+	if first.Kind == tsql.ProcedureObject {
+		return ProcNotFoundError(first.Name.String())
+	}
+	return InvalidObjectError(first.Name.String())
 }
