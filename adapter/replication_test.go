@@ -4,6 +4,7 @@ import (
 	"context"
 	"cutover/adapter"
 	"cutover/demo"
+	"cutover/demo/demotest"
 	"cutover/engine"
 	"cutover/engine/clock"
 	"cutover/engine/journal"
@@ -25,7 +26,7 @@ import (
 // BenchmarkValidate10k is a full validation of 10,000 tables against the simulator through the
 // driver: counts on both sides, classification, and the exact recount of the one mismatch.
 func BenchmarkValidate10k(b *testing.B) {
-	sims, _ := quietSimulators(b, sqlsim.Config{Tables: 10000, Scenarios: sqlsim.ScenarioCountMismatch})
+	sims, _ := demotest.Quiet(b, sqlsim.Config{Tables: 10000, Scenarios: sqlsim.ScenarioCountMismatch})
 	sp := &adapter.SQL{}
 	for _, e := range []struct {
 		ep sqlsim.Endpoint
@@ -378,8 +379,8 @@ func TestFaultsNeverMakeAStepSucceedWrongly(t *testing.T) {
 // database, through the real driver and the TDS simulator: row counts on both sides, agents and
 // the per-article backlog, folded into per-table lag, rates and ETAs and published.
 func BenchmarkMonitorCycle10k(b *testing.B) {
-	sims := startSims(b, sqlsim.Config{Tables: 10000}, clock.NewFake(time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC)))
-	rb, ok := loadRunbook(simRunbook(b, sims, "  - {id: idle, title: Idle, kind: manual}\n"), io.Discard)
+	sims := demotest.Start(b, sqlsim.Config{Tables: 10000}, clock.NewFake(demotest.Epoch))
+	rb, ok := loadRunbook(demotest.Runbook(b, sims, "  - {id: idle, title: Idle, kind: manual}\n"), io.Discard)
 	if !ok {
 		b.Fatal("runbook")
 	}

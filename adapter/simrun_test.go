@@ -4,10 +4,10 @@ import (
 	"context"
 	"cutover/adapter"
 	"cutover/demo"
+	"cutover/demo/demotest"
 	"cutover/engine"
 	"cutover/engine/clock"
 	"cutover/engine/runbook"
-	lcssim "cutover/lcs/sim"
 	sqlsim "cutover/sql/sim"
 	"fmt"
 	"io"
@@ -50,8 +50,8 @@ func withServices(wrap func(engine.ServiceController) engine.ServiceController) 
 
 func newSimRun(t *testing.T, cfg sqlsim.Config, steps string, opts ...simRunOption) *simRun {
 	t.Helper()
-	clk := clock.NewFake(time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC))
-	sims := startSims(t, cfg, clk)
+	clk := clock.NewFake(demotest.Epoch)
+	sims := demotest.Start(t, cfg, clk)
 	aos := "aos:\n  control: command\n  stop: [sc.exe, '\\\\{host}', stop, '{service}']\n  query: [sc.exe, '\\\\{host}', query, '{service}']\n  stopped_pattern: STOPPED\n  stop_timeout: 30m\n  instances:\n"
 	for _, a := range sims.World.AOS() {
 		aos += fmt.Sprintf("    - {host: %s, service: %s}\n", a.Host, a.Service)
@@ -165,43 +165,6 @@ func (r *simRun) states() string {
 func (r *simRun) step(id string) engine.StepView {
 	st, _ := r.e.Snapshot().Step(id)
 	return st
-}
-
-// startSims starts the simulators on loopback ports, on the world's fake clock.
-func startSims(tb testing.TB, cfg sqlsim.Config, clk *clock.Fake) *demo.Simulators {
-	tb.Helper()
-	tb.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
-	tb.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
-	sims, err := demo.StartSimulators(cfg, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", tb.TempDir(), nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(sims.Close)
-	return sims
-}
-
-// quietSimulators starts simulators whose AX writes have stopped and whose backlog is empty.
-func quietSimulators(tb testing.TB, cfg sqlsim.Config) (*demo.Simulators, *clock.Fake) {
-	tb.Helper()
-	clk := clock.NewFake(time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC))
-	cfg.InitialBacklog = -1
-	sims := startSims(tb, cfg, clk)
-	for _, a := range sims.World.AOS() {
-		sims.World.StopAOS(a.Host, a.Service)
-	}
-	clk.Advance(2 * time.Hour)
-	return sims, clk
-}
-
-// simRunbook writes a rehearsal runbook connected to the simulators with the given steps.
-func simRunbook(tb testing.TB, sims *demo.Simulators, steps string) string {
-	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "cutover.yaml")
-	src := "name: against the simulators\nrehearsal: true\n" + sims.SQL.RunbookSnippet() + sims.LCSSnippet() + "steps:\n" + steps
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return path
 }
 
 // loadRunbook reads a runbook as the command line does.

@@ -3,9 +3,6 @@ package cmd
 import (
 	"bufio"
 	"bytes"
-	"cutover/demo"
-	"cutover/engine/clock"
-	sqlsim "cutover/sql/sim"
 	"errors"
 	"fmt"
 	"io"
@@ -235,31 +232,4 @@ func waitForLine(t *testing.T, r io.Reader, substr string) {
 	ls := streamLines(r)
 	ls.expect(t, substr)
 	ls.drain()
-}
-
-// quietSimulators starts simulators whose AX writes have stopped and whose backlog is empty.
-func quietSimulators(t testing.TB, cfg sqlsim.Config) (*demo.Simulators, *clock.Fake) {
-	t.Helper()
-	clk := clock.NewFake(time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC))
-	cfg.InitialBacklog = -1
-	sims, err := demo.StartSimulators(cfg, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sims.Close)
-	for _, a := range sims.World.AOS() {
-		sims.World.StopAOS(a.Host, a.Service)
-	}
-	clk.Advance(2 * time.Hour)
-	return sims, clk
-}
-
-func simRunbook(t testing.TB, sims *demo.Simulators, steps string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "cutover.yaml")
-	src := "name: against the simulators\nrehearsal: true\n" + sims.SQL.RunbookSnippet() + sims.LCSSnippet() + "steps:\n" + steps
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"cutover/demo/demotest"
 	"cutover/engine"
 	"cutover/engine/journal"
 	"cutover/lcs/contract"
@@ -210,8 +211,8 @@ func readJournalOf(t *testing.T, state string) lcsJournal {
 func TestLCSCommandsAgainstTheSimulator(t *testing.T) {
 	t.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
 	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
-	sims, clk := quietSimulators(t, sqlsim.Config{Tables: 200})
-	path := simRunbook(t, sims, "  - {id: a, title: A, kind: manual}\n")
+	sims, clk := demotest.Quiet(t, sqlsim.Config{Tables: 200})
+	path := demotest.Runbook(t, sims, "  - {id: a, title: A, kind: manual}\n")
 	activity, err := sims.LCS.StartPortalRefresh(lcssim.SandboxID, lcssim.ProductionID)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	cryptorand "crypto/rand"
 	"cutover/demo"
+	"cutover/demo/demotest"
 	"cutover/engine"
 	"cutover/engine/clock"
 	"cutover/engine/journal"
@@ -77,10 +78,10 @@ func serveOnSims(t *testing.T, steps string, cfg sqlsim.Config) *served {
 	if _, err := exec.LookPath("ssh"); err != nil {
 		t.Skip("the OpenSSH client is not installed (CI installs it): the end-to-end SSH tests need it")
 	}
-	sims, clk := quietSimulators(t, cfg)
+	sims, clk := demotest.Quiet(t, cfg)
 	t.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
 	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
-	path := simRunbook(t, sims, steps)
+	path := demotest.Runbook(t, sims, steps)
 	dir := filepath.Dir(path)
 	s := &served{sims: sims, clk: clk, journal: filepath.Join(dir, ".cutover", journal.FileName)}
 	keys := t.TempDir()

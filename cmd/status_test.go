@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"cutover/demo/demotest"
 	lcssim "cutover/lcs/sim"
 	sqlsim "cutover/sql/sim"
 	"cutover/sql/tdssim"
@@ -24,10 +25,10 @@ func TestStatusWatchCarriesOnThroughAnOutage(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("SIGINT")
 	}
-	sims, _ := quietSimulators(t, sqlsim.Config{Tables: 200})
+	sims, _ := demotest.Quiet(t, sqlsim.Config{Tables: 200})
 	t.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
 	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
-	path := simRunbook(t, sims, "  - {id: hold-batch, title: Hold batch jobs, kind: manual}\n")
+	path := demotest.Runbook(t, sims, "  - {id: hold-batch, title: Hold batch jobs, kind: manual}\n")
 	cmd := child(t, "status", "-f", path, "--oneline", "--watch", "1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -55,10 +56,10 @@ func TestStatusWatchCarriesOnThroughAnOutage(t *testing.T) {
 }
 
 func TestStatusCommandAgainstTheSimulator(t *testing.T) {
-	sims, clk := quietSimulators(t, sqlsim.Config{Tables: 200})
+	sims, clk := demotest.Quiet(t, sqlsim.Config{Tables: 200})
 	t.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
 	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
-	path := simRunbook(t, sims, "  - {id: hold-batch, title: Hold batch jobs, kind: manual}\n"+
+	path := demotest.Runbook(t, sims, "  - {id: hold-batch, title: Hold batch jobs, kind: manual}\n"+
 		"  - {id: stop-integrations, title: Stop integrations, kind: manual, after: hold-batch}\n")
 	// The glance reads the SQL connections only: the LCS password it does not use may be missing.
 	os.Unsetenv("CUTOVER_SIM_LCS_PASSWORD")

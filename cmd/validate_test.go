@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"cutover/demo/demotest"
 	"cutover/engine"
 	lcssim "cutover/lcs/sim"
 	sqlsim "cutover/sql/sim"
@@ -16,7 +17,7 @@ import (
 func TestValidateCommandAgainstTheSimulator(t *testing.T) {
 	t.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
 	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
-	sims, clk := quietSimulators(t, sqlsim.Config{Tables: 1000, Scenarios: sqlsim.ScenarioCountMismatch | sqlsim.ScenarioLockedTable})
+	sims, clk := demotest.Quiet(t, sqlsim.Config{Tables: 1000, Scenarios: sqlsim.ScenarioCountMismatch | sqlsim.ScenarioLockedTable})
 	// The toolkit's cutover step delivers the tables without a primary key.
 	if err := sims.World.CreateNoPKPublication(); err != nil {
 		t.Fatal(err)
@@ -32,7 +33,7 @@ func TestValidateCommandAgainstTheSimulator(t *testing.T) {
 	}
 	xml.WriteString("</Name></IgnoreTables>")
 	os.WriteFile(ignore, []byte(xml.String()), 0o600)
-	path := simRunbook(t, sims, `  - id: validate
+	path := demotest.Runbook(t, sims, `  - id: validate
     title: Validate record counts
     kind: validate.counts
     with:

@@ -150,22 +150,7 @@ var knownDifferences = map[string]map[string]bool{}
 // queryConstants reads sql/query/query.go: every exported string constant and its value.
 func queryConstants(t *testing.T) map[string]string {
 	t.Helper()
-	fset := token.NewFileSet()
-	names, err := filepath.Glob(filepath.Join("query", "*.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []*ast.File
-	for _, name := range names {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, f)
-	}
+	files := goSources(t, "query")
 	out := map[string]string{}
 	for _, f := range files {
 		for _, d := range f.Decls {
@@ -219,10 +204,13 @@ func stringValue(e ast.Expr) (string, bool) {
 }
 
 // sqlSources parses the non-test Go files of package sql.
-func sqlSources(t *testing.T) []*ast.File {
+func sqlSources(t *testing.T) []*ast.File { return goSources(t, ".") }
+
+// goSources parses the non-test Go files of one directory.
+func goSources(t *testing.T, dir string) []*ast.File {
 	t.Helper()
 	fset := token.NewFileSet()
-	names, err := filepath.Glob("*.go")
+	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
