@@ -337,7 +337,7 @@ func TestPacketFraming(t *testing.T) {
 			switch p.status {
 			case 0:
 				if p.length != size {
-					t.Logf("packet %d: partial non-final packet (%d bytes)", i, p.length)
+					t.Errorf("packet %d: a non-final packet of %d bytes: the writer sends only full packets before the last (status 0)", i, p.length)
 				}
 			case statusEOM:
 				msgs++
