@@ -129,11 +129,13 @@ func (lb *logBook) addLine(level LogLevel, step, stream string, state bool, msg 
 			lb.fileErr = err
 		}
 	}
-	publish := lb.publish
-	lb.mu.Unlock()
-	if publish != nil {
-		publish(LogBatch{Lines: lines})
+	// Published before the lock is let go, so batches reach subscribers in the order of their
+	// sequence numbers (front ends keep a line only when its number is above the newest they
+	// hold). Publishing never waits: the bus coalesces log batches.
+	if lb.publish != nil {
+		lb.publish(LogBatch{Lines: lines})
 	}
+	lb.mu.Unlock()
 }
 
 func (lb *logBook) push(l LogLine) {
