@@ -138,6 +138,27 @@ func (lb *logBook) addLine(level LogLevel, step, stream string, state bool, msg 
 	lb.mu.Unlock()
 }
 
+// restore puts lines read back from the log file (older than anything said since) at the ring's
+// start, numbered from 1; lines already in the ring are numbered after them. It is called as the
+// engine opens, before any front end reads the ring.
+func (lb *logBook) restore(lines []LogLine) {
+	if len(lines) == 0 {
+		return
+	}
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	since := make([]LogLine, 0, lb.n)
+	for i := 0; i < lb.n; i++ {
+		since = append(since, lb.ring[(lb.start+i)%len(lb.ring)])
+	}
+	lb.start, lb.n, lb.seq = 0, 0, 0
+	for _, l := range append(lastN(lines, len(lb.ring)), since...) {
+		lb.seq++
+		l.Seq = lb.seq
+		lb.push(l)
+	}
+}
+
 func (lb *logBook) push(l LogLine) {
 	if lb.n < len(lb.ring) {
 		lb.ring[(lb.start+lb.n)%len(lb.ring)] = l
