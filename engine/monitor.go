@@ -143,8 +143,20 @@ func (m *monitor) isRetired() bool {
 }
 
 // run polls on clk until ctx ends or replication is retired. A poll never overlaps the previous
-// one: the next waits for it.
+// one: the next waits for it. After a restart the first poll comes when the previous engine's
+// next one would have (firstWait).
 func (m *monitor) run(ctx context.Context, clk clock.Clock) {
+	if d := m.firstWait(clk.Now()); d > 0 {
+		t := clk.NewTimer(d)
+		select {
+		case <-t.C():
+		case <-m.refresh:
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
 	for {
 		if m.isRetired() {
 			return

@@ -185,6 +185,20 @@ func (m *monitor) restore(v *ReplicationView) *ReplicationView {
 	return view
 }
 
+// firstWait is how long the first poll waits: a restored picture younger than one poll interval
+// is as fresh as polling keeps the picture, so the first poll comes when the previous engine's
+// next would have (a quick restart, or a crash loop, adds no poll to the servers' load; that
+// first poll reads the backlog too); an older one, or none, is polled at once. The refresh key
+// polls at once.
+func (m *monitor) firstWait(now time.Time) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.view.Restored {
+		return 0
+	}
+	return min(m.view.At.Add(m.cfg.Interval).Sub(now), m.cfg.Interval)
+}
+
 // lastN copies the newest n values of s.
 func lastN[T any](s []T, n int) []T {
 	if len(s) > n {

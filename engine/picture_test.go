@@ -208,3 +208,29 @@ func TestStopWithoutAPollKeepsThePicture(t *testing.T) {
 		t.Fatalf("the picture changed (%v)", err)
 	}
 }
+
+// TestRestoredPictureDefersTheFirstPollToItsInterval: a picture younger than one poll interval
+// is as fresh as polling keeps it; the new engine polls when the old one's next poll was due.
+func TestRestoredPictureDefersTheFirstPollToItsInterval(t *testing.T) {
+	h, src := monitorHarness(t, engine.MonitorConfig{Interval: 15 * time.Second})
+	h.nextView(1)
+	h.stop()
+	h.clk.Advance(5 * time.Second)
+	reads := src.count("agents")
+	h.start()
+	if v := h.e.Replication(); !v.Restored {
+		t.Fatalf("not the restored picture: %+v", v)
+	}
+	// The monitor waits for the rest of the interval: 10 seconds, not a poll at once.
+	if err := h.clk.WaitForTimers(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Advance(10*time.Second - time.Millisecond)
+	if n := src.count("agents"); n != reads {
+		t.Fatalf("polled %d times within the restored picture's interval", n-reads)
+	}
+	h.clk.Advance(time.Millisecond)
+	if v := h.nextView(1); v.Restored || !v.At.Equal(h.clk.Now()) {
+		t.Fatalf("the first poll after the interval: %+v", v)
+	}
+}
