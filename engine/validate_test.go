@@ -27,6 +27,8 @@ type fakeCounts struct {
 	exact  [2]map[string]int64
 	exacts int
 	block  chan struct{}
+	// fail makes a side's exact count of a table fail with the error (not a missing table).
+	fail [2]map[string]error
 }
 
 func newFakeCounts(n int) *fakeCounts {
@@ -69,13 +71,19 @@ func (f *fakeCounts) Exact(ctx context.Context, s engine.Side, tables []string, 
 		f.mu.Lock()
 		f.exacts++
 		n, ok := f.exact[s][t]
+		failure := f.fail[s][t]
 		f.mu.Unlock()
 		r := engine.ExactRows{Table: t, Rows: n}
-		if !ok {
-			r.Err = errors.New("Invalid object name")
+		switch {
+		case failure != nil:
+			r.Err = failure
+		case !ok:
+			r.Err, r.Missing = fmt.Errorf("Invalid object name 'dbo.%s'. (208)", t), true
 		}
 		out = append(out, r)
-		progress(i+1, len(tables))
+		if progress != nil {
+			progress(i+1, len(tables))
+		}
 	}
 	return out, nil
 }

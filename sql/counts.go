@@ -82,6 +82,10 @@ type ExactCount struct {
 	Table string
 	Rows  int64
 	Err   error
+	// Missing is set when the database has no such table: SQL Server answered error 208, "Invalid
+	// object name" (docs/relational-databases/errors-events/mssqlserver-208-database-engine-error.md).
+	// Err holds the server's error.
+	Missing bool
 }
 
 // ExactCounts counts the named tables exactly with COUNT_BIG, at most concurrency at a time,
@@ -104,7 +108,7 @@ func (d *DB) ExactCounts(ctx context.Context, tables []string, concurrency int, 
 			defer wg.Done()
 			for i := range work {
 				n, err := d.exactCount(ctx, tables[i])
-				results[i] = ExactCount{Table: tables[i], Rows: n, Err: err}
+				results[i] = ExactCount{Table: tables[i], Rows: n, Err: err, Missing: Number(err) == errInvalidObject}
 				mu.Lock()
 				done++
 				if progress != nil {
