@@ -433,8 +433,8 @@ type ExactRows struct {
 	Table string
 	Rows  int64
 	Err   error
-	// Missing says the side has no such table (Err then holds the server's answer): a fact about
-	// the table, not a failure to count it.
+	// Missing says the side has no such table as far as the login can see (Err then holds the
+	// server's answer): a fact about the table, not a failure to count it.
 	Missing bool
 }
 

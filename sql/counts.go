@@ -82,8 +82,9 @@ type ExactCount struct {
 	Table string
 	Rows  int64
 	Err   error
-	// Missing is set when the database has no such table: SQL Server answered error 208, "Invalid
-	// object name" (docs/relational-databases/errors-events/mssqlserver-208-database-engine-error.md).
+	// Missing is set when SQL Server cannot find the table: error 208, "Invalid object name"
+	// (docs/relational-databases/errors-events/mssqlserver-208-database-engine-error.md, whose
+	// causes are a table that does not exist in the database and one the login may not see).
 	// Err holds the server's error.
 	Missing bool
 }
