@@ -22,7 +22,10 @@ type Preview struct {
 // ConfirmList is a list a confirmation request carries in full beside its text, which names only
 // the first ConfirmListShown items and how many more.
 type ConfirmList struct {
-	// Head introduces the list: "users still connected: 59 (2 marked for kill, still ending)".
+	// Name says what the items are ("users still connected"), for a dialog that says where it
+	// is in the list; Head introduces the list: "users still connected: 59 (2 marked for kill,
+	// still ending)".
+	Name string `json:"name"`
 	Head string `json:"head"`
 	// Items are the list's lines, in the order they are shown.
 	Items []string `json:"items,omitempty"`

@@ -135,10 +135,11 @@ func (a *aosStopAction) Preview(ctx context.Context, run *Run) (Preview, error) 
 // connectedUsers is who is still in AX, longest connected first, every one of them: the
 // confirmation's text names the first few, its dialog scrolls through the rest.
 func connectedUsers(act AXActivity) ConfirmList {
+	const name = "users still connected"
 	if len(act.Users) == 0 {
-		return ConfirmList{Head: "users still connected: none"}
+		return ConfirmList{Name: name, Head: name + ": none"}
 	}
-	l := ConfirmList{Head: fmt.Sprintf("users still connected: %d%s", len(act.Users), endingText(act.EndingUsers()))}
+	l := ConfirmList{Name: name, Head: fmt.Sprintf("%s: %d%s", name, len(act.Users), endingText(act.EndingUsers()))}
 	users := append([]AXUser(nil), act.Users...)
 	sort.SliceStable(users, func(i, j int) bool { return users[i].Since.Before(users[j].Since) })
 	for _, u := range users {

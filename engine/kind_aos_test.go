@@ -306,7 +306,7 @@ func TestAOSStopRequestCarriesEveryConnectedUser(t *testing.T) {
 	check := func(c *engine.ConfirmationView) {
 		t.Helper()
 		lead, lists := c.Body()
-		if len(lists) != 1 || lists[0].Head != "users still connected: 59" || len(lists[0].Items) != 59 {
+		if len(lists) != 1 || lists[0].Name != "users still connected" || lists[0].Head != "users still connected: 59" || len(lists[0].Items) != 59 {
 			t.Fatalf("lists: %+v", lists)
 		}
 		for i, it := range lists[0].Items {
