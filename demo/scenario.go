@@ -2,6 +2,7 @@ package demo
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -86,9 +87,20 @@ func (sc Scenario) Apply(sims *Simulators) error {
 				}
 			}
 		}
+		// And once, a few seconds in, the distributor's answers are lost four times in a row, so
+		// every run shows the monitor's outage and its recovery, however few reads the random
+		// drops happen to hit (a short run on a loaded machine may see none).
+		if _, err := sims.SQL.Source().Faults().Add(tdssim.Rule{Name: "flaky network: distributor unreachable",
+			Action: tdssim.FaultDropBeforeResponse, SQL: distributorAgents, After: 2 * time.Second, FirstN: 4}); err != nil {
+			return fmt.Errorf("flaky-network scenario: %w", err)
+		}
 	}
 	return nil
 }
+
+// distributorAgents matches the reads of the distribution database's agent table, which the
+// replication monitor sends on every poll.
+var distributorAgents = regexp.MustCompile(`(?i)MSdistribution_agents`)
 
 // WorldConfig is the simulated world of the demo: a backlog that drains in minutes, a data upgrade of
 // two hours, batch jobs that end within three minutes of the AOS stop.
