@@ -36,6 +36,10 @@ func (t Truth) String() string { return [...]string{"UNKNOWN", "FALSE", "TRUE"}[
 // ErrUnsupported is returned for expressions the evaluator does not handle.
 var ErrUnsupported = errors.New("tsql: not supported by the evaluator")
 
+// ErrDivideByZero is a division or modulo by zero (SQL Server's 8134 "Divide by zero error
+// encountered.").
+var ErrDivideByZero = errors.New("tsql: divide by zero")
+
 // Test evaluates a predicate with SQL's three-valued logic (a comparison with NULL is UNKNOWN;
 // WHERE keeps only TRUE). Strings compare case-insensitively and ignore trailing spaces, as
 // under SQL Server's default collations.
@@ -299,7 +303,7 @@ func arith(op string, l, r any) (any, error) {
 			return li * ri, nil
 		case "/", "%":
 			if ri == 0 {
-				return nil, errors.New("tsql: divide by zero")
+				return nil, ErrDivideByZero
 			}
 			if op == "/" {
 				return li / ri, nil
@@ -321,7 +325,7 @@ func arith(op string, l, r any) (any, error) {
 		return lf * rf, nil
 	case "/":
 		if rf == 0 {
-			return nil, errors.New("tsql: divide by zero")
+			return nil, ErrDivideByZero
 		}
 		return lf / rf, nil
 	}
