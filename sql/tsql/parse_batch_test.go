@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -231,4 +232,50 @@ func FuzzSplit(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEvalConversions: values of different types meet as SQL Server converts them (a character
+// string to the other side's number or date), CAST and TRY_CAST convert, and what fails is SQL
+// Server's own error.
+func TestEvalConversions(t *testing.T) {
+	row := rowEnv{"session_id": int64(60), "login_time": time.Date(2026, 3, 14, 18, 0, 0, 0, time.UTC), "is_user": true}
+	for _, c := range []struct {
+		pred string
+		want Truth
+		num  int32 // the error number, 0 for none
+	}{
+		{"session_id = '60'", True, 0},
+		{"session_id = ' 60 '", True, 0},
+		{"session_id = 'sixty'", Unknown, 245},
+		{"login_time > '2026-03-14'", True, 0},
+		{"login_time = '2026-03-14 18:00:00.000'", True, 0},
+		{"login_time < '14/03/2026'", Unknown, 241},
+		{"CAST('5' AS int) + 1 = 6", True, 0},
+		{"CAST(3000000000 AS int) = 1", Unknown, 8115},
+		{"TRY_CAST('x' AS int) IS NULL", True, 0},
+		{"session_id / 0 = 1", Unknown, 8134},
+		{"session_id LIKE '6%'", True, 0},
+		{"is_user = 1 AND CAST(session_id AS nvarchar(1)) = '6'", True, 0},
+	} {
+		e, err := ParseExpr(c.pred)
+		if err != nil {
+			t.Fatalf("%s: %v", c.pred, err)
+		}
+		got, err := Test(e, row)
+		var ve *ValueError
+		if num := int32(0); errors.As(err, &ve) {
+			num = ve.Number
+			if num != c.num {
+				t.Errorf("%s: error %v, want %d", c.pred, err, c.num)
+			}
+		} else if err != nil || c.num != 0 || got != c.want {
+			t.Errorf("%s = %v %v, want %v (error %d)", c.pred, got, err, c.want, c.num)
+		}
+	}
+	if !errors.Is(func() error {
+		_, err := Eval(&Binary{Op: "/", Left: &Literal{Kind: NumberLit, Value: "1"}, Right: &Literal{Kind: NumberLit, Value: "0"}}, row)
+		return err
+	}(), ErrDivideByZero) {
+		t.Error("1/0 is not ErrDivideByZero")
+	}
 }
