@@ -712,8 +712,8 @@ func TestAdHocQueriesAndErrors(t *testing.T) {
 		{src, "SELECT * FROM dbo.NO_SUCH_TABLE", 208},
 		{src, "SELECT COUNT_BIG(*) FROM dbo.NO_SUCH_TABLE", 208},
 		{src, "DROP TABLE dbo.CUSTTABLE", 3701}, // refused as to a login without ALTER on the schema
-		{src, query.Publications, 208},                           // a distribution query in the AX database
-		{src, query.DataUpgradeStatus, 208},                      // the sandbox's table on the source
+		{src, query.Publications, 208},          // a distribution query in the AX database
+		{src, query.DataUpgradeStatus, 208},     // the sandbox's table on the source
 		{tgt, query.AXServerSessions, 208},
 		{f.dist(), query.AXBatchJobs, 208},
 		{tgt, query.AgentService, 208},
