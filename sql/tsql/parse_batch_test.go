@@ -91,6 +91,9 @@ func TestParseBatchErrors(t *testing.T) {
 		line    int
 	}{
 		{"SELECT * FROM", SyntaxError, "FROM", false, 1},
+		// At the end of the text the error is on the line of the token it is near, not after
+		// the trailing newlines.
+		{"SELECT 1\nSELECT * FROM\n\n", SyntaxError, "FROM", false, 2},
 		{"SELECT * FROM WHERE x = 1", SyntaxError, "WHERE", true, 1},
 		{"SELECT name\nFROM sys.databases\nWHERE name = = 'x'", SyntaxError, "=", false, 3},
 		{"SET NOCOUNT ON\nGO", SyntaxError, "GO", false, 2},

@@ -84,8 +84,9 @@ func (p *parser) expect(word string) (Token, error) {
 }
 
 // unexpected is the error for a token the grammar does not allow where it is: a syntax error
-// naming it (or, at the end of the text, the last token), or Unsupported when it begins T-SQL this
-// package does not read.
+// naming it (or, at the end of the text, the last token, on that token's line: the documents do
+// not say which line SQL Server gives, the simulator gives the line the message names), or
+// Unsupported when it begins T-SQL this package does not read.
 func (p *parser) unexpected(t Token, want string) error {
 	got := fmt.Sprintf("%q", t.Text)
 	e := &Error{Pos: t.Pos, Near: nearText(t), NearKeyword: t.Keyword()}
@@ -93,7 +94,7 @@ func (p *parser) unexpected(t Token, want string) error {
 		got = "the end of the text"
 		e.Near, e.NearKeyword = "", false
 		if n := len(p.toks); n >= 2 {
-			e.Near = nearText(p.toks[n-2])
+			e.Near, e.Pos = nearText(p.toks[n-2]), p.toks[n-2].Pos
 		}
 	}
 	if (t.Kind == Word || t.Kind == Op) && featureWords[strings.ToUpper(t.Text)] {
