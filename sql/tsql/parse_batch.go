@@ -4,6 +4,7 @@
 package tsql
 
 import (
+	"errors"
 	"strings"
 )
 
@@ -26,7 +27,14 @@ func ParseBatch(src string) (*Script, error) {
 		return nil, err
 	}
 	p := &parser{toks: toks, server: true}
-	return p.script()
+	script, err := p.script()
+	// An error at the end of the text is on the line of the last token (see unexpected), wherever
+	// the grammar found it.
+	var e *Error
+	if n := len(toks); err != nil && errors.As(err, &e) && n >= 2 && e.Pos.Offset >= toks[n-1].Pos.Offset {
+		e.Pos = toks[n-2].Pos
+	}
+	return script, err
 }
 
 // Split returns the texts of a batch's statements as ParseBatch reads them, in order.

@@ -94,6 +94,7 @@ func TestParseBatchErrors(t *testing.T) {
 		// At the end of the text the error is on the line of the token it is near, not after
 		// the trailing newlines.
 		{"SELECT 1\nSELECT * FROM\n\n", SyntaxError, "FROM", false, 2},
+		{"SELECT COUNT(*) FROM T GROUP BY\n", SyntaxError, "BY", false, 1},
 		{"SELECT * FROM WHERE x = 1", SyntaxError, "WHERE", true, 1},
 		{"SELECT name\nFROM sys.databases\nWHERE name = = 'x'", SyntaxError, "=", false, 3},
 		{"SET NOCOUNT ON\nGO", SyntaxError, "GO", false, 2},
