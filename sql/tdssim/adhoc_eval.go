@@ -170,6 +170,10 @@ func (b *batch) function(f *tsql.FuncCall, args []any) (any, error) {
 	name := strings.ToUpper(f.Name.Object())
 	if cat := b.c.srv.cfg.Catalog; cat != nil {
 		if v, ok, err := cat.Function(b.req, name, args); ok || err != nil {
+			if _, isText := v.(string); name == "SERVERPROPERTY" && v != nil && !isText {
+				// sql_variant, sent as nvarchar (funcColumn): its value as text.
+				v = tsql.Text(v)
+			}
 			return v, err
 		}
 	}

@@ -69,8 +69,11 @@ func (memCatalog) Table(req *Request, n *tsql.ObjectName) (Source, error) {
 }
 
 func (memCatalog) Function(req *Request, name string, args []any) (any, bool, error) {
-	if name == "GETDATE" {
+	switch {
+	case name == "GETDATE":
 		return t0, true, nil
+	case name == "SERVERPROPERTY" && len(args) == 1 && strings.EqualFold(fmt.Sprint(args[0]), "EngineEdition"):
+		return int64(3), true, nil // sql_variant of base type int
 	}
 	return nil, false, nil
 }
@@ -220,6 +223,8 @@ func TestBatchStatements(t *testing.T) {
 		{"a variable never declared", []string{"SELECT 1 AS a SELECT @x"}, []string{`error 137/15 line 1: Must declare the scalar variable "@x".`}},
 		{"session functions", []string{"SELECT @@SPID - @@SPID AS z, DB_NAME() AS db, SUSER_SNAME() AS who"},
 			[]string{"cols z,db,who", "row 0|AXDB|sa", "count 1"}},
+		{"SERVERPROPERTY's sql_variant goes as nvarchar, whatever the catalog's type", []string{"SELECT SERVERPROPERTY('EngineEdition') AS e WHERE SERVERPROPERTY('EngineEdition') = 3"},
+			[]string{"cols e", "row 3", "count 1"}},
 		{"EXEC text reaches the procedure an RPC does", []string{"EXEC sp_who @loginame = N'sa'"},
 			[]string{"cols loginame,args", "row sa|1", "count 1"}},
 		{"a procedure by name needs no EXEC first", []string{"sp_who active"}, []string{"cols loginame,args", "row NULL|1", "count 1"}},
