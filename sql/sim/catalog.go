@@ -219,11 +219,13 @@ type source struct {
 	rows    func() (*tdssim.Result, error)
 }
 
+// Columns implements tdssim.Source.
 func (s *source) Columns() []tdssim.Column { return s.cols }
 
 // Omits implements tdssim.PartialSource.
 func (s *source) Omits(column string) bool { return s.omitAll || s.omitted[strings.ToLower(column)] }
 
+// Rows implements tdssim.Source: the world's answer, each row as the documented columns.
 func (s *source) Rows(context.Context) iter.Seq2[tdssim.Row, error] {
 	return func(yield func(tdssim.Row, error) bool) {
 		res, err := s.rows()

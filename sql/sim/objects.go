@@ -452,14 +452,17 @@ type axTableRows struct {
 	n int64
 }
 
+// Columns implements tdssim.Source.
 func (t axTableRows) Columns() []tdssim.Column { return axColumns }
 
 // Omits implements tdssim.PartialSource: an AX table has columns of its own the world does not
 // hold (CUSTTABLE.ACCOUNTNUM …), and no document lists them.
 func (t axTableRows) Omits(string) bool { return true }
 
+// Count implements tdssim.CountedSource: COUNT(*) reads no rows.
 func (t axTableRows) Count() (int64, error) { return t.n, nil }
 
+// Rows implements tdssim.Source: the rows made up as they are read.
 func (t axTableRows) Rows(ctx context.Context) iter.Seq2[tdssim.Row, error] {
 	return func(yield func(tdssim.Row, error) bool) {
 		row := make(tdssim.Row, len(axColumns))

@@ -20,6 +20,7 @@ type ValueError struct {
 	Message string
 }
 
+// Error implements error.
 func (e *ValueError) Error() string { return fmt.Sprintf("tsql: error %d: %s", e.Number, e.Message) }
 
 // conversionFailed is error 245 for a character string that is no number of the type.
