@@ -48,6 +48,10 @@ func TestFreeTDS(t *testing.T) {
 		if err := cmd.Wait(); err != nil {
 			t.Errorf("cutover sim: %v", err)
 		}
+		// -v told of the refused statements.
+		if !strings.Contains(diag.String(), `msg="tdssim: request failed"`) || !strings.Contains(diag.String(), "number=102") {
+			t.Errorf("cutover sim -v logged no syntax error")
+		}
 		// -v told of each rejected login, with the TDS version tsql spoke (FreeTDS asks for 7.1
 		// revision 1 and 7.3.B).
 		for _, v := range []string{`tds="7.1 rev 1"`, "tds=7.3.B", "tds=7.4"} {
@@ -99,7 +103,6 @@ func TestFreeTDS(t *testing.T) {
 		}
 		return string(b), err
 	}
-	const evaluator = "needs the ad hoc evaluator (issue 17 item 4-5)"
 	for _, v := range versions {
 		for _, enc := range []string{"plain", "tls"} {
 			server := "sim-" + v + "-" + enc
@@ -123,13 +126,52 @@ func TestFreeTDS(t *testing.T) {
 						t.Fatalf("want Msg 4060, then Msg 18456:\n%s", got)
 					}
 				})
-				t.Run("batch starting with SET NOCOUNT ON", func(t *testing.T) { t.Skip(evaluator) })
-				t.Run("USE distribution", func(t *testing.T) { t.Skip(evaluator) })
-				t.Run("WHERE query on SYSSERVERSESSIONS", func(t *testing.T) { t.Skip(evaluator) })
-				t.Run("syntax error is Msg 102", func(t *testing.T) { t.Skip(evaluator) })
+				// tsql counts the rows it prints itself, whatever DONE_COUNT says: what SET NOCOUNT
+				// ON must not do is swallow the statements after it.
+				t.Run("batch starting with SET NOCOUNT ON", func(t *testing.T) {
+					got, err := run(t, server, sqlsim.Password, "master",
+						"SET NOCOUNT ON\nSELECT name FROM sys.databases WHERE database_id > 4 ORDER BY name\nSELECT @@TRANCOUNT AS open_trans\ngo")
+					if err != nil || strings.Contains(got, "Msg ") || !containsInOrder(got, "name\ndistribution\nMicrosoftDynamicsAX\n(2 rows affected)", "open_trans", "0", "(1 row affected)") {
+						t.Fatalf("tsql: %v\n%s", err, got)
+					}
+				})
+				t.Run("USE distribution", func(t *testing.T) {
+					got, err := run(t, server, sqlsim.Password, "master",
+						"USE distribution\ngo\nSELECT DB_NAME() AS db, COUNT(*) AS agents FROM dbo.MSdistribution_agents\ngo")
+					if err != nil || strings.Contains(got, "Msg ") || !containsInOrder(got, "db\tagents", "distribution\t", "(1 row affected)") {
+						t.Fatalf("tsql: %v\n%s", err, got)
+					}
+				})
+				t.Run("WHERE query on SYSSERVERSESSIONS", func(t *testing.T) {
+					got, err := run(t, server, sqlsim.Password, "MicrosoftDynamicsAX",
+						"SELECT COUNT(*) AS running FROM SYSSERVERSESSIONS WHERE STATUS = 1\ngo\nSELECT AOSID FROM dbo.SYSSERVERSESSIONS WITH (NOLOCK) WHERE STATUS = 1 AND AOSID LIKE 'AX-AOS01%'\ngo")
+					if err != nil || strings.Contains(got, "Msg ") || !containsInOrder(got, "running\n3\n(1 row affected)", "AOSID", "AX-AOS01@", "(1 row affected)") {
+						t.Fatalf("tsql: %v\n%s", err, got)
+					}
+				})
+				t.Run("syntax error is Msg 102", func(t *testing.T) {
+					// The whole batch fails before anything runs: the first SELECT's row never comes.
+					got, _ := run(t, server, sqlsim.Password, "master", "SELECT 'ran' AS first\nSELECT * FROM\ngo")
+					if !strings.Contains(got, "Msg 102 (severity 15, state 1)") || !strings.Contains(got, "Line 2") ||
+						!strings.Contains(got, "Incorrect syntax near 'FROM'.") || strings.Contains(got, "ran") {
+						t.Fatalf("want Msg 102 on line 2 and nothing run:\n%s", got)
+					}
+				})
 			})
 		}
 	}
+}
+
+// containsInOrder reports whether s holds each part, each after the one before.
+func containsInOrder(s string, parts ...string) bool {
+	for _, p := range parts {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	return true
 }
 
 // withoutEnv drops the named variables (and those starting with the names) from env.

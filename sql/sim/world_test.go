@@ -711,9 +711,9 @@ func TestAdHocQueriesAndErrors(t *testing.T) {
 	}{
 		{src, "SELECT * FROM dbo.NO_SUCH_TABLE", 208},
 		{src, "SELECT COUNT_BIG(*) FROM dbo.NO_SUCH_TABLE", 208},
-		{src, "DROP TABLE dbo.CUSTTABLE", tdssim.NoAnswerNumber}, // the simulator cannot drop tables
-		{src, query.Publications, 208},                           // a distribution query in the AX database
-		{src, query.DataUpgradeStatus, 208},                      // the sandbox's table on the source
+		{src, "DROP TABLE dbo.CUSTTABLE", 3701}, // refused as to a login without ALTER on the schema
+		{src, query.Publications, 208},          // a distribution query in the AX database
+		{src, query.DataUpgradeStatus, 208},     // the sandbox's table on the source
 		{tgt, query.AXServerSessions, 208},
 		{f.dist(), query.AXBatchJobs, 208},
 		{tgt, query.AgentService, 208},
@@ -761,9 +761,10 @@ func TestUnroutedAnswersLikeSQLServer(t *testing.T) {
 		{tgt, "USE master", 40508, "USE statement is not supported to switch between databases. Use a new connection to connect to a different database."},
 		{src, "SELECT * FROM [dbo].[NO_SUCH_TABLE] WITH (NOLOCK)", 208, "Invalid object name 'dbo.NO_SUCH_TABLE'."},
 		{src, "EXEC sys.sp_no_such_thing @a = 1", 2812, "Could not find stored procedure 'sys.sp_no_such_thing'."},
-		{master, "SELECT name FROM sys.databases WHERE owner_sid IS NULL AND database_id > 4", tdssim.NoAnswerNumber, "tdssim: the simulator has no answer for: select name from sys.databases where owner_sid is null and database_id > 4"},
-		{src, "SELECT ACCOUNTNUM FROM dbo.CUSTTABLE", tdssim.NoAnswerNumber, "tdssim: the simulator has no answer for: select accountnum from dbo.custtable"},
-		{tgt, "SELECT TOP (5) ANYTHING FROM dbo.RELEASEUPDATESCRIPTSERRORLOG", tdssim.NoAnswerNumber, "tdssim: the simulator has no answer for: select top (5) anything from dbo.releaseupdatescriptserrorlog"},
+		{master, "SELECT name FROM sys.databases WHERE owner_sid IS NULL AND database_id > 4", tdssim.NoAnswerNumber, "tdssim: the simulator has no answer for: the column owner_sid of sys.databases, which the simulation does not hold"},
+		{src, "SELECT ACCOUNTNUM FROM dbo.CUSTTABLE", tdssim.NoAnswerNumber, "tdssim: the simulator has no answer for: the column ACCOUNTNUM of dbo.CUSTTABLE, which the simulation does not hold"},
+		// The sandbox has no RELEASEUPDATESCRIPTSERRORLOG before the PreSync scripts start.
+		{tgt, "SELECT TOP (5) ANYTHING FROM dbo.RELEASEUPDATESCRIPTSERRORLOG", 208, "Invalid object name 'dbo.RELEASEUPDATESCRIPTSERRORLOG'."},
 	} {
 		_, err := queryRows(f.ctx, c.db, c.q)
 		var me mssql.Error

@@ -8,7 +8,12 @@ import (
 	"time"
 )
 
-// Values are nil (NULL), int64, float64, string, bool or time.Time.
+// Values are nil (NULL), int64, float64, string, bool or time.Time; a DatePart evaluates to its
+// DatePartName for the function that takes it.
+
+// DatePartName is the datepart keyword of DATEADD, DATEDIFF, DATEPART and DATENAME, in lower
+// case (second, minute, hour, day, …).
+type DatePartName string
 
 // Env supplies what an expression reads when it is evaluated.
 type Env interface {
@@ -35,6 +40,9 @@ func (t Truth) String() string { return [...]string{"UNKNOWN", "FALSE", "TRUE"}[
 
 // ErrUnsupported is returned for expressions the evaluator does not handle.
 var ErrUnsupported = errors.New("tsql: not supported by the evaluator")
+
+// ErrDivideByZero is a division or modulo by zero: SQL Server's error 8134.
+var ErrDivideByZero error = &ValueError{Number: 8134, Message: "Divide by zero error encountered."}
 
 // Test evaluates a predicate with SQL's three-valued logic (a comparison with NULL is UNKNOWN;
 // WHERE keeps only TRUE). Strings compare case-insensitively and ignore trailing spaces, as
@@ -162,11 +170,8 @@ func Test(e Expr, env Env) (Truth, error) {
 		if v == nil || p == nil {
 			return Unknown, nil
 		}
-		vs, ok1 := v.(string)
-		ps, ok2 := p.(string)
-		if !ok1 || !ok2 {
-			return Unknown, fmt.Errorf("tsql: LIKE needs strings, got %T and %T", v, p)
-		}
+		// LIKE compares character strings: a number or date is converted first.
+		vs, ps := Text(v), Text(p)
 		if like(strings.ToLower(vs), strings.ToLower(ps)) {
 			return negate(True, e.Not), nil
 		}
@@ -209,6 +214,9 @@ func Eval(e Expr, env Env) (any, error) {
 		}
 	case *ColumnRef:
 		return env.Column(e)
+	case *DatePart:
+		// The datepart argument of DATEADD, DATEDIFF, DATEPART and DATENAME: the function reads it.
+		return DatePartName(e.Name), nil
 	case *VariableRef:
 		return env.Variable(e)
 	case *Paren:
@@ -256,6 +264,21 @@ func Eval(e Expr, env Env) (any, error) {
 			}
 			return arith(e.Op, l, r)
 		}
+	case *Cast:
+		if e.Style != nil {
+			break
+		}
+		v, err := Eval(e.X, env)
+		if err != nil {
+			return nil, err
+		}
+		c, err := castTo(v, e.Type)
+		if err != nil && strings.HasPrefix(e.Func, "TRY_") {
+			if _, ok := err.(*ValueError); ok {
+				return nil, nil // TRY_CAST and TRY_CONVERT give NULL where CAST fails
+			}
+		}
+		return c, err
 	case *Case:
 		for _, w := range e.Whens {
 			cond := w.Cond
@@ -287,6 +310,10 @@ func arith(op string, l, r any) (any, error) {
 			return ls + rs, nil
 		}
 	}
+	l, r, err := unify(l, r)
+	if err != nil {
+		return nil, err
+	}
 	li, lok := l.(int64)
 	ri, rok := r.(int64)
 	if lok && rok {
@@ -299,7 +326,7 @@ func arith(op string, l, r any) (any, error) {
 			return li * ri, nil
 		case "/", "%":
 			if ri == 0 {
-				return nil, errors.New("tsql: divide by zero")
+				return nil, ErrDivideByZero
 			}
 			if op == "/" {
 				return li / ri, nil
@@ -321,7 +348,7 @@ func arith(op string, l, r any) (any, error) {
 		return lf * rf, nil
 	case "/":
 		if rf == 0 {
-			return nil, errors.New("tsql: divide by zero")
+			return nil, ErrDivideByZero
 		}
 		return lf / rf, nil
 	}
@@ -371,11 +398,15 @@ func compareOp(op string, l, r any) (Truth, error) {
 }
 
 func compare(l, r any) (int, error) {
+	l, r, err := unify(l, r)
+	if err != nil {
+		return 0, err
+	}
 	switch a := l.(type) {
 	case string:
 		b, ok := r.(string)
 		if !ok {
-			return 0, fmt.Errorf("tsql: cannot compare a string with %T", r)
+			return 0, typeClash(l, r)
 		}
 		return strings.Compare(strings.ToLower(strings.TrimRight(a, " ")), strings.ToLower(strings.TrimRight(b, " "))), nil
 	case bool:
@@ -383,7 +414,7 @@ func compare(l, r any) (int, error) {
 	case time.Time:
 		b, ok := r.(time.Time)
 		if !ok {
-			return 0, fmt.Errorf("tsql: cannot compare a time with %T", r)
+			return 0, typeClash(l, r)
 		}
 		return a.Compare(b), nil
 	}
@@ -393,7 +424,7 @@ func compare(l, r any) (int, error) {
 	lf, lok := toFloat(l)
 	rf, rok := toFloat(r)
 	if !lok || !rok {
-		return 0, fmt.Errorf("tsql: cannot compare %T with %T", l, r)
+		return 0, typeClash(l, r)
 	}
 	switch {
 	case lf < rf:
