@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"cutover/engine"
 	"cutover/lcs"
@@ -79,8 +77,8 @@ func (s sandboxState) SandboxState() string {
 }
 
 // StartSimulators starts the SQL and LCS Simulators on the given addresses (any free port when
-// one is taken), writing the LCS certificate into dir. restore, when set, brings back a saved
-// state before they serve.
+// one is taken), keeping the LCS certificate in dir (the same one across restarts). restore,
+// when set, brings back a saved state before they serve.
 func StartSimulators(cfg sqlsim.Config, clk sqlsim.Clock, sourceAddr, targetAddr, lcsAddr, dir string, restore func(*sqlsim.World, *lcssim.Server) error) (*Simulators, error) {
 	return StartSimulatorsWith(cfg, clk, sqlsim.ServerConfig{SourceAddr: sourceAddr, TargetAddr: targetAddr}, lcsAddr, dir, restore)
 }
@@ -92,7 +90,7 @@ func StartSimulatorsWith(cfg sqlsim.Config, clk sqlsim.Clock, sqlCfg sqlsim.Serv
 	if err != nil {
 		return nil, err
 	}
-	ls := lcssim.New(lcssim.Options{Clock: clk})
+	ls := lcssim.New(lcssim.Options{Clock: clk, CertDir: dir})
 	ls.SetSandboxStateSource(sandboxState{w})
 	if restore != nil {
 		if err := restore(w, ls); err != nil {
@@ -115,13 +113,7 @@ func StartSimulatorsWith(cfg sqlsim.Config, clk sqlsim.Clock, sqlCfg sqlsim.Serv
 		srv.Close()
 		return nil, fmt.Errorf("start the LCS simulator: %w", err)
 	}
-	cert := filepath.Join(dir, "lcs-sim.pem")
-	if err := os.WriteFile(cert, ls.CertPEM(), 0o600); err != nil {
-		srv.Close()
-		ls.Close()
-		return nil, err
-	}
-	return &Simulators{World: w, SQL: srv, LCS: ls, LCSURL: url, LCSCert: cert}, nil
+	return &Simulators{World: w, SQL: srv, LCS: ls, LCSURL: url, LCSCert: ls.CertFile()}, nil
 }
 
 func (s *Simulators) Close() {
