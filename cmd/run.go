@@ -127,6 +127,17 @@ func runEngineMode(rb *runbook.Runbook, opts engine.Options, rf runFlags, serve 
 			return exitFail
 		}
 	}
+	// The state directory's lock first: a second engine on it is refused before anything is
+	// written there (the LCS token cache, the SSH host key) or anyone is asked for a password.
+	if opts.Lock == nil {
+		lock, err := journal.LockDir(opts.StateDir, opts.Command)
+		if err != nil {
+			fmt.Fprintf(stderr, "cutover: %s\n", journal.Describe(err))
+			return exitFail
+		}
+		defer lock.Release()
+		opts.Lock = lock
+	}
 	// While the cockpit owns the terminal, notices (an LCS sign-in code) go to the engine's log.
 	notices := &adapter.EngineNotices{}
 	var noticeOut io.Writer = stderr

@@ -17,9 +17,17 @@ import (
 	sqlsim "cutover/sql/sim"
 )
 
-// SimsFile, in the demo's directory, holds what resuming an interrupted demo needs to bring
-// the simulators back as they were.
+// SimsFile, in the demo's files' directory (DirName), holds what resuming an interrupted demo
+// needs to bring the simulators back as they were.
 const SimsFile = "Simulators.json"
+
+// EarlierLayout reports whether dir holds a demo an earlier version of cutover started: its saved
+// simulators beside the engine's state directory (dir/state), not in dir/demo. This version does
+// not resume it (its journal and runbook still read: cutover report --state dir/state).
+func EarlierLayout(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, SimsFile))
+	return err == nil
+}
 
 // Saved is the simulators' saved state: the world's configuration and start, every action
 // taken on it, LCS's operations and counters, the simulated time reached and the addresses.

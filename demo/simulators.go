@@ -121,7 +121,10 @@ func (s *Simulators) Close() {
 	s.LCS.Close()
 }
 
-// lcsSnippet is the runbook lcs section for the simulator.
+// lcsPasswordEnv is the variable LCSSnippet names for the simulated LCS user's password.
+const lcsPasswordEnv = "CUTOVER_SIM_LCS_PASSWORD"
+
+// LCSSnippet is the runbook lcs section for the simulator, its password in lcsPasswordEnv.
 func (s *Simulators) LCSSnippet() string {
 	return fmt.Sprintf(`lcs:
   project_id: %q
@@ -132,9 +135,9 @@ func (s *Simulators) LCSSnippet() string {
   client_id: %s
   tenant_id: %s
   username: %s
-  password_env: CUTOVER_SIM_LCS_PASSWORD
+  password_env: %s
   sandbox_environment_id: %s
   production_environment_id: %s
 `, lcssim.DefaultProjectID, s.LCSURL, s.LCS.Authority(lcssim.DefaultTenantID), s.LCSCert, lcssim.DefaultClientID, lcssim.DefaultTenantID, lcssim.DefaultUser,
-		lcssim.SandboxID, lcssim.ProductionID)
+		lcsPasswordEnv, lcssim.SandboxID, lcssim.ProductionID)
 }
