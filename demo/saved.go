@@ -30,7 +30,8 @@ func EarlierLayout(dir string) bool {
 }
 
 // Saved is the simulators' saved state: the world's configuration and start, every action
-// taken on it, LCS's operations and counters, the simulated time reached and the addresses.
+// taken on it, LCS's operations and counters, the simulated time reached and the addresses (the
+// cockpit's SSH address too, so the second operator's join command stays the same).
 type Saved struct {
 	Scenario   string          `json:"scenario"`
 	Tables     int             `json:"tables"`
@@ -39,6 +40,7 @@ type Saved struct {
 	Source     string          `json:"source"`
 	Target     string          `json:"target"`
 	LCS        string          `json:"lcs"`
+	SSH        string          `json:"ssh,omitempty"`
 	Actions    []sqlsim.Action `json:"actions,omitempty"`
 	LCSState   lcssim.Saved    `json:"lcs_state"`
 }
@@ -99,6 +101,7 @@ type Saver struct {
 	err  error
 }
 
+// NewSaver keeps path current with the simulators' state, starting from sv.
 func NewSaver(path string, sv *Saved, sims *Simulators, clk clock.Clock) *Saver {
 	s := &Saver{path: path, sv: *sv, clk: clk}
 	s.sv.WorldStart = sims.World.StartedAt()
@@ -120,6 +123,16 @@ func NewSaver(path string, sv *Saved, sims *Simulators, clk clock.Clock) *Saver 
 	return s
 }
 
+// SetSSH records where the cockpit is served over SSH.
+func (s *Saver) SetSSH(addr string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sv.SSH = addr
+	s.writeLocked()
+	return s.err
+}
+
+// Write saves the simulators now.
 func (s *Saver) Write() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -141,6 +154,7 @@ func (s *Saver) writeLocked() {
 	}
 }
 
+// Run saves the simulated time every half second until ctx ends, then once more.
 func (s *Saver) Run(ctx context.Context) {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
