@@ -475,3 +475,45 @@ func TestRecountATableAgainstTheSimulator(t *testing.T) {
 		t.Fatal("the recount is not journaled with its actor and outcome")
 	}
 }
+
+// TestRecountOfAbsentAndIgnoredTablesAgainTheSimulator: the locked table is not on the sandbox;
+// its recount says so (SQL Server's 208 read as "not there", not as a failure) with the source
+// counted exactly; a table on the ignore list is not counted at all.
+func TestRecountOfAbsentAndIgnoredTablesAgainstTheSimulator(t *testing.T) {
+	cfg := sqlsim.Config{Tables: 300, Scenarios: sqlsim.ScenarioLockedTable, InitialBacklog: -1}
+	world, err := sqlsim.New(cfg, clock.NewFake(demotest.Epoch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ignored string
+	for _, ti := range world.Tables() {
+		if ti.Ignored {
+			ignored = ti.Name
+			break
+		}
+	}
+	if ignored == "" {
+		t.Fatal("the simulated world has no ignored table")
+	}
+	r := newSimRun(t, cfg,
+		`  - {id: validate, title: Validate, kind: validate.counts, with: {wait_for_draining: 0s, ignore: [`+ignored+`]}}
+`, withQueryTimeout(time.Second))
+	r.until(time.Second, "validate ends", func() bool { return r.step("validate").State.Terminal() })
+	locked := r.sims.World.Config().LockedTable
+	classes := map[string]engine.CountClass{}
+	for _, tc := range r.e.Validation().Tables {
+		classes[tc.Table] = tc.Class
+	}
+	if classes[ignored] != engine.ClassIgnored || classes[locked] != engine.ClassMissing {
+		t.Fatalf("validation: %s is %s, %s is %s", ignored, classes[ignored], locked, classes[locked])
+	}
+	ana := engine.Actor{Name: "Ana", Origin: "ssh", Fingerprint: "SHA256:ana", Role: engine.RoleOperator}
+	tc, err := r.e.Recount(context.Background(), locked, ana)
+	want, _ := r.sims.World.SourceRows(locked)
+	if err != nil || tc.Class != engine.ClassMissing || tc.Source != want || tc.Error != "" {
+		t.Fatalf("recount of the table missing on the sandbox: %+v, %v (source has %d rows)", tc, err, want)
+	}
+	if _, err := r.e.Recount(context.Background(), ignored, ana); !errors.Is(err, engine.ErrIgnoredTable) {
+		t.Fatalf("recount of the ignored table %s: %v, want ErrIgnoredTable", ignored, err)
+	}
+}

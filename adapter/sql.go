@@ -416,7 +416,7 @@ func (p *SQL) Exact(ctx context.Context, s engine.Side, tables []string, concurr
 	res, err := db.ExactCounts(ctx, tables, concurrency, progress)
 	out := make([]engine.ExactRows, len(res))
 	for i, r := range res {
-		out[i] = engine.ExactRows{Table: r.Table, Rows: r.Rows, Err: r.Err}
+		out[i] = engine.ExactRows{Table: r.Table, Rows: r.Rows, Err: r.Err, Missing: r.Missing}
 	}
 	return out, err
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -58,12 +60,7 @@ func cmdValidate(s *streams) *cobra.Command {
 					fmt.Fprintf(stderr, "cutover validate: backlog unknown (%v); differences count as mismatches\n", err)
 				}
 			}
-			v, err := engine.Validate(ctx, sp, rules, pending, time.Now(), func(done, total int) {
-				fmt.Fprintf(stderr, "\rrecounting exactly: %d of %d", done, total)
-				if done == total {
-					fmt.Fprintln(stderr)
-				}
-			})
+			v, err := engine.Validate(ctx, sp, rules, pending, time.Now(), recountProgress(stderr, isTerminal(stderr)))
 			if err != nil {
 				fmt.Fprintf(stderr, "cutover validate: %v\n", err)
 				return exitFail
@@ -103,4 +100,30 @@ func cmdValidate(s *streams) *cobra.Command {
 		}())
 	}
 	return c
+}
+
+// recountProgress reports the exact recount on w. On a terminal one line is rewritten in place
+// (\r) for every table counted; into a file or a pipe, where a \r is garbage, whole lines are
+// written only when another tenth of the tables is done, and at the end.
+func recountProgress(w io.Writer, terminal bool) func(done, total int) {
+	var mu sync.Mutex
+	tenths := -1
+	return func(done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if total <= 0 {
+			return
+		}
+		if terminal {
+			fmt.Fprintf(w, "\rrecounting exactly: %d of %d", done, total)
+			if done == total {
+				fmt.Fprintln(w)
+			}
+			return
+		}
+		if t := done * 10 / total; t > tenths || done == total {
+			tenths = t
+			fmt.Fprintf(w, "recounting exactly: %d of %d\n", done, total)
+		}
+	}
 }

@@ -257,7 +257,10 @@ type ConfirmationView struct {
 	Needed    int
 	Approvals []Approval
 	Since     time.Time
-	Action    string
+	// Action is what the step will do and what it saw before asking, as text (lists cut at
+	// ConfirmListShown items); Lists are those lists in full (Body splits the two).
+	Action string
+	Lists  []ConfirmList
 	// HeldBy is the operator confirming the step right now, if any.
 	HeldBy *HoldView
 }

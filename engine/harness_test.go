@@ -54,8 +54,8 @@ func (p *probeKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.Node)
 // previewProbe is a probe that looks before its confirmation is requested.
 type previewProbe struct{ *probeAction }
 
-func (p *previewProbe) Preview(context.Context, *engine.Run) (string, error) {
-	return p.preview, nil
+func (p *previewProbe) Preview(context.Context, *engine.Run) (engine.Preview, error) {
+	return engine.Preview{Text: p.preview}, nil
 }
 
 func (p *probeKind) ch(step string) chan error {

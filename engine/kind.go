@@ -68,9 +68,10 @@ type Resumer interface {
 
 // Previewer is an Action that looks at the world before its confirmation is requested, so the
 // operators confirm what is true now (for example the users still connected to AX before the AOS
-// are stopped). The preview is shown with the request and journaled with it.
+// are stopped). The preview is shown with the request and journaled with it: its text in the
+// request's text, its lists in full beside it (ConfirmList).
 type Previewer interface {
-	Preview(ctx context.Context, run *Run) (string, error)
+	Preview(ctx context.Context, run *Run) (Preview, error)
 }
 
 // Rerunnable is an Action that is always safe to run again after an interruption (a wait, a

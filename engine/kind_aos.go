@@ -105,8 +105,9 @@ func (a *aosStopAction) Describe() string {
 // Rerunnable: asking a stopped service to stop again changes nothing.
 func (a *aosStopAction) Rerunnable() bool { return true }
 
-// Preview lists who is still connected and what still runs, for the confirmation.
-func (a *aosStopAction) Preview(ctx context.Context, run *Run) (string, error) {
+// Preview says what state each AOS is in and what still runs, for the confirmation, with the
+// users still connected to AX as a list in full (the request's text names the first few).
+func (a *aosStopAction) Preview(ctx context.Context, run *Run) (Preview, error) {
 	var b strings.Builder
 	ports := run.Ports()
 	if ports.Services != nil {
@@ -121,37 +122,39 @@ func (a *aosStopAction) Preview(ctx context.Context, run *Run) (string, error) {
 	}
 	if ports.AX == nil {
 		b.WriteString("AX sessions: not checked (no AX source connection)")
-		return b.String(), nil
+		return Preview{Text: b.String()}, nil
 	}
 	act, err := ports.AX.Activity(ctx)
 	if err != nil {
-		return b.String(), fmt.Errorf("list AX sessions: %w", err)
+		return Preview{Text: strings.TrimRight(b.String(), "\n")}, fmt.Errorf("list AX sessions: %w", err)
 	}
-	b.WriteString(describeActivity(act, 8))
-	return strings.TrimRight(b.String(), "\n"), nil
+	b.WriteString(describeJobs(act))
+	return Preview{Text: strings.TrimRight(b.String(), "\n"), Lists: []ConfirmList{connectedUsers(act)}}, nil
 }
 
-// describeActivity says who is still in AX, naming at most limit users.
-func describeActivity(act AXActivity, limit int) string {
-	var b strings.Builder
+// connectedUsers is who is still in AX, longest connected first, every one of them: the
+// confirmation's text names the first few, its dialog scrolls through the rest.
+func connectedUsers(act AXActivity) ConfirmList {
+	const name = "users still connected"
 	if len(act.Users) == 0 {
-		b.WriteString("users still connected: none\n")
-	} else {
-		fmt.Fprintf(&b, "users still connected: %d%s\n", len(act.Users), endingText(act.EndingUsers()))
-		users := append([]AXUser(nil), act.Users...)
-		sort.Slice(users, func(i, j int) bool { return users[i].Since.Before(users[j].Since) })
-		for i, u := range users {
-			if i == limit {
-				fmt.Fprintf(&b, "  … and %d more\n", len(users)-limit)
-				break
-			}
-			mark := ""
-			if u.Ending {
-				mark = " (" + orDash(u.Status) + ", still ending)"
-			}
-			fmt.Fprintf(&b, "  %s on %s since %s%s\n", u.User, orDash(u.Computer), u.Since.Local().Format("15:04"), mark)
-		}
+		return ConfirmList{Name: name, Head: name + ": none"}
 	}
+	l := ConfirmList{Name: name, Head: fmt.Sprintf("%s: %d%s", name, len(act.Users), endingText(act.EndingUsers()))}
+	users := append([]AXUser(nil), act.Users...)
+	sort.SliceStable(users, func(i, j int) bool { return users[i].Since.Before(users[j].Since) })
+	for _, u := range users {
+		mark := ""
+		if u.Ending {
+			mark = " (" + orDash(u.Status) + ", still ending)"
+		}
+		l.Items = append(l.Items, fmt.Sprintf("%s on %s since %s%s", u.User, orDash(u.Computer), u.Since.Local().Format("15:04"), mark))
+	}
+	return l
+}
+
+// describeJobs says which AX batch jobs are still executing or cancelling.
+func describeJobs(act AXActivity) string {
+	var b strings.Builder
 	var executing, cancelling []string
 	for _, j := range act.Jobs {
 		switch {

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -279,5 +280,80 @@ func TestAOSStopPreviewNamesEndingSessionsAndCancellingJobs(t *testing.T) {
 		if !strings.Contains(action, want) {
 			t.Errorf("confirmation lacks %q:\n%s", want, action)
 		}
+	}
+}
+
+// TestAOSStopRequestCarriesEveryConnectedUser: with 59 users still in AX, the request's text names
+// the eight connected longest and how many more (the log, the journal's text and the headless
+// prompt stay short), while the request carries all 59 as a list, in the journal too, so a
+// dialog can scroll through them; a restarted engine still has them.
+func TestAOSStopRequestCarriesEveryConnectedUser(t *testing.T) {
+	h, _, ax := aosHarness(t)
+	ax.users = nil
+	for i := range 59 {
+		ax.left.Users = append(ax.left.Users, engine.AXUser{User: fmt.Sprintf("user%02d", i), Computer: fmt.Sprintf("PC-%03d", i), Since: t0.Add(-time.Duration(100-i) * time.Minute)})
+	}
+	h.start()
+	c := h.waitStep("aos-stop", engine.StateAwaiting).Confirmation
+	for _, want := range []string{"users still connected: 59", "\n  user00 on PC-000 since ", "\n  user07 on PC-007", "\n  … and 51 more"} {
+		if !strings.Contains(c.Action, want) {
+			t.Errorf("the request's text lacks %q:\n%s", want, c.Action)
+		}
+	}
+	if strings.Contains(c.Action, "user08") {
+		t.Errorf("the text names more than eight users:\n%s", c.Action)
+	}
+	check := func(c *engine.ConfirmationView) {
+		t.Helper()
+		lead, lists := c.Body()
+		if len(lists) != 1 || lists[0].Name != "users still connected" || lists[0].Head != "users still connected: 59" || len(lists[0].Items) != 59 {
+			t.Fatalf("lists: %+v", lists)
+		}
+		for i, it := range lists[0].Items {
+			if !strings.HasPrefix(it, fmt.Sprintf("user%02d on PC-%03d since ", i, i)) {
+				t.Fatalf("item %d is %q: the list goes longest connected first", i, it)
+			}
+		}
+		if strings.Contains(lead, "users still connected") || !strings.Contains(lead, "AOS60$01 on AX-AOS01: running") || !strings.HasSuffix(lead, "a running batch job can keep an AOS from stopping") {
+			t.Fatalf("the lead is the text before the list:\n%s", lead)
+		}
+	}
+	check(c)
+	var journaled int
+	for _, r := range h.records() {
+		var p engine.Awaiting
+		if r.Type == string(engine.RecAwaiting) && r.Decode(&p) == nil && len(p.Lists) == 1 {
+			journaled = len(p.Lists[0].Items)
+		}
+	}
+	if journaled != 59 {
+		t.Fatalf("the journal holds %d of the 59 users", journaled)
+	}
+	h.restart()
+	st, _ := h.e.Snapshot().Step("aos-stop")
+	if st.Confirmation == nil {
+		t.Fatal("the request is open again after the restart")
+	}
+	check(st.Confirmation)
+}
+
+// TestConfirmationBodyWithoutItsListText: a request whose text does not end with its lists'
+// text (written before requests carried lists) shows its text whole and no list, never twice.
+func TestConfirmationBodyWithoutItsListText(t *testing.T) {
+	users := engine.ConfirmList{Head: "users still connected: 2", Items: []string{"ana on PC-042 since 20:00", "ben on PC-007 since 20:05"}}
+	c := engine.ConfirmationView{Action: "stop the AOS\nusers still connected: 2\n  ana on PC-042 since 20:00", Lists: []engine.ConfirmList{users}}
+	if lead, lists := c.Body(); lead != c.Action || lists != nil {
+		t.Fatalf("lead %q, lists %v", lead, lists)
+	}
+	c.Action = "stop the AOS\n" + users.Text(engine.ConfirmListShown)
+	if lead, lists := c.Body(); lead != "stop the AOS" || len(lists) != 1 {
+		t.Fatalf("lead %q, lists %v", lead, lists)
+	}
+	c.Action = users.Text(engine.ConfirmListShown)
+	if lead, lists := c.Body(); lead != "" || len(lists) != 1 {
+		t.Fatalf("a text that is only the list: lead %q, lists %v", lead, lists)
+	}
+	if got := (engine.ConfirmList{Head: "users still connected: none"}).Text(8); got != "users still connected: none" {
+		t.Fatalf("an empty list is its head: %q", got)
 	}
 }

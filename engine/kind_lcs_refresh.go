@@ -79,10 +79,10 @@ func (a *refreshAction) Describe() string {
 // Preview shows the database operation budget with the confirmation and, when a retry asks
 // again, what the refresh an earlier attempt followed is doing (so the operators know whether
 // confirming starts a new one).
-func (a *refreshAction) Preview(ctx context.Context, run *Run) (string, error) {
+func (a *refreshAction) Preview(ctx context.Context, run *Run) (Preview, error) {
 	api, err := needLCS(run)
 	if err != nil {
-		return "", err
+		return Preview{}, err
 	}
 	var s string
 	q, err := api.Quota(ctx, a.target)
@@ -104,7 +104,7 @@ func (a *refreshAction) Preview(ctx context.Context, run *Run) (string, error) {
 	if note := a.earlierNote(ctx, run, api); note != "" {
 		s += "\n" + note
 	}
-	return s, nil
+	return Preview{Text: s}, nil
 }
 
 // earlierNote says what confirming does about the refresh an earlier attempt followed ("" when

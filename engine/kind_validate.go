@@ -132,11 +132,13 @@ func (a *validateAction) Run(ctx context.Context, run *Run) error {
 		if err != nil {
 			return err
 		}
-		files, err := v.Save(run.StateDir(), fmt.Sprintf("validation-%s-%d", run.Step.ID, run.Attempt))
+		files, err := v.save(run.StateDir(), fmt.Sprintf("validation-%s-%d", run.Step.ID, run.Attempt), run.e.opts.EvidenceWriter)
 		run.e.recordValidation(run.Step.ID, run.Attempt, v, files)
 		if err != nil {
 			// The evidence is whole or the step fails: a validation nobody can show is no proof.
-			return fmt.Errorf("the validation ran (%s) but its evidence could not be kept: %w", v.Summary(), err)
+			// None of its files was kept (the journal's record names none); the previous
+			// validation's files are as they were.
+			return fmt.Errorf("the validation ran (%s) but its evidence could not be kept, so the step fails: %w", v.Summary(), err)
 		}
 		failing := v.Failing()
 		if len(failing) == 0 {

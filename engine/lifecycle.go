@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -52,6 +53,10 @@ type Options struct {
 	Monitor MonitorConfig
 	// SampleEvery is how often the replication backlog is journaled for the report (default 1m).
 	SampleEvery time.Duration
+	// EvidenceWriter, when set, is what the evidence files (a validation's CSV, JSON and dv file)
+	// are written through: it gets each file's path and the writer of its temporary file and
+	// returns the writer to use. Tests put a full disk here; nil writes to the file.
+	EvidenceWriter func(path string, w io.Writer) io.Writer
 }
 
 // ErrAutoConfirmRefused is returned when automatic confirmation is asked for a real cutover.

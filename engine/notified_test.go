@@ -70,10 +70,12 @@ func TestSnapshotDowntimeAndPhase(t *testing.T) {
 	if p := snap.Phase(); p != "Before" {
 		t.Errorf("phase %q, want Before", p)
 	}
+	// Ten minutes later prep is done, and stop starts then: the clock moves before the step that
+	// begins the downtime can start, never while it may be starting.
+	h.clk.Advance(10 * time.Minute)
 	if _, err := h.e.MarkDone("prep", engine.LocalOperator("ana", ""), "done", ""); err != nil {
 		t.Fatal(err)
 	}
-	h.clk.Advance(10 * time.Minute)
 	h.waitStep("stop", engine.StateRunning)
 	snap = h.e.Snapshot()
 	dt := snap.Downtime(t0.Add(3 * time.Hour))

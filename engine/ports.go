@@ -433,6 +433,9 @@ type ExactRows struct {
 	Table string
 	Rows  int64
 	Err   error
+	// Missing says the side has no such table as far as the login can see (Err then holds the
+	// server's answer): a fact about the table, not a failure to count it.
+	Missing bool
 }
 
 // UpgradeSource reads the data upgrade's progress on the sandbox.

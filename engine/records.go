@@ -122,6 +122,8 @@ type Awaiting struct {
 	Action    string `json:"action"`
 	Needed    int    `json:"needed"`
 	Reconfirm bool   `json:"reconfirm,omitempty"`
+	// Lists are the lists the action's text names only in part, in full (ConfirmList).
+	Lists []ConfirmList `json:"lists,omitempty"`
 }
 
 // Approved is one operator's confirmation.

@@ -85,11 +85,24 @@ var ErrNoValidation = errors.New("no validation has run yet")
 // counted: its result belongs to the validation it replaced and is discarded.
 var ErrValidationReplaced = errors.New("a newer validation was recorded while counting; recount against it")
 
+// ErrIgnoredTable is returned by Recount for a table on the step's ignore list: its counts decide
+// nothing, and counting it exactly would load the production source for nothing.
+var ErrIgnoredTable = errors.New("the table is on the ignore list: its counts decide nothing, so it is not counted")
+
+// ErrRecountFailed is returned by Recount when a side could not be counted (the error says which
+// and why): nothing is journaled and the validation is unchanged.
+var ErrRecountFailed = errors.New("the recount failed; the validation is unchanged")
+
 // Recount counts one table of the newest validation exactly (COUNT_BIG) on both sides, classifies
 // it again with the rules of the step that validated, journals the recount as evidence and
-// publishes the updated validation. Only operators may: it loads the production source. A recount
-// never publishes a result older than the validation it would replace: when a newer validation
-// was recorded while it counted, nothing is journaled or published (ErrValidationReplaced).
+// publishes the updated validation. Only operators may: it loads the production source. A side
+// that has no such table (CountSource answers Missing) counts as the table being absent there —
+// a missing table is still missing, or is there now. A side that could not be counted fails the
+// recount (ErrRecountFailed, with the side and the reason) and changes nothing: a count made of
+// one fresh side and one stale one proves nothing. A table on the ignore list is not counted
+// (ErrIgnoredTable). A recount never publishes a result older than the validation it would
+// replace: when a newer validation was recorded while it counted, nothing is journaled or
+// published (ErrValidationReplaced).
 func (e *Engine) Recount(ctx context.Context, table string, actor Actor) (TableCheck, error) {
 	if actor.Role != RoleOperator {
 		return TableCheck{}, fmt.Errorf("recount %s: %w (%s is a %s)", table, ErrNotOperator, actor.Name, actor.Role)
@@ -107,43 +120,56 @@ func (e *Engine) Recount(ctx context.Context, table string, actor Actor) (TableC
 	if old == nil {
 		return TableCheck{}, fmt.Errorf("recount %s: the validation has no such table", table)
 	}
-	if e.opts.Ports.Counts == nil {
-		return TableCheck{}, fmt.Errorf("recount %s: no SQL connections to count with", table)
-	}
 	rules := ValidationRules{}
 	if s, ok := e.rb.Step(v.Step); ok {
 		if r, ok := s.Spec.(interface{ Rules() ValidationRules }); ok {
 			rules = r.Rules()
 		}
 	}
-	count := func(side Side) (int64, bool, error) {
+	cl := newClassifier(rules)
+	if old.Class == ClassIgnored || cl.ignore[TableKey(old.Table)] {
+		return TableCheck{}, fmt.Errorf("recount %s: %w", table, ErrIgnoredTable)
+	}
+	if e.opts.Ports.Counts == nil {
+		return TableCheck{}, fmt.Errorf("recount %s: no SQL connections to count with", table)
+	}
+	count := func(side Side) (rows int64, present bool, err error) {
 		res, err := e.opts.Ports.Counts.Exact(ctx, side, []string{old.Table}, 1, nil)
-		if err != nil {
+		switch {
+		case err != nil:
 			return 0, false, err
-		}
-		if len(res) != 1 {
+		case len(res) != 1:
 			return 0, false, fmt.Errorf("no count returned")
-		}
-		if res[0].Err != nil {
+		case res[0].Missing:
+			return 0, false, nil
+		case res[0].Err != nil:
 			return 0, false, res[0].Err
 		}
 		return res[0].Rows, true, nil
 	}
 	src, onSrc, err1 := count(SideSource)
 	tgt, onTgt, err2 := count(SideTarget)
-	if err1 != nil && err2 != nil {
-		return TableCheck{}, fmt.Errorf("recount %s: source: %v; target: %w", table, err1, err2)
+	if err1 != nil || err2 != nil {
+		var why []error
+		if err1 != nil {
+			why = append(why, fmt.Errorf("source: %w", err1))
+		}
+		if err2 != nil {
+			why = append(why, fmt.Errorf("target: %w", err2))
+		}
+		cause := why[0]
+		if len(why) == 2 {
+			cause = fmt.Errorf("%w; %w", why[0], why[1])
+		}
+		e.logs.add(LevelWarn, v.Step, "", fmt.Sprintf("%s's recount of %s failed: %v", actor.Name, old.Table, cause))
+		return TableCheck{}, fmt.Errorf("recount %s: %w: %w", table, ErrRecountFailed, cause)
 	}
-	if err1 != nil {
-		src, onSrc = old.Source, old.Class != ClassExtra
+	if !onSrc && !onTgt {
+		err := fmt.Errorf("recount %s: %w (neither the source nor the target has the table now)", table, ErrRecountFailed)
+		e.logs.add(LevelWarn, v.Step, "", fmt.Sprintf("%s's recount of %s found the table on neither side", actor.Name, old.Table))
+		return TableCheck{}, err
 	}
-	if err2 != nil {
-		tgt, onTgt = old.Target, old.Class != ClassMissing
-	}
-	tc := newClassifier(rules).classify(old.Table, src, tgt, onSrc, onTgt, old.Pending, err1 == nil && err2 == nil)
-	if err := errors.Join(err1, err2); err != nil {
-		tc.Error = err.Error()
-	}
+	tc := cl.classify(old.Table, src, tgt, onSrc, onTgt, old.Pending, true)
 	e.mu.Lock()
 	if e.validationGen != gen || e.validation == nil {
 		e.mu.Unlock()

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,5 +115,69 @@ func TestRecountNeverPublishesAnOlderValidation(t *testing.T) {
 	}
 	if h.count(engine.RecRecount, "validate") != 1 || h.e.Validation() == v2 {
 		t.Fatal("the recount on the newest validation was not adopted")
+	}
+}
+
+// TestRecountTellsTheTruthAboutAbsentAndIgnoredTables: a table on the ignore list is not counted
+// at all; a table absent on one side is recounted as absent there (no failure, no 208 passed off
+// as a count) and as present once it arrives; a side that cannot be counted fails the recount
+// with the side and the reason, and nothing is journaled or changed.
+func TestRecountTellsTheTruthAboutAbsentAndIgnoredTables(t *testing.T) {
+	h := newHarness(t, "name: t\n"+replConnections+`steps:
+  - id: validate
+    title: Validate record counts
+    kind: validate.counts
+    with: {ignore: [AIFMESSAGELOG]}
+`)
+	f := newFakeCounts(20)
+	f.set("AIFMESSAGELOG", 70, 0) // not replicated on purpose: not on the target
+	delete(f.approx[1], "AIFMESSAGELOG")
+	delete(f.exact[1], "AIFMESSAGELOG")
+	f.set("SALESPARMLINE", 40, 0) // missing on the target
+	delete(f.approx[1], "SALESPARMLINE")
+	delete(f.exact[1], "SALESPARMLINE")
+	f.set("CUSTTRANS", 100, 90)
+	h.opts.Ports.Counts = f
+	h.start()
+	h.waitStep("validate", engine.StateFailed)
+	ctx := context.Background()
+	exacts := func() int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.exacts
+	}
+
+	before, v := exacts(), h.e.Validation()
+	if _, err := h.e.Recount(ctx, "AIFMESSAGELOG", ana); !errors.Is(err, engine.ErrIgnoredTable) {
+		t.Fatalf("recount of an ignored table: %v, want ErrIgnoredTable", err)
+	}
+	if exacts() != before || h.e.Validation() != v || h.count(engine.RecRecount, "validate") != 0 {
+		t.Fatal("an ignored table was counted, or its recount changed something")
+	}
+
+	tc, err := h.e.Recount(ctx, "SALESPARMLINE", ana)
+	if err != nil || tc.Class != engine.ClassMissing || tc.Source != 40 || tc.Error != "" {
+		t.Fatalf("recount of a table still missing on the target: %+v, %v", tc, err)
+	}
+	f.mu.Lock()
+	f.exact[1]["SALESPARMLINE"] = 40 // its snapshot is delivered
+	f.mu.Unlock()
+	if tc, err = h.e.Recount(ctx, "SALESPARMLINE", ana); err != nil || tc.Class != engine.ClassMatch || tc.Target != 40 {
+		t.Fatalf("recount once the table arrived: %+v, %v", tc, err)
+	}
+	if n := h.count(engine.RecRecount, "validate"); n != 2 {
+		t.Fatalf("%d recounts journaled, want 2", n)
+	}
+
+	f.mu.Lock()
+	f.fail[1] = map[string]error{"CUSTTRANS": errors.New("Login timeout expired")}
+	f.mu.Unlock()
+	v = h.e.Validation()
+	tc, err = h.e.Recount(ctx, "CUSTTRANS", ana)
+	if !errors.Is(err, engine.ErrRecountFailed) || !strings.Contains(err.Error(), "target: Login timeout expired") || tc != (engine.TableCheck{}) {
+		t.Fatalf("recount with the target unreadable: %+v, %v", tc, err)
+	}
+	if h.e.Validation() != v || h.count(engine.RecRecount, "validate") != 2 {
+		t.Fatal("a failed recount changed the validation or was journaled")
 	}
 }

@@ -107,7 +107,7 @@ func (e *Engine) scheduleLocked() time.Time {
 					if pv, ok := st.def.Spec.(Previewer); ok {
 						e.previewLocked(st, pv)
 					} else {
-						e.requestLocked(st, "")
+						e.requestLocked(st, Preview{})
 					}
 				}
 				if !st.approved {
@@ -194,10 +194,10 @@ func (e *Engine) previewLocked(st *stepRT, pv Previewer) {
 	go func() {
 		defer e.wg.Done()
 		ctx, cancel := context.WithTimeout(e.runCtx, previewTimeout)
-		text, err := pv.Preview(ctx, run)
+		pre, err := pv.Preview(ctx, run)
 		cancel()
 		if err != nil {
-			text = "could not look before asking: " + err.Error()
+			pre = Preview{Text: "could not look before asking: " + err.Error()}
 		}
 		e.mu.Lock()
 		defer e.mu.Unlock()
@@ -205,19 +205,16 @@ func (e *Engine) previewLocked(st *stepRT, pv Previewer) {
 		if e.stopping || e.halted != nil || st.state != StatePending || st.request != 0 || st.approved || !e.st.depsDone(st) {
 			return
 		}
-		e.requestLocked(st, text)
+		e.requestLocked(st, pre)
 		e.kickLocked()
 	}()
 }
 
 // requestLocked opens a confirmation request for st (and answers it when auto-confirming). preview
 // is what the step saw just before asking.
-func (e *Engine) requestLocked(st *stepRT, preview string) {
-	action := e.describe(st.def, st.attempt+1)
-	if preview != "" {
-		action += "\n" + preview
-	}
-	rec, err := e.commitLocked(RecAwaiting, st.def.ID, Awaiting{Action: action, Needed: st.def.RequiredApprovals()})
+func (e *Engine) requestLocked(st *stepRT, preview Preview) {
+	action := actionText(e.describe(st.def, st.attempt+1), preview)
+	rec, err := e.commitLocked(RecAwaiting, st.def.ID, Awaiting{Action: action, Needed: st.def.RequiredApprovals(), Lists: preview.Lists})
 	if err != nil {
 		return
 	}

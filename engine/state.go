@@ -70,6 +70,7 @@ type stepRT struct {
 	request   uint64 // open confirmation request (the Awaiting record's sequence number)
 	asked     time.Time
 	action    string
+	lists     []ConfirmList // the request's lists in full (Awaiting.Lists)
 	needed    int
 	approvals []Approval
 	approved  bool // the current request is satisfied
@@ -233,7 +234,7 @@ func (r *runState) applyRecord(rec journal.Record) error {
 		if err := decode(&p); err != nil {
 			return err
 		}
-		st.state, st.asked, st.action = StateAwaiting, rec.Time, p.Action
+		st.state, st.asked, st.action, st.lists = StateAwaiting, rec.Time, p.Action, p.Lists
 		st.request, st.needed, st.approvals, st.approved = rec.Seq, p.Needed, nil, false
 	case RecApproved:
 		var p Approved

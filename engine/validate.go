@@ -384,27 +384,62 @@ func (v *Validation) WriteDV(w io.Writer) error {
 	return cw.Error()
 }
 
-// Save writes the validation whole or not at all (each file through a synced temporary file renamed
-// into place, 0600): base.csv and base.json in dir, and the dv-shaped DVFile (the newest
-// validation) under dir. It returns the paths written; an error names the file that could not be
-// written, and the files already written stay whole.
+// Save writes the validation's evidence whole or not at all: base.csv and base.json in dir, and
+// the dv-shaped DVFile (the newest validation) under dir, each 0600. Every file is first written
+// and fsynced beside its place (journal.Stage); only when all of them are written are they renamed
+// into place, so a full disk or a failing write leaves none of them and the previous files as they
+// were. It returns the paths written; an error names the file that could not be written and why.
 func (v *Validation) Save(dir, base string) ([]string, error) {
+	return v.save(dir, base, nil)
+}
+
+// save is Save; through, when set, is what each file's content is written through (a test's full
+// disk: Options.EvidenceWriter).
+func (v *Validation) save(dir, base string, through func(path string, w io.Writer) io.Writer) ([]string, error) {
 	if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(DVFile)), 0o700); err != nil {
 		return nil, fmt.Errorf("save validation: %w", err)
 	}
-	var paths []string
-	for _, f := range []struct {
+	files := []struct {
 		path  string
 		write func(io.Writer) error
 	}{
 		{filepath.Join(dir, base+".csv"), v.WriteCSV},
 		{filepath.Join(dir, base+".json"), v.WriteJSON},
 		{filepath.Join(dir, DVFile), v.WriteDV},
-	} {
-		if err := journal.WriteAtomic(f.path, 0o600, f.write); err != nil {
-			return paths, fmt.Errorf("save validation: %w", err)
+	}
+	staged := make([]*journal.Staged, 0, len(files))
+	discard := func() {
+		for _, s := range staged {
+			s.Discard()
 		}
-		paths = append(paths, f.path)
+	}
+	for _, f := range files {
+		write := f.write
+		if through != nil {
+			path := f.path
+			write = func(w io.Writer) error { return f.write(through(path, w)) }
+		}
+		s, err := journal.Stage(f.path, 0o600, write)
+		if err != nil {
+			discard()
+			return nil, fmt.Errorf("save validation: %w", err)
+		}
+		staged = append(staged, s)
+	}
+	// Everything is on disk; a rename needs no space. Should one fail all the same, the files of
+	// this validation already in place are taken away again (the dv file, renamed last, is then
+	// still the previous validation's).
+	var paths []string
+	for i, s := range staged {
+		if err := s.Commit(); err != nil {
+			discard()
+			for _, p := range paths[:min(len(paths), 2)] {
+				_ = os.Remove(p)
+			}
+			return nil, fmt.Errorf("save validation: %w", err)
+		}
+		staged[i] = nil
+		paths = append(paths, s.Path())
 	}
 	return paths, nil
 }

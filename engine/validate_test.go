@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +27,8 @@ type fakeCounts struct {
 	exact  [2]map[string]int64
 	exacts int
 	block  chan struct{}
+	// fail makes a side's exact count of a table fail with the error (not a missing table).
+	fail [2]map[string]error
 }
 
 func newFakeCounts(n int) *fakeCounts {
@@ -66,13 +71,19 @@ func (f *fakeCounts) Exact(ctx context.Context, s engine.Side, tables []string, 
 		f.mu.Lock()
 		f.exacts++
 		n, ok := f.exact[s][t]
+		failure := f.fail[s][t]
 		f.mu.Unlock()
 		r := engine.ExactRows{Table: t, Rows: n}
-		if !ok {
-			r.Err = errors.New("Invalid object name")
+		switch {
+		case failure != nil:
+			r.Err = failure
+		case !ok:
+			r.Err, r.Missing = fmt.Errorf("Invalid object name 'dbo.%s'. (208)", t), true
 		}
 		out = append(out, r)
-		progress(i+1, len(tables))
+		if progress != nil {
+			progress(i+1, len(tables))
+		}
 	}
 	return out, nil
 }
@@ -262,31 +273,99 @@ func TestValidateRecountIsCancellable(t *testing.T) {
 	}
 }
 
-// TestValidationEvidenceIsWholeOrTheStepFails: when a result file cannot be written (here the JSON's
-// path is taken by a directory; a full disk fails the same way) the step fails with the reason,
-// the files written before it are whole and nothing partial is left in the state directory.
+// fullDisk is a writer on a full disk: the kernel's ENOSPC from /dev/full where there is one, the
+// same error made by hand elsewhere.
+func fullDisk(t *testing.T) io.Writer {
+	t.Helper()
+	f, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		return writerFunc(func([]byte) (int, error) {
+			return 0, &os.PathError{Op: "write", Path: "(full disk)", Err: syscall.ENOSPC}
+		})
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (w writerFunc) Write(b []byte) (int, error) { return w(b) }
+
+// TestValidationEvidenceIsWholeOrTheStepFails: the disk fills up while a validation's JSON is
+// written. The step fails with the reason (the file and "no space left on device"), none of that
+// validation's files is left — no CSV without its JSON, no temporary file — the journal's record
+// names no file, and the previous validation's files, the dv file among them, are as they were.
 func TestValidationEvidenceIsWholeOrTheStepFails(t *testing.T) {
 	h := newHarness(t, "name: t\n"+replConnections+`steps:
   - {id: validate, title: Validate record counts, kind: validate.counts}
 `)
 	f := newFakeCounts(50)
+	f.set("CUSTTRANS", 10, 9)
 	h.opts.Ports.Counts = f
+	var full atomic.Bool
+	disk := fullDisk(t)
+	h.opts.EvidenceWriter = func(path string, w io.Writer) io.Writer {
+		if full.Load() && strings.HasSuffix(path, ".json") {
+			return disk
+		}
+		return w
+	}
 	state := filepath.Join(h.dir, "state")
-	if err := os.MkdirAll(filepath.Join(state, "validation-validate-1.json"), 0o700); err != nil {
+	h.start()
+	// Attempt 1 finds a mismatch and keeps its evidence.
+	h.waitStep("validate", engine.StateFailed)
+	before := map[string][]byte{}
+	for _, name := range []string{"validation-validate-1.csv", "validation-validate-1.json", engine.DVFile} {
+		data, err := os.ReadFile(filepath.Join(state, name))
+		if err != nil {
+			t.Fatalf("attempt 1's evidence: %v", err)
+		}
+		before[name] = data
+	}
+	// The table is fixed; the retry would pass, but the disk is full.
+	f.mu.Lock()
+	f.set("CUSTTRANS", 10, 10)
+	f.mu.Unlock()
+	full.Store(true)
+	if err := h.e.Retry("validate", ana); err != nil {
 		t.Fatal(err)
 	}
-	h.start()
 	st := h.waitStep("validate", engine.StateFailed)
-	if !strings.Contains(st.LastError, "evidence could not be kept") || !strings.Contains(st.LastError, "validation-validate-1.json") {
-		t.Fatalf("error %q", st.LastError)
+	if st.Attempt != 2 {
+		t.Fatalf("attempt %d failed, want the retry", st.Attempt)
 	}
-	entries, _ := os.ReadDir(state)
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".tmp") {
-			t.Errorf("a partial file was left: %s", e.Name())
+	for _, want := range []string{"evidence could not be kept, so the step fails", filepath.Join(state, "validation-validate-2.json"), "no space left on device"} {
+		if !strings.Contains(st.LastError, want) {
+			t.Errorf("error lacks %q: %s", want, st.LastError)
 		}
 	}
-	if data, err := os.ReadFile(filepath.Join(state, "validation-validate-1.csv")); err != nil || !strings.HasSuffix(string(data), "\n") {
-		t.Errorf("the CSV written before the failure is not whole: %v", err)
+	for _, name := range []string{"validation-validate-2.csv", "validation-validate-2.json"} {
+		if _, err := os.Stat(filepath.Join(state, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s of the failed save is there (%v): half the evidence is no evidence", name, err)
+		}
+	}
+	for _, dir := range []string{state, filepath.Join(state, filepath.Dir(engine.DVFile))} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".tmp") {
+				t.Errorf("a partial file was left: %s", filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	for name, data := range before {
+		if got, err := os.ReadFile(filepath.Join(state, name)); err != nil || !bytes.Equal(got, data) {
+			t.Errorf("attempt 1's %s changed: %v", name, err)
+		}
+	}
+	var recs []engine.ValidationRecord
+	for _, r := range h.records() {
+		if r.Type == string(engine.RecValidation) {
+			var rec engine.ValidationRecord
+			r.Decode(&rec)
+			recs = append(recs, rec)
+		}
+	}
+	if len(recs) != 2 || len(recs[0].Files) != 3 || len(recs[1].Files) != 0 {
+		t.Fatalf("journaled validations %+v: the failed save's record must name no file", recs)
 	}
 }

@@ -4,6 +4,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -113,7 +114,8 @@ func (e *Engine) viewLocked(st *stepRT) StepView {
 	}
 	if st.state == StateAwaiting {
 		v.Confirmation = &ConfirmationView{Request: st.request, Phrase: d.Phrase(), Needed: st.needed,
-			Approvals: append([]Approval(nil), st.approvals...), Since: st.asked, Action: st.action}
+			Approvals: append([]Approval(nil), st.approvals...), Since: st.asked, Action: st.action,
+			Lists: slices.Clone(st.lists)}
 		if h, ok := e.holds[d.ID]; ok && time.Now().Before(h.until) {
 			v.Confirmation.HeldBy = &HoldView{Actor: h.actor, Since: h.since, Until: h.until}
 		}

@@ -82,6 +82,11 @@ type ExactCount struct {
 	Table string
 	Rows  int64
 	Err   error
+	// Missing is set when SQL Server cannot find the table: error 208, "Invalid object name"
+	// (docs/relational-databases/errors-events/mssqlserver-208-database-engine-error.md, whose
+	// causes are a table that does not exist in the database and one the login may not see).
+	// Err holds the server's error.
+	Missing bool
 }
 
 // ExactCounts counts the named tables exactly with COUNT_BIG, at most concurrency at a time,
@@ -104,7 +109,7 @@ func (d *DB) ExactCounts(ctx context.Context, tables []string, concurrency int, 
 			defer wg.Done()
 			for i := range work {
 				n, err := d.exactCount(ctx, tables[i])
-				results[i] = ExactCount{Table: tables[i], Rows: n, Err: err}
+				results[i] = ExactCount{Table: tables[i], Rows: n, Err: err, Missing: Number(err) == errInvalidObject}
 				mu.Lock()
 				done++
 				if progress != nil {

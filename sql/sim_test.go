@@ -134,13 +134,13 @@ func TestExactCountsProgressAndCancel(t *testing.T) {
 	}
 	for _, r := range res {
 		if r.Table == "NO_SUCH_TABLE" {
-			if !sql.IsMissingObject(r.Err) {
-				t.Fatalf("a missing table must carry error 208: %v", r.Err)
+			if !sql.IsMissingObject(r.Err) || !r.Missing {
+				t.Fatalf("a missing table must carry error 208 and say it is missing: %+v", r)
 			}
 			continue
 		}
 		n, _ := w.w.SourceRows(r.Table)
-		if r.Err != nil || r.Rows != n {
+		if r.Err != nil || r.Missing || r.Rows != n {
 			t.Fatalf("%s: %d (%v), world %d", r.Table, r.Rows, r.Err, n)
 		}
 	}

@@ -212,6 +212,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.quitting = true
 		return a, tea.Quit
 	case recountDoneMsg:
+		a.setFlash(recountOutcome(msg))
 		return a, a.panes[paneValidation].update(msg)
 	case openConfirmMsg:
 		if a.s.readOnly {

@@ -233,7 +233,7 @@ func TestConfirmFlow(t *testing.T) {
 		t.Fatal("c opens the confirmation of the awaiting step")
 	}
 	out := screenOf(a)
-	for _, want := range []string{"DESTRUCTIVE", "aos-stop", "PROD (Contoso Dynamics 365)", "AX-BATCH01", "users still connected: 3", "STOP AOS", "approvals: 0 of 1", "[ Cancel ]"} {
+	for _, want := range []string{"DESTRUCTIVE", "aos-stop", "PROD (Contoso Dynamics 365)", "AX-BATCH01", "users still connected: 59", "STOP AOS", "approvals: 0 of 1", "[ Cancel ]"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("the confirmation lacks %q:\n%s", want, out)
 		}
@@ -606,7 +606,7 @@ func TestHeaderSaysWhereTheRollbackStands(t *testing.T) {
 	}
 	pnr := step("reopen")
 	pnr.State = engine.StateAwaiting
-	if h := head(); !strings.Contains(h, "⚠ no return: reopen awaiting — NO rollback point (hold-batch running)") {
+	if h := head(); !strings.Contains(h, "⚠ no return: reopen awaiting · NO rollback point (hold-batch running)") {
 		t.Fatalf("at risk:\n%s", h)
 	}
 	pnr.State, pnr.FirstStarted = engine.StateRunning, fixedNow.Add(-time.Minute)
@@ -619,10 +619,11 @@ func TestHeaderSaysWhereTheRollbackStands(t *testing.T) {
 	}
 }
 
-// TestHeaderKeepsTheForecastAt160Columns: on a 160-column line during the downtime, with a source
-// failing, the header shortens the rollback's words before it lets the forecast go — first its
-// own words, then the step's name — and says the full text when there is room.
-func TestHeaderKeepsTheForecastAt160Columns(t *testing.T) {
+// TestHeaderKeepsWhatMattersAtAnyWidth: at every width from 80 columns up, the header keeps the
+// phase, the downtime clock, the point of no return and the rollback's readiness, in that order;
+// a narrower line shortens their words and leaves out the rest, who is watching first; the
+// forecast stays (shortened) once the four have their full words.
+func TestHeaderKeepsWhatMattersAtAnyWidth(t *testing.T) {
 	fe := newFixtureEngine(50)
 	fe.snap.Run.Downtime.RollbackPoint = "hold-batch"
 	for i := range fe.snap.Steps {
@@ -630,26 +631,74 @@ func TestHeaderKeepsTheForecastAt160Columns(t *testing.T) {
 			st.Mode, st.Kind, st.VerifiesBackup = engine.ModeAuto, "backup.verify", true
 		}
 	}
-	line := func(w int) string {
-		return ansi.Strip(newTestApp(fe, w, 50, Options{}).header(w)[1])
+	header := func(w int) []string {
+		lines := newTestApp(fe, w, 50, Options{}).header(w)
+		for i, l := range lines {
+			lines[i] = ansi.Strip(l)
+			if got := ansi.StringWidth(l); got != w {
+				t.Fatalf("%d columns: header line %d is %d cells", w, i+1, got)
+			}
+		}
+		return lines
 	}
-	for _, c := range []struct {
-		w    int
-		want string
-	}{
-		{240, "no return: reopen in ≈1h45m · rollback ready · backup verified 20:25"},
-		{170, "no return: reopen in ≈1h45m · rollback ready · backup verified 20:25"},
-		{160, "no return: reopen ≈1h45m · rollback ✓ verified 20:25"},
-		{150, "no return ≈1h45m · rollback ✓ verified 20:25"},
-	} {
-		if l := line(c.w); !strings.Contains(l, c.want) || !strings.Contains(l, "finish ≈ 23:00 (9h10m spare)") {
-			t.Errorf("%d columns: want %q and the forecast:\n%s", c.w, c.want, l)
+	inOrder := func(w int, line string, parts ...string) {
+		t.Helper()
+		at := -1
+		for _, p := range parts {
+			i := strings.Index(line, p)
+			if i < 0 || i < at {
+				t.Fatalf("%d columns: want %q in order:\n%s", w, parts, line)
+			}
+			at = i
 		}
 	}
-	// A long step name: the name goes before the forecast does.
+	for w := 80; w <= 240; w += 4 {
+		h := header(w)
+		if !strings.Contains(h[0], "Shutdown") {
+			t.Fatalf("%d columns: no phase:\n%s", w, h[0])
+		}
+		inOrder(w, h[1], "downtime 1h00m", "no return", "rollback", "verified")
+	}
+	for _, c := range []struct {
+		w          int
+		want, gone []string
+	}{
+		{80, []string{"phase Shutdown", "downtime 1h00m", "no return", "rollback ✓ verified"}, []string{"finish", "watching", "src"}},
+		{120, []string{"downtime 1h00m / 12h00m (8%) · no return: reopen", "rollback ✓ verified 20:25", "tgt ✖ 6m"}, []string{"watching"}},
+		{160, []string{"downtime 1h00m / 12h00m (8%) · no return: reopen in ≈1h45m · rollback ✓ verified 20:25", "finish ≈ 23:00 (9h10m spare)", "src ● ok"}, []string{"watching"}},
+		{240, []string{"rollback ready · backup verified 20:25", "finish ≈ 23:00 (9h10m spare)", "watching: ana(o)", "you: ana"}, nil},
+	} {
+		h := strings.Join(header(c.w), "\n")
+		for _, s := range c.want {
+			if !strings.Contains(h, s) {
+				t.Errorf("%d columns: want %q:\n%s", c.w, s, h)
+			}
+		}
+		for _, s := range c.gone {
+			if strings.Contains(h, s) {
+				t.Errorf("%d columns: %q should have given way:\n%s", c.w, s, h)
+			}
+		}
+	}
+	// Over budget, the point of no return waiting with no rollback point, a long step name:
+	// still all four at 80 columns.
+	fe.snap.Run.Downtime.Budget = 30 * time.Minute
 	fe.snap.Run.Downtime.PointOfNoReturn = "production-refresh"
-	if l := line(160); !strings.Contains(l, "finish ≈ 23:00 (9h10m spare)") || !strings.Contains(l, "rollback ✓ verified 20:25") {
-		t.Errorf("a long point of no return pushed the forecast off:\n%s", l)
+	for i := range fe.snap.Steps {
+		switch st := &fe.snap.Steps[i]; st.ID {
+		case "hold-batch":
+			st.State, st.Finished = engine.StateFailed, time.Time{}
+		case "production-refresh":
+			st.State = engine.StateAwaiting
+		}
+	}
+	h := header(80)
+	inOrder(80, h[1], "▲ downtime", "OVER by 30m", "⚠ no return", "awaiting", "NO rollback point")
+	if h := header(120); !strings.Contains(h[1], "⚠ no return: production-refresh awaiting · NO rollback point (hold-batch failed)") {
+		t.Fatalf("at 120 columns the step and the rollback point are named:\n%s", h[1])
+	}
+	if !strings.Contains(h[0], "Shutdown") {
+		t.Fatalf("no phase:\n%s", h[0])
 	}
 }
 

@@ -118,6 +118,16 @@ func (f *fakeEngine) SetPollIntervals(interval, backlog time.Duration) {
 
 // fixtureSteps is Microsoft's sequence mid-cutover: the AOS stop waits for its confirmation,
 // batch jobs were held by hand, a toolkit step failed once.
+// fixtureUsers are the 59 users still connected to AX before the AOS stop, as the engine gives
+// them with the confirmation request (longest connected first).
+var fixtureUsers = func() engine.ConfirmList {
+	l := engine.ConfirmList{Name: "users still connected", Head: "users still connected: 59"}
+	for i := range 59 {
+		l.Items = append(l.Items, fmt.Sprintf("user%02d on WKS-%04d since %02d:%02d", i+1, 7000+13*i, 14+i/60, i%60))
+	}
+	return l
+}()
+
 func fixtureSteps() []engine.StepView {
 	t := func(min int) time.Time { return fixedNow.Add(time.Duration(min) * time.Minute) }
 	ana := engine.Actor{Name: "ana", Origin: "ssh 10.0.0.5", Fingerprint: "SHA256:ana", Role: engine.RoleOperator}
@@ -138,9 +148,9 @@ func fixtureSteps() []engine.StepView {
 			After: []string{"hold-batch", "stop-integrations"}, Planned: 15 * time.Minute,
 			Confirmation: &engine.ConfirmationView{Request: 41, Phrase: "STOP AOS", Needed: 1, Since: t(-3),
 				Action: "stop AOS60$01 on AX-AOS01, AOS60$01 on AX-AOS02, AOS60$01 on AX-BATCH01; wait up to 15m for each to report stopped\n" +
-					"AOS60$01 on AX-AOS01: running\nAOS60$01 on AX-AOS02: running\nAOS60$01 on AX-BATCH01: running\nusers still connected: 3\n" +
-					"  llewis on WKS-7801 since 14:55\n  sscott on WKS-7409 since 14:58\n  Admin on AX-BATCH01 since 15:16\n" +
-					"batch jobs executing: 1 (Master planning - net requirements)"}},
+					"AOS60$01 on AX-AOS01: running\nAOS60$01 on AX-AOS02: running\nAOS60$01 on AX-BATCH01: running\n" +
+					"batch jobs executing: 1 (Master planning - net requirements)\n" + fixtureUsers.Text(engine.ConfirmListShown),
+				Lists: []engine.ConfirmList{fixtureUsers}}},
 		{ID: "replication-drain", Title: "Replication drained", Phase: "Drain and validate", Kind: "replication.drain", State: engine.StatePending,
 			After: []string{"aos-stop"}, Planned: 20 * time.Minute},
 		{ID: "toolkit-nopk", Title: "Toolkit: Cutover: Setup Publication for Non PK Tables", Phase: "Drain and validate", Kind: "toolkit",
@@ -372,6 +382,10 @@ func keyMsg(k string) tea.KeyPressMsg {
 		return tea.KeyPressMsg{Code: tea.KeyUp}
 	case "down":
 		return tea.KeyPressMsg{Code: tea.KeyDown}
+	case "pgup":
+		return tea.KeyPressMsg{Code: tea.KeyPgUp}
+	case "pgdown":
+		return tea.KeyPressMsg{Code: tea.KeyPgDown}
 	case "backspace":
 		return tea.KeyPressMsg{Code: tea.KeyBackspace}
 	case "ctrl+s":

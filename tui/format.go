@@ -203,17 +203,25 @@ func box(st *Styles, title string, lines []string, w, h int, focused bool) strin
 	return b.String()
 }
 
-// wrapText breaks text into lines of at most w cells.
+// wrapText breaks text into lines of at most w cells, at spaces only: a hyphen is no place to
+// break, since step ids and host names have them (toolkit-remove-replication, AX-BATCH01) and
+// must not be split across lines. A word longer than w is still broken.
 func wrapText(s string, w int) []string {
 	if w <= 0 {
 		return nil
 	}
 	var out []string
 	for _, para := range strings.Split(s, "\n") {
-		out = append(out, strings.Split(ansi.Wrap(para, w, ""), "\n")...)
+		// ansi.Wrap always breaks after a hyphen; a non-breaking hyphen (one cell too) keeps the
+		// word whole and is turned back after.
+		wrapped := ansi.Wrap(strings.ReplaceAll(para, "-", nbHyphen), w, "")
+		out = append(out, strings.Split(strings.ReplaceAll(wrapped, nbHyphen, "-"), "\n")...)
 	}
 	return out
 }
+
+// nbHyphen is U+2011 NON-BREAKING HYPHEN.
+const nbHyphen = "\u2011"
 
 // ansiStripFit drops the styling of a line (so a selection style covers it whole) and fits it.
 func ansiStripFit(s string, w int) string { return fit(ansi.Strip(s), w) }

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/key"
-
 	"cutover/engine"
 )
 
@@ -46,99 +44,119 @@ func outcomeMark(o engine.Outcome) string {
 	return o.String()
 }
 
-// header is two lines: what and where, then the clocks, the point of no return, the sources'
-// health and who is watching.
+// outcomeShort is outcomeMark in a word, for a short header line.
+func outcomeShort(o engine.Outcome) string {
+	switch o {
+	case engine.OutcomeWaiting:
+		return "◆ waiting"
+	case engine.OutcomeBlocked:
+		return "✗ blocked"
+	}
+	return outcomeMark(o)
+}
+
+// header is two lines laid out by priority (layoutParts). The first says where the run is: its
+// phase, always, then how it goes, the environment, the badges, the clock, the run's name and who
+// you are. The second says what the night depends on: the downtime clock, the point of no return
+// and the rollback's readiness, always and in that order of importance, then the sources' health,
+// the finish forecast, the pace against the rehearsal and who is watching. A short line shortens
+// the words of what must stay before it leaves the rest out.
 func (a *App) header(w int) []string {
 	st := a.s.styles
 	d := a.d
 	run := d.snap.Run
 	now := a.s.now()
-	var l1 []hpart
-	l1 = append(l1, hpart{st.HeaderName.Render(run.Name), 1})
-	if run.Environment != "" {
-		l1 = append(l1, hpart{st.HeaderEnv.Render(run.Environment), 9})
+
+	var l1 []part
+	l1 = append(l1, part{forms: []string{st.HeaderName.Render(run.Name)}, prio: 3})
+	if env := run.Environment; env != "" {
+		forms := []string{st.HeaderEnv.Render(env)}
+		if short, _, ok := strings.Cut(env, " ("); ok && short != "" {
+			forms = append(forms, st.HeaderEnv.Render(short)) // "PROD (Contoso Dynamics 365)": PROD
+		}
+		l1 = append(l1, part{forms: forms, prio: 7})
 	}
 	if run.Rehearsal {
-		l1 = append(l1, hpart{st.Badge.Render("REHEARSAL"), 8})
+		l1 = append(l1, part{forms: []string{st.Badge.Render("REHEARSAL")}, prio: 7})
 	}
 	if a.s.readOnly {
-		l1 = append(l1, hpart{st.Badge.Render("READ-ONLY"), 8})
+		l1 = append(l1, part{forms: []string{st.Badge.Render("READ-ONLY")}, prio: 6})
 	}
-	l1 = append(l1, hpart{"phase " + st.Bold.Render(d.phase()), 5})
-	o := outcomeMark(run.Outcome)
-	switch run.Outcome {
-	case engine.OutcomeBlocked, engine.OutcomeHalted:
-		o = st.Crit.Render(o)
-	case engine.OutcomeWaiting, engine.OutcomePaused:
-		o = st.Warn.Render(o)
-	case engine.OutcomeCompleted:
-		o = st.OK.Render(o)
+	phase := d.phase()
+	phaseForms := []string{"phase " + st.Bold.Render(phase), st.Bold.Render(phase)}
+	if ansiWidth(phase) > w {
+		phaseForms = append(phaseForms, st.Bold.Render(fit(phase, w))) // a phase name longer than the line
 	}
-	l1 = append(l1, hpart{o, 7})
-	l1 = append(l1, hpart{st.Muted.Render("you: ") + a.s.actor.Name + st.Muted.Render(" ("+string(a.s.actor.Role)+")"), 4})
-	clock := now.In(a.s.local).Format("15:04:05")
-	line1 := joinFit(l1, "  ", max(w-len(clock)-1, 0))
-	line1 = fit(line1, max(w-len(clock)-1, 0)) + " " + st.Muted.Render(clock)
+	l1 = append(l1, part{forms: phaseForms, prio: 10, essential: true})
+	long, short := outcomeMark(run.Outcome), outcomeShort(run.Outcome)
+	ostyle := func(s string) string {
+		switch run.Outcome {
+		case engine.OutcomeBlocked, engine.OutcomeHalted:
+			return st.Crit.Render(s)
+		case engine.OutcomeWaiting, engine.OutcomePaused:
+			return st.Warn.Render(s)
+		case engine.OutcomeCompleted:
+			return st.OK.Render(s)
+		}
+		return s
+	}
+	l1 = append(l1, part{forms: []string{ostyle(long), ostyle(short)}, prio: 8})
+	l1 = append(l1, part{forms: []string{st.Muted.Render("you: ") + a.s.actor.Name + st.Muted.Render(" ("+string(a.s.actor.Role)+")")}, prio: 2})
+	clock := st.Muted.Render(now.In(a.s.local).Format("15:04:05"))
+	l1 = append(l1, part{forms: []string{clock}, prio: 4})
+	// The clock goes to the right edge when it is kept.
+	chosen := layoutParts(l1, "  ", w)
+	var left []string
+	for i, f := range chosen[:len(chosen)-1] {
+		if f >= 0 {
+			left = append(left, l1[i].forms[f])
+		}
+	}
+	line1 := strings.Join(left, "  ")
+	if chosen[len(chosen)-1] >= 0 {
+		line1 = fit(line1, max(w-ansiWidth(clock)-1, 0)) + " " + clock
+	}
 
-	var l2 []hpart
+	var l2 []part
 	dt := d.snap.Downtime(now) // the engine's rule, shared with the web page and the notifications
-	switch {
-	case dt.Budget == 0:
-	case dt.Began.IsZero():
-		s := "downtime not started · budget " + dur(dt.Budget)
-		if !dt.Planned.IsZero() {
-			s += " · planned " + dt.Planned.In(a.s.local).Format("Mon 15:04")
-		}
-		l2 = append(l2, hpart{s, 9})
-	default:
-		pct := int(100 * dt.Elapsed / dt.Budget)
-		s := fmt.Sprintf("downtime %s / %s (%d%%)", dur(dt.Elapsed), dur(dt.Budget), pct)
-		if dt.Over() {
-			s = st.Crit.Render(fmt.Sprintf("▲ downtime %s — OVER budget %s by %s", dur(dt.Elapsed), dur(dt.Budget), dur(dt.Elapsed-dt.Budget)))
-		} else if dt.Near() {
-			s = st.Warn.Render("▲ " + s)
-		}
-		l2 = append(l2, hpart{s, 9})
+	if forms, want := a.downtimeForms(dt); len(forms) > 0 {
+		l2 = append(l2, part{forms: forms, prio: 10, essential: true, want: want})
 	}
 	proj := d.snap.Project(now) // once a frame, for the forecast and the point of no return
-	fcAt := -1
+	l2 = append(l2, a.noReturn(d, proj)...)
 	if f, ok := d.forecastFrom(proj); ok && run.Finished.IsZero() {
-		s := "finish ≈ " + f.In(a.s.local).Format("15:04")
+		at := f.In(a.s.local).Format("15:04")
+		forms, prio := []string{"finish ≈ " + at}, 5
 		if late, ok := dt.Late(f); ok {
 			if late > 0 {
-				s = st.Crit.Render(fmt.Sprintf("▲ finish ≈ %s, %s late", f.In(a.s.local).Format("15:04"), dur(late)))
+				// A finish past the budget's end matters as much as the sources' health.
+				forms = []string{st.Crit.Render(fmt.Sprintf("▲ finish ≈ %s, %s late", at, dur(late))), st.Crit.Render("▲ finish " + dur(late) + " late")}
+				prio = 7
 			} else {
-				s += fmt.Sprintf(" (%s spare)", dur(-late))
+				forms = []string{fmt.Sprintf("finish ≈ %s (%s spare)", at, dur(-late)), forms[0]}
 			}
 		}
-		fcAt = len(l2)
-		l2 = append(l2, hpart{s, 5})
+		l2 = append(l2, part{forms: forms, prio: prio})
 	}
 	if b := run.Baseline; b != nil && b.LatenessKnown && run.Finished.IsZero() {
-		l2 = append(l2, hpart{a.lateness(b), 5})
-	}
-	// The point of no return in full, or shorter when the full text would push the forecast off
-	// the line.
-	nrAt := -1
-	nr := a.noReturn(d, proj)
-	if len(nr) > 0 {
-		nrAt = len(l2)
-		l2 = append(l2, hpart{nr[0], 6})
+		l2 = append(l2, part{forms: []string{a.lateness(b)}, prio: 4})
 	}
 	if v := d.repl; v != nil {
 		if !v.Retired.IsZero() {
-			l2 = append(l2, hpart{st.Muted.Render("replication removed"), 7})
+			l2 = append(l2, part{forms: []string{st.Muted.Render("replication removed")}, prio: 6})
 		} else {
-			var hs []string
+			var full, marks []string
 			for _, name := range []string{engine.SourceAX, engine.SourceDistributor, engine.SourceTarget} {
 				h := v.SourceHealth(name)
-				txt := shortSource(name) + " " + healthMark(h.State)
+				failing := ""
 				if h.State == engine.HealthFailing && !h.Since.IsZero() {
-					txt += " " + dur(now.Sub(h.Since))
+					failing = " " + dur(now.Sub(h.Since))
 				}
-				hs = append(hs, st.healthStyle(h.State).Render(txt))
+				hs := st.healthStyle(h.State)
+				full = append(full, hs.Render(shortSource(name)+" "+healthMark(h.State)+failing))
+				marks = append(marks, hs.Render(shortSource(name)+" "+healthGlyph(h.State)+failing))
 			}
-			l2 = append(l2, hpart{strings.Join(hs, " "), 8})
+			l2 = append(l2, part{forms: []string{strings.Join(full, " "), strings.Join(marks, " ")}, prio: 6})
 		}
 	}
 	if a.s.watchers != nil {
@@ -155,68 +173,96 @@ func (a *App) header(w int) []string {
 			names = append(names, n+")")
 		}
 		if len(names) > 0 {
-			l2 = append(l2, hpart{"watching: " + strings.Join(names, " "), 3})
+			l2 = append(l2, part{forms: []string{"watching: " + strings.Join(names, " "), fmt.Sprintf("watching: %d", len(names))}, prio: 1})
 		}
 	}
-	sep := st.Muted.Render(" · ")
-	line2 := joinFit(l2, sep, w)
-	dropped := func(at int) bool { return at >= 0 && !strings.Contains(line2, l2[at].text) }
-	for i := 1; i < len(nr) && (dropped(fcAt) || dropped(nrAt)); i++ {
-		l2[nrAt].text = nr[i]
-		line2 = joinFit(l2, sep, w)
-	}
+	line2 := joinParts(l2, st.Muted.Render(" · "), w)
 	return []string{fit(line1, w), fit(line2, w)}
 }
 
-// noReturn is the header's word on the point of no return and the AX 2012 rollback: passed or
-// under way, or still ahead (in how long, by the plan, naming the step) with the rollback point:
-// verified, made but not verified, pending or missing. It comes in up to three lengths, longest
-// first: it shares the line with the downtime clock and the forecast, and the header takes the
-// longest that leaves the forecast on the line.
-func (a *App) noReturn(d *data, proj engine.Projection) []string {
+// downtimeForms are the downtime clock's forms, longest first, and the one it wants before the
+// header's other parts (layoutParts): not started yet (with the budget and the planned start),
+// running against its budget, near it (the engine's Near) or over it. None without a budget and a
+// start.
+func (a *App) downtimeForms(dt engine.DowntimeView) (forms []string, want int) {
 	st := a.s.styles
-	rb := d.snap.RollbackWith(proj)
-	pnr, ok := d.step(rb.NoReturn)
-	if rb.State == engine.RollbackUntracked || !ok {
+	switch {
+	case dt.Began.IsZero() && dt.Budget == 0:
+		return nil, 0
+	case dt.Began.IsZero():
+		forms := []string{"downtime not started · budget " + dur(dt.Budget), "downtime not started"}
+		if !dt.Planned.IsZero() {
+			forms = append([]string{forms[0] + " · planned " + dt.Planned.In(a.s.local).Format("Mon 15:04")}, forms...)
+		}
+		return forms, 0
+	case dt.Budget == 0:
+		return []string{"downtime " + dur(dt.Elapsed)}, 0
+	case dt.Over():
+		over := dur(dt.Elapsed - dt.Budget)
+		return []string{
+			st.Crit.Render(fmt.Sprintf("▲ downtime %s — OVER budget %s by %s", dur(dt.Elapsed), dur(dt.Budget), over)),
+			st.Crit.Render(fmt.Sprintf("▲ downtime %s, OVER by %s", dur(dt.Elapsed), over)),
+			st.Crit.Render("▲ downtime OVER by " + over),
+		}, 1
+	}
+	full := fmt.Sprintf("downtime %s / %s (%d%%)", dur(dt.Elapsed), dur(dt.Budget), int(100*dt.Elapsed/dt.Budget))
+	short := fmt.Sprintf("downtime %s/%s", dur(dt.Elapsed), dur(dt.Budget))
+	if dt.Near() {
+		return []string{st.Warn.Render("▲ " + full), st.Warn.Render("▲ " + short)}, 0
+	}
+	return []string{full, short}, 0
+}
+
+// noReturn is the header's word on the point of no return (passed or under way, or still ahead:
+// in how long by the plan, naming the step) and on the AX 2012 rollback point (verified, made but
+// not verified, pending, missing, or none named): two essential parts, in forms longest first,
+// each wanting the form that still names the step, the state and the time (layoutParts). None
+// when the runbook names no point of no return; no rollback part once it passed.
+func (a *App) noReturn(d *data, proj engine.Projection) []part {
+	st := a.s.styles
+	v := d.snap.RollbackWith(proj)
+	step, ok := d.step(v.NoReturn)
+	if v.State == engine.RollbackUntracked || !ok {
 		return nil
 	}
-	// heads are the point of no return's part, longest first.
-	var heads []string
+	pnr := part{prio: 9, essential: true}
+	id, state := step.ID, step.State.String()
 	switch {
-	case pnr.State == engine.StateSucceeded:
-		return []string{st.Muted.Render("no return: " + pnr.ID + " ✓ passed")}
-	case rb.State == engine.RollbackGone:
-		return []string{st.Crit.Render("⚠ no return: " + pnr.ID + " " + pnr.State.String())}
-	case pnr.State == engine.StateAwaiting:
-		heads = []string{st.Crit.Render("⚠ no return: " + pnr.ID + " awaiting")}
-	case rb.Projected:
-		heads = []string{"no return: " + pnr.ID + " in ≈" + dur(rb.Left), "no return: " + pnr.ID + " ≈" + dur(rb.Left), "no return ≈" + dur(rb.Left)}
+	case step.State == engine.StateSucceeded:
+		pnr.forms = []string{st.Muted.Render("no return: " + id + " ✓ passed"), st.Muted.Render("no return ✓ passed")}
+		return []part{pnr}
+	case v.State == engine.RollbackGone:
+		pnr.forms = []string{st.Crit.Render("⚠ no return: " + id + " " + state), st.Crit.Render("⚠ no return: " + state)}
+		return []part{pnr}
+	case step.State == engine.StateAwaiting:
+		pnr.forms = []string{st.Crit.Render("⚠ no return: " + id + " awaiting"), st.Crit.Render("⚠ no return: awaiting")}
+	case v.Projected:
+		left := dur(v.Left)
+		pnr.forms = []string{"no return: " + id + " in ≈" + left, "no return: " + id + " ≈" + left, "no return ≈" + left}
+		pnr.want = 1
 	default:
-		heads = []string{"no return: " + pnr.ID + " " + pnr.State.String()}
+		pnr.forms = []string{"no return: " + id + " " + state, "no return: " + state}
 	}
-	// tails are the rollback point's part, longest first.
-	var tails []string
-	at := rb.PointAt.In(a.s.local).Format("15:04")
+	rb := part{prio: 8, essential: true, want: 1}
+	at := v.PointAt.In(a.s.local).Format("15:04")
 	switch {
-	case rb.State == engine.RollbackReady && rb.Proof == engine.ProofVerified:
-		tails = []string{" · " + st.OK.Render("rollback ready · backup verified "+at), " · " + st.OK.Render("rollback ✓ verified "+at)}
-	case rb.State == engine.RollbackReady && rb.Proof == engine.ProofByHand:
-		tails = []string{" · " + st.Warn.Render("rollback point made by hand (not verified)"), " · " + st.Warn.Render("rollback point by hand")}
-	case rb.State == engine.RollbackReady:
-		tails = []string{" · " + st.Warn.Render("rollback point made "+at+" (not verified)"), " · " + st.Warn.Render("rollback point unverified")}
-	case rb.State == engine.RollbackAtRisk:
-		tails = []string{st.Crit.Render(" — NO rollback point (" + rb.Point + " " + rb.PointState.String() + ")")}
-	case rb.State == engine.RollbackNoPoint && rb.Point != "":
-		tails = []string{" · " + st.Warn.Render("rollback point "+rb.PointState.String())}
+	case v.State == engine.RollbackReady && v.Proof == engine.ProofVerified:
+		rb.forms = []string{st.OK.Render("rollback ready · backup verified " + at), st.OK.Render("rollback ✓ verified " + at), st.OK.Render("rollback ✓ verified")}
+	case v.State == engine.RollbackReady && v.Proof == engine.ProofByHand:
+		rb.forms = []string{st.Warn.Render("rollback point made by hand (not verified)"), st.Warn.Render("rollback point by hand"), st.Warn.Render("rollback by hand")}
+	case v.State == engine.RollbackReady:
+		rb.forms = []string{st.Warn.Render("rollback point made " + at + " (not verified)"), st.Warn.Render("rollback point unverified"), st.Warn.Render("rollback unverified")}
+		rb.want = 0
+	case v.State == engine.RollbackAtRisk:
+		rb.forms = []string{st.Crit.Render("NO rollback point (" + v.Point + " " + v.PointState.String() + ")"), st.Crit.Render("NO rollback point")}
+		rb.want = 0
+	case v.Point != "":
+		rb.forms = []string{st.Warn.Render("rollback point " + v.PointState.String()), st.Warn.Render("rollback " + v.PointState.String())}
+		rb.want = 0
 	default:
-		tails = []string{""}
+		rb.forms = []string{st.Muted.Render("rollback point: none named"), st.Muted.Render("no rollback point named"), st.Muted.Render("no rollback point")}
 	}
-	// The step's name goes last, the rollback point's words before it.
-	out := []string{heads[0] + tails[0]}
-	for i := 1; i < max(len(heads), len(tails)); i++ {
-		out = append(out, heads[min(i, len(heads)-1)]+tails[min(i, len(tails)-1)])
-	}
-	return out
+	return []part{pnr, rb}
 }
 
 // latenessText says in words how far the run is behind or ahead of its baseline rehearsal (the
@@ -246,49 +292,6 @@ func (a *App) lateness(b *engine.BaselineView) string {
 	return txt
 }
 
-// hpart is a piece of the header with its priority: when the line is too narrow, the least
-// important pieces go first, and the rest keep their order.
-type hpart struct {
-	text string
-	prio int
-}
-
-func joinFit(parts []hpart, sep string, w int) string {
-	keep := make([]bool, len(parts))
-	for i := range keep {
-		keep[i] = true
-	}
-	width := func() int {
-		total, n := 0, 0
-		for i, p := range parts {
-			if keep[i] {
-				total += ansiWidth(p.text)
-				n++
-			}
-		}
-		return total + max(n-1, 0)*ansiWidth(sep)
-	}
-	for width() > w {
-		low := -1
-		for i, p := range parts {
-			if keep[i] && (low < 0 || p.prio < parts[low].prio) {
-				low = i
-			}
-		}
-		if low < 0 {
-			break
-		}
-		keep[low] = false
-	}
-	var out []string
-	for i, p := range parts {
-		if keep[i] {
-			out = append(out, p.text)
-		}
-	}
-	return strings.Join(out, sep)
-}
-
 func shortSource(source string) string {
 	switch source {
 	case engine.SourceAX:
@@ -301,37 +304,9 @@ func shortSource(source string) string {
 	return source
 }
 
-// footer is the focused pane's keys and the global ones, or the newest message (an idle warning
-// first: it stays until a key is pressed).
-func (a *App) footer(w int) string {
-	st := a.s.styles
-	if a.idleNotice != "" {
-		return fit(st.FlashError.Render(a.idleNotice), w)
-	}
-	if a.flash != "" && time.Since(a.flashAt) < 8*time.Second {
-		style := st.Flash
-		if a.flashErr {
-			style = st.FlashError
-		}
-		return fit(style.Render(a.flash), w)
-	}
-	var parts []string
-	add := func(bs ...key.Binding) {
-		for _, b := range bs {
-			if b.Enabled() && len(b.Keys()) > 0 {
-				parts = append(parts, st.FooterKey.Render(b.Help().Key)+" "+st.FooterDesc.Render(b.Help().Desc))
-			}
-		}
-	}
-	p := a.panes[a.focus]
-	pk := p.bindings()
-	if len(pk) > 6 {
-		pk = pk[:6]
-	}
-	add(pk...)
-	if !p.capturing() {
-		k := a.s.keys
-		add(k.NextPane, k.Help, k.Palette, k.Quit)
-	}
-	return fit(strings.Join(parts, "  "), w)
+// healthGlyph is healthMark's glyph without its word, for a short header line (the glyph alone
+// still tells the states apart).
+func healthGlyph(h engine.Health) string {
+	g, _, _ := strings.Cut(healthMark(h), " ")
+	return g
 }

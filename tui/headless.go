@@ -349,7 +349,7 @@ func (h *headless) stepLine(at time.Time, st engine.StepView) {
 	msg := ""
 	switch st.State {
 	case engine.StateRunning:
-		msg = firstLine(st.Action)
+		msg = st.Action // every line: instructions (the LCS portal's path) are on the later ones
 		if st.Attempt > 1 {
 			if st.Attempt <= st.MaxAttempts {
 				msg = fmt.Sprintf("attempt %d of %d: %s", st.Attempt, st.MaxAttempts, msg)
@@ -358,7 +358,7 @@ func (h *headless) stepLine(at time.Time, st engine.StepView) {
 			}
 		}
 		if st.InOperatorsHands() {
-			msg = "in the operator's hands: " + firstLine(st.Action)
+			msg = "in the operator's hands: " + st.Action
 		}
 	case engine.StateAwaiting:
 		c := st.Confirmation
@@ -370,8 +370,7 @@ func (h *headless) stepLine(at time.Time, st engine.StepView) {
 		// (Snapshot.GuardsNoReturn) and is empty for any other step.
 		if st.ID == h.noReturn || (h.noReturn != "" && st.Mode == engine.ModeGate) {
 			if text, _ := rollbackNotice(h.e.Snapshot(), st, h.e.Now(), h.opt.Local); text != "" {
-				// Below the message, where line puts it.
-				msg += "\n" + strings.Repeat(" ", len(h.stamp(at))+2+h.idWidth+1+10+1) + text
+				msg += "\n" + text // below the message, where line puts it
 			}
 		}
 	case engine.StateSucceeded:
@@ -401,16 +400,23 @@ func (h *headless) stepLine(at time.Time, st engine.StepView) {
 	h.line(at, st.ID, st.State.String(), msg)
 }
 
-// line prints time, step, state and message in aligned columns.
+// line prints time, step, state and message in aligned columns; a message of several lines
+// prints every one, the later ones indented under the first.
 func (h *headless) line(at time.Time, id, state, msg string) {
-	h.eventf("%s  %-*s %-10s %s\n", h.stamp(at), h.idWidth, id, state, msg)
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
+	stamp := h.stamp(at)
+	first, rest, more := strings.Cut(strings.TrimRight(msg, "\n"), "\n")
+	h.eventf("%s  %-*s %-10s %s\n", stamp, h.idWidth, id, state, first)
+	if !more {
+		return
 	}
-	return s
+	indent := strings.Repeat(" ", len(stamp)+2+max(h.idWidth, len(id))+1+max(10, len(state))+1)
+	for _, l := range strings.Split(rest, "\n") {
+		if l = strings.TrimRight(l, " \t\r"); l == "" {
+			h.eventf("\n")
+			continue
+		}
+		h.eventf("%s%s\n", indent, l)
+	}
 }
 
 func approvalNames(as []engine.Approval) string {

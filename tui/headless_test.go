@@ -337,3 +337,57 @@ steps:
 	inW.Close()
 	e.Stop("test")
 }
+
+// TestHeadlessPrintsEveryLineOfAMessage: a step whose instructions run over several lines (as
+// lcs.refresh's "start it yourself in the LCS portal:" and the path after it) prints every line,
+// indented under the event's message; a message of one line stays one line.
+func TestHeadlessPrintsEveryLineOfAMessage(t *testing.T) {
+	e := startEngine(t, `name: t
+steps:
+  - id: refresh
+    title: Refresh production
+    kind: manual
+    with:
+      instructions: |
+        refresh production — start it yourself in the LCS portal:
+          Production environment → Maintain → Move database → Refresh database, source = sandbox
+        then mark it done here.
+`, clock.Real())
+	outR, outW := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- RunHeadless(context.Background(), e, HeadlessOptions{Out: outW})
+		outW.Close()
+	}()
+	s := newScreen(t, outR)
+	s.waitFor("then mark it done here.\n")
+	ana := engine.Actor{Name: "Ana", Origin: "local terminal", Role: engine.RoleOperator}
+	if _, err := e.MarkDone("refresh", ana, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("run completed")
+	if c := <-done; c != ExitCompleted {
+		t.Fatalf("exit %d", c)
+	}
+	lines := strings.Split(s.seen.String(), "\n")
+	at := -1
+	for i, l := range lines {
+		if strings.Contains(l, "start it yourself in the LCS portal:") {
+			at = i
+			break
+		}
+	}
+	if at < 0 || at+2 >= len(lines) {
+		t.Fatalf("no instructions:\n%s", s.seen.String())
+	}
+	col := strings.Index(lines[at], "in the operator's hands: ")
+	want := []string{
+		"  Production environment → Maintain → Move database → Refresh database, source = sandbox",
+		"then mark it done here.",
+	}
+	for i, w := range want {
+		if got := lines[at+1+i]; got != strings.Repeat(" ", col)+w {
+			t.Errorf("line %d under the event:\n%q\nwant it under the message (column %d):\n%q", i+1, got, col, strings.Repeat(" ", col)+w)
+		}
+	}
+}

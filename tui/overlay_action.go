@@ -105,6 +105,9 @@ type actionOverlay struct {
 	err     string
 	hint    string
 	waiting bool
+	// body is the window over the dialog's words (last error, what the action does, an open
+	// request) when the terminal is too short for all of them.
+	body scroller
 }
 
 func newActionOverlay(e *env, action promptAction, step, reason string) *actionOverlay {
@@ -274,6 +277,9 @@ func (o *actionOverlay) key(km tea.KeyPressMsg) (tea.Cmd, bool) {
 	if o.waiting {
 		return nil, false // the answer closes or reopens the dialog; keys wait for it
 	}
+	if o.body.key(km.String()) {
+		return nil, false // arrows and pages type nothing: the fields are untouched
+	}
 	o.focus = min(o.focus, o.positions()-1)
 	switch km.String() {
 	case "esc", "ctrl+c":
@@ -442,8 +448,9 @@ func (o *actionOverlay) explain(st engine.StepView) string {
 	return ""
 }
 
-// line is one line of the dialog; lines of a higher drop are left out first when the terminal is
-// too short for all of them (blank lines, then explanations), so the fields and buttons stay.
+// line is one line of the dialog. When the terminal is too short for all of them, blank lines
+// (drop 1) are left out first, then the words (drop 2: the last error and what the action does)
+// scroll in a window, so an open request, the fields and the buttons stay.
 type line struct {
 	text string
 	drop int
@@ -548,16 +555,35 @@ func (o *actionOverlay) view(w, h int) string {
 	}
 	add(strings.Join(bs, "  "))
 	add(sty.Muted.Render("tab: next field or button · enter: press the chosen button · esc: cancel"))
-	// Keep the fields and buttons on a short terminal: the frame takes two lines.
-	for drop := 1; drop <= 2 && len(lines)+2 > h; drop++ {
-		kept := lines[:0:0]
-		for i, l := range lines {
-			if l.drop == drop && len(lines)-(i-len(kept))+2 > h {
-				continue
-			}
-			kept = append(kept, l)
+	// Keep the fields and buttons on a short terminal: the frame takes two lines, and a line
+	// above and below keeps the header and the footer in sight.
+	h -= 2
+	for i := 0; i < len(lines) && len(lines)+2 > h; {
+		if lines[i].drop == 1 {
+			lines = append(lines[:i], lines[i+1:]...)
+			continue
 		}
-		lines = kept
+		i++
+	}
+	if over := len(lines) + 2 - h; over > 0 {
+		first, last := -1, -1
+		for i, l := range lines {
+			if l.drop == 2 {
+				if first < 0 {
+					first = i
+				}
+				last = i
+			}
+		}
+		if first >= 0 {
+			words := lines[first : last+1]
+			room := max(len(words)-over-1, 1) // less the line that says where the window is
+			start, end := o.body.window(len(words), room)
+			kept := append([]line(nil), lines[:first]...)
+			kept = append(kept, words[start:end]...)
+			kept = append(kept, line{text: fit(sty.Muted.Render("lines "+span(start+1, end, len(words))+" · "+scrollHint), inner)})
+			lines = append(kept, lines[last+1:]...)
+		}
 	}
 	text := make([]string, len(lines))
 	for i, l := range lines {

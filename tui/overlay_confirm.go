@@ -43,7 +43,8 @@ type confirmOverlay struct {
 	button  int // 0 Cancel (default), 1 Confirm
 	err     string
 	waiting bool
-	scroll  int
+	// body is the window over what will be done (the step's text and its lists in full).
+	body scroller
 	// holdErr says why this session could not take the step's hold (another operator is
 	// confirming it); it stays shown while the operator types.
 	holdErr string
@@ -86,17 +87,14 @@ func (o *confirmOverlay) update(msg tea.Msg) (tea.Cmd, bool) {
 			}
 			return nil, false
 		}
+		if o.body.key(msg.String()) {
+			return nil, false // arrows and pages type nothing: the phrase is untouched
+		}
 		switch msg.String() {
 		case "esc", "ctrl+c":
 			return cancelled(o.step), true
 		case "tab", "shift+tab", "left", "right":
 			o.button = 1 - o.button
-			return nil, false
-		case "pgup":
-			o.scroll = max(o.scroll-5, 0)
-			return nil, false
-		case "pgdown":
-			o.scroll += 5
 			return nil, false
 		case "enter":
 			if o.waiting {
@@ -172,19 +170,8 @@ func (o *confirmOverlay) view(w, h int) string {
 	}
 	add("")
 	add(st.Muted.Render("what will be done:"))
-	action := wrapText(c.Action, inner-2)
-	room := max(h-24, 4)
-	o.scroll = max(0, min(o.scroll, max(len(action)-room, 0)))
-	end := min(len(action), o.scroll+room)
-	if o.scroll > 0 {
-		add(st.Muted.Render("  ↑ more (pgup)"))
-	}
-	for _, l := range action[o.scroll:end] {
-		add("  " + l)
-	}
-	if end < len(action) {
-		add(st.Muted.Render(fmt.Sprintf("  ↓ %d more line(s) (pgdown)", len(action)-end)))
-	}
+	before := lines
+	lines = nil
 	add("")
 	appr := fmt.Sprintf("approvals: %d of %d", len(c.Approvals), c.Needed)
 	if len(c.Approvals) > 0 {
@@ -231,7 +218,93 @@ func (o *confirmOverlay) view(w, h int) string {
 	}
 	add(cancel + "  " + confirm)
 	add(st.Muted.Render("tab: choose a button · enter: press it · esc: cancel"))
+	body := confirmBody(c, inner)
+	// The body takes what the rest of the dialog and its frame leave of the screen, less a line
+	// above and below: the header's first line and the footer stay in sight.
+	room := h - 4 - len(before) - len(lines)
+	if len(body) > room {
+		room-- // the line that says where the window is
+	}
+	after := lines
+	lines = before
+	start, end := o.body.window(len(body), room)
+	for _, l := range body[start:end] {
+		add(l.text)
+	}
+	if end-start < len(body) {
+		add(st.Muted.Render("  " + bodyPosition(body, start, end) + " · " + scrollHint))
+	}
+	lines = append(lines, after...)
 	return o.frame(lines, bw, step.Destructive)
+}
+
+// bodyLine is a line of the confirmation's body: the request's text, or a list's head or item
+// (list and item number from 0; -1 for the text and a head).
+type bodyLine struct {
+	text       string
+	list, item int
+	name       string
+}
+
+// confirmBody is what will be done, wrapped to w cells: the request's text, then each list in
+// full (engine ConfirmationView.Body), an item to a line or more.
+func confirmBody(c *engine.ConfirmationView, w int) []bodyLine {
+	lead, lists := c.Body()
+	var out []bodyLine
+	if lead != "" {
+		for _, l := range wrapText(lead, w-2) {
+			out = append(out, bodyLine{text: "  " + l, list: -1, item: -1})
+		}
+	}
+	for li, l := range lists {
+		for _, h := range wrapText(l.Head, w-2) {
+			out = append(out, bodyLine{text: "  " + h, list: -1, item: -1})
+		}
+		for ii, it := range l.Items {
+			for _, t := range wrapText(it, w-4) {
+				out = append(out, bodyLine{text: "    " + t, list: li, item: ii, name: l.Name})
+			}
+		}
+	}
+	return out
+}
+
+// bodyPosition says where the window [start, end) is in the body: by item of the list it shows
+// ("users still connected 12–20 of 59"), or by line where it shows no list item.
+func bodyPosition(body []bodyLine, start, end int) string {
+	win := body[start:end]
+	list := listOf(win)
+	if list < 0 {
+		return "lines " + span(start+1, end, len(body))
+	}
+	first, last, n, name := -1, -1, 0, "items"
+	for _, l := range win {
+		if l.list == list && l.item >= 0 {
+			if first < 0 {
+				first = l.item
+			}
+			last = l.item
+		}
+	}
+	for _, l := range body {
+		if l.list == list && l.item >= 0 {
+			n = l.item + 1
+			if l.name != "" {
+				name = l.name
+			}
+		}
+	}
+	return name + " " + span(first+1, last+1, n)
+}
+
+// listOf is the first list a window shows an item of.
+func listOf(lines []bodyLine) int {
+	for _, l := range lines {
+		if l.item >= 0 {
+			return l.list
+		}
+	}
+	return -1
 }
 
 // rollbackLine is rollbackNotice styled for the dialog.

@@ -13,7 +13,7 @@ type helpOverlay struct {
 	s       *session
 	groups  []helpGroup
 	filter  string
-	scroll  int
+	scroll  scroller
 	context string
 }
 
@@ -31,6 +31,9 @@ func (o *helpOverlay) update(msg tea.Msg) (tea.Cmd, bool) {
 	if !ok {
 		return nil, false
 	}
+	if o.scroll.key(km.String()) {
+		return nil, false
+	}
 	switch km.String() {
 	case "esc", "?", "ctrl+c":
 		if o.filter != "" && km.String() == "esc" {
@@ -38,10 +41,6 @@ func (o *helpOverlay) update(msg tea.Msg) (tea.Cmd, bool) {
 			return nil, false
 		}
 		return nil, true
-	case "up":
-		o.scroll = max(o.scroll-1, 0)
-	case "down":
-		o.scroll++
 	case "backspace":
 		if o.filter != "" {
 			_, size := lastRune(o.filter)
@@ -50,7 +49,7 @@ func (o *helpOverlay) update(msg tea.Msg) (tea.Cmd, bool) {
 	default:
 		if km.Text != "" {
 			o.filter += km.Text
-			o.scroll = 0
+			o.scroll.top = 0
 		}
 	}
 	return nil, false
@@ -103,8 +102,10 @@ func (o *helpOverlay) view(w, h int) string {
 	bw := min(w-4, 64)
 	inner := bw - 4
 	rows := o.rows(inner)
-	room := max(h-10, 3)
-	o.scroll = max(0, min(o.scroll, max(len(rows)-room, 0)))
+	room := max(h-9, 3) // the frame, the title, the filter, two blank lines, the keys' line; a line above and below
+	if len(rows) > room {
+		room = max(room-1, 2) // where the window is
+	}
 	lines := []string{fit(st.OverlayTitle.Render("Keys — "+o.context), inner)}
 	filter := "type to filter"
 	if o.filter != "" {
@@ -114,11 +115,11 @@ func (o *helpOverlay) view(w, h int) string {
 		filter += " · read-only session: actions are hidden"
 	}
 	lines = append(lines, fit(st.Muted.Render(filter), inner), "")
-	end := min(len(rows), o.scroll+room)
-	lines = append(lines, rows[o.scroll:end]...)
-	if end < len(rows) {
-		lines = append(lines, fit(st.Muted.Render("↓ more"), inner))
+	start, end := o.scroll.window(len(rows), room)
+	lines = append(lines, rows[start:end]...)
+	if end-start < len(rows) {
+		lines = append(lines, fit(st.Muted.Render("lines "+span(start+1, end, len(rows))), inner))
 	}
-	lines = append(lines, "", fit(st.Muted.Render("↑/↓ scroll · esc or ? closes"), inner))
+	lines = append(lines, "", fit(st.Muted.Render(scrollHint+" scroll · esc or ? closes"), inner))
 	return st.Overlay.Width(bw).Render(strings.Join(lines, "\n"))
 }

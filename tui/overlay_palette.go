@@ -33,14 +33,18 @@ type paletteCommand struct {
 }
 
 // paletteOverlay is the `:` command line: go to a pane, run, skip, retry (and more) a step by id,
-// refresh now, change the poll interval. Tab completes command names and step ids; read-only sessions do not get the
-// commands that change the run.
+// refresh now, change the poll interval. Tab completes command names and step ids — the first
+// suggestion, or the one chosen with ↑/↓ (pgup/pgdn a page) in a list that scrolls and says
+// where it is; read-only sessions do not get the commands that change the run.
 type paletteOverlay struct {
 	*env
 	input textinput.Model
 	err   string
 	cmds  []paletteCommand
 	next  tea.Msg
+	// sel is the chosen suggestion; list the window over the suggestions.
+	sel  int
+	list scroller
 }
 
 func newPaletteOverlay(e *env) *paletteOverlay {
@@ -267,10 +271,27 @@ func (o *paletteOverlay) update(msg tea.Msg) (tea.Cmd, bool) {
 	switch km.String() {
 	case "esc", "ctrl+c":
 		return nil, true
+	case "up", "down", "pgup", "pgdown":
+		n := len(o.suggestions())
+		page := max(o.list.page-1, 1)
+		switch km.String() {
+		case "up":
+			o.sel--
+		case "down":
+			o.sel++
+		case "pgup":
+			o.sel -= page
+		case "pgdown":
+			o.sel += page
+		}
+		o.sel = max(0, min(o.sel, n-1))
+		o.list.follow(o.sel)
+		return nil, false
 	case "tab":
 		if s := o.suggestions(); len(s) > 0 {
-			o.input.SetValue(s[0] + " ")
+			o.input.SetValue(s[max(0, min(o.sel, len(s)-1))] + " ")
 			o.input.CursorEnd()
+			o.sel, o.list.top = 0, 0
 		}
 		return nil, false
 	case "enter":
@@ -302,8 +323,12 @@ func (o *paletteOverlay) update(msg tea.Msg) (tea.Cmd, bool) {
 		return cmd, true
 	}
 	var cmd tea.Cmd
+	before := o.input.Value()
 	o.input, cmd = o.input.Update(msg)
 	o.err = ""
+	if o.input.Value() != before {
+		o.sel, o.list.top = 0, 0 // new text, new suggestions: the first is chosen again
+	}
 	return cmd, false
 }
 
@@ -313,7 +338,7 @@ func (o *paletteOverlay) followUp() tea.Msg { return o.next }
 
 func (o *paletteOverlay) view(w, h int) string {
 	st := o.s.styles
-	bw := min(w-4, 80)
+	bw := min(w-2, 80) // at 80 columns a step command and the longest id fit (runbook.MaxStepID)
 	inner := bw - 4
 	o.input.SetWidth(inner - 2)
 	lines := []string{fit(o.input.View(), inner)}
@@ -321,22 +346,36 @@ func (o *paletteOverlay) view(w, h int) string {
 		lines = append(lines, fit(st.Crit.Render(o.err), inner))
 	}
 	sugg := o.suggestions()
-	shown := 0
-	for _, s := range sugg {
-		if shown >= max(h-10, 3) {
-			lines = append(lines, fit(st.Muted.Render(fmt.Sprintf("  … %d more", len(sugg)-shown)), inner))
-			break
-		}
+	room := max(h-10, 3)
+	if len(sugg) > room {
+		room-- // where the window is
+	}
+	o.sel = max(0, min(o.sel, len(sugg)-1))
+	o.list.page = room
+	o.list.follow(o.sel) // chosen before the first frame: the window still shows it
+	start, end := o.list.window(len(sugg), room)
+	for i, s := range sugg[start:end] {
 		name := strings.Fields(s)[0]
 		c, _ := o.command(name)
 		text := "  " + s
 		if len(strings.Fields(s)) == 1 {
 			text = "  " + fit(c.name+" "+c.args, 28) + st.Muted.Render(c.desc)
+		} else if ansiWidth(text) > inner {
+			text = s // a long step id: the indent goes, the id stays whole
+		}
+		if start+i == o.sel && len(sugg) > 1 {
+			text = st.Selected.Render(ansiStripFit(text, inner))
 		}
 		lines = append(lines, fit(text, inner))
-		shown++
 	}
-	lines = append(lines, fit(st.Muted.Render("tab: complete · enter: run · esc: close"), inner))
+	help := "tab: complete · enter: run · esc: close"
+	if end-start < len(sugg) {
+		lines = append(lines, fit(st.Muted.Render("  "+span(start+1, end, len(sugg))+" · "+scrollHint), inner))
+	}
+	if len(sugg) > 1 {
+		help = "↑/↓: choose · " + help
+	}
+	lines = append(lines, fit(st.Muted.Render(help), inner))
 	return st.Overlay.Width(bw).Render(strings.Join(lines, "\n"))
 }
 

@@ -185,11 +185,7 @@ func (p *runbookPane) view(w, h int, focused bool) []string {
 	p.cursor.cursor = idx
 	p.cursor.clamp(len(rows), listH)
 	now := p.s.now()
-	idW := 8
-	for _, s := range p.d.snap.Steps {
-		idW = max(idW, len(s.ID))
-	}
-	idW = min(idW, max(10, w/4))
+	idW := p.idColumn(w)
 	out := make([]string, 0, h)
 	for i := p.cursor.offset; i < len(rows) && len(out) < listH; i++ {
 		r := rows[i]
@@ -223,7 +219,30 @@ func (p *runbookPane) view(w, h int, focused bool) []string {
 	return out
 }
 
-// stepLine is one step's row: glyph and state word, id, title, time against plan, who.
+// Widths of a step row's columns: the state (glyph, space, word, space), the time against plan,
+// who handled the step, and the least a title keeps before the id column stops aligning.
+const (
+	rowStateW  = 2 + 9 + 1
+	rowTimingW = 17
+	rowWhoW    = 18
+	rowTitleW  = 16
+)
+
+// idColumn is the width of the id column: the longest step id, so the titles line up, unless that
+// takes more than two fifths of the row or leaves the titles less than rowTitleW beside the time
+// column; a longer id then takes its own row's title room (stepLine). An id is never cut.
+func (p *runbookPane) idColumn(w int) int {
+	idW := 8
+	for _, s := range p.d.snap.Steps {
+		idW = max(idW, ansiWidth(s.ID))
+	}
+	return min(idW, max(min(w*2/5, w-rowStateW-1-rowTimingW-1-rowTitleW), 8))
+}
+
+// stepLine is one step's row: glyph and state word, id, title, time against plan, who. The id is
+// whole: the title gives way first (down to nothing), then who and the time, then the state's
+// word (its glyph stays). Only a pane narrower than the longest id the runbook allows
+// (runbook.MaxStepID) with its glyph would cut it, and no terminal from 80 columns up has one.
 func (p *runbookPane) stepLine(s engine.StepView, now time.Time, w, idW int) string {
 	st := p.s.styles
 	ss := st.stateStyle(s.State)
@@ -237,25 +256,42 @@ func (p *runbookPane) stepLine(s engine.StepView, now time.Time, w, idW int) str
 	if s.State == engine.StateNotNeeded {
 		word = "unneeded" // "not needed" in the detail: the column is 9 cells
 	}
-	left := ss.Render(stateGlyph(s.State)+" "+fit(word, 9)) + " " + fit(s.ID, idW) + " "
+	idW = max(idW, ansiWidth(s.ID))
+	left := ss.Render(stateGlyph(s.State)+" "+fit(word, 9)) + " "
+	if rowStateW+idW > w {
+		left = ss.Render(stateGlyph(s.State)) + " "
+	}
+	rest := w - ansiWidth(left) - idW // the title's and the right columns' room, with their spaces
+	switch {
+	case rest < 0:
+		return left + fit(s.ID, w-ansiWidth(left)) // narrower than any supported terminal
+	case rest == 0:
+		return left + s.ID
+	}
 	timing := p.timing(s, now)
 	who := whoOf(s)
-	rightW := 0
 	right := ""
-	if w >= 70 {
-		right = fitRight(timing, 17)
-		rightW = 17
-		if who != "" && w >= 110 {
-			right += " " + fit(who, 18)
-			rightW += 19
+	if w >= 70 && rest >= 1+rowTimingW {
+		right = fitRight(timing, rowTimingW)
+		if who != "" && w >= 110 && rest >= 1+rowTitleW+1+rowTimingW+1+rowWhoW {
+			right += " " + fit(who, rowWhoW)
 		}
 	}
-	titleW := w - (2 + 9 + 1 + idW + 1) - rightW - 1
+	titleW := rest - 1
+	if right != "" {
+		titleW -= ansiWidth(right) + 1
+	}
 	title := s.Title
 	if s.Destructive {
 		title = "⚠ " + title
 	}
-	line := left + fit(title, max(titleW, 0)) + " " + st.Muted.Render(right)
+	if titleW < 4 {
+		title = "" // "…" alone says nothing
+	}
+	line := left + fit(s.ID, idW) + " " + fit(title, max(titleW, 0))
+	if right != "" {
+		line += " " + st.Muted.Render(right)
+	}
 	return fit(line, w)
 }
 
@@ -328,7 +364,12 @@ func (p *runbookPane) detail(s engine.StepView, now time.Time, w, h int) []strin
 		tags = append(tags, "if "+s.WhenFailed+" fails")
 	}
 	tags = append(tags, s.Kind)
-	lines = append(lines, fit(head, w-len(strings.Join(tags, " · "))-3)+" "+st.Muted.Render("["+strings.Join(tags, " · ")+"]"))
+	// The id stays whole: the title gives way, then the tags.
+	if tag := "[" + strings.Join(tags, " · ") + "]"; ansiWidth(s.ID)+1+ansiWidth(tag) <= w {
+		lines = append(lines, fit(head, w-ansiWidth(tag)-1)+" "+st.Muted.Render(tag))
+	} else {
+		lines = append(lines, fit(head, w))
+	}
 	state := s.State.String()
 	if s.Attempt > 0 {
 		state += fmt.Sprintf(" (attempt %d of %d)", s.Attempt, max(s.MaxAttempts, s.Attempt))

@@ -32,6 +32,35 @@ type recountDoneMsg struct {
 	err   error
 }
 
+// recountOutcome is what the footer says about a finished recount, and whether it is bad news:
+// the engine's refusal or failure as the engine gave it, a count error, or a table that still
+// keeps the validation from passing. Only a table that now passes reads as good news.
+func recountOutcome(m recountDoneMsg) (text string, bad bool) {
+	if m.err != nil {
+		text = m.err.Error()
+		if !strings.HasPrefix(text, "recount ") {
+			text = "recount " + m.table + ": " + text
+		}
+		return printable(text), true
+	}
+	c := m.check
+	src, tgt := "source "+num(c.Source), "target "+num(c.Target)
+	switch c.Class {
+	case engine.ClassMissing:
+		tgt = "not on the target"
+	case engine.ClassExtra:
+		src = "not on the source"
+	}
+	text = fmt.Sprintf("recount %s: %s, %s — %s", m.table, src, tgt, c.Class)
+	switch {
+	case c.Error != "":
+		return printable(text + " (count error: " + c.Error + ")"), true
+	case !c.Class.Passes():
+		return printable(text + ": the table still keeps the validation from passing"), true
+	}
+	return printable(text), false
+}
+
 func newValidationPane(e *env) *validationPane {
 	in := newInput(e.s, "/ ", "table")
 	return &validationPane{env: e, input: in, recounts: map[string]bool{}}
@@ -79,13 +108,8 @@ func (p *validationPane) selected() (engine.TableCheck, bool) {
 
 func (p *validationPane) update(msg tea.Msg) tea.Cmd {
 	if m, ok := msg.(recountDoneMsg); ok {
-		delete(p.recounts, m.table)
-		if m.err != nil {
-			return func() tea.Msg { return actionDoneMsg{what: "recount " + m.table, err: m.err} }
-		}
-		return func() tea.Msg {
-			return actionDoneMsg{what: fmt.Sprintf("recount %s: source %s, target %s, %s", m.table, num(m.check.Source), num(m.check.Target), m.check.Class)}
-		}
+		delete(p.recounts, m.table) // the footer says how it went (recountOutcome)
+		return nil
 	}
 	if cmd, took, edited := editFilter(&p.input, &p.editing, &p.filter, msg); took {
 		if edited {

@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -217,8 +216,7 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 		if err := rec.Decode(&p); err != nil {
 			return err
 		}
-		b.requests[rec.Seq] = len(r.Confirmations.Requests)
-		r.Confirmations.Requests = append(r.Confirmations.Requests, Request{ID: rec.Seq, Step: rec.Step, At: at, Needed: p.Needed, Reconfirm: p.Reconfirm})
+		b.openRequest(Request{ID: rec.Seq, Step: rec.Step, At: at, Needed: p.Needed, Reconfirm: p.Reconfirm})
 		st.class, st.outcome = classAwaiting, "awaiting confirmation"
 	case engine.RecApproved:
 		if err := needStep(rec, st); err != nil {
@@ -230,11 +228,10 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 		}
 		r.Confirmations.Approvals = append(r.Confirmations.Approvals, Approval{Request: p.Request, Step: rec.Step, At: at, Actor: p.Actor, Count: p.Count, Needed: p.Needed, Auto: p.Auto})
 		markSharedOrigin(r.Confirmations.Approvals)
-		if i, ok := b.requests[p.Request]; ok {
-			q := &r.Confirmations.Requests[i]
+		if q := b.request(p.Request); q != nil {
 			q.Approvals++
-			if !q.Satisfied && (p.Auto || q.Approvals >= q.Needed) {
-				q.Satisfied, q.SatisfiedAt = true, at
+			if q.State == RequestOpen && (p.Auto || q.Approvals >= q.Needed) {
+				b.close(q, RequestConfirmed, at, b.approverNames(p.Request), "")
 				st.outcome = "confirmed"
 			}
 		}
@@ -252,8 +249,7 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 		if err := rec.Decode(&p); err != nil {
 			return err
 		}
-		b.requests[rec.Seq] = len(r.Confirmations.Requests)
-		r.Confirmations.Requests = append(r.Confirmations.Requests, Request{ID: rec.Seq, Step: rec.Step, At: at, Needed: p.Needed, Override: string(p.Action)})
+		b.openRequest(Request{ID: rec.Seq, Step: rec.Step, At: at, Needed: p.Needed, Override: string(p.Action)})
 	case engine.RecOverrideApproved:
 		if err := needStep(rec, st); err != nil {
 			return err
@@ -263,11 +259,10 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 			return err
 		}
 		r.Confirmations.Approvals = append(r.Confirmations.Approvals, Approval{Request: p.Request, Step: rec.Step, At: at, Actor: p.Actor, Count: p.Count, Needed: p.Needed, Override: string(p.Action)})
-		if i, ok := b.requests[p.Request]; ok {
-			q := &r.Confirmations.Requests[i]
+		if q := b.request(p.Request); q != nil {
 			q.Approvals++
-			if !q.Satisfied && q.Approvals >= q.Needed {
-				q.Satisfied, q.SatisfiedAt = true, at
+			if q.State == RequestOpen && q.Approvals >= q.Needed {
+				b.close(q, RequestApproved, at, b.approverNames(p.Request), "")
 			}
 		}
 	case engine.RecOverrideRefused:
@@ -282,9 +277,7 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 			return err
 		}
 		r.Confirmations.Refusals = append(r.Confirmations.Refusals, Refusal{Kind: "withdrawn " + string(p.Action), Request: p.Request, Step: rec.Step, At: at, Actor: p.Actor, Reason: p.Reason})
-		if i, ok := b.requests[p.Request]; ok {
-			r.Confirmations.Requests[i].Withdrawn = true
-		}
+		b.close(b.request(p.Request), RequestWithdrawn, at, p.Actor.Name, p.Reason)
 	case engine.RecDeclined:
 		if err := needStep(rec, st); err != nil {
 			return err
@@ -294,9 +287,7 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 			return err
 		}
 		r.Confirmations.Refusals = append(r.Confirmations.Refusals, Refusal{Kind: "no-go", Request: p.Request, Step: rec.Step, At: at, Actor: p.Actor, Reason: p.Reason})
-		if i, ok := b.requests[p.Request]; ok {
-			r.Confirmations.Requests[i].Declined = true
-		}
+		b.close(b.request(p.Request), RequestNoGo, at, p.Actor.Name, p.Reason)
 		st.class, st.outcome = classFailed, "no-go from "+p.Actor.Name
 		st.lastError = fmt.Sprintf("no-go from %s: %s", p.Actor.Name, p.Reason)
 		b.anomaly(at, AnomalyNoGo, rec.Step, p.Actor.String(), "declined: "+orDash(p.Reason))
@@ -332,7 +323,13 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 		}
 		st.class, st.outcome, st.lastError = classSucceeded, "succeeded", ""
 		if p.Actor != nil && p.Actor.Name != "" {
-			st.outcome += " (" + p.Actor.Name + ")"
+			st.outcome += " (" + actorName(*p.Actor) + ")"
+		}
+		if b.isGate(rec.Step) {
+			st.outcome = "go"
+			if by := b.decidedBy(rec.Step); by != "" {
+				st.outcome += " (" + by + ")"
+			}
 		}
 		st.lcs.Message = p.Message
 		b.lcsEvent(st, rec, p.Attempt, "succeeded"+prefixed(": ", p.Message))
@@ -379,6 +376,11 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 		}
 		st.outcome, st.lastError = what+" ("+p.Actor.Name+")", ""
 		b.anomaly(at, kind, rec.Step, p.Actor.String(), detail)
+		closed := RequestSkipped
+		if kind == AnomalyDoneByHand {
+			closed = RequestDoneByHand
+		}
+		b.closeStep(rec.Step, closed, at, p.Actor.Name, p.Reason)
 		st.waivers = append(st.waivers, waiver{seq: rec.Seq, at: at, what: fmt.Sprintf("the step was %s by %s at %s%s", what, p.Actor.Name, ts(at), prefixed(": ", p.Reason))})
 		b.lcsEvent(st, rec, st.attempt, what+" by "+p.Actor.Name+prefixed(": ", p.Reason))
 	case engine.RecNotNeeded:
@@ -390,6 +392,7 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 			return err
 		}
 		st.class, st.outcome, st.lastError = classNotNeeded, "not needed ("+p.Trigger+" "+p.Outcome+")", ""
+		b.closeStep(rec.Step, RequestNotNeeded, at, "", p.Trigger+" "+p.Outcome)
 		b.lcsEvent(st, rec, st.attempt, "not needed: "+p.Trigger+" "+p.Outcome)
 	case engine.RecConditionLapsed:
 		if err := needStep(rec, st); err != nil {
@@ -406,9 +409,7 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 		if p.Request != 0 {
 			r.Confirmations.Refusals = append(r.Confirmations.Refusals, Refusal{Kind: "withdrawn", Request: p.Request, Step: rec.Step, At: at, Actor: actor,
 				Reason: p.Trigger + " is " + p.TriggerState + " again: this step runs only if it fails again"})
-			if i, ok := b.requests[p.Request]; ok {
-				r.Confirmations.Requests[i].Withdrawn = true
-			}
+			b.close(b.request(p.Request), RequestWithdrawn, at, actor.Name, p.Trigger+" is "+p.TriggerState+" again")
 		}
 		st.class, st.outcome, st.lastError = classNone, "waits: "+p.Trigger+" retried", ""
 	case engine.RecRetry:
@@ -500,51 +501,6 @@ func markSharedOrigin(approvals []Approval) {
 		}
 		if o.SharedOrigin == "" {
 			o.SharedOrigin = why(a.Actor.Name)
-		}
-	}
-}
-
-// external notes an attempt's references: LCS operation ids and states among them.
-func (b *builder) external(rec journal.Record, st *stepInfo, p engine.External) {
-	keys := make([]string, 0, len(p.Ref))
-	for k := range p.Ref {
-		keys = append(keys, k)
-	}
-	// The operation id before its state, then the rest by name.
-	rank := map[string]int{"intent": 0, "guided_since": 1, "activity": 2, "status": 3}
-	sort.Slice(keys, func(i, j int) bool {
-		ri, iok := rank[keys[i]]
-		rj, jok := rank[keys[j]]
-		switch {
-		case iok && jok:
-			return ri < rj
-		case iok != jok:
-			return iok
-		}
-		return keys[i] < keys[j]
-	})
-	for _, k := range keys {
-		v := p.Ref[k]
-		switch k {
-		case "activity":
-			st.hasOp = true
-			st.lcs.Operations = append(st.lcs.Operations, LCSOperation{ID: v, Attempt: p.Attempt, At: rec.Time.UTC()})
-			b.lcsEvent(st, rec, p.Attempt, "LCS operation "+v)
-		case "status":
-			if n := len(st.lcs.Operations); n > 0 {
-				op := &st.lcs.Operations[n-1]
-				if len(op.States) == 0 || op.States[len(op.States)-1] != v {
-					op.States = append(op.States, v)
-				}
-				op.Final = v
-			}
-			b.lcsEvent(st, rec, p.Attempt, "operation state "+v)
-		case "intent":
-			b.lcsEvent(st, rec, p.Attempt, "refresh requested from LCS (intent journaled before the request)")
-		case "guided_since":
-			b.lcsEvent(st, rec, p.Attempt, "waiting for the refresh started in the LCS portal")
-		default:
-			b.lcsEvent(st, rec, p.Attempt, k+": "+v)
 		}
 	}
 }

@@ -47,12 +47,33 @@ type block struct {
 	Kind  string
 	Text  string
 	Class string
-	// KV rows for blockKV; Head and Rows for blockTable; Items for blockList.
-	KV    []kv
-	Head  []string
+	// KV rows for blockKV; Head, Cols and Rows for blockTable; Items for blockList.
+	KV   []kv
+	Head []string
+	// Cols are the table's column kinds (colNum, colTime, colID; "" for text), one per column
+	// or none: a number, a time or an identifier is never broken over two lines.
+	Cols  []string
 	Rows  []row
 	Items []string
 	Chart *Chart
+}
+
+// Column kinds of a table.
+const (
+	// colNum: a number or a duration, right-aligned in figures of one width.
+	colNum = "num"
+	// colTime: a time.
+	colTime = "time"
+	// colID: a step id, a table name, a state: a word that must not break.
+	colID = "id"
+)
+
+// Col is the kind of a table's column i ("" for text).
+func (b block) Col(i int) string {
+	if i < len(b.Cols) {
+		return b.Cols[i]
+	}
+	return ""
 }
 
 type kv struct {
@@ -263,10 +284,12 @@ func (r *Report) notesBlock() block {
 func (r *Report) timelineBlocks() []block {
 	tl := r.Timeline
 	head := []string{"#", "Step", "Title", "Phase", "Planned", "Start", "End", "Duration", "Attempts", "Outcome"}
+	cols := []string{colNum, colID, "", "", colNum, colTime, colTime, colNum, colNum, ""}
 	if tl.Baseline != nil {
 		head = append(head, "Baseline", "Δ vs baseline")
+		cols = append(cols, colNum, colNum)
 	}
-	t := block{Kind: blockTable, Head: head}
+	t := block{Kind: blockTable, Head: head, Cols: cols}
 	for i, s := range tl.Steps {
 		id := s.ID
 		if !s.InRunbook {
@@ -284,6 +307,16 @@ func (r *Report) timelineBlocks() []block {
 		if s.Retries > 0 {
 			attempts += fmt.Sprintf(" (%d retried)", s.Retries)
 		}
+		if s.Attempts == 0 {
+			attempts = "—" // nothing ran: a gate waits for its decision, a skip needs none
+		}
+		if s.Gate {
+			// A gate makes no attempts: it waits for its decision (the Go/no-go gates table).
+			attempts = "—"
+			if !s.Ended.IsZero() {
+				d += " wait"
+			}
+		}
 		cells := []string{strconv.Itoa(i + 1), id, orDash(s.Title), orDash(s.Phase), planned, ts(s.Began), ts(s.Ended), d, attempts, s.Outcome}
 		if tl.Baseline != nil {
 			base, diff := "—", "—"
@@ -298,11 +331,18 @@ func (r *Report) timelineBlocks() []block {
 		t.Rows = append(t.Rows, row{Class: outcomeClass(s.Outcome), Cells: cells})
 	}
 	out := []block{
-		para("Start is when the step was first asked for (its confirmation opened) or started; Duration runs from then to its end (success, skip or done by hand)."),
+		para("Start is when the step was first asked for (its confirmation opened) or started; Duration runs from then to its end (success, skip or done by hand). A gate's duration is its wait for the decision."),
 		t,
 	}
+	ran := fmt.Sprintf("Run began %s, finished %s; elapsed %s.", ts(tl.Began), ts(tl.Finished), runbook.FormatDuration(tl.Elapsed))
+	switch {
+	case tl.Began.IsZero():
+		ran = "The run has not begun."
+	case tl.Finished.IsZero():
+		ran = fmt.Sprintf("Run began %s and has not finished; %s from then to the end of its last finished step.", ts(tl.Began), runbook.FormatDuration(tl.Elapsed))
+	}
 	totals := []string{
-		fmt.Sprintf("Run began %s, finished %s; elapsed %s.", ts(tl.Began), ts(tl.Finished), runbook.FormatDuration(tl.Elapsed)),
+		ran,
 		fmt.Sprintf("Planned: the longest chain of planned step durations is %s.", runbook.FormatDuration(tl.PlannedCritical)),
 	}
 	if b := tl.Baseline; b != nil {
@@ -317,7 +357,7 @@ func (r *Report) timelineBlocks() []block {
 
 func outcomeClass(outcome string) string {
 	switch {
-	case strings.HasPrefix(outcome, "succeeded"):
+	case strings.HasPrefix(outcome, "succeeded"), outcome == "go", strings.HasPrefix(outcome, "go ("):
 		return emGood
 	case strings.HasPrefix(outcome, "failed"), strings.HasPrefix(outcome, "aborted"),
 		strings.HasPrefix(outcome, "no-go"), outcome == "interrupted":
@@ -326,304 +366,4 @@ func outcomeClass(outcome string) string {
 		return emWarn
 	}
 	return ""
-}
-
-func (r *Report) confirmationBlocks() []block {
-	c := r.Confirmations
-	out := []block{sub("Approvals")}
-	if len(c.Approvals) == 0 {
-		out = append(out, none("no step was confirmed"))
-	} else {
-		t := block{Kind: blockTable, Head: []string{"When", "Step", "Request", "Who", "Role", "Origin", "Key fingerprint", "Count", "Note"}}
-		for _, a := range c.Approvals {
-			note, cl := "", ""
-			switch {
-			case a.Auto:
-				note, cl = "automatic (rehearsal --yes)", emWarn
-			case a.Override == "skip":
-				note, cl = "approves skipping the step", emWarn
-			case a.Override == "done":
-				note, cl = "approves marking it done by hand", emWarn
-			}
-			if a.SharedOrigin != "" {
-				note, cl = strings.TrimPrefix(note+"; "+a.SharedOrigin, "; "), emWarn
-			}
-			t.Rows = append(t.Rows, row{Class: cl, Cells: []string{ts(a.At), a.Step, "#" + strconv.FormatUint(a.Request, 10), a.Actor.Name,
-				orDash(string(a.Actor.Role)), orDash(a.Actor.Origin), orDash(a.Actor.Fingerprint), fmt.Sprintf("%d of %d", a.Count, a.Needed), orDash(note)}})
-		}
-		out = append(out, t)
-	}
-	out = append(out, sub("Requests"))
-	if len(c.Requests) == 0 {
-		out = append(out, none("no confirmation was requested"))
-	} else {
-		t := block{Kind: blockTable, Head: []string{"Request", "Step", "Opened", "Needed", "Approvals", "Result"}}
-		for _, q := range c.Requests {
-			res, cl := "still open at the end of the journal (or abandoned)", emWarn
-			switch {
-			case q.Satisfied:
-				res, cl = "confirmed at "+ts(q.SatisfiedAt), ""
-			case q.Declined:
-				res, cl = "no-go", emBad
-			}
-			if q.Reconfirm {
-				res += " (asked again)"
-			}
-			if q.Override != "" {
-				what := "request to skip it: "
-				if q.Override == "done" {
-					what = "request to mark it done by hand: "
-				}
-				switch {
-				case q.Satisfied:
-					res, cl = what+"approved at "+ts(q.SatisfiedAt), emWarn
-				case q.Withdrawn:
-					res, cl = what+"withdrawn", ""
-				default:
-					res, cl = what+"still open at the end of the journal (or abandoned)", emWarn
-				}
-			}
-			t.Rows = append(t.Rows, row{Class: cl, Cells: []string{"#" + strconv.FormatUint(q.ID, 10), q.Step, ts(q.At), strconv.Itoa(q.Needed), strconv.Itoa(q.Approvals), res}})
-		}
-		out = append(out, t)
-	}
-	out = append(out, sub("Refused confirmations and overrides, no-gos, withdrawn requests"))
-	if len(c.Refusals) == 0 {
-		return append(out, none("no confirmation or override was refused, no step declined and no request withdrawn"))
-	}
-	t := block{Kind: blockTable, Head: []string{"When", "Step", "Request", "Kind", "Who", "Key fingerprint", "Reason"}}
-	for _, f := range c.Refusals {
-		cl := emWarn
-		if f.Kind == "no-go" || strings.HasPrefix(f.Kind, "refused ") {
-			cl = emBad
-		}
-		t.Rows = append(t.Rows, row{Class: cl, Cells: []string{ts(f.At), orDash(f.Step), "#" + strconv.FormatUint(f.Request, 10), f.Kind,
-			f.Actor.Name + prefixed(", ", f.Actor.Origin), orDash(f.Actor.Fingerprint), orDash(f.Reason)}})
-	}
-	return append(out, t)
-}
-
-func (r *Report) validationBlocks() []block {
-	if len(r.Validations) == 0 && len(r.Recounts) == 0 {
-		return []block{none("the journal has no record-count validation")}
-	}
-	var out []block
-	for _, v := range r.Validations {
-		verdict := "FAILED"
-		if v.Passed {
-			verdict = "passed"
-		}
-		out = append(out, sub(fmt.Sprintf("%s, attempt %d at %s: %s", orDash(v.Step), v.Attempt, ts(v.At), verdict)))
-		var classes []string
-		for _, c := range v.Classes {
-			classes = append(classes, fmt.Sprintf("%d %s", c.Count, c.Class))
-		}
-		line := fmt.Sprintf("%d table(s): %s; %d exact recount(s) during the validation.", v.Tables, orDash(strings.Join(classes, ", ")), v.Recounts)
-		if len(v.Files) > 0 {
-			line += " Every table's counts: " + strings.Join(v.Files, ", ") + "."
-		}
-		b := para("%s", line)
-		if !v.Passed {
-			b.Class = emBad
-		}
-		out = append(out, b)
-		if len(v.Notable) == 0 {
-			out = append(out, para("Every table matched or was ignored."))
-			continue
-		}
-		t := block{Kind: blockTable, Head: []string{"Table", "Class", "Source", "Target", "Δ", "Pending", "Exact", "Status", "Resolution"}}
-		for _, n := range v.Notable {
-			cl := emGood
-			switch n.Status {
-			case Unresolved, Waived:
-				cl = emBad
-			case CarriedOver:
-				cl = emWarn
-			}
-			res := n.Resolution
-			if n.Error != "" {
-				res += " (count error: " + n.Error + ")"
-			}
-			t.Rows = append(t.Rows, row{Class: cl, Cells: []string{n.Table, n.Class, thousands(n.Source), thousands(n.Target),
-				strconv.FormatInt(n.Delta, 10), thousands(n.Pending), yesNo(n.Exact), n.Status, res}})
-		}
-		out = append(out, t)
-	}
-	out = append(out, sub("Recounts"))
-	if len(r.Recounts) == 0 {
-		return append(out, none("no table was recounted by an operator"))
-	}
-	t := block{Kind: blockTable, Head: []string{"When", "Step", "Table", "Who", "Before", "After", "Source", "Target", "Δ"}}
-	for _, rc := range r.Recounts {
-		after := rc.After
-		if rc.Error != "" {
-			after += " (error: " + rc.Error + ")"
-		}
-		t.Rows = append(t.Rows, row{Cells: []string{ts(rc.At), orDash(rc.Step), rc.Table, rc.Actor.Name + prefixed(", ", rc.Actor.Fingerprint),
-			rc.Before, after, thousands(rc.Source), thousands(rc.Target), strconv.FormatInt(rc.Delta, 10)}})
-	}
-	return append(out, t)
-}
-
-func (r *Report) drainBlocks() []block {
-	d := r.Drain
-	if len(d.Samples) == 0 {
-		return []block{none("the journal has no replication samples")}
-	}
-	fig := func(s Sample) string {
-		return fmt.Sprintf("%s commands pending at %s (drain %s)", thousands(s.Pending), ts(s.At), rate(s.DrainRate))
-	}
-	out := []block{
-		{Kind: blockKV, KV: []kv{
-			{Key: "Samples", Value: fmt.Sprintf("%d, from %s to %s", len(d.Samples), ts(d.First.At), ts(d.Last.At))},
-			{Key: "First", Value: fig(d.First)},
-			{Key: "Peak", Value: fig(d.Peak)},
-			{Key: "Last", Value: fig(d.Last)},
-		}},
-		{Kind: blockChart, Chart: d.Chart},
-	}
-	t := block{Kind: blockTable, Head: []string{"Time", "Pending", "Drain rate", "ETA", "Tables"}}
-	for _, s := range d.Rows {
-		eta := "—"
-		if s.ETA > 0 {
-			eta = runbook.FormatDuration(s.ETA)
-		}
-		t.Rows = append(t.Rows, row{Cells: []string{ts(s.At), thousands(s.Pending), rate(s.DrainRate), eta, strconv.Itoa(s.Tables)}})
-	}
-	if len(d.Rows) < len(d.Samples) {
-		out = append(out, para("%d of the %d samples, evenly spaced:", len(d.Rows), len(d.Samples)))
-	}
-	return append(out, t)
-}
-
-func (r *Report) lcsBlocks() []block {
-	if len(r.LCS) == 0 {
-		return []block{none("no step ran a Lifecycle Services operation")}
-	}
-	var out []block
-	for _, s := range r.LCS {
-		title := s.Step
-		if s.Title != "" {
-			title += ": " + s.Title
-		}
-		if s.Kind != "" {
-			title += " (" + s.Kind + ")"
-		}
-		out = append(out, sub(title))
-		b := para("Outcome: %s%s", s.Outcome, prefixed(" — ", s.Message))
-		b.Class = outcomeClass(s.Outcome)
-		out = append(out, b)
-		if len(s.Operations) > 0 {
-			t := block{Kind: blockTable, Head: []string{"Operation (activity id)", "Attempt", "Journaled", "States", "Last state"}}
-			for _, op := range s.Operations {
-				t.Rows = append(t.Rows, row{Cells: []string{op.ID, strconv.Itoa(op.Attempt), ts(op.At), orDash(strings.Join(op.States, " → ")), orDash(op.Final)}})
-			}
-			out = append(out, t)
-		}
-		if len(s.Events) > 0 {
-			t := block{Kind: blockTable, Head: []string{"When", "Attempt", "What"}}
-			for _, e := range s.Events {
-				t.Rows = append(t.Rows, row{Cells: []string{ts(e.At), strconv.Itoa(e.Attempt), e.What}})
-			}
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-func (r *Report) anomalyBlocks() []block {
-	if len(r.Anomalies) == 0 {
-		return []block{none("no retries, failures, interruptions, skips, steps done by hand, source outages, runbook changes or pauses")}
-	}
-	t := block{Kind: blockTable, Head: []string{"When", "Kind", "Step", "Actor", "Detail"}}
-	counts := map[string]int{}
-	var kinds []string
-	for _, a := range r.Anomalies {
-		if counts[a.Kind] == 0 {
-			kinds = append(kinds, a.Kind)
-		}
-		counts[a.Kind]++
-		cl := emWarn
-		switch a.Kind {
-		case AnomalyFailure, AnomalyAborted, AnomalyNoGo, AnomalyCrash:
-			cl = emBad
-		}
-		t.Rows = append(t.Rows, row{Class: cl, Cells: []string{ts(a.At), a.Kind, orDash(a.Step), orDash(a.Actor), a.Detail}})
-	}
-	var parts []string
-	for _, k := range kinds {
-		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
-	}
-	return []block{para("%d anomalies: %s.", len(r.Anomalies), strings.Join(parts, ", ")), t}
-}
-
-func (r *Report) notificationBlocks() []block {
-	if len(r.Notifications) == 0 {
-		return []block{none("no milestone was announced (the runbook has no notify: targets, or none was due)")}
-	}
-	t := block{Kind: blockTable, Head: []string{"When", "Target", "Milestone", "Message", "Outcome"}}
-	sent, failed := 0, 0
-	for _, n := range r.Notifications {
-		tries := "1 try"
-		if n.Tries != 1 {
-			tries = fmt.Sprintf("%d tries", n.Tries)
-		}
-		outcome, cl := "sent ("+tries+")", ""
-		if n.Sent {
-			sent++
-		} else {
-			failed++
-			outcome, cl = "FAILED after "+tries+": "+n.Error, emBad
-		}
-		t.Rows = append(t.Rows, row{Class: cl, Cells: []string{ts(n.At), n.Target + " (" + n.Format + ")", n.Event, n.Title, outcome}})
-	}
-	summary := para("%d message(s) delivered, %d failed.", sent, failed)
-	if failed > 0 {
-		summary.Class = emBad
-	}
-	return []block{summary, t}
-}
-
-func (r *Report) integrityBlocks() []block {
-	in := r.Integrity
-	var out []block
-	result, cl := "verified: every line's own hash and its link to the line before match", emGood
-	switch {
-	case !in.Verified && in.BadLine == 0 && in.TailReason != "":
-		result, cl = fmt.Sprintf("FAILED: %s. Every line it holds chains correctly, but it does not end where its anchor says.", in.TailReason), emBad
-		out = append(out, block{Kind: blockAlert, Text: in.Banner()})
-	case !in.Verified:
-		result, cl = fmt.Sprintf("FAILED at line %d: %s. This report covers only the %d record(s) before it; nothing from line %d on is evidence.", in.BadLine, in.BadReason, in.Records, in.BadLine), emBad
-		out = append(out, block{Kind: blockAlert, Text: in.Banner()})
-	case in.Anchored:
-		result += "; it ends where its anchor says the last acknowledged line is"
-	}
-	rb := fmt.Sprintf("%s (sha256 %s)", orDash(in.RunbookFile), orDash(in.RunbookHash))
-	rbc := ""
-	switch {
-	case in.CurrentHash == "":
-		rb += "; the journal records no runbook"
-	case in.RunbookMatches:
-		rb += "; the same file the run last used"
-	default:
-		rb += fmt.Sprintf("; NOT the file the run last used (sha256 %s)", in.CurrentHash)
-		rbc = emWarn
-	}
-	if in.OpenedWith != "" && in.OpenedWith != in.CurrentHash {
-		rb += fmt.Sprintf("; the run was opened with sha256 %s", in.OpenedWith)
-	}
-	kvs := []kv{
-		{Key: "Journal", Value: in.Path},
-		{Key: "Verification", Value: result, Class: cl},
-		{Key: "Records verified", Value: strconv.Itoa(in.Records)},
-		{Key: "First record", Value: ts(in.First)},
-		{Key: "Last record", Value: ts(in.Last)},
-		{Key: "Head hash", Value: in.Head},
-	}
-	if in.TornLine > 0 {
-		kvs = append(kvs, kv{Key: "Incomplete last line", Value: fmt.Sprintf("line %d (%d bytes), left out: a crash during a write, or a write in progress", in.TornLine, in.TornBytes), Class: emWarn})
-	}
-	kvs = append(kvs, kv{Key: "Runbook", Value: rb, Class: rbc})
-	out = append(out, block{Kind: blockKV, KV: kvs})
-	return append(out, para("Anyone can check this: cutover journal verify recomputes every hash; the head hash above identifies exactly the journal this report was made from."))
 }

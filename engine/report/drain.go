@@ -212,5 +212,13 @@ func thousands(n int64) string {
 
 // rate renders a drain rate in commands per second.
 func rate(r float64) string {
-	return strconv.FormatFloat(r, 'f', 1, 64) + "/s"
+	s := strconv.FormatFloat(r, 'f', 1, 64)
+	whole, frac, _ := strings.Cut(s, ".")
+	if n, err := strconv.ParseInt(whole, 10, 64); err == nil {
+		whole = thousands(n)
+		if n == 0 && strings.HasPrefix(s, "-") {
+			whole = "-0"
+		}
+	}
+	return whole + "." + frac + "/s"
 }

@@ -34,6 +34,9 @@ thead th { background: #f6f8fa; position: sticky; top: 0; }
 table.kv th { background: #f6f8fa; white-space: nowrap; font-weight: 600; }
 .scroll { overflow-x: auto; }
 td { overflow-wrap: anywhere; }
+th.num, td.num, th.time, td.time, th.id, td.id { white-space: nowrap; overflow-wrap: normal; }
+th.num, td.num { text-align: right; width: 1%; }
+td.num, td.time { font-variant-numeric: tabular-nums; }
 tr.good td:last-child, td.good, p.good { color: #116329; }
 tr.warn, td.warn, p.warn { background: #fff8c5; }
 tr.bad, td.bad, p.bad { background: #ffebe9; color: #82071e; }
@@ -71,8 +74,8 @@ footer { margin-top: 3em; color: #57606a; font-size: 0.85em; }
 {{else if eq .Kind "h3"}}<h3>{{.Text}}</h3>
 {{else if eq .Kind "list"}}<ul>{{range .Items}}<li>{{.}}</li>{{end}}</ul>
 {{else if eq .Kind "kv"}}<table class="kv"><tbody>{{range .KV}}<tr><th scope="row">{{.Key}}</th><td{{with .Class}} class="{{.}}"{{end}}>{{.Value}}</td></tr>{{end}}</tbody></table>
-{{else if eq .Kind "table"}}<div class="scroll"><table><thead><tr>{{range .Head}}<th scope="col">{{.}}</th>{{end}}</tr></thead>
-<tbody>{{range .Rows}}<tr{{with .Class}} class="{{.}}"{{end}}>{{range .Cells}}<td>{{.}}</td>{{end}}</tr>
+{{else if eq .Kind "table"}}{{$b := .}}<div class="scroll"><table><thead><tr>{{range $i, $h := .Head}}<th scope="col"{{with $b.Col $i}} class="{{.}}"{{end}}>{{$h}}</th>{{end}}</tr></thead>
+<tbody>{{range .Rows}}<tr{{with .Class}} class="{{.}}"{{end}}>{{range $i, $c := .Cells}}<td{{with $b.Col $i}} class="{{.}}"{{end}}>{{$c}}</td>{{end}}</tr>
 {{end}}</tbody></table></div>
 {{else if eq .Kind "chart"}}{{with .Chart}}{{template "chart" .}}{{end}}{{end}}{{end}}
 {{define "chart"}}<figure>

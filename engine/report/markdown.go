@@ -70,7 +70,15 @@ func writeMarkdownBlock(w *bufio.Writer, b block) {
 		for i, h := range b.Head {
 			cells[i] = md(h)
 		}
-		p("| %s |\n|%s\n", strings.Join(cells, " | "), strings.Repeat("---|", len(b.Head)))
+		var sep strings.Builder
+		for i := range b.Head {
+			if b.Col(i) == colNum {
+				sep.WriteString("---:|") // numbers right-aligned
+			} else {
+				sep.WriteString("---|")
+			}
+		}
+		p("| %s |\n|%s\n", strings.Join(cells, " | "), sep.String())
 		for _, r := range b.Rows {
 			cells = cells[:0]
 			for _, c := range r.Cells {

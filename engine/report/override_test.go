@@ -60,7 +60,11 @@ func TestOverridesAreInTheConfirmations(t *testing.T) {
 	if kinds["refused skip"] != 2 || kinds["withdrawn done"] != 1 {
 		t.Fatalf("refusals %v", kinds)
 	}
-	mustContain(t, "Markdown", md, "request to skip it: approved at", "request to mark it done by hand: withdrawn", "approves skipping the step",
+	if skip.State != report.RequestApproved || done.State != report.RequestWithdrawn || done.ClosedBy != "Ana" {
+		t.Fatalf("states: skip %s, done %s by %s", skip.State, done.State, done.ClosedBy)
+	}
+	mustContain(t, "Markdown", md, "| approved | request to skip the step: approved by Ana, Carl at", "| withdrawn | request to mark the step done by hand: withdrawn by Ana at",
+		"approves skipping the step",
 		"refused skip", "withdrawn done", "not on the phone")
 	parseHTML(t, doc)
 }

@@ -78,6 +78,9 @@ type Report struct {
 	Timeline Timeline
 	// Confirmations are the confirmation requests, approvals, refusals and no-gos.
 	Confirmations Confirmations
+	// Gates are the go/no-go decisions: every confirmation request of a gate step, with the
+	// time the gate waited and what was decided.
+	Gates []Gate
 	// Validations are the record-count validations in journal order; Recounts the operators'
 	// exact recounts.
 	Validations []Validation
@@ -240,6 +243,9 @@ type StepRow struct {
 	ID, Title, Phase, Kind string
 	// InRunbook is false for a step the journal names but the runbook no longer has.
 	InRunbook bool
+	// Gate is set for a go/no-go gate: it makes no attempts, its duration is its wait for the
+	// decision and its outcome the decision.
+	Gate bool
 	// Planned is the runbook's planned duration.
 	Planned time.Duration
 	// Began is when the step was first asked for (its confirmation opened) or started; Ended
@@ -294,12 +300,20 @@ type Request struct {
 	Override  string
 	Withdrawn bool
 	// Approvals counts the approvals given; Satisfied says the request was satisfied and
-	// Declined that it ended in a no-go. Otherwise it was still open or abandoned.
+	// Declined that it ended in a no-go.
 	Approvals int
 	Satisfied bool
 	Declined  bool
 	// SatisfiedAt is when the last needed approval came.
 	SatisfiedAt time.Time
+	// State is how the request ended (RequestOpen while nothing in the journal closed it);
+	// ClosedAt and ClosedBy when and by whom (the approvers of a confirmed request), Reason a
+	// no-go's, a withdrawal's or a skip's reason, ReplacedBy the request that replaced it.
+	State      RequestState
+	ClosedAt   time.Time
+	ClosedBy   string
+	Reason     string
+	ReplacedBy uint64
 }
 
 // Approval is one operator's confirmation.
@@ -556,6 +570,9 @@ func Build(opts Options) (*Report, error) {
 
 	b := newBuilder(opts.Runbook, c.Records, r, r.Generated)
 	b.kinds = opts.Kinds
+	if b.kinds == nil {
+		b.kinds = engine.NewRegistry(engine.AllKinds()...)
+	}
 	b.walk()
 	b.finish(base)
 	return r, nil

@@ -366,7 +366,7 @@ func TestMarkdownHasEverySectionAndTheKeyFacts(t *testing.T) {
 		// validation: the mismatch, its recount resolution, the later validation, the expected one
 		"dbo.CUSTTRANS", "| mismatch | 1,000,000 | 999,990 | -10 |",
 		"resolved by recount | recounted exactly by Ana at 2026-12-05T",
-		"source 1000000, target 1000000, Δ 0 — match (was mismatch)",
+		"source 1,000,000, target 1,000,000, Δ 0 — match (was mismatch)",
 		"| dbo.LEDGERJOURNALTRANS | mismatch | 5,000 | 4,990 | -10 | 10 | no | resolved by a later validation | validation attempt 2 at 2026-12-05T18:20:06Z passed |",
 		"expected difference: archived lines are not migrated",
 		// drain curve figures

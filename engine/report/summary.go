@@ -39,6 +39,7 @@ func (b *builder) finish(base *engine.Baseline) {
 	b.timeline(t, base)
 	b.summary(t)
 	b.validations()
+	b.gates()
 	b.drain()
 	b.lcs()
 }
@@ -59,7 +60,7 @@ func (b *builder) timeline(t engine.Timings, base *engine.Baseline) {
 		tl.Baseline.Diff = tl.Elapsed - tl.Baseline.Elapsed
 	}
 	row := func(id string, s *runbook.Step) StepRow {
-		sr := StepRow{ID: id, InRunbook: s != nil, Outcome: "not started"}
+		sr := StepRow{ID: id, InRunbook: s != nil, Outcome: "not started", Gate: b.isGate(id)}
 		if s != nil {
 			sr.Title, sr.Phase, sr.Kind, sr.Planned = s.Title, s.Phase, s.Kind, s.Planned
 		}
@@ -168,7 +169,7 @@ func (b *builder) summary(t engine.Timings) {
 			end = b.now
 		}
 		if !end.Before(dt.Start) {
-			d.Began, d.BeganBy = dt.Start.UTC(), "the planned start (the runbook names no begins_with step)"
+			d.Began, d.BeganBy = dt.Start.UTC(), "the planned start (the runbook's downtime names no step that begins it)"
 		}
 	}
 	if dt.PointOfNoReturn != "" {

@@ -50,6 +50,11 @@ type Options struct {
 
 var stepIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
+// MaxStepID is the longest step id a runbook may use, in characters. Ids are what operators type
+// in the cockpit's palette and on the command line, and the cockpit never cuts one: 64 characters
+// fit whole, beside the step's state, on the runbook pane of an 80-column terminal.
+const MaxStepID = 64
+
 // Load reads and validates the runbook at path.
 func Load(path string, opts Options) (*Runbook, error) {
 	data, err := os.ReadFile(path)
@@ -233,8 +238,11 @@ func (p *parser) step(n *yaml.Node, defTimeout, defRetries, defBackoff *yaml.Nod
 	present := d.Fields(n, where, map[string]Field{
 		"id": func(v *yaml.Node) {
 			s.ID = d.NonEmpty(v, where, "id")
-			if s.ID != "" && !stepIDPattern.MatchString(s.ID) {
+			switch {
+			case s.ID != "" && !stepIDPattern.MatchString(s.ID):
 				d.Errorf(v, where, "id: %q may only use letters, digits, '.', '_' and '-' (and start with a letter or digit)", s.ID)
+			case len(s.ID) > MaxStepID:
+				d.Errorf(v, where, "id: %q is %d characters; at most %d (ids are typed in the cockpit and on the command line, and shown whole)", s.ID, len(s.ID), MaxStepID)
 			}
 			s.Pos = posOf(v)
 		},

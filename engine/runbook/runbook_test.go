@@ -231,6 +231,8 @@ func TestProblemsEachAlone(t *testing.T) {
 			`cutover.yaml:4:44: step "b": after: no step has id "aos-stp" (did you mean "aos-stop"?)`},
 		{"bad id", head + "  - {id: 'a b', title: A, kind: manual}\n", nil,
 			`cutover.yaml:3:10: step "a b": id: "a b" may only use letters, digits, '.', '_' and '-' (and start with a letter or digit)`},
+		{"long id", head + "  - {id: " + strings.Repeat("x", runbook.MaxStepID+1) + ", title: A, kind: manual}\n", nil,
+			`cutover.yaml:3:10: step "` + strings.Repeat("x", runbook.MaxStepID+1) + `": id: "` + strings.Repeat("x", runbook.MaxStepID+1) + `" is 65 characters; at most 64 (ids are typed in the cockpit and on the command line, and shown whole)`},
 		{"encrypt disable remote", "name: t\nconnections:\n  source:\n    server: AXSQL01\n    database: AX\n    auth: windows\n    encrypt: disable\nsteps:\n  - {id: a, title: A, kind: manual}\n", nil,
 			`cutover.yaml:7:14: connections.source: encrypt: disable is only allowed for a server on this machine (127.0.0.1, ::1, localhost); "AXSQL01" must be reached with encrypt: true or strict`},
 		{"lcs region", "name: t\nlcs:\n  project_id: '1'\n  region: europe\n  client_id: x\nsteps:\n  - {id: a, title: A, kind: manual}\n", nil,
