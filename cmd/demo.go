@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"cutover/engine/journal"
 	lcssim "cutover/lcs/sim"
 	sqlsim "cutover/sql/sim"
+	"cutover/tui"
 )
 
 func cmdDemo(s *streams) *cobra.Command {
@@ -119,6 +121,10 @@ func cmdDemo(s *streams) *cobra.Command {
 			if !ok {
 				return exitFail
 			}
+			if err := demoSSH(&rf, files, saved, saver, engine.LocalOperator(*rf.as, ttyName(stdin)).Name, stdout); err != nil {
+				fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+				return exitFail
+			}
 			fmt.Fprintf(stdout, "demo: simulated AX 2012 SQL Server %s, Azure SQL sandbox %s, LCS %s (%d tables, %gx speed, scenario %s)\n",
 				sims.SQL.Addr(sqlsim.EndpointSource), sims.SQL.Addr(sqlsim.EndpointTarget), sims.LCSURL, *tables, *speed, sc.Name)
 			fmt.Fprintf(stdout, "demo: state in %s, the demo's runbook and simulators in %s (resume with --state %s; cutover report, journal verify, status and step take it too)\n",
@@ -217,4 +223,61 @@ func demoRollback(dir string, sims *demo.Simulators, clk clock.Clock, rf runFlag
 	fmt.Fprintf(stdout, "demo: the rollback run's state in %s\n", state)
 	opts := engine.Options{StateDir: state, Clock: clk, Lock: lock, Ports: engine.Ports{Services: demo.Services{World: sims.World}}}
 	return runEngine(rb, opts, rf, stdin, stdout, stderr, op)
+}
+
+// demoSSH makes the demo serve its cockpit over SSH to the demo team (made once in files, the
+// demo's files' directory): on --listen, else on the address it was served on before when that is
+// free, else on a free loopback port. The command it prints joins as the team's second operator,
+// so that a newcomer gives a step's second approval from another terminal. The address is saved
+// (the rollback act and a resumed demo serve on it again).
+func demoSSH(rf *runFlags, files string, saved *demo.Saved, saver *demo.Saver, local string, stdout io.Writer) error {
+	t, made, err := demo.EnsureTeam(files, local)
+	if err != nil {
+		return err
+	}
+	if made {
+		fmt.Fprintf(stdout, "demo: a demo team in %s: %s (you) and %s, both operators; their keys in %s\n", t.File, local, demo.SecondOperator, filepath.Dir(t.SecondKey))
+	}
+	if *rf.listen == "" {
+		addr := "127.0.0.1:0"
+		if saved.SSH != "" && portFree(saved.SSH) {
+			addr = saved.SSH
+		}
+		rf.listen = &addr
+	}
+	ownTeam := *rf.team == "" || filepath.Clean(*rf.team) == t.File
+	rf.sshHostKey = t.HostKey
+	rf.joinCommand = func(srv *tui.Server, addr net.Addr) (string, error) {
+		bound := addr.String()
+		if err := t.WriteKnownHosts(srv.HostKey()); err != nil {
+			return "", err
+		}
+		if err := saver.SetSSH(bound); err != nil {
+			return "", err
+		}
+		rf.listen = &bound
+		if !ownTeam {
+			return defaultJoin(addr), nil
+		}
+		host, port, err := net.SplitHostPort(bound)
+		if err != nil {
+			return "", fmt.Errorf("ssh address %s: %w", bound, err)
+		}
+		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+			host = "127.0.0.1"
+		}
+		return t.JoinCommand(host, port), nil
+	}
+	fmt.Fprintf(stdout, "demo: the production refresh and going live need two operators, each from their own session: you approve here, %s from another terminal with the ssh command below\n", demo.SecondOperator)
+	return nil
+}
+
+// portFree reports whether addr can be listened on now.
+func portFree(addr string) bool {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
 }

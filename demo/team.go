@@ -139,13 +139,13 @@ func (t Team) WriteKnownHosts(hostKey string) error {
 	return journal.WriteFileAtomic(t.KnownHosts, []byte(HostKeyAlias+" "+strings.TrimSpace(hostKey)+"\n"), 0o600)
 }
 
-// JoinCommand is the command that joins the demo's cockpit, listening on 127.0.0.1:port, as the
-// second operator: their key only (not an agent's), the host key checked strictly against the
-// demo's own known_hosts file, so it works the first time and changes nothing in ~/.ssh.
-func (t Team) JoinCommand(port string) string {
+// JoinCommand is the command that joins the demo's cockpit, listening on host:port, as the second
+// operator: their key only (not an agent's), the host key checked strictly against the demo's own
+// known_hosts file, so it works the first time and changes nothing in ~/.ssh.
+func (t Team) JoinCommand(host, port string) string {
 	return strings.Join([]string{"ssh", "-i", shellWord(t.SecondKey), "-p", port, "-o", "IdentitiesOnly=yes",
 		"-o", "HostKeyAlias=" + HostKeyAlias, "-o", shellWord("UserKnownHostsFile=" + configWord(t.KnownHosts)), "-o", "StrictHostKeyChecking=yes",
-		"127.0.0.1"}, " ")
+		shellWord(host)}, " ")
 }
 
 // configWord quotes a path with spaces for an ssh_config option (UserKnownHostsFile takes several

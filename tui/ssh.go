@@ -240,6 +240,13 @@ func (s *Server) SetJoin(command string) {
 	s.opt.Join = command
 }
 
+// Join is how another operator joins this cockpit (ServerOptions.Join, or what SetJoin set).
+func (s *Server) Join() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opt.Join
+}
+
 // Listen opens the listening socket (so the address is known before serving). Connections
 // beyond an address's rate are closed as they are accepted.
 func (s *Server) Listen() (net.Addr, error) {
@@ -274,11 +281,17 @@ func (s *Server) Serve() error {
 	return nil
 }
 
-// Shutdown closes the listener and every session (each session's cockpit ends; the engine
+// Shutdown closes the listener (also one Listen opened and Serve never used) and every session (each session's cockpit ends; the engine
 // goes on).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
 	err := s.srv.Shutdown(ctx)
+	if ln != nil {
+		ln.Close() // a listener never served is closed too (closed twice otherwise: no harm)
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		err = s.srv.Close()
 	}
