@@ -1050,7 +1050,8 @@ func TestSecondDemoIsRefusedChangingNothing(t *testing.T) {
 	defer first.Process.Signal(syscall.SIGCONT)
 	before := snapshotFiles(t, dir)
 	for _, f := range []string{journal.FileName, filepath.Join(demo.DirName, demo.RunbookFile), filepath.Join(demo.DirName, demo.SimsFile),
-		filepath.Join(demo.DirName, lcssim.CertFileName)} {
+		filepath.Join(demo.DirName, lcssim.CertFileName), filepath.Join(demo.DirName, demo.TeamFile), filepath.Join(demo.DirName, demo.KeysDir, "ben"),
+		filepath.Join(demo.DirName, demo.HostKeyFile), filepath.Join(demo.DirName, demo.KnownHostsFile)} {
 		if _, ok := before[filepath.Join(dir, f)]; !ok {
 			t.Fatalf("the first demo has no %s: the test proves nothing", f)
 		}

@@ -16,6 +16,7 @@ import (
 	"cutover/demo"
 	"cutover/engine"
 	"cutover/engine/journal"
+	engineteam "cutover/engine/team"
 )
 
 // TestTwoPersonRuleInTheDemo is the issue's acceptance: the demo prints the ssh command a second
@@ -121,4 +122,79 @@ func TestTwoPersonRuleInTheDemo(t *testing.T) {
 	if want := []string{"Ana ", "Ben " + gossh.FingerprintSHA256(key)}; !reflect.DeepEqual(approvers, want) {
 		t.Fatalf("refresh-go approved by %q, want %q", approvers, want)
 	}
+}
+
+// TestDemoTeamIsMadeOnceAndKept: the demo makes its team once (two operators in a team file as
+// `cutover team add` writes it, their private keys 0600) and prints the join command before it
+// runs; resumed, it keeps the keys, the host key and its known_hosts file, and serves on the same
+// port when that is free, printing the command again.
+func TestDemoTeamIsMadeOnceAndKept(t *testing.T) {
+	t.Setenv("CUTOVER_OPERATOR", "Ana") // the local operator's name (the demo runs as a child)
+	dir := t.TempDir()
+	team := demo.TeamIn(filepath.Join(dir, demo.DirName))
+	joinOf := func(ls *lineStream) string {
+		t.Helper()
+		for i, l := range ls.seen {
+			if strings.HasPrefix(l, "ssh: another operator joins from their own terminal with:") && i+1 < len(ls.seen) {
+				return strings.TrimSpace(ls.seen[i+1])
+			}
+		}
+		t.Fatalf("no join command printed:\n%s", strings.Join(ls.seen, ""))
+		return ""
+	}
+	first, ls := waitingDemo(t, dir)
+	join := joinOf(ls)
+	stopDemo(t, first, ls)
+	if !strings.HasPrefix(join, "ssh -i "+team.SecondKey+" -p ") || !strings.Contains(join, "StrictHostKeyChecking=yes") ||
+		!strings.Contains(join, "UserKnownHostsFile="+team.KnownHosts) || !strings.HasSuffix(join, " 127.0.0.1") {
+		t.Fatalf("join command: %s", join)
+	}
+	tf, err := teamFile(team.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tf; !strings.Contains(got, `cutover-role="operator",cutover-name="Ana"`) || !strings.Contains(got, `cutover-role="operator",cutover-name="Ben"`) {
+		t.Fatalf("the demo's team file:\n%s", got)
+	}
+	for _, f := range []string{team.File, team.SecondKey, filepath.Join(filepath.Dir(team.SecondKey), "local"), team.HostKey, team.KnownHosts} {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v (want 0600)", f, fi.Mode(), err)
+		}
+	}
+	if kh := string(mustRead(t, team.KnownHosts)); !strings.HasPrefix(kh, demo.HostKeyAlias+" ssh-ed25519 ") {
+		t.Fatalf("known_hosts: %s", kh)
+	}
+	before := snapshotFiles(t, filepath.Join(dir, demo.DirName))
+
+	again, ls := waitingDemoUntil(t, dir, "toolkit-cleanup-target     waiting for its confirmation")
+	rejoin := joinOf(ls)
+	stopDemo(t, again, ls)
+	if strings.Contains(strings.Join(ls.seen, ""), "demo: a demo team in") {
+		t.Fatalf("the resumed demo made its team again:\n%s", strings.Join(ls.seen, ""))
+	}
+	after := snapshotFiles(t, filepath.Join(dir, demo.DirName))
+	for _, f := range []string{team.File, team.SecondKey, team.HostKey, team.KnownHosts} {
+		if before[f] == "" || before[f] != after[f] {
+			t.Errorf("%s changed when the demo resumed", f)
+		}
+	}
+	if rejoin != join {
+		// Another port only when the first is taken now.
+		port := regexp.MustCompile(` -p (\d+) `).FindStringSubmatch(join)[1]
+		if portFree("127.0.0.1:" + port) {
+			t.Fatalf("resumed, the demo serves elsewhere though its port is free:\n%s\n%s", join, rejoin)
+		}
+	}
+}
+
+// teamFile reads a team file as text, checking it parses as one.
+func teamFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	if _, err := engineteam.Parse(path, b); err != nil {
+		return "", err
+	}
+	return string(b), nil
 }
