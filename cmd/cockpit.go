@@ -161,10 +161,7 @@ func defaultJoin(addr net.Addr) string {
 			host = name
 		}
 	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	return "ssh -p " + port + " " + host
+	return "ssh -p " + port + " " + host // an IPv6 address without brackets: ssh takes it so
 }
 
 // libLog takes what a library logs into the engine's log at a level, each line prefixed;

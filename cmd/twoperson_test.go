@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -197,4 +198,28 @@ func teamFile(path string) (string, error) {
 		return "", err
 	}
 	return string(b), nil
+}
+
+// TestDefaultJoin: the command run --listen and serve print for another operator names the port
+// and the address listened on, or this machine's name when it listens on every address.
+func TestDefaultJoin(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		t.Skip("no host name")
+	}
+	for addr, want := range map[string]string{
+		"127.0.0.1:2222": "ssh -p 2222 127.0.0.1",
+		"10.0.0.5:22":    "ssh -p 22 10.0.0.5",
+		"[::1]:2222":     "ssh -p 2222 ::1",
+		"0.0.0.0:2222":   "ssh -p 2222 " + host,
+		"[::]:2222":      "ssh -p 2222 " + host,
+	} {
+		a, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := defaultJoin(a); got != want {
+			t.Errorf("%s: %q, want %q", addr, got, want)
+		}
+	}
 }
