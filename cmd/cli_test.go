@@ -159,6 +159,14 @@ func TestSecondEngineIsRefused(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "pid "+strconv.Itoa(first.Process.Pid)) || !strings.Contains(errs, host) {
 		t.Fatalf("second engine: %d %s", code, errs)
 	}
+	// Refused before anything else: a runbook that would ask for a password on the terminal is
+	// refused for the lock, not for the missing terminal, and nobody is asked.
+	prompt := writeRunbook(t, "name: t\nconnections:\n  source: {server: db01, database: AX, auth: sql, user: sa, password_prompt: true}\n"+
+		"steps:\n  - {id: hold, title: Hold batch jobs, kind: manual}\n")
+	if code, _, errs := cli(t, "run", "--headless", "-f", prompt, "--state", filepath.Join(filepath.Dir(path), ".cutover")); code != 1 ||
+		!strings.Contains(errs, "in use by cutover run (pid "+strconv.Itoa(first.Process.Pid)) || strings.Contains(errs, "password") {
+		t.Fatalf("a second engine with a password to ask: %d %s", code, errs)
+	}
 	// Offline step actions are refused too while the cockpit runs.
 	if code, _, errs := cli(t, "step", "done", "hold", "-f", path); code != 1 || !strings.Contains(errs, "in use by") {
 		t.Fatalf("step while a cockpit runs: %d %s", code, errs)

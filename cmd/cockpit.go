@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
+	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -30,7 +32,7 @@ func runCockpit(e *engine.Engine, rf runFlags, cfg tui.Config, srv *tui.Server, 
 	if srv != nil {
 		touch, leave := srv.JoinLocal(actor)
 		defer leave()
-		opts.Watchers, opts.OnActivity = srv.Presence, touch
+		opts.Watchers, opts.OnActivity, opts.Join = srv.Presence, touch, srv.Join()
 	}
 	ro := tui.RunOptions{
 		Options: opts,
@@ -107,7 +109,8 @@ func readLine(r io.Reader) (string, error) {
 }
 
 // startSSH prepares the SSH cockpit server over the engine (listening; serving starts with the
-// engine). Its host key lives in the state directory; its team file beside the runbook.
+// engine). Its host key lives in the state directory (or at rf.sshHostKey); its team file beside
+// the runbook. It prints where it listens and the command another operator joins with.
 func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config, stdout io.Writer) (*tui.Server, error) {
 	path := teamPath(rb.File, *rf.team)
 	tf, err := team.Load(path, team.Options{Strict: true})
@@ -119,7 +122,11 @@ func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config
 	// cockpit may be drawing on.
 	charmlog.SetOutput(libLog{e: e, level: engine.LevelWarn, prefix: "ssh: ",
 		skip: func(line string) bool { return strings.Contains(line, "context canceled") }})
-	srv, err := tui.NewServer(e, tui.ServerOptions{Addr: *rf.listen, HostKeyPath: filepath.Join(e.StateDir(), "ssh_host_ed25519_key"),
+	hostKey := rf.sshHostKey
+	if hostKey == "" {
+		hostKey = filepath.Join(e.StateDir(), "ssh_host_ed25519_key")
+	}
+	srv, err := tui.NewServer(e, tui.ServerOptions{Addr: *rf.listen, HostKeyPath: hostKey,
 		Team: tf, IdleTimeout: *rf.idle, Config: cfg, Logf: logf})
 	if err != nil {
 		return nil, err
@@ -128,9 +135,33 @@ func startSSH(rb *runbook.Runbook, e *engine.Engine, rf runFlags, cfg tui.Config
 	if err != nil {
 		return nil, err
 	}
+	join := defaultJoin(addr)
+	if rf.joinCommand != nil {
+		if join, err = rf.joinCommand(srv, addr); err != nil {
+			srv.Shutdown(context.Background())
+			return nil, err
+		}
+	}
+	srv.SetJoin(join)
 	fmt.Fprintf(stdout, "ssh: the cockpit is served on %s to the %d key(s) of %s\nssh: host key %s — teammates check it on first connection\n", addr, tf.Size(), path, srv.Fingerprint())
-	e.Logf(engine.LevelInfo, "", "ssh: serving on %s (host key %s) to %d key(s) of %s", addr, srv.Fingerprint(), tf.Size(), path)
+	fmt.Fprintf(stdout, "ssh: another operator joins from their own terminal with:\n  %s\n", join)
+	e.Logf(engine.LevelInfo, "", "ssh: serving on %s (host key %s) to %d key(s) of %s; another operator joins with: %s", addr, srv.Fingerprint(), tf.Size(), path, join)
 	return srv, nil
+}
+
+// defaultJoin is the command that joins a cockpit served on addr with a key of the team file:
+// the machine's name when it listens on every address.
+func defaultJoin(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "ssh " + addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		if name, err := os.Hostname(); err == nil && name != "" {
+			host = name
+		}
+	}
+	return "ssh -p " + port + " " + host // an IPv6 address without brackets: ssh takes it so
 }
 
 // libLog takes what a library logs into the engine's log at a level, each line prefixed;

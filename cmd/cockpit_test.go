@@ -198,7 +198,7 @@ func TestCockpitUnderTmux(t *testing.T) {
 	}
 
 	// The journal has the operator's confirmations, and the AOS were stopped once.
-	recs, _, err := journal.ReadAll(filepath.Join(dir, "state", journal.FileName))
+	recs, _, err := journal.ReadAll(filepath.Join(dir, journal.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}

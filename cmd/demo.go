@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"cutover/engine/journal"
 	lcssim "cutover/lcs/sim"
 	sqlsim "cutover/sql/sim"
+	"cutover/tui"
 )
 
 func cmdDemo(s *streams) *cobra.Command {
@@ -48,20 +50,17 @@ func cmdDemo(s *streams) *cobra.Command {
 				fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 				return exitFail
 			}
-			dir := *rf.state
-			if dir == "" {
-				tmp, err := os.MkdirTemp("", "cutover-demo-")
-				if err != nil {
-					fmt.Fprintf(stderr, "cutover demo: %v\n", err)
-					return exitFail
-				}
-				dir = tmp
+			dir, lock, code := demoState(*rf.state, stdout, stderr)
+			if lock == nil {
+				return code
 			}
-			if err := os.MkdirAll(dir, 0o700); err != nil {
+			defer lock.Release()
+			files := filepath.Join(dir, demo.DirName)
+			if err := os.MkdirAll(files, 0o700); err != nil {
 				fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 				return exitFail
 			}
-			saved, err := demo.LoadSaved(dir)
+			saved, err := demo.LoadSaved(files)
 			if err != nil {
 				fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 				return exitFail
@@ -73,11 +72,11 @@ func cmdDemo(s *streams) *cobra.Command {
 					fmt.Fprintf(stdout, "demo: resuming the %s demo with %d tables (the flags asked for %s, %d)\n", saved.Scenario, saved.Tables, sc.Name, *tables)
 				}
 				if sc, err = demo.ParseScenario(saved.Scenario); err != nil {
-					fmt.Fprintf(stderr, "cutover demo: %s: %v\n", filepath.Join(dir, demo.SimsFile), err)
+					fmt.Fprintf(stderr, "cutover demo: %s: %v\n", filepath.Join(files, demo.SimsFile), err)
 					return exitFail
 				}
 				*tables = saved.Tables
-				from = saved.ResumeAt(filepath.Join(dir, "state", journal.FileName))
+				from = saved.ResumeAt(filepath.Join(dir, journal.FileName))
 				addrs = [3]string{saved.Source, saved.Target, saved.LCS}
 				fmt.Fprintf(stdout, "demo: resuming in %s: the simulators carry on from %s (simulated time) after replaying %d actions\n",
 					dir, from.Local().Format("15:04:05"), len(saved.Actions))
@@ -87,7 +86,7 @@ func cmdDemo(s *streams) *cobra.Command {
 			clk := clock.NewScaledFrom(*speed, from)
 			cfg := demo.WorldConfig(*tables, sc.World)
 			cfg.Start = saved.WorldStart
-			sims, err := demo.StartSimulators(cfg, clk, addrs[0], addrs[1], addrs[2], dir, func(w *sqlsim.World, l *lcssim.Server) error {
+			sims, err := demo.StartSimulators(cfg, clk, addrs[0], addrs[1], addrs[2], files, func(w *sqlsim.World, l *lcssim.Server) error {
 				if err := w.Replay(saved.Actions); err != nil {
 					return fmt.Errorf("resume the simulated SQL servers: %w", err)
 				}
@@ -102,7 +101,7 @@ func cmdDemo(s *streams) *cobra.Command {
 				fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 				return exitFail
 			}
-			saver := demo.NewSaver(filepath.Join(dir, demo.SimsFile), saved, sims, clk)
+			saver := demo.NewSaver(filepath.Join(files, demo.SimsFile), saved, sims, clk)
 			if err := saver.Write(); err != nil {
 				fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 				return exitFail
@@ -113,7 +112,7 @@ func cmdDemo(s *streams) *cobra.Command {
 			saving := make(chan struct{})
 			go func() { defer close(saving); saver.Run(saveCtx) }()
 			defer func() { stopSaving(); <-saving }()
-			path, err := demo.WriteRunbook(dir, sims)
+			path, err := demo.WriteRunbook(files, sims)
 			if err != nil {
 				fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 				return exitFail
@@ -122,25 +121,30 @@ func cmdDemo(s *streams) *cobra.Command {
 			if !ok {
 				return exitFail
 			}
+			if err := demoSSH(&rf, files, saved, saver, engine.LocalOperator(*rf.as, ttyName(stdin)).Name, stdout); err != nil {
+				fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+				return exitFail
+			}
 			fmt.Fprintf(stdout, "demo: simulated AX 2012 SQL Server %s, Azure SQL sandbox %s, LCS %s (%d tables, %gx speed, scenario %s)\n",
 				sims.SQL.Addr(sqlsim.EndpointSource), sims.SQL.Addr(sqlsim.EndpointTarget), sims.LCSURL, *tables, *speed, sc.Name)
-			fmt.Fprintf(stdout, "demo: runbook and state in %s (resume with --state %s)\n", dir, dir)
+			fmt.Fprintf(stdout, "demo: state in %s, the demo's runbook and simulators in %s (resume with --state %s; cutover report, journal verify, status and step take it too)\n",
+				dir, files, dir)
 			if !*rf.yes && !(isTerminal(stdin) && isTerminal(stdout)) {
 				fmt.Fprintln(stdout, "demo: no terminal to type confirmations on; add --yes to play the rehearsal unattended")
 			}
 			notices := &adapter.EngineNotices{}
-			c, err := adapter.LCSClient(rb, filepath.Join(dir, "state"), sims.LCS.HTTPClient(), adapter.LCSClock{C: clk}, notices)
+			c, err := adapter.LCSClient(rb, dir, sims.LCS.HTTPClient(), adapter.LCSClock{C: clk}, notices)
 			if err != nil {
 				fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 				return exitFail
 			}
-			opts := engine.Options{StateDir: filepath.Join(dir, "state"), Clock: clk,
+			opts := engine.Options{StateDir: dir, Clock: clk, Lock: lock,
 				Ports: engine.Ports{Services: demo.Services{World: sims.World}, LCS: adapter.LCSPort{C: c}},
 				// The steps the simulated operator does on the simulators, then marks done, also in a
 				// rehearsal run with --yes (enabling production's users, …).
 				DoneByOthers: func(step string) bool { return demo.OperatorSteps[step] != "" }}
 			op := demo.NewOperator(sims, clk, notices, sc.Rollback)
-			code := runEngine(rb, opts, rf, stdin, stdout, stderr, op)
+			code = runEngine(rb, opts, rf, stdin, stdout, stderr, op)
 			if !sc.Rollback {
 				return code
 			}
@@ -150,12 +154,46 @@ func cmdDemo(s *streams) *cobra.Command {
 	return c
 }
 
+// demoState is the demo's state directory, absolute (--state, or a new temporary one), locked
+// before anything is written into it: a second demo on a directory a demo runs in is refused
+// having changed nothing. Without a lock, the demo ends with code.
+func demoState(flag string, stdout, stderr io.Writer) (string, *journal.Lock, int) {
+	dir := flag
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "cutover-demo-")
+		if err != nil {
+			fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+			return "", nil, exitFail
+		}
+		dir = tmp
+	}
+	// The commands it prints (resume, join) work from any folder.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
+		return "", nil, exitFail
+	}
+	if demo.EarlierLayout(dir) {
+		fmt.Fprintf(stderr, "cutover demo: %s holds a demo an earlier cutover started (its journal in %s): this version keeps the journal in the state directory itself and does not resume it; start a new demo with another --state (the old journal still reads: cutover report --state %s)\n",
+			dir, filepath.Join(dir, "state"), filepath.Join(dir, "state"))
+		return "", nil, exitFail
+	}
+	lock, err := journal.LockDir(dir, "cutover demo")
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover demo: %s\n", journal.Describe(err))
+		return "", nil, exitFail
+	}
+	return dir, lock, exitOK
+}
+
 // demoRollback is the rollback scenario's second act: the go-live run stopped at the failed data
 // upgrade, and the team goes back to AX 2012 with the rollback runbook, against the same
-// simulators (its own state directory; its backup step reads the go-live run's journal).
+// simulators (its own state directory, in the demo's; its backup step reads the go-live run's
+// journal).
 func demoRollback(dir string, sims *demo.Simulators, clk clock.Clock, rf runFlags, stdin io.Reader, stdout, stderr io.Writer, op *demo.Operator) int {
-	goLive := filepath.Join(dir, "state", journal.FileName)
-	ins, err := engine.Inspect(demo.LoadRunbook(dir), filepath.Join(dir, "state"), registry())
+	files := filepath.Join(dir, demo.DirName)
+	goLive := filepath.Join(dir, journal.FileName)
+	ins, err := engine.Inspect(demo.LoadRunbook(files), dir, registry())
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 		return exitFail
@@ -165,7 +203,15 @@ func demoRollback(dir string, sims *demo.Simulators, clk clock.Clock, rf runFlag
 		return exitFail
 	}
 	fmt.Fprintln(stdout, "demo: the data upgrade failed and the team decides to go back to AX 2012: the rollback runbook (cutover init --rollback) runs now")
-	path, err := demo.WriteRollbackRunbook(dir, sims, goLive)
+	// Its state directory is locked before its runbook is written, as the go-live run's was.
+	state := filepath.Join(dir, demo.RollbackDir)
+	lock, err := journal.LockDir(state, "cutover demo (rollback)")
+	if err != nil {
+		fmt.Fprintf(stderr, "cutover demo: %s\n", journal.Describe(err))
+		return exitFail
+	}
+	defer lock.Release()
+	path, err := demo.WriteRollbackRunbook(files, sims, goLive)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover demo: %v\n", err)
 		return exitFail
@@ -174,7 +220,64 @@ func demoRollback(dir string, sims *demo.Simulators, clk clock.Clock, rf runFlag
 	if !ok {
 		return exitFail
 	}
-	rbDir := filepath.Dir(path)
-	opts := engine.Options{StateDir: filepath.Join(rbDir, "state"), Clock: clk, Ports: engine.Ports{Services: demo.Services{World: sims.World}}}
+	fmt.Fprintf(stdout, "demo: the rollback run's state in %s\n", state)
+	opts := engine.Options{StateDir: state, Clock: clk, Lock: lock, Ports: engine.Ports{Services: demo.Services{World: sims.World}}}
 	return runEngine(rb, opts, rf, stdin, stdout, stderr, op)
+}
+
+// demoSSH makes the demo serve its cockpit over SSH to the demo team (made once in files, the
+// demo's files' directory): on --listen, else on the address it was served on before when that is
+// free, else on a free loopback port. The command it prints joins as the team's second operator,
+// so that a newcomer gives a step's second approval from another terminal. The address is saved
+// (the rollback act and a resumed demo serve on it again).
+func demoSSH(rf *runFlags, files string, saved *demo.Saved, saver *demo.Saver, local string, stdout io.Writer) error {
+	t, made, err := demo.EnsureTeam(files, local)
+	if err != nil {
+		return err
+	}
+	if made {
+		fmt.Fprintf(stdout, "demo: a demo team in %s: %s (you) and %s, both operators; their keys in %s\n", t.File, local, demo.SecondOperator, filepath.Dir(t.SecondKey))
+	}
+	if *rf.listen == "" {
+		addr := "127.0.0.1:0"
+		if saved.SSH != "" && portFree(saved.SSH) {
+			addr = saved.SSH
+		}
+		rf.listen = &addr
+	}
+	ownTeam := *rf.team == "" || filepath.Clean(*rf.team) == t.File
+	rf.sshHostKey = t.HostKey
+	rf.joinCommand = func(srv *tui.Server, addr net.Addr) (string, error) {
+		bound := addr.String()
+		if err := t.WriteKnownHosts(srv.HostKey()); err != nil {
+			return "", err
+		}
+		if err := saver.SetSSH(bound); err != nil {
+			return "", err
+		}
+		rf.listen = &bound
+		if !ownTeam {
+			return defaultJoin(addr), nil
+		}
+		host, port, err := net.SplitHostPort(bound)
+		if err != nil {
+			return "", fmt.Errorf("ssh address %s: %w", bound, err)
+		}
+		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+			host = "127.0.0.1"
+		}
+		return t.JoinCommand(host, port), nil
+	}
+	fmt.Fprintf(stdout, "demo: the production refresh and going live need two operators, each from their own session: you approve here, %s from another terminal with the ssh command below\n", demo.SecondOperator)
+	return nil
+}
+
+// portFree reports whether addr can be listened on now.
+func portFree(addr string) bool {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
 }

@@ -47,7 +47,7 @@ type demoJournal struct {
 
 func readDemoJournal(t *testing.T, dir string) demoJournal {
 	t.Helper()
-	path := filepath.Join(dir, "state", journal.FileName)
+	path := filepath.Join(dir, journal.FileName)
 	if rep, err := journal.Verify(path); err != nil || !rep.OK() {
 		t.Fatalf("demo journal: %+v %v", rep, err)
 	}
@@ -352,7 +352,7 @@ func TestDemoSurvivesSIGKILL(t *testing.T) {
 			t.Errorf("destructive step %s succeeded %d times", id, j.succeeded[id])
 		}
 	}
-	sv, err := demo.LoadSaved(dir)
+	sv, err := demo.LoadSaved(filepath.Join(dir, demo.DirName))
 	if err != nil || sv == nil {
 		t.Fatalf("saved simulators: %v", err)
 	}
@@ -858,7 +858,7 @@ func TestReportAndBaselineFromTheDemo(t *testing.T) {
 	}
 	t.Parallel()
 	first, second := t.TempDir(), t.TempDir()
-	demo := func(dir string, extra ...string) string {
+	play := func(dir string, extra ...string) string {
 		args := append([]string{"demo", "--headless", "--yes", "--speed", "1000", "--tables", "300", "--state", dir}, extra...)
 		out, err := child(t, args...).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "run completed") {
@@ -866,27 +866,27 @@ func TestReportAndBaselineFromTheDemo(t *testing.T) {
 		}
 		return string(out)
 	}
-	demo(first)
-	out := demo(second, "--baseline", filepath.Join(first, "state"))
-	if !strings.Contains(out, "baseline: the rehearsal in "+filepath.Join(first, "state", journal.FileName)) ||
+	play(first)
+	out := play(second, "--baseline", first)
+	if !strings.Contains(out, "baseline: the rehearsal in "+filepath.Join(first, journal.FileName)) ||
 		!regexp.MustCompile(`run completed: .*; (.* (behind|ahead of) rehearsal|on rehearsal pace)`).MatchString(out) {
 		t.Fatalf("the second demo must plan with the first and say how it compares:\n%s", out)
 	}
 
 	// The plan the forecast is made of: each step's duration in the first demo.
-	firstRecs, _, err := journal.ReadAll(filepath.Join(first, "state", journal.FileName))
+	firstRecs, _, err := journal.ReadAll(filepath.Join(first, journal.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := engine.TimingsOf(firstRecs)
 	opts := parseOptions()
 	opts.SkipSecretChecks = true // only inspected: nothing connects
-	rb, err := runbook.Load(filepath.Join(second, "demo.yaml"), opts)
+	rb, err := runbook.Load(filepath.Join(second, demo.DirName, demo.RunbookFile), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rb.Baseline = filepath.Join(first, "state")
-	e, err := engine.New(rb, engine.Options{StateDir: filepath.Join(second, "state"), Kinds: registry()})
+	rb.Baseline = first
+	e, err := engine.New(rb, engine.Options{StateDir: second, Kinds: registry()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -911,12 +911,13 @@ func TestReportAndBaselineFromTheDemo(t *testing.T) {
 		t.Error("the baseline changed no step's plan: the test proves nothing")
 	}
 	for _, f := range []string{first, second} {
-		if tmp, _ := filepath.Glob(filepath.Join(f, "*.tmp")); len(tmp) > 0 {
-			t.Errorf("the demo left temporary files: %v", tmp)
+		tmp, _ := filepath.Glob(filepath.Join(f, "*.tmp"))
+		if files, _ := filepath.Glob(filepath.Join(f, demo.DirName, "*.tmp")); len(tmp)+len(files) > 0 {
+			t.Errorf("the demo left temporary files: %v %v", tmp, files)
 		}
 	}
 
-	code, md, errOut := cli(t, "report", "--state", filepath.Join(second, "state"))
+	code, md, errOut := cli(t, "report", "--state", second)
 	if code != exitOK {
 		t.Fatalf("report: %d %s", code, errOut)
 	}
@@ -927,7 +928,7 @@ func TestReportAndBaselineFromTheDemo(t *testing.T) {
 		}
 	}
 	html := filepath.Join(t.TempDir(), "evidence.html")
-	if code, _, errOut := cli(t, "report", "--state", filepath.Join(second, "state"), "-o", html); code != exitOK {
+	if code, _, errOut := cli(t, "report", "--state", second, "-o", html); code != exitOK {
 		t.Fatalf("html report: %d %s", code, errOut)
 	}
 	page := string(mustRead(t, html))
@@ -958,15 +959,151 @@ func TestReportAndBaselineFromTheDemo(t *testing.T) {
 	}
 
 	// Tamper with one record in the middle of the journal.
-	path := filepath.Join(second, "state", journal.FileName)
+	path := filepath.Join(second, journal.FileName)
 	lines := strings.Split(string(mustRead(t, path)), "\n")
 	mid := len(lines) / 2
 	lines[mid] = strings.Replace(lines[mid], `"time":"2`, `"time":"1`, 1)
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, md, errOut = cli(t, "report", "--state", filepath.Join(second, "state"))
+	code, md, errOut = cli(t, "report", "--state", second)
 	if code == exitOK || !strings.Contains(md, "JOURNAL FAILED VERIFICATION") || !strings.Contains(errOut, "FAILED VERIFICATION") {
 		t.Fatalf("a tampered journal must be reported (exit %d):\n%s\n%s", code, errOut, md[:min(len(md), 600)])
 	}
+}
+
+// waitingDemo starts a demo in dir with no terminal and no --yes: it runs until the first step
+// that needs a person (the sandbox cleanup's confirmation) and waits there.
+func waitingDemo(t *testing.T, dir string) (*exec.Cmd, *lineStream) {
+	return waitingDemoUntil(t, dir, "toolkit-cleanup-target     waiting for its confirmation")
+}
+
+// waitingDemoUntil starts a demo in dir with no terminal and no --yes, and reads its output up to
+// a line containing until.
+func waitingDemoUntil(t *testing.T, dir, until string) (*exec.Cmd, *lineStream) {
+	t.Helper()
+	cmd := child(t, "demo", "--headless", "--speed", "1000", "--tables", "200", "--state", dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ls := streamLines(out)
+	ls.expect(t, until)
+	return cmd, ls
+}
+
+// stopDemo interrupts a waiting demo (nothing runs, so it stops at once) and waits for it.
+func stopDemo(t *testing.T, cmd *exec.Cmd, ls *lineStream) {
+	t.Helper()
+	cmd.Process.Signal(os.Interrupt)
+	ls.expect(t, "stopped: nothing is running")
+	ls.drain()
+	if err := cmd.Wait(); err == nil || cmd.ProcessState.ExitCode() != tui.ExitInterrupted {
+		t.Fatalf("the interrupted demo: %v", err)
+	}
+}
+
+// snapshotFiles is every file under dir with its bytes and mode.
+func snapshotFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			files[path] = info.Mode().String()
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		files[path] = info.Mode().String() + " " + string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestSecondDemoIsRefusedChangingNothing: a second demo on the state directory a demo runs in is
+// refused, naming the first, before it writes anything: the first one's runbook, saved
+// simulators, certificates, keys and journal stay byte for byte as they were. (The first is
+// paused meanwhile, so that nothing it writes itself can hide a change.)
+func TestSecondDemoIsRefusedChangingNothing(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("pauses the first demo with SIGSTOP")
+	}
+	dir := filepath.Join(t.TempDir(), "demo-state")
+	first, ls := waitingDemo(t, dir)
+	if err := first.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer first.Process.Signal(syscall.SIGCONT)
+	before := snapshotFiles(t, dir)
+	for _, f := range []string{journal.FileName, filepath.Join(demo.DirName, demo.RunbookFile), filepath.Join(demo.DirName, demo.SimsFile),
+		filepath.Join(demo.DirName, lcssim.CertFileName), filepath.Join(demo.DirName, demo.TeamFile), filepath.Join(demo.DirName, demo.KeysDir, "ben"),
+		filepath.Join(demo.DirName, demo.HostKeyFile), filepath.Join(demo.DirName, demo.KnownHostsFile)} {
+		if _, ok := before[filepath.Join(dir, f)]; !ok {
+			t.Fatalf("the first demo has no %s: the test proves nothing", f)
+		}
+	}
+	second := child(t, "demo", "--headless", "--yes", "--speed", "1000", "--tables", "300", "--scenario", "rollback", "--state", dir)
+	out, err := second.CombinedOutput()
+	if second.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "in use by cutover demo (pid "+strconv.Itoa(first.Process.Pid)) {
+		t.Fatalf("the second demo must be refused naming the first (exit 1): %v\n%s", err, out)
+	}
+	after := snapshotFiles(t, dir)
+	for path, was := range before {
+		if now, ok := after[path]; !ok {
+			t.Errorf("the refused demo removed %s", path)
+		} else if now != was {
+			t.Errorf("the refused demo changed %s", path)
+		}
+	}
+	for path := range after {
+		if _, ok := before[path]; !ok {
+			t.Errorf("the refused demo wrote %s", path)
+		}
+	}
+	first.Process.Signal(syscall.SIGCONT)
+	stopDemo(t, first, ls)
+}
+
+// TestDemoStateServesEveryCommand: the directory given to `cutover demo --state` is the engine's
+// state directory: journal verify, report, status, step and http revoke work on it with --state
+// alone (the runbook is the one its journal names).
+func TestDemoStateServesEveryCommand(t *testing.T) {
+	dir := t.TempDir()
+	first, ls := waitingDemo(t, dir)
+	stopDemo(t, first, ls)
+	if code, out, errs := cli(t, "journal", "verify", "--state", dir); code != 0 || !strings.Contains(out, "OK,") {
+		t.Errorf("journal verify --state: %d %s %s", code, out, errs)
+	}
+	if code, out, errs := cli(t, "report", "--state", dir); code != 0 || !strings.Contains(out, "# Cutover evidence report: Demo cutover") {
+		t.Errorf("report --state: %d %.300s %s", code, out, errs)
+	}
+	// The simulators are gone with the demo: status says so, with the run's progress from the journal.
+	if code, out, errs := cli(t, "status", "--state", dir, "--oneline"); code != 3 || !strings.Contains(out, "/43 steps") {
+		t.Errorf("status --state: %d %s %s", code, out, errs)
+	}
+	if code, out, errs := cli(t, "step", "skip", "toolkit-cleanup-target", "--state", dir, "--phrase", "SKIP toolkit-cleanup-target",
+		"--reason", "the sandbox was cleaned by hand", "--as", "Ana"); code != 0 || !strings.Contains(out, "skipped") {
+		t.Errorf("step skip --state: %d %s %s", code, out, errs)
+	}
+	token := mustRead(t, filepath.Join(dir, "http.token"))
+	if code, out, errs := cli(t, "http", "revoke", "--state", dir); code != 0 || bytes.Equal(token, mustRead(t, filepath.Join(dir, "http.token"))) {
+		t.Errorf("http revoke --state: %d %s %s", code, out, errs)
+	}
+	// The demo resumes on it, the skip in its journal.
+	again, ls := waitingDemoUntil(t, dir, "toolkit-cleanup-target     skipped")
+	stopDemo(t, again, ls)
 }

@@ -170,7 +170,7 @@ func TestDemoServesThePageAndNotifiesEveryMilestone(t *testing.T) {
 			t.Errorf("slack: %s", b)
 		}
 	}
-	recs, _, err := journal.ReadAll(filepath.Join(dir, "state", journal.FileName))
+	recs, _, err := journal.ReadAll(filepath.Join(dir, journal.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestDemoServesThePageAndNotifiesEveryMilestone(t *testing.T) {
 	}
 	// The deliveries are in the log (the Logs pane's lines), the last one included, and the
 	// headless output shows them as they happen.
-	logText, err := os.ReadFile(filepath.Join(dir, "state", engine.LogFileName))
+	logText, err := os.ReadFile(filepath.Join(dir, engine.LogFileName))
 	if err != nil || !strings.Contains(string(logText), `notify demo-teams (teams): sent "✓ Cutover completed`) {
 		t.Errorf("the deliveries are not in the log (%v):\n%s", err, logText)
 	}

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/term"
 
 	"cutover/adapter"
-	"cutover/engine"
 	"cutover/engine/journal"
 	"cutover/engine/report"
 	"cutover/engine/runbook"
@@ -41,17 +40,8 @@ func cmdReport(s *streams) *cobra.Command {
 				fmt.Fprintln(stderr, "cutover report: --sign needs -o PATH: the signature is written beside the report, to PATH.sig")
 				return exitUsage
 			}
-			explicitFile := c.Flags().Changed("file")
-			path := *file
-			if !explicitFile && *state != "" {
-				// The journal remembers its runbook (a demo's lives beside its state directory).
-				if c, _, err := journal.ReadEvidence(filepath.Join(*state, journal.FileName)); err == nil && len(c.Records) > 0 {
-					var ro engine.RunOpened
-					if c.Records[0].Decode(&ro) == nil && ro.Runbook != "" {
-						path = ro.Runbook
-					}
-				}
-			}
+			// The journal remembers its runbook (a demo's lives in its state directory).
+			path := runbookOf(c.Flags(), *file, *state)
 			opts := parseOptions()
 			opts.SkipSecretChecks = true // a report reads the journal; it signs in nowhere
 			rb, err := runbook.Load(path, opts)

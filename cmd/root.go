@@ -15,12 +15,14 @@ import (
 
 	"charm.land/fang/v2"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"golang.org/x/term"
 
 	"cutover/adapter"
 	"cutover/demo"
 	"cutover/engine"
+	"cutover/engine/journal"
 	"cutover/engine/runbook"
 )
 
@@ -58,6 +60,7 @@ func (s *streams) loadFor(c *cobra.Command, _ []string) error {
 	}
 	file, _ := c.Flags().GetString("file")
 	state, _ := c.Flags().GetString("state")
+	file = runbookOf(c.Flags(), file, state)
 	rb, ok := loadRunbook(file, s.err)
 	if !ok {
 		return exitError{exitFail}
@@ -203,6 +206,25 @@ func loadRunbook(path string, stderr io.Writer) (*runbook.Runbook, bool) {
 		return nil, false
 	}
 	return rb, true
+}
+
+// runbookOf is the runbook a command given a state directory works on: --file when it is given,
+// else the one the directory's journal was opened with (a demo's lives in its state directory),
+// else --file's default. One state directory, one run: `cutover step … --state DIR` needs no
+// --file for the runbook DIR's run was started with.
+func runbookOf(fs *pflag.FlagSet, file, state string) string {
+	if state == "" || fs.Changed("file") {
+		return file
+	}
+	c, _, err := journal.ReadEvidence(filepath.Join(state, journal.FileName))
+	if err != nil || len(c.Records) == 0 {
+		return file
+	}
+	var ro engine.RunOpened
+	if c.Records[0].Type != string(engine.RecRunOpened) || c.Records[0].Decode(&ro) != nil || ro.Runbook == "" {
+		return file
+	}
+	return ro.Runbook
 }
 
 // stateDirFor is the default state directory: .cutover beside the runbook.

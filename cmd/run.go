@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -36,6 +37,12 @@ type runFlags struct {
 	backlog  *time.Duration
 	baseline *string
 	http     *string
+
+	// Set by the demo, not flags: sshHostKey is the SSH host key's file when it is not the state
+	// directory's; joinCommand makes the command that joins the cockpit served on addr (default
+	// `ssh -p PORT HOST`), once the server listens.
+	sshHostKey  string
+	joinCommand func(srv *tui.Server, addr net.Addr) (string, error)
 }
 
 func addRunFlags(fs *pflag.FlagSet) runFlags {
@@ -127,6 +134,17 @@ func runEngineMode(rb *runbook.Runbook, opts engine.Options, rf runFlags, serve 
 			return exitFail
 		}
 	}
+	// The state directory's lock first: a second engine on it is refused before anything is
+	// written there (the LCS token cache, the SSH host key) or anyone is asked for a password.
+	if opts.Lock == nil {
+		lock, err := journal.LockDir(opts.StateDir, opts.Command)
+		if err != nil {
+			fmt.Fprintf(stderr, "cutover: %s\n", journal.Describe(err))
+			return exitFail
+		}
+		defer lock.Release()
+		opts.Lock = lock
+	}
 	// While the cockpit owns the terminal, notices (an LCS sign-in code) go to the engine's log.
 	notices := &adapter.EngineNotices{}
 	var noticeOut io.Writer = stderr
@@ -209,6 +227,9 @@ func runEngineMode(rb *runbook.Runbook, opts engine.Options, rf runFlags, serve 
 		Out: stdout, In: stdin, Interactive: interactive && !serve, Interrupts: sigs,
 		Actor: engine.LocalOperator(*rf.as, ttyName(stdin)),
 		Start: start(ctx), Stay: serve,
+	}
+	if srv != nil {
+		hopts.Join = srv.Join()
 	}
 	if help != nil {
 		hopts.Helper = help.Fixing

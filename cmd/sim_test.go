@@ -1,12 +1,19 @@
 package cmd
 
 import (
+	"bytes"
+	"crypto/tls"
 	stdsql "database/sql"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
+
+	lcssim "cutover/lcs/sim"
+	"cutover/sql/tdssim"
 )
 
 // TestSimServesAndStops: `cutover sim` prints connection strings that work with a standard SQL
@@ -82,5 +89,59 @@ func TestSimServesAndStops(t *testing.T) {
 		if err := cmd.Wait(); err != nil {
 			t.Fatalf("after %v: %v", sig, err)
 		}
+	}
+}
+
+// TestSimKeepsItsCertificates: `cutover sim --dir D` restarted keeps both simulators'
+// certificates (the SQL servers' and LCS's), so an engine or a client that trusted them goes on
+// trusting them; the LCS simulator serves the certificate its file holds.
+func TestSimKeepsItsCertificates(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("signals")
+	}
+	dir := t.TempDir()
+	run := func() (sqlCert, lcsCert, lcsServed []byte) {
+		t.Helper()
+		cmd := child(t, "sim", "--source-addr", "127.0.0.1:0", "--target-addr", "127.0.0.1:0", "--lcs-addr", "127.0.0.1:0",
+			"--tables", "200", "--dir", dir)
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Wait()
+		defer cmd.Process.Signal(syscall.SIGTERM)
+		ls := streamLines(out)
+		ls.expect(t, "Serving until Ctrl-C")
+		defer ls.drain()
+		var lcsURL string
+		for _, l := range ls.seen {
+			if strings.HasPrefix(l, "Simulated LCS at ") {
+				lcsURL = strings.Fields(l)[3]
+				if !strings.Contains(l, "certificate "+filepath.Join(dir, lcssim.CertFileName)) {
+					t.Errorf("the LCS line names another certificate: %s", l)
+				}
+			}
+		}
+		sqlCert, lcsCert = mustRead(t, filepath.Join(dir, tdssim.CertFileName)), mustRead(t, filepath.Join(dir, lcssim.CertFileName))
+		conn, err := tls.Dial("tcp", strings.TrimPrefix(lcsURL, "https://"), &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatalf("LCS at %q: %v", lcsURL, err)
+		}
+		defer conn.Close()
+		return sqlCert, lcsCert, conn.ConnectionState().PeerCertificates[0].Raw
+	}
+	sql1, lcs1, served1 := run()
+	sql2, lcs2, served2 := run()
+	if !bytes.Equal(sql1, sql2) {
+		t.Error("the SQL servers' certificate changed across a restart")
+	}
+	if !bytes.Equal(lcs1, lcs2) || !bytes.Equal(served1, served2) {
+		t.Error("the LCS simulator's certificate changed across a restart")
+	}
+	if !bytes.Contains(lcs1, []byte("BEGIN CERTIFICATE")) || len(served1) == 0 {
+		t.Fatalf("no LCS certificate: %q", lcs1)
+	}
+	if _, err := os.Stat(filepath.Join(dir, lcssim.KeyFileName)); err != nil {
+		t.Fatalf("the LCS key is not kept: %v", err)
 	}
 }

@@ -49,7 +49,7 @@ func cmdStatus(s *streams) *cobra.Command {
 			// sign-in, the team's), and a missing database password surfaces when its connection opens.
 			opts := parseOptions()
 			opts.SkipSecretChecks = true
-			rb, err := runbook.Load(*file, opts)
+			rb, err := runbook.Load(runbookOf(c.Flags(), *file, *state), opts)
 			if err != nil {
 				return unknown(fmt.Errorf("runbook: %w", err))
 			}

@@ -83,8 +83,7 @@ func cmdTeam(s *streams) *cobra.Command {
 				}
 				text := string(existing)
 				if len(existing) == 0 {
-					text = "# cutover team: who may join the cockpit over SSH, as what. One public key per line (authorized_keys\n" +
-						"# format) with cutover-role=\"operator\" or \"viewer\" and cutover-name=\"Display Name\".\n"
+					text = team.Header
 				} else if !strings.HasSuffix(text, "\n") {
 					text += "\n"
 				}

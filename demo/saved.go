@@ -17,12 +17,21 @@ import (
 	sqlsim "cutover/sql/sim"
 )
 
-// SimsFile, in the demo's directory, holds what resuming an interrupted demo needs to bring
-// the simulators back as they were.
+// SimsFile, in the demo's files' directory (DirName), holds what resuming an interrupted demo
+// needs to bring the simulators back as they were.
 const SimsFile = "Simulators.json"
 
+// EarlierLayout reports whether dir holds a demo an earlier version of cutover started: its saved
+// simulators beside the engine's state directory (dir/state), not in dir/demo. This version does
+// not resume it (its journal and runbook still read: cutover report --state dir/state).
+func EarlierLayout(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, SimsFile))
+	return err == nil
+}
+
 // Saved is the simulators' saved state: the world's configuration and start, every action
-// taken on it, LCS's operations and counters, the simulated time reached and the addresses.
+// taken on it, LCS's operations and counters, the simulated time reached and the addresses (the
+// cockpit's SSH address too, so the second operator's join command stays the same).
 type Saved struct {
 	Scenario   string          `json:"scenario"`
 	Tables     int             `json:"tables"`
@@ -31,6 +40,7 @@ type Saved struct {
 	Source     string          `json:"source"`
 	Target     string          `json:"target"`
 	LCS        string          `json:"lcs"`
+	SSH        string          `json:"ssh,omitempty"`
 	Actions    []sqlsim.Action `json:"actions,omitempty"`
 	LCSState   lcssim.Saved    `json:"lcs_state"`
 }
@@ -91,6 +101,7 @@ type Saver struct {
 	err  error
 }
 
+// NewSaver keeps path current with the simulators' state, starting from sv.
 func NewSaver(path string, sv *Saved, sims *Simulators, clk clock.Clock) *Saver {
 	s := &Saver{path: path, sv: *sv, clk: clk}
 	s.sv.WorldStart = sims.World.StartedAt()
@@ -112,6 +123,16 @@ func NewSaver(path string, sv *Saved, sims *Simulators, clk clock.Clock) *Saver 
 	return s
 }
 
+// SetSSH records where the cockpit is served over SSH.
+func (s *Saver) SetSSH(addr string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sv.SSH = addr
+	s.writeLocked()
+	return s.err
+}
+
+// Write saves the simulators now.
 func (s *Saver) Write() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -133,6 +154,7 @@ func (s *Saver) writeLocked() {
 	}
 }
 
+// Run saves the simulated time every half second until ctx ends, then once more.
 func (s *Saver) Run(ctx context.Context) {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()

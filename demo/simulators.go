@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"cutover/engine"
 	"cutover/lcs"
@@ -79,8 +77,8 @@ func (s sandboxState) SandboxState() string {
 }
 
 // StartSimulators starts the SQL and LCS Simulators on the given addresses (any free port when
-// one is taken), writing the LCS certificate into dir. restore, when set, brings back a saved
-// state before they serve.
+// one is taken), keeping the LCS certificate in dir (the same one across restarts). restore,
+// when set, brings back a saved state before they serve.
 func StartSimulators(cfg sqlsim.Config, clk sqlsim.Clock, sourceAddr, targetAddr, lcsAddr, dir string, restore func(*sqlsim.World, *lcssim.Server) error) (*Simulators, error) {
 	return StartSimulatorsWith(cfg, clk, sqlsim.ServerConfig{SourceAddr: sourceAddr, TargetAddr: targetAddr}, lcsAddr, dir, restore)
 }
@@ -92,7 +90,7 @@ func StartSimulatorsWith(cfg sqlsim.Config, clk sqlsim.Clock, sqlCfg sqlsim.Serv
 	if err != nil {
 		return nil, err
 	}
-	ls := lcssim.New(lcssim.Options{Clock: clk})
+	ls := lcssim.New(lcssim.Options{Clock: clk, CertDir: dir})
 	ls.SetSandboxStateSource(sandboxState{w})
 	if restore != nil {
 		if err := restore(w, ls); err != nil {
@@ -115,13 +113,7 @@ func StartSimulatorsWith(cfg sqlsim.Config, clk sqlsim.Clock, sqlCfg sqlsim.Serv
 		srv.Close()
 		return nil, fmt.Errorf("start the LCS simulator: %w", err)
 	}
-	cert := filepath.Join(dir, "lcs-sim.pem")
-	if err := os.WriteFile(cert, ls.CertPEM(), 0o600); err != nil {
-		srv.Close()
-		ls.Close()
-		return nil, err
-	}
-	return &Simulators{World: w, SQL: srv, LCS: ls, LCSURL: url, LCSCert: cert}, nil
+	return &Simulators{World: w, SQL: srv, LCS: ls, LCSURL: url, LCSCert: ls.CertFile()}, nil
 }
 
 func (s *Simulators) Close() {
@@ -129,7 +121,10 @@ func (s *Simulators) Close() {
 	s.LCS.Close()
 }
 
-// lcsSnippet is the runbook lcs section for the simulator.
+// lcsPasswordEnv is the variable LCSSnippet names for the simulated LCS user's password.
+const lcsPasswordEnv = "CUTOVER_SIM_LCS_PASSWORD"
+
+// LCSSnippet is the runbook lcs section for the simulator, its password in lcsPasswordEnv.
 func (s *Simulators) LCSSnippet() string {
 	return fmt.Sprintf(`lcs:
   project_id: %q
@@ -140,9 +135,9 @@ func (s *Simulators) LCSSnippet() string {
   client_id: %s
   tenant_id: %s
   username: %s
-  password_env: CUTOVER_SIM_LCS_PASSWORD
+  password_env: %s
   sandbox_environment_id: %s
   production_environment_id: %s
 `, lcssim.DefaultProjectID, s.LCSURL, s.LCS.Authority(lcssim.DefaultTenantID), s.LCSCert, lcssim.DefaultClientID, lcssim.DefaultTenantID, lcssim.DefaultUser,
-		lcssim.SandboxID, lcssim.ProductionID)
+		lcsPasswordEnv, lcssim.SandboxID, lcssim.ProductionID)
 }

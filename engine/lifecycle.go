@@ -41,6 +41,9 @@ type Options struct {
 	QueueLimit int
 	// Command describes this process in the lock file.
 	Command string
+	// Lock is the state directory's lock when the caller took it before writing anything there
+	// (journal.LockDir): Open uses it instead of taking it, and the caller releases it after Stop.
+	Lock *journal.Lock
 	// NoSync skips fsync in the journal: benchmarks only.
 	NoSync bool
 	// Ports connect the step kinds and the replication monitor to the world; Ports.Replication
@@ -201,7 +204,7 @@ func (e *Engine) openFiles() (*Baseline, *journal.Journal, journal.OpenReport, r
 		}
 		base = b
 	}
-	j, rep, err := journal.Open(e.stateDir, journal.Options{NoSync: e.opts.NoSync, Command: e.opts.Command})
+	j, rep, err := journal.Open(e.stateDir, journal.Options{NoSync: e.opts.NoSync, Command: e.opts.Command, Lock: e.opts.Lock})
 	if err != nil {
 		return nil, nil, rep, restored{}, err
 	}

@@ -32,6 +32,10 @@ type Options struct {
 	// OwnsEngine is set when quitting this cockpit stops the engine (the local `cutover run`);
 	// then quitting while steps run asks first. An SSH session only leaves.
 	OwnsEngine bool
+	// Join is how another operator joins this cockpit: the command they run (the demo's ssh
+	// command with its second operator's key, or `ssh -p PORT HOST`). "" when the cockpit is not
+	// served over SSH. The confirmation dialog shows it while a step waits for more approvals.
+	Join string
 }
 
 // App is the cockpit's root model: it owns the layout, the focus, the overlays and the routing of
@@ -100,6 +104,7 @@ func NewApp(ctx context.Context, e Engine, opt Options) *App {
 		styles: NewStyles(dark), keys: keys, actor: opt.Actor, readOnly: ro,
 		themePinned: opt.Config.Theme != ThemeAuto,
 		local:       opt.Local, now: e.Now, watchers: opt.Watchers, ownsEngine: opt.OwnsEngine,
+		join: opt.Join,
 	}
 	snap, events := e.Subscribe(ctx)
 	d := newData(snap)

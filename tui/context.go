@@ -55,6 +55,8 @@ type session struct {
 	watchers func() []Presence
 	// local cockpits own the engine: quitting stops it. SSH sessions only leave.
 	ownsEngine bool
+	// join is how another operator joins this cockpit (Options.Join).
+	join string
 }
 
 // data is the cockpit's copy of the run: the snapshot kept current by events, the newest

@@ -38,6 +38,9 @@ type HeadlessOptions struct {
 	// Stay keeps printing after the run completes or is blocked (cutover serve: the SSH
 	// cockpits go on); only an interrupt ends it.
 	Stay bool
+	// Join is how another operator joins the cockpit over SSH (Options.Join): printed when a
+	// step needs more approvals than this terminal can give. "" when it is not served over SSH.
+	Join string
 }
 
 // Exit codes of a headless run.
@@ -519,7 +522,11 @@ func (h *headless) ask(s engine.Snapshot, p prompt) {
 	if len(c.Approvals) > 0 {
 		h.printf(" (by %s)", approvalNames(c.Approvals))
 	}
-	h.printf("\n   type %q to confirm as %s, or no: reason for a no-go\n", c.Phrase, h.opt.Actor.Name)
+	h.printf("\n")
+	if c.Needed > 1 {
+		h.joinHint()
+	}
+	h.printf("   type %q to confirm as %s, or no: reason for a no-go\n", c.Phrase, h.opt.Actor.Name)
 	if st.WhenFailed != "" {
 		// A conditional step: one of two choices on its trigger's failure.
 		h.printf("   it runs because %s failed; the other choice is to retry %s (no: reason here, then cutover step retry %s)\n", st.WhenFailed, st.WhenFailed, st.WhenFailed)
@@ -531,6 +538,15 @@ func (h *headless) ask(s engine.Snapshot, p prompt) {
 		h.printf("   rehearsal: a second person at this terminal types as NAME: %s\n", c.Phrase)
 	}
 	h.prompt()
+}
+
+// joinHint says how another operator joins to give the approvals this terminal cannot.
+func (h *headless) joinHint() {
+	lines := joinLines(h.opt.Join)
+	h.printf("   %s\n", lines[0])
+	for _, l := range lines[1:] {
+		h.printf("     %s\n", l)
+	}
 }
 
 // answer applies what the operator typed to the current prompt.
@@ -559,6 +575,7 @@ func (h *headless) answer(line string) {
 		res, err = h.e.Skip(p.step, h.opt.Actor, strings.TrimSpace(reason), strings.TrimSpace(phrase))
 		if err == nil && !res.Satisfied {
 			h.printf("   skip approved by %s (%d of %d); another operator must approve it from their own session\n", h.opt.Actor.Name, res.Count, res.Needed)
+			h.joinHint()
 			h.prompt()
 			return
 		}
@@ -576,6 +593,10 @@ func (h *headless) answer(line string) {
 		res, err = h.e.Confirm(p.step, p.request, actor, phrase)
 		if err == nil && !res.Satisfied {
 			h.printf("   confirmed by %s (%d of %d); another operator must confirm from their own session\n", actor.Name, res.Count, res.Needed)
+			if st, ok := h.e.Snapshot().Step(p.step); ok && st.Confirmation != nil && len(st.Confirmation.Approvals) > 0 {
+				h.printf("   approved so far by %s\n", approvalNames(st.Confirmation.Approvals))
+			}
+			h.joinHint()
 			h.prompt()
 			return
 		}

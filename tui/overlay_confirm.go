@@ -73,7 +73,7 @@ func (o *confirmOverlay) update(msg tea.Msg) (tea.Cmd, bool) {
 		}
 		done := fmt.Sprintf("%s confirmed by %s", o.step, o.s.actor.Name)
 		if !msg.res.Satisfied {
-			done = fmt.Sprintf("%s: your approval is %d of %d; another operator must confirm", o.step, msg.res.Count, msg.res.Needed)
+			done = fmt.Sprintf("%s: your approval is %d of %d; another operator must confirm from their own session (c shows how they join)", o.step, msg.res.Count, msg.res.Needed)
 		}
 		return func() tea.Msg { return actionDoneMsg{what: done} }, true
 	case tea.KeyPressMsg:
@@ -181,7 +181,16 @@ func (o *confirmOverlay) view(w, h int) string {
 		}
 		appr += " — " + strings.Join(names, "; ")
 	}
-	add(appr)
+	for _, l := range wrapText(appr, inner) {
+		add(l)
+	}
+	if c.Needed > 1 && len(c.Approvals) < c.Needed {
+		for _, l := range joinLines(o.s.join) {
+			for _, w := range wrapText(l, inner) {
+				add(st.Muted.Render(w))
+			}
+		}
+	}
 	add(st.Muted.Render("you are ") + o.s.actor.String())
 	if o.holdErr != "" {
 		for _, l := range wrapText(o.holdErr+" — esc closes", inner) {

@@ -64,6 +64,10 @@ type ServerOptions struct {
 	Status StatusThresholds
 	// Logf records what happens (who joined, who was refused); the engine's log in practice.
 	Logf func(format string, args ...any)
+	// Join is how another operator joins this cockpit (the command to run), shown in every
+	// session's confirmation dialog while a step waits for more approvals; SetJoin sets it once
+	// the address is known.
+	Join string
 	// Local formats clock times (time.Local when nil).
 	Local *time.Location
 
@@ -81,6 +85,7 @@ type Server struct {
 	opt         ServerOptions
 	srv         *ssh.Server
 	fingerprint string
+	hostKey     string
 
 	mu       sync.Mutex
 	sessions map[int]*presence
@@ -195,24 +200,25 @@ func NewServer(e Engine, opt ServerOptions) (*Server, error) {
 	if err := os.Chmod(opt.HostKeyPath, 0o600); err != nil {
 		return nil, fmt.Errorf("ssh host key: %w", err)
 	}
-	fp, err := hostKeyFingerprint(opt.HostKeyPath)
+	pub, err := hostPublicKey(opt.HostKeyPath)
 	if err != nil {
 		return nil, err
 	}
-	s.srv, s.fingerprint = srv, fp
+	s.srv, s.fingerprint = srv, gossh.FingerprintSHA256(pub)
+	s.hostKey = strings.TrimSpace(string(gossh.MarshalAuthorizedKey(pub)))
 	return s, nil
 }
 
-func hostKeyFingerprint(path string) (string, error) {
+func hostPublicKey(path string) (gossh.PublicKey, error) {
 	pem, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("ssh host key: %w", err)
+		return nil, fmt.Errorf("ssh host key: %w", err)
 	}
 	signer, err := gossh.ParsePrivateKey(pem)
 	if err != nil {
-		return "", fmt.Errorf("ssh host key %s: %w", path, err)
+		return nil, fmt.Errorf("ssh host key %s: %w", path, err)
 	}
-	return gossh.FingerprintSHA256(signer.PublicKey()), nil
+	return signer.PublicKey(), nil
 }
 
 type logfLogger func(format string, args ...any)
@@ -221,6 +227,25 @@ func (l logfLogger) Printf(format string, args ...any) { l(format, args...) }
 
 // Fingerprint is the host key's SHA256 fingerprint, for people to check on first connection.
 func (s *Server) Fingerprint() string { return s.fingerprint }
+
+// HostKey is the host key's public half in authorized_keys form ("ssh-ed25519 AAAA…"), for a
+// known_hosts file.
+func (s *Server) HostKey() string { return s.hostKey }
+
+// SetJoin sets how another operator joins this cockpit (ServerOptions.Join), for the sessions
+// that open from now on.
+func (s *Server) SetJoin(command string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opt.Join = command
+}
+
+// Join is how another operator joins this cockpit (ServerOptions.Join, or what SetJoin set).
+func (s *Server) Join() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opt.Join
+}
 
 // Listen opens the listening socket (so the address is known before serving). Connections
 // beyond an address's rate are closed as they are accepted.
@@ -256,11 +281,17 @@ func (s *Server) Serve() error {
 	return nil
 }
 
-// Shutdown closes the listener and every session (each session's cockpit ends; the engine
+// Shutdown closes the listener (also one Listen opened and Serve never used) and every session (each session's cockpit ends; the engine
 // goes on).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
 	err := s.srv.Shutdown(ctx)
+	if ln != nil {
+		ln.Close() // a listener never served is closed too (closed twice otherwise: no harm)
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		err = s.srv.Close()
 	}
@@ -368,9 +399,12 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	p := s.newPresence(actor, false)
 	p.sess = sess
 	// Every action of the session goes through the team file as it is at that moment.
+	s.mu.Lock()
+	join := s.opt.Join
+	s.mu.Unlock()
 	app := NewApp(ctx, &policyEngine{e: s.e, s: s, p: p}, Options{
 		Actor: actor, ReadOnly: !actor.CanOperate(), Config: s.opt.Config, Local: s.opt.Local,
-		Watchers: s.Presence, OnActivity: p.touch,
+		Watchers: s.Presence, OnActivity: p.touch, Join: join,
 	})
 	p.app = app
 	opts := append(bm.MakeOptions(sess), tea.WithContext(ctx), tea.WithFPS(20))

@@ -72,6 +72,11 @@ type Options struct {
 	NoSync bool
 	// Command describes the holder in the lock file (for example "cutover run").
 	Command string
+	// Lock, when set, is the state directory's lock the caller took already (LockDir) so that
+	// what it wrote before opening the journal was written under it. Open uses it instead of
+	// taking the lock, and reports the holder it was taken over from; the lock stays the
+	// caller's: neither a failed Open nor Close releases it.
+	Lock *Lock
 }
 
 // Journal is an open journal holding the state directory's lock.
@@ -82,10 +87,12 @@ type Journal struct {
 	f      *os.File
 	anchor *anchorFile
 	lock   *Lock
-	seq    uint64
-	head   string
-	noSync bool
-	broken error
+	// borrowed: the lock is the caller's (Options.Lock), released by them, not by Close.
+	borrowed bool
+	seq      uint64
+	head     string
+	noSync   bool
+	broken   error
 }
 
 // Torn describes an incomplete last line left by a crash in the middle of a write. It is dropped.
@@ -135,14 +142,25 @@ func Open(dir string, opts Options) (*Journal, OpenReport, error) {
 	if err := restrictPath(dir, 0o700); err != nil {
 		return nil, rep, fmt.Errorf("restrict state directory: %w", err)
 	}
-	lock, stale, err := Acquire(dir, opts.Command)
-	if err != nil {
-		return nil, rep, err
+	lock, borrowed := opts.Lock, opts.Lock != nil
+	if borrowed {
+		if err := lock.holds(dir); err != nil {
+			return nil, rep, err
+		}
+		rep.StaleLock = lock.stale
+	} else {
+		var stale *LockInfo
+		var err error
+		if lock, stale, err = Acquire(dir, opts.Command); err != nil {
+			return nil, rep, err
+		}
+		rep.StaleLock = stale
 	}
-	rep.StaleLock = stale
-	j := &Journal{dir: dir, path: filepath.Join(dir, FileName), lock: lock, head: Genesis, noSync: opts.NoSync}
+	j := &Journal{dir: dir, path: filepath.Join(dir, FileName), lock: lock, borrowed: borrowed, head: Genesis, noSync: opts.NoSync}
 	fail := func(err error) (*Journal, OpenReport, error) {
-		_ = lock.Release()
+		if !borrowed {
+			_ = lock.Release()
+		}
 		return nil, OpenReport{}, err
 	}
 
@@ -280,7 +298,7 @@ func (j *Journal) Append(rec Record) (Record, error) {
 }
 
 // Close closes the file, marks its anchor closed (nothing may follow the last line) and releases
-// the lock.
+// the lock (unless it is the caller's: Options.Lock).
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -296,10 +314,10 @@ func (j *Journal) Close() error {
 		errs = append(errs, j.anchor.close())
 		j.anchor = nil
 	}
-	if j.lock != nil {
+	if j.lock != nil && !j.borrowed {
 		errs = append(errs, j.lock.Release())
-		j.lock = nil
 	}
+	j.lock = nil
 	return errors.Join(errs...)
 }
 

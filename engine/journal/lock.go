@@ -59,6 +59,25 @@ func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 type Lock struct {
 	f    *os.File
 	live *os.File
+	// dir is the state directory it locks; stale the previous holder it was taken over from
+	// (nil when there was none), for the journal opened under it to report.
+	dir   string
+	stale *LockInfo
+}
+
+// LockDir creates the state directory if needed (0700, as Open does) and takes its lock, for a
+// command that writes into the directory before it opens the journal: taking the lock first, it
+// is refused (a *LockedError naming the holder) before it has changed anything. The journal is
+// then opened with Options.Lock; the caller releases the lock when it is done.
+func LockDir(dir, command string) (*Lock, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	if err := restrictPath(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("restrict state directory: %w", err)
+	}
+	l, _, err := Acquire(dir, command)
+	return l, err
 }
 
 // Acquire takes the state directory's lock. When a previous holder died without releasing it, the
@@ -108,7 +127,7 @@ func Acquire(dir, command string) (*Lock, *LockInfo, error) {
 		_ = live.Close()
 		return fail(fmt.Errorf("take live lock: %w", err))
 	}
-	return &Lock{f: f, live: live}, stale, nil
+	return &Lock{f: f, live: live, dir: dir, stale: stale}, stale, nil
 }
 
 // liveWait bounds how long taking the live lock waits out readers (ReadHolder's shared locks last
@@ -135,7 +154,7 @@ func holdLive(f *os.File) error {
 	}
 }
 
-// Release clears the holder's details and releases the lock.
+// Release clears the holder's details and releases the lock. Releasing it again does nothing.
 func (l *Lock) Release() error {
 	if l == nil || l.f == nil {
 		return nil
@@ -189,4 +208,21 @@ func ReadHolder(dir string) (*LockInfo, bool, error) {
 		return nil, false, fmt.Errorf("test live lock: %w", err)
 	}
 	return readInfo(f), held, nil
+}
+
+// holds checks that the lock is held, and held on dir (a lock taken on another directory would
+// let two engines share this one).
+func (l *Lock) holds(dir string) error {
+	if l.f == nil {
+		return fmt.Errorf("state directory %s: the lock given was already released", dir)
+	}
+	if l.dir == dir {
+		return nil
+	}
+	a, errA := os.Stat(l.dir)
+	b, errB := os.Stat(dir)
+	if errA != nil || errB != nil || !os.SameFile(a, b) {
+		return fmt.Errorf("state directory %s: the lock given is %s's", dir, l.dir)
+	}
+	return nil
 }

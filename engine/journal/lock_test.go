@@ -195,3 +195,67 @@ func TestAFrozenLookDoesNotHoldAStartForEver(t *testing.T) {
 	}
 	l.Release()
 }
+
+// TestOpenUnderTheCallersLock: a command that takes the lock first (LockDir) is refused before it
+// writes anything while another holds the directory; the journal opened under its lock reports
+// the dead holder it was taken over from, keeps others out, and leaves releasing it to the
+// caller; a lock of another directory, or one already released, is refused.
+func TestOpenUnderTheCallersLock(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A holder that died: its details are in the lock file, nobody holds the OS lock.
+	dead := `{"host":"jump01","pid":4242,"command":"cutover demo","since":"2025-01-01T00:00:00Z"}` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, LockFileName), []byte(dead), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := LockDir(dir, "cutover demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if _, err := LockDir(dir, "second"); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "cutover demo") {
+		t.Fatalf("a second LockDir while the first holds: %v", err)
+	}
+	j, rep, err := Open(dir, Options{NoSync: true, Lock: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.StaleLock == nil || rep.StaleLock.PID != 4242 {
+		t.Fatalf("the dead holder must be reported: %+v", rep.StaleLock)
+	}
+	appendN(t, j, 1)
+	if _, _, err := Open(dir, Options{NoSync: true}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("another open while the journal is open: %v", err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Closing the journal leaves the caller's lock held …
+	if _, _, err := Open(dir, Options{NoSync: true}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("open after the journal closed, the caller still holding the lock: %v", err)
+	}
+	// … and a lock given for another directory is refused, also when its directory holds a journal.
+	other := filepath.Join(t.TempDir(), "other")
+	if _, _, err := Open(other, Options{NoSync: true, Lock: l}); err == nil || !strings.Contains(err.Error(), "the lock given is") {
+		t.Fatalf("open of %s under %s's lock: %v", other, dir, err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatalf("releasing twice: %v", err)
+	}
+	if _, _, err := Open(dir, Options{NoSync: true, Lock: l}); err == nil || !strings.Contains(err.Error(), "already released") {
+		t.Fatalf("open under a released lock: %v", err)
+	}
+	j, rep, err = Open(dir, Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("open once the caller released the lock: %v", err)
+	}
+	defer j.Close()
+	if len(rep.Records) != 1 || rep.StaleLock != nil {
+		t.Fatalf("reopened: %d records, stale %+v", len(rep.Records), rep.StaleLock)
+	}
+}

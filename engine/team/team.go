@@ -148,6 +148,10 @@ func Line(pub []byte, name string, role engine.Role) (string, error) {
 	return line, nil
 }
 
+// Header is how a new team file begins (cutover team add writes it, as the demo does its team's).
+const Header = "# cutover team: who may join the cockpit over SSH, as what. One public key per line (authorized_keys\n" +
+	"# format) with cutover-role=\"operator\" or \"viewer\" and cutover-name=\"Display Name\".\n"
+
 // Options configure how a team file is read.
 type Options struct {
 	// Strict refuses the file, at the first read and at every later one, when others than its

@@ -2,7 +2,8 @@
 // refresh and export, backups, operation status, environment metadata and history, deployment
 // status) and a fake Entra ID authority that MSAL for Go signs in against (OpenID discovery,
 // instance discovery, user realm, device code and token endpoints), served over TLS with a
-// self-signed certificate generated at start.
+// self-signed certificate generated at start, or kept in a directory across restarts
+// (Options.CertDir).
 //
 // State lives on an injectable clock: tokens expire after a TTL, database operations progress
 // NotStarted → InProgress → Completed (or Failed, or a rollback) with configurable durations,
@@ -120,6 +121,11 @@ type Options struct {
 	// ErrorLog receives the HTTP server's own errors (TLS handshakes refused by clients that do
 	// not trust the certificate, …); nil discards them.
 	ErrorLog *log.Logger
+	// CertDir, when set, keeps the certificate (CertFileName) and its key (KeyFileName) there:
+	// Start reuses them while they serve, so a client that trusts the certificate once (an
+	// engine that read it at its start) keeps trusting the simulator across restarts. [none: a
+	// new certificate at every start]
+	CertDir string
 }
 
 // Server is the simulator. It is an http.Handler; Start serves it over TLS.
@@ -195,8 +201,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Start serves the simulator over TLS on addr (e.g. "127.0.0.1:18080", or ":0" for any port),
-// with a self-signed certificate for localhost, 127.0.0.1 and ::1 generated now, and returns
-// its base URL (https://host:port).
+// with a self-signed certificate for localhost, 127.0.0.1 and ::1 (and the host of addr),
+// generated now or kept in Options.CertDir, and returns its base URL (https://host:port).
+// Nothing is written when the address cannot be listened on.
 func (s *Server) Start(addr string) (string, error) {
 	s.srvMu.Lock()
 	defer s.srvMu.Unlock()
@@ -207,13 +214,20 @@ func (s *Server) Start(addr string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sim: listen address %q: %w", addr, err)
 	}
-	cert, der, err := selfSigned(host)
-	if err != nil {
-		return "", fmt.Errorf("sim: certificate: %w", err)
-	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("sim: listen: %w", err)
+	}
+	var cert tls.Certificate
+	var der []byte
+	if s.opts.CertDir != "" {
+		cert, der, err = loadOrCreateCert(s.opts.CertDir, host, time.Now())
+	} else {
+		cert, der, err = selfSigned(host, time.Now(), 30*24*time.Hour)
+	}
+	if err != nil {
+		_ = ln.Close()
+		return "", fmt.Errorf("sim: certificate: %w", err)
 	}
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
@@ -308,9 +322,9 @@ func (s *Server) HTTPClient() *http.Client {
 	}}
 }
 
-// selfSigned makes an ECDSA P-256 certificate valid for a day, for localhost, 127.0.0.1, ::1
-// and host.
-func selfSigned(host string) (tls.Certificate, []byte, error) {
+// selfSigned makes an ECDSA P-256 certificate valid from an hour before now for valid, for
+// localhost, 127.0.0.1, ::1 and host.
+func selfSigned(host string, now time.Time, valid time.Duration) (tls.Certificate, []byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, nil, err
@@ -319,12 +333,11 @@ func selfSigned(host string) (tls.Certificate, []byte, error) {
 	if err != nil {
 		return tls.Certificate{}, nil, err
 	}
-	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: "cutover LCS simulator", Organization: []string{"cutover"}},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(30 * 24 * time.Hour),
+		NotAfter:              now.Add(valid),
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
