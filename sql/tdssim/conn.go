@@ -12,7 +12,6 @@ import (
 	"net"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -614,7 +613,7 @@ func (c *conn) dispatch(m message) error {
 		in.req, in.decErr = &Request{Kind: RequestBatch}, errors.New("bulk load is not supported")
 	}
 	if in.decErr == nil {
-		in.plan = c.srv.faults.evaluate(event{stage: stageRequest, sql: in.req.SQL, proc: in.req.Proc, user: sess.User, database: sess.Database})
+		in.plan = c.srv.faults.evaluate(event{stage: stageRequest, sql: in.req.SQL, proc: in.req.Proc, user: sess.User, database: sess.CurrentDatabase()})
 	}
 	return c.enqueue(in)
 }
@@ -670,7 +669,10 @@ func (c *conn) execute(in *inbound) {
 	if in.msg.status&(statusResetConn|statusResetConnSkipTran) != 0 {
 		sess.resets.Add(1)
 		if in.msg.status&statusResetConn != 0 {
+			// "the server MUST reset the connection state to the state at login"
+			// (MS-TDS 2.2.3.1.2): the database, the SET options, the transaction.
 			c.endTransaction()
+			sess.reset()
 		}
 	}
 	if c.log.Enabled(context.Background(), slog.LevelDebug) {
@@ -723,18 +725,12 @@ func (c *conn) execute(in *inbound) {
 		c.transaction(r, in.tx)
 		return
 	}
-	res, err := c.callHandler(in.req)
-	if in.ctx.Err() != nil {
-		r.end(nil)
+	if in.req.Kind == RequestBatch {
+		c.runBatch(r, in.req)
 		return
 	}
-	if err != nil {
-		errs := asSQLErrors(err)
-		c.logFailure(in.req, errs)
-		r.fail(errs, maxClass(errs) >= 20)
-		return
-	}
-	r.result(res)
+	res, err := c.serveHandler(c.srv.handler, in.req)
+	c.reply(r, in.req, res, err)
 }
 
 // malformedError is the answer to a request that does not decode: 4009 for
@@ -772,12 +768,8 @@ func maxClass(errs []*Error) uint8 {
 	return m
 }
 
-func (c *conn) callHandler(req *Request) (res *Result, err error) {
-	if !c.srv.cfg.DisableBuiltins && req.Kind == RequestBatch {
-		if r, ok := builtin(req.SQL); ok {
-			return r, nil
-		}
-	}
+// serveHandler asks a handler; a panic is a SQL error, not a crash.
+func (c *conn) serveHandler(h Handler, req *Request) (res *Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.srv.st.handlerPanics.Add(1)
@@ -785,22 +777,7 @@ func (c *conn) callHandler(req *Request) (res *Result, err error) {
 			res, err = nil, &Error{Number: 50000, State: 1, Class: 16, Message: fmt.Sprintf("tdssim: handler panic: %v", p)}
 		}
 	}()
-	return c.srv.handler.ServeTDS(req)
-}
-
-// builtin answers "select 1" (db.Ping) and batches made only of SET
-// statements.
-func builtin(sql string) (*Result, bool) {
-	n := NormalizeSQL(sql)
-	if n == "select 1" {
-		return Rows([]Column{{Type: TypeInt}}, Row{int64(1)}), true
-	}
-	for stmt := range strings.SplitSeq(n, ";") {
-		if stmt = strings.TrimSpace(stmt); stmt != "" && !strings.HasPrefix(stmt, "set ") {
-			return nil, false
-		}
-	}
-	return NoCount(), true
+	return h.ServeTDS(req)
 }
 
 // endTransaction forgets the open transaction, if any.
@@ -808,104 +785,169 @@ func (c *conn) endTransaction() {
 	c.tranCount, c.tranName, c.savepoints = 0, "", nil
 	if s := c.session(); s != nil {
 		s.tranID.Store(0)
+		s.setTranCount(0)
 	}
 }
 
-// transaction answers a Transaction Manager request (MS-TDS 2.2.6.9) with
-// the transaction semantics of SQL Server: BEGIN starts a transaction or
-// only increments @@TRANCOUNT, COMMIT decrements it and commits at zero,
-// ROLLBACK rolls back everything (or to a savepoint named by XACT_NAME),
-// SAVE sets a savepoint. ENVCHANGE 8, 9 and 10 carry the descriptor, and
+// The transaction semantics of SQL Server, shared by Transaction Manager
+// requests (MS-TDS 2.2.6.9) and the T-SQL statements of a batch: BEGIN
+// starts a transaction or only increments @@TRANCOUNT, COMMIT decrements it
+// and commits at zero, ROLLBACK rolls back everything (or to a savepoint
+// named), SAVE sets a savepoint. ENVCHANGE 8, 9 and 10 carry the
+// descriptor ("Types 8 to 19 were introduced in TDS 7.2": none before), and
 // "For operations that change only the value of @@trancount, no ENVCHANGE
 // stream is generated" (MS-TDS 2.2.7.9).
-func (c *conn) transaction(r *response, tx *txRequest) {
+
+// tranBegin begins a transaction.
+func (c *conn) tranBegin(r *response, name string) {
 	sess := c.session()
-	sqlErr := func(number int32, class uint8, msg string) {
-		e := &Error{Number: number, State: 1, Class: class, Message: msg}
+	if c.tranCount > 0 {
+		c.tranCount++
+		sess.setTranCount(c.tranCount)
+		return
+	}
+	c.tranSeq++
+	id := uint64(c.spid)<<32 | c.tranSeq
+	sess.tranID.Store(id)
+	c.tranCount, c.tranName, c.savepoints = 1, name, nil
+	sess.setTranCount(1)
+	if c.ver.atLeast(TDS72) {
+		r.mw.buf = appendEnvChangeBytes(r.mw.buf, envBeginTran, binary.LittleEndian.AppendUint64(nil, id), nil)
+	}
+}
+
+// tranEnd ends the transaction with ENVCHANGE typ (commit or rollback).
+func (c *conn) tranEnd(r *response, typ byte) {
+	id := c.session().tranID.Load()
+	c.endTransaction()
+	if c.ver.atLeast(TDS72) {
+		r.mw.buf = appendEnvChangeBytes(r.mw.buf, typ, nil, binary.LittleEndian.AppendUint64(nil, id))
+	}
+}
+
+// tranCommit commits (a COMMIT's transaction name is ignored, as T-SQL's
+// is).
+func (c *conn) tranCommit(r *response) *Error {
+	if c.tranCount == 0 {
+		return &Error{Number: 3902, State: 1, Class: 16, Message: "The COMMIT TRANSACTION request has no corresponding BEGIN TRANSACTION."}
+	}
+	c.tranCount--
+	c.session().setTranCount(c.tranCount)
+	if c.tranCount == 0 {
+		c.tranEnd(r, envCommitTran)
+	}
+	return nil
+}
+
+// tranRollback rolls back the transaction, or to the savepoint name.
+func (c *conn) tranRollback(r *response, name string) *Error {
+	if c.tranCount == 0 {
+		return &Error{Number: 3903, State: 1, Class: 16, Message: "The ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION."}
+	}
+	if name != "" && name != c.tranName {
+		// "If XACT_NAME specifies a savepoint name, the rollback only
+		// goes back until the specified savepoint". Names are
+		// case-sensitive. The most recent savepoint of that name is the
+		// one, and it is gone afterwards, with every later one.
+		i := -1
+		for j, s := range slices.Backward(c.savepoints) {
+			if s == name {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			return &Error{Number: 6401, State: 1, Class: 16, Message: fmt.Sprintf("Cannot roll back %s. No transaction or savepoint of that name was found.", name)}
+		}
+		c.savepoints = c.savepoints[:i]
+		return nil
+	}
+	c.tranEnd(r, envRollbackTran)
+	return nil
+}
+
+// tranSave sets a savepoint.
+func (c *conn) tranSave(name string) *Error {
+	if c.tranCount == 0 {
+		return &Error{Number: 628, State: 1, Class: 16, Message: "Cannot issue SAVE TRANSACTION when there is no active transaction."}
+	}
+	c.savepoints = append(c.savepoints, name)
+	return nil
+}
+
+// transaction answers a Transaction Manager request (MS-TDS 2.2.6.9).
+func (c *conn) transaction(r *response, tx *txRequest) {
+	fail := func(e *Error) {
 		c.logFailure(r.in.req, []*Error{e})
 		r.fail([]*Error{e}, false)
 	}
-	begin := func(name string) {
-		if c.tranCount > 0 {
-			c.tranCount++
-			return
-		}
-		c.tranSeq++
-		id := uint64(c.spid)<<32 | c.tranSeq
-		sess.tranID.Store(id)
-		c.tranCount, c.tranName, c.savepoints = 1, name, nil
-		r.mw.buf = appendEnvChangeBytes(r.mw.buf, envBeginTran, binary.LittleEndian.AppendUint64(nil, id), nil)
-	}
-	end := func(typ byte) {
-		id := sess.tranID.Load()
-		c.endTransaction()
-		r.mw.buf = appendEnvChangeBytes(r.mw.buf, typ, nil, binary.LittleEndian.AppendUint64(nil, id))
-	}
 	switch tx.op {
 	case txBegin:
-		begin(tx.name)
+		c.tranBegin(r, tx.name)
 	case txCommit:
-		if c.tranCount == 0 {
-			sqlErr(3902, 16, "The COMMIT TRANSACTION request has no corresponding BEGIN TRANSACTION.")
+		if e := c.tranCommit(r); e != nil {
+			fail(e)
 			return
 		}
-		// A COMMIT's transaction name is ignored, as T-SQL's is.
-		if c.tranCount--; c.tranCount == 0 {
-			end(envCommitTran)
-		}
 		if tx.beginNew {
-			begin(tx.beginName)
+			c.tranBegin(r, tx.beginName)
 		}
 	case txRollback:
-		if c.tranCount == 0 {
-			sqlErr(3903, 16, "The ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION.")
+		savepoint := tx.name != "" && tx.name != c.tranName
+		if e := c.tranRollback(r, tx.name); e != nil {
+			fail(e)
 			return
 		}
-		if tx.name != "" && tx.name != c.tranName {
-			// "If XACT_NAME specifies a savepoint name, the rollback only
-			// goes back until the specified savepoint", and a begin that
-			// comes with it "is ignored". Names are case-sensitive.
-			// The most recent savepoint of that name is the one, and it is
-			// gone afterwards, with every later one.
-			i := -1
-			for j, s := range slices.Backward(c.savepoints) {
-				if s == tx.name {
-					i = j
-					break
-				}
-			}
-			if i < 0 {
-				sqlErr(6401, 16, fmt.Sprintf("Cannot roll back %s. No transaction or savepoint of that name was found.", tx.name))
-				return
-			}
-			c.savepoints = c.savepoints[:i]
-			break
-		}
-		end(envRollbackTran)
-		if tx.beginNew {
-			begin(tx.beginName)
+		// A begin that comes with a rollback to a savepoint "is ignored".
+		if tx.beginNew && !savepoint {
+			c.tranBegin(r, tx.beginName)
 		}
 	case txSave:
-		if c.tranCount == 0 {
-			sqlErr(628, 16, "Cannot issue SAVE TRANSACTION when there is no active transaction.")
-			return
-		}
 		if tx.name == "" {
 			// "A nonempty name MUST be specified as part of this request.
 			// Otherwise, an error is raised."
+			if c.tranCount == 0 {
+				fail(&Error{Number: 628, State: 1, Class: 16, Message: "Cannot issue SAVE TRANSACTION when there is no active transaction."})
+				return
+			}
 			r.fail([]*Error{malformedError(errors.New("TM_SAVE_XACT without a savepoint name"))}, false)
 			return
 		}
-		c.savepoints = append(c.savepoints, tx.name)
+		if e := c.tranSave(tx.name); e != nil {
+			fail(e)
+			return
+		}
 	default: // TM_GET_DTC_ADDRESS, TM_PROPAGATE_XACT, TM_PROMOTE_XACT
-		sqlErr(8501, 16, fmt.Sprintf("MSDTC on server '%s' is unavailable.", c.srv.cfg.ServerName))
+		fail(&Error{Number: 8501, State: 1, Class: 16, Message: fmt.Sprintf("MSDTC on server '%s' is unavailable.", c.srv.cfg.ServerName)})
 		return
 	}
 	r.end(&doneToken{tok: tokDone})
 }
 
-// result writes a handler's Result.
+// result writes a handler's Result as the whole response.
 func (r *response) result(res *Result) {
+	d, _, err := r.writeStatement(res, r.rpc, r.c.session().NoCount())
+	if err != nil {
+		switch {
+		case errors.Is(err, errCancelled):
+			r.end(nil)
+		case errors.Is(err, errDropped):
+		default:
+			errs := asSQLErrors(err)
+			r.c.logFailure(r.in.req, errs)
+			r.fail(errs, maxClass(errs) >= 20)
+		}
+		return
+	}
+	r.end(&d)
+}
+
+// writeStatement writes one statement's answer: its messages, then its result sets, each but the
+// last closed by a DONE with DONE_MORE, and returns the DONE that closes the statement (without
+// DONE_MORE) and its row count. proc writes it as a procedure's answer: DONEINPROC after each
+// result set, RETURNSTATUS, then DONEPROC. nocount (SET NOCOUNT ON) leaves DONE_COUNT off.
+// errCancelled means ATTENTION or close; errDropped means the connection is gone.
+func (r *response) writeStatement(res *Result, proc, nocount bool) (doneToken, int64, error) {
 	if res == nil {
 		res = NoCount()
 	}
@@ -914,62 +956,59 @@ func (r *response) result(res *Result) {
 	for _, m := range res.Messages {
 		r.mw.buf = appendMessage(r.mw.buf, v, tokInfo, m.Number, m.State, m.Class, m.Text, server, "", 1)
 	}
-	doneTok := tokDone
-	if r.rpc {
-		doneTok = tokDoneInProc
+	count := doneCount
+	if nocount {
+		count = 0
 	}
+	inner := tokDone
+	if proc {
+		inner = tokDoneInProc
+	}
+	var rows int64
 	hasSets := len(res.Sets) > 0
 	if hasSets && res.RowsAffected > 0 {
-		r.mw.buf = appendDone(r.mw.buf, v, doneToken{tok: doneTok, status: doneCount | doneMore, curCmd: cmdUpdate, count: uint64(res.RowsAffected)})
+		r.mw.buf = appendDone(r.mw.buf, v, doneToken{tok: inner, status: count | doneMore, curCmd: cmdUpdate, count: uint64(res.RowsAffected)})
 	}
-	var final *doneToken
+	var last *doneToken
 	for i := range res.Sets {
 		n, err := r.writeSet(&res.Sets[i])
 		if err != nil {
-			switch {
-			case errors.Is(err, errCancelled):
-				r.end(nil)
-			case errors.Is(err, errDropped):
-			default:
-				errs := asSQLErrors(err)
-				r.c.logFailure(r.in.req, errs)
-				r.fail(errs, maxClass(errs) >= 20)
-			}
-			return
+			return doneToken{}, 0, err
 		}
-		d := doneToken{tok: doneTok, status: doneCount | doneMore, curCmd: cmdSelect, count: n}
-		if !r.rpc && i == len(res.Sets)-1 {
-			d.status &^= doneMore
-			final = &d
+		rows = int64(n)
+		d := doneToken{tok: inner, status: count, curCmd: cmdSelect, count: n}
+		if !proc && i == len(res.Sets)-1 {
+			last = &d
 			break
 		}
+		d.status |= doneMore
 		r.mw.buf = appendDone(r.mw.buf, v, d)
 	}
 	if !hasSets && res.RowsAffected >= 0 {
-		d := doneToken{tok: doneTok, status: doneCount, curCmd: cmdUpdate, count: uint64(res.RowsAffected)}
-		if r.rpc {
+		rows = res.RowsAffected
+		d := doneToken{tok: inner, status: count, curCmd: cmdUpdate, count: uint64(res.RowsAffected)}
+		if proc {
 			d.status |= doneMore
 			r.mw.buf = appendDone(r.mw.buf, v, d)
 		} else {
-			final = &d
+			last = &d
 		}
 	}
-	if r.rpc {
+	if proc {
 		var rs int32
 		if res.ReturnStatus != nil {
 			rs = *res.ReturnStatus
 		}
 		r.mw.buf = appendReturnStatus(r.mw.buf, rs)
-		final = &doneToken{tok: tokDoneProc, curCmd: cmdExecute}
-	} else {
-		if res.ReturnStatus != nil {
-			r.mw.buf = appendReturnStatus(r.mw.buf, *res.ReturnStatus)
-		}
-		if final == nil {
-			final = &doneToken{tok: tokDone}
-		}
+		return doneToken{tok: tokDoneProc, curCmd: cmdExecute}, rows, nil
 	}
-	r.end(final)
+	if res.ReturnStatus != nil {
+		r.mw.buf = appendReturnStatus(r.mw.buf, *res.ReturnStatus)
+	}
+	if last == nil {
+		return doneToken{tok: tokDone}, rows, nil
+	}
+	return *last, rows, nil
 }
 
 // writeSet writes COLMETADATA and the rows of one result set and returns

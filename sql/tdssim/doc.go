@@ -27,9 +27,25 @@
 //	defer srv.Close()
 //	db, _ := sql.Open("sqlserver", srv.DSN("AXDB"))
 //
-// "select 1" (db.Ping) and SET-only batches are answered by built-ins.
 // SQL without a route gets error 208 naming the first table it names (2812 for
 // a procedure), or NoAnswerError, so gaps fail loudly.
+//
+// # Batches
+//
+// A batch whose whole text has a route goes to it. Any other batch is read
+// as SQL Server reads one (batch.go): split into statements where T-SQL's
+// grammar ends them, a syntax error failing the whole batch before anything
+// runs (102, 156, 105, 113, 195), then each statement answered in order,
+// its DONE with DONE_MORE unless it is the last and with its row count
+// unless SET NOCOUNT ON. The server answers the session statements itself:
+// SET options, USE (Config.Use decides which databases exist), BEGIN/COMMIT/
+// ROLLBACK/SAVE TRANSACTION (the transaction of the Transaction Manager
+// requests), DECLARE and SET of variables, PRINT and RAISERROR. EXEC reaches
+// the handler as the procedure call an RPC makes. A SELECT with a route goes
+// to it; else the ad hoc evaluator (adhoc.go) answers it over Config.Catalog
+// (SELECTs without FROM need none); what it does not read goes to the
+// handler. Session.CurrentDatabase, NoCount, Option and TranCount read what
+// a session's statements set.
 //
 // # Encryption
 //

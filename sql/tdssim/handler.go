@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"cutover/sql/tsql"
 )
 
 // RequestKind says how a request arrived on the wire.
@@ -71,6 +73,9 @@ type Request struct {
 	Params []Param
 	// Session describes the connection the request arrived on.
 	Session *Session
+	// Statement is the statement parsed, when the server split a batch and
+	// hands the handler one of its statements (SQL is then its text).
+	Statement tsql.Statement
 
 	ctx context.Context
 }
@@ -141,13 +146,16 @@ func (m TLSMode) String() string {
 
 // Session describes one logged-in client connection. The exported fields
 // are set at login and never change afterwards, so they may be read from
-// any goroutine. The key/value store is goroutine-safe.
+// any goroutine; what the session's statements change (USE, SET, BEGIN
+// TRANSACTION) is read through the methods. The key/value store is
+// goroutine-safe.
 type Session struct {
 	// SPID is the server process id assigned to the connection.
 	SPID uint16
 	// User is the SQL login name from LOGIN7.
 	User string
-	// Database is the database requested at login (or the default).
+	// Database is the database requested at login (or the default);
+	// CurrentDatabase is the one USE made current since.
 	Database string
 	// AppName is the client's "app name".
 	AppName string
@@ -169,6 +177,87 @@ type Session struct {
 	values map[string]any
 	tranID atomic.Uint64
 	resets atomic.Int64
+
+	// The state the session's statements change, under mu.
+	current   string            // USE's database ("" until one ran)
+	nocount   bool              // SET NOCOUNT
+	options   map[string]string // other SET options, by name in capitals
+	tranCount int               // @@TRANCOUNT
+}
+
+// CurrentDatabase is the session's database: the one of the last USE, or
+// the login's.
+func (s *Session) CurrentDatabase() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.current != "" {
+		return s.current
+	}
+	return s.Database
+}
+
+// NoCount reports SET NOCOUNT ON: statements' DONE tokens carry no row
+// count (sql-docs docs/t-sql/statements/set-nocount-transact-sql.md).
+func (s *Session) NoCount() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nocount
+}
+
+// Option is the value of a SET option the session set (name in capitals,
+// e.g. "TEXTSIZE", "TRANSACTION ISOLATION LEVEL"; ON/OFF options give "ON"
+// or "OFF"); ok is false for an option it never set.
+func (s *Session) Option(name string) (value string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if strings.EqualFold(name, "NOCOUNT") {
+		if s.nocount {
+			return "ON", true
+		}
+		_, ok = s.options["NOCOUNT"]
+		return "OFF", ok
+	}
+	value, ok = s.options[strings.ToUpper(name)]
+	return value, ok
+}
+
+// TranCount is the session's @@TRANCOUNT: the open transaction's nesting
+// level, 0 outside a transaction.
+func (s *Session) TranCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tranCount
+}
+
+func (s *Session) setCurrent(db string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.current = db
+}
+
+func (s *Session) setOption(name, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if name == "NOCOUNT" {
+		s.nocount = value == "ON"
+	}
+	if s.options == nil {
+		s.options = make(map[string]string)
+	}
+	s.options[name] = value
+}
+
+func (s *Session) setTranCount(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tranCount = n
+}
+
+// reset returns what statements change to the login's state (RESETCONNECTION).
+func (s *Session) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.current, s.nocount, s.options, s.tranCount = "", false, nil, 0
 }
 
 // Get returns a value from the per-connection key/value store.

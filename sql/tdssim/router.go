@@ -2,6 +2,7 @@ package tdssim
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -235,6 +236,12 @@ func (rt *Router) ServeTDS(req *Request) (*Result, error) {
 	return nil, err
 }
 
+// route is the handler of a route matching req (not the fallback), if any.
+func (rt *Router) route(req *Request) (HandlerFunc, bool) {
+	h, routed, err := rt.lookup(req)
+	return h, err == nil && routed
+}
+
 // lookup finds the handler for req; routed is false when no route matched (the fallback, or an
 // error naming what SQL Server would have refused).
 func (rt *Router) lookup(req *Request) (h HandlerFunc, routed bool, err error) {
@@ -271,11 +278,20 @@ func (rt *Router) lookup(req *Request) (h HandlerFunc, routed bool, err error) {
 }
 
 // unrouted is the answer to SQL no route matches: the error a server that has none of the
-// objects it names gives first (208 for a table, 2812 for a procedure), else NoAnswerError.
+// objects it names gives first (208 for a table, 2812 for a procedure, a write's refusal), else
+// NoAnswerError.
 func unrouted(sql, normalized string) error {
 	script, err := tsql.Parse(sql)
 	if err != nil {
 		return NoAnswerError(normalized)
+	}
+	if len(script.Statements) > 0 {
+		if m, ok := script.Statements[0].(*tsql.ModifyStatement); ok {
+			if e := RefuseWrite(m, "", false); e != nil {
+				return e
+			}
+			return NoAnswerError(normalized)
+		}
 	}
 	objects := tsql.Resolve(script, nil).Objects
 	if len(objects) == 0 {
@@ -286,4 +302,57 @@ func unrouted(sql, normalized string) error {
 		return ProcNotFoundError(first.Name.String())
 	}
 	return InvalidObjectError(first.Name.String())
+}
+
+// RefuseWrite is SQL Server's answer to a statement that writes on a server whose logins may only
+// read (the simulated world is read-only), database being the session's database and exists
+// whether the object written to exists there. A login without the permission is refused with
+// (sql-docs docs/relational-databases/errors-events/database-engine-events-and-errors-0-to-999.md,
+// 1000-to-1999, 3000-to-3999, 4000-to-4999):
+//
+//   - INSERT, UPDATE, DELETE, MERGE: 229 "The %ls permission was denied on the object '%.*ls',
+//     database '%.*ls', schema '%.*ls'." (208 when the object does not exist, which name
+//     resolution finds first);
+//   - CREATE: 262 "%ls permission denied in database '%.*ls'." (CREATE TABLE …);
+//   - DROP: 3701 "Cannot drop the %S_MSG '%.*ls', because it does not exist or you do not have
+//     permission.";
+//   - TRUNCATE TABLE: 1088, ALTER TABLE: 4902, both "Cannot find the object "%.*ls" because it
+//     does not exist or you do not have permissions.".
+//
+// The pages give the numbers and texts, not which a statement raises: these are the ones SQL
+// Server is known to send for each. GRANT, REVOKE, DENY and the rest are nil: the simulator has no
+// answer for them.
+func RefuseWrite(st *tsql.ModifyStatement, database string, exists bool) *Error {
+	name := ""
+	if st.Object != nil {
+		name = st.Object.String()
+	}
+	switch st.Verb {
+	case "INSERT", "UPDATE", "DELETE", "MERGE":
+		if !exists {
+			return InvalidObjectError(name)
+		}
+		schema := st.Object.Schema()
+		if schema == "" {
+			schema = "dbo"
+		}
+		return &Error{Number: 229, State: 5, Class: 14, Message: fmt.Sprintf("The %s permission was denied on the object '%s', database '%s', schema '%s'.",
+			st.Verb, st.Object.Object(), database, schema)}
+	case "CREATE":
+		if database == "" {
+			return nil
+		}
+		return &Error{Number: 262, State: 1, Class: 16, Message: fmt.Sprintf("CREATE %s permission denied in database '%s'.", st.What, database)}
+	case "DROP":
+		return &Error{Number: 3701, State: 5, Class: 11, Message: fmt.Sprintf("Cannot drop the %s '%s', because it does not exist or you do not have permission.",
+			strings.ToLower(st.What), name)}
+	case "TRUNCATE":
+		return &Error{Number: 1088, State: 7, Class: 15, Message: fmt.Sprintf("Cannot find the object \"%s\" because it does not exist or you do not have permissions.", name)}
+	case "ALTER":
+		if st.What != "TABLE" {
+			return nil
+		}
+		return &Error{Number: 4902, State: 1, Class: 16, Message: fmt.Sprintf("Cannot find the object \"%s\" because it does not exist or you do not have permissions.", name)}
+	}
+	return nil
 }

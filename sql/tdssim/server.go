@@ -62,9 +62,20 @@ type Config struct {
 	FaultSeed uint64
 	// Now is the clock for fault rules' After (default time.Now).
 	Now func() time.Time
-	// DisableBuiltins passes "select 1" and SET-only batches to the
-	// Handler instead of answering them directly.
+	// DisableBuiltins passes every SQL batch to the Handler whole, as it
+	// came: the server neither splits batches into statements nor answers
+	// "select 1", the session statements (SET, USE, transactions) or ad hoc
+	// SELECTs itself (see batch.go).
 	DisableBuiltins bool
+	// Use, when set, decides USE: the database as the server names it, or
+	// the error SQL Server gives (DatabaseNotFoundError, 911; Azure SQL
+	// Database's 40508 for another database). Nil accepts master, tempdb,
+	// model, msdb, DefaultDatabase and the session's login database.
+	Use func(sess *Session, database string) (string, error)
+	// Catalog, when set, holds the tables and views the ad hoc evaluator
+	// reads (adhoc.go): SELECTs no route answers are evaluated over it. Nil
+	// evaluates only SELECTs without FROM; the others go to the Handler.
+	Catalog Catalog
 	// LoginTimeout bounds PRELOGIN, TLS handshake and LOGIN7 (default 30s).
 	LoginTimeout time.Duration
 	// MaxMessageSize bounds one client message (default 64 MiB); larger

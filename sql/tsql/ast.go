@@ -58,9 +58,11 @@ func (n *ObjectName) String() string {
 	return strings.Join(parts, ".")
 }
 
-// Script is a parsed batch: its statements in order.
+// Script is a parsed batch: its statements in order, and where each is in the text.
 type Script struct {
 	Statements []Statement
+	// Spans are the statements' places in the source, one per statement.
+	Spans []Span
 }
 
 // Statement is one T-SQL statement.
@@ -126,8 +128,12 @@ type SetStatement struct {
 	Var   string
 	Op    string
 	Value Expr
-	// Option and OptionValue hold SET option value (e.g. NOCOUNT, ON).
+	// Option and OptionValue hold SET option value (e.g. NOCOUNT, ON; TRANSACTION ISOLATION
+	// LEVEL, READ COMMITTED; LOCK_TIMEOUT, -1), option names in capitals. Options lists every
+	// option a SET of several ON/OFF options names (SET ANSI_NULLS, QUOTED_IDENTIFIER ON); Value
+	// holds an option's value as an expression when it is a number, string or variable.
 	Option, OptionValue string
+	Options             []string
 	Pos                 Pos
 }
 

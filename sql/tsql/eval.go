@@ -36,6 +36,9 @@ func (t Truth) String() string { return [...]string{"UNKNOWN", "FALSE", "TRUE"}[
 // ErrUnsupported is returned for expressions the evaluator does not handle.
 var ErrUnsupported = errors.New("tsql: not supported by the evaluator")
 
+// ErrDivideByZero is a division or modulo by zero: SQL Server's error 8134.
+var ErrDivideByZero error = &ValueError{Number: 8134, Message: "Divide by zero error encountered."}
+
 // Test evaluates a predicate with SQL's three-valued logic (a comparison with NULL is UNKNOWN;
 // WHERE keeps only TRUE). Strings compare case-insensitively and ignore trailing spaces, as
 // under SQL Server's default collations.
@@ -162,11 +165,8 @@ func Test(e Expr, env Env) (Truth, error) {
 		if v == nil || p == nil {
 			return Unknown, nil
 		}
-		vs, ok1 := v.(string)
-		ps, ok2 := p.(string)
-		if !ok1 || !ok2 {
-			return Unknown, fmt.Errorf("tsql: LIKE needs strings, got %T and %T", v, p)
-		}
+		// LIKE compares character strings: a number or date is converted first.
+		vs, ps := Text(v), Text(p)
 		if like(strings.ToLower(vs), strings.ToLower(ps)) {
 			return negate(True, e.Not), nil
 		}
@@ -256,6 +256,21 @@ func Eval(e Expr, env Env) (any, error) {
 			}
 			return arith(e.Op, l, r)
 		}
+	case *Cast:
+		if e.Style != nil {
+			break
+		}
+		v, err := Eval(e.X, env)
+		if err != nil {
+			return nil, err
+		}
+		c, err := castTo(v, e.Type)
+		if err != nil && strings.HasPrefix(e.Func, "TRY_") {
+			if _, ok := err.(*ValueError); ok {
+				return nil, nil // TRY_CAST and TRY_CONVERT give NULL where CAST fails
+			}
+		}
+		return c, err
 	case *Case:
 		for _, w := range e.Whens {
 			cond := w.Cond
@@ -287,6 +302,10 @@ func arith(op string, l, r any) (any, error) {
 			return ls + rs, nil
 		}
 	}
+	l, r, err := unify(l, r)
+	if err != nil {
+		return nil, err
+	}
 	li, lok := l.(int64)
 	ri, rok := r.(int64)
 	if lok && rok {
@@ -299,7 +318,7 @@ func arith(op string, l, r any) (any, error) {
 			return li * ri, nil
 		case "/", "%":
 			if ri == 0 {
-				return nil, errors.New("tsql: divide by zero")
+				return nil, ErrDivideByZero
 			}
 			if op == "/" {
 				return li / ri, nil
@@ -321,7 +340,7 @@ func arith(op string, l, r any) (any, error) {
 		return lf * rf, nil
 	case "/":
 		if rf == 0 {
-			return nil, errors.New("tsql: divide by zero")
+			return nil, ErrDivideByZero
 		}
 		return lf / rf, nil
 	}
@@ -371,6 +390,10 @@ func compareOp(op string, l, r any) (Truth, error) {
 }
 
 func compare(l, r any) (int, error) {
+	l, r, err := unify(l, r)
+	if err != nil {
+		return 0, err
+	}
 	switch a := l.(type) {
 	case string:
 		b, ok := r.(string)

@@ -184,7 +184,7 @@ func (p *parser) selectQuery() (*Select, error) {
 		}
 	}
 	if p.peek().Is("INTO") {
-		return nil, p.errorf(p.peek(), "SELECT … INTO is not supported")
+		return nil, p.unsupportedf(p.peek(), "SELECT … INTO is not supported")
 	}
 	if p.accept("FROM") {
 		if s.From, err = commaList(p, p.tableSource); err != nil {
@@ -216,7 +216,7 @@ func (p *parser) selectQuery() (*Select, error) {
 		}
 	}
 	if t := p.peek(); t.Is("OPTION") || t.Is("FOR") {
-		return nil, p.errorf(t, "%s clauses are not supported", strings.ToUpper(t.Text))
+		return nil, p.unsupportedf(t, "%s clauses are not supported", strings.ToUpper(t.Text))
 	}
 	return s, nil
 }
@@ -304,11 +304,13 @@ func (p *parser) selectItem() (*SelectItem, error) {
 	return it, nil
 }
 
-// notAlias are unreserved words that still cannot follow a name as its alias.
-var notAlias = map[string]bool{"APPLY": true, "GO": true, "WINDOW": true, "TIES": true}
+// notAlias are unreserved words that still cannot follow a name as its alias (GO only in the
+// tools' scripts: SQL Server reads SELECT 1 GO as a column named GO).
+var notAlias = map[string]bool{"APPLY": true, "WINDOW": true, "TIES": true}
 
 func (p *parser) aliasable(t Token) bool {
-	return t.Kind == Word && !t.Keyword() && !notAlias[strings.ToUpper(t.Text)] && !startsStatement(t)
+	return t.Kind == Word && !t.Keyword() && !notAlias[strings.ToUpper(t.Text)] && !p.startsStatement(t) &&
+		!(t.Is("GO") && !p.server)
 }
 
 // alias reads an optional [AS] alias after a table source.

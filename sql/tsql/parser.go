@@ -45,6 +45,8 @@ type parser struct {
 	toks  []Token
 	i     int
 	depth int
+	// server reads a batch as SQL Server does (ParseBatch): GO is an identifier, not a separator.
+	server bool
 }
 
 func (p *parser) peek() Token { return p.peekN(0) }
@@ -81,22 +83,49 @@ func (p *parser) expect(word string) (Token, error) {
 	return p.next(), nil
 }
 
+// unexpected is the error for a token the grammar does not allow where it is: a syntax error
+// naming it (or, at the end of the text, the last token), or Unsupported when it begins T-SQL this
+// package does not read.
 func (p *parser) unexpected(t Token, want string) error {
 	got := fmt.Sprintf("%q", t.Text)
+	e := &Error{Pos: t.Pos, Near: nearText(t), NearKeyword: t.Keyword()}
 	if t.Kind == EOF {
 		got = "the end of the text"
+		e.Near, e.NearKeyword = "", false
+		if n := len(p.toks); n >= 2 {
+			e.Near = nearText(p.toks[n-2])
+		}
 	}
-	return &Error{Pos: t.Pos, Msg: fmt.Sprintf("expected %s, found %s", want, got)}
+	if (t.Kind == Word || t.Kind == Op) && featureWords[strings.ToUpper(t.Text)] {
+		e.Kind = Unsupported
+	}
+	e.Msg = fmt.Sprintf("expected %s, found %s", want, got)
+	return e
 }
 
+// nearText is a token as SQL Server names it in "Incorrect syntax near '%.*ls'.": a string's or
+// quoted name's content, any other token as written.
+func nearText(t Token) string {
+	if t.Kind == String || t.Kind == QuotedName {
+		return t.Value
+	}
+	return t.Text
+}
+
+// errorf is a syntax error at t.
 func (p *parser) errorf(t Token, format string, args ...any) error {
-	return &Error{Pos: t.Pos, Msg: fmt.Sprintf(format, args...)}
+	return &Error{Pos: t.Pos, Msg: fmt.Sprintf(format, args...), Near: nearText(t), NearKeyword: t.Keyword()}
+}
+
+// unsupportedf is an error for T-SQL this package does not read.
+func (p *parser) unsupportedf(t Token, format string, args ...any) error {
+	return &Error{Pos: t.Pos, Msg: fmt.Sprintf(format, args...), Kind: Unsupported, Near: nearText(t)}
 }
 
 func (p *parser) enter() error {
 	p.depth++
 	if p.depth > maxDepth {
-		return p.errorf(p.peek(), "nesting deeper than %d", maxDepth)
+		return p.unsupportedf(p.peek(), "nesting deeper than %d", maxDepth)
 	}
 	return nil
 }
@@ -108,16 +137,19 @@ func (p *parser) leave() { p.depth-- }
 var statementStarts = map[string]bool{"SELECT": true, "WITH": true, "DECLARE": true, "EXEC": true, "EXECUTE": true,
 	"SET": true, "USE": true, "IF": true, "BEGIN": true, "END": true, "PRINT": true, "ELSE": true, "GO": true,
 	"RETURN": true, "INSERT": true, "UPDATE": true, "DELETE": true, "MERGE": true, "CREATE": true, "ALTER": true,
-	"DROP": true, "TRUNCATE": true, "GRANT": true, "REVOKE": true, "DENY": true, "WHILE": true, "RESTORE": true}
+	"DROP": true, "TRUNCATE": true, "GRANT": true, "REVOKE": true, "DENY": true, "WHILE": true, "RESTORE": true,
+	"COMMIT": true, "ROLLBACK": true, "SAVE": true, "RAISERROR": true, "THROW": true}
 
-func startsStatement(t Token) bool {
-	return t.Kind == Word && statementStarts[strings.ToUpper(t.Text)]
+// startsStatement reports a word that begins a statement. GO does only for the tools' scripts
+// (Parse), not in a batch as the server reads it (ParseBatch).
+func (p *parser) startsStatement(t Token) bool {
+	return t.Kind == Word && statementStarts[strings.ToUpper(t.Text)] && !(p.server && t.Is("GO"))
 }
 
 // atBoundary reports the end of a statement: end of text, ';' or a word that starts the next.
 func (p *parser) atBoundary() bool {
 	t := p.peek()
-	return t.Kind == EOF || t.Is(";") || startsStatement(t)
+	return t.Kind == EOF || t.Is(";") || p.startsStatement(t)
 }
 
 func (p *parser) script() (*Script, error) {
@@ -129,12 +161,19 @@ func (p *parser) script() (*Script, error) {
 		if p.peek().Kind == EOF {
 			return s, nil
 		}
+		start := p.peek().Pos.Offset
 		st, err := p.statement(first)
 		if err != nil {
 			return nil, err
 		}
 		first = false
 		s.Statements = append(s.Statements, st)
+		end := start
+		if p.i > 0 {
+			last := p.toks[p.i-1]
+			end = max(start, last.Pos.Offset+len(last.Text))
+		}
+		s.Spans = append(s.Spans, Span{Start: start, End: end})
 	}
 }
 
@@ -163,6 +202,9 @@ func (p *parser) statement(first bool) (Statement, error) {
 		return &UseStatement{Database: id, Pos: t.Pos}, nil
 	case t.Is("IF"):
 		return p.ifStatement()
+	case t.Is("BEGIN") && (p.peekN(1).Is("TRAN") || p.peekN(1).Is("TRANSACTION")),
+		t.Is("COMMIT"), t.Is("ROLLBACK"), t.Is("SAVE"):
+		return p.transaction()
 	case t.Is("BEGIN"):
 		return p.block()
 	case t.Is("PRINT"):
@@ -172,16 +214,23 @@ func (p *parser) statement(first bool) (Statement, error) {
 			return nil, err
 		}
 		return &PrintStatement{Value: e, Pos: t.Pos}, nil
-	case t.Is("GO"):
+	case t.Is("RAISERROR"):
+		return p.raiserror()
+	case t.Is("GO") && !p.server:
 		p.next()
 		return &GoStatement{Pos: t.Pos}, nil
 	case t.Is("RESTORE"):
 		return p.restore()
+	case t.Is("INSERT"), t.Is("UPDATE"), t.Is("DELETE"), t.Is("MERGE"), t.Is("TRUNCATE"), t.Is("CREATE"),
+		t.Is("ALTER"), t.Is("DROP"), t.Is("GRANT"), t.Is("REVOKE"), t.Is("DENY"):
+		return p.modify()
 	case first && (t.Kind == Word && !t.Keyword() || t.Kind == QuotedName):
 		// A procedure called by name as the first statement of a batch needs no EXEC.
 		return p.exec(t.Pos)
+	case t.Kind == Word && unsupportedStatements[strings.ToUpper(t.Text)]:
+		return nil, p.unsupportedf(t, "the %s statement is not supported", strings.ToUpper(t.Text))
 	}
-	return nil, p.errorf(t, "unsupported statement starting with %q", t.Text)
+	return nil, p.unexpected(t, "a statement")
 }
 
 // restore reads RESTORE DATABASE name FROM devices [WITH options] or RESTORE VERIFYONLY FROM
@@ -204,7 +253,7 @@ func (p *parser) restore() (*RestoreStatement, error) {
 	case p.accept("VERIFYONLY"):
 		st.What = "VERIFYONLY"
 	default:
-		return nil, p.errorf(t, "RESTORE %s is not supported (only RESTORE DATABASE and RESTORE VERIFYONLY)", t.Text)
+		return nil, p.unsupportedf(t, "RESTORE %s is not supported (only RESTORE DATABASE and RESTORE VERIFYONLY)", t.Text)
 	}
 	if _, err := p.expect("FROM"); err != nil {
 		return nil, err
@@ -326,7 +375,7 @@ func (p *parser) declare() (*DeclareStatement, error) {
 func (p *parser) dataType() (*DataType, error) {
 	t := p.peek()
 	if t.Is("TABLE") {
-		return nil, p.errorf(t, "table variables are not supported")
+		return nil, p.unsupportedf(t, "table variables are not supported")
 	}
 	id, err := p.ident("a data type")
 	if err != nil {
@@ -358,14 +407,14 @@ func (p *parser) exec(pos Pos) (*ExecStatement, error) {
 	e := &ExecStatement{Pos: pos}
 	if v := p.peek(); v.Kind == Variable {
 		if !p.peekN(1).Is("=") {
-			return nil, p.errorf(v, "EXEC of a procedure named by a variable is not supported")
+			return nil, p.unsupportedf(v, "EXEC of a procedure named by a variable is not supported")
 		}
 		p.next()
 		p.next()
 		e.ReturnVar = v.Value
 	}
 	if p.peek().Is("(") {
-		return nil, p.errorf(p.peek(), "EXEC of a dynamic string is not supported")
+		return nil, p.unsupportedf(p.peek(), "EXEC of a dynamic string is not supported")
 	}
 	name, err := p.name("a procedure name")
 	if err != nil {
@@ -424,15 +473,9 @@ func (p *parser) set() (*SetStatement, error) {
 		s.Var, s.Op, s.Value = v.Value, op.Text, val
 		return s, nil
 	}
-	var words []string
-	for !p.atBoundary() {
-		w := p.next()
-		words = append(words, strings.ToUpper(w.Text))
+	if err := p.setOption(s); err != nil {
+		return nil, err
 	}
-	if len(words) < 2 {
-		return nil, p.errorf(t, "SET needs an option and a value")
-	}
-	s.Option, s.OptionValue = strings.Join(words[:len(words)-1], " "), words[len(words)-1]
 	return s, nil
 }
 
@@ -460,7 +503,7 @@ func (p *parser) ifStatement() (*IfStatement, error) {
 func (p *parser) block() (*BlockStatement, error) {
 	t := p.next()
 	if n := p.peek(); n.Is("TRAN") || n.Is("TRANSACTION") || n.Is("TRY") || n.Is("CATCH") || n.Is("DISTRIBUTED") {
-		return nil, p.errorf(n, "BEGIN %s is not supported", strings.ToUpper(n.Text))
+		return nil, p.unsupportedf(n, "BEGIN %s is not supported", strings.ToUpper(n.Text))
 	}
 	b := &BlockStatement{Pos: t.Pos}
 	for {

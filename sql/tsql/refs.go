@@ -229,7 +229,7 @@ func (r *resolver) statement(st Statement) {
 		if st.Var != "" {
 			r.refs.Variables = append(r.refs.Variables, &VariableRef{Name: st.Var, Pos: st.Pos})
 		}
-		if st.Value != nil {
+		if st.Value != nil && st.Var != "" {
 			r.expr(st.Value, &scope{})
 		}
 	case *UseStatement:
@@ -246,6 +246,20 @@ func (r *resolver) statement(st Statement) {
 		}
 	case *PrintStatement:
 		r.expr(st.Value, &scope{})
+	case *RaiseErrorStatement:
+		for _, e := range append([]Expr{st.Message, st.Severity, st.State}, st.Args...) {
+			r.expr(e, &scope{})
+		}
+	case *TransactionStatement:
+		if st.NameVar != "" {
+			r.refs.Variables = append(r.refs.Variables, &VariableRef{Name: st.NameVar, Pos: st.Pos})
+		}
+	case *ModifyStatement:
+		// The table a data statement, TRUNCATE, ALTER TABLE or DROP TABLE writes to must exist; what
+		// CREATE names must not, and is no use of an object.
+		if st.Object != nil && st.Verb != "CREATE" && (st.What == "" || st.What == "TABLE" || st.What == "VIEW") {
+			r.refs.Objects = append(r.refs.Objects, ObjectUse{Name: st.Object, Kind: TableObject})
+		}
 	case *RestoreStatement:
 		if st.DatabaseVar != "" {
 			r.refs.Variables = append(r.refs.Variables, &VariableRef{Name: st.DatabaseVar, Pos: st.Pos})

@@ -1,9 +1,15 @@
 // Package tsql reads the T-SQL that cutover sends and that its SQL Server simulator answers: a
 // tokenizer, a parser for the statements those texts use (SELECT with CTEs, joins, APPLY and
-// subqueries; DECLARE; EXEC; SET; USE; IF/BEGIN/END; PRINT) into a small syntax tree, and a pass
-// that resolves what a batch names: objects (tables, views, procedures), columns (bound to the
-// table, view, CTE or derived table they come from, or flagged as ambiguous or unbound) and
-// procedure parameters.
+// subqueries; DECLARE; EXEC; SET, variables and session options; USE; IF/BEGIN/END; PRINT;
+// BEGIN/COMMIT/ROLLBACK/SAVE TRANSACTION; RAISERROR; and, of the statements that write, what they
+// write to) into a small syntax tree, a pass that resolves what a batch names: objects (tables,
+// views, procedures), columns (bound to the table, view, CTE or derived table they come from, or
+// flagged as ambiguous or unbound) and procedure parameters, and an expression evaluator.
+//
+// Parse reads a script of the tools (GO separates batches); ParseBatch reads one batch as SQL
+// Server receives it, statements split where its grammar ends them, each with its span of text,
+// and its errors told apart as SQL Server tells them (syntax errors and the token they are near,
+// unclosed quotes and comments, unknown SET options) from T-SQL this package does not read.
 //
 // The grammar follows the Transact-SQL reference (MicrosoftDocs/sql-docs docs/t-sql/...): identifier
 // quoting (docs/relational-databases/databases/database-identifiers.md), string literals with
@@ -106,10 +112,55 @@ func (t Token) Keyword() bool {
 	return t.Kind == Word && reserved[strings.ToUpper(t.Text)]
 }
 
+// ErrorKind says what kind of error a tokenizer or parser Error is, as SQL Server tells them
+// apart (sql-docs: docs/relational-databases/errors-events/database-engine-events-and-errors-0-to-999.md).
+type ErrorKind int
+
+const (
+	// SyntaxError is text that is not T-SQL: SQL Server's 102 "Incorrect syntax near '%.*ls'.",
+	// or 156 "Incorrect syntax near the keyword '%.*ls'." at a reserved keyword.
+	SyntaxError ErrorKind = iota
+	// Unsupported is T-SQL this package does not read (it never guesses).
+	Unsupported
+	// UnclosedQuote is a string or quoted identifier without its closing quote: 105 "Unclosed
+	// quotation mark after the character string '%.*ls'.".
+	UnclosedQuote
+	// UnclosedComment is a /* comment without its */: 113 "Missing end comment mark '*/'.".
+	UnclosedComment
+	// UnknownOption is a SET option T-SQL does not have: 195 "'%.*ls' is not a recognized SET
+	// option.".
+	UnknownOption
+)
+
+// String names the kind.
+func (k ErrorKind) String() string {
+	switch k {
+	case SyntaxError:
+		return "syntax error"
+	case Unsupported:
+		return "unsupported"
+	case UnclosedQuote:
+		return "unclosed quotation mark"
+	case UnclosedComment:
+		return "missing end comment mark"
+	case UnknownOption:
+		return "unknown SET option"
+	}
+	return fmt.Sprintf("ErrorKind(%d)", int(k))
+}
+
 // Error is a tokenizer or parser error with its position.
 type Error struct {
-	Pos Pos
-	Msg string
+	Pos  Pos
+	Msg  string
+	Kind ErrorKind
+	// Near is what SQL Server's message names: the token the error was found at (the last token
+	// when the text ended too early), the text after an unclosed quotation mark, or the unknown
+	// SET option.
+	Near string
+	// NearKeyword reports that Near is a reserved keyword the error was found at (SQL Server's
+	// 156 rather than 102).
+	NearKeyword bool
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("tsql: %s: %s", e.Pos, e.Msg) }
@@ -184,7 +235,7 @@ func (lx *lexer) advance() rune {
 	return r
 }
 
-func (lx *lexer) errorf(p Pos, format string, args ...any) error {
+func (lx *lexer) errorf(p Pos, format string, args ...any) *Error {
 	return &Error{Pos: p, Msg: fmt.Sprintf(format, args...)}
 }
 
@@ -204,7 +255,9 @@ func (lx *lexer) skip() error {
 			depth := 0
 			for {
 				if lx.off >= len(lx.src) {
-					return lx.errorf(start, "unterminated comment")
+					e := lx.errorf(start, "unterminated comment")
+					e.Kind = UnclosedComment
+					return e
 				}
 				switch {
 				case lx.peek(0) == '/' && lx.peek(1) == '*':
@@ -276,7 +329,9 @@ func (lx *lexer) next() (Token, error) {
 			lx.advance()
 		}
 		if lx.off == nameStart {
-			return Token{}, lx.errorf(start, "%q is not a variable name", lx.src[start.Offset:lx.off])
+			e := lx.errorf(start, "%q is not a variable name", lx.src[start.Offset:lx.off])
+			e.Near = lx.src[start.Offset:lx.off]
+			return Token{}, e
 		}
 		return tok(kind, lx.src[nameStart:lx.off]), nil
 	case identStart(r):
@@ -296,7 +351,9 @@ func (lx *lexer) next() (Token, error) {
 		return tok(Op, op), nil
 	}
 	lx.advance()
-	return Token{}, lx.errorf(start, "unexpected character %q", r)
+	e := lx.errorf(start, "unexpected character %q", r)
+	e.Near = string(r)
+	return Token{}, e
 }
 
 func isDigit(r rune) bool { return r >= '0' && r <= '9' }
@@ -347,7 +404,9 @@ func (lx *lexer) quoted(open, close rune, start Pos) (string, error) {
 			if open != '\'' {
 				what = "quoted identifier"
 			}
-			return b.String(), lx.errorf(start, "unterminated %s", what)
+			e := lx.errorf(start, "unterminated %s", what)
+			e.Kind, e.Near = UnclosedQuote, b.String()
+			return b.String(), e
 		}
 		r := lx.advance()
 		if r == close {
