@@ -308,6 +308,26 @@ func (w *World) userSessions(v view, sql string) (*tdssim.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	var keep []sessionRow
+	for _, row := range w.sessionRows(v) {
+		t, err := tsql.Test(where, sessionEnv{row: row, v: v})
+		if err != nil {
+			return nil, tdssim.NoAnswerError(err.Error())
+		}
+		if t == tsql.True {
+			keep = append(keep, row)
+		}
+	}
+	out := make([]tdssim.Row, len(keep))
+	for i, x := range keep {
+		out[i] = tdssim.Row{x.id, x.login, x.host, x.program, x.last}
+	}
+	return tdssim.Rows(cols, out...), nil
+}
+
+// sessionRows are the rows of sys.dm_exec_sessions the session's login sees, by session_id: the
+// world's sessions and the live connections (v.live), only its own without VIEW SERVER STATE.
+func (w *World) sessionRows(v view) []sessionRow {
 	var all []sessionRow
 	w.lock()
 	for _, s := range w.simSessions(v.server) {
@@ -320,25 +340,11 @@ func (w *World) userSessions(v view, sql string) (*tdssim.Result, error) {
 		all = append(all, sessionRow{id: int64(s.SPID), login: s.User, host: s.HostName, program: s.AppName, last: now,
 			db: dbID(liveDB(v, s)), user: true})
 	}
-	var keep []sessionRow
-	for _, row := range all {
-		if v.reader && row.id != int64(v.spid) {
-			continue
-		}
-		t, err := tsql.Test(where, sessionEnv{row: row, v: v})
-		if err != nil {
-			return nil, tdssim.NoAnswerError(err.Error())
-		}
-		if t == tsql.True {
-			keep = append(keep, row)
-		}
+	if v.reader {
+		all = slices.DeleteFunc(all, func(r sessionRow) bool { return r.id != int64(v.spid) })
 	}
-	slices.SortFunc(keep, func(a, b sessionRow) int { return cmp.Compare(a.id, b.id) })
-	out := make([]tdssim.Row, len(keep))
-	for i, x := range keep {
-		out[i] = tdssim.Row{x.id, x.login, x.host, x.program, x.last}
-	}
-	return tdssim.Rows(cols, out...), nil
+	slices.SortFunc(all, func(a, b sessionRow) int { return cmp.Compare(a.id, b.id) })
+	return all
 }
 
 // sessionRow is one row of sys.dm_exec_sessions.
@@ -427,10 +433,10 @@ func dbID(k dbKind) int64 {
 }
 
 func liveDB(v view, s *tdssim.Session) dbKind {
-	switch {
-	case strings.EqualFold(s.Database, v.dbName):
+	switch db := s.CurrentDatabase(); {
+	case strings.EqualFold(db, v.dbName):
 		return v.db
-	case strings.EqualFold(s.Database, "master"):
+	case strings.EqualFold(db, "master"):
 		return dbMaster
 	}
 	return dbOther

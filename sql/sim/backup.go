@@ -300,7 +300,7 @@ func (w *World) restoreDatabase(v view, db, device string, position int64, repla
 	}
 	inUse := false
 	for _, s := range v.live {
-		if s.SPID != v.spid && strings.EqualFold(s.Database, w.cfg.SourceDatabase) {
+		if s.SPID != v.spid && strings.EqualFold(s.CurrentDatabase(), w.cfg.SourceDatabase) {
 			inUse = true
 		}
 	}

@@ -129,7 +129,8 @@ func Start(w *World, cfg ServerConfig) (*Servers, error) {
 	}
 	s := &Servers{world: w}
 	tcfg := func(kind serverKind) tdssim.Config {
-		c := tdssim.Config{Logger: cfg.Logger, Auth: s.auth(kind), Handler: s.router(kind)}
+		c := tdssim.Config{Logger: cfg.Logger, Auth: s.auth(kind), Handler: s.router(kind), Use: s.use(kind),
+			Catalog: simCatalog{s: s, srv: kind}}
 		if kind == serverSource {
 			c.ServerName = strings.ToUpper(w.cfg.SourceServerName)
 			c.Version = [4]byte{13, 0, 0x13, 0xA2} // 13.0.5026
@@ -341,7 +342,7 @@ func (s *Servers) auth(srv serverKind) func(user, password, database, app string
 }
 
 func (s *Servers) view(srv serverKind, r *tdssim.Request) view {
-	v := view{server: srv, reader: strings.EqualFold(r.Session.User, ReaderUser), spid: r.Session.SPID, dbName: r.Session.Database}
+	v := view{server: srv, reader: strings.EqualFold(r.Session.User, ReaderUser), spid: r.Session.SPID, dbName: r.Session.CurrentDatabase()}
 	v.db = s.dbKind(srv, v.dbName)
 	return v
 }
@@ -701,49 +702,8 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 		}
 	}
 
-	// Ad hoc.
-	adhoc := func(fn func(v view) *tdssim.Result, sqls ...string) {
-		for _, q := range sqls {
-			add(q, answer{fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) { return fn(v), nil }})
-		}
-	}
-	adhoc(func(v view) *tdssim.Result {
-		return tdssim.Rows([]tdssim.Column{colNV("", 300)}, tdssim.Row{w.versionString(v.server)})
-	}, "SELECT @@VERSION")
-	databases := func(v view) *tdssim.Result {
-		var rows []tdssim.Row
-		for _, n := range w.databases(v.server) {
-			rows = append(rows, tdssim.Row{n})
-		}
-		return tdssim.Rows([]tdssim.Column{colNV("name", sysname)}, rows...)
-	}
-	adhoc(databases, "SELECT name FROM sys.databases", "SELECT name FROM sys.databases ORDER BY name")
-	// A three-part name works on SQL Server only: Azure SQL Database answers 40515 (the unrouted
-	// answer says so).
-	add("SELECT name FROM master.sys.databases", answer{server: serverSource, missing: func() error {
-		return &tdssim.Error{Number: 40515, State: 1, Class: 16,
-			Message: "Reference to database and/or server name in 'master.sys.databases' is not supported in this version of SQL Server."}
-	}, fn: func(v view, _ *tdssim.Request) (*tdssim.Result, error) { return databases(v), nil }})
-	adhoc(func(v view) *tdssim.Result {
-		return tdssim.Rows([]tdssim.Column{colNV("", sysname)}, tdssim.Row{v.dbName})
-	}, "SELECT DB_NAME()")
-	adhoc(func(v view) *tdssim.Result {
-		name := w.cfg.SourceServerName
-		if v.server == serverTarget {
-			name = strings.SplitN(w.cfg.TargetServerName, ".", 2)[0]
-		}
-		return tdssim.Rows([]tdssim.Column{colNV("", sysname)}, tdssim.Row{name})
-	}, "SELECT @@SERVERNAME")
-	adhoc(func(view) *tdssim.Result {
-		return tdssim.Rows([]tdssim.Column{colDT("")}, tdssim.Row{w.Now()})
-	}, "SELECT GETDATE()", "SELECT GETUTCDATE()", "SELECT CURRENT_TIMESTAMP")
-	// SYSDATETIME and SYSUTCDATETIME return datetime2(7) (sysdatetime-transact-sql.md).
-	adhoc(func(view) *tdssim.Result {
-		return tdssim.Rows([]tdssim.Column{{Type: tdssim.TypeDateTime2, Nullable: true}}, tdssim.Row{w.Now()})
-	}, "SELECT SYSDATETIME()", "SELECT SYSUTCDATETIME()")
-	adhoc(func(v view) *tdssim.Result {
-		return tdssim.Rows([]tdssim.Column{{Type: tdssim.TypeSmallInt}}, tdssim.Row{int(v.spid)})
-	}, "SELECT @@SPID")
+	// Ad hoc queries (SELECT @@VERSION, SELECT name FROM sys.databases, SELECT DB_NAME() …) are
+	// the evaluator's: tdssim over the world's Catalog (catalog.go).
 	return rt
 }
 

@@ -50,6 +50,14 @@ type Source interface {
 	Rows(ctx context.Context) iter.Seq2[Row, error]
 }
 
+// PartialSource is a Source that holds only some of its object's columns: naming one it omits is
+// the simulator's no-answer error, not 207 (the object has the column; the simulation does not
+// hold its values). * expands to the columns it holds.
+type PartialSource interface {
+	Source
+	Omits(column string) bool
+}
+
 // CountedSource is a Source that knows its row count without reading its rows, so that
 // COUNT(*) without WHERE does not read them.
 type CountedSource interface {
@@ -248,6 +256,9 @@ func (q *query) bind(ref *tsql.ColumnRef) (int, error) {
 	}
 	i, ok := q.index[strings.ToLower(ref.Column())]
 	if !ok {
+		if p, ok := q.table.(PartialSource); ok && p.Omits(ref.Column()) {
+			return 0, unsupported("the column %s of %s, which the simulation does not hold", ref.Column(), q.name)
+		}
 		return 0, InvalidColumnError(ref.Column())
 	}
 	return i, nil

@@ -245,3 +245,16 @@ func castTo(v any, t *DataType) (any, error) {
 	}
 	return nil, fmt.Errorf("%w: CAST to %s", ErrUnsupported, t)
 }
+
+// Convert converts a value to a type as CAST does (see castTo for the types it knows).
+func Convert(v any, t *DataType) (any, error) { return castTo(v, t) }
+
+// Compare orders two non-NULL values as SQL Server's comparison operators do (character strings
+// case-insensitively, trailing spaces ignored, a string converted to the other side's type): -1,
+// 0 or 1.
+func Compare(l, r any) (int, error) { return compare(l, r) }
+
+// typeClash is error 206, values of types that do not convert to each other.
+func typeClash(l, r any) *ValueError {
+	return &ValueError{Number: 206, Message: fmt.Sprintf("Operand type clash: %s is incompatible with %s", typeName(l), typeName(r))}
+}

@@ -8,7 +8,12 @@ import (
 	"time"
 )
 
-// Values are nil (NULL), int64, float64, string, bool or time.Time.
+// Values are nil (NULL), int64, float64, string, bool or time.Time; a DatePart evaluates to its
+// DatePartName for the function that takes it.
+
+// DatePartName is the datepart keyword of DATEADD, DATEDIFF, DATEPART and DATENAME, in lower
+// case (second, minute, hour, day, …).
+type DatePartName string
 
 // Env supplies what an expression reads when it is evaluated.
 type Env interface {
@@ -209,6 +214,9 @@ func Eval(e Expr, env Env) (any, error) {
 		}
 	case *ColumnRef:
 		return env.Column(e)
+	case *DatePart:
+		// The datepart argument of DATEADD, DATEDIFF, DATEPART and DATENAME: the function reads it.
+		return DatePartName(e.Name), nil
 	case *VariableRef:
 		return env.Variable(e)
 	case *Paren:
@@ -398,7 +406,7 @@ func compare(l, r any) (int, error) {
 	case string:
 		b, ok := r.(string)
 		if !ok {
-			return 0, fmt.Errorf("tsql: cannot compare a string with %T", r)
+			return 0, typeClash(l, r)
 		}
 		return strings.Compare(strings.ToLower(strings.TrimRight(a, " ")), strings.ToLower(strings.TrimRight(b, " "))), nil
 	case bool:
@@ -406,7 +414,7 @@ func compare(l, r any) (int, error) {
 	case time.Time:
 		b, ok := r.(time.Time)
 		if !ok {
-			return 0, fmt.Errorf("tsql: cannot compare a time with %T", r)
+			return 0, typeClash(l, r)
 		}
 		return a.Compare(b), nil
 	}
@@ -416,7 +424,7 @@ func compare(l, r any) (int, error) {
 	lf, lok := toFloat(l)
 	rf, rok := toFloat(r)
 	if !lok || !rok {
-		return 0, fmt.Errorf("tsql: cannot compare %T with %T", l, r)
+		return 0, typeClash(l, r)
 	}
 	switch {
 	case lf < rf:
