@@ -53,6 +53,7 @@ type Engine struct {
 	wg          sync.WaitGroup
 	report      journal.OpenReport
 	monitor     *monitor
+	picture     *pictureSaver
 	lastSample  time.Time
 	validation  *Validation
 	// validationGen counts the validations recorded: a recount applies only to the generation
@@ -69,12 +70,23 @@ func (e *Engine) Runbook() *runbook.Runbook { return e.rb }
 // StateDir is the state directory.
 func (e *Engine) StateDir() string { return e.stateDir }
 
-// Replication is the replication monitor's newest picture (nil without a monitor).
+// Replication is the replication monitor's newest picture (nil without a monitor): until its
+// first poll answers, the picture the previous engine kept in the state directory
+// (ReplicationView.Restored), if any.
 func (e *Engine) Replication() *ReplicationView {
 	if e.monitor == nil {
 		return nil
 	}
 	return e.monitor.latest()
+}
+
+// measuredReplication is the newest picture the monitor took itself (nil without a monitor):
+// what the step kinds judge. A picture restored from the state directory is not one.
+func (e *Engine) measuredReplication() *ReplicationView {
+	if e.monitor == nil {
+		return nil
+	}
+	return e.monitor.measured()
 }
 
 // RefreshNow asks the monitor to poll at once (the cockpit's refresh key).

@@ -215,7 +215,11 @@ type StepView struct {
 	// Action says exactly what the step does.
 	Action string
 
-	State       StepState
+	State StepState
+	// Since is when the step entered its state: the time of the journal record that put it there
+	// (zero for a step no record has changed; Ready is derived, not journaled, so a ready step
+	// shows when it became pending).
+	Since       time.Time
 	Attempt     int
 	MaxAttempts int
 	// FirstStarted is when the first attempt began, Started when the current one did.

@@ -291,8 +291,9 @@ func (r *Run) Clock() clock.Clock { return r.e.clock }
 // Ports are the engine's connections to the world.
 func (r *Run) Ports() Ports { return r.e.opts.Ports }
 
-// Replication is the replication monitor's newest picture (nil without a monitor).
-func (r *Run) Replication() *ReplicationView { return r.e.Replication() }
+// Replication is the newest picture the replication monitor took (nil without a monitor): never
+// the one restored from the state directory, a cache shown until the first poll answers.
+func (r *Run) Replication() *ReplicationView { return r.e.measuredReplication() }
 
 // StateDir is the state directory (for result files).
 func (r *Run) StateDir() string { return r.e.stateDir }

@@ -85,6 +85,8 @@ func New(rb *runbook.Runbook, opts Options) (*Engine, error) {
 		kick:     make(chan struct{}, 1),
 	}
 	e.logs = newLogBook(opts.LogRing, e.clock.Now)
+	e.picture = &pictureSaver{path: filepath.Join(opts.StateDir, PictureFileName), realNow: time.Now,
+		warn: func(msg string) { e.logs.add(LevelWarn, "", "", msg) }}
 	if opts.Ports.Replication != nil {
 		e.monitor = newMonitor(e.clock.Now, monitorHooks{
 			log:      func(level LogLevel, step, msg string) { e.logs.add(level, step, "", msg) },
@@ -92,6 +94,7 @@ func New(rb *runbook.Runbook, opts Options) (*Engine, error) {
 			health:   e.recordHealth,
 			sample:   e.recordSample,
 			removing: e.removingReplication,
+			polled:   func(v *ReplicationView) { e.picture.save(v, v.At, false) },
 		}, opts.Ports.Replication, opts.Monitor)
 	}
 	if e.opts.SampleEvery <= 0 {
@@ -140,7 +143,7 @@ func (e *Engine) Open() error {
 	e.mu.Unlock()
 
 	// The files are read and opened without the engine lock.
-	base, j, rep, err := e.openFiles()
+	base, j, rep, back, err := e.openFiles()
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -158,6 +161,7 @@ func (e *Engine) Open() error {
 	e.baseline = base
 	e.j, e.report = j, journal.OpenReport{Torn: rep.Torn, StaleLock: rep.StaleLock, Created: rep.Created, Unanchored: rep.Unanchored, CrashLine: rep.CrashLine}
 	e.open = true
+	e.restoreLocked(back)
 	if rep.Torn != nil {
 		e.logs.add(LevelWarn, "", "", fmt.Sprintf("journal: dropped an incomplete last line (line %d, %d bytes) left by a crash during a write; nothing acknowledged was lost", rep.Torn.Line, rep.Torn.Bytes))
 	}
@@ -186,25 +190,28 @@ func (e *Engine) Open() error {
 }
 
 // openFiles loads the baseline rehearsal (if the runbook names one), opens the journal (taking
-// the state directory's lock) and the log file.
-func (e *Engine) openFiles() (*Baseline, *journal.Journal, journal.OpenReport, error) {
+// the state directory's lock), reads back what the previous engine left for the cockpit (the log
+// file's tail into the ring, the replication picture) and opens the log file.
+func (e *Engine) openFiles() (*Baseline, *journal.Journal, journal.OpenReport, restored, error) {
 	var base *Baseline
 	if e.rb.Baseline != "" {
 		b, err := LoadBaseline(e.rb.Baseline)
 		if err != nil {
-			return nil, nil, journal.OpenReport{}, err
+			return nil, nil, journal.OpenReport{}, restored{}, err
 		}
 		base = b
 	}
 	j, rep, err := journal.Open(e.stateDir, journal.Options{NoSync: e.opts.NoSync, Command: e.opts.Command})
 	if err != nil {
-		return nil, nil, rep, err
+		return nil, nil, rep, restored{}, err
 	}
+	// Read under the state directory's lock: no other engine writes these files now.
+	back := e.readBack()
 	if err := e.logs.openFile(filepath.Join(e.stateDir, LogFileName)); err != nil {
 		_ = j.Close()
-		return nil, nil, rep, err
+		return nil, nil, rep, restored{}, err
 	}
-	return base, j, rep, nil
+	return base, j, rep, back, nil
 }
 
 // baselinePathLocked is the baseline journal's path ("" without one).
@@ -306,7 +313,7 @@ func (e *Engine) Stop(reason string) error {
 			st.cancel(errStopping)
 		}
 	}
-	started := e.started
+	started, open := e.started, e.open
 	if e.runCancel != nil {
 		e.runCancel(errStopping)
 	}
@@ -315,6 +322,10 @@ func (e *Engine) Stop(reason string) error {
 		<-e.loopDone
 	}
 	e.wg.Wait()
+	if open && e.monitor != nil {
+		// The monitor has stopped: its last picture is kept for the next engine, without the lock.
+		e.picture.save(e.monitor.latest(), e.clock.Now(), true)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var errs []error

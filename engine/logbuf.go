@@ -129,10 +129,33 @@ func (lb *logBook) addLine(level LogLevel, step, stream string, state bool, msg 
 			lb.fileErr = err
 		}
 	}
-	publish := lb.publish
+	// Published before the lock is let go, so batches reach subscribers in the order of their
+	// sequence numbers (front ends keep a line only when its number is above the newest they
+	// hold). Publishing never waits: the bus coalesces log batches.
+	if lb.publish != nil {
+		lb.publish(LogBatch{Lines: lines})
+	}
 	lb.mu.Unlock()
-	if publish != nil {
-		publish(LogBatch{Lines: lines})
+}
+
+// restore puts lines read back from the log file (older than anything said since) at the ring's
+// start, numbered from 1; lines already in the ring are numbered after them. It is called as the
+// engine opens, before any front end reads the ring.
+func (lb *logBook) restore(lines []LogLine) {
+	if len(lines) == 0 {
+		return
+	}
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	since := make([]LogLine, 0, lb.n)
+	for i := 0; i < lb.n; i++ {
+		since = append(since, lb.ring[(lb.start+i)%len(lb.ring)])
+	}
+	lb.start, lb.n, lb.seq = 0, 0, 0
+	for _, l := range append(lastN(lines, len(lb.ring)), since...) {
+		lb.seq++
+		l.Seq = lb.seq
+		lb.push(l)
 	}
 }
 

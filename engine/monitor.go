@@ -36,6 +36,8 @@ type monitorHooks struct {
 	health   func(h SourceHealth, expectedBy string)
 	sample   func(*ReplicationView)
 	removing func() string
+	// polled is told of every picture a poll took (the engine keeps it in the state directory).
+	polled func(*ReplicationView)
 }
 
 // monitor polls a ReplicationSource and publishes ReplicationUpdated: in the engine on its clock
@@ -57,6 +59,9 @@ type monitor struct {
 	order       []string
 	health      map[string]*SourceHealth
 	lastBacklog time.Time
+	// pendingAt is when the newest backlog figures were read: by this monitor (lastBacklog) or,
+	// until it reads them, by the engine whose picture was restored.
+	pendingAt   time.Time
 	prevTotal   int64
 	prevTotalAt time.Time
 	rate        float64
@@ -84,10 +89,23 @@ func newMonitor(now func() time.Time, hooks monitorHooks, src ReplicationSource,
 	return m
 }
 
-// latest is the newest published picture.
+// latest is the newest published picture: a restored one (ReplicationView.Restored) until the
+// first poll answers.
 func (m *monitor) latest() *ReplicationView {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.view
+}
+
+// measured is the newest picture this monitor took itself: a restored picture is a cache for the
+// front ends, never what a step decides on, so until the first poll answers the steps see no
+// figures (as before any poll), only whether replication was removed.
+func (m *monitor) measured() *ReplicationView {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.view.Restored {
+		return &ReplicationView{Retired: m.view.Retired, RetiredBy: m.view.RetiredBy}
+	}
 	return m.view
 }
 
@@ -125,8 +143,20 @@ func (m *monitor) isRetired() bool {
 }
 
 // run polls on clk until ctx ends or replication is retired. A poll never overlaps the previous
-// one: the next waits for it.
+// one: the next waits for it. After a restart the first poll comes when the previous engine's
+// next one would have (firstWait).
 func (m *monitor) run(ctx context.Context, clk clock.Clock) {
+	if d := m.firstWait(clk.Now()); d > 0 {
+		t := clk.NewTimer(d)
+		select {
+		case <-t.C():
+		case <-m.refresh:
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
 	for {
 		if m.isRetired() {
 			return
@@ -344,7 +374,7 @@ func (m *monitor) cycle(ctx context.Context) *ReplicationView {
 	}
 	if bOK {
 		m.foldBacklog(backlog, now)
-		m.lastBacklog = now
+		m.lastBacklog, m.pendingAt = now, now
 	}
 	if agOK {
 		var oldest time.Duration
@@ -361,6 +391,9 @@ func (m *monitor) cycle(ctx context.Context) *ReplicationView {
 		m.hooks.sample(view)
 	}
 	m.publish(ReplicationUpdated{View: view})
+	if m.hooks.polled != nil {
+		m.hooks.polled(view)
+	}
 	return view
 }
 
@@ -475,7 +508,7 @@ func (m *monitor) buildView(now time.Time) *ReplicationView {
 		sort.Strings(m.order)
 	}
 	v := &ReplicationView{At: now, Tables: make([]TableLag, 0, len(m.order)), Agents: append([]Agent(nil), m.agents...),
-		AgentsAt: m.agentsAt, AgentsCacheAge: m.agentsCache, PendingAt: m.lastBacklog, DrainRate: m.rate, Cycles: m.cycles,
+		AgentsAt: m.agentsAt, AgentsCacheAge: m.agentsCache, PendingAt: m.pendingAt, DrainRate: m.rate, Cycles: m.cycles,
 		Trend: append([]TrendPoint(nil), m.trend...)}
 	pubs := map[string]*PublicationLag{}
 	for _, key := range m.order {

@@ -169,8 +169,13 @@ type ReplicationView struct {
 	ETA       time.Duration
 	Trend     []TrendPoint
 	Health    []SourceHealth
-	// Cycles counts completed polls.
+	// Cycles counts this engine's completed polls.
 	Cycles int
+	// Restored marks the picture an earlier engine saved in the state directory (PictureFileName),
+	// shown from the start until this engine's first poll answers. Its figures keep the times they
+	// were read, so every age shown is true; its sources' health is unknown (their last good read
+	// is kept). It is a cache for the front ends: the step kinds never judge it (Run.Replication).
+	Restored bool
 	// Retired is when replication was removed (the toolkit's «Remove replication setup» succeeded);
 	// the monitor stops polling then and the picture is the last one taken. RetiredBy names the step.
 	Retired   time.Time

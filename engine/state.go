@@ -80,6 +80,8 @@ type stepRT struct {
 	started      time.Time
 	finished     time.Time
 	retryAt      time.Time
+	// since is the time of the journal record that put the step in its state.
+	since time.Time
 
 	lastError string
 	message   string
@@ -171,6 +173,7 @@ func (r *runState) applyRecord(rec journal.Record) error {
 		before := st.state
 		defer func() {
 			if st.state != before {
+				st.since = rec.Time
 				st.override = nil
 				st.declined = RecordType(rec.Type) == RecDeclined
 			}

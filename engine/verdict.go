@@ -118,9 +118,10 @@ func (v ReplicationVerdict) Publication(name string) PublicationVerdict {
 
 // Judge is THE replication verdict, the one rule behind the replication.healthy gate, the cockpit's
 // publication rows, `cutover status`, the web page and the metrics:
-//   - no picture, or no poll answered yet: UNKNOWN;
-//   - replication removed (the toolkit's «Remove replication setup» succeeded): OK with a note, its
-//     sources are gone by design;
+//   - no picture, or no poll answered yet (a picture restored from before a restart included):
+//     UNKNOWN;
+//   - replication removed (the toolkit's «Remove replication setup» succeeded, also before a
+//     restart): OK with a note, its sources are gone by design;
 //   - a source failing or never read: UNKNOWN; while the distributor fails, its figures (the
 //     backlog, the agents) are from before and are not judged;
 //   - the backlog or the agent states never read, or older than MaxAge: UNKNOWN — never "drained",
@@ -138,7 +139,14 @@ func (v *ReplicationView) Judge(th Thresholds, now time.Time) ReplicationVerdict
 	switch {
 	case v == nil:
 		fs = append(fs, Finding{Level: LevelUnknown, Text: "no replication data", Brief: "no replication data"})
-	case v.Cycles == 0:
+	case v.Cycles == 0 && v.Restored && v.Retired.IsZero():
+		// The previous engine's picture, shown until this one's first poll: figures, not a verdict.
+		fs = append(fs, Finding{Level: LevelUnknown, Text: fmt.Sprintf("the picture is from before the restart (read %s); waiting for the first poll", FormatAge(now, v.At)),
+			Brief: "waiting for the first poll"})
+		for _, p := range v.Publications {
+			pubs[p.Name] = PublicationVerdict{Level: LevelUnknown, Reason: "waiting for the first poll"}
+		}
+	case v.Cycles == 0 && v.Retired.IsZero():
 		fs = append(fs, Finding{Level: LevelUnknown, Text: "no replication data yet: waiting for the first poll", Brief: "no replication data"})
 	default:
 		fs = v.judge(th, now, pubs)

@@ -250,11 +250,16 @@ func versusBaseline(r engine.RunView) string {
 	return ""
 }
 
-// catchUp prints the steps that are already past pending, so a resumed run shows where it stands.
+// catchUp prints the steps that are already past pending, so a resumed run shows where it stands:
+// each at the time its journal record put it in its state, not the time of printing.
 func (h *headless) catchUp(s engine.Snapshot) {
 	for _, st := range s.Steps {
 		if st.State != engine.StatePending && st.State != engine.StateReady {
-			h.stepLine(s.At, st)
+			at := st.Since
+			if at.IsZero() {
+				at = s.At
+			}
+			h.stepLine(at, st)
 		}
 	}
 }

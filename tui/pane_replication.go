@@ -212,6 +212,10 @@ func (p *replicationPane) status() string {
 	if !v.Retired.IsZero() {
 		return "replication removed · last picture " + age(p.s.now(), v.At)
 	}
+	if v.Restored {
+		// The previous engine's picture, until this one's first poll answers.
+		return "restored · read " + age(p.s.now(), v.At)
+	}
 	return "read " + age(p.s.now(), v.At)
 }
 
@@ -230,7 +234,7 @@ type repCol struct {
 func (p *replicationPane) columns(w int) []repCol {
 	all := []repCol{
 		{title: "TABLE", w: 20, key: sortName, cell: func(t *engine.TableLag) string { return tableName(t.Table) }},
-		{title: "PUBLICATION", w: 22, key: sortPub, cell: pubCell},
+		{title: "PUBLICATION", w: 20, key: sortPub, cell: pubCell},
 		{title: "PENDING", w: 10, right: true, key: sortPending, cell: func(t *engine.TableLag) string {
 			if !t.Published {
 				return "—"
@@ -260,8 +264,11 @@ func (p *replicationPane) columns(w int) []repCol {
 		}},
 		{title: "TREND", w: 8, key: -1, cell: func(t *engine.TableLag) string { return sparkline(t.Trend, 8) }},
 	}
-	// Drop columns, least important first, until they fit.
-	drop := []string{"SOURCE", "PUBLICATION", "TREND", "RATE", "TARGET"}
+	// Drop columns, least important first, until they fit: the publication is on its own lines
+	// above the table, the trend and rate sum up what the pending column shows; the source and
+	// target rows explain the delta, so they stay longest (all nine fit 118 cells, a 120-column
+	// terminal's pane; eight, without the publication, the half of a 200-column one).
+	drop := []string{"PUBLICATION", "TREND", "RATE", "SOURCE", "TARGET"}
 	fits := func(cols []repCol) bool {
 		total := -1
 		for _, c := range cols {

@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"cutover/engine"
 )
@@ -412,11 +413,21 @@ func (p *runbookPane) detail(s engine.StepView, now time.Time, w, h int) []strin
 		action = s.Confirmation.Action
 	}
 	room := h - len(lines)
-	logs := p.stepLogs(s.ID, 4)
-	actionLines := wrapText(action, max(w-9, 10))
-	maxAction := max(room-len(logs)-1, 2)
-	if len(actionLines) > maxAction {
-		actionLines = append(actionLines[:maxAction-1], "…")
+	var actionLines []string
+	if action != "" {
+		actionLines = wrapText(action, max(w-9, 10))
+	}
+	// The step's newest log lines take the room the action's first lines leave (its first two, or
+	// one when that makes room for a log line): on a short detail the oldest give way, never the
+	// newest — cut at the bottom, the detail showed the step one event behind.
+	keep := min(len(actionLines), 2)
+	if room-keep < 1 {
+		keep = min(len(actionLines), 1)
+	}
+	logs := p.stepLogs(s.ID, min(4, max(room-keep, 0)))
+	if maxAction := max(room-len(logs), 1); len(actionLines) > maxAction {
+		last := ansi.Truncate(actionLines[maxAction-1], max(w-9, 10)-2, "")
+		actionLines = append(actionLines[:maxAction-1], last+" …")
 	}
 	add("does", strings.Join(actionLines, "\n"), nil)
 	for i, l := range logs {
