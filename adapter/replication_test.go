@@ -517,3 +517,76 @@ func TestRecountOfAbsentAndIgnoredTablesAgainstTheSimulator(t *testing.T) {
 		t.Fatalf("recount of the ignored table %s: %v, want ErrIgnoredTable", ignored, err)
 	}
 }
+
+// openSims opens the three pools of a poll on the simulators.
+func openSims(tb testing.TB, sims *demo.Simulators) *adapter.SQL {
+	tb.Helper()
+	sp := &adapter.SQL{}
+	for _, e := range []struct {
+		ep sqlsim.Endpoint
+		db **sql.DB
+	}{{sqlsim.EndpointSource, &sp.Src}, {sqlsim.EndpointDistribution, &sp.Dist}, {sqlsim.EndpointTarget, &sp.Tgt}} {
+		db, err := sql.Open(sql.Config{Server: "127.0.0.1", Port: sims.SQL.Port(e.ep), Database: sims.SQL.Database(e.ep),
+			User: sqlsim.User, Password: sqlsim.Password, Encrypt: sql.EncryptDisable})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		*e.db = db
+	}
+	tb.Cleanup(sp.Close)
+	return sp
+}
+
+// requestsByDatabase is every simulated database's count of requests answered so far.
+func requestsByDatabase(sims *demo.Simulators) map[string]int64 {
+	out := map[string]int64{}
+	for _, srv := range []*tdssim.Server{sims.SQL.Source(), sims.SQL.Target()} {
+		for db, n := range srv.Stats().RequestsByDatabase {
+			out[srv.Addr().String()+"/"+db] += n
+		}
+	}
+	return out
+}
+
+// TestOnePollIsOneRequestPerDatabase (issue 19): a poll of `cutover status` and of the cockpit's
+// monitor, through the real driver against the simulators, sends one request to the AX database,
+// one to the distribution database and one to the sandbox, the backlog included; across ten polls
+// the article list is read once (counted at the simulator, by the request that carries it).
+func TestOnePollIsOneRequestPerDatabase(t *testing.T) {
+	sims := demotest.Start(t, sqlsim.Config{Tables: 1000}, clock.NewFake(demotest.Epoch))
+	sp := openSims(t, sims)
+	articles := sims.SQL.Source().Faults().MustAdd(tdssim.Rule{Name: "count the article list's reads",
+		SQL: regexp.MustCompile(`SELECT a\.article_id, p\.publication`), Action: tdssim.FaultDelay, Delay: time.Nanosecond})
+	poller := engine.NewPoller(sp, engine.MonitorConfig{}, nil)
+	ctx := t.Context()
+	for i := range 10 {
+		before := requestsByDatabase(sims)
+		v, err := poller.Poll(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range v.Health {
+			if h.State == engine.HealthFailing {
+				t.Fatalf("poll %d: %s failing: %s", i, h.Name, h.LastError)
+			}
+		}
+		if len(v.Tables) < 900 || v.PendingAt.IsZero() || len(v.Agents) == 0 {
+			t.Fatalf("poll %d read %d tables, the backlog at %v, %d agents", i, len(v.Tables), v.PendingAt, len(v.Agents))
+		}
+		after := requestsByDatabase(sims)
+		if len(after) != 3 {
+			t.Fatalf("requests went to %v, want the AX database, the distribution database and the sandbox", after)
+		}
+		for db, n := range after {
+			if d := n - before[db]; d != 1 {
+				t.Fatalf("poll %d sent %d requests to %s, want 1", i, d, db)
+			}
+		}
+	}
+	if n := sims.SQL.Source().Faults().Fired(articles); n != 1 {
+		t.Fatalf("the article list was read %d times in ten polls, want once", n)
+	}
+	if n := sp.ArticleReads(); n != 1 {
+		t.Fatalf("the adapter read the article list %d times, want once", n)
+	}
+}

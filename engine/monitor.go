@@ -196,14 +196,19 @@ func (m *monitor) setIntervals(interval, backlog time.Duration) {
 	m.refreshNow()
 }
 
-// query runs one read against a source, timing it and updating the source's health. It returns
-// false when the read failed or is backing off after failures.
-func (m *monitor) query(ctx context.Context, source, what string, now time.Time, read func(context.Context) error) bool {
+// backingOff reports whether a read is backing off after failures (a Poller's never does).
+func (m *monitor) backingOff(source, what string, now time.Time) bool {
 	m.mu.Lock()
 	until, backingOff := m.backoff[source+"/"+what]
 	m.mu.Unlock()
-	if backingOff && now.Before(until) && !m.always {
-		return false
+	return backingOff && now.Before(until) && !m.always
+}
+
+// query runs one read against a source, timing it and updating the source's health. It returns
+// false when the read failed or is backing off after failures, and how long the read took.
+func (m *monitor) query(ctx context.Context, source, what string, now time.Time, read func(context.Context) error) (bool, time.Duration) {
+	if m.backingOff(source, what, now) {
+		return false, 0
 	}
 	qctx, cancel := context.WithTimeout(ctx, m.cfg.QueryTimeout)
 	start := time.Now()
@@ -211,8 +216,14 @@ func (m *monitor) query(ctx context.Context, source, what string, now time.Time,
 	took := time.Since(start)
 	cancel()
 	if ctx.Err() != nil {
-		return false
+		return false, took
 	}
+	return m.record(source, what, now, took, err), took
+}
+
+// record updates a source's health with the outcome of one read (what) that took took, backing
+// the read off after a failure. It returns whether the read answered.
+func (m *monitor) record(source, what string, now time.Time, took time.Duration, err error) bool {
 	// A distributor failing while replication is being removed is expected. Ask before taking the
 	// monitor's lock (the engine's lock comes first); if the step finished meanwhile, retired is
 	// already set below.
@@ -331,29 +342,33 @@ func (m *monitor) cycle(ctx context.Context) *ReplicationView {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		srcOK = m.query(ctx, SourceAX, "row counts", now, func(c context.Context) (err error) {
+		srcOK, _ = m.query(ctx, SourceAX, "row counts", now, func(c context.Context) (err error) {
 			srcRows, err = m.src.SourceRows(c)
 			return err
 		})
 	}()
 	go func() {
 		defer wg.Done()
-		tgtOK = m.query(ctx, SourceTarget, "row counts", now, func(c context.Context) (err error) {
+		tgtOK, _ = m.query(ctx, SourceTarget, "row counts", now, func(c context.Context) (err error) {
 			tgtRows, err = m.src.TargetRows(c)
 			return err
 		})
 	}()
 	go func() {
 		defer wg.Done()
-		agOK = m.query(ctx, SourceDistributor, "agents", now, func(c context.Context) (err error) {
-			agents, err = m.src.Agents(c)
+		// One read of the distributor: the agents, and the backlog when it is due and not backing
+		// off; each keeps its own health record and backoff.
+		withBacklog := backlogDue && !m.backingOff(SourceDistributor, "backlog", now)
+		var fig DistributorFigures
+		var took time.Duration
+		agOK, took = m.query(ctx, SourceDistributor, "agents", now, func(c context.Context) (err error) {
+			fig, err = m.src.Distributor(c, withBacklog)
 			return err
 		})
-		if backlogDue && ctx.Err() == nil {
-			bOK = m.query(ctx, SourceDistributor, "backlog", now, func(c context.Context) (err error) {
-				backlog, err = m.src.Backlog(c)
-				return err
-			})
+		agents = fig.Agents
+		if agOK && withBacklog {
+			bOK = m.record(SourceDistributor, "backlog", now, took, fig.BacklogErr)
+			backlog = fig.Backlog
 		}
 	}()
 	wg.Wait()
