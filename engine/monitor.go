@@ -19,6 +19,28 @@ func TableKey(name string) string {
 	return strings.TrimPrefix(strings.ToUpper(name), "DBO.")
 }
 
+// appendTableKey appends name's TableKey to dst without allocating when name is ASCII (SQL Server
+// names of AX tables are).
+func appendTableKey(dst []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= 0x80 {
+			return append(dst, TableKey(name)...)
+		}
+	}
+	start := len(dst)
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	if k := dst[start:]; len(k) >= 4 && string(k[:4]) == "DBO." {
+		dst = append(dst[:start], k[4:]...)
+	}
+	return dst
+}
+
 type tableState struct {
 	lag        TableLag
 	prevAt     time.Time
@@ -26,6 +48,28 @@ type tableState struct {
 	havePrev   bool
 	trend      []int64
 	sawBacklog bool
+	// seen is the fold (monitor.folds) that last found the table in the target's row counts or
+	// the backlog; pending and publication are what the backlog fold summed for it.
+	seen        int
+	pending     int64
+	publication string
+}
+
+// pushTrend appends v to a trend that keeps the newest keep samples. The published pictures share
+// the trend's memory (each gets trend[:n:n]), so the samples a picture holds are never written
+// again: new samples go after them, and a full array is replaced by a new one.
+func pushTrend[T any](trend []T, v T, keep int) []T {
+	if len(trend) == cap(trend) {
+		from := max(0, len(trend)-(keep-1))
+		fresh := make([]T, len(trend)-from, 2*max(keep, 1))
+		copy(fresh, trend[from:])
+		trend = fresh
+	}
+	trend = append(trend, v)
+	if len(trend) > keep {
+		trend = trend[len(trend)-keep:]
+	}
+	return trend
 }
 
 // monitorHooks connect a monitor to its owner. The engine logs, journals and publishes what the
@@ -73,6 +117,10 @@ type monitor struct {
 	cycles      int
 	backoff     map[string]time.Time
 	retired     bool
+	// folds counts the row-count and backlog folds (tableState.seen); key is the buffer a table's
+	// key is built in to look it up.
+	folds int
+	key   []byte
 }
 
 func newMonitor(now func() time.Time, hooks monitorHooks, src ReplicationSource, cfg MonitorConfig) *monitor {
@@ -412,23 +460,29 @@ func (m *monitor) cycle(ctx context.Context) *ReplicationView {
 	return view
 }
 
+// lookup finds a table by any spelling of its name (TableKey), without allocating.
+func (m *monitor) lookup(name string) *tableState {
+	m.key = appendTableKey(m.key[:0], name)
+	return m.tables[string(m.key)]
+}
+
 func (m *monitor) table(name string) *tableState {
-	key := TableKey(name)
-	t := m.tables[key]
-	if t == nil {
-		t = &tableState{lag: TableLag{Table: name}}
-		t.lag.Ignored = m.ignore[key]
-		m.tables[key] = t
-		m.order = nil // re-sort
+	if t := m.lookup(name); t != nil {
+		return t
 	}
+	key := string(m.key)
+	t := &tableState{lag: TableLag{Table: name}}
+	t.lag.Ignored = m.ignore[key]
+	m.tables[key] = t
+	m.order = nil // re-sort
 	return t
 }
 
 func (m *monitor) foldRows(rows []TableRows, now time.Time, source bool) {
-	seen := make(map[string]bool, len(rows))
+	m.folds++
 	for _, r := range rows {
 		t := m.table(r.Table)
-		seen[TableKey(r.Table)] = true
+		t.seen = m.folds
 		if source {
 			t.lag.Table, t.lag.Source, t.lag.SourceAt, t.lag.HasPK = r.Table, r.Rows, now, r.HasPK
 		} else {
@@ -436,8 +490,8 @@ func (m *monitor) foldRows(rows []TableRows, now time.Time, source bool) {
 		}
 	}
 	if !source {
-		for key, t := range m.tables {
-			if !seen[key] {
+		for _, t := range m.tables {
+			if t.seen != m.folds {
 				t.lag.Target, t.lag.TargetAt, t.lag.OnTarget = 0, now, false
 			}
 		}
@@ -445,26 +499,34 @@ func (m *monitor) foldRows(rows []TableRows, now time.Time, source bool) {
 }
 
 func (m *monitor) foldBacklog(backlog []ArticleBacklog, now time.Time) {
-	perTable := make(map[string]int64, len(backlog))
-	pubOf := make(map[string]string, len(backlog))
+	m.folds++
 	var total int64
 	for _, b := range backlog {
-		key := TableKey(b.Article)
-		if _, known := m.tables[key]; !known && b.Pending == 0 {
-			// An article that is no table the row counts know (a view or function of
-			// AX_PUB_OtherObjects) with nothing to deliver: not a row of the picture.
-			continue
+		t := m.lookup(b.Article)
+		if t == nil {
+			if b.Pending == 0 {
+				// An article that is no table the row counts know (a view or function of
+				// AX_PUB_OtherObjects) with nothing to deliver: not a row of the picture.
+				continue
+			}
+			t = m.table(b.Article)
 		}
-		perTable[key] += b.Pending
-		pubOf[key] = b.Publication
+		if t.seen != m.folds {
+			t.seen, t.pending = m.folds, 0
+		}
+		t.pending += b.Pending
+		t.publication = b.Publication
 		total += b.Pending
-		m.table(b.Article)
 	}
-	for key, t := range m.tables {
-		pending, published := perTable[key]
+	for _, t := range m.tables {
+		published := t.seen == m.folds
+		pending := int64(0)
+		if published {
+			pending = t.pending
+		}
 		t.lag.Published = published
 		if published {
-			t.lag.Publication = pubOf[key]
+			t.lag.Publication = t.publication
 		}
 		if t.havePrev {
 			t.lag.Rate = m.smooth(t.lag.Rate, float64(t.prevPend-pending)/now.Sub(t.prevAt).Seconds(), now.Sub(t.prevAt), t.sawBacklog)
@@ -473,20 +535,14 @@ func (m *monitor) foldBacklog(backlog []ArticleBacklog, now time.Time) {
 		t.prevPend, t.prevAt, t.havePrev = pending, now, true
 		t.lag.Pending, t.lag.PendingAt = pending, now
 		t.lag.ETA = eta(pending, t.lag.Rate)
-		t.trend = append(t.trend, pending)
-		if len(t.trend) > m.cfg.TableTrendPoints {
-			t.trend = t.trend[len(t.trend)-m.cfg.TableTrendPoints:]
-		}
+		t.trend = pushTrend(t.trend, pending, m.cfg.TableTrendPoints)
 	}
 	if !m.prevTotalAt.IsZero() && now.After(m.prevTotalAt) {
 		m.rate = m.smooth(m.rate, float64(m.prevTotal-total)/now.Sub(m.prevTotalAt).Seconds(), now.Sub(m.prevTotalAt), m.haveRate)
 		m.haveRate = true
 	}
 	m.prevTotal, m.prevTotalAt = total, now
-	m.trend = append(m.trend, TrendPoint{At: now, Pending: total})
-	if len(m.trend) > m.cfg.TrendPoints {
-		m.trend = m.trend[len(m.trend)-m.cfg.TrendPoints:]
-	}
+	m.trend = pushTrend(m.trend, TrendPoint{At: now, Pending: total}, m.cfg.TrendPoints)
 }
 
 // smooth folds a new rate sample into an exponentially weighted average whose weight depends on
@@ -524,13 +580,13 @@ func (m *monitor) buildView(now time.Time) *ReplicationView {
 	}
 	v := &ReplicationView{At: now, Tables: make([]TableLag, 0, len(m.order)), Agents: append([]Agent(nil), m.agents...),
 		AgentsAt: m.agentsAt, AgentsCacheAge: m.agentsCache, PendingAt: m.pendingAt, DrainRate: m.rate, Cycles: m.cycles,
-		Trend: append([]TrendPoint(nil), m.trend...)}
+		Trend: m.trend[:len(m.trend):len(m.trend)]}
 	pubs := map[string]*PublicationLag{}
 	for _, key := range m.order {
 		t := m.tables[key]
 		lag := t.lag
 		lag.Delta = lag.Source - lag.Target
-		lag.Trend = append([]int64(nil), t.trend...)
+		lag.Trend = t.trend[:len(t.trend):len(t.trend)]
 		v.Tables = append(v.Tables, lag)
 		v.TotalPending += lag.Pending
 		if lag.Publication != "" {
