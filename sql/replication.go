@@ -246,9 +246,15 @@ func (d *DB) PendingCommands(ctx context.Context) ([]ArticlePending, error) {
 }
 
 func scanPending(r *stdsql.Rows) (ArticlePending, error) {
+	dest, row := bindPending()
+	err := r.Scan(dest...)
+	return row(), err
+}
+
+// bindPending binds a pending-commands row's destinations once for many rows.
+func bindPending() ([]any, func() ArticlePending) {
 	var p ArticlePending
-	err := r.Scan(&p.Publication, &p.Article, &p.Agent, &p.SubscriberDB, &p.Pending, &p.Delivered)
-	return p, err
+	return []any{&p.Publication, &p.Article, &p.Agent, &p.SubscriberDB, &p.Pending, &p.Delivered}, func() ArticlePending { return p }
 }
 
 // AgentStates is the replication monitor's cached view of every agent (cheap), with the cache's age.

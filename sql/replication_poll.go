@@ -166,7 +166,14 @@ func (p *Distributor) Poll(ctx context.Context, withBacklog bool) (DistributorPo
 		case stArticles:
 			scans[i] = appendScan(&articles, scanArticle)
 		case stPending:
-			scans[i] = appendScan(&p.pending, scanPending)
+			dest, row := bindPending()
+			scans[i] = func(r *stdsql.Rows) error {
+				if err := r.Scan(dest...); err != nil {
+					return err
+				}
+				p.pending = append(p.pending, row())
+				return nil
+			}
 		}
 	}
 	text := query.Batch(texts...)
