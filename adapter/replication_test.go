@@ -2,6 +2,7 @@ package adapter_test
 
 import (
 	"context"
+	stdsql "database/sql"
 	"cutover/adapter"
 	"cutover/demo"
 	"cutover/demo/demotest"
@@ -9,6 +10,7 @@ import (
 	"cutover/engine/clock"
 	"cutover/engine/journal"
 	"cutover/sql"
+	"cutover/sql/query"
 	sqlsim "cutover/sql/sim"
 	"cutover/sql/tdssim"
 	"errors"
@@ -16,6 +18,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -589,4 +592,89 @@ func TestOnePollIsOneRequestPerDatabase(t *testing.T) {
 	if n := sp.ArticleReads(); n != 1 {
 		t.Fatalf("the adapter read the article list %d times, want once", n)
 	}
+}
+
+// BenchmarkStatusGlance is the memory of one `cutover status` glance at 50,000 tables — fresh
+// pools, a Poller, one poll (cmd/status.go) — beside the floor of the job: fresh pools sending the
+// same texts (the first glance reads the server's clock and the article list too) and scanning
+// them into reused variables. The simulator runs in the process and its allocations are in both.
+// alloc-MiB is what the glance allocated, kept-MiB what is still live after it while its picture
+// is held. Run: go test -run XXX -bench StatusGlance -benchtime 3x ./adapter/
+func BenchmarkStatusGlance(b *testing.B) {
+	const tables = 50_000
+	sims := demotest.Start(b, sqlsim.Config{Tables: tables}, clock.NewFake(demotest.Epoch))
+	measure := func(b *testing.B, glance func() any) {
+		var alloc, kept float64
+		for b.Loop() {
+			var m0, m1, m2 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			keep := glance()
+			runtime.ReadMemStats(&m1)
+			runtime.GC()
+			runtime.ReadMemStats(&m2)
+			runtime.KeepAlive(keep)
+			alloc += float64(m1.TotalAlloc - m0.TotalAlloc)
+			kept += float64(m2.HeapAlloc) - float64(m0.HeapAlloc)
+		}
+		b.ReportMetric(alloc/float64(b.N)/(1<<20), "alloc-MiB")
+		b.ReportMetric(kept/float64(b.N)/(1<<20), "kept-MiB")
+	}
+	b.Run("status", func(b *testing.B) {
+		measure(b, func() any {
+			sp := openSims(b, sims)
+			defer sp.Close()
+			v, err := engine.NewPoller(sp, engine.MonitorConfig{}, nil).Poll(b.Context())
+			if err != nil || len(v.Tables) < tables*9/10 {
+				b.Fatal(err)
+			}
+			return v
+		})
+	})
+	b.Run("floor", func(b *testing.B) {
+		batch := query.Batch(query.ServerClock, query.AgentStates, query.DistributionAgentHistory, query.LogReaderHistory,
+			query.SnapshotHistory, query.ReplicationErrors, query.ArticlesMarker, query.Articles, query.PendingCommands)
+		measure(b, func() any {
+			var cols [16]stdsql.RawBytes
+			var dest [16]any
+			for i := range cols {
+				dest[i] = &cols[i]
+			}
+			n := 0
+			for _, q := range []struct {
+				ep   sqlsim.Endpoint
+				text string
+			}{{sqlsim.EndpointSource, query.RowCountsPartitionStats}, {sqlsim.EndpointTarget, query.RowCountsPartitionStats}, {sqlsim.EndpointDistribution, batch}} {
+				db, err := stdsql.Open("sqlserver", sims.SQL.DSN(q.ep))
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows, err := db.QueryContext(b.Context(), q.text)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					c, _ := rows.Columns()
+					for rows.Next() {
+						if err := rows.Scan(dest[:len(c)]...); err != nil {
+							b.Fatal(err)
+						}
+						n++
+					}
+					if !rows.NextResultSet() {
+						break
+					}
+				}
+				if err := rows.Err(); err != nil {
+					b.Fatal(err)
+				}
+				rows.Close()
+				db.Close()
+			}
+			if n < tables {
+				b.Fatal(n)
+			}
+			return nil
+		})
+	})
 }

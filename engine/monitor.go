@@ -60,8 +60,11 @@ type tableState struct {
 // again: new samples go after them, and a full array is replaced by a new one.
 func pushTrend[T any](trend []T, v T, keep int) []T {
 	if len(trend) == cap(trend) {
+		// A new array, twice what it holds (a one-shot glance keeps one sample), at most twice
+		// keep: a full one is replaced once every keep samples.
 		from := max(0, len(trend)-(keep-1))
-		fresh := make([]T, len(trend)-from, 2*max(keep, 1))
+		n := len(trend) - from
+		fresh := make([]T, n, min(2*max(keep, 1), 2*(n+1)))
 		copy(fresh, trend[from:])
 		trend = fresh
 	}
