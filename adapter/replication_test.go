@@ -2,7 +2,6 @@ package adapter_test
 
 import (
 	"context"
-	stdsql "database/sql"
 	"cutover/adapter"
 	"cutover/demo"
 	"cutover/demo/demotest"
@@ -13,6 +12,7 @@ import (
 	"cutover/sql/query"
 	sqlsim "cutover/sql/sim"
 	"cutover/sql/tdssim"
+	stdsql "database/sql"
 	"errors"
 	"io"
 	"path/filepath"
