@@ -9,13 +9,16 @@ import (
 	"cutover/engine/clock"
 	"cutover/engine/journal"
 	"cutover/sql"
+	"cutover/sql/query"
 	sqlsim "cutover/sql/sim"
 	"cutover/sql/tdssim"
+	stdsql "database/sql"
 	"errors"
 	"io"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -516,4 +519,162 @@ func TestRecountOfAbsentAndIgnoredTablesAgainstTheSimulator(t *testing.T) {
 	if _, err := r.e.Recount(context.Background(), ignored, ana); !errors.Is(err, engine.ErrIgnoredTable) {
 		t.Fatalf("recount of the ignored table %s: %v, want ErrIgnoredTable", ignored, err)
 	}
+}
+
+// openSims opens the three pools of a poll on the simulators.
+func openSims(tb testing.TB, sims *demo.Simulators) *adapter.SQL {
+	tb.Helper()
+	sp := &adapter.SQL{}
+	for _, e := range []struct {
+		ep sqlsim.Endpoint
+		db **sql.DB
+	}{{sqlsim.EndpointSource, &sp.Src}, {sqlsim.EndpointDistribution, &sp.Dist}, {sqlsim.EndpointTarget, &sp.Tgt}} {
+		db, err := sql.Open(sql.Config{Server: "127.0.0.1", Port: sims.SQL.Port(e.ep), Database: sims.SQL.Database(e.ep),
+			User: sqlsim.User, Password: sqlsim.Password, Encrypt: sql.EncryptDisable})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		*e.db = db
+	}
+	tb.Cleanup(sp.Close)
+	return sp
+}
+
+// requestsByDatabase is every simulated database's count of requests answered so far.
+func requestsByDatabase(sims *demo.Simulators) map[string]int64 {
+	out := map[string]int64{}
+	for _, srv := range []*tdssim.Server{sims.SQL.Source(), sims.SQL.Target()} {
+		for db, n := range srv.Stats().RequestsByDatabase {
+			out[srv.Addr().String()+"/"+db] += n
+		}
+	}
+	return out
+}
+
+// TestOnePollIsOneRequestPerDatabase (issue 19): a poll of `cutover status` and of the cockpit's
+// monitor, through the real driver against the simulators, sends one request to the AX database,
+// one to the distribution database and one to the sandbox, the backlog included; across ten polls
+// the article list is read once (counted at the simulator, by the request that carries it).
+func TestOnePollIsOneRequestPerDatabase(t *testing.T) {
+	sims := demotest.Start(t, sqlsim.Config{Tables: 1000}, clock.NewFake(demotest.Epoch))
+	sp := openSims(t, sims)
+	articles := sims.SQL.Source().Faults().MustAdd(tdssim.Rule{Name: "count the article list's reads",
+		SQL: regexp.MustCompile(`SELECT a\.article_id, p\.publication`), Action: tdssim.FaultDelay, Delay: time.Nanosecond})
+	poller := engine.NewPoller(sp, engine.MonitorConfig{}, nil)
+	ctx := t.Context()
+	for i := range 10 {
+		before := requestsByDatabase(sims)
+		v, err := poller.Poll(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range v.Health {
+			if h.State == engine.HealthFailing {
+				t.Fatalf("poll %d: %s failing: %s", i, h.Name, h.LastError)
+			}
+		}
+		if len(v.Tables) < 900 || v.PendingAt.IsZero() || len(v.Agents) == 0 {
+			t.Fatalf("poll %d read %d tables, the backlog at %v, %d agents", i, len(v.Tables), v.PendingAt, len(v.Agents))
+		}
+		after := requestsByDatabase(sims)
+		if len(after) != 3 {
+			t.Fatalf("requests went to %v, want the AX database, the distribution database and the sandbox", after)
+		}
+		for db, n := range after {
+			if d := n - before[db]; d != 1 {
+				t.Fatalf("poll %d sent %d requests to %s, want 1", i, d, db)
+			}
+		}
+	}
+	if n := sims.SQL.Source().Faults().Fired(articles); n != 1 {
+		t.Fatalf("the article list was read %d times in ten polls, want once", n)
+	}
+	if n := sp.ArticleReads(); n != 1 {
+		t.Fatalf("the adapter read the article list %d times, want once", n)
+	}
+}
+
+// BenchmarkStatusGlance is the memory of one `cutover status` glance at 50,000 tables — fresh
+// pools, a Poller, one poll (cmd/status.go) — beside the floor of the job: fresh pools sending the
+// same texts (the first glance reads the server's clock and the article list too) and scanning
+// them into reused variables. The simulator runs in the process and its allocations are in both.
+// alloc-MiB is what the glance allocated, kept-MiB what is still live after it while its picture
+// is held. Run: go test -run XXX -bench StatusGlance -benchtime 3x ./adapter/
+func BenchmarkStatusGlance(b *testing.B) {
+	const tables = 50_000
+	sims := demotest.Start(b, sqlsim.Config{Tables: tables}, clock.NewFake(demotest.Epoch))
+	measure := func(b *testing.B, glance func() any) {
+		var alloc, kept float64
+		for b.Loop() {
+			var m0, m1, m2 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			keep := glance()
+			runtime.ReadMemStats(&m1)
+			runtime.GC()
+			runtime.ReadMemStats(&m2)
+			runtime.KeepAlive(keep)
+			alloc += float64(m1.TotalAlloc - m0.TotalAlloc)
+			kept += float64(m2.HeapAlloc) - float64(m0.HeapAlloc)
+		}
+		b.ReportMetric(alloc/float64(b.N)/(1<<20), "alloc-MiB")
+		b.ReportMetric(kept/float64(b.N)/(1<<20), "kept-MiB")
+	}
+	b.Run("status", func(b *testing.B) {
+		measure(b, func() any {
+			sp := openSims(b, sims)
+			defer sp.Close()
+			v, err := engine.NewPoller(sp, engine.MonitorConfig{}, nil).Poll(b.Context())
+			if err != nil || len(v.Tables) < tables*9/10 {
+				b.Fatal(err)
+			}
+			return v
+		})
+	})
+	b.Run("floor", func(b *testing.B) {
+		batch := query.Batch(query.ServerClock, query.AgentStates, query.DistributionAgentHistory, query.LogReaderHistory,
+			query.SnapshotHistory, query.ReplicationErrors, query.ArticlesMarker, query.Articles, query.PendingCommands)
+		measure(b, func() any {
+			var cols [16]stdsql.RawBytes
+			var dest [16]any
+			for i := range cols {
+				dest[i] = &cols[i]
+			}
+			n := 0
+			for _, q := range []struct {
+				ep   sqlsim.Endpoint
+				text string
+			}{{sqlsim.EndpointSource, query.RowCountsPartitionStats}, {sqlsim.EndpointTarget, query.RowCountsPartitionStats}, {sqlsim.EndpointDistribution, batch}} {
+				db, err := stdsql.Open("sqlserver", sims.SQL.DSN(q.ep))
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows, err := db.QueryContext(b.Context(), q.text)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					c, _ := rows.Columns()
+					for rows.Next() {
+						if err := rows.Scan(dest[:len(c)]...); err != nil {
+							b.Fatal(err)
+						}
+						n++
+					}
+					if !rows.NextResultSet() {
+						break
+					}
+				}
+				if err := rows.Err(); err != nil {
+					b.Fatal(err)
+				}
+				rows.Close()
+				db.Close()
+			}
+			if n < tables {
+				b.Fatal(n)
+			}
+			return nil
+		})
+	})
 }

@@ -27,6 +27,13 @@ type SQL struct {
 	// would have to wait for.
 	masterMu sync.Mutex
 	master   *sql.DB
+
+	// poll is the monitor's reader of the distribution database (one request per poll, the
+	// article list kept), made when first needed; backlog is its answer in the engine's terms,
+	// reused from poll to poll (the monitor keeps none of it).
+	pollMu  sync.Mutex
+	poll    *sql.Distributor
+	backlog []engine.ArticleBacklog
 }
 
 // masterDB is the pool on the source server's master database.
@@ -198,7 +205,7 @@ func need(db *sql.DB, role string) error {
 	return nil
 }
 
-func tableRows(db *sql.DB, role string, ctx context.Context) ([]engine.TableRows, error) {
+func (p *SQL) tableRows(db *sql.DB, role string, ctx context.Context) ([]engine.TableRows, error) {
 	if err := need(db, role); err != nil {
 		return nil, err
 	}
@@ -210,16 +217,55 @@ func tableRows(db *sql.DB, role string, ctx context.Context) ([]engine.TableRows
 	return out, err
 }
 
+// SourceRows is the source's row counts (one request).
 func (p *SQL) SourceRows(ctx context.Context) ([]engine.TableRows, error) {
-	return tableRows(p.Src, "source", ctx)
+	return p.tableRows(p.Src, "source", ctx)
 }
 
+// TargetRows is the sandbox's row counts (one request).
 func (p *SQL) TargetRows(ctx context.Context) ([]engine.TableRows, error) {
-	return tableRows(p.Tgt, "target", ctx)
+	return p.tableRows(p.Tgt, "target", ctx)
+}
+
+// Distributor reads the distribution database in one request (sql.Distributor): every agent with
+// its newest message and error, and when withBacklog every published article with its pending
+// commands (sql.Backlog's rules), the article list kept between polls.
+func (p *SQL) Distributor(ctx context.Context, withBacklog bool) (engine.DistributorFigures, error) {
+	if err := need(p.Dist, "distribution"); err != nil {
+		return engine.DistributorFigures{}, err
+	}
+	p.pollMu.Lock()
+	defer p.pollMu.Unlock()
+	if p.poll == nil {
+		p.poll = sql.NewDistributor(p.Dist, nil)
+	}
+	got, err := p.poll.Poll(ctx, withBacklog)
+	if err != nil {
+		return engine.DistributorFigures{}, err
+	}
+	out := engine.DistributorFigures{Agents: agents(got.Agents), BacklogErr: got.BacklogErr}
+	if got.Backlog != nil {
+		p.backlog = p.backlog[:0]
+		for _, a := range got.Backlog {
+			p.backlog = append(p.backlog, engine.ArticleBacklog{Publication: a.Publication, Article: a.Article, Pending: a.Pending})
+		}
+		out.Backlog = p.backlog
+	}
+	return out, nil
+}
+
+// ArticleReads is how many times the monitor's reader read the article list (tests).
+func (p *SQL) ArticleReads() int {
+	p.pollMu.Lock()
+	defer p.pollMu.Unlock()
+	if p.poll == nil {
+		return 0
+	}
+	return p.poll.ArticleReads()
 }
 
 // Backlog is every published article with its pending commands (sql.Backlog decides what the rows
-// mean).
+// mean), read on its own (cutover validate).
 func (p *SQL) Backlog(ctx context.Context) ([]engine.ArticleBacklog, error) {
 	if err := need(p.Dist, "distribution"); err != nil {
 		return nil, err
@@ -235,22 +281,15 @@ func (p *SQL) Backlog(ctx context.Context) ([]engine.ArticleBacklog, error) {
 	return out, nil
 }
 
-// Agents is every replication agent with its newest message and error (sql.Agents joins them).
-func (p *SQL) Agents(ctx context.Context) ([]engine.Agent, error) {
-	if err := need(p.Dist, "distribution"); err != nil {
-		return nil, err
-	}
-	reports, err := p.Dist.AgentReports(ctx)
-	if err != nil {
-		return nil, err
-	}
+// agents carries the agents (sql.Agents joined them) across.
+func agents(reports []sql.AgentReport) []engine.Agent {
 	out := make([]engine.Agent, 0, len(reports))
 	for _, r := range reports {
 		out = append(out, engine.Agent{Publication: r.Publication, Name: r.Name, Kind: engine.AgentKind(r.Type), Status: agentStatus(r.Status),
 			Running: r.Running, Latency: r.CurLatency, LastSync: r.LastSync, CacheAge: r.CacheAge,
 			Message: r.Message, MessageAt: r.MessageAt, Error: r.Error})
 	}
-	return out, nil
+	return out
 }
 
 // Setup lists every publication with its subscriptions' states (MSsubscriptions) and its snapshot
@@ -405,7 +444,7 @@ func (p *SQL) Rows(ctx context.Context, s engine.Side) ([]engine.TableRows, erro
 	if err != nil {
 		return nil, err
 	}
-	return tableRows(db, s.String(), ctx)
+	return p.tableRows(db, s.String(), ctx)
 }
 
 func (p *SQL) Exact(ctx context.Context, s engine.Side, tables []string, concurrency int, progress func(done, total int)) ([]engine.ExactRows, error) {

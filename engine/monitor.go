@@ -19,6 +19,28 @@ func TableKey(name string) string {
 	return strings.TrimPrefix(strings.ToUpper(name), "DBO.")
 }
 
+// appendTableKey appends name's TableKey to dst without allocating when name is ASCII (SQL Server
+// names of AX tables are).
+func appendTableKey(dst []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= 0x80 {
+			return append(dst, TableKey(name)...)
+		}
+	}
+	start := len(dst)
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	if k := dst[start:]; len(k) >= 4 && string(k[:4]) == "DBO." {
+		dst = append(dst[:start], k[4:]...)
+	}
+	return dst
+}
+
 type tableState struct {
 	lag        TableLag
 	prevAt     time.Time
@@ -26,6 +48,31 @@ type tableState struct {
 	havePrev   bool
 	trend      []int64
 	sawBacklog bool
+	// seen is the fold (monitor.folds) that last found the table in the target's row counts or
+	// the backlog; pending and publication are what the backlog fold summed for it.
+	seen        int
+	pending     int64
+	publication string
+}
+
+// pushTrend appends v to a trend that keeps the newest keep samples. The published pictures share
+// the trend's memory (each gets trend[:n:n]), so the samples a picture holds are never written
+// again: new samples go after them, and a full array is replaced by a new one.
+func pushTrend[T any](trend []T, v T, keep int) []T {
+	if len(trend) == cap(trend) {
+		// A new array, twice what it holds (a one-shot glance keeps one sample), at most twice
+		// keep: a full one is replaced once every keep samples.
+		from := max(0, len(trend)-(keep-1))
+		n := len(trend) - from
+		fresh := make([]T, n, min(2*max(keep, 1), 2*(n+1)))
+		copy(fresh, trend[from:])
+		trend = fresh
+	}
+	trend = append(trend, v)
+	if len(trend) > keep {
+		trend = trend[len(trend)-keep:]
+	}
+	return trend
 }
 
 // monitorHooks connect a monitor to its owner. The engine logs, journals and publishes what the
@@ -73,6 +120,10 @@ type monitor struct {
 	cycles      int
 	backoff     map[string]time.Time
 	retired     bool
+	// folds counts the row-count and backlog folds (tableState.seen); key is the buffer a table's
+	// key is built in to look it up.
+	folds int
+	key   []byte
 }
 
 func newMonitor(now func() time.Time, hooks monitorHooks, src ReplicationSource, cfg MonitorConfig) *monitor {
@@ -196,14 +247,19 @@ func (m *monitor) setIntervals(interval, backlog time.Duration) {
 	m.refreshNow()
 }
 
-// query runs one read against a source, timing it and updating the source's health. It returns
-// false when the read failed or is backing off after failures.
-func (m *monitor) query(ctx context.Context, source, what string, now time.Time, read func(context.Context) error) bool {
+// backingOff reports whether a read is backing off after failures (a Poller's never does).
+func (m *monitor) backingOff(source, what string, now time.Time) bool {
 	m.mu.Lock()
 	until, backingOff := m.backoff[source+"/"+what]
 	m.mu.Unlock()
-	if backingOff && now.Before(until) && !m.always {
-		return false
+	return backingOff && now.Before(until) && !m.always
+}
+
+// query runs one read against a source, timing it and updating the source's health. It returns
+// false when the read failed or is backing off after failures, and how long the read took.
+func (m *monitor) query(ctx context.Context, source, what string, now time.Time, read func(context.Context) error) (bool, time.Duration) {
+	if m.backingOff(source, what, now) {
+		return false, 0
 	}
 	qctx, cancel := context.WithTimeout(ctx, m.cfg.QueryTimeout)
 	start := time.Now()
@@ -211,8 +267,14 @@ func (m *monitor) query(ctx context.Context, source, what string, now time.Time,
 	took := time.Since(start)
 	cancel()
 	if ctx.Err() != nil {
-		return false
+		return false, took
 	}
+	return m.record(source, what, now, took, err), took
+}
+
+// record updates a source's health with the outcome of one read (what) that took took, backing
+// the read off after a failure. It returns whether the read answered.
+func (m *monitor) record(source, what string, now time.Time, took time.Duration, err error) bool {
 	// A distributor failing while replication is being removed is expected. Ask before taking the
 	// monitor's lock (the engine's lock comes first); if the step finished meanwhile, retired is
 	// already set below.
@@ -331,29 +393,33 @@ func (m *monitor) cycle(ctx context.Context) *ReplicationView {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		srcOK = m.query(ctx, SourceAX, "row counts", now, func(c context.Context) (err error) {
+		srcOK, _ = m.query(ctx, SourceAX, "row counts", now, func(c context.Context) (err error) {
 			srcRows, err = m.src.SourceRows(c)
 			return err
 		})
 	}()
 	go func() {
 		defer wg.Done()
-		tgtOK = m.query(ctx, SourceTarget, "row counts", now, func(c context.Context) (err error) {
+		tgtOK, _ = m.query(ctx, SourceTarget, "row counts", now, func(c context.Context) (err error) {
 			tgtRows, err = m.src.TargetRows(c)
 			return err
 		})
 	}()
 	go func() {
 		defer wg.Done()
-		agOK = m.query(ctx, SourceDistributor, "agents", now, func(c context.Context) (err error) {
-			agents, err = m.src.Agents(c)
+		// One read of the distributor: the agents, and the backlog when it is due and not backing
+		// off; each keeps its own health record and backoff.
+		withBacklog := backlogDue && !m.backingOff(SourceDistributor, "backlog", now)
+		var fig DistributorFigures
+		var took time.Duration
+		agOK, took = m.query(ctx, SourceDistributor, "agents", now, func(c context.Context) (err error) {
+			fig, err = m.src.Distributor(c, withBacklog)
 			return err
 		})
-		if backlogDue && ctx.Err() == nil {
-			bOK = m.query(ctx, SourceDistributor, "backlog", now, func(c context.Context) (err error) {
-				backlog, err = m.src.Backlog(c)
-				return err
-			})
+		agents = fig.Agents
+		if agOK && withBacklog {
+			bOK = m.record(SourceDistributor, "backlog", now, took, fig.BacklogErr)
+			backlog = fig.Backlog
 		}
 	}()
 	wg.Wait()
@@ -397,23 +463,29 @@ func (m *monitor) cycle(ctx context.Context) *ReplicationView {
 	return view
 }
 
+// lookup finds a table by any spelling of its name (TableKey), without allocating.
+func (m *monitor) lookup(name string) *tableState {
+	m.key = appendTableKey(m.key[:0], name)
+	return m.tables[string(m.key)]
+}
+
 func (m *monitor) table(name string) *tableState {
-	key := TableKey(name)
-	t := m.tables[key]
-	if t == nil {
-		t = &tableState{lag: TableLag{Table: name}}
-		t.lag.Ignored = m.ignore[key]
-		m.tables[key] = t
-		m.order = nil // re-sort
+	if t := m.lookup(name); t != nil {
+		return t
 	}
+	key := string(m.key)
+	t := &tableState{lag: TableLag{Table: name}}
+	t.lag.Ignored = m.ignore[key]
+	m.tables[key] = t
+	m.order = nil // re-sort
 	return t
 }
 
 func (m *monitor) foldRows(rows []TableRows, now time.Time, source bool) {
-	seen := make(map[string]bool, len(rows))
+	m.folds++
 	for _, r := range rows {
 		t := m.table(r.Table)
-		seen[TableKey(r.Table)] = true
+		t.seen = m.folds
 		if source {
 			t.lag.Table, t.lag.Source, t.lag.SourceAt, t.lag.HasPK = r.Table, r.Rows, now, r.HasPK
 		} else {
@@ -421,8 +493,8 @@ func (m *monitor) foldRows(rows []TableRows, now time.Time, source bool) {
 		}
 	}
 	if !source {
-		for key, t := range m.tables {
-			if !seen[key] {
+		for _, t := range m.tables {
+			if t.seen != m.folds {
 				t.lag.Target, t.lag.TargetAt, t.lag.OnTarget = 0, now, false
 			}
 		}
@@ -430,26 +502,34 @@ func (m *monitor) foldRows(rows []TableRows, now time.Time, source bool) {
 }
 
 func (m *monitor) foldBacklog(backlog []ArticleBacklog, now time.Time) {
-	perTable := make(map[string]int64, len(backlog))
-	pubOf := make(map[string]string, len(backlog))
+	m.folds++
 	var total int64
 	for _, b := range backlog {
-		key := TableKey(b.Article)
-		if _, known := m.tables[key]; !known && b.Pending == 0 {
-			// An article that is no table the row counts know (a view or function of
-			// AX_PUB_OtherObjects) with nothing to deliver: not a row of the picture.
-			continue
+		t := m.lookup(b.Article)
+		if t == nil {
+			if b.Pending == 0 {
+				// An article that is no table the row counts know (a view or function of
+				// AX_PUB_OtherObjects) with nothing to deliver: not a row of the picture.
+				continue
+			}
+			t = m.table(b.Article)
 		}
-		perTable[key] += b.Pending
-		pubOf[key] = b.Publication
+		if t.seen != m.folds {
+			t.seen, t.pending = m.folds, 0
+		}
+		t.pending += b.Pending
+		t.publication = b.Publication
 		total += b.Pending
-		m.table(b.Article)
 	}
-	for key, t := range m.tables {
-		pending, published := perTable[key]
+	for _, t := range m.tables {
+		published := t.seen == m.folds
+		pending := int64(0)
+		if published {
+			pending = t.pending
+		}
 		t.lag.Published = published
 		if published {
-			t.lag.Publication = pubOf[key]
+			t.lag.Publication = t.publication
 		}
 		if t.havePrev {
 			t.lag.Rate = m.smooth(t.lag.Rate, float64(t.prevPend-pending)/now.Sub(t.prevAt).Seconds(), now.Sub(t.prevAt), t.sawBacklog)
@@ -458,20 +538,14 @@ func (m *monitor) foldBacklog(backlog []ArticleBacklog, now time.Time) {
 		t.prevPend, t.prevAt, t.havePrev = pending, now, true
 		t.lag.Pending, t.lag.PendingAt = pending, now
 		t.lag.ETA = eta(pending, t.lag.Rate)
-		t.trend = append(t.trend, pending)
-		if len(t.trend) > m.cfg.TableTrendPoints {
-			t.trend = t.trend[len(t.trend)-m.cfg.TableTrendPoints:]
-		}
+		t.trend = pushTrend(t.trend, pending, m.cfg.TableTrendPoints)
 	}
 	if !m.prevTotalAt.IsZero() && now.After(m.prevTotalAt) {
 		m.rate = m.smooth(m.rate, float64(m.prevTotal-total)/now.Sub(m.prevTotalAt).Seconds(), now.Sub(m.prevTotalAt), m.haveRate)
 		m.haveRate = true
 	}
 	m.prevTotal, m.prevTotalAt = total, now
-	m.trend = append(m.trend, TrendPoint{At: now, Pending: total})
-	if len(m.trend) > m.cfg.TrendPoints {
-		m.trend = m.trend[len(m.trend)-m.cfg.TrendPoints:]
-	}
+	m.trend = pushTrend(m.trend, TrendPoint{At: now, Pending: total}, m.cfg.TrendPoints)
 }
 
 // smooth folds a new rate sample into an exponentially weighted average whose weight depends on
@@ -509,13 +583,13 @@ func (m *monitor) buildView(now time.Time) *ReplicationView {
 	}
 	v := &ReplicationView{At: now, Tables: make([]TableLag, 0, len(m.order)), Agents: append([]Agent(nil), m.agents...),
 		AgentsAt: m.agentsAt, AgentsCacheAge: m.agentsCache, PendingAt: m.pendingAt, DrainRate: m.rate, Cycles: m.cycles,
-		Trend: append([]TrendPoint(nil), m.trend...)}
+		Trend: m.trend[:len(m.trend):len(m.trend)]}
 	pubs := map[string]*PublicationLag{}
 	for _, key := range m.order {
 		t := m.tables[key]
 		lag := t.lag
 		lag.Delta = lag.Source - lag.Target
-		lag.Trend = append([]int64(nil), t.trend...)
+		lag.Trend = t.trend[:len(t.trend):len(t.trend)]
 		v.Tables = append(v.Tables, lag)
 		v.TotalPending += lag.Pending
 		if lag.Publication != "" {

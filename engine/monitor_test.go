@@ -133,13 +133,19 @@ func (f *fakeReplication) Backlog(ctx context.Context) ([]engine.ArticleBacklog,
 		{Publication: "AX_PUB_PkTable_2", Article: "CUSTTABLE", Pending: p["CUSTTABLE"]}}, nil
 }
 
-func (f *fakeReplication) Agents(context.Context) ([]engine.Agent, error) {
+// Distributor reads the agents ("agents") and, when asked, the backlog ("backlog") in one call:
+// a failing backlog leaves the agents read.
+func (f *fakeReplication) Distributor(ctx context.Context, withBacklog bool) (engine.DistributorFigures, error) {
 	if err := f.note("agents"); err != nil {
-		return nil, err
+		return engine.DistributorFigures{}, err
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]engine.Agent(nil), f.agents...), nil
+	out := engine.DistributorFigures{Agents: append([]engine.Agent(nil), f.agents...)}
+	f.mu.Unlock()
+	if withBacklog {
+		out.Backlog, out.BacklogErr = f.Backlog(ctx)
+	}
+	return out, nil
 }
 
 // monitorHarness starts an engine with only the monitor doing anything.

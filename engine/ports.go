@@ -17,10 +17,22 @@ type ReplicationSource interface {
 	// SourceRows and TargetRows are approximate row counts per table (cheap).
 	SourceRows(ctx context.Context) ([]TableRows, error)
 	TargetRows(ctx context.Context) ([]TableRows, error)
-	// Backlog is the undelivered commands per article (expensive: polled more slowly).
-	Backlog(ctx context.Context) ([]ArticleBacklog, error)
-	// Agents is every replication agent's state and newest message (cheap).
-	Agents(ctx context.Context) ([]Agent, error)
+	// Distributor reads the distributor once, in one request: every replication agent's state and
+	// newest message (cheap) and, when withBacklog, the undelivered commands per article
+	// (expensive: the monitor asks for them more slowly). An error means the agents could not be
+	// read; a backlog that could not be read while the agents were is the figures' BacklogErr.
+	Distributor(ctx context.Context, withBacklog bool) (DistributorFigures, error)
+}
+
+// DistributorFigures are what one read of the distributor returned.
+type DistributorFigures struct {
+	Agents []Agent
+	// Backlog is every article's undelivered commands, when they were asked for and read. The
+	// monitor folds it in at once and keeps none of it: a source may reuse its memory in the next
+	// read.
+	Backlog []ArticleBacklog
+	// BacklogErr is why the backlog was asked for and not read.
+	BacklogErr error
 }
 
 // TableRows is one table's approximate row count.

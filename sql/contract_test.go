@@ -20,6 +20,7 @@ import (
 
 	"cutover/sql"
 	"cutover/sql/contract"
+	"cutover/sql/query"
 	"cutover/sql/sim"
 	"cutover/sql/tdssim"
 	"cutover/sql/tsql"
@@ -89,6 +90,7 @@ var queryUses = map[string]queryUse{
 	"TracerTokenHistoryProc":      {dbs: src, rpc: true, args: tracerArgs},
 	"Publications":                {dbs: dist},
 	"Articles":                    {dbs: dist},
+	"ArticlesMarker":              {dbs: dist},
 	"PendingCommands":             {dbs: dist},
 	"AgentStates":                 {dbs: dist},
 	"DistributionAgentHistory":    {dbs: dist},
@@ -880,4 +882,53 @@ func compareShape(want []column, known bool, served []*stdsql.ColumnType) []stri
 		}
 	}
 	return out
+}
+
+// TestSimulatorAnswersThePollBatch sends the monitor's poll of the distributor (sql.Distributor)
+// as the one batch it is: the simulator answers each statement with its own result set, in order,
+// each with the documented columns and types of its query.
+func TestSimulatorAnswersThePollBatch(t *testing.T) {
+	c, err := contract.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, sim.Config{Tables: 300}, sim.ServerConfig{})
+	db, err := stdsql.Open("sqlserver", w.srv.DSN(sim.EndpointDistribution))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	consts := queryConstants(t)
+	names := []string{"ServerClock", "AgentStates", "DistributionAgentHistory", "LogReaderHistory", "SnapshotHistory",
+		"ReplicationErrors", "ArticlesMarker", "Articles", "PendingCommands"}
+	texts := make([]string, len(names))
+	for i, n := range names {
+		texts[i] = consts[n]
+	}
+	rows, err := db.QueryContext(t.Context(), query.Batch(texts...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for i, n := range names {
+		if i > 0 && !rows.NextResultSet() {
+			t.Fatalf("the batch ended before query.%s: %v", n, rows.Err())
+		}
+		cts, err := rows.ColumnTypes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, known := expectedShape(t, c, texts[i], false, contract.DistributionDB)
+		for _, d := range compareShape(want, known, cts) {
+			t.Errorf("query.%s in the batch: %s", n, d)
+		}
+		for rows.Next() {
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("query.%s in the batch: %v", n, err)
+		}
+	}
+	if rows.NextResultSet() {
+		t.Fatal("more result sets than statements")
+	}
 }

@@ -58,13 +58,42 @@ func (d *DB) RowCounts(ctx context.Context) ([]TableCount, CountSource, error) {
 }
 
 func (d *DB) rowCounts(ctx context.Context, name, text string) ([]TableCount, error) {
-	return readRows(ctx, d, name, text, 1024, func(r *stdsql.Rows) (TableCount, error) {
+	out, err := readBound(ctx, d, name, text, int(d.countsHint.Load()), func() ([]any, func() TableCount) {
 		var tc TableCount
 		var rows stdsql.NullInt64
-		err := r.Scan(&tc.Schema, &tc.Table, &rows, &tc.HasPK)
-		tc.Rows = rows.Int64
-		return tc, err
+		return []any{&tc.Schema, &tc.Table, &rows, &tc.HasPK}, func() TableCount {
+			tc.Rows = rows.Int64
+			return tc
+		}
 	})
+	if err == nil {
+		d.countsHint.Store(int64(len(out)))
+	}
+	return out, err
+}
+
+// readBound is readRows with the scan's destinations bound once per attempt instead of once per
+// row: bind returns them and a function that makes the row's value after a scan into them.
+func readBound[T any](ctx context.Context, d *DB, name, text string, sizeHint int, bind func() ([]any, func() T), args ...any) ([]T, error) {
+	type acc struct {
+		out  []T
+		dest []any
+		row  func() T
+	}
+	a, err := readValue(ctx, d, d.cfg.QueryTimeout, name, text, func() *acc {
+		dest, row := bind()
+		return &acc{out: make([]T, 0, max(sizeHint, 16)), dest: dest, row: row}
+	}, func(r *stdsql.Rows, a **acc) error {
+		if err := r.Scan((*a).dest...); err != nil {
+			return err
+		}
+		(*a).out = append((*a).out, (*a).row())
+		return nil
+	}, args...)
+	if err != nil {
+		return nil, err
+	}
+	return a.out, nil
 }
 
 // QuoteName quotes a one- or two-part object name the way QUOTENAME does: [dbo].[CUSTTABLE].

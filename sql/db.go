@@ -26,6 +26,8 @@ type DB struct {
 	cfg Config
 	// retries counts reads re-run after a lost connection (for tests and health reporting).
 	retries atomic.Int64
+	// countsHint is how many tables the last row counts listed (the next read's slice size).
+	countsHint atomic.Int64
 
 	offsetMu sync.Mutex
 	offset   time.Duration

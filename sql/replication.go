@@ -229,93 +229,111 @@ func (d *DB) Publications(ctx context.Context) ([]Publication, error) {
 
 // Articles lists published tables.
 func (d *DB) Articles(ctx context.Context) ([]Article, error) {
-	return readRows(ctx, d, "articles", query.Articles, 1024, func(r *stdsql.Rows) (Article, error) {
-		var a Article
-		var src, dst stdsql.NullString
-		err := r.Scan(&a.ID, &a.Publication, &a.Name, &src, &dst)
-		a.Source, a.Destination = src.String, dst.String
-		return a, err
-	})
+	return readRows(ctx, d, "articles", query.Articles, 1024, scanArticle)
+}
+
+func scanArticle(r *stdsql.Rows) (Article, error) {
+	var a Article
+	var src, dst stdsql.NullString
+	err := r.Scan(&a.ID, &a.Publication, &a.Name, &src, &dst)
+	a.Source, a.Destination = src.String, dst.String
+	return a, err
 }
 
 // PendingCommands is the backlog per article (MSdistribution_status): expensive, poll it slowly.
 func (d *DB) PendingCommands(ctx context.Context) ([]ArticlePending, error) {
-	return readRows(ctx, d, "pending commands per article", query.PendingCommands, 1024, func(r *stdsql.Rows) (ArticlePending, error) {
-		var p ArticlePending
-		err := r.Scan(&p.Publication, &p.Article, &p.Agent, &p.SubscriberDB, &p.Pending, &p.Delivered)
-		return p, err
-	})
+	return readRows(ctx, d, "pending commands per article", query.PendingCommands, 1024, scanPending)
+}
+
+func scanPending(r *stdsql.Rows) (ArticlePending, error) {
+	dest, row := bindPending()
+	err := r.Scan(dest...)
+	return row(), err
+}
+
+// bindPending binds a pending-commands row's destinations once for many rows.
+func bindPending() ([]any, func() ArticlePending) {
+	var p ArticlePending
+	return []any{&p.Publication, &p.Article, &p.Agent, &p.SubscriberDB, &p.Pending, &p.Delivered}, func() ArticlePending { return p }
 }
 
 // AgentStates is the replication monitor's cached view of every agent (cheap), with the cache's age.
 func (d *DB) AgentStates(ctx context.Context) ([]AgentState, error) {
-	out, err := readRows(ctx, d, "agent states", query.AgentStates, 16, func(r *stdsql.Rows) (AgentState, error) {
-		var a AgentState
-		var pub stdsql.NullString
-		var warn, cur, avg, age stdsql.NullInt64
-		var sync, refresh stdsql.NullTime
-		if err := r.Scan(&pub, &a.Type, &a.Name, &a.Status, &a.Running, &warn, &cur, &avg, &sync, &refresh, &age); err != nil {
-			return a, err
-		}
-		a.Publication, a.Warning = pub.String, int(warn.Int64)
-		a.CurLatency, a.AvgLatency, a.LastSync, a.LastRefresh = seconds(cur), seconds(avg), sync.Time, refresh.Time
-		a.CacheAge = max(seconds(age), 0)
-		return a, nil
-	})
+	out, err := readRows(ctx, d, "agent states", query.AgentStates, 16, scanAgentState)
 	for i := range out {
 		out[i].LastSync, out[i].LastRefresh = d.instant(ctx, out[i].LastSync), d.instant(ctx, out[i].LastRefresh)
 	}
 	return out, err
 }
 
+func scanAgentState(r *stdsql.Rows) (AgentState, error) {
+	var a AgentState
+	var pub stdsql.NullString
+	var warn, cur, avg, age stdsql.NullInt64
+	var sync, refresh stdsql.NullTime
+	if err := r.Scan(&pub, &a.Type, &a.Name, &a.Status, &a.Running, &warn, &cur, &avg, &sync, &refresh, &age); err != nil {
+		return a, err
+	}
+	a.Publication, a.Warning = pub.String, int(warn.Int64)
+	a.CurLatency, a.AvgLatency, a.LastSync, a.LastRefresh = seconds(cur), seconds(avg), sync.Time, refresh.Time
+	a.CacheAge = max(seconds(age), 0)
+	return a, nil
+}
+
 // AgentMessages is the newest history row of every distribution, log reader and snapshot agent.
 // When one of its three queries fails, the rows of those before it are returned with the error.
 func (d *DB) AgentMessages(ctx context.Context) ([]AgentMessage, error) {
-	dist, err := readRows(ctx, d, "distribution agent history", query.DistributionAgentHistory, 16, func(r *stdsql.Rows) (AgentMessage, error) {
-		m := AgentMessage{Type: DistributionAgent}
-		var t stdsql.NullTime
-		var comments stdsql.NullString
-		var delivered, latency, errID stdsql.NullInt64
-		var rate stdsql.NullFloat64
-		if err := r.Scan(&m.Publication, &m.Agent, &m.Status, &t, &comments, &delivered, &latency, &rate, &errID); err != nil {
-			return m, err
-		}
-		m.Time, m.Comments, m.Delivered = t.Time, comments.String, delivered.Int64
-		m.Latency, m.Rate, m.ErrorID = time.Duration(latency.Int64)*time.Millisecond, rate.Float64, int(errID.Int64)
-		return m, nil
-	})
+	dist, err := readRows(ctx, d, "distribution agent history", query.DistributionAgentHistory, 16, scanDistributionHistory)
 	out := d.instants(ctx, dist)
 	if err != nil {
 		return out, err
 	}
-	logReader, err := readRows(ctx, d, "log reader history", query.LogReaderHistory, 4, func(r *stdsql.Rows) (AgentMessage, error) {
-		m := AgentMessage{Type: LogReaderAgent}
-		var t stdsql.NullTime
-		var comments stdsql.NullString
-		var latency, errID stdsql.NullInt64
-		if err := r.Scan(&m.Agent, &m.PublisherDB, &m.Status, &t, &comments, &latency, &errID); err != nil {
-			return m, err
-		}
-		m.Time, m.Comments = t.Time, comments.String
-		m.Latency, m.ErrorID = time.Duration(latency.Int64)*time.Millisecond, int(errID.Int64)
-		return m, nil
-	})
+	logReader, err := readRows(ctx, d, "log reader history", query.LogReaderHistory, 4, scanLogReaderHistory)
 	out = append(out, d.instants(ctx, logReader)...)
 	if err != nil {
 		return out, err
 	}
-	snapshot, err := readRows(ctx, d, "snapshot agent history", query.SnapshotHistory, 16, func(r *stdsql.Rows) (AgentMessage, error) {
-		m := AgentMessage{Type: SnapshotAgent}
-		var t stdsql.NullTime
-		var comments stdsql.NullString
-		var errID stdsql.NullInt64
-		if err := r.Scan(&m.Publication, &m.Agent, &m.Status, &t, &comments, &errID); err != nil {
-			return m, err
-		}
-		m.Time, m.Comments, m.ErrorID = t.Time, comments.String, int(errID.Int64)
-		return m, nil
-	})
+	snapshot, err := readRows(ctx, d, "snapshot agent history", query.SnapshotHistory, 16, scanSnapshotHistory)
 	return append(out, d.instants(ctx, snapshot)...), err
+}
+
+func scanDistributionHistory(r *stdsql.Rows) (AgentMessage, error) {
+	m := AgentMessage{Type: DistributionAgent}
+	var t stdsql.NullTime
+	var comments stdsql.NullString
+	var delivered, latency, errID stdsql.NullInt64
+	var rate stdsql.NullFloat64
+	if err := r.Scan(&m.Publication, &m.Agent, &m.Status, &t, &comments, &delivered, &latency, &rate, &errID); err != nil {
+		return m, err
+	}
+	m.Time, m.Comments, m.Delivered = t.Time, comments.String, delivered.Int64
+	m.Latency, m.Rate, m.ErrorID = time.Duration(latency.Int64)*time.Millisecond, rate.Float64, int(errID.Int64)
+	return m, nil
+}
+
+func scanLogReaderHistory(r *stdsql.Rows) (AgentMessage, error) {
+	m := AgentMessage{Type: LogReaderAgent}
+	var t stdsql.NullTime
+	var comments stdsql.NullString
+	var latency, errID stdsql.NullInt64
+	if err := r.Scan(&m.Agent, &m.PublisherDB, &m.Status, &t, &comments, &latency, &errID); err != nil {
+		return m, err
+	}
+	m.Time, m.Comments = t.Time, comments.String
+	m.Latency, m.ErrorID = time.Duration(latency.Int64)*time.Millisecond, int(errID.Int64)
+	return m, nil
+}
+
+func scanSnapshotHistory(r *stdsql.Rows) (AgentMessage, error) {
+	m := AgentMessage{Type: SnapshotAgent}
+	var t stdsql.NullTime
+	var comments stdsql.NullString
+	var errID stdsql.NullInt64
+	if err := r.Scan(&m.Publication, &m.Agent, &m.Status, &t, &comments, &errID); err != nil {
+		return m, err
+	}
+	m.Time, m.Comments, m.ErrorID = t.Time, comments.String, int(errID.Int64)
+	return m, nil
 }
 
 // SnapshotDelivery is a distribution agent's "Delivered snapshot" message.
@@ -358,18 +376,20 @@ func (d *DB) instants(ctx context.Context, msgs []AgentMessage) []AgentMessage {
 
 // ReplicationErrors returns the newest replication errors.
 func (d *DB) ReplicationErrors(ctx context.Context) ([]ReplError, error) {
-	out, err := readRows(ctx, d, "replication errors", query.ReplicationErrors, 20, func(r *stdsql.Rows) (ReplError, error) {
-		var e ReplError
-		var t stdsql.NullTime
-		var code, text stdsql.NullString
-		err := r.Scan(&e.ID, &t, &code, &text)
-		e.Time, e.Code, e.Text = t.Time, code.String, text.String
-		return e, err
-	})
+	out, err := readRows(ctx, d, "replication errors", query.ReplicationErrors, 20, scanReplError)
 	for i := range out {
 		out[i].Time = d.instant(ctx, out[i].Time)
 	}
 	return out, err
+}
+
+func scanReplError(r *stdsql.Rows) (ReplError, error) {
+	var e ReplError
+	var t stdsql.NullTime
+	var code, text stdsql.NullString
+	err := r.Scan(&e.ID, &t, &code, &text)
+	e.Time, e.Code, e.Text = t.Time, code.String, text.String
+	return e, err
 }
 
 // NewestReplicatedTransaction is when the log reader last queued a transaction (zero: none).

@@ -587,8 +587,9 @@ func (r *replication) SourceRows(context.Context) ([]engine.TableRows, error) {
 func (r *replication) TargetRows(context.Context) ([]engine.TableRows, error) {
 	return []engine.TableRows{{Table: "dbo.CUSTTABLE", Rows: 10, HasPK: true}}, nil
 }
-func (r *replication) Backlog(context.Context) ([]engine.ArticleBacklog, error) { return nil, nil }
-func (r *replication) Agents(context.Context) ([]engine.Agent, error)           { return nil, nil }
+func (r *replication) Distributor(context.Context, bool) (engine.DistributorFigures, error) {
+	return engine.DistributorFigures{}, nil
+}
 
 // The cockpit losing a data source is announced (with the host hidden), and so is its return.
 func TestSourcesLostAndBack(t *testing.T) {

@@ -171,6 +171,18 @@ FROM dbo.MSarticles a WITH (NOLOCK)
 JOIN dbo.MSpublications p WITH (NOLOCK) ON p.publication_id = a.publication_id AND p.publisher_db = a.publisher_db
 ORDER BY p.publication, a.article`
 
+// ArticlesMarker is a cheap change marker of the article list: how many rows MSarticles holds and
+// the highest article_id. The article list is near-static (it changes only when a publication is
+// created, dropped or gets articles), so the monitor reads Articles once and again only when this
+// marker moves or on a slow cadence. The page documents article_id as "The unique identifier of an
+// article" without saying that ids grow: the count catches a dropped article, the maximum a new one
+// whose id is higher, and the slow cadence what neither catches.
+// Source: docs/relational-databases/system-tables/msarticles-transact-sql.md,
+// docs/t-sql/functions/count-big-transact-sql.md, docs/t-sql/functions/max-transact-sql.md.
+// Columns: articles (bigint), newest_article_id (int, NULL when there is no article).
+const ArticlesMarker = `SELECT COUNT_BIG(*) AS articles, MAX(article_id) AS newest_article_id
+FROM dbo.MSarticles WITH (NOLOCK)`
+
 // PendingCommands is the per-article backlog: undelivered and delivered commands still in the
 // distribution database, per distribution agent. It aggregates MSrepl_commands, so it is
 // expensive on a big backlog: poll it slowly. Not documented, and tolerated either way: that a
@@ -569,3 +581,27 @@ const Collations = `SELECT CAST(SERVERPROPERTY('Collation') AS nvarchar(128)) AS
 // AX 2012 Application Object Tree (AOT)" (migration-upgrade/data-upgrade-self-service.md).
 // Columns: NAME, SQLNAME.
 const AOTTables = `SELECT NAME, SQLNAME FROM dbo.SQLDICTIONARY WITH (NOLOCK) WHERE FIELDID = 0`
+
+// Batch joins statements into one SQL batch, each ended by a semicolon, so that one request carries
+// them all. "SQL Server applications can send multiple Transact-SQL statements to an instance of
+// SQL Server for execution as a batch" (docs/t-sql/language-elements/
+// sql-server-utilities-statements-go.md); the server answers each statement with its own result
+// set, a DONE with DONE_MORE between them (MS-TDS 2.2.7.6). The semicolon also ends the statement
+// before a WITH, which a common table expression needs (docs/t-sql/queries/
+// with-common-table-expression-transact-sql.md). Each statement keeps the document its constant
+// names.
+func Batch(statements ...string) string {
+	n := 0
+	for _, s := range statements {
+		n += len(s) + 2
+	}
+	b := make([]byte, 0, n)
+	for i, s := range statements {
+		if i > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, s...)
+		b = append(b, ';')
+	}
+	return string(b)
+}

@@ -549,28 +549,8 @@ func (w *World) publicationsResult() *tdssim.Result {
 
 func (w *World) articlesResult() *tdssim.Result {
 	w.lock()
-	type art struct {
-		id            int32
-		pub, name     any
-		pubName, sort string
-	}
-	var arts []art
-	for _, p := range w.pubs {
-		for _, ti := range p.tables {
-			t := w.tables[ti]
-			arts = append(arts, art{id: t.articleID, pub: p.nameAny, name: t.nameAny, pubName: p.name, sort: t.name})
-		}
-		for k, f := range p.functions {
-			arts = append(arts, art{id: p.funcIDs[k], pub: p.nameAny, name: f, pubName: p.name, sort: f})
-		}
-	}
+	arts := w.sortedArticles()
 	w.mu.Unlock()
-	slices.SortFunc(arts, func(a, b art) int {
-		if c := strings.Compare(a.pubName, b.pubName); c != 0 {
-			return c
-		}
-		return strings.Compare(a.sort, b.sort)
-	})
 	cols := []tdssim.Column{colInt("article_id"), colNV("publication", sysname), colNV("article", sysname),
 		colNV("source_object", sysname), colNV("destination_object", sysname)}
 	return tdssim.Stream(cols, func(yield func(tdssim.Row, error) bool) {

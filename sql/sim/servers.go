@@ -526,6 +526,7 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	}
 	distQ(query.Publications, "dbo.MSpublications", w.publicationsResult)
 	distQ(query.Articles, "dbo.MSarticles", w.articlesResult)
+	distQ(query.ArticlesMarker, "dbo.MSarticles", w.articlesMarker)
 	distQ(query.PendingCommands, "dbo.MSdistribution_status", w.pendingCommands)
 	distQ(query.AgentStates, "dbo.MSreplication_monitordata", w.agentStates)
 	distQ(query.DistributionAgentHistory, "dbo.MSdistribution_history", w.distributionHistory)

@@ -111,6 +111,8 @@ type World struct {
 	upg     upgradeState
 	pre     Preflight
 	monitor monitorCache
+	// listed is the article list sorted once per publication set (listed.go).
+	listed articleList
 
 	// backups and restores are msdb's backup and restore history (backup.go); backupTZ is the
 	// time_zone the next backups record; lost is the application writes a restore took back from

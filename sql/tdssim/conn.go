@@ -96,7 +96,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		nc:    nc,
 		raw:   raw,
 		pr:    &packetReader{r: raw, maxMessage: s.cfg.MaxMessageSize},
-		pw:    &packetWriter{w: raw, spid: spid, size: defaultPacketSize},
+		pw:    &packetWriter{w: raw, spid: spid, size: defaultPacketSize, sent: &s.st.bytesSent},
 		log:   s.log.With("spid", spid, "remote", nc.RemoteAddr().String()),
 		spid:  spid,
 		ver:   TDS74,
@@ -664,8 +664,8 @@ func (c *conn) execute(in *inbound) {
 		r.end(&doneToken{tok: tokDone, status: doneError})
 		return
 	}
-	c.srv.st.requests.Add(1)
 	sess := c.session()
+	c.srv.st.request(sess.CurrentDatabase())
 	if in.msg.status&(statusResetConn|statusResetConnSkipTran) != 0 {
 		sess.resets.Add(1)
 		if in.msg.status&statusResetConn != 0 {

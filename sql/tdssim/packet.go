@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // packetType is the TDS packet header Type byte (MS-TDS 2.2.3.1.1).
@@ -123,6 +124,7 @@ type packetWriter struct {
 	w    io.Writer
 	spid uint16
 	size int // maximum packet length including the header
+	sent *atomic.Int64
 }
 
 func (pw *packetWriter) setWriter(w io.Writer) {
@@ -155,6 +157,9 @@ func (pw *packetWriter) writePacket(typ packetType, status, id byte, payload []b
 	copy(pkt[headerLen:], payload)
 	if _, err := pw.w.Write(pkt); err != nil {
 		return fmt.Errorf("tdssim: write packet: %w", err)
+	}
+	if pw.sent != nil {
+		pw.sent.Add(int64(len(pkt)))
 	}
 	return nil
 }

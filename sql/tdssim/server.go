@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -97,6 +98,10 @@ type Stats struct {
 	LoginFailures int64
 	// Requests counts SQL batches, RPCs and transaction requests.
 	Requests int64
+	// RequestsByDatabase counts them by the session's current database when they arrived.
+	RequestsByDatabase map[string]int64
+	// BytesSent counts the bytes of the packets the server wrote (TLS records not included).
+	BytesSent int64
 	// Attentions counts ATTENTION messages received; AttentionAcks the
 	// DONE(ATTN) acknowledgements sent.
 	Attentions    int64
@@ -114,6 +119,21 @@ type Stats struct {
 type counters struct {
 	connections, refused, logins, loginFailures, requests    atomic.Int64
 	attentions, attnAcks, faultsFired, panics, handlerPanics atomic.Int64
+	bytesSent                                                atomic.Int64
+
+	dbMu sync.Mutex
+	byDB map[string]int64
+}
+
+// request counts a request that arrived on a session whose current database is db.
+func (c *counters) request(db string) {
+	c.requests.Add(1)
+	c.dbMu.Lock()
+	if c.byDB == nil {
+		c.byDB = map[string]int64{}
+	}
+	c.byDB[db]++
+	c.dbMu.Unlock()
 }
 
 // Server is a simulated SQL Server speaking TDS 7.4 over TCP.
@@ -354,18 +374,23 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	active := len(s.conns)
 	s.mu.Unlock()
+	s.st.dbMu.Lock()
+	byDB := maps.Clone(s.st.byDB)
+	s.st.dbMu.Unlock()
 	return Stats{
-		Connections:   s.st.connections.Load(),
-		Refused:       s.st.refused.Load(),
-		Logins:        s.st.logins.Load(),
-		LoginFailures: s.st.loginFailures.Load(),
-		Requests:      s.st.requests.Load(),
-		Attentions:    s.st.attentions.Load(),
-		AttentionAcks: s.st.attnAcks.Load(),
-		FaultsFired:   s.st.faultsFired.Load(),
-		Panics:        s.st.panics.Load(),
-		HandlerPanics: s.st.handlerPanics.Load(),
-		Active:        active,
+		Connections:        s.st.connections.Load(),
+		Refused:            s.st.refused.Load(),
+		Logins:             s.st.logins.Load(),
+		LoginFailures:      s.st.loginFailures.Load(),
+		Requests:           s.st.requests.Load(),
+		BytesSent:          s.st.bytesSent.Load(),
+		Attentions:         s.st.attentions.Load(),
+		AttentionAcks:      s.st.attnAcks.Load(),
+		FaultsFired:        s.st.faultsFired.Load(),
+		Panics:             s.st.panics.Load(),
+		HandlerPanics:      s.st.handlerPanics.Load(),
+		RequestsByDatabase: byDB,
+		Active:             active,
 	}
 }
 

@@ -1,0 +1,361 @@
+package sql
+
+import (
+	"context"
+	stdsql "database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"cutover/sql/query"
+)
+
+// ArticleRefresh is how long a Distributor trusts its article list while the change marker
+// (query.ArticlesMarker) stays put: the marker catches a publication created or dropped and articles
+// added or removed; this slow cadence catches what it cannot (an article replaced by one with a
+// lower id, which the MSarticles page does not rule out).
+const ArticleRefresh = 10 * time.Minute
+
+// Distributor reads a distribution database for a monitor, one request per poll: the agents'
+// cached states, their newest history rows and the replication errors, and, when the caller says
+// the backlog is due, the article list's change marker and the pending commands per article — all
+// in one batch (query.Batch), decoded result set by result set. The article list is near-static:
+// it is read in the first backlog poll's batch and then only when the marker moves (a second
+// request in that poll, as rarely as publications change), when a pending row names an article it
+// does not know (in the next backlog poll's batch), or every ArticleRefresh. The server's UTC
+// offset (query.ServerClock) rides in the batch when the pool's cached offset is stale.
+//
+// Polls are serialised. What a poll returns is the Distributor's own memory, reused by the next
+// poll: the caller uses it before polling again.
+type Distributor struct {
+	db  *DB
+	now func() time.Time
+
+	mu sync.Mutex
+	// The article list as read, deduplicated as Backlog does (names compare case-insensitively),
+	// with each article's place by its exact and its upper-cased names, and its change marker.
+	base       []ArticleBacklog
+	exact      map[[2]string]int
+	upper      map[[2]string]int
+	marker     articleMarker
+	articlesAt time.Time
+	stale      bool
+	// articleReads counts the article list's reads (tests).
+	articleReads int
+
+	// Reused between polls.
+	states  []AgentState
+	msgs    []AgentMessage
+	errs    []ReplError
+	pending []ArticlePending
+	backlog []ArticleBacklog
+	extra   map[[2]string]int
+}
+
+// articleMarker is query.ArticlesMarker's row.
+type articleMarker struct {
+	articles int64
+	newest   stdsql.NullInt64
+}
+
+// NewDistributor polls d, the distribution database. now is the wall clock for the article list's
+// cadence (time.Now when nil).
+func NewDistributor(d *DB, now func() time.Time) *Distributor {
+	if now == nil {
+		now = time.Now
+	}
+	return &Distributor{db: d, now: now}
+}
+
+// DB is the distribution database the Distributor reads.
+func (p *Distributor) DB() *DB { return p.db }
+
+// ArticleReads is how many times the article list was read.
+func (p *Distributor) ArticleReads() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.articleReads
+}
+
+// DistributorPoll is one poll's answer. Its slices belong to the Distributor and hold until the
+// next poll.
+type DistributorPoll struct {
+	// Agents are the agents as Replication Monitor shows them (Agents joins them).
+	Agents []AgentReport
+	// Backlog is every published article with its pending commands (as Backlog merges them), when
+	// the backlog was asked for and read; BacklogErr is why it was asked for and not read (the
+	// agents were: the batch went wrong after them).
+	Backlog    []ArticleBacklog
+	BacklogErr error
+}
+
+// poll statement kinds, in the order they stand in the batch.
+const (
+	stClock = iota
+	stStates
+	stDistHistory
+	stLogReaderHistory
+	stSnapshotHistory
+	stErrors
+	stMarker
+	stArticles
+	stPending
+)
+
+var pollTexts = [...]string{
+	stClock: query.ServerClock, stStates: query.AgentStates, stDistHistory: query.DistributionAgentHistory,
+	stLogReaderHistory: query.LogReaderHistory, stSnapshotHistory: query.SnapshotHistory, stErrors: query.ReplicationErrors,
+	stMarker: query.ArticlesMarker, stArticles: query.Articles, stPending: query.PendingCommands,
+}
+
+var pollNames = [...]string{
+	stClock: "server clock", stStates: "agent states", stDistHistory: "distribution agent history",
+	stLogReaderHistory: "log reader history", stSnapshotHistory: "snapshot agent history", stErrors: "replication errors",
+	stMarker: "article marker", stArticles: "articles", stPending: "pending commands per article",
+}
+
+// Poll reads the distributor once: the agents always, the backlog when withBacklog. An error means
+// the agents could not be read; a backlog that could not be read is DistributorPoll.BacklogErr.
+// The replication errors are a courtesy, as in AgentReports: without them the agents are reported
+// without error texts.
+func (p *Distributor) Poll(ctx context.Context, withBacklog bool) (DistributorPoll, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clock := p.db.offsetStale()
+	wantArticles := withBacklog && (p.base == nil || p.stale || !p.now().Before(p.articlesAt.Add(ArticleRefresh)))
+	kinds := make([]int, 0, 9)
+	if clock {
+		kinds = append(kinds, stClock)
+	}
+	kinds = append(kinds, stStates, stDistHistory, stLogReaderHistory, stSnapshotHistory, stErrors)
+	if withBacklog {
+		kinds = append(kinds, stMarker)
+		if wantArticles {
+			kinds = append(kinds, stArticles)
+		}
+		kinds = append(kinds, stPending)
+	}
+	texts := make([]string, len(kinds))
+	for i, k := range kinds {
+		texts[i] = pollTexts[k]
+	}
+	var (
+		now      time.Time
+		marker   articleMarker
+		articles []Article
+	)
+	scans := make([]func(*stdsql.Rows) error, len(kinds))
+	for i, k := range kinds {
+		switch k {
+		case stClock:
+			scans[i] = func(r *stdsql.Rows) error { return r.Scan(&now) }
+		case stStates:
+			scans[i] = appendScan(&p.states, scanAgentState)
+		case stDistHistory:
+			scans[i] = appendScan(&p.msgs, scanDistributionHistory)
+		case stLogReaderHistory:
+			scans[i] = appendScan(&p.msgs, scanLogReaderHistory)
+		case stSnapshotHistory:
+			scans[i] = appendScan(&p.msgs, scanSnapshotHistory)
+		case stErrors:
+			scans[i] = appendScan(&p.errs, scanReplError)
+		case stMarker:
+			scans[i] = func(r *stdsql.Rows) error { return r.Scan(&marker.articles, &marker.newest) }
+		case stArticles:
+			scans[i] = appendScan(&articles, scanArticle)
+		case stPending:
+			dest, row := bindPending()
+			scans[i] = func(r *stdsql.Rows) error {
+				if err := r.Scan(dest...); err != nil {
+					return err
+				}
+				p.pending = append(p.pending, row())
+				return nil
+			}
+		}
+	}
+	text := query.Batch(texts...)
+	var done int
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		p.states, p.msgs, p.errs, p.pending, articles = p.states[:0], p.msgs[:0], p.errs[:0], p.pending[:0], articles[:0]
+		done, err = p.db.readBatch(ctx, p.db.cfg.QueryTimeout, text, scans)
+		if err == nil || ctx.Err() != nil || !IsConnectionLost(err) {
+			break
+		}
+		p.db.retries.Add(1)
+	}
+	// done is how many statements answered in full; the first that did not is kinds[done].
+	failed := func(k int) bool { return err != nil && done <= indexOf(kinds, k) }
+	what := "distributor poll"
+	if err != nil && done < len(kinds) {
+		what = pollNames[kinds[done]]
+	}
+	if failed(stSnapshotHistory) {
+		return DistributorPoll{}, p.db.wrap(what, err)
+	}
+	if clock && !failed(stClock) {
+		p.db.setOffset(now)
+	}
+	off := p.db.serverOffset(ctx)
+	for i := range p.states {
+		p.states[i].LastSync, p.states[i].LastRefresh = toInstant(p.states[i].LastSync, off), toInstant(p.states[i].LastRefresh, off)
+	}
+	for i := range p.msgs {
+		p.msgs[i].Time = toInstant(p.msgs[i].Time, off)
+	}
+	if failed(stErrors) {
+		p.errs = p.errs[:0]
+	}
+	for i := range p.errs {
+		p.errs[i].Time = toInstant(p.errs[i].Time, off)
+	}
+	out := DistributorPoll{Agents: Agents(p.states, p.msgs, p.errs)}
+	if !withBacklog {
+		return out, nil
+	}
+	if wantArticles && !failed(stArticles) {
+		p.setArticles(articles, marker)
+	}
+	if err != nil {
+		out.BacklogErr = p.db.wrap(what, err)
+		return out, nil
+	}
+	if !wantArticles && marker != p.marker {
+		// The publications changed: read the article list now (as rarely as that happens).
+		list, err := p.db.Articles(ctx)
+		if err != nil {
+			out.BacklogErr = err
+			return out, nil
+		}
+		p.setArticles(list, marker)
+	}
+	out.Backlog = p.merge()
+	return out, nil
+}
+
+func indexOf(kinds []int, k int) int {
+	for i, x := range kinds {
+		if x == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// appendScan decodes a row with scan and appends it to *dst.
+func appendScan[T any](dst *[]T, scan func(*stdsql.Rows) (T, error)) func(*stdsql.Rows) error {
+	return func(r *stdsql.Rows) error {
+		v, err := scan(r)
+		if err != nil {
+			return err
+		}
+		*dst = append(*dst, v)
+		return nil
+	}
+}
+
+// setArticles keeps a freshly read article list, deduplicated as Backlog does.
+func (p *Distributor) setArticles(list []Article, marker articleMarker) {
+	p.articleReads++
+	p.base = make([]ArticleBacklog, 0, len(list))
+	p.exact = make(map[[2]string]int, len(list))
+	p.upper = make(map[[2]string]int, len(list))
+	for _, a := range list {
+		k := [2]string{strings.ToUpper(a.Publication), strings.ToUpper(a.Name)}
+		i, ok := p.upper[k]
+		if !ok {
+			i = len(p.base)
+			p.upper[k] = i
+			p.base = append(p.base, ArticleBacklog{Publication: a.Publication, Article: a.Name})
+		}
+		p.exact[[2]string{a.Publication, a.Name}] = i
+	}
+	p.marker, p.articlesAt, p.stale = marker, p.now(), false
+}
+
+// merge puts the kept article list beside this poll's pending rows, as Backlog does: the names the
+// article list spells are found without upper-casing them; a pending row for an article the list
+// lacks is kept, and the list is read again in the next backlog poll.
+func (p *Distributor) merge() []ArticleBacklog {
+	p.backlog = append(p.backlog[:0], p.base...)
+	clear(p.extra)
+	for _, a := range p.pending {
+		i, ok := p.exact[[2]string{a.Publication, a.Article}]
+		if !ok {
+			k := [2]string{strings.ToUpper(a.Publication), strings.ToUpper(a.Article)}
+			if i, ok = p.upper[k]; !ok {
+				if p.extra == nil {
+					p.extra = map[[2]string]int{}
+				}
+				if i, ok = p.extra[k]; !ok {
+					i = len(p.backlog)
+					p.extra[k] = i
+					p.backlog = append(p.backlog, ArticleBacklog{Publication: a.Publication, Article: a.Article})
+				}
+				p.stale = true
+			}
+		}
+		p.backlog[i].Pending += a.Pending
+	}
+	return p.backlog
+}
+
+// readBatch runs a batch once under timeout and reads its result sets in order, one scan per
+// statement. It returns how many statements answered in full; it neither retries nor wraps.
+// database/sql closes the rows at the first error, so what follows a failed statement is not read.
+func (d *DB) readBatch(ctx context.Context, timeout time.Duration, text string, scans []func(*stdsql.Rows) error) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	rows, err := d.db.QueryContext(ctx, text)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	for i, scan := range scans {
+		if i > 0 && !rows.NextResultSet() {
+			if err := rows.Err(); err != nil {
+				return i, err
+			}
+			return i, fmt.Errorf("the batch answered %d result sets for %d statements", i, len(scans))
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return i, err
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return i, err
+		}
+	}
+	if rows.NextResultSet() {
+		return len(scans), errors.New("the batch answered more result sets than it has statements")
+	}
+	return len(scans), rows.Close()
+}
+
+// offsetStale reports whether the cached UTC offset must be read again.
+func (d *DB) offsetStale() bool {
+	d.offsetMu.Lock()
+	defer d.offsetMu.Unlock()
+	return d.offsetAt.IsZero() || time.Since(d.offsetAt) >= offsetTTL
+}
+
+// setOffset keeps the UTC offset of a server clock reading (query.ServerClock).
+func (d *DB) setOffset(now time.Time) {
+	_, secs := now.Zone()
+	d.offsetMu.Lock()
+	d.offset, d.offsetAt = time.Duration(secs)*time.Second, time.Now()
+	d.offsetMu.Unlock()
+}
+
+// toInstant is instant with a known offset.
+func toInstant(t time.Time, off time.Duration) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	local := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+	return local.Add(-off)
+}

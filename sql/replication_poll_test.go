@@ -1,0 +1,125 @@
+package sql_test
+
+import (
+	"reflect"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	"cutover/sql"
+	"cutover/sql/sim"
+	"cutover/sql/tdssim"
+)
+
+// requestsTo is how many requests the server of e has answered on e's database.
+func (w *world) requestsTo(e sim.Endpoint) int64 {
+	srv := w.srv.Source()
+	if e == sim.EndpointTarget {
+		srv = w.srv.Target()
+	}
+	return srv.Stats().RequestsByDatabase[w.srv.Database(e)]
+}
+
+// TestDistributorPollIsOneRequest: a poll of the distributor is one request through the real
+// driver, whether the backlog is due or not, and answers exactly what the separate documented
+// reads answer (AgentReports, Backlog); the article list is read once across ten polls.
+func TestDistributorPollIsOneRequest(t *testing.T) {
+	w := newWorld(t, sim.Config{Tables: 600}, sim.ServerConfig{})
+	ctx := t.Context()
+	d := sql.NewDistributor(w.dist, nil)
+	if _, err := d.Poll(ctx, true); err != nil { // connect the pool, read the server's clock
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		backlog := i%2 == 0
+		before := w.requestsTo(sim.EndpointDistribution)
+		got, err := d.Poll(ctx, backlog)
+		if err != nil || got.BacklogErr != nil {
+			t.Fatal(err, got.BacklogErr)
+		}
+		if n := w.requestsTo(sim.EndpointDistribution) - before; n != 1 {
+			t.Fatalf("poll %d (backlog %v) sent %d requests to the distribution database, want 1", i, backlog, n)
+		}
+		agents, err := w.dist.AgentReports(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Agents, agents) {
+			t.Fatalf("poll %d: the batch's agents differ from the separate reads':\n%+v\n%+v", i, got.Agents, agents)
+		}
+		if !backlog {
+			if got.Backlog != nil {
+				t.Fatalf("poll %d: a backlog that was not asked for: %d rows", i, len(got.Backlog))
+			}
+			continue
+		}
+		want, err := w.dist.Backlog(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) < 600/2 || !slices.Equal(got.Backlog, want) {
+			t.Fatalf("poll %d: the batch's backlog (%d rows) differs from the separate reads' (%d rows)", i, len(got.Backlog), len(want))
+		}
+		w.clk.Advance(15 * time.Second)
+	}
+	if n := d.ArticleReads(); n != 1 {
+		t.Fatalf("the article list was read %d times in eleven polls, want once", n)
+	}
+}
+
+// TestDistributorPollRereadsChangedArticles: when the publications change (the marker moves), the
+// article list is read again in that poll; a poll whose backlog statement fails still reports the
+// agents, with the backlog's error.
+func TestDistributorPollRereadsChangedArticles(t *testing.T) {
+	w := newWorld(t, sim.Config{Tables: 300}, sim.ServerConfig{})
+	ctx := t.Context()
+	d := sql.NewDistributor(w.dist, nil)
+	first, err := d.Poll(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(first.Backlog)
+	if err := w.w.CreateNoPKPublication(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Poll(ctx, true)
+	if err != nil || got.BacklogErr != nil {
+		t.Fatal(err, got.BacklogErr)
+	}
+	want, err := w.dist.Backlog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Backlog) <= n || !slices.Equal(got.Backlog, want) || d.ArticleReads() != 2 {
+		t.Fatalf("after a new publication: %d rows (before %d, separate reads %d), %d article reads", len(got.Backlog), n, len(want), d.ArticleReads())
+	}
+
+	// The connection drops in the middle of the pending commands, on the retry too: the agents,
+	// which came before them in the batch, are still reported, with the backlog's error.
+	states, err := w.dist.AgentStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := w.dist.AgentMessages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs, err := w.dist.ReplicationErrors(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := len(states) + len(msgs) + len(errs) + 1 // and the article marker's row
+	id := w.srv.Source().Faults().MustAdd(tdssim.Rule{SQL: regexp.MustCompile(`MSdistribution_status`), Action: tdssim.FaultDropAfterRows, Rows: rows + 5})
+	got, err = d.Poll(ctx, true)
+	w.srv.Source().Faults().Remove(id)
+	if err != nil || len(got.Agents) != len(states) {
+		t.Fatalf("a backlog cut off lost the agents: %v, %d agents", err, len(got.Agents))
+	}
+	if !sql.IsConnectionLost(got.BacklogErr) || got.Backlog != nil {
+		t.Fatalf("the backlog's failure: %v, %d rows", got.BacklogErr, len(got.Backlog))
+	}
+	if w.dist.Retries() == 0 {
+		t.Fatal("a dropped connection must be retried once")
+	}
+}
