@@ -76,6 +76,16 @@ type ReplicationRetirer interface {
 	RetiresReplication() bool
 }
 
+// ExpectedOutage names the running step whose expected effect is that the named source stops
+// answering ("" when its failure would be an outage): the distributor while replication is being
+// removed.
+func (e *Engine) ExpectedOutage(source string) string {
+	if source != SourceDistributor {
+		return ""
+	}
+	return e.removingReplication()
+}
+
 // removingReplication names the running step that removes replication, if any.
 func (e *Engine) removingReplication() string {
 	e.mu.Lock()

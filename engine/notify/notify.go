@@ -26,6 +26,8 @@ type Engine interface {
 	Snapshot() engine.Snapshot
 	Now() time.Time
 	Validation() *engine.Validation
+	Replication() *engine.ReplicationView
+	ExpectedOutage(source string) string
 	Notified(milestone, target string) bool
 	RecordDelivery(d engine.NotifyDelivery, sent bool) error
 }
@@ -189,6 +191,15 @@ func (n *Notifier) watch(ctx context.Context) bool {
 	n.run = GenericRun{Name: n.redact.Replace(snap.Run.Name), Environment: n.redact.Replace(snap.Run.Environment), Rehearsal: snap.Run.Rehearsal}
 	n.mu.Unlock()
 	now := n.e.Now()
+	// A source already failing when the watch begins (the notifier started late, or subscribed
+	// again) is announced as if its change were seen: the subscription only tells changes.
+	if v := n.e.Replication(); v != nil {
+		for _, h := range v.Health {
+			if h.State == engine.HealthFailing {
+				n.event(d, engine.SourceHealthChanged{Health: h, ExpectedBy: n.e.ExpectedOutage(h.Name)})
+			}
+		}
+	}
 	if v := n.e.Validation(); v != nil {
 		if st, ok := snap.Step(v.Step); ok {
 			if m, ok := d.validation(v, st, v.At, false); ok {

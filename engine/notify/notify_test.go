@@ -591,8 +591,14 @@ func (r *replication) Distributor(context.Context, bool) (engine.DistributorFigu
 	return engine.DistributorFigures{}, nil
 }
 
-// The cockpit losing a data source is announced (with the host hidden), and so is its return.
+// The cockpit losing a data source is announced (with the host hidden), and so is its return;
+// also when the source was lost before the notifier began to watch (it subscribes late, or again).
 func TestSourcesLostAndBack(t *testing.T) {
+	t.Run("watching", func(t *testing.T) { sourcesLostAndBack(t, false) })
+	t.Run("lost before the watch", func(t *testing.T) { sourcesLostAndBack(t, true) })
+}
+
+func sourcesLostAndBack(t *testing.T, late bool) {
 	rcv := newReceiver(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "cutover.yaml")
@@ -624,7 +630,11 @@ func TestSourcesLostAndBack(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); n.Run(ctx) }()
+	run := func() { go func() { defer close(done); n.Run(ctx) }() }
+	_, seen := e.Subscribe(ctx)
+	if !late {
+		run()
+	}
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -633,6 +643,15 @@ func TestSourcesLostAndBack(t *testing.T) {
 		<-done
 		e.Stop("test")
 	}()
+	if late {
+		// The notifier begins only once the engine has told of the loss.
+		for ev := range seen {
+			if h, ok := ev.(engine.SourceHealthChanged); ok && h.Health.State == engine.HealthFailing {
+				break
+			}
+		}
+		run()
+	}
 	events := func() []string { return rcv.events(t, "/hook") }
 	rcv.waitFor(t, "sources.lost", func() bool { return slices.Contains(events(), "sources.lost") })
 	repl.setDown(false)
