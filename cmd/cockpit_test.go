@@ -12,7 +12,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -32,8 +35,78 @@ func newTmux(t *testing.T, w, h int, command string) *tmuxTerm {
 	}
 	tm := &tmuxTerm{t: t, socket: fmt.Sprintf("cutover-test-%d-%d", os.Getpid(), time.Now().UnixNano()), target: "t"}
 	tm.run("new-session", "-d", "-s", "t", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), command)
-	t.Cleanup(func() { exec.Command("tmux", "-L", tm.socket, "kill-server").Run() })
+	t.Cleanup(func() {
+		// The programs in the panes end on the hang-up the server's end sends them, some after
+		// saving their state: wait for them, so the test's directories are removed after them.
+		out, _ := exec.Command("tmux", "-L", tm.socket, "list-panes", "-a", "-F", "#{pane_pid}").Output()
+		var pids []int
+		for _, f := range strings.Fields(string(out)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, processTree(pid)...)
+			}
+		}
+		exec.Command("tmux", "-L", tm.socket, "kill-server").Run()
+		waitExited(t, pids, 30*time.Second)
+	})
 	return tm
+}
+
+// processTree is pid and its descendants, as /proc shows them (only pid where there is no /proc).
+func processTree(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return []int{pid}
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
+		rest := string(stat[bytes.LastIndexByte(stat, ')')+1:])
+		if f := strings.Fields(rest); len(f) > 1 {
+			if ppid, err := strconv.Atoi(f[1]); err == nil {
+				children[ppid] = append(children[ppid], p)
+			}
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
+}
+
+// alive is whether pid runs (a zombie, ended but not yet reaped, does not).
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return !os.IsNotExist(err) || runtime.GOOS != "linux"
+	}
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return len(f) == 0 || f[0] != "Z"
+}
+
+// waitExited waits until none of pids is alive (a failure bound, not a synchronisation delay).
+func waitExited(t *testing.T, pids []int, bound time.Duration) {
+	deadline := time.Now().Add(bound)
+	for _, pid := range pids {
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				t.Errorf("process %d still runs %s after its terminal closed", pid, bound)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 }
 
 func (tm *tmuxTerm) run(args ...string) string {
