@@ -86,10 +86,8 @@ func castColumn(t *tsql.DataType) (Column, bool) {
 }
 
 var (
-	colInt      = Column{Type: TypeInt, Nullable: true}
-	colBigInt   = Column{Type: TypeBigInt, Nullable: true}
-	colDateTime = Column{Type: TypeDateTime, Nullable: true}
-	colSysname  = Column{Type: TypeNVarChar, Size: 128, Nullable: true}
+	colInt     = Column{Type: TypeInt, Nullable: true}
+	colSysname = Column{Type: TypeNVarChar, Size: 128, Nullable: true}
 )
 
 // typeOf is the result column of a select-list expression; errNotEvaluable for a predicate used
