@@ -89,9 +89,19 @@ func (m *monitor) foldRows(rows []TableRows, now time.Time, source bool) {
 	if len(m.tables) == 0 {
 		m.tables = make(map[string]int32, len(rows))
 	}
-	m.own(m.missing(rows))
-	for _, r := range rows {
-		i := m.table(r.Table)
+	m.own(0)
+	grown := false
+	for k, r := range rows {
+		i := m.lookup(r.Table)
+		if i < 0 {
+			if !grown {
+				// Room for the tables to come at once, counted when the first is met (a poll that
+				// finds only known tables looks each up once).
+				m.own(m.missing(rows[k:]))
+				grown = true
+			}
+			i = m.table(r.Table)
+		}
 		t, lag := &m.states[i], &m.lags[i]
 		t.seen = int32(m.folds)
 		if source {
