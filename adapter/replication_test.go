@@ -9,10 +9,8 @@ import (
 	"cutover/engine/clock"
 	"cutover/engine/journal"
 	"cutover/sql"
-	"cutover/sql/query"
 	sqlsim "cutover/sql/sim"
 	"cutover/sql/tdssim"
-	stdsql "database/sql"
 	"errors"
 	"io"
 	"path/filepath"
@@ -632,47 +630,11 @@ func BenchmarkStatusGlance(b *testing.B) {
 		})
 	})
 	b.Run("floor", func(b *testing.B) {
-		batch := query.Batch(query.ServerClock, query.AgentStates, query.DistributionAgentHistory, query.LogReaderHistory,
-			query.SnapshotHistory, query.ReplicationErrors, query.ArticlesMarker, query.Articles, query.PendingCommands)
 		measure(b, func() any {
-			var cols [16]stdsql.RawBytes
-			var dest [16]any
-			for i := range cols {
-				dest[i] = &cols[i]
-			}
-			n := 0
-			for _, q := range []struct {
-				ep   sqlsim.Endpoint
-				text string
-			}{{sqlsim.EndpointSource, query.RowCountsPartitionStats}, {sqlsim.EndpointTarget, query.RowCountsPartitionStats}, {sqlsim.EndpointDistribution, batch}} {
-				db, err := stdsql.Open("sqlserver", sims.SQL.DSN(q.ep))
-				if err != nil {
-					b.Fatal(err)
-				}
-				rows, err := db.QueryContext(b.Context(), q.text)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for {
-					c, _ := rows.Columns()
-					for rows.Next() {
-						if err := rows.Scan(dest[:len(c)]...); err != nil {
-							b.Fatal(err)
-						}
-						n++
-					}
-					if !rows.NextResultSet() {
-						break
-					}
-				}
-				if err := rows.Err(); err != nil {
-					b.Fatal(err)
-				}
-				rows.Close()
-				db.Close()
-			}
-			if n < tables {
-				b.Fatal(n)
+			n, err := demotest.Floor(b.Context(), sims.SQL.DSN(sqlsim.EndpointSource), sims.SQL.DSN(sqlsim.EndpointDistribution),
+				sims.SQL.DSN(sqlsim.EndpointTarget))
+			if err != nil || n < tables {
+				b.Fatal(n, err)
 			}
 			return nil
 		})

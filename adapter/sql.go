@@ -209,11 +209,10 @@ func (p *SQL) tableRows(db *sql.DB, role string, ctx context.Context) ([]engine.
 	if err := need(db, role); err != nil {
 		return nil, err
 	}
-	counts, _, err := db.RowCounts(ctx)
-	out := make([]engine.TableRows, len(counts))
-	for i, c := range counts {
-		out[i] = engine.TableRows{Table: c.Schema + "." + c.Table, Rows: c.Rows, HasPK: c.HasPK}
-	}
+	// Each row is made the engine's as it is read: one copy of the counts.
+	out, _, err := sql.RowCountsAs(ctx, db, func(c sql.TableCount) engine.TableRows {
+		return engine.TableRows{Table: c.Schema + "." + c.Table, Rows: c.Rows, HasPK: c.HasPK}
+	})
 	return out, err
 }
 

@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("CUTOVER_TEST_MAIN") == "1" {
 		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
+	if os.Getenv(floorEnv) != "" {
+		os.Exit(floorMain())
+	}
 	testscript.Main(cleaningUp{m}, map[string]func(){
 		"cutover": func() { os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
@@ -71,7 +74,7 @@ var errSkipBuild = errors.New("the go command is not on PATH: cannot build the b
 
 // buildCutover builds the real cutover binary (go build, as a user would; once per test run)
 // and returns its path.
-func buildCutover(t *testing.T) string {
+func buildCutover(t testing.TB) string {
 	t.Helper()
 	bin, err := built()
 	switch {

@@ -285,3 +285,32 @@ func TestInspectNamesATamperedLine(t *testing.T) {
 		t.Fatalf("tampered line 3: %v", err)
 	}
 }
+
+// A picture never changes once returned: the next polls (new figures, a table the target adds)
+// write the monitor's own copy of the tables, never the one a picture holds.
+func TestPollerPicturesNeverChange(t *testing.T) {
+	clk := clock.NewFake(t0)
+	src := newFakeReplication(clk)
+	p := engine.NewPoller(src, engine.MonitorConfig{}, clk.Now)
+	first, err := p.Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]engine.TableLag(nil), first.Tables...)
+	for i := range want {
+		want[i].Trend = append([]int64(nil), want[i].Trend...)
+	}
+	for range 3 {
+		clk.Advance(30 * time.Second)
+		v, err := p.Poll(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inv, _ := v.Table("INVENTTRANS"); inv.Pending >= 60000 {
+			t.Fatalf("the backlog drained: %+v", inv)
+		}
+	}
+	if !reflect.DeepEqual(first.Tables, want) {
+		t.Fatalf("the first picture changed:\n%+v\nwas\n%+v", first.Tables, want)
+	}
+}

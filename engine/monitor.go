@@ -41,20 +41,6 @@ func appendTableKey(dst []byte, name string) []byte {
 	return dst
 }
 
-type tableState struct {
-	lag        TableLag
-	prevAt     time.Time
-	prevPend   int64
-	havePrev   bool
-	trend      []int64
-	sawBacklog bool
-	// seen is the fold (monitor.folds) that last found the table in the target's row counts or
-	// the backlog; pending and publication are what the backlog fold summed for it.
-	seen        int
-	pending     int64
-	publication string
-}
-
 // pushTrend appends v to a trend that keeps the newest keep samples. The published pictures share
 // the trend's memory (each gets trend[:n:n]), so the samples a picture holds are never written
 // again: new samples go after them, and a full array is replaced by a new one.
@@ -100,10 +86,18 @@ type monitor struct {
 	// without backing off (a Poller's one-shot reads).
 	always bool
 
-	mu          sync.Mutex
-	view        *ReplicationView
-	tables      map[string]*tableState
-	order       []string
+	mu   sync.Mutex
+	view *ReplicationView
+	// The tables: lags are their figures, the pictures' rows, and states what else the folds keep,
+	// index for index; tables finds a table's index by its TableKey. Once a picture holds lags
+	// (shared), the next change copies them first (own), so a picture never changes and a
+	// one-shot Poller keeps one copy of its tables. sorted is false after a table was added,
+	// until the next picture sorts them by key.
+	tables      map[string]int32
+	lags        []TableLag
+	states      []tableState
+	shared      bool
+	sorted      bool
 	health      map[string]*SourceHealth
 	lastBacklog time.Time
 	// pendingAt is when the newest backlog figures were read: by this monitor (lastBacklog) or,
@@ -128,7 +122,7 @@ type monitor struct {
 
 func newMonitor(now func() time.Time, hooks monitorHooks, src ReplicationSource, cfg MonitorConfig) *monitor {
 	cfg = cfg.withDefaults()
-	m := &monitor{now: now, hooks: hooks, src: src, cfg: cfg, refresh: make(chan struct{}, 1), tables: map[string]*tableState{},
+	m := &monitor{now: now, hooks: hooks, src: src, cfg: cfg, refresh: make(chan struct{}, 1), tables: map[string]int32{},
 		health: map[string]*SourceHealth{}, ignore: map[string]bool{}, backoff: map[string]time.Time{}}
 	for _, t := range cfg.Ignore {
 		m.ignore[TableKey(t)] = true
@@ -463,91 +457,6 @@ func (m *monitor) cycle(ctx context.Context) *ReplicationView {
 	return view
 }
 
-// lookup finds a table by any spelling of its name (TableKey), without allocating.
-func (m *monitor) lookup(name string) *tableState {
-	m.key = appendTableKey(m.key[:0], name)
-	return m.tables[string(m.key)]
-}
-
-func (m *monitor) table(name string) *tableState {
-	if t := m.lookup(name); t != nil {
-		return t
-	}
-	key := string(m.key)
-	t := &tableState{lag: TableLag{Table: name}}
-	t.lag.Ignored = m.ignore[key]
-	m.tables[key] = t
-	m.order = nil // re-sort
-	return t
-}
-
-func (m *monitor) foldRows(rows []TableRows, now time.Time, source bool) {
-	m.folds++
-	for _, r := range rows {
-		t := m.table(r.Table)
-		t.seen = m.folds
-		if source {
-			t.lag.Table, t.lag.Source, t.lag.SourceAt, t.lag.HasPK = r.Table, r.Rows, now, r.HasPK
-		} else {
-			t.lag.Target, t.lag.TargetAt, t.lag.OnTarget = r.Rows, now, true
-		}
-	}
-	if !source {
-		for _, t := range m.tables {
-			if t.seen != m.folds {
-				t.lag.Target, t.lag.TargetAt, t.lag.OnTarget = 0, now, false
-			}
-		}
-	}
-}
-
-func (m *monitor) foldBacklog(backlog []ArticleBacklog, now time.Time) {
-	m.folds++
-	var total int64
-	for _, b := range backlog {
-		t := m.lookup(b.Article)
-		if t == nil {
-			if b.Pending == 0 {
-				// An article that is no table the row counts know (a view or function of
-				// AX_PUB_OtherObjects) with nothing to deliver: not a row of the picture.
-				continue
-			}
-			t = m.table(b.Article)
-		}
-		if t.seen != m.folds {
-			t.seen, t.pending = m.folds, 0
-		}
-		t.pending += b.Pending
-		t.publication = b.Publication
-		total += b.Pending
-	}
-	for _, t := range m.tables {
-		published := t.seen == m.folds
-		pending := int64(0)
-		if published {
-			pending = t.pending
-		}
-		t.lag.Published = published
-		if published {
-			t.lag.Publication = t.publication
-		}
-		if t.havePrev {
-			t.lag.Rate = m.smooth(t.lag.Rate, float64(t.prevPend-pending)/now.Sub(t.prevAt).Seconds(), now.Sub(t.prevAt), t.sawBacklog)
-			t.sawBacklog = true
-		}
-		t.prevPend, t.prevAt, t.havePrev = pending, now, true
-		t.lag.Pending, t.lag.PendingAt = pending, now
-		t.lag.ETA = eta(pending, t.lag.Rate)
-		t.trend = pushTrend(t.trend, pending, m.cfg.TableTrendPoints)
-	}
-	if !m.prevTotalAt.IsZero() && now.After(m.prevTotalAt) {
-		m.rate = m.smooth(m.rate, float64(m.prevTotal-total)/now.Sub(m.prevTotalAt).Seconds(), now.Sub(m.prevTotalAt), m.haveRate)
-		m.haveRate = true
-	}
-	m.prevTotal, m.prevTotalAt = total, now
-	m.trend = pushTrend(m.trend, TrendPoint{At: now, Pending: total}, m.cfg.TrendPoints)
-}
-
 // smooth folds a new rate sample into an exponentially weighted average whose weight depends on
 // the time since the last sample.
 func (m *monitor) smooth(prev, sample float64, dt time.Duration, have bool) float64 {
@@ -574,23 +483,13 @@ func eta(pending int64, rate float64) time.Duration {
 }
 
 func (m *monitor) buildView(now time.Time) *ReplicationView {
-	if m.order == nil {
-		m.order = make([]string, 0, len(m.tables))
-		for k := range m.tables {
-			m.order = append(m.order, k)
-		}
-		sort.Strings(m.order)
-	}
-	v := &ReplicationView{At: now, Tables: make([]TableLag, 0, len(m.order)), Agents: append([]Agent(nil), m.agents...),
+	m.share()
+	v := &ReplicationView{At: now, Tables: m.lags[:len(m.lags):len(m.lags)], Agents: append([]Agent(nil), m.agents...),
 		AgentsAt: m.agentsAt, AgentsCacheAge: m.agentsCache, PendingAt: m.pendingAt, DrainRate: m.rate, Cycles: m.cycles,
 		Trend: m.trend[:len(m.trend):len(m.trend)]}
 	pubs := map[string]*PublicationLag{}
-	for _, key := range m.order {
-		t := m.tables[key]
-		lag := t.lag
-		lag.Delta = lag.Source - lag.Target
-		lag.Trend = t.trend[:len(t.trend):len(t.trend)]
-		v.Tables = append(v.Tables, lag)
+	for i := range v.Tables {
+		lag := &v.Tables[i]
 		v.TotalPending += lag.Pending
 		if lag.Publication != "" {
 			p := pubs[lag.Publication]

@@ -155,17 +155,18 @@ func (m *monitor) restore(v *ReplicationView) *ReplicationView {
 	if m.cycles > 0 || m.retired {
 		return nil
 	}
+	m.own(len(v.Tables))
 	for _, t := range v.Tables {
-		ts := m.table(t.Table)
+		i := m.table(t.Table)
 		lag := t
 		lag.Ignored = m.ignore[TableKey(t.Table)] // the runbook's ignore list decides
 		lag.Trend = nil
-		ts.lag = lag
+		m.lags[i] = lag
+		ts := &m.states[i]
 		ts.trend = lastN(t.Trend, m.cfg.TableTrendPoints)
-		if !t.PendingAt.IsZero() {
-			ts.prevAt, ts.prevPend, ts.havePrev = t.PendingAt, t.Pending, true
-			ts.sawBacklog = t.Rate != 0
-		}
+		// The restored reading is the one the next backlog read measures the drain from.
+		ts.havePrev = !t.PendingAt.IsZero()
+		ts.sawBacklog = ts.havePrev && t.Rate != 0
 	}
 	m.trend = lastN(v.Trend, m.cfg.TrendPoints)
 	m.pendingAt = v.PendingAt

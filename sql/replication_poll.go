@@ -35,10 +35,11 @@ type Distributor struct {
 
 	mu sync.Mutex
 	// The article list as read, deduplicated as Backlog does (names compare case-insensitively),
-	// with each article's place by its exact and its upper-cased names, and its change marker.
+	// only the names the backlog needs (publication names shared), with the articles' places
+	// sorted by name (find) and the list's change marker.
 	base       []ArticleBacklog
-	exact      map[[2]string]int
-	upper      map[[2]string]int
+	sorted     []int32
+	pubs       map[string]string
 	marker     articleMarker
 	articlesAt time.Time
 	stale      bool
@@ -144,7 +145,7 @@ func (p *Distributor) Poll(ctx context.Context, withBacklog bool) (DistributorPo
 	var (
 		now      time.Time
 		marker   articleMarker
-		articles []Article
+		articles []ArticleBacklog
 	)
 	scans := make([]func(*stdsql.Rows) error, len(kinds))
 	for i, k := range kinds {
@@ -164,7 +165,7 @@ func (p *Distributor) Poll(ctx context.Context, withBacklog bool) (DistributorPo
 		case stMarker:
 			scans[i] = func(r *stdsql.Rows) error { return r.Scan(&marker.articles, &marker.newest) }
 		case stArticles:
-			scans[i] = appendScan(&articles, scanArticle)
+			scans[i] = p.scanArticles(&articles)
 		case stPending:
 			dest, row := bindPending()
 			scans[i] = func(r *stdsql.Rows) error {
@@ -230,7 +231,11 @@ func (p *Distributor) Poll(ctx context.Context, withBacklog bool) (DistributorPo
 			out.BacklogErr = err
 			return out, nil
 		}
-		p.setArticles(list, marker)
+		names := make([]ArticleBacklog, len(list))
+		for i, a := range list {
+			names[i] = ArticleBacklog{Publication: p.pub(a.Publication), Article: a.Name}
+		}
+		p.setArticles(names, marker)
 	}
 	out.Backlog = p.merge()
 	return out, nil
@@ -257,46 +262,26 @@ func appendScan[T any](dst *[]T, scan func(*stdsql.Rows) (T, error)) func(*stdsq
 	}
 }
 
-// setArticles keeps a freshly read article list, deduplicated as Backlog does.
-func (p *Distributor) setArticles(list []Article, marker articleMarker) {
-	p.articleReads++
-	p.base = make([]ArticleBacklog, 0, len(list))
-	p.exact = make(map[[2]string]int, len(list))
-	p.upper = make(map[[2]string]int, len(list))
-	for _, a := range list {
-		k := [2]string{strings.ToUpper(a.Publication), strings.ToUpper(a.Name)}
-		i, ok := p.upper[k]
-		if !ok {
-			i = len(p.base)
-			p.upper[k] = i
-			p.base = append(p.base, ArticleBacklog{Publication: a.Publication, Article: a.Name})
-		}
-		p.exact[[2]string{a.Publication, a.Name}] = i
-	}
-	p.marker, p.articlesAt, p.stale = marker, p.now(), false
-}
-
-// merge puts the kept article list beside this poll's pending rows, as Backlog does: the names the
-// article list spells are found without upper-casing them; a pending row for an article the list
-// lacks is kept, and the list is read again in the next backlog poll.
+// merge puts the kept article list beside this poll's pending rows, as Backlog does: names compare
+// case-insensitively (find); a pending row for an article the list lacks is kept, and the list is
+// read again in the next backlog poll.
 func (p *Distributor) merge() []ArticleBacklog {
 	p.backlog = append(p.backlog[:0], p.base...)
 	clear(p.extra)
 	for _, a := range p.pending {
-		i, ok := p.exact[[2]string{a.Publication, a.Article}]
-		if !ok {
+		i := p.find(a.Publication, a.Article)
+		if i < 0 {
 			k := [2]string{strings.ToUpper(a.Publication), strings.ToUpper(a.Article)}
-			if i, ok = p.upper[k]; !ok {
-				if p.extra == nil {
-					p.extra = map[[2]string]int{}
-				}
-				if i, ok = p.extra[k]; !ok {
-					i = len(p.backlog)
-					p.extra[k] = i
-					p.backlog = append(p.backlog, ArticleBacklog{Publication: a.Publication, Article: a.Article})
-				}
-				p.stale = true
+			if p.extra == nil {
+				p.extra = map[[2]string]int{}
 			}
+			var ok bool
+			if i, ok = p.extra[k]; !ok {
+				i = len(p.backlog)
+				p.extra[k] = i
+				p.backlog = append(p.backlog, ArticleBacklog{Publication: a.Publication, Article: a.Article})
+			}
+			p.stale = true
 		}
 		p.backlog[i].Pending += a.Pending
 	}
