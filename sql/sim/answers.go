@@ -97,28 +97,33 @@ func (w *World) rowCounts(target bool) *tdssim.Result {
 func (w *World) exactCount(target bool, name string, big bool) (*tdssim.Result, error) {
 	w.lock()
 	defer w.mu.Unlock()
-	missing := tdssim.InvalidObjectError("dbo." + name)
-	i, ok := w.byName[upper(name)]
+	n, ok := w.tableRowsLocked(target, name)
 	if !ok {
-		if target && slices.ContainsFunc(w.sysTgt, func(s string) bool { return strings.EqualFold(s, name) }) {
-			return w.countResult(int64(len(w.pubs)), big)
-		}
-		return nil, missing
-	}
-	t := w.tables[i]
-	var n int64
-	switch {
-	case target:
-		n, ok = w.tgtRows(i, t)
-	case t.kind == kindSystem && w.removed():
-		ok = false
-	default:
-		n, ok = w.srcRows(t), true
-	}
-	if !ok {
-		return nil, missing
+		return nil, tdssim.InvalidObjectError("dbo." + name)
 	}
 	return w.countResult(n, big)
+}
+
+// tableRowsLocked is how many rows the named table holds in the AX database (target false) or in
+// the sandbox; false when it does not exist there (a system table once replication is removed).
+// The sandbox's replication system tables hold a row per publication. The caller holds w.mu.
+func (w *World) tableRowsLocked(target bool, name string) (int64, bool) {
+	i, ok := w.byName[upper(name)]
+	if !ok {
+		if target && containsFold(w.sysTgt, name) {
+			return int64(len(w.pubs)), true
+		}
+		return 0, false
+	}
+	t := w.tables[i]
+	switch {
+	case target:
+		return w.tgtRows(i, t)
+	case t.kind == kindSystem && w.removed():
+		return 0, false
+	default:
+		return w.srcRows(t), true
+	}
 }
 
 func (w *World) countResult(n int64, big bool) (*tdssim.Result, error) {

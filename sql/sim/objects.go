@@ -483,26 +483,9 @@ func (t axTableRows) Rows(ctx context.Context) iter.Seq2[tdssim.Row, error] {
 func (w *World) axTable(target bool, name string) (tdssim.Source, error) {
 	w.lock()
 	defer w.mu.Unlock()
-	missing := tdssim.InvalidObjectError(name)
-	i, ok := w.byName[upper(name)]
+	n, ok := w.tableRowsLocked(target, name)
 	if !ok {
-		if target && containsFold(w.sysTgt, name) {
-			return axTableRows{n: int64(len(w.pubs))}, nil
-		}
-		return nil, missing
-	}
-	t := w.tables[i]
-	var n int64
-	switch {
-	case target:
-		n, ok = w.tgtRows(i, t)
-	case t.kind == kindSystem && w.removed():
-		ok = false
-	default:
-		n, ok = w.srcRows(t), true
-	}
-	if !ok {
-		return nil, missing
+		return nil, tdssim.InvalidObjectError(name)
 	}
 	return axTableRows{n: max(n, 0)}, nil
 }
