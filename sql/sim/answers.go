@@ -569,17 +569,10 @@ func (w *World) articlesResult() *tdssim.Result {
 	})
 }
 
-// pendingCommands answers PendingCommands: like the MSdistribution_status
-// view it has a row only for articles with commands in the distribution
-// database (undelivered, or delivered and not yet removed by the cleanup
-// job, which runs every 10 minutes).
-func (w *World) pendingCommands() *tdssim.Result {
-	type pend struct {
-		pub, art, agent any
-		pending, deliv  int64
-	}
-	w.lock()
-	var rows []pend
+// eachArticleInDistributionLocked calls f for each article with commands in the distribution
+// database (MSdistribution_status's rows): n undelivered, d delivered and not yet removed by the
+// cleanup job. The caller holds w.mu.
+func (w *World) eachArticleInDistributionLocked(f func(p *publication, t *table, n, d int64)) {
 	for _, p := range w.pubs {
 		if !p.queued() {
 			continue
@@ -591,12 +584,27 @@ func (w *World) pendingCommands() *tdssim.Result {
 			}
 			pd, _ := w.articlePending(t)
 			dv := articleDelivered(t, p, p.delivered) - articleDelivered(t, p, p.cleanD)
-			n, d := ceilCount(pd), floorCount(dv)
-			if n > 0 || d > 0 {
-				rows = append(rows, pend{p.nameAny, t.nameAny, p.distAny, n, d})
+			if n, d := ceilCount(pd), floorCount(dv); n > 0 || d > 0 {
+				f(p, t, n, d)
 			}
 		}
 	}
+}
+
+// pendingCommands answers PendingCommands: like the MSdistribution_status
+// view it has a row only for articles with commands in the distribution
+// database (undelivered, or delivered and not yet removed by the cleanup
+// job, which runs every 10 minutes).
+func (w *World) pendingCommands() *tdssim.Result {
+	type pend struct {
+		pub, art, agent any
+		pending, deliv  int64
+	}
+	w.lock()
+	var rows []pend
+	w.eachArticleInDistributionLocked(func(p *publication, t *table, n, d int64) {
+		rows = append(rows, pend{p.nameAny, t.nameAny, p.distAny, n, d})
+	})
 	subDB := w.cfg.TargetDatabase
 	w.mu.Unlock()
 	slices.SortStableFunc(rows, func(a, b pend) int { return cmp.Compare(b.pending, a.pending) })

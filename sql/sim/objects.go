@@ -224,22 +224,9 @@ func (w *World) msDistributionStatus() *tdssim.Result {
 	defer w.mu.Unlock()
 	cols := []tdssim.Column{colInt("article_id"), colInt("agent_id"), colInt("UndelivCmdsInDistDB"), colInt("DelivCmdsInDistDB")}
 	var rows []tdssim.Row
-	for _, p := range w.pubs {
-		if !p.queued() {
-			continue
-		}
-		for _, ti := range p.tables {
-			t := w.tables[ti]
-			if t.init == 0 && !t.hot {
-				continue
-			}
-			pd, _ := w.articlePending(t)
-			dv := articleDelivered(t, p, p.delivered) - articleDelivered(t, p, p.cleanD)
-			if n, d := ceilCount(pd), floorCount(dv); n > 0 || d > 0 {
-				rows = append(rows, tdssim.Row{t.articleID, p.id, n, d})
-			}
-		}
-	}
+	w.eachArticleInDistributionLocked(func(p *publication, t *table, n, d int64) {
+		rows = append(rows, tdssim.Row{t.articleID, p.id, n, d})
+	})
 	return tdssim.Rows(cols, rows...)
 }
 
