@@ -78,7 +78,7 @@ func cmdStatus(s *streams) *cobra.Command {
 				// tighter collector keeps the peak near what is live for a fraction of a second's
 				// extra CPU (issue 19: ~62 -> ~56 MB peak RSS at 50,000 tables). Watching keeps the
 				// default, as the cockpit does; a GOGC the operator set wins.
-				debug.SetGCPercent(25)
+				defer debug.SetGCPercent(debug.SetGCPercent(25))
 			}
 			poller := engine.NewPoller(sp, engine.MonitorConfig{}, time.Now)
 			code := exitOK

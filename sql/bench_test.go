@@ -14,10 +14,10 @@ const pollTables = 10_000
 // maxAllocsPerTable bounds the allocations of one full poll per table of the world — every request
 // of it: both row counts and the distributor's batch with the backlog — the driver's and the
 // in-process simulator's together (both run in the test's process). Measured: 15.0, the floor's
-// count (BenchmarkFloor: the same texts scanned into reused variables); the bound fails on a
-// regression such as one more allocation per row in each of the two row-count reads (17). A driver
-// update may need it moved.
-const maxAllocsPerTable = 16
+// count (BenchmarkFloor: the same texts scanned into reused variables), with and without -race;
+// the bound fails on a regression such as one more allocation per row in one of the row-count
+// reads or in the backlog (16.0). A driver update may need it moved.
+const maxAllocsPerTable = 15.5
 
 // pollWorld serves a world of n tables and opens the three pools a full poll reads.
 func pollWorld(tb testing.TB, n int) (src, tgt *sql.DB, dist *sql.Distributor) {
@@ -89,6 +89,6 @@ func TestFullPollAllocationsPerTable(t *testing.T) {
 	perTable := allocs / pollTables
 	t.Logf("%.0f allocations per poll, %.1f per table", allocs, perTable)
 	if perTable > maxAllocsPerTable {
-		t.Errorf("a full poll allocates %.1f times per table, want at most %d", perTable, maxAllocsPerTable)
+		t.Errorf("a full poll allocates %.1f times per table, want at most %.1f", perTable, maxAllocsPerTable)
 	}
 }

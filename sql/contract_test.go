@@ -110,6 +110,7 @@ var queryUses = map[string]queryUse{
 	"UpgradeScriptErrors":         {dbs: sbx},
 	"ServicingActivity":           {dbs: sbx},
 	"ServerClock":                 {dbs: []contract.Database{contract.SourceDB, contract.DistributionDB, contract.SandboxDB}},
+	"BatchMark":                   {dbs: dist},
 	"ServerInfo":                  {dbs: src},
 	"LoginRights":                 {dbs: src},
 	"ReplicationInstalled":        {dbs: src},

@@ -103,18 +103,20 @@ const (
 	stMarker
 	stArticles
 	stPending
+	// stMark is query.BatchMark, put before every statement but the first (see Poll).
+	stMark
 )
 
 var pollTexts = [...]string{
 	stClock: query.ServerClock, stStates: query.AgentStates, stDistHistory: query.DistributionAgentHistory,
 	stLogReaderHistory: query.LogReaderHistory, stSnapshotHistory: query.SnapshotHistory, stErrors: query.ReplicationErrors,
-	stMarker: query.ArticlesMarker, stArticles: query.Articles, stPending: query.PendingCommands,
+	stMarker: query.ArticlesMarker, stArticles: query.Articles, stPending: query.PendingCommands, stMark: query.BatchMark,
 }
 
 var pollNames = [...]string{
 	stClock: "server clock", stStates: "agent states", stDistHistory: "distribution agent history",
 	stLogReaderHistory: "log reader history", stSnapshotHistory: "snapshot agent history", stErrors: "replication errors",
-	stMarker: "article marker", stArticles: "articles", stPending: "pending commands per article",
+	stMarker: "article marker", stArticles: "articles", stPending: "pending commands per article", stMark: "batch mark",
 }
 
 // Poll reads the distributor once: the agents always, the backlog when withBacklog. An error means
@@ -126,7 +128,7 @@ func (p *Distributor) Poll(ctx context.Context, withBacklog bool) (DistributorPo
 	defer p.mu.Unlock()
 	clock := p.db.offsetStale()
 	wantArticles := withBacklog && (p.base == nil || p.stale || !p.now().Before(p.articlesAt.Add(ArticleRefresh)))
-	kinds := make([]int, 0, 9)
+	kinds := make([]int, 0, 10)
 	if clock {
 		kinds = append(kinds, stClock)
 	}
@@ -138,6 +140,18 @@ func (p *Distributor) Poll(ctx context.Context, withBacklog bool) (DistributorPo
 		}
 		kinds = append(kinds, stPending)
 	}
+	// A statement that fails before its column list (229 on one table) is reported by go-mssqldb
+	// while the previous result set is read, as if that one had failed. A constant statement
+	// before each one takes that place, so that the first statement that did not answer in full
+	// is known exactly: the one after the mark where the error surfaced.
+	marked := make([]int, 0, 2*len(kinds))
+	for i, k := range kinds {
+		if i > 0 {
+			marked = append(marked, stMark)
+		}
+		marked = append(marked, k)
+	}
+	kinds = marked
 	texts := make([]string, len(kinds))
 	for i, k := range kinds {
 		texts[i] = pollTexts[k]
@@ -166,6 +180,8 @@ func (p *Distributor) Poll(ctx context.Context, withBacklog bool) (DistributorPo
 			scans[i] = func(r *stdsql.Rows) error { return r.Scan(&marker.articles, &marker.newest) }
 		case stArticles:
 			scans[i] = p.scanArticles(&articles)
+		case stMark:
+			scans[i] = func(*stdsql.Rows) error { return nil }
 		case stPending:
 			dest, row := bindPending()
 			scans[i] = func(r *stdsql.Rows) error {
@@ -188,7 +204,25 @@ func (p *Distributor) Poll(ctx context.Context, withBacklog bool) (DistributorPo
 		}
 		p.db.retries.Add(1)
 	}
-	// done is how many statements answered in full; the first that did not is kinds[done].
+	// done is how many statements answered in full; the first that did not is kinds[done], or the
+	// statement after it when that is a mark (its error surfaced in the mark's place).
+	if err != nil && done+1 < len(kinds) && kinds[done] == stMark {
+		done++
+	}
+	errsFailed := false
+	if err != nil && ctx.Err() == nil && !IsConnectionLost(err) && kinds[done] == stErrors && done+1 < len(kinds) {
+		// The replication errors are a courtesy (a login granted table by table may lack SELECT on
+		// MSrepl_errors), and database/sql reads nothing of a batch after an error: what follows
+		// them goes in a request of its own rather than the backlog being lost on every poll.
+		errsFailed = true
+		rest := done + 1
+		var n int
+		n, err = p.db.readBatch(ctx, p.db.cfg.QueryTimeout, query.Batch(texts[rest:]...), scans[rest:])
+		done = rest + n
+		if err != nil && done+1 < len(kinds) && kinds[done] == stMark {
+			done++
+		}
+	}
 	failed := func(k int) bool { return err != nil && done <= indexOf(kinds, k) }
 	what := "distributor poll"
 	if err != nil && done < len(kinds) {
@@ -207,7 +241,7 @@ func (p *Distributor) Poll(ctx context.Context, withBacklog bool) (DistributorPo
 	for i := range p.msgs {
 		p.msgs[i].Time = toInstant(p.msgs[i].Time, off)
 	}
-	if failed(stErrors) {
+	if errsFailed || failed(stErrors) {
 		p.errs = p.errs[:0]
 	}
 	for i := range p.errs {

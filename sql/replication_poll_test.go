@@ -1,15 +1,19 @@
 package sql_test
 
 import (
+	"errors"
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"cutover/sql"
 	"cutover/sql/sim"
 	"cutover/sql/tdssim"
+
+	mssql "github.com/microsoft/go-mssqldb"
 )
 
 // requestsTo is how many requests the server of e has answered on e's database.
@@ -121,5 +125,56 @@ func TestDistributorPollRereadsChangedArticles(t *testing.T) {
 	}
 	if w.dist.Retries() == 0 {
 		t.Fatal("a dropped connection must be retried once")
+	}
+}
+
+// TestDistributorPollTellsWhichStatementFailed: an error a statement of the batch raises before
+// its columns (a login without SELECT on one table) is that statement's failure, never the one's
+// before it, although go-mssqldb reports it while the previous result set is read. Without the
+// replication errors the agents are still read (without error texts); without the article list
+// the backlog fails with the agents kept whole.
+func TestDistributorPollTellsWhichStatementFailed(t *testing.T) {
+	for _, c := range []struct {
+		denied, what string
+	}{{"dbo.MSrepl_errors", ""}, {"dbo.MSarticles", "article marker"}} {
+		t.Run(c.denied, func(t *testing.T) {
+			w := newWorld(t, sim.Config{Tables: 300}, sim.ServerConfig{})
+			ctx := t.Context()
+			if err := w.w.FailDistributionAgent("AX_PUB_PkTable_1", ""); err != nil {
+				t.Fatal(err)
+			}
+			d := sql.NewDistributor(w.dist, nil)
+			whole, err := d.Poll(ctx, true)
+			if err != nil || whole.BacklogErr != nil {
+				t.Fatal(err, whole.BacklogErr)
+			}
+			if !slices.ContainsFunc(whole.Agents, func(a sql.AgentReport) bool { return a.Error != "" }) {
+				t.Fatalf("the failed agent has no error text: %+v", whole.Agents)
+			}
+			w.w.DenySelect(c.denied)
+			got, err := d.Poll(ctx, true)
+			if err != nil {
+				t.Fatalf("the agents were not read: %v", err)
+			}
+			if c.what == "" {
+				if got.BacklogErr != nil || !slices.Equal(got.Backlog, whole.Backlog) {
+					t.Fatalf("the backlog after the replication errors: %v, %d rows", got.BacklogErr, len(got.Backlog))
+				}
+				for i, a := range got.Agents {
+					whole.Agents[i].Error = ""
+					if !reflect.DeepEqual(a, whole.Agents[i]) {
+						t.Fatalf("agent %d read without the replication errors:\n%+v\nwant\n%+v", i, a, whole.Agents[i])
+					}
+				}
+				return
+			}
+			if !reflect.DeepEqual(got.Agents, whole.Agents) {
+				t.Fatalf("the agents lost something when a later statement failed:\n%+v\nwant\n%+v", got.Agents, whole.Agents)
+			}
+			var e mssql.Error
+			if !errors.As(got.BacklogErr, &e) || e.Number != 229 || !strings.Contains(got.BacklogErr.Error(), c.what) {
+				t.Fatalf("the backlog's error: %v, want 229 named %q", got.BacklogErr, c.what)
+			}
+		})
 	}
 }

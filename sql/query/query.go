@@ -582,6 +582,12 @@ const Collations = `SELECT CAST(SERVERPROPERTY('Collation') AS nvarchar(128)) AS
 // Columns: NAME, SQLNAME.
 const AOTTables = `SELECT NAME, SQLNAME FROM dbo.SQLDICTIONARY WITH (NOLOCK) WHERE FIELDID = 0`
 
+// BatchMark is a constant statement the monitor's batch puts between its statements: go-mssqldb
+// reports an error that a statement raises before its column list while it reads the previous
+// result set, and the mark takes that place, so an error is always told of the statement that
+// raised it (sql.Distributor.Poll). It reads nothing.
+const BatchMark = `SELECT 1 AS mark`
+
 // Batch joins statements into one SQL batch, each ended by a semicolon, so that one request carries
 // them all. "SQL Server applications can send multiple Transact-SQL statements to an instance of
 // SQL Server for execution as a batch" (docs/t-sql/language-elements/

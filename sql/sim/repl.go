@@ -695,6 +695,25 @@ func (w *World) Replicated() bool {
 	return w.counts[Action{Op: ActMarkReplicated}.key()] > 0
 }
 
+// DenySelect takes the SELECT permission on a distribution database object ("dbo.MSrepl_errors")
+// away from the logins, as a login granted table by table rather than through the replmonitor
+// role may lack it: the documented reads of it get error 229 from now on.
+func (w *World) DenySelect(object string) {
+	w.lock()
+	defer w.mu.Unlock()
+	if w.denied == nil {
+		w.denied = map[string]bool{}
+	}
+	w.denied[strings.ToUpper(object)] = true
+}
+
+// selectDenied reports whether DenySelect took SELECT on object away.
+func (w *World) selectDenied(object string) bool {
+	w.lock()
+	defer w.mu.Unlock()
+	return w.denied[strings.ToUpper(object)]
+}
+
 // ReplicationRemoved reports whether RemoveReplication ran.
 func (w *World) ReplicationRemoved() bool {
 	w.lock()

@@ -365,6 +365,7 @@ type answer struct {
 	server    serverKind
 	missing   func() error // the error elsewhere
 	needState bool         // needs VIEW DATABASE STATE / VIEW SERVER STATE
+	object    string       // the object it reads ("dbo.MSrepl_errors"), for World.DenySelect
 	fn        func(v view, r *tdssim.Request) (*tdssim.Result, error)
 }
 
@@ -377,6 +378,13 @@ func (s *Servers) handle(srv serverKind, a answer) tdssim.HandlerFunc {
 		}
 		if a.needState && v.reader {
 			return nil, permissionDenied()
+		}
+		if a.object != "" && s.world.selectDenied(a.object) {
+			// 229 (errors-events: "The %ls permission was denied on the object '%.*ls', database
+			// '%.*ls', schema '%.*ls'."), class 14.
+			schema, name, _ := strings.Cut(a.object, ".")
+			return nil, &tdssim.Error{Number: 229, State: 5, Class: 14,
+				Message: fmt.Sprintf("The SELECT permission was denied on the object '%s', database '%s', schema '%s'.", name, s.Database(EndpointDistribution), schema)}
 		}
 		if a.fn == nil {
 			return nil, a.missing()
@@ -522,7 +530,7 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 
 	// Distribution database.
 	distQ := func(sql, obj string, fn func() *tdssim.Result) {
-		add(sql, answer{dbs: dist, missing: missingObject(obj), fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return fn(), nil }})
+		add(sql, answer{dbs: dist, missing: missingObject(obj), object: obj, fn: func(view, *tdssim.Request) (*tdssim.Result, error) { return fn(), nil }})
 	}
 	distQ(query.Publications, "dbo.MSpublications", w.publicationsResult)
 	distQ(query.Articles, "dbo.MSarticles", w.articlesResult)

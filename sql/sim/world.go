@@ -96,7 +96,9 @@ type World struct {
 	sysSrc []int // replication system tables on the source (indices)
 	sysTgt []string
 
-	repl    replState
+	repl replState
+	// denied are the objects ("dbo.MSrepl_errors") the cutover login may not SELECT (DenySelect).
+	denied  map[string]bool
 	aos     []*aosState
 	jobs    []batchJob
 	clients []clientSession
