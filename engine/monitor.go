@@ -113,7 +113,10 @@ type monitor struct {
 	agentsCache time.Duration
 	cycles      int
 	backoff     map[string]time.Time
-	retired     bool
+	// readFails counts each read's consecutive failures ("distributor/backlog"): a source is
+	// failing while any of its reads last failed, and each read backs off on its own count.
+	readFails map[string]int
+	retired   bool
 	// folds counts the row-count and backlog folds (tableState.seen); key is the buffer a table's
 	// key is built in to look it up.
 	folds int
@@ -123,7 +126,7 @@ type monitor struct {
 func newMonitor(now func() time.Time, hooks monitorHooks, src ReplicationSource, cfg MonitorConfig) *monitor {
 	cfg = cfg.withDefaults()
 	m := &monitor{now: now, hooks: hooks, src: src, cfg: cfg, refresh: make(chan struct{}, 1), tables: map[string]int32{},
-		health: map[string]*SourceHealth{}, ignore: map[string]bool{}, backoff: map[string]time.Time{}}
+		health: map[string]*SourceHealth{}, ignore: map[string]bool{}, backoff: map[string]time.Time{}, readFails: map[string]int{}}
 	for _, t := range cfg.Ignore {
 		m.ignore[TableKey(t)] = true
 	}
@@ -285,31 +288,39 @@ func (m *monitor) record(source, what string, now time.Time, took time.Duration,
 	h := m.health[source]
 	before := *h
 	h.LastDuration = took
+	key := source + "/" + what
 	if err != nil {
+		m.readFails[key]++
 		h.Failures++
 		h.LastError = fmt.Sprintf("%s: %v", what, err)
 		if h.State != HealthFailing {
 			h.State, h.Since = HealthFailing, now
 		}
-		// Back off this query: double the wait with each consecutive failure, up to 5 minutes.
+		// Back off this read: double the wait with each of its consecutive failures, up to 5 minutes.
 		wait := m.cfg.Interval
-		for i := 1; i < h.Failures && wait < 5*time.Minute; i++ {
+		for i := 1; i < m.readFails[key] && wait < 5*time.Minute; i++ {
 			wait *= 2
 		}
-		m.backoff[source+"/"+what] = now.Add(min(wait, 5*time.Minute) - time.Nanosecond)
+		m.backoff[key] = now.Add(min(wait, 5*time.Minute) - time.Nanosecond)
 	} else {
-		delete(m.backoff, source+"/"+what)
-		state := HealthOK
-		if took > m.cfg.SlowAfter {
-			state = HealthSlow
+		delete(m.backoff, key)
+		delete(m.readFails, key)
+		h.LastOK = now
+		// The source is back only when none of its reads is failing: the agents answering while
+		// the backlog keeps failing in the same batch is no recovery (it flapped every poll).
+		if !m.readFailingLocked(source) {
+			state := HealthOK
+			if took > m.cfg.SlowAfter {
+				state = HealthSlow
+			}
+			if before.State == HealthFailing {
+				h.LastOutage = now.Sub(before.Since)
+			}
+			if h.State != state {
+				h.State, h.Since = state, now
+			}
+			h.Failures = 0
 		}
-		if before.State == HealthFailing {
-			h.LastOutage = now.Sub(before.Since)
-		}
-		if h.State != state {
-			h.State, h.Since = state, now
-		}
-		h.LastOK, h.Failures = now, 0
 	}
 	after := *h
 	m.mu.Unlock()
@@ -317,6 +328,16 @@ func (m *monitor) record(source, what string, now time.Time, took time.Duration,
 		m.healthChanged(after, before, removing)
 	}
 	return err == nil
+}
+
+// readFailingLocked reports whether any read of source last failed. The caller holds m.mu.
+func (m *monitor) readFailingLocked(source string) bool {
+	for k := range m.readFails {
+		if strings.HasPrefix(k, source+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // healthChanged logs, journals and publishes a source's change of health. removing names the

@@ -481,3 +481,45 @@ func TestMonitorHealthSlowFailingAndBack(t *testing.T) {
 		}
 	})
 }
+
+// TestMonitorBacklogFailingKeepsTheDistributorFailing: the agents answering in the same read
+// while the backlog keeps failing is no recovery. The distributor is failing once, until the
+// backlog answers again, and its outage is journaled then: never "back" and "failing" again on
+// every poll, which journaled two records and announced a loss per poll.
+func TestMonitorBacklogFailingKeepsTheDistributorFailing(t *testing.T) {
+	inBubble(t, "name: t\nsteps:\n  - {id: idle, title: Idle, kind: manual}\n", func(t *testing.T, h *harness) {
+		src := newFakeReplicationAt(time.Now)
+		h.opts.Ports.Replication = src
+		h.opts.Monitor = engine.MonitorConfig{Interval: 10 * time.Second, BacklogInterval: 10 * time.Second}
+		h.start()
+		h.nextView(1)
+		src.setFail("backlog", errors.New("timeout reading MSdistribution_status"))
+		cycle := 2
+		for ; cycle < 12; cycle++ {
+			v := h.nextView(cycle)
+			if d := v.SourceHealth(engine.SourceDistributor); d.State != engine.HealthFailing || !strings.Contains(d.LastError, "backlog: timeout") {
+				t.Fatalf("cycle %d: the distributor with its backlog failing: %+v", cycle, d)
+			}
+		}
+		src.setFail("backlog", nil)
+		var d engine.SourceHealth
+		for ; cycle < 60; cycle++ {
+			if d = h.nextView(cycle).SourceHealth(engine.SourceDistributor); d.State == engine.HealthOK {
+				break
+			}
+		}
+		if d.State != engine.HealthOK || d.LastOutage <= 0 {
+			t.Fatalf("the backlog answering again: %+v", d)
+		}
+		var got []string
+		for _, r := range h.records() {
+			var p engine.SourceHealthRecord
+			if r.Type == string(engine.RecSourceHealth) && r.Decode(&p) == nil && p.Source == engine.SourceDistributor {
+				got = append(got, p.State.String())
+			}
+		}
+		if want := "ok failing ok"; strings.Join(got, " ") != want {
+			t.Errorf("journaled distributor health %q, want %q", strings.Join(got, " "), want)
+		}
+	})
+}
