@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+	"time"
 )
 
 // maxNotable bounds how many tables a validation record lists (the files hold every table).
@@ -46,18 +48,32 @@ func (e *Engine) Validation() *Validation {
 // is read back from its file, outside the engine lock.
 func (e *Engine) currentValidation() (*Validation, uint64) {
 	e.mu.Lock()
-	v, gen, files := e.validation, e.validationGen, append([]string(nil), e.st.validationFiles...)
+	v, gen, files, recounts := e.validation, e.validationGen, append([]string(nil), e.st.validationFiles...), slices.Clone(e.st.recounts)
 	e.mu.Unlock()
 	if v != nil {
 		return v, gen
 	}
 	loaded := loadValidation(files)
+	// The file holds the validation as it was written; the operators' recounts since are in the
+	// journal.
+	for _, rc := range recounts {
+		if loaded == nil {
+			break
+		}
+		loaded = loaded.withTable(rc.check, rc.at)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.validation == nil {
 		e.validation = loaded
 	}
 	return e.validation, e.validationGen
+}
+
+// recounted is an operator's exact recount of one table, as the journal holds it.
+type recounted struct {
+	check TableCheck
+	at    time.Time
 }
 
 // loadValidation reads the newest validation from the files the journal names (nil when none

@@ -181,3 +181,37 @@ func TestRecountTellsTheTruthAboutAbsentAndIgnoredTables(t *testing.T) {
 		t.Fatal("a failed recount changed the validation or was journaled")
 	}
 }
+
+// TestRecountSurvivesARestart: the operators' recounts are journaled; a restarted engine shows
+// the validation with them applied, not as its file was written before them.
+func TestRecountSurvivesARestart(t *testing.T) {
+	h := newHarness(t, "name: t\n"+replConnections+`steps:
+  - {id: validate, title: Validate record counts, kind: validate.counts}
+`)
+	f := newFakeCounts(20)
+	f.set("CUSTINVOICETRANS", 1000, 863)
+	h.opts.Ports.Counts = f
+	h.start()
+	h.waitStep("validate", engine.StateFailed)
+	f.mu.Lock()
+	f.set("CUSTINVOICETRANS", 1000, 1000)
+	f.mu.Unlock()
+	tc, err := h.e.Recount(context.Background(), "CUSTINVOICETRANS", ana)
+	if err != nil || tc.Class != engine.ClassMatch {
+		t.Fatalf("recount: %+v, %v", tc, err)
+	}
+	want := h.e.Validation()
+	h.restart()
+	got := h.e.Validation()
+	if got == nil {
+		t.Fatal("no validation after the restart")
+	}
+	for _, tb := range got.Tables {
+		if tb.Table == "CUSTINVOICETRANS" && (tb.Class != engine.ClassMatch || tb.Target != 1000) {
+			t.Fatalf("after the restart CUSTINVOICETRANS is %s (target %d): the recount was lost", tb.Class, tb.Target)
+		}
+	}
+	if got.Classes[engine.ClassMatch] != want.Classes[engine.ClassMatch] || got.Classes[engine.ClassMismatch] != want.Classes[engine.ClassMismatch] {
+		t.Fatalf("classes after the restart %v, before %v", got.Classes, want.Classes)
+	}
+}

@@ -133,8 +133,10 @@ type runState struct {
 	starts   int
 	// runbookHash is the runbook the journal last recorded (run.opened or runbook.changed).
 	runbookHash string
-	// validationFiles are the files of the newest validation.
+	// validationFiles are the files of the newest validation; recounts the operators' exact
+	// recounts of its tables since, in order (the files hold the validation as it was written).
 	validationFiles []string
+	recounts        []recounted
 	// notified holds the milestone notifications already delivered (or given up), by
 	// notifyKey(milestone, target).
 	notified map[string]bool
@@ -268,12 +270,15 @@ func (r *runState) applyRecord(rec journal.Record) error {
 		if err := decode(p); err != nil {
 			return err
 		}
+		if rc, ok := p.(*Recounted); ok {
+			r.recounts = append(r.recounts, recounted{check: rc.Check, at: rec.Time})
+		}
 	case RecValidation:
 		var p ValidationRecord
 		if err := decode(&p); err != nil {
 			return err
 		}
-		r.validationFiles = p.Files
+		r.validationFiles, r.recounts = p.Files, nil
 	case RecNotifySent, RecNotifyFailed:
 		var p NotifyDelivery
 		if err := decode(&p); err != nil {
