@@ -5,9 +5,13 @@ import (
 	"cutover/engine"
 	"cutover/engine/journal"
 	"cutover/engine/runbook"
+	"cutover/tui/web"
+	"encoding/json"
 	"fmt"
 	"log"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -345,4 +349,54 @@ func TestOwnTerminalKeepsLibraryLogsOffTheCockpit(t *testing.T) {
 	if !strings.Contains(terminal.String(), "after") {
 		t.Fatal("the logger was not given back")
 	}
+}
+
+// TestWebPageListsTheLocalCockpit: with no SSH server, the web page's "who is in the cockpit"
+// still names the operator at the local cockpit.
+func TestWebPageListsTheLocalCockpit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the cockpit under tmux: skipped with -short")
+	}
+	dir := t.TempDir()
+	rb := filepath.Join(dir, "cutover.yaml")
+	if err := os.WriteFile(rb, []byte("name: local\nsteps:\n  - {id: a, title: Wait for the business, kind: manual}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	state := filepath.Join(dir, "state")
+	tm := newTmux(t, 120, 40, fmt.Sprintf("env NO_COLOR=1 %q run -f %q --state %q --http %s --as ana; echo EXIT=$?; sleep 600",
+		buildCutover(t), rb, state, addr))
+	tm.waitFor("1 Runbook", "Wait for the business")
+	tok, err := os.ReadFile(filepath.Join(state, web.TokenFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "http://"+addr+"/state", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var view struct {
+		Watchers []struct {
+			Name  string `json:"name"`
+			Local bool   `json:"local"`
+		} `json:"watchers"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&view); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /state: %d, %v", resp.StatusCode, err)
+	}
+	if len(view.Watchers) != 1 || view.Watchers[0].Name != "ana" || !view.Watchers[0].Local {
+		t.Fatalf("who is in the cockpit, on the page: %+v", view.Watchers)
+	}
+	tm.keys("q")
+	tm.waitFor("Quit the cockpit while the cutover is in flight?")
+	tm.keys("Tab", "Tab", "Enter")
+	tm.waitFor("EXIT=")
 }

@@ -35,7 +35,7 @@ type outreach struct {
 
 // startOutreach opens the web page (listening; it follows the engine at once) and prepares the
 // notifier; start begins the notifications once the engine runs.
-func startOutreach(rb *runbook.Runbook, e *engine.Engine, rf runFlags, clk clock.Clock, ssh *tui.Server, stdout io.Writer) (*outreach, error) {
+func startOutreach(rb *runbook.Runbook, e *engine.Engine, rf runFlags, clk clock.Clock, watchers func() []tui.Presence, stdout io.Writer) (*outreach, error) {
 	o := &outreach{e: e}
 	private := rb.PrivateWords(os.LookupEnv)
 	if rb.Notify != nil && len(rb.Notify.Targets) > 0 {
@@ -66,9 +66,7 @@ func startOutreach(rb *runbook.Runbook, e *engine.Engine, rf runFlags, clk clock
 	if h := rb.HTTP; h != nil {
 		opts.Certificate, opts.Key, opts.WorstTables = h.Certificate, h.Key, h.WorstTables
 	}
-	if ssh != nil {
-		opts.Watchers = ssh.Presence
-	}
+	opts.Watchers = watchers
 	srv, err := web.New(e, opts)
 	if err != nil {
 		return nil, err

@@ -189,7 +189,17 @@ func runEngineMode(rb *runbook.Runbook, opts engine.Options, rf runFlags, serve 
 			srv.Shutdown(ctx)
 		}()
 	}
-	out, err := startOutreach(rb, e, rf, opts.Clock, srv, stdout)
+	// Who is in the cockpit, for the web page: the SSH server's presence (the local cockpit joins
+	// it), else the local cockpit's operator alone.
+	var watchers func() []tui.Presence
+	switch {
+	case srv != nil:
+		watchers = srv.Presence
+	case cockpit:
+		local := tui.Presence{Actor: engine.LocalOperator(*rf.as, ttyName(stdin)), Since: time.Now(), Local: true}
+		watchers = func() []tui.Presence { return []tui.Presence{local} }
+	}
+	out, err := startOutreach(rb, e, rf, opts.Clock, watchers, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutover: %v\n", err)
 		e.Stop("the web page or the notifications failed to start")
