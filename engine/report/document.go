@@ -334,6 +334,15 @@ func (r *Report) timelineBlocks() []block {
 		para("Start is when the step was first asked for (its confirmation opened) or started; Duration runs from then to its end (success, skip or done by hand). A gate's duration is its wait for the decision."),
 		t,
 	}
+	docs := []string{"The documents the steps follow (the runbook's doc:):"}
+	for i, s := range tl.Steps {
+		if s.Doc != "" {
+			docs = append(docs, fmt.Sprintf("%d %s: %s", i+1, s.ID, s.Doc))
+		}
+	}
+	if len(docs) > 1 {
+		out = append(out, block{Kind: blockList, Items: docs})
+	}
 	ran := fmt.Sprintf("Run began %s, finished %s; elapsed %s.", ts(tl.Began), ts(tl.Finished), runbook.FormatDuration(tl.Elapsed))
 	switch {
 	case tl.Began.IsZero():

@@ -29,6 +29,7 @@ var goldenRunbook = strings.Replace(testRunbook, `  - id: lcs-quota`, `  - id: r
     confirm: REMOVE REPLICATION
     after: drain
     planned: 10m
+    doc: data-upgrade-self-service.md, step 7 (cutover)
 
   - id: lcs-quota`, 1) + `
   - id: golive-go

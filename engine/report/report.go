@@ -241,6 +241,8 @@ type Timeline struct {
 // StepRow is one step in the timeline.
 type StepRow struct {
 	ID, Title, Phase, Kind string
+	// Doc is the document (and section) the step implements, as the runbook names it.
+	Doc string
 	// InRunbook is false for a step the journal names but the runbook no longer has.
 	InRunbook bool
 	// Gate is set for a go/no-go gate: it makes no attempts, its duration is its wait for the

@@ -62,7 +62,7 @@ func (b *builder) timeline(t engine.Timings, base *engine.Baseline) {
 	row := func(id string, s *runbook.Step) StepRow {
 		sr := StepRow{ID: id, InRunbook: s != nil, Outcome: "not started", Gate: b.isGate(id)}
 		if s != nil {
-			sr.Title, sr.Phase, sr.Kind, sr.Planned = s.Title, s.Phase, s.Kind, s.Planned
+			sr.Title, sr.Phase, sr.Kind, sr.Planned, sr.Doc = s.Title, s.Phase, s.Kind, s.Planned, s.Doc
 		}
 		if info := b.steps[id]; info != nil && info.outcome != "" {
 			sr.Outcome = info.outcome
