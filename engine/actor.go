@@ -6,6 +6,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Role is what an actor may do.
@@ -20,6 +21,13 @@ const (
 	// RoleSystem is the engine itself (automatic retries, rehearsal auto-confirmation).
 	RoleSystem Role = "system"
 )
+
+// AwayAfter is how long a watcher of the run goes without a key press before the front ends
+// (the cockpit's header, the web page) show them as idle.
+const AwayAfter = 5 * time.Minute
+
+// Away reports whether a watcher idle for idle is shown as away (AwayAfter).
+func Away(idle time.Duration) bool { return idle >= AwayAfter }
 
 // Actor is who did something: a person at the local terminal, a teammate over SSH, or the engine.
 //

@@ -167,7 +167,7 @@ func (a *App) header(w int) []string {
 				role = "?" // never empty in practice; a bad actor must not crash the frame
 			}
 			n := who.Actor.Name + "(" + role[:1]
-			if who.Idle >= 5*time.Minute {
+			if engine.Away(who.Idle) {
 				n += " idle " + dur(who.Idle)
 			}
 			names = append(names, n+")")

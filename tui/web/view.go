@@ -182,7 +182,9 @@ type WatcherView struct {
 	Role  string    `json:"role"`
 	Since time.Time `json:"since"`
 	Idle  float64   `json:"idle"`
-	Local bool      `json:"local"`
+	// Away is whether they are shown idle (engine.Away).
+	Away  bool `json:"away"`
+	Local bool `json:"local"`
 }
 
 // maxTrend bounds the drain curve's points.
@@ -273,7 +275,7 @@ func buildView(snap engine.Snapshot, repl *ReplicationView, val *engine.Validati
 	}
 	sort.SliceStable(watchers, func(i, j int) bool { return watchers[i].Since.Before(watchers[j].Since) })
 	for _, w := range watchers {
-		v.Watchers = append(v.Watchers, WatcherView{Name: h(w.Actor.Name), Role: string(w.Actor.Role), Since: w.Since, Idle: w.Idle.Seconds(), Local: w.Local})
+		v.Watchers = append(v.Watchers, WatcherView{Name: h(w.Actor.Name), Role: string(w.Actor.Role), Since: w.Since, Idle: w.Idle.Seconds(), Away: engine.Away(w.Idle), Local: w.Local})
 	}
 	return v
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -31,6 +32,7 @@ import (
 	"cutover/engine/clock"
 	"cutover/engine/journal"
 	"cutover/engine/runbook"
+	"cutover/tui"
 	"cutover/tui/web"
 )
 
@@ -499,5 +501,23 @@ func TestTLS(t *testing.T) {
 			t.Error("plain HTTP was answered with the page's state")
 		}
 		plain.Body.Close()
+	}
+}
+
+// TestWatchersShownAway: who is in the cockpit, with the engine's rule for who is shown idle.
+func TestWatchersShownAway(t *testing.T) {
+	ana := engine.Actor{Name: "ana", Role: engine.RoleOperator}
+	ben := engine.Actor{Name: "ben", Role: engine.RoleViewer}
+	w := newWorld(t, web.Options{Watchers: func() []tui.Presence {
+		return []tui.Presence{{Actor: ana, Since: t0, Idle: time.Minute, Local: true}, {Actor: ben, Since: t0.Add(time.Second), Idle: engine.AwayAfter}}
+	}})
+	resp, body := get(t, http.DefaultClient, w.base+"/state", "Authorization", "Bearer "+w.token)
+	var v web.View
+	if err := json.Unmarshal([]byte(body), &v); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/state: %d %v", resp.StatusCode, err)
+	}
+	if len(v.Watchers) != 2 || v.Watchers[0].Name != "ana" || v.Watchers[0].Away || !v.Watchers[0].Local ||
+		v.Watchers[1].Name != "ben" || !v.Watchers[1].Away || v.Watchers[1].Idle != engine.AwayAfter.Seconds() {
+		t.Fatalf("watchers: %+v", v.Watchers)
 	}
 }
