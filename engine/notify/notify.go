@@ -193,13 +193,7 @@ func (n *Notifier) watch(ctx context.Context) bool {
 	now := n.e.Now()
 	// A source already failing when the watch begins (the notifier started late, or subscribed
 	// again) is announced as if its change were seen: the subscription only tells changes.
-	if v := n.e.Replication(); v != nil {
-		for _, h := range v.Health {
-			if h.State == engine.HealthFailing {
-				n.event(d, engine.SourceHealthChanged{Health: h, ExpectedBy: n.e.ExpectedOutage(h.Name)})
-			}
-		}
-	}
+	n.sources(d, n.e.Replication())
 	if v := n.e.Validation(); v != nil {
 		if st, ok := snap.Step(v.Step); ok {
 			if m, ok := d.validation(v, st, v.At, false); ok {
@@ -251,6 +245,31 @@ func (n *Notifier) event(d *detector, ev engine.Event) {
 	case engine.SourceHealthChanged:
 		if m, ok := d.health(ev.Health, ev.ExpectedBy); ok {
 			n.offer(d, m, now)
+		}
+	case engine.ReplicationUpdated:
+		// Each picture carries the sources' health: a change told before this watch subscribed
+		// (the picture is published after it) is announced from here; the same outage has the
+		// same milestone key, so nothing goes out twice.
+		n.sources(d, ev.View)
+	}
+}
+
+// sources offers the milestones of the sources' health in a picture: a loss not announced yet,
+// or a return after an announced loss.
+func (n *Notifier) sources(d *detector, v *engine.ReplicationView) {
+	if v == nil {
+		return
+	}
+	for _, h := range v.Health {
+		if h.State != engine.HealthFailing && !d.lost[h.Name] {
+			continue
+		}
+		expected := ""
+		if h.State == engine.HealthFailing {
+			expected = n.e.ExpectedOutage(h.Name)
+		}
+		if m, ok := d.health(h, expected); ok {
+			n.offer(d, m, n.e.Now())
 		}
 	}
 }
