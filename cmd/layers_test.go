@@ -4,6 +4,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -26,7 +27,7 @@ func TestImportGraph(t *testing.T) {
 		"adapter": {"cutover/cmd", "cutover/demo", "cutover/tui", "charm.land/"},
 		"demo":    {"cutover/cmd", "cutover/tui", "charm.land/"},
 	}
-	v1 := []string{"github.com/charmbracelet/bubbletea", "github.com/charmbracelet/bubbles", "github.com/charmbracelet/lipgloss", "github.com/charmbracelet/wish"}
+	v1 := charmV1Homes(t)
 	top := func(dir string) string { return strings.SplitN(dir, "/", 2)[0] }
 	edges := map[string]map[string]bool{} // top folder → top folders it imports
 	fset := token.NewFileSet()
@@ -96,4 +97,28 @@ func TestImportGraph(t *testing.T) {
 	if !edges["cmd"]["engine"] || !edges["adapter"]["sql"] || !edges["adapter"]["lcs"] {
 		t.Fatalf("the walk found too little (edges %v): is the test run from cmd/?", edges)
 	}
+}
+
+// charmV1Homes are the old homes, on github.com, of the Charm modules go.mod takes from
+// charm.land: an import from there is a v1 library, which compiles beside v2 and breaks at run
+// time.
+func charmV1Homes(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var homes []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		if len(f) == 0 || !strings.HasPrefix(f[0], "charm.land/") {
+			continue
+		}
+		name := strings.Split(strings.TrimPrefix(f[0], "charm.land/"), "/")[0]
+		homes = append(homes, path.Join("github.com", "charmbracelet", name))
+	}
+	if len(homes) < 4 {
+		t.Fatalf("go.mod names %d charm.land modules: %v", len(homes), homes)
+	}
+	return homes
 }
