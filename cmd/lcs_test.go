@@ -25,37 +25,9 @@ import (
 // refreshed into its production (10.0.20, Update44), and the check says why, condition by
 // condition; its EnvironmentEndpointBaseUrl "<example>" is no URL for a smoke test.
 func TestRefreshCheckReadsMicrosoftsMetadataExample(t *testing.T) {
-	body, err := contract.Bytes("environment-metadata.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer doc-token" || r.URL.Path != "/environmentinfo/v1/detail/project/112233/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		_, _ = w.Write(body)
-	}))
-	defer srv.Close()
-	dir := t.TempDir()
-	cert := filepath.Join(dir, "lcs.pem")
-	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("CUTOVER_TEST_LCS_TOKEN", "doc-token")
-	path := filepath.Join(dir, "cutover.yaml")
-	if err := os.WriteFile(path, []byte(`name: the documented example
-rehearsal: true
-lcs:
-  project_id: "112233"
-  base_url: `+srv.URL+`
-  certificate: `+cert+`
-  auth: token-env
-  token_env: CUTOVER_TEST_LCS_TOKEN
-  sandbox_environment_id: 60b557b2-fefb-4690-859e-f83caf98c17e
-  production_environment_id: d15ed3a8-c2c1-4054-840b-946c93915da9
-steps:
+	ex := serveMetadataExample(t)
+	dir, path := ex.dir, filepath.Join(ex.dir, "cutover.yaml")
+	if err := os.WriteFile(path, []byte(ex.runbookHead+`steps:
   - {id: conditions, title: Refresh conditions, kind: lcs.refresh-check, with: {source: sandbox, target: production}}
   - {id: web, title: Production answers, kind: smoke.http, with: {environment: production}}
 `), 0o600); err != nil {
@@ -89,44 +61,11 @@ steps:
 // token-env`, is read by lcs.env-state and by `cutover lcs environments`; a runbook naming the
 // dashed form of the example's undashed id finds it.
 func TestLCSReadsMicrosoftsMetadataExample(t *testing.T) {
-	body, err := contract.Bytes("environment-metadata.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var refused []string
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer doc-token" || r.Method != http.MethodGet || r.URL.Path != "/environmentinfo/v1/detail/project/112233/" {
-			mu.Lock()
-			refused = append(refused, r.Method+" "+r.URL.RequestURI())
-			mu.Unlock()
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		_, _ = w.Write(body)
-	}))
-	defer srv.Close()
-	dir := t.TempDir()
-	cert := filepath.Join(dir, "lcs.pem")
-	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("CUTOVER_TEST_LCS_TOKEN", "doc-token")
-	path := filepath.Join(dir, "cutover.yaml")
+	ex := serveMetadataExample(t)
+	dir, path := ex.dir, filepath.Join(ex.dir, "cutover.yaml")
 	// The example's production id is undashed (d15ed3a8c2c14054840b946c93915da9): the runbook
 	// names it dashed, and a step names it dashed in upper case.
-	if err := os.WriteFile(path, []byte(`name: the documented example
-rehearsal: true
-lcs:
-  project_id: "112233"
-  base_url: `+srv.URL+`
-  certificate: `+cert+`
-  auth: token-env
-  token_env: CUTOVER_TEST_LCS_TOKEN
-  sandbox_environment_id: 60b557b2-fefb-4690-859e-f83caf98c17e
-  production_environment_id: d15ed3a8-c2c1-4054-840b-946c93915da9
-steps:
+	if err := os.WriteFile(path, []byte(ex.runbookHead+`steps:
   - {id: production-deployed, title: Production is deployed, kind: lcs.env-state, with: {environment: production, state: Deployed}}
   - {id: by-id, title: The same by its id, kind: lcs.env-state, after: production-deployed, with: {environment: D15ED3A8-C2C1-4054-840B-946C93915DA9, state: deployed}}
   - {id: sandbox-failed, title: The sandbox's state, kind: lcs.env-state, after: by-id, with: {environment: sandbox, state: Deployed, fail_on: [Failed]}}
@@ -169,9 +108,7 @@ steps:
 		!strings.Contains(out, "2021-08-05 23:00 UTC") || !strings.Contains(out, "East US (disaster recovery: West US)") {
 		t.Fatalf("lcs env: %d\n%s\n%s", code, out, errs)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(refused) != 0 {
+	if refused := ex.refused(); len(refused) != 0 {
 		t.Errorf("requests the example server does not serve: %q", refused)
 	}
 }
@@ -259,4 +196,59 @@ func TestLCSCommandsAgainstTheSimulator(t *testing.T) {
 	if code, _, errs := cli(t, "lcs", "refresh", "production"); code != exitUsage || !strings.Contains(errs, `nknown command "refresh"`) {
 		t.Errorf("lcs refresh: %d %s", code, errs)
 	}
+}
+
+// metadataExample is Microsoft's documented environment-metadata example
+// (lifecycle-services/api/v1/reference-environment-metadata.md, verbatim in lcs/contract) served
+// unchanged over HTTPS to a GET of project 112233 with the token doc-token; runbookHead is a
+// runbook's head (name, rehearsal, the lcs section) that reads it with auth: token-env.
+type metadataExample struct {
+	dir, runbookHead string
+	mu               sync.Mutex
+	refusedReqs      []string
+}
+
+func serveMetadataExample(t *testing.T) *metadataExample {
+	t.Helper()
+	body, err := contract.Bytes("environment-metadata.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := &metadataExample{dir: t.TempDir()}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer doc-token" || r.Method != http.MethodGet || r.URL.Path != "/environmentinfo/v1/detail/project/112233/" {
+			ex.mu.Lock()
+			ex.refusedReqs = append(ex.refusedReqs, r.Method+" "+r.URL.RequestURI())
+			ex.mu.Unlock()
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	cert := filepath.Join(ex.dir, "lcs.pem")
+	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CUTOVER_TEST_LCS_TOKEN", "doc-token")
+	ex.runbookHead = `name: the documented example
+rehearsal: true
+lcs:
+  project_id: "112233"
+  base_url: ` + srv.URL + `
+  certificate: ` + cert + `
+  auth: token-env
+  token_env: CUTOVER_TEST_LCS_TOKEN
+  sandbox_environment_id: 60b557b2-fefb-4690-859e-f83caf98c17e
+  production_environment_id: d15ed3a8-c2c1-4054-840b-946c93915da9
+`
+	return ex
+}
+
+// refused lists the requests the example's server did not serve.
+func (ex *metadataExample) refused() []string {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	return append([]string(nil), ex.refusedReqs...)
 }
