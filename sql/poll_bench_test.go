@@ -88,8 +88,7 @@ func BenchmarkPollSeparate(b *testing.B) {
 }
 
 // floorBatch is the distributor's batch of a poll once the article list is kept.
-var floorBatch = query.Batch(query.AgentStates, query.DistributionAgentHistory, query.LogReaderHistory, query.SnapshotHistory,
-	query.ReplicationErrors, query.ArticlesMarker, query.PendingCommands)
+var floorBatch = sql.PollBatch(false, true, false)
 
 // BenchmarkFloor sends the poll's texts and only scans the columns into reused variables.
 func BenchmarkFloor(b *testing.B) {

@@ -128,34 +128,8 @@ func (p *Distributor) Poll(ctx context.Context, withBacklog bool) (DistributorPo
 	defer p.mu.Unlock()
 	clock := p.db.offsetStale()
 	wantArticles := withBacklog && (p.base == nil || p.stale || !p.now().Before(p.articlesAt.Add(ArticleRefresh)))
-	kinds := make([]int, 0, 10)
-	if clock {
-		kinds = append(kinds, stClock)
-	}
-	kinds = append(kinds, stStates, stDistHistory, stLogReaderHistory, stSnapshotHistory, stErrors)
-	if withBacklog {
-		kinds = append(kinds, stMarker)
-		if wantArticles {
-			kinds = append(kinds, stArticles)
-		}
-		kinds = append(kinds, stPending)
-	}
-	// A statement that fails before its column list (229 on one table) is reported by go-mssqldb
-	// while the previous result set is read, as if that one had failed. A constant statement
-	// before each one takes that place, so that the first statement that did not answer in full
-	// is known exactly: the one after the mark where the error surfaced.
-	marked := make([]int, 0, 2*len(kinds))
-	for i, k := range kinds {
-		if i > 0 {
-			marked = append(marked, stMark)
-		}
-		marked = append(marked, k)
-	}
-	kinds = marked
-	texts := make([]string, len(kinds))
-	for i, k := range kinds {
-		texts[i] = pollTexts[k]
-	}
+	kinds := pollKinds(clock, withBacklog, wantArticles)
+	texts := textsOf(kinds)
 	var (
 		now      time.Time
 		marker   articleMarker
@@ -273,6 +247,53 @@ func (p *Distributor) Poll(ctx context.Context, withBacklog bool) (DistributorPo
 	}
 	out.Backlog = p.merge()
 	return out, nil
+}
+
+// pollKinds are the statements of a distributor poll, in order: the server's clock when its cache
+// is stale, the agents, and, when the backlog is due, the article marker, the article list when it
+// must be read, and the pending commands.
+//
+// A statement that fails before its column list (229 on one table) is reported by go-mssqldb while
+// the previous result set is read, as if that one had failed. A constant statement (stMark) before
+// each one takes that place, so that the first statement that did not answer in full is known
+// exactly: the one after the mark where the error surfaced.
+func pollKinds(clock, withBacklog, withArticles bool) []int {
+	kinds := make([]int, 0, 10)
+	if clock {
+		kinds = append(kinds, stClock)
+	}
+	kinds = append(kinds, stStates, stDistHistory, stLogReaderHistory, stSnapshotHistory, stErrors)
+	if withBacklog {
+		kinds = append(kinds, stMarker)
+		if withArticles {
+			kinds = append(kinds, stArticles)
+		}
+		kinds = append(kinds, stPending)
+	}
+	marked := make([]int, 0, 2*len(kinds))
+	for i, k := range kinds {
+		if i > 0 {
+			marked = append(marked, stMark)
+		}
+		marked = append(marked, k)
+	}
+	return marked
+}
+
+// PollBatch is the text of the one request a distributor poll sends (Distributor.Poll): clock
+// with the server's clock, backlog with the backlog, articles with the article list. The floor
+// benchmarks send it too.
+func PollBatch(clock, backlog, articles bool) string {
+	return query.Batch(textsOf(pollKinds(clock, backlog, articles))...)
+}
+
+// textsOf are the statements' texts.
+func textsOf(kinds []int) []string {
+	texts := make([]string, len(kinds))
+	for i, k := range kinds {
+		texts[i] = pollTexts[k]
+	}
+	return texts
 }
 
 func indexOf(kinds []int, k int) int {

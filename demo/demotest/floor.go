@@ -7,13 +7,13 @@ import (
 
 	_ "github.com/microsoft/go-mssqldb" // the "sqlserver" driver
 
+	"cutover/sql"
 	"cutover/sql/query"
 )
 
 // FloorBatch is the distributor's request of a first status glance (sql.Distributor): the server's
 // clock, the agents, the article marker and list, and the pending commands, in one batch.
-var FloorBatch = query.Batch(query.ServerClock, query.AgentStates, query.DistributionAgentHistory, query.LogReaderHistory,
-	query.SnapshotHistory, query.ReplicationErrors, query.ArticlesMarker, query.Articles, query.PendingCommands)
+var FloorBatch = sql.PollBatch(true, true, true)
 
 // Floor is the least a status glance can do (issue 19's floor, beside which its memory is
 // measured): it opens the source, distribution and target DSNs, sends them the texts a first glance
