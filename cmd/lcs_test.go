@@ -147,7 +147,7 @@ func readJournalOf(t *testing.T, state string) lcsJournal {
 // simulated LCS through the runbook's sign-in; --json is JSON; a bad call is a usage error.
 func TestLCSCommandsAgainstTheSimulator(t *testing.T) {
 	t.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
-	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
+	t.Setenv(lcssim.PasswordEnv, lcssim.DefaultPassword)
 	sims, clk := demotest.Quiet(t, sqlsim.Config{Tables: 200})
 	path := demotest.Runbook(t, sims, "  - {id: a, title: A, kind: manual}\n")
 	activity, err := sims.LCS.StartPortalRefresh(lcssim.SandboxID, lcssim.ProductionID)

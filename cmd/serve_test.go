@@ -80,7 +80,7 @@ func serveOnSims(t *testing.T, steps string, cfg sqlsim.Config) *served {
 	}
 	sims, clk := demotest.Quiet(t, cfg)
 	t.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
-	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
+	t.Setenv(lcssim.PasswordEnv, lcssim.DefaultPassword)
 	path := demotest.Runbook(t, sims, steps)
 	dir := filepath.Dir(path)
 	s := &served{sims: sims, clk: clk, journal: filepath.Join(dir, ".cutover", journal.FileName)}

@@ -33,13 +33,9 @@ func cmdSim(s *streams) *cobra.Command {
 	dir := fs.String("dir", filepath.Join(os.TempDir(), "cutover-sim"), "`DIR` for the simulators' certificates, kept across restarts")
 	useTLS := fs.Bool("tls", true, "offer encryption on the SQL servers, as SQL Server does (false: plaintext only)")
 	verbose := fs.BoolP("verbose", "v", false, "log rejected logins, malformed requests and unsupported statements to stderr")
-	c.RunE = func(c *cobra.Command, args []string) error {
+	c.RunE = func(c *cobra.Command, _ []string) error {
 		_, stdout, stderr := s.in, s.out, s.err
 		return exitWith(func() int {
-			if len(args) > 0 {
-				fmt.Fprintf(stderr, "cutover sim: unexpected argument %q\n", args[0])
-				return exitUsage
-			}
 			sc, err := sqlsim.ParseScenario(*scenario)
 			if err != nil {
 				fmt.Fprintf(stderr, "cutover sim: %v\n", err)
@@ -73,8 +69,8 @@ func cmdSim(s *streams) *cobra.Command {
 			}
 			fmt.Fprintf(stdout, "Simulated LCS at %s (project %s; sign in as %s / %s; certificate %s)\n\n",
 				sims.LCSURL, lcssim.DefaultProjectID, lcssim.DefaultUser, lcssim.DefaultPassword, sims.LCSCert)
-			fmt.Fprintf(stdout, "Runbook snippet (export %s=%s and CUTOVER_SIM_LCS_PASSWORD=%s):\n\n%s%s\n",
-				sqlsim.PasswordEnv, sqlsim.Password, lcssim.DefaultPassword, sims.SQL.RunbookSnippet(), sims.LCSSnippet())
+			fmt.Fprintf(stdout, "Runbook snippet (export %s=%s and %s=%s):\n\n%s%s\n",
+				sqlsim.PasswordEnv, sqlsim.Password, lcssim.PasswordEnv, lcssim.DefaultPassword, sims.SQL.RunbookSnippet(), sims.LCSSnippet())
 			fmt.Fprintln(stdout, "Serving until Ctrl-C.")
 			sigs := make(chan os.Signal, 1)
 			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)

@@ -27,7 +27,7 @@ func TestStatusWatchCarriesOnThroughAnOutage(t *testing.T) {
 	}
 	sims, _ := demotest.Quiet(t, sqlsim.Config{Tables: 200})
 	t.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
-	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
+	t.Setenv(lcssim.PasswordEnv, lcssim.DefaultPassword)
 	path := demotest.Runbook(t, sims, "  - {id: hold-batch, title: Hold batch jobs, kind: manual}\n")
 	cmd := child(t, "status", "-f", path, "--oneline", "--watch", "1")
 	out, err := cmd.StdoutPipe()
@@ -58,16 +58,16 @@ func TestStatusWatchCarriesOnThroughAnOutage(t *testing.T) {
 func TestStatusCommandAgainstTheSimulator(t *testing.T) {
 	sims, clk := demotest.Quiet(t, sqlsim.Config{Tables: 200})
 	t.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
-	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
+	t.Setenv(lcssim.PasswordEnv, lcssim.DefaultPassword)
 	path := demotest.Runbook(t, sims, "  - {id: hold-batch, title: Hold batch jobs, kind: manual}\n"+
 		"  - {id: stop-integrations, title: Stop integrations, kind: manual, after: hold-batch}\n")
 	// The glance reads the SQL connections only: the LCS password it does not use may be missing.
-	os.Unsetenv("CUTOVER_SIM_LCS_PASSWORD")
+	os.Unsetenv(lcssim.PasswordEnv)
 	code, out, errs := cli(t, "status", "-f", path)
 	if code != 0 || !strings.Contains(out, "cutover OK") {
 		t.Fatalf("healthy: exit %d\n%s%s", code, out, errs)
 	}
-	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
+	t.Setenv(lcssim.PasswordEnv, lcssim.DefaultPassword)
 	code, out, _ = cli(t, "status", "-f", path, "--oneline")
 	if code != 0 || len([]rune(strings.TrimSpace(out))) > tui.OneLineWidth || !strings.HasPrefix(out, "cutover OK") {
 		t.Fatalf("oneline: exit %d %q", code, out)

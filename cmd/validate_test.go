@@ -16,7 +16,7 @@ import (
 
 func TestValidateCommandAgainstTheSimulator(t *testing.T) {
 	t.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
-	t.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
+	t.Setenv(lcssim.PasswordEnv, lcssim.DefaultPassword)
 	sims, clk := demotest.Quiet(t, sqlsim.Config{Tables: 1000, Scenarios: sqlsim.ScenarioCountMismatch | sqlsim.ScenarioLockedTable})
 	// The toolkit's cutover step delivers the tables without a primary key.
 	if err := sims.World.CreateNoPKPublication(); err != nil {

@@ -53,7 +53,7 @@ func writePasswords(demoDir string) error {
 // withPasswordFiles makes a runbook section name the password files instead of the environment
 // variables `cutover sim` tells people to set.
 func withPasswordFiles(section string) (string, error) {
-	sqlEnv, lcsEnv := "password_env: "+sqlsim.PasswordEnv, "password_env: "+lcsPasswordEnv
+	sqlEnv, lcsEnv := "password_env: "+sqlsim.PasswordEnv, "password_env: "+lcssim.PasswordEnv
 	if !strings.Contains(section, sqlEnv) {
 		return "", fmt.Errorf("demo runbook: the simulators' connections name no %q", sqlEnv)
 	}

@@ -121,10 +121,7 @@ func (s *Simulators) Close() {
 	s.LCS.Close()
 }
 
-// lcsPasswordEnv is the variable LCSSnippet names for the simulated LCS user's password.
-const lcsPasswordEnv = "CUTOVER_SIM_LCS_PASSWORD"
-
-// LCSSnippet is the runbook lcs section for the simulator, its password in lcsPasswordEnv.
+// LCSSnippet is the runbook lcs section for the simulator, its password in lcssim.PasswordEnv.
 func (s *Simulators) LCSSnippet() string {
 	return fmt.Sprintf(`lcs:
   project_id: %q
@@ -139,5 +136,5 @@ func (s *Simulators) LCSSnippet() string {
   sandbox_environment_id: %s
   production_environment_id: %s
 `, lcssim.DefaultProjectID, s.LCSURL, s.LCS.Authority(lcssim.DefaultTenantID), s.LCSCert, lcssim.DefaultClientID, lcssim.DefaultTenantID, lcssim.DefaultUser,
-		lcsPasswordEnv, lcssim.SandboxID, lcssim.ProductionID)
+		lcssim.PasswordEnv, lcssim.SandboxID, lcssim.ProductionID)
 }

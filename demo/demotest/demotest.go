@@ -23,7 +23,7 @@ var Epoch = time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC)
 func Start(tb testing.TB, cfg sqlsim.Config, clk *clock.Fake) *demo.Simulators {
 	tb.Helper()
 	tb.Setenv(sqlsim.PasswordEnv, sqlsim.Password)
-	tb.Setenv("CUTOVER_SIM_LCS_PASSWORD", lcssim.DefaultPassword)
+	tb.Setenv(lcssim.PasswordEnv, lcssim.DefaultPassword)
 	sims, err := demo.StartSimulators(cfg, clk, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", tb.TempDir(), nil)
 	if err != nil {
 		tb.Fatal(err)

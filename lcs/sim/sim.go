@@ -58,6 +58,9 @@ const (
 	DefaultPassword     = "Sim-Passw0rd!"
 	DefaultClientID     = "9d8c7b6a-5f4e-4d3c-2b1a-0f9e8d7c6b5a"
 	DefaultClientSecret = "sim-client-secret-value"
+	// PasswordEnv is the environment variable the runbooks for the simulator read the simulated
+	// user's password from (password_env).
+	PasswordEnv = "CUTOVER_SIM_LCS_PASSWORD"
 
 	SandboxID      = "5a1f8a4e-2b7c-4d8e-9f10-1a2b3c4d5e6f" // the upgrade sandbox (CONTOSO-UPGRADE)
 	ProductionID   = "7c3e9b2d-4f6a-4b8c-9d0e-2f3a4b5c6d7e" // production (CONTOSO-PROD)
