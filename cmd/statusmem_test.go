@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,8 +46,10 @@ func floorMain() int {
 // BenchmarkStatusPeakMemory is issue 19's acceptance, measured as a user would: the real binary's
 // `cutover status` against `cutover sim --tables N` in another process, its peak RSS (the child's
 // Maxrss) beside the floor's (demotest.Floor in a child: the same texts to the same servers, rows
-// scanned into reused variables). Reports status-MiB, floor-MiB and their ratio (the acceptance:
-// at most 2 at 50,000 tables). Run: go test -run XXX -bench StatusPeakMemory -benchtime 3x ./cmd/
+// scanned into reused variables). It reports status-MiB, floor-MiB and their ratio, and asserts
+// nothing: the acceptance asks at most 2 at 50,000 tables, which this floor (the test binary,
+// with a baseline of its own) puts at about 2 and a standalone floor program at about 3.8 (README).
+// Run: go test -run XXX -bench StatusPeakMemory -benchtime 3x ./cmd/
 func BenchmarkStatusPeakMemory(b *testing.B) {
 	if runtime.GOOS != "linux" {
 		b.Skip("Maxrss in kilobytes is Linux's")
@@ -160,7 +163,7 @@ func startSim(b *testing.B, bin string, n int, dir string) (string, []string) {
 		}
 	}
 	list := []string{dsns["MicrosoftDynamicsAX"], dsns["distribution"], dsns["AxDB"]}
-	if slicesContainEmpty(list) || len(snippet) == 0 {
+	if slices.Contains(list, "") || len(snippet) == 0 {
 		b.Fatalf("cutover sim printed no DSNs or runbook snippet:\n%s", strings.Join(seen, "\n"))
 	}
 	rb := filepath.Join(dir, "runbook.yaml")
@@ -169,13 +172,4 @@ func startSim(b *testing.B, bin string, n int, dir string) (string, []string) {
 		b.Fatal(err)
 	}
 	return rb, list
-}
-
-func slicesContainEmpty(s []string) bool {
-	for _, v := range s {
-		if v == "" {
-			return true
-		}
-	}
-	return false
 }
