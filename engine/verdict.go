@@ -322,9 +322,13 @@ func firstNonEmpty(s ...string) string {
 // FormatCount writes a count with thousands separators: 1,234,567.
 func FormatCount(n int64) string {
 	if n < 0 {
-		return "-" + FormatCount(-n)
+		return "-" + formatUnsigned(uint64(-(n+1))+1) // -n overflows at math.MinInt64
 	}
-	s := strconv.FormatInt(n, 10)
+	return formatUnsigned(uint64(n))
+}
+
+func formatUnsigned(n uint64) string {
+	s := strconv.FormatUint(n, 10)
 	if len(s) <= 3 {
 		return s
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"cutover/engine"
 	"cutover/engine/runbook"
 )
 
@@ -24,9 +25,9 @@ func (r *Report) validationBlocks() []block {
 		out = append(out, sub(fmt.Sprintf("%s, attempt %d at %s: %s", orDash(v.Step), v.Attempt, ts(v.At), verdict)))
 		var classes []string
 		for _, c := range v.Classes {
-			classes = append(classes, thousands(int64(c.Count))+" "+c.Class)
+			classes = append(classes, engine.FormatCount(int64(c.Count))+" "+c.Class)
 		}
-		line := fmt.Sprintf("%s table(s): %s; %d exact recount(s) during the validation.", thousands(int64(v.Tables)), orDash(strings.Join(classes, ", ")), v.Recounts)
+		line := fmt.Sprintf("%s table(s): %s; %d exact recount(s) during the validation.", engine.FormatCount(int64(v.Tables)), orDash(strings.Join(classes, ", ")), v.Recounts)
 		if len(v.Files) > 0 {
 			line += " Every table's counts: " + strings.Join(v.Files, ", ") + "."
 		}
@@ -53,8 +54,8 @@ func (r *Report) validationBlocks() []block {
 			if n.Error != "" {
 				res += " (count error: " + n.Error + ")"
 			}
-			t.Rows = append(t.Rows, row{Class: cl, Cells: []string{n.Table, n.Class, thousands(n.Source), thousands(n.Target),
-				strconv.FormatInt(n.Delta, 10), thousands(n.Pending), yesNo(n.Exact), n.Status, res}})
+			t.Rows = append(t.Rows, row{Class: cl, Cells: []string{n.Table, n.Class, engine.FormatCount(n.Source), engine.FormatCount(n.Target),
+				strconv.FormatInt(n.Delta, 10), engine.FormatCount(n.Pending), yesNo(n.Exact), n.Status, res}})
 		}
 		out = append(out, t)
 	}
@@ -70,7 +71,7 @@ func (r *Report) validationBlocks() []block {
 			after += " (error: " + rc.Error + ")"
 		}
 		t.Rows = append(t.Rows, row{Cells: []string{ts(rc.At), orDash(rc.Step), rc.Table, rc.Actor.Name + prefixed(", ", rc.Actor.Fingerprint),
-			rc.Before, after, thousands(rc.Source), thousands(rc.Target), strconv.FormatInt(rc.Delta, 10)}})
+			rc.Before, after, engine.FormatCount(rc.Source), engine.FormatCount(rc.Target), strconv.FormatInt(rc.Delta, 10)}})
 	}
 	return append(out, t)
 }
@@ -81,7 +82,7 @@ func (r *Report) drainBlocks() []block {
 		return []block{none("the journal has no replication samples")}
 	}
 	fig := func(s Sample) string {
-		return fmt.Sprintf("%s commands pending at %s (drain %s)", thousands(s.Pending), ts(s.At), rate(s.DrainRate))
+		return fmt.Sprintf("%s commands pending at %s (drain %s)", engine.FormatCount(s.Pending), ts(s.At), rate(s.DrainRate))
 	}
 	out := []block{
 		{Kind: blockKV, KV: []kv{
@@ -99,7 +100,7 @@ func (r *Report) drainBlocks() []block {
 		if s.ETA > 0 {
 			eta = runbook.FormatDuration(s.ETA)
 		}
-		t.Rows = append(t.Rows, row{Cells: []string{ts(s.At), thousands(s.Pending), rate(s.DrainRate), eta, thousands(int64(s.Tables))}})
+		t.Rows = append(t.Rows, row{Cells: []string{ts(s.At), engine.FormatCount(s.Pending), rate(s.DrainRate), eta, engine.FormatCount(int64(s.Tables))}})
 	}
 	if len(d.Rows) < len(d.Samples) {
 		out = append(out, para("%d of the %d samples, evenly spaced:", len(d.Rows), len(d.Samples)))

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cutover/engine"
 	"fmt"
 	"math"
 	"strconv"
@@ -159,7 +160,7 @@ func layoutChart(samples []Sample, peak Sample, began time.Time) *Chart {
 		c.Markers = append(c.Markers, Marker{X: round1(x(began)), Label: "downtime began"})
 	}
 	c.Caption = fmt.Sprintf("Pending replication commands from %s to %s (UTC); peak %s at %s.",
-		ts(first), ts(last), thousands(peak.Pending), ts(peak.At))
+		ts(first), ts(last), engine.FormatCount(peak.Pending), ts(peak.At))
 	return c
 }
 
@@ -190,32 +191,12 @@ func compact(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
-// thousands renders a count with thousands separators: 1,234,567.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
 // rate renders a drain rate in commands per second.
 func rate(r float64) string {
 	s := strconv.FormatFloat(r, 'f', 1, 64)
 	whole, frac, _ := strings.Cut(s, ".")
 	if n, err := strconv.ParseInt(whole, 10, 64); err == nil {
-		whole = thousands(n)
+		whole = engine.FormatCount(n)
 		if n == 0 && strings.HasPrefix(s, "-") {
 			whole = "-0"
 		}

@@ -68,7 +68,7 @@ func (b *builder) resolve(v rawValidation, next *rawValidation, tc engine.TableC
 	var prefix string
 	if last != nil {
 		c := last.p.Check
-		what := fmt.Sprintf("recounted exactly by %s at %s: source %s, target %s, Δ %s — %s (was %s)", last.p.Actor.Name, ts(last.at), thousands(c.Source), thousands(c.Target), thousands(c.Delta), c.Class, last.p.Before)
+		what := fmt.Sprintf("recounted exactly by %s at %s: source %s, target %s, Δ %s — %s (was %s)", last.p.Actor.Name, ts(last.at), engine.FormatCount(c.Source), engine.FormatCount(c.Target), engine.FormatCount(c.Delta), c.Class, last.p.Before)
 		if c.Error != "" {
 			what += "; recount error: " + c.Error
 		}
