@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,30 +106,8 @@ func (BackupVerifyKind) Decode(d *runbook.Decoder, s *runbook.Step, with *yaml.N
 // dependsOn reports whether step s depends on id, directly or through other steps; known is false
 // while some step on the way has not been read yet (it comes later in the file).
 func dependsOn(rb *runbook.Runbook, s *runbook.Step, id string) (dep, known bool) {
-	known = true
-	seen := map[string]bool{}
-	var walk func(*runbook.Step) bool
-	walk = func(st *runbook.Step) bool {
-		for _, a := range st.After {
-			if a == id {
-				return true
-			}
-			if seen[a] {
-				continue
-			}
-			seen[a] = true
-			next, ok := rb.Step(a)
-			if !ok {
-				known = false
-				continue
-			}
-			if walk(next) {
-				return true
-			}
-		}
-		return false
-	}
-	if walk(s) {
+	ups, known := rb.Upstream(s)
+	if slices.Contains(ups, id) {
 		return true, true
 	}
 	return false, known
@@ -137,25 +116,11 @@ func dependsOn(rb *runbook.Runbook, s *runbook.Step, id string) (dep, known bool
 // dependenciesOfKind lists the steps of a kind that s depends on, nearest first; known is false
 // while some step on the way has not been read yet.
 func dependenciesOfKind(rb *runbook.Runbook, s *runbook.Step, kind string) (ids []string, known bool) {
-	known = true
-	seen := map[string]bool{}
-	queue := append([]string(nil), s.After...)
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		st, ok := rb.Step(id)
-		if !ok {
-			known = false
-			continue
-		}
-		if st.Kind == kind {
+	ups, known := rb.Upstream(s)
+	for _, id := range ups {
+		if st, ok := rb.Step(id); ok && st.Kind == kind {
 			ids = append(ids, id)
 		}
-		queue = append(queue, st.After...)
 	}
 	return ids, known
 }

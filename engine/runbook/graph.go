@@ -3,6 +3,7 @@ package runbook
 import (
 	"container/heap"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -149,24 +150,37 @@ func (p *parser) rollbackOrder() {
 
 // DependsOn reports whether step id waits, directly or through other steps, for step dep.
 func (rb *Runbook) DependsOn(id, dep string) bool {
+	s, ok := rb.byID[id]
+	if !ok {
+		return false
+	}
+	ups, _ := rb.Upstream(s)
+	return slices.Contains(ups, dep)
+}
+
+// Upstream lists the steps s waits for, directly or through other steps, nearest first (each
+// once, a name in after: included even when no step has it); known is false when a step on the
+// way is not in the runbook, as while a kind's decoder reads a step before the ones it names.
+func (rb *Runbook) Upstream(s *Step) (ids []string, known bool) {
+	known = true
 	seen := map[string]bool{}
-	stack := []string{id}
-	for len(stack) > 0 {
-		cur := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		s, ok := rb.byID[cur]
-		if !ok || seen[cur] {
+	queue := append([]string(nil), s.After...)
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		if seen[id] {
 			continue
 		}
-		seen[cur] = true
-		for _, a := range s.After {
-			if a == dep {
-				return true
-			}
-			stack = append(stack, a)
+		seen[id] = true
+		ids = append(ids, id)
+		st, ok := rb.byID[id]
+		if !ok {
+			known = false
+			continue
 		}
+		queue = append(queue, st.After...)
 	}
-	return false
+	return ids, known
 }
 
 func stepIDs(rb *Runbook) []string {
