@@ -42,22 +42,42 @@ const offsetTTL = 30 * time.Minute
 // last known value (or zero) is used.
 func (d *DB) serverOffset(ctx context.Context) time.Duration {
 	d.offsetMu.Lock()
-	fresh := !d.offsetAt.IsZero() && time.Since(d.offsetAt) < offsetTTL
 	off := d.offset
 	d.offsetMu.Unlock()
-	if fresh {
+	if !d.offsetStale() {
 		return off
 	}
 	var now time.Time
-	err := d.readOnce(ctx, d.cfg.QueryTimeout, query.ServerClock, func(r *stdsql.Rows) error { return r.Scan(&now) })
-	if err != nil {
+	if err := d.readOnce(ctx, d.cfg.QueryTimeout, query.ServerClock, func(r *stdsql.Rows) error { return r.Scan(&now) }); err != nil {
 		return off
 	}
+	d.setOffset(now)
+	_, secs := now.Zone()
+	return time.Duration(secs) * time.Second
+}
+
+// offsetStale reports whether the cached UTC offset must be read again.
+func (d *DB) offsetStale() bool {
+	d.offsetMu.Lock()
+	defer d.offsetMu.Unlock()
+	return d.offsetAt.IsZero() || time.Since(d.offsetAt) >= offsetTTL
+}
+
+// setOffset keeps the UTC offset of a server clock reading (query.ServerClock).
+func (d *DB) setOffset(now time.Time) {
 	_, secs := now.Zone()
 	d.offsetMu.Lock()
 	d.offset, d.offsetAt = time.Duration(secs)*time.Second, time.Now()
 	d.offsetMu.Unlock()
-	return time.Duration(secs) * time.Second
+}
+
+// toInstant is instant with a known offset.
+func toInstant(t time.Time, off time.Duration) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	local := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+	return local.Add(-off)
 }
 
 // instant turns a datetime the server wrote in its local time (history, entry_time,
@@ -66,8 +86,7 @@ func (d *DB) instant(ctx context.Context, t time.Time) time.Time {
 	if t.IsZero() {
 		return t
 	}
-	local := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
-	return local.Add(-d.serverOffset(ctx))
+	return toInstant(t, d.serverOffset(ctx))
 }
 
 // Open prepares a pool for cfg. It does not connect; Ping does. Entra ID modes use go-mssqldb's
@@ -167,24 +186,13 @@ func readScalar[T any](ctx context.Context, d *DB, name, text string, args ...an
 	return readValue(ctx, d, d.cfg.QueryTimeout, name, text, nil, func(r *stdsql.Rows, acc *T) error { return r.Scan(acc) }, args...)
 }
 
-// readOnce runs text once under timeout, calling scan for each row. It neither retries nor wraps.
+// readOnce runs text once under timeout, calling scan for each row of its first result set (a
+// procedure may answer more). It neither retries nor wraps.
 func (d *DB) readOnce(ctx context.Context, timeout time.Duration, text string, scan func(*stdsql.Rows) error, args ...any) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	rows, err := d.db.QueryContext(ctx, text, args...)
-	if err != nil {
+	if _, err := d.readBatch(ctx, timeout, text, []func(*stdsql.Rows) error{scan}, args...); !errors.Is(err, errMoreResultSets) {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return rows.Close()
+	return nil
 }
 
 // wrap names the query and the database in an error, never the password.

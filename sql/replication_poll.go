@@ -343,13 +343,16 @@ func (p *Distributor) merge() []ArticleBacklog {
 	return p.backlog
 }
 
+// errMoreResultSets is a batch's answer with more result sets than it has statements.
+var errMoreResultSets = errors.New("the batch answered more result sets than it has statements")
+
 // readBatch runs a batch once under timeout and reads its result sets in order, one scan per
 // statement. It returns how many statements answered in full; it neither retries nor wraps.
 // database/sql closes the rows at the first error, so what follows a failed statement is not read.
-func (d *DB) readBatch(ctx context.Context, timeout time.Duration, text string, scans []func(*stdsql.Rows) error) (int, error) {
+func (d *DB) readBatch(ctx context.Context, timeout time.Duration, text string, scans []func(*stdsql.Rows) error, args ...any) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	rows, err := d.db.QueryContext(ctx, text)
+	rows, err := d.db.QueryContext(ctx, text, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -371,31 +374,7 @@ func (d *DB) readBatch(ctx context.Context, timeout time.Duration, text string, 
 		}
 	}
 	if rows.NextResultSet() {
-		return len(scans), errors.New("the batch answered more result sets than it has statements")
+		return len(scans), errMoreResultSets
 	}
 	return len(scans), rows.Close()
-}
-
-// offsetStale reports whether the cached UTC offset must be read again.
-func (d *DB) offsetStale() bool {
-	d.offsetMu.Lock()
-	defer d.offsetMu.Unlock()
-	return d.offsetAt.IsZero() || time.Since(d.offsetAt) >= offsetTTL
-}
-
-// setOffset keeps the UTC offset of a server clock reading (query.ServerClock).
-func (d *DB) setOffset(now time.Time) {
-	_, secs := now.Zone()
-	d.offsetMu.Lock()
-	d.offset, d.offsetAt = time.Duration(secs)*time.Second, time.Now()
-	d.offsetMu.Unlock()
-}
-
-// toInstant is instant with a known offset.
-func toInstant(t time.Time, off time.Duration) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	local := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
-	return local.Add(-off)
 }
