@@ -380,12 +380,10 @@ func (s *Servers) handle(srv serverKind, a answer) tdssim.HandlerFunc {
 			return nil, permissionDenied()
 		}
 		if a.object != "" && s.world.selectDenied(a.object) {
-			// 229 (errors-events: "The %ls permission was denied on the object '%.*ls', database
-			// '%.*ls', schema '%.*ls'."), class 14.
 			schema, name, _ := strings.Cut(a.object, ".")
-			return nil, &tdssim.Error{Number: 229, State: 5, Class: 14,
-				Message: fmt.Sprintf("The SELECT permission was denied on the object '%s', database '%s', schema '%s'.", name, s.Database(EndpointDistribution), schema)}
+			return nil, tdssim.PermissionDeniedError("SELECT", name, v.dbName, schema)
 		}
+
 		if a.fn == nil {
 			return nil, a.missing()
 		}

@@ -105,7 +105,7 @@ func TestFaultErrors(t *testing.T) {
 		}{
 			{DeadlockError(), "select n from numbers", nil},
 			{LockTimeoutError(), "select @p1", []any{1}},
-			{PermissionDeniedError("EXECUTE", "usp_post"), "dbo.usp_post", []any{stdsql.Named("x", 1)}},
+			{PermissionDeniedError("EXECUTE", "usp_post", "master", "dbo"), "dbo.usp_post", []any{stdsql.Named("x", 1)}},
 			{AzureTransientError("AXDB"), "select @@spid", nil},
 			{&Error{Number: 51234, State: 3, Class: 16, Message: "custom"}, "select db_name()", nil},
 		}

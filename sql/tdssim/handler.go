@@ -473,9 +473,10 @@ func AzureTransientError(database string) *Error {
 	return &Error{Number: 40613, State: 1, Class: 17, Message: fmt.Sprintf("Database '%s' on server 'tdssim' is not currently available. Please retry the connection later.", database)}
 }
 
-// PermissionDeniedError is error 229 (permission denied, class 14).
-func PermissionDeniedError(permission, object string) *Error {
-	return &Error{Number: 229, State: 5, Class: 14, Message: fmt.Sprintf("The %s permission was denied on the object '%s', database 'master', schema 'dbo'.", permission, object)}
+// PermissionDeniedError is error 229 (permission denied, class 14): "The %ls permission was
+// denied on the object '%.*ls', database '%.*ls', schema '%.*ls'." (errors-events).
+func PermissionDeniedError(permission, object, database, schema string) *Error {
+	return &Error{Number: 229, State: 5, Class: 14, Message: fmt.Sprintf("The %s permission was denied on the object '%s', database '%s', schema '%s'.", permission, object, database, schema)}
 }
 
 // InvalidObjectError is error 208 (invalid object name, class 16).

@@ -149,7 +149,7 @@ func TestHandlerErrorsAndPanics(t *testing.T) {
 				if !yield(Row{1}, nil) {
 					return
 				}
-				yield(nil, PermissionDeniedError("SELECT", "CUSTTABLE"))
+				yield(nil, PermissionDeniedError("SELECT", "CUSTTABLE", "master", "dbo"))
 			}), nil
 		})
 		e := newEnv(t, m, Config{Handler: rt})

@@ -336,8 +336,7 @@ func RefuseWrite(st *tsql.ModifyStatement, database string, exists bool) *Error 
 		if schema == "" {
 			schema = "dbo"
 		}
-		return &Error{Number: 229, State: 5, Class: 14, Message: fmt.Sprintf("The %s permission was denied on the object '%s', database '%s', schema '%s'.",
-			st.Verb, st.Object.Object(), database, schema)}
+		return PermissionDeniedError(st.Verb, st.Object.Object(), database, schema)
 	case "CREATE":
 		if database == "" {
 			return nil
