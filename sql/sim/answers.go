@@ -115,6 +115,13 @@ func (w *World) tableRowsLocked(target bool, name string) (int64, bool) {
 		}
 		return 0, false
 	}
+	return w.tableRowsAt(i, target)
+}
+
+// tableRowsAt is how many rows world table i holds in the AX database (target false) or in the
+// sandbox; false when it is not there (on the source, a replication system table once replication
+// is removed). The caller holds w.mu.
+func (w *World) tableRowsAt(i int, target bool) (int64, bool) {
 	t := w.tables[i]
 	switch {
 	case target:
@@ -1394,7 +1401,7 @@ func (w *World) collations(name string) *tdssim.Result {
 	switch {
 	case strings.EqualFold(name, w.cfg.SourceDatabase):
 		dbCol = db
-	case slices.ContainsFunc(w.databases(serverSource), func(n string) bool { return strings.EqualFold(n, name) }):
+	case containsFold(w.databases(serverSource), name):
 		dbCol = server
 	}
 	return tdssim.Rows([]tdssim.Column{colNV("server_collation", 128), colNV("database_collation", sysname)}, tdssim.Row{server, dbCol})

@@ -355,7 +355,7 @@ func (w *World) restoreAction(device string, replace bool) error {
 // MULTI_USER (a restore here is instantaneous); another name has no row.
 func (w *World) databaseState(srv serverKind, name string) *tdssim.Result {
 	cols := []tdssim.Column{colNV("state_desc", 60), colNV("user_access_desc", 60)}
-	if slices.ContainsFunc(w.databases(srv), func(n string) bool { return strings.EqualFold(n, name) }) {
+	if containsFold(w.databases(srv), name) {
 		return tdssim.Rows(cols, tdssim.Row{"ONLINE", "MULTI_USER"})
 	}
 	return tdssim.Rows(cols)

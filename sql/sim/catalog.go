@@ -280,7 +280,7 @@ func project(obj *contract.Object, p contract.Platform, world []tdssim.Column, r
 		return src
 	}
 	for _, c := range obj.Columns {
-		if c.Platforms != nil && !contains(c.Platforms, p) {
+		if c.Platforms != nil && !slices.Contains(c.Platforms, p) {
 			continue
 		}
 		pick := slices.IndexFunc(world, func(wc tdssim.Column) bool { return strings.EqualFold(wc.Name, c.Name) })
@@ -297,15 +297,6 @@ func project(obj *contract.Object, p contract.Platform, world []tdssim.Column, r
 		src.pick = append(src.pick, pick)
 	}
 	return src
-}
-
-func contains[T comparable](list []T, x T) bool {
-	for _, y := range list {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // documentedColumn is a documented type as the server sends it. TDS as the simulator speaks it

@@ -61,7 +61,7 @@ func (s *Servers) documented(c *contract.Contract, obj *contract.Object, v view,
 	case "dbo.msdistribution_status":
 		return now(w.msDistributionStatus(), nil)
 	case "dbo.msdistribution_history":
-		return now(w.withAgentID(w.distributionHistory(), func(name any) any { return w.agentID(name, true) }), nil)
+		return now(w.withAgentID(w.distributionHistory(), w.agentIDs(true)), nil)
 	case "dbo.mslogreader_agents":
 		return now(w.msLogReaderAgents(), nil)
 	case "dbo.mslogreader_history":
@@ -69,7 +69,7 @@ func (s *Servers) documented(c *contract.Contract, obj *contract.Object, v view,
 	case "dbo.mssnapshot_agents":
 		return now(w.msSnapshotAgents(), nil)
 	case "dbo.mssnapshot_history":
-		return now(w.withAgentID(w.snapshotHistory(), func(name any) any { return w.agentID(name, false) }), nil)
+		return now(w.withAgentID(w.snapshotHistory(), w.agentIDs(false)), nil)
 	case "dbo.msrepl_errors":
 		return now(w.replErrorsResult(), nil)
 	case "dbo.msrepl_transactions":
@@ -142,16 +142,21 @@ func (w *World) batchJobRows() *tdssim.Result {
 	return tdssim.Rows(cols, rows...)
 }
 
-// agentID is the id of the distribution (dist) or snapshot agent of that name.
-func (w *World) agentID(name any, dist bool) any {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+// agentIDs are the ids of the distribution (dist) or snapshot agents by name, read once per answer.
+func (w *World) agentIDs(dist bool) func(name any) any {
+	w.lock()
+	ids := make(map[any]any, len(w.pubs))
 	for _, p := range w.pubs {
-		if (dist && p.distName == name) || (!dist && p.snapName == name) {
-			return int64(p.id)
+		name := p.snapName
+		if dist {
+			name = p.distName
+		}
+		if _, seen := ids[name]; !seen {
+			ids[name] = int64(p.id)
 		}
 	}
-	return nil
+	w.mu.Unlock()
+	return func(name any) any { return ids[name] }
 }
 
 // withAgentID adds agent_id to a history answer, from its agent_name column.
@@ -358,11 +363,7 @@ func (w *World) sysTables(db dbKind) *tdssim.Result {
 	var ts []tbl
 	if db == dbAX || db == dbTarget {
 		for i, t := range w.tables {
-			if db == dbTarget {
-				if _, ok := w.tgtRows(i, t); !ok {
-					continue
-				}
-			} else if t.kind == kindSystem && w.removed() {
+			if _, ok := w.tableRowsAt(i, db == dbTarget); !ok {
 				continue
 			}
 			ts = append(ts, tbl{t.nameAny, 1_000_000 + i, t.kind == kindSystem, db == dbAX && t.pub >= 0 && !w.removed()})
@@ -399,10 +400,7 @@ func (w *World) partitions(db dbKind) *tdssim.Result {
 	var ps []part
 	if db == dbAX || db == dbTarget {
 		for i, t := range w.tables {
-			n, ok := w.srcRows(t), !(t.kind == kindSystem && w.removed())
-			if db == dbTarget {
-				n, ok = w.tgtRows(i, t)
-			}
+			n, ok := w.tableRowsAt(i, db == dbTarget)
 			if !ok {
 				continue
 			}
