@@ -516,11 +516,6 @@ type SetupLeft struct {
 	Checked []string
 }
 
-// Gone reports an answer that shows every part gone.
-func (l SetupLeft) Gone() bool {
-	return len(l.Distributors) == 0 && len(l.Published) == 0 && len(l.Publications) == 0
-}
-
 // ReplicationLeft reads what is left of the replication setup: the distribution databases the
 // publisher's server lists, the publications the published database defines, and the publications
 // the distribution database lists (distribution may be nil when the runbook names no such

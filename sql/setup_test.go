@@ -24,7 +24,7 @@ func TestReplicationLeftOnlyAnAnswerCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if left.Gone() || !slices.Equal(left.Distributors, []string{"distribution"}) || len(left.Published) != 5 || len(left.Publications) != 5 ||
+	if gone(left) || !slices.Equal(left.Distributors, []string{"distribution"}) || len(left.Published) != 5 || len(left.Publications) != 5 ||
 		left.DistributionGone != "" {
 		t.Fatalf("with the setup in place: %+v", left)
 	}
@@ -69,7 +69,7 @@ func TestReplicationLeftOnlyAnAnswerCounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !left.Gone() || left.DistributionGone == "" {
+		if !gone(left) || left.DistributionGone == "" {
 			t.Fatalf("after removal: %+v", left)
 		}
 		if !strings.Contains(left.DistributionGone, "(4060)") && !strings.Contains(left.DistributionGone, "(208)") {
@@ -204,4 +204,10 @@ func TestPreflightCollationAndAOTTables(t *testing.T) {
 	if err != nil || p.Unavailable["collation"] == nil {
 		t.Fatalf("the collation of a database the server does not have: %v %v", p.Unavailable, err)
 	}
+}
+
+// gone is an answer that shows every part of the setup gone (whether that is enough is the
+// engine's rule; the test reads the answer).
+func gone(l sql.SetupLeft) bool {
+	return len(l.Distributors) == 0 && len(l.Published) == 0 && len(l.Publications) == 0
 }
