@@ -23,25 +23,15 @@ type ArticleBacklog struct {
 // article is caught up (0 pending), not unpublished. Article names compare as SQL Server's default
 // collation does (case-insensitively); a pending row for an article the article list lacks is kept.
 func Backlog(articles []Article, pending []ArticlePending) []ArticleBacklog {
-	out := make([]ArticleBacklog, 0, len(articles))
-	at := make(map[[2]string]int, len(articles))
-	add := func(pub, article string) int {
-		k := [2]string{strings.ToUpper(pub), strings.ToUpper(article)}
-		i, ok := at[k]
-		if !ok {
-			i = len(out)
-			at[k] = i
-			out = append(out, ArticleBacklog{Publication: pub, Article: article})
-		}
-		return i
+	// The merge a Distributor makes on every poll, on a list read for this call.
+	p := &Distributor{now: time.Now}
+	names := make([]ArticleBacklog, len(articles))
+	for i, a := range articles {
+		names[i] = ArticleBacklog{Publication: p.pub(a.Publication), Article: a.Name}
 	}
-	for _, a := range articles {
-		add(a.Publication, a.Name)
-	}
-	for _, a := range pending {
-		out[add(a.Publication, a.Article)].Pending += a.Pending
-	}
-	return out
+	p.setArticles(names, articleMarker{})
+	p.pending = pending
+	return p.merge()
 }
 
 // Backlog reads the published articles and their pending commands (query.Articles,
