@@ -131,13 +131,26 @@ func stripNoLock(s string) string {
 			continue
 		}
 		k++
-		start := i
-		if start > 0 && s[start-1] == ' ' {
-			start--
-		}
-		s = s[:start] + s[k:]
+		s = joinAfterHint(s[:i], s[k:])
 		from = 0 // a removal can complete an enclosing hint: rescan
 	}
+}
+
+// joinAfterHint joins the text either side of a removed hint so that the
+// join neither merges two tokens nor starts a new quote or comment (the
+// fuzzer's find: "[]with(nolock)]" must not become the quoted name "[]]").
+// One space stays between the two sides, none before a closing "," ";" or
+// ")" that follows a space, and none at either end.
+func joinAfterHint(left, right string) string {
+	switch {
+	case left == "" || right == "":
+		return left + right
+	case strings.HasSuffix(left, " ") && (right[0] == ' ' || strings.ContainsRune(",;)", rune(right[0]))):
+		return left[:len(left)-1] + right
+	case !strings.HasSuffix(left, " ") && right[0] != ' ':
+		return left + " " + right
+	}
+	return left + right
 }
 
 func isIdentChar(c byte) bool {
