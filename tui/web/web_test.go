@@ -261,6 +261,8 @@ func TestAccessNeedsTheToken(t *testing.T) {
 // with or without the token, and the journal does not move.
 func TestNothingChangesTheRun(t *testing.T) {
 	w := newWorld(t, web.Options{})
+	// The engine journals the first step's start on its own after Start: the run is still from then.
+	w.waitState("prep", engine.StateRunning)
 	before := w.e.Snapshot().Seq
 	c := noRedirect()
 	for _, p := range []string{"/", "/state", "/events", "/metrics", "/step/prep/done", "/confirm"} {
