@@ -29,11 +29,9 @@ type SQL struct {
 	master   *sql.DB
 
 	// poll is the monitor's reader of the distribution database (one request per poll, the
-	// article list kept), made when first needed; backlog is its answer in the engine's terms,
-	// reused from poll to poll (the monitor keeps none of it).
-	pollMu  sync.Mutex
-	poll    *sql.Distributor
-	backlog []engine.ArticleBacklog
+	// article list kept), made when first needed.
+	pollMu sync.Mutex
+	poll   *sql.Distributor
 }
 
 // masterDB is the pool on the source server's master database.
@@ -243,12 +241,16 @@ func (p *SQL) Distributor(ctx context.Context, withBacklog bool) (engine.Distrib
 		return engine.DistributorFigures{}, err
 	}
 	out := engine.DistributorFigures{Agents: agents(got.Agents), BacklogErr: got.BacklogErr}
-	if got.Backlog != nil {
-		p.backlog = p.backlog[:0]
-		for _, a := range got.Backlog {
-			p.backlog = append(p.backlog, engine.ArticleBacklog{Publication: a.Publication, Article: a.Article, Pending: a.Pending})
+	if backlog := got.Backlog; backlog != nil {
+		// Yielded from the Distributor's own memory, which the monitor folds before the next poll
+		// reuses it: no copy of every article in the engine's terms.
+		out.Backlog = func(yield func(engine.ArticleBacklog) bool) {
+			for _, a := range backlog {
+				if !yield(engine.ArticleBacklog(a)) {
+					return
+				}
+			}
 		}
-		out.Backlog = p.backlog
 	}
 	return out, nil
 }

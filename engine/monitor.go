@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"iter"
 	"math"
 	"sort"
 	"strings"
@@ -401,7 +402,7 @@ func (m *monitor) cycle(ctx context.Context) *ReplicationView {
 	var (
 		wg                      sync.WaitGroup
 		srcRows, tgtRows        []TableRows
-		backlog                 []ArticleBacklog
+		backlog                 iter.Seq[ArticleBacklog]
 		agents                  []Agent
 		srcOK, tgtOK, bOK, agOK bool
 	)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"iter"
 	"sort"
 	"time"
 )
@@ -120,11 +121,15 @@ func (m *monitor) foldRows(rows []TableRows, now time.Time, source bool) {
 	}
 }
 
-func (m *monitor) foldBacklog(backlog []ArticleBacklog, now time.Time) {
+func (m *monitor) foldBacklog(backlog iter.Seq[ArticleBacklog], now time.Time) {
 	m.folds++
 	m.own(0)
 	var total int64
-	for _, b := range backlog {
+	if backlog == nil {
+		// A source that answered without a backlog or an error has no articles.
+		backlog = func(func(ArticleBacklog) bool) {}
+	}
+	for b := range backlog {
 		i := m.lookup(b.Article)
 		if i < 0 {
 			if b.Pending == 0 {

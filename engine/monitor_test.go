@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -143,7 +144,10 @@ func (f *fakeReplication) Distributor(ctx context.Context, withBacklog bool) (en
 	out := engine.DistributorFigures{Agents: append([]engine.Agent(nil), f.agents...)}
 	f.mu.Unlock()
 	if withBacklog {
-		out.Backlog, out.BacklogErr = f.Backlog(ctx)
+		var b []engine.ArticleBacklog
+		if b, out.BacklogErr = f.Backlog(ctx); out.BacklogErr == nil {
+			out.Backlog = slices.Values(b)
+		}
 	}
 	return out, nil
 }

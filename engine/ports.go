@@ -4,6 +4,7 @@ import (
 	"context"
 	"cutover/engine/svc"
 	"errors"
+	"iter"
 	"time"
 )
 
@@ -27,10 +28,11 @@ type ReplicationSource interface {
 // DistributorFigures are what one read of the distributor returned.
 type DistributorFigures struct {
 	Agents []Agent
-	// Backlog is every article's undelivered commands, when they were asked for and read. The
-	// monitor folds it in at once and keeps none of it: a source may reuse its memory in the next
-	// read.
-	Backlog []ArticleBacklog
+	// Backlog yields every article's undelivered commands, when they were asked for and read (nil
+	// otherwise). The monitor folds them in at once, before the next read, and keeps none of them:
+	// a source may yield them straight from its own memory, reused by its next read, without a
+	// copy in these terms.
+	Backlog iter.Seq[ArticleBacklog]
 	// BacklogErr is why the backlog was asked for and not read.
 	BacklogErr error
 }
