@@ -245,7 +245,7 @@ func (p *SQL) Distributor(ctx context.Context, withBacklog bool) (engine.Distrib
 		// Yielded from the Distributor's own memory, which the monitor folds before the next poll
 		// reuses it: no copy of every article in the engine's terms.
 		out.Backlog = func(yield func(engine.ArticleBacklog) bool) {
-			for _, a := range backlog {
+			for a := range backlog {
 				if !yield(engine.ArticleBacklog(a)) {
 					return
 				}

@@ -112,14 +112,15 @@ type TableLag struct {
 	Ignored     bool
 	// Published is false for tables no article covers (no PK yet, locked, or ignored).
 	Published bool
+	// OnTarget is false while the table does not exist on the target (beside the other flags:
+	// a picture holds one of these per table).
+	OnTarget bool
 	Pending   int64
 	PendingAt time.Time
 	Source    int64
 	SourceAt  time.Time
 	Target    int64
 	TargetAt  time.Time
-	// OnTarget is false while the table does not exist on the target.
-	OnTarget bool
 	// Delta is source minus target rows.
 	Delta int64
 	// Rate is the smoothed net drain of the backlog in commands per second (negative: growing).

@@ -44,7 +44,10 @@ func fullPoll(ctx context.Context, src, tgt *sql.DB, dist *sql.Distributor) (tab
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	return len(s), len(p.Backlog), len(p.Agents), nil
+	for range p.Backlog {
+		articles++
+	}
+	return len(s), articles, len(p.Agents), nil
 }
 
 // BenchmarkFullPoll10k is one replication-monitor poll through the real driver against the

@@ -5,6 +5,7 @@ import (
 	stdsql "database/sql"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"sync"
 	"time"
@@ -51,8 +52,11 @@ type Distributor struct {
 	msgs    []AgentMessage
 	errs    []ReplError
 	pending []ArticlePending
-	backlog []ArticleBacklog
-	extra   map[[2]string]int
+	// merge's answer: the pending commands of each article of the kept list (base, index for
+	// index), then the articles the list lacks with theirs (extra finds them by name).
+	sums      []int64
+	extraRows []ArticleBacklog
+	extra     map[[2]string]int
 }
 
 // articleMarker is query.ArticlesMarker's row.
@@ -85,10 +89,11 @@ func (p *Distributor) ArticleReads() int {
 type DistributorPoll struct {
 	// Agents are the agents as Replication Monitor shows them (Agents joins them).
 	Agents []AgentReport
-	// Backlog is every published article with its pending commands (as Backlog merges them), when
-	// the backlog was asked for and read; BacklogErr is why it was asked for and not read (the
-	// agents were: the batch went wrong after them).
-	Backlog    []ArticleBacklog
+	// Backlog yields every published article with its pending commands (as Backlog merges them),
+	// when the backlog was asked for and read (nil otherwise), from the Distributor's own memory:
+	// the kept article list beside this poll's sums, never a copy of the list. BacklogErr is why
+	// it was asked for and not read (the agents were: the batch went wrong after them).
+	Backlog    iter.Seq[ArticleBacklog]
 	BacklogErr error
 }
 
@@ -319,28 +324,44 @@ func appendScan[T any](dst *[]T, scan func(*stdsql.Rows) (T, error)) func(*stdsq
 
 // merge puts the kept article list beside this poll's pending rows, as Backlog does: names compare
 // case-insensitively (find); a pending row for an article the list lacks is kept, and the list is
-// read again in the next backlog poll.
-func (p *Distributor) merge() []ArticleBacklog {
-	p.backlog = append(p.backlog[:0], p.base...)
+// read again in the next backlog poll. It sums into the Distributor's memory and yields the list
+// with the sums, then the articles the list lacks.
+func (p *Distributor) merge() iter.Seq[ArticleBacklog] {
+	p.sums = append(p.sums[:0], make([]int64, len(p.base))...)
+	p.extraRows = p.extraRows[:0]
 	clear(p.extra)
 	for _, a := range p.pending {
-		i := p.find(a.Publication, a.Article)
-		if i < 0 {
-			k := [2]string{strings.ToUpper(a.Publication), strings.ToUpper(a.Article)}
-			if p.extra == nil {
-				p.extra = map[[2]string]int{}
-			}
-			var ok bool
-			if i, ok = p.extra[k]; !ok {
-				i = len(p.backlog)
-				p.extra[k] = i
-				p.backlog = append(p.backlog, ArticleBacklog{Publication: a.Publication, Article: a.Article})
-			}
-			p.stale = true
+		if i := p.find(a.Publication, a.Article); i >= 0 {
+			p.sums[i] += a.Pending
+			continue
 		}
-		p.backlog[i].Pending += a.Pending
+		k := [2]string{strings.ToUpper(a.Publication), strings.ToUpper(a.Article)}
+		if p.extra == nil {
+			p.extra = map[[2]string]int{}
+		}
+		i, ok := p.extra[k]
+		if !ok {
+			i = len(p.extraRows)
+			p.extra[k] = i
+			p.extraRows = append(p.extraRows, ArticleBacklog{Publication: a.Publication, Article: a.Article})
+		}
+		p.extraRows[i].Pending += a.Pending
+		p.stale = true
 	}
-	return p.backlog
+	base, sums, extra := p.base, p.sums, p.extraRows
+	return func(yield func(ArticleBacklog) bool) {
+		for i, a := range base {
+			a.Pending = sums[i]
+			if !yield(a) {
+				return
+			}
+		}
+		for _, a := range extra {
+			if !yield(a) {
+				return
+			}
+		}
+	}
 }
 
 // errMoreResultSets is a batch's answer with more result sets than it has statements.

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ func TestDistributorMerge(t *testing.T) {
 	}
 	p.setArticles(names, articleMarker{})
 	p.pending = pending
-	got := p.merge()
+	got := slices.Collect(p.merge())
 	want := []ArticleBacklog{
 		{Publication: "AX_PUB_PkTable_1", Article: "INVENTTRANS", Pending: 12},
 		{Publication: "AX_PUB_PkTable_1", Article: "CustTable", Pending: 3},

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 )
@@ -31,7 +32,7 @@ func Backlog(articles []Article, pending []ArticlePending) []ArticleBacklog {
 	}
 	p.setArticles(names, articleMarker{})
 	p.pending = pending
-	return p.merge()
+	return slices.Collect(p.merge())
 }
 
 // Backlog reads the published articles and their pending commands (query.Articles,
