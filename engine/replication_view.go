@@ -114,7 +114,7 @@ type TableLag struct {
 	Published bool
 	// OnTarget is false while the table does not exist on the target (beside the other flags:
 	// a picture holds one of these per table).
-	OnTarget bool
+	OnTarget  bool
 	Pending   int64
 	PendingAt time.Time
 	Source    int64
