@@ -4,6 +4,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -191,6 +192,42 @@ func (v *ReplicationView) Table(name string) (TableLag, bool) {
 		return v.Tables[i], true
 	}
 	return TableLag{}, false
+}
+
+// WorstTables returns the n tables that lag most, worst first: the most pending commands, then the
+// largest row-count difference either way, then by name. Ignored tables and tables with nothing
+// to deliver and no difference are left out; keep, when not nil, is asked once about each other
+// table and may leave it out too. It picks them in one pass, without copying the picture's tables.
+func (v *ReplicationView) WorstTables(n int, keep func(*TableLag) bool) []*TableLag {
+	if n <= 0 {
+		return nil
+	}
+	abs := func(n int64) int64 { return max(n, -n) }
+	worse := func(a, b *TableLag) bool {
+		if a.Pending != b.Pending {
+			return a.Pending > b.Pending
+		}
+		if da, db := abs(a.Delta), abs(b.Delta); da != db {
+			return da > db
+		}
+		return a.Table < b.Table
+	}
+	worst := make([]*TableLag, 0, n+1)
+	for i := range v.Tables {
+		t := &v.Tables[i]
+		if t.Ignored || (t.Pending == 0 && t.Delta == 0) || (keep != nil && !keep(t)) {
+			continue
+		}
+		if len(worst) == n && !worse(t, worst[n-1]) {
+			continue
+		}
+		at := sort.Search(len(worst), func(j int) bool { return worse(t, worst[j]) })
+		worst = slices.Insert(worst, at, t)
+		if len(worst) > n {
+			worst = worst[:n]
+		}
+	}
+	return worst
 }
 
 // SourceHealth returns one source's health.

@@ -1,8 +1,6 @@
 package tui
 
 import (
-	"slices"
-	"sort"
 	"time"
 
 	"cutover/engine"
@@ -223,38 +221,7 @@ func replicationStatus(v *engine.ReplicationView, now time.Time) *ReplicationSta
 				Kind: a.Kind.String(), Status: a.Status.String(), Error: firstNonEmpty(a.Error, a.Message)})
 		}
 	}
-	// The worst few, picked in one pass over the picture without copying it (at 50,000 tables a
-	// copy of every lagging table's figures was the glance's largest allocation).
-	abs := func(n int64) int64 {
-		if n < 0 {
-			return -n
-		}
-		return n
-	}
-	worse := func(a, b *engine.TableLag) bool {
-		if a.Pending != b.Pending {
-			return a.Pending > b.Pending
-		}
-		if abs(a.Delta) != abs(b.Delta) {
-			return abs(a.Delta) > abs(b.Delta)
-		}
-		return a.Table < b.Table
-	}
-	worst := make([]*engine.TableLag, 0, StatusWorstTables+1)
-	for i := range v.Tables {
-		t := &v.Tables[i]
-		if t.Ignored || (t.Pending == 0 && t.Delta == 0) {
-			continue
-		}
-		if len(worst) == StatusWorstTables && !worse(t, worst[len(worst)-1]) {
-			continue
-		}
-		at := sort.Search(len(worst), func(j int) bool { return worse(t, worst[j]) })
-		worst = slices.Insert(worst, at, t)
-		if len(worst) > StatusWorstTables {
-			worst = worst[:StatusWorstTables]
-		}
-	}
+	worst := v.WorstTables(StatusWorstTables, nil)
 	for _, t := range worst {
 		r.Worst = append(r.Worst, TableStatus{Table: tableName(t.Table), Publication: t.Publication, Pending: t.Pending,
 			PendingAt: t.PendingAt, Delta: t.Delta, Rate: t.Rate, ETA: t.ETA})

@@ -2,11 +2,8 @@ package tui
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -222,42 +219,6 @@ func TestStatusWorstTables(t *testing.T) {
 	// By pending, then by |delta|; ignored tables and tables with nothing to deliver are left out.
 	if got, want := strings.Join(names, " "), "INVENTTRANS SALESLINE LEDGERTRANS CUSTTABLE SMALLA"; got != want {
 		t.Fatalf("worst tables %q, want %q", got, want)
-	}
-}
-
-// TestStatusWorstTablesPickedInOnePass checks the one-pass pick against sorting every lagging
-// table: the same five, in the same order, whatever the order of the picture (ties on pending
-// and |delta| go by name).
-func TestStatusWorstTablesPickedInOnePass(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for round := range 50 {
-		v := healthyView()
-		v.Tables = nil
-		for i := range 40 {
-			d := int64(rng.IntN(5) - 2)
-			v.Tables = append(v.Tables, engine.TableLag{Table: fmt.Sprintf("dbo.T%02d", i), Pending: int64(rng.IntN(4)), Delta: d, Ignored: rng.IntN(10) == 0})
-		}
-		rng.Shuffle(len(v.Tables), func(i, j int) { v.Tables[i], v.Tables[j] = v.Tables[j], v.Tables[i] })
-		var all []engine.TableLag
-		for _, tl := range v.Tables {
-			if !tl.Ignored && (tl.Pending > 0 || tl.Delta != 0) {
-				all = append(all, tl)
-			}
-		}
-		abs := func(n int64) int64 { return max(n, -n) }
-		slices.SortFunc(all, func(a, b engine.TableLag) int {
-			return cmp.Or(cmp.Compare(b.Pending, a.Pending), cmp.Compare(abs(b.Delta), abs(a.Delta)), strings.Compare(a.Table, b.Table))
-		})
-		var want, got []string
-		for _, tl := range all[:min(len(all), StatusWorstTables)] {
-			want = append(want, tableName(tl.Table))
-		}
-		for _, w := range EvaluateStatus(v, nil, DefaultThresholds(), statusNow).Replication.Worst {
-			got = append(got, w.Table)
-		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("round %d: worst %v, want %v", round, got, want)
-		}
 	}
 }
 

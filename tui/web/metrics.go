@@ -1,7 +1,6 @@
 package web
 
 import (
-	"sort"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -167,15 +166,14 @@ func (c *collector) replication(ch chan<- prometheus.Metric, v *engine.Replicati
 		seenPub[name] = true
 		gauge(ch, mPubP, float64(p.Pending), name)
 	}
-	worst := make([]engine.TableLag, 0, c.s.opts.WorstTables)
 	backlog := 0
-	for _, t := range v.Tables {
-		if t.Pending <= 0 || t.Ignored {
-			continue
+	worst := v.WorstTables(c.s.opts.WorstTables, func(t *engine.TableLag) bool {
+		if t.Pending <= 0 {
+			return false
 		}
 		backlog++
-		worst = insertWorst(worst, t, c.s.opts.WorstTables)
-	}
+		return true
+	})
 	gauge(ch, mBkT, float64(backlog))
 	seenTable := map[string]bool{}
 	for _, t := range worst {
@@ -209,24 +207,4 @@ func (c *collector) replication(ch chan<- prometheus.Metric, v *engine.Replicati
 			gauge(ch, mSrcT, float64(h.LastOK.UnixMilli())/1000, name)
 		}
 	}
-}
-
-// insertWorst keeps the n tables with the most pending commands (ties by name), in O(len·n).
-func insertWorst(worst []engine.TableLag, t engine.TableLag, n int) []engine.TableLag {
-	less := func(a, b engine.TableLag) bool { // a is worse than b
-		if a.Pending != b.Pending {
-			return a.Pending > b.Pending
-		}
-		return a.Table < b.Table
-	}
-	if len(worst) == n && !less(t, worst[n-1]) {
-		return worst
-	}
-	i := sort.Search(len(worst), func(i int) bool { return less(t, worst[i]) })
-	if len(worst) < n {
-		worst = append(worst, engine.TableLag{})
-	}
-	copy(worst[i+1:], worst[i:])
-	worst[i] = t
-	return worst
 }
