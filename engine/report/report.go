@@ -405,11 +405,6 @@ type Notable struct {
 	Resolution string
 }
 
-// Resolved reports whether the table's difference was resolved or expected.
-func (n Notable) Resolved() bool {
-	return n.Status == ResolvedExpected || n.Status == ResolvedRecount || n.Status == ResolvedRevalidated
-}
-
 // Recount is an operator's exact recount of one table.
 type Recount struct {
 	Seq    uint64
