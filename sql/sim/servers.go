@@ -542,7 +542,7 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 			switch {
 			case r.Kind == tdssim.RequestBatch:
 				// Sent as a batch, @p1 is nobody's variable.
-				return nil, &tdssim.Error{Number: 137, State: 2, Class: 15, Message: `Must declare the scalar variable "@p1".`}
+				return nil, tdssim.UndeclaredVariableError("@p1")
 			case !ok:
 				return nil, &tdssim.Error{Number: 8178, State: 1, Class: 16,
 					Message: "The parameterized query '(" + r.ParamDecl + ")SELECT da.publication, da.name AS agent_name, h.runstatus, h.[' expects the parameter '@p1', which was not supplied."}
@@ -650,11 +650,11 @@ func (s *Servers) router(srv serverKind) *tdssim.Router {
 	// Backup history and RESTORE (msdb, master): backup.go.
 	declared := func(r *tdssim.Request, names ...string) error {
 		if r.Kind == tdssim.RequestBatch {
-			return &tdssim.Error{Number: 137, State: 2, Class: 15, Message: `Must declare the scalar variable "@p1".`}
+			return tdssim.UndeclaredVariableError("@p1")
 		}
 		for _, n := range names {
 			if _, ok := r.Param(n); !ok {
-				return &tdssim.Error{Number: 137, State: 2, Class: 15, Message: fmt.Sprintf(`Must declare the scalar variable "@%s".`, n)}
+				return tdssim.UndeclaredVariableError("@" + n)
 			}
 		}
 		return nil

@@ -88,7 +88,7 @@ func (e *evalEnv) Variable(v *tsql.VariableRef) (any, error) {
 	if x := e.b.vars[strings.ToLower(v.Name)]; x != nil {
 		return x.val, nil
 	}
-	return nil, &Error{Number: 137, State: 2, Class: 15, Message: fmt.Sprintf(`Must declare the scalar variable "@%s".`, v.Name)}
+	return nil, UndeclaredVariableError("@" + v.Name)
 }
 
 // scalar evaluates an expression outside any table (TOP, DECLARE, SET, PRINT, RAISERROR, EXEC
@@ -118,7 +118,7 @@ var sysvars = map[string]Column{
 func (b *batch) sysvar(name string) (any, error) {
 	up := strings.ToUpper(name)
 	if _, ok := sysvars[up]; !ok {
-		return nil, &Error{Number: 137, State: 2, Class: 15, Message: fmt.Sprintf(`Must declare the scalar variable "@@%s".`, name)}
+		return nil, UndeclaredVariableError("@@" + name)
 	}
 	if cat := b.c.srv.cfg.Catalog; cat != nil {
 		if v, ok, err := cat.Function(b.req, "@@"+up, nil); ok || err != nil {

@@ -162,8 +162,9 @@ func (b *batch) compile() []*Error {
 	}
 	for _, v := range tsql.Resolve(b.script, nil).Variables {
 		if !v.System && !declared[strings.ToLower(v.Name)] {
-			return []*Error{{Number: 137, State: 2, Class: 15, Line: int32(v.Pos.Line),
-				Message: fmt.Sprintf(`Must declare the scalar variable "@%s".`, v.Name)}}
+			e := UndeclaredVariableError("@" + v.Name)
+			e.Line = int32(v.Pos.Line)
+			return []*Error{e}
 		}
 	}
 	for _, st := range b.script.Statements {

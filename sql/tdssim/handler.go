@@ -479,6 +479,12 @@ func PermissionDeniedError(permission, object, database, schema string) *Error {
 	return &Error{Number: 229, State: 5, Class: 14, Message: fmt.Sprintf("The %s permission was denied on the object '%s', database '%s', schema '%s'.", permission, object, database, schema)}
 }
 
+// UndeclaredVariableError is error 137 (class 15): "Must declare the scalar variable "%.*ls"."
+// (errors-events), for the variable as it was written, its @ or @@ included.
+func UndeclaredVariableError(variable string) *Error {
+	return &Error{Number: 137, State: 2, Class: 15, Message: fmt.Sprintf(`Must declare the scalar variable "%s".`, variable)}
+}
+
 // InvalidObjectError is error 208 (invalid object name, class 16).
 func InvalidObjectError(name string) *Error {
 	return &Error{Number: 208, State: 1, Class: 16, Message: fmt.Sprintf("Invalid object name '%s'.", name)}
