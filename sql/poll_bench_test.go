@@ -79,7 +79,7 @@ func BenchmarkPollSeparate(b *testing.B) {
 				if _, err := w.dist.Backlog(ctx); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := w.dist.AgentReports(ctx); err != nil {
+				if _, err := agentReports(ctx, w.dist); err != nil {
 					b.Fatal(err)
 				}
 			})

@@ -126,7 +126,7 @@ var pollNames = [...]string{
 
 // Poll reads the distributor once: the agents always, the backlog when withBacklog. An error means
 // the agents could not be read; a backlog that could not be read is DistributorPoll.BacklogErr.
-// The replication errors are a courtesy, as in AgentReports: without them the agents are reported
+// The replication errors are a courtesy: without them the agents are reported
 // without error texts.
 func (p *Distributor) Poll(ctx context.Context, withBacklog bool) (DistributorPoll, error) {
 	p.mu.Lock()

@@ -1,6 +1,7 @@
 package sql_test
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"regexp"
@@ -27,7 +28,7 @@ func (w *world) requestsTo(e sim.Endpoint) int64 {
 
 // TestDistributorPollIsOneRequest: a poll of the distributor is one request through the real
 // driver, whether the backlog is due or not, and answers exactly what the separate documented
-// reads answer (AgentReports, Backlog); the article list is read once across ten polls.
+// reads answer (agentReports, Backlog); the article list is read once across ten polls.
 func TestDistributorPollIsOneRequest(t *testing.T) {
 	w := newWorld(t, sim.Config{Tables: 600}, sim.ServerConfig{})
 	ctx := t.Context()
@@ -45,7 +46,7 @@ func TestDistributorPollIsOneRequest(t *testing.T) {
 		if n := w.requestsTo(sim.EndpointDistribution) - before; n != 1 {
 			t.Fatalf("poll %d (backlog %v) sent %d requests to the distribution database, want 1", i, backlog, n)
 		}
-		agents, err := w.dist.AgentReports(ctx)
+		agents, err := agentReports(ctx, w.dist)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,4 +180,19 @@ func TestDistributorPollTellsWhichStatementFailed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// agentReports is the agents as separate reads give them: their states, their newest messages and
+// the replication errors, joined (sql.Agents), the errors a courtesy as in a poll.
+func agentReports(ctx context.Context, d *sql.DB) ([]sql.AgentReport, error) {
+	states, err := d.AgentStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := d.AgentMessages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	errs, _ := d.ReplicationErrors(ctx)
+	return sql.Agents(states, msgs, errs), nil
 }

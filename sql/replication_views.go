@@ -87,22 +87,6 @@ func Agents(states []AgentState, msgs []AgentMessage, errs []ReplError) []AgentR
 	return out
 }
 
-// AgentReports reads the agents' states, their newest messages and the replication errors, and
-// joins them (Agents). The errors are a courtesy: when MSrepl_errors cannot be read the agents are
-// still reported, without error texts.
-func (d *DB) AgentReports(ctx context.Context) ([]AgentReport, error) {
-	states, err := d.AgentStates(ctx)
-	if err != nil {
-		return nil, err
-	}
-	msgs, err := d.AgentMessages(ctx)
-	if err != nil {
-		return nil, err
-	}
-	errs, _ := d.ReplicationErrors(ctx)
-	return Agents(states, msgs, errs), nil
-}
-
 // PublicationSetup is one publication's setup as the distribution database shows it: its
 // subscriptions' article counts by status and its snapshot and distribution agents' newest
 // history rows.
