@@ -37,19 +37,6 @@ func ParseBatch(src string) (*Script, error) {
 	return script, err
 }
 
-// Split returns the texts of a batch's statements as ParseBatch reads them, in order.
-func Split(src string) ([]string, error) {
-	s, err := ParseBatch(src)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, len(s.Spans))
-	for i, sp := range s.Spans {
-		out[i] = src[sp.Start:sp.End]
-	}
-	return out, nil
-}
-
 // TransactionOp is what a transaction statement does.
 type TransactionOp int
 
