@@ -242,13 +242,7 @@ func scanArticle(r *stdsql.Rows) (Article, error) {
 
 // PendingCommands is the backlog per article (MSdistribution_status): expensive, poll it slowly.
 func (d *DB) PendingCommands(ctx context.Context) ([]ArticlePending, error) {
-	return readRows(ctx, d, "pending commands per article", query.PendingCommands, 1024, scanPending)
-}
-
-func scanPending(r *stdsql.Rows) (ArticlePending, error) {
-	dest, row := bindPending()
-	err := r.Scan(dest...)
-	return row(), err
+	return readBound(ctx, d, "pending commands per article", query.PendingCommands, 1024, bindPending)
 }
 
 // bindPending binds a pending-commands row's destinations once for many rows.
