@@ -30,7 +30,7 @@ func cmdStatus(s *streams) *cobra.Command {
 	asJSON := fs.Bool("json", false, "print the glance as JSON (schema "+tui.StatusSchema+")")
 	oneLine := fs.Bool("oneline", false, "print one short line (for a tmux status bar)")
 	watch := fs.Int("watch", 0, "check again every `SECONDS` until Ctrl-C (rates and ETAs appear from the second check)")
-	th := tui.DefaultThresholds()
+	th := engine.DefaultThresholds()
 	fs.Int64Var(&th.WarnPending, "warn-pending", th.WarnPending, "WARNING at this many undelivered commands (0: off)")
 	fs.Int64Var(&th.CritPending, "crit-pending", th.CritPending, "CRITICAL at this many undelivered commands (0: off)")
 	fs.DurationVar(&th.WarnLatency, "warn-latency", th.WarnLatency, "WARNING at this agent latency (0: off)")

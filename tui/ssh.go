@@ -61,7 +61,7 @@ type ServerOptions struct {
 	// Config is every session's cockpit settings (theme, keys).
 	Config Config
 	// Status decides the `ssh … status` verdict.
-	Status StatusThresholds
+	Status engine.Thresholds
 	// Logf records what happens (who joined, who was refused); the engine's log in practice.
 	Logf func(format string, args ...any)
 	// Join is how another operator joins this cockpit (the command to run), shown in every
@@ -168,8 +168,8 @@ func NewServer(e Engine, opt ServerOptions) (*Server, error) {
 	if opt.Local == nil {
 		opt.Local = time.Local
 	}
-	if opt.Status == (StatusThresholds{}) {
-		opt.Status = DefaultThresholds()
+	if opt.Status == (engine.Thresholds{}) {
+		opt.Status = engine.DefaultThresholds()
 	}
 	if opt.clock == nil {
 		opt.clock = clock.Real()

@@ -6,48 +6,30 @@ import (
 	"cutover/engine"
 )
 
-// StatusLevel is a monitoring-plugin verdict (engine.Level: the engine decides it); its value is
-// the exit code.
-type StatusLevel = engine.Level
-
-// Status levels, as monitoring plugins (Nagios, Icinga, Sensu, …) read them from the exit code.
-const (
-	StatusOK       = engine.LevelOK
-	StatusWarning  = engine.LevelWarning
-	StatusCritical = engine.LevelCritical
-	StatusUnknown  = engine.LevelUnknown
-)
-
 // levelShort is the level in a status line: OK, WARN, CRIT, UNKNOWN.
-func levelShort(l StatusLevel) string {
+func levelShort(l engine.Level) string {
 	switch l {
-	case StatusWarning:
+	case engine.LevelWarning:
 		return "WARN"
-	case StatusCritical:
+	case engine.LevelCritical:
 		return "CRIT"
 	}
 	return l.String()
 }
-
-// StatusThresholds decide the verdict: engine.Thresholds, the one replication verdict's.
-type StatusThresholds = engine.Thresholds
-
-// DefaultThresholds are the engine's (engine.DefaultThresholds).
-func DefaultThresholds() StatusThresholds { return engine.DefaultThresholds() }
 
 // StatusWorstTables is how many tables a status lists.
 const StatusWorstTables = 5
 
 // Status is the glance: a verdict, why, and the figures it rests on with their ages.
 type Status struct {
-	Level StatusLevel
+	Level engine.Level
 	// Reasons explain the level, the most severe first. An OK status may carry a note (replication
 	// removed).
 	Reasons []string
 	// CheckedAt is when the status was evaluated; every age is measured against it.
 	CheckedAt time.Time
 	// Thresholds are the ones the verdict used (defaults filled in).
-	Thresholds StatusThresholds
+	Thresholds engine.Thresholds
 	// Replication holds the figures; nil when there was no replication picture.
 	Replication *ReplicationStatus
 	// Run is where the run stands; nil when no snapshot was given.
@@ -170,9 +152,9 @@ type CurrentStep struct {
 // cockpit's publication rows use too) and, when given, adds where the run stands (snap). Either may
 // be nil; without a view the verdict is UNKNOWN ("no replication data"). now is the time ages are
 // measured against (the engine's clock).
-func EvaluateStatus(view *engine.ReplicationView, snap *engine.Snapshot, th StatusThresholds, now time.Time) Status {
+func EvaluateStatus(view *engine.ReplicationView, snap *engine.Snapshot, th engine.Thresholds, now time.Time) Status {
 	if th.MaxAge <= 0 {
-		th.MaxAge = DefaultThresholds().MaxAge
+		th.MaxAge = engine.DefaultThresholds().MaxAge
 	}
 	s := Status{CheckedAt: now, Thresholds: th}
 	if snap != nil {
@@ -268,8 +250,8 @@ func runStatus(snap *engine.Snapshot, now time.Time) *RunStatus {
 // ExitCode is the monitoring-plugin exit code: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 func (s Status) ExitCode() int {
 	switch s.Level {
-	case StatusOK, StatusWarning, StatusCritical:
+	case engine.LevelOK, engine.LevelWarning, engine.LevelCritical:
 		return int(s.Level)
 	}
-	return int(StatusUnknown)
+	return int(engine.LevelUnknown)
 }

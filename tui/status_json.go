@@ -58,7 +58,7 @@ const StatusSchema = "cutover.status/v1"
 
 type statusJSON struct {
 	Schema      string                 `json:"schema"`
-	Level       StatusLevel            `json:"level"`
+	Level       engine.Level           `json:"level"`
 	ExitCode    int                    `json:"exit_code"`
 	Reasons     []string               `json:"reasons"`
 	CheckedAt   *string                `json:"checked_at"`

@@ -73,68 +73,68 @@ func TestStatusLevels(t *testing.T) {
 	cases := []struct {
 		name   string
 		change func(v *engine.ReplicationView) *engine.ReplicationView
-		th     func(th *StatusThresholds)
-		level  StatusLevel
+		th     func(th *engine.Thresholds)
+		level  engine.Level
 		reason string
 	}{
-		{name: "healthy", level: StatusOK},
-		{name: "lagging over warn", level: StatusWarning, reason: "250,000 commands pending (warning over 100,000",
+		{name: "healthy", level: engine.LevelOK},
+		{name: "lagging over warn", level: engine.LevelWarning, reason: "250,000 commands pending (warning over 100,000",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView { v.TotalPending = 250_000; return v }},
-		{name: "latency over warn", level: StatusWarning, reason: "latency 6m (warning over 5m)",
+		{name: "latency over warn", level: engine.LevelWarning, reason: "latency 6m (warning over 5m)",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView {
 				v.Agents[1].Latency = 6 * time.Minute
 				return v
 			}},
-		{name: "lagging over crit", level: StatusCritical, reason: "1,500,000 commands pending (critical over 1,000,000",
+		{name: "lagging over crit", level: engine.LevelCritical, reason: "1,500,000 commands pending (critical over 1,000,000",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView { v.TotalPending = 1_500_000; return v }},
-		{name: "latency over crit", level: StatusCritical, reason: "AXSQL01-AX-AX_PUB_PkTable_1-SBX-1 latency 45m",
+		{name: "latency over crit", level: engine.LevelCritical, reason: "AXSQL01-AX-AX_PUB_PkTable_1-SBX-1 latency 45m",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView {
 				v.Agents[0].Latency = 45 * time.Minute
 				return v
 			}},
-		{name: "agent in error", level: StatusCritical, reason: "(AX_PUB_PkTable_2) is failed: The process could not connect to Subscriber",
+		{name: "agent in error", level: engine.LevelCritical, reason: "(AX_PUB_PkTable_2) is failed: The process could not connect to Subscriber",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView {
 				v.Agents[1].Status, v.Agents[1].Error = engine.AgentFailed, "The process could not connect to Subscriber"
 				return v
 			}},
-		{name: "agent retrying", level: StatusCritical, reason: "is retrying",
+		{name: "agent retrying", level: engine.LevelCritical, reason: "is retrying",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView {
 				v.Agents[0].Status = engine.AgentRetrying
 				return v
 			}},
-		{name: "unreachable source", level: StatusUnknown, reason: "target unreachable for 3m: row counts: connection reset (last good read 3m15s ago)",
+		{name: "unreachable source", level: engine.LevelUnknown, reason: "target unreachable for 3m: row counts: connection reset (last good read 3m15s ago)",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView {
 				setHealth(v, engine.SourceTarget, engine.SourceHealth{State: engine.HealthFailing, Since: statusNow.Add(-3 * time.Minute),
 					LastOK: statusNow.Add(-3*time.Minute - 15*time.Second), LastError: "row counts: connection reset", Failures: 4})
 				return v
 			}},
-		{name: "source never read", level: StatusUnknown, reason: "source never read",
+		{name: "source never read", level: engine.LevelUnknown, reason: "source never read",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView {
 				setHealth(v, engine.SourceAX, engine.SourceHealth{})
 				return v
 			}},
-		{name: "stale figures", level: StatusUnknown, reason: "backlog figures are 7m old (stale after 5m)",
+		{name: "stale figures", level: engine.LevelUnknown, reason: "backlog figures are 7m old (stale after 5m)",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView {
 				v.PendingAt = statusNow.Add(-7 * time.Minute)
 				return v
 			}},
-		{name: "stale figures are not compared with thresholds", level: StatusUnknown, reason: "stale",
+		{name: "stale figures are not compared with thresholds", level: engine.LevelUnknown, reason: "stale",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView {
 				v.PendingAt, v.TotalPending = statusNow.Add(-7*time.Minute), 5_000_000
 				return v
 			}},
-		{name: "stale agent states", level: StatusUnknown, reason: "agent states are 10m old (stale after 5m)",
+		{name: "stale agent states", level: engine.LevelUnknown, reason: "agent states are 10m old (stale after 5m)",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView {
 				v.AgentsAt = statusNow.Add(-10 * time.Minute)
 				return v
 			}},
-		{name: "an agent in error outranks an unreachable source", level: StatusCritical, reason: "distribution agent",
+		{name: "an agent in error outranks an unreachable source", level: engine.LevelCritical, reason: "distribution agent",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView {
 				v.Agents[0].Status = engine.AgentFailed
 				setHealth(v, engine.SourceTarget, engine.SourceHealth{State: engine.HealthFailing, Since: statusNow, LastError: "boom"})
 				return v
 			}},
-		{name: "replication removed", level: StatusOK, reason: "replication removed 2h00m ago by step remove-replication",
+		{name: "replication removed", level: engine.LevelOK, reason: "replication removed 2h00m ago by step remove-replication",
 			change: func(v *engine.ReplicationView) *engine.ReplicationView {
 				v.Retired, v.RetiredBy = statusNow.Add(-2*time.Hour), "remove-replication"
 				v.PendingAt, v.AgentsAt = statusNow.Add(-2*time.Hour), statusNow.Add(-2*time.Hour)
@@ -142,13 +142,13 @@ func TestStatusLevels(t *testing.T) {
 				setHealth(v, engine.SourceDistributor, engine.SourceHealth{State: engine.HealthFailing, Since: statusNow.Add(-2 * time.Hour), LastError: "Invalid object name"})
 				return v
 			}},
-		{name: "no view", level: StatusUnknown, reason: "no replication data",
+		{name: "no view", level: engine.LevelUnknown, reason: "no replication data",
 			change: func(*engine.ReplicationView) *engine.ReplicationView { return nil }},
-		{name: "before the first poll", level: StatusUnknown, reason: "waiting for the first poll",
+		{name: "before the first poll", level: engine.LevelUnknown, reason: "waiting for the first poll",
 			change: func(*engine.ReplicationView) *engine.ReplicationView { return &engine.ReplicationView{} }},
-		{name: "a zero threshold is not checked", level: StatusOK,
+		{name: "a zero threshold is not checked", level: engine.LevelOK,
 			change: func(v *engine.ReplicationView) *engine.ReplicationView { v.TotalPending = 5_000_000; return v },
-			th:     func(th *StatusThresholds) { th.WarnPending, th.CritPending = 0, 0 }},
+			th:     func(th *engine.Thresholds) { th.WarnPending, th.CritPending = 0, 0 }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -156,7 +156,7 @@ func TestStatusLevels(t *testing.T) {
 			if c.change != nil {
 				v = c.change(v)
 			}
-			th := DefaultThresholds()
+			th := engine.DefaultThresholds()
 			if c.th != nil {
 				c.th(&th)
 			}
@@ -179,10 +179,10 @@ func TestStatusLevels(t *testing.T) {
 
 func TestStatusExitCodes(t *testing.T) {
 	for _, c := range []struct {
-		level StatusLevel
+		level engine.Level
 		word  string
 		code  int
-	}{{StatusOK, "OK", 0}, {StatusWarning, "WARNING", 1}, {StatusCritical, "CRITICAL", 2}, {StatusUnknown, "UNKNOWN", 3}, {StatusLevel(42), "UNKNOWN", 3}} {
+	}{{engine.LevelOK, "OK", 0}, {engine.LevelWarning, "WARNING", 1}, {engine.LevelCritical, "CRITICAL", 2}, {engine.LevelUnknown, "UNKNOWN", 3}, {engine.Level(42), "UNKNOWN", 3}} {
 		if got := (Status{Level: c.level}).ExitCode(); got != c.code || c.level.String() != c.word {
 			t.Errorf("%d: exit %d word %q, want %d %q", int(c.level), got, c.level.String(), c.code, c.word)
 		}
@@ -190,7 +190,7 @@ func TestStatusExitCodes(t *testing.T) {
 }
 
 func TestStatusRunProgress(t *testing.T) {
-	s := EvaluateStatus(healthyView(), runSnapshot(), DefaultThresholds(), statusNow)
+	s := EvaluateStatus(healthyView(), runSnapshot(), engine.DefaultThresholds(), statusNow)
 	rs := s.Run
 	if rs == nil || rs.StepsDone != 7 || rs.StepsTotal != 21 || rs.Outcome != engine.OutcomeWaiting {
 		t.Fatalf("run %+v", rs)
@@ -201,7 +201,7 @@ func TestStatusRunProgress(t *testing.T) {
 	if d := rs.Downtime; d == nil || d.Elapsed != time.Hour || d.Budget != 12*time.Hour || d.Over() {
 		t.Fatalf("downtime %+v", rs.Downtime)
 	}
-	if s := EvaluateStatus(healthyView(), nil, DefaultThresholds(), statusNow); s.Run != nil {
+	if s := EvaluateStatus(healthyView(), nil, engine.DefaultThresholds(), statusNow); s.Run != nil {
 		t.Fatal("no snapshot, no run progress")
 	}
 }
@@ -211,7 +211,7 @@ func TestStatusWorstTables(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		v.Tables = append(v.Tables, engine.TableLag{Table: "dbo.SMALL" + string(rune('A'+i)), Source: 10, Target: 9, Delta: 1, OnTarget: true})
 	}
-	s := EvaluateStatus(v, nil, DefaultThresholds(), statusNow)
+	s := EvaluateStatus(v, nil, engine.DefaultThresholds(), statusNow)
 	var names []string
 	for _, w := range s.Replication.Worst {
 		names = append(names, w.Table)
@@ -228,7 +228,7 @@ func TestStatusText(t *testing.T) {
 	setHealth(v, engine.SourceTarget, engine.SourceHealth{State: engine.HealthFailing, Since: statusNow.Add(-3 * time.Minute),
 		LastOK: statusNow.Add(-4 * time.Minute), LastError: "row counts: connection reset"})
 	var b bytes.Buffer
-	if err := EvaluateStatus(v, runSnapshot(), DefaultThresholds(), statusNow).WriteText(&b); err != nil {
+	if err := EvaluateStatus(v, runSnapshot(), engine.DefaultThresholds(), statusNow).WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -253,24 +253,24 @@ func TestStatusText(t *testing.T) {
 		t.Errorf("plain text only, no escape sequences:\n%q", out)
 	}
 	b.Reset()
-	if err := EvaluateStatus(nil, nil, DefaultThresholds(), statusNow).WriteText(&b); err != nil || b.String() != "cutover UNKNOWN - no replication data\n" {
+	if err := EvaluateStatus(nil, nil, engine.DefaultThresholds(), statusNow).WriteText(&b); err != nil || b.String() != "cutover UNKNOWN - no replication data\n" {
 		t.Fatalf("without data: %q, %v", b.String(), err)
 	}
 }
 
 func TestStatusOneLine(t *testing.T) {
 	snap := runSnapshot()
-	if got := EvaluateStatus(healthyView(), snap, DefaultThresholds(), statusNow).OneLine(); got != "cutover OK 46,162 pending ETA 31s · 7/21 steps" {
+	if got := EvaluateStatus(healthyView(), snap, engine.DefaultThresholds(), statusNow).OneLine(); got != "cutover OK 46,162 pending ETA 31s · 7/21 steps" {
 		t.Errorf("healthy: %q", got)
 	}
 	v := healthyView()
 	v.Agents[1].Status = engine.AgentFailed
-	if got := EvaluateStatus(v, nil, DefaultThresholds(), statusNow).OneLine(); got != "cutover CRIT agent error AX_PUB_PkTable_2" {
+	if got := EvaluateStatus(v, nil, engine.DefaultThresholds(), statusNow).OneLine(); got != "cutover CRIT agent error AX_PUB_PkTable_2" {
 		t.Errorf("agent in error: %q", got)
 	}
 	v = healthyView()
 	v.Retired = statusNow
-	if got := EvaluateStatus(v, nil, DefaultThresholds(), statusNow).OneLine(); got != "cutover OK replication removed" {
+	if got := EvaluateStatus(v, nil, engine.DefaultThresholds(), statusNow).OneLine(); got != "cutover OK replication removed" {
 		t.Errorf("retired: %q", got)
 	}
 	// Long names never push it past a tmux status line.
@@ -280,9 +280,9 @@ func TestStatusOneLine(t *testing.T) {
 	setHealth(v, engine.SourceTarget, engine.SourceHealth{State: engine.HealthFailing, Since: statusNow, LastError: strings.Repeat("x", 300)})
 	snap.Run.Name = strings.Repeat("Contoso ", 30)
 	for _, s := range []Status{
-		EvaluateStatus(v, snap, DefaultThresholds(), statusNow),
-		EvaluateStatus(nil, snap, DefaultThresholds(), statusNow),
-		EvaluateStatus(healthyView(), snap, DefaultThresholds(), statusNow),
+		EvaluateStatus(v, snap, engine.DefaultThresholds(), statusNow),
+		EvaluateStatus(nil, snap, engine.DefaultThresholds(), statusNow),
+		EvaluateStatus(healthyView(), snap, engine.DefaultThresholds(), statusNow),
 	} {
 		line := s.OneLine()
 		if w := ansi.StringWidth(line); w > OneLineWidth || strings.Contains(line, "\n") {
@@ -299,7 +299,7 @@ func TestStatusJSONSchema(t *testing.T) {
 	v.Agents[1].Status, v.Agents[1].Error = engine.AgentFailed, "cannot connect"
 	v.Tables[2].ETA = 0
 	var b bytes.Buffer
-	if err := EvaluateStatus(v, runSnapshot(), DefaultThresholds(), statusNow).WriteJSON(&b); err != nil {
+	if err := EvaluateStatus(v, runSnapshot(), engine.DefaultThresholds(), statusNow).WriteJSON(&b); err != nil {
 		t.Fatal(err)
 	}
 	var doc map[string]any
@@ -367,7 +367,7 @@ func TestStatusJSONSchema(t *testing.T) {
 
 	// Nothing known: the same keys, with null where there is nothing.
 	b.Reset()
-	if err := EvaluateStatus(nil, nil, DefaultThresholds(), statusNow).WriteJSON(&b); err != nil {
+	if err := EvaluateStatus(nil, nil, engine.DefaultThresholds(), statusNow).WriteJSON(&b); err != nil {
 		t.Fatal(err)
 	}
 	doc = nil
@@ -383,7 +383,7 @@ func TestStatusJSONSchema(t *testing.T) {
 	v = healthyView()
 	v.PendingAt, v.AgentsAt, v.ETA = time.Time{}, time.Time{}, 0
 	b.Reset()
-	if err := EvaluateStatus(v, nil, DefaultThresholds(), statusNow).WriteJSON(&b); err != nil {
+	if err := EvaluateStatus(v, nil, engine.DefaultThresholds(), statusNow).WriteJSON(&b); err != nil {
 		t.Fatal(err)
 	}
 	doc = nil
@@ -597,7 +597,7 @@ func TestStatusJSONSchemaEveryState(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := EvaluateStatus(c.view(), c.snap(), DefaultThresholds(), statusNow).WriteJSON(&b); err != nil {
+			if err := EvaluateStatus(c.view(), c.snap(), engine.DefaultThresholds(), statusNow).WriteJSON(&b); err != nil {
 				t.Fatal(err)
 			}
 			var doc map[string]any
@@ -672,7 +672,7 @@ func TestStatusTextSaysWhereTheRollbackStands(t *testing.T) {
 	snap.Steps[19].Planned = 45 * time.Minute
 	text := func() string {
 		var b bytes.Buffer
-		if err := EvaluateStatus(healthyView(), snap, DefaultThresholds(), statusNow).WriteText(&b); err != nil {
+		if err := EvaluateStatus(healthyView(), snap, engine.DefaultThresholds(), statusNow).WriteText(&b); err != nil {
 			t.Fatal(err)
 		}
 		return b.String()
@@ -727,9 +727,9 @@ func TestPublicationRowAndGlanceAgree(t *testing.T) {
 		v.Agents[i].Latency = 2 * time.Second
 	}
 	v.TotalPending = 10
-	st := EvaluateStatus(v, nil, DefaultThresholds(), fixedNow)
+	st := EvaluateStatus(v, nil, engine.DefaultThresholds(), fixedNow)
 	want := v.Publications[0].Name + " latency 7m (warning over 5m)"
-	if st.Level != StatusWarning || !slicesContain(st.Reasons, want) {
+	if st.Level != engine.LevelWarning || !slicesContain(st.Reasons, want) {
 		t.Fatalf("status %s %q, want WARNING with %q", st.Level, st.Reasons, want)
 	}
 	a := newTestApp(e, 200, 60, Options{})
@@ -751,7 +751,7 @@ func TestPublicationRowAndGlanceAgree(t *testing.T) {
 	}
 	// Over the critical threshold: CRITICAL, and the row says ✖.
 	v.Publications[0].Latency = 40 * time.Minute
-	if st := EvaluateStatus(v, nil, DefaultThresholds(), fixedNow); st.Level != StatusCritical {
+	if st := EvaluateStatus(v, nil, engine.DefaultThresholds(), fixedNow); st.Level != engine.LevelCritical {
 		t.Fatalf("critical latency: %s %q", st.Level, st.Reasons)
 	}
 	a = newTestApp(e, 200, 60, Options{})
@@ -770,8 +770,8 @@ func TestNeverReadIsUnknownNotDrained(t *testing.T) {
 	}
 	setHealth(v, engine.SourceDistributor, engine.SourceHealth{State: engine.HealthFailing, Since: statusNow.Add(-time.Minute),
 		LastError: "login failed for user 'cutover' (18456)"})
-	st := EvaluateStatus(v, nil, DefaultThresholds(), statusNow)
-	if st.Level != StatusUnknown || st.ExitCode() != 3 {
+	st := EvaluateStatus(v, nil, engine.DefaultThresholds(), statusNow)
+	if st.Level != engine.LevelUnknown || st.ExitCode() != 3 {
 		t.Fatalf("level %s exit %d", st.Level, st.ExitCode())
 	}
 	var text, js bytes.Buffer
@@ -798,13 +798,13 @@ func TestNeverReadIsUnknownNotDrained(t *testing.T) {
 // the replication.healthy step's "at most"); one over it is not.
 func TestThresholdsAreOver(t *testing.T) {
 	v := healthyView()
-	th := DefaultThresholds()
+	th := engine.DefaultThresholds()
 	v.TotalPending = th.WarnPending
-	if st := EvaluateStatus(v, nil, th, statusNow); st.Level != StatusOK {
+	if st := EvaluateStatus(v, nil, th, statusNow); st.Level != engine.LevelOK {
 		t.Fatalf("at the threshold: %s %q", st.Level, st.Reasons)
 	}
 	v.TotalPending = th.WarnPending + 1
-	if st := EvaluateStatus(v, nil, th, statusNow); st.Level != StatusWarning {
+	if st := EvaluateStatus(v, nil, th, statusNow); st.Level != engine.LevelWarning {
 		t.Fatalf("over the threshold: %s %q", st.Level, st.Reasons)
 	}
 }

@@ -74,7 +74,7 @@ func (s Status) WriteText(w io.Writer) error {
 	b.WriteString("cutover " + s.Level.String())
 	if len(s.Reasons) > 0 {
 		b.WriteString(" - " + strings.ReplaceAll(strings.Join(s.Reasons, "; "), "|", "/"))
-	} else if s.Level == StatusOK {
+	} else if s.Level == engine.LevelOK {
 		b.WriteString(" - replication healthy")
 	}
 	if r := s.Replication; r != nil {
@@ -193,7 +193,7 @@ func (s Status) OneLine() string {
 	head := "cutover " + levelShort(s.Level)
 	var what string
 	switch {
-	case s.Level != StatusOK && len(s.Reasons) > 0:
+	case s.Level != engine.LevelOK && len(s.Reasons) > 0:
 		what = s.brief(0)
 		if n := len(s.Reasons) - 1; n > 0 {
 			what += fmt.Sprintf(" (+%d)", n)

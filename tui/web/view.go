@@ -283,7 +283,7 @@ func buildView(snap engine.Snapshot, repl *ReplicationView, val *engine.Validati
 // replicationView is the replication summary: the status glance's verdict and figures (the same
 // thresholds as `cutover status`), the drain curve and the sources.
 func replicationView(repl *engine.ReplicationView, now time.Time, h func(string) string) *ReplicationView {
-	st := tui.EvaluateStatus(repl, nil, tui.DefaultThresholds(), now)
+	st := tui.EvaluateStatus(repl, nil, engine.DefaultThresholds(), now)
 	r := &ReplicationView{Level: strings.ToLower(st.Level.String()), Reasons: []string{}, Worst: []TableView{}, Trend: []TrendPoint{},
 		Sources: []SourceView{}, Agents: []AgentProblem{}, At: repl.At, Retired: repl.Retired, RetiredBy: h(repl.RetiredBy)}
 	for _, why := range st.Reasons {
