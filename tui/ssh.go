@@ -399,12 +399,9 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	p := s.newPresence(actor, false)
 	p.sess = sess
 	// Every action of the session goes through the team file as it is at that moment.
-	s.mu.Lock()
-	join := s.opt.Join
-	s.mu.Unlock()
 	app := NewApp(ctx, &policyEngine{e: s.e, s: s, p: p}, Options{
 		Actor: actor, ReadOnly: !actor.CanOperate(), Config: s.opt.Config, Local: s.opt.Local,
-		Watchers: s.Presence, OnActivity: p.touch, Join: join,
+		Watchers: s.Presence, OnActivity: p.touch, Join: s.Join(),
 	})
 	p.app = app
 	opts := append(bm.MakeOptions(sess), tea.WithContext(ctx), tea.WithFPS(20))
