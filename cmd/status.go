@@ -80,7 +80,7 @@ func cmdStatus(s *streams) *cobra.Command {
 				// default, as the cockpit does; a GOGC the operator set wins.
 				defer debug.SetGCPercent(debug.SetGCPercent(25))
 			}
-			poller := engine.NewPoller(sp, engine.MonitorConfig{}, time.Now)
+			poller := engine.NewPoller(sp, engine.MonitorConfig{Ignore: engine.IgnoredTables(rb)}, time.Now)
 			code := exitOK
 			for {
 				pctx, pcancel := context.WithTimeout(ctx, 2*time.Minute)

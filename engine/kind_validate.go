@@ -87,6 +87,9 @@ type validateAction struct {
 	every        time.Duration
 }
 
+// ignoredTables implements ignoring: the step's ignore list and ignore file.
+func (a *validateAction) ignoredTables() []string { return a.rules.Ignore }
+
 func (a *validateAction) Describe() string {
 	desc := "compare the tables and row counts of the AX database and the sandbox"
 	if a.rules.Recount {

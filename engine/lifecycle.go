@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -91,6 +92,8 @@ func New(rb *runbook.Runbook, opts Options) (*Engine, error) {
 	e.picture = &pictureSaver{path: filepath.Join(opts.StateDir, PictureFileName), realNow: time.Now,
 		warn: func(msg string) { e.logs.add(LevelWarn, "", "", msg) }}
 	if opts.Ports.Replication != nil {
+		cfg := opts.Monitor
+		cfg.Ignore = append(slices.Clip(cfg.Ignore), IgnoredTables(rb)...)
 		e.monitor = newMonitor(e.clock.Now, monitorHooks{
 			log:      func(level LogLevel, step, msg string) { e.logs.add(level, step, "", msg) },
 			publish:  func(ev Event) { e.bus.Publish(ev) },
@@ -98,7 +101,7 @@ func New(rb *runbook.Runbook, opts Options) (*Engine, error) {
 			sample:   e.recordSample,
 			removing: e.removingReplication,
 			polled:   func(v *ReplicationView) { e.picture.save(v, v.At, false) },
-		}, opts.Ports.Replication, opts.Monitor)
+		}, opts.Ports.Replication, cfg)
 	}
 	if e.opts.SampleEvery <= 0 {
 		e.opts.SampleEvery = time.Minute

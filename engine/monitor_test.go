@@ -230,6 +230,43 @@ func TestMonitorDrainRateAndETA(t *testing.T) {
 	}
 }
 
+// TestMonitorKnowsTheRunbooksIgnoreList: a table a validation's ignore list names is shown as
+// ignored in the engine's pictures and a Poller's (IgnoredTables), never among the worst tables,
+// however far its counts differ. Before, the monitor never heard of the runbook's list.
+func TestMonitorKnowsTheRunbooksIgnoreList(t *testing.T) {
+	// A manual step first: the validation waits, and only the monitor reads replication.
+	rb := "name: t\n" + replConnections + `steps:
+  - {id: wait, title: Wait, kind: manual}
+  - {id: validate, title: Validate, kind: validate.counts, after: [wait], with: {ignore: [dbo.SalesLine]}}
+`
+	h := newHarness(t, rb)
+	if got := engine.IgnoredTables(h.rb); !slices.Equal(got, []string{"dbo.SalesLine"}) {
+		t.Fatalf("IgnoredTables: %q", got)
+	}
+	src := newFakeReplication(h.clk)
+	h.opts.Ports.Replication = src
+	h.opts.Monitor = engine.MonitorConfig{Interval: 15 * time.Second}
+	h.start()
+	p := engine.NewPoller(newFakeReplication(h.clk), engine.MonitorConfig{Ignore: engine.IgnoredTables(h.rb)}, h.clk.Now)
+	glance, err := p.Poll(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]*engine.ReplicationView{"engine": h.nextView(1), "poller": glance} {
+		if sl, ok := v.Table("SALESLINE"); !ok || !sl.Ignored || sl.Pending == 0 {
+			t.Fatalf("%s: SALESLINE %+v (found %v), want ignored with its backlog", name, sl, ok)
+		}
+		if inv, _ := v.Table("INVENTTRANS"); inv.Ignored {
+			t.Fatalf("%s: INVENTTRANS is not on the list", name)
+		}
+		for _, w := range v.WorstTables(10, nil) {
+			if w.Table == "SALESLINE" || engine.TableKey(w.Table) == "SALESLINE" {
+				t.Fatalf("%s: an ignored table among the worst", name)
+			}
+		}
+	}
+}
+
 func TestMonitorNeverOverlapsAPoll(t *testing.T) {
 	h := newHarness(t, "name: t\nsteps:\n  - {id: idle, title: Idle, kind: manual}\n")
 	src := newFakeReplication(h.clk)

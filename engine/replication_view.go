@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"cutover/engine/runbook"
 	"fmt"
 	"slices"
 	"sort"
@@ -26,7 +27,8 @@ type MonitorConfig struct {
 	// TableTrendPoints (default 16).
 	TrendPoints      int
 	TableTrendPoints int
-	// Ignore lists tables not replicated on purpose (the toolkit's IgnoreTables.xml).
+	// Ignore lists tables not replicated on purpose (the toolkit's IgnoreTables.xml). An engine
+	// adds the runbook's own (IgnoredTables).
 	Ignore []string
 }
 
@@ -56,6 +58,24 @@ func (c MonitorConfig) withDefaults() MonitorConfig {
 		c.TableTrendPoints = 16
 	}
 	return c
+}
+
+// ignoring is a step's action that names tables not replicated on purpose.
+type ignoring interface{ ignoredTables() []string }
+
+// IgnoredTables is every table the runbook's steps name as not replicated on purpose (a
+// validation's ignore list and ignore file, the toolkit's IgnoreTables.xml). The replication
+// monitor shows them as ignored, never as lagging or missing: an engine adds them to its monitor's
+// MonitorConfig.Ignore, and a Poller is given them. rb must have been loaded with the engine's
+// kinds.
+func IgnoredTables(rb *runbook.Runbook) []string {
+	var out []string
+	for _, s := range rb.Steps {
+		if a, ok := s.Spec.(ignoring); ok {
+			out = append(out, a.ignoredTables()...)
+		}
+	}
+	return out
 }
 
 // Health is how a data source is doing.
