@@ -310,7 +310,12 @@ func TestReasonPrompts(t *testing.T) {
 		t.Fatal("completing a manual step asks for no phrase")
 	}
 	typeText(a, "AIF ports off")
-	press(a, "tab", "tab", "enter")
+	// The first tab lands on [ Cancel ]: enter there keeps the note and says where the button is.
+	press(a, "tab", "enter")
+	if a.overlay == nil || len(e.called()) != 1 || !strings.Contains(screenOf(a), "[ Cancel ] is chosen: tab to [ Mark done ]") {
+		t.Fatalf("enter on [ Cancel ] with a note typed threw the note away:\n%s", screenOf(a))
+	}
+	press(a, "tab", "enter")
 	want := []string{"decline aos-stop users still connected", "done stop-integrations AIF ports off"}
 	if got := e.called(); !slices.Equal(got, want) {
 		t.Fatalf("engine calls %q, want %q", got, want)

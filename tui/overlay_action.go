@@ -101,7 +101,8 @@ type actionOverlay struct {
 	step    string
 	reason  textinput.Model
 	phrase  textinput.Model
-	focus   int // 0..len(fields)-1 a field, then focusCancel, focusAct, focusWithdraw past them
+	given   string // the reason the dialog opened with
+	focus   int    // 0..len(fields)-1 a field, then focusCancel, focusAct, focusWithdraw past them
 	err     string
 	hint    string
 	waiting bool
@@ -115,6 +116,7 @@ func newActionOverlay(e *env, action promptAction, step, reason string) *actionO
 		reason: newInput(e.s, "› ", ""), phrase: newInput(e.s, "› ", "type the phrase")}
 	o.reason.SetValue(reason)
 	o.reason.CursorEnd()
+	o.given = reason
 	if len(o.fields()) == 0 {
 		o.focus = focusCancel
 	}
@@ -306,6 +308,12 @@ func (o *actionOverlay) key(km tea.KeyPressMsg) (tea.Cmd, bool) {
 	case "enter":
 		switch o.button() {
 		case focusCancel:
+			if o.typed() {
+				// Text typed here and Cancel chosen: say so rather than throw the text away
+				// (esc still cancels), as the confirmation dialog does.
+				o.hint = fmt.Sprintf("[ Cancel ] is chosen: tab to [ %s ], then enter (esc cancels)", o.action.verb())
+				return nil, false
+			}
 			return o.cancelled(), true
 		case focusAct:
 			return o.send(), false
@@ -334,6 +342,12 @@ func (o *actionOverlay) key(km tea.KeyPressMsg) (tea.Cmd, bool) {
 	}
 	o.err, o.hint = "", ""
 	return cmd, false
+}
+
+// typed reports whether the operator typed something in the dialog: a phrase, or a reason other
+// than the one it opened with.
+func (o *actionOverlay) typed() bool {
+	return strings.TrimSpace(o.phrase.Value()) != "" || strings.TrimSpace(o.reason.Value()) != strings.TrimSpace(o.given)
 }
 
 // cancelled says the dialog closed without sending anything.
