@@ -214,6 +214,8 @@ type StepView struct {
 	Timeout  time.Duration
 	// Action says exactly what the step does.
 	Action string
+	// StopEffect says what stopping the step while it runs does (and what goes on regardless).
+	StopEffect string
 
 	State StepState
 	// Since is when the step entered its state: the time of the journal record that put it there

@@ -51,6 +51,21 @@ func (e *Engine) describe(def *runbook.Step, attempt int) string {
 	return a.Describe()
 }
 
+// stopNoter is an Action whose work goes on outside cutover when the step is stopped (an LCS
+// operation, a data upgrade running in the environment): stopEffect says what stopping does.
+type stopNoter interface{ stopEffect() string }
+
+// defaultStopEffect is what stopping a running step does when its action says nothing else.
+const defaultStopEffect = "cutover stops it (a command it runs is killed, a query it sent is cancelled) and the step fails."
+
+// stopEffect is what stopping the step does (StepView.StopEffect).
+func stopEffect(spec any) string {
+	if s, ok := spec.(stopNoter); ok {
+		return s.stopEffect()
+	}
+	return defaultStopEffect
+}
+
 // Runner is an Action that does work (ModeAuto kinds). Run returns nil on success; the error
 // otherwise says what went wrong. Wrap it with Permanent when retrying cannot help.
 type Runner interface {

@@ -76,6 +76,12 @@ func (a *refreshAction) Describe() string {
 		a.targetLabel, a.target, a.sourceLabel, a.source, "the target environment goes offline while its database is replaced")
 }
 
+// stopEffect implements stopNoter: LCS goes on with a refresh that started (database-refresh.md:
+// it cannot be cancelled).
+func (a *refreshAction) stopEffect() string {
+	return "A refresh that started goes on in LCS: it cannot be cancelled. cutover stops following it and the step fails; the environment's history in LCS shows how it ends."
+}
+
 // Preview shows the database operation budget with the confirmation and, when a retry asks
 // again, what the refresh an earlier attempt followed is doing (so the operators know whether
 // confirming starts a new one).

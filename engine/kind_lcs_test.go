@@ -921,3 +921,21 @@ func TestPreflightQuotaGatesOnlyAPIOperations(t *testing.T) {
 		}
 	}
 }
+
+// TestStoppingTellsWhatGoesOn: the production refresh's view says that stopping it leaves the
+// refresh running in LCS (it cannot be cancelled); a command's says the command is killed.
+func TestStoppingTellsWhatGoesOn(t *testing.T) {
+	h := newHarness(t, "name: t\n"+lcsSection+`steps:
+  - {id: prod-refresh, title: Refresh production, kind: lcs.refresh, destructive: true, confirm: REFRESH PRODUCTION, with: {source: sandbox, target: production, poll: 1m}}
+  - {id: cmd, title: A command, kind: command, with: {argv: ["true"]}}
+`).start()
+	snap := h.e.Snapshot()
+	refresh, _ := snap.Step("prod-refresh")
+	if !strings.Contains(refresh.StopEffect, "goes on in LCS") || !strings.Contains(refresh.StopEffect, "cannot be cancelled") {
+		t.Fatalf("the refresh's stop effect: %q", refresh.StopEffect)
+	}
+	cmd, _ := snap.Step("cmd")
+	if !strings.Contains(cmd.StopEffect, "command it runs is killed") {
+		t.Fatalf("the command's stop effect: %q", cmd.StopEffect)
+	}
+}

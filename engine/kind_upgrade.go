@@ -69,6 +69,11 @@ func (a *upgradeWatchAction) Describe() string {
 // Rerunnable: it only reads.
 func (a *upgradeWatchAction) Rerunnable() bool { return true }
 
+// stopEffect implements stopNoter: the step only watches.
+func (a *upgradeWatchAction) stopEffect() string {
+	return "The data upgrade goes on in the sandbox: cutover only stops watching it, and the step fails. Run the step again to follow it."
+}
+
 // The sandbox's LCS states the `ds` report names for the end of the data upgrade
 // (migration-upgrade/data-upgrade-self-service.md): "AX 2012 upgrade topology (LCS) status:
 // Deployed" when it succeeded, "… Failed" when it failed, and "Data upgrade in progress" meanwhile.

@@ -97,7 +97,7 @@ func (e *Engine) viewLocked(st *stepRT) StepView {
 	v := StepView{
 		ID: d.ID, Title: d.Title, Phase: d.Phase, Kind: d.Kind, Mode: st.kind.Mode(), Description: d.Description, Doc: d.Doc,
 		Owner: d.Owner, After: d.After, Destructive: d.Destructive, Idempotent: d.Idempotent,
-		Planned: d.Planned, Timeout: d.Timeout, Action: e.describe(d, st.attempt+1),
+		Planned: d.Planned, Timeout: d.Timeout, Action: e.describe(d, st.attempt+1), StopEffect: stopEffect(d.Spec),
 		State: e.st.viewState(st), Since: st.since, Attempt: st.attempt, MaxAttempts: d.Retries + 1,
 		FirstStarted: st.firstStarted, Started: st.started, Finished: st.finished, RetryAt: st.retryAt,
 		LastError: st.lastError, Message: st.message, Output: append([]string(nil), st.output...),

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -453,7 +454,7 @@ func (o *actionOverlay) explain(st engine.StepView) string {
 		}
 		return "Run it again now."
 	case actionAbort:
-		return "Why stop it? A running command is killed; the step fails."
+		return "Why stop it? " + cmp.Or(st.StopEffect, "The step fails.")
 	case actionPause:
 		return "Why pause? Running steps finish; nothing new starts until the run is resumed."
 	case actionResume:
