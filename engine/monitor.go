@@ -489,8 +489,17 @@ func (m *monitor) smooth(prev, sample float64, dt time.Duration, have bool) floa
 		return sample
 	}
 	alpha := 1 - math.Exp(-dt.Seconds()/m.cfg.Smoothing.Seconds())
-	return prev + alpha*(sample-prev)
+	if r := prev + alpha*(sample-prev); math.Abs(r) >= minRate {
+		return r
+	}
+	// An average that only decays never reaches zero by itself: left alone it showed as
+	// 1.06e-40 commands a second.
+	return 0
 }
+
+// minRate is the smallest drain rate the monitor reports (commands a second): one command in
+// about eleven days. Below it the rate is 0.
+const minRate = 1e-6
 
 // eta is the time to drain pending commands at rate (0 when there is nothing or no progress).
 func eta(pending int64, rate float64) time.Duration {

@@ -3,6 +3,7 @@ package engine
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 // The key a table is looked up by is TableKey, built without allocating for ASCII names.
@@ -46,4 +47,23 @@ func seq(from, to int64) []int64 {
 		out = append(out, v)
 	}
 	return out
+}
+
+// TestSmoothedRateReachesZero: a rate that decays toward nothing is reported as 0, not as the
+// 1e-40 an exponential average leaves; a real rate, however slow, is kept.
+func TestSmoothedRateReachesZero(t *testing.T) {
+	m := newMonitor(time.Now, monitorHooks{}, nil, MonitorConfig{Smoothing: 2 * time.Minute})
+	r := 50.0
+	for range 2000 {
+		r = m.smooth(r, 0, time.Minute, true)
+	}
+	if r != 0 {
+		t.Fatalf("after a long stop the rate is %g, want 0", r)
+	}
+	if r := m.smooth(0, 1.0/3600, time.Minute, true); r <= 0 {
+		t.Fatalf("a command an hour is a rate: %g", r)
+	}
+	if r := m.smooth(-50, 0, time.Minute, true); r >= 0 {
+		t.Fatalf("a growing backlog keeps its negative rate while it decays: %g", r)
+	}
 }
