@@ -125,7 +125,7 @@ func (a *App) header(w int) []string {
 	proj := d.snap.Project(now) // once a frame, for the forecast and the point of no return
 	l2 = append(l2, a.noReturn(d, proj)...)
 	if f, ok := d.forecastFrom(proj); ok && run.Finished.IsZero() {
-		at := f.In(a.s.local).Format("15:04")
+		at := clockAt(f, now, a.s.local)
 		forms, prio := []string{"finish ≈ " + at}, 5
 		if late, ok := dt.Late(f); ok {
 			if late > 0 {
@@ -309,4 +309,19 @@ func shortSource(source string) string {
 func healthGlyph(h engine.Health) string {
 	g, _, _ := strings.Cut(healthMark(h), " ")
 	return g
+}
+
+// clockAt is a time of day as the header shows it, with how many days from now's date it falls
+// when that is not today ("12:17 +1d"): a finish at 12:17 tomorrow must not read as 46 minutes
+// away.
+func clockAt(t, now time.Time, loc *time.Location) string {
+	t, now = t.In(loc), now.In(loc)
+	s := t.Format("15:04")
+	ty, tm, td := t.Date()
+	ny, nm, nd := now.Date()
+	// Dates compared as UTC midnights: a day is 24 hours there, whatever the zone's changes.
+	if days := int(time.Date(ty, tm, td, 0, 0, 0, 0, time.UTC).Sub(time.Date(ny, nm, nd, 0, 0, 0, 0, time.UTC)).Hours() / 24); days != 0 {
+		s += fmt.Sprintf(" %+dd", days)
+	}
+	return s
 }

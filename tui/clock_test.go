@@ -1,0 +1,30 @@
+package tui
+
+import (
+	"testing"
+	"time"
+)
+
+// TestClockAtSaysTheDay: a time on another day than now carries the days between them.
+func TestClockAtSaysTheDay(t *testing.T) {
+	oslo, err := time.LoadLocation("Europe/Oslo")
+	if err != nil {
+		t.Skip("no time zone data:", err)
+	}
+	now := time.Date(2026, 12, 6, 11, 31, 0, 0, oslo)
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(2026, 12, 6, 12, 17, 0, 0, oslo), "12:17"},
+		{time.Date(2026, 12, 7, 12, 17, 0, 0, oslo), "12:17 +1d"},
+		{time.Date(2026, 12, 9, 0, 5, 0, 0, oslo), "00:05 +3d"},
+		{time.Date(2026, 12, 5, 23, 10, 0, 0, oslo), "23:10 -1d"},
+		// Shown in the cockpit's zone whatever the time's own: 23:30 UTC is 00:30 in Oslo.
+		{time.Date(2026, 12, 6, 23, 30, 0, 0, time.UTC), "00:30 +1d"},
+	} {
+		if got := clockAt(c.at, now, oslo); got != c.want {
+			t.Errorf("clockAt(%v) = %q, want %q", c.at, got, c.want)
+		}
+	}
+}
