@@ -440,6 +440,9 @@ func (a *App) openHelp() {
 		keys = append(keys, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Back)
 	case paneRunbook:
 		keys = append(keys, k.Top, k.Bottom, k.Back)
+		// Every step action is learnt from ?, not only the selected step's.
+		a.overlay = newHelpOverlay(a.s, a.focus.String(), keys, a.globalBindings(), k.Confirm, k.Decline, k.Done, k.Skip, k.Retry, k.Abort)
+		return
 	}
 	a.overlay = newHelpOverlay(a.s, a.focus.String(), keys, a.globalBindings())
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // helpOverlay lists the keys valid right now — the focused pane's and the global ones, without
-// the ones a read-only session cannot use — and filters them as you type.
+// the ones a read-only session cannot use — then the pane's keys that do something elsewhere (the
+// step actions the selected step does not take), and filters them as you type.
 type helpOverlay struct {
 	s       *session
 	groups  []helpGroup
@@ -22,8 +23,11 @@ type helpGroup struct {
 	bindings []key.Binding
 }
 
-func newHelpOverlay(s *session, paneName string, paneKeys, global []key.Binding) *helpOverlay {
-	return &helpOverlay{s: s, context: paneName, groups: []helpGroup{{paneName, paneKeys}, {"Everywhere", global}}}
+// newHelpOverlay lists paneKeys, then global, then elsewhere less those already listed (keys of the
+// pane that do nothing here).
+func newHelpOverlay(s *session, paneName string, paneKeys, global []key.Binding, elsewhere ...key.Binding) *helpOverlay {
+	return &helpOverlay{s: s, context: paneName, groups: []helpGroup{{paneName, paneKeys}, {"Everywhere", global},
+		{"On other steps (not the selected one)", elsewhere}}}
 }
 
 func (o *helpOverlay) update(msg tea.Msg) (tea.Cmd, bool) {
