@@ -224,6 +224,8 @@ type StepView struct {
 	Since       time.Time
 	Attempt     int
 	MaxAttempts int
+	// FirstAsked is when the step first asked for its confirmation (zero if it never did).
+	FirstAsked time.Time
 	// FirstStarted is when the first attempt began, Started when the current one did.
 	FirstStarted time.Time
 	Started      time.Time

@@ -76,6 +76,7 @@ type stepRT struct {
 	approved  bool // the current request is satisfied
 	confirmed []Approval
 
+	firstAsked   time.Time // the first confirmation request's time
 	firstStarted time.Time
 	started      time.Time
 	finished     time.Time
@@ -240,6 +241,9 @@ func (r *runState) applyRecord(rec journal.Record) error {
 			return err
 		}
 		st.state, st.asked, st.action, st.lists = StateAwaiting, rec.Time, p.Action, p.Lists
+		if st.firstAsked.IsZero() {
+			st.firstAsked = rec.Time
+		}
 		st.request, st.needed, st.approvals, st.approved = rec.Seq, p.Needed, nil, false
 	case RecApproved:
 		var p Approved

@@ -99,7 +99,7 @@ func (e *Engine) viewLocked(st *stepRT) StepView {
 		Owner: d.Owner, After: d.After, Destructive: d.Destructive, Idempotent: d.Idempotent,
 		Planned: d.Planned, Timeout: d.Timeout, Action: e.describe(d, st.attempt+1), StopEffect: stopEffect(d.Spec),
 		State: e.st.viewState(st), Since: st.since, Attempt: st.attempt, MaxAttempts: d.Retries + 1,
-		FirstStarted: st.firstStarted, Started: st.started, Finished: st.finished, RetryAt: st.retryAt,
+		FirstAsked: st.firstAsked, FirstStarted: st.firstStarted, Started: st.started, Finished: st.finished, RetryAt: st.retryAt,
 		LastError: st.lastError, Message: st.message, Output: append([]string(nil), st.output...),
 		ByHand: st.byHand, By: st.by, Reason: st.reason, VerifiesBackup: verifiesRollbackPoint(st.kind, d.Spec),
 		ConfirmedBy: append([]Approval(nil), st.confirmed...),

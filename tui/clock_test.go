@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"cutover/engine"
 	"testing"
 	"time"
 )
@@ -26,5 +27,15 @@ func TestClockAtSaysTheDay(t *testing.T) {
 		if got := clockAt(c.at, now, oslo); got != c.want {
 			t.Errorf("clockAt(%v) = %q, want %q", c.at, got, c.want)
 		}
+	}
+}
+
+// TestGateTimingIsTheWait: a gate never runs; once answered its time is the wait from its first
+// question to its answer, against the plan, as the report counts it.
+func TestGateTimingIsTheWait(t *testing.T) {
+	asked := time.Date(2026, 12, 6, 11, 37, 0, 0, time.UTC)
+	gate := engine.StepView{State: engine.StateSucceeded, Planned: 15 * time.Minute, FirstAsked: asked, Finished: asked.Add(31 * time.Minute)}
+	if got := (&runbookPane{}).timing(gate, asked.Add(time.Hour)); got != "waited 31m / 15m" {
+		t.Fatalf("gate timing %q", got)
 	}
 }

@@ -313,6 +313,9 @@ func (p *runbookPane) timing(s engine.StepView, now time.Time) string {
 		return dur(now.Sub(start)) + plan
 	case s.State.Done() && !s.FirstStarted.IsZero() && !s.Finished.IsZero():
 		return dur(s.Finished.Sub(s.FirstStarted)) + plan
+	case s.State.Done() && !s.FirstAsked.IsZero() && !s.Finished.IsZero():
+		// A gate never runs: its time is the wait from its first question to its answer.
+		return "waited " + dur(s.Finished.Sub(s.FirstAsked)) + plan
 	case s.Planned > 0:
 		return "plan " + dur(s.Planned)
 	}
