@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"cutover/engine"
 	"slices"
 	"testing"
 )
@@ -27,6 +28,32 @@ func TestReplicationColumnsKeepSourceRows(t *testing.T) {
 		}
 		if !slices.Equal(got, c.want) || total != c.w {
 			t.Errorf("%d cells: columns %v (%d cells), want %v", c.w, got, total, c.want)
+		}
+	}
+}
+
+// TestUnpublishedTablesSayWhyWithoutThePublicationColumn: when the publication column has given
+// way, the pending column still says why a table has no backlog: ignored, or no PK yet.
+func TestUnpublishedTablesSayWhyWithoutThePublicationColumn(t *testing.T) {
+	a := newTestApp(newFixtureEngine(10), 120, 40, Options{})
+	p := a.panes[paneReplication].(*replicationPane)
+	var pending repCol
+	for _, col := range p.columns(78) {
+		if col.title == "PENDING" {
+			pending = col
+		}
+	}
+	for _, c := range []struct {
+		lag  engine.TableLag
+		want string
+	}{
+		{engine.TableLag{Table: "dbo.TMP_X", Ignored: true, HasPK: true}, "ignored"},
+		{engine.TableLag{Table: "dbo.NOPK"}, "no PK yet"},
+		{engine.TableLag{Table: "dbo.LOCKED", HasPK: true}, "—"},
+		{engine.TableLag{Table: "dbo.T", HasPK: true, Published: true, Pending: 1200}, "1,200"},
+	} {
+		if got := pending.cell(&c.lag); got != c.want {
+			t.Errorf("%s: pending %q, want %q", c.lag.Table, got, c.want)
 		}
 	}
 }

@@ -236,7 +236,14 @@ func (p *replicationPane) columns(w int) []repCol {
 		{title: "TABLE", w: 20, key: sortName, cell: func(t *engine.TableLag) string { return tableName(t.Table) }},
 		{title: "PUBLICATION", w: 20, key: sortPub, cell: pubCell},
 		{title: "PENDING", w: 10, right: true, key: sortPending, cell: func(t *engine.TableLag) string {
-			if !t.Published {
+			// An unpublished table says why here too: the publication column is the first to go.
+			switch {
+			case t.Published:
+			case t.Ignored:
+				return "ignored"
+			case !t.HasPK:
+				return "no PK yet"
+			default:
 				return "—"
 			}
 			return num(t.Pending)
