@@ -47,3 +47,19 @@ func TestAccessChangesAreJournaledAndReplay(t *testing.T) {
 		t.Fatalf("after replay: %s (seq %d, was %d)", st.State, h.e.Snapshot().Seq, before.Seq)
 	}
 }
+
+// TestGateLogNamesItsApproverOnce: a gate's success says who approved it once ("go: approved by
+// Ana"), not again in brackets.
+func TestGateLogNamesItsApproverOnce(t *testing.T) {
+	h := newHarness(t, "name: t\nsteps:\n  - {id: g, title: Go live, kind: gate}\n").start()
+	st := h.waitStep("g", engine.StateAwaiting)
+	if _, err := h.e.Confirm("g", st.Confirmation.Request, ana, st.Confirmation.Phrase); err != nil {
+		t.Fatal(err)
+	}
+	h.waitStep("g", engine.StateSucceeded)
+	for _, l := range h.e.Logs(100, "g") {
+		if strings.Contains(l.Msg, "succeeded") && (!strings.Contains(l.Msg, "approved by "+ana.Name) || strings.Contains(l.Msg, "(by ")) {
+			t.Fatalf("the gate's success: %q", l.Msg)
+		}
+	}
+}

@@ -139,7 +139,8 @@ func (e *Engine) logRecordLocked(rec journal.Record, payload any) {
 		if p.Message != "" {
 			msg += ": " + p.Message
 		}
-		if p.Actor != nil && p.Actor.Role != RoleSystem {
+		// Who, unless the message says it already (a gate's "go: approved by ana, ben").
+		if p.Actor != nil && p.Actor.Role != RoleSystem && !strings.Contains(p.Message, "by "+p.Actor.Name) {
 			msg += " (by " + p.Actor.Name + ")"
 		}
 	case Failed:
