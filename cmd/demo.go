@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,10 +38,6 @@ func cmdDemo(s *streams) *cobra.Command {
 				fmt.Fprintln(stderr, "cutover demo: --speed must be at least 1")
 				return exitUsage
 			}
-			if *rf.http == "" {
-				// The demo shows a newcomer the status page and /metrics: on, on a free loopback port.
-				*rf.http = "127.0.0.1:0"
-			}
 			sc, err := demo.ParseScenario(*scenario)
 			if err != nil {
 				fmt.Fprintf(stderr, "cutover demo: %v\n", err)
@@ -55,6 +53,14 @@ func cmdDemo(s *streams) *cobra.Command {
 				return code
 			}
 			defer lock.Release()
+			if *rf.http == "" {
+				// The demo shows a newcomer the status page and /metrics: on, on a free loopback
+				// port, and a resumed demo where it was, so a link printed before still works.
+				*rf.http = "127.0.0.1:0"
+				if prev := previousWebAddr(dir); prev != "" && portFree(prev) {
+					*rf.http = prev
+				}
+			}
 			files := filepath.Join(dir, demo.DirName)
 			if err := os.MkdirAll(files, 0o700); err != nil {
 				fmt.Fprintf(stderr, "cutover demo: %v\n", err)
@@ -273,6 +279,20 @@ func demoSSH(rf *runFlags, files string, saved *demo.Saved, saver *demo.Saver, l
 }
 
 // portFree reports whether addr can be listened on now.
+// previousWebAddr is the host:port the state directory's status page was last served on ("" when
+// none was).
+func previousWebAddr(stateDir string) string {
+	b, err := os.ReadFile(filepath.Join(stateDir, webURLFile))
+	if err != nil {
+		return ""
+	}
+	u, err := url.Parse(strings.TrimSpace(string(b)))
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
 func portFree(addr string) bool {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

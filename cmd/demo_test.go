@@ -1107,3 +1107,18 @@ func TestDemoStateServesEveryCommand(t *testing.T) {
 	again, ls := waitingDemoUntil(t, dir, "toolkit-cleanup-target     skipped")
 	stopDemo(t, again, ls)
 }
+
+// TestResumedDemoFindsItsPage: the address a demo's status page was served on is read back from
+// the state directory (a resumed demo serves there again when the port is free).
+func TestResumedDemoFindsItsPage(t *testing.T) {
+	dir := t.TempDir()
+	if got := previousWebAddr(dir); got != "" {
+		t.Fatalf("a new state directory has no page: %q", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, webURLFile), []byte("https://127.0.0.1:45037/\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := previousWebAddr(dir); got != "127.0.0.1:45037" {
+		t.Fatalf("the page's address: %q", got)
+	}
+}
