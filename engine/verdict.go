@@ -179,7 +179,7 @@ func (v *ReplicationView) judge(th Thresholds, now time.Time, pubs map[string]Pu
 		case h.State == HealthFailing:
 			distributorFailing = distributorFailing || h.Name == SourceDistributor
 			fs = append(fs, Finding{Level: LevelUnknown,
-				Text: fmt.Sprintf("%s unreachable for %s: %s (last good read %s)", h.Name, runbook.FormatDuration(max(now.Sub(h.Since), 0)),
+				Text: fmt.Sprintf("%s unreachable for %s: %s (last good read %s)", h.Name, runbook.FormatDuration(max(now.Sub(h.Since), 0).Round(time.Second)),
 					h.LastError, FormatAge(now, h.LastOK)),
 				Brief: h.Name + " unreachable"})
 		case h.LastOK.IsZero():
