@@ -701,3 +701,33 @@ func TestUpgradeWatchLogsStepsNotPercents(t *testing.T) {
 		}
 	})
 }
+
+// TestToolkitEffectAlreadyThereIsSaid: a toolkit step whose effect was there at its first look
+// (a sandbox or publications left from an earlier rehearsal look the same) says so in its result
+// and warns: true, but not shown to be this run of the step. One whose effect came after its
+// first look says nothing of the kind.
+func TestToolkitEffectAlreadyThereIsSaid(t *testing.T) {
+	inBubble(t, "name: t\n"+replConnections+lcsSection+`steps:
+  - {id: cleanup, title: Cleanup, kind: toolkit, with: {step: "Replication: Cleanup Target Database", poll: 1m}}
+  - {id: replicated, title: Replicated, kind: toolkit, after: cleanup, with: {step: "Post-replication: Update environment state to Replicated", poll: 1m}}
+`, func(t *testing.T, h *harness) {
+		api := newFakeLCS()
+		api.states["SBX"] = "Replication in progress"
+		h.opts.Ports = engine.Ports{LCS: api}
+		h.start()
+		st := h.waitStep("cleanup", engine.StateSucceeded)
+		if !strings.Contains(st.Message, "already so when the step began") {
+			t.Fatalf("cleanup: %q", st.Message)
+		}
+		if logs := h.e.Logs(50, "cleanup"); !slices.ContainsFunc(logs, func(l engine.LogLine) bool {
+			return l.Level == engine.LevelWarn && strings.Contains(l.Msg, "does not show that «Replication: Cleanup Target Database» ran")
+		}) {
+			t.Fatalf("no warning: %+v", logs)
+		}
+		time.Sleep(5 * time.Minute)
+		api.setState("SBX", "Replication completed")
+		if st := h.waitStep("replicated", engine.StateSucceeded); strings.Contains(st.Message, "already") {
+			t.Fatalf("an effect seen after the first look: %q", st.Message)
+		}
+	})
+}

@@ -219,6 +219,30 @@ func deliveriesSince(run *Run) (time.Time, error) {
 	return since, run.Record(map[string]string{key: since.UTC().Format(time.RFC3339Nano)})
 }
 
+// effectBefore reports whether a toolkit step's effect was already there when the step first
+// looked: the first definite look of its first attempt that made one is journaled (seen, from
+// this look), so a retry or a restart after the toolkit did its work does not count as before.
+func effectBefore(run *Run, seen bool) (bool, error) {
+	const key = "effect_at_first_look"
+	if v, ok := run.Ref()[key]; ok {
+		return v == "present", nil
+	}
+	if _, earlier := run.Earlier(); earlier != nil {
+		if v, ok := earlier[key]; ok {
+			return v == "present", nil
+		}
+	}
+	if run.Attempt > 1 {
+		// Only the first attempt's first look can tell what was there before the step.
+		return false, nil
+	}
+	v := "absent"
+	if seen {
+		v = "present"
+	}
+	return seen, run.Record(map[string]string{key: v})
+}
+
 // ToolkitKind is a Data Migration Toolkit step: it shows which menu step to run in
 // DataMigrationTool.exe and what to expect, then waits until the effect can be seen (publications
 // created or removed, the distribution database, the sandbox's LCS state, the data upgrade
@@ -344,9 +368,22 @@ func (a *toolkitAction) Run(ctx context.Context, run *Run) error {
 				// A read that failed says nothing about the effect: the step keeps waiting.
 				detail = "could not read: " + err.Error()
 			case ok:
+				before, err := effectBefore(run, true)
+				if err != nil {
+					return err
+				}
+				if before {
+					// Seen before the step began (a sandbox or publications left from an earlier
+					// rehearsal look the same): true, but not shown to be this run of the step.
+					run.Warnf("%s already when the step began: that does not show that «%s» ran; check the toolkit's log before going on", d, a.step.name)
+					d += " (already so when the step began: not shown to be this step's effect)"
+				}
 				run.SetMessage(d)
 				return nil
 			default:
+				if _, err := effectBefore(run, false); err != nil {
+					return err
+				}
 				detail = d
 			}
 		}
