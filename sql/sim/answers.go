@@ -546,8 +546,7 @@ func (w *World) publicationsResult() *tdssim.Result {
 	w.lock()
 	defer w.mu.Unlock()
 	cols := []tdssim.Column{colInt("publication_id"), colNV("publisher_db", sysname), colNV("publication", sysname), colInt("publication_type")}
-	ps := slices.Clone(w.pubs)
-	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
+	ps := w.pubsByNameLocked()
 	rows := make([]tdssim.Row, len(ps))
 	for i, p := range ps {
 		typ := 0
@@ -703,8 +702,7 @@ func (w *World) agentStates() *tdssim.Result {
 func (w *World) agentRows(now time.Time) []tdssim.Row {
 	lrActive := w.repl.lrLastW-w.repl.lrPrevW >= 0.5
 	lrName := w.logReaderName()
-	ps := slices.Clone(w.pubs)
-	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
+	ps := w.pubsByNameLocked()
 	var rows []tdssim.Row
 	for _, p := range ps {
 		// Snapshot agent.
@@ -781,8 +779,7 @@ func (w *World) distributionHistory() *tdssim.Result {
 	cols := []tdssim.Column{colNV("publication", sysname), colNV("agent_name", 100), colInt("runstatus"), colDT("time"),
 		colNV("comments", 4000), colInt("delivered_commands"), colInt("current_delivery_latency"), colFloat("delivery_rate"),
 		colInt("error_id")}
-	ps := slices.Clone(w.pubs)
-	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
+	ps := w.pubsByNameLocked()
 	var rows []tdssim.Row
 	for _, p := range ps {
 		if s := p.snap; s != nil {
@@ -917,8 +914,7 @@ func (w *World) snapshotHistory() *tdssim.Result {
 	defer w.mu.Unlock()
 	cols := []tdssim.Column{colNV("publication", sysname), colNV("agent_name", 100), colInt("runstatus"), colDT("time"),
 		colNV("comments", 255), colInt("error_id")}
-	ps := slices.Clone(w.pubs)
-	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
+	ps := w.pubsByNameLocked()
 	var rows []tdssim.Row
 	for _, p := range ps {
 		if p.unstarted { // a snapshot agent that never ran has no history
@@ -991,8 +987,7 @@ func (w *World) subscriptionsResult() *tdssim.Result {
 	defer w.mu.Unlock()
 	cols := []tdssim.Column{colNV("publisher", sysname), colNV("publisher_db", sysname), colNV("publication", sysname),
 		colNV("subscriber", sysname), colNV("subscriber_db", sysname), colNV("agent_name", 100), colInt("subscription_type")}
-	ps := slices.Clone(w.pubs)
-	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
+	ps := w.pubsByNameLocked()
 	rows := make([]tdssim.Row, len(ps))
 	for i, p := range ps {
 		// The toolkit creates push subscriptions to the sandbox.
@@ -1010,16 +1005,10 @@ func (w *World) subscriptionStates() *tdssim.Result {
 	defer w.mu.Unlock()
 	cols := []tdssim.Column{colNV("publication", sysname), colNV("subscriber_db", sysname),
 		{Name: "status", Type: tdssim.TypeTinyInt, Nullable: true}, colInt("articles")}
-	ps := slices.Clone(w.pubs)
-	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
-	at := min(w.t, w.removedAt)
+	ps := w.pubsByNameLocked()
 	rows := make([]tdssim.Row, len(ps))
 	for i, p := range ps {
-		status := 2
-		if !p.initialized(at) {
-			status = 1
-		}
-		rows[i] = tdssim.Row{p.name, w.cfg.TargetDatabase, status, len(p.tables) + len(p.functions)}
+		rows[i] = tdssim.Row{p.name, w.cfg.TargetDatabase, w.subscriptionStatusLocked(p), len(p.tables) + len(p.functions)}
 	}
 	return tdssim.Rows(cols, rows...)
 }
@@ -1032,8 +1021,7 @@ func (w *World) publisherPublications() (*tdssim.Result, error) {
 	if w.removed() || w.cfg.NoReplicationSystemTables {
 		return nil, tdssim.InvalidObjectError("dbo.syspublications")
 	}
-	ps := slices.Clone(w.pubs)
-	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
+	ps := w.pubsByNameLocked()
 	rows := make([]tdssim.Row, len(ps))
 	for i, p := range ps {
 		rows[i] = tdssim.Row{p.name}
@@ -1440,4 +1428,21 @@ func (w *World) databases(srv serverKind) []string {
 		out = append(out, w.cfg.DistributionDatabase)
 	}
 	return out
+}
+
+// pubsByNameLocked is the publications in name order, a copy the caller may keep (w.mu held).
+func (w *World) pubsByNameLocked() []*publication {
+	ps := slices.Clone(w.pubs)
+	slices.SortFunc(ps, func(a, b *publication) int { return strings.Compare(a.name, b.name) })
+	return ps
+}
+
+// subscriptionStatusLocked is MSsubscriptions.status of a publication's push subscription to the
+// sandbox (w.mu held): 2, active, once its snapshot was applied; 1, subscribed and awaiting it,
+// before (mssubscriptions-transact-sql.md). After replication was removed it stays as it was.
+func (w *World) subscriptionStatusLocked(p *publication) int {
+	if p.initialized(min(w.t, w.removedAt)) {
+		return 2
+	}
+	return 1
 }

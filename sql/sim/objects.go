@@ -271,13 +271,9 @@ func (w *World) msSubscriptions() *tdssim.Result {
 		status   int
 	}
 	w.lock()
-	at := min(w.t, w.removedAt)
 	var subs []sub
 	for _, p := range w.pubs {
-		status := 2
-		if !p.initialized(at) {
-			status = 1
-		}
+		status := w.subscriptionStatusLocked(p)
 		for _, ti := range p.tables {
 			subs = append(subs, sub{p.id, w.tables[ti].articleID, status})
 		}
