@@ -182,57 +182,32 @@ func orderExprs(items []*tsql.OrderItem) []tsql.Expr {
 }
 
 // evaluable reports an expression the evaluator reads: no subquery, EXISTS, window, DATEPART
-// keyword it does not know, or comparison used as a value.
+// keyword it does not know, or comparison used as a value, anywhere in it.
 func evaluable(e tsql.Expr) bool {
+	ok := true
+	walk(e, func(x tsql.Expr) bool {
+		ok = ok && evaluableNode(x)
+		return ok
+	})
+	return ok
+}
+
+// evaluableNode is evaluable for one expression, its children aside (walk visits them).
+func evaluableNode(e tsql.Expr) bool {
 	switch e := e.(type) {
-	case nil, *tsql.Literal, *tsql.ColumnRef, *tsql.VariableRef, *tsql.Star:
+	case *tsql.Literal, *tsql.ColumnRef, *tsql.VariableRef, *tsql.Star, *tsql.Paren, *tsql.Unary, *tsql.Binary,
+		*tsql.Case, *tsql.Between, *tsql.IsNull:
 		return true
-	case *tsql.Paren:
-		return evaluable(e.X)
-	case *tsql.Unary:
-		return evaluable(e.X)
-	case *tsql.Binary:
-		return evaluable(e.Left) && evaluable(e.Right)
 	case *tsql.FuncCall:
-		if e.Over != nil || len(e.Name.Parts) > 1 {
-			return false
-		}
-		for _, a := range e.Args {
-			if !evaluable(a) {
-				return false
-			}
-		}
-		return true
+		return e.Over == nil && len(e.Name.Parts) <= 1
 	case *tsql.DatePart:
 		return dateParts[e.Name] != ""
-	case *tsql.Case:
-		if !evaluable(e.Operand) || !evaluable(e.Else) {
-			return false
-		}
-		for _, w := range e.Whens {
-			if !evaluable(w.Cond) || !evaluable(w.Result) {
-				return false
-			}
-		}
-		return true
 	case *tsql.Cast:
-		return e.Style == nil && evaluable(e.X)
+		return e.Style == nil
 	case *tsql.In:
-		if e.Query != nil || !evaluable(e.X) {
-			return false
-		}
-		for _, x := range e.List {
-			if !evaluable(x) {
-				return false
-			}
-		}
-		return true
-	case *tsql.Between:
-		return evaluable(e.X) && evaluable(e.Lo) && evaluable(e.Hi)
+		return e.Query == nil
 	case *tsql.Like:
-		return e.Escape == nil && evaluable(e.X) && evaluable(e.Pattern)
-	case *tsql.IsNull:
-		return evaluable(e.X)
+		return e.Escape == nil
 	}
 	return false
 }
