@@ -89,8 +89,10 @@ func parseLogLine(s string, isStep func(string) bool) (LogLine, bool) {
 	rest = rest[5:]
 	if strings.HasPrefix(rest, " [") {
 		if end := strings.IndexByte(rest, ']'); end > 0 {
-			step, stream, _ := strings.Cut(rest[2:end], " ")
-			if isStep(step) && (stream == "" || stream == "stdout" || stream == "stderr") {
+			// "[step]" or "[step stdout]"/"[step stderr]", exactly as String writes them; anything
+			// else in brackets ("[drain ]") is the message's.
+			step, stream, hasStream := strings.Cut(rest[2:end], " ")
+			if isStep(step) && (!hasStream || stream == "stdout" || stream == "stderr") {
 				l.Step, l.Stream = step, stream
 				rest = rest[end+1:]
 			}
