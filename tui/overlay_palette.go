@@ -136,7 +136,7 @@ func paletteCommands() []paletteCommand {
 				e := o.e
 				return act("refresh requested", func() error { e.RefreshNow(); return nil }), nil
 			}},
-		{name: "interval", args: "DURATION [BACKLOG]", desc: "set the poll intervals (e.g. 30s 2m)",
+		{name: "interval", args: "DURATION [BACKLOG]", desc: "set the poll intervals (e.g. 30s 2m)", mutating: true,
 			run: func(o *paletteOverlay, args []string) (tea.Cmd, error) {
 				if len(args) < 1 || len(args) > 2 {
 					return nil, usageError{}

@@ -107,6 +107,12 @@ func TestPaletteRunStep(t *testing.T) {
 	if got := e.called(); len(got) != 2 {
 		t.Fatalf("a read-only run reached the engine: %q", got)
 	}
+	// The poll intervals are everyone's: a viewer is refused, not told they were set.
+	press(ro, "esc")
+	palette(ro, "interval 1h 2h")
+	if got := paletteError(ro); got != "interval changes the run: this session is read-only" || strings.Contains(ro.flash, "poll interval set") {
+		t.Fatalf("read-only interval: %q, flash %q", got, ro.flash)
+	}
 }
 
 // TestRefreshAsksTheEngine: `:refresh` and the r key really make the engine poll now; a
