@@ -51,9 +51,15 @@ func cmdReport(s *streams) *cobra.Command {
 			}
 			switch *format {
 			case "":
-				*format = "md"
-				if ext := strings.ToLower(filepath.Ext(*out)); ext == ".html" || ext == ".htm" {
+				switch ext := strings.ToLower(filepath.Ext(*out)); ext {
+				case ".html", ".htm":
 					*format = "html"
+				case "", ".md", ".markdown", ".txt":
+					*format = "md"
+				default:
+					// A report.pdf that holds Markdown would mislead whoever opens it.
+					fmt.Fprintf(stderr, "cutover report: -o %s: the report is md or html; name it .md or .html, or give --format\n", *out)
+					return exitUsage
 				}
 			case "md", "markdown":
 				*format = "md"
