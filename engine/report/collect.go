@@ -27,6 +27,9 @@ type stepInfo struct {
 	class     string
 	outcome   string
 	lastError string
+	// result is what the step's end said: its success message (a backup's file and LSNs, what a
+	// check saw) or the reason it was skipped or marked done by hand.
+	result string
 	// firstStarted is the first step.started record's time.
 	firstStarted time.Time
 	// waivers are skips and done-by-hand records (for unresolved validation tables).
@@ -321,7 +324,7 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 		if err := rec.Decode(&p); err != nil {
 			return err
 		}
-		st.class, st.outcome, st.lastError = classSucceeded, "succeeded", ""
+		st.class, st.outcome, st.lastError, st.result = classSucceeded, "succeeded", "", p.Message
 		if p.Actor != nil && p.Actor.Name != "" {
 			st.outcome += " (" + actorName(*p.Actor) + ")"
 		}
@@ -374,7 +377,7 @@ func (b *builder) apply(rec journal.Record, st *stepInfo) error {
 		if st.lastError != "" {
 			detail += " (after: " + st.lastError + ")"
 		}
-		st.outcome, st.lastError = what+" ("+p.Actor.Name+")", ""
+		st.outcome, st.lastError, st.result = what+" ("+p.Actor.Name+")", "", p.Reason
 		b.anomaly(at, kind, rec.Step, p.Actor.String(), detail)
 		closed := RequestSkipped
 		if kind == AnomalyDoneByHand {

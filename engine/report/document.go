@@ -334,6 +334,15 @@ func (r *Report) timelineBlocks() []block {
 		para("Start is when the step was first asked for (its confirmation opened) or started; Duration runs from then to its end (success, skip or done by hand). A gate's duration is its wait for the decision."),
 		t,
 	}
+	results := []string{"What each step's end said (its result, or why it was skipped or marked done by hand):"}
+	for i, s := range tl.Steps {
+		if s.Result != "" {
+			results = append(results, fmt.Sprintf("%d %s: %s", i+1, s.ID, s.Result))
+		}
+	}
+	if len(results) > 1 {
+		out = append(out, block{Kind: blockList, Items: results})
+	}
 	docs := []string{"The documents the steps follow (the runbook's doc:):"}
 	for i, s := range tl.Steps {
 		if s.Doc != "" {

@@ -256,8 +256,10 @@ type StepRow struct {
 	Duration     time.Duration
 	// Attempts counts the attempts started; Retries the failed attempts followed by another.
 	Attempts, Retries int
-	// Outcome is the step's last recorded state in words.
+	// Outcome is the step's last recorded state in words; Result what its end said (its success
+	// message, or why it was skipped or marked done by hand; "" when it said nothing).
 	Outcome string
+	Result  string
 	// Baseline is the step's duration in the baseline run (HasBaseline false when that run has
 	// no finished duration for it); Diff is Duration - Baseline when both are known.
 	HasBaseline bool

@@ -65,7 +65,7 @@ func (b *builder) timeline(t engine.Timings, base *engine.Baseline) {
 			sr.Title, sr.Phase, sr.Kind, sr.Planned, sr.Doc = s.Title, s.Phase, s.Kind, s.Planned, s.Doc
 		}
 		if info := b.steps[id]; info != nil && info.outcome != "" {
-			sr.Outcome = info.outcome
+			sr.Outcome, sr.Result = info.outcome, info.result
 		}
 		if st, ok := t.Steps[id]; ok {
 			sr.Began, sr.Ended = utc(st.Began), utc(st.Ended)
