@@ -176,6 +176,14 @@ func (tm *tmuxTerm) goToCurrent(step string, want ...string) string {
 			return s
 		case hint.MatchString(s):
 			tm.keys("Escape")
+			// The escape must be seen before the caller's next key, or the terminal reads the two
+			// as alt+key (a "q" right after it was lost so, under load): the hint goes when it is.
+			for hint.MatchString(tm.screen()) {
+				if time.Now().After(deadline) {
+					tm.t.Fatalf("esc never took the cockpit to the current step:\n%s", tm.screen())
+				}
+				time.Sleep(50 * time.Millisecond) // polling interval, not synchronisation
+			}
 			return tm.waitFor(want...)
 		case time.Now().After(deadline):
 			tm.t.Fatalf("the screen never showed %q:\n%s", want, s)
