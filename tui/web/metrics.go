@@ -33,6 +33,7 @@ var (
 	mRate = prometheus.NewDesc("cutover_replication_drain_commands_per_second", "Smoothed net drain of the backlog (negative: growing).", nil, nil)
 	mETA  = prometheus.NewDesc("cutover_replication_drain_eta_seconds", "Time to drain the backlog at the current rate (0: unknown or drained).", nil, nil)
 	mRead = prometheus.NewDesc("cutover_replication_backlog_read_timestamp_seconds", "When the backlog was last read (Unix time).", nil, nil)
+	mAgAt = prometheus.NewDesc("cutover_replication_agents_read_timestamp_seconds", "When the agents' states were read, less the age of the distributor's cache of them (Unix time).", nil, nil)
 	mLat  = prometheus.NewDesc("cutover_replication_agent_latency_seconds", "Each replication agent's latency.", []string{"publication", "agent", "kind"}, nil)
 	mAgSt = prometheus.NewDesc("cutover_replication_agent_state", "Each agent's status: 1 for the current one, 0 for the others.", []string{"publication", "agent", "kind", "status"}, nil)
 	mSrc  = prometheus.NewDesc("cutover_source_up", "1 when the data source answers (ok or slow), 0 when failing or not read yet.", []string{"source"}, nil)
@@ -44,7 +45,7 @@ var (
 )
 
 var allDescs = []*prometheus.Desc{mInfo, mOut, mStep, mStps, mAwt, mAwtS, mDtU, mDtB, mDtS, mFin, mPNR, mRbk, mPend, mPubP, mTblP, mTbls,
-	mBkT, mRate, mETA, mRead, mLat, mAgSt, mSrc, mSrcH, mSrcT, mVal, mValC, mView}
+	mBkT, mRate, mETA, mRead, mAgAt, mLat, mAgSt, mSrc, mSrcH, mSrcT, mVal, mValC, mView}
 
 // outcomeWords are the outcome label values (one word each).
 var outcomeWords = map[engine.Outcome]string{engine.OutcomeRunning: "running", engine.OutcomeWaiting: "waiting", engine.OutcomePaused: "paused",
@@ -156,6 +157,10 @@ func (c *collector) replication(ch chan<- prometheus.Metric, v *engine.Replicati
 	gauge(ch, mETA, v.ETA.Seconds())
 	if !v.PendingAt.IsZero() {
 		gauge(ch, mRead, float64(v.PendingAt.UnixMilli())/1000)
+	}
+	// The agents' latency and states carry their age too.
+	if !v.AgentsAt.IsZero() {
+		gauge(ch, mAgAt, float64(v.AgentsAt.UnixMilli())/1000)
 	}
 	seenPub := map[string]bool{}
 	for _, p := range v.Publications {

@@ -408,6 +408,7 @@ func bigPicture(n int) *engine.ReplicationView {
 		v.Agents = append(v.Agents, engine.Agent{Publication: "AX_PUB_1", Name: fmt.Sprintf("AXSQL01-AX-AX_PUB_1-%d", i), Kind: engine.AgentDistribution,
 			Status: engine.AgentInProgress, Latency: time.Duration(i) * time.Second})
 	}
+	v.AgentsAt = t0.Add(-3 * time.Second)
 	for _, s := range []string{engine.SourceAX, engine.SourceDistributor, engine.SourceTarget} {
 		v.Health = append(v.Health, engine.SourceHealth{Name: s, State: engine.HealthOK, LastOK: t0})
 	}
@@ -456,6 +457,11 @@ func TestMetricsCardinalityBounded(t *testing.T) {
 	}
 	if got := families["cutover_replication_tables"].Metric[0].GetGauge().GetValue(); got != 10000 {
 		t.Errorf("cutover_replication_tables = %v", got)
+	}
+	// Every figure has its age: the agents' too.
+	if got := families["cutover_replication_agents_read_timestamp_seconds"].GetMetric(); len(got) != 1 ||
+		got[0].GetGauge().GetValue() != float64(t0.Add(-3*time.Second).UnixMilli())/1000 {
+		t.Errorf("cutover_replication_agents_read_timestamp_seconds = %v", got)
 	}
 	for _, m := range families["cutover_replication_agent_latency_seconds"].GetMetric() {
 		for _, l := range m.Label {
