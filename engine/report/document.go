@@ -334,24 +334,9 @@ func (r *Report) timelineBlocks() []block {
 		para("Start is when the step was first asked for (its confirmation opened) or started; Duration runs from then to its end (success, skip or done by hand). A gate's duration is its wait for the decision."),
 		t,
 	}
-	results := []string{"What each step's end said (its result, or why it was skipped or marked done by hand):"}
-	for i, s := range tl.Steps {
-		if s.Result != "" {
-			results = append(results, fmt.Sprintf("%d %s: %s", i+1, s.ID, s.Result))
-		}
-	}
-	if len(results) > 1 {
-		out = append(out, block{Kind: blockList, Items: results})
-	}
-	docs := []string{"The documents the steps follow (the runbook's doc:):"}
-	for i, s := range tl.Steps {
-		if s.Doc != "" {
-			docs = append(docs, fmt.Sprintf("%d %s: %s", i+1, s.ID, s.Doc))
-		}
-	}
-	if len(docs) > 1 {
-		out = append(out, block{Kind: blockList, Items: docs})
-	}
+	out = append(out, stepList(tl.Steps, "What each step's end said (its result, or why it was skipped or marked done by hand):",
+		func(s StepRow) string { return s.Result })...)
+	out = append(out, stepList(tl.Steps, "The documents the steps follow (the runbook's doc:):", func(s StepRow) string { return s.Doc })...)
 	ran := fmt.Sprintf("Run began %s, finished %s; elapsed %s.", ts(tl.Began), ts(tl.Finished), runbook.FormatDuration(tl.Elapsed))
 	switch {
 	case tl.Began.IsZero():
@@ -384,4 +369,19 @@ func outcomeClass(outcome string) string {
 		return emWarn
 	}
 	return ""
+}
+
+// stepList is a list under title of the steps whose field is not empty, each by its number and
+// id in the timeline; none when no step has one.
+func stepList(steps []StepRow, title string, field func(StepRow) string) []block {
+	items := []string{title}
+	for i, s := range steps {
+		if v := field(s); v != "" {
+			items = append(items, fmt.Sprintf("%d %s: %s", i+1, s.ID, v))
+		}
+	}
+	if len(items) == 1 {
+		return nil
+	}
+	return []block{{Kind: blockList, Items: items}}
 }
