@@ -237,14 +237,8 @@ func (p *replicationPane) columns(w int) []repCol {
 		{title: "PUBLICATION", w: 20, key: sortPub, cell: pubCell},
 		{title: "PENDING", w: 10, right: true, key: sortPending, cell: func(t *engine.TableLag) string {
 			// An unpublished table says why here too: the publication column is the first to go.
-			switch {
-			case t.Published:
-			case t.Ignored:
-				return "ignored"
-			case !t.HasPK:
-				return "no PK yet"
-			default:
-				return "—"
+			if !t.Published {
+				return cmp.Or(whyUnpublished(t), "—")
 			}
 			return num(t.Pending)
 		}, at: func(t *engine.TableLag) time.Time { return t.PendingAt }},
@@ -304,15 +298,21 @@ func (p *replicationPane) columns(w int) []repCol {
 }
 
 func pubCell(t *engine.TableLag) string {
+	if t.Publication != "" && !t.Ignored {
+		return t.Publication
+	}
+	return "(" + cmp.Or(whyUnpublished(t), "not published") + ")"
+}
+
+// whyUnpublished is why no article covers a table, when the picture says ("" otherwise).
+func whyUnpublished(t *engine.TableLag) string {
 	switch {
 	case t.Ignored:
-		return "(ignored)"
-	case t.Publication != "":
-		return t.Publication
-	case !t.HasPK:
-		return "(no PK yet)"
+		return "ignored"
+	case t.Publication == "" && !t.HasPK:
+		return "no PK yet"
 	}
-	return "(not published)"
+	return ""
 }
 
 func (p *replicationPane) view(w, h int, focused bool) []string {
