@@ -278,7 +278,6 @@ func demoSSH(rf *runFlags, files string, saved *demo.Saved, saver *demo.Saver, l
 	return nil
 }
 
-// portFree reports whether addr can be listened on now.
 // previousWebAddr is the host:port the state directory's status page was last served on ("" when
 // none was).
 func previousWebAddr(stateDir string) string {
@@ -293,6 +292,7 @@ func previousWebAddr(stateDir string) string {
 	return u.Host
 }
 
+// portFree reports whether addr can be listened on now.
 func portFree(addr string) bool {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
